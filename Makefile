@@ -1,0 +1,130 @@
+# faultmesh: one non-recursive Makefile for the three programs, their tests,
+# fuzzers, benchmarks and the lab demo. `make V=1` shows the commands.
+
+BUILD ?= build
+SAN ?= 0
+CC ?= cc
+PKGS := libpcap libmnl libnl-3.0 libnl-route-3.0 sqlite3
+
+WARN := -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Werror
+OPTFLAGS ?= -O2 -g
+EXTRA_CFLAGS ?=
+CFLAGS := $(OPTFLAGS) $(EXTRA_CFLAGS) -std=c11 -D_GNU_SOURCE $(WARN) -MMD -MP -Icommon -I.
+CFLAGS += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcap -lm -lpthread
+
+ifeq ($(SAN),1)
+CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=address,undefined
+BINDIR := $(BUILD)/bin
+else
+BINDIR := bin
+endif
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+PROGS := prober collector triangulate
+COMMON_SRC := $(wildcard common/*.c)
+prog_src = $(filter-out $(1)/main.c,$(wildcard $(1)/*.c))
+obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
+
+COMMON_LIB := $(BUILD)/libcommon.a
+PROG_LIBS := $(foreach p,$(PROGS),$(BUILD)/lib$(p).a)
+ALL_LIBS := $(PROG_LIBS) $(COMMON_LIB)
+BINS := $(foreach p,$(PROGS),$(BINDIR)/$(p))
+
+# Small helper programs the lab tests and benchmarks use (one .c each).
+TOOL_SRC := $(wildcard tests/lab/*.c bench/*.c)
+TOOLS := $(foreach t,$(TOOL_SRC),$(BINDIR)/$(basename $(notdir $(t))))
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+
+.PHONY: all deps test unit lab test-san fuzz fuzz-build fuzz-smoke bench demo clean format
+all: $(BINS) $(TOOLS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(COMMON_LIB): $(call obj,$(COMMON_SRC))
+	@mkdir -p $(dir $@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+define prog_rules
+$(BUILD)/lib$(1).a: $(call obj,$(call prog_src,$(1))) $(BUILD)/.empty.o
+	@mkdir -p $$(dir $$@)
+	$(Q)rm -f $$@ && ar rcs $$@ $$^
+$(BINDIR)/$(1): $(BUILD)/$(1)/main.o $(BUILD)/lib$(1).a $(COMMON_LIB)
+	@mkdir -p $$(dir $$@)
+	@$(if $(Q),echo "  LD      $$@")
+	$(Q)$(CC) $(LDFLAGS) -o $$@ $$^ $(LDLIBS)
+endef
+$(foreach p,$(PROGS),$(eval $(call prog_rules,$(p))))
+
+# An empty object so a program's library exists before it has modules.
+$(BUILD)/.empty.o:
+	@mkdir -p $(dir $@)
+	$(Q)echo 'extern int fm_empty_unit; int fm_empty_unit;' | $(CC) -x c -c -o $@ -
+
+$(BINDIR)/%: tests/lab/%.c $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(ALL_LIBS) -Wl,--end-group $(LDLIBS)
+$(BINDIR)/%: bench/%.c $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(ALL_LIBS) -Wl,--end-group $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  TEST    $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(ALL_LIBS) -Wl,--end-group $(LDLIBS) -lcriterion
+
+deps:
+	scripts/install-deps
+
+unit: $(UNIT_BINS) $(BINS) $(TOOLS)
+	$(Q)scripts/run-unit $(UNIT_BINS)
+
+lab: $(BINS) $(TOOLS)
+	$(Q)FM_BIN=$(abspath $(BINDIR)) scripts/run-lab-tests
+
+# The whole suite again under AddressSanitizer and UndefinedBehaviorSanitizer.
+test-san:
+	$(Q)$(MAKE) --no-print-directory SAN=1 BUILD=build-san unit
+	$(Q)$(MAKE) --no-print-directory SAN=1 BUILD=build-san lab LAB_SAN=1
+
+test: all
+	$(Q)$(MAKE) --no-print-directory unit
+	$(Q)$(MAKE) --no-print-directory fuzz-smoke
+	$(Q)$(MAKE) --no-print-directory lab
+	$(Q)$(MAKE) --no-print-directory test-san
+
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_SECONDS ?= 60
+fuzz-build:
+	$(Q)scripts/build-fuzzers $(FUZZ_SRC)
+fuzz: fuzz-build
+	$(Q)scripts/run-fuzzers $(FUZZ_SECONDS) $(FUZZ_SRC)
+fuzz-smoke: fuzz-build
+	$(Q)scripts/run-fuzzers 10 $(FUZZ_SRC)
+
+bench: all
+	$(Q)scripts/run-bench
+
+demo:
+	$(Q)scripts/install-deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/demo
+
+format:
+	clang-format -i $(wildcard */*.c */*.h tests/*/*.c)
+
+clean:
+	rm -rf build build-san build-fuzz bin
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

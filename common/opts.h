@@ -1,0 +1,53 @@
+/* One option table drives getopt_long, --help text, defaults and range checks.
+ * Each program describes its config struct once as an array of struct opt_spec. */
+#ifndef FM_OPTS_H
+#define FM_OPTS_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+enum opt_type {
+	OPT_FLAG,   /* int, set to 1 when present */
+	OPT_INT,    /* long long field, range [min,max] */
+	OPT_DOUBLE, /* double field, range [min,max] */
+	OPT_STR,    /* char * field, points into argv or the default string */
+	OPT_MS,     /* long long milliseconds; accepts 500ms, 10s, 5m, 2h, 7d */
+};
+
+struct opt_spec {
+	const char *long_name;
+	int short_name;      /* 0 for long-only */
+	enum opt_type type;
+	size_t offset;       /* offsetof(struct cfg, field) */
+	double min, max;     /* inclusive range for OPT_INT, OPT_DOUBLE, OPT_MS */
+	const char *def;     /* default as text, parsed like a command-line value; NULL = zero */
+	const char *metavar; /* shown in --help, e.g. "FILE" */
+	const char *help;
+};
+
+#define OPTS_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Result of opts_parse beyond a plain index. */
+enum { OPTS_HELP = -2, OPTS_VERSION = -3, OPTS_ERROR = -1 };
+
+/* Fill cfg with defaults, then parse argv. Returns the index of the first
+ * non-option argument, OPTS_HELP / OPTS_VERSION when asked for, or OPTS_ERROR
+ * with a message naming the option in err. */
+int opts_parse(const struct opt_spec *specs, size_t n, void *cfg, int argc,
+	       char **argv, char *err, size_t errlen);
+
+/* Print usage and one line per option (with default and range) to out. */
+void opts_usage(FILE *out, const char *synopsis, const char *about,
+		const struct opt_spec *specs, size_t n);
+
+/* Parse a duration like "500ms", "10s", "5m", "2h", "7d" (bare number = s).
+ * Returns 0 and sets *ms, or -1 with errno EINVAL. */
+int opts_duration_parse(const char *s, long long *ms);
+
+/* Handle the OPTS_* result in a program's main: prints help/version/error.
+ * Returns the process exit code to use, or -1 if parsing succeeded. */
+int opts_main_result(int rc, const char *prog, const char *synopsis,
+		     const char *about, const struct opt_spec *specs, size_t n,
+		     const char *err);
+
+#endif
