@@ -16,9 +16,9 @@ LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcap -lm -lpthread
 ifeq ($(SAN),1)
 CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=address,undefined
-BINDIR := $(BUILD)/bin
+BINDIR ?= $(BUILD)/bin
 else
-BINDIR := bin
+BINDIR ?= bin
 endif
 
 ifeq ($(V),1)
