@@ -98,7 +98,9 @@ test-san:
 	$(Q)$(MAKE) --no-print-directory SAN=1 BUILD=build-san unit
 	$(Q)$(MAKE) --no-print-directory SAN=1 BUILD=build-san lab LAB_SAN=1
 
-test: all
+test:
+	$(Q)scripts/install-deps
+	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory fuzz-smoke
 	$(Q)$(MAKE) --no-print-directory lab
