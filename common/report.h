@@ -12,6 +12,10 @@
 #define REPORT_FRAME_MAX (16u << 20) /* larger frames are rejected unread */
 #define REPORT_NAME_MAX 64
 #define REPORT_HOPS_MAX 32
+#define REPORT_FLAG_AUTH 0x1u /* payload ends with an HMAC-SHA256 */
+#define REPORT_MAC_LEN 32
+#define REPORT_ERROR_TEXT_MAX 1024
+#define REPORT_FLOW_WIRE_LEN 89 /* bytes of one flow record on the wire */
 
 enum report_frame_type {
 	REPORT_HELLO = 1, /* prober -> collector: name, then batches follow */
@@ -92,6 +96,23 @@ int report_hello_decode(const uint8_t *p, size_t len, char *prober,
 			char *err, size_t errlen);
 int report_ack_decode(const uint8_t *p, size_t len, uint64_t *seq, char *err,
 		      size_t errlen);
+
+int report_error_decode(const uint8_t *p, size_t len, char *reason,
+			size_t reason_len, char *err, size_t errlen);
+
+/* Flags word of a header that report_header_decode accepted. */
+uint32_t report_header_flags(const uint8_t *hdr);
+
+/* Append HMAC-SHA256(key, frame) to a whole encoded frame, setting the AUTH
+ * flag and growing the payload length (realloc of *buf). 0, or -1 with errno. */
+int report_frame_sign(uint8_t **buf, size_t *len, const uint8_t *key,
+		      size_t keylen);
+/* Check the MAC at the end of a whole frame (header + payload). Returns 0 and
+ * sets *body_len to the payload length without the MAC, or -1 with a reason
+ * in err (flag not set, too short, MAC mismatch). Constant-time compare. */
+int report_frame_verify(const uint8_t *frame, size_t len, const uint8_t *key,
+			size_t keylen, size_t *body_len, char *err,
+			size_t errlen);
 
 void report_batch_free(struct report_batch *b); /* frees flows and paths */
 
