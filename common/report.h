@@ -77,7 +77,7 @@ struct report_batch {
 };
 
 /* Encode a whole frame (header + payload) of the given type into a malloc'd
- * buffer. Returns 0 and sets *buf/*len, or -1 with errno. */
+ * buffer. Returns 0 and sets *buf and *len, or -1 with errno. */
 int report_batch_encode(const struct report_batch *b, uint8_t **buf, size_t *len);
 int report_hello_encode(const char *prober, uint8_t **buf, size_t *len);
 int report_ack_encode(uint64_t seq, uint8_t **buf, size_t *len);

@@ -1,0 +1,436 @@
+/* Report stream codec: golden bytes, round trips, every malformed-frame class
+ * rejected with a reason, and the HMAC against published test vectors. */
+#include "report.h"
+#include "sha256.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+static void addr_set(struct report_addr *a, const char *s)
+{
+	cr_assert_eq(report_addr_parse(s, a), 0, "parse %s", s);
+}
+
+/* A batch with two flows and one path, one IPv6 flow, one unanswered hop. */
+static void batch_sample_fill(struct report_batch *b)
+{
+	memset(b, 0, sizeof(*b));
+	strcpy(b->prober, "host1");
+	b->seq = 7;
+	b->start_ms = 1700000000000;
+	b->end_ms = 1700000010000;
+	b->health.if_rx_errors = 1;
+	b->health.if_tx_dropped = 0x100000000ull;
+	b->health.links_down = 2;
+	b->health.spool_dropped = 3;
+	b->nflows = 2;
+	b->flows = calloc(2, sizeof(*b->flows));
+	addr_set(&b->flows[0].src, "198.18.1.2");
+	addr_set(&b->flows[0].dst, "198.18.2.2");
+	b->flows[0].proto = REPORT_PROTO_UDP;
+	b->flows[0].dscp = 46;
+	b->flows[0].sport = 40001;
+	b->flows[0].dport = 31338;
+	b->flows[0].sent = 100;
+	b->flows[0].received = 90;
+	b->flows[0].lost_fwd = 7;
+	b->flows[0].lost_rev = 3;
+	b->flows[0].rtt_min_ns = 10000;
+	b->flows[0].rtt_p50_ns = 20000;
+	b->flows[0].rtt_p99_ns = 90000;
+	b->flows[0].rtt_max_ns = 123456789012ull;
+	addr_set(&b->flows[1].src, "2001:db8::1");
+	addr_set(&b->flows[1].dst, "2001:db8::2");
+	b->flows[1].proto = REPORT_PROTO_TCP;
+	b->flows[1].sport = 40002;
+	b->flows[1].dport = 31338;
+	b->flows[1].sent = 5;
+	b->flows[1].lost_fwd = 5;
+	b->flows[1].target_down = 1;
+	b->npaths = 1;
+	b->paths = calloc(1, sizeof(*b->paths));
+	b->paths[0].src = b->flows[0].src;
+	b->paths[0].dst = b->flows[0].dst;
+	b->paths[0].proto = REPORT_PROTO_UDP;
+	b->paths[0].sport = 40001;
+	b->paths[0].dport = 31338;
+	b->paths[0].nhops = 3;
+	addr_set(&b->paths[0].hops[0], "198.18.1.1");
+	addr_set(&b->paths[0].hops[2], "198.18.2.1");
+	b->paths[0].hop_replies[0] = 3;
+	b->paths[0].hop_probes[0] = 3;
+	b->paths[0].hop_probes[1] = 3;
+	b->paths[0].hop_replies[2] = 2;
+	b->paths[0].hop_probes[2] = 3;
+}
+
+Test(report, ack_golden_bytes)
+{
+	static const uint8_t want[] = { 'F', 'M', 'R', '1', 0, 1, 0, 3, 0, 0,
+					0, 8, 0, 0, 0, 0, 0, 0, 0, 0,
+					0, 0, 0x12, 0x34 };
+	uint8_t *buf;
+	size_t len;
+
+	cr_assert_eq(report_ack_encode(0x1234, &buf, &len), 0);
+	cr_assert_eq(len, sizeof(want));
+	cr_assert_arr_eq(buf, want, sizeof(want));
+	free(buf);
+}
+
+Test(report, hello_golden_bytes)
+{
+	static const uint8_t want[] = { 'F', 'M', 'R', '1', 0, 1, 0, 1, 0,
+					0, 0, 6, 0, 0, 0, 0, 5, 'h',
+					'o', 's', 't', '1' };
+	char name[REPORT_NAME_MAX];
+	uint8_t *buf;
+	size_t len;
+
+	cr_assert_eq(report_hello_encode("host1", &buf, &len), 0);
+	cr_assert_eq(len, sizeof(want));
+	cr_assert_arr_eq(buf, want, sizeof(want));
+	cr_assert_eq(report_hello_decode(buf + 16, len - 16, name, NULL, 0), 0);
+	cr_assert_str_eq(name, "host1");
+	free(buf);
+}
+
+/* Golden bytes of a one-flow batch pin the layout schemas/report.md states. */
+Test(report, batch_one_flow_golden_bytes)
+{
+	static const uint8_t want[] = {
+		'F', 'M', 'R', '1', 0, 1, 0, 2, 0, 0, 0, 163, 0, 0, 0, 0,
+		1, 'h', /* name */
+		0, 0, 0, 0, 0, 0, 0, 9, /* seq */
+		0, 0, 0, 0, 0, 0, 0x03, 0xe8, /* start 1000 */
+		0, 0, 0, 0, 0, 0, 0x07, 0xd0, /* end 2000 */
+		0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2,
+		0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 4,
+		0, 0, 0, 5, 0, 0, 0, 6, /* links_down, spool_dropped */
+		0, 0, 0, 1, 0, 0, 0, 0, /* nflows, npaths */
+		4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 18, 1, 2,
+		4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 18, 2, 2,
+		17, 10, 0x9c, 0x41, 0x7a, 0x6a, /* udp, dscp 10, 40001, 31338 */
+		0, 0, 0, 100, 0, 0, 0, 97, 0, 0, 0, 2, 0, 0, 0, 1,
+		0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2,
+		0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 4,
+		0, /* target_down */
+	};
+	struct report_flow f = { 0 };
+	struct report_batch b = { 0 };
+	uint8_t *buf;
+	size_t len;
+
+	strcpy(b.prober, "h");
+	b.seq = 9;
+	b.start_ms = 1000;
+	b.end_ms = 2000;
+	b.health = (struct report_health){ 1, 2, 3, 4, 5, 6 };
+	addr_set(&f.src, "198.18.1.2");
+	addr_set(&f.dst, "198.18.2.2");
+	f.proto = REPORT_PROTO_UDP;
+	f.dscp = 10;
+	f.sport = 40001;
+	f.dport = 31338;
+	f.sent = 100;
+	f.received = 97;
+	f.lost_fwd = 2;
+	f.lost_rev = 1;
+	f.rtt_min_ns = 1, f.rtt_p50_ns = 2, f.rtt_p99_ns = 3, f.rtt_max_ns = 4;
+	b.nflows = 1;
+	b.flows = &f;
+	cr_assert_eq(report_batch_encode(&b, &buf, &len), 0);
+	cr_assert_eq(len, sizeof(want), "len %zu", len);
+	cr_assert_arr_eq(buf, want, sizeof(want));
+	free(buf);
+}
+
+Test(report, batch_round_trip)
+{
+	struct report_batch b, d;
+	char err[128];
+	uint8_t *buf;
+	size_t len;
+	uint32_t plen;
+	int type;
+
+	batch_sample_fill(&b);
+	cr_assert_eq(report_batch_encode(&b, &buf, &len), 0);
+	cr_assert_eq(report_header_decode(buf, len, &type, &plen, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(type, REPORT_BATCH);
+	cr_assert_eq(plen, len - REPORT_HEADER_LEN);
+	cr_assert_eq(report_batch_decode(buf + 16, plen, &d, err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(d.prober, b.prober);
+	cr_assert_eq(d.seq, b.seq);
+	cr_assert_eq(d.start_ms, b.start_ms);
+	cr_assert_eq(d.end_ms, b.end_ms);
+	cr_assert_eq(memcmp(&d.health, &b.health, sizeof(d.health)), 0);
+	cr_assert_eq(d.nflows, 2);
+	cr_assert_eq(d.npaths, 1);
+	cr_assert_eq(memcmp(d.flows, b.flows, 2 * sizeof(*d.flows)), 0);
+	cr_assert_eq(memcmp(d.paths, b.paths, sizeof(*d.paths)), 0);
+	report_batch_free(&d);
+	report_batch_free(&b);
+	free(buf);
+}
+
+Test(report, error_round_trip_sanitizes_text)
+{
+	char reason[64], err[128];
+	uint8_t *buf;
+	size_t len;
+
+	cr_assert_eq(report_error_encode("bad\nframe", &buf, &len), 0);
+	cr_assert_eq(report_error_decode(buf + 16, len - 16, reason, sizeof(reason), err, sizeof(err)), 0);
+	cr_assert_str_eq(reason, "bad?frame");
+	free(buf);
+}
+
+Test(report, addr_text_both_families)
+{
+	struct report_addr a = { 0 };
+	char s[64];
+
+	addr_set(&a, "198.18.0.1");
+	cr_assert_eq(a.family, AF_INET);
+	cr_assert_str_eq(report_addr_str(&a, s, sizeof(s)), "198.18.0.1");
+	addr_set(&a, "2001:db8::5");
+	cr_assert_eq(a.family, AF_INET6);
+	cr_assert_str_eq(report_addr_str(&a, s, sizeof(s)), "2001:db8::5");
+	a.family = 0;
+	cr_assert_str_eq(report_addr_str(&a, s, sizeof(s)), "*");
+	cr_assert_eq(report_addr_parse("spine1", &a), -1);
+}
+
+Test(report, encoder_refuses_bad_input)
+{
+	struct report_batch b = { 0 };
+	uint8_t *buf;
+	size_t len;
+
+	cr_assert_eq(report_hello_encode("bad name", &buf, &len), -1);
+	cr_assert_eq(errno, EINVAL);
+	cr_assert_eq(report_hello_encode("", &buf, &len), -1);
+	strcpy(b.prober, "h");
+	b.seq = 0;
+	cr_assert_eq(report_batch_encode(&b, &buf, &len), -1);
+	cr_assert_eq(errno, EINVAL);
+}
+
+/* ---- malformed frames, one class per row ---- */
+
+struct hdr_case {
+	const char *name;
+	uint8_t hdr[16];
+	const char *reason; /* substring the error must contain */
+};
+
+static const struct hdr_case hdr_cases[] = {
+	{ "magic", { 'X', 'M', 'R', '1', 0, 1, 0, 2, 0, 0, 0, 8, 0, 0, 0, 0 }, "magic" },
+	{ "version", { 'F', 'M', 'R', '1', 0, 2, 0, 2, 0, 0, 0, 8, 0, 0, 0, 0 }, "version" },
+	{ "version0", { 'F', 'M', 'R', '1', 0, 0, 0, 2, 0, 0, 0, 8, 0, 0, 0, 0 }, "version" },
+	{ "type", { 'F', 'M', 'R', '1', 0, 1, 0, 9, 0, 0, 0, 8, 0, 0, 0, 0 }, "type" },
+	{ "huge", { 'F', 'M', 'R', '1', 0, 1, 0, 2, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0 }, "over limit" },
+	{ "flags", { 'F', 'M', 'R', '1', 0, 1, 0, 2, 0, 0, 0, 8, 0, 0, 0, 2 }, "flags" },
+	{ "short mac", { 'F', 'M', 'R', '1', 0, 1, 0, 2, 0, 0, 0, 8, 0, 0, 0, 1 }, "MAC" },
+};
+
+Test(report, malformed_headers_rejected)
+{
+	char err[128];
+	uint32_t plen;
+	size_t i;
+	int type;
+
+	for (i = 0; i < sizeof(hdr_cases) / sizeof(hdr_cases[0]); i++) {
+		err[0] = '\0';
+		cr_expect_eq(report_header_decode(hdr_cases[i].hdr, 16, &type, &plen, err, sizeof(err)), -1,
+			     "%s accepted", hdr_cases[i].name);
+		cr_expect(strstr(err, hdr_cases[i].reason), "%s: reason '%s'", hdr_cases[i].name, err);
+	}
+	cr_assert_eq(report_header_decode(hdr_cases[0].hdr, 15, &type, &plen, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "truncated"));
+}
+
+/* Every proper prefix of a valid batch payload is rejected as truncated. */
+Test(report, truncated_batch_rejected_at_every_length)
+{
+	struct report_batch b, d;
+	char err[128];
+	uint8_t *buf;
+	size_t len, cut;
+
+	batch_sample_fill(&b);
+	cr_assert_eq(report_batch_encode(&b, &buf, &len), 0);
+	for (cut = 0; cut < len - 16; cut++) {
+		cr_assert_eq(report_batch_decode(buf + 16, cut, &d, err, sizeof(err)), -1, "cut %zu", cut);
+		cr_assert_null(d.flows);
+		cr_assert_null(d.paths);
+	}
+	report_batch_free(&b);
+	free(buf);
+}
+
+/* Offsets into the sample batch payload (name "host1" = 6 bytes). */
+#define OFF_SEQ 6
+#define OFF_NFLOWS (6 + 24 + 40)
+#define OFF_NPATHS (OFF_NFLOWS + 4)
+#define OFF_FLOW0 (OFF_NPATHS + 4)
+#define OFF_PATH0 (OFF_FLOW0 + 2 * REPORT_FLOW_WIRE_LEN)
+
+struct mut_case {
+	const char *name;
+	size_t off;
+	uint8_t val;
+	const char *reason;
+};
+
+static const struct mut_case mut_cases[] = {
+	{ "name length 0", 0, 0, "name" },
+	{ "name char", 1, ' ', "name" },
+	{ "seq 0", OFF_SEQ + 7, 0, "seq" },
+	{ "huge nflows", OFF_NFLOWS, 0xff, "nflows" },
+	{ "huge npaths", OFF_NPATHS, 0x7f, "npaths" },
+	{ "extra path", OFF_NPATHS + 3, 2, "truncated" },
+	{ "family byte", OFF_FLOW0, 5, "address" },
+	{ "v4 not mapped", OFF_FLOW0 + 11, 1, "address" },
+	{ "src missing", OFF_FLOW0, 0, "address" },
+	{ "proto", OFF_FLOW0 + 34, 1, "proto" },
+	{ "dscp", OFF_FLOW0 + 35, 64, "dscp" },
+	{ "received > sent", OFF_FLOW0 + 47, 200, "inconsistent" },
+	{ "lost > sent", OFF_FLOW0 + 51, 200, "inconsistent" },
+	{ "target_down", OFF_FLOW0 + 88, 2, "target_down" },
+	{ "path proto", OFF_PATH0 + 34, 0, "proto" },
+	{ "nhops", OFF_PATH0 + 39, 33, "hops" },
+	{ "nhops past end", OFF_PATH0 + 39, 4, "truncated" },
+	{ "star hop with bytes", OFF_PATH0 + 40 + 21 + 5, 1, "address" },
+};
+
+Test(report, mutated_batches_rejected)
+{
+	struct report_batch b, d;
+	char err[128];
+	uint8_t *buf;
+	size_t len, i;
+
+	batch_sample_fill(&b);
+	cr_assert_eq(report_batch_encode(&b, &buf, &len), 0);
+	for (i = 0; i < sizeof(mut_cases) / sizeof(mut_cases[0]); i++) {
+		uint8_t *p = malloc(len - 16);
+
+		memcpy(p, buf + 16, len - 16);
+		p[mut_cases[i].off] = mut_cases[i].val;
+		err[0] = '\0';
+		cr_expect_eq(report_batch_decode(p, len - 16, &d, err, sizeof(err)), -1, "%s accepted",
+			     mut_cases[i].name);
+		cr_expect(strstr(err, mut_cases[i].reason), "%s: reason '%s'", mut_cases[i].name, err);
+		free(p);
+	}
+	/* a byte of trailing garbage */
+	{
+		uint8_t *p = malloc(len - 15);
+
+		memcpy(p, buf + 16, len - 16);
+		p[len - 16] = 0;
+		cr_expect_eq(report_batch_decode(p, len - 15, &d, err, sizeof(err)), -1);
+		cr_expect(strstr(err, "trailing"), "%s", err);
+		free(p);
+	}
+	report_batch_free(&b);
+	free(buf);
+}
+
+/* A 30-byte payload claiming 4 billion flows must fail before any allocation
+ * (checked here by the reason: it is the count check, not out-of-memory). */
+Test(report, hostile_count_rejected_before_allocation)
+{
+	uint8_t p[6 + 24 + 40 + 8] = { 1, 'h' };
+	struct report_batch d;
+	char err[128];
+
+	p[2 + 7] = 1; /* seq 1 */
+	memset(p + 2 + 24 + 40, 0xff, 4);
+	cr_assert_eq(report_batch_decode(p, 2 + 24 + 40 + 8, &d, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "does not fit"), "%s", err);
+}
+
+/* ---- authentication ---- */
+
+static void hex_to(const char *hex, uint8_t *out)
+{
+	size_t i;
+
+	for (i = 0; hex[2 * i]; i++) {
+		unsigned v;
+
+		sscanf(hex + 2 * i, "%2x", &v);
+		out[i] = (uint8_t)v;
+	}
+}
+
+Test(sha256, fips_and_rfc4231_vectors)
+{
+	uint8_t out[32], want[32], key[131];
+	struct sha256 s;
+
+	sha256_init(&s);
+	sha256_update(&s, "abc", 3);
+	sha256_final(&s, out);
+	hex_to("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", want);
+	cr_assert_arr_eq(out, want, 32);
+
+	sha256_init(&s);
+	sha256_update(&s, "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56);
+	sha256_final(&s, out);
+	hex_to("248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1", want);
+	cr_assert_arr_eq(out, want, 32);
+
+	/* RFC 4231 test case 2 (short key), split across the two inputs */
+	hmac_sha256((const uint8_t *)"Jefe", 4, "what do ya ", 11, "want for nothing?", 17, out);
+	hex_to("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843", want);
+	cr_assert_arr_eq(out, want, 32);
+
+	/* RFC 4231 test case 6 (131-byte key, hashed first) */
+	memset(key, 0xaa, sizeof(key));
+	hmac_sha256(key, sizeof(key), "Test Using Larger Than Block-Size Key - Hash Key First", 54, NULL, 0,
+		    out);
+	hex_to("60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54", want);
+	cr_assert_arr_eq(out, want, 32);
+}
+
+Test(report, signed_frame_verifies_and_tampering_fails)
+{
+	static const uint8_t key[16] = "0123456789abcdef";
+	char err[128];
+	uint8_t *buf;
+	size_t len, body;
+	uint32_t plen;
+	uint64_t seq;
+	int type;
+
+	cr_assert_eq(report_ack_encode(42, &buf, &len), 0);
+	cr_assert_eq(report_frame_sign(&buf, &len, key, sizeof(key)), 0);
+	cr_assert_eq(len, 16 + 8 + 32);
+	cr_assert_eq(report_header_decode(buf, len, &type, &plen, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(plen, 40);
+	cr_assert_eq(report_header_flags(buf), REPORT_FLAG_AUTH);
+	cr_assert_eq(report_frame_verify(buf, len, key, sizeof(key), &body, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(body, 8);
+	cr_assert_eq(report_ack_decode(buf + 16, body, &seq, err, sizeof(err)), 0);
+	cr_assert_eq(seq, 42);
+	cr_assert_eq(report_frame_verify(buf, len, (const uint8_t *)"wrong key 123456", 16, &body, err,
+					 sizeof(err)),
+		     -1);
+	cr_assert(strstr(err, "MAC"));
+	buf[23] ^= 1; /* alter the seq */
+	cr_assert_eq(report_frame_verify(buf, len, key, sizeof(key), &body, err, sizeof(err)), -1);
+	free(buf);
+
+	cr_assert_eq(report_ack_encode(42, &buf, &len), 0);
+	cr_assert_eq(report_frame_verify(buf, len, key, sizeof(key), &body, err, sizeof(err)), -1);
+	free(buf);
+}
