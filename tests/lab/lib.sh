@@ -1,0 +1,159 @@
+# lib.sh: shared helpers for the lab tests (source it): a unique lab name and
+# a cleanup trap, bounded waits, kernel-selftest style check/log functions,
+# background processes in namespaces, per-flow nft counters, binomial checks.
+# shellcheck shell=bash
+
+LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+LAB_ROOT=$(cd "$LAB_DIR/../.." && pwd)
+LAB_FABRIC=$LAB_ROOT/scripts/fabric-lab
+: "${FM_BIN:=$LAB_ROOT/bin}"
+export FM_BIN
+
+RET=0
+EXIT_STATUS=0
+LAB_CLEANUPS=()
+LAB_PIDS=()
+
+# fab ARGS...: scripts/fabric-lab for this test's lab ($FM_LAB).
+fab() { "$LAB_FABRIC" "$@"; }
+
+# lab_init TAG: gives this run its own lab name, ${FM_LAB:-fm}TAG<pid>
+# (parallel runs never collide), a scratch dir $LAB_TMP, and the EXIT trap
+# that runs every lab_defer'ed command and tears the lab down.
+lab_init() {
+	local tag=$1
+	[ "$(id -u)" = 0 ] || { echo "SKIP: lab tests need root"; exit 4; }
+	export FM_LAB="${FM_LAB:-fm}${tag}$$"
+	LAB_NAME=$FM_LAB
+	LAB_TMP=$(mktemp -d "/tmp/faultmesh-$FM_LAB.XXXXXX")
+	trap lab_cleanup EXIT
+	trap 'exit 130' INT TERM
+	lab_defer "FM_LAB=$LAB_NAME $LAB_FABRIC down"
+	lab_defer "rm -rf $LAB_TMP"
+}
+
+# lab_defer CMD: run CMD (a string for eval) at exit; last registered, first run.
+lab_defer() { LAB_CLEANUPS+=("$1"); }
+
+lab_cleanup() {
+	local i pid
+	for pid in "${LAB_PIDS[@]}"; do
+		kill "$pid" 2>/dev/null || true
+	done
+	for ((i = ${#LAB_CLEANUPS[@]} - 1; i >= 0; i--)); do
+		eval "${LAB_CLEANUPS[$i]}" >/dev/null 2>&1 || true
+	done
+}
+
+# lab_need CMD...: skip the whole test (exit 4) when a tool is missing.
+lab_need() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null || [ -x "$FM_BIN/$c" ] ||
+			{ echo "SKIP: $c not found (scripts/install-deps, make)"; exit 4; }
+	done
+}
+
+# lab_wait_until TIMEOUT_MS CMD...: poll CMD every 50 ms until it succeeds;
+# 1 when TIMEOUT_MS passes first.
+lab_wait_until() {
+	local timeout_ms=$1 waited_ms=0
+	shift
+	until "$@" >/dev/null 2>&1; do
+		[ "$waited_ms" -ge "$timeout_ms" ] && return 1
+		sleep 0.05
+		waited_ms=$((waited_ms + 50))
+	done
+}
+
+# lab_bg DEVICE CMD...: start CMD in DEVICE's namespace in the background;
+# its pid is in $LAB_LAST_PID and it is killed at exit.
+lab_bg() {
+	local d=$1
+	shift
+	ip netns exec "$(fab ns "$d")" "$@" &
+	LAB_LAST_PID=$!
+	LAB_PIDS+=("$LAB_LAST_PID")
+}
+
+# lab_sink_start DEVICE PORT OUTFILE [labtraf sink options]: start a counting
+# sink and wait (bounded) until it listens; its pid is in $LAB_LAST_PID.
+lab_sink_start() {
+	local d=$1 port=$2 out=$3 ready
+	shift 3
+	ready=$LAB_TMP/ready.$d.$port
+	rm -f "$ready"
+	lab_bg "$d" "$FM_BIN/labtraf" sink --port "$port" --ready "$ready" "$@" >"$out"
+	lab_wait_until 5000 test -e "$ready" || { echo "sink in $d did not start"; return 1; }
+}
+
+# lab_flow_count_start DEVICE PORT: count, per UDP source port, the packets to
+# PORT arriving at DEVICE (before any fault rule sees them); resets old counts.
+lab_flow_count_start() {
+	local ns
+	ns=$(fab ns "$1") || return 1
+	ip netns exec "$ns" nft delete table inet fmtest 2>/dev/null
+	ip netns exec "$ns" nft -f - <<EOF
+table inet fmtest {
+	set flows { type inet_service; flags dynamic; counter; size 65535; }
+	chain pre {
+		type filter hook prerouting priority -400; policy accept;
+		udp dport $2 update @flows { udp sport }
+	}
+}
+EOF
+}
+
+# lab_flow_count_dump DEVICE: prints "SPORT PACKETS" per flow seen.
+lab_flow_count_dump() {
+	ip netns exec "$(fab ns "$1")" nft list set inet fmtest flows |
+		grep -oE '[0-9]+ counter packets [0-9]+' | awk '{ print $1, $4 }'
+}
+
+# lab_binom_ok N K P [Z]: true when K successes in N trials are plausible
+# for probability P, i.e. within N*P +- (Z*sqrt(N*P*(1-P)) + 0.5); Z defaults
+# to 2.576, a two-sided 99% normal interval. Prints the interval.
+lab_binom_ok() {
+	awk -v n="$1" -v k="$2" -v p="$3" -v z="${4:-2.576}" 'BEGIN {
+		m = n * p; h = z * sqrt(n * p * (1 - p)) + 0.5
+		printf "%d of %d, expected %.1f in [%.1f, %.1f]\n", k, n, m, m - h, m + h
+		exit !(k >= m - h && k <= m + h)
+	}'
+}
+
+# Kernel selftest style: check_err STATUS MSG records a failure unless
+# STATUS is 0; check_fail the reverse; log_test NAME reports and resets.
+check_err() {
+	if [ "$1" -ne 0 ] && [ "$RET" -eq 0 ]; then
+		RET=$1
+		RET_MSG=$2
+	fi
+}
+
+check_fail() {
+	if [ "$1" -eq 0 ] && [ "$RET" -eq 0 ]; then
+		RET=1
+		RET_MSG=$2
+	fi
+}
+
+log_test() {
+	if [ "$RET" -ne 0 ]; then
+		EXIT_STATUS=1
+		printf "TEST: %-60s [FAIL]\n\t%s\n" "$1" "$RET_MSG"
+	else
+		printf "TEST: %-60s [ OK ]\n" "$1"
+	fi
+	RET=0
+	RET_MSG=
+}
+
+log_info() { printf "INFO: %s\n" "$*"; }
+
+# tests_run: run every function named in $ALL_TESTS (or $TESTS if set).
+tests_run() {
+	local t
+	for t in ${TESTS:-$ALL_TESTS}; do
+		"$t"
+	done
+}

@@ -1,0 +1,299 @@
+#!/usr/bin/env bash
+# test_fabric.sh: proves scripts/fabric-lab with real packets (issue 2):
+# reachability, ECMP spread, link/device loss, blackholes, truth, down, 3-tier.
+#
+#   +--------+  +--------+  +--------+  +--------+
+#   | spine1 |  | spine2 |  | spine3 |  | spine4 |     every leaf has one /31
+#   +--------+  +--------+  +--------+  +--------+     link to every spine
+#        \\\\        |  ///      ...       ////
+#   +--------+       +--------+       +--------+
+#   | leaf1  |       | leaf2  |       | leaf3  |       198.19.G.0/24 per leaf,
+#   +--------+       +--------+       +--------+       2001:2:0:G00::/56
+#    |      |         |      |         |      |
+#   h1     h2        h3     h4        h5     h6
+#
+# Flows h1 -> h3 take leaf1 -> spineN -> leaf2; faults sit on spine1->leaf2
+# and spine2. Which spine carried a flow is read from per-source-port nft
+# counters in every spine; which packets arrived from the labtraf sink.
+# The 3-tier case is 4 pods x 4 ToRs x 4 planes x 4 spines, one host per ToR.
+
+ALL_TESTS="
+	sysctls_set
+	reach_all
+	truth_matches_kernel
+	ecmp_spread_v4
+	ecmp_spread_v6
+	link_loss
+	device_loss
+	blackhole_share
+	fault_errors
+	three_tier
+	down_leaves_nothing
+"
+
+source "$(dirname "$0")/lib.sh"
+
+NUM_SPINES=4
+SPINES="spine1 spine2 spine3 spine4"
+
+# flows_run SRC DST FAMILY PORT FLOWS COUNT: FLOWS UDP flows of COUNT packets
+# from SRC to DST; writes $LAB_TMP/flows.PORT lines "SPORT SPINE SENT RECEIVED"
+# (SPINE "multi" if a flow was seen at two spines, "none" if at none).
+flows_run() {
+	local src=$1 dst=$2 fam=$3 port=$4 flows=$5 count=$6 s addr sinkpid
+	addr=$(fab addr "$dst" "-$fam")
+	for s in $SPINES; do
+		lab_flow_count_start "$s" "$port" || return 1
+	done
+	lab_sink_start "$dst" "$port" "$LAB_TMP/sink.$port" --idle 700ms --duration 30s || return 1
+	sinkpid=$LAB_LAST_PID
+	fab exec "$src" -- "$FM_BIN/labtraf" send --dst "$addr" --dport "$port" \
+		--sport-from 20000 --flows "$flows" --count "$count" >"$LAB_TMP/sent.$port"
+	wait "$sinkpid"
+	for s in $SPINES; do
+		lab_flow_count_dump "$s" | sed "s/^/$s /"
+	done >"$LAB_TMP/paths.$port"
+	awk 'FILENAME == ARGV[1] { if ($2 in path) path[$2] = "multi"; else path[$2] = $1; next }
+	     FILENAME == ARGV[2] { recv[$2] = $3; next }
+	     { print $1, ($1 in path) ? path[$1] : "none", $2, recv[$1] + 0 }' \
+		"$LAB_TMP/paths.$port" "$LAB_TMP/sink.$port" "$LAB_TMP/sent.$port" \
+		>"$LAB_TMP/flows.$port"
+}
+
+# flows_sum PORT AWK-CONDITION: prints "FLOWS SENT LOST" over matching flows.
+flows_sum() {
+	awk "$2"' { n++; s += $3; l += $3 - $4 } END { print n + 0, s + 0, l + 0 }' \
+		"$LAB_TMP/flows.$1"
+}
+
+# At most 0.1% (and at least 2 packets) lost where no fault is: "~0".
+near_zero() { [ "$2" -le $(($1 / 1000 > 2 ? $1 / 1000 : 2)) ]; }
+
+sysctls_set() {
+	local ns v
+	ns=$(fab ns spine1)
+	for v in net.ipv4.ip_forward=1 net.ipv4.fib_multipath_hash_policy=1 \
+		net.ipv6.fib_multipath_hash_policy=1 net.ipv4.icmp_errors_use_inbound_ifaddr=1 \
+		net.ipv4.conf.all.rp_filter=0 net.ipv6.conf.all.forwarding=1 \
+		net.ipv4.icmp_ratelimit=1000; do
+		[ "$(ip netns exec "$ns" sysctl -n "${v%=*}")" = "${v#*=}" ]
+		check_err $? "spine1: $v not set"
+	done
+	log_test "router sysctls: forwarding, L4 multipath hash, inbound ICMP source, default ICMP limits"
+}
+
+reach_all() {
+	local h fam targets=() out
+	for h in $HOSTS; do
+		for fam in 4 6; do
+			targets+=("$(fab addr "$h" -$fam)")
+		done
+	done
+	for h in $HOSTS; do
+		out=$(fab exec "$h" -- fping -q -c1 -t1000 -r1 "${targets[@]}" 2>&1)
+		check_err $? "from $h: $(echo "$out" | grep -v '/0%' | head -3)"
+	done
+	log_test "every host reaches every other (IPv4 and IPv6, ${#targets[@]} addresses)"
+}
+
+truth_matches_kernel() {
+	local name kind ns
+	fab truth >"$LAB_TMP/truth"
+	[ "$(head -1 "$LAB_TMP/truth")" = "# faultmesh inventory v1" ]
+	check_err $? "truth does not start with the inventory v1 header"
+	awk -F'\t' '!/^#/ && $1 != "link" { print $1, $2 }' "$LAB_TMP/truth" | sort >"$LAB_TMP/truth.addr"
+	while read -r name kind ns; do
+		ip -n "$ns" -o addr show scope global |
+			awk -v d="$name" '{ split($4, a, "/"); print a[1], d }'
+	done < <(fab list) | sort >"$LAB_TMP/kernel.addr"
+	diff -u "$LAB_TMP/kernel.addr" "$LAB_TMP/truth.addr" >"$LAB_TMP/truth.diff"
+	check_err $? "truth addresses differ from the namespaces': $(head -5 "$LAB_TMP/truth.diff")"
+	[ "$(awk -F'\t' '$1 ~ /^[0-9]/ { print $1 }' "$LAB_TMP/truth" | sort | uniq -d | wc -l)" = 0 ]
+	check_err $? "an address appears twice in truth"
+	[ "$(grep -c '^link	' "$LAB_TMP/truth")" = $((NUM_SPINES * 3 + 6)) ]
+	check_err $? "truth has $(grep -c '^link	' "$LAB_TMP/truth") links, want $((NUM_SPINES * 3 + 6))"
+	log_test "truth: v1 header, every kernel address once with its device, all links"
+}
+
+ecmp_spread() {
+	local fam=$1 port=$2 s n min=$((256 / NUM_SPINES / 2)) bad
+	flows_run h1 h3 "$fam" "$port" 256 4 || { check_err 1 "flow run failed"; return; }
+	bad=$(awk '$2 == "multi" || $2 == "none" || $4 != 4' "$LAB_TMP/flows.$port" | head -3)
+	[ -z "$bad" ]
+	check_err $? "flows not on exactly one spine or not delivered: $bad"
+	for s in $SPINES; do
+		n=$(awk -v s="$s" '$2 == s' "$LAB_TMP/flows.$port" | wc -l)
+		log_info "IPv$fam $s carried $n of 256 flows"
+		[ "$n" -ge "$min" ]
+		check_err $? "$s carried $n flows, under half its fair share ($min)"
+	done
+	log_test "IPv$fam: 256 flows spread over all $NUM_SPINES spines, each flow on one"
+}
+
+ecmp_spread_v4() { ecmp_spread 4 9001; }
+ecmp_spread_v6() { ecmp_spread 6 9002; }
+
+link_loss() {
+	local r n s l
+	fab fault link spine1 leaf2 --loss 10 >/dev/null
+	check_err $? "fault link failed"
+	fab faults | grep -q "link	spine1	leaf2	loss_pct=10"
+	check_err $? "faults does not list the link fault"
+	fab truth --faults | grep -q "^# fault	1	link	spine1	leaf2"
+	check_err $? "truth --faults lacks the fault"
+	flows_run h1 h3 4 9003 256 80 || check_err 1 "flow run failed"
+	read -r n s l < <(flows_sum 9003 '$2 == "spine1"')
+	r=$(lab_binom_ok "$s" "$l" 0.10)
+	check_err $? "through spine1->leaf2 ($n flows): lost $r"
+	log_info "through spine1->leaf2: $n flows, lost $r"
+	read -r n s l < <(flows_sum 9003 '$2 != "spine1"')
+	near_zero "$s" "$l"
+	check_err $? "other spines: lost $l of $s"
+	# The reverse direction and the rest of spine1 carry no fault.
+	flows_run h3 h1 4 9004 128 20 || check_err 1 "flow run failed"
+	read -r n s l < <(flows_sum 9004 1)
+	near_zero "$s" "$l"
+	check_err $? "leaf2->spine1 direction: lost $l of $s"
+	flows_run h2 h5 4 9005 128 20 || check_err 1 "flow run failed"
+	read -r n s l < <(flows_sum 9005 1)
+	near_zero "$s" "$l"
+	check_err $? "leaf1->leaf3 through spine1: lost $l of $s"
+	fab fault clear
+	[ -z "$(fab faults)" ]
+	check_err $? "fault clear left faults listed"
+	log_test "link fault 10%: binomially plausible loss on spine1->leaf2 only"
+}
+
+device_loss() {
+	local r n s l
+	fab fault device spine2 --loss 10 >/dev/null
+	check_err $? "fault device failed"
+	flows_run h2 h6 4 9006 256 80 || check_err 1 "flow run failed"
+	read -r n s l < <(flows_sum 9006 '$2 == "spine2"')
+	r=$(lab_binom_ok "$s" "$l" 0.10)
+	check_err $? "through spine2 ($n flows): lost $r"
+	log_info "through spine2: $n flows, lost $r"
+	read -r n s l < <(flows_sum 9006 '$2 != "spine2"')
+	near_zero "$s" "$l"
+	check_err $? "other spines: lost $l of $s"
+	fab fault clear
+	log_test "device fault 10%: binomially plausible loss through spine2 only"
+}
+
+blackhole_fam() {
+	local fam=$1 port=$2 r n s l k mixed
+	flows_run h1 h3 "$fam" "$port" 256 20 || check_err 1 "flow run failed"
+	# A blackholed flow loses every packet, any other none.
+	mixed=$(awk '$4 != 0 && $4 != $3' "$LAB_TMP/flows.$port" | head -3)
+	[ -z "$mixed" ]
+	check_err $? "IPv$fam flows partly lost: $mixed"
+	n=$(awk '$2 == "spine1"' "$LAB_TMP/flows.$port" | wc -l)
+	k=$(awk '$2 == "spine1" && $4 == 0' "$LAB_TMP/flows.$port" | wc -l)
+	r=$(lab_binom_ok "$n" "$k" 0.25)
+	check_err $? "IPv$fam blackholed flows through spine1->leaf2: $r"
+	log_info "IPv$fam blackholed flows through spine1->leaf2: $r"
+	read -r n s l < <(flows_sum "$port" '$2 != "spine1"')
+	near_zero "$s" "$l"
+	check_err $? "IPv$fam other spines: lost $l of $s"
+}
+
+blackhole_share() {
+	fab fault blackhole spine1 leaf2 --share 0.25 >/dev/null
+	check_err $? "fault blackhole failed"
+	blackhole_fam 4 9007
+	blackhole_fam 6 9008
+	fab fault clear
+	log_test "blackhole share 0.25: a plausible quarter of spine1->leaf2 flows lose all"
+}
+
+fault_errors() {
+	local out
+	out=$(fab fault link spine1 leaf9 --loss 10 2>&1)
+	check_fail $? "fault on an unknown device succeeded"
+	[[ $out == *"no device 'leaf9'"* ]]
+	check_err $? "unclear error: $out"
+	out=$(fab fault link spine1 spine2 --loss 10 2>&1)
+	check_fail $? "fault on a missing link succeeded"
+	[[ $out == *"no link"* ]]
+	check_err $? "unclear error: $out"
+	fab fault link spine1 leaf1 --loss 101 >/dev/null 2>&1
+	check_fail $? "--loss 101 accepted"
+	fab fault device h1 --loss 5 >/dev/null 2>&1
+	check_fail $? "device fault on a host accepted"
+	fab exec nosuch -- true >/dev/null 2>&1
+	check_fail $? "exec in an unknown device succeeded"
+	fab fault link spine1 leaf1 --loss 0.5 >/dev/null
+	check_err $? "fractional --loss 0.5 refused"
+	ip netns exec "$(fab ns leaf1)" nft list chain inet faultmesh prerouting | grep -q 'mod 1000000 < 5000 '
+	check_err $? "0.5% is not 5000 ppm in the nft rule"
+	fab fault clear
+	[ -z "$(fab faults)" ] && ! ip netns exec "$(fab ns leaf1)" nft list table inet faultmesh >/dev/null 2>&1
+	check_err $? "fault clear left rules behind"
+	log_test "fault/exec: clear errors for bad names, links and values; 0.5% granularity"
+}
+
+three_tier() {
+	local t0 t1 h fam targets=() out
+	t0=$(date +%s%N)
+	FM_LAB=${LAB_NAME}x fab up --pods 4 --tors-per-pod 4 --planes 4 --spines-per-plane 4 \
+		--hosts-per-leaf 1 --ipv6 --no-icmp-ratelimit >/dev/null
+	check_err $? "3-tier up failed"
+	t1=$(date +%s%N)
+	log_info "3-tier 4x4x4x4 up in $(((t1 - t0) / 1000000)) ms"
+	for h in $(FM_LAB=${LAB_NAME}x fab list | awk '$2 == "host" && $1 != "h1" { print $1 }'); do
+		for fam in 4 6; do
+			targets+=("$(FM_LAB=${LAB_NAME}x fab addr "$h" -$fam)")
+		done
+	done
+	out=$(FM_LAB=${LAB_NAME}x fab exec h1 -- fping -q -c1 -t1000 -r1 "${targets[@]}" 2>&1)
+	check_err $? "h1 cannot reach: $(echo "$out" | grep -v '/0%' | head -3)"
+	[ ${#targets[@]} -eq 30 ]
+	check_err $? "expected 15 other hosts x 2 families, got ${#targets[@]} addresses"
+	[ "$(ip netns exec "${LAB_NAME}x-ssw1-1" sysctl -n net.ipv4.icmp_ratelimit)" = 0 ]
+	check_err $? "--no-icmp-ratelimit did not set icmp_ratelimit=0"
+	FM_LAB=${LAB_NAME}x fab down
+	[ -z "$(ip netns list | grep "^${LAB_NAME}x-")" ]
+	check_err $? "3-tier down left namespaces"
+	log_test "3-tier 4 pods x 4 ToRs x 4 planes x 4 spines: h1 reaches all pods (v4, v6)"
+}
+
+down_leaves_nothing() {
+	local pid c=${LAB_NAME}c
+	"$LAB_FABRIC" exec h1 -- sleep 300 &
+	pid=$!
+	disown "$pid"
+	lab_wait_until 2000 test -n "$(ip netns pids "$(fab ns h1)")"
+	fab down
+	check_err $? "down failed"
+	lab_wait_until 2000 bash -c "! kill -0 $pid"
+	check_err $? "process in h1 survived down"
+	[ -z "$(ip netns list | grep "^$LAB_NAME-")" ]
+	check_err $? "namespaces left: $(ip netns list | grep "^$LAB_NAME-" | head -3)"
+	[ -z "$(ip -o link show type veth | grep -E ': (spine|leaf|h)[0-9]+@')" ]
+	check_err $? "veths left in the root namespace"
+	[ ! -e "/run/faultmesh-lab/$LAB_NAME" ]
+	check_err $? "state dir left"
+	fab down
+	check_err $? "second down failed"
+	# After a crash that lost the state dir, down still finds the namespaces,
+	# and up over a dirty lab starts clean.
+	FM_LAB=$c fab up --spines 1 --leaves 2 --hosts-per-leaf 1 >/dev/null &&
+		FM_LAB=$c fab up --spines 1 --leaves 2 --hosts-per-leaf 1 >/dev/null
+	check_err $? "up over an existing lab failed"
+	rm -rf "/run/faultmesh-lab/$c"
+	FM_LAB=$c fab down
+	[ -z "$(ip netns list | grep "^$c-")" ]
+	check_err $? "down after a lost state dir left namespaces"
+	log_test "down: no namespace, veth, process or state left; repeatable; crash-safe"
+}
+
+lab_init fab
+lab_need fping nft "$FM_BIN/labtraf"
+lab_defer "FM_LAB=${LAB_NAME}x $LAB_FABRIC down"
+lab_defer "FM_LAB=${LAB_NAME}c $LAB_FABRIC down"
+fab up --spines $NUM_SPINES --leaves 3 --hosts-per-leaf 2 --ipv6 >/dev/null ||
+	{ echo "FAIL: fabric-lab up"; exit 1; }
+HOSTS=$(fab list | awk '$2 == "host" { print $1 }')
+
+tests_run
+exit $EXIT_STATUS
