@@ -1,0 +1,119 @@
+/* The collector's result store: one interface (struct store_ops) in front of
+ * the database backends, so ingest and queries never see SQL. */
+#ifndef FM_STORE_H
+#define FM_STORE_H
+
+#include "report.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+/* One flow's figures over a query window, for triangulate. Strings point into
+ * storage owned by the store, valid only during the callback. */
+struct store_obs_row {
+	const char *prober_name; /* the reporting prober's name */
+	const char *prober;      /* flow source address (observations "prober") */
+	const char *target;      /* flow destination address */
+	const char *proto;       /* "udp" or "tcp" */
+	unsigned sport, dport;
+	uint64_t sent;     /* summed over intervals where the target was up */
+	uint64_t lost;     /* forward loss, same intervals */
+	uint64_t received; /* replies received, same intervals */
+	uint64_t lost_rev; /* reverse loss, same intervals */
+	uint64_t down_intervals; /* intervals reported target_down (not summed above) */
+	const char *path; /* latest hop list "a,*,b"; "-" when unknown (no trace,
+			   * or a trace that found no hops) */
+};
+
+/* Called once per row; a non-zero return stops the query and is returned. */
+typedef int (*store_obs_cb)(const struct store_obs_row *row, void *arg);
+
+/* What a retention run did. */
+struct store_retention_stats {
+	uint64_t batches_rolled;  /* batches merged into hourly rollups */
+	uint64_t batches_expired; /* batches whose raw results were deleted */
+	uint64_t rollups_deleted; /* hourly rollup rows past their keep time */
+};
+
+/* A backend. Every callback gets the handle open returned; on failure it
+ * returns -1 (or NULL) with a reason in err. The batch callbacks run between
+ * batch_begin and batch_commit/batch_abort, all in one transaction. */
+struct store_ops {
+	const char *name;
+	void *(*open)(const char *path, char *err, size_t errlen);
+	void (*close)(void *h);
+	/* Starts the batch's transaction. Sets *duplicate = 1 (and leaves no
+	 * transaction open) when this (prober, seq, start_ms) is already stored;
+	 * sets *seq_reused = 1 when the seq is known with another start. */
+	int (*batch_begin)(void *h, const struct report_batch *b, int64_t now_ms,
+			   int *duplicate, int *seq_reused, char *err,
+			   size_t errlen);
+	int (*flow_insert)(void *h, const struct report_flow *f, char *err,
+			   size_t errlen);
+	int (*path_insert)(void *h, const struct report_path *p, char *err,
+			   size_t errlen);
+	int (*health_insert)(void *h, const struct report_health *hl, char *err,
+			     size_t errlen);
+	/* Returns 0 only once the transaction is durable on disk. */
+	int (*batch_commit)(void *h, char *err, size_t errlen);
+	void (*batch_abort)(void *h);
+	int (*rollup_run)(void *h, uint64_t *batches_rolled, char *err,
+			  size_t errlen);
+	int (*retention_run)(void *h, int64_t raw_before_ms,
+			     int64_t rollup_before_ms,
+			     struct store_retention_stats *st, char *err,
+			     size_t errlen);
+	int (*observations_query)(void *h, int64_t since_ms, int64_t until_ms,
+				  store_obs_cb cb, void *arg, char *err,
+				  size_t errlen);
+};
+
+extern const struct store_ops store_sqlite_ops;
+
+/* Open (creating and migrating as needed) the store at path with the named
+ * backend ("sqlite"; NULL = sqlite). Returns NULL with the reason in err: an
+ * unknown backend, an unreadable file, or a schema newer than this code. */
+struct store *store_open(const char *backend, const char *path, char *err,
+			 size_t errlen);
+void store_close(struct store *s);
+
+/* Reason for the last failure on s. */
+const char *store_error(const struct store *s);
+
+/* Store a whole decoded batch in one transaction: returns 0 once committed
+ * durably, with *duplicate = 1 if it was already stored (nothing written) and
+ * *seq_reused = 1 if its seq was known with another start (stored anew).
+ * -1 on failure, with nothing of the batch stored. */
+int store_batch_put(struct store *s, const struct report_batch *b,
+		    int64_t now_ms, int *duplicate, int *seq_reused);
+
+/* The parts of store_batch_put, for callers that stream a batch in. */
+int store_batch_begin(struct store *s, const struct report_batch *b,
+		      int64_t now_ms, int *duplicate, int *seq_reused);
+int store_flow_insert(struct store *s, const struct report_flow *f);
+int store_path_insert(struct store *s, const struct report_path *p);
+int store_health_insert(struct store *s, const struct report_health *h);
+int store_batch_commit(struct store *s);
+void store_batch_abort(struct store *s);
+
+/* Merge every batch not yet rolled up into the hourly rollups. */
+int store_rollup_run(struct store *s, uint64_t *batches_rolled);
+
+/* Roll up, then delete raw results (and health) of batches that ended before
+ * now_ms - raw_keep_ms, and rollups and batch records older than
+ * now_ms - rollup_keep_ms. Works in small transactions so ingest is not
+ * blocked for long. */
+int store_retention_run(struct store *s, int64_t now_ms, int64_t raw_keep_ms,
+			int64_t rollup_keep_ms,
+			struct store_retention_stats *st);
+
+/* Per flow, sums over batches whose interval overlaps [since_ms, until_ms),
+ * with the flow's latest path first seen at or before until_ms. Rows come sorted by
+ * prober name, source, target, proto, sport, dport. Returns 0, the callback's
+ * non-zero value, or -1 on a store error. */
+int store_observations_query(struct store *s, int64_t since_ms,
+			     int64_t until_ms, store_obs_cb cb, void *arg);
+
+#endif

@@ -1,0 +1,412 @@
+/* Store (SQLite backend): migrations, idempotent batches, retention with
+ * rollups, path history, and the observations query triangulate reads. */
+#include "report.h"
+#include "store.h"
+
+#include <criterion/criterion.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+extern const char store_schema_sql[];
+
+#define HOUR_MS 3600000LL
+#define DAY_MS (24 * HOUR_MS)
+
+static char dir[64], db_path[128];
+
+static void tmpdb_setup(void)
+{
+	strcpy(dir, "/tmp/fm-test-store-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(db_path, sizeof(db_path), "%s/fm.db", dir);
+}
+
+static void tmpdb_teardown(void)
+{
+	char cmd[160];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+static struct store *store_must_open(void)
+{
+	char err[512];
+	struct store *s = store_open("sqlite", db_path, err, sizeof(err));
+
+	cr_assert_not_null(s, "open: %s", err);
+	return s;
+}
+
+/* Count with plain SQL through a second connection, as an outside reader. */
+static long long sql_count(const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	long long n = -1;
+
+	cr_assert_eq(sqlite3_open(db_path, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s: %s", sql,
+		     sqlite3_errmsg(db));
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
+static void sql_exec(const char *sql)
+{
+	sqlite3 *db;
+
+	cr_assert_eq(sqlite3_open(db_path, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+	sqlite3_close(db);
+}
+
+/* A batch of nflows UDP flows from 198.18.1.2 to 198.18.2.2, sport 40000+i,
+ * each sent 100 with i lost forward; owns its arrays (free with
+ * report_batch_free). */
+static void batch_make(struct report_batch *b, const char *prober, uint64_t seq, int64_t start_ms,
+		       uint32_t nflows)
+{
+	uint32_t i;
+
+	memset(b, 0, sizeof(*b));
+	snprintf(b->prober, sizeof(b->prober), "%s", prober);
+	b->seq = seq;
+	b->start_ms = start_ms;
+	b->end_ms = start_ms + 10000;
+	b->health.if_rx_errors = 4;
+	b->nflows = nflows;
+	b->flows = calloc(nflows, sizeof(*b->flows));
+	for (i = 0; i < nflows; i++) {
+		struct report_flow *f = &b->flows[i];
+
+		report_addr_parse("198.18.1.2", &f->src);
+		report_addr_parse("198.18.2.2", &f->dst);
+		f->proto = REPORT_PROTO_UDP;
+		f->sport = (uint16_t)(40000 + i);
+		f->dport = 31338;
+		f->sent = 100;
+		f->lost_fwd = i;
+		f->received = 100 - i;
+		f->rtt_min_ns = 1000 + i;
+		f->rtt_p50_ns = 2000;
+		f->rtt_max_ns = 5000;
+	}
+}
+
+static void batch_put_ok(struct store *s, const struct report_batch *b, int want_dup)
+{
+	int dup = -1, reused = -1;
+
+	cr_assert_eq(store_batch_put(s, b, b->end_ms + 5, &dup, &reused), 0, "put: %s", store_error(s));
+	cr_assert_eq(dup, want_dup, "seq %llu duplicate %d", (unsigned long long)b->seq, dup);
+}
+
+TestSuite(store, .init = tmpdb_setup, .fini = tmpdb_teardown);
+
+Test(store, migrates_empty_db_to_latest)
+{
+	struct store *s = store_must_open();
+
+	store_close(s);
+	cr_assert_eq(sql_count("SELECT version FROM schema_version"), 1);
+	cr_assert_eq(sql_count("SELECT count(*) FROM sqlite_master WHERE name IN "
+			       "('probers','targets','flows','batches','results','health','paths',"
+			       "'path_changes','rollup_hourly')"),
+		     9);
+	cr_assert_eq(sql_count("SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"), 1);
+	/* reopening an up-to-date database changes nothing */
+	s = store_must_open();
+	store_close(s);
+	cr_assert_eq(sql_count("SELECT count(*) FROM schema_version"), 1);
+}
+
+/* The binary carries schemas/store.sql; a stale build would migrate to an old
+ * schema, so the embedded copy must equal the file. */
+Test(store, embedded_schema_matches_file)
+{
+	FILE *f = fopen("schemas/store.sql", "r");
+	static char file_text[1 << 16];
+	size_t n;
+
+	if (!f)
+		f = fopen("../../schemas/store.sql", "r");
+	cr_assert_not_null(f, "run from the source tree");
+	n = fread(file_text, 1, sizeof(file_text) - 1, f);
+	fclose(f);
+	file_text[n] = '\0';
+	cr_assert_str_eq(store_schema_sql, file_text, "rebuild: embedded schema differs from schemas/store.sql");
+}
+
+Test(store, newer_schema_version_refused)
+{
+	struct store *s = store_must_open();
+	char err[512];
+
+	store_close(s);
+	sql_exec("UPDATE schema_version SET version = 99");
+	cr_assert_null(store_open("sqlite", db_path, err, sizeof(err)));
+	cr_assert(strstr(err, "schema version 99 is newer"), "%s", err);
+	cr_assert(strstr(err, db_path), "%s", err);
+	/* and nothing was touched */
+	cr_assert_eq(sql_count("SELECT version FROM schema_version"), 99);
+}
+
+Test(store, unknown_backend_refused)
+{
+	char err[256];
+
+	cr_assert_null(store_open("clickhouse", db_path, err, sizeof(err)));
+	cr_assert(strstr(err, "clickhouse"));
+}
+
+Test(store, batch_sent_twice_stored_once)
+{
+	struct store *s = store_must_open();
+	struct report_batch b;
+
+	batch_make(&b, "host1", 1, 1700000000000, 16);
+	batch_put_ok(s, &b, 0);
+	batch_put_ok(s, &b, 1);
+	store_close(s);
+	/* and again after a restart, as after kill -9 of the collector */
+	s = store_must_open();
+	batch_put_ok(s, &b, 1);
+	store_close(s);
+	cr_assert_eq(sql_count("SELECT count(*) FROM batches"), 1);
+	cr_assert_eq(sql_count("SELECT count(*) FROM results"), 16);
+	cr_assert_eq(sql_count("SELECT count(*) FROM health"), 1);
+	cr_assert_eq(sql_count("SELECT count(*) FROM flows"), 16);
+	cr_assert_eq(sql_count("SELECT sum(lost_fwd) FROM results"), 120);
+	report_batch_free(&b);
+}
+
+Test(store, seq_reused_after_prober_restart_is_stored)
+{
+	struct store *s = store_must_open();
+	struct report_batch a, b;
+	int dup, reused;
+
+	batch_make(&a, "host1", 1, 1700000000000, 2);
+	batch_make(&b, "host1", 1, 1700000600000, 2);
+	batch_put_ok(s, &a, 0);
+	cr_assert_eq(store_batch_put(s, &b, 0, &dup, &reused), 0);
+	cr_assert_eq(dup, 0);
+	cr_assert_eq(reused, 1);
+	store_close(s);
+	cr_assert_eq(sql_count("SELECT count(*) FROM batches"), 2);
+	cr_assert_eq(sql_count("SELECT count(*) FROM results"), 4);
+	report_batch_free(&a);
+	report_batch_free(&b);
+}
+
+/* An aborted batch leaves nothing, and flow ids cached during it are not
+ * reused afterwards (they were rolled back). */
+Test(store, aborted_batch_leaves_nothing)
+{
+	struct store *s = store_must_open();
+	struct report_batch a, b;
+	int dup, reused;
+	uint32_t i;
+
+	batch_make(&a, "host1", 1, 1700000000000, 4);
+	cr_assert_eq(store_batch_begin(s, &a, 0, &dup, &reused), 0);
+	for (i = 0; i < a.nflows; i++)
+		cr_assert_eq(store_flow_insert(s, &a.flows[i]), 0);
+	store_batch_abort(s);
+	cr_assert_eq(store_flow_insert(s, &a.flows[0]), -1, "insert outside a batch accepted");
+	batch_make(&b, "host2", 1, 1700000000000, 4);
+	batch_put_ok(s, &b, 0);
+	batch_put_ok(s, &a, 0);
+	store_close(s);
+	cr_assert_eq(sql_count("SELECT count(*) FROM batches"), 2);
+	cr_assert_eq(sql_count("SELECT count(*) FROM results r JOIN flows f ON f.id = r.flow_id"), 8);
+	report_batch_free(&a);
+	report_batch_free(&b);
+}
+
+struct obs_collect {
+	int n;
+	char lines[16][256];
+};
+
+static int obs_collect_cb(const struct store_obs_row *r, void *arg)
+{
+	struct obs_collect *c = arg;
+
+	if (c->n < 16)
+		snprintf(c->lines[c->n], sizeof(c->lines[0]), "%s %s %s %s %u %u %llu %llu %llu %s",
+			 r->prober_name, r->prober, r->target, r->proto, r->sport, r->dport,
+			 (unsigned long long)r->sent, (unsigned long long)r->lost,
+			 (unsigned long long)r->down_intervals, r->path);
+	c->n++;
+	return 0;
+}
+
+static void path_set(struct report_path *p, const struct report_flow *f, const char *const *hops, int n)
+{
+	int i;
+
+	memset(p, 0, sizeof(*p));
+	p->src = f->src;
+	p->dst = f->dst;
+	p->proto = f->proto;
+	p->sport = f->sport;
+	p->dport = f->dport;
+	p->nhops = (uint8_t)n;
+	for (i = 0; i < n; i++) {
+		if (strcmp(hops[i], "*") != 0)
+			cr_assert_eq(report_addr_parse(hops[i], &p->hops[i]), 0);
+		p->hop_probes[i] = 3;
+		p->hop_replies[i] = hops[i][0] == '*' ? 0 : 3;
+	}
+}
+
+Test(store, observations_sum_window_with_latest_path)
+{
+	static const char *const path1[] = { "198.18.1.1", "198.18.0.5", "198.18.2.1" };
+	static const char *const path2[] = { "198.18.1.1", "*", "198.18.2.1" };
+	struct store *s = store_must_open();
+	struct report_batch b[3];
+	struct obs_collect c = { 0 };
+	int64_t t0 = 1700000000000;
+	int i;
+
+	for (i = 0; i < 3; i++)
+		batch_make(&b[i], "host1", (uint64_t)i + 1, t0 + i * 10000, 2);
+	b[0].npaths = 1;
+	b[0].paths = calloc(1, sizeof(struct report_path));
+	path_set(&b[0].paths[0], &b[0].flows[1], path1, 3);
+	b[2].npaths = 1;
+	b[2].paths = calloc(1, sizeof(struct report_path));
+	path_set(&b[2].paths[0], &b[2].flows[1], path2, 3);
+	b[1].flows[0].target_down = 1; /* not fabric loss: kept out of the sums */
+	for (i = 0; i < 3; i++)
+		batch_put_ok(s, &b[i], 0);
+
+	/* all three intervals */
+	cr_assert_eq(store_observations_query(s, t0, t0 + 30000, obs_collect_cb, &c), 0, "%s", store_error(s));
+	cr_assert_eq(c.n, 2);
+	cr_assert_str_eq(c.lines[0], "host1 198.18.1.2 198.18.2.2 udp 40000 31338 200 0 1 -");
+	cr_assert_str_eq(c.lines[1],
+			 "host1 198.18.1.2 198.18.2.2 udp 40001 31338 300 3 0 198.18.1.1,*,198.18.2.1");
+	/* only the first interval: the path then was path1 */
+	memset(&c, 0, sizeof(c));
+	cr_assert_eq(store_observations_query(s, t0, t0 + 10000, obs_collect_cb, &c), 0);
+	cr_assert_eq(c.n, 2);
+	cr_assert_str_eq(c.lines[1],
+			 "host1 198.18.1.2 198.18.2.2 udp 40001 31338 100 1 0 198.18.1.1,198.18.0.5,198.18.2.1");
+	/* an empty window */
+	memset(&c, 0, sizeof(c));
+	cr_assert_eq(store_observations_query(s, t0 + 40000, t0 + 50000, obs_collect_cb, &c), 0);
+	cr_assert_eq(c.n, 0);
+	store_close(s);
+	cr_assert_eq(sql_count("SELECT count(*) FROM path_changes WHERE old_hops = "
+			       "'198.18.1.1,198.18.0.5,198.18.2.1' AND new_hops = '198.18.1.1,*,198.18.2.1'"),
+		     1);
+	for (i = 0; i < 3; i++)
+		report_batch_free(&b[i]);
+}
+
+static int obs_stop_cb(const struct store_obs_row *r, void *arg)
+{
+	(void)r;
+	(*(int *)arg)++;
+	return 7;
+}
+
+Test(store, observations_callback_stops_query)
+{
+	struct store *s = store_must_open();
+	struct report_batch b;
+	int calls = 0;
+
+	batch_make(&b, "host1", 1, 1000, 5);
+	batch_put_ok(s, &b, 0);
+	cr_assert_eq(store_observations_query(s, 0, 100000, obs_stop_cb, &calls), 7);
+	cr_assert_eq(calls, 1);
+	store_close(s);
+	report_batch_free(&b);
+}
+
+/* Raw results go after raw_keep, hourly rollups stay (with the same sums)
+ * until rollup_keep; a resend of an expired-raw batch is still a duplicate. */
+Test(store, retention_deletes_raw_keeps_rollups)
+{
+	struct store *s = store_must_open();
+	struct store_retention_stats st;
+	struct report_batch old1, old2, fresh;
+	int64_t now = 1700000000000 / HOUR_MS * HOUR_MS + 30 * DAY_MS;
+	int64_t old_hour = now - 10 * DAY_MS;
+
+	batch_make(&old1, "host1", 1, old_hour + 60000, 4);
+	batch_make(&old2, "host1", 2, old_hour + 120000, 4);
+	batch_make(&fresh, "host1", 3, now - 60000, 4);
+	batch_put_ok(s, &old1, 0);
+	batch_put_ok(s, &old2, 0);
+	batch_put_ok(s, &fresh, 0);
+
+	cr_assert_eq(store_retention_run(s, now, 7 * DAY_MS, 90 * DAY_MS, &st), 0, "%s", store_error(s));
+	cr_assert_eq(st.batches_rolled, 3);
+	cr_assert_eq(st.batches_expired, 2);
+	cr_assert_eq(sql_count("SELECT count(*) FROM results"), 4, "only the fresh batch's raw rows stay");
+	cr_assert_eq(sql_count("SELECT count(*) FROM health"), 1);
+	cr_assert_eq(sql_count("SELECT count(*) FROM rollup_hourly"), 8);
+	char q[256];
+	snprintf(q, sizeof(q),
+		 "SELECT sum(sent) * 1000000 + sum(lost_fwd) * 1000 + sum(intervals) FROM rollup_hourly "
+		 "WHERE hour_ms = %lld",
+		 (long long)old_hour);
+	/* 2 batches x 4 flows: sent 800, lost 2 x (0+1+2+3) = 12, 8 intervals */
+	cr_assert_eq(sql_count(q), 800LL * 1000000 + 12 * 1000 + 8);
+	cr_assert_eq(sql_count("SELECT min(rtt_min_ns) FROM rollup_hourly"), 1000);
+
+	/* a second run does nothing more */
+	cr_assert_eq(store_retention_run(s, now, 7 * DAY_MS, 90 * DAY_MS, &st), 0);
+	cr_assert_eq(st.batches_rolled + st.batches_expired + st.rollups_deleted, 0);
+	/* a late resend of an expired batch is still recognised */
+	batch_put_ok(s, &old1, 1);
+
+	/* 100 days later the rollups go too */
+	cr_assert_eq(store_retention_run(s, now + 100 * DAY_MS, 7 * DAY_MS, 90 * DAY_MS, &st), 0);
+	cr_assert_eq(st.batches_expired, 1);
+	cr_assert_eq(st.rollups_deleted, 8);
+	store_close(s);
+	cr_assert_eq(sql_count("SELECT count(*) FROM rollup_hourly"), 0);
+	cr_assert_eq(sql_count("SELECT count(*) FROM results"), 0);
+	cr_assert_eq(sql_count("SELECT count(*) FROM batches"), 0);
+	report_batch_free(&old1);
+	report_batch_free(&old2);
+	report_batch_free(&fresh);
+}
+
+/* A batch that arrives after its hour was rolled up is merged, not lost and
+ * not double counted. */
+Test(store, late_batch_merges_into_rolled_hour)
+{
+	struct store *s = store_must_open();
+	struct report_batch a, late;
+	uint64_t n;
+
+	batch_make(&a, "host1", 1, 1700000000000, 3);
+	batch_make(&late, "host1", 2, 1700000020000, 3);
+	batch_put_ok(s, &a, 0);
+	cr_assert_eq(store_rollup_run(s, &n), 0);
+	cr_assert_eq(n, 1);
+	batch_put_ok(s, &late, 0);
+	cr_assert_eq(store_rollup_run(s, &n), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(store_rollup_run(s, &n), 0);
+	cr_assert_eq(n, 0);
+	store_close(s);
+	cr_assert_eq(sql_count("SELECT sum(sent) FROM rollup_hourly"), 600);
+	cr_assert_eq(sql_count("SELECT sum(intervals) FROM rollup_hourly"), 6);
+	report_batch_free(&a);
+	report_batch_free(&late);
+}
