@@ -37,7 +37,11 @@ struct tracer_cfg {
 	int infer;
 	/* Bytes every UDP probe starts with (e.g. a header the responder
 	 * recognizes so it answers); the tracer appends 2 bytes it chooses so the
-	 * UDP checksum carries the probe's identity. NULL: "FMTRACE\0". */
+	 * UDP checksum carries the probe's identity (after a pad byte when the
+	 * template's length is odd). A UDP answer from the destination counts
+	 * only if it echoes those 2 bytes at the same payload offset; otherwise
+	 * the trace ends on ICMP port unreachable, or on gap_limit. NULL:
+	 * "FMTRACE\0". Copied by tracer_open. */
 	const uint8_t *udp_payload;
 	uint16_t udp_payload_len; /* <= 256 */
 };
@@ -65,6 +69,7 @@ struct trace_result {
 	enum trace_end end;
 	int err_no;              /* for TRACE_END_ERROR */
 	uint8_t dst_ttl;         /* TTL the destination answered at, 0 if not */
+	uint8_t dst_inferred;    /* dst_ttl taken from a confirmed last hop */
 	uint32_t probes_sent;    /* all probes of this trace */
 	uint32_t inferred_mask;  /* bit i: hops[i] inferred, not probed */
 	uint64_t start_ns, end_ns;
@@ -128,7 +133,23 @@ void tracer_stats_get(const struct tracer *t, struct tracer_stats *st);
  * successors), e.g. before a periodic retrace that must probe every hop. */
 void tracer_knowledge_reset(struct tracer *t);
 
-/* Close the sockets; unfinished flows are reported as TRACE_END_CANCELLED. */
+/* Close the sockets; unfinished flows are reported as TRACE_END_CANCELLED
+ * (the callback must not start flows then). NULL is a no-op. */
 void tracer_close(struct tracer *t);
+
+/* Probe building, exposed for golden-byte tests. The TCP sequence number of
+ * a probe: id in the high 16 bits, then TTL and try, so a SYN-ACK/RST's ack
+ * names the exact probe. */
+uint32_t trace_tcp_seq(uint16_t id, uint8_t ttl, uint8_t try);
+
+/* Write a probe of flow (src and dst set, same family) at ttl with identity
+ * id (1..0xfffe) into buf: IPv4 header + L4 for AF_INET (sent with
+ * IP_HDRINCL), L4 only for AF_INET6 (the kernel writes the header). UDP:
+ * tmpl, a pad byte if tmpl_len is odd, then the 2-byte word that makes the
+ * UDP checksum equal id; the IPv4 ID is id too. TCP: a SYN with tcp_seq.
+ * Returns the length, or -1 with errno EINVAL / ENOSPC. */
+int trace_probe_build(const struct trace_flow *f, uint8_t ttl, uint16_t id,
+		      uint32_t tcp_seq, const uint8_t *tmpl, size_t tmpl_len,
+		      uint8_t *buf, size_t cap);
 
 #endif

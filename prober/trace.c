@@ -1,0 +1,1072 @@
+/* Paris-traceroute-style tracer: each flow is probed hop by hop with its own
+ * 5-tuple; the probe's identity rides in the UDP checksum (and IPv4 ID) or the
+ * TCP sequence number, which routers do not hash on. Event-driven: the caller
+ * polls tracer_fd and calls tracer_readable / tracer_timer. */
+#include "trace.h"
+
+#include "icmp_quote.h"
+#include "mda.h"
+#include "probe.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/icmp6.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TRACE_UDP_TMPL_MAX 256
+#define TRACE_PKT_MAX (40 + 20 + TRACE_UDP_TMPL_MAX + 4)
+#define TRACE_RX_BATCH 256       /* packets read per tracer_readable call */
+#define TRACE_TTL_SLOTS (REPORT_HOPS_MAX + 2)
+#define TRACE_RESPONDERS_MAX 64  /* distinct responders counted per TTL */
+#define TRACE_MDA_ALPHA 0.05
+#define NS_PER_MS 1000000ull
+
+static const uint8_t trace_udp_default[] = { 'F', 'M', 'T', 'R', 'A', 'C', 'E', 0 };
+
+enum job_state { JOB_READY, JOB_WAIT };
+
+struct trace_job {
+	struct trace_flow flow;
+	uint64_t user;
+	enum job_state state;
+	uint8_t ttl;        /* hop being probed */
+	uint8_t tries;      /* probes sent at ttl */
+	uint8_t gap;        /* silent hops in a row */
+	uint64_t deadline_ns;
+	uint16_t id_by_ttl[TRACE_TTL_SLOTS]; /* last probe id per TTL, 0 none */
+	uint32_t seq_by_ttl[TRACE_TTL_SLOTS]; /* TCP: full sequence number */
+	uint16_t fudge_by_ttl[TRACE_TTL_SLOTS]; /* UDP: the word that set the checksum */
+	struct trace_result res;
+	struct trace_job *next; /* queue link */
+};
+
+/* What the tracer learned about one router interface on the way to one
+ * destination: the successor flows through it showed (MDA node control). */
+struct trace_node {
+	struct report_addr dst, addr, succ;
+	uint8_t ttl;   /* hop of addr; 0 = the prober itself */
+	uint8_t multi; /* more than one successor seen */
+	uint32_t flows;
+};
+
+/* Per-TTL token bucket, scaled by how many routers answer at that TTL. */
+struct ttl_pace {
+	double tokens;
+	uint64_t last_ns;
+	unsigned nresp;
+	struct report_addr resp[TRACE_RESPONDERS_MAX];
+};
+
+struct tracer {
+	int family;
+	struct tracer_cfg cfg;
+	tracer_done_cb cb;
+	void *cb_arg;
+	int epfd, icmp_fd, send_fd, udp_fd, tcp_fd;
+	uint8_t udp_tmpl[TRACE_UDP_TMPL_MAX + 1];
+	uint16_t udp_tmpl_len; /* template plus a pad byte when odd */
+	uint16_t next_id;
+	struct trace_job **active;
+	unsigned nactive, rr;
+	struct trace_job *queue_head, *queue_tail;
+	unsigned nqueued;
+	struct trace_node *nodes;
+	size_t nnodes, cap_nodes;
+	int n1; /* flows that confirm a single successor */
+	struct ttl_pace pace[TRACE_TTL_SLOTS];
+	struct tracer_stats st;
+};
+
+void tracer_cfg_default(struct tracer_cfg *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->first_ttl = 1;
+	cfg->max_ttl = 30;
+	cfg->retries = 3;
+	cfg->gap_limit = 3;
+	cfg->timeout_ms = 1000;
+	cfg->max_active = 16;
+	cfg->router_interval_ms = 1000;
+	cfg->router_burst = 6;
+	cfg->infer = 0;
+}
+
+static int addr_eq(const struct report_addr *a, const struct report_addr *b)
+{
+	return a->family == b->family && memcmp(a->bytes, b->bytes, 16) == 0;
+}
+
+static uint16_t csum_fold_plain(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+/* Ones'-complement sum of the pseudo header (RFC 768 / RFC 8200 8.1). */
+static uint32_t pseudo_sum(const struct trace_flow *f, uint8_t proto, uint32_t l4_len)
+{
+	uint32_t sum = 0;
+	uint8_t w[4];
+
+	if (f->dst.family == AF_INET) {
+		sum = probe_csum_add(sum, f->src.bytes + 12, 4);
+		sum = probe_csum_add(sum, f->dst.bytes + 12, 4);
+		sum += proto;
+		sum += l4_len;
+	} else {
+		sum = probe_csum_add(sum, f->src.bytes, 16);
+		sum = probe_csum_add(sum, f->dst.bytes, 16);
+		w[0] = (uint8_t)(l4_len >> 24);
+		w[1] = (uint8_t)(l4_len >> 16);
+		w[2] = (uint8_t)(l4_len >> 8);
+		w[3] = (uint8_t)l4_len;
+		sum = probe_csum_add(sum, w, 4);
+		sum += proto;
+	}
+	return sum;
+}
+
+static void wr16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void wr32(uint8_t *p, uint32_t v)
+{
+	wr16(p, (uint16_t)(v >> 16));
+	wr16(p + 2, (uint16_t)v);
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+uint32_t trace_tcp_seq(uint16_t id, uint8_t ttl, uint8_t try)
+{
+	return (uint32_t)id << 16 | (uint32_t)ttl << 8 | try;
+}
+
+int trace_probe_build(const struct trace_flow *f, uint8_t ttl, uint16_t id,
+		      uint32_t tcp_seq, const uint8_t *tmpl, size_t tmpl_len,
+		      uint8_t *buf, size_t cap)
+{
+	size_t ip_len = f->dst.family == AF_INET ? 20 : 0;
+	size_t l4_len, pad;
+	uint8_t *l4;
+	uint32_t sum;
+
+	if ((f->dst.family != AF_INET && f->dst.family != AF_INET6) ||
+	    f->src.family != f->dst.family || id == 0 || id == 0xffff ||
+	    tmpl_len > TRACE_UDP_TMPL_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* The fudge word that sets the UDP checksum must sit on a 16-bit
+	 * boundary of the payload, so an odd template gets one pad byte. */
+	pad = tmpl_len & 1;
+	l4_len = f->proto == REPORT_PROTO_UDP ? 8 + tmpl_len + pad + 2 : 20;
+	if (f->proto != REPORT_PROTO_UDP && f->proto != REPORT_PROTO_TCP) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (ip_len + l4_len > cap) {
+		errno = ENOSPC;
+		return -1;
+	}
+	memset(buf, 0, ip_len + l4_len);
+	if (ip_len) {
+		buf[0] = 0x45;
+		buf[1] = (uint8_t)(f->dscp << 2);
+		wr16(buf + 2, (uint16_t)(ip_len + l4_len));
+		/* The IP ID is a second copy of the identity for routers that
+		 * quote only 8 bytes of a rewritten UDP header. */
+		wr16(buf + 4, id);
+		buf[8] = ttl;
+		buf[9] = f->proto;
+		memcpy(buf + 12, f->src.bytes + 12, 4);
+		memcpy(buf + 16, f->dst.bytes + 12, 4);
+		wr16(buf + 10, probe_csum_fold(probe_csum_add(0, buf, 20)));
+	}
+	l4 = buf + ip_len;
+	wr16(l4, f->sport);
+	wr16(l4 + 2, f->dport);
+	sum = pseudo_sum(f, f->proto, (uint32_t)l4_len);
+	if (f->proto == REPORT_PROTO_UDP) {
+		uint16_t s, want, fudge;
+
+		wr16(l4 + 4, (uint16_t)l4_len);
+		memcpy(l4 + 8, tmpl, tmpl_len);
+		sum = probe_csum_add(sum, l4, l4_len);
+		s = csum_fold_plain(sum);
+		/* Choose the fudge word f so that ~(s + f) == id, Paris style:
+		 * f = ~id - s in ones'-complement arithmetic. */
+		want = (uint16_t)~id;
+		fudge = csum_fold_plain((uint32_t)want + (uint16_t)~s);
+		wr16(l4 + l4_len - 2, fudge);
+		wr16(l4 + 6, probe_csum_fold(probe_csum_add(sum, l4 + l4_len - 2, 2)));
+	} else {
+		wr32(l4 + 4, tcp_seq);
+		l4[12] = 5 << 4;
+		l4[13] = 0x02; /* SYN */
+		wr16(l4 + 14, 65535);
+		wr16(l4 + 16, probe_csum_fold(probe_csum_add(sum, l4, 20)));
+	}
+	return (int)(ip_len + l4_len);
+}
+
+static int sock_raw(int family, int proto)
+{
+	int fd = socket(family, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
+	int bufsz = 1 << 20;
+
+	if (fd >= 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
+	return fd;
+}
+
+static int epoll_watch(int epfd, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static void tracer_fds_close(struct tracer *t)
+{
+	int *fds[] = { &t->epfd, &t->icmp_fd, &t->send_fd, &t->udp_fd, &t->tcp_fd };
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+}
+
+static int tracer_sockets_open(struct tracer *t)
+{
+	int one = 1;
+
+	t->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (t->epfd < 0)
+		return -1;
+	if (t->family == AF_INET) {
+		t->icmp_fd = sock_raw(AF_INET, IPPROTO_ICMP);
+		t->send_fd = sock_raw(AF_INET, IPPROTO_RAW); /* implies IP_HDRINCL */
+		t->udp_fd = sock_raw(AF_INET, IPPROTO_UDP);
+		t->tcp_fd = sock_raw(AF_INET, IPPROTO_TCP);
+		if (t->icmp_fd < 0 || t->send_fd < 0 || t->udp_fd < 0 || t->tcp_fd < 0)
+			return -1;
+	} else {
+		struct icmp6_filter filt;
+
+		t->icmp_fd = sock_raw(AF_INET6, IPPROTO_ICMPV6);
+		/* Raw IPv6 sockets of the L4 protocol both send our probes (the
+		 * kernel writes the IPv6 header from cmsg) and see the answers. */
+		t->udp_fd = sock_raw(AF_INET6, IPPROTO_UDP);
+		t->tcp_fd = sock_raw(AF_INET6, IPPROTO_TCP);
+		if (t->icmp_fd < 0 || t->udp_fd < 0 || t->tcp_fd < 0)
+			return -1;
+		ICMP6_FILTER_SETBLOCKALL(&filt);
+		ICMP6_FILTER_SETPASS(ICMP6_DST_UNREACH, &filt);
+		ICMP6_FILTER_SETPASS(ICMP6_TIME_EXCEEDED, &filt);
+		ICMP6_FILTER_SETPASS(ICMP6_PARAM_PROB, &filt);
+		if (setsockopt(t->icmp_fd, IPPROTO_ICMPV6, ICMP6_FILTER, &filt, sizeof(filt)) < 0)
+			return -1;
+		(void)setsockopt(t->udp_fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
+	}
+	if (epoll_watch(t->epfd, t->icmp_fd) < 0 || epoll_watch(t->epfd, t->udp_fd) < 0 ||
+	    epoll_watch(t->epfd, t->tcp_fd) < 0)
+		return -1;
+	return 0;
+}
+
+struct tracer *tracer_open(int family, const struct tracer_cfg *cfg,
+			   tracer_done_cb cb, void *arg)
+{
+	struct tracer *t;
+	int saved;
+
+	if ((family != AF_INET && family != AF_INET6) || !cb) {
+		errno = EINVAL;
+		return NULL;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	if (cfg)
+		t->cfg = *cfg;
+	else
+		tracer_cfg_default(&t->cfg);
+	if (t->cfg.first_ttl < 1 || t->cfg.max_ttl < t->cfg.first_ttl ||
+	    t->cfg.max_ttl > REPORT_HOPS_MAX || t->cfg.gap_limit < 1 ||
+	    t->cfg.max_active < 1 || t->cfg.timeout_ms < 1 || t->cfg.router_burst < 1 ||
+	    t->cfg.udp_payload_len > TRACE_UDP_TMPL_MAX ||
+	    (t->cfg.udp_payload_len && !t->cfg.udp_payload)) {
+		free(t);
+		errno = EINVAL;
+		return NULL;
+	}
+	t->family = family;
+	t->cb = cb;
+	t->cb_arg = arg;
+	t->epfd = t->icmp_fd = t->send_fd = t->udp_fd = t->tcp_fd = -1;
+	if (t->cfg.udp_payload) {
+		memcpy(t->udp_tmpl, t->cfg.udp_payload, t->cfg.udp_payload_len);
+		t->udp_tmpl_len = t->cfg.udp_payload_len;
+	} else {
+		memcpy(t->udp_tmpl, trace_udp_default, sizeof(trace_udp_default));
+		t->udp_tmpl_len = sizeof(trace_udp_default);
+	}
+	t->cfg.udp_payload = NULL; /* the caller's buffer need not outlive open */
+	t->n1 = mda_stop_flows(1, TRACE_MDA_ALPHA);
+	t->next_id = (uint16_t)(1 + (unsigned)(time(NULL) ^ getpid()) % 0xfffe);
+	t->active = calloc(t->cfg.max_active, sizeof(*t->active));
+	if (!t->active || tracer_sockets_open(t) < 0)
+		goto err;
+	for (int i = 0; i < TRACE_TTL_SLOTS; i++)
+		t->pace[i].tokens = t->cfg.router_burst;
+	return t;
+err:
+	saved = errno;
+	tracer_fds_close(t);
+	free(t->active);
+	free(t);
+	errno = saved;
+	return NULL;
+}
+
+int tracer_fd(const struct tracer *t)
+{
+	return t->epfd;
+}
+
+/* The kernel's choice of source for dst, without sending anything. */
+static int source_for(int family, const struct report_addr *dst, struct report_addr *src)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t sl;
+	int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int rc = -1;
+
+	if (fd < 0)
+		return -1;
+	if (family == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(9);
+		memcpy(&s4->sin_addr, dst->bytes + 12, 4);
+		sl = sizeof(*s4);
+	} else {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(9);
+		memcpy(&s6->sin6_addr, dst->bytes, 16);
+		sl = sizeof(*s6);
+	}
+	if (connect(fd, (struct sockaddr *)&ss, sl) < 0)
+		goto out;
+	sl = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+		goto out;
+	memset(src, 0, sizeof(*src));
+	src->family = (uint8_t)family;
+	if (family == AF_INET) {
+		src->bytes[10] = src->bytes[11] = 0xff;
+		memcpy(src->bytes + 12, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+	} else {
+		memcpy(src->bytes, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+	}
+	rc = 0;
+out:
+	close(fd);
+	return rc;
+}
+
+int tracer_flow_start(struct tracer *t, const struct trace_flow *flow,
+		      uint64_t user, uint64_t now_ns)
+{
+	struct trace_job *j;
+
+	if (!flow || flow->dst.family != t->family ||
+	    (flow->src.family && flow->src.family != t->family) ||
+	    (flow->proto != REPORT_PROTO_UDP && flow->proto != REPORT_PROTO_TCP)) {
+		errno = EINVAL;
+		return -1;
+	}
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return -1;
+	j->flow = *flow;
+	if (!j->flow.src.family && source_for(t->family, &flow->dst, &j->flow.src) < 0) {
+		int saved = errno;
+
+		free(j);
+		errno = saved;
+		return -1;
+	}
+	j->user = user;
+	j->ttl = t->cfg.first_ttl;
+	j->state = JOB_READY;
+	j->res.user = user;
+	j->res.start_ns = now_ns;
+	j->res.path.src = j->flow.src;
+	j->res.path.dst = j->flow.dst;
+	j->res.path.proto = j->flow.proto;
+	j->res.path.sport = j->flow.sport;
+	j->res.path.dport = j->flow.dport;
+	if (t->queue_tail)
+		t->queue_tail->next = j;
+	else
+		t->queue_head = j;
+	t->queue_tail = j;
+	t->nqueued++;
+	return 0;
+}
+
+static struct trace_node *node_find(struct tracer *t, const struct report_addr *dst,
+				    uint8_t ttl, const struct report_addr *addr)
+{
+	for (size_t i = 0; i < t->nnodes; i++) {
+		struct trace_node *n = &t->nodes[i];
+
+		if (n->ttl == ttl && addr_eq(&n->addr, addr) && addr_eq(&n->dst, dst))
+			return n;
+	}
+	return NULL;
+}
+
+/* Record that a flow through addr (at hop ttl) went on to succ. Allocation
+ * failure only loses knowledge, never a trace, so it is not reported. */
+static void node_learn(struct tracer *t, const struct report_addr *dst, uint8_t ttl,
+		       const struct report_addr *addr, const struct report_addr *succ)
+{
+	struct trace_node *n = node_find(t, dst, ttl, addr);
+
+	if (!n) {
+		if (t->nnodes == t->cap_nodes) {
+			size_t cap = t->cap_nodes ? t->cap_nodes * 2 : 64;
+			struct trace_node *p = realloc(t->nodes, cap * sizeof(*p));
+
+			if (!p)
+				return;
+			t->nodes = p;
+			t->cap_nodes = cap;
+		}
+		n = &t->nodes[t->nnodes++];
+		memset(n, 0, sizeof(*n));
+		n->dst = *dst;
+		n->ttl = ttl;
+		n->addr = *addr;
+		n->succ = *succ;
+	} else if (!addr_eq(&n->succ, succ)) {
+		n->multi = 1;
+	}
+	n->flows++;
+}
+
+void tracer_knowledge_reset(struct tracer *t)
+{
+	t->nnodes = 0;
+}
+
+/* The hop before ttl on this flow's path (the prober itself for hop 1), or
+ * NULL when it is unknown (silent, or before first_ttl). */
+static const struct report_addr *job_pred(const struct trace_job *j, uint8_t ttl)
+{
+	if (ttl == 1)
+		return &j->flow.src;
+	if (ttl < 2 || !j->res.path.hops[ttl - 2].family)
+		return NULL;
+	return &j->res.path.hops[ttl - 2];
+}
+
+static void pace_refill(struct tracer *t, struct ttl_pace *p, uint64_t now_ns)
+{
+	unsigned routers = p->nresp ? p->nresp : 1;
+	double cap = (double)t->cfg.router_burst * routers;
+
+	if (p->last_ns && now_ns > p->last_ns && t->cfg.router_interval_ms)
+		p->tokens += (double)(now_ns - p->last_ns) * routers /
+			     ((double)t->cfg.router_interval_ms * NS_PER_MS);
+	else if (!t->cfg.router_interval_ms)
+		p->tokens = cap;
+	if (p->tokens > cap)
+		p->tokens = cap;
+	p->last_ns = now_ns;
+}
+
+/* When the bucket of ttl has a token again. */
+static uint64_t pace_ready_ns(const struct tracer *t, const struct ttl_pace *p)
+{
+	unsigned routers = p->nresp ? p->nresp : 1;
+	double need = 1 - p->tokens;
+
+	if (need <= 0 || !t->cfg.router_interval_ms)
+		return p->last_ns;
+	return p->last_ns + (uint64_t)(need * (double)t->cfg.router_interval_ms * NS_PER_MS / routers) + 1;
+}
+
+static void pace_responder_note(struct ttl_pace *p, const struct report_addr *a)
+{
+	for (unsigned i = 0; i < p->nresp; i++)
+		if (addr_eq(&p->resp[i], a))
+			return;
+	if (p->nresp < TRACE_RESPONDERS_MAX)
+		p->resp[p->nresp++] = *a;
+}
+
+static void job_finish(struct tracer *t, unsigned idx, enum trace_end end, uint64_t now_ns)
+{
+	struct trace_job *j = t->active[idx];
+	struct report_path *p = &j->res.path;
+	int last = j->ttl; /* hops beyond the one being probed are unknown */
+
+	j->res.end = end;
+	j->res.end_ns = now_ns;
+	if (end == TRACE_END_REACHED)
+		last = j->res.dst_ttl - 1;
+	else if (last > REPORT_HOPS_MAX)
+		last = REPORT_HOPS_MAX;
+	/* Drop trailing silent hops: they say nothing about the path. */
+	while (last > 0 && !p->hops[last - 1].family)
+		last--;
+	p->nhops = (uint8_t)last;
+	for (int i = last; i < REPORT_HOPS_MAX; i++) {
+		memset(&p->hops[i], 0, sizeof(p->hops[i]));
+		p->hop_probes[i] = p->hop_replies[i] = 0;
+	}
+	j->res.inferred_mask &= last >= 32 ? 0xffffffffu : ((1u << last) - 1);
+	t->active[idx] = t->active[--t->nactive];
+	t->active[t->nactive] = NULL;
+	t->cb(t->cb_arg, &j->res);
+	free(j);
+}
+
+/* Move on after hop ttl is settled (answered, inferred or given up). Returns
+ * 1 when the trace finished. */
+static int job_advance(struct tracer *t, unsigned idx, uint64_t now_ns)
+{
+	struct trace_job *j = t->active[idx];
+
+	if (j->gap >= t->cfg.gap_limit) {
+		job_finish(t, idx, TRACE_END_GAP, now_ns);
+		return 1;
+	}
+	if (j->ttl >= t->cfg.max_ttl) {
+		job_finish(t, idx, TRACE_END_MAX_TTL, now_ns);
+		return 1;
+	}
+	j->ttl++;
+	j->tries = 0;
+	j->state = JOB_READY;
+	return 0;
+}
+
+/* Take hop ttl from a predecessor seen on n1 flows to have one successor.
+ * Returns 1 when the hop (or the trace's end) was inferred. */
+static int job_infer(struct tracer *t, unsigned idx, uint64_t now_ns)
+{
+	struct trace_job *j = t->active[idx];
+	const struct report_addr *pred = job_pred(j, j->ttl);
+	struct trace_node *n;
+
+	if (!t->cfg.infer || !pred || j->ttl > REPORT_HOPS_MAX)
+		return 0;
+	n = node_find(t, &j->flow.dst, (uint8_t)(j->ttl - 1), pred);
+	if (!n || n->multi || n->flows < (uint32_t)t->n1)
+		return 0;
+	t->st.hops_inferred++;
+	if (addr_eq(&n->succ, &j->flow.dst)) {
+		j->res.dst_ttl = j->ttl;
+		j->res.dst_inferred = 1;
+		job_finish(t, idx, TRACE_END_REACHED, now_ns);
+		return 1;
+	}
+	j->res.path.hops[j->ttl - 1] = n->succ;
+	j->res.inferred_mask |= 1u << (j->ttl - 1);
+	j->gap = 0;
+	job_advance(t, idx, now_ns);
+	return 1;
+}
+
+static uint16_t tracer_id_next(struct tracer *t)
+{
+	uint16_t id = t->next_id++;
+
+	if (t->next_id == 0xffff || t->next_id == 0)
+		t->next_id = 1;
+	return id;
+}
+
+static int probe_send(struct tracer *t, struct trace_job *j, uint16_t id, uint32_t seq)
+{
+	uint8_t pkt[TRACE_PKT_MAX];
+	int len = trace_probe_build(&j->flow, j->ttl, id, seq, t->udp_tmpl,
+				    t->udp_tmpl_len, pkt, sizeof(pkt));
+	ssize_t rc;
+
+	if (len < 0)
+		return -1;
+	if (j->flow.proto == REPORT_PROTO_UDP)
+		j->fudge_by_ttl[j->ttl] = rd16(pkt + len - 2);
+	if (t->family == AF_INET) {
+		struct sockaddr_in to = { .sin_family = AF_INET };
+
+		memcpy(&to.sin_addr, j->flow.dst.bytes + 12, 4);
+		rc = sendto(t->send_fd, pkt, (size_t)len, 0, (struct sockaddr *)&to, sizeof(to));
+	} else {
+		/* Hop limit, source and traffic class per packet, so one socket
+		 * serves every flow and TTL. */
+		struct sockaddr_in6 to = { .sin6_family = AF_INET6 };
+		union {
+			char buf[CMSG_SPACE(sizeof(int)) * 2 + CMSG_SPACE(sizeof(struct in6_pktinfo))];
+			struct cmsghdr align;
+		} u;
+		struct iovec iov = { .iov_base = pkt, .iov_len = (size_t)len };
+		struct msghdr msg = { .msg_name = &to, .msg_namelen = sizeof(to),
+				      .msg_iov = &iov, .msg_iovlen = 1,
+				      .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+		struct cmsghdr *c;
+		struct in6_pktinfo pi = { 0 };
+		int hlim = j->ttl, tclass = j->flow.dscp << 2;
+
+		memset(&u, 0, sizeof(u));
+		memcpy(&to.sin6_addr, j->flow.dst.bytes, 16);
+		/* The kernel fills the port field of raw sockets from nothing:
+		 * sin6_port must be 0 for raw IPv6 sends. */
+		memcpy(&pi.ipi6_addr, j->flow.src.bytes, 16);
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = IPPROTO_IPV6;
+		c->cmsg_type = IPV6_HOPLIMIT;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &hlim, sizeof(int));
+		c = CMSG_NXTHDR(&msg, c);
+		c->cmsg_level = IPPROTO_IPV6;
+		c->cmsg_type = IPV6_TCLASS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &tclass, sizeof(int));
+		c = CMSG_NXTHDR(&msg, c);
+		c->cmsg_level = IPPROTO_IPV6;
+		c->cmsg_type = IPV6_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+		rc = sendmsg(j->flow.proto == REPORT_PROTO_UDP ? t->udp_fd : t->tcp_fd, &msg, 0);
+	}
+	return rc == len ? 0 : -1;
+}
+
+/* Send the job's next probe if its TTL's bucket allows. Returns 1 when sent,
+ * 0 when it must wait, -1 when the trace finished. */
+static int job_probe(struct tracer *t, unsigned idx, uint64_t now_ns)
+{
+	struct trace_job *j = t->active[idx];
+	struct ttl_pace *p = &t->pace[j->ttl];
+	uint16_t id;
+	uint32_t seq;
+
+	pace_refill(t, p, now_ns);
+	if (p->tokens < 1)
+		return 0;
+	id = tracer_id_next(t);
+	seq = trace_tcp_seq(id, j->ttl, j->tries);
+	if (probe_send(t, j, id, seq) < 0) {
+		t->st.send_errors++;
+		/* A full socket buffer is transient: try again next tick. */
+		if (errno == ENOBUFS || errno == EAGAIN)
+			return 0;
+		j->res.err_no = errno;
+		job_finish(t, idx, TRACE_END_ERROR, now_ns);
+		return -1;
+	}
+	p->tokens -= 1;
+	t->st.probes_sent++;
+	j->res.probes_sent++;
+	j->id_by_ttl[j->ttl] = id;
+	j->seq_by_ttl[j->ttl] = seq;
+	j->tries++;
+	j->res.path.hop_probes[j->ttl - 1]++;
+	j->state = JOB_WAIT;
+	j->deadline_ns = now_ns + (uint64_t)t->cfg.timeout_ms * NS_PER_MS;
+	return 1;
+}
+
+int tracer_timer(struct tracer *t, uint64_t now_ns)
+{
+	int sent = 0;
+
+	/* Expire silent probes: retry the hop, or give it up as "*". */
+	for (unsigned i = 0; i < t->nactive;) {
+		struct trace_job *j = t->active[i];
+
+		if (j->state == JOB_WAIT && j->deadline_ns <= now_ns) {
+			if (j->tries <= t->cfg.retries) {
+				j->state = JOB_READY;
+			} else {
+				j->gap++;
+				if (job_advance(t, i, now_ns))
+					continue;
+			}
+		}
+		i++;
+	}
+	while (t->queue_head && t->nactive < t->cfg.max_active) {
+		struct trace_job *j = t->queue_head;
+
+		t->queue_head = j->next;
+		if (!t->queue_head)
+			t->queue_tail = NULL;
+		t->nqueued--;
+		j->next = NULL;
+		t->active[t->nactive++] = j;
+	}
+	/* Round robin from a rotating start so no flow starves the others of a
+	 * TTL's tokens. A finished job's slot is refilled by the last one, so
+	 * the same position is looked at again; the guard bounds the loop. */
+	unsigned start = t->rr++;
+	unsigned guard = 4 * t->cfg.max_active + 4;
+
+	for (unsigned n = 0; n < t->nactive && guard; guard--) {
+		unsigned i = (start + n) % t->nactive;
+		unsigned before = t->nactive;
+		int rc = 0;
+
+		for (int hops = 0; hops <= REPORT_HOPS_MAX; hops++) {
+			if (t->nactive != before || t->active[i]->state != JOB_READY)
+				break;
+			if (job_infer(t, i, now_ns))
+				continue;
+			rc = job_probe(t, i, now_ns);
+			break;
+		}
+		if (rc > 0)
+			sent++;
+		if (t->nactive == before)
+			n++;
+	}
+	return sent;
+}
+
+uint64_t tracer_next_ns(const struct tracer *t)
+{
+	uint64_t next = UINT64_MAX;
+
+	if (t->queue_head && t->nactive < t->cfg.max_active)
+		return 0;
+	for (unsigned i = 0; i < t->nactive; i++) {
+		const struct trace_job *j = t->active[i];
+		uint64_t when = j->state == JOB_WAIT ? j->deadline_ns
+						      : pace_ready_ns(t, &t->pace[j->ttl]);
+
+		if (when < next)
+			next = when;
+	}
+	return next;
+}
+
+unsigned tracer_busy(const struct tracer *t)
+{
+	return t->nactive + t->nqueued;
+}
+
+void tracer_stats_get(const struct tracer *t, struct tracer_stats *st)
+{
+	*st = t->st;
+}
+
+static int flow_is(const struct trace_flow *f, uint8_t proto, const struct report_addr *src,
+		   const struct report_addr *dst, uint16_t sport, uint16_t dport)
+{
+	return f->proto == proto && f->sport == sport && f->dport == dport &&
+	       addr_eq(&f->src, src) && addr_eq(&f->dst, dst);
+}
+
+/* An answer to the probe that job idx sent at ttl: record it and decide
+ * whether the trace goes on. from_dst: the destination itself answered. */
+static void job_answer(struct tracer *t, unsigned idx, uint8_t ttl,
+		       const struct report_addr *from, int from_dst, int unreach,
+		       uint64_t now_ns)
+{
+	struct trace_job *j = t->active[idx];
+	const struct report_addr *pred;
+
+	t->st.replies_matched++;
+	pace_responder_note(&t->pace[ttl], from);
+	if (ttl != j->ttl) {
+		/* A late answer for a hop given up as silent: fill it in. */
+		if (ttl < j->ttl && !from_dst && !j->res.path.hops[ttl - 1].family) {
+			j->res.path.hops[ttl - 1] = *from;
+			j->res.path.hop_replies[ttl - 1]++;
+		} else if (ttl < j->ttl && !from_dst) {
+			j->res.path.hop_replies[ttl - 1]++;
+		}
+		return;
+	}
+	pred = job_pred(j, ttl);
+	if (pred)
+		node_learn(t, &j->flow.dst, (uint8_t)(ttl - 1), pred, from_dst ? &j->flow.dst : from);
+	j->gap = 0;
+	if (from_dst) {
+		j->res.dst_ttl = ttl;
+		job_finish(t, idx, TRACE_END_REACHED, now_ns);
+		return;
+	}
+	j->res.path.hops[ttl - 1] = *from;
+	j->res.path.hop_replies[ttl - 1]++;
+	if (unreach) {
+		job_finish(t, idx, TRACE_END_UNREACH, now_ns);
+		return;
+	}
+	job_advance(t, idx, now_ns);
+}
+
+/* Find the active job and TTL an identity belongs to. */
+static int job_lookup(struct tracer *t, uint8_t proto, const struct report_addr *src,
+		      const struct report_addr *dst, uint16_t sport, uint16_t dport,
+		      uint16_t id, uint32_t seq, int use_seq, unsigned *idx, uint8_t *ttl)
+{
+	for (unsigned i = 0; i < t->nactive; i++) {
+		struct trace_job *j = t->active[i];
+
+		if (!flow_is(&j->flow, proto, src, dst, sport, dport))
+			continue;
+		for (unsigned h = 1; h < TRACE_TTL_SLOTS; h++) {
+			if (!j->id_by_ttl[h])
+				continue;
+			/* id 0: any probe of the flow (the caller narrows it). */
+			if (use_seq ? j->seq_by_ttl[h] == seq : (!id || j->id_by_ttl[h] == id)) {
+				*idx = i;
+				*ttl = (uint8_t)h;
+				return 0;
+			}
+		}
+	}
+	return -1;
+}
+
+static void icmp_handle(struct tracer *t, const struct icmp_quote *q, uint64_t now_ns)
+{
+	unsigned idx;
+	uint8_t ttl;
+	uint16_t id;
+	int matched = -1;
+
+	if (q->l4_len < 8 || (q->proto != REPORT_PROTO_UDP && q->proto != REPORT_PROTO_TCP)) {
+		t->st.packets_ignored++;
+		return;
+	}
+	if (q->proto == REPORT_PROTO_UDP) {
+		id = q->udp_sum;
+		matched = job_lookup(t, q->proto, &q->src, &q->dst, q->sport, q->dport, id, 0,
+				     0, &idx, &ttl);
+		/* A middlebox that rewrote the UDP checksum still leaves the
+		 * IPv4 ID we set. */
+		if (matched < 0 && q->ip_id && t->family == AF_INET)
+			matched = job_lookup(t, q->proto, &q->src, &q->dst, q->sport,
+					     q->dport, q->ip_id, 0, 0, &idx, &ttl);
+	} else {
+		matched = job_lookup(t, q->proto, &q->src, &q->dst, q->sport, q->dport, 0,
+				     q->tcp_seq, 1, &idx, &ttl);
+	}
+	if (matched < 0) {
+		t->st.packets_ignored++;
+		return;
+	}
+	if (addr_eq(&q->from, &t->active[idx]->flow.dst))
+		job_answer(t, idx, ttl, &q->from, 1, 0, now_ns);
+	else
+		job_answer(t, idx, ttl, &q->from, 0, q->kind == ICMP_QUOTE_UNREACH ||
+					       q->kind == ICMP_QUOTE_PORT_UNREACH, now_ns);
+}
+
+/* The destination's own UDP or TCP answer: addresses and ports reversed.
+ * l4 points at the L4 header, n bytes of it. */
+static void l4_handle(struct tracer *t, uint8_t proto, const struct report_addr *from,
+		      const struct report_addr *to, const uint8_t *l4, size_t n,
+		      uint64_t now_ns)
+{
+	unsigned idx;
+	uint8_t ttl;
+
+	if (proto == REPORT_PROTO_TCP) {
+		/* SYN-ACK or RST-ACK to our SYN: ack = our sequence + 1. */
+		if (n < 20 || !(l4[13] & 0x10) || !(l4[13] & 0x06)) {
+			t->st.packets_ignored++;
+			return;
+		}
+		if (job_lookup(t, proto, to, from, rd16(l4 + 2), rd16(l4), 0,
+			       rd32(l4 + 8) - 1, 1, &idx, &ttl) < 0) {
+			t->st.packets_ignored++;
+			return;
+		}
+	} else {
+		/* A UDP answer counts only when it echoes our fudge word at the
+		 * offset we sent it, which names the exact probe; the prober's
+		 * own loss probes share the 5-tuple. */
+		size_t off = 8 + t->udp_tmpl_len + (t->udp_tmpl_len & 1);
+		struct trace_job *j;
+		int found = 0;
+
+		if (n < off + 2 || job_lookup(t, proto, to, from, rd16(l4 + 2), rd16(l4), 0, 0, 0,
+					      &idx, &ttl) < 0) {
+			t->st.packets_ignored++;
+			return;
+		}
+		j = t->active[idx];
+		for (unsigned h = 1; h < TRACE_TTL_SLOTS && !found; h++) {
+			if (j->id_by_ttl[h] && j->fudge_by_ttl[h] == rd16(l4 + off)) {
+				ttl = (uint8_t)h;
+				found = 1;
+			}
+		}
+		if (!found) {
+			t->st.packets_ignored++;
+			return;
+		}
+	}
+	job_answer(t, idx, ttl, from, 1, 0, now_ns);
+}
+
+static void addr_from_sa(const struct sockaddr_storage *ss, struct report_addr *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (ss->ss_family == AF_INET) {
+		a->family = AF_INET;
+		a->bytes[10] = a->bytes[11] = 0xff;
+		memcpy(a->bytes + 12, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+	} else if (ss->ss_family == AF_INET6) {
+		a->family = AF_INET6;
+		memcpy(a->bytes, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+	}
+}
+
+static void addr_set4(struct report_addr *a, const uint8_t *b4)
+{
+	memset(a, 0, sizeof(*a));
+	a->family = AF_INET;
+	a->bytes[10] = a->bytes[11] = 0xff;
+	memcpy(a->bytes + 12, b4, 4);
+}
+
+/* One packet off socket fd. */
+static void packet_handle(struct tracer *t, int fd, const uint8_t *buf, size_t len,
+			  const struct sockaddr_storage *from_sa, uint64_t now_ns)
+{
+	struct icmp_quote q;
+	struct report_addr from, to;
+	uint8_t proto = fd == t->tcp_fd ? REPORT_PROTO_TCP : REPORT_PROTO_UDP;
+
+	if (fd == t->icmp_fd) {
+		int rc;
+
+		if (t->family == AF_INET) {
+			rc = icmp_quote_parse4(buf, len, &q);
+		} else {
+			addr_from_sa(from_sa, &from);
+			rc = icmp_quote_parse6(buf, len, &from, &q);
+		}
+		if (rc < 0) {
+			/* Echo replies and other ICMP are not ours: ignored,
+			 * only broken errors count as malformed. */
+			if (errno == EBADMSG)
+				t->st.packets_malformed++;
+			else
+				t->st.packets_ignored++;
+			return;
+		}
+		icmp_handle(t, &q, now_ns);
+		return;
+	}
+	if (t->family == AF_INET) {
+		size_t ihl;
+
+		if (len < 20 || (buf[0] >> 4) != 4 || (ihl = (size_t)(buf[0] & 0xf) * 4) < 20 ||
+		    ihl > len || buf[9] != proto) {
+			t->st.packets_malformed++;
+			return;
+		}
+		addr_set4(&from, buf + 12);
+		addr_set4(&to, buf + 16);
+		l4_handle(t, proto, &from, &to, buf + ihl, len - ihl, now_ns);
+	} else {
+		/* Raw IPv6 sockets give no IPv6 header; our own address is the
+		 * flow's source, checked by job_lookup through the ports and
+		 * the echoed identity. */
+		addr_from_sa(from_sa, &from);
+		if (len < 8) {
+			t->st.packets_malformed++;
+			return;
+		}
+		for (unsigned i = 0; i < t->nactive; i++) {
+			if (addr_eq(&t->active[i]->flow.dst, &from) &&
+			    t->active[i]->flow.sport == rd16(buf + 2)) {
+				to = t->active[i]->flow.src;
+				l4_handle(t, proto, &from, &to, buf, len, now_ns);
+				return;
+			}
+		}
+		t->st.packets_ignored++;
+	}
+}
+
+int tracer_readable(struct tracer *t, uint64_t now_ns)
+{
+	int fds[3] = { t->icmp_fd, t->udp_fd, t->tcp_fd };
+	uint64_t before = t->st.replies_matched;
+	uint8_t buf[2048];
+
+	for (int k = 0; k < 3; k++) {
+		for (int n = 0; n < TRACE_RX_BATCH; n++) {
+			struct sockaddr_storage ss;
+			socklen_t sl = sizeof(ss);
+			ssize_t len = recvfrom(fds[k], buf, sizeof(buf), MSG_DONTWAIT,
+					       (struct sockaddr *)&ss, &sl);
+
+			if (len < 0)
+				break;
+			packet_handle(t, fds[k], buf, (size_t)len, &ss, now_ns);
+		}
+	}
+	return (int)(t->st.replies_matched - before);
+}
+
+void tracer_close(struct tracer *t)
+{
+	if (!t)
+		return;
+	while (t->queue_head && t->nactive < t->cfg.max_active) {
+		struct trace_job *j = t->queue_head;
+
+		t->queue_head = j->next;
+		t->active[t->nactive++] = j;
+	}
+	while (t->nactive)
+		job_finish(t, t->nactive - 1, TRACE_END_CANCELLED, 0);
+	while (t->queue_head) {
+		struct trace_job *j = t->queue_head;
+
+		t->queue_head = j->next;
+		j->res.end = TRACE_END_CANCELLED;
+		t->cb(t->cb_arg, &j->res);
+		free(j);
+	}
+	tracer_fds_close(t);
+	free(t->active);
+	free(t->nodes);
+	free(t);
+}
