@@ -1,7 +1,7 @@
 # lib.sh: shared helpers for the lab tests (source it): a unique lab name and
 # a cleanup trap, bounded waits, kernel-selftest style check/log functions,
 # background processes in namespaces, per-flow nft counters, binomial checks.
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # RET, EXIT_STATUS are read by the tests
 
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LAB_ROOT=$(cd "$LAB_DIR/../.." && pwd)

@@ -16,10 +16,12 @@
 # and spine2. Which spine carried a flow is read from per-source-port nft
 # counters in every spine; which packets arrived from the labtraf sink.
 # The 3-tier case is 4 pods x 4 ToRs x 4 planes x 4 spines, one host per ToR.
+# shellcheck disable=SC2317,SC2034 # test functions run through ALL_TESTS
 
 ALL_TESTS="
 	sysctls_set
 	reach_all
+	icmp_inbound_source
 	truth_matches_kernel
 	ecmp_spread_v4
 	ecmp_spread_v6
@@ -31,6 +33,7 @@ ALL_TESTS="
 	down_leaves_nothing
 "
 
+# shellcheck source=tests/lab/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 NUM_SPINES=4
@@ -94,6 +97,29 @@ reach_all() {
 		check_err $? "from $h: $(echo "$out" | grep -v '/0%' | head -3)"
 	done
 	log_test "every host reaches every other (IPv4 and IPv6, ${#targets[@]} addresses)"
+}
+
+# owner ADDR: the device truth names for ADDR; peer31 ADDR: the other end
+# of ADDR's /31.
+owner() { fab truth | awk -F'\t' -v a="$1" '$1 == a { print $2 }'; }
+peer31() { awk -F. '{ d = $4 % 2 ? $4 - 1 : $4 + 1; printf "%s.%s.%s.%d\n", $1, $2, $3, d }' <<<"$1"; }
+
+# time_exceeded_src TTL: the source of the ICMP time exceeded answering an
+# h1 -> h3 echo with that TTL.
+time_exceeded_src() {
+	fab exec h1 -- fping -c1 -t500 -H "$1" "$(fab addr h3 -4)" 2>&1 |
+		sed -n 's/.*Time Exceeded from \([0-9.]*\) .*/\1/p' | head -1
+}
+
+icmp_inbound_source() {
+	local src
+	src=$(time_exceeded_src 1)
+	[ -n "$src" ] && [ "$src" = "$(peer31 "$(fab addr h1 -4)")" ]
+	check_err $? "TTL 1: time exceeded from '$src', not leaf1's address facing h1"
+	src=$(time_exceeded_src 2)
+	[[ $(owner "$src") == spine* ]] && [ "$(owner "$(peer31 "$src")")" = leaf1 ]
+	check_err $? "TTL 2: time exceeded from '$src' ($(owner "$src")), not a spine's address facing leaf1"
+	log_test "ICMP time exceeded comes from the ingress interface address"
 }
 
 truth_matches_kernel() {
@@ -286,6 +312,11 @@ three_tier() {
 	check_err $? "h1 cannot reach: $(echo "$out" | grep -v '/0%' | head -3)"
 	[ ${#targets[@]} -eq 30 ]
 	check_err $? "expected 15 other hosts x 2 families, got ${#targets[@]} addresses"
+	# ECMP in every tier: a ToR over all 4 planes, a fabric switch over all
+	# 4 spines of its plane.
+	[ "$(ip -n "${LAB_NAME}x-tor1-1" route show 198.19.16.0/24 | grep -c nexthop)" = 4 ] &&
+		[ "$(ip -n "${LAB_NAME}x-fsw1-1" route show 198.19.16.0/24 | grep -c nexthop)" = 4 ]
+	check_err $? "3-tier routes to pod 4 lack 4-way multipath"
 	[ "$(ip netns exec "${LAB_NAME}x-ssw1-1" sysctl -n net.ipv4.icmp_ratelimit)" = 0 ]
 	check_err $? "--no-icmp-ratelimit did not set icmp_ratelimit=0"
 	FM_LAB=${LAB_NAME}x fab down
