@@ -270,7 +270,7 @@ blackhole_share() {
 }
 
 fault_errors() {
-	local out
+	local out id
 	out=$(fab fault link spine1 leaf9 --loss 10 2>&1)
 	check_fail $? "fault on an unknown device succeeded"
 	[[ $out == *"no device 'leaf9'"* ]]
@@ -289,10 +289,16 @@ fault_errors() {
 	check_err $? "fractional --loss 0.5 refused"
 	ip netns exec "$(fab ns leaf1)" nft list chain inet faultmesh prerouting | grep -q 'mod 1000000 < 5000 '
 	check_err $? "0.5% is not 5000 ppm in the nft rule"
+	id=$(fab fault blackhole spine2 leaf1 --share 0.5)
+	fab fault del "$id" &&
+		! ip netns exec "$(fab ns leaf1)" nft list chain inet faultmesh prerouting | grep -q jhash &&
+		ip netns exec "$(fab ns leaf1)" nft list chain inet faultmesh prerouting | grep -q numgen &&
+		[ "$(fab faults | wc -l)" = 1 ]
+	check_err $? "fault del $id did not remove exactly its own rules"
 	fab fault clear
 	[ -z "$(fab faults)" ] && ! ip netns exec "$(fab ns leaf1)" nft list table inet faultmesh >/dev/null 2>&1
 	check_err $? "fault clear left rules behind"
-	log_test "fault/exec: clear errors for bad names, links and values; 0.5% granularity"
+	log_test "fault/exec: clear errors for bad input; 0.5% granularity; del one; clear"
 }
 
 three_tier() {
