@@ -333,6 +333,19 @@ three_tier() {
 
 down_leaves_nothing() {
 	local pid c=${LAB_NAME}c
+	# A second lab with the same device names lives beside this one; after
+	# a crash that lost its state dir, down still finds its namespaces, and
+	# up over a dirty lab starts clean. This lab must not notice any of it.
+	FM_LAB=$c fab up --spines 1 --leaves 2 --hosts-per-leaf 1 >/dev/null &&
+		FM_LAB=$c fab up --spines 1 --leaves 2 --hosts-per-leaf 1 >/dev/null
+	check_err $? "up over an existing lab failed"
+	rm -rf "/run/faultmesh-lab/$c"
+	FM_LAB=$c fab down
+	[ -z "$(ip netns list | grep "^$c-")" ]
+	check_err $? "down after a lost state dir left namespaces"
+	fab exec h1 -- fping -q -c1 -t1000 "$(fab addr h6 -4)" "$(fab addr h6 -6)" 2>/dev/null
+	check_err $? "the other lab's up/down broke this one"
+
 	"$LAB_FABRIC" exec h1 -- sleep 300 &
 	pid=$!
 	disown "$pid"
@@ -349,15 +362,6 @@ down_leaves_nothing() {
 	check_err $? "state dir left"
 	fab down
 	check_err $? "second down failed"
-	# After a crash that lost the state dir, down still finds the namespaces,
-	# and up over a dirty lab starts clean.
-	FM_LAB=$c fab up --spines 1 --leaves 2 --hosts-per-leaf 1 >/dev/null &&
-		FM_LAB=$c fab up --spines 1 --leaves 2 --hosts-per-leaf 1 >/dev/null
-	check_err $? "up over an existing lab failed"
-	rm -rf "/run/faultmesh-lab/$c"
-	FM_LAB=$c fab down
-	[ -z "$(ip netns list | grep "^$c-")" ]
-	check_err $? "down after a lost state dir left namespaces"
 	log_test "down: no namespace, veth, process or state left; repeatable; crash-safe"
 }
 
