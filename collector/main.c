@@ -1,28 +1,152 @@
-/* collector: entry point; parses flags from the option table and wires the parts.
- * The work itself lives in the other files of this folder. */
+/* collector: entry point; parses flags from the option table, opens the store
+ * and keys, and runs the server until SIGTERM/SIGINT. */
+#include "keys.h"
 #include "log.h"
 #include "opts.h"
+#include "server.h"
+#include "store.h"
 
+#include <signal.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 
 struct collector_cfg {
-	int verbose; /* log debug messages */
+	const char *listen;      /* ADDR:PORT the probers connect to */
+	const char *db;          /* SQLite database file, created if missing */
+	long long retention_ms;  /* raw per-interval results kept this long */
+	long long rollup_keep_ms; /* hourly rollups kept this long */
+	long long maintenance_ms; /* period of rollup + retention runs */
+	long long idle_timeout_ms; /* close connections silent this long */
+	long long max_conns;     /* simultaneous prober connections */
+	const char *keys;        /* per-prober keys file; unset = no auth */
+	const char *port_file;   /* write the bound port here (for --listen :0) */
+	int verbose;             /* log debug messages */
 };
 
 static const struct opt_spec collector_opts[] = {
+	{ "listen", 'l', OPT_STR, offsetof(struct collector_cfg, listen), 0, 0, "0.0.0.0:31337", "ADDR:PORT",
+	  "address to accept probers on ([v6]:port for IPv6, port 0 = any)" },
+	{ "db", 'd', OPT_STR, offsetof(struct collector_cfg, db), 0, 0, "faultmesh.db", "FILE",
+	  "SQLite database (created and migrated as needed)" },
+	{ "retention", 'r', OPT_MS, offsetof(struct collector_cfg, retention_ms), 60000, 3650.0 * 86400000, "7d",
+	  "DURATION", "keep raw per-interval results this long" },
+	{ "rollup-retention", 0, OPT_MS, offsetof(struct collector_cfg, rollup_keep_ms), 60000,
+	  3650.0 * 86400000, "90d", "DURATION", "keep hourly rollups this long (>= --retention)" },
+	{ "maintenance-interval", 0, OPT_MS, offsetof(struct collector_cfg, maintenance_ms), 1000,
+	  86400000, "60s", "DURATION", "how often to roll up new results and expire old ones" },
+	{ "idle-timeout", 0, OPT_MS, offsetof(struct collector_cfg, idle_timeout_ms), 1000, 86400000, "5m",
+	  "DURATION", "close a prober connection that sends nothing this long" },
+	{ "max-conns", 0, OPT_INT, offsetof(struct collector_cfg, max_conns), 1, 100000, "4096", "N",
+	  "prober connections served at once" },
+	{ "keys", 'k', OPT_STR, offsetof(struct collector_cfg, keys), 0, 0, NULL, "FILE",
+	  "require HMAC-signed frames; lines prober<TAB>hex-key" },
+	{ "port-file", 0, OPT_STR, offsetof(struct collector_cfg, port_file), 0, 0, NULL, "FILE",
+	  "write the bound TCP port to FILE once listening" },
 	{ "verbose", 'v', OPT_FLAG, offsetof(struct collector_cfg, verbose), 0, 0, NULL, NULL, "log debug messages" },
 };
+
+static struct server *collector_server;
+
+static void collector_signal_handle(int sig)
+{
+	(void)sig;
+	if (collector_server)
+		server_stop(collector_server);
+}
+
+static int port_file_write(const char *path, int port)
+{
+	char tmp[4096];
+	FILE *f;
+
+	/* written whole then renamed, so a reader never sees a partial port */
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "%d\n", port);
+	if (fclose(f) != 0)
+		return -1;
+	return rename(tmp, path);
+}
 
 int main(int argc, char **argv)
 {
 	struct collector_cfg cfg = { 0 };
-	char err[256];
+	struct server_cfg scfg = { 0 };
+	struct keyring *keys = NULL;
+	struct store *store = NULL;
+	struct sigaction sa = { 0 };
+	const struct session_stats *st;
+	char err[512];
 	int rc = opts_parse(collector_opts, OPTS_LEN(collector_opts), &cfg, argc, argv, err, sizeof(err));
-	int code = opts_main_result(rc, "collector", "collector [options]", NULL, collector_opts,
-				    OPTS_LEN(collector_opts), err);
+	int code = opts_main_result(rc, "collector", "collector [options]",
+				    "Stores prober batches in SQLite; acknowledges each only after it is committed.",
+				    collector_opts, OPTS_LEN(collector_opts), err);
 
 	if (code >= 0)
 		return code;
 	log_init("collector", cfg.verbose ? LOG_DEBUG : LOG_INFO);
-	return 0;
+	if (rc < argc) {
+		log_msg(LOG_ERR, "unexpected argument '%s'", argv[rc]);
+		return 2;
+	}
+	if (cfg.rollup_keep_ms < cfg.retention_ms) {
+		log_msg(LOG_ERR, "--rollup-retention must be at least --retention");
+		return 2;
+	}
+	if (cfg.keys) {
+		keys = keyring_load(cfg.keys, err, sizeof(err));
+		if (!keys) {
+			log_msg(LOG_ERR, "keys: %s", err);
+			return 1;
+		}
+	}
+	store = store_open("sqlite", cfg.db, err, sizeof(err));
+	if (!store) {
+		log_msg(LOG_ERR, "store: %s", err);
+		keyring_free(keys);
+		return 1;
+	}
+	scfg.listen = cfg.listen;
+	scfg.store = store;
+	scfg.keys = keys;
+	scfg.raw_keep_ms = cfg.retention_ms;
+	scfg.rollup_keep_ms = cfg.rollup_keep_ms;
+	scfg.maintenance_ms = cfg.maintenance_ms;
+	scfg.idle_timeout_ms = cfg.idle_timeout_ms;
+	scfg.max_conns = (unsigned)cfg.max_conns;
+	collector_server = server_create(&scfg, err, sizeof(err));
+	if (!collector_server) {
+		log_msg(LOG_ERR, "%s", err);
+		store_close(store);
+		keyring_free(keys);
+		return 1;
+	}
+	sa.sa_handler = collector_signal_handle;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (cfg.port_file && port_file_write(cfg.port_file, server_port(collector_server)) < 0)
+		log_msg(LOG_WARN, "cannot write port file %s", cfg.port_file);
+	log_msg(LOG_INFO, "listening on %s (port %d), database %s, auth %s", cfg.listen,
+		server_port(collector_server), cfg.db, keys ? "required" : "off");
+	code = 0;
+	if (server_run(collector_server, err, sizeof(err)) < 0) {
+		log_msg(LOG_ERR, "%s", err);
+		code = 1;
+	}
+	st = server_stats(collector_server);
+	log_msg(LOG_INFO,
+		"shutting down: %llu batches stored (%llu rows), %llu duplicates, %llu frames rejected, "
+		"%llu store errors",
+		(unsigned long long)st->batches_stored, (unsigned long long)st->rows_stored,
+		(unsigned long long)st->batches_duplicate, (unsigned long long)st->frames_rejected,
+		(unsigned long long)st->store_errors);
+	server_destroy(collector_server);
+	collector_server = NULL;
+	store_close(store);
+	keyring_free(keys);
+	return code;
 }

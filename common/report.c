@@ -713,13 +713,17 @@ int report_frame_verify(const uint8_t *frame, size_t len, const uint8_t *key,
 {
 	uint8_t mac[SHA256_LEN];
 
-	if (len < REPORT_HEADER_LEN + REPORT_MAC_LEN) {
-		snprintf(err, errlen, "frame of %zu bytes too short for a MAC",
-			 len);
+	if (len < REPORT_HEADER_LEN) {
+		snprintf(err, errlen, "frame of %zu bytes has no header", len);
 		return -1;
 	}
 	if (!(report_header_flags(frame) & REPORT_FLAG_AUTH)) {
 		snprintf(err, errlen, "frame not authenticated (AUTH flag clear)");
+		return -1;
+	}
+	if (len < REPORT_HEADER_LEN + REPORT_MAC_LEN) {
+		snprintf(err, errlen, "frame of %zu bytes too short for a MAC",
+			 len);
 		return -1;
 	}
 	hmac_sha256(key, keylen, frame, len - REPORT_MAC_LEN, NULL, 0, mac);

@@ -1,0 +1,147 @@
+/* Keys file parser: one prober name and one hex key per line; a malformed
+ * line is an error naming the file and line, so a typo never disables auth. */
+#include "keys.h"
+#include "report.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct keyring_entry {
+	char name[REPORT_NAME_MAX];
+	uint8_t key[KEYS_KEY_MAX];
+	size_t len;
+};
+
+struct keyring {
+	struct keyring_entry *e;
+	size_t n, cap;
+};
+
+static int hex_nibble(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Parse one non-comment line into e; returns 0 or -1 with a reason. */
+static int keyring_line_parse(char *line, struct keyring_entry *e,
+			      const char **why)
+{
+	char *tab = strchr(line, '\t'), *hex;
+	size_t hl, i;
+
+	if (!tab) {
+		*why = "expected prober<TAB>hex-key";
+		return -1;
+	}
+	*tab = '\0';
+	hex = tab + 1;
+	if (strlen(line) == 0 || strlen(line) >= REPORT_NAME_MAX) {
+		*why = "bad prober name length";
+		return -1;
+	}
+	strcpy(e->name, line);
+	hl = strlen(hex);
+	if (hl % 2 || hl / 2 < KEYS_KEY_MIN || hl / 2 > KEYS_KEY_MAX) {
+		*why = "key must be 32-128 hex digits (16-64 bytes)";
+		return -1;
+	}
+	for (i = 0; i < hl / 2; i++) {
+		int hi = hex_nibble((unsigned char)hex[2 * i]);
+		int lo = hex_nibble((unsigned char)hex[2 * i + 1]);
+
+		if (hi < 0 || lo < 0) {
+			*why = "key is not hex";
+			return -1;
+		}
+		e->key[i] = (uint8_t)(hi << 4 | lo);
+	}
+	e->len = hl / 2;
+	return 0;
+}
+
+struct keyring *keyring_load(const char *path, char *err, size_t errlen)
+{
+	struct keyring *k = calloc(1, sizeof(*k));
+	FILE *f = fopen(path, "r");
+	char line[512];
+	unsigned lineno = 0;
+
+	if (!k || !f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto err;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		struct keyring_entry e;
+		const char *why;
+		size_t l = strlen(line);
+
+		lineno++;
+		while (l && (line[l - 1] == '\n' || line[l - 1] == '\r' ||
+			     line[l - 1] == ' '))
+			line[--l] = '\0';
+		if (l == 0 || line[0] == '#')
+			continue;
+		if (keyring_line_parse(line, &e, &why) < 0) {
+			snprintf(err, errlen, "%s:%u: %s", path, lineno, why);
+			goto err;
+		}
+		if (keyring_find(k, e.name, &l)) {
+			snprintf(err, errlen, "%s:%u: prober %s listed twice",
+				 path, lineno, e.name);
+			goto err;
+		}
+		if (k->n == k->cap) {
+			size_t cap = k->cap ? k->cap * 2 : 16;
+			struct keyring_entry *ne = realloc(k->e, cap * sizeof(*ne));
+
+			if (!ne) {
+				snprintf(err, errlen, "out of memory");
+				goto err;
+			}
+			k->e = ne;
+			k->cap = cap;
+		}
+		k->e[k->n++] = e;
+	}
+	if (ferror(f)) {
+		snprintf(err, errlen, "%s: read error", path);
+		goto err;
+	}
+	fclose(f);
+	return k;
+err:
+	if (f)
+		fclose(f);
+	keyring_free(k);
+	return NULL;
+}
+
+void keyring_free(struct keyring *k)
+{
+	if (!k)
+		return;
+	free(k->e);
+	free(k);
+}
+
+const uint8_t *keyring_find(const struct keyring *k, const char *prober,
+			    size_t *len)
+{
+	size_t i;
+
+	/* linear: a fleet's keys file is read at start, looked up per HELLO */
+	for (i = 0; i < k->n; i++)
+		if (strcmp(k->e[i].name, prober) == 0) {
+			*len = k->e[i].len;
+			return k->e[i].key;
+		}
+	return NULL;
+}

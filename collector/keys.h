@@ -1,0 +1,22 @@
+/* Per-prober shared keys for frame authentication, loaded from the file given
+ * with --keys: lines "prober<TAB>hex-key", '#' comments. */
+#ifndef FM_COLLECTOR_KEYS_H
+#define FM_COLLECTOR_KEYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define KEYS_KEY_MIN 16
+#define KEYS_KEY_MAX 64
+
+struct keyring;
+
+/* Load a keys file. Returns NULL with the reason (file and line) in err. */
+struct keyring *keyring_load(const char *path, char *err, size_t errlen);
+void keyring_free(struct keyring *k);
+
+/* The key for a prober name, or NULL if it has none; sets *len. */
+const uint8_t *keyring_find(const struct keyring *k, const char *prober,
+			    size_t *len);
+
+#endif

@@ -1,0 +1,459 @@
+/* epoll loop: accept probers, move bytes between sockets and sessions, close
+ * a connection after its ERROR is flushed, run maintenance on a timer. One
+ * thread, so the store is used from one place and needs no locks. */
+#include "server.h"
+#include "log.h"
+#include "store.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SERVER_READ_CHUNK 65536
+#define SERVER_READS_PER_EVENT 16 /* fairness: then serve other peers */
+#define SERVER_DRAIN_MS 2000      /* how long a closing peer may keep sending */
+#define SERVER_DRAIN_BYTES (1u << 20)
+
+struct conn {
+	int fd;
+	char peer[80];
+	struct session *sess;
+	int64_t last_rx_ms;    /* monotonic */
+	int64_t closing_at_ms; /* monotonic, when the ERROR was queued; 0 open */
+	size_t drained;        /* bytes discarded while closing */
+	int wr_shut;           /* SHUT_WR done after flushing the ERROR */
+	uint32_t events;       /* epoll events registered */
+	struct conn *prev, *next;
+};
+
+struct server {
+	struct server_cfg cfg;
+	int lfd, efd, wakefd, port;
+	struct conn *conns;
+	unsigned nconns;
+	struct session_env env;
+	struct session_stats stats;
+	struct log_limit lim_reject, lim_accept, lim_note;
+	int64_t next_maint_ms;
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct log_limit *note_lim;
+
+static void server_note(const char *peer, const char *msg)
+{
+	log_limited(note_lim, 20, LOG_WARN, "%s: %s", peer, msg);
+}
+
+static int listen_addr_parse(const char *spec, struct addrinfo **res,
+			     char *err, size_t errlen)
+{
+	char host[256];
+	const char *colon = strrchr(spec, ':');
+	const char *h = host;
+	struct addrinfo hints = { 0 };
+	size_t hl;
+	int rc;
+
+	if (!colon || colon == spec) {
+		snprintf(err, errlen, "--listen '%s': expected ADDR:PORT", spec);
+		return -1;
+	}
+	hl = (size_t)(colon - spec);
+	if (hl >= sizeof(host)) {
+		snprintf(err, errlen, "--listen '%s': address too long", spec);
+		return -1;
+	}
+	memcpy(host, spec, hl);
+	host[hl] = '\0';
+	if (host[0] == '[' && hl >= 2 && host[hl - 1] == ']') {
+		host[hl - 1] = '\0';
+		h = host + 1;
+	}
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	rc = getaddrinfo(*h && strcmp(h, "*") ? h : NULL, colon + 1, &hints, res);
+	if (rc) {
+		snprintf(err, errlen, "--listen '%s': %s", spec, gai_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+static void sockaddr_text(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN] = "?";
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)sa;
+
+		inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
+		snprintf(buf, len, "%s:%u", a, ntohs(s4->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)sa;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
+		snprintf(buf, len, "[%s]:%u", a, ntohs(s6->sin6_port));
+	} else {
+		snprintf(buf, len, "?");
+	}
+}
+
+struct server *server_create(const struct server_cfg *cfg, char *err,
+			     size_t errlen)
+{
+	struct server *s = calloc(1, sizeof(*s));
+	struct addrinfo *res = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct epoll_event ev = { 0 };
+	int one = 1;
+
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->cfg = *cfg;
+	s->lfd = s->efd = s->wakefd = -1;
+	s->env.store = cfg->store;
+	s->env.keys = cfg->keys;
+	s->env.stats = &s->stats;
+	s->env.now_ms = wall_ms;
+	s->env.note = server_note;
+	note_lim = &s->lim_note;
+	if (listen_addr_parse(cfg->listen, &res, err, errlen) < 0)
+		goto err;
+	s->lfd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->lfd < 0 ||
+	    setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(s->lfd, res->ai_addr, res->ai_addrlen) < 0 ||
+	    listen(s->lfd, 1024) < 0 ||
+	    getsockname(s->lfd, (struct sockaddr *)&ss, &sl) < 0) {
+		snprintf(err, errlen, "listen on %s: %s", cfg->listen, strerror(errno));
+		goto err;
+	}
+	s->port = ntohs(ss.ss_family == AF_INET6
+				? ((struct sockaddr_in6 *)&ss)->sin6_port
+				: ((struct sockaddr_in *)&ss)->sin_port);
+	s->efd = epoll_create1(EPOLL_CLOEXEC);
+	s->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (s->efd < 0 || s->wakefd < 0) {
+		snprintf(err, errlen, "epoll/eventfd: %s", strerror(errno));
+		goto err;
+	}
+	ev.events = EPOLLIN;
+	ev.data.ptr = &s->lfd;
+	if (epoll_ctl(s->efd, EPOLL_CTL_ADD, s->lfd, &ev) < 0)
+		goto err_ctl;
+	ev.data.ptr = &s->wakefd;
+	if (epoll_ctl(s->efd, EPOLL_CTL_ADD, s->wakefd, &ev) < 0)
+		goto err_ctl;
+	freeaddrinfo(res);
+	return s;
+err_ctl:
+	snprintf(err, errlen, "epoll_ctl: %s", strerror(errno));
+err:
+	if (res)
+		freeaddrinfo(res);
+	server_destroy(s);
+	return NULL;
+}
+
+int server_port(const struct server *s)
+{
+	return s->port;
+}
+
+const struct session_stats *server_stats(const struct server *s)
+{
+	return &s->stats;
+}
+
+void server_stop(struct server *s)
+{
+	uint64_t one = 1;
+	ssize_t rc = write(s->wakefd, &one, sizeof(one));
+
+	(void)rc; /* a full eventfd is already a pending wakeup */
+}
+
+static void conn_close(struct server *s, struct conn *c)
+{
+	epoll_ctl(s->efd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->nconns--;
+	session_free(c->sess);
+	free(c);
+}
+
+static void conn_events_set(struct server *s, struct conn *c, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = c };
+
+	if (events == c->events)
+		return;
+	if (epoll_ctl(s->efd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+		c->events = events;
+}
+
+static void server_accept(struct server *s)
+{
+	for (;;) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		struct epoll_event ev = { 0 };
+		struct conn *c;
+		int one = 1;
+		int fd = accept4(s->lfd, (struct sockaddr *)&ss, &sl,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR && errno != ECONNABORTED)
+				log_limited(&s->lim_accept, 5, LOG_WARN,
+					    "accept: %s", strerror(errno));
+			return;
+		}
+		if (s->nconns >= s->cfg.max_conns) {
+			char peer[80];
+
+			sockaddr_text((struct sockaddr *)&ss, peer, sizeof(peer));
+			log_limited(&s->lim_accept, 5, LOG_WARN,
+				    "%s: refused, %u connections open", peer,
+				    s->nconns);
+			close(fd);
+			continue;
+		}
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		/* ACKs are small and the prober waits for them */
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		c->fd = fd;
+		sockaddr_text((struct sockaddr *)&ss, c->peer, sizeof(c->peer));
+		c->sess = session_new(&s->env, c->peer);
+		c->last_rx_ms = mono_ms();
+		ev.events = c->events = EPOLLIN;
+		ev.data.ptr = c;
+		if (!c->sess || epoll_ctl(s->efd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			session_free(c->sess);
+			close(fd);
+			free(c);
+			continue;
+		}
+		c->next = s->conns;
+		if (s->conns)
+			s->conns->prev = c;
+		s->conns = c;
+		s->nconns++;
+		log_msg(LOG_DEBUG, "%s: connected", c->peer);
+	}
+}
+
+/* Send what the session has queued; returns -1 if the connection is dead. */
+static int conn_flush(struct server *s, struct conn *c)
+{
+	size_t len;
+	const uint8_t *p = session_output(c->sess, &len);
+
+	while (len > 0) {
+		ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			return -1;
+		}
+		session_output_consumed(c->sess, (size_t)n);
+		p = session_output(c->sess, &len);
+	}
+	if (len > 0) {
+		conn_events_set(s, c, EPOLLIN | EPOLLOUT);
+		return 0;
+	}
+	conn_events_set(s, c, EPOLLIN);
+	if (c->closing_at_ms && !c->wr_shut) {
+		/* ERROR is out: FIN now, and read until the peer closes, so our
+		 * close does not RST the ERROR away with unread input */
+		shutdown(c->fd, SHUT_WR);
+		c->wr_shut = 1;
+	}
+	return 0;
+}
+
+static void conn_readable(struct server *s, struct conn *c)
+{
+	static uint8_t buf[SERVER_READ_CHUNK];
+	int i;
+
+	for (i = 0; i < SERVER_READS_PER_EVENT; i++) {
+		ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
+
+		if (n == 0) {
+			log_msg(LOG_DEBUG, "%s: closed by peer%s%s", c->peer,
+				session_buffered(c->sess) ? " mid-frame" : "",
+				c->closing_at_ms ? " after ERROR" : "");
+			conn_close(s, c);
+			return;
+		}
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			log_msg(LOG_DEBUG, "%s: recv: %s", c->peer, strerror(errno));
+			conn_close(s, c);
+			return;
+		}
+		c->last_rx_ms = mono_ms();
+		if (c->closing_at_ms) {
+			c->drained += (size_t)n;
+			if (c->drained > SERVER_DRAIN_BYTES) {
+				conn_close(s, c);
+				return;
+			}
+			continue;
+		}
+		if (session_input(c->sess, buf, (size_t)n) == SESSION_CLOSING) {
+			const char *pr = session_prober(c->sess);
+
+			log_limited(&s->lim_reject, 10, LOG_WARN,
+				    "%s%s%s: closing: %s", c->peer,
+				    pr[0] ? " prober " : "", pr,
+				    session_close_reason(c->sess));
+			c->closing_at_ms = mono_ms();
+		}
+		/* ACKs go out as soon as their batch is committed */
+		if (conn_flush(s, c) < 0) {
+			conn_close(s, c);
+			return;
+		}
+	}
+}
+
+static void server_timers_run(struct server *s)
+{
+	int64_t now = mono_ms();
+	struct conn *c, *next;
+
+	for (c = s->conns; c; c = next) {
+		next = c->next;
+		if (c->closing_at_ms && now - c->closing_at_ms > SERVER_DRAIN_MS) {
+			conn_close(s, c);
+		} else if (!c->closing_at_ms && s->cfg.idle_timeout_ms > 0 &&
+			   now - c->last_rx_ms > s->cfg.idle_timeout_ms) {
+			log_limited(&s->lim_reject, 10, LOG_INFO,
+				    "%s: closing: idle for %lld ms", c->peer,
+				    (long long)(now - c->last_rx_ms));
+			conn_close(s, c);
+		}
+	}
+	if (s->cfg.maintenance_ms > 0 && now >= s->next_maint_ms) {
+		struct store_retention_stats st;
+		int64_t t0 = mono_ms();
+
+		if (store_retention_run(s->cfg.store, wall_ms(), s->cfg.raw_keep_ms,
+					s->cfg.rollup_keep_ms, &st) < 0)
+			log_msg(LOG_ERR, "maintenance: %s", store_error(s->cfg.store));
+		else if (st.batches_rolled || st.batches_expired || st.rollups_deleted)
+			log_msg(LOG_INFO,
+				"maintenance: rolled up %llu batches, expired raw results of %llu, "
+				"deleted %llu hourly rollups (%lld ms)",
+				(unsigned long long)st.batches_rolled,
+				(unsigned long long)st.batches_expired,
+				(unsigned long long)st.rollups_deleted,
+				(long long)(mono_ms() - t0));
+		s->next_maint_ms = mono_ms() + s->cfg.maintenance_ms;
+	}
+}
+
+int server_run(struct server *s, char *err, size_t errlen)
+{
+	struct epoll_event evs[64];
+
+	/* first maintenance one period after start, not during startup */
+	s->next_maint_ms = mono_ms() + s->cfg.maintenance_ms;
+	for (;;) {
+		int n, i;
+
+		n = epoll_wait(s->efd, evs, 64, 500);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			snprintf(err, errlen, "epoll_wait: %s", strerror(errno));
+			return -1;
+		}
+		for (i = 0; i < n; i++) {
+			void *tag = evs[i].data.ptr;
+			struct conn *c = tag;
+
+			if (tag == &s->wakefd)
+				return 0;
+			if (tag == &s->lfd) {
+				server_accept(s);
+				continue;
+			}
+			/* only c itself can be closed while handling its event,
+			 * and an fd appears once per round: no stale pointers */
+			if (evs[i].events & (EPOLLERR | EPOLLHUP | EPOLLIN)) {
+				conn_readable(s, c);
+				continue;
+			}
+			if ((evs[i].events & EPOLLOUT) && conn_flush(s, c) < 0)
+				conn_close(s, c);
+		}
+		server_timers_run(s);
+	}
+}
+
+void server_destroy(struct server *s)
+{
+	if (!s)
+		return;
+	while (s->conns)
+		conn_close(s, s->conns);
+	if (s->lfd >= 0)
+		close(s->lfd);
+	if (s->efd >= 0)
+		close(s->efd);
+	if (s->wakefd >= 0)
+		close(s->wakefd);
+	free(s);
+}

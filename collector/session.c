@@ -1,0 +1,351 @@
+/* Frame reassembly and handling for one prober connection: header checked
+ * before any payload is buffered, payload memory grown only as bytes arrive,
+ * every batch committed before its ACK is queued, any bad frame -> ERROR. */
+#include "session.h"
+#include "keys.h"
+#include "store.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SESSION_OUT_MAX (1u << 20) /* a peer that never reads ACKs is cut */
+
+struct session {
+	const struct session_env *env;
+	char peer[80];
+	char prober[REPORT_NAME_MAX];
+	const uint8_t *key; /* from the keyring after HELLO, or NULL */
+	size_t keylen;
+	enum session_state state;
+	char reason[256];
+
+	uint8_t hdr[REPORT_HEADER_LEN];
+	size_t hdr_have;
+	int frame_type;
+	uint32_t payload_len;
+	uint8_t *frame; /* header + payload, grown as the payload arrives */
+	size_t frame_have, frame_cap;
+
+	uint8_t *out;
+	size_t out_len, out_cap;
+};
+
+struct session *session_new(const struct session_env *env, const char *peer)
+{
+	struct session *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->env = env;
+	snprintf(s->peer, sizeof(s->peer), "%s", peer);
+	return s;
+}
+
+void session_free(struct session *s)
+{
+	if (!s)
+		return;
+	free(s->frame);
+	free(s->out);
+	free(s);
+}
+
+const char *session_close_reason(const struct session *s)
+{
+	return s->reason;
+}
+
+const char *session_prober(const struct session *s)
+{
+	return s->prober;
+}
+
+size_t session_buffered(const struct session *s)
+{
+	return s->hdr_have + s->frame_have;
+}
+
+const uint8_t *session_output(const struct session *s, size_t *len)
+{
+	*len = s->out_len;
+	return s->out;
+}
+
+void session_output_consumed(struct session *s, size_t n)
+{
+	if (n >= s->out_len) {
+		s->out_len = 0;
+		return;
+	}
+	memmove(s->out, s->out + n, s->out_len - n);
+	s->out_len -= n;
+}
+
+static int out_append(struct session *s, const uint8_t *p, size_t n)
+{
+	if (s->out_len + n > SESSION_OUT_MAX)
+		return -1;
+	if (s->out_len + n > s->out_cap) {
+		size_t cap = s->out_cap ? s->out_cap : 256;
+		uint8_t *no;
+
+		while (cap < s->out_len + n)
+			cap *= 2;
+		no = realloc(s->out, cap);
+		if (!no)
+			return -1;
+		s->out = no;
+		s->out_cap = cap;
+	}
+	memcpy(s->out + s->out_len, p, n);
+	s->out_len += n;
+	return 0;
+}
+
+/* Queue an encoded frame, signed when the prober has a key. Takes buf. */
+static int out_frame_queue(struct session *s, uint8_t *buf, size_t len)
+{
+	int rc;
+
+	if (s->key && report_frame_sign(&buf, &len, s->key, s->keylen) < 0) {
+		free(buf);
+		return -1;
+	}
+	rc = out_append(s, buf, len);
+	free(buf);
+	return rc;
+}
+
+/* Queue ERROR with the reason and stop reading; the first reason wins. */
+static void session_fail(struct session *s, int is_store, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void session_fail(struct session *s, int is_store, const char *fmt, ...)
+{
+	uint8_t *buf;
+	size_t len;
+	va_list ap;
+
+	if (s->state == SESSION_CLOSING)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(s->reason, sizeof(s->reason), fmt, ap);
+	va_end(ap);
+	s->state = SESSION_CLOSING;
+	if (is_store)
+		s->env->stats->store_errors++;
+	else
+		s->env->stats->frames_rejected++;
+	/* best effort: the connection closes either way */
+	if (report_error_encode(is_store ? "collector store unavailable, retry later"
+					 : s->reason,
+				&buf, &len) == 0)
+		out_frame_queue(s, buf, len);
+}
+
+/* Check the MAC (or strip an unverifiable one) and return the body length. */
+static int frame_auth_check(struct session *s, const uint8_t *key,
+			    size_t keylen, size_t *body_len)
+{
+	char err[128];
+	uint32_t flags = report_header_flags(s->frame);
+
+	if (key) {
+		if (report_frame_verify(s->frame, s->frame_have, key, keylen,
+					body_len, err, sizeof(err)) < 0) {
+			session_fail(s, 0, "%s", err);
+			return -1;
+		}
+		return 0;
+	}
+	/* without a keyring there is nothing to check a MAC against; accept
+	 * the frame as if unsigned */
+	*body_len = s->payload_len - ((flags & REPORT_FLAG_AUTH) ? REPORT_MAC_LEN : 0);
+	return 0;
+}
+
+static void hello_handle(struct session *s)
+{
+	char name[REPORT_NAME_MAX], err[128];
+	size_t body_len;
+
+	if (s->prober[0]) {
+		session_fail(s, 0, "second HELLO");
+		return;
+	}
+	/* the name decides the key, so decode it before the MAC check; the
+	 * name is only trusted once the MAC verifies */
+	body_len = s->payload_len -
+		   ((report_header_flags(s->frame) & REPORT_FLAG_AUTH) ? REPORT_MAC_LEN : 0);
+	if (report_hello_decode(s->frame + REPORT_HEADER_LEN, body_len, name,
+				err, sizeof(err)) < 0) {
+		session_fail(s, 0, "bad HELLO: %s", err);
+		return;
+	}
+	if (s->env->keys) {
+		const uint8_t *key;
+		size_t keylen;
+
+		key = keyring_find(s->env->keys, name, &keylen);
+		if (!key) {
+			session_fail(s, 0, "prober %s has no key in the keys file", name);
+			return;
+		}
+		/* the key is adopted (and replies signed) only once it verifies */
+		if (frame_auth_check(s, key, keylen, &body_len) < 0)
+			return;
+		s->key = key;
+		s->keylen = keylen;
+	}
+	snprintf(s->prober, sizeof(s->prober), "%s", name);
+}
+
+static void batch_handle(struct session *s)
+{
+	struct report_batch b;
+	char err[160];
+	size_t body_len;
+	int dup = 0, reused = 0;
+	uint8_t *buf;
+	size_t len;
+
+	if (frame_auth_check(s, s->key, s->keylen, &body_len) < 0)
+		return;
+	if (report_batch_decode(s->frame + REPORT_HEADER_LEN, body_len, &b, err,
+				sizeof(err)) < 0) {
+		session_fail(s, 0, "bad BATCH: %s", err);
+		return;
+	}
+	if (strcmp(b.prober, s->prober) != 0) {
+		session_fail(s, 0, "BATCH names prober %s, HELLO said %s",
+			     b.prober, s->prober);
+		goto out;
+	}
+	/* the ACK is queued only after this returns: the batch is durable */
+	if (store_batch_put(s->env->store, &b, s->env->now_ms(), &dup,
+			    &reused) < 0) {
+		session_fail(s, 1, "seq %llu: store: %s", (unsigned long long)b.seq,
+			     store_error(s->env->store));
+		goto out;
+	}
+	if (dup) {
+		s->env->stats->batches_duplicate++;
+	} else {
+		s->env->stats->batches_stored++;
+		s->env->stats->rows_stored += b.nflows;
+	}
+	if (reused && s->env->note) {
+		char msg[160];
+
+		snprintf(msg, sizeof(msg),
+			 "prober %s reused seq %llu with a new interval (restarted numbering?); stored as a new batch",
+			 s->prober, (unsigned long long)b.seq);
+		s->env->note(s->peer, msg);
+	}
+	if (report_ack_encode(b.seq, &buf, &len) < 0 ||
+	    out_frame_queue(s, buf, len) < 0)
+		session_fail(s, 0, "output backlog over %u bytes (not reading ACKs)",
+			     SESSION_OUT_MAX);
+out:
+	report_batch_free(&b);
+}
+
+static void frame_handle(struct session *s)
+{
+	s->env->stats->frames++;
+	if (s->frame_type == REPORT_HELLO) {
+		hello_handle(s);
+		return;
+	}
+	if (!s->prober[0]) {
+		session_fail(s, 0, "frame type %d before HELLO", s->frame_type);
+		return;
+	}
+	if (s->frame_type == REPORT_BATCH)
+		batch_handle(s);
+	else
+		session_fail(s, 0, "unexpected frame type %d from a prober",
+			     s->frame_type);
+}
+
+/* Make room for the next part of the payload: memory follows the bytes that
+ * actually arrived, so a header claiming 16 MiB costs nothing until sent. */
+static int frame_grow(struct session *s, size_t want)
+{
+	size_t total = REPORT_HEADER_LEN + (size_t)s->payload_len;
+	size_t cap;
+	uint8_t *nf;
+
+	if (want <= s->frame_cap)
+		return 0;
+	cap = s->frame_cap ? s->frame_cap * 2 : 4096;
+	if (cap < want)
+		cap = want;
+	if (cap > total)
+		cap = total;
+	nf = realloc(s->frame, cap);
+	if (!nf)
+		return -1;
+	s->frame = nf;
+	s->frame_cap = cap;
+	return 0;
+}
+
+enum session_state session_input(struct session *s, const uint8_t *data,
+				 size_t len)
+{
+	char err[128];
+
+	while (len > 0 && s->state == SESSION_OPEN) {
+		size_t total, take;
+
+		if (s->hdr_have < REPORT_HEADER_LEN) {
+			take = REPORT_HEADER_LEN - s->hdr_have;
+			if (take > len)
+				take = len;
+			memcpy(s->hdr + s->hdr_have, data, take);
+			s->hdr_have += take;
+			data += take;
+			len -= take;
+			if (s->hdr_have < REPORT_HEADER_LEN)
+				break;
+			if (report_header_decode(s->hdr, REPORT_HEADER_LEN,
+						 &s->frame_type, &s->payload_len,
+						 err, sizeof(err)) < 0) {
+				session_fail(s, 0, "bad frame header: %s", err);
+				break;
+			}
+			if (frame_grow(s, REPORT_HEADER_LEN) < 0) {
+				session_fail(s, 1, "out of memory");
+				break;
+			}
+			memcpy(s->frame, s->hdr, REPORT_HEADER_LEN);
+			s->frame_have = REPORT_HEADER_LEN;
+		}
+		total = REPORT_HEADER_LEN + (size_t)s->payload_len;
+		take = total - s->frame_have;
+		if (take > len)
+			take = len;
+		if (frame_grow(s, s->frame_have + take) < 0) {
+			session_fail(s, 1, "out of memory for a %zu-byte frame", total);
+			break;
+		}
+		memcpy(s->frame + s->frame_have, data, take);
+		s->frame_have += take;
+		data += take;
+		len -= take;
+		if (s->frame_have < total)
+			break;
+		frame_handle(s);
+		s->hdr_have = 0;
+		s->frame_have = 0;
+		/* keep small buffers for the next frame, drop big ones */
+		if (s->frame_cap > (1u << 20)) {
+			free(s->frame);
+			s->frame = NULL;
+			s->frame_cap = 0;
+		}
+	}
+	return s->state;
+}

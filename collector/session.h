@@ -1,0 +1,62 @@
+/* One prober connection's protocol state, without sockets: bytes in, frames
+ * checked and stored, ACK/ERROR bytes out. The server moves the bytes. */
+#ifndef FM_COLLECTOR_SESSION_H
+#define FM_COLLECTOR_SESSION_H
+
+#include "report.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+struct keyring;
+
+/* Counters shared by all sessions of a server. */
+struct session_stats {
+	uint64_t frames;
+	uint64_t batches_stored;
+	uint64_t batches_duplicate;
+	uint64_t rows_stored;    /* flow results in stored batches */
+	uint64_t frames_rejected; /* sessions closed for a bad frame */
+	uint64_t store_errors;
+};
+
+/* What a session needs from its server; shared, outlives every session. */
+struct session_env {
+	struct store *store;
+	const struct keyring *keys; /* NULL: authentication off */
+	struct session_stats *stats;
+	int64_t (*now_ms)(void);    /* wall clock, Unix ms */
+	/* log once per accepted event worth an operator's eye (seq reused) */
+	void (*note)(const char *peer, const char *msg);
+};
+
+enum session_state {
+	SESSION_OPEN,    /* reading frames */
+	SESSION_CLOSING, /* ERROR queued: flush output, then close */
+};
+
+struct session;
+
+/* A session for a peer (text like "198.18.1.2:40000", used in reasons). */
+struct session *session_new(const struct session_env *env, const char *peer);
+void session_free(struct session *s);
+
+/* Feed received bytes. Complete frames are handled at once (a batch is
+ * committed before its ACK is queued). Returns the state afterwards; once
+ * SESSION_CLOSING, further input is ignored and session_close_reason says why. */
+enum session_state session_input(struct session *s, const uint8_t *data,
+				 size_t len);
+
+/* Bytes waiting to go to the peer, and how many the server has sent. */
+const uint8_t *session_output(const struct session *s, size_t *len);
+void session_output_consumed(struct session *s, size_t n);
+
+/* Why the session is closing ("" while open). */
+const char *session_close_reason(const struct session *s);
+/* Prober name from HELLO ("" before). */
+const char *session_prober(const struct session *s);
+/* Bytes of a partial frame held in memory (for limits and tests). */
+size_t session_buffered(const struct session *s);
+
+#endif

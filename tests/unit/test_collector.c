@@ -1,0 +1,483 @@
+/* Collector over loopback TCP, server in a thread of the test: batch -> ACK ->
+ * row; resends stored once; bad frames cost only their own connection. */
+#include "collector/keys.h"
+#include "collector/server.h"
+#include "report.h"
+#include "store.h"
+
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+static char dir[64], db_path[128];
+static struct store *store;
+static struct server *server;
+static struct keyring *keys;
+static pthread_t server_thread;
+static int server_rc;
+
+static void *server_main(void *arg)
+{
+	char err[256];
+
+	(void)arg;
+	server_rc = server_run(server, err, sizeof(err));
+	return NULL;
+}
+
+static void collector_start(const char *keys_text)
+{
+	struct server_cfg cfg = { 0 };
+	char err[512];
+
+	strcpy(dir, "/tmp/fm-test-col-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(db_path, sizeof(db_path), "%s/fm.db", dir);
+	store = store_open("sqlite", db_path, err, sizeof(err));
+	cr_assert_not_null(store, "%s", err);
+	keys = NULL;
+	if (keys_text) {
+		char kp[160];
+		FILE *f;
+
+		snprintf(kp, sizeof(kp), "%s/keys", dir);
+		f = fopen(kp, "w");
+		fputs(keys_text, f);
+		fclose(f);
+		keys = keyring_load(kp, err, sizeof(err));
+		cr_assert_not_null(keys, "%s", err);
+	}
+	cfg.listen = "127.0.0.1:0";
+	cfg.store = store;
+	cfg.keys = keys;
+	cfg.raw_keep_ms = 7 * 86400000LL;
+	cfg.rollup_keep_ms = 90 * 86400000LL;
+	cfg.idle_timeout_ms = 60000;
+	cfg.max_conns = 64;
+	server = server_create(&cfg, err, sizeof(err));
+	cr_assert_not_null(server, "%s", err);
+	cr_assert_eq(pthread_create(&server_thread, NULL, server_main, NULL), 0);
+}
+
+static void collector_stop(void)
+{
+	char cmd[160];
+
+	server_stop(server);
+	pthread_join(server_thread, NULL);
+	cr_assert_eq(server_rc, 0);
+	server_destroy(server);
+	store_close(store);
+	keyring_free(keys);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+static void setup_plain(void)
+{
+	collector_start(NULL);
+}
+
+static int client_connect(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct timeval tv = { .tv_sec = 5 };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sa.sin_port = htons((uint16_t)server_port(server));
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	/* a missing reply fails the test instead of hanging it */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+static void send_all(int fd, const void *p, size_t len)
+{
+	cr_assert_eq(send(fd, p, len, MSG_NOSIGNAL), (ssize_t)len);
+}
+
+static void send_frame(int fd, uint8_t *buf, size_t len)
+{
+	send_all(fd, buf, len);
+	free(buf);
+}
+
+static int recv_all(int fd, uint8_t *p, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = recv(fd, p + got, len - got, 0);
+
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+/* Read one frame: returns its type and fills payload (up to cap), or -1 on
+ * EOF/timeout. */
+static int recv_frame(int fd, uint8_t *frame, size_t cap, size_t *frame_len)
+{
+	char err[128];
+	uint32_t plen;
+	int type;
+
+	if (recv_all(fd, frame, 16) < 0)
+		return -1;
+	cr_assert_eq(report_header_decode(frame, 16, &type, &plen, err, sizeof(err)), 0, "%s", err);
+	cr_assert(16 + plen <= cap);
+	if (recv_all(fd, frame + 16, plen) < 0)
+		return -1;
+	*frame_len = 16 + plen;
+	return type;
+}
+
+static uint64_t recv_ack(int fd)
+{
+	uint8_t f[256];
+	size_t len;
+	uint64_t seq = 0;
+	char err[128];
+
+	cr_assert_eq(recv_frame(fd, f, sizeof(f), &len), REPORT_ACK);
+	cr_assert_eq(report_ack_decode(f + 16, len - 16, &seq, err, sizeof(err)), 0, "%s", err);
+	return seq;
+}
+
+/* Expect ERROR whose text contains want (signed with key if not NULL), then
+ * the connection closing. */
+static void recv_error_signed_then_eof(int fd, const char *want, const uint8_t *key)
+{
+	uint8_t f[2048];
+	char reason[1100], err[128];
+	size_t len, body;
+
+	cr_assert_eq(recv_frame(fd, f, sizeof(f), &len), REPORT_ERROR);
+	body = len - 16;
+	if (key)
+		cr_assert_eq(report_frame_verify(f, len, key, 16, &body, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(report_error_decode(f + 16, body, reason, sizeof(reason), err, sizeof(err)), 0, "%s", err);
+	cr_assert(strstr(reason, want), "reason '%s' lacks '%s'", reason, want);
+	cr_assert_eq(recv(fd, f, 1, 0), 0, "connection not closed after ERROR");
+}
+
+static void recv_error_then_eof(int fd, const char *want)
+{
+	recv_error_signed_then_eof(fd, want, NULL);
+}
+
+static void hello_send(int fd, const char *name)
+{
+	uint8_t *buf;
+	size_t len;
+
+	cr_assert_eq(report_hello_encode(name, &buf, &len), 0);
+	send_frame(fd, buf, len);
+}
+
+static void batch_encode(const char *prober, uint64_t seq, uint32_t nflows, uint8_t **buf, size_t *len)
+{
+	struct report_batch b = { 0 };
+	uint32_t i;
+
+	snprintf(b.prober, sizeof(b.prober), "%s", prober);
+	b.seq = seq;
+	b.start_ms = 1700000000000 + (int64_t)seq * 10000;
+	b.end_ms = b.start_ms + 10000;
+	b.nflows = nflows;
+	b.flows = calloc(nflows, sizeof(*b.flows));
+	for (i = 0; i < nflows; i++) {
+		report_addr_parse("198.18.1.2", &b.flows[i].src);
+		report_addr_parse("198.18.2.2", &b.flows[i].dst);
+		b.flows[i].proto = REPORT_PROTO_UDP;
+		b.flows[i].sport = (uint16_t)(40000 + i);
+		b.flows[i].dport = 31338;
+		b.flows[i].sent = 10;
+		b.flows[i].received = 9;
+		b.flows[i].lost_fwd = 1;
+	}
+	cr_assert_eq(report_batch_encode(&b, buf, len), 0);
+	free(b.flows);
+}
+
+static void batch_send(int fd, const char *prober, uint64_t seq, uint32_t nflows)
+{
+	uint8_t *buf;
+	size_t len;
+
+	batch_encode(prober, seq, nflows, &buf, &len);
+	send_frame(fd, buf, len);
+}
+
+static long long sql_count(const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	long long n = -1;
+
+	cr_assert_eq(sqlite3_open(db_path, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
+TestSuite(collector, .init = setup_plain, .fini = collector_stop, .timeout = 30);
+
+Test(collector, batch_acked_and_stored)
+{
+	int fd = client_connect();
+
+	hello_send(fd, "host1");
+	batch_send(fd, "host1", 1, 8);
+	cr_assert_eq(recv_ack(fd), 1);
+	/* the ACK came after the commit: another connection sees the rows */
+	cr_assert_eq(sql_count("SELECT count(*) FROM results"), 8);
+	cr_assert_eq(sql_count("SELECT sum(lost_fwd) FROM results"), 8);
+	close(fd);
+}
+
+Test(collector, duplicate_acked_again_stored_once)
+{
+	int fd = client_connect(), fd2;
+
+	hello_send(fd, "host1");
+	batch_send(fd, "host1", 5, 4);
+	batch_send(fd, "host1", 5, 4);
+	cr_assert_eq(recv_ack(fd), 5);
+	cr_assert_eq(recv_ack(fd), 5);
+	close(fd);
+	/* and on a new connection, as after a reconnect */
+	fd2 = client_connect();
+	hello_send(fd2, "host1");
+	batch_send(fd2, "host1", 5, 4);
+	cr_assert_eq(recv_ack(fd2), 5);
+	close(fd2);
+	cr_assert_eq(sql_count("SELECT count(*) FROM batches"), 1);
+	cr_assert_eq(sql_count("SELECT count(*) FROM results"), 4);
+}
+
+Test(collector, pipelined_batches_acked_in_order)
+{
+	int fd = client_connect();
+	uint8_t *all = NULL;
+	size_t all_len = 0;
+	uint64_t i;
+
+	hello_send(fd, "host1");
+	/* 40 batches in one write: several frames per read on the server */
+	for (i = 1; i <= 40; i++) {
+		uint8_t *buf;
+		size_t len;
+
+		batch_encode("host1", i, 3, &buf, &len);
+		all = realloc(all, all_len + len);
+		memcpy(all + all_len, buf, len);
+		all_len += len;
+		free(buf);
+	}
+	send_frame(fd, all, all_len);
+	for (i = 1; i <= 40; i++)
+		cr_assert_eq(recv_ack(fd), i);
+	close(fd);
+	cr_assert_eq(sql_count("SELECT count(*) FROM results"), 120);
+}
+
+/* A frame split into 1-byte writes is reassembled. */
+Test(collector, byte_at_a_time_frame)
+{
+	int fd = client_connect();
+	uint8_t *buf;
+	size_t len, i;
+
+	hello_send(fd, "host1");
+	batch_encode("host1", 9, 2, &buf, &len);
+	for (i = 0; i < len; i++)
+		send_all(fd, buf + i, 1);
+	free(buf);
+	cr_assert_eq(recv_ack(fd), 9);
+	close(fd);
+}
+
+Test(collector, garbage_closes_only_its_connection)
+{
+	int good = client_connect(), bad = client_connect();
+	static const char junk[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+
+	hello_send(good, "host1");
+	batch_send(good, "host1", 1, 2);
+	cr_assert_eq(recv_ack(good), 1);
+	send_all(bad, junk, sizeof(junk) - 1);
+	recv_error_then_eof(bad, "magic");
+	close(bad);
+	/* the good connection and what it stored are untouched */
+	batch_send(good, "host1", 2, 2);
+	cr_assert_eq(recv_ack(good), 2);
+	close(good);
+	cr_assert_eq(sql_count("SELECT count(*) FROM batches"), 2);
+}
+
+struct wire_case {
+	const char *name;
+	const char *want; /* in the ERROR text */
+};
+
+Test(collector, malformed_frames_rejected_with_reason)
+{
+	static const uint8_t bad_version[16] = { 'F', 'M', 'R', '1', 0, 9, 0, 1, 0, 0, 0, 2, 0, 0, 0, 0 };
+	static const uint8_t huge[16] = { 'F', 'M', 'R', '1', 0, 1, 0, 2, 0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 0 };
+	uint8_t *buf;
+	size_t len;
+	int fd;
+
+	fd = client_connect();
+	send_all(fd, bad_version, 16);
+	recv_error_then_eof(fd, "version 9");
+	close(fd);
+
+	/* rejected on the header alone: no 2 GiB wait or allocation */
+	fd = client_connect();
+	hello_send(fd, "host1");
+	send_all(fd, huge, 16);
+	recv_error_then_eof(fd, "over limit");
+	close(fd);
+
+	fd = client_connect();
+	batch_send(fd, "host1", 1, 1);
+	recv_error_then_eof(fd, "before HELLO");
+	close(fd);
+
+	fd = client_connect();
+	hello_send(fd, "host1");
+	batch_send(fd, "host2", 1, 1);
+	recv_error_then_eof(fd, "names prober host2");
+	close(fd);
+
+	fd = client_connect();
+	hello_send(fd, "host1");
+	hello_send(fd, "host1");
+	recv_error_then_eof(fd, "second HELLO");
+	close(fd);
+
+	fd = client_connect();
+	hello_send(fd, "host1");
+	cr_assert_eq(report_ack_encode(1, &buf, &len), 0);
+	send_frame(fd, buf, len);
+	recv_error_then_eof(fd, "unexpected frame type 3");
+	close(fd);
+
+	/* a batch whose counts lie about the payload */
+	fd = client_connect();
+	hello_send(fd, "host1");
+	batch_encode("host1", 1, 1, &buf, &len);
+	buf[16 + 6 + 24 + 40] = 0x01; /* nflows high byte */
+	send_frame(fd, buf, len);
+	recv_error_then_eof(fd, "does not fit");
+	close(fd);
+
+	/* a truncated frame followed by the peer closing: nothing stored */
+	fd = client_connect();
+	hello_send(fd, "host1");
+	batch_encode("host1", 77, 3, &buf, &len);
+	send_all(fd, buf, len - 5);
+	free(buf);
+	close(fd);
+	usleep(100000);
+	cr_assert_eq(sql_count("SELECT count(*) FROM batches"), 0);
+
+	/* the server is still serving */
+	fd = client_connect();
+	hello_send(fd, "host1");
+	batch_send(fd, "host1", 3, 1);
+	cr_assert_eq(recv_ack(fd), 3);
+	close(fd);
+	cr_assert_eq(server_stats(server)->frames_rejected, 7);
+}
+
+/* ---- authentication ---- */
+
+static void setup_auth(void)
+{
+	collector_start("# test keys\nhost1\t000102030405060708090a0b0c0d0e0f\n");
+}
+
+static const uint8_t key1[16] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
+
+static void send_signed(int fd, uint8_t *buf, size_t len, const uint8_t *key)
+{
+	cr_assert_eq(report_frame_sign(&buf, &len, key, 16), 0);
+	send_frame(fd, buf, len);
+}
+
+Test(collector_auth, signed_frames_accepted_and_ack_signed, .init = setup_auth, .fini = collector_stop,
+     .timeout = 30)
+{
+	uint8_t *buf, f[256];
+	size_t len, body;
+	char err[128];
+	uint64_t seq;
+	int fd = client_connect();
+
+	cr_assert_eq(report_hello_encode("host1", &buf, &len), 0);
+	send_signed(fd, buf, len, key1);
+	batch_encode("host1", 4, 2, &buf, &len);
+	send_signed(fd, buf, len, key1);
+	cr_assert_eq(recv_frame(fd, f, sizeof(f), &len), REPORT_ACK);
+	cr_assert_eq(report_frame_verify(f, len, key1, 16, &body, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(report_ack_decode(f + 16, body, &seq, err, sizeof(err)), 0);
+	cr_assert_eq(seq, 4);
+	close(fd);
+	cr_assert_eq(sql_count("SELECT count(*) FROM results"), 2);
+}
+
+Test(collector_auth, unsigned_forged_or_unknown_rejected, .init = setup_auth, .fini = collector_stop,
+     .timeout = 30)
+{
+	static const uint8_t wrong[16] = "not the real key";
+	uint8_t *buf;
+	size_t len;
+	int fd;
+
+	fd = client_connect();
+	hello_send(fd, "host1");
+	recv_error_then_eof(fd, "AUTH flag clear");
+	close(fd);
+
+	fd = client_connect();
+	cr_assert_eq(report_hello_encode("host1", &buf, &len), 0);
+	send_signed(fd, buf, len, wrong);
+	recv_error_then_eof(fd, "MAC mismatch");
+	close(fd);
+
+	fd = client_connect();
+	cr_assert_eq(report_hello_encode("host9", &buf, &len), 0);
+	send_signed(fd, buf, len, key1);
+	recv_error_then_eof(fd, "no key");
+	close(fd);
+
+	/* a valid HELLO, then a batch altered after signing */
+	fd = client_connect();
+	cr_assert_eq(report_hello_encode("host1", &buf, &len), 0);
+	send_signed(fd, buf, len, key1);
+	batch_encode("host1", 4, 2, &buf, &len);
+	cr_assert_eq(report_frame_sign(&buf, &len, key1, 16), 0);
+	buf[16 + 6 + 24 + 40 + 8 + 40 + 3] ^= 1; /* first flow's sent count */
+	send_frame(fd, buf, len);
+	/* the session was authenticated, so even its ERROR is signed */
+	recv_error_signed_then_eof(fd, "MAC mismatch", key1);
+	close(fd);
+	cr_assert_eq(sql_count("SELECT count(*) FROM batches"), 0);
+}
