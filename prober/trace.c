@@ -26,6 +26,9 @@
 #define TRACE_RESPONDERS_MAX 64  /* distinct responders counted per TTL */
 #define TRACE_MDA_ALPHA 0.05
 #define NS_PER_MS 1000000ull
+#ifndef IPV6_AUTOFLOWLABEL
+#define IPV6_AUTOFLOWLABEL 70 /* linux/in6.h; older libc headers lack it */
+#endif
 
 static const uint8_t trace_udp_default[] = { 'F', 'M', 'T', 'R', 'A', 'C', 'E', 0 };
 
@@ -258,7 +261,7 @@ static void tracer_fds_close(struct tracer *t)
 
 static int tracer_sockets_open(struct tracer *t)
 {
-	int one = 1;
+	int zero = 0;
 
 	t->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (t->epfd < 0)
@@ -286,7 +289,11 @@ static int tracer_sockets_open(struct tracer *t)
 		ICMP6_FILTER_SETPASS(ICMP6_PARAM_PROB, &filt);
 		if (setsockopt(t->icmp_fd, IPPROTO_ICMPV6, ICMP6_FILTER, &filt, sizeof(filt)) < 0)
 			return -1;
-		(void)setsockopt(t->udp_fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
+		/* Flow label 0, not the kernel's automatic one: its label hash
+		 * would also ride along as the skb hash, which Linux's multipath
+		 * hash prefers over the headers when packets cross veths. */
+		(void)setsockopt(t->udp_fd, IPPROTO_IPV6, IPV6_AUTOFLOWLABEL, &zero, sizeof(zero));
+		(void)setsockopt(t->tcp_fd, IPPROTO_IPV6, IPV6_AUTOFLOWLABEL, &zero, sizeof(zero));
 	}
 	if (epoll_watch(t->epfd, t->icmp_fd) < 0 || epoll_watch(t->epfd, t->udp_fd) < 0 ||
 	    epoll_watch(t->epfd, t->tcp_fd) < 0)
