@@ -82,7 +82,10 @@ sysctls_set() {
 		[ "$(ip netns exec "$ns" sysctl -n "${v%=*}")" = "${v#*=}" ]
 		check_err $? "spine1: $v not set"
 	done
-	log_test "router sysctls: forwarding, L4 multipath hash, inbound ICMP source, default ICMP limits"
+	[ "$(ip netns exec "$ns" sysctl -n net.ipv4.fib_multipath_hash_seed)" != \
+		"$(ip netns exec "$(fab ns spine2)" sysctl -n net.ipv4.fib_multipath_hash_seed)" ]
+	check_err $? "spine1 and spine2 share a multipath hash seed"
+	log_test "router sysctls: forwarding, L4 multipath hash, own seeds, ICMP source and limits"
 }
 
 reach_all() {
@@ -142,7 +145,7 @@ truth_matches_kernel() {
 }
 
 ecmp_spread() {
-	local fam=$1 port=$2 s n min=$((256 / NUM_SPINES / 2)) bad
+	local fam=$1 port=$2 s n min=$((256 / NUM_SPINES / 2)) bad sport want got
 	flows_run h1 h3 "$fam" "$port" 256 4 || { check_err 1 "flow run failed"; return; }
 	bad=$(awk '$2 == "multi" || $2 == "none" || $4 != 4' "$LAB_TMP/flows.$port" | head -3)
 	[ -z "$bad" ]
@@ -153,7 +156,14 @@ ecmp_spread() {
 		[ "$n" -ge "$min" ]
 		check_err $? "$s carried $n flows, under half its fair share ($min)"
 	done
-	log_test "IPv$fam: 256 flows spread over all $NUM_SPINES spines, each flow on one"
+	# fabric-lab path predicts each flow's spine from the kernel's hash.
+	for sport in $(seq 20000 8 20255); do
+		want=$(awk -v p="$sport" '$1 == p { print $2 }' "$LAB_TMP/flows.$port")
+		got=$(fab path h1 h3 "-$fam" --sport "$sport" --dport "$port")
+		[ "$got" = "h1 leaf1 $want leaf2 h3" ]
+		check_err $? "sport $sport went through $want, fabric-lab path says '$got'"
+	done
+	log_test "IPv$fam: 256 flows spread over all $NUM_SPINES spines, each flow on one; path agrees"
 }
 
 ecmp_spread_v4() { ecmp_spread 4 9001; }
@@ -301,20 +311,49 @@ fault_errors() {
 	log_test "fault/exec: clear errors for bad input; 0.5% granularity; del one; clear"
 }
 
+# fab3 ARGS...: fabric-lab for the 3-tier lab.
+fab3() { FM_LAB=${LAB_NAME}x fab "$@"; }
+
+# spread_3tier FAMILY PORT: 256 flows h1 -> h16 (pod 1 to pod 4) must use all
+# 16 spines (one seed for all routers would pin spine index to plane index:
+# 4 of 16), and fabric-lab path must name each sampled flow's spine.
+spread_3tier() {
+	local fam=$1 port=$2 s ssws idle sport want got
+	ssws=$(fab3 list | awk '$2 == "ssw" { print $1 }')
+	for s in $ssws; do
+		FM_LAB=${LAB_NAME}x lab_flow_count_start "$s" "$port"
+	done
+	# No listener needed: the spines count the packets on their way.
+	fab3 exec h1 -- "$FM_BIN/labtraf" send --dst "$(fab3 addr h16 -"$fam")" \
+		--dport "$port" --flows 256 --count 1 >/dev/null
+	for s in $ssws; do
+		FM_LAB=${LAB_NAME}x lab_flow_count_dump "$s" | sed "s/^/$s /"
+	done >"$LAB_TMP/paths3.$port"
+	idle=$(for s in $ssws; do grep -q "^$s " "$LAB_TMP/paths3.$port" || echo "$s"; done)
+	[ -z "$idle" ] && [ "$(wc -l <"$LAB_TMP/paths3.$port")" = 256 ]
+	check_err $? "IPv$fam: spines without flows: $(echo $idle); $(wc -l <"$LAB_TMP/paths3.$port") of 256 flows seen"
+	for sport in $(seq 20000 16 20255); do
+		want=$(awk -v p="$sport" '$2 == p { print $1 }' "$LAB_TMP/paths3.$port")
+		got=$(fab3 path h1 h16 "-$fam" --sport "$sport" --dport "$port" | awk '{ print $4 }')
+		[ "$got" = "$want" ]
+		check_err $? "IPv$fam sport $sport crossed $want, fabric-lab path says $got"
+	done
+}
+
 three_tier() {
 	local t0 t1 h fam targets=() out
 	t0=$(date +%s%N)
-	FM_LAB=${LAB_NAME}x fab up --pods 4 --tors-per-pod 4 --planes 4 --spines-per-plane 4 \
+	fab3 up --pods 4 --tors-per-pod 4 --planes 4 --spines-per-plane 4 \
 		--hosts-per-leaf 1 --ipv6 --no-icmp-ratelimit >/dev/null
 	check_err $? "3-tier up failed"
 	t1=$(date +%s%N)
 	log_info "3-tier 4x4x4x4 up in $(((t1 - t0) / 1000000)) ms"
-	for h in $(FM_LAB=${LAB_NAME}x fab list | awk '$2 == "host" && $1 != "h1" { print $1 }'); do
+	for h in $(fab3 list | awk '$2 == "host" && $1 != "h1" { print $1 }'); do
 		for fam in 4 6; do
-			targets+=("$(FM_LAB=${LAB_NAME}x fab addr "$h" -$fam)")
+			targets+=("$(fab3 addr "$h" -$fam)")
 		done
 	done
-	out=$(FM_LAB=${LAB_NAME}x fab exec h1 -- fping -q -c1 -t1000 -r1 "${targets[@]}" 2>&1)
+	out=$(fab3 exec h1 -- fping -q -c1 -t1000 -r1 "${targets[@]}" 2>&1)
 	check_err $? "h1 cannot reach: $(echo "$out" | grep -v '/0%' | head -3)"
 	[ ${#targets[@]} -eq 30 ]
 	check_err $? "expected 15 other hosts x 2 families, got ${#targets[@]} addresses"
@@ -323,12 +362,14 @@ three_tier() {
 	[ "$(ip -n "${LAB_NAME}x-tor1-1" route show 198.19.16.0/24 | grep -c nexthop)" = 4 ] &&
 		[ "$(ip -n "${LAB_NAME}x-fsw1-1" route show 198.19.16.0/24 | grep -c nexthop)" = 4 ]
 	check_err $? "3-tier routes to pod 4 lack 4-way multipath"
+	spread_3tier 4 9204
+	spread_3tier 6 9206
 	[ "$(ip netns exec "${LAB_NAME}x-ssw1-1" sysctl -n net.ipv4.icmp_ratelimit)" = 0 ]
 	check_err $? "--no-icmp-ratelimit did not set icmp_ratelimit=0"
-	FM_LAB=${LAB_NAME}x fab down
+	fab3 down
 	[ -z "$(ip netns list | grep "^${LAB_NAME}x-")" ]
 	check_err $? "3-tier down left namespaces"
-	log_test "3-tier 4 pods x 4 ToRs x 4 planes x 4 spines: h1 reaches all pods (v4, v6)"
+	log_test "3-tier 4x4x4x4: h1 reaches all pods; flows use all 16 spines; path agrees"
 }
 
 down_leaves_nothing() {
