@@ -1,6 +1,8 @@
-/* epoll loop: accept probers, move bytes between sockets and sessions, close
- * a connection after its ERROR is flushed, run maintenance on a timer. One
- * thread, so the store is used from one place and needs no locks. */
+/* epoll loop: accept probers, move bytes between sockets and sessions, store
+ * every batch that arrived in one loop round with one commit (group commit:
+ * one fsync for many probers), then send the ACKs; close a connection after
+ * its ERROR is flushed; run maintenance on a timer. One thread, so the store
+ * is used from one place and needs no locks. */
 #include "server.h"
 #include "log.h"
 #include "store.h"
@@ -33,6 +35,8 @@ struct conn {
 	int64_t closing_at_ms; /* monotonic, when the ERROR was queued; 0 open */
 	size_t drained;        /* bytes discarded while closing */
 	int wr_shut;           /* SHUT_WR done after flushing the ERROR */
+	int eof;               /* peer closed or failed: finish the round, close */
+	int in_round;          /* listed in server.round */
 	uint32_t events;       /* epoll events registered */
 	struct conn *prev, *next;
 };
@@ -46,6 +50,8 @@ struct server {
 	struct session_stats stats;
 	struct log_limit lim_reject, lim_accept, lim_note;
 	int64_t next_maint_ms;
+	struct conn **round;   /* connections that got input this loop round */
+	size_t nround, round_cap;
 };
 
 static int64_t mono_ms(void)
@@ -304,6 +310,8 @@ static int conn_flush(struct server *s, struct conn *c)
 		session_output_consumed(c->sess, (size_t)n);
 		p = session_output(c->sess, &len);
 	}
+	if (c->eof)
+		return 0; /* closing now: no more events wanted */
 	if (len > 0) {
 		conn_events_set(s, c, EPOLLIN | EPOLLOUT);
 		return 0;
@@ -318,40 +326,88 @@ static int conn_flush(struct server *s, struct conn *c)
 	return 0;
 }
 
+static void round_add(struct server *s, struct conn *c)
+{
+	if (c->in_round)
+		return;
+	if (s->nround == s->round_cap) {
+		size_t cap = s->round_cap ? s->round_cap * 2 : 64;
+		struct conn **nr = realloc(s->round, cap * sizeof(*nr));
+
+		if (!nr) {
+			/* cannot track it: treat as a failed connection */
+			conn_close(s, c);
+			return;
+		}
+		s->round = nr;
+		s->round_cap = cap;
+	}
+	c->in_round = 1;
+	s->round[s->nround++] = c;
+}
+
 static void conn_readable(struct server *s, struct conn *c)
 {
 	static uint8_t buf[SERVER_READ_CHUNK];
 	int i;
 
-	for (i = 0; i < SERVER_READS_PER_EVENT; i++) {
+	for (i = 0; i < SERVER_READS_PER_EVENT && !c->eof; i++) {
 		ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
 
-		if (n == 0) {
-			log_msg(LOG_DEBUG, "%s: closed by peer%s%s", c->peer,
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0) {
+			/* what arrived before the close is still stored and
+			 * acked (a half-closed peer can read the ACKs) */
+			log_msg(LOG_DEBUG, "%s: %s%s%s", c->peer,
+				n == 0 ? "closed by peer" : strerror(errno),
 				session_buffered(c->sess) ? " mid-frame" : "",
 				c->closing_at_ms ? " after ERROR" : "");
-			conn_close(s, c);
-			return;
-		}
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
-			log_msg(LOG_DEBUG, "%s: recv: %s", c->peer, strerror(errno));
-			conn_close(s, c);
-			return;
+			c->eof = 1;
+			conn_events_set(s, c, 0);
+			break;
 		}
 		c->last_rx_ms = mono_ms();
 		if (c->closing_at_ms) {
 			c->drained += (size_t)n;
-			if (c->drained > SERVER_DRAIN_BYTES) {
-				conn_close(s, c);
-				return;
-			}
+			if (c->drained > SERVER_DRAIN_BYTES)
+				c->eof = 1;
 			continue;
 		}
-		if (session_input(c->sess, buf, (size_t)n) == SESSION_CLOSING) {
+		session_input(c->sess, buf, (size_t)n);
+	}
+	round_add(s, c);
+}
+
+/* Store what the round's sessions decoded, in one transaction, then queue
+ * their ACKs (only after the commit) and any ERROR, and send. */
+static void server_round_finish(struct server *s)
+{
+	int pending = 0, committed = 0;
+	size_t i;
+
+	for (i = 0; i < s->nround; i++)
+		if (session_pending(s->round[i]->sess))
+			pending = 1;
+	if (pending) {
+		if (store_group_begin(s->cfg.store) == 0) {
+			for (i = 0; i < s->nround; i++)
+				if (session_pending(s->round[i]->sess))
+					session_pending_add(s->round[i]->sess);
+			committed = store_group_commit(s->cfg.store) == 0;
+		}
+		if (!committed)
+			log_limited(&s->lim_reject, 10, LOG_ERR, "store: %s",
+				    store_error(s->cfg.store));
+	}
+	for (i = 0; i < s->nround; i++) {
+		struct conn *c = s->round[i];
+
+		c->in_round = 0;
+		session_round_end(c->sess, committed);
+		if (session_close_reason(c->sess)[0] && !c->closing_at_ms) {
 			const char *pr = session_prober(c->sess);
 
 			log_limited(&s->lim_reject, 10, LOG_WARN,
@@ -360,12 +416,10 @@ static void conn_readable(struct server *s, struct conn *c)
 				    session_close_reason(c->sess));
 			c->closing_at_ms = mono_ms();
 		}
-		/* ACKs go out as soon as their batch is committed */
-		if (conn_flush(s, c) < 0) {
+		if (conn_flush(s, c) < 0 || c->eof)
 			conn_close(s, c);
-			return;
-		}
 	}
+	s->nround = 0;
 }
 
 static void server_timers_run(struct server *s)
@@ -439,6 +493,7 @@ int server_run(struct server *s, char *err, size_t errlen)
 			if ((evs[i].events & EPOLLOUT) && conn_flush(s, c) < 0)
 				conn_close(s, c);
 		}
+		server_round_finish(s);
 		server_timers_run(s);
 	}
 }
@@ -449,6 +504,7 @@ void server_destroy(struct server *s)
 		return;
 	while (s->conns)
 		conn_close(s, s->conns);
+	free(s->round);
 	if (s->lfd >= 0)
 		close(s->lfd);
 	if (s->efd >= 0)

@@ -1,6 +1,7 @@
 /* Frame reassembly and handling for one prober connection: header checked
  * before any payload is buffered, payload memory grown only as bytes arrive,
- * every batch committed before its ACK is queued, any bad frame -> ERROR. */
+ * every batch committed (group commit by the server) before its ACK is
+ * queued, any bad frame -> ERROR after the ACKs of the batches before it. */
 #include "session.h"
 #include "keys.h"
 #include "store.h"
@@ -12,6 +13,14 @@
 
 #define SESSION_OUT_MAX (1u << 20) /* a peer that never reads ACKs is cut */
 
+/* A decoded batch waiting for the group commit. */
+struct pending {
+	struct report_batch b;
+	int added;     /* in the open group */
+	int duplicate; /* already stored earlier */
+	int seq_reused;
+};
+
 struct session {
 	const struct session_env *env;
 	char peer[80];
@@ -20,6 +29,11 @@ struct session {
 	size_t keylen;
 	enum session_state state;
 	char reason[256];
+	int fail_is_store; /* the failure is ours, not the prober's */
+	int error_queued;
+
+	struct pending *pend;
+	size_t npend, pend_cap;
 
 	uint8_t hdr[REPORT_HEADER_LEN];
 	size_t hdr_have;
@@ -43,10 +57,26 @@ struct session *session_new(const struct session_env *env, const char *peer)
 	return s;
 }
 
+static void pending_clear(struct session *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->npend; i++)
+		report_batch_free(&s->pend[i].b);
+	s->npend = 0;
+}
+
+size_t session_pending(const struct session *s)
+{
+	return s->npend;
+}
+
 void session_free(struct session *s)
 {
 	if (!s)
 		return;
+	pending_clear(s);
+	free(s->pend);
 	free(s->frame);
 	free(s->out);
 	free(s);
@@ -118,13 +148,12 @@ static int out_frame_queue(struct session *s, uint8_t *buf, size_t len)
 	return rc;
 }
 
-/* Queue ERROR with the reason and stop reading; the first reason wins. */
+/* Stop reading and remember why; the ERROR goes out at round end, after the
+ * ACKs of batches that came before the bad frame. The first reason wins. */
 static void session_fail(struct session *s, int is_store, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void session_fail(struct session *s, int is_store, const char *fmt, ...)
 {
-	uint8_t *buf;
-	size_t len;
 	va_list ap;
 
 	if (s->state == SESSION_CLOSING)
@@ -133,13 +162,25 @@ static void session_fail(struct session *s, int is_store, const char *fmt, ...)
 	vsnprintf(s->reason, sizeof(s->reason), fmt, ap);
 	va_end(ap);
 	s->state = SESSION_CLOSING;
+	s->fail_is_store = is_store;
 	if (is_store)
 		s->env->stats->store_errors++;
 	else
 		s->env->stats->frames_rejected++;
+}
+
+static void error_queue(struct session *s)
+{
+	uint8_t *buf;
+	size_t len;
+
+	if (s->error_queued)
+		return;
+	s->error_queued = 1;
 	/* best effort: the connection closes either way */
-	if (report_error_encode(is_store ? "collector store unavailable, retry later"
-					 : s->reason,
+	if (report_error_encode(s->fail_is_store
+					? "collector store unavailable, retry later"
+					: s->reason,
 				&buf, &len) == 0)
 		out_frame_queue(s, buf, len);
 }
@@ -206,9 +247,6 @@ static void batch_handle(struct session *s)
 	struct report_batch b;
 	char err[160];
 	size_t body_len;
-	int dup = 0, reused = 0;
-	uint8_t *buf;
-	size_t len;
 
 	if (frame_auth_check(s, s->key, s->keylen, &body_len) < 0)
 		return;
@@ -220,35 +258,86 @@ static void batch_handle(struct session *s)
 	if (strcmp(b.prober, s->prober) != 0) {
 		session_fail(s, 0, "BATCH names prober %s, HELLO said %s",
 			     b.prober, s->prober);
-		goto out;
+		report_batch_free(&b);
+		return;
 	}
-	/* the ACK is queued only after this returns: the batch is durable */
-	if (store_batch_put(s->env->store, &b, s->env->now_ms(), &dup,
-			    &reused) < 0) {
-		session_fail(s, 1, "seq %llu: store: %s", (unsigned long long)b.seq,
-			     store_error(s->env->store));
-		goto out;
-	}
-	if (dup) {
-		s->env->stats->batches_duplicate++;
-	} else {
-		s->env->stats->batches_stored++;
-		s->env->stats->rows_stored += b.nflows;
-	}
-	if (reused && s->env->note) {
-		char msg[160];
+	if (s->npend == s->pend_cap) {
+		size_t cap = s->pend_cap ? s->pend_cap * 2 : 8;
+		struct pending *np = realloc(s->pend, cap * sizeof(*np));
 
-		snprintf(msg, sizeof(msg),
-			 "prober %s reused seq %llu with a new interval (restarted numbering?); stored as a new batch",
-			 s->prober, (unsigned long long)b.seq);
-		s->env->note(s->peer, msg);
+		if (!np) {
+			report_batch_free(&b);
+			session_fail(s, 1, "out of memory");
+			return;
+		}
+		s->pend = np;
+		s->pend_cap = cap;
 	}
-	if (report_ack_encode(b.seq, &buf, &len) < 0 ||
-	    out_frame_queue(s, buf, len) < 0)
-		session_fail(s, 0, "output backlog over %u bytes (not reading ACKs)",
-			     SESSION_OUT_MAX);
-out:
-	report_batch_free(&b);
+	memset(&s->pend[s->npend], 0, sizeof(s->pend[0]));
+	s->pend[s->npend++].b = b;
+}
+
+void session_pending_add(struct session *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->npend; i++) {
+		struct pending *p = &s->pend[i];
+
+		if (store_batch_add(s->env->store, &p->b, s->env->now_ms(),
+				    &p->duplicate, &p->seq_reused) < 0) {
+			/* later batches are not added: ACKs must stay in order */
+			session_fail(s, 1, "seq %llu: store: %s",
+				     (unsigned long long)p->b.seq,
+				     store_error(s->env->store));
+			return;
+		}
+		p->added = 1;
+	}
+}
+
+void session_round_end(struct session *s, int committed)
+{
+	size_t i;
+
+	for (i = 0; i < s->npend; i++) {
+		struct pending *p = &s->pend[i];
+		uint8_t *buf;
+		size_t len;
+
+		if (!p->added)
+			break;
+		if (!committed) {
+			session_fail(s, 1, "seq %llu: commit failed: %s",
+				     (unsigned long long)p->b.seq,
+				     store_error(s->env->store));
+			break;
+		}
+		if (p->duplicate) {
+			s->env->stats->batches_duplicate++;
+		} else {
+			s->env->stats->batches_stored++;
+			s->env->stats->rows_stored += p->b.nflows;
+		}
+		if (p->seq_reused && s->env->note) {
+			char msg[160];
+
+			snprintf(msg, sizeof(msg),
+				 "prober %s reused seq %llu with a new interval (restarted numbering?); stored as a new batch",
+				 s->prober, (unsigned long long)p->b.seq);
+			s->env->note(s->peer, msg);
+		}
+		/* the batch is durable: only now may the prober forget it */
+		if (report_ack_encode(p->b.seq, &buf, &len) < 0 ||
+		    out_frame_queue(s, buf, len) < 0) {
+			session_fail(s, 0, "output backlog over %u bytes (not reading ACKs)",
+				     SESSION_OUT_MAX);
+			break;
+		}
+	}
+	pending_clear(s);
+	if (s->state == SESSION_CLOSING)
+		error_queue(s);
 }
 
 static void frame_handle(struct session *s)

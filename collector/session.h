@@ -33,7 +33,7 @@ struct session_env {
 
 enum session_state {
 	SESSION_OPEN,    /* reading frames */
-	SESSION_CLOSING, /* ERROR queued: flush output, then close */
+	SESSION_CLOSING, /* failed: ERROR queued at round end; flush, close */
 };
 
 struct session;
@@ -42,11 +42,25 @@ struct session;
 struct session *session_new(const struct session_env *env, const char *peer);
 void session_free(struct session *s);
 
-/* Feed received bytes. Complete frames are handled at once (a batch is
- * committed before its ACK is queued). Returns the state afterwards; once
- * SESSION_CLOSING, further input is ignored and session_close_reason says why. */
+/* Feed received bytes. Complete frames are checked at once; decoded batches
+ * wait in the session until the server stores them (session_pending_add) and
+ * ends the round. Returns the state afterwards; once SESSION_CLOSING, further
+ * input is ignored and session_close_reason says why. */
 enum session_state session_input(struct session *s, const uint8_t *data,
 				 size_t len);
+
+/* Batches decoded and not yet stored. */
+size_t session_pending(const struct session *s);
+
+/* Add the pending batches to the store group the server has open. A batch
+ * the store refuses fails the session (store error); the rest are dropped
+ * unacknowledged, and the prober resends them. */
+void session_pending_add(struct session *s);
+
+/* After the group's commit (committed = 1) or its failure (0): queue an ACK
+ * for every batch now durable, in order, then the ERROR if the session
+ * failed, and forget the pending batches. */
+void session_round_end(struct session *s, int committed);
 
 /* Bytes waiting to go to the peer, and how many the server has sent. */
 const uint8_t *session_output(const struct session *s, size_t *len);

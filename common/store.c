@@ -61,63 +61,61 @@ const char *store_error(const struct store *s)
 	return s->err;
 }
 
-int store_batch_begin(struct store *s, const struct report_batch *b,
-		      int64_t now_ms, int *duplicate, int *seq_reused)
+int store_group_begin(struct store *s)
 {
-	return s->ops->batch_begin(s->h, b, now_ms, duplicate, seq_reused,
-				   s->err, sizeof(s->err));
+	return s->ops->group_begin(s->h, s->err, sizeof(s->err));
 }
 
-int store_flow_insert(struct store *s, const struct report_flow *f)
+int store_group_commit(struct store *s)
 {
-	return s->ops->flow_insert(s->h, f, s->err, sizeof(s->err));
+	return s->ops->group_commit(s->h, s->err, sizeof(s->err));
 }
 
-int store_path_insert(struct store *s, const struct report_path *p)
+void store_group_abort(struct store *s)
 {
-	return s->ops->path_insert(s->h, p, s->err, sizeof(s->err));
+	s->ops->group_abort(s->h);
 }
 
-int store_health_insert(struct store *s, const struct report_health *h)
+int store_batch_add(struct store *s, const struct report_batch *b,
+		    int64_t now_ms, int *duplicate, int *seq_reused)
 {
-	return s->ops->health_insert(s->h, h, s->err, sizeof(s->err));
-}
+	const struct store_ops *o = s->ops;
+	char *err = s->err;
+	size_t el = sizeof(s->err);
+	uint32_t i;
 
-int store_batch_commit(struct store *s)
-{
-	return s->ops->batch_commit(s->h, s->err, sizeof(s->err));
-}
-
-void store_batch_abort(struct store *s)
-{
-	s->ops->batch_abort(s->h);
+	*duplicate = 0;
+	*seq_reused = 0;
+	if (o->batch_begin(s->h, b, now_ms, duplicate, seq_reused, err, el) < 0)
+		return -1;
+	if (*duplicate)
+		return 0;
+	if (o->health_insert(s->h, &b->health, err, el) < 0)
+		goto err;
+	for (i = 0; i < b->nflows; i++)
+		if (o->flow_insert(s->h, &b->flows[i], err, el) < 0)
+			goto err;
+	for (i = 0; i < b->npaths; i++)
+		if (o->path_insert(s->h, &b->paths[i], err, el) < 0)
+			goto err;
+	if (o->batch_end(s->h, err, el) < 0)
+		goto err;
+	return 0;
+err:
+	o->batch_abort(s->h);
+	return -1;
 }
 
 int store_batch_put(struct store *s, const struct report_batch *b,
 		    int64_t now_ms, int *duplicate, int *seq_reused)
 {
-	uint32_t i;
-
-	*duplicate = 0;
-	*seq_reused = 0;
-	if (store_batch_begin(s, b, now_ms, duplicate, seq_reused) < 0)
+	if (store_group_begin(s) < 0)
 		return -1;
-	if (*duplicate)
-		return 0;
-	if (store_health_insert(s, &b->health) < 0)
-		goto err;
-	for (i = 0; i < b->nflows; i++)
-		if (store_flow_insert(s, &b->flows[i]) < 0)
-			goto err;
-	for (i = 0; i < b->npaths; i++)
-		if (store_path_insert(s, &b->paths[i]) < 0)
-			goto err;
-	if (store_batch_commit(s) < 0)
-		return -1; /* commit rolls back itself on failure */
-	return 0;
-err:
-	store_batch_abort(s);
-	return -1;
+	if (store_batch_add(s, b, now_ms, duplicate, seq_reused) < 0) {
+		store_group_abort(s);
+		return -1;
+	}
+	return store_group_commit(s); /* rolls back itself on failure */
 }
 
 int store_rollup_run(struct store *s, uint64_t *batches_rolled)

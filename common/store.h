@@ -38,14 +38,20 @@ struct store_retention_stats {
 };
 
 /* A backend. Every callback gets the handle open returned; on failure it
- * returns -1 (or NULL) with a reason in err. The batch callbacks run between
- * batch_begin and batch_commit/batch_abort, all in one transaction. */
+ * returns -1 (or NULL) with a reason in err. Batches are written inside a
+ * group (one transaction, one fsync) so that many probers' batches arriving
+ * together share a commit; each batch is its own savepoint within it. */
 struct store_ops {
 	const char *name;
 	void *(*open)(const char *path, char *err, size_t errlen);
 	void (*close)(void *h);
-	/* Starts the batch's transaction. Sets *duplicate = 1 (and leaves no
-	 * transaction open) when this (prober, seq, start_ms) is already stored;
+	int (*group_begin)(void *h, char *err, size_t errlen);
+	/* Returns 0 only once the group is durable on disk; on failure the
+	 * whole group is rolled back. */
+	int (*group_commit)(void *h, char *err, size_t errlen);
+	void (*group_abort)(void *h);
+	/* Starts a batch inside the group. Sets *duplicate = 1 (and leaves
+	 * nothing open) when this (prober, seq, start_ms) is already stored;
 	 * sets *seq_reused = 1 when the seq is known with another start. */
 	int (*batch_begin)(void *h, const struct report_batch *b, int64_t now_ms,
 			   int *duplicate, int *seq_reused, char *err,
@@ -56,8 +62,9 @@ struct store_ops {
 			   size_t errlen);
 	int (*health_insert)(void *h, const struct report_health *hl, char *err,
 			     size_t errlen);
-	/* Returns 0 only once the transaction is durable on disk. */
-	int (*batch_commit)(void *h, char *err, size_t errlen);
+	int (*batch_end)(void *h, char *err, size_t errlen);
+	/* Undo the open batch only; the group goes on (unless the backend lost
+	 * the whole transaction, which group_commit then reports). */
 	void (*batch_abort)(void *h);
 	int (*rollup_run)(void *h, uint64_t *batches_rolled, char *err,
 			  size_t errlen);
@@ -82,21 +89,22 @@ void store_close(struct store *s);
 /* Reason for the last failure on s. */
 const char *store_error(const struct store *s);
 
-/* Store a whole decoded batch in one transaction: returns 0 once committed
- * durably, with *duplicate = 1 if it was already stored (nothing written) and
- * *seq_reused = 1 if its seq was known with another start (stored anew).
- * -1 on failure, with nothing of the batch stored. */
-int store_batch_put(struct store *s, const struct report_batch *b,
+/* Group commit: begin, add batches, commit. ACK nothing before
+ * store_group_commit returned 0: only then is every added batch durable. */
+int store_group_begin(struct store *s);
+int store_group_commit(struct store *s);
+void store_group_abort(struct store *s);
+
+/* Add a whole decoded batch to the open group: 0 with *duplicate = 1 if it
+ * was already stored (nothing written) and *seq_reused = 1 if its seq was
+ * known with another start (stored anew). -1 on failure, with nothing of this
+ * batch in the group (the others stay). */
+int store_batch_add(struct store *s, const struct report_batch *b,
 		    int64_t now_ms, int *duplicate, int *seq_reused);
 
-/* The parts of store_batch_put, for callers that stream a batch in. */
-int store_batch_begin(struct store *s, const struct report_batch *b,
-		      int64_t now_ms, int *duplicate, int *seq_reused);
-int store_flow_insert(struct store *s, const struct report_flow *f);
-int store_path_insert(struct store *s, const struct report_path *p);
-int store_health_insert(struct store *s, const struct report_health *h);
-int store_batch_commit(struct store *s);
-void store_batch_abort(struct store *s);
+/* A group of one batch: returns 0 once committed durably. */
+int store_batch_put(struct store *s, const struct report_batch *b,
+		    int64_t now_ms, int *duplicate, int *seq_reused);
 
 /* Merge every batch not yet rolled up into the hourly rollups. */
 int store_rollup_run(struct store *s, uint64_t *batches_rolled);

@@ -45,6 +45,9 @@ enum stmt_id {
 	ST_BEGIN,
 	ST_COMMIT,
 	ST_ROLLBACK,
+	ST_SAVEPOINT,
+	ST_RELEASE,
+	ST_ROLLBACK_TO,
 	ST_PROBER_UPSERT,
 	ST_BATCH_INSERT,
 	ST_SEQ_REUSED,
@@ -71,6 +74,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_SAVEPOINT] = "SAVEPOINT batch",
+	[ST_RELEASE] = "RELEASE batch",
+	[ST_ROLLBACK_TO] = "ROLLBACK TO batch",
 	[ST_PROBER_UPSERT] =
 		"INSERT INTO probers (name, first_seen_ms, last_seen_ms) VALUES (?1, ?2, ?2) "
 		"ON CONFLICT (name) DO UPDATE SET last_seen_ms = max(last_seen_ms, excluded.last_seen_ms) "
@@ -174,7 +180,8 @@ struct store_sqlite {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_COUNT];
 	struct idcache flows, targets;
-	int in_batch;
+	int in_group, in_batch;
+	int group_lost; /* SQLite rolled the group back after an error */
 	int64_t prober_id, batch_id, batch_end_ms;
 };
 
@@ -269,9 +276,14 @@ static int exec_simple(struct store_sqlite *ss, enum stmt_id id, char *err,
 	return 0;
 }
 
-/* Roll back the open transaction; keep_cache only when it can have created no
- * flow or target rows (a duplicate batch stops before any). */
-static void rollback_run(struct store_sqlite *ss, int keep_cache)
+static void caches_clear(struct store_sqlite *ss)
+{
+	idcache_clear(&ss->flows);
+	idcache_clear(&ss->targets);
+}
+
+/* Roll back the whole open transaction; ids cached inside it are gone too. */
+static void rollback_quiet(struct store_sqlite *ss)
 {
 	sqlite3_stmt *st = ss->st[ST_ROLLBACK];
 
@@ -280,15 +292,24 @@ static void rollback_run(struct store_sqlite *ss, int keep_cache)
 		sqlite3_step(st);
 		sqlite3_reset(st);
 	}
-	if (!keep_cache) {
-		idcache_clear(&ss->flows);
-		idcache_clear(&ss->targets);
-	}
+	caches_clear(ss);
 }
 
-static void rollback_quiet(struct store_sqlite *ss)
+/* Undo the open batch's savepoint; keep_cache only when it can have created
+ * no flow or target rows (a duplicate stops before any). */
+static void savepoint_undo(struct store_sqlite *ss, int keep_cache)
 {
-	rollback_run(ss, 0);
+	if (sqlite3_get_autocommit(ss->db)) {
+		ss->group_lost = 1;
+	} else {
+		sqlite3_step(ss->st[ST_ROLLBACK_TO]);
+		sqlite3_reset(ss->st[ST_ROLLBACK_TO]);
+		sqlite3_step(ss->st[ST_RELEASE]);
+		sqlite3_reset(ss->st[ST_RELEASE]);
+	}
+	if (!keep_cache || ss->group_lost)
+		caches_clear(ss);
+	ss->in_batch = 0;
 }
 
 static const char *col_text(sqlite3_stmt *st, int i)
@@ -416,7 +437,7 @@ static void sqlite_close(void *h)
 
 	if (!ss)
 		return;
-	if (ss->in_batch)
+	if (ss->in_group)
 		rollback_quiet(ss);
 	for (i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(ss->st[i]);
@@ -492,6 +513,55 @@ err:
 
 /* ---- batch ---- */
 
+static int sqlite_group_begin(void *h, char *err, size_t errlen)
+{
+	struct store_sqlite *ss = h;
+
+	if (ss->in_group) {
+		snprintf(err, errlen, "group already open");
+		return -1;
+	}
+	if (exec_simple(ss, ST_BEGIN, err, errlen, "begin") < 0)
+		return -1;
+	ss->in_group = 1;
+	ss->group_lost = 0;
+	return 0;
+}
+
+static int sqlite_group_commit(void *h, char *err, size_t errlen)
+{
+	struct store_sqlite *ss = h;
+
+	if (!ss->in_group) {
+		snprintf(err, errlen, "no group open");
+		return -1;
+	}
+	ss->in_group = 0;
+	if (ss->in_batch)
+		savepoint_undo(ss, 0);
+	if (ss->group_lost || sqlite3_get_autocommit(ss->db)) {
+		snprintf(err, errlen, "transaction rolled back by an earlier error");
+		caches_clear(ss);
+		return -1;
+	}
+	/* COMMIT returns only after the WAL is fsynced (synchronous=FULL) */
+	if (exec_simple(ss, ST_COMMIT, err, errlen, "commit") < 0) {
+		rollback_quiet(ss);
+		return -1;
+	}
+	return 0;
+}
+
+static void sqlite_group_abort(void *h)
+{
+	struct store_sqlite *ss = h;
+
+	if (!ss->in_group)
+		return;
+	rollback_quiet(ss);
+	ss->in_group = ss->in_batch = 0;
+}
+
 static int sqlite_batch_begin(void *h, const struct report_batch *b,
 			      int64_t now_ms, int *duplicate, int *seq_reused,
 			      char *err, size_t errlen)
@@ -502,11 +572,13 @@ static int sqlite_batch_begin(void *h, const struct report_batch *b,
 
 	*duplicate = 0;
 	*seq_reused = 0;
-	if (ss->in_batch) {
-		snprintf(err, errlen, "batch already open");
+	if (!ss->in_group || ss->in_batch || ss->group_lost) {
+		snprintf(err, errlen, "%s", !ss->in_group ? "no group open"
+					    : ss->in_batch ? "batch already open"
+							   : "group lost");
 		return -1;
 	}
-	if (exec_simple(ss, ST_BEGIN, err, errlen, "begin") < 0)
+	if (exec_simple(ss, ST_SAVEPOINT, err, errlen, "savepoint") < 0)
 		return -1;
 	ss->in_batch = 1;
 
@@ -543,8 +615,7 @@ static int sqlite_batch_begin(void *h, const struct report_batch *b,
 		}
 		/* already stored: nothing to write, the caller acks again */
 		*duplicate = 1;
-		rollback_run(ss, 1);
-		ss->in_batch = 0;
+		savepoint_undo(ss, 1);
 		return 0;
 	}
 
@@ -558,8 +629,7 @@ static int sqlite_batch_begin(void *h, const struct report_batch *b,
 	ss->batch_end_ms = b->end_ms;
 	return 0;
 err:
-	rollback_quiet(ss);
-	ss->in_batch = 0;
+	savepoint_undo(ss, 0);
 	return -1;
 }
 
@@ -657,8 +727,15 @@ static int sqlite_flow_insert(void *h, const struct report_flow *f, char *err,
 	int64_t flow_id;
 	int rc;
 
-	if (batch_open_check(ss, err, errlen) < 0 ||
-	    flow_id_get(ss, &f->src, &f->dst, f->proto, f->sport, f->dport,
+	if (batch_open_check(ss, err, errlen) < 0)
+		return -1;
+	/* the codec refuses these; callers that skip it get the same rule */
+	if (!f->src.family || !f->dst.family) {
+		snprintf(err, errlen, "flow %u->%u without an address", f->sport,
+			 f->dport);
+		return -1;
+	}
+	if (flow_id_get(ss, &f->src, &f->dst, f->proto, f->sport, f->dport,
 			&flow_id, err, errlen) < 0)
 		return -1;
 	sqlite3_bind_int64(st, 1, ss->batch_id);
@@ -788,18 +865,14 @@ static int sqlite_path_insert(void *h, const struct report_path *p, char *err,
 	return 0;
 }
 
-static int sqlite_batch_commit(void *h, char *err, size_t errlen)
+static int sqlite_batch_end(void *h, char *err, size_t errlen)
 {
 	struct store_sqlite *ss = h;
 
 	if (batch_open_check(ss, err, errlen) < 0)
 		return -1;
-	/* COMMIT returns only after the WAL is fsynced (synchronous=FULL) */
-	if (exec_simple(ss, ST_COMMIT, err, errlen, "commit") < 0) {
-		rollback_quiet(ss);
-		ss->in_batch = 0;
-		return -1;
-	}
+	if (exec_simple(ss, ST_RELEASE, err, errlen, "release") < 0)
+		return -1; /* the caller aborts the batch */
 	ss->in_batch = 0;
 	return 0;
 }
@@ -808,10 +881,8 @@ static void sqlite_batch_abort(void *h)
 {
 	struct store_sqlite *ss = h;
 
-	if (!ss->in_batch)
-		return;
-	rollback_quiet(ss);
-	ss->in_batch = 0;
+	if (ss->in_batch)
+		savepoint_undo(ss, 0);
 }
 
 /* ---- rollup and retention ---- */
@@ -860,8 +931,8 @@ static int sqlite_rollup_run(void *h, uint64_t *batches_rolled, char *err,
 	int64_t changed;
 
 	*batches_rolled = 0;
-	if (ss->in_batch) {
-		snprintf(err, errlen, "rollup inside an open batch");
+	if (ss->in_group) {
+		snprintf(err, errlen, "rollup inside an open group");
 		return -1;
 	}
 	do {
@@ -898,8 +969,8 @@ static int sqlite_retention_run(void *h, int64_t raw_before_ms,
 	struct store_sqlite *ss = h;
 	int64_t changed;
 
-	if (ss->in_batch) {
-		snprintf(err, errlen, "retention inside an open batch");
+	if (ss->in_group) {
+		snprintf(err, errlen, "retention inside an open group");
 		return -1;
 	}
 	do {
@@ -930,8 +1001,8 @@ static int sqlite_observations_query(void *h, int64_t since_ms,
 	sqlite3_stmt *st = ss->st[ST_OBS_QUERY];
 	int rc, cbrc = 0;
 
-	if (ss->in_batch) {
-		snprintf(err, errlen, "query inside an open batch");
+	if (ss->in_group) {
+		snprintf(err, errlen, "query inside an open group");
 		return -1;
 	}
 	sqlite3_bind_int64(st, 1, since_ms);
@@ -970,11 +1041,14 @@ const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sqlite_open,
 	.close = sqlite_close,
+	.group_begin = sqlite_group_begin,
+	.group_commit = sqlite_group_commit,
+	.group_abort = sqlite_group_abort,
 	.batch_begin = sqlite_batch_begin,
 	.flow_insert = sqlite_flow_insert,
 	.path_insert = sqlite_path_insert,
 	.health_insert = sqlite_health_insert,
-	.batch_commit = sqlite_batch_commit,
+	.batch_end = sqlite_batch_end,
 	.batch_abort = sqlite_batch_abort,
 	.rollup_run = sqlite_rollup_run,
 	.retention_run = sqlite_retention_run,

@@ -206,29 +206,52 @@ Test(store, seq_reused_after_prober_restart_is_stored)
 	report_batch_free(&b);
 }
 
-/* An aborted batch leaves nothing, and flow ids cached during it are not
- * reused afterwards (they were rolled back). */
-Test(store, aborted_batch_leaves_nothing)
+/* A failed batch leaves nothing, its group's other batches commit, and flow
+ * ids cached during it are not reused afterwards (they were rolled back). */
+Test(store, failed_batch_in_group_leaves_only_itself_out)
 {
 	struct store *s = store_must_open();
-	struct report_batch a, b;
+	struct report_batch a, b, c;
 	int dup, reused;
-	uint32_t i;
 
 	batch_make(&a, "host1", 1, 1700000000000, 4);
-	cr_assert_eq(store_batch_begin(s, &a, 0, &dup, &reused), 0);
-	for (i = 0; i < a.nflows; i++)
-		cr_assert_eq(store_flow_insert(s, &a.flows[i]), 0);
-	store_batch_abort(s);
-	cr_assert_eq(store_flow_insert(s, &a.flows[0]), -1, "insert outside a batch accepted");
 	batch_make(&b, "host2", 1, 1700000000000, 4);
-	batch_put_ok(s, &b, 0);
-	batch_put_ok(s, &a, 0);
+	batch_make(&c, "host3", 1, 1700000000000, 4);
+	/* a flow with an address of no family fails inside the store */
+	c.flows[3].dst.family = 0;
+	cr_assert_eq(store_group_begin(s), 0);
+	cr_assert_eq(store_batch_add(s, &a, 0, &dup, &reused), 0);
+	cr_assert_eq(store_batch_add(s, &c, 0, &dup, &reused), -1, "bad batch accepted");
+	cr_assert_eq(store_batch_add(s, &b, 0, &dup, &reused), 0, "%s", store_error(s));
+	cr_assert_eq(store_group_commit(s), 0, "%s", store_error(s));
+	/* the failed one, fixed and sent again, goes in with valid flow ids */
+	c.flows[3].dst = c.flows[2].dst;
+	batch_put_ok(s, &c, 0);
 	store_close(s);
-	cr_assert_eq(sql_count("SELECT count(*) FROM batches"), 2);
-	cr_assert_eq(sql_count("SELECT count(*) FROM results r JOIN flows f ON f.id = r.flow_id"), 8);
+	cr_assert_eq(sql_count("SELECT count(*) FROM batches"), 3);
+	cr_assert_eq(sql_count("SELECT count(*) FROM results r JOIN flows f ON f.id = r.flow_id"), 12);
+	cr_assert_eq(sql_count("SELECT count(*) FROM flows"), 12);
 	report_batch_free(&a);
 	report_batch_free(&b);
+	report_batch_free(&c);
+}
+
+Test(store, aborted_group_leaves_nothing)
+{
+	struct store *s = store_must_open();
+	struct report_batch a;
+	int dup, reused;
+
+	batch_make(&a, "host1", 1, 1700000000000, 4);
+	cr_assert_eq(store_group_begin(s), 0);
+	cr_assert_eq(store_batch_add(s, &a, 0, &dup, &reused), 0);
+	store_group_abort(s);
+	cr_assert_eq(store_batch_add(s, &a, 0, &dup, &reused), -1, "add outside a group accepted");
+	batch_put_ok(s, &a, 0);
+	store_close(s);
+	cr_assert_eq(sql_count("SELECT count(*) FROM batches"), 1);
+	cr_assert_eq(sql_count("SELECT count(*) FROM results r JOIN flows f ON f.id = r.flow_id"), 4);
+	report_batch_free(&a);
 }
 
 struct obs_collect {
