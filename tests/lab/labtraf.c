@@ -197,6 +197,12 @@ static int cmd_send(int argc, char **argv)
 				    htonl((uint32_t)(j / cfg.flows)) };
 		long long wait_ns = due - now_ns();
 
+		/* Fell behind (a busy machine): shift the schedule rather than
+		 * catch up in one burst that could overflow a backlog queue. */
+		if (wait_ns < -2000000) {
+			t0 -= wait_ns;
+			wait_ns = 0;
+		}
 		if (wait_ns > 200000) {
 			struct timespec ts = { wait_ns / 1000000000LL, wait_ns % 1000000000LL };
 			nanosleep(&ts, NULL);
