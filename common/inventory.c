@@ -208,10 +208,15 @@ int inventory_parse(struct inventory *inv, const char *buf, size_t len,
 		if (line[0] == '#')
 			continue;
 		nf = textio_fields_split(line, ll, fl, fln, 3);
-		if (nf == 3 && fln[0] == 4 && !memcmp(fl[0], "link", 4))
-			rc = inventory_link_add_n(inv, fl[1], fln[1], fl[2], fln[2],
-						  why, sizeof(why));
-		else if (nf == 2)
+		if (fln[0] == 4 && !memcmp(fl[0], "link", 4)) {
+			if (nf == 3)
+				rc = inventory_link_add_n(inv, fl[1], fln[1], fl[2],
+							  fln[2], why, sizeof(why));
+			else {
+				snprintf(why, sizeof(why), "expected 'link<TAB>a<TAB>b'");
+				rc = -1;
+			}
+		} else if (nf == 2)
 			rc = inventory_addr_add_n(inv, fl[0], fln[0], fl[1], fln[1],
 						  why, sizeof(why));
 		else {

@@ -1,0 +1,79 @@
+/* Unit tests for the inventory v1 parser: address owners, link lines,
+ * duplicate owners, names, version header. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "inventory.h"
+
+Test(inventory, maps_addresses_and_links)
+{
+	static const char text[] = "# faultmesh inventory v1\n"
+				   "198.18.1.1\tleaf1\n"
+				   "198.18.0.1\tspine1\n"
+				   "2001:DB8::1\tspine1\n"
+				   "198.18.1.1\tleaf1\n"
+				   "# comment\n"
+				   "link\tleaf1\tspine1\n";
+	struct inventory *inv = inventory_new();
+	const char *a, *b;
+	char err[256];
+
+	cr_assert_eq(inventory_parse(inv, text, strlen(text), "t.inv", err, sizeof(err)), 0,
+		     "%s", err);
+	cr_assert_str_eq(inventory_device_find(inv, "198.18.1.1"), "leaf1");
+	cr_assert_str_eq(inventory_device_find(inv, "2001:db8::1"), "spine1");
+	cr_assert_str_eq(inventory_device_find(inv, "2001:db8:0::1"), "spine1");
+	cr_assert_null(inventory_device_find(inv, "198.18.9.9"));
+	cr_assert_eq(inventory_addr_count(inv), 3);
+	cr_assert_eq(inventory_link_count(inv), 1);
+	inventory_link_get(inv, 0, &a, &b);
+	cr_assert_str_eq(a, "leaf1");
+	cr_assert_str_eq(b, "spine1");
+	inventory_free(inv);
+}
+
+struct bad_case {
+	const char *text;
+	const char *want;
+};
+
+Test(inventory, rejects_bad_input_naming_file_and_line)
+{
+	static const struct bad_case cases[] = {
+		{ "198.18.1.1\tleaf1\n", "t.inv:1: missing header" },
+		{ "# faultmesh inventory v9\n", "t.inv:1: unsupported inventory version" },
+		{ "\n\n", "t.inv: empty file" },
+		{ "# faultmesh inventory v1\n198.18.1.1\tleaf1\n198.18.1.1\tleaf2\n",
+		  "t.inv:3: address 198.18.1.1 already belongs to leaf1" },
+		{ "# faultmesh inventory v1\nnot-an-ip\tleaf1\n", "t.inv:2: 'not-an-ip' is not" },
+		{ "# faultmesh inventory v1\n198.18.1.1\tbad name\n", "t.inv:2: bad device name" },
+		{ "# faultmesh inventory v1\n198.18.1.1\n", "t.inv:2: expected" },
+		{ "# faultmesh inventory v1\nlink\ta\n", "t.inv:2: expected" },
+		{ "# faultmesh inventory v1\nlink\ta\tb/c\n", "t.inv:2: bad device name" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct inventory *inv = inventory_new();
+		char err[256] = "";
+
+		cr_assert_eq(inventory_parse(inv, cases[i].text, strlen(cases[i].text),
+					     "t.inv", err, sizeof(err)), -1, "case %zu", i);
+		cr_assert(strstr(err, cases[i].want), "case %zu: '%s' lacks '%s'", i,
+			  err, cases[i].want);
+		inventory_free(inv);
+	}
+}
+
+Test(inventory, device_name_length_limit)
+{
+	struct inventory *inv = inventory_new();
+	char name[80], err[256];
+
+	memset(name, 'a', sizeof(name));
+	name[INVENTORY_NAME_MAX] = '\0';
+	cr_assert_eq(inventory_addr_add(inv, "10.0.0.1", name, err, sizeof(err)), 0, "%s", err);
+	name[INVENTORY_NAME_MAX] = 'a';
+	name[INVENTORY_NAME_MAX + 1] = '\0';
+	cr_assert_eq(inventory_addr_add(inv, "10.0.0.2", name, err, sizeof(err)), -1);
+	inventory_free(inv);
+}

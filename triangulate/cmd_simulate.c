@@ -1,0 +1,110 @@
+/* triangulate simulate: writes PREFIX.obs, PREFIX.inv and PREFIX.truth for a
+ * simulated Clos fabric with injected faults (see sim.h). */
+#include "cmd_localize.h"
+#include "opts.h"
+#include "sim.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+struct simulate_cfg {
+	struct sim_cfg sim;
+	const char *out; /* file prefix */
+	int no_links;    /* leave link lines out of the inventory */
+};
+
+#define SIMF(f) offsetof(struct simulate_cfg, sim.f)
+
+static const struct opt_spec simulate_opts[] = {
+	{ "out", 'o', OPT_STR, offsetof(struct simulate_cfg, out), 0, 0, NULL,
+	  "PREFIX", "write PREFIX.obs, PREFIX.inv, PREFIX.truth" },
+	{ "tiers", 't', OPT_INT, SIMF(tiers), 2, 3, "3", "N",
+	  "2: leaf-spine, 3: fat tree" },
+	{ "radix", 'k', OPT_INT, SIMF(k), 2, 128, "8", "K", "switch radix (even)" },
+	{ "hosts-per-tor", 0, OPT_INT, SIMF(hosts_per_tor), 1, 64, "1", "N",
+	  "probing hosts under each edge switch" },
+	{ "flows", 'n', OPT_INT, SIMF(flows), 0, 1e8, "10000", "N", "flows to probe" },
+	{ "probes", 'p', OPT_INT, SIMF(probes), 1, 1e9, "1000", "N",
+	  "probes per flow in the window" },
+	{ "faults", 'f', OPT_INT, SIMF(faults), 0, 100000, "1", "N",
+	  "concurrent faults" },
+	{ "kinds", 0, OPT_STR, SIMF(kinds), 0, 0, "link", "LIST",
+	  "fault kinds, comma-separated: link,device,blackhole,host" },
+	{ "loss-min", 0, OPT_DOUBLE, SIMF(loss_min), 1e-9, 1, "0.0005", "RATE",
+	  "smallest fault loss (log-uniform)" },
+	{ "loss-max", 0, OPT_DOUBLE, SIMF(loss_max), 1e-9, 1, "1", "RATE",
+	  "largest fault loss" },
+	{ "bg-min", 0, OPT_DOUBLE, SIMF(bg_min), 1e-12, 0.1, "1e-5", "RATE",
+	  "smallest healthy-link loss (log-uniform)" },
+	{ "bg-max", 0, OPT_DOUBLE, SIMF(bg_max), 1e-12, 0.1, "1e-4", "RATE",
+	  "largest healthy-link loss" },
+	{ "star-ratio", 0, OPT_DOUBLE, SIMF(star_ratio), 0, 1, "0", "R",
+	  "share of router hops that do not answer ('*')" },
+	{ "unknown-ratio", 0, OPT_DOUBLE, SIMF(unknown_ratio), 0, 1, "0", "R",
+	  "share of flows with an unknown path ('-')" },
+	{ "seed", 's', OPT_INT, SIMF(seed), 0, 9e18, "1", "N", "random seed" },
+	{ "no-inventory-links", 0, OPT_FLAG, offsetof(struct simulate_cfg, no_links),
+	  0, 0, NULL, NULL, "omit link lines from the inventory" },
+};
+
+static FILE *simulate_open(const char *prefix, const char *ext, char *path,
+			   size_t len)
+{
+	snprintf(path, len, "%s.%s", prefix, ext);
+	return fopen(path, "w");
+}
+
+int cmd_simulate(int argc, char **argv)
+{
+	static const char synopsis[] = "triangulate simulate --out PREFIX [options]";
+	struct simulate_cfg cfg = { 0 };
+	FILE *obs = NULL, *inv = NULL, *truth = NULL;
+	char err[512], path[3][4096];
+	long long placed = 0;
+	int rc = opts_parse(simulate_opts, OPTS_LEN(simulate_opts), &cfg, argc,
+			    argv, err, sizeof(err));
+
+	rc = opts_main_result(rc, "triangulate simulate", synopsis,
+			      "Simulate probing a Clos fabric with injected faults.",
+			      simulate_opts, OPTS_LEN(simulate_opts), err);
+	if (rc >= 0)
+		return rc;
+	if (!cfg.out) {
+		fprintf(stderr, "triangulate simulate: --out is required\n");
+		return 2;
+	}
+	if (cfg.sim.loss_min > cfg.sim.loss_max || cfg.sim.bg_min > cfg.sim.bg_max) {
+		fprintf(stderr, "triangulate simulate: a minimum exceeds its maximum\n");
+		return 2;
+	}
+	cfg.sim.inventory_links = !cfg.no_links;
+	if (!(obs = simulate_open(cfg.out, "obs", path[0], sizeof(path[0]))) ||
+	    !(inv = simulate_open(cfg.out, "inv", path[1], sizeof(path[1]))) ||
+	    !(truth = simulate_open(cfg.out, "truth", path[2], sizeof(path[2])))) {
+		snprintf(err, sizeof(err), "%s.*: %s", cfg.out, strerror(errno));
+		goto fail;
+	}
+	if (sim_run(&cfg.sim, obs, inv, truth, &placed, err, sizeof(err)) < 0)
+		goto fail;
+	if (fclose(obs) | fclose(inv) | fclose(truth)) {
+		obs = inv = truth = NULL;
+		snprintf(err, sizeof(err), "%s.*: %s", cfg.out, strerror(errno));
+		goto fail;
+	}
+	if (placed < cfg.sim.faults)
+		fprintf(stderr, "triangulate simulate: placed %lld of %lld faults "
+				"(no room without sharing a device)\n",
+			placed, cfg.sim.faults);
+	return 0;
+fail:
+	fprintf(stderr, "triangulate simulate: %s\n", err);
+	if (obs)
+		fclose(obs);
+	if (inv)
+		fclose(inv);
+	if (truth)
+		fclose(truth);
+	return 1;
+}

@@ -1,0 +1,928 @@
+/* Penalized maximum likelihood by coordinate ascent in u = -log(success):
+ * the log-likelihood is concave in u, so each 1-D update (a monotone Newton
+ * solve) moves toward the global optimum. Links that no lossy flow crosses
+ * sit at u = 0 and never enter the loop, which keeps a million flows fast.
+ * Ambiguous paths are weighted by EM. Then likelihood-ratio tests against
+ * the background rate with a Bonferroni correction decide the suspects. */
+#include "infer.h"
+#include "model.h"
+#include "strtab.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* A link update gaining less log-likelihood than this does not wake its
+ * neighbours, and a sweep whose best update gains less ends the fit: the
+ * decisions rest on likelihood-ratio statistics of order 10 and more. */
+#define FIT_GAIN_MIN 0.1
+#define LR_CI95 3.841458820694124 /* chi-square(1) 95% quantile */
+
+void infer_cfg_default(struct infer_cfg *cfg)
+{
+	cfg->background_loss = 1e-4;
+	cfg->alpha = 0.01;
+	cfg->prior_probes = 1;
+	cfg->device_share = 0.5;
+	cfg->blackhole_share = 0.8;
+	cfg->max_sweeps = 300;
+	cfg->max_em_rounds = 20;
+}
+
+struct fit {
+	const struct model *m;
+	double *u;   /* per link: -log(success rate) */
+	double *B;   /* per link: weighted delivered probes */
+	double *X;   /* per alternative: sum of u over its links */
+	uint32_t *inc_first, *inc; /* per link: lossy alternatives through it */
+	double *cbuf, *rbuf;       /* scratch for one variable's terms */
+	size_t scratch;
+	uint32_t *active;
+	size_t nactive;
+	uint8_t *dirty; /* per link: to be solved again */
+	uint32_t *link_stamp, *alt_stamp, stamp; /* set membership for profiles */
+	uint8_t *cand; /* per link: passed the conditional test */
+};
+
+/* One variable's terms: maximize h(u) = -B u + sum c_i log(1 - e^-(u + r_i))
+ * over u >= 0 (r_i: the rest of the path's u). */
+struct terms {
+	double B;
+	const double *c, *r;
+	size_t n;
+};
+
+static double terms_phi(const struct terms *t, double u, double *dphi)
+{
+	double phi = t->B, d = 0;
+
+	for (size_t i = 0; i < t->n; i++) {
+		double z = u + t->r[i], e = expm1(z);
+
+		if (e <= 0) {
+			*dphi = INFINITY;
+			return -INFINITY;
+		}
+		phi -= t->c[i] / e;
+		d += t->c[i] * (e + 1) / (e * e);
+	}
+	*dphi = d;
+	return phi;
+}
+
+static double terms_loglik(const struct terms *t, double u)
+{
+	double h = -t->B * u;
+
+	for (size_t i = 0; i < t->n; i++) {
+		double z = u + t->r[i];
+
+		if (z <= 0)
+			return -INFINITY;
+		h += t->c[i] * log(-expm1(-z));
+	}
+	return h;
+}
+
+/* The maximizer of h with B raised by prior: phi(u) = h'(u) is increasing and
+ * concave in u, so Newton from a point left of the root never overshoots.
+ * *curv gets -h'' at the answer (0 when the answer is u = 0). */
+static double terms_solve(const struct terms *t, double prior, double u_start,
+			  double *curv)
+{
+	struct terms tp = *t;
+	double u, d = 0, phi, csum = 0;
+
+	tp.B += prior;
+	*curv = 0;
+	if (tp.n == 0)
+		return 0;
+	phi = terms_phi(&tp, 0, &d);
+	if (phi >= 0)
+		return 0;
+	for (size_t i = 0; i < tp.n; i++)
+		csum += tp.c[i];
+	/* warm start, else the root when every rest-of-path is clean (r = 0) */
+	u = u_start > 0 ? u_start : fmin(csum / tp.B, 50);
+	while ((phi = terms_phi(&tp, u, &d)) >= 0 && u > 1e-300)
+		u *= 0.25;
+	for (int it = 0; it < 200; it++) {
+		double step;
+
+		if (!isfinite(phi) || !isfinite(d)) {
+			u *= 2;
+			phi = terms_phi(&tp, u, &d);
+			continue;
+		}
+		step = -phi / d;
+		u += step;
+		if (u > 700)
+			return 700;
+		phi = terms_phi(&tp, u, &d);
+		if (step <= 1e-12 + 1e-9 * u)
+			break;
+	}
+	*curv = d;
+	return u;
+}
+
+/* u where the log-likelihood has dropped by drop below its value at u_hat,
+ * on the left (dir < 0, floored at 0) or right side; by bisection. */
+static double terms_bound(const struct terms *t, double u_hat, double drop, int dir)
+{
+	double h0 = terms_loglik(t, u_hat) - drop, lo, hi;
+
+	if (dir < 0) {
+		if (terms_loglik(t, 0) >= h0)
+			return 0;
+		lo = 0;
+		hi = u_hat;
+	} else {
+		lo = u_hat;
+		hi = u_hat > 0 ? u_hat * 2 : 1e-6;
+		while (terms_loglik(t, hi) >= h0 && hi < 700)
+			hi *= 2;
+		if (hi >= 700)
+			return 700;
+	}
+	for (int it = 0; it < 100; it++) {
+		double mid = 0.5 * (lo + hi);
+		int inside = terms_loglik(t, mid) >= h0;
+
+		if ((dir < 0) == inside)
+			hi = mid;
+		else
+			lo = mid;
+	}
+	return 0.5 * (lo + hi);
+}
+
+static double u_to_loss(double u)
+{
+	return -expm1(-u);
+}
+
+static void fit_free(struct fit *f)
+{
+	free(f->u);
+	free(f->B);
+	free(f->X);
+	free(f->inc_first);
+	free(f->inc);
+	free(f->cbuf);
+	free(f->rbuf);
+	free(f->active);
+	free(f->dirty);
+	free(f->link_stamp);
+	free(f->cand);
+	free(f->alt_stamp);
+}
+
+static int fit_init(struct fit *f, const struct model *m)
+{
+	size_t nl = m->nlinks, ninc = 0;
+
+	memset(f, 0, sizeof(*f));
+	f->m = m;
+	f->u = calloc(nl + 1, sizeof(*f->u));
+	f->B = calloc(nl + 1, sizeof(*f->B));
+	f->X = calloc(m->nalts + 1, sizeof(*f->X));
+	f->inc_first = calloc(nl + 2, sizeof(*f->inc_first));
+	f->dirty = calloc(nl + 1, 1);
+	f->link_stamp = calloc(nl + 1, sizeof(*f->link_stamp));
+	f->cand = calloc(nl + 1, 1);
+	f->alt_stamp = calloc(m->nalts + 1, sizeof(*f->alt_stamp));
+	if (!f->cand || !f->link_stamp || !f->alt_stamp || !f->dirty || !f->u || !f->B || !f->X || !f->inc_first)
+		return -1;
+	for (size_t a = 0; a < m->nalts; a++) {
+		const struct model_alt *al = &m->alts[a];
+
+		if (!m->flows[al->flow].lost)
+			continue;
+		for (uint32_t k = 0; k < al->nlinks; k++)
+			f->inc_first[m->alt_links[al->link_first + k] + 1]++;
+	}
+	for (size_t l = 0; l < nl; l++) {
+		if (f->inc_first[l + 1] > f->scratch)
+			f->scratch = f->inc_first[l + 1];
+		f->inc_first[l + 1] += f->inc_first[l];
+	}
+	ninc = f->inc_first[nl];
+	f->inc = malloc((ninc + 1) * sizeof(*f->inc));
+	f->active = malloc((nl + 1) * sizeof(*f->active));
+	f->cbuf = malloc((f->scratch + 1) * sizeof(*f->cbuf));
+	f->rbuf = malloc((f->scratch + 1) * sizeof(*f->rbuf));
+	if (!f->inc || !f->active || !f->cbuf || !f->rbuf)
+		return -1;
+	for (size_t a = 0; a < m->nalts; a++) {
+		const struct model_alt *al = &m->alts[a];
+
+		if (!m->flows[al->flow].lost)
+			continue;
+		for (uint32_t k = 0; k < al->nlinks; k++)
+			f->inc[f->inc_first[m->alt_links[al->link_first + k]]++] =
+				(uint32_t)a;
+	}
+	for (size_t l = nl; l > 0; l--)
+		f->inc_first[l] = f->inc_first[l - 1];
+	f->inc_first[0] = 0;
+	for (size_t l = 0; l < nl; l++)
+		if (f->inc_first[l + 1] > f->inc_first[l])
+			f->active[f->nactive++] = (uint32_t)l;
+	return 0;
+}
+
+/* Delivered probes per link under the current path weights. */
+static void fit_successes_sum(struct fit *f)
+{
+	const struct model *m = f->m;
+
+	memset(f->B, 0, m->nlinks * sizeof(*f->B));
+	for (size_t a = 0; a < m->nalts; a++) {
+		const struct model_alt *al = &m->alts[a];
+		const struct model_flow *fl = &m->flows[al->flow];
+		double ok = al->weight * (double)(fl->sent - fl->lost);
+
+		for (uint32_t k = 0; k < al->nlinks; k++)
+			f->B[m->alt_links[al->link_first + k]] += ok;
+	}
+}
+
+/* Gather link l's terms given every other link's current u. */
+static void fit_link_terms(struct fit *f, uint32_t l, struct terms *t)
+{
+	const struct model *m = f->m;
+	size_t n = 0;
+
+	for (uint32_t i = f->inc_first[l]; i < f->inc_first[l + 1]; i++) {
+		const struct model_alt *al = &m->alts[f->inc[i]];
+		double c = al->weight * (double)m->flows[al->flow].lost;
+
+		if (c <= 0)
+			continue;
+		f->cbuf[n] = c;
+		f->rbuf[n] = fmax(0, f->X[f->inc[i]] - f->u[l]);
+		n++;
+	}
+	t->B = f->B[l];
+	t->c = f->cbuf;
+	t->r = f->rbuf;
+	t->n = n;
+}
+
+/* Sweeps until a whole sweep gains under 0.01 in penalized log-likelihood:
+ * along non-identifiable ridges (a device's in- versus out-links) u keeps
+ * drifting without changing the fit, so parameter change is no stop rule.
+ * Only links whose neighbourhood moved are solved again (a dirty set): most
+ * links settle in a sweep or two and stay settled. */
+static int fit_sweeps(struct fit *f, const struct infer_cfg *cfg)
+{
+	const struct model *m = f->m;
+	int s;
+
+	for (size_t i = 0; i < f->nactive; i++)
+		f->dirty[f->active[i]] = 1;
+	for (s = 0; s < cfg->max_sweeps; s++) {
+		double gain_max = 0;
+		size_t solved = 0;
+
+		for (size_t i = 0; i < f->nactive; i++) {
+			uint32_t l = f->active[i];
+			struct terms t;
+			double nu, du, curv, gain;
+
+			if (!f->dirty[l])
+				continue;
+			f->dirty[l] = 0;
+			solved++;
+			fit_link_terms(f, l, &t);
+			nu = terms_solve(&t, cfg->prior_probes, f->u[l], &curv);
+			du = nu - f->u[l];
+			if (du == 0)
+				continue;
+			for (uint32_t k = f->inc_first[l]; k < f->inc_first[l + 1]; k++)
+				f->X[f->inc[k]] += du;
+			f->u[l] = nu;
+			/* second-order estimate of the log-likelihood gained; exact
+			 * when the link fell to the u = 0 boundary */
+			gain = 0.5 * curv * du * du;
+			if (nu == 0 || !isfinite(gain)) {
+				t.B += cfg->prior_probes;
+				gain = terms_loglik(&t, nu) - terms_loglik(&t, nu - du);
+			}
+			if (gain > gain_max)
+				gain_max = gain;
+			if (gain < FIT_GAIN_MIN)
+				continue;
+			/* the links sharing a lossy flow with l see a new rest-of-path */
+			for (uint32_t k = f->inc_first[l]; k < f->inc_first[l + 1]; k++) {
+				const struct model_alt *al = &m->alts[f->inc[k]];
+
+				for (uint32_t j = 0; j < al->nlinks; j++)
+					f->dirty[m->alt_links[al->link_first + j]] = 1;
+			}
+		}
+		if (!solved || gain_max < FIT_GAIN_MIN)
+			return s + 1;
+	}
+	return s;
+}
+
+/* E-step: each ambiguous flow's paths weighted by how well they explain it. */
+static double fit_paths_reweight(struct fit *f)
+{
+	const struct model *m = f->m;
+	struct model_alt *alts = m->alts;
+	double change = 0;
+
+	for (size_t i = 0; i < m->nflows; i++) {
+		const struct model_flow *fl = &m->flows[i];
+		double lw[MODEL_ALTS_MAX], top = -INFINITY, sum = 0;
+
+		if (fl->nalt < 2)
+			continue;
+		for (uint32_t k = 0; k < fl->nalt; k++) {
+			const struct model_alt *al = &alts[fl->alt_first + k];
+			double x = 0;
+
+			for (uint32_t j = 0; j < al->nlinks; j++)
+				x += f->u[m->alt_links[al->link_first + j]];
+			lw[k] = -(double)(fl->sent - fl->lost) * x;
+			if (fl->lost)
+				lw[k] += x > 0 ? (double)fl->lost * log(-expm1(-x)) : -INFINITY;
+			if (lw[k] > top)
+				top = lw[k];
+		}
+		if (!isfinite(top))
+			continue;
+		for (uint32_t k = 0; k < fl->nalt; k++)
+			sum += lw[k] = exp(lw[k] - top);
+		for (uint32_t k = 0; k < fl->nalt; k++) {
+			double w = lw[k] / sum;
+
+			change = fmax(change, fabs(w - alts[fl->alt_first + k].weight));
+			alts[fl->alt_first + k].weight = w;
+		}
+	}
+	return change;
+}
+
+/* Recompute every alternative's X from u (after weights or u changed). */
+static void fit_paths_sum(struct fit *f)
+{
+	const struct model *m = f->m;
+
+	for (size_t a = 0; a < m->nalts; a++) {
+		const struct model_alt *al = &m->alts[a];
+		double x = 0;
+
+		for (uint32_t k = 0; k < al->nlinks; k++)
+			x += f->u[m->alt_links[al->link_first + k]];
+		f->X[a] = x;
+	}
+}
+
+struct u32vec {
+	uint32_t *v;
+	size_t n, cap;
+};
+
+static int u32vec_push(struct u32vec *v, uint32_t x)
+{
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? v->cap * 2 : 256;
+		uint32_t *nv = realloc(v->v, cap * sizeof(*nv));
+
+		if (!nv)
+			return -1;
+		v->v = nv;
+		v->cap = cap;
+	}
+	v->v[v->n++] = x;
+	return 0;
+}
+
+/* Penalized log-likelihood restricted to the given links and alternatives
+ * (the only terms a local refit changes). */
+static double fit_local_loglik(const struct fit *f, const struct infer_cfg *cfg,
+			       const struct u32vec *links, const struct u32vec *alts)
+{
+	const struct model *m = f->m;
+	double ll = 0;
+
+	for (size_t i = 0; i < links->n; i++)
+		ll -= (f->B[links->v[i]] + cfg->prior_probes) * f->u[links->v[i]];
+	for (size_t i = 0; i < alts->n; i++) {
+		const struct model_alt *al = &m->alts[alts->v[i]];
+		double x = f->X[alts->v[i]];
+
+		ll += x > 0 ? al->weight * (double)m->flows[al->flow].lost * log(-expm1(-x))
+			    : -INFINITY;
+	}
+	return ll;
+}
+
+/* Profile likelihood-ratio statistic of link l against u_null: l is held at
+ * the null and every link sharing a lossy flow with it is refit, so loss the
+ * fit had pinned on l may move to its neighbours instead (a test holding the
+ * neighbours at their fitted values overstates the evidence). The null is
+ * composite: neighbours that are themselves candidates move freely, the
+ * others only up to the background rate (or their fitted value if higher);
+ * otherwise a group of links that always share flows (a host's uplink and
+ * its switch's uplinks) could hide any fault in the group. The model state
+ * is restored afterwards. Returns the statistic, or -1 (ENOMEM). */
+static double fit_profile_lr(struct fit *f, const struct infer_cfg *cfg,
+			     uint32_t l, double u_null)
+{
+	const struct model *m = f->m;
+	struct u32vec links = { 0 }, alts = { 0 };
+	double *saved_u = NULL, *saved_x = NULL, before, after, lr = -1;
+	uint32_t st = ++f->stamp;
+
+	f->link_stamp[l] = st;
+	if (u32vec_push(&links, l) < 0)
+		goto out;
+	for (uint32_t k = f->inc_first[l]; k < f->inc_first[l + 1]; k++) {
+		const struct model_alt *al = &m->alts[f->inc[k]];
+
+		for (uint32_t j = 0; j < al->nlinks; j++) {
+			uint32_t n = m->alt_links[al->link_first + j];
+
+			if (f->link_stamp[n] != st) {
+				f->link_stamp[n] = st;
+				if (u32vec_push(&links, n) < 0)
+					goto out;
+			}
+		}
+	}
+	for (size_t i = 0; i < links.n; i++) {
+		uint32_t n = links.v[i];
+
+		for (uint32_t k = f->inc_first[n]; k < f->inc_first[n + 1]; k++) {
+			if (f->alt_stamp[f->inc[k]] != st) {
+				f->alt_stamp[f->inc[k]] = st;
+				if (u32vec_push(&alts, f->inc[k]) < 0)
+					goto out;
+			}
+		}
+	}
+	saved_u = malloc(links.n * sizeof(*saved_u));
+	saved_x = malloc((alts.n + 1) * sizeof(*saved_x));
+	if (!saved_u || !saved_x)
+		goto out;
+	for (size_t i = 0; i < links.n; i++)
+		saved_u[i] = f->u[links.v[i]];
+	for (size_t i = 0; i < alts.n; i++)
+		saved_x[i] = f->X[alts.v[i]];
+	before = fit_local_loglik(f, cfg, &links, &alts);
+	for (uint32_t k = f->inc_first[l]; k < f->inc_first[l + 1]; k++)
+		f->X[f->inc[k]] += u_null - f->u[l];
+	f->u[l] = u_null;
+	for (int sweep = 0; sweep < 20; sweep++) {
+		double gain_max = 0;
+
+		for (size_t i = 1; i < links.n; i++) {
+			uint32_t n = links.v[i];
+			struct terms t;
+			double nu, du, curv;
+
+			fit_link_terms(f, n, &t);
+			nu = terms_solve(&t, cfg->prior_probes, f->u[n], &curv);
+			/* h is concave: clipping is the constrained optimum */
+			if (!f->cand[n] && nu > fmax(u_null, saved_u[i]))
+				nu = fmax(u_null, saved_u[i]);
+			du = nu - f->u[n];
+			if (du == 0)
+				continue;
+			for (uint32_t k = f->inc_first[n]; k < f->inc_first[n + 1]; k++)
+				f->X[f->inc[k]] += du;
+			f->u[n] = nu;
+			gain_max = fmax(gain_max, nu == 0 ? INFINITY : 0.5 * curv * du * du);
+		}
+		if (gain_max < FIT_GAIN_MIN)
+			break;
+	}
+	after = fit_local_loglik(f, cfg, &links, &alts);
+	lr = fmax(0, 2 * (before - after));
+	for (size_t i = 0; i < links.n; i++)
+		f->u[links.v[i]] = saved_u[i];
+	for (size_t i = 0; i < alts.n; i++)
+		f->X[alts.v[i]] = saved_x[i];
+out:
+	free(saved_u);
+	free(saved_x);
+	free(links.v);
+	free(alts.v);
+	return lr;
+}
+
+/* Test one variable against the background: fills loss, interval, score and
+ * confidence; returns 1 when it is faulty at the corrected level. */
+static int terms_test(const struct terms *t, double u_hat, double u_null,
+		      double ntests, double alpha, struct suspect *s)
+{
+	double lr, pv;
+
+	if (u_hat <= u_null)
+		return 0;
+	lr = 2 * (terms_loglik(t, u_hat) - terms_loglik(t, u_null));
+	if (!(lr > 0))
+		return 0;
+	/* one-sided test on the boundary: half a chi-square(1) tail */
+	pv = 0.5 * erfc(sqrt(lr / 2));
+	pv *= ntests;
+	if (pv > alpha)
+		return 0;
+	s->score = lr;
+	s->confidence = pv < 1 ? 1 - pv : 0;
+	s->loss_ratio = u_to_loss(u_hat);
+	s->loss_lo = u_to_loss(terms_bound(t, u_hat, LR_CI95 / 2, -1));
+	s->loss_hi = u_to_loss(terms_bound(t, u_hat, LR_CI95 / 2, 1));
+	return 1;
+}
+
+struct tally {
+	uint64_t flows, lossy, n5, all_lost, clean;
+	double B;
+	double *c, *r;
+	size_t n, cap;
+};
+
+static int tally_term(struct tally *t, double c, double r)
+{
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 64;
+		double *nc = realloc(t->c, cap * sizeof(*nc)), *nr;
+
+		if (!nc)
+			return -1;
+		t->c = nc;
+		nr = realloc(t->r, cap * sizeof(*nr));
+		if (!nr)
+			return -1;
+		t->r = nr;
+		t->cap = cap;
+	}
+	t->c[t->n] = c;
+	t->r[t->n] = r;
+	t->n++;
+	return 0;
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Distinct probers per suspect index, from (index << 32 | prober) pairs. */
+static void probers_count(uint64_t *pairs, size_t n, struct suspect *v)
+{
+	qsort(pairs, n, sizeof(*pairs), u32_cmp);
+	for (size_t i = 0; i < n; i++)
+		if (i == 0 || pairs[i] != pairs[i - 1])
+			v[pairs[i] >> 32].probers++;
+}
+
+struct pairs {
+	uint64_t *v;
+	size_t n, cap;
+};
+
+static int pairs_add(struct pairs *p, uint64_t x)
+{
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 1024;
+		uint64_t *v = realloc(p->v, cap * sizeof(*v));
+
+		if (!v)
+			return -1;
+		p->v = v;
+		p->cap = cap;
+	}
+	p->v[p->n++] = x;
+	return 0;
+}
+
+/* Link suspects, then device/host grouping and blackhole classification. */
+static int infer_suspects(struct fit *f, const struct infer_cfg *cfg,
+			  struct suspect_list *out)
+{
+	const struct model *m = f->m;
+	double u_null = -log1p(-cfg->background_loss);
+	double ntests = (double)m->nlinks + m->ndevs;
+	struct suspect_list links = { 0 }, groups = { 0 };
+	int32_t *link_sus = NULL, *dev_sus = NULL;
+	uint32_t *used = NULL, *fin = NULL, *fout = NULL, *nin = NULL, *nout = NULL;
+	struct tally *lt = NULL, *dt = NULL;
+	struct pairs pp = { 0 }, dp = { 0 };
+	int rc = -1;
+
+	link_sus = malloc((m->nlinks + 1) * sizeof(*link_sus));
+	dev_sus = malloc((m->ndevs + 1) * sizeof(*dev_sus));
+	used = calloc(m->nlinks + 1, sizeof(*used));
+	fin = calloc(m->ndevs + 1, sizeof(*fin));
+	fout = calloc(m->ndevs + 1, sizeof(*fout));
+	nin = calloc(m->ndevs + 1, sizeof(*nin));
+	nout = calloc(m->ndevs + 1, sizeof(*nout));
+	if (!link_sus || !dev_sus || !used || !fin || !fout || !nin || !nout)
+		goto out;
+	for (uint32_t l = 0; l < m->nlinks; l++)
+		link_sus[l] = -1;
+	for (uint32_t d = 0; d < m->ndevs; d++)
+		dev_sus[d] = -1;
+	/* conditional tests pick candidates; profile tests confirm them */
+	for (size_t i = 0; i < f->nactive; i++) {
+		uint32_t l = f->active[i];
+		struct suspect s;
+		struct terms t;
+
+		fit_link_terms(f, l, &t);
+		f->cand[l] = (uint8_t)terms_test(&t, f->u[l], u_null, ntests,
+						 cfg->alpha, &s);
+	}
+	for (size_t i = 0; i < f->nactive; i++) {
+		uint32_t l = f->active[i];
+		struct suspect s = { .kind = SUSPECT_LINK };
+		struct terms t;
+		double lr, pv;
+
+		if (!f->cand[l])
+			continue;
+		fit_link_terms(f, l, &t);
+		terms_test(&t, f->u[l], u_null, ntests, 1.0, &s);
+		lr = fit_profile_lr(f, cfg, l, u_null);
+		if (lr < 0)
+			goto out;
+		pv = 0.5 * erfc(sqrt(lr / 2)) * ntests;
+		if (pv > cfg->alpha)
+			continue;
+		s.score = lr;
+		s.confidence = pv < 1 ? 1 - pv : 0;
+		snprintf(s.from, sizeof(s.from), "%s", model_dev_name(m, m->link_from[l]));
+		snprintf(s.to, sizeof(s.to), "%s", model_dev_name(m, m->link_to[l]));
+		link_sus[l] = (int32_t)links.n;
+		if (suspect_list_add(&links, &s) < 0)
+			goto out;
+	}
+	lt = calloc(links.n + 1, sizeof(*lt));
+	if (!lt)
+		goto out;
+	/* Evidence per link: flows that most likely crossed it. */
+	for (size_t a = 0; a < m->nalts; a++) {
+		const struct model_alt *al = &m->alts[a];
+		const struct model_flow *fl = &m->flows[al->flow];
+
+		if (al->weight < 0.5)
+			continue;
+		for (uint32_t k = 0; k < al->nlinks; k++) {
+			uint32_t l = m->alt_links[al->link_first + k];
+			int32_t si = link_sus[l];
+			struct tally *t;
+
+			used[l]++;
+			if (si < 0)
+				continue;
+			t = &lt[si];
+			t->flows++;
+			if (fl->lost) {
+				t->lossy++;
+				if (pairs_add(&pp, (uint64_t)si << 32 | fl->prober_dev) < 0)
+					goto out;
+			}
+			if (fl->sent >= 5) {
+				double q = (double)fl->lost / (double)fl->sent;
+
+				t->n5++;
+				if (q >= 0.9)
+					t->all_lost++;
+				else if (q <= 0.1 * links.v[si].loss_ratio)
+					t->clean++;
+			}
+		}
+	}
+	probers_count(pp.v, pp.n, links.v);
+	for (size_t i = 0; i < links.n; i++) {
+		struct suspect *s = &links.v[i];
+		const struct tally *t = &lt[i];
+
+		s->flows = t->flows;
+		s->lossy_flows = t->lossy;
+		/* all-or-nothing per flow: hashed flows die, the rest are clean */
+		if (t->all_lost >= 2 && t->clean >= 2 && s->loss_ratio < 0.95 &&
+		    (double)(t->all_lost + t->clean) >= cfg->blackhole_share * (double)t->n5)
+			s->kind = SUSPECT_BLACKHOLE;
+	}
+	/* Devices: most of the in- or out-links in use are faulty. */
+	for (uint32_t l = 0; l < m->nlinks; l++) {
+		if (!used[l])
+			continue;
+		nout[m->link_from[l]]++;
+		nin[m->link_to[l]]++;
+		if (link_sus[l] >= 0) {
+			fout[m->link_from[l]]++;
+			fin[m->link_to[l]]++;
+		}
+	}
+	/* switches first: a host behind a faulty switch is not sick itself */
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1) {
+			for (uint32_t l = 0; l < m->nlinks; l++) {
+				if (dev_sus[m->link_from[l]] >= 0)
+					fin[m->link_to[l]] = 0;
+				if (dev_sus[m->link_to[l]] >= 0)
+					fout[m->link_from[l]] = 0;
+			}
+		}
+		for (uint32_t d = 0; d < m->ndevs; d++) {
+			struct suspect s = { 0 };
+			int host = m->dev_endpoint[d] && !m->dev_transit[d];
+
+			if (host != pass)
+				continue;
+			if (host) {
+				/* every link it has evidence on is faulty */
+				if (!(fin[d] + fout[d]) ||
+				    fin[d] + fout[d] < nin[d] + nout[d])
+					continue;
+				s.kind = SUSPECT_HOST;
+			} else {
+				int in = fin[d] >= 2 && fin[d] >= cfg->device_share * nin[d];
+				int outd = fout[d] >= 2 &&
+					   fout[d] >= cfg->device_share * nout[d];
+
+				if (!in && !outd)
+					continue;
+				s.kind = SUSPECT_DEVICE;
+			}
+			snprintf(s.from, sizeof(s.from), "%s", model_dev_name(m, d));
+			dev_sus[d] = (int32_t)groups.n;
+			if (suspect_list_add(&groups, &s) < 0)
+				goto out;
+		}
+	}
+	/* Each device's own loss: one variable in place of its links on each path. */
+	dt = calloc(groups.n + 1, sizeof(*dt));
+	if (!dt)
+		goto out;
+	for (size_t a = 0; groups.n && a < m->nalts; a++) {
+		const struct model_alt *al = &m->alts[a];
+		const struct model_flow *fl = &m->flows[al->flow];
+		int32_t seen[4];
+		double part[4];
+		int ns = 0;
+
+		if (al->weight <= 0)
+			continue;
+		for (uint32_t k = 0; k < al->nlinks; k++) {
+			uint32_t l = m->alt_links[al->link_first + k];
+			uint32_t ends[2] = { m->link_from[l], m->link_to[l] };
+
+			for (int e = 0; e < 2; e++) {
+				int32_t g = dev_sus[ends[e]], j;
+
+				if (g < 0)
+					continue;
+				for (j = 0; j < ns && seen[j] != g; j++)
+					;
+				if (j == ns) {
+					if (ns == 4)
+						continue;
+					seen[ns] = g;
+					part[ns++] = 0;
+				}
+				part[j] += f->u[l];
+			}
+		}
+		for (int j = 0; j < ns; j++) {
+			struct tally *t = &dt[seen[j]];
+
+			t->B += al->weight * (double)(fl->sent - fl->lost);
+			if (al->weight >= 0.5) {
+				t->flows++;
+				if (fl->lost) {
+					t->lossy++;
+					if (pairs_add(&dp, (uint64_t)seen[j] << 32 | fl->prober_dev) < 0)
+						goto out;
+				}
+			}
+			if (fl->lost &&
+			    tally_term(t, al->weight * (double)fl->lost,
+				       fmax(0, f->X[a] - part[j])) < 0)
+				goto out;
+		}
+	}
+	probers_count(dp.v, dp.n, groups.v);
+	for (size_t g = 0; g < groups.n; g++) {
+		struct suspect *s = &groups.v[g];
+		struct terms t = { dt[g].B, dt[g].c, dt[g].r, dt[g].n };
+		double curv, u = terms_solve(&t, cfg->prior_probes, 0, &curv);
+
+		s->flows = dt[g].flows;
+		s->lossy_flows = dt[g].lossy;
+		/* grouped links were each significant, so the group is reported
+		 * even if its pooled test is weaker; the score still ranks it */
+		if (!terms_test(&t, u, u_null, ntests, 1.0, s)) {
+			s->loss_ratio = u_to_loss(u);
+			s->loss_lo = s->loss_hi = s->loss_ratio;
+		}
+		if (suspect_list_add(out, s) < 0)
+			goto out;
+	}
+	for (uint32_t l = 0; l < m->nlinks; l++) {
+		if (link_sus[l] < 0 || dev_sus[m->link_from[l]] >= 0 ||
+		    dev_sus[m->link_to[l]] >= 0)
+			continue;
+		if (suspect_list_add(out, &links.v[link_sus[l]]) < 0)
+			goto out;
+	}
+	suspect_list_sort(out);
+	rc = 0;
+out:
+	for (size_t i = 0; dt && i < groups.n; i++) {
+		free(dt[i].c);
+		free(dt[i].r);
+	}
+	free(dt);
+	free(lt);
+	free(pp.v);
+	free(dp.v);
+	suspect_list_free(&links);
+	suspect_list_free(&groups);
+	free(link_sus);
+	free(dev_sus);
+	free(used);
+	free(fin);
+	free(fout);
+	free(nin);
+	free(nout);
+	return rc;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+int infer_run(const struct model *m, const struct infer_cfg *cfg,
+	      struct suspect_list *out, struct infer_stats *st, char *err,
+	      size_t errlen)
+{
+	struct infer_stats local = { 0 };
+	double t0 = now_ms();
+	int ambiguous = 0;
+	struct fit f;
+
+	if (!st)
+		st = &local;
+	memset(st, 0, sizeof(*st));
+	if (fit_init(&f, m) < 0)
+		goto nomem;
+	for (size_t i = 0; i < m->nflows; i++) {
+		ambiguous |= m->flows[i].nalt > 1;
+		st->flows_lossy += m->flows[i].lost > 0;
+		st->flows_unplaced += m->flows[i].nalt == 0;
+	}
+	st->flows = m->nflows;
+	st->links = m->nlinks;
+	st->links_active = f.nactive;
+	for (int round = 0; round < cfg->max_em_rounds; round++) {
+		fit_successes_sum(&f);
+		st->sweeps += fit_sweeps(&f, cfg);
+		st->em_rounds++;
+		if (!ambiguous || fit_paths_reweight(&f) < 1e-4)
+			break;
+		fit_paths_sum(&f);
+	}
+	if (infer_suspects(&f, cfg, out) < 0)
+		goto nomem;
+	fit_free(&f);
+	st->fit_ms = now_ms() - t0;
+	return 0;
+nomem:
+	fit_free(&f);
+	snprintf(err, errlen, "out of memory fitting %zu flows", m->nflows);
+	errno = ENOMEM;
+	return -1;
+}
+
+int infer_localize(const struct obs_set *obs, const struct inventory *inv,
+		   const struct infer_cfg *cfg, struct suspect_list *out,
+		   struct infer_stats *st, char *err, size_t errlen)
+{
+	struct model *m = model_build(obs, inv, err, errlen);
+	int rc;
+
+	if (!m)
+		return -1;
+	rc = infer_run(m, cfg, out, st, err, errlen);
+	model_free(m);
+	return rc;
+}

@@ -1,0 +1,148 @@
+/* Truth-file parsing and precision / recall / top-1 scoring for the bench. */
+#include "score.h"
+#include "sim.h"
+#include "textio.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int truth_parse(struct truth *t, const char *buf, size_t len, const char *name,
+		char *err, size_t errlen)
+{
+	size_t pos = 0, lineno = 0, ll, cap = 0;
+	const char *line;
+	int seen = 0;
+
+	memset(t, 0, sizeof(*t));
+	while (textio_line_next(buf, len, &pos, &line, &ll)) {
+		const char *f[5];
+		size_t fl[5], nf;
+		struct truth_item it = { 0 };
+		int link;
+
+		lineno++;
+		if (!ll)
+			continue;
+		if (!seen) {
+			if (ll != strlen(SIM_TRUTH_HEADER) || memcmp(line, SIM_TRUTH_HEADER, ll)) {
+				snprintf(err, errlen, "%s:%zu: missing header '%s'", name,
+					 lineno, SIM_TRUTH_HEADER);
+				goto err;
+			}
+			seen = 1;
+			continue;
+		}
+		if (line[0] == '#')
+			continue;
+		nf = textio_fields_split(line, ll, f, fl, 4);
+		if (nf < 3 || nf > 4 || fl[0] >= 16)
+			goto bad;
+		{
+			char kind[16];
+
+			memcpy(kind, f[0], fl[0]);
+			kind[fl[0]] = '\0';
+			if (suspect_kind_parse(kind, &it.kind) < 0)
+				goto bad;
+		}
+		link = it.kind == SUSPECT_LINK || it.kind == SUSPECT_BLACKHOLE;
+		if (nf != (size_t)(link ? 4 : 3) || fl[1] >= SUSPECT_NAME_MAX ||
+		    (link && fl[2] >= SUSPECT_NAME_MAX))
+			goto bad;
+		memcpy(it.a, f[1], fl[1]);
+		if (link)
+			memcpy(it.b, f[2], fl[2]);
+		it.loss = strtod(f[nf - 1], NULL);
+		if (t->n == cap) {
+			struct truth_item *v;
+
+			cap = cap ? cap * 2 : 16;
+			if (!(v = realloc(t->v, cap * sizeof(*v)))) {
+				snprintf(err, errlen, "out of memory");
+				goto err;
+			}
+			t->v = v;
+		}
+		t->v[t->n++] = it;
+		continue;
+bad:
+		snprintf(err, errlen, "%s:%zu: expected KIND<TAB>NAME[<TAB>NAME]<TAB>LOSS",
+			 name, lineno);
+		goto err;
+	}
+	if (!seen) {
+		snprintf(err, errlen, "%s: empty file, missing header", name);
+		goto err;
+	}
+	return 0;
+err:
+	truth_free(t);
+	return -1;
+}
+
+int truth_file_read(struct truth *t, const char *path, char *err, size_t errlen)
+{
+	char *buf;
+	size_t len;
+	int rc;
+
+	if (textio_file_read(path, &buf, &len) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	rc = truth_parse(t, buf, len, path, err, errlen);
+	free(buf);
+	return rc;
+}
+
+void truth_free(struct truth *t)
+{
+	free(t->v);
+	t->v = NULL;
+	t->n = 0;
+}
+
+static int is_link(enum suspect_kind k)
+{
+	return k == SUSPECT_LINK || k == SUSPECT_BLACKHOLE;
+}
+
+int score_suspect_matches(const struct suspect *s, const struct truth_item *t)
+{
+	if (is_link(s->kind)) {
+		if (is_link(t->kind))
+			return !strcmp(s->from, t->a) && !strcmp(s->to, t->b);
+		return !strcmp(s->from, t->a) || !strcmp(s->to, t->a);
+	}
+	return s->kind == t->kind && !strcmp(s->from, t->a);
+}
+
+void score_compute(const struct truth *t, const struct suspect_list *l,
+		   struct score *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->suspects = l->n;
+	out->faults = t->n;
+	for (size_t i = 0; i < l->n; i++) {
+		for (size_t j = 0; j < t->n; j++) {
+			if (score_suspect_matches(&l->v[i], &t->v[j])) {
+				out->correct++;
+				if (i == 0)
+					out->top1 = 1;
+				break;
+			}
+		}
+	}
+	for (size_t j = 0; j < t->n; j++) {
+		for (size_t i = 0; i < l->n; i++) {
+			if (score_suspect_matches(&l->v[i], &t->v[j])) {
+				out->found++;
+				break;
+			}
+		}
+	}
+	out->precision = l->n ? (double)out->correct / (double)l->n : 1;
+	out->recall = t->n ? (double)out->found / (double)t->n : 1;
+}

@@ -1,0 +1,542 @@
+/* The simulator: arithmetic Clos topology (ids, link ids and interface
+ * addresses computed, not stored), faults drawn without shared devices, flows
+ * routed by per-switch hashes, losses drawn from the binomial. */
+#include "sim.h"
+#include "inventory.h"
+#include "observations.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum sim_role { ROLE_HOST, ROLE_TOR, ROLE_AGG, ROLE_CORE };
+enum sim_fault_kind { FK_LINK, FK_DEVICE, FK_BLACKHOLE, FK_HOST, FK_KINDS };
+
+struct sim_fault {
+	enum sim_fault_kind kind;
+	uint32_t a, b;  /* devices (b only for links) */
+	double loss;    /* loss ratio, or share of flows for blackholes */
+};
+
+struct sim {
+	const struct sim_cfg *cfg;
+	uint32_t half;            /* k / 2 */
+	uint32_t nhost, ntor, nagg, ncore;
+	uint32_t ndev;
+	uint64_t rng;
+	double *dev_loss;         /* device faults, by device */
+	double *host_loss;        /* host faults, by host */
+	struct sim_fault *faults;
+	size_t nfaults;
+	uint8_t *dev_used;        /* device already touched by a fault */
+	/* directed fabric link faults in a small open table */
+	uint64_t *lf_key;
+	struct sim_fault **lf_val;
+	size_t lf_slots;
+};
+
+static uint64_t sim_mix(uint64_t x)
+{
+	x += 0x9E3779B97F4A7C15ull;
+	x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+	x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+	return x ^ (x >> 31);
+}
+
+static double sim_uniform(struct sim *s)
+{
+	s->rng = sim_mix(s->rng);
+	return ((s->rng >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+}
+
+static double sim_log_uniform(struct sim *s, double lo, double hi)
+{
+	return lo * exp(log(hi / lo) * sim_uniform(s));
+}
+
+static double sim_normal(struct sim *s)
+{
+	double u = sim_uniform(s), v = sim_uniform(s);
+
+	return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
+}
+
+/* Binomial(n, p): geometric gaps when n p is small, normal otherwise. */
+static uint64_t sim_binomial(struct sim *s, uint64_t n, double p)
+{
+	uint64_t x = 0;
+	double lq;
+
+	if (p <= 0 || n == 0)
+		return 0;
+	if (p >= 1)
+		return n;
+	if (p > 0.5)
+		return n - sim_binomial(s, n, 1 - p);
+	if ((double)n * p > 30) {
+		double v = (double)n * p + sqrt((double)n * p * (1 - p)) * sim_normal(s);
+
+		v = floor(v + 0.5);
+		return v < 0 ? 0 : v > (double)n ? n : (uint64_t)v;
+	}
+	lq = log1p(-p);
+	for (double pos = 0;;) {
+		pos += floor(log(sim_uniform(s)) / lq) + 1;
+		if (pos > (double)n)
+			return x;
+		x++;
+	}
+}
+
+/* Device ids: hosts, then edge (ToR/leaf), then aggregation, then core/spine.
+ * 2 tiers: k leaves with k/2 uplinks each to k/2 spines.
+ * 3 tiers: k pods of k/2 ToRs and k/2 aggs; agg a of every pod links to
+ * cores a*k/2 .. a*k/2 + k/2 - 1. */
+static enum sim_role sim_role(const struct sim *s, uint32_t d)
+{
+	if (d < s->nhost)
+		return ROLE_HOST;
+	if (d < s->nhost + s->ntor)
+		return ROLE_TOR;
+	if (d < s->nhost + s->ntor + s->nagg)
+		return ROLE_AGG;
+	return ROLE_CORE;
+}
+
+static void sim_dev_name(const struct sim *s, uint32_t d, char *buf, size_t len)
+{
+	uint32_t h = s->half, hp = (uint32_t)s->cfg->hosts_per_tor;
+
+	switch (sim_role(s, d)) {
+	case ROLE_HOST:
+		snprintf(buf, len, "host-%u-%u", d / hp, d % hp);
+		break;
+	case ROLE_TOR:
+		d -= s->nhost;
+		if (s->cfg->tiers == 2)
+			snprintf(buf, len, "leaf-%u", d);
+		else
+			snprintf(buf, len, "tor-%u-%u", d / h, d % h);
+		break;
+	case ROLE_AGG:
+		d -= s->nhost + s->ntor;
+		snprintf(buf, len, "agg-%u-%u", d / h, d % h);
+		break;
+	case ROLE_CORE:
+		d -= s->nhost + s->ntor + s->nagg;
+		if (s->cfg->tiers == 2)
+			snprintf(buf, len, "spine-%u", d);
+		else
+			snprintf(buf, len, "core-%u-%u", d / h, d % h);
+		break;
+	}
+}
+
+/* Undirected link id between lower-tier device lo and upper-tier device up. */
+static uint64_t sim_link_id(const struct sim *s, uint32_t lo, uint32_t up)
+{
+	uint32_t h = s->half;
+	uint64_t base1 = s->nhost, base2 = base1 + (uint64_t)s->ntor * h;
+
+	if (sim_role(s, lo) == ROLE_HOST)
+		return lo;
+	if (s->cfg->tiers == 2) /* leaf - spine */
+		return base1 + (uint64_t)(lo - s->nhost) * h +
+		       (up - s->nhost - s->ntor);
+	if (sim_role(s, lo) == ROLE_TOR)
+		return base1 + (uint64_t)(lo - s->nhost) * h +
+		       (up - s->nhost - s->ntor) % h;
+	return base2 + (uint64_t)(lo - s->nhost - s->ntor) * h +
+	       (up - s->nhost - s->ntor - s->nagg) % h;
+}
+
+/* Interface address of device d on the link to neighbour n. Hosts answer
+ * with their own address. */
+static void sim_iface_addr(const struct sim *s, uint32_t d, uint32_t n, char *buf,
+			   size_t len)
+{
+	uint64_t idx;
+
+	if (sim_role(s, d) == ROLE_HOST) {
+		uint32_t a = d + 1;
+
+		snprintf(buf, len, "172.%u.%u.%u", 16 + (a >> 16), (a >> 8) & 255, a & 255);
+		return;
+	}
+	idx = 2 * sim_link_id(s, d < n ? d : n, d < n ? n : d) + (d > n) + 1;
+	snprintf(buf, len, "10.%u.%u.%u", (unsigned)(idx >> 16) & 255,
+		 (unsigned)(idx >> 8) & 255, (unsigned)idx & 255);
+}
+
+/* Upper neighbours of a non-core device (the ECMP choices going up). */
+static uint32_t sim_up(const struct sim *s, uint32_t d, uint32_t i)
+{
+	uint32_t h = s->half;
+
+	switch (sim_role(s, d)) {
+	case ROLE_HOST:
+		return s->nhost + d / (uint32_t)s->cfg->hosts_per_tor;
+	case ROLE_TOR:
+		if (s->cfg->tiers == 2)
+			return s->nhost + s->ntor + i;
+		return s->nhost + s->ntor + ((d - s->nhost) / h) * h + i;
+	default: /* agg */
+		return s->nhost + s->ntor + s->nagg + ((d - s->nhost - s->ntor) % h) * h + i;
+	}
+}
+
+static uint32_t sim_up_count(const struct sim *s, uint32_t d)
+{
+	return sim_role(s, d) == ROLE_HOST ? 1 : s->half;
+}
+
+/* Route src -> dst hashing the flow at each switch; returns device count. */
+static uint32_t sim_route(const struct sim *s, uint32_t src, uint32_t dst,
+			  uint64_t fh, uint32_t *path)
+{
+	uint32_t hp = (uint32_t)s->cfg->hosts_per_tor, h = s->half;
+	uint32_t ts = s->nhost + src / hp, td = s->nhost + dst / hp, n = 0;
+
+	path[n++] = src;
+	path[n++] = ts;
+	if (ts != td) {
+		uint32_t up = sim_up(s, ts, (uint32_t)(sim_mix(fh ^ ts) % h));
+
+		path[n++] = up;
+		if (s->cfg->tiers == 3) {
+			uint32_t pod_s = (ts - s->nhost) / h, pod_d = (td - s->nhost) / h;
+
+			if (pod_s != pod_d) {
+				uint32_t core = sim_up(s, up, (uint32_t)(sim_mix(fh ^ up) % h));
+				uint32_t a = (up - s->nhost - s->ntor) % h;
+
+				path[n++] = core;
+				path[n++] = s->nhost + s->ntor + pod_d * h + a;
+			}
+		}
+		path[n++] = td;
+	}
+	path[n++] = dst;
+	return n;
+}
+
+static struct sim_fault *sim_link_fault(const struct sim *s, uint32_t a, uint32_t b)
+{
+	uint64_t key = (uint64_t)a << 32 | b;
+	size_t mask = s->lf_slots - 1, i = sim_mix(key) & mask;
+
+	for (; s->lf_val[i]; i = (i + 1) & mask)
+		if (s->lf_key[i] == key)
+			return s->lf_val[i];
+	return NULL;
+}
+
+static void sim_link_fault_put(struct sim *s, uint32_t a, uint32_t b,
+			       struct sim_fault *f)
+{
+	uint64_t key = (uint64_t)a << 32 | b;
+	size_t mask = s->lf_slots - 1, i = sim_mix(key) & mask;
+
+	while (s->lf_val[i])
+		i = (i + 1) & mask;
+	s->lf_key[i] = key;
+	s->lf_val[i] = f;
+}
+
+/* Healthy loss of directed link a->b: drawn from the seed, not stored. */
+static double sim_background(const struct sim *s, uint32_t a, uint32_t b)
+{
+	uint64_t r = sim_mix((uint64_t)a << 32 ^ b ^ sim_mix((uint64_t)s->cfg->seed));
+	double u = ((r >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+
+	return s->cfg->bg_min * exp(log(s->cfg->bg_max / s->cfg->bg_min) * u);
+}
+
+/* A random fabric link (switch to switch), as lower and upper device. */
+static void sim_fabric_link_pick(struct sim *s, uint32_t *lo, uint32_t *up)
+{
+	uint32_t nlower = s->ntor + (s->cfg->tiers == 3 ? s->nagg : 0);
+
+	*lo = s->nhost + (uint32_t)(sim_uniform(s) * nlower);
+	*up = sim_up(s, *lo, (uint32_t)(sim_uniform(s) * s->half));
+}
+
+/* Neighbours of a switch, to keep concurrent faults apart. */
+static void sim_dev_mark(struct sim *s, uint32_t d)
+{
+	s->dev_used[d] = 1;
+}
+
+static int sim_kinds_parse(const char *kinds, int *enabled, char *err, size_t errlen)
+{
+	static const char *const names[FK_KINDS] = { "link", "device", "blackhole", "host" };
+	const char *p = kinds;
+	int any = 0;
+
+	memset(enabled, 0, FK_KINDS * sizeof(*enabled));
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		int k;
+
+		for (k = 0; k < FK_KINDS; k++)
+			if (strlen(names[k]) == n && !strncmp(p, names[k], n))
+				break;
+		if (k == FK_KINDS) {
+			snprintf(err, errlen, "unknown fault kind '%.*s' (link, device, blackhole, host)",
+				 (int)n, p);
+			return -1;
+		}
+		enabled[k] = 1;
+		any = 1;
+		p += n + (p[n] == ',');
+	}
+	if (!any) {
+		snprintf(err, errlen, "no fault kinds given");
+		return -1;
+	}
+	return 0;
+}
+
+/* Draw the faults: kinds in turn from the enabled ones, no two touching the
+ * same device, so each truth item is a separate thing to find. */
+static int sim_faults_place(struct sim *s, const int *enabled)
+{
+	const struct sim_cfg *c = s->cfg;
+	int order[FK_KINDS], nk = 0;
+
+	for (int k = 0; k < FK_KINDS; k++)
+		if (enabled[k])
+			order[nk++] = k;
+	for (long long i = 0; i < c->faults; i++) {
+		struct sim_fault f = { .kind = (enum sim_fault_kind)order[i % nk] };
+		int tries;
+
+		for (tries = 0; tries < 1000; tries++) {
+			uint32_t lo, up;
+
+			if (f.kind == FK_LINK || f.kind == FK_BLACKHOLE) {
+				sim_fabric_link_pick(s, &lo, &up);
+				if (s->dev_used[lo] || s->dev_used[up])
+					continue;
+				if (sim_uniform(s) < 0.5) {
+					f.a = lo;
+					f.b = up;
+				} else {
+					f.a = up;
+					f.b = lo;
+				}
+				sim_dev_mark(s, lo);
+				sim_dev_mark(s, up);
+			} else if (f.kind == FK_DEVICE) {
+				f.a = s->nhost + (uint32_t)(sim_uniform(s) * (s->ndev - s->nhost));
+				if (s->dev_used[f.a])
+					continue;
+				sim_dev_mark(s, f.a);
+			} else {
+				f.a = (uint32_t)(sim_uniform(s) * s->nhost);
+				lo = sim_up(s, f.a, 0);
+				if (s->dev_used[f.a] || s->dev_used[lo])
+					continue;
+				sim_dev_mark(s, f.a);
+				sim_dev_mark(s, lo);
+			}
+			break;
+		}
+		if (tries == 1000)
+			continue;
+		/* a blackhole's "loss" is the share of flows it swallows */
+		f.loss = f.kind == FK_BLACKHOLE ? 0.1 + 0.6 * sim_uniform(s)
+						: sim_log_uniform(s, c->loss_min, c->loss_max);
+		s->faults[s->nfaults++] = f;
+	}
+	for (size_t i = 0; i < s->nfaults; i++) {
+		struct sim_fault *f = &s->faults[i];
+
+		if (f->kind == FK_LINK || f->kind == FK_BLACKHOLE)
+			sim_link_fault_put(s, f->a, f->b, f);
+		else if (f->kind == FK_DEVICE)
+			s->dev_loss[f->a] = f->loss;
+		else
+			s->host_loss[f->a] = f->loss;
+	}
+	return 0;
+}
+
+static int sim_truth_write(const struct sim *s, FILE *out)
+{
+	static const char *const names[FK_KINDS] = { "link", "device", "blackhole", "host" };
+
+	fprintf(out, "%s\n", SIM_TRUTH_HEADER);
+	for (size_t i = 0; i < s->nfaults; i++) {
+		const struct sim_fault *f = &s->faults[i];
+		char a[64], b[64];
+
+		sim_dev_name(s, f->a, a, sizeof(a));
+		if (f->kind == FK_LINK || f->kind == FK_BLACKHOLE) {
+			sim_dev_name(s, f->b, b, sizeof(b));
+			fprintf(out, "%s\t%s\t%s\t%.6g\n", names[f->kind], a, b, f->loss);
+		} else {
+			fprintf(out, "%s\t%s\t%.6g\n", names[f->kind], a, f->loss);
+		}
+	}
+	return ferror(out) ? -1 : 0;
+}
+
+static int sim_inventory_write(const struct sim *s, FILE *out)
+{
+	char name[64], up_name[64], addr[48];
+
+	inventory_header_write(out);
+	for (uint32_t d = 0; d < s->ndev; d++) {
+		uint32_t nup = sim_role(s, d) == ROLE_CORE ? 0 : sim_up_count(s, d);
+
+		sim_dev_name(s, d, name, sizeof(name));
+		if (sim_role(s, d) == ROLE_HOST) {
+			sim_iface_addr(s, d, d, addr, sizeof(addr));
+			inventory_addr_write(out, addr, name);
+		}
+		for (uint32_t i = 0; i < nup; i++) {
+			uint32_t up = sim_up(s, d, i);
+
+			sim_dev_name(s, up, up_name, sizeof(up_name));
+			if (sim_role(s, d) != ROLE_HOST) {
+				sim_iface_addr(s, d, up, addr, sizeof(addr));
+				inventory_addr_write(out, addr, name);
+			}
+			sim_iface_addr(s, up, d, addr, sizeof(addr));
+			inventory_addr_write(out, addr, up_name);
+			if (s->cfg->inventory_links)
+				inventory_link_write(out, name, up_name);
+		}
+	}
+	return ferror(out) ? -1 : 0;
+}
+
+/* Delivery probability of one flow along path (devices). */
+static double sim_flow_delivery(const struct sim *s, const uint32_t *path,
+				uint32_t n, uint64_t fh)
+{
+	double ok = (1 - s->host_loss[path[0]]) * (1 - s->host_loss[path[n - 1]]);
+
+	for (uint32_t i = 0; i + 1 < n; i++) {
+		const struct sim_fault *f = sim_link_fault(s, path[i], path[i + 1]);
+
+		ok *= 1 - sim_background(s, path[i], path[i + 1]);
+		if (f && f->kind == FK_LINK)
+			ok *= 1 - f->loss;
+		/* hash-dependent: the same flows always die on this link */
+		if (f && f->kind == FK_BLACKHOLE &&
+		    (sim_mix(fh ^ 0x5bd1e995u ^ ((uint64_t)path[i] << 32 | path[i + 1])) >> 11) *
+				    (1.0 / 9007199254740992.0) < f->loss)
+			return 0;
+		if (i > 0)
+			ok *= 1 - s->dev_loss[path[i]];
+	}
+	return ok;
+}
+
+static int sim_flows_write(struct sim *s, FILE *out)
+{
+	const struct sim_cfg *c = s->cfg;
+	char names[8][48];
+	const char *hops[8];
+	uint32_t path[8];
+
+	obs_header_write(out);
+	for (long long i = 0; i < c->flows; i++) {
+		uint32_t src = (uint32_t)(sim_uniform(s) * s->nhost), dst, n;
+		uint32_t hp = (uint32_t)c->hosts_per_tor;
+		struct obs_row row = { 0 };
+		char sa[48], da[48];
+		uint64_t fh;
+
+		/* targets under another edge switch, so flows cross the fabric */
+		do
+			dst = (uint32_t)(sim_uniform(s) * s->nhost);
+		while (dst / hp == src / hp && s->ntor > 1);
+		row.proto = OBS_PROTO_UDP;
+		row.sport = 32768 + (unsigned)(sim_uniform(s) * 28000);
+		row.dport = 31338;
+		fh = sim_mix((uint64_t)src << 40 ^ (uint64_t)dst << 16 ^ row.sport);
+		n = sim_route(s, src, dst, fh, path);
+		row.sent = (uint64_t)c->probes;
+		row.lost = sim_binomial(s, row.sent, 1 - sim_flow_delivery(s, path, n, fh));
+		sim_iface_addr(s, src, src, sa, sizeof(sa));
+		sim_iface_addr(s, dst, dst, da, sizeof(da));
+		row.prober = sa;
+		row.target = da;
+		row.nhops = (int)n - 2;
+		for (uint32_t k = 1; k + 1 < n; k++) {
+			/* a router answers with the interface the probe came in on */
+			sim_iface_addr(s, path[k], path[k - 1], names[k], sizeof(names[k]));
+			hops[k - 1] = sim_uniform(s) < c->star_ratio ? NULL : names[k];
+		}
+		row.hops = hops;
+		if (sim_uniform(s) < c->unknown_ratio)
+			row.nhops = -1;
+		if (obs_row_write(out, &row) < 0)
+			return -1;
+	}
+	return ferror(out) ? -1 : 0;
+}
+
+int sim_run(const struct sim_cfg *cfg, FILE *obs, FILE *inv, FILE *truth,
+	    long long *placed, char *err, size_t errlen)
+{
+	int enabled[FK_KINDS];
+	struct sim s = { .cfg = cfg };
+	int rc = -1;
+
+	if (cfg->k < 2 || cfg->k % 2 || (cfg->tiers != 2 && cfg->tiers != 3)) {
+		snprintf(err, errlen, "need an even radix >= 2 and 2 or 3 tiers");
+		return -1;
+	}
+	if (cfg->faults && sim_kinds_parse(cfg->kinds, enabled, err, errlen) < 0)
+		return -1;
+	s.half = (uint32_t)cfg->k / 2;
+	if (cfg->tiers == 2) {
+		s.ntor = (uint32_t)cfg->k;
+		s.nagg = 0;
+		s.ncore = s.half;
+	} else {
+		s.ntor = (uint32_t)(cfg->k * s.half);
+		s.nagg = s.ntor;
+		s.ncore = s.half * s.half;
+	}
+	s.nhost = s.ntor * (uint32_t)cfg->hosts_per_tor;
+	s.ndev = s.nhost + s.ntor + s.nagg + s.ncore;
+	s.rng = sim_mix((uint64_t)cfg->seed * 0x2545F4914F6CDD1Dull + 1);
+	s.lf_slots = 64;
+	while (s.lf_slots < 4 * (size_t)cfg->faults)
+		s.lf_slots *= 2;
+	s.dev_loss = calloc(s.ndev, sizeof(*s.dev_loss));
+	s.host_loss = calloc(s.ndev, sizeof(*s.host_loss));
+	s.dev_used = calloc(s.ndev, 1);
+	s.faults = calloc((size_t)cfg->faults + 1, sizeof(*s.faults));
+	s.lf_key = calloc(s.lf_slots, sizeof(*s.lf_key));
+	s.lf_val = calloc(s.lf_slots, sizeof(*s.lf_val));
+	if (!s.dev_loss || !s.host_loss || !s.dev_used || !s.faults || !s.lf_key ||
+	    !s.lf_val) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	if (cfg->faults)
+		sim_faults_place(&s, enabled);
+	*placed = (long long)s.nfaults;
+	if (sim_truth_write(&s, truth) < 0 || sim_inventory_write(&s, inv) < 0 ||
+	    sim_flows_write(&s, obs) < 0) {
+		snprintf(err, errlen, "write failed: %s", strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	free(s.dev_loss);
+	free(s.host_loss);
+	free(s.dev_used);
+	free(s.faults);
+	free(s.lf_key);
+	free(s.lf_val);
+	return rc;
+}

@@ -1,0 +1,41 @@
+/* Fabric simulator: Clos fabrics of 2 tiers (leaf-spine) or 3 tiers (k-ary
+ * fat tree), ECMP by per-switch 5-tuple hash, injected faults, and the
+ * observations, inventory and truth files they produce.
+ *
+ * Truth file (read by triangulate score):
+ *   # faultmesh truth v1
+ *   link<TAB>FROM<TAB>TO<TAB>LOSS        a directed link drops LOSS of packets
+ *   device<TAB>DEV<TAB>LOSS              a switch drops LOSS of what it forwards
+ *   blackhole<TAB>FROM<TAB>TO<TAB>SHARE  a link drops every packet of SHARE of flows
+ *   host<TAB>HOST<TAB>LOSS               a host drops LOSS of what it sends or receives
+ */
+#ifndef FM_TRIANGULATE_SIM_H
+#define FM_TRIANGULATE_SIM_H
+
+#include <stdio.h>
+
+#define SIM_TRUTH_HEADER "# faultmesh truth v1"
+
+struct sim_cfg {
+	long long tiers;         /* 2: leaf-spine, 3: fat tree */
+	long long k;             /* switch radix, even */
+	long long hosts_per_tor; /* probing hosts under each edge switch */
+	long long flows;         /* flows probed in the window */
+	long long probes;        /* probes per flow */
+	long long faults;        /* concurrent injected faults */
+	const char *kinds;       /* fault kinds drawn from: link,device,blackhole,host */
+	double loss_min, loss_max; /* fault loss, log-uniform */
+	double bg_min, bg_max;     /* healthy link loss, log-uniform */
+	double star_ratio;         /* share of router hops that do not answer */
+	double unknown_ratio;      /* share of flows whose path is unknown */
+	int inventory_links;       /* write link lines into the inventory */
+	long long seed;            /* RNG seed: same seed, same files */
+};
+
+/* Write the three files. Returns 0, or -1 with a reason in err (bad radix or
+ * kinds, I/O). Faults that cannot be placed without sharing a device with
+ * another fault are dropped, and their count is returned in *placed. */
+int sim_run(const struct sim_cfg *cfg, FILE *obs, FILE *inv, FILE *truth,
+	    long long *placed, char *err, size_t errlen);
+
+#endif
