@@ -2,15 +2,12 @@
 # test_fabric.sh: proves scripts/fabric-lab with real packets (issue 2):
 # reachability, ECMP spread, link/device loss, blackholes, truth, down, 3-tier.
 #
-#   +--------+  +--------+  +--------+  +--------+
-#   | spine1 |  | spine2 |  | spine3 |  | spine4 |     every leaf has one /31
-#   +--------+  +--------+  +--------+  +--------+     link to every spine
-#        \\\\        |  ///      ...       ////
-#   +--------+       +--------+       +--------+
-#   | leaf1  |       | leaf2  |       | leaf3  |       198.19.G.0/24 per leaf,
-#   +--------+       +--------+       +--------+       2001:2:0:G00::/56
-#    |      |         |      |         |      |
-#   h1     h2        h3     h4        h5     h6
+#   spine1     spine2     spine3     spine4     full mesh: every leaf has a
+#     |  \     /  |  \     /  |  \     /  |       /31 to every spine, from
+#     |   `-.-'   |   `-.-'   |   `-.-'   |       198.18.0.0/16
+#   leaf1 ...           leaf2 ...       leaf3     leaf G serves 198.19.G.0/24
+#   /   \               /   \           /   \     and 2001:2:0:G00::/56
+#  h1   h2             h3   h4         h5   h6
 #
 # Flows h1 -> h3 take leaf1 -> spineN -> leaf2; faults sit on spine1->leaf2
 # and spine2. Which spine carried a flow is read from per-source-port nft
