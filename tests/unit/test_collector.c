@@ -481,3 +481,41 @@ Test(collector_auth, unsigned_forged_or_unknown_rejected, .init = setup_auth, .f
 	close(fd);
 	cr_assert_eq(sql_count("SELECT count(*) FROM batches"), 0);
 }
+
+/* A good batch and a bad frame in one write: the batch is stored and its ACK
+ * comes first, then the ERROR. */
+Test(collector, ack_of_earlier_batch_precedes_error)
+{
+	static const uint8_t bad[16] = { 'F', 'M', 'R', '1', 0, 7, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0 };
+	uint8_t *buf, *all;
+	size_t len;
+	int fd = client_connect();
+
+	hello_send(fd, "host1");
+	batch_encode("host1", 11, 2, &buf, &len);
+	all = malloc(len + 16);
+	memcpy(all, buf, len);
+	memcpy(all + len, bad, 16);
+	free(buf);
+	send_frame(fd, all, len + 16);
+	cr_assert_eq(recv_ack(fd), 11);
+	recv_error_then_eof(fd, "version 7");
+	close(fd);
+	cr_assert_eq(sql_count("SELECT count(*) FROM batches"), 1);
+}
+
+/* A prober that sends its batches and half-closes still gets every ACK. */
+Test(collector, half_closed_peer_gets_acks)
+{
+	int fd = client_connect();
+	uint8_t b;
+
+	hello_send(fd, "host1");
+	batch_send(fd, "host1", 1, 2);
+	batch_send(fd, "host1", 2, 2);
+	shutdown(fd, SHUT_WR);
+	cr_assert_eq(recv_ack(fd), 1);
+	cr_assert_eq(recv_ack(fd), 2);
+	cr_assert_eq(recv(fd, &b, 1, 0), 0);
+	close(fd);
+}
