@@ -33,6 +33,8 @@ static void *server_main(void *arg)
 	return NULL;
 }
 
+static int64_t start_maintenance_ms, start_raw_keep_ms = 7 * 86400000LL;
+
 static void collector_start(const char *keys_text)
 {
 	struct server_cfg cfg = { 0 };
@@ -58,8 +60,9 @@ static void collector_start(const char *keys_text)
 	cfg.listen = "127.0.0.1:0";
 	cfg.store = store;
 	cfg.keys = keys;
-	cfg.raw_keep_ms = 7 * 86400000LL;
-	cfg.rollup_keep_ms = 90 * 86400000LL;
+	cfg.raw_keep_ms = start_raw_keep_ms;
+	cfg.rollup_keep_ms = 36500 * 86400000LL;
+	cfg.maintenance_ms = start_maintenance_ms;
 	cfg.idle_timeout_ms = 60000;
 	cfg.max_conns = 64;
 	server = server_create(&cfg, err, sizeof(err));
@@ -518,4 +521,31 @@ Test(collector, half_closed_peer_gets_acks)
 	cr_assert_eq(recv_ack(fd), 2);
 	cr_assert_eq(recv(fd, &b, 1, 0), 0);
 	close(fd);
+}
+
+/* The maintenance timer rolls up and expires raw results while serving:
+ * batches from 2023 with a 1 s raw retention leave only hourly rollups. */
+static void setup_maintenance(void)
+{
+	start_maintenance_ms = 200;
+	start_raw_keep_ms = 1000;
+	collector_start(NULL);
+}
+
+Test(collector_maint, timer_rolls_up_and_expires_raw, .init = setup_maintenance, .fini = collector_stop,
+     .timeout = 30)
+{
+	int fd = client_connect(), i;
+
+	hello_send(fd, "host1");
+	batch_send(fd, "host1", 1, 4);
+	batch_send(fd, "host1", 2, 4);
+	cr_assert_eq(recv_ack(fd), 1);
+	cr_assert_eq(recv_ack(fd), 2);
+	close(fd);
+	for (i = 0; i < 50 && sql_count("SELECT count(*) FROM results") != 0; i++)
+		usleep(100000);
+	cr_assert_eq(sql_count("SELECT count(*) FROM results"), 0, "raw results not expired");
+	cr_assert_eq(sql_count("SELECT sum(sent) FROM rollup_hourly"), 80);
+	cr_assert_eq(sql_count("SELECT count(*) FROM batches WHERE raw_deleted = 1"), 2);
 }
