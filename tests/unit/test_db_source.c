@@ -1,0 +1,131 @@
+/* Tests that triangulate reads the collector's database as it reads a file:
+ * flows summed over the window, forward loss, paths split into hops. */
+#include "triangulate/db_source.h"
+#include "observations.h"
+#include "report.h"
+#include "store.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char t_db[64];
+
+static void t_setup(void)
+{
+	snprintf(t_db, sizeof(t_db), "/tmp/fm-dbsrc-%d.db", (int)getpid());
+	unlink(t_db);
+}
+
+static void t_teardown(void)
+{
+	char p[96];
+
+	unlink(t_db);
+	snprintf(p, sizeof(p), "%s-wal", t_db);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", t_db);
+	unlink(p);
+}
+
+static void t_flow(struct report_flow *f, const char *src, const char *dst,
+		   unsigned sport, uint32_t sent, uint32_t lost)
+{
+	memset(f, 0, sizeof(*f));
+	cr_assert_eq(report_addr_parse(src, &f->src), 0);
+	cr_assert_eq(report_addr_parse(dst, &f->dst), 0);
+	f->proto = REPORT_PROTO_UDP;
+	f->sport = (uint16_t)sport;
+	f->dport = 31338;
+	f->sent = sent;
+	f->lost_fwd = lost;
+	f->received = sent - lost;
+}
+
+static void t_batch_put(struct store *s, uint64_t seq, int64_t start_ms,
+			uint32_t lost_on_second)
+{
+	struct report_flow flows[2];
+	struct report_path path;
+	struct report_batch b;
+	int dup = 0, reused = 0;
+
+	memset(&b, 0, sizeof(b));
+	snprintf(b.prober, sizeof(b.prober), "h1");
+	b.seq = seq;
+	b.start_ms = start_ms;
+	b.end_ms = start_ms + 10000;
+	t_flow(&flows[0], "198.19.1.1", "198.19.2.1", 40000, 100, 0);
+	t_flow(&flows[1], "198.19.1.1", "198.19.2.1", 40001, 100, lost_on_second);
+	memset(&path, 0, sizeof(path));
+	path.src = flows[1].src;
+	path.dst = flows[1].dst;
+	path.proto = REPORT_PROTO_UDP;
+	path.sport = 40001;
+	path.dport = 31338;
+	path.nhops = 3;
+	cr_assert_eq(report_addr_parse("198.19.1.0", &path.hops[0]), 0);
+	/* hops[1] stays family 0: a router that did not answer */
+	cr_assert_eq(report_addr_parse("198.18.0.3", &path.hops[2]), 0);
+	b.flows = flows;
+	b.nflows = 2;
+	b.paths = &path;
+	b.npaths = 1;
+	cr_assert_eq(store_batch_put(s, &b, start_ms + 10000, &dup, &reused), 0,
+		     "%s", store_error(s));
+}
+
+Test(db_source, window_sums_flows_and_keeps_paths, .init = t_setup, .fini = t_teardown)
+{
+	char err[256];
+	struct store *s = store_open(NULL, t_db, err, sizeof(err));
+	struct obs_set *obs = obs_set_new();
+	const struct obs_flow *lossy = NULL;
+
+	cr_assert_not_null(s, "%s", err);
+	t_batch_put(s, 1, 1000000, 5);
+	t_batch_put(s, 2, 1010000, 7);
+	t_batch_put(s, 3, 5000000, 50); /* outside the window below */
+	store_close(s);
+
+	cr_assert_eq(db_source_load(t_db, 1000000, 1020000, obs, err, sizeof(err)), 2, "%s", err);
+	cr_assert_eq(obs_set_flow_count(obs), 2);
+	for (size_t i = 0; i < obs_set_flow_count(obs); i++)
+		if (obs_set_flow(obs, i)->sport == 40001)
+			lossy = obs_set_flow(obs, i);
+	cr_assert_not_null(lossy);
+	cr_assert_eq(lossy->sent, 200);
+	cr_assert_eq(lossy->lost, 12);
+	cr_assert_eq(lossy->nhops, 3);
+	const uint32_t *hops = obs_set_flow_hops(obs, lossy);
+	cr_assert_str_eq(obs_set_name(obs, hops[0]), "198.19.1.0");
+	cr_assert_eq(hops[1], OBS_HOP_STAR);
+	cr_assert_str_eq(obs_set_name(obs, hops[2]), "198.18.0.3");
+	obs_set_free(obs);
+}
+
+Test(db_source, missing_database_is_an_error_naming_it, .init = t_setup, .fini = t_teardown)
+{
+	char err[256];
+	struct obs_set *obs = obs_set_new();
+
+	cr_assert_eq(db_source_load(t_db, 0, 1, obs, err, sizeof(err)), -1);
+	cr_assert(strstr(err, t_db) != NULL, "err: %s", err);
+	cr_assert_eq(access(t_db, F_OK), -1, "a query must not create the database");
+	obs_set_free(obs);
+}
+
+Test(db_source, path_text_splits_into_hops)
+{
+	char p1[] = "a,*,b";
+	char p2[] = "-";
+	char p3[] = "a,b,c";
+	const char *hops[4];
+
+	cr_assert_eq(db_source_path_split(p1, hops, 4), 3);
+	cr_assert_str_eq(hops[1], "*");
+	cr_assert_eq(db_source_path_split(p2, hops, 4), -1);
+	cr_assert_eq(db_source_path_split(p3, hops, 2), -2);
+}
