@@ -1,0 +1,57 @@
+/* Suspect history in the collector's SQLite file: what each localization
+ * round found, and each suspect's episode (opened, last seen, closed). Part of
+ * the store module (the only SQL); schema in schemas/history.sql. */
+#ifndef FM_STORE_HISTORY_H
+#define FM_STORE_HISTORY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct history;
+
+/* One suspect of one localization round. kind: "link", "device",
+ * "blackhole" or "host"; to is "" for device and host. */
+struct history_suspect {
+	const char *kind, *from, *to;
+	double loss_ratio, loss_lo, loss_hi, confidence;
+	uint64_t flows, lossy_flows;
+	uint32_t probers;
+};
+
+/* A suspect's episode: first and last round it was seen, and when it was
+ * closed (0 while open). */
+struct history_episode {
+	int64_t id;
+	const char *kind, *from, *to; /* valid during the callback only */
+	int64_t opened_ms, last_seen_ms, closed_ms;
+	double loss_ratio_max, loss_ratio_last, confidence_last;
+	uint64_t rounds; /* rounds it was seen in */
+};
+
+/* Open the history tables in the database file at path (created and migrated
+ * as needed, beside the store's tables). NULL with the reason in err. */
+struct history *history_open(const char *path, char *err, size_t errlen);
+void history_close(struct history *h);
+const char *history_error(const struct history *h);
+
+/* Record one round at at_ms with its suspects (n may be 0: a clean round).
+ * Episodes of suspects absent for close_after_rounds rounds are closed.
+ * Returns 0 or -1. */
+int history_round_record(struct history *h, int64_t at_ms,
+			 const struct history_suspect *v, size_t n,
+			 unsigned close_after_rounds);
+
+typedef int (*history_episode_cb)(const struct history_episode *e, void *arg);
+/* Episodes open at any time in [since_ms, until_ms), oldest first. */
+int history_episodes_query(struct history *h, int64_t since_ms,
+			   int64_t until_ms, history_episode_cb cb, void *arg);
+
+typedef int (*history_point_cb)(int64_t at_ms, const struct history_suspect *s,
+				void *arg);
+/* Every recorded suspect row in [since_ms, until_ms) whose from or to equals
+ * device (NULL: all), oldest first: the timeline of a device or link. */
+int history_points_query(struct history *h, const char *device,
+			 int64_t since_ms, int64_t until_ms,
+			 history_point_cb cb, void *arg);
+
+#endif
