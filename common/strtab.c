@@ -11,6 +11,7 @@ struct strtab {
 	size_t arena_len, arena_cap;
 	uint32_t *offsets; /* id -> offset in arena */
 	uint32_t *lens;    /* id -> length without NUL */
+	uint32_t *hashes;  /* id -> hash, so probes skip most memcmp calls */
 	uint32_t count, cap_ids;
 	uint32_t *slots; /* id + 1, 0 = empty */
 	uint32_t nslots; /* power of two */
@@ -50,6 +51,7 @@ void strtab_free(struct strtab *t)
 	free(t->arena);
 	free(t->offsets);
 	free(t->lens);
+	free(t->hashes);
 	free(t->slots);
 	free(t);
 }
@@ -57,8 +59,8 @@ void strtab_free(struct strtab *t)
 static int64_t strtab_lookup(const struct strtab *t, const char *s, size_t len,
 			     uint32_t *slot)
 {
-	uint32_t mask = t->nslots - 1;
-	uint32_t i = strtab_hash(s, len) & mask;
+	uint32_t mask = t->nslots - 1, h = strtab_hash(s, len);
+	uint32_t i = h & mask;
 
 	for (;; i = (i + 1) & mask) {
 		uint32_t v = t->slots[i];
@@ -67,7 +69,7 @@ static int64_t strtab_lookup(const struct strtab *t, const char *s, size_t len,
 			*slot = i;
 			return -1;
 		}
-		if (t->lens[v - 1] == len &&
+		if (t->hashes[v - 1] == h && t->lens[v - 1] == len &&
 		    !memcmp(t->arena + t->offsets[v - 1], s, len))
 			return v - 1;
 	}
@@ -89,7 +91,7 @@ static int strtab_grow_slots(struct strtab *t)
 	if (!slots)
 		return -1;
 	for (uint32_t id = 0; id < t->count; id++) {
-		uint32_t i = strtab_hash(t->arena + t->offsets[id], t->lens[id]) & mask;
+		uint32_t i = t->hashes[id] & mask;
 
 		while (slots[i])
 			i = (i + 1) & mask;
@@ -136,12 +138,17 @@ int64_t strtab_intern(struct strtab *t, const char *s, size_t len)
 		if (!o)
 			return -1;
 		t->lens = o;
+		o = realloc(t->hashes, cap * sizeof(*o));
+		if (!o)
+			return -1;
+		t->hashes = o;
 		t->cap_ids = cap;
 	}
 	memcpy(t->arena + t->arena_len, s, len);
 	t->arena[t->arena_len + len] = '\0';
 	t->offsets[t->count] = (uint32_t)t->arena_len;
 	t->lens[t->count] = (uint32_t)len;
+	t->hashes[t->count] = strtab_hash(s, len);
 	t->arena_len += len + 1;
 	id = t->count++;
 	t->slots[slot] = (uint32_t)id + 1;

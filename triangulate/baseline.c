@@ -8,8 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define VOTE_STOP_SHARE 0.001 /* 007: stop when the top link has under 0.1% of votes */
-#define VOTE_NOISE_SD 4.0      /* ... or is within 4 sd of the mean link's votes */
+#define VOTE_NOISE_MADS 6.0 /* stop when the top link is within 6 MADs of the median */
+
+static int double_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
 #define HOP_LOSSY_RATIO 0.01 /* fbtracert: a hop losing over 1% is lossy */
 
 struct link_sum {
@@ -32,6 +38,13 @@ static void baseline_link_fill(const struct model *m, uint32_t l,
 	s->lossy_flows = ls->lossy;
 }
 
+/* Both baselines count a flow as lossy past 1% loss, the operators' rule;
+ * single background drops would otherwise make every flow vote. */
+static int baseline_flow_lossy(const struct model_flow *fl)
+{
+	return fl->sent && (double)fl->lost > HOP_LOSSY_RATIO * (double)fl->sent;
+}
+
 static struct link_sum *baseline_sums(const struct model *m, const uint8_t *removed)
 {
 	struct link_sum *ls = calloc(m->nlinks + 1, sizeof(*ls));
@@ -47,7 +60,7 @@ static struct link_sum *baseline_sums(const struct model *m, const uint8_t *remo
 		for (uint32_t k = 0; k < al->nlinks; k++) {
 			struct link_sum *s = &ls[m->alt_links[al->link_first + k]];
 
-			if (fl->lost)
+			if (baseline_flow_lossy(fl))
 				s->votes += al->weight / al->nlinks;
 			if (al->weight >= 0.5) {
 				s->flows++;
@@ -67,18 +80,19 @@ int baseline_vote_run(const struct model *m, const struct infer_cfg *cfg,
 	struct link_sum *first = baseline_sums(m, NULL);
 	double *votes = calloc(m->nlinks + 1, sizeof(*votes));
 	uint32_t *inc_first = calloc(m->nlinks + 2, sizeof(*inc_first)), *inc = NULL;
-	double total = 0, sq = 0, mean, sd, floor_votes;
+	double *sorted = malloc((m->nlinks + 1) * sizeof(*sorted));
+	double total = 0, median, mad, floor_votes;
 	size_t voted = 0;
 	int rc = -1;
 
 	(void)cfg;
-	if (!removed || !first || !votes || !inc_first)
+	if (!removed || !first || !votes || !inc_first || !sorted)
 		goto out;
 	/* lossy flows per link, to take a blamed link's flows out quickly */
 	for (size_t a = 0; a < m->nalts; a++) {
 		const struct model_alt *al = &m->alts[a];
 
-		if (!m->flows[al->flow].lost)
+		if (!baseline_flow_lossy(&m->flows[al->flow]))
 			continue;
 		for (uint32_t k = 0; k < al->nlinks; k++)
 			inc_first[m->alt_links[al->link_first + k] + 1]++;
@@ -90,7 +104,7 @@ int baseline_vote_run(const struct model *m, const struct infer_cfg *cfg,
 	for (size_t a = 0; a < m->nalts; a++) {
 		const struct model_alt *al = &m->alts[a];
 
-		if (!m->flows[al->flow].lost)
+		if (!baseline_flow_lossy(&m->flows[al->flow]))
 			continue;
 		for (uint32_t k = 0; k < al->nlinks; k++)
 			inc[inc_first[m->alt_links[al->link_first + k]]++] = al->flow;
@@ -101,14 +115,19 @@ int baseline_vote_run(const struct model *m, const struct infer_cfg *cfg,
 	for (uint32_t l = 0; l < m->nlinks; l++) {
 		votes[l] = first[l].votes;
 		total += votes[l];
-		sq += votes[l] * votes[l];
-		voted += votes[l] > 0;
+		if (votes[l] > 0)
+			sorted[voted++] = votes[l];
 	}
-	/* background loss makes every link collect some votes: besides 007's
-	 * share rule, a link must stand out of that noise (mean + 4 sd) */
-	mean = voted ? total / voted : 0;
-	sd = voted ? sqrt(fmax(0, sq / voted - mean * mean)) : 0;
-	floor_votes = mean + VOTE_NOISE_SD * sd;
+	/* background loss makes every link collect some votes (so a share-of-
+	 * votes rule never fires at scale): a link must stand out of that noise
+	 * by a robust z-score, median + 6 scaled median absolute deviations */
+	qsort(sorted, voted, sizeof(*sorted), double_cmp);
+	median = voted ? sorted[voted / 2] : 0;
+	for (size_t i = 0; i < voted; i++)
+		sorted[i] = fabs(sorted[i] - median);
+	qsort(sorted, voted, sizeof(*sorted), double_cmp);
+	mad = voted ? sorted[voted / 2] : 0;
+	floor_votes = median + VOTE_NOISE_MADS * 1.4826 * mad;
 	for (;;) {
 		uint32_t best = UINT32_MAX;
 		struct suspect s;
@@ -116,8 +135,7 @@ int baseline_vote_run(const struct model *m, const struct infer_cfg *cfg,
 		for (uint32_t l = 0; l < m->nlinks; l++)
 			if (best == UINT32_MAX || votes[l] > votes[best])
 				best = l;
-		if (best == UINT32_MAX || votes[best] <= 0 ||
-		    votes[best] < VOTE_STOP_SHARE * total || votes[best] < floor_votes)
+		if (best == UINT32_MAX || votes[best] <= 0 || votes[best] < floor_votes)
 			break;
 		baseline_link_fill(m, best, &first[best], votes[best], &s);
 		if (suspect_list_add(out, &s) < 0)
@@ -145,6 +163,7 @@ out:
 		snprintf(err, errlen, "out of memory in the 007 baseline");
 		errno = ENOMEM;
 	}
+	free(sorted);
 	free(inc);
 	free(inc_first);
 	free(votes);
@@ -167,8 +186,7 @@ int baseline_hop_run(const struct model *m, const struct infer_cfg *cfg,
 		const struct model_alt *al = &m->alts[a];
 		const struct model_flow *fl = &m->flows[al->flow];
 
-		if (al->weight < 0.5 || !fl->sent ||
-		    (double)fl->lost <= HOP_LOSSY_RATIO * (double)fl->sent)
+		if (al->weight < 0.5 || !baseline_flow_lossy(fl))
 			continue;
 		for (uint32_t k = 0; k < al->nlinks; k++)
 			lossy[m->alt_links[al->link_first + k]]++;

@@ -86,7 +86,7 @@ int cmd_localize(int argc, char **argv)
 	struct model *m = NULL;
 	struct infer_cfg icfg;
 	char err[512];
-	double t0, t1, t2;
+	double t0, t1, t2, t3;
 	int rc = opts_parse(localize_opts, OPTS_LEN(localize_opts), &cfg, argc,
 			    argv, err, sizeof(err));
 
@@ -112,18 +112,21 @@ int cmd_localize(int argc, char **argv)
 				 sizeof(err)) < 0)
 		goto fail;
 	t1 = localize_now_ms();
-	if (!(m = model_build(obs, inv, err, sizeof(err))) ||
-	    method->run(m, &icfg, &sus, err, sizeof(err)) < 0)
+	if (!(m = model_build(obs, inv, err, sizeof(err))))
 		goto fail;
 	t2 = localize_now_ms();
+	if (method->run(m, &icfg, &sus, err, sizeof(err)) < 0)
+		goto fail;
+	t3 = localize_now_ms();
 	if (cfg.stats)
 		fprintf(stderr,
 			"triangulate localize: %zu flows (%zu with '*' hops, %zu resolved; "
 			"%zu unknown paths, %zu placed; %zu unplaced), %u devices, "
-			"%u links; parse %.0f ms, inference %.0f ms, %zu suspects\n",
+			"%u links; parse %.0f ms, model %.0f ms, inference %.0f ms, "
+			"%zu suspects\n",
 			m->nflows, m->flows_star, m->flows_star_resolved,
 			m->flows_unknown, m->flows_unknown_placed, m->flows_unplaced,
-			m->ndevs, m->nlinks, t1 - t0, t2 - t1, sus.n);
+			m->ndevs, m->nlinks, t1 - t0, t2 - t1, t3 - t2, sus.n);
 	if (output->write(stdout, &sus) < 0 || fflush(stdout)) {
 		snprintf(err, sizeof(err), "writing output failed");
 		goto fail;

@@ -19,6 +19,8 @@
  * neighbours, and a sweep whose best update gains less ends the fit: the
  * decisions rest on likelihood-ratio statistics of order 10 and more. */
 #define FIT_GAIN_MIN 0.1
+#define FIT_WAKE_MIN 1.0
+#define SUSPECT_DROPPED ((enum suspect_kind)-1) /* merged into its switch */
 #define LR_CI95 3.841458820694124 /* chi-square(1) 95% quantile */
 
 void infer_cfg_default(struct infer_cfg *cfg)
@@ -34,10 +36,16 @@ void infer_cfg_default(struct infer_cfg *cfg)
 
 struct fit {
 	const struct model *m;
-	double *u;   /* per link: -log(success rate) */
-	double *B;   /* per link: weighted delivered probes */
-	double *X;   /* per alternative: sum of u over its links */
-	uint32_t *inc_first, *inc; /* per link: lossy alternatives through it */
+	double *u;  /* per link: -log(success rate) */
+	double *B;  /* per link: weighted delivered probes */
+	double *w;  /* per alternative: P(flow took it), refit by EM */
+	/* lossy alternatives in a compact numbering, for cache-friendly sweeps */
+	uint32_t nlossy;
+	uint32_t *lossy_alt;  /* compact id -> alternative */
+	int32_t *alt_lossy;   /* alternative -> compact id, or -1 */
+	double *lc;           /* per compact id: weight * lost probes */
+	double *lX;           /* per compact id: sum of u over its links */
+	uint32_t *inc_first, *inc; /* per link: compact ids through it */
 	double *cbuf, *rbuf;       /* scratch for one variable's terms */
 	size_t scratch;
 	uint32_t *active;
@@ -169,7 +177,11 @@ static void fit_free(struct fit *f)
 {
 	free(f->u);
 	free(f->B);
-	free(f->X);
+	free(f->w);
+	free(f->lossy_alt);
+	free(f->alt_lossy);
+	free(f->lc);
+	free(f->lX);
 	free(f->inc_first);
 	free(f->inc);
 	free(f->cbuf);
@@ -189,22 +201,32 @@ static int fit_init(struct fit *f, const struct model *m)
 	f->m = m;
 	f->u = calloc(nl + 1, sizeof(*f->u));
 	f->B = calloc(nl + 1, sizeof(*f->B));
-	f->X = calloc(m->nalts + 1, sizeof(*f->X));
+	f->w = malloc((m->nalts + 1) * sizeof(*f->w));
+	f->alt_lossy = malloc((m->nalts + 1) * sizeof(*f->alt_lossy));
 	f->inc_first = calloc(nl + 2, sizeof(*f->inc_first));
 	f->dirty = calloc(nl + 1, 1);
 	f->link_stamp = calloc(nl + 1, sizeof(*f->link_stamp));
 	f->cand = calloc(nl + 1, 1);
-	f->alt_stamp = calloc(m->nalts + 1, sizeof(*f->alt_stamp));
-	if (!f->cand || !f->link_stamp || !f->alt_stamp || !f->dirty || !f->u || !f->B || !f->X || !f->inc_first)
+	if (!f->u || !f->B || !f->w || !f->alt_lossy || !f->inc_first ||
+	    !f->dirty || !f->link_stamp || !f->cand)
 		return -1;
 	for (size_t a = 0; a < m->nalts; a++) {
 		const struct model_alt *al = &m->alts[a];
 
+		f->w[a] = al->weight;
+		f->alt_lossy[a] = -1;
 		if (!m->flows[al->flow].lost)
 			continue;
+		f->alt_lossy[a] = (int32_t)f->nlossy++;
 		for (uint32_t k = 0; k < al->nlinks; k++)
 			f->inc_first[m->alt_links[al->link_first + k] + 1]++;
 	}
+	f->lossy_alt = malloc((f->nlossy + 1) * sizeof(*f->lossy_alt));
+	f->lc = malloc((f->nlossy + 1) * sizeof(*f->lc));
+	f->lX = calloc(f->nlossy + 1, sizeof(*f->lX));
+	f->alt_stamp = calloc(f->nlossy + 1, sizeof(*f->alt_stamp));
+	if (!f->lossy_alt || !f->lc || !f->lX || !f->alt_stamp)
+		return -1;
 	for (size_t l = 0; l < nl; l++) {
 		if (f->inc_first[l + 1] > f->scratch)
 			f->scratch = f->inc_first[l + 1];
@@ -219,12 +241,15 @@ static int fit_init(struct fit *f, const struct model *m)
 		return -1;
 	for (size_t a = 0; a < m->nalts; a++) {
 		const struct model_alt *al = &m->alts[a];
+		int32_t k = f->alt_lossy[a];
 
-		if (!m->flows[al->flow].lost)
+		if (k < 0)
 			continue;
-		for (uint32_t k = 0; k < al->nlinks; k++)
-			f->inc[f->inc_first[m->alt_links[al->link_first + k]]++] =
-				(uint32_t)a;
+		f->lossy_alt[k] = (uint32_t)a;
+		f->lc[k] = f->w[a] * (double)m->flows[al->flow].lost;
+		for (uint32_t j = 0; j < al->nlinks; j++)
+			f->inc[f->inc_first[m->alt_links[al->link_first + j]]++] =
+				(uint32_t)k;
 	}
 	for (size_t l = nl; l > 0; l--)
 		f->inc_first[l] = f->inc_first[l - 1];
@@ -244,7 +269,7 @@ static void fit_successes_sum(struct fit *f)
 	for (size_t a = 0; a < m->nalts; a++) {
 		const struct model_alt *al = &m->alts[a];
 		const struct model_flow *fl = &m->flows[al->flow];
-		double ok = al->weight * (double)(fl->sent - fl->lost);
+		double ok = f->w[a] * (double)(fl->sent - fl->lost);
 
 		for (uint32_t k = 0; k < al->nlinks; k++)
 			f->B[m->alt_links[al->link_first + k]] += ok;
@@ -254,17 +279,15 @@ static void fit_successes_sum(struct fit *f)
 /* Gather link l's terms given every other link's current u. */
 static void fit_link_terms(struct fit *f, uint32_t l, struct terms *t)
 {
-	const struct model *m = f->m;
 	size_t n = 0;
 
 	for (uint32_t i = f->inc_first[l]; i < f->inc_first[l + 1]; i++) {
-		const struct model_alt *al = &m->alts[f->inc[i]];
-		double c = al->weight * (double)m->flows[al->flow].lost;
+		uint32_t k = f->inc[i];
 
-		if (c <= 0)
+		if (f->lc[k] <= 0)
 			continue;
-		f->cbuf[n] = c;
-		f->rbuf[n] = fmax(0, f->X[f->inc[i]] - f->u[l]);
+		f->cbuf[n] = f->lc[k];
+		f->rbuf[n] = fmax(0, f->lX[k] - f->u[l]);
 		n++;
 	}
 	t->B = f->B[l];
@@ -273,18 +296,24 @@ static void fit_link_terms(struct fit *f, uint32_t l, struct terms *t)
 	t->n = n;
 }
 
-/* Sweeps until a whole sweep gains under 0.01 in penalized log-likelihood:
- * along non-identifiable ridges (a device's in- versus out-links) u keeps
- * drifting without changing the fit, so parameter change is no stop rule.
- * Only links whose neighbourhood moved are solved again (a dirty set): most
+static void fit_alt_links_dirty(struct fit *f, uint32_t alt)
+{
+	const struct model *m = f->m;
+	const struct model_alt *al = &m->alts[alt];
+
+	for (uint32_t j = 0; j < al->nlinks; j++)
+		f->dirty[m->alt_links[al->link_first + j]] = 1;
+}
+
+/* Sweeps over dirty links until the best update of a sweep gains under
+ * FIT_GAIN_MIN: along non-identifiable ridges (a device's in- versus out-
+ * links) u keeps drifting without changing the fit, so parameter change is
+ * no stop rule. Only links whose neighbourhood moved are solved again: most
  * links settle in a sweep or two and stay settled. */
 static int fit_sweeps(struct fit *f, const struct infer_cfg *cfg)
 {
-	const struct model *m = f->m;
 	int s;
 
-	for (size_t i = 0; i < f->nactive; i++)
-		f->dirty[f->active[i]] = 1;
 	for (s = 0; s < cfg->max_sweeps; s++) {
 		double gain_max = 0;
 		size_t solved = 0;
@@ -304,7 +333,7 @@ static int fit_sweeps(struct fit *f, const struct infer_cfg *cfg)
 			if (du == 0)
 				continue;
 			for (uint32_t k = f->inc_first[l]; k < f->inc_first[l + 1]; k++)
-				f->X[f->inc[k]] += du;
+				f->lX[f->inc[k]] += du;
 			f->u[l] = nu;
 			/* second-order estimate of the log-likelihood gained; exact
 			 * when the link fell to the u = 0 boundary */
@@ -315,15 +344,11 @@ static int fit_sweeps(struct fit *f, const struct infer_cfg *cfg)
 			}
 			if (gain > gain_max)
 				gain_max = gain;
-			if (gain < FIT_GAIN_MIN)
+			if (gain < FIT_WAKE_MIN)
 				continue;
 			/* the links sharing a lossy flow with l see a new rest-of-path */
-			for (uint32_t k = f->inc_first[l]; k < f->inc_first[l + 1]; k++) {
-				const struct model_alt *al = &m->alts[f->inc[k]];
-
-				for (uint32_t j = 0; j < al->nlinks; j++)
-					f->dirty[m->alt_links[al->link_first + j]] = 1;
-			}
+			for (uint32_t k = f->inc_first[l]; k < f->inc_first[l + 1]; k++)
+				fit_alt_links_dirty(f, f->lossy_alt[f->inc[k]]);
 		}
 		if (!solved || gain_max < FIT_GAIN_MIN)
 			return s + 1;
@@ -331,11 +356,12 @@ static int fit_sweeps(struct fit *f, const struct infer_cfg *cfg)
 	return s;
 }
 
-/* E-step: each ambiguous flow's paths weighted by how well they explain it. */
+/* E-step: each ambiguous flow's paths weighted by how well they explain it.
+ * Updates the delivered counts and lossy weights in place and marks the
+ * links of paths whose weight moved. Returns the largest weight change. */
 static double fit_paths_reweight(struct fit *f)
 {
 	const struct model *m = f->m;
-	struct model_alt *alts = m->alts;
 	double change = 0;
 
 	for (size_t i = 0; i < m->nflows; i++) {
@@ -345,7 +371,7 @@ static double fit_paths_reweight(struct fit *f)
 		if (fl->nalt < 2)
 			continue;
 		for (uint32_t k = 0; k < fl->nalt; k++) {
-			const struct model_alt *al = &alts[fl->alt_first + k];
+			const struct model_alt *al = &m->alts[fl->alt_first + k];
 			double x = 0;
 
 			for (uint32_t j = 0; j < al->nlinks; j++)
@@ -361,28 +387,24 @@ static double fit_paths_reweight(struct fit *f)
 		for (uint32_t k = 0; k < fl->nalt; k++)
 			sum += lw[k] = exp(lw[k] - top);
 		for (uint32_t k = 0; k < fl->nalt; k++) {
-			double w = lw[k] / sum;
+			uint32_t a = fl->alt_first + k;
+			const struct model_alt *al = &m->alts[a];
+			double nw = lw[k] / sum, dw = nw - f->w[a];
 
-			change = fmax(change, fabs(w - alts[fl->alt_first + k].weight));
-			alts[fl->alt_first + k].weight = w;
+			if (fabs(dw) < 1e-6)
+				continue;
+			change = fmax(change, fabs(dw));
+			f->w[a] = nw;
+			for (uint32_t j = 0; j < al->nlinks; j++)
+				f->B[m->alt_links[al->link_first + j]] +=
+					dw * (double)(fl->sent - fl->lost);
+			if (f->alt_lossy[a] >= 0)
+				f->lc[f->alt_lossy[a]] = nw * (double)fl->lost;
+			if (fabs(dw) > 1e-3)
+				fit_alt_links_dirty(f, a);
 		}
 	}
 	return change;
-}
-
-/* Recompute every alternative's X from u (after weights or u changed). */
-static void fit_paths_sum(struct fit *f)
-{
-	const struct model *m = f->m;
-
-	for (size_t a = 0; a < m->nalts; a++) {
-		const struct model_alt *al = &m->alts[a];
-		double x = 0;
-
-		for (uint32_t k = 0; k < al->nlinks; k++)
-			x += f->u[m->alt_links[al->link_first + k]];
-		f->X[a] = x;
-	}
 }
 
 struct u32vec {
@@ -410,17 +432,14 @@ static int u32vec_push(struct u32vec *v, uint32_t x)
 static double fit_local_loglik(const struct fit *f, const struct infer_cfg *cfg,
 			       const struct u32vec *links, const struct u32vec *alts)
 {
-	const struct model *m = f->m;
 	double ll = 0;
 
 	for (size_t i = 0; i < links->n; i++)
 		ll -= (f->B[links->v[i]] + cfg->prior_probes) * f->u[links->v[i]];
 	for (size_t i = 0; i < alts->n; i++) {
-		const struct model_alt *al = &m->alts[alts->v[i]];
-		double x = f->X[alts->v[i]];
+		double x = f->lX[alts->v[i]];
 
-		ll += x > 0 ? al->weight * (double)m->flows[al->flow].lost * log(-expm1(-x))
-			    : -INFINITY;
+		ll += x > 0 ? f->lc[alts->v[i]] * log(-expm1(-x)) : -INFINITY;
 	}
 	return ll;
 }
@@ -446,7 +465,7 @@ static double fit_profile_lr(struct fit *f, const struct infer_cfg *cfg,
 	if (u32vec_push(&links, l) < 0)
 		goto out;
 	for (uint32_t k = f->inc_first[l]; k < f->inc_first[l + 1]; k++) {
-		const struct model_alt *al = &m->alts[f->inc[k]];
+		const struct model_alt *al = &m->alts[f->lossy_alt[f->inc[k]]];
 
 		for (uint32_t j = 0; j < al->nlinks; j++) {
 			uint32_t n = m->alt_links[al->link_first + j];
@@ -476,12 +495,12 @@ static double fit_profile_lr(struct fit *f, const struct infer_cfg *cfg,
 	for (size_t i = 0; i < links.n; i++)
 		saved_u[i] = f->u[links.v[i]];
 	for (size_t i = 0; i < alts.n; i++)
-		saved_x[i] = f->X[alts.v[i]];
+		saved_x[i] = f->lX[alts.v[i]];
 	before = fit_local_loglik(f, cfg, &links, &alts);
 	for (uint32_t k = f->inc_first[l]; k < f->inc_first[l + 1]; k++)
-		f->X[f->inc[k]] += u_null - f->u[l];
+		f->lX[f->inc[k]] += u_null - f->u[l];
 	f->u[l] = u_null;
-	for (int sweep = 0; sweep < 20; sweep++) {
+	for (int sweep = 0; sweep < 6; sweep++) {
 		double gain_max = 0;
 
 		for (size_t i = 1; i < links.n; i++) {
@@ -498,7 +517,7 @@ static double fit_profile_lr(struct fit *f, const struct infer_cfg *cfg,
 			if (du == 0)
 				continue;
 			for (uint32_t k = f->inc_first[n]; k < f->inc_first[n + 1]; k++)
-				f->X[f->inc[k]] += du;
+				f->lX[f->inc[k]] += du;
 			f->u[n] = nu;
 			gain_max = fmax(gain_max, nu == 0 ? INFINITY : 0.5 * curv * du * du);
 		}
@@ -510,7 +529,7 @@ static double fit_profile_lr(struct fit *f, const struct infer_cfg *cfg,
 	for (size_t i = 0; i < links.n; i++)
 		f->u[links.v[i]] = saved_u[i];
 	for (size_t i = 0; i < alts.n; i++)
-		f->X[alts.v[i]] = saved_x[i];
+		f->lX[alts.v[i]] = saved_x[i];
 out:
 	free(saved_u);
 	free(saved_x);
@@ -677,7 +696,7 @@ static int infer_suspects(struct fit *f, const struct infer_cfg *cfg,
 		const struct model_alt *al = &m->alts[a];
 		const struct model_flow *fl = &m->flows[al->flow];
 
-		if (al->weight < 0.5)
+		if (f->w[a] < 0.5)
 			continue;
 		for (uint32_t k = 0; k < al->nlinks; k++) {
 			uint32_t l = m->alt_links[al->link_first + k];
@@ -765,6 +784,37 @@ static int infer_suspects(struct fit *f, const struct infer_cfg *cfg,
 				goto out;
 		}
 	}
+	/* A switch whose every host (two or more) looks sick is the fault: the
+	 * hosts' links carry all its traffic, so sparsity put the loss there */
+	memset(fin, 0, m->ndevs * sizeof(*fin));
+	memset(fout, 0, m->ndevs * sizeof(*fout));
+	for (uint32_t l = 0; l < m->nlinks; l++) {
+		uint32_t h = m->link_from[l], d = m->link_to[l];
+
+		if (!used[l] || !m->dev_endpoint[h] || m->dev_transit[h] || !m->dev_transit[d])
+			continue;
+		fin[d]++;                      /* hosts behind d */
+		fout[d] += dev_sus[h] >= 0;    /* ... that are host suspects */
+	}
+	for (uint32_t d = 0; d < m->ndevs; d++) {
+		struct suspect s = { .kind = SUSPECT_DEVICE };
+
+		if (dev_sus[d] >= 0 || fin[d] < 2 || fout[d] < fin[d])
+			continue;
+		snprintf(s.from, sizeof(s.from), "%s", model_dev_name(m, d));
+		dev_sus[d] = (int32_t)groups.n;
+		if (suspect_list_add(&groups, &s) < 0)
+			goto out;
+		for (uint32_t l = 0; l < m->nlinks; l++) {
+			uint32_t h = m->link_from[l];
+
+			if (m->link_to[l] != d || dev_sus[h] < 0 || !m->dev_endpoint[h] ||
+			    m->dev_transit[h])
+				continue;
+			groups.v[dev_sus[h]].kind = SUSPECT_DROPPED;
+			dev_sus[h] = -1;
+		}
+	}
 	/* Each device's own loss: one variable in place of its links on each path. */
 	dt = calloc(groups.n + 1, sizeof(*dt));
 	if (!dt)
@@ -776,7 +826,7 @@ static int infer_suspects(struct fit *f, const struct infer_cfg *cfg,
 		double part[4];
 		int ns = 0;
 
-		if (al->weight <= 0)
+		if (f->w[a] <= 0)
 			continue;
 		for (uint32_t k = 0; k < al->nlinks; k++) {
 			uint32_t l = m->alt_links[al->link_first + k];
@@ -801,8 +851,8 @@ static int infer_suspects(struct fit *f, const struct infer_cfg *cfg,
 		for (int j = 0; j < ns; j++) {
 			struct tally *t = &dt[seen[j]];
 
-			t->B += al->weight * (double)(fl->sent - fl->lost);
-			if (al->weight >= 0.5) {
+			t->B += f->w[a] * (double)(fl->sent - fl->lost);
+			if (f->w[a] >= 0.5) {
 				t->flows++;
 				if (fl->lost) {
 					t->lossy++;
@@ -811,8 +861,8 @@ static int infer_suspects(struct fit *f, const struct infer_cfg *cfg,
 				}
 			}
 			if (fl->lost &&
-			    tally_term(t, al->weight * (double)fl->lost,
-				       fmax(0, f->X[a] - part[j])) < 0)
+			    tally_term(t, f->w[a] * (double)fl->lost,
+				       fmax(0, f->lX[f->alt_lossy[a]] - part[j])) < 0)
 				goto out;
 		}
 	}
@@ -830,7 +880,7 @@ static int infer_suspects(struct fit *f, const struct infer_cfg *cfg,
 			s->loss_ratio = u_to_loss(u);
 			s->loss_lo = s->loss_hi = s->loss_ratio;
 		}
-		if (suspect_list_add(out, s) < 0)
+		if (s->kind != SUSPECT_DROPPED && suspect_list_add(out, s) < 0)
 			goto out;
 	}
 	for (uint32_t l = 0; l < m->nlinks; l++) {
@@ -876,7 +926,7 @@ int infer_run(const struct model *m, const struct infer_cfg *cfg,
 	      size_t errlen)
 {
 	struct infer_stats local = { 0 };
-	double t0 = now_ms();
+	double t0 = now_ms(), t1;
 	int ambiguous = 0;
 	struct fit f;
 
@@ -893,18 +943,22 @@ int infer_run(const struct model *m, const struct infer_cfg *cfg,
 	st->flows = m->nflows;
 	st->links = m->nlinks;
 	st->links_active = f.nactive;
+	fit_successes_sum(&f);
+	for (size_t i = 0; i < f.nactive; i++)
+		f.dirty[f.active[i]] = 1;
 	for (int round = 0; round < cfg->max_em_rounds; round++) {
-		fit_successes_sum(&f);
 		st->sweeps += fit_sweeps(&f, cfg);
 		st->em_rounds++;
-		if (!ambiguous || fit_paths_reweight(&f) < 1e-4)
+		/* the E-step marks the links whose paths changed weight */
+		if (!ambiguous || fit_paths_reweight(&f) < 1e-3)
 			break;
-		fit_paths_sum(&f);
 	}
+	t1 = now_ms();
 	if (infer_suspects(&f, cfg, out) < 0)
 		goto nomem;
 	fit_free(&f);
 	st->fit_ms = now_ms() - t0;
+	st->test_ms = now_ms() - t1;
 	return 0;
 nomem:
 	fit_free(&f);

@@ -27,7 +27,8 @@ struct infer_stats {
 	size_t flows, flows_lossy, flows_unplaced;
 	size_t links, links_active; /* active: on some lossy flow */
 	int sweeps, em_rounds;
-	double fit_ms; /* model fit and tests, not file parsing */
+	double fit_ms;  /* model fit and tests, not file parsing */
+	double test_ms; /* of which the tests and grouping */
 };
 
 /* The defaults (background 1e-4, alpha 0.01, one prior probe, device share

@@ -1,12 +1,23 @@
 /* The table of localization methods. */
 #include "method.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int method_faultmesh_run(const struct model *m, const struct infer_cfg *cfg,
 				struct suspect_list *out, char *err, size_t errlen)
 {
-	return infer_run(m, cfg, out, NULL, err, errlen);
+	struct infer_stats st;
+	int rc = infer_run(m, cfg, out, &st, err, errlen);
+
+	if (rc == 0 && getenv("FM_INFER_STATS"))
+		fprintf(stderr,
+			"infer: %zu flows (%zu lossy, %zu unplaced), %zu links (%zu active), "
+			"%d sweeps, %d EM rounds, fit+tests %.0f ms (tests %.0f ms)\n",
+			st.flows, st.flows_lossy, st.flows_unplaced, st.links,
+			st.links_active, st.sweeps, st.em_rounds, st.fit_ms, st.test_ms);
+	return rc;
 }
 
 const struct method_ops method_table[] = {

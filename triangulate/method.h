@@ -22,8 +22,8 @@ extern const struct method_ops method_table[]; /* ends with a NULL name */
 const struct method_ops *method_find(const char *name);
 
 /* 007-style voting: each lossy flow gives 1/h to each of its h links; the
- * top-voted link is blamed and its flows removed, until the top falls under
- * 0.1% of all votes or into the noise (mean + 4 sd of per-link votes). */
+ * top-voted link is blamed and its flows removed, until the top falls into
+ * the noise (median + 6 MADs of per-link votes). */
 int baseline_vote_run(const struct model *m, const struct infer_cfg *cfg,
 		      struct suspect_list *out, char *err, size_t errlen);
 /* fbtracert-style: a link is blamed when most flows through it are lossy

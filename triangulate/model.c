@@ -243,11 +243,20 @@ static void star_routes(const struct builder *b, uint32_t dev, uint32_t goal,
 		}
 		return;
 	}
+	if (level + 1 == depth) {
+		/* the last link is looked up, not searched */
+		uint32_t l = u64map_get(&b->links, (uint64_t)dev << 32 | goal);
+
+		if (l != UINT32_MAX) {
+			cur[level] = l;
+			star_routes(b, goal, goal, depth, cur, depth, out, nout, max);
+		}
+		return;
+	}
 	for (uint32_t i = b->succ_first[dev]; i < b->succ_first[dev + 1]; i++) {
 		uint32_t l = b->succ[i];
 
-		if (m->dev_endpoint[m->link_to[l]] &&
-		    !m->dev_transit[m->link_to[l]] && level + 1 < depth)
+		if (m->dev_endpoint[m->link_to[l]] && !m->dev_transit[m->link_to[l]])
 			continue; /* hosts do not forward */
 		cur[level] = l;
 		star_routes(b, m->link_to[l], goal, depth, cur, level + 1, out,
