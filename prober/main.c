@@ -1,28 +1,470 @@
-/* prober: entry point; parses flags from the option table and wires the parts.
- * The work itself lives in the other files of this folder. */
+/* prober: entry point; parses flags from the option table, opens the
+ * responder, pinger, netlink, spool and uplink, drops privileges, and runs
+ * the single-threaded event loop that ties them together. */
+#include "caps.h"
 #include "log.h"
+#include "netlink.h"
 #include "opts.h"
+#include "pinger.h"
+#include "probe.h"
+#include "report.h"
+#include "responder.h"
+#include "spool.h"
+#include "targets.h"
+#include "uplink.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
 
 struct prober_cfg {
-	int verbose; /* log debug messages */
+	const char *targets;      /* targets file; none: responder only */
+	const char *collector;    /* ADDR:PORT of the collector; none: spool only */
+	const char *name;         /* prober name in reports; default: host name */
+	const char *spool;        /* spool directory */
+	long long spool_max_bytes; /* spool bound; oldest batches dropped beyond */
+	const char *key;          /* hex shared key for report frames */
+	long long interval_ms;    /* reporting interval */
+	double jitter;            /* +- fraction of the interval, random per interval */
+	long long flows;          /* default flows per target */
+	double rate;              /* default probes/s per target */
+	long long dscp;           /* default DSCP */
+	const char *proto;        /* default probe kind */
+	long long port;           /* default responder port of targets */
+	long long sport_base;     /* first flow source port */
+	double pps_max;           /* global probe rate cap */
+	long long timeout_ms;     /* reply deadline */
+	long long down_intervals; /* silent intervals before target_down */
+	long long listen_port;    /* our responder's UDP port */
+	long long tcp_port;       /* our responder's TCP port, 0 = off */
+	double resp_rate;         /* responder answers/s per source */
+	double resp_burst;        /* responder bucket depth per source */
+	int no_responder;         /* do not answer probes */
+	int no_ipv6;              /* responder: IPv4 only */
+	int keep_caps;            /* do not drop capabilities (debugging) */
+	long long duration_ms;    /* exit after this long; 0 = run until signalled */
+	int verbose;              /* log debug messages */
 };
 
+#define O(f) offsetof(struct prober_cfg, f)
 static const struct opt_spec prober_opts[] = {
-	{ "verbose", 'v', OPT_FLAG, offsetof(struct prober_cfg, verbose), 0, 0, NULL, NULL, "log debug messages" },
+	{ "targets", 't', OPT_STR, O(targets), 0, 0, NULL, "FILE", "targets file (schemas/targets.md); none: only respond" },
+	{ "collector", 'c', OPT_STR, O(collector), 0, 0, NULL, "ADDR:PORT", "collector to send batches to" },
+	{ "name", 'n', OPT_STR, O(name), 0, 0, NULL, "NAME", "prober name in reports (default: host name)" },
+	{ "spool", 's', OPT_STR, O(spool), 0, 0, "/var/spool/faultmesh", "DIR", "spool directory for unacknowledged batches" },
+	{ "spool-max-bytes", 0, OPT_INT, O(spool_max_bytes), 4096, 1e12, "67108864", "N", "spool size bound; oldest batches dropped beyond" },
+	{ "key", 'k', OPT_STR, O(key), 0, 0, NULL, "HEX", "shared key: sign report frames (HMAC-SHA256)" },
+	{ "interval", 'i', OPT_MS, O(interval_ms), 200, 3600000, "10s", "DURATION", "reporting interval" },
+	{ "jitter", 0, OPT_DOUBLE, O(jitter), 0, 0.5, "0.1", "FRACTION", "random +- share of each interval" },
+	{ "flows", 'f', OPT_INT, O(flows), 1, TARGETS_FLOWS_MAX, "16", "N", "default flows (source ports) per target" },
+	{ "rate", 'r', OPT_DOUBLE, O(rate), 0.01, 100000, "10", "PPS", "default probes per second per target" },
+	{ "dscp", 0, OPT_INT, O(dscp), 0, 63, "0", "N", "default DSCP of probes" },
+	{ "proto", 'p', OPT_STR, O(proto), 0, 0, "udp", "KIND", "default probe kind: udp or tcp" },
+	{ "port", 0, OPT_INT, O(port), 1, 65535, "31338", "PORT", "default responder port of targets" },
+	{ "sport-base", 0, OPT_INT, O(sport_base), 1024, 65535 - TARGETS_FLOWS_MAX, "40000", "PORT", "source port of flow 0 (flow i: +i)" },
+	{ "pps-max", 0, OPT_DOUBLE, O(pps_max), 1, 1e7, "5000", "PPS", "global cap on probes per second" },
+	{ "timeout", 0, OPT_MS, O(timeout_ms), 10, 4000, "1s", "DURATION", "a reply later than this counts as lost" },
+	{ "down-intervals", 0, OPT_INT, O(down_intervals), 1, 1000, "3", "N", "silent intervals on all flows before a target is down" },
+	{ "listen-port", 'l', OPT_INT, O(listen_port), 1, 65535, "31338", "PORT", "responder UDP port" },
+	{ "tcp-port", 0, OPT_INT, O(tcp_port), 0, 65535, "0", "PORT", "responder TCP port for SYN probes (0: off)" },
+	{ "responder-rate", 0, OPT_DOUBLE, O(resp_rate), 1, 1e7, "2000", "PPS", "responder answers per second per source" },
+	{ "responder-burst", 0, OPT_DOUBLE, O(resp_burst), 1, 1e7, "500", "N", "responder burst per source" },
+	{ "no-responder", 0, OPT_FLAG, O(no_responder), 0, 0, NULL, NULL, "do not answer probes" },
+	{ "no-ipv6", 0, OPT_FLAG, O(no_ipv6), 0, 0, NULL, NULL, "responder answers IPv4 only" },
+	{ "keep-caps", 0, OPT_FLAG, O(keep_caps), 0, 0, NULL, NULL, "keep all capabilities (debugging)" },
+	{ "duration", 0, OPT_MS, O(duration_ms), 0, 1e12, "0", "DURATION", "exit after this long (0: run until SIGTERM)" },
+	{ "verbose", 'v', OPT_FLAG, O(verbose), 0, 0, NULL, NULL, "log debug messages" },
 };
+#undef O
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int hex_key_parse(const char *hex, uint8_t *key, size_t max, size_t *len)
+{
+	size_t n = strlen(hex);
+
+	if (n % 2 || n / 2 > max || n / 2 < 16)
+		return -1;
+	for (size_t i = 0; i < n / 2; i++) {
+		unsigned v;
+
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+			return -1;
+		key[i] = (uint8_t)v;
+	}
+	*len = n / 2;
+	return 0;
+}
+
+static uint64_t interval_jittered_ns(const struct prober_cfg *cfg)
+{
+	double f = 1.0 + cfg->jitter * (2.0 * rand() / RAND_MAX - 1.0);
+
+	return (uint64_t)((double)cfg->interval_ms * 1e6 * f);
+}
+
+struct prober {
+	struct prober_cfg cfg;
+	struct responder *resp;
+	struct pinger *ping;
+	struct nl_handle *nl;
+	struct spool *sp;
+	struct uplink *up;
+	struct nl_link_totals link_prev;
+	int have_link_prev;
+	int epfd;
+	int up_fd_registered;
+	uint32_t up_events;
+	uint32_t dropped_unreported; /* spool drops not yet in a sent batch */
+	char name[REPORT_NAME_MAX];
+};
+
+static int ep_add(int epfd, int fd, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.fd = fd };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* Keep the uplink's socket registered with the events it needs now. */
+static void uplink_epoll_sync(struct prober *pr)
+{
+	int fd = pr->up ? uplink_fd(pr->up) : -1;
+	uint32_t ev = EPOLLIN | (pr->up && uplink_wants_write(pr->up) ? EPOLLOUT : 0);
+
+	if (pr->up_fd_registered >= 0 && pr->up_fd_registered != fd) {
+		epoll_ctl(pr->epfd, EPOLL_CTL_DEL, pr->up_fd_registered, NULL);
+		pr->up_fd_registered = -1;
+	}
+	if (fd < 0)
+		return;
+	if (pr->up_fd_registered != fd) {
+		ep_add(pr->epfd, fd, ev);
+		pr->up_fd_registered = fd;
+		pr->up_events = ev;
+	} else if (pr->up_events != ev) {
+		struct epoll_event e = { .events = ev, .data.fd = fd };
+
+		epoll_ctl(pr->epfd, EPOLL_CTL_MOD, fd, &e);
+		pr->up_events = ev;
+	}
+}
+
+static void health_fill(struct prober *pr, struct report_health *h)
+{
+	struct nl_link_totals t;
+
+	memset(h, 0, sizeof(*h));
+	if (!pr->nl || nl_link_totals_read(pr->nl, &t) < 0)
+		return;
+	if (pr->have_link_prev) {
+		/* counters may reset when a link is recreated: no negative deltas */
+#define DELTA(f) (t.f >= pr->link_prev.f ? t.f - pr->link_prev.f : 0)
+		h->if_rx_errors = DELTA(rx_errors);
+		h->if_tx_errors = DELTA(tx_errors);
+		h->if_rx_dropped = DELTA(rx_dropped);
+		h->if_tx_dropped = DELTA(tx_dropped);
+#undef DELTA
+	}
+	h->links_down = t.links_down;
+	pr->link_prev = t;
+	pr->have_link_prev = 1;
+}
+
+/* Close one interval into a batch and spool it. Errors are logged here. */
+static void interval_report(struct prober *pr, uint64_t start_ns, uint64_t end_ns)
+{
+	struct report_batch b = { 0 };
+	uint8_t *buf = NULL;
+	size_t len;
+	uint32_t dropped;
+
+	snprintf(b.prober, sizeof(b.prober), "%s", pr->name);
+	b.start_ms = (int64_t)(start_ns / 1000000u);
+	b.end_ms = (int64_t)(end_ns / 1000000u);
+	health_fill(pr, &b.health);
+	if (pinger_interval_close(pr->ping, &b) < 0) {
+		log_msg(LOG_ERR, "interval close: %s", strerror(errno));
+		return;
+	}
+	b.health.spool_dropped = pr->dropped_unreported;
+	b.seq = spool_seq_next(pr->sp);
+	if (!b.seq) {
+		log_msg(LOG_ERR, "spool: cannot advance batch seq: %s", strerror(errno));
+		goto out;
+	}
+	if (report_batch_encode(&b, &buf, &len) < 0) {
+		log_msg(LOG_ERR, "batch %llu: encode: %s", (unsigned long long)b.seq, strerror(errno));
+		goto out;
+	}
+	if (spool_batch_append(pr->sp, b.seq, buf, len) < 0) {
+		log_msg(LOG_ERR, "batch %llu: spool: %s", (unsigned long long)b.seq, strerror(errno));
+		goto out;
+	}
+	pr->dropped_unreported = 0;
+	dropped = spool_dropped_take(pr->sp);
+	if (dropped)
+		log_msg(LOG_WARN, "spool full: dropped %u oldest batches (%llu in all)", dropped,
+			(unsigned long long)spool_dropped_total(pr->sp));
+	/* this batch is already encoded: the next one carries these drops */
+	pr->dropped_unreported += dropped;
+	log_msg(LOG_DEBUG, "batch %llu: %u flows, %zu spooled", (unsigned long long)b.seq,
+		b.nflows, spool_count(pr->sp));
+out:
+	free(buf);
+	free(b.flows);
+}
+
+static int prober_setup(struct prober *pr, char *err, size_t errlen)
+{
+	struct target_spec *targets = NULL;
+	size_t ntargets = 0;
+	int fds[1024];
+	size_t n;
+
+	pr->epfd = epoll_create1(EPOLL_CLOEXEC);
+	pr->up_fd_registered = -1;
+	if (pr->epfd < 0) {
+		snprintf(err, errlen, "epoll: %s", strerror(errno));
+		return -1;
+	}
+	pr->nl = nl_open();
+	if (!pr->nl)
+		log_msg(LOG_WARN, "netlink unavailable (%s): no route sources or link health",
+			strerror(errno));
+	if (!pr->cfg.no_responder) {
+		struct responder_cfg rc = {
+			.udp_port = (uint16_t)pr->cfg.listen_port,
+			.tcp_port = (uint16_t)pr->cfg.tcp_port,
+			.rate_pps = pr->cfg.resp_rate,
+			.burst = pr->cfg.resp_burst,
+			.ipv6 = !pr->cfg.no_ipv6,
+		};
+
+		pr->resp = responder_open(&rc, err, errlen);
+		if (!pr->resp)
+			return -1;
+		n = responder_fds(pr->resp, fds, 1024);
+		for (size_t i = 0; i < n; i++)
+			ep_add(pr->epfd, fds[i], EPOLLIN);
+	}
+	if (pr->cfg.targets) {
+		struct targets_defaults def = {
+			.flows = (unsigned)pr->cfg.flows,
+			.rate_pps = pr->cfg.rate,
+			.dscp = (uint8_t)pr->cfg.dscp,
+			.port = (uint16_t)pr->cfg.port,
+			.kind = probe_kind_find(pr->cfg.proto),
+		};
+		struct pinger_cfg pc = {
+			.sport_base = (uint16_t)pr->cfg.sport_base,
+			.pps_max = pr->cfg.pps_max,
+			.timeout_ms = (uint32_t)pr->cfg.timeout_ms,
+			.down_intervals = (uint32_t)pr->cfg.down_intervals,
+		};
+		int ufd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+
+		if (!def.kind) {
+			snprintf(err, errlen, "--proto: unknown kind '%s' (udp, tcp)", pr->cfg.proto);
+			return -1;
+		}
+		if (ufd < 0 || read(ufd, &pc.session, sizeof(pc.session)) != sizeof(pc.session))
+			pc.session = (uint32_t)now_ns() ^ (uint32_t)getpid();
+		if (ufd >= 0)
+			close(ufd);
+		srand(pc.session);
+		if (targets_load(pr->cfg.targets, &def, &targets, &ntargets, err, errlen) < 0)
+			return -1;
+		pr->ping = pinger_open(&pc, targets, ntargets, pr->nl, err, errlen);
+		free(targets);
+		if (!pr->ping)
+			return -1;
+		n = pinger_fds(pr->ping, fds, 1024);
+		for (size_t i = 0; i < n; i++)
+			ep_add(pr->epfd, fds[i], EPOLLIN);
+		pr->sp = spool_open(pr->cfg.spool, (uint64_t)pr->cfg.spool_max_bytes, err, errlen);
+		if (!pr->sp)
+			return -1;
+		log_msg(LOG_INFO, "probing %zu targets; %zu batches waiting in %s", ntargets,
+			spool_count(pr->sp), pr->cfg.spool);
+	}
+	if (pr->cfg.collector) {
+		static uint8_t key[64];
+		struct uplink_cfg uc = {
+			.collector = pr->cfg.collector,
+			.name = pr->name,
+			.window = 32,
+			.backoff_min_ms = 250,
+			.backoff_max_ms = 30000,
+		};
+
+		if (!pr->sp) {
+			snprintf(err, errlen, "--collector needs --targets (nothing to report)");
+			return -1;
+		}
+		if (pr->cfg.key) {
+			if (hex_key_parse(pr->cfg.key, key, sizeof(key), &uc.keylen) < 0) {
+				snprintf(err, errlen, "--key: expected 32-128 hex digits");
+				return -1;
+			}
+			uc.key = key;
+		}
+		pr->up = uplink_new(&uc, pr->sp, err, errlen);
+		if (!pr->up)
+			return -1;
+	}
+	return 0;
+}
+
+static void prober_teardown(struct prober *pr)
+{
+	uplink_free(pr->up);
+	spool_close(pr->sp);
+	pinger_close(pr->ping);
+	responder_close(pr->resp);
+	nl_close(pr->nl);
+	if (pr->epfd >= 0)
+		close(pr->epfd);
+}
+
+static void prober_run(struct prober *pr)
+{
+	uint64_t start = now_ns();
+	uint64_t deadline = pr->cfg.duration_ms ? start + (uint64_t)pr->cfg.duration_ms * 1000000u : 0;
+	uint64_t iv_start = start, iv_end = start + interval_jittered_ns(&pr->cfg);
+	uint64_t next_ping = start;
+
+	while (!stop_flag) {
+		struct epoll_event ev[64];
+		uint64_t now = now_ns(), next = iv_end;
+		struct timespec to;
+		int n, up_r = 0, up_w = 0;
+
+		if (pr->ping && next_ping < next)
+			next = next_ping;
+		if (pr->up) {
+			uint64_t u = (uint64_t)uplink_next_ms(pr->up, (int64_t)(now / 1000000u)) * 1000000u;
+
+			if (u < next)
+				next = u;
+		}
+		if (deadline && deadline < next)
+			next = deadline;
+		uplink_epoll_sync(pr);
+		to.tv_sec = next > now ? (time_t)((next - now) / 1000000000u) : 0;
+		to.tv_nsec = next > now ? (long)((next - now) % 1000000000u) : 0;
+		n = epoll_pwait2(pr->epfd, ev, 64, &to, NULL);
+		if (n < 0 && errno != EINTR) {
+			log_msg(LOG_ERR, "epoll: %s", strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			int fd = ev[i].data.fd;
+
+			if (pr->up && fd == uplink_fd(pr->up)) {
+				up_r = !!(ev[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP));
+				up_w = !!(ev[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP));
+				continue;
+			}
+			if (pr->resp)
+				responder_fd_ready(pr->resp, fd);
+			if (pr->ping)
+				pinger_fd_ready(pr->ping, fd);
+		}
+		now = now_ns();
+		if (pr->ping)
+			next_ping = pinger_tick(pr->ping, now);
+		if (pr->ping && now >= iv_end) {
+			interval_report(pr, iv_start, now);
+			iv_start = now;
+			iv_end = now + interval_jittered_ns(&pr->cfg);
+			up_w = 1; /* a new batch to send */
+		}
+		if (pr->up)
+			uplink_run(pr->up, up_r, up_w, (int64_t)(now / 1000000u));
+		if (deadline && now >= deadline)
+			break;
+	}
+}
+
+static void stats_log(const struct prober *pr)
+{
+	if (pr->ping) {
+		struct pinger_stats s;
+
+		pinger_stats_get(pr->ping, &s);
+		log_msg(LOG_INFO, "pinger: sent %llu, send errors %llu, replies %llu, late %llu, unmatched %llu",
+			(unsigned long long)s.sent, (unsigned long long)s.send_errors,
+			(unsigned long long)s.replies, (unsigned long long)s.late,
+			(unsigned long long)s.unmatched);
+	}
+	if (pr->resp) {
+		struct responder_stats s;
+
+		responder_stats_get(pr->resp, &s);
+		log_msg(LOG_INFO, "responder: answered %llu, rate-limited %llu, malformed %llu, send errors %llu",
+			(unsigned long long)s.answered, (unsigned long long)s.rate_limited,
+			(unsigned long long)s.malformed, (unsigned long long)s.send_errors);
+	}
+	if (pr->up)
+		log_msg(LOG_INFO, "uplink: %llu batches acknowledged, %zu spooled",
+			(unsigned long long)uplink_acked(pr->up), spool_count(pr->sp));
+}
 
 int main(int argc, char **argv)
 {
-	struct prober_cfg cfg = { 0 };
-	char err[256];
-	int rc = opts_parse(prober_opts, OPTS_LEN(prober_opts), &cfg, argc, argv, err, sizeof(err));
-	int code = opts_main_result(rc, "prober", "prober [options]", NULL, prober_opts,
-				    OPTS_LEN(prober_opts), err);
+	struct prober pr = { .epfd = -1 };
+	struct sigaction sa = { .sa_handler = on_signal };
+	char err[512];
+	int rc = opts_parse(prober_opts, OPTS_LEN(prober_opts), &pr.cfg, argc, argv, err, sizeof(err));
+	int code = opts_main_result(rc, "prober", "prober [options]",
+				    "Answers faultmesh probes and probes targets on many ECMP flows, "
+				    "reporting per-flow loss and RTT to the collector.",
+				    prober_opts, OPTS_LEN(prober_opts), err);
 
 	if (code >= 0)
 		return code;
-	log_init("prober", cfg.verbose ? LOG_DEBUG : LOG_INFO);
+	log_init("prober", pr.cfg.verbose ? LOG_DEBUG : LOG_INFO);
+	if (pr.cfg.name)
+		snprintf(pr.name, sizeof(pr.name), "%s", pr.cfg.name);
+	else if (gethostname(pr.name, sizeof(pr.name) - 1) < 0)
+		snprintf(pr.name, sizeof(pr.name), "prober");
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (prober_setup(&pr, err, sizeof(err)) < 0) {
+		log_msg(LOG_ERR, "%s", err);
+		prober_teardown(&pr);
+		return 1;
+	}
+	if (!pr.cfg.keep_caps && caps_keep_net_raw() < 0) {
+		log_msg(LOG_ERR, "cannot drop capabilities: %s", strerror(errno));
+		prober_teardown(&pr);
+		return 1;
+	}
+	prober_run(&pr);
+	stats_log(&pr);
+	prober_teardown(&pr);
 	return 0;
 }

@@ -1,0 +1,631 @@
+/* Pinger: a min-heap of targets by next send time spreads each target's
+ * probes evenly over its flows; due probes are batched per socket into
+ * sendmmsg, replies read with recvmmsg and kernel receive timestamps. */
+#include "pinger.h"
+#include "flow.h"
+#include "netlink.h"
+#include "probe.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PINGER_BATCH 64
+#define PINGER_TICK_MAX 4096 /* probes per tick at most, so replies get read */
+#define PINGER_RTT_SAMPLES_MAX (1u << 20)
+
+struct pflow {
+	uint32_t target;
+	uint16_t sport;
+	struct flow_acct acct;
+	struct probe_tmpl tmpl;
+};
+
+struct ptarget {
+	struct target_spec spec;
+	struct sockaddr_storage raw_dst; /* spec.addr with port 0, for raw sockets */
+	struct probe_flow_key key;       /* addresses, ports of flow 0 */
+	uint32_t first_flow;
+	uint32_t next_flow;   /* round robin over its flows */
+	uint64_t next_ns, period_ns;
+	uint32_t silent;      /* intervals in a row without any answer */
+	uint8_t answered;     /* any answer this interval */
+};
+
+struct pfd {
+	const struct probe_ops *kind;
+	int family;
+	uint16_t port; /* local port (UDP sockets) */
+};
+
+struct pending {
+	int fd;
+	struct sockaddr_storage *dst;
+	socklen_t dstlen;
+	uint8_t pkt[PROBE_HDR_LEN];
+	uint16_t len;
+	char cbuf[96];
+	size_t clen;
+};
+
+struct pinger {
+	struct pinger_cfg cfg;
+	struct ptarget *targets;
+	size_t ntargets;
+	struct pflow *flows;
+	size_t nflows;
+	uint32_t *heap; /* target indexes, min next_ns on top */
+	size_t nheap;
+	int udp_fds[2][TARGETS_FLOWS_MAX];
+	unsigned n_udp[2];
+	int tcp_fd[2];
+	struct pfd *fdmap; /* indexed by fd */
+	int fdmap_len;
+	struct pending pend[PINGER_BATCH];
+	size_t npend;
+	struct rtt_pool rtt;
+	struct pinger_stats stats;
+};
+
+static uint64_t clock_real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int fam_idx(int family)
+{
+	return family == AF_INET6;
+}
+
+static void heap_swap(struct pinger *p, size_t a, size_t b)
+{
+	uint32_t t = p->heap[a];
+
+	p->heap[a] = p->heap[b];
+	p->heap[b] = t;
+}
+
+static uint64_t heap_key(const struct pinger *p, size_t i)
+{
+	return p->targets[p->heap[i]].next_ns;
+}
+
+static void heap_down(struct pinger *p, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, m = i;
+
+		if (l < p->nheap && heap_key(p, l) < heap_key(p, m))
+			m = l;
+		if (l + 1 < p->nheap && heap_key(p, l + 1) < heap_key(p, m))
+			m = l + 1;
+		if (m == i)
+			return;
+		heap_swap(p, i, m);
+		i = m;
+	}
+}
+
+static int pfd_register(struct pinger *p, int fd, const struct probe_ops *kind,
+			int family, uint16_t port)
+{
+	if (fd >= p->fdmap_len) {
+		int len = fd + 64;
+		struct pfd *m = realloc(p->fdmap, (size_t)len * sizeof(*m));
+
+		if (!m)
+			return -1;
+		memset(m + p->fdmap_len, 0, (size_t)(len - p->fdmap_len) * sizeof(*m));
+		p->fdmap = m;
+		p->fdmap_len = len;
+	}
+	p->fdmap[fd].kind = kind;
+	p->fdmap[fd].family = family;
+	p->fdmap[fd].port = port;
+	return 0;
+}
+
+/* The kernel's source address towards t, by netlink, else by asking a
+ * connected UDP socket (no packet is sent). */
+static int target_src_find(struct ptarget *t, struct nl_handle *nl)
+{
+	const void *dst = t->spec.family == AF_INET
+				  ? (const void *)&((struct sockaddr_in *)&t->spec.addr)->sin_addr
+				  : (const void *)&((struct sockaddr_in6 *)&t->spec.addr)->sin6_addr;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int fd, rc;
+
+	if (nl && nl_route_src(nl, t->spec.family, dst, &t->key.src) == 0)
+		return 0;
+	fd = socket(t->spec.family, SOCK_DGRAM, 0);
+	if (fd < 0)
+		return -1;
+	rc = connect(fd, (struct sockaddr *)&t->spec.addr,
+		     t->spec.family == AF_INET ? sizeof(struct sockaddr_in)
+					       : sizeof(struct sockaddr_in6));
+	if (rc == 0)
+		rc = getsockname(fd, (struct sockaddr *)&ss, &sl);
+	close(fd);
+	if (rc < 0)
+		return -1;
+	if (t->spec.family == AF_INET)
+		memcpy(&t->key.src.v4, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+	else
+		memcpy(&t->key.src.v6, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+	return 0;
+}
+
+static int pinger_sockets_open(struct pinger *p, char *err, size_t errlen)
+{
+	unsigned need_udp[2] = { 0, 0 };
+	int need_tcp[2] = { 0, 0 };
+
+	for (size_t i = 0; i < p->ntargets; i++) {
+		const struct target_spec *s = &p->targets[i].spec;
+		int f = fam_idx(s->family);
+
+		if (s->kind == &probe_tcp_ops)
+			need_tcp[f] = 1;
+		else if (s->flows > need_udp[f])
+			need_udp[f] = s->flows;
+	}
+	for (int f = 0; f < 2; f++) {
+		int family = f ? AF_INET6 : AF_INET;
+
+		if (need_udp[f]) {
+			if (probe_udp_ops.open(family, p->cfg.sport_base, need_udp[f],
+					       p->udp_fds[f]) < 0) {
+				snprintf(err, errlen, "udp sockets on ports %u-%u (%s): %s",
+					 p->cfg.sport_base, p->cfg.sport_base + need_udp[f] - 1,
+					 f ? "IPv6" : "IPv4", strerror(errno));
+				return -1;
+			}
+			p->n_udp[f] = need_udp[f];
+			for (unsigned i = 0; i < need_udp[f]; i++)
+				if (pfd_register(p, p->udp_fds[f][i], &probe_udp_ops, family,
+						 (uint16_t)(p->cfg.sport_base + i)) < 0)
+					goto oom;
+		}
+		if (need_tcp[f]) {
+			if (probe_tcp_ops.open(family, 0, 1, &p->tcp_fd[f]) < 0) {
+				snprintf(err, errlen, "raw tcp socket (%s): %s", f ? "IPv6" : "IPv4",
+					 strerror(errno));
+				return -1;
+			}
+			if (pfd_register(p, p->tcp_fd[f], &probe_tcp_ops, family, 0) < 0)
+				goto oom;
+		}
+	}
+	return 0;
+oom:
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
+struct pinger *pinger_open(const struct pinger_cfg *cfg, const struct target_spec *targets,
+			   size_t ntargets, struct nl_handle *nl, char *err, size_t errlen)
+{
+	struct pinger *p = calloc(1, sizeof(*p));
+	double rate_sum = 0, scale = 1;
+	uint64_t now = clock_real_ns();
+	size_t nflows = 0;
+
+	if (!p)
+		goto oom;
+	p->cfg = *cfg;
+	p->tcp_fd[0] = p->tcp_fd[1] = -1;
+	p->rtt.max = PINGER_RTT_SAMPLES_MAX;
+	p->targets = calloc(ntargets ? ntargets : 1, sizeof(*p->targets));
+	p->heap = calloc(ntargets ? ntargets : 1, sizeof(*p->heap));
+	if (!p->targets || !p->heap)
+		goto oom;
+	p->ntargets = ntargets;
+	for (size_t i = 0; i < ntargets; i++) {
+		p->targets[i].spec = targets[i];
+		nflows += targets[i].flows;
+		rate_sum += targets[i].rate_pps;
+	}
+	if (nflows > PROBE_FLOWS_MAX) {
+		snprintf(err, errlen, "%zu flows in all; at most %u", nflows, PROBE_FLOWS_MAX);
+		goto err;
+	}
+	p->flows = calloc(nflows ? nflows : 1, sizeof(*p->flows));
+	if (!p->flows)
+		goto oom;
+	p->nflows = nflows;
+	if (pinger_sockets_open(p, err, errlen) < 0)
+		goto err;
+	if (rate_sum > cfg->pps_max)
+		scale = cfg->pps_max / rate_sum;
+	nflows = 0;
+	for (size_t i = 0; i < ntargets; i++) {
+		struct ptarget *t = &p->targets[i];
+		char host[TARGETS_HOST_MAX + 8];
+
+		t->key.family = t->spec.family;
+		t->raw_dst = t->spec.addr;
+		if (t->spec.family == AF_INET) {
+			t->key.dst.v4 = ((struct sockaddr_in *)&t->spec.addr)->sin_addr;
+			((struct sockaddr_in *)&t->raw_dst)->sin_port = 0;
+		} else {
+			t->key.dst.v6 = ((struct sockaddr_in6 *)&t->spec.addr)->sin6_addr;
+			((struct sockaddr_in6 *)&t->raw_dst)->sin6_port = 0;
+		}
+		if (target_src_find(t, nl) < 0) {
+			snprintf(host, sizeof(host), "%s", t->spec.host);
+			snprintf(err, errlen, "target %s: no route source: %s", host, strerror(errno));
+			goto err;
+		}
+		t->key.dport = t->spec.port;
+		t->key.session = cfg->session;
+		t->first_flow = (uint32_t)nflows;
+		for (unsigned k = 0; k < t->spec.flows; k++) {
+			struct pflow *f = &p->flows[nflows];
+			struct probe_flow_key key = t->key;
+
+			f->target = (uint32_t)i;
+			f->sport = (uint16_t)(cfg->sport_base + k);
+			key.sport = f->sport;
+			key.flow_id = (uint32_t)nflows;
+			flow_acct_init(&f->acct);
+			t->spec.kind->tmpl_init(&f->tmpl, &key);
+			nflows++;
+		}
+		t->period_ns = (uint64_t)(1e9 / (t->spec.rate_pps * scale));
+		if (!t->period_ns)
+			t->period_ns = 1;
+		/* a random phase, so targets (and a fleet) do not fire in lockstep */
+		t->next_ns = now + (uint64_t)((double)t->period_ns * ((double)rand() / RAND_MAX));
+		p->heap[p->nheap++] = (uint32_t)i;
+	}
+	for (size_t i = p->nheap / 2 + 1; i-- > 0;)
+		heap_down(p, i);
+	return p;
+oom:
+	snprintf(err, errlen, "out of memory");
+err:
+	pinger_close(p);
+	return NULL;
+}
+
+size_t pinger_fds(const struct pinger *p, int *fds, size_t max)
+{
+	size_t n = 0;
+
+	for (int f = 0; f < 2; f++) {
+		for (unsigned i = 0; i < p->n_udp[f] && n < max; i++)
+			fds[n++] = p->udp_fds[f][i];
+		if (p->tcp_fd[f] >= 0 && n < max)
+			fds[n++] = p->tcp_fd[f];
+	}
+	return n;
+}
+
+static int pend_cmp(const void *a, const void *b)
+{
+	const struct pending *x = *(const struct pending *const *)a;
+	const struct pending *y = *(const struct pending *const *)b;
+
+	return (x->fd > y->fd) - (x->fd < y->fd);
+}
+
+/* Send the queued probes, one sendmmsg per run of the same socket. */
+static void pinger_flush(struct pinger *p)
+{
+	struct pending *order[PINGER_BATCH];
+	struct mmsghdr mm[PINGER_BATCH];
+	struct iovec iov[PINGER_BATCH];
+	size_t i = 0;
+
+	for (size_t k = 0; k < p->npend; k++)
+		order[k] = &p->pend[k];
+	qsort(order, p->npend, sizeof(order[0]), pend_cmp);
+	for (size_t k = 0; k < p->npend; k++) {
+		struct pending *q = order[k];
+
+		iov[k].iov_base = q->pkt;
+		iov[k].iov_len = q->len;
+		memset(&mm[k], 0, sizeof(mm[k]));
+		mm[k].msg_hdr.msg_name = q->dst;
+		mm[k].msg_hdr.msg_namelen = q->dstlen;
+		mm[k].msg_hdr.msg_iov = &iov[k];
+		mm[k].msg_hdr.msg_iovlen = 1;
+		mm[k].msg_hdr.msg_control = q->clen ? q->cbuf : NULL;
+		mm[k].msg_hdr.msg_controllen = q->clen;
+	}
+	while (i < p->npend) {
+		size_t j = i;
+		int s;
+
+		while (j < p->npend && order[j]->fd == order[i]->fd)
+			j++;
+		s = sendmmsg(order[i]->fd, mm + i, (unsigned)(j - i), MSG_DONTWAIT);
+		if (s <= 0) {
+			/* skip the refused one (e.g. no route), keep going */
+			p->stats.send_errors++;
+			i++;
+			continue;
+		}
+		p->stats.sent += (uint64_t)s;
+		i += (size_t)s;
+	}
+	p->npend = 0;
+}
+
+static size_t cmsg_put(char *cbuf, size_t off, int level, int type, const void *data, size_t len)
+{
+	struct cmsghdr *c = (struct cmsghdr *)(cbuf + off);
+
+	c->cmsg_level = level;
+	c->cmsg_type = type;
+	c->cmsg_len = CMSG_LEN(len);
+	memcpy(CMSG_DATA(c), data, len);
+	return off + CMSG_SPACE(len);
+}
+
+static void pinger_probe_queue(struct pinger *p, struct ptarget *t)
+{
+	uint32_t fi = t->first_flow + t->next_flow;
+	struct pflow *f = &p->flows[fi];
+	struct pending *q = &p->pend[p->npend++];
+	int fam = fam_idx(t->spec.family);
+	int tos = t->spec.dscp << 2;
+	uint32_t seq;
+
+	t->next_flow = (t->next_flow + 1) % t->spec.flows;
+	seq = flow_acct_send(&f->acct);
+	q->len = (uint16_t)t->spec.kind->build(&f->tmpl, seq, clock_real_ns());
+	memcpy(q->pkt, f->tmpl.buf, q->len);
+	q->dstlen = t->spec.family == AF_INET ? sizeof(struct sockaddr_in)
+					      : sizeof(struct sockaddr_in6);
+	q->clen = 0;
+	memset(q->cbuf, 0, sizeof(q->cbuf));
+	if (t->spec.kind == &probe_tcp_ops) {
+		q->fd = p->tcp_fd[fam];
+		q->dst = &t->raw_dst;
+		/* the checksum covers the source we chose: make the kernel use it */
+		if (fam) {
+			struct in6_pktinfo pi = { .ipi6_addr = t->key.src.v6 };
+
+			q->clen = cmsg_put(q->cbuf, q->clen, IPPROTO_IPV6, IPV6_PKTINFO, &pi, sizeof(pi));
+		} else {
+			struct in_pktinfo pi = { .ipi_spec_dst = t->key.src.v4 };
+
+			q->clen = cmsg_put(q->cbuf, q->clen, IPPROTO_IP, IP_PKTINFO, &pi, sizeof(pi));
+		}
+	} else {
+		q->fd = p->udp_fds[fam][f->sport - p->cfg.sport_base];
+		q->dst = &t->spec.addr;
+	}
+	if (tos) {
+		if (fam)
+			q->clen = cmsg_put(q->cbuf, q->clen, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof(tos));
+		else
+			q->clen = cmsg_put(q->cbuf, q->clen, IPPROTO_IP, IP_TOS, &tos, sizeof(tos));
+	}
+	if (p->npend == PINGER_BATCH)
+		pinger_flush(p);
+}
+
+uint64_t pinger_tick(struct pinger *p, uint64_t now_ns)
+{
+	unsigned budget = PINGER_TICK_MAX;
+
+	while (p->nheap && budget--) {
+		struct ptarget *t = &p->targets[p->heap[0]];
+
+		if (t->next_ns > now_ns)
+			break;
+		pinger_probe_queue(p, t);
+		t->next_ns += t->period_ns;
+		/* after a stall, skip the missed probes rather than burst them */
+		if (t->next_ns + t->period_ns < now_ns)
+			t->next_ns = now_ns + t->period_ns;
+		heap_down(p, 0);
+	}
+	if (p->npend)
+		pinger_flush(p);
+	return p->nheap ? p->targets[p->heap[0]].next_ns : now_ns + 1000000000u;
+}
+
+static int addr_match(const struct ptarget *t, const struct sockaddr_storage *from)
+{
+	if (t->spec.family != from->ss_family)
+		return 0;
+	if (from->ss_family == AF_INET)
+		return memcmp(&t->key.dst.v4, &((const struct sockaddr_in *)from)->sin_addr, 4) == 0;
+	return memcmp(&t->key.dst.v6, &((const struct sockaddr_in6 *)from)->sin6_addr, 16) == 0;
+}
+
+static void pinger_reply_take(struct pinger *p, const struct pfd *pf,
+			      const struct sockaddr_storage *from, const uint8_t *buf,
+			      size_t len, uint64_t rx_ns)
+{
+	struct probe_reply r;
+	struct pflow *f;
+	struct ptarget *t;
+	uint64_t rtt_ns;
+	uint32_t seq;
+
+	if (pf->kind->parse(pf->family, buf, len, &r) < 0) {
+		p->stats.unmatched++;
+		return;
+	}
+	if (pf->kind == &probe_udp_ops)
+		r.local_port = pf->port;
+	if (r.flow_id >= p->nflows)
+		goto unmatched;
+	f = &p->flows[r.flow_id];
+	t = &p->targets[f->target];
+	if (t->spec.kind != pf->kind || f->sport != r.local_port ||
+	    (pf->kind == &probe_udp_ops && (r.session != p->cfg.session ||
+					   !addr_match(t, from) ||
+					   ntohs(((const struct sockaddr_in *)from)->sin_port) !=
+						   t->spec.port)) ||
+	    (pf->kind == &probe_tcp_ops && (r.remote_port != t->spec.port || !addr_match(t, from))))
+		goto unmatched;
+	if (r.tx_bits == 64)
+		rtt_ns = rx_ns >= r.tx_ns ? rx_ns - r.tx_ns : 0;
+	else
+		rtt_ns = (uint32_t)((uint32_t)rx_ns - (uint32_t)r.tx_ns);
+	if (rtt_ns > (uint64_t)p->cfg.timeout_ms * 1000000u) {
+		p->stats.late++;
+		return;
+	}
+	seq = flow_acct_seq_widen(&f->acct, r.seq, r.seq_bits);
+	if (!flow_acct_reply(&f->acct, seq, r.count)) {
+		p->stats.late++;
+		return;
+	}
+	p->stats.replies++;
+	t->answered = 1;
+	rtt_pool_add(&p->rtt, r.flow_id, rtt_ns);
+	return;
+unmatched:
+	p->stats.unmatched++;
+}
+
+void pinger_fd_ready(struct pinger *p, int fd)
+{
+	enum { RXB = 32 };
+	static uint8_t bufs[RXB][PROBE_PAYLOAD_MAX];
+	static char cbufs[RXB][128];
+	struct sockaddr_storage from[RXB];
+	struct mmsghdr mm[RXB];
+	struct iovec iov[RXB];
+	const struct pfd *pf;
+	int n;
+
+	if (fd < 0 || fd >= p->fdmap_len || !p->fdmap[fd].kind)
+		return;
+	pf = &p->fdmap[fd];
+	for (int round = 0; round < 8; round++) {
+		for (int i = 0; i < RXB; i++) {
+			iov[i].iov_base = bufs[i];
+			iov[i].iov_len = sizeof(bufs[i]);
+			memset(&mm[i], 0, sizeof(mm[i]));
+			mm[i].msg_hdr.msg_name = &from[i];
+			mm[i].msg_hdr.msg_namelen = sizeof(from[i]);
+			mm[i].msg_hdr.msg_iov = &iov[i];
+			mm[i].msg_hdr.msg_iovlen = 1;
+			mm[i].msg_hdr.msg_control = cbufs[i];
+			mm[i].msg_hdr.msg_controllen = sizeof(cbufs[i]);
+		}
+		n = recvmmsg(fd, mm, RXB, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			return;
+		for (int i = 0; i < n; i++) {
+			struct msghdr *mh = &mm[i].msg_hdr;
+			uint64_t rx_ns = 0;
+
+			for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+				if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+					struct timespec ts;
+
+					memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+					rx_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+				}
+			}
+			if (!rx_ns)
+				rx_ns = clock_real_ns();
+			pinger_reply_take(p, pf, &from[i], bufs[i], mm[i].msg_len, rx_ns);
+		}
+		if (n < RXB)
+			return;
+	}
+}
+
+static void report_addr_set(struct report_addr *a, int family, const void *bytes)
+{
+	memset(a, 0, sizeof(*a));
+	a->family = (uint8_t)family;
+	if (family == AF_INET) {
+		a->bytes[10] = a->bytes[11] = 0xff;
+		memcpy(a->bytes + 12, bytes, 4);
+	} else {
+		memcpy(a->bytes, bytes, 16);
+	}
+}
+
+int pinger_interval_close(struct pinger *p, struct report_batch *b)
+{
+	struct flow_figures *figs = calloc(p->nflows ? p->nflows : 1, sizeof(*figs));
+	struct report_flow *rf = calloc(p->nflows ? p->nflows : 1, sizeof(*rf));
+
+	if (!figs || !rf) {
+		free(figs);
+		free(rf);
+		errno = ENOMEM;
+		return -1;
+	}
+	for (size_t i = 0; i < p->nflows; i++)
+		flow_acct_close(&p->flows[i].acct, &figs[i]);
+	rtt_pool_close(&p->rtt, figs, p->nflows);
+	for (size_t ti = 0; ti < p->ntargets; ti++) {
+		struct ptarget *t = &p->targets[ti];
+		uint32_t sent = 0;
+
+		for (unsigned k = 0; k < t->spec.flows; k++)
+			sent += figs[t->first_flow + k].sent;
+		if (t->answered)
+			t->silent = 0;
+		else if (sent)
+			t->silent++;
+		t->answered = 0;
+		for (unsigned k = 0; k < t->spec.flows; k++) {
+			uint32_t fi = t->first_flow + k;
+			struct report_flow *r = &rf[fi];
+			const struct flow_figures *g = &figs[fi];
+
+			report_addr_set(&r->src, t->spec.family, &t->key.src);
+			report_addr_set(&r->dst, t->spec.family, &t->key.dst);
+			r->proto = t->spec.kind->proto;
+			r->dscp = t->spec.dscp;
+			r->sport = p->flows[fi].sport;
+			r->dport = t->spec.port;
+			r->sent = g->sent;
+			r->received = g->received;
+			r->lost_fwd = g->lost_fwd;
+			r->lost_rev = g->lost_rev;
+			r->rtt_min_ns = g->rtt_min_ns;
+			r->rtt_p50_ns = g->rtt_p50_ns;
+			r->rtt_p99_ns = g->rtt_p99_ns;
+			r->rtt_max_ns = g->rtt_max_ns;
+			r->target_down = t->silent >= p->cfg.down_intervals;
+		}
+	}
+	free(figs);
+	b->flows = rf;
+	b->nflows = (uint32_t)p->nflows;
+	return 0;
+}
+
+void pinger_stats_get(const struct pinger *p, struct pinger_stats *s)
+{
+	*s = p->stats;
+}
+
+void pinger_close(struct pinger *p)
+{
+	if (!p)
+		return;
+	for (int f = 0; f < 2; f++) {
+		for (unsigned i = 0; i < p->n_udp[f]; i++)
+			close(p->udp_fds[f][i]);
+		if (p->tcp_fd[f] >= 0)
+			close(p->tcp_fd[f]);
+	}
+	rtt_pool_free(&p->rtt);
+	free(p->fdmap);
+	free(p->flows);
+	free(p->heap);
+	free(p->targets);
+	free(p);
+}

@@ -1,0 +1,257 @@
+/* TCP SYN probe kind: the prober builds the TCP header (the kernel adds IP),
+ * the identity rides in the seq number and the timestamp option, which ECMP
+ * hashes ignore; replies are the responder's marked RST|ACK (schemas/probe.md). */
+#include "probe.h"
+
+#include <errno.h>
+#include <linux/filter.h>
+#include <netinet/ip.h>
+#include <string.h>
+#include <unistd.h>
+
+#define TCP_FLAG_SYN 0x02
+#define TCP_FLAG_RST 0x04
+#define TCP_FLAG_ACK 0x10
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, (uint16_t)(v >> 16));
+	put16(p + 2, (uint16_t)v);
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)get16(p) << 16 | get16(p + 2);
+}
+
+/* Pseudo-header sum (RFC 793 / RFC 8200 8.1) for a PROBE_TCP_LEN segment. */
+static uint32_t tcp_pseudo_sum(const struct probe_flow_key *k)
+{
+	uint32_t sum = 0;
+
+	if (k->family == AF_INET6) {
+		sum = probe_csum_add(sum, &k->src.v6, 16);
+		sum = probe_csum_add(sum, &k->dst.v6, 16);
+	} else {
+		sum = probe_csum_add(sum, &k->src.v4, 4);
+		sum = probe_csum_add(sum, &k->dst.v4, 4);
+	}
+	return sum + IPPROTO_TCP + PROBE_TCP_LEN;
+}
+
+/* Header with everything but seq, ack, tsval, tsecr, checksum. */
+static void tcp_hdr_write(uint8_t *p, uint16_t sport, uint16_t dport,
+			  uint8_t flags, uint16_t window)
+{
+	memset(p, 0, PROBE_TCP_LEN);
+	put16(p, sport);
+	put16(p + 2, dport);
+	p[12] = (PROBE_TCP_LEN / 4) << 4;
+	p[13] = flags;
+	put16(p + 14, window);
+	/* NOP NOP TS: the 4-byte-aligned layout every stack sends */
+	p[20] = 1;
+	p[21] = 1;
+	p[22] = 8;
+	p[23] = 10;
+}
+
+/* Classic BPF for the receive socket, so the raw socket does not copy every
+ * TCP segment of the host to us: pass only RST|ACK segments whose window
+ * carries the faultmesh mark. IPv4 raw sockets see the IP header, IPv6 ones
+ * start at TCP. */
+static int tcp_filter_attach(int fd, int family)
+{
+	struct sock_filter v4[] = {
+		BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0),          /* x = IP header len */
+		BPF_STMT(BPF_LD | BPF_B | BPF_IND, 13),           /* TCP flags */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TCP_FLAG_RST | TCP_FLAG_ACK, 0, 3),
+		BPF_STMT(BPF_LD | BPF_H | BPF_IND, 14),           /* window */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PROBE_TCP_WINDOW_MARK, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0xffff),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+	};
+	struct sock_filter v6[] = {
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 13),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TCP_FLAG_RST | TCP_FLAG_ACK, 0, 3),
+		BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 14),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PROBE_TCP_WINDOW_MARK, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0xffff),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+	};
+	struct sock_fprog prog;
+
+	if (family == AF_INET6) {
+		prog.len = sizeof(v6) / sizeof(v6[0]);
+		prog.filter = v6;
+	} else {
+		prog.len = sizeof(v4) / sizeof(v4[0]);
+		prog.filter = v4;
+	}
+	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
+}
+
+static int tcp_open(int family, uint16_t sport_base, unsigned nsocks, int *fds)
+{
+	int fd = socket(family, SOCK_RAW, IPPROTO_TCP);
+
+	(void)sport_base;
+	(void)nsocks;
+	if (fd < 0)
+		return -1;
+	if (probe_sock_prepare(fd) < 0 || tcp_filter_attach(fd, family) < 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	fds[0] = fd;
+	return 1;
+}
+
+static void tcp_tmpl_init(struct probe_tmpl *t, const struct probe_flow_key *key)
+{
+	tcp_hdr_write(t->buf, key->sport, key->dport, TCP_FLAG_SYN, 65535);
+	t->len = PROBE_TCP_LEN;
+	t->sum = probe_csum_add(tcp_pseudo_sum(key), t->buf, PROBE_TCP_LEN);
+	/* the flow id is constant: the seq number's top half */
+	put16(t->buf + 4, (uint16_t)key->flow_id);
+	t->sum += (uint16_t)key->flow_id;
+}
+
+static size_t tcp_build(struct probe_tmpl *t, uint32_t seq, uint64_t tx_ns)
+{
+	uint32_t sum = t->sum;
+	uint32_t tsval = (uint32_t)tx_ns;
+
+	put16(t->buf + 6, (uint16_t)seq);
+	put32(t->buf + 24, tsval);
+	sum += (uint16_t)seq + (tsval >> 16) + (tsval & 0xffff);
+	put16(t->buf + 16, probe_csum_fold(sum));
+	return t->len;
+}
+
+/* Find the TCP header (skipping IPv4's) and the TS option; -1 if malformed. */
+static const uint8_t *tcp_seg_find(int family, const uint8_t *pkt, size_t len,
+				   size_t *seglen)
+{
+	if (family == AF_INET) {
+		size_t ihl;
+
+		if (len < 20 || (pkt[0] >> 4) != 4 || pkt[9] != IPPROTO_TCP)
+			return NULL;
+		ihl = (size_t)(pkt[0] & 0xf) * 4;
+		if (ihl < 20 || len < ihl)
+			return NULL;
+		pkt += ihl;
+		len -= ihl;
+	}
+	if (len < 20 || (size_t)(pkt[12] >> 4) * 4 < 20 || (size_t)(pkt[12] >> 4) * 4 > len)
+		return NULL;
+	*seglen = (size_t)(pkt[12] >> 4) * 4;
+	return pkt;
+}
+
+static int tcp_ts_find(const uint8_t *seg, size_t hlen, uint32_t *tsval, uint32_t *tsecr)
+{
+	size_t i = 20;
+
+	while (i < hlen) {
+		uint8_t kind = seg[i];
+
+		if (kind == 0)
+			break;
+		if (kind == 1) {
+			i++;
+			continue;
+		}
+		if (i + 1 >= hlen || seg[i + 1] < 2 || i + seg[i + 1] > hlen)
+			break;
+		if (kind == 8 && seg[i + 1] == 10) {
+			*tsval = get32(seg + i + 2);
+			*tsecr = get32(seg + i + 6);
+			return 0;
+		}
+		i += seg[i + 1];
+	}
+	return -1;
+}
+
+static int tcp_parse(int family, const uint8_t *pkt, size_t len, struct probe_reply *r)
+{
+	size_t hlen;
+	const uint8_t *seg = tcp_seg_find(family, pkt, len, &hlen);
+	uint32_t tsval, tsecr, ack;
+
+	if (!seg || seg[13] != (TCP_FLAG_RST | TCP_FLAG_ACK) ||
+	    get16(seg + 14) != PROBE_TCP_WINDOW_MARK ||
+	    tcp_ts_find(seg, hlen, &tsval, &tsecr) < 0)
+		return -1;
+	memset(r, 0, sizeof(*r));
+	ack = get32(seg + 8) - 1; /* the probe's seq: flow id << 16 | seq */
+	r->flow_id = ack >> 16;
+	r->seq = ack & 0xffff;
+	r->seq_bits = 16;
+	r->count = get32(seg + 4);
+	r->tx_ns = tsecr;
+	r->tx_bits = 32;
+	r->remote_port = get16(seg);
+	r->local_port = get16(seg + 2);
+	return 0;
+}
+
+int probe_tcp_syn_parse(int family, const uint8_t *pkt, size_t len,
+			uint16_t *sport, uint16_t *dport, uint32_t *seq,
+			uint32_t *tsval)
+{
+	size_t hlen;
+	const uint8_t *seg = tcp_seg_find(family, pkt, len, &hlen);
+	uint32_t tsecr;
+
+	/* a plain SYN (ECN bits allowed); ACK, RST or FIN set is not a probe */
+	if (!seg || (seg[13] & 0x3f) != TCP_FLAG_SYN)
+		return -1;
+	*sport = get16(seg);
+	*dport = get16(seg + 2);
+	*seq = get32(seg + 4);
+	if (tcp_ts_find(seg, hlen, tsval, &tsecr) < 0)
+		*tsval = 0;
+	return 0;
+}
+
+void probe_tcp_reply_build(const struct probe_flow_key *back, uint32_t count,
+			   uint32_t ack, uint32_t tsval, uint32_t tsecr,
+			   uint8_t *out)
+{
+	uint32_t sum;
+
+	tcp_hdr_write(out, back->sport, back->dport, TCP_FLAG_RST | TCP_FLAG_ACK,
+		      PROBE_TCP_WINDOW_MARK);
+	put32(out + 4, count);
+	put32(out + 8, ack);
+	put32(out + 24, tsval);
+	put32(out + 28, tsecr);
+	sum = probe_csum_add(tcp_pseudo_sum(back), out, PROBE_TCP_LEN);
+	put16(out + 16, probe_csum_fold(sum));
+}
+
+const struct probe_ops probe_tcp_ops = {
+	.name = "tcp",
+	.proto = IPPROTO_TCP,
+	.open = tcp_open,
+	.tmpl_init = tcp_tmpl_init,
+	.build = tcp_build,
+	.parse = tcp_parse,
+};

@@ -1,0 +1,623 @@
+/* Responder: UDP probes are echoed with reply fields filled in; TCP SYN probes
+ * to tcp_port get a crafted RST|ACK while a muted listener keeps the kernel
+ * from answering too (schemas/probe.md, "TCP without half-open state"). */
+#include "responder.h"
+#include "probe.h"
+
+#include <errno.h>
+#include <linux/filter.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RESP_BATCH 32
+#define RESP_SETS 4096 /* counter table: RESP_SETS x RESP_WAYS flows */
+#define RESP_WAYS 4
+#define RESP_BUCKETS 4096
+#define RESP_FD_MAX 6
+
+struct resp_count {
+	uint8_t addr[16];
+	uint16_t sport;
+	uint8_t proto;
+	uint8_t used;
+	uint32_t flow_id, session;
+	uint32_t count;
+	int64_t seen_ms;
+};
+
+struct resp_bucket {
+	uint8_t addr[16];
+	uint8_t used;
+	double tokens;
+	int64_t refill_ms;
+};
+
+enum resp_fd_kind { RESP_UDP, RESP_TCP_RAW, RESP_TCP_MUTE };
+
+struct responder {
+	struct responder_cfg cfg;
+	struct {
+		int fd;
+		int family;
+		enum resp_fd_kind kind;
+	} fds[RESP_FD_MAX];
+	size_t nfds;
+	struct resp_count *counts;     /* RESP_SETS * RESP_WAYS */
+	struct resp_bucket *buckets;   /* RESP_BUCKETS */
+	struct responder_stats stats;
+};
+
+static uint64_t clock_real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint32_t hash_mix(const uint8_t *p, size_t n, uint32_t h)
+{
+	/* FNV-1a: keys are attacker-chosen addresses, but a collision costs only
+	 * a shared bucket or an evicted counter, never memory */
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h;
+}
+
+uint32_t responder_count_bump(struct responder *r, const uint8_t addr[16],
+			      uint16_t sport, uint8_t proto, uint32_t flow_id,
+			      uint32_t session, int64_t now_ms)
+{
+	uint32_t h = hash_mix(addr, 16, 2166136261u);
+	struct resp_count *set, *victim;
+
+	h = hash_mix((const uint8_t *)&sport, 2, h);
+	h = hash_mix((const uint8_t *)&flow_id, 4, h);
+	h = hash_mix((const uint8_t *)&session, 4, h);
+	set = &r->counts[(h % RESP_SETS) * RESP_WAYS];
+	victim = &set[0];
+	for (int i = 0; i < RESP_WAYS; i++) {
+		struct resp_count *c = &set[i];
+
+		if (c->used && c->sport == sport && c->proto == proto &&
+		    c->flow_id == flow_id && c->session == session &&
+		    memcmp(c->addr, addr, 16) == 0) {
+			c->seen_ms = now_ms;
+			return ++c->count;
+		}
+		if (!c->used || (victim->used && c->seen_ms < victim->seen_ms))
+			victim = c;
+	}
+	/* evict the least recently seen flow of the set: its prober sees a
+	 * count restart, which it treats as "no reverse evidence" */
+	memcpy(victim->addr, addr, 16);
+	victim->sport = sport;
+	victim->proto = proto;
+	victim->flow_id = flow_id;
+	victim->session = session;
+	victim->used = 1;
+	victim->seen_ms = now_ms;
+	victim->count = 1;
+	return 1;
+}
+
+int responder_rate_allow(struct responder *r, const uint8_t addr[16], int64_t now_ms)
+{
+	struct resp_bucket *b = &r->buckets[hash_mix(addr, 16, 2166136261u) % RESP_BUCKETS];
+
+	if (!b->used || memcmp(b->addr, addr, 16) != 0) {
+		memcpy(b->addr, addr, 16);
+		b->used = 1;
+		b->tokens = r->cfg.burst;
+		b->refill_ms = now_ms;
+	}
+	if (now_ms > b->refill_ms) {
+		b->tokens += (double)(now_ms - b->refill_ms) * r->cfg.rate_pps / 1000.0;
+		if (b->tokens > r->cfg.burst)
+			b->tokens = r->cfg.burst;
+		b->refill_ms = now_ms;
+	}
+	if (b->tokens < 1.0)
+		return 0;
+	b->tokens -= 1.0;
+	return 1;
+}
+
+struct responder *responder_new_detached(const struct responder_cfg *cfg)
+{
+	struct responder *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->cfg = *cfg;
+	r->counts = calloc(RESP_SETS * RESP_WAYS, sizeof(*r->counts));
+	r->buckets = calloc(RESP_BUCKETS, sizeof(*r->buckets));
+	if (!r->counts || !r->buckets) {
+		responder_close(r);
+		return NULL;
+	}
+	return r;
+}
+
+static void addr16_from_sa(const struct sockaddr_storage *ss, uint8_t out[16])
+{
+	memset(out, 0, 16);
+	if (ss->ss_family == AF_INET6) {
+		memcpy(out, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+	} else {
+		out[10] = out[11] = 0xff;
+		memcpy(out + 12, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+	}
+}
+
+static int sock_filter_set(int fd, struct sock_filter *f, unsigned short n)
+{
+	struct sock_fprog prog = { .len = n, .filter = f };
+
+	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
+}
+
+static int resp_fd_add(struct responder *r, int fd, int family, enum resp_fd_kind kind)
+{
+	r->fds[r->nfds].fd = fd;
+	r->fds[r->nfds].family = family;
+	r->fds[r->nfds].kind = kind;
+	r->nfds++;
+	return 0;
+}
+
+static int resp_udp_open(struct responder *r, int family)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t sl;
+	int one = 1;
+	int fd = socket(family, SOCK_DGRAM, IPPROTO_UDP);
+
+	if (fd < 0)
+		return -1;
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(r->cfg.udp_port);
+		sl = sizeof(*s6);
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0 ||
+		    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0 ||
+		    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, &one, sizeof(one)) < 0)
+			goto err;
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(r->cfg.udp_port);
+		sl = sizeof(*s4);
+		if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) < 0 ||
+		    setsockopt(fd, IPPROTO_IP, IP_RECVTOS, &one, sizeof(one)) < 0)
+			goto err;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    probe_sock_prepare(fd) < 0 || bind(fd, (struct sockaddr *)&ss, sl) < 0)
+		goto err;
+	return resp_fd_add(r, fd, family, RESP_UDP);
+err:
+	{
+		int e = errno;
+
+		close(fd);
+		errno = e;
+	}
+	return -1;
+}
+
+/* A listener whose socket filter drops everything: SYNs to the port find a
+ * listening socket (so the kernel sends no RST) but are discarded before
+ * the kernel would answer SYN-ACK or keep a request socket. */
+static int resp_tcp_mute_open(struct responder *r, int family)
+{
+	struct sock_filter drop[] = { BPF_STMT(BPF_RET | BPF_K, 0) };
+	struct sockaddr_storage ss = { 0 };
+	socklen_t sl;
+	int one = 1;
+	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	if (fd < 0)
+		return -1;
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(r->cfg.tcp_port);
+		sl = sizeof(*s6);
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+			goto err;
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(r->cfg.tcp_port);
+		sl = sizeof(*s4);
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    sock_filter_set(fd, drop, 1) < 0 || bind(fd, (struct sockaddr *)&ss, sl) < 0 ||
+	    listen(fd, 1) < 0)
+		goto err;
+	return resp_fd_add(r, fd, family, RESP_TCP_MUTE);
+err:
+	{
+		int e = errno;
+
+		close(fd);
+		errno = e;
+	}
+	return -1;
+}
+
+/* Raw TCP socket seeing only SYNs to tcp_port (ACK/RST/FIN clear). */
+static int resp_tcp_raw_open(struct responder *r, int family)
+{
+	uint16_t port = r->cfg.tcp_port;
+	struct sock_filter v4[] = {
+		BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0),
+		BPF_STMT(BPF_LD | BPF_H | BPF_IND, 2),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, port, 0, 4),
+		BPF_STMT(BPF_LD | BPF_B | BPF_IND, 13),
+		BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0x17),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x02, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0xffff),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+	};
+	struct sock_filter v6[] = {
+		BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 2),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, port, 0, 4),
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 13),
+		BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0x17),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x02, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0xffff),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+	};
+	int one = 1;
+	int fd = socket(family, SOCK_RAW, IPPROTO_TCP);
+	int rc;
+
+	if (fd < 0)
+		return -1;
+	if (family == AF_INET6)
+		rc = sock_filter_set(fd, v6, sizeof(v6) / sizeof(v6[0])) < 0 ||
+		     setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0 ||
+		     setsockopt(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, &one, sizeof(one)) < 0;
+	else
+		rc = sock_filter_set(fd, v4, sizeof(v4) / sizeof(v4[0])) < 0;
+	if (rc || probe_sock_prepare(fd) < 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return resp_fd_add(r, fd, family, RESP_TCP_RAW);
+}
+
+struct responder *responder_open(const struct responder_cfg *cfg, char *err, size_t errlen)
+{
+	struct responder *r = responder_new_detached(cfg);
+	int fams[2] = { AF_INET, AF_INET6 };
+
+	if (!r) {
+		snprintf(err, errlen, "responder: out of memory");
+		return NULL;
+	}
+	for (int i = 0; i < (cfg->ipv6 ? 2 : 1); i++) {
+		const char *what = "udp";
+
+		if (resp_udp_open(r, fams[i]) < 0)
+			goto err;
+		if (cfg->tcp_port) {
+			what = "tcp raw";
+			if (resp_tcp_raw_open(r, fams[i]) < 0)
+				goto err;
+			what = "tcp listener";
+			if (resp_tcp_mute_open(r, fams[i]) < 0)
+				goto err;
+		}
+		continue;
+err:
+		snprintf(err, errlen, "responder: %s socket (%s, udp port %u, tcp port %u): %s",
+			 what, fams[i] == AF_INET ? "IPv4" : "IPv6", cfg->udp_port,
+			 cfg->tcp_port, strerror(errno));
+		responder_close(r);
+		return NULL;
+	}
+	return r;
+}
+
+size_t responder_fds(const struct responder *r, int *fds, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->nfds && n < max; i++)
+		if (r->fds[i].kind != RESP_TCP_MUTE)
+			fds[n++] = r->fds[i].fd;
+	return n;
+}
+
+struct resp_rx {
+	uint8_t buf[PROBE_PAYLOAD_MAX];
+	struct sockaddr_storage from;
+	char cbuf[256];
+	uint64_t rx_ns;
+	int tos;
+	int have_dst;
+	union {
+		struct in_pktinfo v4;
+		struct in6_pktinfo v6;
+	} dst;
+};
+
+static void resp_cmsg_read(struct msghdr *mh, struct resp_rx *rx)
+{
+	rx->rx_ns = 0;
+	rx->tos = -1;
+	rx->have_dst = 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+			struct timespec ts;
+
+			memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+			rx->rx_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+		} else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TOS) {
+			rx->tos = *(uint8_t *)CMSG_DATA(c);
+		} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_TCLASS) {
+			int tc;
+
+			memcpy(&tc, CMSG_DATA(c), sizeof(tc));
+			rx->tos = tc;
+		} else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+			memcpy(&rx->dst.v4, CMSG_DATA(c), sizeof(rx->dst.v4));
+			rx->have_dst = 1;
+		} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+			memcpy(&rx->dst.v6, CMSG_DATA(c), sizeof(rx->dst.v6));
+			rx->have_dst = 1;
+		}
+	}
+	if (!rx->rx_ns)
+		rx->rx_ns = clock_real_ns();
+}
+
+/* Ancillary data for a reply: send from the address the probe came to, in
+ * the class it came in. Returns the control length written. */
+static size_t resp_cmsg_write(int family, const struct resp_rx *rx, char *cbuf, size_t cap)
+{
+	struct msghdr mh = { .msg_control = cbuf, .msg_controllen = cap };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	size_t len = 0;
+
+	memset(cbuf, 0, cap);
+	if (rx->have_dst) {
+		if (family == AF_INET) {
+			struct in_pktinfo pi = { .ipi_spec_dst = rx->dst.v4.ipi_addr };
+
+			c->cmsg_level = IPPROTO_IP;
+			c->cmsg_type = IP_PKTINFO;
+			c->cmsg_len = CMSG_LEN(sizeof(pi));
+			memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+			len += CMSG_SPACE(sizeof(pi));
+		} else {
+			struct in6_pktinfo pi = { .ipi6_addr = rx->dst.v6.ipi6_addr };
+
+			c->cmsg_level = IPPROTO_IPV6;
+			c->cmsg_type = IPV6_PKTINFO;
+			c->cmsg_len = CMSG_LEN(sizeof(pi));
+			memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+			len += CMSG_SPACE(sizeof(pi));
+		}
+		mh.msg_controllen = len;
+		c = (struct cmsghdr *)(cbuf + len);
+	}
+	if (rx->tos >= 0) {
+		int tc = rx->tos;
+
+		if (family == AF_INET) {
+			c->cmsg_level = IPPROTO_IP;
+			c->cmsg_type = IP_TOS;
+			c->cmsg_len = CMSG_LEN(1);
+			*(uint8_t *)CMSG_DATA(c) = (uint8_t)tc;
+			len += CMSG_SPACE(1);
+		} else {
+			c->cmsg_level = IPPROTO_IPV6;
+			c->cmsg_type = IPV6_TCLASS;
+			c->cmsg_len = CMSG_LEN(sizeof(tc));
+			memcpy(CMSG_DATA(c), &tc, sizeof(tc));
+			len += CMSG_SPACE(sizeof(tc));
+		}
+	}
+	return len;
+}
+
+static int64_t ms_of_ns(uint64_t ns)
+{
+	return (int64_t)(ns / 1000000u);
+}
+
+static void resp_udp_ready(struct responder *r, int fd, int family)
+{
+	static struct resp_rx rx[RESP_BATCH];
+	struct mmsghdr in[RESP_BATCH], out[RESP_BATCH];
+	struct iovec iv[RESP_BATCH], ov[RESP_BATCH];
+	char ocbuf[RESP_BATCH][128];
+	int n, nout = 0;
+
+	for (int i = 0; i < RESP_BATCH; i++) {
+		iv[i].iov_base = rx[i].buf;
+		iv[i].iov_len = sizeof(rx[i].buf);
+		memset(&in[i], 0, sizeof(in[i]));
+		in[i].msg_hdr.msg_iov = &iv[i];
+		in[i].msg_hdr.msg_iovlen = 1;
+		in[i].msg_hdr.msg_name = &rx[i].from;
+		in[i].msg_hdr.msg_namelen = sizeof(rx[i].from);
+		in[i].msg_hdr.msg_control = rx[i].cbuf;
+		in[i].msg_hdr.msg_controllen = sizeof(rx[i].cbuf);
+	}
+	n = recvmmsg(fd, in, RESP_BATCH, MSG_DONTWAIT, NULL);
+	if (n <= 0)
+		return;
+	for (int i = 0; i < n; i++) {
+		struct probe_msg m;
+		uint8_t a16[16];
+		size_t len = in[i].msg_len;
+
+		resp_cmsg_read(&in[i].msg_hdr, &rx[i]);
+		/* a datagram longer than the buffer arrives truncated: echo only
+		 * what we hold, never more than was received */
+		if ((in[i].msg_hdr.msg_flags & MSG_TRUNC) && len > sizeof(rx[i].buf))
+			len = sizeof(rx[i].buf);
+		if (probe_msg_decode(rx[i].buf, len, &m) < 0 || m.type != PROBE_REQUEST) {
+			r->stats.malformed++;
+			continue;
+		}
+		addr16_from_sa(&rx[i].from, a16);
+		if (!responder_rate_allow(r, a16, ms_of_ns(rx[i].rx_ns))) {
+			r->stats.rate_limited++;
+			continue;
+		}
+		m.type = PROBE_REPLY;
+		m.count = responder_count_bump(r, a16, family == AF_INET6 ?
+				ntohs(((struct sockaddr_in6 *)&rx[i].from)->sin6_port) :
+				ntohs(((struct sockaddr_in *)&rx[i].from)->sin_port),
+				IPPROTO_UDP, m.flow_id, m.session, ms_of_ns(rx[i].rx_ns));
+		m.rx_ns = rx[i].rx_ns;
+		m.rtx_ns = clock_real_ns();
+		probe_msg_encode(&m, rx[i].buf);
+		ov[nout].iov_base = rx[i].buf;
+		ov[nout].iov_len = len;
+		memset(&out[nout], 0, sizeof(out[nout]));
+		out[nout].msg_hdr.msg_iov = &ov[nout];
+		out[nout].msg_hdr.msg_iovlen = 1;
+		out[nout].msg_hdr.msg_name = &rx[i].from;
+		out[nout].msg_hdr.msg_namelen = in[i].msg_hdr.msg_namelen;
+		out[nout].msg_hdr.msg_control = ocbuf[nout];
+		out[nout].msg_hdr.msg_controllen =
+			resp_cmsg_write(family, &rx[i], ocbuf[nout], sizeof(ocbuf[nout]));
+		if (!out[nout].msg_hdr.msg_controllen)
+			out[nout].msg_hdr.msg_control = NULL;
+		nout++;
+	}
+	for (int done = 0; done < nout;) {
+		int s = sendmmsg(fd, out + done, (unsigned)(nout - done), MSG_DONTWAIT);
+
+		if (s <= 0) {
+			/* skip the message the kernel refused, keep the rest */
+			r->stats.send_errors++;
+			done++;
+			continue;
+		}
+		r->stats.answered += (uint64_t)s;
+		done += s;
+	}
+}
+
+static void resp_tcp_ready(struct responder *r, int fd, int family)
+{
+	for (int k = 0; k < RESP_BATCH; k++) {
+		struct resp_rx rx;
+		struct iovec iv = { rx.buf, sizeof(rx.buf) };
+		struct msghdr mh = { .msg_name = &rx.from, .msg_namelen = sizeof(rx.from),
+				     .msg_iov = &iv, .msg_iovlen = 1,
+				     .msg_control = rx.cbuf, .msg_controllen = sizeof(rx.cbuf) };
+		struct probe_flow_key back = { .family = family };
+		struct sockaddr_storage to;
+		uint8_t seg[PROBE_TCP_LEN], a16[16];
+		uint16_t sport, dport;
+		uint32_t seq, tsval, count;
+		char cbuf[128];
+		ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT);
+
+		if (n < 0)
+			return;
+		resp_cmsg_read(&mh, &rx);
+		if (probe_tcp_syn_parse(family, rx.buf, (size_t)n, &sport, &dport, &seq, &tsval) < 0)
+			continue;
+		memset(&to, 0, sizeof(to));
+		if (family == AF_INET) {
+			/* raw IPv4 input carries the IP header: addresses and TOS */
+			struct sockaddr_in *t4 = (struct sockaddr_in *)&to;
+
+			if (n < 20)
+				continue;
+			memcpy(&back.src.v4, rx.buf + 16, 4);
+			memcpy(&back.dst.v4, rx.buf + 12, 4);
+			t4->sin_family = AF_INET;
+			t4->sin_addr = back.dst.v4;
+			rx.tos = rx.buf[1];
+			rx.have_dst = 1;
+			memset(&rx.dst.v4, 0, sizeof(rx.dst.v4));
+			rx.dst.v4.ipi_addr = back.src.v4;
+		} else {
+			struct sockaddr_in6 *t6 = (struct sockaddr_in6 *)&to;
+
+			if (!rx.have_dst)
+				continue;
+			back.src.v6 = rx.dst.v6.ipi6_addr;
+			back.dst.v6 = ((struct sockaddr_in6 *)&rx.from)->sin6_addr;
+			t6->sin6_family = AF_INET6;
+			t6->sin6_addr = back.dst.v6;
+		}
+		addr16_from_sa(&rx.from, a16);
+		if (!responder_rate_allow(r, a16, ms_of_ns(rx.rx_ns))) {
+			r->stats.rate_limited++;
+			continue;
+		}
+		back.sport = dport;
+		back.dport = sport;
+		/* the flow id rides in the seq number's top 16 bits */
+		count = responder_count_bump(r, a16, sport, IPPROTO_TCP, seq >> 16, 0,
+					     ms_of_ns(rx.rx_ns));
+		probe_tcp_reply_build(&back, count, seq + 1, (uint32_t)rx.rx_ns, tsval, seg);
+		iv.iov_base = seg;
+		iv.iov_len = sizeof(seg);
+		mh.msg_name = &to;
+		mh.msg_namelen = family == AF_INET ? sizeof(struct sockaddr_in)
+						   : sizeof(struct sockaddr_in6);
+		mh.msg_control = cbuf;
+		mh.msg_controllen = resp_cmsg_write(family, &rx, cbuf, sizeof(cbuf));
+		if (!mh.msg_controllen)
+			mh.msg_control = NULL;
+		mh.msg_flags = 0;
+		if (sendmsg(fd, &mh, MSG_DONTWAIT) < 0)
+			r->stats.send_errors++;
+		else
+			r->stats.answered++;
+	}
+}
+
+void responder_fd_ready(struct responder *r, int fd)
+{
+	for (size_t i = 0; i < r->nfds; i++) {
+		if (r->fds[i].fd != fd)
+			continue;
+		if (r->fds[i].kind == RESP_UDP)
+			resp_udp_ready(r, fd, r->fds[i].family);
+		else if (r->fds[i].kind == RESP_TCP_RAW)
+			resp_tcp_ready(r, fd, r->fds[i].family);
+		return;
+	}
+}
+
+void responder_stats_get(const struct responder *r, struct responder_stats *s)
+{
+	*s = r->stats;
+}
+
+void responder_close(struct responder *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->nfds; i++)
+		close(r->fds[i].fd);
+	free(r->counts);
+	free(r->buckets);
+	free(r);
+}

@@ -1,0 +1,354 @@
+/* Uplink state machine: DOWN --(timer)--> CONNECTING --(writable)--> UP;
+ * any error or ERROR frame --> DOWN with backoff. While UP, the batch after
+ * the last one sent is read from the spool and queued whenever the write
+ * buffer is empty and fewer than `window` batches await their ACK. */
+#include "uplink.h"
+#include "log.h"
+#include "report.h"
+#include "spool.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+enum uplink_state { UL_DOWN, UL_CONNECTING, UL_UP };
+
+struct uplink {
+	struct uplink_cfg cfg;
+	char name[REPORT_NAME_MAX];
+	struct spool *sp;
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	enum uplink_state state;
+	int fd;
+	int64_t retry_ms;
+	uint32_t backoff_ms;
+	uint8_t *out; /* bytes waiting to be written */
+	size_t out_len, out_off;
+	uint64_t last_sent_seq; /* highest seq queued on this connection */
+	uint32_t inflight;      /* queued but not acknowledged */
+	uint8_t in[REPORT_HEADER_LEN + 64 + REPORT_ERROR_TEXT_MAX + REPORT_MAC_LEN];
+	size_t in_len;
+	uint64_t acked;
+	struct log_limit lim;
+};
+
+static int collector_addr_parse(const char *s, struct sockaddr_storage *ss, socklen_t *sl)
+{
+	char host[128];
+	const char *colon, *h = s;
+	size_t hl;
+	unsigned long port;
+	char *end;
+
+	if (*s == '[') {
+		const char *rb = strchr(s, ']');
+
+		if (!rb || rb[1] != ':')
+			return -1;
+		h = s + 1;
+		hl = (size_t)(rb - h);
+		colon = rb + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return -1;
+		hl = (size_t)(colon - s);
+	}
+	if (hl == 0 || hl >= sizeof(host))
+		return -1;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	port = strtoul(colon + 1, &end, 10);
+	if (*end || port == 0 || port > 65535)
+		return -1;
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
+		((struct sockaddr_in *)ss)->sin_family = AF_INET;
+		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+		*sl = sizeof(struct sockaddr_in);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
+		((struct sockaddr_in6 *)ss)->sin6_family = AF_INET6;
+		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+		*sl = sizeof(struct sockaddr_in6);
+		return 0;
+	}
+	return -1;
+}
+
+struct uplink *uplink_new(const struct uplink_cfg *cfg, struct spool *sp, char *err,
+			  size_t errlen)
+{
+	struct uplink *u = calloc(1, sizeof(*u));
+
+	if (!u) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	u->cfg = *cfg;
+	snprintf(u->name, sizeof(u->name), "%s", cfg->name);
+	u->cfg.name = u->name;
+	u->sp = sp;
+	u->fd = -1;
+	u->backoff_ms = cfg->backoff_min_ms;
+	if (collector_addr_parse(cfg->collector, &u->addr, &u->addrlen) < 0) {
+		snprintf(err, errlen, "collector address '%s': expected ADDR:PORT or [V6]:PORT",
+			 cfg->collector);
+		free(u);
+		return NULL;
+	}
+	return u;
+}
+
+static void uplink_down(struct uplink *u, int64_t now_ms, const char *why)
+{
+	if (u->fd >= 0)
+		close(u->fd);
+	u->fd = -1;
+	if (u->state == UL_UP || why)
+		log_limited(&u->lim, 5, LOG_WARN, "collector %s: %s; %zu batches spooled, retry in %u ms",
+			    u->cfg.collector, why ? why : "connection lost", spool_count(u->sp),
+			    u->backoff_ms);
+	u->state = UL_DOWN;
+	/* jitter the retry so a fleet does not reconnect in lockstep */
+	u->retry_ms = now_ms + u->backoff_ms / 2 + rand() % (u->backoff_ms / 2 + 1);
+	u->backoff_ms = u->backoff_ms * 2 > u->cfg.backoff_max_ms ? u->cfg.backoff_max_ms
+								    : u->backoff_ms * 2;
+	free(u->out);
+	u->out = NULL;
+	u->out_len = u->out_off = 0;
+	u->in_len = 0;
+	u->inflight = 0;
+	u->last_sent_seq = 0;
+}
+
+void uplink_free(struct uplink *u)
+{
+	if (!u)
+		return;
+	if (u->fd >= 0)
+		close(u->fd);
+	free(u->out);
+	free(u);
+}
+
+int uplink_fd(const struct uplink *u)
+{
+	return u->fd;
+}
+
+int uplink_wants_write(const struct uplink *u)
+{
+	return u->state == UL_CONNECTING || (u->state == UL_UP && u->out_off < u->out_len);
+}
+
+uint64_t uplink_acked(const struct uplink *u)
+{
+	return u->acked;
+}
+
+int uplink_connected(const struct uplink *u)
+{
+	return u->state == UL_UP;
+}
+
+static int uplink_frame_queue(struct uplink *u, uint8_t *buf, size_t len)
+{
+	if (u->cfg.key && report_frame_sign(&buf, &len, u->cfg.key, u->cfg.keylen) < 0) {
+		free(buf);
+		return -1;
+	}
+	free(u->out);
+	u->out = buf;
+	u->out_len = len;
+	u->out_off = 0;
+	return 0;
+}
+
+/* Queue the next spooled batch after last_sent_seq, if the window allows. */
+static int uplink_batch_next(struct uplink *u)
+{
+	size_t n = spool_count(u->sp);
+
+	if (u->out_off < u->out_len || u->inflight >= u->cfg.window)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t seq = spool_seq_at(u->sp, i);
+		uint8_t *buf;
+		size_t len;
+
+		if (seq <= u->last_sent_seq)
+			continue;
+		if (spool_batch_read(u->sp, seq, &buf, &len) < 0) {
+			if (errno == ENOENT) /* dropped for space meanwhile */
+				continue;
+			return -1;
+		}
+		u->last_sent_seq = seq;
+		u->inflight++;
+		return uplink_frame_queue(u, buf, len);
+	}
+	return 0;
+}
+
+static void uplink_connect(struct uplink *u, int64_t now_ms)
+{
+	int one = 1;
+
+	u->fd = socket(u->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (u->fd < 0) {
+		uplink_down(u, now_ms, strerror(errno));
+		return;
+	}
+	setsockopt(u->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(u->fd, (struct sockaddr *)&u->addr, u->addrlen) < 0 && errno != EINPROGRESS) {
+		uplink_down(u, now_ms, strerror(errno));
+		return;
+	}
+	u->state = UL_CONNECTING;
+}
+
+static int uplink_connected_now(struct uplink *u, int64_t now_ms)
+{
+	int soerr = 0;
+	socklen_t sl = sizeof(soerr);
+	uint8_t *buf;
+	size_t len;
+
+	if (getsockopt(u->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 || soerr) {
+		uplink_down(u, now_ms, strerror(soerr ? soerr : errno));
+		return -1;
+	}
+	if (report_hello_encode(u->name, &buf, &len) < 0 || uplink_frame_queue(u, buf, len) < 0) {
+		uplink_down(u, now_ms, "cannot encode HELLO");
+		return -1;
+	}
+	u->state = UL_UP;
+	u->backoff_ms = u->cfg.backoff_min_ms;
+	log_msg(LOG_INFO, "collector %s: connected, %zu batches to send", u->cfg.collector,
+		spool_count(u->sp));
+	return 0;
+}
+
+/* Parse whole frames from the input buffer: ACK removes the batch. */
+static int uplink_input(struct uplink *u, int64_t now_ms)
+{
+	for (;;) {
+		ssize_t r = read(u->fd, u->in + u->in_len, sizeof(u->in) - u->in_len);
+
+		if (r == 0) {
+			uplink_down(u, now_ms, "collector closed the connection");
+			return -1;
+		}
+		if (r < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			uplink_down(u, now_ms, strerror(errno));
+			return -1;
+		}
+		u->in_len += (size_t)r;
+		while (u->in_len >= REPORT_HEADER_LEN) {
+			char err[160], reason[REPORT_ERROR_TEXT_MAX + 1];
+			int type;
+			uint32_t plen;
+			size_t body;
+			uint64_t seq;
+
+			if (report_header_decode(u->in, u->in_len, &type, &plen, err, sizeof(err)) < 0 ||
+			    plen > sizeof(u->in) - REPORT_HEADER_LEN) {
+				uplink_down(u, now_ms, "bad frame from collector");
+				return -1;
+			}
+			if (u->in_len < REPORT_HEADER_LEN + plen)
+				break;
+			body = plen;
+			if (report_header_flags(u->in) & REPORT_FLAG_AUTH) {
+				if (!u->cfg.key ||
+				    report_frame_verify(u->in, REPORT_HEADER_LEN + plen, u->cfg.key,
+							u->cfg.keylen, &body, err, sizeof(err)) < 0) {
+					uplink_down(u, now_ms, "collector frame fails authentication");
+					return -1;
+				}
+			}
+			if (type == REPORT_ACK &&
+			    report_ack_decode(u->in + REPORT_HEADER_LEN, body, &seq, err, sizeof(err)) == 0) {
+				/* ENOENT: an ACK for a batch already dropped: nothing to do */
+				if (spool_batch_remove(u->sp, seq) < 0 && errno != ENOENT)
+					log_msg(LOG_ERR, "spool: cannot delete acknowledged batch %llu: %s",
+						(unsigned long long)seq, strerror(errno));
+				u->acked++;
+				if (u->inflight)
+					u->inflight--;
+			} else if (type == REPORT_ERROR) {
+				if (report_error_decode(u->in + REPORT_HEADER_LEN, body, reason,
+							sizeof(reason), err, sizeof(err)) < 0)
+					snprintf(reason, sizeof(reason), "(unreadable reason)");
+				log_msg(LOG_ERR, "collector %s refused: %s", u->cfg.collector, reason);
+				uplink_down(u, now_ms, "collector sent ERROR");
+				return -1;
+			} else {
+				uplink_down(u, now_ms, "unexpected frame from collector");
+				return -1;
+			}
+			memmove(u->in, u->in + REPORT_HEADER_LEN + plen,
+				u->in_len - REPORT_HEADER_LEN - plen);
+			u->in_len -= REPORT_HEADER_LEN + plen;
+		}
+	}
+	return 0;
+}
+
+static int uplink_output(struct uplink *u, int64_t now_ms)
+{
+	for (;;) {
+		if (u->out_off == u->out_len) {
+			if (uplink_batch_next(u) < 0) {
+				log_msg(LOG_ERR, "spool: cannot read batch: %s", strerror(errno));
+				return 0;
+			}
+			if (u->out_off == u->out_len)
+				return 0;
+		}
+		ssize_t w = send(u->fd, u->out + u->out_off, u->out_len - u->out_off, MSG_NOSIGNAL);
+
+		if (w < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return 0;
+			uplink_down(u, now_ms, strerror(errno));
+			return -1;
+		}
+		u->out_off += (size_t)w;
+	}
+}
+
+void uplink_run(struct uplink *u, int readable, int writable, int64_t now_ms)
+{
+	if (u->state == UL_DOWN) {
+		if (now_ms >= u->retry_ms)
+			uplink_connect(u, now_ms);
+		return;
+	}
+	if (u->state == UL_CONNECTING) {
+		if (!writable || uplink_connected_now(u, now_ms) < 0)
+			return;
+	}
+	if (readable && uplink_input(u, now_ms) < 0)
+		return;
+	uplink_output(u, now_ms);
+}
+
+int64_t uplink_next_ms(const struct uplink *u, int64_t now_ms)
+{
+	if (u->state == UL_DOWN)
+		return u->retry_ms;
+	return now_ms + 1000;
+}

@@ -1,0 +1,39 @@
+/* Uplink: the prober's TCP connection to the collector. Sends HELLO, then
+ * every spooled batch in seq order (pipelined), deletes a batch from the
+ * spool on its ACK, and reconnects with jittered exponential backoff. */
+#ifndef FM_UPLINK_H
+#define FM_UPLINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct uplink;
+struct spool;
+
+struct uplink_cfg {
+	const char *collector;  /* "ADDR:PORT" or "[V6ADDR]:PORT" */
+	const char *name;       /* prober name for HELLO */
+	const uint8_t *key;     /* shared key for HMAC frames, NULL = none */
+	size_t keylen;
+	uint32_t window;        /* batches sent but not yet acknowledged, at most */
+	uint32_t backoff_min_ms, backoff_max_ms;
+};
+
+/* Parse the address now; connect lazily. NULL with a reason in err. */
+struct uplink *uplink_new(const struct uplink_cfg *cfg, struct spool *sp, char *err,
+			  size_t errlen);
+void uplink_free(struct uplink *u);
+/* Current socket (-1 when disconnected) and whether it waits to write. */
+int uplink_fd(const struct uplink *u);
+int uplink_wants_write(const struct uplink *u);
+/* Drive the connection: called on socket readiness and when the timer from
+ * uplink_next_ms is due (and after a batch is spooled). Logs state changes
+ * itself (it is the edge). */
+void uplink_run(struct uplink *u, int readable, int writable, int64_t now_ms);
+/* When uplink_run wants to be called again without socket activity. */
+int64_t uplink_next_ms(const struct uplink *u, int64_t now_ms);
+/* Batches acknowledged so far, and whether the link is up. */
+uint64_t uplink_acked(const struct uplink *u);
+int uplink_connected(const struct uplink *u);
+
+#endif
