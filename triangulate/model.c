@@ -90,8 +90,8 @@ struct builder {
 	struct u64map links; /* (from << 32 | to) -> link id */
 	size_t cap_links, cap_alts, cap_alt_links;
 	uint32_t *succ_first, *succ; /* CSR adjacency over links: link ids */
-	struct u64map pairs;         /* (prober_dev << 32 | target_dev) -> alt id of a known path */
-	uint32_t *pair_next;         /* alt id -> next known alt of the same pair */
+	uint32_t *in_degree;         /* per device: links into it */
+	uint32_t *in_link;           /* per device: one link into it */
 };
 
 static int64_t builder_dev(struct builder *b, const char *name)
@@ -209,8 +209,16 @@ static int builder_adjacency(struct builder *b)
 
 	b->succ_first = calloc(m->ndevs + 1, sizeof(*b->succ_first));
 	b->succ = malloc((m->nlinks + 1) * sizeof(*b->succ));
-	if (!b->succ_first || !b->succ)
+	b->in_degree = calloc(m->ndevs + 1, sizeof(*b->in_degree));
+	b->in_link = malloc((m->ndevs + 1) * sizeof(*b->in_link));
+	if (!b->succ_first || !b->succ || !b->in_degree || !b->in_link)
 		return -1;
+	for (uint32_t d = 0; d < m->ndevs; d++)
+		b->in_link[d] = UINT32_MAX;
+	for (uint32_t l = 0; l < m->nlinks; l++) {
+		b->in_degree[m->link_to[l]]++;
+		b->in_link[m->link_to[l]] = l;
+	}
 	for (uint32_t l = 0; l < m->nlinks; l++)
 		b->succ_first[m->link_from[l] + 1]++;
 	for (uint32_t d = 0; d < m->ndevs; d++)
@@ -317,42 +325,26 @@ static int flow_star_alts(struct builder *b, uint32_t flow, const uint32_t *seq,
 	return (int)ncombo;
 }
 
-static int alt_same(const struct model *m, uint32_t a, uint32_t b)
-{
-	const struct model_alt *x = &m->alts[a], *y = &m->alts[b];
-
-	return x->nlinks == y->nlinks &&
-	       !memcmp(m->alt_links + x->link_first, m->alt_links + y->link_first,
-		       x->nlinks * sizeof(uint32_t));
-}
-
-/* A "-" path takes the distinct known paths of the same device pair. */
+/* A "-" path: only the links every route must take are certain, the
+ * prober's uplink and the target's downlink when single-homed. Its delivered
+ * probes crossed them; where its lost probes died is unknown, so the flow
+ * enters as delivered probes only. Returns alternatives added (0 or 1). */
 static int flow_unknown_alts(struct builder *b, uint32_t flow)
 {
 	struct model *m = b->m;
 	struct model_flow *f = &m->flows[flow];
-	uint32_t found[MODEL_ALTS_MAX], nfound = 0;
-	uint32_t a = u64map_get(&b->pairs, (uint64_t)f->prober_dev << 32 | f->target_dev);
+	uint32_t links[2], n = 0, p = f->prober_dev, t = f->target_dev;
 
-	for (; a != UINT32_MAX; a = b->pair_next[a]) {
-		int dup = 0;
-
-		for (uint32_t i = 0; i < nfound && !dup; i++)
-			dup = alt_same(m, found[i], a);
-		if (dup)
-			continue;
-		if (nfound == MODEL_ALTS_MAX)
-			return 0;
-		found[nfound++] = a;
-	}
-	for (uint32_t i = 0; i < nfound; i++) {
-		const struct model_alt src = m->alts[found[i]];
-
-		if (builder_alt_add(b, flow, m->alt_links + src.link_first,
-				    src.nlinks) < 0)
-			return -1;
-	}
-	return (int)nfound;
+	if (b->succ_first[p + 1] - b->succ_first[p] == 1)
+		links[n++] = b->succ[b->succ_first[p]];
+	if (b->in_degree[t] == 1 && b->in_link[t] != UINT32_MAX &&
+	    (!n || links[0] != b->in_link[t]))
+		links[n++] = b->in_link[t];
+	if (!n)
+		return 0;
+	f->sent -= f->lost;
+	f->lost = 0;
+	return builder_alt_add(b, flow, links, n) < 0 ? -1 : 1;
 }
 
 void model_free(struct model *m)
@@ -389,8 +381,7 @@ struct model *model_build(const struct obs_set *obs, const struct inventory *inv
 	b.m = m;
 	name_dev = malloc((nnames + 1) * sizeof(*name_dev));
 	m->flows = calloc(nflows + 1, sizeof(*m->flows));
-	if (!name_dev || !m->flows || u64map_init(&b.links, 4096) < 0 ||
-	    u64map_init(&b.pairs, nflows) < 0)
+	if (!name_dev || !m->flows || u64map_init(&b.links, 4096) < 0)
 		goto nomem;
 	m->nflows = nflows;
 	for (uint32_t i = 0; i < nnames; i++) {
@@ -413,7 +404,7 @@ struct model *model_build(const struct obs_set *obs, const struct inventory *inv
 		    builder_link(&b, (uint32_t)dy, (uint32_t)dx) < 0)
 			goto nomem;
 	}
-	/* Pass 1: fully known paths give links, adjacency and per-pair paths. */
+	/* Pass 1: fully known paths give the links and the adjacency. */
 	for (size_t i = 0; i < nflows; i++) {
 		const struct obs_flow *of = obs_set_flow(obs, i);
 		struct model_flow *f = &m->flows[i];
@@ -447,21 +438,8 @@ struct model *model_build(const struct obs_set *obs, const struct inventory *inv
 		if (builder_alt_add(&b, (uint32_t)i, links, n - 1) < 0)
 			goto nomem;
 	}
-	b.pair_next = malloc((m->nalts + 1) * sizeof(*b.pair_next));
-	if (!b.pair_next || builder_adjacency(&b) < 0)
+	if (builder_adjacency(&b) < 0)
 		goto nomem;
-	for (size_t a = 0; a < m->nalts; a++) {
-		const struct model_flow *f = &m->flows[m->alts[a].flow];
-		uint32_t *slot = u64map_slot(&b.pairs, (uint64_t)f->prober_dev << 32 |
-							       f->target_dev);
-
-		b.pair_next[a] = *slot ? *slot - 1 : UINT32_MAX;
-		if (!*slot)
-			b.pairs.count++;
-		*slot = (uint32_t)a + 1;
-		if (b.pairs.count * 2 > b.pairs.nslots && u64map_grow(&b.pairs) < 0)
-			goto nomem;
-	}
 	/* Pass 2: "*" gaps and "-" paths become weighted alternatives. */
 	for (size_t i = 0; i < nflows; i++) {
 		const struct obs_flow *of = obs_set_flow(obs, i);
@@ -495,18 +473,18 @@ struct model *model_build(const struct obs_set *obs, const struct inventory *inv
 	free(name_dev);
 	free(b.succ_first);
 	free(b.succ);
-	free(b.pair_next);
+	free(b.in_degree);
+	free(b.in_link);
 	u64map_fini(&b.links);
-	u64map_fini(&b.pairs);
 	return m;
 nomem:
 	snprintf(err, errlen, "out of memory building the model");
 	free(name_dev);
 	free(b.succ_first);
 	free(b.succ);
-	free(b.pair_next);
+	free(b.in_degree);
+	free(b.in_link);
 	u64map_fini(&b.links);
-	u64map_fini(&b.pairs);
 	model_free(m);
 	errno = ENOMEM;
 	return NULL;

@@ -49,8 +49,10 @@ struct model {
  * know become devices of their own); consecutive devices give directed links;
  * inventory link lines add links in both directions. "*" runs are filled with
  * every route of that length through links seen on other flows (or the
- * inventory); a "-" path takes the distinct known paths of other flows between
- * the same two devices. Returns NULL with a reason in err. */
+ * inventory), weighted later by EM; a "-" path keeps only the links every
+ * route must take (a single-homed prober's uplink, target's downlink) and
+ * only its delivered probes (its sent becomes sent - lost, lost 0), since
+ * where its losses happened is unknown. Returns NULL with a reason in err. */
 struct model *model_build(const struct obs_set *obs, const struct inventory *inv,
 			  char *err, size_t errlen);
 void model_free(struct model *m);

@@ -1,0 +1,244 @@
+/* Unit tests for the inference on exact small fabrics: expected loss counts
+ * (no randomness) so each case has one right answer. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "triangulate/infer.h"
+#include "observations.h"
+#include "triangulate/output.h"
+
+#define SENT 20000
+
+static void flow_add(struct obs_set *s, const char *src, const char *dst,
+		     unsigned sport, double loss, int nhops, const char *const *hops)
+{
+	struct obs_row row = { src, dst, OBS_PROTO_UDP, sport, 31338, SENT, 0, nhops, hops };
+	char err[128];
+
+	row.lost = (uint64_t)llround(SENT * loss);
+	cr_assert_eq(obs_set_row_add(s, &row, err, sizeof(err)), 0, "%s", err);
+}
+
+static void localize(struct obs_set *s, struct suspect_list *out)
+{
+	struct infer_cfg cfg;
+	char err[256];
+
+	infer_cfg_default(&cfg);
+	cr_assert_eq(infer_localize(s, NULL, &cfg, out, NULL, err, sizeof(err)), 0, "%s", err);
+}
+
+/* Three switches in a triangle, one host on each; every host probes the two
+ * others through the direct switch link. Only s1 -> s2 drops (10%). */
+Test(infer, single_lossy_link_on_a_triangle)
+{
+	static const char *const sw[] = { "s1", "s2", "s3" }, *const host[] = { "a", "b", "c" };
+	struct obs_set *s = obs_set_new();
+	struct suspect_list out = { 0 };
+
+	for (int i = 0; i < 3; i++) {
+		for (int j = 0; j < 3; j++) {
+			const char *hops[2] = { sw[i], sw[j] };
+
+			if (i == j)
+				continue;
+			for (unsigned p = 0; p < 4; p++)
+				flow_add(s, host[i], host[j], 1000 + p,
+					 i == 0 && j == 1 ? 0.10 : 0, 2, hops);
+		}
+	}
+	localize(s, &out);
+	cr_assert_eq(out.n, 1, "got %zu suspects", out.n);
+	cr_assert_eq(out.v[0].kind, SUSPECT_LINK);
+	cr_assert_str_eq(out.v[0].from, "s1");
+	cr_assert_str_eq(out.v[0].to, "s2");
+	cr_assert_float_eq(out.v[0].loss_ratio, 0.10, 0.005);
+	cr_assert(out.v[0].loss_lo < 0.10 && out.v[0].loss_hi > 0.10);
+	cr_assert_eq(out.v[0].flows, 4);
+	cr_assert_eq(out.v[0].lossy_flows, 4);
+	cr_assert_eq(out.v[0].probers, 1);
+	cr_assert(out.v[0].confidence > 0.99);
+	suspect_list_free(&out);
+	obs_set_free(s);
+}
+
+/* Leaf-spine: 4 leaves with 2 hosts each, 4 spines; every host probes every
+ * host under another leaf once through each spine. */
+struct fault {
+	const char *device;              /* drops per traversal */
+	const char *from, *to;           /* link that drops */
+	double loss;
+	int blackhole;                   /* link drops all of odd-port flows */
+	const char *host;                /* sick host */
+};
+
+static struct obs_set *leaf_spine(const struct fault *f, double background)
+{
+	struct obs_set *s = obs_set_new();
+	char hs[8], hd[8], ls[8], ld[8], sp[8];
+
+	for (int a = 0; a < 8; a++) {
+		for (int b = 0; b < 8; b++) {
+			if (a / 2 == b / 2)
+				continue;
+			for (unsigned k = 0; k < 4; k++) {
+				const char *hops[3] = { ls, sp, ld };
+				const char *devs[5] = { hs, ls, sp, ld, hd };
+				double ok = 1;
+				unsigned sport = 2000 + k * 16 + (unsigned)a;
+
+				snprintf(hs, sizeof(hs), "h%d", a);
+				snprintf(hd, sizeof(hd), "h%d", b);
+				snprintf(ls, sizeof(ls), "l%d", a / 2);
+				snprintf(ld, sizeof(ld), "l%d", b / 2);
+				snprintf(sp, sizeof(sp), "s%u", k);
+				for (int i = 0; i < 4; i++) {
+					ok *= 1 - background;
+					if (f && f->from && !strcmp(devs[i], f->from) &&
+					    !strcmp(devs[i + 1], f->to)) {
+						if (!f->blackhole)
+							ok *= 1 - f->loss;
+						else if (sport % 2)
+							ok = 0;
+					}
+				}
+				for (int i = 1; i < 4; i++)
+					if (f && f->device && !strcmp(devs[i], f->device))
+						ok *= 1 - f->loss;
+				if (f && f->host && (!strcmp(hs, f->host) || !strcmp(hd, f->host)))
+					ok *= 1 - f->loss;
+				flow_add(s, hs, hd, sport, 1 - ok, 3, hops);
+			}
+		}
+	}
+	return s;
+}
+
+Test(infer, healthy_fabric_has_no_suspects)
+{
+	struct obs_set *s = leaf_spine(NULL, 2e-5);
+	struct suspect_list out = { 0 };
+
+	localize(s, &out);
+	cr_assert_eq(out.n, 0, "got %zu suspects, first %s -> %s", out.n,
+		     out.n ? out.v[0].from : "", out.n ? out.v[0].to : "");
+	suspect_list_free(&out);
+	obs_set_free(s);
+}
+
+Test(infer, device_fault_is_reported_once)
+{
+	struct fault f = { .device = "s2", .loss = 0.03 };
+	struct obs_set *s = leaf_spine(&f, 2e-5);
+	struct suspect_list out = { 0 };
+
+	localize(s, &out);
+	cr_assert_eq(out.n, 1, "got %zu suspects", out.n);
+	cr_assert_eq(out.v[0].kind, SUSPECT_DEVICE);
+	cr_assert_str_eq(out.v[0].from, "s2");
+	cr_assert_float_eq(out.v[0].loss_ratio, 0.03, 0.003);
+	cr_assert_eq(out.v[0].probers, 8);
+	suspect_list_free(&out);
+	obs_set_free(s);
+}
+
+Test(infer, partial_blackhole_is_its_own_kind)
+{
+	struct fault f = { .from = "l1", .to = "s3", .blackhole = 1 };
+	struct obs_set *s = leaf_spine(&f, 2e-5);
+	struct suspect_list out = { 0 };
+
+	localize(s, &out);
+	cr_assert_eq(out.n, 1, "got %zu suspects", out.n);
+	cr_assert_eq(out.v[0].kind, SUSPECT_BLACKHOLE);
+	cr_assert_str_eq(out.v[0].from, "l1");
+	cr_assert_str_eq(out.v[0].to, "s3");
+	cr_assert_float_eq(out.v[0].loss_ratio, 0.5, 0.05);
+	suspect_list_free(&out);
+	obs_set_free(s);
+}
+
+Test(infer, uniform_link_loss_is_not_a_blackhole)
+{
+	struct fault f = { .from = "s0", .to = "l2", .loss = 0.02 };
+	struct obs_set *s = leaf_spine(&f, 2e-5);
+	struct suspect_list out = { 0 };
+
+	localize(s, &out);
+	cr_assert_eq(out.n, 1, "got %zu suspects", out.n);
+	cr_assert_eq(out.v[0].kind, SUSPECT_LINK);
+	cr_assert_str_eq(out.v[0].from, "s0");
+	cr_assert_str_eq(out.v[0].to, "l2");
+	suspect_list_free(&out);
+	obs_set_free(s);
+}
+
+Test(infer, sick_host_is_a_host_not_the_fabric)
+{
+	struct fault f = { .host = "h5", .loss = 0.2 };
+	struct obs_set *s = leaf_spine(&f, 2e-5);
+	struct suspect_list out = { 0 };
+
+	localize(s, &out);
+	cr_assert_eq(out.n, 1, "got %zu suspects (%s)", out.n, out.n ? out.v[0].from : "");
+	cr_assert_eq(out.v[0].kind, SUSPECT_HOST);
+	cr_assert_str_eq(out.v[0].from, "h5");
+	suspect_list_free(&out);
+	obs_set_free(s);
+}
+
+/* A "*" hop between two known switches is filled from the links other flows
+ * showed, and an unknown path takes the known paths of the same pair. */
+Test(infer, unanswered_hops_and_unknown_paths_still_count)
+{
+	struct obs_set *s = obs_set_new();
+	struct suspect_list out = { 0 };
+	static const char *const sw[] = { "s1", "s2", "s3" }, *const host[] = { "a", "b", "c" };
+
+	for (int i = 0; i < 3; i++) {
+		for (int j = 0; j < 3; j++) {
+			const char *hops[2] = { sw[i], sw[j] }, *star[2] = { sw[i], NULL };
+
+			if (i == j)
+				continue;
+			flow_add(s, host[i], host[j], 1000, 0, 2, hops);
+			for (unsigned p = 1; p < 4; p++)
+				flow_add(s, host[i], host[j], 1000 + p,
+					 i == 0 && j == 1 ? 0.10 : 0, p == 3 ? -1 : 2,
+					 p == 2 ? star : hops);
+		}
+	}
+	localize(s, &out);
+	cr_assert_eq(out.n, 1, "got %zu suspects", out.n);
+	cr_assert_str_eq(out.v[0].from, "s1");
+	cr_assert_str_eq(out.v[0].to, "s2");
+	suspect_list_free(&out);
+	obs_set_free(s);
+}
+
+Test(infer, json_writer_names_kinds_and_fields)
+{
+	struct suspect_list l = { 0 };
+	struct suspect a = { .kind = SUSPECT_LINK, .from = "x", .to = "y", .loss_ratio = 0.5,
+			     .flows = 3, .lossy_flows = 2, .probers = 1 };
+	struct suspect b = { .kind = SUSPECT_DEVICE, .from = "sw\"1" };
+	char buf[1024] = "";
+	FILE *f = fmemopen(buf, sizeof(buf) - 1, "w");
+
+	cr_assert_eq(suspect_list_add(&l, &a), 0);
+	cr_assert_eq(suspect_list_add(&l, &b), 0);
+	cr_assert_eq(output_json_ops.write(f, &l), 0);
+	fclose(f);
+	cr_assert(strstr(buf, "{\"suspects\": ["), "%s", buf);
+	cr_assert(strstr(buf, "\"kind\": \"link\", \"from\": \"x\", \"to\": \"y\", \"loss\": 0.5"), "%s", buf);
+	cr_assert(strstr(buf, "\"flows\": 3, \"lossy_flows\": 2, \"probers\": 1"), "%s", buf);
+	cr_assert(strstr(buf, "\"kind\": \"device\", \"device\": \"sw\\\"1\""), "%s", buf);
+	suspect_list_free(&l);
+	l.n = 0;
+	f = fmemopen(buf, sizeof(buf) - 1, "w");
+	cr_assert_eq(output_json_ops.write(f, &l), 0);
+	fclose(f);
+	cr_assert_str_eq(buf, "{\"suspects\": []}\n");
+}

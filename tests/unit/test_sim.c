@@ -1,0 +1,138 @@
+/* Small-scale simulator suite: seeded Clos fabrics with mixed faults, the
+ * whole pipeline (files, parsers, inference) scored against the truth. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "inventory.h"
+#include "observations.h"
+#include "triangulate/infer.h"
+#include "triangulate/method.h"
+#include "triangulate/score.h"
+#include "triangulate/sim.h"
+
+struct scenario {
+	const char *name;
+	long long tiers, k, hosts, flows, faults, seed;
+	const char *kinds;
+	double star, unknown;
+	double min_precision, min_recall;
+};
+
+static void scenario_run(const struct scenario *sc, const char *method,
+			 struct score *out)
+{
+	struct sim_cfg cfg = {
+		.tiers = sc->tiers, .k = sc->k, .hosts_per_tor = sc->hosts,
+		.flows = sc->flows, .probes = 1000, .faults = sc->faults,
+		.kinds = sc->kinds, .loss_min = 0.0005, .loss_max = 1,
+		.bg_min = 1e-5, .bg_max = 1e-4, .star_ratio = sc->star,
+		.unknown_ratio = sc->unknown, .inventory_links = 1, .seed = sc->seed,
+	};
+	char dir[] = "/tmp/fm-sim-XXXXXX", po[64], pi[64], pt[64], err[512];
+	struct obs_set *obs = obs_set_new();
+	struct inventory *inv = inventory_new();
+	struct suspect_list sus = { 0 };
+	struct truth truth = { 0 };
+	struct infer_cfg icfg;
+	struct model *m;
+	long long placed;
+	FILE *fo, *fi, *ft;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(po, sizeof(po), "%s/o", dir);
+	snprintf(pi, sizeof(pi), "%s/i", dir);
+	snprintf(pt, sizeof(pt), "%s/t", dir);
+	fo = fopen(po, "w");
+	fi = fopen(pi, "w");
+	ft = fopen(pt, "w");
+	cr_assert(fo && fi && ft);
+	cr_assert_eq(sim_run(&cfg, fo, fi, ft, &placed, err, sizeof(err)), 0, "%s", err);
+	fclose(fo);
+	fclose(fi);
+	fclose(ft);
+	cr_assert_eq(placed, sc->faults, "%s: placed %lld", sc->name, placed);
+	cr_assert_eq(obs_set_file_read(obs, po, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(inventory_file_read(inv, pi, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(truth_file_read(&truth, pt, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(truth.n, (size_t)sc->faults);
+	infer_cfg_default(&icfg);
+	m = model_build(obs, inv, err, sizeof(err));
+	cr_assert_not_null(m, "%s", err);
+	cr_assert_eq(method_find(method)->run(m, &icfg, &sus, err, sizeof(err)), 0, "%s", err);
+	score_compute(&truth, &sus, out);
+	model_free(m);
+	suspect_list_free(&sus);
+	truth_free(&truth);
+	obs_set_free(obs);
+	inventory_free(inv);
+	unlink(po);
+	unlink(pi);
+	unlink(pt);
+	rmdir(dir);
+}
+
+static const struct scenario scenarios[] = {
+	{ "2tier-healthy", 2, 16, 2, 20000, 0, 1, "link", 0.02, 0.01, 1, 1 },
+	{ "3tier-healthy", 3, 8, 2, 20000, 0, 2, "link", 0.02, 0.01, 1, 1 },
+	{ "2tier-1link", 2, 16, 2, 20000, 1, 3, "link", 0, 0, 1, 1 },
+	{ "3tier-mixed4", 3, 8, 2, 30000, 4, 4, "link,device,blackhole,host", 0.02, 0.01, 0.9, 0.9 },
+	{ "3tier-links5", 3, 12, 2, 40000, 5, 5, "link", 0.02, 0.01, 0.9, 0.9 },
+	{ "2tier-mixed3", 2, 16, 2, 20000, 3, 6, "device,blackhole,host", 0.02, 0.01, 0.9, 0.9 },
+};
+
+Test(sim, small_fabrics_meet_precision_and_recall)
+{
+	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
+		const struct scenario *sc = &scenarios[i];
+		struct score s;
+
+		scenario_run(sc, "faultmesh", &s);
+		cr_log_info("%s: precision %.3f recall %.3f suspects %zu faults %zu",
+			    sc->name, s.precision, s.recall, s.suspects, s.faults);
+		cr_expect(s.precision >= sc->min_precision, "%s: precision %.3f (%zu of %zu)",
+			  sc->name, s.precision, s.correct, s.suspects);
+		cr_expect(s.recall >= sc->min_recall, "%s: recall %.3f (%zu of %zu)",
+			  sc->name, s.recall, s.found, s.faults);
+		if (sc->faults)
+			cr_expect(s.top1, "%s: top suspect is not a fault", sc->name);
+	}
+}
+
+Test(sim, same_seed_same_files)
+{
+	struct sim_cfg cfg = { .tiers = 2, .k = 4, .hosts_per_tor = 1, .flows = 200,
+			       .probes = 100, .faults = 1, .kinds = "link", .loss_min = 0.01,
+			       .loss_max = 0.5, .bg_min = 1e-5, .bg_max = 1e-4, .seed = 9 };
+	char *b1 = NULL, *b2 = NULL;
+	size_t l1 = 0, l2 = 0;
+	long long placed;
+	char err[128];
+
+	for (int r = 0; r < 2; r++) {
+		FILE *o = open_memstream(r ? &b2 : &b1, r ? &l2 : &l1);
+		FILE *i = fopen("/dev/null", "w"), *t = fopen("/dev/null", "w");
+
+		cr_assert_eq(sim_run(&cfg, o, i, t, &placed, err, sizeof(err)), 0, "%s", err);
+		fclose(o);
+		fclose(i);
+		fclose(t);
+	}
+	cr_assert_eq(l1, l2);
+	cr_assert_eq(memcmp(b1, b2, l1), 0);
+	cr_assert_gt(l1, 200 * 20);
+	free(b1);
+	free(b2);
+}
+
+Test(sim, bad_radix_is_an_error)
+{
+	struct sim_cfg cfg = { .tiers = 3, .k = 5, .hosts_per_tor = 1, .kinds = "link" };
+	long long placed;
+	char err[128];
+
+	cr_assert_eq(sim_run(&cfg, stdout, stdout, stdout, &placed, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "radix"), "%s", err);
+}
