@@ -54,4 +54,30 @@ int history_points_query(struct history *h, const char *device,
 			 int64_t since_ms, int64_t until_ms,
 			 history_point_cb cb, void *arg);
 
+/* A prober's reporting over a window, from the store's batch and health
+ * tables, so a report can name probers that were down or sick. */
+struct history_prober_health {
+	const char *name; /* valid during the callback only */
+	uint64_t batches; /* batches whose interval overlaps the window */
+	int64_t first_ms, last_ms; /* first batch start, last batch end (0: none) */
+	int64_t gap_max_ms;  /* longest stretch of the window no batch covered */
+	uint64_t if_errors;  /* interface rx+tx errors, summed */
+	uint64_t if_dropped; /* interface rx+tx drops, summed */
+	uint64_t spool_dropped;   /* batches it dropped from a full spool */
+	uint32_t links_down_max;  /* most links down in any one interval */
+};
+
+typedef int (*history_prober_cb)(const struct history_prober_health *p,
+				 void *arg);
+/* Every prober seen in the week before since_ms or later, by name, with its
+ * batches in [since_ms, until_ms). Returns 0, the callback's non-zero value,
+ * or -1 (also when the file holds no store tables). */
+int history_prober_health_query(struct history *h, int64_t since_ms,
+				int64_t until_ms, history_prober_cb cb,
+				void *arg);
+
+/* Number of rounds recorded in [since_ms, until_ms) into *n. 0 or -1. */
+int history_rounds_count(struct history *h, int64_t since_ms, int64_t until_ms,
+			 uint64_t *n);
+
 #endif
