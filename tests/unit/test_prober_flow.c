@@ -1,0 +1,139 @@
+/* Per-flow accounting: forward vs reverse loss from the responder's count,
+ * silent intervals, duplicates, seq widening and RTT percentiles. */
+#include "prober/flow.h"
+
+#include <criterion/criterion.h>
+
+static void send_n(struct flow_acct *f, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		flow_acct_send(f);
+}
+
+Test(flow, all_answered_means_no_loss)
+{
+	struct flow_acct f;
+	struct flow_figures g;
+
+	flow_acct_init(&f);
+	for (uint32_t s = 0; s < 10; s++) {
+		cr_assert_eq(flow_acct_send(&f), s);
+		cr_assert_eq(flow_acct_reply(&f, s, s + 1), 1);
+	}
+	flow_acct_close(&f, &g);
+	cr_assert_eq(g.sent, 10);
+	cr_assert_eq(g.received, 10);
+	cr_assert_eq(g.lost_fwd + g.lost_rev, 0);
+}
+
+Test(flow, gap_split_by_responder_count)
+{
+	struct flow_acct f;
+	struct flow_figures g;
+
+	flow_acct_init(&f);
+	send_n(&f, 10);
+	cr_assert_eq(flow_acct_reply(&f, 0, 1), 1);
+	/* probes 1..8 unanswered; the responder got 0..9 except 2 of them:
+	 * count at 9 is 8 -> 6 of the 8 reached it (reverse), 2 did not */
+	cr_assert_eq(flow_acct_reply(&f, 9, 8), 1);
+	flow_acct_close(&f, &g);
+	cr_assert_eq(g.received, 2);
+	cr_assert_eq(g.lost_rev, 6);
+	cr_assert_eq(g.lost_fwd, 2);
+	cr_assert_eq(g.sent, 10);
+}
+
+Test(flow, first_reply_counts_from_session_start)
+{
+	struct flow_acct f;
+	struct flow_figures g;
+
+	flow_acct_init(&f);
+	send_n(&f, 4);
+	/* probes 0..2 unanswered, responder saw 2 of the 4 (incl. seq 3) */
+	cr_assert_eq(flow_acct_reply(&f, 3, 2), 1);
+	flow_acct_close(&f, &g);
+	cr_assert_eq(g.lost_rev, 1);
+	cr_assert_eq(g.lost_fwd, 2);
+}
+
+Test(flow, duplicates_unsent_and_old_replies_ignored)
+{
+	struct flow_acct f;
+
+	flow_acct_init(&f);
+	send_n(&f, 3);
+	cr_assert_eq(flow_acct_reply(&f, 3, 4), 0, "never sent");
+	cr_assert_eq(flow_acct_reply(&f, 1, 2), 1);
+	cr_assert_eq(flow_acct_reply(&f, 1, 2), 0, "duplicate");
+	cr_assert_eq(flow_acct_reply(&f, 0, 1), 0, "already counted as lost");
+	send_n(&f, FLOW_WINDOW + 2);
+	cr_assert_eq(flow_acct_reply(&f, 2, 3), 0, "outside the window");
+}
+
+Test(flow, silent_interval_written_off_forward_then_corrected)
+{
+	struct flow_acct f;
+	struct flow_figures g;
+
+	flow_acct_init(&f);
+	send_n(&f, 5); /* seq 0..4, nothing answers */
+	flow_acct_close(&f, &g);
+	cr_assert_eq(g.sent, 0, "probes of this interval may still be answered");
+	send_n(&f, 5); /* seq 5..9 */
+	flow_acct_close(&f, &g);
+	cr_assert_eq(g.lost_fwd, 5, "a whole interval silent: written off");
+	cr_assert_eq(g.sent, 5);
+	/* now seq 9 answers with count 10: the responder got all of 0..9, so
+	 * the 5 written off and the 4 since were all lost on the way back */
+	cr_assert_eq(flow_acct_reply(&f, 9, 10), 1);
+	flow_acct_close(&f, &g);
+	cr_assert_eq(g.received, 1);
+	cr_assert_eq(g.lost_rev, 4 + 0, "only this interval's counts move");
+	cr_assert_eq(g.lost_fwd, 0);
+}
+
+Test(flow, seq_widen_restores_16_bit_tcp_seq)
+{
+	struct flow_acct f;
+
+	flow_acct_init(&f);
+	f.next_seq = 0x30005;
+	cr_assert_eq(flow_acct_seq_widen(&f, 0x0004, 16), 0x30004);
+	cr_assert_eq(flow_acct_seq_widen(&f, 0xfff0, 16), 0x2fff0);
+	cr_assert_eq(flow_acct_seq_widen(&f, 77, 32), 77);
+	f.next_seq = 3;
+	cr_assert_eq(flow_acct_seq_widen(&f, 2, 16), 2);
+}
+
+Test(flow, rtt_pool_percentiles_per_flow)
+{
+	struct rtt_pool p = { 0 };
+	struct flow_figures figs[3] = { 0 };
+
+	for (uint32_t v = 100; v >= 1; v--)
+		cr_assert_eq(rtt_pool_add(&p, 2, v * 1000), 0);
+	cr_assert_eq(rtt_pool_add(&p, 0, 5), 0);
+	rtt_pool_close(&p, figs, 3);
+	cr_assert_eq(figs[2].rtt_min_ns, 1000);
+	cr_assert_eq(figs[2].rtt_p50_ns, 50000);
+	cr_assert_eq(figs[2].rtt_p99_ns, 99000);
+	cr_assert_eq(figs[2].rtt_max_ns, 100000);
+	cr_assert_eq(figs[0].rtt_p50_ns, 5);
+	cr_assert_eq(figs[1].rtt_max_ns, 0);
+	cr_assert_eq(p.n, 0);
+	rtt_pool_free(&p);
+}
+
+Test(flow, rtt_pool_bounded)
+{
+	struct rtt_pool p = { .max = 1500 };
+	int fails = 0;
+
+	for (int i = 0; i < 3000; i++)
+		fails += rtt_pool_add(&p, 0, 1) < 0;
+	cr_assert_eq(p.n, 1500);
+	cr_assert_eq(fails, 1500);
+	rtt_pool_free(&p);
+}

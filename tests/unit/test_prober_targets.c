@@ -1,0 +1,66 @@
+/* Targets file: defaults, per-target keys, and errors naming file and line. */
+#include "prober/probe.h"
+#include "prober/targets.h"
+
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct targets_defaults def = { .flows = 16, .rate_pps = 10, .dscp = 0,
+					     .port = 31338, .kind = &probe_udp_ops };
+
+Test(targets, keys_override_defaults)
+{
+	const char *text = "# faultmesh targets v1\n"
+			   "\n# a comment\n"
+			   "198.18.0.2\n"
+			   "  2001:2::2 flows=64 rate=50.5 dscp=46 proto=tcp port=31339\n";
+	struct target_spec *t;
+	size_t n;
+	char err[256];
+
+	cr_assert_eq(targets_parse(text, strlen(text), "t", &def, &t, &n, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(t[0].family, AF_INET);
+	cr_assert_eq(t[0].flows, 16);
+	cr_assert_eq(t[0].kind, &probe_udp_ops);
+	cr_assert_eq(ntohs(((struct sockaddr_in *)&t[0].addr)->sin_port), 31338);
+	cr_assert_eq(t[1].family, AF_INET6);
+	cr_assert_eq(t[1].flows, 64);
+	cr_assert_float_eq(t[1].rate_pps, 50.5, 1e-9);
+	cr_assert_eq(t[1].dscp, 46);
+	cr_assert_eq(t[1].kind, &probe_tcp_ops);
+	cr_assert_eq(t[1].port, 31339);
+	cr_assert_eq(ntohs(((struct sockaddr_in6 *)&t[1].addr)->sin6_port), 31339);
+	free(t);
+}
+
+static const struct {
+	const char *text;
+	const char *err;
+} bad[] = {
+	{ "198.18.0.2\n", "t:1: first line must be" },
+	{ "", "t: empty" },
+	{ "# faultmesh targets v2\n", "t:1:" },
+	{ "# faultmesh targets v1\n198.18.0.2 flows=0\n", "t:2: bad key" },
+	{ "# faultmesh targets v1\n198.18.0.2 flows=257\n", "t:2: bad key" },
+	{ "# faultmesh targets v1\n198.18.0.2 dscp=64\n", "t:2: bad key" },
+	{ "# faultmesh targets v1\n198.18.0.2 proto=icmp\n", "t:2: unknown proto" },
+	{ "# faultmesh targets v1\n198.18.0.2 flows\n", "t:2: expected key=value" },
+	{ "# faultmesh targets v1\n198.18.0.2 rate=fast\n", "t:2: rate: 'fast' is not a number" },
+	{ "# faultmesh targets v1\n\n198.18.0.2\n198.18.0.2 x=1\n", "t:4: bad key" },
+};
+
+Test(targets, errors_name_file_and_line)
+{
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct target_spec *t = NULL;
+		size_t n;
+		char err[256];
+
+		cr_assert_eq(targets_parse(bad[i].text, strlen(bad[i].text), "t", &def, &t, &n, err,
+					   sizeof(err)), -1, "case %zu accepted", i);
+		cr_assert(strstr(err, bad[i].err), "case %zu: '%s' lacks '%s'", i, err, bad[i].err);
+	}
+}
