@@ -1,0 +1,389 @@
+/* triangulate watch: every interval, localize over the last window of the
+ * collector's database, record the round in the suspect history, and raise or
+ * resolve alerts (log, command hook, Alertmanager). Never exits on a bad round. */
+#include "alert.h"
+#include "alert_sink.h"
+#include "cmd_watch.h"
+#include "db_source.h"
+#include "infer.h"
+#include "inventory.h"
+#include "log.h"
+#include "observations.h"
+#include "opts.h"
+#include "store_history.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define WATCH_SINKS_MAX 3
+
+struct watch_cfg {
+	const char *db;           /* the collector's SQLite database */
+	long long interval_ms;    /* one localization round per interval */
+	long long window_ms;      /* each round looks this far back */
+	long long persist;        /* rounds a suspect must persist to fire */
+	long long clear;          /* clean rounds before an alert resolves; 0 = persist */
+	long long resend_ms;      /* re-send firing alerts this often */
+	long long timeout_ms;     /* bound on one delivery */
+	const char *alertmanager; /* Alertmanager base URL; none: not used */
+	const char *hook;         /* shell command fed each alert's JSON */
+	const char *inventory;    /* inventory v1: addresses to device names */
+	double background_loss;   /* healthy links lose at most this */
+	double alpha;             /* family-wise false-alarm probability */
+	long long rounds;         /* stop after this many rounds; 0 = run on */
+	int once;                 /* one round, then exit (status 3 if alerts fire) */
+	int verbose;              /* log every round's figures */
+};
+
+#define O(f) offsetof(struct watch_cfg, f)
+static const struct opt_spec watch_opts[] = {
+	{ "db", 'd', OPT_STR, O(db), 0, 0, NULL, "FILE", "the collector's database (required)" },
+	{ "interval", 'i', OPT_MS, O(interval_ms), 200, 86400000, "10s", "DURATION",
+	  "time between localization rounds" },
+	{ "window", 'w', OPT_MS, O(window_ms), 1000, 7 * 86400000.0, "30s", "DURATION",
+	  "observations each round looks back over" },
+	{ "persist", 'k', OPT_INT, O(persist), 1, 1000, "2", "K",
+	  "consecutive rounds a suspect must persist before it alerts" },
+	{ "clear", 0, OPT_INT, O(clear), 0, 1000, "0", "N",
+	  "consecutive clean rounds before an alert resolves (0: same as --persist)" },
+	{ "resend", 0, OPT_MS, O(resend_ms), 1000, 86400000, "60s", "DURATION",
+	  "re-send firing alerts this often (Alertmanager forgets silent ones)" },
+	{ "timeout", 0, OPT_MS, O(timeout_ms), 100, 600000, "5s", "DURATION",
+	  "bound on one delivery (hook run or HTTP post)" },
+	{ "alertmanager", 'a', OPT_STR, O(alertmanager), 0, 0, NULL, "URL",
+	  "Alertmanager base URL, e.g. http://127.0.0.1:9093 (v2 API)" },
+	{ "hook", 0, OPT_STR, O(hook), 0, 0, NULL, "CMD",
+	  "run 'sh -c CMD' per alert event with its JSON on stdin" },
+	{ "inventory", 0, OPT_STR, O(inventory), 0, 0, NULL, "FILE",
+	  "inventory mapping addresses to device names" },
+	{ "background-loss", 0, OPT_DOUBLE, O(background_loss), 1e-9, 0.5, "1e-4", "RATE",
+	  "loss a healthy link may have (the null hypothesis)" },
+	{ "alpha", 0, OPT_DOUBLE, O(alpha), 1e-12, 0.5, "0.01", "P",
+	  "family-wise false-alarm probability per round" },
+	{ "rounds", 0, OPT_INT, O(rounds), 0, 1e9, "0", "N", "stop after N rounds (0: until SIGTERM)" },
+	{ "once", 0, OPT_FLAG, O(once), 0, 0, NULL, NULL,
+	  "one round with --persist 1, then exit: 3 if something alerts, 0 if not" },
+	{ "verbose", 'v', OPT_FLAG, O(verbose), 0, 0, NULL, NULL, "log every round's figures" },
+};
+#undef O
+
+static volatile sig_atomic_t watch_stop;
+
+static void watch_signal_handle(int sig)
+{
+	(void)sig;
+	watch_stop = 1;
+}
+
+static int64_t watch_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t watch_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct watch {
+	const struct watch_cfg *cfg;
+	struct inventory *inv;
+	struct history *hist;
+	struct alert_book *book;
+	struct alert_sink sinks[WATCH_SINKS_MAX];
+	size_t nsinks;
+	struct alert_sink_env env;
+	struct infer_cfg icfg;
+	unsigned fired; /* fire events so far */
+	struct log_limit lim_round, lim_sink;
+};
+
+/* A name for a flow end or hop: its device if the inventory knows it. */
+static const char *watch_dev(const struct watch *w, const struct obs_set *obs,
+			     uint32_t id)
+{
+	const char *name = obs_set_name(obs, id);
+	const char *dev = w->inv ? inventory_device_find(w->inv, name) : NULL;
+
+	return dev ? dev : name;
+}
+
+/* Does the flow's whole path (prober, hops, target) cross the suspect? */
+static int watch_flow_crosses(const struct watch *w, const struct obs_set *obs,
+			      const struct obs_flow *f, const struct suspect *s)
+{
+	const uint32_t *hops = obs_set_flow_hops(obs, f);
+	uint32_t n = f->nhops == OBS_PATH_UNKNOWN ? 0 : f->nhops;
+	const char *prev = watch_dev(w, obs, f->prober);
+	int is_link = s->kind == SUSPECT_LINK || s->kind == SUSPECT_BLACKHOLE;
+
+	if (!is_link && !strcmp(prev, s->from))
+		return 1;
+	for (uint32_t i = 0; i <= n; i++) {
+		const char *cur;
+
+		if (i < n && hops && hops[i] == OBS_HOP_STAR) {
+			prev = "*";
+			continue;
+		}
+		cur = i < n ? (hops ? watch_dev(w, obs, hops[i]) : "*")
+			    : watch_dev(w, obs, f->target);
+		if (is_link ? !strcmp(prev, s->from) && !strcmp(cur, s->to)
+			    : !strcmp(cur, s->from))
+			return 1;
+		prev = cur;
+	}
+	return 0;
+}
+
+/* Up to ALERT_PAIRS_MAX distinct prober/target pairs whose lossy flows cross
+ * the suspect: who sees the problem. */
+static void watch_pairs_find(const struct watch *w, const struct obs_set *obs,
+			     struct alert_input *in)
+{
+	size_t nflows = obs_set_flow_count(obs);
+
+	in->npairs = 0;
+	for (size_t i = 0; i < nflows && in->npairs < ALERT_PAIRS_MAX; i++) {
+		const struct obs_flow *f = obs_set_flow(obs, i);
+		const char *p, *t;
+		size_t j;
+
+		if (!f->lost || !watch_flow_crosses(w, obs, f, &in->s))
+			continue;
+		p = watch_dev(w, obs, f->prober);
+		t = watch_dev(w, obs, f->target);
+		for (j = 0; j < in->npairs; j++)
+			if (!strcmp(in->pairs[j].prober, p) && !strcmp(in->pairs[j].target, t))
+				break;
+		if (j < in->npairs)
+			continue;
+		snprintf(in->pairs[j].prober, sizeof(in->pairs[j].prober), "%s", p);
+		snprintf(in->pairs[j].target, sizeof(in->pairs[j].target), "%s", t);
+		in->npairs++;
+	}
+}
+
+static void watch_event_deliver(enum alert_event ev, const struct alert *a,
+				void *arg)
+{
+	struct watch *w = arg;
+	char err[512];
+
+	if (ev == ALERT_FIRE)
+		w->fired++;
+	for (size_t i = 0; i < w->nsinks; i++)
+		if (w->sinks[i].ops->deliver(w->sinks[i].ctx, &w->env, ev, a, err,
+					     sizeof(err)) < 0)
+			log_limited(&w->lim_sink, 10, LOG_ERR, "alert sink %s: %s",
+				    w->sinks[i].ops->name, err);
+}
+
+static void watch_history_record(struct watch *w, int64_t at_ms,
+				 const struct suspect_list *sus)
+{
+	struct history_suspect *hv;
+
+	if (!w->hist)
+		return;
+	hv = calloc(sus->n ? sus->n : 1, sizeof(*hv));
+	if (!hv) {
+		log_limited(&w->lim_round, 5, LOG_ERR, "history: out of memory");
+		return;
+	}
+	for (size_t i = 0; i < sus->n; i++) {
+		const struct suspect *s = &sus->v[i];
+
+		hv[i] = (struct history_suspect){
+			.kind = suspect_kind_name(s->kind), .from = s->from, .to = s->to,
+			.loss_ratio = s->loss_ratio, .loss_lo = s->loss_lo,
+			.loss_hi = s->loss_hi, .confidence = s->confidence,
+			.flows = s->flows, .lossy_flows = s->lossy_flows,
+			.probers = s->probers,
+		};
+	}
+	if (history_round_record(w->hist, at_ms, hv, sus->n,
+				 (unsigned)w->cfg->clear) < 0)
+		log_limited(&w->lim_round, 5, LOG_ERR, "history %s: %s", w->cfg->db,
+			    history_error(w->hist));
+	free(hv);
+}
+
+/* One round; a failure is logged and the round skipped, never fatal. */
+static void watch_round_run(struct watch *w)
+{
+	int64_t at_ms = watch_wall_ms();
+	struct suspect_list sus = { 0 };
+	struct alert_input *in = NULL;
+	struct infer_stats st = { 0 };
+	struct obs_set *obs = obs_set_new();
+	char err[512];
+	long nflows;
+
+	if (!obs) {
+		log_limited(&w->lim_round, 5, LOG_ERR, "round: out of memory");
+		return;
+	}
+	nflows = db_source_load(w->cfg->db, at_ms - w->cfg->window_ms, at_ms, obs,
+				err, sizeof(err));
+	if (nflows < 0) {
+		log_limited(&w->lim_round, 5, LOG_ERR, "round skipped: %s", err);
+		goto out;
+	}
+	/* no data is not a clean bill of health: leave alerts as they are */
+	if (nflows == 0) {
+		log_limited(&w->lim_round, 5, LOG_WARN,
+			    "round skipped: no observations in the last %lld ms of %s",
+			    w->cfg->window_ms, w->cfg->db);
+		goto out;
+	}
+	if (infer_localize(obs, w->inv, &w->icfg, &sus, &st, err, sizeof(err)) < 0) {
+		log_limited(&w->lim_round, 5, LOG_ERR, "round skipped: localize: %s", err);
+		goto out;
+	}
+	if (w->cfg->verbose)
+		log_msg(LOG_DEBUG, "round: %ld flows (%zu lossy), %zu suspects, fit %.0f ms",
+			nflows, st.flows_lossy, sus.n, st.fit_ms);
+	watch_history_record(w, at_ms, &sus);
+	in = calloc(sus.n ? sus.n : 1, sizeof(*in));
+	if (!in) {
+		log_limited(&w->lim_round, 5, LOG_ERR, "round: out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < sus.n; i++) {
+		in[i].s = sus.v[i];
+		watch_pairs_find(w, obs, &in[i]);
+	}
+	if (alert_book_round(w->book, at_ms, w->cfg->window_ms, in, sus.n,
+			     watch_event_deliver, w) < 0)
+		log_limited(&w->lim_round, 5, LOG_ERR, "alerts: out of memory");
+out:
+	free(in);
+	suspect_list_free(&sus);
+	obs_set_free(obs);
+}
+
+/* Sleep until deadline_ms (monotonic) in short steps so SIGTERM is prompt. */
+static void watch_sleep_until(int64_t deadline_ms)
+{
+	while (!watch_stop) {
+		int64_t left = deadline_ms - watch_mono_ms();
+		struct timespec ts;
+
+		if (left <= 0)
+			return;
+		if (left > 100)
+			left = 100;
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)left * 1000000;
+		nanosleep(&ts, NULL);
+	}
+}
+
+int cmd_watch(int argc, char **argv)
+{
+	static const char synopsis[] =
+		"triangulate watch --db FILE [--interval 10s] [--window 30s] [--persist 2] "
+		"[--alertmanager URL] [--hook CMD] [--inventory FILE] [--once]";
+	struct watch_cfg cfg = { 0 };
+	struct watch w = { 0 };
+	struct alert_cfg acfg;
+	struct sigaction sa = { 0 };
+	char err[512];
+	int64_t next_ms;
+	long long round = 0;
+	int rc = opts_parse(watch_opts, OPTS_LEN(watch_opts), &cfg, argc, argv,
+			    err, sizeof(err));
+
+	rc = opts_main_result(rc, "triangulate watch", synopsis,
+			      "Localize every interval and alert on suspects that persist.",
+			      watch_opts, OPTS_LEN(watch_opts), err);
+	if (rc >= 0)
+		return rc;
+	log_init("triangulate watch", cfg.verbose ? LOG_DEBUG : LOG_INFO);
+	if (!cfg.db) {
+		log_msg(LOG_ERR, "--db is required");
+		return 2;
+	}
+	if (cfg.once) {
+		cfg.persist = 1;
+		cfg.rounds = 1;
+	}
+	if (!cfg.clear)
+		cfg.clear = cfg.persist;
+	w.cfg = &cfg;
+	if (cfg.inventory) {
+		if (!(w.inv = inventory_new()) ||
+		    inventory_file_read(w.inv, cfg.inventory, err, sizeof(err)) < 0) {
+			log_msg(LOG_ERR, "%s", w.inv ? err : "out of memory");
+			inventory_free(w.inv);
+			return 1;
+		}
+	}
+	w.hist = history_open(cfg.db, err, sizeof(err));
+	if (!w.hist)
+		/* alerts matter more than history: go on without it */
+		log_msg(LOG_ERR, "suspect history unavailable, alerting without it: %s", err);
+	alert_cfg_default(&acfg);
+	acfg.raise_rounds = (unsigned)cfg.persist;
+	acfg.clear_rounds = (unsigned)cfg.clear;
+	acfg.resend_ms = cfg.resend_ms;
+	w.book = alert_book_new(&acfg);
+	if (!w.book) {
+		log_msg(LOG_ERR, "out of memory");
+		history_close(w.hist);
+		inventory_free(w.inv);
+		return 1;
+	}
+	w.sinks[w.nsinks++] = (struct alert_sink){ &alert_sink_log_ops, NULL };
+	if (cfg.hook)
+		w.sinks[w.nsinks++] = (struct alert_sink){ &alert_sink_hook_ops, (void *)cfg.hook };
+	if (cfg.alertmanager)
+		w.sinks[w.nsinks++] =
+			(struct alert_sink){ &alert_sink_am_ops, (void *)cfg.alertmanager };
+	w.env.db_path = cfg.db;
+	w.env.resend_ms = cfg.resend_ms;
+	w.env.timeout_ms = (int)cfg.timeout_ms;
+	infer_cfg_default(&w.icfg);
+	w.icfg.background_loss = cfg.background_loss;
+	w.icfg.alpha = cfg.alpha;
+	sa.sa_handler = watch_signal_handle;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	log_msg(LOG_INFO,
+		"watching %s: round every %lld ms over %lld ms, alert after %lld rounds, "
+		"resolve after %lld; sinks: log%s%s",
+		cfg.db, cfg.interval_ms, cfg.window_ms, cfg.persist, cfg.clear,
+		cfg.hook ? ", hook" : "", cfg.alertmanager ? ", alertmanager" : "");
+	next_ms = watch_mono_ms();
+	while (!watch_stop && (!cfg.rounds || round < cfg.rounds)) {
+		watch_round_run(&w);
+		round++;
+		if (cfg.rounds && round >= cfg.rounds)
+			break;
+		/* a fixed schedule: a slow round does not push later ones back */
+		next_ms += cfg.interval_ms;
+		if (next_ms < watch_mono_ms())
+			next_ms = watch_mono_ms();
+		watch_sleep_until(next_ms);
+	}
+	log_msg(LOG_INFO, "stopping after %lld rounds, %u alerts fired, %zu firing",
+		round, w.fired, alert_book_firing(w.book));
+	rc = cfg.once && w.fired ? 3 : 0;
+	alert_book_free(w.book);
+	history_close(w.hist);
+	inventory_free(w.inv);
+	return rc;
+}
