@@ -2,6 +2,7 @@
  * and one cmd_<name>.c file. */
 #include "cmd.h"
 #include "cmd_localize.h"
+#include "query.h"
 #include "cmd_watch.h"
 
 #include <stddef.h>
@@ -11,5 +12,8 @@ const struct cmd cmd_table[] = {
 	{ "simulate", cmd_simulate, "write observations, inventory, truth of a simulated fabric" },
 	{ "score", cmd_score, "score localization methods against a simulator truth" },
 	{ "watch", cmd_watch, "localize every interval and alert on persistent suspects" },
+	{ "device", cmd_device, "is this device dropping? loss now and over hours, links, pairs, verdict" },
+	{ "link", cmd_link, "is this link dropping? loss now and over hours, evidence, verdict" },
+	{ "suspects", cmd_suspects, "suspect history: opened, last seen, closed" },
 	{ NULL, NULL, NULL },
 };

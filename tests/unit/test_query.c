@@ -1,0 +1,176 @@
+/* Tests of triangulate device/link/suspects on a synthetic fabric database
+ * with one faulty link: the verdicts, the evidence, bad names, history. */
+#include "store_history.h"
+#include "triangulate/query.h"
+#include "triangulate/synth_db.h"
+
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define T_END_MS 1800000000000LL /* a fixed "now" so runs are repeatable */
+
+static char t_db[64], t_inv[64], t_out[64];
+
+static void t_setup(void)
+{
+	struct synth_db_cfg c;
+	char err[256];
+
+	snprintf(t_db, sizeof(t_db), "/tmp/fm-query-%d.db", (int)getpid());
+	snprintf(t_inv, sizeof(t_inv), "/tmp/fm-query-%d.inv", (int)getpid());
+	snprintf(t_out, sizeof(t_out), "/tmp/fm-query-%d.out", (int)getpid());
+	unlink(t_db);
+	synth_db_cfg_default(&c);
+	c.intervals = 60; /* an hour of minutes */
+	c.start_ms = T_END_MS - 3600000;
+	c.fault_from = "spine1";
+	c.fault_to = "leaf2";
+	c.fault_loss_ratio = 0.05;
+	c.fault_start_ms = T_END_MS - 1200000; /* the last 20 minutes */
+	c.fault_end_ms = T_END_MS;
+	cr_assert_eq(synth_db_write(t_db, t_inv, &c, err, sizeof(err)), 360, "%s", err);
+}
+
+static void t_teardown(void)
+{
+	char p[96];
+
+	unlink(t_db);
+	unlink(t_inv);
+	unlink(t_out);
+	snprintf(p, sizeof(p), "%s-wal", t_db);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", t_db);
+	unlink(p);
+}
+
+/* Run a command with stdout into t_out; returns its exit code and the
+ * output (malloc'd) in *text. */
+static int t_run(int (*cmd)(int, char **), char **text, int argc, ...)
+{
+	char *argv[24];
+	va_list ap;
+	int fd, saved, rc;
+	FILE *f;
+	long n;
+
+	va_start(ap, argc);
+	for (int i = 0; i < argc; i++)
+		argv[i] = va_arg(ap, char *);
+	va_end(ap);
+	argv[argc] = NULL;
+	fflush(stdout);
+	saved = dup(1);
+	fd = open(t_out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	cr_assert(fd >= 0 && saved >= 0);
+	dup2(fd, 1);
+	close(fd);
+	optind = 0; /* getopt_long state is global; each command restarts it */
+	rc = cmd(argc, argv);
+	fflush(stdout);
+	dup2(saved, 1);
+	close(saved);
+	f = fopen(t_out, "r");
+	cr_assert_not_null(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	*text = calloc(1, (size_t)n + 1);
+	cr_assert_eq(fread(*text, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	return rc;
+}
+
+#define T_UNTIL "--until=1800000000000"
+
+Test(query, device_behind_the_faulty_link_is_dropping, .init = t_setup,
+     .fini = t_teardown)
+{
+	char *out;
+	int rc = t_run(cmd_device, &out, 8, "device", "leaf2", "--db", t_db,
+		       "--inventory", t_inv, T_UNTIL, "--json");
+
+	cr_assert_eq(rc, 0);
+	cr_assert(strstr(out, "\"verdict\": \"dropping\""), "%s", out);
+	cr_assert(strstr(out, "{\"from\": \"spine1\", \"to\": \"leaf2\", \"loss\": 0.0"),
+		  "%s", out);
+	cr_assert(strstr(out, "\"suspect\": true"), "%s", out);
+	cr_assert(strstr(out, "\"pairs\": [\n  {\"prober\": \"h"), "%s", out);
+	free(out);
+}
+
+Test(query, healthy_device_is_not_dropping_with_a_bound, .init = t_setup,
+     .fini = t_teardown)
+{
+	char *out;
+	int rc = t_run(cmd_device, &out, 8, "device", "leaf3", "--db", t_db,
+		       "--inventory", t_inv, T_UNTIL, "--json");
+
+	cr_assert_eq(rc, 0);
+	cr_assert(strstr(out, "\"verdict\": \"not dropping\""), "%s", out);
+	cr_assert(strstr(out, "\"dropping\": false"), "%s", out);
+	cr_assert(strstr(out, "\"suspect\": true") == NULL, "%s", out);
+	free(out);
+}
+
+Test(query, link_text_names_the_verdict_and_the_hours_before, .init = t_setup,
+     .fini = t_teardown)
+{
+	char *out;
+	int rc = t_run(cmd_link, &out, 10, "link", "spine1", "leaf2", "--db", t_db,
+		       "--inventory", t_inv, T_UNTIL, "--since=1h", "--bucket=20m");
+
+	cr_assert_eq(rc, 0);
+	cr_assert(strstr(out, "link spine1 -> leaf2: dropping"), "%s", out);
+	/* the hour before the fault is clean, the last hour is not */
+	cr_assert(strstr(out, "not dropping"), "%s", out);
+	free(out);
+}
+
+Test(query, unknown_name_is_a_clear_error, .init = t_setup, .fini = t_teardown)
+{
+	char *out;
+
+	cr_assert_eq(t_run(cmd_device, &out, 7, "device", "leaf9", "--db", t_db,
+			   "--inventory", t_inv, T_UNTIL), 2);
+	cr_assert_str_eq(out, "");
+	free(out);
+	cr_assert_eq(t_run(cmd_link, &out, 8, "link", "spine1", "leaf9", "--db", t_db,
+			   "--inventory", t_inv, T_UNTIL), 2);
+	free(out);
+	cr_assert_eq(t_run(cmd_device, &out, 4, "device", "leaf2", "--db",
+			   "/nonexistent/fm.db"), 1);
+	free(out);
+}
+
+Test(query, suspects_lists_recorded_episodes, .init = t_setup, .fini = t_teardown)
+{
+	const struct history_suspect s = { .kind = "link", .from = "spine1",
+					   .to = "leaf2", .loss_ratio = 0.05,
+					   .confidence = 1 };
+	struct history *h;
+	char err[256], *out;
+
+	h = history_open(t_db, err, sizeof(err));
+	cr_assert_not_null(h, "%s", err);
+	cr_assert_eq(history_round_record(h, T_END_MS - 600000, &s, 1, 2), 0);
+	cr_assert_eq(history_round_record(h, T_END_MS - 300000, &s, 1, 2), 0);
+	history_close(h);
+	cr_assert_eq(t_run(cmd_suspects, &out, 5, "suspects", "--db", t_db, T_UNTIL,
+			   "--json"), 0);
+	cr_assert(strstr(out, "\"kind\": \"link\", \"from\": \"spine1\", \"to\": \"leaf2\""),
+		  "%s", out);
+	cr_assert(strstr(out, "\"open\": true, \"rounds\": 2"), "%s", out);
+	free(out);
+	/* the device query shows the same episode */
+	cr_assert_eq(t_run(cmd_device, &out, 8, "device", "leaf2", "--db", t_db,
+			   "--inventory", t_inv, T_UNTIL, "--json"), 0);
+	cr_assert(strstr(out, "\"episodes\": [\n  {\"id\": 1"), "%s", out);
+	free(out);
+}

@@ -1,0 +1,663 @@
+/* triangulate device | link | suspects: is this device or link dropping,
+ * from the collector's database (the last window localized now, the hours
+ * before in slices, and the suspect history the watch recorded). */
+#include "query.h"
+
+#include "db_source.h"
+#include "fabric_view.h"
+#include "inventory.h"
+#include "model.h"
+#include "observations.h"
+#include "opts.h"
+#include "store_history.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define QUERY_PAIRS_MAX 50   /* affected pairs listed, worst first */
+#define QUERY_BUCKETS_MAX 400 /* slices of the look-back (a week of 30 min) */
+#define QUERY_POINTS_MAX 2000 /* history points kept, newest win */
+
+struct query_cfg {
+	const char *db;        /* the collector's SQLite file */
+	const char *inventory; /* inventory v1 file: addresses to device names */
+	long long window_ms;   /* "now": localize over this last stretch */
+	long long since_ms;    /* look back this far for the history */
+	long long bucket_ms;   /* slice of the look-back localized on its own */
+	long long until_ms;    /* end of the window, Unix ms (0: now) */
+	int json;              /* one JSON object instead of text */
+};
+
+#define QUERY_COMMON_OPTS                                                           \
+	{ "db", 'd', OPT_STR, offsetof(struct query_cfg, db), 0, 0, NULL, "FILE",   \
+	  "the collector's database (required)" },                                  \
+	{ "inventory", 'i', OPT_STR, offsetof(struct query_cfg, inventory), 0, 0,   \
+	  NULL, "FILE", "inventory file mapping addresses to device names" },       \
+	{ "since", 's', OPT_MS, offsetof(struct query_cfg, since_ms), 1000,         \
+	  366.0 * 86400e3, "6h", "DURATION", "look back this far" },                \
+	{ "until", 0, OPT_INT, offsetof(struct query_cfg, until_ms), 0, 1e15, "0",  \
+	  "UNIX_MS", "end of the look-back in Unix ms (0: now)" },                  \
+	{ "json", 'j', OPT_FLAG, offsetof(struct query_cfg, json), 0, 0, NULL,      \
+	  NULL, "print one JSON object instead of text" }
+
+static const struct opt_spec query_opts[] = {
+	QUERY_COMMON_OPTS,
+	{ "window", 'w', OPT_MS, offsetof(struct query_cfg, window_ms), 1000,
+	  86400e3, "10m", "DURATION", "localize over this last stretch for 'now'" },
+	{ "bucket", 'b', OPT_MS, offsetof(struct query_cfg, bucket_ms), 60e3,
+	  86400e3, "1h", "DURATION", "slice of the look-back localized on its own" },
+};
+
+static const struct opt_spec suspects_opts[] = { QUERY_COMMON_OPTS };
+
+static int64_t query_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* What the subject is, in one view's device and link ids. */
+struct query_subject {
+	int is_link;
+	const char *from, *to;
+	int64_t dev;          /* the device (device subject), else -1 */
+	int64_t ends[2];      /* link ends (link subject) */
+	uint32_t *links;      /* link ids of the subject */
+	size_t nlinks;
+};
+
+static int subject_resolve(struct query_subject *s, const struct fabric_view *v)
+{
+	const struct model *m = v->m;
+
+	s->nlinks = 0;
+	s->links = malloc((m->nlinks + 1) * sizeof(*s->links));
+	if (!s->links)
+		return -1;
+	if (!s->is_link) {
+		s->dev = fabric_view_dev_find(v, s->from);
+		for (uint32_t l = 0; s->dev >= 0 && l < m->nlinks; l++)
+			if (m->link_from[l] == s->dev || m->link_to[l] == s->dev)
+				s->links[s->nlinks++] = l;
+		return s->dev >= 0;
+	}
+	s->dev = -1;
+	s->ends[0] = fabric_view_dev_find(v, s->from);
+	s->ends[1] = fabric_view_dev_find(v, s->to);
+	if (s->ends[0] < 0 || s->ends[1] < 0)
+		return 0;
+	for (int dir = 0; dir < 2; dir++) {
+		int64_t l = fabric_view_link_find(v, (uint32_t)s->ends[dir],
+						  (uint32_t)s->ends[!dir]);
+
+		if (l >= 0)
+			s->links[s->nlinks++] = (uint32_t)l;
+	}
+	return s->nlinks > 0;
+}
+
+/* The verdict over one view: loss, interval, confidence and a sentence. */
+struct query_verdict {
+	const char *verdict;
+	char detail[256];
+	double loss_ratio, loss_lo, loss_hi, confidence, sent;
+	uint64_t flows, lossy_flows;
+};
+
+static void verdict_from_suspect(struct query_verdict *q, const struct suspect *s,
+				 const char *verdict, const char *what)
+{
+	q->verdict = verdict;
+	q->loss_ratio = s->loss_ratio;
+	q->loss_lo = s->loss_lo;
+	q->loss_hi = s->loss_hi;
+	q->confidence = s->confidence;
+	snprintf(q->detail, sizeof(q->detail),
+		 "%s %s%s%s: %.3g%% loss (95%% %.3g-%.3g%%), %llu of %llu flows lossy, %u probers",
+		 what, s->from, s->to[0] ? " -> " : "", s->to, 100 * s->loss_ratio,
+		 100 * s->loss_lo, 100 * s->loss_hi, (unsigned long long)s->lossy_flows,
+		 (unsigned long long)s->flows, s->probers);
+}
+
+static void subject_judge(const struct fabric_view *v, const struct query_subject *s,
+			  struct query_verdict *q)
+{
+	const struct suspect *link = NULL, *hole = NULL, *dev = NULL;
+	double sent = 0, lost_left = 0;
+
+	memset(q, 0, sizeof(*q));
+	if (s->dev >= 0)
+		dev = v->devs[s->dev].suspect >= 0 ? &v->sus.v[v->devs[s->dev].suspect] : NULL;
+	for (int e = 0; s->is_link && e < 2 && !dev; e++)
+		if (s->ends[e] >= 0 && v->devs[s->ends[e]].suspect >= 0)
+			dev = &v->sus.v[v->devs[s->ends[e]].suspect];
+	for (size_t i = 0; i < s->nlinks; i++) {
+		const struct fabric_link *fl = &v->links[s->links[i]];
+		const struct suspect *x = fl->suspect >= 0 ? &v->sus.v[fl->suspect] : NULL;
+
+		q->flows += fl->flows;
+		q->lossy_flows += fl->lossy_flows;
+		if (fl->loss_ratio * fl->sent > lost_left) {
+			lost_left = fl->loss_ratio * fl->sent;
+			sent = fl->sent;
+		}
+		if (!sent)
+			sent = fl->sent;
+		if (x && x->kind == SUSPECT_LINK && (!link || x->loss_ratio > link->loss_ratio))
+			link = x;
+		if (x && x->kind == SUSPECT_BLACKHOLE && (!hole || x->loss_ratio > hole->loss_ratio))
+			hole = x;
+	}
+	if (s->dev >= 0) {
+		/* a device's flows are counted once, not per link */
+		q->flows = v->devs[s->dev].flows;
+		q->lossy_flows = v->devs[s->dev].lossy_flows;
+	}
+	q->sent = sent;
+	if (dev)
+		verdict_from_suspect(q, dev, dev->kind == SUSPECT_HOST ? "sick host" : "dropping",
+				     dev->kind == SUSPECT_HOST ? "host" : "device");
+	else if (link)
+		verdict_from_suspect(q, link, "dropping", "link");
+	else if (hole)
+		verdict_from_suspect(q, hole, "partial blackhole", "partial blackhole on");
+	else if (!s->nlinks || q->flows == 0) {
+		q->verdict = "no data";
+		snprintf(q->detail, sizeof(q->detail), "no probe crossed it in this window");
+	} else {
+		q->verdict = "not dropping";
+		q->loss_ratio = sent > 0 ? lost_left / sent : 0;
+		q->loss_lo = 0;
+		q->loss_hi = fabric_loss_upper(lost_left, sent);
+		snprintf(q->detail, sizeof(q->detail),
+			 "%llu flows crossed it and no link of it tested faulty; "
+			 "loss at most %.3g%% (95%%)",
+			 (unsigned long long)q->flows, 100 * q->loss_hi);
+	}
+}
+
+static int pair_cmp(const void *a, const void *b)
+{
+	const struct query_pair *x = a, *y = b;
+	double lx = x->sent ? (double)x->lost / (double)x->sent : 0;
+	double ly = y->sent ? (double)y->lost / (double)y->sent : 0;
+
+	if (lx != ly)
+		return lx > ly ? -1 : 1;
+	int c = strcmp(x->prober, y->prober);
+
+	return c ? c : strcmp(x->target, y->target);
+}
+
+/* Prober/target pairs whose flows most likely crossed the subject and lost. */
+static int subject_pairs(const struct fabric_view *v, const struct query_subject *s,
+			 struct query_answer *a)
+{
+	const struct model *m = v->m;
+	uint8_t *mark = calloc(m->nlinks + 1, 1);
+	size_t cap = 0;
+
+	if (!mark)
+		return -1;
+	for (size_t i = 0; i < s->nlinks; i++)
+		mark[s->links[i]] = 1;
+	for (size_t i = 0; i < m->nflows; i++) {
+		const struct model_flow *f = &m->flows[i];
+		int through = 0;
+		struct query_pair *p = NULL;
+
+		if (!f->lost)
+			continue;
+		for (uint32_t k = 0; k < f->nalt && !through; k++) {
+			const struct model_alt *al = &m->alts[f->alt_first + k];
+
+			if (al->weight < 0.5)
+				continue;
+			for (uint32_t j = 0; j < al->nlinks && !through; j++)
+				through = mark[m->alt_links[al->link_first + j]];
+		}
+		if (!through)
+			continue;
+		const char *pn = model_dev_name(m, f->prober_dev);
+		const char *tn = model_dev_name(m, f->target_dev);
+
+		for (size_t j = 0; j < a->npairs && !p; j++)
+			if (!strcmp(a->pairs[j].prober, pn) && !strcmp(a->pairs[j].target, tn))
+				p = &a->pairs[j];
+		if (!p) {
+			if (a->npairs == cap) {
+				size_t nc = cap ? 2 * cap : 16;
+				struct query_pair *np = realloc(a->pairs, nc * sizeof(*np));
+
+				if (!np) {
+					free(mark);
+					return -1;
+				}
+				a->pairs = np;
+				cap = nc;
+			}
+			p = &a->pairs[a->npairs++];
+			memset(p, 0, sizeof(*p));
+			snprintf(p->prober, sizeof(p->prober), "%s", pn);
+			snprintf(p->target, sizeof(p->target), "%s", tn);
+		}
+		p->flows++;
+		p->lossy_flows++;
+		p->sent += f->sent;
+		p->lost += f->lost;
+	}
+	free(mark);
+	if (a->npairs)
+		qsort(a->pairs, a->npairs, sizeof(*a->pairs), pair_cmp);
+	if (a->npairs > QUERY_PAIRS_MAX)
+		a->npairs = QUERY_PAIRS_MAX;
+	return 0;
+}
+
+static void link_row_fill(const struct fabric_view *v, uint32_t l, struct query_link *r)
+{
+	const struct fabric_link *fl = &v->links[l];
+
+	memset(r, 0, sizeof(*r));
+	snprintf(r->from, sizeof(r->from), "%s", fabric_view_dev_name(v, fl->from));
+	snprintf(r->to, sizeof(r->to), "%s", fabric_view_dev_name(v, fl->to));
+	r->loss_ratio = fl->loss_ratio;
+	r->observed_ratio = fl->sent > 0 ? fl->lost / fl->sent : 0;
+	r->flows = fl->flows;
+	r->lossy_flows = fl->lossy_flows;
+	if (fl->suspect >= 0) {
+		r->suspect = 1;
+		r->confidence = v->sus.v[fl->suspect].confidence;
+	}
+}
+
+/* Load [since_ms, until_ms) of the database into a fresh view. */
+static int query_view_load(const struct query_cfg *cfg, const struct inventory *inv,
+			   int64_t since_ms, int64_t until_ms,
+			   struct fabric_view *v, char *err, size_t errlen)
+{
+	struct obs_set *obs = obs_set_new();
+	int rc;
+
+	if (!obs) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (db_source_load(cfg->db, since_ms, until_ms, obs, err, errlen) < 0) {
+		obs_set_free(obs);
+		return -1;
+	}
+	rc = fabric_view_build(v, obs, inv, NULL, err, errlen);
+	obs_set_free(obs);
+	return rc;
+}
+
+static int inventory_knows(const struct inventory *inv, const char *name)
+{
+	for (size_t i = 0; inv && i < inventory_link_count(inv); i++) {
+		const char *a, *b;
+
+		inventory_link_get(inv, i, &a, &b);
+		if (!strcmp(a, name) || !strcmp(b, name))
+			return 1;
+	}
+	return 0;
+}
+
+struct history_ctx {
+	struct query_answer *a;
+	size_t cap;
+	int failed;
+};
+
+static int subject_point_matches(const struct query_answer *a, const char *kind,
+				 const char *from, const char *to)
+{
+	if (!a->to[0])
+		return !strcmp(from, a->from) || !strcmp(to, a->from);
+	if ((!strcmp(from, a->from) && !strcmp(to, a->to)) ||
+	    (!strcmp(from, a->to) && !strcmp(to, a->from)))
+		return 1;
+	/* a device suspect at either end is news about the link too */
+	return (!strcmp(kind, "device") || !strcmp(kind, "host")) &&
+	       (!strcmp(from, a->from) || !strcmp(from, a->to));
+}
+
+static int history_point_add(int64_t at_ms, const struct history_suspect *s, void *arg)
+{
+	struct history_ctx *c = arg;
+	struct query_answer *a = c->a;
+	struct query_point *p;
+
+	if (!subject_point_matches(a, s->kind, s->from, s->to))
+		return 0;
+	if (a->npoints == QUERY_POINTS_MAX) {
+		/* keep the newest: drop the oldest half */
+		memmove(a->points, a->points + QUERY_POINTS_MAX / 2,
+			(QUERY_POINTS_MAX / 2) * sizeof(*a->points));
+		a->npoints = QUERY_POINTS_MAX / 2;
+	}
+	if (a->npoints == c->cap) {
+		size_t nc = c->cap ? 2 * c->cap : 64;
+		struct query_point *np = realloc(a->points, nc * sizeof(*np));
+
+		if (!np) {
+			c->failed = 1;
+			return -1;
+		}
+		a->points = np;
+		c->cap = nc;
+	}
+	p = &a->points[a->npoints++];
+	p->at_ms = at_ms;
+	snprintf(p->kind, sizeof(p->kind), "%s", s->kind);
+	snprintf(p->from, sizeof(p->from), "%s", s->from);
+	snprintf(p->to, sizeof(p->to), "%s", s->to);
+	p->loss_ratio = s->loss_ratio;
+	p->confidence = s->confidence;
+	return 0;
+}
+
+struct episodes_ctx {
+	struct query_episode *v;
+	size_t n, cap;
+	const struct query_answer *filter; /* NULL: all */
+};
+
+static int history_episode_add(const struct history_episode *e, void *arg)
+{
+	struct episodes_ctx *c = arg;
+	struct query_episode *q;
+
+	if (c->filter && !subject_point_matches(c->filter, e->kind, e->from, e->to))
+		return 0;
+	if (c->n == c->cap) {
+		size_t nc = c->cap ? 2 * c->cap : 32;
+		struct query_episode *nv = realloc(c->v, nc * sizeof(*nv));
+
+		if (!nv)
+			return -1;
+		c->v = nv;
+		c->cap = nc;
+	}
+	q = &c->v[c->n++];
+	memset(q, 0, sizeof(*q));
+	q->id = e->id;
+	snprintf(q->kind, sizeof(q->kind), "%s", e->kind);
+	snprintf(q->from, sizeof(q->from), "%s", e->from);
+	snprintf(q->to, sizeof(q->to), "%s", e->to);
+	q->opened_ms = e->opened_ms;
+	q->last_seen_ms = e->last_seen_ms;
+	q->closed_ms = e->closed_ms;
+	q->loss_ratio_max = e->loss_ratio_max;
+	q->loss_ratio_last = e->loss_ratio_last;
+	q->confidence_last = e->confidence_last;
+	q->rounds = e->rounds;
+	return 0;
+}
+
+/* Suspect history of the subject (nothing when no watch ever ran). */
+static int query_history_load(const struct query_cfg *cfg, struct query_answer *a,
+			      char *err, size_t errlen)
+{
+	struct history_ctx hc = { a, 0, 0 };
+	struct episodes_ctx ec = { NULL, 0, 0, a };
+	struct history *h = history_open(cfg->db, err, errlen);
+
+	if (!h)
+		return -1;
+	if (history_points_query(h, a->from, a->since_ms, a->now_ms + 1,
+				 history_point_add, &hc) != 0 ||
+	    history_episodes_query(h, a->since_ms, a->now_ms + 1,
+				   history_episode_add, &ec) != 0) {
+		snprintf(err, errlen, "%s: %s", cfg->db,
+			 hc.failed ? "out of memory" : history_error(h));
+		history_close(h);
+		free(ec.v);
+		return -1;
+	}
+	history_close(h);
+	a->episodes = ec.v;
+	a->nepisodes = ec.n;
+	return 0;
+}
+
+static void query_answer_free(struct query_answer *a)
+{
+	free(a->links);
+	free(a->pairs);
+	free(a->blackholes);
+	free(a->buckets);
+	free(a->points);
+	free(a->episodes);
+}
+
+static int query_subject_run(int argc, char **argv, int is_link)
+{
+	static const char dev_synopsis[] =
+		"triangulate device NAME --db FILE [--window 10m] [--since 6h] "
+		"[--inventory FILE] [--json]";
+	static const char link_synopsis[] =
+		"triangulate link A B --db FILE [--window 10m] [--since 6h] "
+		"[--inventory FILE] [--json]";
+	struct query_cfg cfg = { 0 };
+	struct query_answer a = { 0 };
+	struct query_subject subj = { 0 };
+	struct inventory *inv = NULL;
+	struct fabric_view v = { 0 };
+	const struct query_ops *ops;
+	char err[512];
+	int known = 0, rc, idx;
+	size_t nb;
+
+	idx = opts_parse(query_opts, OPTS_LEN(query_opts), &cfg, argc, argv, err,
+			 sizeof(err));
+	rc = opts_main_result(idx, is_link ? "triangulate link" : "triangulate device",
+			      is_link ? link_synopsis : dev_synopsis,
+			      is_link ? "Is this link dropping? Loss now and over the last hours, "
+					"evidence, affected pairs, verdict."
+				      : "Is this device dropping? Loss now and over the last hours, "
+					"its links, affected pairs, blackholes, verdict.",
+			      query_opts, OPTS_LEN(query_opts), err);
+	if (rc >= 0)
+		return rc;
+	if (argc - idx != (is_link ? 2 : 1)) {
+		fprintf(stderr, "usage: %s\n", is_link ? link_synopsis : dev_synopsis);
+		return 2;
+	}
+	if (!cfg.db) {
+		fprintf(stderr, "triangulate %s: --db is required\n", is_link ? "link" : "device");
+		return 2;
+	}
+	ops = cfg.json ? &query_json_ops : &query_text_ops;
+	subj.is_link = is_link;
+	subj.from = argv[idx];
+	subj.to = is_link ? argv[idx + 1] : "";
+	a.subject = is_link ? "link" : "device";
+	snprintf(a.from, sizeof(a.from), "%s", subj.from);
+	snprintf(a.to, sizeof(a.to), "%s", subj.to);
+	a.now_ms = cfg.until_ms ? cfg.until_ms : query_now_ms();
+	a.window_ms = cfg.window_ms;
+	a.since_ms = a.now_ms - cfg.since_ms;
+	if (access(cfg.db, R_OK) < 0) {
+		snprintf(err, sizeof(err), "%s: %s", cfg.db, strerror(errno));
+		goto fail;
+	}
+	if (cfg.inventory) {
+		if (!(inv = inventory_new())) {
+			snprintf(err, sizeof(err), "out of memory");
+			goto fail;
+		}
+		if (inventory_file_read(inv, cfg.inventory, err, sizeof(err)) < 0)
+			goto fail;
+		known = inventory_knows(inv, subj.from) &&
+			(!is_link || inventory_knows(inv, subj.to));
+	}
+	/* the look-back in slices, oldest first; each localized on its own */
+	nb = (size_t)((cfg.since_ms + cfg.bucket_ms - 1) / cfg.bucket_ms);
+	if (nb > QUERY_BUCKETS_MAX)
+		nb = QUERY_BUCKETS_MAX;
+	if (!(a.buckets = calloc(nb + 1, sizeof(*a.buckets)))) {
+		snprintf(err, sizeof(err), "out of memory");
+		goto fail;
+	}
+	for (size_t i = 0; i < nb; i++) {
+		struct query_bucket *b = &a.buckets[a.nbuckets++];
+		struct query_verdict q;
+		int seen;
+
+		b->end_ms = a.now_ms - (int64_t)(nb - 1 - i) * cfg.bucket_ms;
+		b->start_ms = b->end_ms - cfg.bucket_ms;
+		if (query_view_load(&cfg, inv, b->start_ms, b->end_ms, &v, err,
+				    sizeof(err)) < 0)
+			goto fail;
+		seen = subject_resolve(&subj, &v);
+		if (seen < 0) {
+			snprintf(err, sizeof(err), "out of memory");
+			goto fail;
+		}
+		known |= seen;
+		subject_judge(&v, &subj, &q);
+		b->verdict = seen ? q.verdict : "no data";
+		b->loss_ratio = q.loss_ratio;
+		b->sent = q.sent;
+		free(subj.links);
+		subj.links = NULL;
+		fabric_view_free(&v);
+	}
+	if (query_view_load(&cfg, inv, a.now_ms - cfg.window_ms, a.now_ms, &v, err,
+			    sizeof(err)) < 0)
+		goto fail;
+	rc = subject_resolve(&subj, &v);
+	if (rc < 0) {
+		snprintf(err, sizeof(err), "out of memory");
+		goto fail;
+	}
+	known |= rc;
+	if (query_history_load(&cfg, &a, err, sizeof(err)) < 0)
+		goto fail;
+	known |= a.npoints > 0;
+	if (!known) {
+		if (is_link)
+			snprintf(err, sizeof(err),
+				 "no link %s -> %s (or back) in the database over the last %lld s%s",
+				 subj.from, subj.to, cfg.since_ms / 1000,
+				 cfg.inventory ? " nor in the inventory" :
+						 "; names are addresses unless --inventory maps them");
+		else
+			snprintf(err, sizeof(err),
+				 "no device '%s' in the database over the last %lld s%s",
+				 subj.from, cfg.since_ms / 1000,
+				 cfg.inventory ? " nor in the inventory" :
+						 "; names are addresses unless --inventory maps them");
+		fprintf(stderr, "triangulate %s: %s\n", a.subject, err);
+		rc = 2;
+		goto out;
+	}
+	{
+		struct query_verdict q;
+
+		subject_judge(&v, &subj, &q);
+		a.verdict = q.verdict;
+		snprintf(a.detail, sizeof(a.detail), "%s", q.detail);
+		a.confidence = q.confidence;
+		a.loss_ratio = q.loss_ratio;
+		a.loss_lo = q.loss_lo;
+		a.loss_hi = q.loss_hi;
+		a.flows = q.flows;
+		a.lossy_flows = q.lossy_flows;
+	}
+	a.links = calloc(subj.nlinks + 1, sizeof(*a.links));
+	a.blackholes = calloc(subj.nlinks + 1, sizeof(*a.blackholes));
+	if (!a.links || !a.blackholes || subject_pairs(&v, &subj, &a) < 0) {
+		snprintf(err, sizeof(err), "out of memory");
+		goto fail;
+	}
+	for (size_t i = 0; i < subj.nlinks; i++) {
+		const struct fabric_link *fl = &v.links[subj.links[i]];
+
+		link_row_fill(&v, subj.links[i], &a.links[a.nlinks++]);
+		if (fl->suspect >= 0 && v.sus.v[fl->suspect].kind == SUSPECT_BLACKHOLE)
+			a.blackholes[a.nblackholes++] = a.links[a.nlinks - 1];
+	}
+	if (ops->answer_write(stdout, &a) < 0 || fflush(stdout)) {
+		snprintf(err, sizeof(err), "writing output: %s", strerror(errno));
+		goto fail;
+	}
+	rc = 0;
+	goto out;
+fail:
+	fprintf(stderr, "triangulate %s: %s\n", a.subject, err);
+	rc = 1;
+out:
+	free(subj.links);
+	fabric_view_free(&v);
+	inventory_free(inv);
+	query_answer_free(&a);
+	return rc;
+}
+
+int cmd_device(int argc, char **argv)
+{
+	return query_subject_run(argc, argv, 0);
+}
+
+int cmd_link(int argc, char **argv)
+{
+	return query_subject_run(argc, argv, 1);
+}
+
+int cmd_suspects(int argc, char **argv)
+{
+	static const char synopsis[] =
+		"triangulate suspects --db FILE [--since 6h] [--json]";
+	struct query_cfg cfg = { 0 };
+	struct episodes_ctx ec = { 0 };
+	struct history *h = NULL;
+	int64_t now_ms;
+	char err[512];
+	int idx = opts_parse(suspects_opts, OPTS_LEN(suspects_opts), &cfg, argc,
+			     argv, err, sizeof(err));
+	int rc = opts_main_result(idx, "triangulate suspects", synopsis,
+				  "The history of suspects the watch recorded: opened, last seen, closed.",
+				  suspects_opts, OPTS_LEN(suspects_opts), err);
+
+	if (rc >= 0)
+		return rc;
+	if (!cfg.db || idx != argc) {
+		fprintf(stderr, "usage: %s\n", synopsis);
+		return 2;
+	}
+	now_ms = cfg.until_ms ? cfg.until_ms : query_now_ms();
+	if (access(cfg.db, R_OK) < 0) {
+		snprintf(err, sizeof(err), "%s: %s", cfg.db, strerror(errno));
+		goto fail;
+	}
+	if (!(h = history_open(cfg.db, err, sizeof(err))))
+		goto fail;
+	if (history_episodes_query(h, now_ms - cfg.since_ms, now_ms + 1,
+				   history_episode_add, &ec) != 0) {
+		snprintf(err, sizeof(err), "%s: %s", cfg.db, history_error(h));
+		goto fail;
+	}
+	if ((cfg.json ? &query_json_ops : &query_text_ops)
+		    ->episodes_write(stdout, ec.v, ec.n, now_ms - cfg.since_ms, now_ms) < 0 ||
+	    fflush(stdout)) {
+		snprintf(err, sizeof(err), "writing output: %s", strerror(errno));
+		goto fail;
+	}
+	rc = 0;
+	goto out;
+fail:
+	fprintf(stderr, "triangulate suspects: %s\n", err);
+	rc = 1;
+out:
+	history_close(h);
+	free(ec.v);
+	return rc;
+}
