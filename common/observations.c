@@ -28,7 +28,10 @@ struct obs_set *obs_set_new(void)
 	s->names = strtab_new();
 	s->nslots = 1024;
 	s->slots = calloc(s->nslots, sizeof(*s->slots));
-	if (!s->names || !s->slots) {
+	/* never NULL, so a known empty path still has a (zero-length) hop list */
+	s->cap_hops = 4096;
+	s->hops = malloc(s->cap_hops * sizeof(*s->hops));
+	if (!s->names || !s->slots || !s->hops) {
 		obs_set_free(s);
 		errno = ENOMEM;
 		return NULL;

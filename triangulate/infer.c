@@ -591,7 +591,7 @@ static int tally_term(struct tally *t, double c, double r)
 	return 0;
 }
 
-static int u32_cmp(const void *a, const void *b)
+static int u64_cmp(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
@@ -601,7 +601,9 @@ static int u32_cmp(const void *a, const void *b)
 /* Distinct probers per suspect index, from (index << 32 | prober) pairs. */
 static void probers_count(uint64_t *pairs, size_t n, struct suspect *v)
 {
-	qsort(pairs, n, sizeof(*pairs), u32_cmp);
+	if (!n)
+		return;
+	qsort(pairs, n, sizeof(*pairs), u64_cmp);
 	for (size_t i = 0; i < n; i++)
 		if (i == 0 || pairs[i] != pairs[i - 1])
 			v[pairs[i] >> 32].probers++;

@@ -426,6 +426,8 @@ struct model *model_build(const struct obs_set *obs, const struct inventory *inv
 		}
 		if (star)
 			continue;
+		if (n < 2)
+			continue; /* prober and target are one device: left unplaced */
 		for (uint32_t k = 0; k + 1 < n; k++) {
 			int64_t l = builder_link(&b, seq[k], seq[k + 1]);
 
@@ -457,6 +459,10 @@ struct model *model_build(const struct obs_set *obs, const struct inventory *inv
 		} else {
 			uint32_t n = flow_devs(obs, of, name_dev, seq);
 
+			if (n < 2) {
+				m->flows_unplaced++;
+				continue;
+			}
 			m->flows_star++;
 			got = flow_star_alts(&b, (uint32_t)i, seq, n);
 			if (got > 0)
