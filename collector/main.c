@@ -2,6 +2,7 @@
  * and keys, and runs the server until SIGTERM/SIGINT. */
 #include "keys.h"
 #include "log.h"
+#include "metrics.h"
 #include "opts.h"
 #include "server.h"
 #include "store.h"
@@ -21,6 +22,7 @@ struct collector_cfg {
 	long long max_conns;     /* simultaneous prober connections */
 	const char *keys;        /* per-prober keys file; unset = no auth */
 	const char *port_file;   /* write the bound port here (for --listen :0) */
+	const char *metrics_listen; /* ADDR:PORT of the Prometheus metrics; unset = off */
 	int verbose;             /* log debug messages */
 };
 
@@ -43,6 +45,8 @@ static const struct opt_spec collector_opts[] = {
 	  "require HMAC-signed frames; lines prober<TAB>hex-key" },
 	{ "port-file", 0, OPT_STR, offsetof(struct collector_cfg, port_file), 0, 0, NULL, "FILE",
 	  "write the bound TCP port to FILE once listening" },
+	{ "metrics-listen", 0, OPT_STR, offsetof(struct collector_cfg, metrics_listen), 0, 0, NULL,
+	  "ADDR:PORT", "serve Prometheus metrics at http://ADDR:PORT/metrics" },
 	{ "verbose", 'v', OPT_FLAG, offsetof(struct collector_cfg, verbose), 0, 0, NULL, NULL, "log debug messages" },
 };
 
@@ -76,6 +80,7 @@ int main(int argc, char **argv)
 	struct collector_cfg cfg = { 0 };
 	struct server_cfg scfg = { 0 };
 	struct keyring *keys = NULL;
+	struct metrics *metrics = NULL;
 	struct store *store = NULL;
 	struct sigaction sa = { 0 };
 	const struct session_stats *st;
@@ -124,6 +129,22 @@ int main(int argc, char **argv)
 		keyring_free(keys);
 		return 1;
 	}
+	if (cfg.metrics_listen) {
+		struct metrics_cfg mcfg = { .listen = cfg.metrics_listen, .db_path = cfg.db,
+					    .stats = server_stats(collector_server),
+					    .window_ms = METRICS_WINDOW_MS_DEFAULT };
+
+		metrics = metrics_start(&mcfg, err, sizeof(err));
+		if (!metrics) {
+			log_msg(LOG_ERR, "--metrics-listen %s", err);
+			server_destroy(collector_server);
+			store_close(store);
+			keyring_free(keys);
+			return 1;
+		}
+		log_msg(LOG_INFO, "metrics at http://%s/metrics (port %d)", cfg.metrics_listen,
+			metrics_port(metrics));
+	}
 	sa.sa_handler = collector_signal_handle;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
@@ -144,6 +165,7 @@ int main(int argc, char **argv)
 		(unsigned long long)st->batches_stored, (unsigned long long)st->rows_stored,
 		(unsigned long long)st->batches_duplicate, (unsigned long long)st->frames_rejected,
 		(unsigned long long)st->store_errors);
+	metrics_stop(metrics);
 	server_destroy(collector_server);
 	collector_server = NULL;
 	store_close(store);

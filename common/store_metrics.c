@@ -1,0 +1,106 @@
+/* SQL for the collector's metrics: per-prober batches, spool drops and probe
+ * counts over a recent window, read on a read-only connection (WAL lets it
+ * read while ingest writes). */
+#include "store_metrics.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define STORE_METRICS_BUSY_MS 2000
+
+struct store_metrics {
+	sqlite3 *db;
+	sqlite3_stmt *probers;
+};
+
+/* Correlated subqueries walk batches_by_end for the window only, so a scrape
+ * costs the window's rows, not the whole history. */
+static const char store_metrics_probers_sql[] =
+	"SELECT p.name, p.last_seen_ms,"
+	" (SELECT COUNT(*) FROM batches b WHERE b.prober_id = p.id AND b.end_ms >= ?1),"
+	" (SELECT COALESCE(SUM(h.spool_dropped), 0) FROM batches b JOIN health h"
+	"   ON h.batch_id = b.id WHERE b.prober_id = p.id AND b.end_ms >= ?1),"
+	" (SELECT COALESCE(SUM(h.links_down), 0) FROM batches b JOIN health h"
+	"   ON h.batch_id = b.id WHERE b.prober_id = p.id AND b.end_ms >= ?1),"
+	" (SELECT COALESCE(SUM(r.sent), 0) FROM batches b JOIN results r"
+	"   ON r.batch_id = b.id WHERE b.prober_id = p.id AND b.end_ms >= ?1"
+	"   AND r.target_down = 0),"
+	" (SELECT COALESCE(SUM(r.lost_fwd), 0) FROM batches b JOIN results r"
+	"   ON r.batch_id = b.id WHERE b.prober_id = p.id AND b.end_ms >= ?1"
+	"   AND r.target_down = 0),"
+	" (SELECT COALESCE(SUM(r.lost_rev), 0) FROM batches b JOIN results r"
+	"   ON r.batch_id = b.id WHERE b.prober_id = p.id AND b.end_ms >= ?1"
+	"   AND r.target_down = 0)"
+	" FROM probers p ORDER BY p.name";
+
+struct store_metrics *store_metrics_open(const char *path, char *err,
+					 size_t errlen)
+{
+	struct store_metrics *m = calloc(1, sizeof(*m));
+
+	if (!m) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (sqlite3_open_v2(path, &m->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path,
+			 m->db ? sqlite3_errmsg(m->db) : "out of memory");
+		goto err;
+	}
+	sqlite3_busy_timeout(m->db, STORE_METRICS_BUSY_MS);
+	if (sqlite3_prepare_v2(m->db, store_metrics_probers_sql, -1, &m->probers,
+			       NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(m->db));
+		goto err;
+	}
+	return m;
+err:
+	sqlite3_close(m->db);
+	free(m);
+	return NULL;
+}
+
+void store_metrics_close(struct store_metrics *m)
+{
+	if (!m)
+		return;
+	sqlite3_finalize(m->probers);
+	sqlite3_close(m->db);
+	free(m);
+}
+
+int store_metrics_probers_query(struct store_metrics *m, int64_t since_ms,
+				store_prober_figures_cb cb, void *arg,
+				char *err, size_t errlen)
+{
+	sqlite3_stmt *st = m->probers;
+	int rc, cbrc = 0;
+
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, since_ms);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_prober_figures f = {
+			.prober = (const char *)sqlite3_column_text(st, 0),
+			.last_seen_ms = sqlite3_column_int64(st, 1),
+			.batches = (uint64_t)sqlite3_column_int64(st, 2),
+			.spool_dropped = (uint64_t)sqlite3_column_int64(st, 3),
+			.links_down = (uint64_t)sqlite3_column_int64(st, 4),
+			.probes_sent = (uint64_t)sqlite3_column_int64(st, 5),
+			.probes_lost_fwd = (uint64_t)sqlite3_column_int64(st, 6),
+			.probes_lost_rev = (uint64_t)sqlite3_column_int64(st, 7),
+		};
+
+		if (!f.prober)
+			continue;
+		if ((cbrc = cb(&f, arg)))
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		snprintf(err, errlen, "probers query: %s", sqlite3_errmsg(m->db));
+		sqlite3_reset(st);
+		return -1;
+	}
+	sqlite3_reset(st);
+	return cbrc;
+}
