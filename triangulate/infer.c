@@ -437,9 +437,11 @@ static double fit_local_loglik(const struct fit *f, const struct infer_cfg *cfg,
 	for (size_t i = 0; i < links->n; i++)
 		ll -= (f->B[links->v[i]] + cfg->prior_probes) * f->u[links->v[i]];
 	for (size_t i = 0; i < alts->n; i++) {
-		double x = f->lX[alts->v[i]];
+		double x = f->lX[alts->v[i]], c = f->lc[alts->v[i]];
 
-		ll += x > 0 ? f->lc[alts->v[i]] * log(-expm1(-x)) : -INFINITY;
+		/* a path EM ruled out (weight 0) no longer counts */
+		if (c > 0)
+			ll += x > 0 ? c * log(-expm1(-x)) : -INFINITY;
 	}
 	return ll;
 }
@@ -629,6 +631,12 @@ static int pairs_add(struct pairs *p, uint64_t x)
 	return 0;
 }
 
+/* A link between two switches (not a host's uplink or downlink). */
+static int switch_link(const struct model *m, uint32_t l)
+{
+	return m->dev_transit[m->link_from[l]] && m->dev_transit[m->link_to[l]];
+}
+
 /* Link suspects, then device/host grouping and blackhole classification. */
 static int infer_suspects(struct fit *f, const struct infer_cfg *cfg,
 			  struct suspect_list *out)
@@ -639,6 +647,7 @@ static int infer_suspects(struct fit *f, const struct infer_cfg *cfg,
 	struct suspect_list links = { 0 }, groups = { 0 };
 	int32_t *link_sus = NULL, *dev_sus = NULL;
 	uint32_t *used = NULL, *fin = NULL, *fout = NULL, *nin = NULL, *nout = NULL;
+	uint64_t *dev_flows = NULL, *dev_flagged = NULL;
 	struct tally *lt = NULL, *dt = NULL;
 	struct pairs pp = { 0 }, dp = { 0 };
 	int rc = -1;
@@ -679,6 +688,7 @@ static int infer_suspects(struct fit *f, const struct infer_cfg *cfg,
 		lr = fit_profile_lr(f, cfg, l, u_null);
 		if (lr < 0)
 			goto out;
+
 		pv = 0.5 * erfc(sqrt(lr / 2)) * ntests;
 		if (pv > cfg->alpha)
 			continue;
@@ -738,7 +748,11 @@ static int infer_suspects(struct fit *f, const struct infer_cfg *cfg,
 		    (double)(t->all_lost + t->clean) >= cfg->blackhole_share * (double)t->n5)
 			s->kind = SUSPECT_BLACKHOLE;
 	}
-	/* Devices: most of the in- or out-links in use are faulty. */
+	/* Per device: links in use, flagged links, and the flows crossing it
+	 * against those crossing one of its flagged switch-to-switch links. The
+	 * fit may pin a device's loss on any subset of its links that every
+	 * flow through it uses (its in-links, or its edge-facing links), so a
+	 * device is judged by the share of its flows, not of its links. */
 	for (uint32_t l = 0; l < m->nlinks; l++) {
 		if (!used[l])
 			continue;
@@ -747,6 +761,26 @@ static int infer_suspects(struct fit *f, const struct infer_cfg *cfg,
 		if (link_sus[l] >= 0) {
 			fout[m->link_from[l]]++;
 			fin[m->link_to[l]]++;
+		}
+	}
+	dev_flows = calloc(m->ndevs + 1, sizeof(*dev_flows));
+	dev_flagged = calloc(m->ndevs + 1, sizeof(*dev_flagged));
+	if (!dev_flows || !dev_flagged)
+		goto out;
+	for (size_t a = 0; a < m->nalts; a++) {
+		const struct model_alt *al = &m->alts[a];
+		const uint32_t *ls = m->alt_links + al->link_first;
+
+		if (f->w[a] < 0.5)
+			continue;
+		/* device i sits between link i - 1 and link i */
+		for (uint32_t i = 1; i < al->nlinks; i++) {
+			uint32_t d = m->link_from[ls[i]];
+			int flag = (link_sus[ls[i - 1]] >= 0 && switch_link(m, ls[i - 1])) ||
+				   (link_sus[ls[i]] >= 0 && switch_link(m, ls[i]));
+
+			dev_flows[d]++;
+			dev_flagged[d] += flag;
 		}
 	}
 	/* switches first: a host behind a faulty switch is not sick itself */
@@ -772,11 +806,8 @@ static int infer_suspects(struct fit *f, const struct infer_cfg *cfg,
 					continue;
 				s.kind = SUSPECT_HOST;
 			} else {
-				int in = fin[d] >= 2 && fin[d] >= cfg->device_share * nin[d];
-				int outd = fout[d] >= 2 &&
-					   fout[d] >= cfg->device_share * nout[d];
-
-				if (!in && !outd)
+				if (fin[d] + fout[d] < 2 || !dev_flows[d] ||
+				    dev_flagged[d] < cfg->device_share * dev_flows[d])
 					continue;
 				s.kind = SUSPECT_DEVICE;
 			}
@@ -912,6 +943,8 @@ out:
 	free(fout);
 	free(nin);
 	free(nout);
+	free(dev_flows);
+	free(dev_flagged);
 	return rc;
 }
 

@@ -17,7 +17,7 @@ struct infer_cfg {
 	double background_loss; /* null hypothesis: a healthy link loses at most this */
 	double alpha;           /* family-wise false-alarm probability over all links */
 	double prior_probes;    /* sparsity prior: pseudo-probes each link delivered */
-	double device_share;    /* share of a device's in- or out-links that must be faulty */
+	double device_share;    /* share of a device's flows that must cross its faulty links */
 	double blackhole_share; /* share of a link's flows that must be all-or-nothing */
 	int max_sweeps;         /* coordinate-ascent sweeps per EM round */
 	int max_em_rounds;      /* rounds re-weighting ambiguous paths */
