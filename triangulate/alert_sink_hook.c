@@ -25,7 +25,8 @@ static int alert_sink_hook_wait(pid_t pid, int timeout_ms, int *status)
 		if (r < 0 && errno != EINTR)
 			return -1;
 		if (waited_ms >= timeout_ms) {
-			kill(pid, SIGKILL);
+			/* the whole group: a hook's own children must not linger */
+			kill(-pid, SIGKILL);
 			waitpid(pid, status, 0);
 			errno = ETIMEDOUT;
 			return -1;
@@ -69,11 +70,14 @@ static int alert_sink_hook_deliver(void *ctx, const struct alert_sink_env *env,
 		return -1;
 	}
 	if (pid == 0) {
+		setpgid(0, 0);
 		dup2(fds[0], STDIN_FILENO);
 		setenv("FM_ALERT_EVENT", alert_event_name(ev), 1);
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}
+	/* set in both processes, so the group exists whichever runs first */
+	setpgid(pid, pid);
 	close(fds[0]);
 	/* a hook that exits without reading must not kill the watch (SIGPIPE is
 	 * ignored by the caller); short JSON fits the pipe buffer at once */
