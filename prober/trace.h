@@ -112,7 +112,8 @@ int tracer_readable(struct tracer *t, uint64_t now_ns);
 int tracer_timer(struct tracer *t, uint64_t now_ns);
 
 /* When tracer_timer next has work, in CLOCK_MONOTONIC ns; UINT64_MAX when
- * idle (no flow queued or active). */
+ * idle (no flow queued or active) - so check it (or tracer_busy) after every
+ * tracer_timer, which may have just finished the last flow. */
 uint64_t tracer_next_ns(const struct tracer *t);
 
 /* Flows queued or being traced. */

@@ -1,0 +1,207 @@
+/* The tracer end to end over loopback, inside a private network namespace of
+ * the test process: destination answers (ICMP port unreachable, TCP RST, an
+ * echoing UDP responder) end traces at TTL 1, and a silent destination ends
+ * one after retries and the gap limit. Skipped without CAP_NET_RAW/ADMIN. */
+#include "prober/trace.h"
+
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+struct loop_out {
+	int n;
+	struct trace_result res[8];
+};
+
+static void loop_done_cb(void *arg, const struct trace_result *res)
+{
+	struct loop_out *o = arg;
+
+	if (o->n < 8)
+		o->res[o->n] = *res;
+	o->n++;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* A fresh namespace with lo up and a veth pair whose /24 swallows
+ * everything sent to it, so nothing leaves the test. */
+static void netns_private(void)
+{
+	if (unshare(CLONE_NEWNET) < 0)
+		cr_skip_test("unshare(CLONE_NEWNET): %s (needs root)", strerror(errno));
+	cr_assert_eq(system("ip link set lo up && ip link add trc0 type veth peer name trc1 && "
+			    "ip link set trc0 up && ip link set trc1 up && ip addr add 198.18.50.1/24 dev trc0 && "
+			    "ip neigh add 198.18.50.2 lladdr 02:00:00:00:00:02 dev trc0"), 0);
+}
+
+/* Run the tracer until idle (bounded at 5 s). echo_fd >= 0: also answer
+ * UDP datagrams on it by echoing them back, as a responder would. */
+static void loop_run(struct tracer *t, int echo_fd)
+{
+	uint64_t end = mono_ns() + 5000000000ull;
+
+	while (tracer_busy(t) && mono_ns() < end) {
+		struct pollfd pfd[2] = { { .fd = tracer_fd(t), .events = POLLIN },
+					 { .fd = echo_fd, .events = POLLIN } };
+		uint64_t next, now;
+		int wait_ms = 100; /* bounded: idle (UINT64_MAX) or far deadlines */
+
+		tracer_timer(t, mono_ns());
+		if (!tracer_busy(t))
+			break;
+		next = tracer_next_ns(t);
+		now = mono_ns();
+		if (next <= now)
+			wait_ms = 0;
+		else if (next - now < 100000000ull)
+			wait_ms = (int)((next - now) / 1000000 + 1);
+		poll(pfd, echo_fd >= 0 ? 2 : 1, wait_ms);
+		if (echo_fd >= 0 && (pfd[1].revents & POLLIN)) {
+			uint8_t buf[512];
+			struct sockaddr_storage ss;
+			socklen_t sl = sizeof(ss);
+			ssize_t n = recvfrom(echo_fd, buf, sizeof(buf), 0, (struct sockaddr *)&ss, &sl);
+
+			if (n > 0)
+				sendto(echo_fd, buf, (size_t)n, 0, (struct sockaddr *)&ss, sl);
+		}
+		if (pfd[0].revents & POLLIN)
+			tracer_readable(t, mono_ns());
+	}
+}
+
+static struct trace_flow flow_of(const char *dst, uint8_t proto, uint16_t dport)
+{
+	struct trace_flow f = { .proto = proto, .sport = 41000, .dport = dport };
+
+	cr_assert_eq(report_addr_parse(dst, &f.dst), 0);
+	return f;
+}
+
+static struct tracer *open_or_skip(int family, const struct tracer_cfg *cfg, struct loop_out *o)
+{
+	struct tracer *t = tracer_open(family, cfg, loop_done_cb, o);
+
+	if (!t && errno == EPERM)
+		cr_skip_test("raw sockets need CAP_NET_RAW");
+	cr_assert_not_null(t, "tracer_open: %s", strerror(errno));
+	return t;
+}
+
+Test(trace_loop, destination_answers_end_traces_at_ttl_1)
+{
+	static const struct { const char *dst; int family; uint8_t proto; } cases[] = {
+		{ "127.0.0.1", AF_INET, 17 }, { "127.0.0.1", AF_INET, 6 },
+		{ "::1", AF_INET6, 17 }, { "::1", AF_INET6, 6 },
+	};
+
+	netns_private();
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct loop_out o = { 0 };
+		struct tracer *t = open_or_skip(cases[i].family, NULL, &o);
+		struct trace_flow f = flow_of(cases[i].dst, cases[i].proto, 33434);
+
+		cr_assert_eq(tracer_flow_start(t, &f, 7, mono_ns()), 0);
+		loop_run(t, -1);
+		cr_assert_eq(o.n, 1, "%s proto %u", cases[i].dst, cases[i].proto);
+		cr_expect_eq(o.res[0].end, TRACE_END_REACHED, "%s proto %u end %d", cases[i].dst,
+			     cases[i].proto, o.res[0].end);
+		cr_expect_eq(o.res[0].dst_ttl, 1);
+		cr_expect_eq(o.res[0].path.nhops, 0);
+		cr_expect_eq(o.res[0].probes_sent, 1);
+		cr_expect_eq(o.res[0].user, 7);
+		cr_expect_eq(o.res[0].path.sport, 41000);
+		cr_expect_eq(o.res[0].path.src.family, cases[i].family); /* route's source */
+		tracer_close(t);
+	}
+}
+
+Test(trace_loop, echoing_udp_responder_counts_as_destination)
+{
+	struct loop_out o = { 0 };
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(31338) };
+	struct trace_flow f;
+	struct tracer *t;
+	int fd;
+
+	netns_private();
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	t = open_or_skip(AF_INET, NULL, &o);
+	f = flow_of("127.0.0.1", 17, 31338);
+	cr_assert_eq(tracer_flow_start(t, &f, 0, mono_ns()), 0);
+	loop_run(t, fd);
+	cr_assert_eq(o.n, 1);
+	cr_expect_eq(o.res[0].end, TRACE_END_REACHED);
+	cr_expect_eq(o.res[0].dst_ttl, 1);
+	tracer_close(t);
+	close(fd);
+}
+
+Test(trace_loop, silent_destination_ends_on_gap_after_retries)
+{
+	struct loop_out o = { 0 };
+	struct tracer_cfg cfg;
+	struct trace_flow f;
+	struct tracer *t;
+	struct tracer_stats st;
+
+	netns_private();
+	tracer_cfg_default(&cfg);
+	cfg.retries = 1;
+	cfg.gap_limit = 2;
+	cfg.timeout_ms = 50;
+	cfg.max_ttl = 8;
+	t = open_or_skip(AF_INET, &cfg, &o);
+	/* Out a veth to a MAC nobody has (static neighbour, so no ARP queue
+	 * holds the probes): nothing answers. */
+	f = flow_of("198.18.50.2", 17, 33434);
+	cr_assert_eq(tracer_flow_start(t, &f, 0, mono_ns()), 0);
+	loop_run(t, -1);
+	cr_assert_eq(o.n, 1);
+	cr_expect_eq(o.res[0].end, TRACE_END_GAP, "end %d err %d dst_ttl %u", o.res[0].end, o.res[0].err_no, o.res[0].dst_ttl);
+	cr_expect_eq(o.res[0].path.nhops, 0);
+	cr_expect_eq(o.res[0].probes_sent, 4); /* 2 hops x (1 + 1 retry) */
+	tracer_stats_get(t, &st);
+	cr_expect_eq(st.probes_sent, 4);
+	tracer_close(t);
+}
+
+Test(trace_loop, close_cancels_unfinished_flows_and_rejects_bad_flows)
+{
+	struct loop_out o = { 0 };
+	struct trace_flow f;
+	struct tracer *t;
+
+	netns_private();
+	t = open_or_skip(AF_INET, NULL, &o);
+	f = flow_of("::1", 17, 1);
+	errno = 0;
+	cr_expect_eq(tracer_flow_start(t, &f, 0, mono_ns()), -1);
+	cr_expect_eq(errno, EINVAL);
+	f = flow_of("198.18.50.2", 17, 1);
+	cr_assert_eq(tracer_flow_start(t, &f, 1, mono_ns()), 0);
+	cr_assert_eq(tracer_flow_start(t, &f, 2, mono_ns()), 0);
+	tracer_timer(t, mono_ns());
+	cr_expect_eq(tracer_busy(t), 2);
+	tracer_close(t);
+	cr_expect_eq(o.n, 2);
+	cr_expect_eq(o.res[0].end, TRACE_END_CANCELLED);
+	cr_expect_eq(o.res[1].end, TRACE_END_CANCELLED);
+}
