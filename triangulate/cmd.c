@@ -15,5 +15,6 @@ const struct cmd cmd_table[] = {
 	{ "device", cmd_device, "is this device dropping? loss now and over hours, links, pairs, verdict" },
 	{ "link", cmd_link, "is this link dropping? loss now and over hours, evidence, verdict" },
 	{ "suspects", cmd_suspects, "suspect history: opened, last seen, closed" },
+	{ "report", cmd_report, "fabric health report: index.html and summary.json for a day" },
 	{ NULL, NULL, NULL },
 };

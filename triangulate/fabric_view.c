@@ -303,8 +303,10 @@ int fabric_view_build(struct fabric_view *v, const struct obs_set *obs,
 			const struct model_alt *al = &m->alts[f->alt_first + a];
 			double w = al->weight, keep = view_alt_explained(v, al);
 			double seen = f->sent ? 1 - (double)f->lost / (double)f->sent : 1;
-			/* what this flow lost beyond what the suspects explain */
-			double left = keep > 0 ? fmax(0, 1 - seen / keep) : 0;
+			/* what this flow lost beyond what the suspects explain;
+			 * signed, so binomial noise cancels over a link's flows
+			 * instead of piling up as false loss */
+			double left = keep > 0 ? 1 - seen / keep : 0;
 
 			for (uint32_t k = 0; k < al->nlinks; k++) {
 				uint32_t l = m->alt_links[al->link_first + k];
@@ -345,7 +347,7 @@ int fabric_view_build(struct fabric_view *v, const struct obs_set *obs,
 		if (fl->suspect >= 0)
 			fl->loss_ratio = v->sus.v[fl->suspect].loss_ratio;
 		else
-			fl->loss_ratio = fl->sent > 0 ? unexp[l] / fl->sent : 0;
+			fl->loss_ratio = fl->sent > 0 ? fmax(0, unexp[l] / fl->sent) : 0;
 	}
 	free(unexp);
 	return 0;

@@ -1,0 +1,219 @@
+/* Tests of triangulate report on a synthetic fabric database: summary.json
+ * fields, the heatmap's faulty link in the fault colour (and only it), a
+ * self-contained page, the comparison with the previous report. */
+#include "triangulate/fabric_report.h"
+#include "triangulate/query.h"
+#include "triangulate/synth_db.h"
+
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define T_END_MS 1800000000000LL
+
+static char t_dir[64], t_db[96], t_inv[96];
+
+static void t_setup(void)
+{
+	struct synth_db_cfg c;
+	char err[256];
+
+	snprintf(t_dir, sizeof(t_dir), "/tmp/fm-rep-%d", (int)getpid());
+	mkdir(t_dir, 0755);
+	snprintf(t_db, sizeof(t_db), "%s/fm.db", t_dir);
+	snprintf(t_inv, sizeof(t_inv), "%s/inv", t_dir);
+	synth_db_cfg_default(&c);
+	c.intervals = 120; /* two hours of minutes */
+	c.start_ms = T_END_MS - 7200000;
+	c.fault_from = "spine1";
+	c.fault_to = "leaf2";
+	c.fault_loss_ratio = 0.05;
+	c.fault_start_ms = T_END_MS - 3600000;
+	c.fault_end_ms = T_END_MS;
+	c.down_prober = "h6"; /* silent for 20 minutes */
+	c.down_start_ms = T_END_MS - 5400000;
+	c.down_end_ms = T_END_MS - 4200000;
+	cr_assert_gt(synth_db_write(t_db, t_inv, &c, err, sizeof(err)), 0, "%s", err);
+}
+
+static void t_teardown(void)
+{
+	char cmd[160];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t_dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+static char *t_slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	long n;
+
+	cr_assert_not_null(f, "%s", path);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	buf = calloc(1, (size_t)n + 1);
+	cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	return buf;
+}
+
+/* Run triangulate report into DIR/name with stdout silenced. */
+static int t_report(const char *name, const char *previous)
+{
+	char out[160], prev[200];
+	char *argv[16] = { "report", "--db", t_db, "--inventory", t_inv,
+			   "--since=2h", "--until=1800000000000", "--out", out };
+	int argc = 9, saved, fd, rc;
+
+	snprintf(out, sizeof(out), "%s/%s", t_dir, name);
+	if (previous) {
+		snprintf(prev, sizeof(prev), "--previous=%s", previous);
+		argv[argc++] = prev;
+	}
+	fflush(stdout);
+	saved = dup(1);
+	fd = open("/dev/null", O_WRONLY);
+	dup2(fd, 1);
+	close(fd);
+	optind = 0;
+	rc = cmd_report(argc, argv);
+	fflush(stdout);
+	dup2(saved, 1);
+	close(saved);
+	return rc;
+}
+
+static char *t_file(const char *name, const char *file)
+{
+	char p[200];
+
+	snprintf(p, sizeof(p), "%s/%s/%s", t_dir, name, file);
+	return t_slurp(p);
+}
+
+Test(report_fabric, summary_names_the_fault_tiers_and_the_down_prober,
+     .init = t_setup, .fini = t_teardown)
+{
+	char *js;
+
+	cr_assert_eq(t_report("r1", NULL), 0);
+	js = t_file("r1", "summary.json");
+	cr_assert(strstr(js, "\"suspect_keys\": [\"link spine1 leaf2\"]"), "%s", js);
+	cr_assert(strstr(js, "\"name\": \"h-leaf\""), "%s", js);
+	cr_assert(strstr(js, "\"name\": \"leaf-spine\", \"lower_tier\": 1, \"links\": 12"), "%s", js);
+	cr_assert(strstr(js, "{\"tier\": 2, \"label\": \"spine\", \"devices\": 2}"), "%s", js);
+	cr_assert(strstr(js, "\"probers_down\": 1, \"probers_sick\": 0"), "%s", js);
+	cr_assert(strstr(js, "{\"name\": \"h6\", \"status\": \"down\""), "%s", js);
+	cr_assert(strstr(js, "\"previous\": null"), "%s", js);
+	/* the fault was on in the second hour only */
+	cr_assert(strstr(js, "\"timeline\": [null, 0.0"), "%s", js);
+	free(js);
+}
+
+Test(report_fabric, heatmap_draws_the_faulty_link_and_only_it_in_the_fault_colour,
+     .init = t_setup, .fini = t_teardown)
+{
+	char *html, *p;
+	int links = 0, faults = 0;
+
+	cr_assert_eq(t_report("r1", NULL), 0);
+	html = t_file("r1", "index.html");
+	p = strstr(html, "<line class=\"link fault\" data-from=\"spine1\" data-to=\"leaf2\"");
+	cr_assert_not_null(p, "no faulty link element");
+	cr_assert(strstr(p, "stroke=\"" FREPORT_FAULT_COLOR "\"") <
+			  strstr(p, "</line>"),
+		  "faulty link not in the fault colour");
+	cr_assert(strstr(p, "<title>spine1"), "faulty link has no title");
+	for (p = html; (p = strstr(p, "<line class=\"link")); p++) {
+		char *end = strstr(p, "</line>");
+		char *col = strstr(p, "stroke=\"" FREPORT_FAULT_COLOR "\"");
+
+		links++;
+		if (col && col < end)
+			faults++;
+	}
+	cr_assert_eq(links, 24, "every directed link drawn once");
+	cr_assert_eq(faults, 1, "only the faulty link in the fault colour");
+	free(html);
+}
+
+Test(report_fabric, page_is_self_contained, .init = t_setup, .fini = t_teardown)
+{
+	char *html, *p;
+
+	cr_assert_eq(t_report("r1", NULL), 0);
+	html = t_file("r1", "index.html");
+	cr_assert_null(strstr(html, "<script"));
+	cr_assert_null(strstr(html, "<link "));
+	cr_assert_null(strstr(html, "src="));
+	cr_assert_null(strstr(html, "url("));
+	for (p = html; (p = strstr(p, "http")); p++)
+		cr_assert(!strncmp(p, "http://www.w3.org/2000/svg\"", 27),
+			  "a reference out of the page: %.60s", p);
+	free(html);
+}
+
+Test(report_fabric, compares_with_the_previous_report, .init = t_setup,
+     .fini = t_teardown)
+{
+	char prev[200], *js;
+	FILE *f;
+
+	/* a dated sibling with another suspect: found without --previous */
+	snprintf(prev, sizeof(prev), "%s/2026-01-01", t_dir);
+	mkdir(prev, 0755);
+	snprintf(prev, sizeof(prev), "%s/2026-01-01/summary.json", t_dir);
+	f = fopen(prev, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "{\"version\": 1, \"until_ms\": 1799913600000,\n"
+		   " \"fabric\": {\"loss\": 0.25, \"sent\": 4},\n"
+		   " \"suspect_keys\": [\"link spine2 leaf1\", \"device leaf3\"]}\n");
+	fclose(f);
+	cr_assert_eq(t_report("2026-01-02", NULL), 0);
+	js = t_file("2026-01-02", "summary.json");
+	cr_assert(strstr(js, "\"previous\": {\"file\": "), "%s", js);
+	cr_assert(strstr(js, "2026-01-01/summary.json"), "%s", js);
+	cr_assert(strstr(js, "\"suspects_gone\": [\"link spine2 leaf1\", \"device leaf3\"]"),
+		  "%s", js);
+	cr_assert(strstr(js, "\"new\": true"), "%s", js);
+	cr_assert(strstr(js, "\"loss\": 0.25, \"loss_change\": -0.2"), "%s", js);
+	free(js);
+
+	/* the next night compares with this one: the suspect is no longer new */
+	cr_assert_eq(t_report("2026-01-03", NULL), 0);
+	js = t_file("2026-01-03", "summary.json");
+	cr_assert(strstr(js, "2026-01-02/summary.json"), "%s", js);
+	cr_assert(strstr(js, "\"new\": false"), "%s", js);
+	cr_assert(strstr(js, "\"suspects_gone\": []"), "%s", js);
+	free(js);
+}
+
+Test(report_fabric, previous_that_is_not_a_summary_is_refused, .init = t_setup,
+     .fini = t_teardown)
+{
+	struct freport_previous p = { 0 };
+	char path[200], err[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/bad.json", t_dir);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "{\"version\": 7, \"fabric\": {\"loss\": 1}}");
+	fclose(f);
+	cr_assert_eq(freport_previous_read(&p, path, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "not a faultmesh summary"), "%s", err);
+	f = fopen(path, "w");
+	fprintf(f, "{\"version\": 1, \"fabric\": {\"loss\": 0}, \"suspect_keys\": [\"unterminated]");
+	fclose(f);
+	cr_assert_eq(freport_previous_read(&p, path, err, sizeof(err)), -1);
+	/* an explicit --previous that is bad fails the report */
+	cr_assert_eq(t_report("r2", path), 1);
+}

@@ -1,0 +1,527 @@
+/* triangulate report: the day's fabric health from the collector's database
+ * (whole-window fit, slices for timelines, watch history, prober health, the
+ * previous report) written as summary.json and a self-contained index.html. */
+#include "fabric_report.h"
+
+#include "db_source.h"
+#include "inventory.h"
+#include "model.h"
+#include "observations.h"
+#include "opts.h"
+#include "store_history.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct report_cfg {
+	const char *db;          /* the collector's SQLite file */
+	const char *out;         /* output directory (created) */
+	const char *inventory;   /* inventory v1: addresses to device names */
+	const char *previous;    /* previous summary.json (default: newest sibling) */
+	long long since_ms;      /* the report covers this last stretch */
+	long long until_ms;      /* its end, Unix ms (0: now) */
+	long long slice_ms;      /* timeline slice, localized on its own */
+	long long down_after_ms; /* a prober silent this long was down */
+};
+
+static const struct opt_spec report_opts[] = {
+	{ "db", 'd', OPT_STR, offsetof(struct report_cfg, db), 0, 0, NULL, "FILE",
+	  "the collector's database (required)" },
+	{ "out", 'o', OPT_STR, offsetof(struct report_cfg, out), 0, 0, NULL, "DIR",
+	  "write index.html and summary.json here (required; created)" },
+	{ "inventory", 'i', OPT_STR, offsetof(struct report_cfg, inventory), 0, 0,
+	  NULL, "FILE", "inventory file mapping addresses to device names" },
+	{ "previous", 'p', OPT_STR, offsetof(struct report_cfg, previous), 0, 0,
+	  NULL, "FILE", "previous summary.json to compare with (default: the newest "
+	  "other DIR's sibling that has one)" },
+	{ "since", 's', OPT_MS, offsetof(struct report_cfg, since_ms), 60e3,
+	  31.0 * 86400e3, "24h", "DURATION", "the report covers this last stretch" },
+	{ "until", 0, OPT_INT, offsetof(struct report_cfg, until_ms), 0, 1e15, "0",
+	  "UNIX_MS", "end of the stretch in Unix ms (0: now)" },
+	{ "slice", 0, OPT_MS, offsetof(struct report_cfg, slice_ms), 0, 86400e3, "0",
+	  "DURATION", "timeline slice (0: an hour, or since/96 if more)" },
+	{ "down-after", 0, OPT_MS, offsetof(struct report_cfg, down_after_ms), 1e3,
+	  86400e3, "5m", "DURATION", "a prober that sent nothing this long was down" },
+};
+
+static int64_t report_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int report_view_load(const struct report_cfg *cfg, const struct inventory *inv,
+			    int64_t since_ms, int64_t until_ms, struct fabric_view *v,
+			    char *err, size_t errlen)
+{
+	struct obs_set *obs = obs_set_new();
+	int rc;
+
+	if (!obs) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (db_source_load(cfg->db, since_ms, until_ms, obs, err, errlen) < 0) {
+		obs_set_free(obs);
+		return -1;
+	}
+	rc = fabric_view_build(v, obs, inv, NULL, err, errlen);
+	obs_set_free(obs);
+	return rc;
+}
+
+/* The day's suspect matching s, added if new (NULL when the list is full). */
+static struct freport_suspect *report_suspect_get(struct freport *r,
+						  const struct suspect *s)
+{
+	struct freport_suspect *x;
+
+	for (size_t i = 0; i < r->nsuspects; i++) {
+		x = &r->suspects[i];
+		if (x->kind == s->kind && !strcmp(x->from, s->from) && !strcmp(x->to, s->to))
+			return x;
+	}
+	if (r->nsuspects == FREPORT_SUSPECTS_MAX)
+		return NULL;
+	x = &r->suspects[r->nsuspects++];
+	memset(x, 0, sizeof(*x));
+	x->kind = s->kind;
+	snprintf(x->from, sizeof(x->from), "%s", s->from);
+	snprintf(x->to, sizeof(x->to), "%s", s->to);
+	for (size_t i = 0; i < FREPORT_SLICES_MAX; i++)
+		x->slice_loss[i] = -1;
+	return x;
+}
+
+static void report_suspect_note(struct freport_suspect *x, const struct suspect *s)
+{
+	if (s->loss_ratio > x->loss_max)
+		x->loss_max = s->loss_ratio;
+	if (s->confidence > x->confidence)
+		x->confidence = s->confidence;
+}
+
+static int report_layers_build(struct freport *r)
+{
+	const struct fabric_view *v = &r->day;
+	int n = v->tiers > 1 ? v->tiers - 1 : 0;
+
+	r->layers = calloc((size_t)n + 1, sizeof(*r->layers));
+	if (!r->layers)
+		return -1;
+	r->nlayers = (size_t)n;
+	for (int t = 0; t < n; t++) {
+		char lo[32], hi[32];
+
+		r->layers[t].lower = t;
+		snprintf(r->layers[t].name, sizeof(r->layers[t].name), "%s-%s",
+			 fabric_view_tier_label(v, t, lo, sizeof(lo)),
+			 fabric_view_tier_label(v, t + 1, hi, sizeof(hi)));
+	}
+	for (uint32_t l = 0; l < v->m->nlinks; l++) {
+		const struct fabric_link *fl = &v->links[l];
+		int a = v->devs[fl->from].tier, b = v->devs[fl->to].tier;
+		int lower = a < b ? a : b;
+		struct freport_layer *y;
+
+		if (lower < 0 || lower >= n || (a != b + 1 && b != a + 1))
+			continue;
+		y = &r->layers[lower];
+		y->links++;
+		y->sent += fl->sent;
+		y->loss_ratio += fl->sent * fl->loss_ratio; /* divided below */
+		y->suspects += fl->suspect >= 0;
+	}
+	for (int t = 0; t < n; t++)
+		if (r->layers[t].sent > 0)
+			r->layers[t].loss_ratio /= r->layers[t].sent;
+	return 0;
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int report_coverage_count(struct freport *r)
+{
+	const struct fabric_view *v = &r->day;
+	uint32_t *p = malloc((v->npairs + 1) * sizeof(*p));
+
+	if (!p)
+		return -1;
+	for (size_t i = 0; i < v->npairs; i++) {
+		p[i] = v->pairs[i].paths;
+		r->pairs_single_path += v->pairs[i].paths <= 1;
+	}
+	qsort(p, v->npairs, sizeof(*p), u32_cmp);
+	if (v->npairs) {
+		r->paths_min = p[0];
+		r->paths_median = p[v->npairs / 2];
+		r->paths_max = p[v->npairs - 1];
+	}
+	free(p);
+	return 0;
+}
+
+struct report_prober_ctx {
+	struct freport *r;
+	size_t cap;
+	int64_t down_after_ms;
+};
+
+static int report_prober_add(const struct history_prober_health *p, void *arg)
+{
+	struct report_prober_ctx *c = arg;
+	struct freport *r = c->r;
+	struct freport_prober *x;
+
+	if (r->nprobers == c->cap) {
+		size_t nc = c->cap ? 2 * c->cap : 32;
+		struct freport_prober *nv = realloc(r->probers, nc * sizeof(*nv));
+
+		if (!nv)
+			return -1;
+		r->probers = nv;
+		c->cap = nc;
+	}
+	x = &r->probers[r->nprobers++];
+	memset(x, 0, sizeof(*x));
+	snprintf(x->name, sizeof(x->name), "%s", p->name);
+	x->batches = p->batches;
+	x->last_ms = p->last_ms;
+	x->gap_max_ms = p->gap_max_ms;
+	x->if_errors = p->if_errors;
+	x->if_dropped = p->if_dropped;
+	x->spool_dropped = p->spool_dropped;
+	x->links_down_max = p->links_down_max;
+	x->status = "ok";
+	if (!p->batches) {
+		x->status = "down";
+		snprintf(x->reason, sizeof(x->reason), "sent no batch in the whole window");
+	} else if (p->gap_max_ms >= c->down_after_ms) {
+		x->status = "down";
+		snprintf(x->reason, sizeof(x->reason), "silent for %lld min at most",
+			 (long long)(p->gap_max_ms / 60000));
+	} else if (p->if_errors || p->if_dropped || p->spool_dropped || p->links_down_max) {
+		x->status = "sick";
+		snprintf(x->reason, sizeof(x->reason),
+			 "%llu interface errors, %llu drops, %llu spooled batches lost, "
+			 "%u links down",
+			 (unsigned long long)p->if_errors, (unsigned long long)p->if_dropped,
+			 (unsigned long long)p->spool_dropped, p->links_down_max);
+	}
+	return 0;
+}
+
+struct report_episode_ctx {
+	struct freport *r;
+	size_t cap;
+};
+
+static int report_episode_add(const struct history_episode *e, void *arg)
+{
+	struct report_episode_ctx *c = arg;
+	struct query_episode *q;
+
+	if (c->r->nepisodes == c->cap) {
+		size_t nc = c->cap ? 2 * c->cap : 32;
+		struct query_episode *nv = realloc(c->r->episodes, nc * sizeof(*nv));
+
+		if (!nv)
+			return -1;
+		c->r->episodes = nv;
+		c->cap = nc;
+	}
+	q = &c->r->episodes[c->r->nepisodes++];
+	memset(q, 0, sizeof(*q));
+	q->id = e->id;
+	snprintf(q->kind, sizeof(q->kind), "%s", e->kind);
+	snprintf(q->from, sizeof(q->from), "%s", e->from);
+	snprintf(q->to, sizeof(q->to), "%s", e->to);
+	q->opened_ms = e->opened_ms;
+	q->last_seen_ms = e->last_seen_ms;
+	q->closed_ms = e->closed_ms;
+	q->loss_ratio_max = e->loss_ratio_max;
+	q->loss_ratio_last = e->loss_ratio_last;
+	q->confidence_last = e->confidence_last;
+	q->rounds = e->rounds;
+	return 0;
+}
+
+/* Watch history and prober health: both from the same file. */
+static int report_history_load(const struct report_cfg *cfg, struct freport *r,
+			       char *err, size_t errlen)
+{
+	struct report_prober_ctx pc = { r, 0, cfg->down_after_ms };
+	struct report_episode_ctx ec = { r, 0 };
+	struct history *h = history_open(cfg->db, err, errlen);
+	int rc = -1;
+
+	if (!h)
+		return -1;
+	if (history_episodes_query(h, r->since_ms, r->until_ms, report_episode_add, &ec) ||
+	    history_rounds_count(h, r->since_ms, r->until_ms, &r->rounds) ||
+	    history_prober_health_query(h, r->since_ms, r->until_ms, report_prober_add, &pc))
+		snprintf(err, errlen, "%s: %s", cfg->db, history_error(h));
+	else
+		rc = 0;
+	history_close(h);
+	return rc;
+}
+
+static int report_suspect_cmp(const void *a, const void *b)
+{
+	const struct freport_suspect *x = a, *y = b;
+
+	/* the whole day's suspects first, then the louder */
+	if ((x->loss_ratio > 0) != (y->loss_ratio > 0))
+		return x->loss_ratio > 0 ? -1 : 1;
+	if (x->loss_max != y->loss_max)
+		return x->loss_max > y->loss_max ? -1 : 1;
+	int c = strcmp(x->from, y->from);
+
+	return c ? c : strcmp(x->to, y->to);
+}
+
+static int report_gather(const struct report_cfg *cfg, const struct inventory *inv,
+			 struct freport *r, char *err, size_t errlen)
+{
+	int64_t slice_ms = cfg->slice_ms;
+
+	if (report_view_load(cfg, inv, r->since_ms, r->until_ms, &r->day, err, errlen) < 0)
+		return -1;
+	if (!(r->suspects = calloc(FREPORT_SUSPECTS_MAX, sizeof(*r->suspects)))) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < r->day.sus.n; i++) {
+		const struct suspect *s = &r->day.sus.v[i];
+		struct freport_suspect *x = report_suspect_get(r, s);
+
+		if (!x)
+			break;
+		x->loss_ratio = s->loss_ratio;
+		x->flows = s->flows;
+		x->lossy_flows = s->lossy_flows;
+		report_suspect_note(x, s);
+	}
+	if (!slice_ms) {
+		slice_ms = 3600000;
+		if ((r->until_ms - r->since_ms) / slice_ms > FREPORT_SLICES_MAX)
+			slice_ms = (r->until_ms - r->since_ms + FREPORT_SLICES_MAX - 1) /
+				   FREPORT_SLICES_MAX;
+	}
+	r->nslices = (size_t)((r->until_ms - r->since_ms + slice_ms - 1) / slice_ms);
+	if (r->nslices > FREPORT_SLICES_MAX)
+		r->nslices = FREPORT_SLICES_MAX;
+	for (size_t i = 0; i < r->nslices; i++) {
+		struct freport_slice *sl = &r->slices[i];
+		struct fabric_view v;
+
+		/* slices end at until, so the last one is the freshest full one */
+		sl->end_ms = r->until_ms - (int64_t)(r->nslices - 1 - i) * slice_ms;
+		sl->start_ms = sl->end_ms - slice_ms;
+		if (report_view_load(cfg, inv, sl->start_ms, sl->end_ms, &v, err, errlen) < 0)
+			return -1;
+		sl->sent = v.sent;
+		sl->lost = v.lost;
+		sl->nsuspects = v.sus.n;
+		for (size_t k = 0; k < v.sus.n; k++) {
+			const struct suspect *s = &v.sus.v[k];
+			struct freport_suspect *x = report_suspect_get(r, s);
+
+			if (!x)
+				break;
+			if (!x->slices++)
+				x->first_ms = sl->start_ms;
+			x->last_ms = sl->end_ms;
+			x->slice_loss[i] = s->loss_ratio;
+			report_suspect_note(x, s);
+		}
+		fabric_view_free(&v);
+	}
+	qsort(r->suspects, r->nsuspects, sizeof(*r->suspects), report_suspect_cmp);
+	if (report_layers_build(r) < 0 || report_coverage_count(r) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return report_history_load(cfg, r, err, errlen);
+}
+
+/* The newest summary.json in a sibling of out whose name sorts before it
+ * (nightly-report's dated directories), or "" when there is none. */
+static void report_previous_find(const char *out, char *path, size_t len)
+{
+	char *o1 = strdup(out), *o2 = strdup(out);
+	char best[256] = "";
+	const char *parent, *self;
+	struct dirent *de;
+	DIR *d;
+
+	path[0] = '\0';
+	if (!o1 || !o2)
+		goto out;
+	parent = dirname(o1);
+	self = basename(o2);
+	if (!(d = opendir(parent)))
+		goto out;
+	while ((de = readdir(d))) {
+		char cand[1024];
+		struct stat st;
+
+		if (de->d_name[0] == '.' || strcmp(de->d_name, self) >= 0 ||
+		    strcmp(de->d_name, best) <= 0 || strlen(de->d_name) >= sizeof(best))
+			continue;
+		snprintf(cand, sizeof(cand), "%s/%s/summary.json", parent, de->d_name);
+		if (stat(cand, &st) == 0 && S_ISREG(st.st_mode))
+			snprintf(best, sizeof(best), "%s", de->d_name);
+	}
+	closedir(d);
+	if (best[0])
+		snprintf(path, len, "%s/%s/summary.json", parent, best);
+out:
+	free(o1);
+	free(o2);
+}
+
+/* Write one writer's file via a temporary and rename, so a reader (or a
+ * browser) never sees half a report. */
+static int report_file_write(const char *dir, const struct freport_ops *ops,
+			     const struct freport *r, char *err, size_t errlen)
+{
+	char path[512], tmp[520];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, ops->file);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (!(f = fopen(tmp, "w"))) {
+		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	if (ops->write(f, r) < 0 || fflush(f) || fsync(fileno(f))) {
+		snprintf(err, errlen, "%s: writing %s failed: %s", tmp, ops->name,
+			 strerror(errno));
+		fclose(f);
+		unlink(tmp);
+		return -1;
+	}
+	if (fclose(f) || rename(tmp, path)) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* mkdir -p: nightly-report's parent directory may not exist yet. */
+static int report_dir_make(const char *dir)
+{
+	char p[512];
+
+	if (snprintf(p, sizeof(p), "%s", dir) >= (int)sizeof(p)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			return -1;
+		*s = '/';
+	}
+	return mkdir(p, 0755) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+static void report_free(struct freport *r)
+{
+	fabric_view_free(&r->day);
+	free(r->layers);
+	free(r->suspects);
+	free(r->probers);
+	free(r->episodes);
+	freport_previous_free(&r->prev);
+}
+
+int cmd_report(int argc, char **argv)
+{
+	static const char synopsis[] =
+		"triangulate report --db FILE --out DIR [--since 24h] [--inventory FILE] "
+		"[--previous FILE]";
+	static const struct freport_ops *const writers[] = { &freport_json_ops,
+							     &freport_html_ops };
+	struct report_cfg cfg = { 0 };
+	struct freport r = { 0 };
+	struct inventory *inv = NULL;
+	char err[2048], prev[512];
+	int idx = opts_parse(report_opts, OPTS_LEN(report_opts), &cfg, argc, argv,
+			     err, sizeof(err));
+	int rc = opts_main_result(idx, "triangulate report", synopsis,
+				  "Write the fabric health report (index.html, summary.json) for the "
+				  "last day: loss per tier, suspects with timelines, worst pairs, "
+				  "path coverage, probers down or sick, change since the last report.",
+				  report_opts, OPTS_LEN(report_opts), err);
+
+	if (rc >= 0)
+		return rc;
+	if (!cfg.db || !cfg.out || idx != argc) {
+		fprintf(stderr, "usage: %s\n", synopsis);
+		return 2;
+	}
+	r.db = cfg.db;
+	r.generated_ms = report_now_ms();
+	r.until_ms = cfg.until_ms ? cfg.until_ms : r.generated_ms;
+	r.since_ms = r.until_ms - cfg.since_ms;
+	if (access(cfg.db, R_OK) < 0) {
+		snprintf(err, sizeof(err), "%s: %s", cfg.db, strerror(errno));
+		goto fail;
+	}
+	if (cfg.inventory) {
+		if (!(inv = inventory_new())) {
+			snprintf(err, sizeof(err), "out of memory");
+			goto fail;
+		}
+		if (inventory_file_read(inv, cfg.inventory, err, sizeof(err)) < 0)
+			goto fail;
+	}
+	if (report_dir_make(cfg.out) < 0) {
+		snprintf(err, sizeof(err), "%s: %s", cfg.out, strerror(errno));
+		goto fail;
+	}
+	if (cfg.previous)
+		snprintf(prev, sizeof(prev), "%s", cfg.previous);
+	else
+		report_previous_find(cfg.out, prev, sizeof(prev));
+	if (prev[0] && freport_previous_read(&r.prev, prev, err, sizeof(err)) < 0) {
+		/* an explicit file must be readable; a found one only helps */
+		if (cfg.previous)
+			goto fail;
+		fprintf(stderr, "triangulate report: ignoring the previous report: %s\n", err);
+	}
+	if (report_gather(&cfg, inv, &r, err, sizeof(err)) < 0)
+		goto fail;
+	for (size_t i = 0; i < sizeof(writers) / sizeof(writers[0]); i++)
+		if (report_file_write(cfg.out, writers[i], &r, err, sizeof(err)) < 0)
+			goto fail;
+	printf("%s/index.html\n", cfg.out);
+	rc = 0;
+	goto out;
+fail:
+	fprintf(stderr, "triangulate report: %s\n", err);
+	rc = 1;
+out:
+	report_free(&r);
+	inventory_free(inv);
+	return rc;
+}
