@@ -194,9 +194,15 @@ static void watch_history_record(struct watch *w, int64_t at_ms,
 				 const struct suspect_list *sus)
 {
 	struct history_suspect *hv;
+	char err[512];
 
-	if (!w->hist)
+	/* opened once the store has data, so a mistyped --db creates no file;
+	 * alerts matter more than history: without it they still go out */
+	if (!w->hist && !(w->hist = history_open(w->cfg->db, err, sizeof(err)))) {
+		log_limited(&w->lim_round, 5, LOG_ERR,
+			    "suspect history unavailable, alerting without it: %s", err);
 		return;
+	}
 	hv = calloc(sus->n ? sus->n : 1, sizeof(*hv));
 	if (!hv) {
 		log_limited(&w->lim_round, 5, LOG_ERR, "history: out of memory");
@@ -331,10 +337,6 @@ int cmd_watch(int argc, char **argv)
 			return 1;
 		}
 	}
-	w.hist = history_open(cfg.db, err, sizeof(err));
-	if (!w.hist)
-		/* alerts matter more than history: go on without it */
-		log_msg(LOG_ERR, "suspect history unavailable, alerting without it: %s", err);
 	alert_cfg_default(&acfg);
 	acfg.raise_rounds = (unsigned)cfg.persist;
 	acfg.clear_rounds = (unsigned)cfg.clear;

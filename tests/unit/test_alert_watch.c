@@ -1,0 +1,148 @@
+/* Tests of triangulate watch on a collector database (synthetic batches with
+ * paths, written through the store): a faulty link fires one alert naming it
+ * after --persist rounds, recorded in the suspect history; a clean fabric and
+ * a missing database fire nothing and do not stop the watch. */
+#include "store_history.h"
+#include "triangulate/cmd_watch.h"
+#include "triangulate/synth_db.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static char t_db[64], t_inv[64], t_hook[64];
+
+static void t_setup(void)
+{
+	snprintf(t_db, sizeof(t_db), "/tmp/fm-watch-%d.db", (int)getpid());
+	snprintf(t_inv, sizeof(t_inv), "/tmp/fm-watch-%d.inv", (int)getpid());
+	snprintf(t_hook, sizeof(t_hook), "/tmp/fm-watch-%d.hook", (int)getpid());
+	unlink(t_db);
+	unlink(t_hook);
+}
+
+static void t_teardown(void)
+{
+	char p[96];
+
+	unlink(t_db);
+	unlink(t_inv);
+	unlink(t_hook);
+	snprintf(p, sizeof(p), "%s-wal", t_db);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", t_db);
+	unlink(p);
+}
+
+/* Ten 10 s intervals ending now; the fault (if any) over the last five. */
+static void t_db_write(const char *from, const char *to, double loss)
+{
+	struct synth_db_cfg cfg;
+	struct timespec ts;
+	char err[256];
+	int64_t now_ms;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	synth_db_cfg_default(&cfg);
+	cfg.spines = 3;
+	cfg.interval_ms = 10000;
+	cfg.intervals = 10;
+	cfg.start_ms = now_ms - 100000;
+	cfg.fault_from = from;
+	cfg.fault_to = to;
+	cfg.fault_loss_ratio = loss;
+	cfg.fault_start_ms = now_ms - 50000;
+	cfg.fault_end_ms = now_ms + 1;
+	cr_assert_gt(synth_db_write(t_db, t_inv, &cfg, err, sizeof(err)), 0, "%s", err);
+}
+
+static int t_watch(const char *extra1, const char *extra2, const char *extra3)
+{
+	char hook[128];
+	char *argv[16] = { "watch", "--db", t_db, "--inventory", t_inv, "--hook", hook };
+	int argc = 7;
+
+	snprintf(hook, sizeof(hook), "cat >> %s", t_hook);
+	if (extra1)
+		argv[argc++] = (char *)extra1;
+	if (extra2)
+		argv[argc++] = (char *)extra2;
+	if (extra3)
+		argv[argc++] = (char *)extra3;
+	return cmd_watch(argc, argv);
+}
+
+/* The hook file's lines (events). */
+static int t_hook_lines(char *first, size_t len)
+{
+	FILE *f = fopen(t_hook, "r");
+	char line[4096];
+	int n = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (n++ == 0 && first)
+			snprintf(first, len, "%s", line);
+	fclose(f);
+	return n;
+}
+
+static int t_episode_cb(const struct history_episode *e, void *arg)
+{
+	char *out = arg;
+
+	snprintf(out, 128, "%s %s %s", e->kind, e->from, e->to);
+	return 0;
+}
+
+Test(alert_watch, faulty_link_fires_once_after_persist_rounds, .init = t_setup,
+     .fini = t_teardown)
+{
+	char first[4096] = "", ep[128] = "", err[256];
+	struct history *h;
+
+	t_db_write("spine2", "leaf3", 0.02);
+	/* three rounds, persist 2: one fire in round 2, then it stays firing */
+	cr_assert_eq(t_watch("--rounds=3", "--interval=200ms", "--persist=2"), 0);
+	cr_assert_eq(t_hook_lines(first, sizeof(first)), 1, "events: %d", t_hook_lines(NULL, 0));
+	cr_expect(strstr(first, "\"event\": \"fire\""), "%s", first);
+	cr_expect(strstr(first, "\"kind\": \"link\", \"from\": \"spine2\", \"to\": \"leaf3\""),
+		  "%s", first);
+	cr_expect(strstr(first, "\"query\": \"triangulate link spine2 leaf3 --db "), "%s", first);
+	h = history_open(t_db, err, sizeof(err));
+	cr_assert_not_null(h, "%s", err);
+	cr_assert_eq(history_episodes_query(h, 0, INT64_MAX, t_episode_cb, ep), 0);
+	cr_expect_str_eq(ep, "link spine2 leaf3");
+	history_close(h);
+}
+
+Test(alert_watch, once_exits_3_on_a_fault_and_0_when_clean, .init = t_setup,
+     .fini = t_teardown)
+{
+	t_db_write("leaf1", "spine3", 0.02);
+	cr_expect_eq(t_watch("--once", NULL, NULL), 3);
+	t_teardown();
+	t_setup();
+	t_db_write(NULL, NULL, 0);
+	cr_expect_eq(t_watch("--once", NULL, NULL), 0);
+	cr_expect_eq(t_hook_lines(NULL, 0), 0);
+}
+
+Test(alert_watch, missing_database_skips_rounds_without_exiting, .init = t_setup,
+     .fini = t_teardown)
+{
+	/* no database at all: rounds are skipped, the watch runs on to the end */
+	FILE *f = fopen(t_inv, "w");
+
+	cr_assert_not_null(f);
+	fputs("# faultmesh inventory v1\n", f);
+	fclose(f);
+	cr_expect_eq(t_watch("--rounds=2", "--interval=200ms", NULL), 0);
+	cr_expect_eq(t_hook_lines(NULL, 0), 0);
+	cr_expect_eq(access(t_db, F_OK), -1, "the watch must not create the database");
+}
