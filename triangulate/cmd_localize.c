@@ -121,11 +121,11 @@ int cmd_localize(int argc, char **argv)
 	if (cfg.stats)
 		fprintf(stderr,
 			"triangulate localize: %zu flows (%zu with '*' hops, %zu resolved; "
-			"%zu unknown paths, %zu placed; %zu unplaced), %u devices, "
+			"%zu unknown paths; %zu unplaced), %u devices, "
 			"%u links; parse %.0f ms, model %.0f ms, inference %.0f ms, "
 			"%zu suspects\n",
 			m->nflows, m->flows_star, m->flows_star_resolved,
-			m->flows_unknown, m->flows_unknown_placed, m->flows_unplaced,
+			m->flows_unknown, m->flows_unplaced,
 			m->ndevs, m->nlinks, t1 - t0, t2 - t1, t3 - t2, sus.n);
 	if (output->write(stdout, &sus) < 0 || fflush(stdout)) {
 		snprintf(err, sizeof(err), "writing output failed");

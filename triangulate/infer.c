@@ -565,52 +565,6 @@ static int terms_test(const struct terms *t, double u_hat, double u_null,
 	return 1;
 }
 
-struct tally {
-	uint64_t flows, lossy, n5, all_lost, clean;
-	double B;
-	double *c, *r;
-	size_t n, cap;
-};
-
-static int tally_term(struct tally *t, double c, double r)
-{
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 64;
-		double *nc = realloc(t->c, cap * sizeof(*nc)), *nr;
-
-		if (!nc)
-			return -1;
-		t->c = nc;
-		nr = realloc(t->r, cap * sizeof(*nr));
-		if (!nr)
-			return -1;
-		t->r = nr;
-		t->cap = cap;
-	}
-	t->c[t->n] = c;
-	t->r[t->n] = r;
-	t->n++;
-	return 0;
-}
-
-static int u64_cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Distinct probers per suspect index, from (index << 32 | prober) pairs. */
-static void probers_count(uint64_t *pairs, size_t n, struct suspect *v)
-{
-	if (!n)
-		return;
-	qsort(pairs, n, sizeof(*pairs), u64_cmp);
-	for (size_t i = 0; i < n; i++)
-		if (i == 0 || pairs[i] != pairs[i - 1])
-			v[pairs[i] >> 32].probers++;
-}
-
 struct pairs {
 	uint64_t *v;
 	size_t n, cap;
@@ -631,10 +585,175 @@ static int pairs_add(struct pairs *p, uint64_t x)
 	return 0;
 }
 
-/* A link between two switches (not a host's uplink or downlink). */
-static int switch_link(const struct model *m, uint32_t l)
+struct tally {
+	uint64_t flows, lossy, n5, all_lost, clean;
+	double B;     /* delivered probes through the group */
+	double Bpart; /* the same, times the group's links' u on each path */
+	double *c, *r, *p; /* lossy terms: weight, rest of path, group part */
+	size_t n, cap;
+};
+
+static int tally_term(struct tally *t, double c, double r, double p)
 {
-	return m->dev_transit[m->link_from[l]] && m->dev_transit[m->link_to[l]];
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 64;
+		double *nc = realloc(t->c, cap * sizeof(*nc)), *nr, *np;
+
+		if (!nc)
+			return -1;
+		t->c = nc;
+		nr = realloc(t->r, cap * sizeof(*nr));
+		if (!nr)
+			return -1;
+		t->r = nr;
+		np = realloc(t->p, cap * sizeof(*np));
+		if (!np)
+			return -1;
+		t->p = np;
+		t->cap = cap;
+	}
+	t->c[t->n] = c;
+	t->r[t->n] = r;
+	t->p[t->n] = p;
+	t->n++;
+	return 0;
+}
+
+static void tallies_free(struct tally *t, size_t n)
+{
+	for (size_t i = 0; t && i < n; i++) {
+		free(t[i].c);
+		free(t[i].r);
+		free(t[i].p);
+	}
+	free(t);
+}
+
+/* Per group of devices (group[d] >= 0): each path through it gives its
+ * delivered probes and, if lossy, a term whose rest-of-path excludes the
+ * group's own links, so one variable can stand in for them; links to a
+ * device with excl[] >= 0 stay out of it. Returns the tallies (ngroups of
+ * them) or NULL; (group << 32 | prober) pairs of lossy flows go to pp. */
+static struct tally *groups_tally(const struct fit *f, const int32_t *group,
+				  size_t ngroups, const int32_t *excl, struct pairs *pp)
+{
+	const struct model *m = f->m;
+	struct tally *dt = calloc(ngroups + 1, sizeof(*dt));
+
+	if (!dt)
+		return NULL;
+	for (size_t a = 0; ngroups && a < m->nalts; a++) {
+		const struct model_alt *al = &m->alts[a];
+		const struct model_flow *fl = &m->flows[al->flow];
+		int32_t seen[4];
+		double part[4];
+		int ns = 0;
+
+		if (f->w[a] <= 0)
+			continue;
+		for (uint32_t k = 0; k < al->nlinks; k++) {
+			uint32_t l = m->alt_links[al->link_first + k];
+			uint32_t ends[2] = { m->link_from[l], m->link_to[l] };
+
+			for (int e = 0; e < 2; e++) {
+				int32_t g = group[ends[e]], j;
+
+				/* a link to an excluded device keeps its own rate */
+				if (g < 0 || (excl && excl[ends[1 - e]] >= 0))
+					continue;
+				for (j = 0; j < ns && seen[j] != g; j++)
+					;
+				if (j == ns) {
+					if (ns == 4)
+						continue;
+					seen[ns] = g;
+					part[ns++] = 0;
+				}
+				part[j] += f->u[l];
+			}
+		}
+		for (int j = 0; j < ns; j++) {
+			struct tally *t = &dt[seen[j]];
+			double ok = f->w[a] * (double)(fl->sent - fl->lost);
+
+			t->B += ok;
+			t->Bpart += ok * part[j];
+			if (f->w[a] >= 0.5) {
+				t->flows++;
+				if (fl->lost) {
+					t->lossy++;
+					if (pp && pairs_add(pp, (uint64_t)seen[j] << 32 |
+								    fl->prober_dev) < 0)
+						goto err;
+				}
+			}
+			if (fl->lost &&
+			    tally_term(t, f->w[a] * (double)fl->lost,
+				       fmax(0, f->lX[f->alt_lossy[a]] - part[j]), part[j]) < 0)
+				goto err;
+		}
+	}
+	return dt;
+err:
+	tallies_free(dt, ngroups);
+	return NULL;
+}
+
+/* Upper tail of chi-square(df) at x (Wilson-Hilferty; ample for a test). */
+static double chi2_tail(double x, double df)
+{
+	double k = 2.0 / (9.0 * df), z;
+
+	if (x <= 0)
+		return 1;
+	z = (cbrt(x / df) - (1 - k)) / sqrt(k);
+	return 0.5 * erfc(z / sqrt(2.0));
+}
+
+/* Does one loss rate for the whole device explain its flows as well as the
+ * separate rates the fit gave its links? Nested models: the device, the
+ * simpler explanation, stands unless the link model is better at the same
+ * corrected level links are tested at (chi-square, one degree per extra
+ * link rate). */
+static int device_model_fits(const struct tally *t, double u_dev, double df,
+			     double alpha)
+{
+	struct terms dev = { t->B, t->c, t->r, t->n };
+	double ll_links = -t->Bpart, ll_dev = terms_loglik(&dev, u_dev);
+
+	for (size_t i = 0; i < t->n; i++) {
+		double z = t->r[i] + t->p[i];
+
+		ll_links += z > 0 ? t->c[i] * log(-expm1(-z)) : -INFINITY;
+	}
+	return chi2_tail(2 * (ll_links - ll_dev), df < 1 ? 1 : df) >= alpha;
+}
+
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Distinct probers per suspect index, from (index << 32 | prober) pairs. */
+static void probers_count(uint64_t *pairs, size_t n, struct suspect *v)
+{
+	if (!n)
+		return;
+	qsort(pairs, n, sizeof(*pairs), u64_cmp);
+	for (size_t i = 0; i < n; i++)
+		if (i == 0 || pairs[i] != pairs[i - 1])
+			v[pairs[i] >> 32].probers++;
+}
+
+static const double *sort_u; /* qsort has no context argument */
+
+static int cand_cmp(const void *a, const void *b)
+{
+	double x = sort_u[*(const uint32_t *)a], y = sort_u[*(const uint32_t *)b];
+
+	return x > y ? -1 : x < y;
 }
 
 /* Link suspects, then device/host grouping and blackhole classification. */
@@ -648,6 +767,12 @@ static int infer_suspects(struct fit *f, const struct infer_cfg *cfg,
 	int32_t *link_sus = NULL, *dev_sus = NULL;
 	uint32_t *used = NULL, *fin = NULL, *fout = NULL, *nin = NULL, *nout = NULL;
 	uint64_t *dev_flows = NULL, *dev_flagged = NULL;
+	int32_t *cand_dev = NULL, *one_map = NULL;
+	uint8_t *sw_flagged = NULL;
+	double *cand_u = NULL;
+	uint32_t *order = NULL;
+	uint32_t *cand_list = NULL, ncand = 0;
+	struct tally *ct = NULL;
 	struct tally *lt = NULL, *dt = NULL;
 	struct pairs pp = { 0 }, dp = { 0 };
 	int rc = -1;
@@ -659,7 +784,8 @@ static int infer_suspects(struct fit *f, const struct infer_cfg *cfg,
 	fout = calloc(m->ndevs + 1, sizeof(*fout));
 	nin = calloc(m->ndevs + 1, sizeof(*nin));
 	nout = calloc(m->ndevs + 1, sizeof(*nout));
-	if (!link_sus || !dev_sus || !used || !fin || !fout || !nin || !nout)
+	sw_flagged = calloc(m->ndevs + 1, 1);
+	if (!link_sus || !dev_sus || !used || !fin || !fout || !nin || !nout || !sw_flagged)
 		goto out;
 	for (uint32_t l = 0; l < m->nlinks; l++)
 		link_sus[l] = -1;
@@ -749,10 +875,10 @@ static int infer_suspects(struct fit *f, const struct infer_cfg *cfg,
 			s->kind = SUSPECT_BLACKHOLE;
 	}
 	/* Per device: links in use, flagged links, and the flows crossing it
-	 * against those crossing one of its flagged switch-to-switch links. The
-	 * fit may pin a device's loss on any subset of its links that every
-	 * flow through it uses (its in-links, or its edge-facing links), so a
-	 * device is judged by the share of its flows, not of its links. */
+	 * against those crossing one of its flagged links. The fit may pin a
+	 * device's loss on any subset of its links that every flow through it
+	 * uses (its in-links, or its edge-facing links), so a device is judged
+	 * by the share of its flows, not of its links. */
 	for (uint32_t l = 0; l < m->nlinks; l++) {
 		if (!used[l])
 			continue;
@@ -761,12 +887,22 @@ static int infer_suspects(struct fit *f, const struct infer_cfg *cfg,
 		if (link_sus[l] >= 0) {
 			fout[m->link_from[l]]++;
 			fin[m->link_to[l]]++;
+			/* host-facing links alone point at the host, not the switch */
+			if (m->dev_transit[m->link_from[l]] && m->dev_transit[m->link_to[l]]) {
+				sw_flagged[m->link_from[l]] = 1;
+				sw_flagged[m->link_to[l]] = 1;
+			}
 		}
 	}
 	dev_flows = calloc(m->ndevs + 1, sizeof(*dev_flows));
 	dev_flagged = calloc(m->ndevs + 1, sizeof(*dev_flagged));
-	if (!dev_flows || !dev_flagged)
+	cand_dev = malloc((m->ndevs + 1) * sizeof(*cand_dev));
+	one_map = malloc((m->ndevs + 1) * sizeof(*one_map));
+	cand_list = malloc((m->ndevs + 1) * sizeof(*cand_list));
+	if (!dev_flows || !dev_flagged || !cand_dev || !cand_list || !one_map)
 		goto out;
+	for (uint32_t d = 0; d < m->ndevs; d++)
+		cand_dev[d] = one_map[d] = -1;
 	for (size_t a = 0; a < m->nalts; a++) {
 		const struct model_alt *al = &m->alts[a];
 		const uint32_t *ls = m->alt_links + al->link_first;
@@ -776,46 +912,100 @@ static int infer_suspects(struct fit *f, const struct infer_cfg *cfg,
 		/* device i sits between link i - 1 and link i */
 		for (uint32_t i = 1; i < al->nlinks; i++) {
 			uint32_t d = m->link_from[ls[i]];
-			int flag = (link_sus[ls[i - 1]] >= 0 && switch_link(m, ls[i - 1])) ||
-				   (link_sus[ls[i]] >= 0 && switch_link(m, ls[i]));
+			int flag = link_sus[ls[i - 1]] >= 0 || link_sus[ls[i]] >= 0;
 
 			dev_flows[d]++;
 			dev_flagged[d] += flag;
 		}
 	}
-	/* switches first: a host behind a faulty switch is not sick itself */
-	for (int pass = 0; pass < 2; pass++) {
-		if (pass == 1) {
-			for (uint32_t l = 0; l < m->nlinks; l++) {
-				if (dev_sus[m->link_from[l]] >= 0)
-					fin[m->link_to[l]] = 0;
-				if (dev_sus[m->link_to[l]] >= 0)
-					fout[m->link_from[l]] = 0;
-			}
+	/* Devices: a switch with two or more faulty links whose flows one
+	 * device-wide loss rate explains as well as the links' own rates (the
+	 * fit may pin a device's loss on any set of its links that all its
+	 * flows cross), and whose flows mostly cross those faulty links. */
+	for (uint32_t d = 0; d < m->ndevs; d++) {
+		if (m->dev_transit[d] && fin[d] + fout[d] >= 2 && sw_flagged[d] &&
+		    dev_flows[d] &&
+		    dev_flagged[d] >= cfg->device_share * dev_flows[d]) {
+			cand_dev[d] = (int32_t)ncand;
+			cand_list[ncand++] = d;
 		}
-		for (uint32_t d = 0; d < m->ndevs; d++) {
-			struct suspect s = { 0 };
-			int host = m->dev_endpoint[d] && !m->dev_transit[d];
+	}
+	if (ncand && !(ct = groups_tally(f, cand_dev, ncand, NULL, NULL)))
+		goto out;
+	cand_u = malloc((ncand + 1) * sizeof(*cand_u));
+	order = malloc((ncand + 1) * sizeof(*order));
+	if (!cand_u || !order)
+		goto out;
+	for (uint32_t i = 0; i < ncand; i++) {
+		struct terms t = { ct[i].B, ct[i].c, ct[i].r, ct[i].n };
+		double curv;
 
-			if (host != pass)
+		cand_u[i] = terms_solve(&t, cfg->prior_probes, 0, &curv);
+		order[i] = i;
+	}
+	/* Strongest first: a link between two faulty devices carries the
+	 * stronger one's loss, so a weaker neighbour is tested with that link
+	 * left at its own rate (the stronger device's loss) */
+	sort_u = cand_u;
+	qsort(order, ncand, sizeof(*order), cand_cmp);
+	for (uint32_t oi = 0; oi < ncand; oi++) {
+		uint32_t i = order[oi], d = cand_list[i];
+		struct suspect s = { .kind = SUSPECT_DEVICE };
+		struct tally *t = &ct[i], *own = NULL;
+		double u = cand_u[i], rates = 0, curv;
+		int near = 0;
+
+		for (uint32_t l = 0; l < m->nlinks; l++) {
+			uint32_t a = m->link_from[l], b = m->link_to[l];
+
+			if (a != d && b != d)
 				continue;
-			if (host) {
-				/* every link it has evidence on is faulty */
-				if (!(fin[d] + fout[d]) ||
-				    fin[d] + fout[d] < nin[d] + nout[d])
-					continue;
-				s.kind = SUSPECT_HOST;
-			} else {
-				if (fin[d] + fout[d] < 2 || !dev_flows[d] ||
-				    dev_flagged[d] < cfg->device_share * dev_flows[d])
-					continue;
-				s.kind = SUSPECT_DEVICE;
-			}
+			if (dev_sus[a == d ? b : a] >= 0)
+				near = 1;
+			else if (f->u[l] > 0)
+				rates++;
+		}
+		if (near) {
+			struct terms tt;
+
+			one_map[d] = 0;
+			own = groups_tally(f, one_map, 1, dev_sus, NULL);
+			one_map[d] = -1;
+			if (!own)
+				goto out;
+			tt = (struct terms){ own->B, own->c, own->r, own->n };
+			t = own;
+			u = terms_solve(&tt, cfg->prior_probes, 0, &curv);
+		}
+		if (device_model_fits(t, u, rates - 1, cfg->alpha / ntests)) {
 			snprintf(s.from, sizeof(s.from), "%s", model_dev_name(m, d));
 			dev_sus[d] = (int32_t)groups.n;
-			if (suspect_list_add(&groups, &s) < 0)
+			if (suspect_list_add(&groups, &s) < 0) {
+				tallies_free(own, 1);
 				goto out;
+			}
 		}
+		tallies_free(own, 1);
+	}
+	/* Hosts: every link it has evidence on is faulty (a host's uplink and
+	 * the host itself are one thing to end-to-end probes), unless a faulty
+	 * switch next to it explains those links. */
+	for (uint32_t l = 0; l < m->nlinks; l++) {
+		if (dev_sus[m->link_from[l]] >= 0)
+			fin[m->link_to[l]] = 0;
+		if (dev_sus[m->link_to[l]] >= 0)
+			fout[m->link_from[l]] = 0;
+	}
+	for (uint32_t d = 0; d < m->ndevs; d++) {
+		struct suspect s = { .kind = SUSPECT_HOST };
+
+		if (!m->dev_endpoint[d] || m->dev_transit[d] || !(fin[d] + fout[d]) ||
+		    fin[d] + fout[d] < nin[d] + nout[d])
+			continue;
+		snprintf(s.from, sizeof(s.from), "%s", model_dev_name(m, d));
+		dev_sus[d] = (int32_t)groups.n;
+		if (suspect_list_add(&groups, &s) < 0)
+			goto out;
 	}
 	/* A switch whose every host (two or more) looks sick is the fault: the
 	 * hosts' links carry all its traffic, so sparsity put the loss there */
@@ -848,57 +1038,9 @@ static int infer_suspects(struct fit *f, const struct infer_cfg *cfg,
 			dev_sus[h] = -1;
 		}
 	}
-	/* Each device's own loss: one variable in place of its links on each path. */
-	dt = calloc(groups.n + 1, sizeof(*dt));
-	if (!dt)
+	/* Each group's own loss: one variable in place of its links on each path. */
+	if (!(dt = groups_tally(f, dev_sus, groups.n, NULL, &dp)))
 		goto out;
-	for (size_t a = 0; groups.n && a < m->nalts; a++) {
-		const struct model_alt *al = &m->alts[a];
-		const struct model_flow *fl = &m->flows[al->flow];
-		int32_t seen[4];
-		double part[4];
-		int ns = 0;
-
-		if (f->w[a] <= 0)
-			continue;
-		for (uint32_t k = 0; k < al->nlinks; k++) {
-			uint32_t l = m->alt_links[al->link_first + k];
-			uint32_t ends[2] = { m->link_from[l], m->link_to[l] };
-
-			for (int e = 0; e < 2; e++) {
-				int32_t g = dev_sus[ends[e]], j;
-
-				if (g < 0)
-					continue;
-				for (j = 0; j < ns && seen[j] != g; j++)
-					;
-				if (j == ns) {
-					if (ns == 4)
-						continue;
-					seen[ns] = g;
-					part[ns++] = 0;
-				}
-				part[j] += f->u[l];
-			}
-		}
-		for (int j = 0; j < ns; j++) {
-			struct tally *t = &dt[seen[j]];
-
-			t->B += f->w[a] * (double)(fl->sent - fl->lost);
-			if (f->w[a] >= 0.5) {
-				t->flows++;
-				if (fl->lost) {
-					t->lossy++;
-					if (pairs_add(&dp, (uint64_t)seen[j] << 32 | fl->prober_dev) < 0)
-						goto out;
-				}
-			}
-			if (fl->lost &&
-			    tally_term(t, f->w[a] * (double)fl->lost,
-				       fmax(0, f->lX[f->alt_lossy[a]] - part[j])) < 0)
-				goto out;
-		}
-	}
 	probers_count(dp.v, dp.n, groups.v);
 	for (size_t g = 0; g < groups.n; g++) {
 		struct suspect *s = &groups.v[g];
@@ -926,11 +1068,14 @@ static int infer_suspects(struct fit *f, const struct infer_cfg *cfg,
 	suspect_list_sort(out);
 	rc = 0;
 out:
-	for (size_t i = 0; dt && i < groups.n; i++) {
-		free(dt[i].c);
-		free(dt[i].r);
-	}
-	free(dt);
+	tallies_free(dt, groups.n);
+	tallies_free(ct, ncand);
+	free(cand_dev);
+	free(one_map);
+	free(cand_u);
+	free(order);
+	free(cand_list);
+	free(sw_flagged);
 	free(lt);
 	free(pp.v);
 	free(dp.v);

@@ -90,8 +90,6 @@ struct builder {
 	struct u64map links; /* (from << 32 | to) -> link id */
 	size_t cap_links, cap_alts, cap_alt_links;
 	uint32_t *succ_first, *succ; /* CSR adjacency over links: link ids */
-	uint32_t *in_degree;         /* per device: links into it */
-	uint32_t *in_link;           /* per device: one link into it */
 };
 
 static int64_t builder_dev(struct builder *b, const char *name)
@@ -209,16 +207,8 @@ static int builder_adjacency(struct builder *b)
 
 	b->succ_first = calloc(m->ndevs + 1, sizeof(*b->succ_first));
 	b->succ = malloc((m->nlinks + 1) * sizeof(*b->succ));
-	b->in_degree = calloc(m->ndevs + 1, sizeof(*b->in_degree));
-	b->in_link = malloc((m->ndevs + 1) * sizeof(*b->in_link));
-	if (!b->succ_first || !b->succ || !b->in_degree || !b->in_link)
+	if (!b->succ_first || !b->succ)
 		return -1;
-	for (uint32_t d = 0; d < m->ndevs; d++)
-		b->in_link[d] = UINT32_MAX;
-	for (uint32_t l = 0; l < m->nlinks; l++) {
-		b->in_degree[m->link_to[l]]++;
-		b->in_link[m->link_to[l]] = l;
-	}
 	for (uint32_t l = 0; l < m->nlinks; l++)
 		b->succ_first[m->link_from[l] + 1]++;
 	for (uint32_t d = 0; d < m->ndevs; d++)
@@ -323,28 +313,6 @@ static int flow_star_alts(struct builder *b, uint32_t flow, const uint32_t *seq,
 		if (builder_alt_add(b, flow, combos[c], lens[c]) < 0)
 			return -1;
 	return (int)ncombo;
-}
-
-/* A "-" path: only the links every route must take are certain, the
- * prober's uplink and the target's downlink when single-homed. Its delivered
- * probes crossed them; where its lost probes died is unknown, so the flow
- * enters as delivered probes only. Returns alternatives added (0 or 1). */
-static int flow_unknown_alts(struct builder *b, uint32_t flow)
-{
-	struct model *m = b->m;
-	struct model_flow *f = &m->flows[flow];
-	uint32_t links[2], n = 0, p = f->prober_dev, t = f->target_dev;
-
-	if (b->succ_first[p + 1] - b->succ_first[p] == 1)
-		links[n++] = b->succ[b->succ_first[p]];
-	if (b->in_degree[t] == 1 && b->in_link[t] != UINT32_MAX &&
-	    (!n || links[0] != b->in_link[t]))
-		links[n++] = b->in_link[t];
-	if (!n)
-		return 0;
-	f->sent -= f->lost;
-	f->lost = 0;
-	return builder_alt_add(b, flow, links, n) < 0 ? -1 : 1;
 }
 
 void model_free(struct model *m)
@@ -452,10 +420,13 @@ struct model *model_build(const struct obs_set *obs, const struct inventory *inv
 			continue;
 		f->alt_first = (uint32_t)m->nalts;
 		if (of->nhops == OBS_PATH_UNKNOWN) {
+			/* The only certain links, the prober's uplink and the target's
+			 * downlink, bound nothing: with the rest of the path free, a
+			 * lossy flow fits any edge loss below its own, and keeping just
+			 * its clean siblings would bias those links clean. Such flows
+			 * are counted, not fit; the collector's traces fill the paths. */
 			m->flows_unknown++;
-			got = flow_unknown_alts(&b, (uint32_t)i);
-			if (got > 0)
-				m->flows_unknown_placed++;
+			got = 0;
 		} else {
 			uint32_t n = flow_devs(obs, of, name_dev, seq);
 
@@ -479,8 +450,6 @@ struct model *model_build(const struct obs_set *obs, const struct inventory *inv
 	free(name_dev);
 	free(b.succ_first);
 	free(b.succ);
-	free(b.in_degree);
-	free(b.in_link);
 	u64map_fini(&b.links);
 	return m;
 nomem:
@@ -488,8 +457,6 @@ nomem:
 	free(name_dev);
 	free(b.succ_first);
 	free(b.succ);
-	free(b.in_degree);
-	free(b.in_link);
 	u64map_fini(&b.links);
 	model_free(m);
 	errno = ENOMEM;

@@ -41,7 +41,7 @@ struct model {
 	uint32_t *alt_links;
 	size_t nalt_links;
 	/* how partial paths were used */
-	size_t flows_star, flows_star_resolved, flows_unknown, flows_unknown_placed;
+	size_t flows_star, flows_star_resolved, flows_unknown;
 	size_t flows_unplaced;
 };
 
@@ -49,10 +49,9 @@ struct model {
  * know become devices of their own); consecutive devices give directed links;
  * inventory link lines add links in both directions. "*" runs are filled with
  * every route of that length through links seen on other flows (or the
- * inventory), weighted later by EM; a "-" path keeps only the links every
- * route must take (a single-homed prober's uplink, target's downlink) and
- * only its delivered probes (its sent becomes sent - lost, lost 0), since
- * where its losses happened is unknown. Returns NULL with a reason in err. */
+ * inventory), weighted later by EM. A "-" flow is counted but left unplaced:
+ * with the rest of its path free it bounds no link (see model.c). Returns
+ * NULL with a reason in err. */
 struct model *model_build(const struct obs_set *obs, const struct inventory *inv,
 			  char *err, size_t errlen);
 void model_free(struct model *m);
