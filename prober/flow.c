@@ -141,7 +141,8 @@ void rtt_pool_close(struct rtt_pool *p, struct flow_figures *figs, size_t nflows
 {
 	size_t i = 0;
 
-	qsort(p->v, p->n, sizeof(*p->v), rtt_sample_cmp);
+	if (p->n > 1)
+		qsort(p->v, p->n, sizeof(*p->v), rtt_sample_cmp);
 	while (i < p->n) {
 		size_t j = i;
 

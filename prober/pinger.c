@@ -51,7 +51,7 @@ struct pending {
 	socklen_t dstlen;
 	uint8_t pkt[PROBE_HDR_LEN];
 	uint16_t len;
-	char cbuf[96];
+	_Alignas(struct cmsghdr) char cbuf[96];
 	size_t clen;
 };
 
@@ -500,7 +500,7 @@ void pinger_fd_ready(struct pinger *p, int fd)
 {
 	enum { RXB = 32 };
 	static uint8_t bufs[RXB][PROBE_PAYLOAD_MAX];
-	static char cbufs[RXB][128];
+	_Alignas(struct cmsghdr) static char cbufs[RXB][128];
 	struct sockaddr_storage from[RXB];
 	struct mmsghdr mm[RXB];
 	struct iovec iov[RXB];

@@ -347,7 +347,7 @@ size_t responder_fds(const struct responder *r, int *fds, size_t max)
 struct resp_rx {
 	uint8_t buf[PROBE_PAYLOAD_MAX];
 	struct sockaddr_storage from;
-	char cbuf[256];
+	_Alignas(struct cmsghdr) char cbuf[256];
 	uint64_t rx_ns;
 	int tos;
 	int have_dst;
@@ -447,7 +447,7 @@ static void resp_udp_ready(struct responder *r, int fd, int family)
 	static struct resp_rx rx[RESP_BATCH];
 	struct mmsghdr in[RESP_BATCH], out[RESP_BATCH];
 	struct iovec iv[RESP_BATCH], ov[RESP_BATCH];
-	char ocbuf[RESP_BATCH][128];
+	_Alignas(struct cmsghdr) char ocbuf[RESP_BATCH][128];
 	int n, nout = 0;
 
 	for (int i = 0; i < RESP_BATCH; i++) {
@@ -532,7 +532,7 @@ static void resp_tcp_ready(struct responder *r, int fd, int family)
 		uint8_t seg[PROBE_TCP_LEN], a16[16];
 		uint16_t sport, dport;
 		uint32_t seq, tsval, count;
-		char cbuf[128];
+		_Alignas(struct cmsghdr) char cbuf[128];
 		ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT);
 
 		if (n < 0)

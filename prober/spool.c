@@ -134,7 +134,8 @@ static int spool_scan(struct spool *s)
 			s->last_seq = seq;
 	}
 	closedir(d);
-	qsort(s->items, s->n, sizeof(*s->items), item_cmp);
+	if (s->n > 1)
+		qsort(s->items, s->n, sizeof(*s->items), item_cmp);
 	return 0;
 }
 

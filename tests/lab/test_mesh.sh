@@ -3,7 +3,9 @@
 # (responder + pinger, UDP and TCP, 8 flows per target) reporting to one
 # collector; clean fabric -> no loss; a lossy spine->leaf link -> forward loss
 # on exactly the flows whose probes cross it, reverse loss on the flows whose
-# replies cross it; kill -9 of the collector loses and doubles no batch.
+# replies cross it; a silent target is reported down, not as loss; kill -9
+# of the collector loses and doubles no batch; IPv6 probes; least privilege.
+# san: yes
 #
 #            spine1 ------ spine2
 #           / |   \ \    / /  | \            fault: spine1 -> leaf2, 5% loss
@@ -18,8 +20,11 @@
 ALL_TESTS="
 	mesh_clean
 	mesh_link_loss
+	mesh_target_down
 	mesh_collector_kill9
+	mesh_ipv6
 	mesh_least_privilege
+	mesh_no_sanitizer_reports
 "
 
 # shellcheck source=tests/lab/lib.sh
@@ -35,7 +40,7 @@ INTERVAL=2s
 LOSS_PCT=5
 DB=
 COL_PID=
-declare -A ADDR PROBER_PID
+declare -A ADDR ADDR6 PROBER_PID
 
 sql() { sqlite3 -separator $'\t' "$DB" "$1"; }
 
@@ -51,8 +56,11 @@ collector_start() {
 
 mesh_setup() {
 	local h t
-	fab up --spines 2 --leaves 4 --hosts-per-leaf 2 >/dev/null || return 1
-	for h in $HOSTS; do ADDR[$h]=$(fab addr "$h" -4) || return 1; done
+	fab up --spines 2 --leaves 4 --hosts-per-leaf 2 --ipv6 >/dev/null || return 1
+	for h in $HOSTS; do
+		ADDR[$h]=$(fab addr "$h" -4) || return 1
+		ADDR6[$h]=$(fab addr "$h" -6) || return 1
+	done
 	DB=$LAB_TMP/mesh.db
 	collector_start || { echo "collector did not start"; return 1; }
 	for h in $HOSTS; do
@@ -67,7 +75,7 @@ mesh_setup() {
 		lab_bg "$h" "$FM_BIN/prober" --name "$h" --targets "$LAB_TMP/targets.$h" \
 			--collector "${ADDR[h1]}:31337" --spool "$LAB_TMP/spool.$h" \
 			--interval "$INTERVAL" --tcp-port "$TCP_PORT" --listen-port "$UDP_PORT" \
-			--sport-base "$SPORT_BASE" 2>>"$LAB_TMP/prober.$h.log"
+			--sport-base "$SPORT_BASE" --down-intervals 2 2>>"$LAB_TMP/prober.$h.log"
 		PROBER_PID[$h]=$LAB_LAST_PID
 	done
 }
@@ -181,6 +189,27 @@ mesh_link_loss() {
 	log_test "spine1->leaf2 ${LOSS_PCT}% loss: fwd/rev on exactly the crossing flows (UDP, TCP)"
 }
 
+mesh_target_down() {
+	local t0 rows
+	RET=0
+	kill "${PROBER_PID[h8]}"
+	wait "${PROBER_PID[h8]}" 2>/dev/null
+	t0=$(now_ms)
+	sleep 7 # two whole silent intervals (--down-intervals 2) and one more
+	# per prober/target: target_down of the newest batch, for batches after t0
+	rows=$(sql "SELECT t.addr, max(r.target_down), min(r.target_down)
+		FROM results r JOIN batches b ON b.id = r.batch_id
+		JOIN flows f ON f.id = r.flow_id JOIN probers p ON p.id = f.prober_id
+		JOIN targets t ON t.id = f.target_id
+		WHERE p.name = 'h1' AND b.end_ms > $t0 + 5000 GROUP BY t.addr")
+	log_info "h1's view after h8 stopped (target, max down, min down): $(echo $rows)"
+	grep -q "^${ADDR[h8]}"$'\t1\t1$' <<<"$rows"
+	check_err $? "h8 not reported down on every flow"
+	[ "$(grep -c $'\t0\t0$' <<<"$rows")" -eq 6 ]
+	check_err $? "targets other than h8 reported down"
+	log_test "a target silent on all flows is reported target_down, the rest not"
+}
+
 mesh_collector_kill9() {
 	local h i waited=0 n last bad=0 inspool dbrows missing
 	RET=0
@@ -201,7 +230,7 @@ mesh_collector_kill9() {
 		waited=$((waited + 1))
 	done
 	for h in $HOSTS; do
-		kill "${PROBER_PID[$h]}"
+		kill "${PROBER_PID[$h]}" 2>/dev/null # h8 is already stopped
 		wait "${PROBER_PID[$h]}" 2>/dev/null
 	done
 	for h in $HOSTS; do
@@ -223,6 +252,30 @@ mesh_collector_kill9() {
 	log_test "kill -9 collector mid-run: every batch stored exactly once"
 }
 
+mesh_ipv6() {
+	local h t n s f r
+	RET=0
+	for h in h1 h5; do
+		t=h5
+		[ $h = h5 ] && t=h1
+		printf '# faultmesh targets v1\n%s flows=%d rate=40\n%s flows=%d rate=40 proto=tcp port=%d\n' \
+			"${ADDR6[$t]}" $FLOWS "${ADDR6[$t]}" $FLOWS $TCP_PORT >"$LAB_TMP/targets6.$h"
+		lab_bg "$h" "$FM_BIN/prober" --name "${h}v6" --targets "$LAB_TMP/targets6.$h" \
+			--collector "${ADDR[h1]}:31337" --spool "$LAB_TMP/spool6.$h" --interval 1s \
+			--tcp-port "$TCP_PORT" --listen-port "$UDP_PORT" --duration 4500ms \
+			2>>"$LAB_TMP/prober6.$h.log"
+		PROBER_PID[${h}v6]=$LAB_LAST_PID
+	done
+	wait "${PROBER_PID[h1v6]}" "${PROBER_PID[h5v6]}"
+	read -r n s f r < <(sql "SELECT count(DISTINCT f.id), SUM(r.sent), SUM(r.lost_fwd), SUM(r.lost_rev)
+		FROM results r JOIN flows f ON f.id = r.flow_id JOIN probers p ON p.id = f.prober_id
+		WHERE p.name IN ('h1v6', 'h5v6') AND f.src LIKE '%:%'" | tr '\t' ' ')
+	log_info "IPv6: $n flows, $s probes, lost $f forward, $r reverse"
+	[ "$n" -eq $((2 * 2 * FLOWS)) ] && [ "${s:-0}" -ge 200 ] && [ $((f + r)) -le $((s / 500 + 1)) ]
+	check_err $? "IPv6 UDP+TCP flows missing or lossy"
+	log_test "IPv6: UDP and TCP flows both ways, stored, no loss"
+}
+
 mesh_least_privilege() {
 	local caps
 	RET=0
@@ -239,11 +292,15 @@ mesh_least_privilege() {
 	log_test "running prober keeps CAP_NET_RAW only (CapEff $caps)"
 }
 
+mesh_no_sanitizer_reports() {
+	RET=0
+	! grep -l -E 'runtime error|Sanitizer' "$LAB_TMP"/*.log
+	check_err $? "sanitizer reports in the logs above"
+	log_test "no sanitizer reports from any prober or the collector"
+}
+
 lab_init prb
 lab_need sqlite3 prober collector
 mesh_setup || { echo "FAIL: setup"; exit 1; }
 tests_run
-for h in $HOSTS; do
-	grep -h -E ' error: ' "$LAB_TMP/prober.$h.log" | head -3
-done
 exit $EXIT_STATUS
