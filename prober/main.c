@@ -291,6 +291,8 @@ static int prober_setup(struct prober *pr, char *err, size_t errlen)
 		}
 		if (ufd < 0 || read(ufd, &pc.session, sizeof(pc.session)) != sizeof(pc.session))
 			pc.session = (uint32_t)now_ns() ^ (uint32_t)getpid();
+		if (!pc.session) /* 0 is what a SYN without our TS option carries */
+			pc.session = 1;
 		if (ufd >= 0)
 			close(ufd);
 		srand(pc.session);

@@ -469,8 +469,8 @@ static void pinger_reply_take(struct pinger *p, const struct pfd *pf,
 	f = &p->flows[r.flow_id];
 	t = &p->targets[f->target];
 	if (t->spec.kind != pf->kind || f->sport != r.local_port ||
-	    (pf->kind == &probe_udp_ops && (r.session != p->cfg.session ||
-					   !addr_match(t, from) ||
+	    r.session != p->cfg.session ||
+	    (pf->kind == &probe_udp_ops && (!addr_match(t, from) ||
 					   ntohs(((const struct sockaddr_in *)from)->sin_port) !=
 						   t->spec.port)) ||
 	    (pf->kind == &probe_tcp_ops && (r.remote_port != t->spec.port || !addr_match(t, from))))

@@ -70,7 +70,7 @@ struct probe_reply {
 	uint32_t count;      /* responder's received count for the flow */
 	uint64_t tx_ns;      /* echoed send time; TCP echoes only the low 32 bits */
 	uint8_t tx_bits;     /* 64 or 32 */
-	uint32_t session;    /* UDP only; 0 for TCP */
+	uint32_t session;    /* the prober run's session the reply echoes */
 	uint16_t local_port;  /* our port the reply came to (sport of the flow) */
 	uint16_t remote_port; /* the responder's port it came from */
 };
@@ -108,14 +108,16 @@ int probe_sock_prepare(int fd);
 
 /* TCP reply the responder crafts: RST|ACK from dport back to the probe's
  * source, seq = count, ack = probe seq + 1, window PROBE_TCP_WINDOW_MARK, TS
- * option echoing the probe's TSval. Writes PROBE_TCP_LEN bytes into out. */
+ * option TSval = the probe's TSecr (session), TSecr = the probe's TSval
+ * (send time). Writes PROBE_TCP_LEN bytes into out. */
 void probe_tcp_reply_build(const struct probe_flow_key *back, uint32_t count,
 			   uint32_t ack, uint32_t tsval, uint32_t tsecr,
 			   uint8_t *out);
 /* Parse a SYN probe as the responder sees it (same framing as parse). Returns
- * 0 and fills sport/dport/seq/tsval, or -1 when not a faultmesh SYN probe. */
+ * 0 and fills sport/dport/seq and the TS option's tsval/tsecr (0 when
+ * absent), or -1 when it is not a plain SYN. */
 int probe_tcp_syn_parse(int family, const uint8_t *pkt, size_t len,
 			uint16_t *sport, uint16_t *dport, uint32_t *seq,
-			uint32_t *tsval);
+			uint32_t *tsval, uint32_t *tsecr);
 
 #endif

@@ -125,6 +125,9 @@ static void tcp_tmpl_init(struct probe_tmpl *t, const struct probe_flow_key *key
 {
 	tcp_hdr_write(t->buf, key->sport, key->dport, TCP_FLAG_SYN, 65535);
 	t->len = PROBE_TCP_LEN;
+	/* TSecr carries the session: a responder's reply echoes it, so replies
+	 * to other SYNs on the same ports (a path trace's) are told apart */
+	put32(t->buf + 28, key->session);
 	t->sum = probe_csum_add(tcp_pseudo_sum(key), t->buf, PROBE_TCP_LEN);
 	/* the flow id is constant: the seq number's top half */
 	put16(t->buf + 4, (uint16_t)key->flow_id);
@@ -205,6 +208,7 @@ static int tcp_parse(int family, const uint8_t *pkt, size_t len, struct probe_re
 	r->seq = ack & 0xffff;
 	r->seq_bits = 16;
 	r->count = get32(seg + 4);
+	r->session = tsval; /* the probe's TSecr, echoed */
 	r->tx_ns = tsecr;
 	r->tx_bits = 32;
 	r->remote_port = get16(seg);
@@ -214,11 +218,10 @@ static int tcp_parse(int family, const uint8_t *pkt, size_t len, struct probe_re
 
 int probe_tcp_syn_parse(int family, const uint8_t *pkt, size_t len,
 			uint16_t *sport, uint16_t *dport, uint32_t *seq,
-			uint32_t *tsval)
+			uint32_t *tsval, uint32_t *tsecr)
 {
 	size_t hlen;
 	const uint8_t *seg = tcp_seg_find(family, pkt, len, &hlen);
-	uint32_t tsecr;
 
 	/* a plain SYN (ECN bits allowed); ACK, RST or FIN set is not a probe */
 	if (!seg || (seg[13] & 0x3f) != TCP_FLAG_SYN)
@@ -226,8 +229,8 @@ int probe_tcp_syn_parse(int family, const uint8_t *pkt, size_t len,
 	*sport = get16(seg);
 	*dport = get16(seg + 2);
 	*seq = get32(seg + 4);
-	if (tcp_ts_find(seg, hlen, tsval, &tsecr) < 0)
-		*tsval = 0;
+	if (tcp_ts_find(seg, hlen, tsval, tsecr) < 0)
+		*tsval = *tsecr = 0;
 	return 0;
 }
 

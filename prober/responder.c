@@ -531,14 +531,15 @@ static void resp_tcp_ready(struct responder *r, int fd, int family)
 		struct sockaddr_storage to;
 		uint8_t seg[PROBE_TCP_LEN], a16[16];
 		uint16_t sport, dport;
-		uint32_t seq, tsval, count;
+		uint32_t seq, tsval, tsecr, count;
 		_Alignas(struct cmsghdr) char cbuf[128];
 		ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT);
 
 		if (n < 0)
 			return;
 		resp_cmsg_read(&mh, &rx);
-		if (probe_tcp_syn_parse(family, rx.buf, (size_t)n, &sport, &dport, &seq, &tsval) < 0)
+		if (probe_tcp_syn_parse(family, rx.buf, (size_t)n, &sport, &dport, &seq, &tsval,
+					&tsecr) < 0)
 			continue;
 		memset(&to, 0, sizeof(to));
 		if (family == AF_INET) {
@@ -573,9 +574,9 @@ static void resp_tcp_ready(struct responder *r, int fd, int family)
 		back.sport = dport;
 		back.dport = sport;
 		/* the flow id rides in the seq number's top 16 bits */
-		count = responder_count_bump(r, a16, sport, IPPROTO_TCP, seq >> 16, 0,
+		count = responder_count_bump(r, a16, sport, IPPROTO_TCP, seq >> 16, tsecr,
 					     ms_of_ns(rx.rx_ns));
-		probe_tcp_reply_build(&back, count, seq + 1, (uint32_t)rx.rx_ns, tsval, seg);
+		probe_tcp_reply_build(&back, count, seq + 1, tsecr, tsval, seg);
 		iv.iov_base = seg;
 		iv.iov_len = sizeof(seg);
 		mh.msg_name = &to;

@@ -42,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct probe_msg m;
 	struct probe_reply r;
 	uint16_t sp, dp;
-	uint32_t seq, ts;
+	uint32_t seq, ts, tse;
 
 	if (size < 1)
 		return 0;
@@ -62,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 4:
 		probe_tcp_syn_parse(data[0] & 8 ? AF_INET6 : AF_INET, data + 1, size - 1, &sp, &dp,
-				    &seq, &ts);
+				    &seq, &ts, &tse);
 		break;
 	default:
 		flow_events_run(data + 1, size - 1);

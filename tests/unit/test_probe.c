@@ -64,13 +64,13 @@ Test(probe, tcp4_build_matches_golden_bytes_with_checksum)
 	/* build twice: the second must not depend on the first's leftovers */
 	probe_tcp_ops.build(&t, 3, 0x99999999);
 	len = probe_tcp_ops.build(&t, 7, 0xaaaa55667788ull);
-	expect_bytes(t.buf, len, "9c407a6b00050007000000008002ffff06fd00000101080a5566778800000000");
+	expect_bytes(t.buf, len, "9c407a6b00050007000000008002ffff695f00000101080a55667788deadbeef");
 }
 
 Test(probe, tcp6_build_matches_golden_bytes_with_checksum)
 {
 	struct probe_flow_key k = { .family = AF_INET6, .sport = 40001, .dport = 31339,
-				    .flow_id = 9 };
+				    .session = 0x01020304, .flow_id = 9 };
 	struct probe_tmpl t;
 	size_t len;
 
@@ -78,7 +78,7 @@ Test(probe, tcp6_build_matches_golden_bytes_with_checksum)
 	inet_pton(AF_INET6, "2001:2::2", &k.dst.v6);
 	probe_tcp_ops.tmpl_init(&t, &k);
 	len = probe_tcp_ops.build(&t, 0x1234fffe, 0xfedcba98);
-	expect_bytes(t.buf, len, "9c417a6b0009fffe000000008002ffff669800000101080afedcba9800000000");
+	expect_bytes(t.buf, len, "9c417a6b0009fffe000000008002ffff629200000101080afedcba9801020304");
 }
 
 Test(probe, tcp_reply_golden_and_parsed_back_behind_ipv4_header)
@@ -99,6 +99,7 @@ Test(probe, tcp_reply_golden_and_parsed_back_behind_ipv4_header)
 	cr_assert_eq(r.seq, 7);
 	cr_assert_eq(r.seq_bits, 16);
 	cr_assert_eq(r.count, 42);
+	cr_assert_eq(r.session, 0x01020304);
 	cr_assert_eq(r.tx_ns, 0x55667788);
 	cr_assert_eq(r.local_port, 40000);
 	cr_assert_eq(r.remote_port, 31339);
@@ -113,18 +114,19 @@ Test(probe, tcp_syn_parse_reads_identity_and_rejects_non_syn)
 	struct probe_flow_key k = key4();
 	struct probe_tmpl t;
 	uint16_t sp, dp;
-	uint32_t seq, tsval;
+	uint32_t seq, tsval, tsecr;
 
 	probe_tcp_ops.tmpl_init(&t, &k);
 	probe_tcp_ops.build(&t, 7, 0x55667788);
-	cr_assert_eq(probe_tcp_syn_parse(AF_INET6, t.buf, t.len, &sp, &dp, &seq, &tsval), 0);
+	cr_assert_eq(probe_tcp_syn_parse(AF_INET6, t.buf, t.len, &sp, &dp, &seq, &tsval, &tsecr), 0);
 	cr_assert_eq(sp, 40000);
 	cr_assert_eq(dp, 31339);
 	cr_assert_eq(seq, (5u << 16) | 7);
 	cr_assert_eq(tsval, 0x55667788);
+	cr_assert_eq(tsecr, 0xdeadbeef, "the session rides in TSecr");
 	t.buf[13] = 0x12; /* SYN|ACK */
-	cr_assert_eq(probe_tcp_syn_parse(AF_INET6, t.buf, t.len, &sp, &dp, &seq, &tsval), -1);
-	cr_assert_eq(probe_tcp_syn_parse(AF_INET6, t.buf, 19, &sp, &dp, &seq, &tsval), -1);
+	cr_assert_eq(probe_tcp_syn_parse(AF_INET6, t.buf, t.len, &sp, &dp, &seq, &tsval, &tsecr), -1);
+	cr_assert_eq(probe_tcp_syn_parse(AF_INET6, t.buf, 19, &sp, &dp, &seq, &tsval, &tsecr), -1);
 }
 
 Test(probe, msg_roundtrip_keeps_every_field)
