@@ -156,7 +156,7 @@ static double terms_bound(const struct terms *t, double u_hat, double drop, int 
 		if (hi >= 700)
 			return 700;
 	}
-	for (int it = 0; it < 100; it++) {
+	for (int it = 0; it < 50; it++) {
 		double mid = 0.5 * (lo + hi);
 		int inside = terms_loglik(t, mid) >= h0;
 
@@ -502,7 +502,7 @@ static double fit_profile_lr(struct fit *f, const struct infer_cfg *cfg,
 	for (uint32_t k = f->inc_first[l]; k < f->inc_first[l + 1]; k++)
 		f->lX[f->inc[k]] += u_null - f->u[l];
 	f->u[l] = u_null;
-	for (int sweep = 0; sweep < 6; sweep++) {
+	for (int sweep = 0; sweep < 2; sweep++) {
 		double gain_max = 0;
 
 		for (size_t i = 1; i < links.n; i++) {
@@ -540,6 +540,42 @@ out:
 	return lr;
 }
 
+/* A lower bound of the profile statistic that needs no refit: under the null
+ * each non-candidate neighbour may rise at most to the background rate (or
+ * its fitted rate), so each lossy path's rest is at most the sum of those
+ * caps; granting every path that maximum only helps the null. Returns -1
+ * when a neighbour is itself a candidate (no cap: refit instead). t holds
+ * l's terms and is used as scratch. */
+static double fit_relaxed_lr(const struct fit *f, uint32_t l, struct terms *t,
+			     double u_null)
+{
+	const struct model *m = f->m;
+	double h_hat = terms_loglik(t, f->u[l]);
+	size_t n = 0;
+
+	for (uint32_t i = f->inc_first[l]; i < f->inc_first[l + 1]; i++) {
+		uint32_t k = f->inc[i];
+		const struct model_alt *al = &m->alts[f->lossy_alt[k]];
+		double rest = 0;
+
+		if (f->lc[k] <= 0)
+			continue;
+		for (uint32_t j = 0; j < al->nlinks; j++) {
+			uint32_t nb = m->alt_links[al->link_first + j];
+
+			if (nb == l)
+				continue;
+			if (f->cand[nb])
+				return -1;
+			rest += fmax(u_null, f->u[nb]);
+		}
+		f->rbuf[n++] = rest;
+	}
+	t->r = f->rbuf;
+	t->n = n;
+	return fmax(0, 2 * (h_hat - terms_loglik(t, u_null)));
+}
+
 /* Test one variable against the background: fills loss, interval, score and
  * confidence; returns 1 when it is faulty at the corrected level. */
 static int terms_test(const struct terms *t, double u_hat, double u_null,
@@ -560,9 +596,15 @@ static int terms_test(const struct terms *t, double u_hat, double u_null,
 	s->score = lr;
 	s->confidence = pv < 1 ? 1 - pv : 0;
 	s->loss_ratio = u_to_loss(u_hat);
+	return 1;
+}
+
+/* The 95% profile-likelihood interval of a suspect's loss (the costly part
+ * of a test, so only for suspects that are kept). */
+static void terms_interval(const struct terms *t, double u_hat, struct suspect *s)
+{
 	s->loss_lo = u_to_loss(terms_bound(t, u_hat, LR_CI95 / 2, -1));
 	s->loss_hi = u_to_loss(terms_bound(t, u_hat, LR_CI95 / 2, 1));
-	return 1;
 }
 
 struct pairs {
@@ -811,7 +853,9 @@ static int infer_suspects(struct fit *f, const struct infer_cfg *cfg,
 			continue;
 		fit_link_terms(f, l, &t);
 		terms_test(&t, f->u[l], u_null, ntests, 1.0, &s);
-		lr = fit_profile_lr(f, cfg, l, u_null);
+		lr = fit_relaxed_lr(f, l, &t, u_null);
+		if (lr < 0 || 0.5 * erfc(sqrt(lr / 2)) * ntests > cfg->alpha)
+			lr = fit_profile_lr(f, cfg, l, u_null);
 		if (lr < 0)
 			goto out;
 
@@ -820,6 +864,8 @@ static int infer_suspects(struct fit *f, const struct infer_cfg *cfg,
 			continue;
 		s.score = lr;
 		s.confidence = pv < 1 ? 1 - pv : 0;
+		fit_link_terms(f, l, &t); /* the relaxed bound used t as scratch */
+		terms_interval(&t, f->u[l], &s);
 		snprintf(s.from, sizeof(s.from), "%s", model_dev_name(m, m->link_from[l]));
 		snprintf(s.to, sizeof(s.to), "%s", model_dev_name(m, m->link_to[l]));
 		link_sus[l] = (int32_t)links.n;
@@ -1051,10 +1097,9 @@ static int infer_suspects(struct fit *f, const struct infer_cfg *cfg,
 		s->lossy_flows = dt[g].lossy;
 		/* grouped links were each significant, so the group is reported
 		 * even if its pooled test is weaker; the score still ranks it */
-		if (!terms_test(&t, u, u_null, ntests, 1.0, s)) {
+		if (!terms_test(&t, u, u_null, ntests, 1.0, s))
 			s->loss_ratio = u_to_loss(u);
-			s->loss_lo = s->loss_hi = s->loss_ratio;
-		}
+		terms_interval(&t, u, s);
 		if (s->kind != SUSPECT_DROPPED && suspect_list_add(out, s) < 0)
 			goto out;
 	}
