@@ -40,12 +40,12 @@ static const struct opt_spec report_opts[] = {
 	{ "previous", 'p', OPT_STR, offsetof(struct report_cfg, previous), 0, 0,
 	  NULL, "FILE", "previous summary.json to compare with (default: the newest "
 	  "other DIR's sibling that has one)" },
-	{ "since", 's', OPT_MS, offsetof(struct report_cfg, since_ms), 60e3,
+	{ "since", 's', OPT_MS, offsetof(struct report_cfg, since_ms), 1e3,
 	  31.0 * 86400e3, "24h", "DURATION", "the report covers this last stretch" },
 	{ "until", 0, OPT_INT, offsetof(struct report_cfg, until_ms), 0, 1e15, "0",
 	  "UNIX_MS", "end of the stretch in Unix ms (0: now)" },
 	{ "slice", 0, OPT_MS, offsetof(struct report_cfg, slice_ms), 0, 86400e3, "0",
-	  "DURATION", "timeline slice (0: an hour, or since/96 if more)" },
+	  "DURATION", "timeline slice (0: since/24, an hour for a day)" },
 	{ "down-after", 0, OPT_MS, offsetof(struct report_cfg, down_after_ms), 1e3,
 	  86400e3, "5m", "DURATION", "a prober that sent nothing this long was down" },
 };
@@ -316,12 +316,12 @@ static int report_gather(const struct report_cfg *cfg, const struct inventory *i
 		x->lossy_flows = s->lossy_flows;
 		report_suspect_note(x, s);
 	}
-	if (!slice_ms) {
-		slice_ms = 3600000;
-		if ((r->until_ms - r->since_ms) / slice_ms > FREPORT_SLICES_MAX)
-			slice_ms = (r->until_ms - r->since_ms + FREPORT_SLICES_MAX - 1) /
-				   FREPORT_SLICES_MAX;
-	}
+	if (!slice_ms)
+		slice_ms = (r->until_ms - r->since_ms) / 24;
+	if (slice_ms < 1000)
+		slice_ms = 1000;
+	if ((r->until_ms - r->since_ms) / slice_ms > FREPORT_SLICES_MAX)
+		slice_ms = (r->until_ms - r->since_ms + FREPORT_SLICES_MAX - 1) / FREPORT_SLICES_MAX;
 	r->nslices = (size_t)((r->until_ms - r->since_ms + slice_ms - 1) / slice_ms);
 	if (r->nslices > FREPORT_SLICES_MAX)
 		r->nslices = FREPORT_SLICES_MAX;
@@ -332,6 +332,8 @@ static int report_gather(const struct report_cfg *cfg, const struct inventory *i
 		/* slices end at until, so the last one is the freshest full one */
 		sl->end_ms = r->until_ms - (int64_t)(r->nslices - 1 - i) * slice_ms;
 		sl->start_ms = sl->end_ms - slice_ms;
+		if (sl->start_ms < r->since_ms)
+			sl->start_ms = r->since_ms;
 		if (report_view_load(cfg, inv, sl->start_ms, sl->end_ms, &v, err, errlen) < 0)
 			return -1;
 		sl->sent = v.sent;

@@ -16,6 +16,7 @@
 #define FREPORT_WORST_PAIRS 15
 #define FREPORT_SUSPECTS_MAX 64
 #define FREPORT_FAULT_COLOR "#e000e0" /* faulty links and devices, nothing else */
+#define FREPORT_HEALTHY_LOSS 1e-3 /* end-to-end loss below this, with no suspect, is healthy */
 
 /* Links between two adjacent tiers (hosts-leaf, leaf-spine, ...). */
 struct freport_layer {

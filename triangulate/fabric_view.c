@@ -296,6 +296,7 @@ int fabric_view_build(struct fabric_view *v, const struct obs_set *obs,
 		const struct model_flow *f = &m->flows[i];
 
 		v->flows++;
+		v->flows_unplaced += f->nalt == 0;
 		v->lossy_flows += f->lost > 0;
 		v->sent += f->sent;
 		v->lost += f->lost;

@@ -49,6 +49,7 @@ struct fabric_view {
 	size_t npairs;
 	int tiers;                 /* highest tier + 1 */
 	uint64_t flows, lossy_flows, sent, lost; /* whole window */
+	uint64_t flows_unplaced; /* flows with no known or inferable path */
 };
 
 /* Build the view of obs (names through inv, may be NULL) with the inference

@@ -60,9 +60,20 @@ static void html_verdict_write(FILE *out, const struct freport *r)
 			"are the probers and the collector running?</div>\n");
 		return;
 	}
-	fprintf(out, "<div class=\"verdict %s\">", r->nsuspects ? "bad" : "good");
+	fprintf(out, "<div class=\"verdict %s\">",
+		r->nsuspects || loss >= FREPORT_HEALTHY_LOSS ? "bad" : "good");
+	if (!r->nsuspects && v->lost && v->flows_unplaced * 2 > v->flows) {
+		/* no paths: loss cannot be placed, and saying healthy would lie */
+		fprintf(out, "Loss ");
+		html_pct(out, loss);
+		fprintf(out, " seen but not localized: %llu of %llu flows have no known "
+			"path (are the probers tracing?).</div>\n",
+			(unsigned long long)v->flows_unplaced, (unsigned long long)v->flows);
+		return;
+	}
 	if (!r->nsuspects) {
-		fprintf(out, "Healthy: no faulty link or device localized. Fabric loss ");
+		fprintf(out, "%s: no faulty link or device localized. Fabric loss ",
+			loss < FREPORT_HEALTHY_LOSS ? "Healthy" : "Diffuse loss");
 		html_pct(out, loss);
 		fprintf(out, " over %llu probes.</div>\n", (unsigned long long)v->sent);
 		return;
@@ -199,7 +210,10 @@ static void html_tiers_write(FILE *out, const struct freport *r)
 		fprintf(out, "<tr class=\"layer\"><td>");
 		freport_xml_write(out, y->name);
 		fprintf(out, " links</td><td class=\"num\">%u</td><td class=\"num\">", y->links);
-		html_pct(out, y->loss_ratio);
+		if (y->sent > 0)
+			html_pct(out, y->loss_ratio);
+		else
+			fprintf(out, "no data");
 		fprintf(out, "</td><td class=\"num%s\">%u</td></tr>\n",
 			y->suspects ? " fault" : "", y->suspects);
 	}

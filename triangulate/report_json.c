@@ -79,11 +79,11 @@ static int json_write(FILE *out, const struct freport *r)
 		FREPORT_VERSION, r->generated_ms, r->since_ms, r->until_ms);
 	json_str(out, r->db);
 	fprintf(out, ",\n \"fabric\": {\"loss\": %.6g, \"sent\": %llu, \"lost\": %llu, "
-		"\"flows\": %llu, \"lossy_flows\": %llu, \"devices\": %u, \"links\": %u, "
-		"\"suspects\": %zu},\n",
+		"\"flows\": %llu, \"lossy_flows\": %llu, \"flows_unplaced\": %llu, "
+		"\"devices\": %u, \"links\": %u, \"suspects\": %zu},\n",
 		jnum(loss), (unsigned long long)v->sent, (unsigned long long)v->lost,
 		(unsigned long long)v->flows, (unsigned long long)v->lossy_flows,
-		v->m->ndevs, v->m->nlinks, v->sus.n);
+		(unsigned long long)v->flows_unplaced, v->m->ndevs, v->m->nlinks, v->sus.n);
 	fprintf(out, " \"tiers\": [");
 	for (int t = 0; t < v->tiers; t++) {
 		unsigned n = 0;

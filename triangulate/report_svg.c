@@ -18,6 +18,7 @@
 #define SVG_STEP_MIN_PX 74  /* between devices of a row */
 #define SVG_WIDTH_MIN_PX 900
 #define SVG_PAIR_OFFSET_PX 3.5 /* the two directions of a link, side by side */
+#define SVG_NO_DATA_COLOR "#b0bec5"
 
 void freport_xml_write(FILE *out, const char *s)
 {
@@ -136,6 +137,7 @@ static void svg_link_write(FILE *out, const struct fabric_view *v,
 	double ox = len > 0 ? -dy / len * SVG_PAIR_OFFSET_PX * side : 0;
 	double oy = len > 0 ? dx / len * SVG_PAIR_OFFSET_PX * side : 0;
 	char pct[32], obs[32];
+	int unseen = !s && fl->sent <= 0;
 
 	if ((s != NULL) != faults)
 		return; /* faults are drawn last, on top */
@@ -145,19 +147,25 @@ static void svg_link_write(FILE *out, const struct fabric_view *v,
 	freport_xml_write(out, from);
 	fprintf(out, "\" data-to=\"");
 	freport_xml_write(out, to);
+	/* a link no probe is known to cross has no loss figure: grey, dashed,
+	 * never the colour of a healthy link */
 	fprintf(out,
-		"\" data-loss=\"%.6g\" data-suspect=\"%s\" x1=\"%.1f\" y1=\"%.1f\" "
+		"\" data-loss=\"%s%.6g\" data-suspect=\"%s\" x1=\"%.1f\" y1=\"%.1f\" "
 		"x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"%d\" "
-		"stroke-linecap=\"round\"><title>",
-		isfinite(fl->loss_ratio) ? fl->loss_ratio : 0,
+		"stroke-linecap=\"round\"%s><title>",
+		unseen ? "-" : "", unseen ? 0 : isfinite(fl->loss_ratio) ? fl->loss_ratio : 0,
 		s ? suspect_kind_name(s->kind) : "", a.x + ox, a.y + oy, b.x + ox, b.y + oy,
-		s ? FREPORT_FAULT_COLOR : freport_loss_color(fl->loss_ratio), s ? 7 : 3);
+		s ? FREPORT_FAULT_COLOR : unseen ? SVG_NO_DATA_COLOR : freport_loss_color(fl->loss_ratio),
+		s ? 7 : unseen ? 2 : 3, unseen ? " stroke-dasharray=\"5 4\"" : "");
 	freport_xml_write(out, from);
 	fprintf(out, " \u2192 ");
 	freport_xml_write(out, to);
-	fprintf(out, ": %s loss charged (%s on flows crossing), %llu flows, %llu lossy",
-		pct, obs, (unsigned long long)fl->flows,
-		(unsigned long long)fl->lossy_flows);
+	if (unseen)
+		fprintf(out, ": no probe known to cross it (no traced path)");
+	else
+		fprintf(out, ": %s loss charged (%s on flows crossing), %llu flows, %llu lossy",
+			pct, obs, (unsigned long long)fl->flows,
+			(unsigned long long)fl->lossy_flows);
 	if (s)
 		fprintf(out, "; SUSPECT %s, confidence %.4f", suspect_kind_name(s->kind),
 			s->confidence);
@@ -198,6 +206,10 @@ static void svg_legend_write(FILE *out, double y)
 			scale[i].label);
 		x += 95;
 	}
+	fprintf(out, "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" "
+		"stroke=\"" SVG_NO_DATA_COLOR "\" stroke-width=\"2\" stroke-dasharray=\"5 4\"/>"
+		"<text x=\"%.0f\" y=\"%.0f\">no data</text>\n", x, y, x + 24, y, x + 30, y + 4);
+	x += 95;
 	fprintf(out, "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" "
 		"stroke=\"" FREPORT_FAULT_COLOR "\" stroke-width=\"7\"/>"
 		"<text x=\"%.0f\" y=\"%.0f\" font-weight=\"bold\">suspect (localized fault)</text>\n",
@@ -260,12 +272,13 @@ int freport_svg_heatmap_write(FILE *out, const struct freport *r)
 	return ferror(out) ? -1 : 0;
 }
 
-static void svg_hhmm(int64_t ms, char *buf, size_t len)
+/* Clock time of a slice; seconds too when slices are shorter than a minute. */
+static void svg_hhmm(int64_t ms, char *buf, size_t len, int secs)
 {
 	time_t t = (time_t)(ms / 1000);
 	struct tm tm;
 
-	if (!gmtime_r(&t, &tm) || !strftime(buf, len, "%H:%M", &tm))
+	if (!gmtime_r(&t, &tm) || !strftime(buf, len, secs ? "%H:%M:%S" : "%H:%M", &tm))
 		snprintf(buf, len, "?");
 }
 
@@ -295,7 +308,7 @@ int freport_svg_fabric_timeline_write(FILE *out, const struct freport *r)
 		double x = left + bw * (double)i;
 
 		svg_pct(pct, sizeof(pct), loss);
-		svg_hhmm(s->start_ms, t0, sizeof(t0));
+		svg_hhmm(s->start_ms, t0, sizeof(t0), s->end_ms - s->start_ms < 60000);
 		fprintf(out, "<rect class=\"slice\" data-start-ms=\"%" PRId64 "\" data-loss=\"%.6g\" "
 			"x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\">"
 			"<title>%s UTC: %s loss of %llu probes, %zu suspects%s</title></rect>\n",
@@ -329,7 +342,8 @@ int freport_svg_suspect_timeline_write(FILE *out, const struct freport *r,
 		/* stronger colour for louder loss, on a log scale from 0.01% */
 		double op = loss < 0 ? 0 : fmin(1, 0.35 + 0.65 * fmax(0, log10(loss / 1e-4)) / 3);
 
-		svg_hhmm(r->slices[i].start_ms, t0, sizeof(t0));
+		svg_hhmm(r->slices[i].start_ms, t0, sizeof(t0),
+			 r->slices[i].end_ms - r->slices[i].start_ms < 60000);
 		svg_pct(pct, sizeof(pct), loss < 0 ? 0 : loss);
 		fprintf(out, "<rect x=\"%.1f\" y=\"1\" width=\"%.1f\" height=\"%.0f\" "
 			"fill=\"%s\" fill-opacity=\"%.2f\" stroke=\"#ffffff\"><title>%s UTC: %s"

@@ -113,8 +113,9 @@ Test(report_fabric, summary_names_the_fault_tiers_and_the_down_prober,
 	cr_assert(strstr(js, "\"probers_down\": 1, \"probers_sick\": 0"), "%s", js);
 	cr_assert(strstr(js, "{\"name\": \"h6\", \"status\": \"down\""), "%s", js);
 	cr_assert(strstr(js, "\"previous\": null"), "%s", js);
-	/* the fault was on in the second hour only */
-	cr_assert(strstr(js, "\"timeline\": [null, 0.0"), "%s", js);
+	/* 24 slices of 5 minutes; the fault was on in the second hour only */
+	cr_assert(strstr(js, "\"timeline\": [null, null, null, null, null, null, null, "
+			     "null, null, null, null, null, 0.0"), "%s", js);
 	free(js);
 }
 
