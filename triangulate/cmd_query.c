@@ -47,7 +47,7 @@ static const struct opt_spec query_opts[] = {
 	QUERY_COMMON_OPTS,
 	{ "window", 'w', OPT_MS, offsetof(struct query_cfg, window_ms), 1000,
 	  86400e3, "10m", "DURATION", "localize over this last stretch for 'now'" },
-	{ "bucket", 'b', OPT_MS, offsetof(struct query_cfg, bucket_ms), 60e3,
+	{ "bucket", 'b', OPT_MS, offsetof(struct query_cfg, bucket_ms), 1e3,
 	  86400e3, "1h", "DURATION", "slice of the look-back localized on its own" },
 };
 
@@ -297,13 +297,19 @@ static int query_view_load(const struct query_cfg *cfg, const struct inventory *
 	return rc;
 }
 
-static int inventory_knows(const struct inventory *inv, const char *name)
+/* Whether the inventory's link lines name the device (to NULL), or a link
+ * between the two devices (either way round). */
+static int inventory_knows(const struct inventory *inv, const char *name,
+			   const char *to)
 {
 	for (size_t i = 0; inv && i < inventory_link_count(inv); i++) {
 		const char *a, *b;
 
 		inventory_link_get(inv, i, &a, &b);
-		if (!strcmp(a, name) || !strcmp(b, name))
+		if (!to && (!strcmp(a, name) || !strcmp(b, name)))
+			return 1;
+		if (to && ((!strcmp(a, name) && !strcmp(b, to)) ||
+			   (!strcmp(b, name) && !strcmp(a, to))))
 			return 1;
 	}
 	return 0;
@@ -495,8 +501,7 @@ static int query_subject_run(int argc, char **argv, int is_link)
 		}
 		if (inventory_file_read(inv, cfg.inventory, err, sizeof(err)) < 0)
 			goto fail;
-		known = inventory_knows(inv, subj.from) &&
-			(!is_link || inventory_knows(inv, subj.to));
+		known = inventory_knows(inv, subj.from, is_link ? subj.to : NULL);
 	}
 	/* the look-back in slices, oldest first; each localized on its own */
 	nb = (size_t)((cfg.since_ms + cfg.bucket_ms - 1) / cfg.bucket_ms);

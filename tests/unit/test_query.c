@@ -144,6 +144,10 @@ Test(query, unknown_name_is_a_clear_error, .init = t_setup, .fini = t_teardown)
 	cr_assert_eq(t_run(cmd_link, &out, 8, "link", "spine1", "leaf9", "--db", t_db,
 			   "--inventory", t_inv, T_UNTIL), 2);
 	free(out);
+	/* two known devices with no link between them */
+	cr_assert_eq(t_run(cmd_link, &out, 8, "link", "leaf1", "leaf2", "--db", t_db,
+			   "--inventory", t_inv, T_UNTIL), 2);
+	free(out);
 	cr_assert_eq(t_run(cmd_device, &out, 4, "device", "leaf2", "--db",
 			   "/nonexistent/fm.db"), 1);
 	free(out);
