@@ -57,6 +57,12 @@ struct session *session_new(const struct session_env *env, const char *peer)
 	return s;
 }
 
+/* The metrics thread reads these counters while the loop updates them. */
+static void stat_add(uint64_t *counter, uint64_t n)
+{
+	__atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
+}
+
 static void pending_clear(struct session *s)
 {
 	size_t i;
@@ -164,9 +170,9 @@ static void session_fail(struct session *s, int is_store, const char *fmt, ...)
 	s->state = SESSION_CLOSING;
 	s->fail_is_store = is_store;
 	if (is_store)
-		s->env->stats->store_errors++;
+		stat_add(&s->env->stats->store_errors, 1);
 	else
-		s->env->stats->frames_rejected++;
+		stat_add(&s->env->stats->frames_rejected, 1);
 }
 
 static void error_queue(struct session *s)
@@ -314,10 +320,10 @@ void session_round_end(struct session *s, int committed)
 			break;
 		}
 		if (p->duplicate) {
-			s->env->stats->batches_duplicate++;
+			stat_add(&s->env->stats->batches_duplicate, 1);
 		} else {
-			s->env->stats->batches_stored++;
-			s->env->stats->rows_stored += p->b.nflows;
+			stat_add(&s->env->stats->batches_stored, 1);
+			stat_add(&s->env->stats->rows_stored, p->b.nflows);
 		}
 		if (p->seq_reused && s->env->note) {
 			char msg[160];
@@ -342,7 +348,7 @@ void session_round_end(struct session *s, int committed)
 
 static void frame_handle(struct session *s)
 {
-	s->env->stats->frames++;
+	stat_add(&s->env->stats->frames, 1);
 	if (s->frame_type == REPORT_HELLO) {
 		hello_handle(s);
 		return;

@@ -11,7 +11,8 @@
 struct store;
 struct keyring;
 
-/* Counters shared by all sessions of a server. */
+/* Counters shared by all sessions of a server; updated with relaxed atomics
+ * so another thread (metrics) may read them with __atomic_load_n. */
 struct session_stats {
 	uint64_t frames;
 	uint64_t batches_stored;
