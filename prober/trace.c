@@ -58,6 +58,14 @@ struct trace_node {
 	uint32_t flows;
 };
 
+/* Where the destination answered, over the flows that reached it by probe. */
+struct trace_dst {
+	struct report_addr dst;
+	uint8_t ttl;   /* TTL of the first answer */
+	uint8_t mixed; /* another flow reached it at another TTL */
+	uint32_t flows;
+};
+
 /* Per-TTL token bucket, scaled by how many routers answer at that TTL. */
 struct ttl_pace {
 	double tokens;
@@ -81,6 +89,8 @@ struct tracer {
 	unsigned nqueued;
 	struct trace_node *nodes;
 	size_t nnodes, cap_nodes;
+	struct trace_dst *dsts;
+	size_t ndsts, cap_dsts;
 	int n1; /* flows that confirm a single successor */
 	struct ttl_pace pace[TRACE_TTL_SLOTS];
 	struct tracer_stats st;
@@ -97,7 +107,7 @@ void tracer_cfg_default(struct tracer_cfg *cfg)
 	cfg->max_active = 16;
 	cfg->router_interval_ms = 1000;
 	cfg->router_burst = 6;
-	cfg->infer = 0;
+	cfg->infer = TRACE_INFER_OFF;
 }
 
 static int addr_eq(const struct report_addr *a, const struct report_addr *b)
@@ -319,6 +329,7 @@ struct tracer *tracer_open(int family, const struct tracer_cfg *cfg,
 	else
 		tracer_cfg_default(&t->cfg);
 	if (t->cfg.first_ttl < 1 || t->cfg.max_ttl < t->cfg.first_ttl ||
+	    t->cfg.infer < TRACE_INFER_OFF || t->cfg.infer > TRACE_INFER_LITE ||
 	    t->cfg.max_ttl > REPORT_HOPS_MAX || t->cfg.gap_limit < 1 ||
 	    t->cfg.max_active < 1 || t->cfg.timeout_ms < 1 || t->cfg.router_burst < 1 ||
 	    t->cfg.udp_payload_len > TRACE_UDP_TMPL_MAX ||
@@ -487,9 +498,62 @@ static void node_learn(struct tracer *t, const struct report_addr *dst, uint8_t 
 	n->flows++;
 }
 
+static struct trace_dst *dst_find(struct tracer *t, const struct report_addr *dst)
+{
+	for (size_t i = 0; i < t->ndsts; i++)
+		if (addr_eq(&t->dsts[i].dst, dst))
+			return &t->dsts[i];
+	return NULL;
+}
+
+/* A flow's probe reached dst at ttl. Knowledge only: allocation failure
+ * is not reported. */
+static void dst_learn(struct tracer *t, const struct report_addr *dst, uint8_t ttl)
+{
+	struct trace_dst *d = dst_find(t, dst);
+
+	if (!d) {
+		if (t->ndsts == t->cap_dsts) {
+			size_t cap = t->cap_dsts ? t->cap_dsts * 2 : 16;
+			struct trace_dst *p = realloc(t->dsts, cap * sizeof(*p));
+
+			if (!p)
+				return;
+			t->dsts = p;
+			t->cap_dsts = cap;
+		}
+		d = &t->dsts[t->ndsts++];
+		memset(d, 0, sizeof(*d));
+		d->dst = *dst;
+		d->ttl = ttl;
+	} else if (d->ttl != ttl) {
+		d->mixed = 1;
+	}
+	d->flows++;
+}
+
 void tracer_knowledge_reset(struct tracer *t)
 {
 	t->nnodes = 0;
+	t->ndsts = 0;
+}
+
+/* MDA-Lite's test: enough flows went from hop ttl to the next and every
+ * node at ttl kept to one successor. */
+static int hop_unmeshed(const struct tracer *t, const struct report_addr *dst, uint8_t ttl)
+{
+	uint32_t flows = 0;
+
+	for (size_t i = 0; i < t->nnodes; i++) {
+		const struct trace_node *n = &t->nodes[i];
+
+		if (n->ttl != ttl || !addr_eq(&n->dst, dst))
+			continue;
+		if (n->multi)
+			return 0;
+		flows += n->flows;
+	}
+	return flows >= (uint32_t)t->n1;
 }
 
 /* The hop before ttl on this flow's path (the prober itself for hop 1), or
@@ -550,8 +614,9 @@ static void job_finish(struct tracer *t, unsigned idx, enum trace_end end, uint6
 		last = j->res.dst_ttl - 1;
 	else if (last > REPORT_HOPS_MAX)
 		last = REPORT_HOPS_MAX;
-	/* Drop trailing silent hops: they say nothing about the path. */
-	while (last > 0 && !p->hops[last - 1].family)
+	/* Drop trailing silent hops of an unfinished path: they say nothing.
+	 * Before a destination that answered, a silent hop is still a hop. */
+	while (end != TRACE_END_REACHED && last > 0 && !p->hops[last - 1].family)
 		last--;
 	p->nhops = (uint8_t)last;
 	for (int i = last; i < REPORT_HOPS_MAX; i++) {
@@ -593,10 +658,32 @@ static int job_infer(struct tracer *t, unsigned idx, uint64_t now_ns)
 	const struct report_addr *pred = job_pred(j, j->ttl);
 	struct trace_node *n;
 
-	if (!t->cfg.infer || !pred || j->ttl > REPORT_HOPS_MAX)
+	struct trace_dst *d;
+	int ok;
+
+	if (t->cfg.infer == TRACE_INFER_OFF || !pred || j->ttl > REPORT_HOPS_MAX)
 		return 0;
+	/* MDA-Lite's path length rule: equal-cost paths are equally long, so
+	 * once n1 flows all met the destination at one TTL, a flow whose
+	 * previous hop is known meets it there too. */
+	d = t->cfg.infer == TRACE_INFER_LITE ? dst_find(t, &j->flow.dst) : NULL;
+	if (d && !d->mixed && d->flows >= (uint32_t)t->n1 && d->ttl == j->ttl) {
+		t->st.hops_inferred++;
+		j->res.dst_ttl = j->ttl;
+		j->res.dst_inferred = 1;
+		job_finish(t, idx, TRACE_END_REACHED, now_ns);
+		return 1;
+	}
 	n = node_find(t, &j->flow.dst, (uint8_t)(j->ttl - 1), pred);
-	if (!n || n->multi || n->flows < (uint32_t)t->n1)
+	if (!n || n->multi)
+		return 0;
+	if (j->ttl == 1 && t->cfg.first_hop_single)
+		ok = 1; /* the caller vouches: one next hop, so one first router */
+	else if (t->cfg.infer == TRACE_INFER_NODE)
+		ok = n->flows >= (uint32_t)t->n1;
+	else
+		ok = hop_unmeshed(t, &j->flow.dst, (uint8_t)(j->ttl - 1));
+	if (!ok)
 		return 0;
 	t->st.hops_inferred++;
 	if (addr_eq(&n->succ, &j->flow.dst)) {
@@ -829,6 +916,7 @@ static void job_answer(struct tracer *t, unsigned idx, uint8_t ttl,
 		node_learn(t, &j->flow.dst, (uint8_t)(ttl - 1), pred, from_dst ? &j->flow.dst : from);
 	j->gap = 0;
 	if (from_dst) {
+		dst_learn(t, &j->flow.dst, ttl);
 		j->res.dst_ttl = ttl;
 		job_finish(t, idx, TRACE_END_REACHED, now_ns);
 		return;
@@ -1075,5 +1163,6 @@ void tracer_close(struct tracer *t)
 	tracer_fds_close(t);
 	free(t->active);
 	free(t->nodes);
+	free(t->dsts);
 	free(t);
 }

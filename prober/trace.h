@@ -18,6 +18,8 @@ struct trace_flow {
 	uint16_t sport, dport;
 };
 
+enum trace_infer { TRACE_INFER_OFF = 0, TRACE_INFER_NODE = 1, TRACE_INFER_LITE = 2 };
+
 struct tracer_cfg {
 	uint8_t first_ttl;        /* first hop probed, >= 1 */
 	uint8_t max_ttl;          /* last hop probed, <= REPORT_HOPS_MAX */
@@ -30,11 +32,26 @@ struct tracer_cfg {
 	 * each router that answered at that TTL stays under it. */
 	uint32_t router_interval_ms;
 	uint32_t router_burst;
-	/* 1: a hop whose predecessor has been seen, on mda_stop_flows(1)
-	 * distinct flows, to lead to exactly one successor is taken from that
-	 * observation instead of probed (MDA's 95% node control). Such hops
-	 * carry hop_probes 0 and are flagged in trace_result.inferred_mask. */
+	/* Hops taken from what earlier flows to the same destination showed,
+	 * instead of probed (such hops carry hop_probes 0 and are flagged in
+	 * trace_result.inferred_mask; a destination inferred so sets
+	 * dst_inferred):
+	 *  TRACE_INFER_OFF:  probe every hop (exact per-flow measurement).
+	 *  TRACE_INFER_NODE: MDA node control - the flow's previous hop was seen
+	 *    on mda_stop_flows(1) = 6 flows, always with the same successor.
+	 *  TRACE_INFER_LITE: MDA-Lite (Vermeulen et al. 2018) for unmeshed hops -
+	 *    at least 6 flows crossed from the previous hop to this one and no
+	 *    node there showed two successors; then any previous-hop node seen
+	 *    before gives its successor. Cheaper, and wrong only when a node
+	 *    that splits flows has been crossed by a single flow so far. Also
+	 *    its path length rule: once 6 flows all met the destination at
+	 *    one TTL (and none elsewhere), others meet it there too. */
 	int infer;
+	/* With infer on: the caller knows (e.g. from RTM_GETROUTE) that its
+	 * route to every destination has a single next hop, so hop 1 is the
+	 * same router interface for every flow: probed once per destination,
+	 * then inferred. */
+	int first_hop_single;
 	/* Bytes every UDP probe starts with (e.g. a header the responder
 	 * recognizes so it answers); the tracer appends 2 bytes it chooses so the
 	 * UDP checksum carries the probe's identity (after a pad byte when the

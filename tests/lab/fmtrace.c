@@ -35,7 +35,8 @@ struct fmtrace_cfg {
 	long long active;      /* flows probed at once */
 	long long pace_ms;     /* router ICMP interval the pacing respects */
 	long long burst;       /* router ICMP burst the pacing respects */
-	int infer;             /* take confirmed single-successor hops as known */
+	long long infer;       /* 0 probe all, 1 MDA node control, 2 MDA-Lite */
+	int first_hop_single;  /* our route has one next hop: probe hop 1 once */
 	long long deadline_ms; /* give up on the whole run after this */
 	int quiet;             /* only the summary line */
 	int verbose;           /* debug log */
@@ -57,7 +58,8 @@ static const struct opt_spec fmtrace_opts[] = {
 	{ "active", 0, OPT_INT, offsetof(struct fmtrace_cfg, active), 1, 1024, "16", "N", "flows probed at once" },
 	{ "pace-ms", 0, OPT_INT, offsetof(struct fmtrace_cfg, pace_ms), 0, 60000, "1000", "MS", "router ICMP interval to respect (0: no pacing)" },
 	{ "burst", 0, OPT_INT, offsetof(struct fmtrace_cfg, burst), 1, 1000, "6", "N", "router ICMP burst to respect" },
-	{ "infer", 'i', OPT_FLAG, offsetof(struct fmtrace_cfg, infer), 0, 0, NULL, NULL, "infer hops after confirmed single successors (MDA)" },
+	{ "infer", 'i', OPT_INT, offsetof(struct fmtrace_cfg, infer), 0, 2, "0", "N", "0 probe every hop, 1 infer after MDA node control, 2 MDA-Lite" },
+	{ "first-hop-single", 0, OPT_FLAG, offsetof(struct fmtrace_cfg, first_hop_single), 0, 0, NULL, NULL, "route has one next hop: with --infer, probe hop 1 once" },
 	{ "deadline-ms", 0, OPT_INT, offsetof(struct fmtrace_cfg, deadline_ms), 100, 3600000, "120000", "MS", "give up after this" },
 	{ "quiet", 'q', OPT_FLAG, offsetof(struct fmtrace_cfg, quiet), 0, 0, NULL, NULL, "print only the summary" },
 	{ "verbose", 'v', OPT_FLAG, offsetof(struct fmtrace_cfg, verbose), 0, 0, NULL, NULL, "debug log" },
@@ -218,7 +220,8 @@ int main(int argc, char **argv)
 	tc.max_active = (uint32_t)cfg.active;
 	tc.router_interval_ms = (uint32_t)cfg.pace_ms;
 	tc.router_burst = (uint32_t)cfg.burst;
-	tc.infer = cfg.infer;
+	tc.infer = (int)cfg.infer;
+	tc.first_hop_single = cfg.first_hop_single;
 	run.cfg = &cfg;
 	run.quiet = cfg.quiet;
 	t = tracer_open(base.dst.family, &tc, fmtrace_done_cb, &run);
