@@ -5,6 +5,7 @@
 #include "log.h"
 #include "netlink.h"
 #include "opts.h"
+#include "pathwatch.h"
 #include "pinger.h"
 #include "probe.h"
 #include "report.h"
@@ -50,6 +51,9 @@ struct prober_cfg {
 	int no_ipv6;              /* responder: IPv4 only */
 	int keep_caps;            /* do not drop capabilities (debugging) */
 	long long duration_ms;    /* exit after this long; 0 = run until signalled */
+	long long trace_ms;       /* re-trace every flow this often; 0 = no tracing */
+	long long trace_lossy_ms; /* a lossy flow's path older than this is re-traced */
+	long long trace_busy;     /* flows in the tracers at once */
 	int verbose;              /* log debug messages */
 };
 
@@ -80,6 +84,9 @@ static const struct opt_spec prober_opts[] = {
 	{ "no-ipv6", 0, OPT_FLAG, O(no_ipv6), 0, 0, NULL, NULL, "responder answers IPv4 only" },
 	{ "keep-caps", 0, OPT_FLAG, O(keep_caps), 0, 0, NULL, NULL, "keep all capabilities (debugging)" },
 	{ "duration", 0, OPT_MS, O(duration_ms), 0, 1e12, "0", "DURATION", "exit after this long (0: run until SIGTERM)" },
+	{ "trace-interval", 0, OPT_MS, O(trace_ms), 0, 86400000, "5m", "DURATION", "trace every flow's path this often, jittered (0: no tracing)" },
+	{ "trace-lossy-after", 0, OPT_MS, O(trace_lossy_ms), 0, 86400000, "30s", "DURATION", "re-trace a flow that loses if its path is older than this" },
+	{ "trace-busy", 0, OPT_INT, O(trace_busy), 1, 4096, "32", "N", "flows being traced at once" },
 	{ "verbose", 'v', OPT_FLAG, O(verbose), 0, 0, NULL, NULL, "log debug messages" },
 };
 #undef O
@@ -117,6 +124,14 @@ static int hex_key_parse(const char *hex, uint8_t *key, size_t max, size_t *len)
 	return 0;
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static uint64_t interval_jittered_ns(const struct prober_cfg *cfg)
 {
 	double f = 1.0 + cfg->jitter * (2.0 * rand() / RAND_MAX - 1.0);
@@ -131,6 +146,7 @@ struct prober {
 	struct nl_handle *nl;
 	struct spool *sp;
 	struct uplink *up;
+	struct pathwatch *pw;
 	struct nl_link_totals link_prev;
 	int have_link_prev;
 	int epfd;
@@ -208,6 +224,8 @@ static void interval_report(struct prober *pr, uint64_t start_ns, uint64_t end_n
 		log_msg(LOG_ERR, "interval close: %s", strerror(errno));
 		return;
 	}
+	if (pr->pw && pathwatch_interval(pr->pw, &b, mono_ns()) < 0)
+		log_msg(LOG_ERR, "paths of this interval: %s", strerror(errno));
 	b.health.spool_dropped = pr->dropped_unreported;
 	b.seq = spool_seq_next(pr->sp);
 	if (!b.seq) {
@@ -229,11 +247,12 @@ static void interval_report(struct prober *pr, uint64_t start_ns, uint64_t end_n
 			(unsigned long long)spool_dropped_total(pr->sp));
 	/* this batch is already encoded: the next one carries these drops */
 	pr->dropped_unreported += dropped;
-	log_msg(LOG_DEBUG, "batch %llu: %u flows, %zu spooled", (unsigned long long)b.seq,
-		b.nflows, spool_count(pr->sp));
+	log_msg(LOG_DEBUG, "batch %llu: %u flows, %u paths, %zu spooled", (unsigned long long)b.seq,
+		b.nflows, b.npaths, spool_count(pr->sp));
 out:
 	free(buf);
 	free(b.flows);
+	free(b.paths);
 }
 
 static int prober_setup(struct prober *pr, char *err, size_t errlen)
@@ -305,6 +324,21 @@ static int prober_setup(struct prober *pr, char *err, size_t errlen)
 		n = pinger_fds(pr->ping, fds, 1024);
 		for (size_t i = 0; i < n; i++)
 			ep_add(pr->epfd, fds[i], EPOLLIN);
+		if (pr->cfg.trace_ms) {
+			struct pathwatch_cfg wc = {
+				.retrace_ns = (uint64_t)pr->cfg.trace_ms * 1000000u,
+				.lossy_ns = (uint64_t)pr->cfg.trace_lossy_ms * 1000000u,
+				.max_busy = (unsigned)pr->cfg.trace_busy,
+				.session = pc.session,
+			};
+
+			pr->pw = pathwatch_open(&wc, err, errlen);
+			if (!pr->pw)
+				return -1;
+			n = pathwatch_fds(pr->pw, fds, 1024);
+			for (size_t i = 0; i < n; i++)
+				ep_add(pr->epfd, fds[i], EPOLLIN);
+		}
 		pr->sp = spool_open(pr->cfg.spool, (uint64_t)pr->cfg.spool_max_bytes, err, errlen);
 		if (!pr->sp)
 			return -1;
@@ -342,6 +376,7 @@ static int prober_setup(struct prober *pr, char *err, size_t errlen)
 static void prober_teardown(struct prober *pr)
 {
 	uplink_free(pr->up);
+	pathwatch_close(pr->pw);
 	spool_close(pr->sp);
 	pinger_close(pr->ping);
 	responder_close(pr->resp);
@@ -373,6 +408,13 @@ static void prober_run(struct prober *pr)
 		}
 		if (deadline && deadline < next)
 			next = deadline;
+		if (pr->pw) {
+			/* the tracer keeps CLOCK_MONOTONIC time */
+			uint64_t m = mono_ns(), t = pathwatch_run(pr->pw, m);
+
+			if (t != UINT64_MAX && now + (t > m ? t - m : 0) < next)
+				next = now + (t > m ? t - m : 0);
+		}
 		uplink_epoll_sync(pr);
 		to.tv_sec = next > now ? (time_t)((next - now) / 1000000000u) : 0;
 		to.tv_nsec = next > now ? (long)((next - now) % 1000000000u) : 0;
@@ -393,6 +435,8 @@ static void prober_run(struct prober *pr)
 				responder_fd_ready(pr->resp, fd);
 			if (pr->ping)
 				pinger_fd_ready(pr->ping, fd);
+			if (pr->pw)
+				pathwatch_fd_ready(pr->pw, fd, mono_ns());
 		}
 		now = now_ns();
 		if (pr->ping)

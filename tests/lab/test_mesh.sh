@@ -20,6 +20,7 @@
 ALL_TESTS="
 	mesh_clean
 	mesh_link_loss
+	mesh_paths
 	mesh_target_down
 	mesh_collector_kill9
 	mesh_ipv6
@@ -75,7 +76,8 @@ mesh_setup() {
 		lab_bg "$h" "$FM_BIN/prober" --name "$h" --targets "$LAB_TMP/targets.$h" \
 			--collector "${ADDR[h1]}:31337" --spool "$LAB_TMP/spool.$h" \
 			--interval "$INTERVAL" --tcp-port "$TCP_PORT" --listen-port "$UDP_PORT" \
-			--sport-base "$SPORT_BASE" --down-intervals 2 2>>"$LAB_TMP/prober.$h.log"
+			--sport-base "$SPORT_BASE" --down-intervals 2 \
+			--trace-interval 1m 2>>"$LAB_TMP/prober.$h.log"
 		PROBER_PID[$h]=$LAB_LAST_PID
 	done
 }
@@ -187,6 +189,34 @@ mesh_link_loss() {
 		check_err $? "proto $proto: flows off the link lost $f + $r of $s"
 	done
 	log_test "spine1->leaf2 ${LOSS_PCT}% loss: fwd/rev on exactly the crossing flows (UDP, TCP)"
+}
+
+# Paths the probers traced (first traces spread over 15 s) against the lab's
+# own answer for each flow's 5-tuple, hop addresses mapped to devices.
+mesh_paths() {
+	local proto sport addr hops t want got n=0 bad=0 dport p
+	RET=0
+	fab truth | awk -F'\t' 'NF == 2 && $1 !~ /^#/ { print $1, $2 }' >"$LAB_TMP/truth"
+	while IFS=$'\t' read -r proto sport addr hops; do
+		for t in $HOSTS; do [ "${ADDR[$t]}" = "$addr" ] && break; done
+		p=udp dport=$UDP_PORT
+		[ "$proto" = 6 ] && p=tcp dport=$TCP_PORT
+		want=$(fab path h1 "$t" --proto $p --sport "$sport" --dport $dport |
+			awk '{ for (i = 2; i < NF; i++) printf "%s%s", $i, i < NF - 1 ? "," : "" }')
+		got=$(tr ',' '\n' <<<"$hops" | awk 'NR == FNR { dev[$1] = $2; next }
+			{ printf "%s%s", n++ ? "," : "", ($1 in dev) ? dev[$1] : $1 }' "$LAB_TMP/truth" -)
+		n=$((n + 1))
+		if [ "$want" != "$got" ]; then
+			bad=$((bad + 1))
+			log_info "h1 -> $t $p sport $sport: traced $got, lab says $want"
+		fi
+	done < <(sql "SELECT f.proto, f.sport, t.addr, p.hops FROM paths p
+		JOIN flows f ON f.id = p.flow_id JOIN probers pr ON pr.id = f.prober_id
+		JOIN targets t ON t.id = f.target_id WHERE pr.name = 'h1' AND t.addr LIKE '198.19.%'")
+	log_info "h1: $n traced flow paths in the database, $bad differ from the lab's"
+	[ "$n" -ge 20 ] && [ "$bad" -eq 0 ]
+	check_err $? "$n paths stored, $bad wrong"
+	log_test "traced paths of h1's flows (UDP, TCP) stored and equal the lab's ECMP paths"
 }
 
 mesh_target_down() {
