@@ -26,6 +26,7 @@
 #define SERVER_READS_PER_EVENT 16 /* fairness: then serve other peers */
 #define SERVER_DRAIN_MS 2000      /* how long a closing peer may keep sending */
 #define SERVER_DRAIN_BYTES (1u << 20)
+#define SERVER_MAINT_BUDGET_MS 200 /* maintenance per turn; then serve again */
 
 struct conn {
 	int fd;
@@ -443,8 +444,11 @@ static void server_timers_run(struct server *s)
 		struct store_retention_stats st;
 		int64_t t0 = mono_ms();
 
-		if (store_retention_run(s->cfg.store, wall_ms(), s->cfg.raw_keep_ms,
-					s->cfg.rollup_keep_ms, &st) < 0)
+		/* bounded, so a backlog (first start on an old database) does
+		 * not hold up the probers' ACKs for long */
+		if (store_maintenance_run(s->cfg.store, wall_ms(), s->cfg.raw_keep_ms,
+					  s->cfg.rollup_keep_ms, SERVER_MAINT_BUDGET_MS,
+					  &st) < 0)
 			log_msg(LOG_ERR, "maintenance: %s", store_error(s->cfg.store));
 		else if (st.batches_rolled || st.batches_expired || st.rollups_deleted)
 			log_msg(LOG_INFO,
@@ -454,7 +458,8 @@ static void server_timers_run(struct server *s)
 				(unsigned long long)st.batches_expired,
 				(unsigned long long)st.rollups_deleted,
 				(long long)(mono_ms() - t0));
-		s->next_maint_ms = mono_ms() + s->cfg.maintenance_ms;
+		s->next_maint_ms = mono_ms() + (st.more ? SERVER_MAINT_BUDGET_MS
+							: s->cfg.maintenance_ms);
 	}
 }
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct store {
 	const struct store_ops *ops;
@@ -121,28 +122,47 @@ int store_batch_put(struct store *s, const struct report_batch *b,
 int store_rollup_run(struct store *s, uint64_t *batches_rolled)
 {
 	uint64_t n = 0;
-	int rc = s->ops->rollup_run(s->h, &n, s->err, sizeof(s->err));
+	int more = 0;
+	int rc = s->ops->rollup_run(s->h, 0, &n, &more, s->err, sizeof(s->err));
 
 	if (batches_rolled)
 		*batches_rolled = n;
 	return rc;
 }
 
-int store_retention_run(struct store *s, int64_t now_ms, int64_t raw_keep_ms,
-			int64_t rollup_keep_ms,
-			struct store_retention_stats *st)
+int store_maintenance_run(struct store *s, int64_t now_ms, int64_t raw_keep_ms,
+			  int64_t rollup_keep_ms, int64_t budget_ms,
+			  struct store_retention_stats *st)
 {
 	struct store_retention_stats local;
+	int64_t deadline = 0;
 
 	if (!st)
 		st = &local;
 	memset(st, 0, sizeof(*st));
-	if (s->ops->rollup_run(s->h, &st->batches_rolled, s->err,
-			       sizeof(s->err)) < 0)
+	if (budget_ms > 0) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		deadline = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
+			   budget_ms;
+	}
+	if (s->ops->rollup_run(s->h, deadline, &st->batches_rolled, &st->more,
+			       s->err, sizeof(s->err)) < 0)
 		return -1;
+	if (st->more)
+		return 0; /* deletion waits until everything is rolled up */
 	return s->ops->retention_run(s->h, now_ms - raw_keep_ms,
-				     now_ms - rollup_keep_ms, st, s->err,
-				     sizeof(s->err));
+				     now_ms - rollup_keep_ms, deadline, st,
+				     s->err, sizeof(s->err));
+}
+
+int store_retention_run(struct store *s, int64_t now_ms, int64_t raw_keep_ms,
+			int64_t rollup_keep_ms,
+			struct store_retention_stats *st)
+{
+	return store_maintenance_run(s, now_ms, raw_keep_ms, rollup_keep_ms, 0,
+				     st);
 }
 
 int store_observations_query(struct store *s, int64_t since_ms,

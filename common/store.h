@@ -35,6 +35,7 @@ struct store_retention_stats {
 	uint64_t batches_rolled;  /* batches merged into hourly rollups */
 	uint64_t batches_expired; /* batches whose raw results were deleted */
 	uint64_t rollups_deleted; /* hourly rollup rows past their keep time */
+	int more;                 /* stopped at its time budget, work left */
 };
 
 /* A backend. Every callback gets the handle open returned; on failure it
@@ -66,10 +67,12 @@ struct store_ops {
 	/* Undo the open batch only; the group goes on (unless the backend lost
 	 * the whole transaction, which group_commit then reports). */
 	void (*batch_abort)(void *h);
-	int (*rollup_run)(void *h, uint64_t *batches_rolled, char *err,
-			  size_t errlen);
+	/* Maintenance works in small transactions and stops once the
+	 * CLOCK_MONOTONIC deadline_ms (0 = none) has passed, setting *more. */
+	int (*rollup_run)(void *h, int64_t deadline_ms, uint64_t *batches_rolled,
+			  int *more, char *err, size_t errlen);
 	int (*retention_run)(void *h, int64_t raw_before_ms,
-			     int64_t rollup_before_ms,
+			     int64_t rollup_before_ms, int64_t deadline_ms,
 			     struct store_retention_stats *st, char *err,
 			     size_t errlen);
 	int (*observations_query)(void *h, int64_t since_ms, int64_t until_ms,
@@ -116,6 +119,13 @@ int store_rollup_run(struct store *s, uint64_t *batches_rolled);
 int store_retention_run(struct store *s, int64_t now_ms, int64_t raw_keep_ms,
 			int64_t rollup_keep_ms,
 			struct store_retention_stats *st);
+
+/* The same within about budget_ms (0 = no limit), so a daemon's loop is not
+ * blocked by a large backlog: st->more = 1 when work is left for next time.
+ * Rollup always runs before deletion, and only rolled-up batches expire. */
+int store_maintenance_run(struct store *s, int64_t now_ms, int64_t raw_keep_ms,
+			  int64_t rollup_keep_ms, int64_t budget_ms,
+			  struct store_retention_stats *st);
 
 /* Per flow, sums over batches whose interval overlaps [since_ms, until_ms),
  * with the flow's latest path first seen at or before until_ms. Rows come sorted by

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 /* schemas/store.sql, embedded at build time so the file and the code cannot
  * disagree (test_store checks the embedded copy against the file). */
@@ -923,7 +924,28 @@ static int chunk_run(struct store_sqlite *ss, const enum stmt_id *ids, int n,
 	return 0;
 }
 
-static int sqlite_rollup_run(void *h, uint64_t *batches_rolled, char *err,
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Keep going after a chunk that changed rows? Not past the deadline. */
+static int chunk_again(int64_t changed, int64_t deadline_ms, int *more)
+{
+	if (changed <= 0)
+		return 0;
+	if (deadline_ms && mono_ms() >= deadline_ms) {
+		*more = 1;
+		return 0;
+	}
+	return 1;
+}
+
+static int sqlite_rollup_run(void *h, int64_t deadline_ms,
+			     uint64_t *batches_rolled, int *more, char *err,
 			     size_t errlen)
 {
 	static const enum stmt_id ids[] = { ST_ROLLUP_MERGE, ST_ROLLUP_MARK };
@@ -939,7 +961,7 @@ static int sqlite_rollup_run(void *h, uint64_t *batches_rolled, char *err,
 		if (chunk_run(ss, ids, 2, 0, 0, &changed, err, errlen) < 0)
 			return -1;
 		*batches_rolled += (uint64_t)changed;
-	} while (changed > 0);
+	} while (chunk_again(changed, deadline_ms, more));
 	return 0;
 }
 
@@ -960,7 +982,7 @@ static int single_run(struct store_sqlite *ss, enum stmt_id id, int64_t arg,
 }
 
 static int sqlite_retention_run(void *h, int64_t raw_before_ms,
-				int64_t rollup_before_ms,
+				int64_t rollup_before_ms, int64_t deadline_ms,
 				struct store_retention_stats *st, char *err,
 				size_t errlen)
 {
@@ -978,7 +1000,7 @@ static int sqlite_retention_run(void *h, int64_t raw_before_ms,
 			      errlen) < 0)
 			return -1;
 		st->batches_expired += (uint64_t)changed;
-	} while (changed > 0);
+	} while (chunk_again(changed, deadline_ms, &st->more));
 	/* rollups and batch records expire by the hour: few rows per run, so
 	 * one autocommit statement each */
 	if (single_run(ss, ST_EXPIRE_ROLLUPS, rollup_before_ms,

@@ -433,3 +433,40 @@ Test(store, late_batch_merges_into_rolled_hour)
 	report_batch_free(&a);
 	report_batch_free(&late);
 }
+
+/* A backlog is worked off in budgeted turns (st.more) that end in the same
+ * state as one unbounded run: everything rolled up before anything expires. */
+Test(store, maintenance_budget_splits_backlog)
+{
+	struct store *s = store_must_open();
+	struct store_retention_stats st;
+	int64_t t0 = 1700000000000, now = t0 + 30 * DAY_MS;
+	int dup, reused, turns = 0, more_seen = 0;
+	uint64_t rolled = 0, expired = 0;
+	uint64_t i;
+
+	cr_assert_eq(store_group_begin(s), 0);
+	for (i = 1; i <= 2000; i++) {
+		struct report_batch b;
+
+		batch_make(&b, "host1", i, t0 + (int64_t)i * 10000, 2);
+		cr_assert_eq(store_batch_add(s, &b, 0, &dup, &reused), 0, "%s", store_error(s));
+		report_batch_free(&b);
+	}
+	cr_assert_eq(store_group_commit(s), 0);
+	do {
+		cr_assert_eq(store_maintenance_run(s, now, 7 * DAY_MS, 90 * DAY_MS, 1, &st), 0, "%s",
+			     store_error(s));
+		rolled += st.batches_rolled;
+		expired += st.batches_expired;
+		more_seen |= st.more;
+		turns++;
+	} while (st.more && turns < 1000);
+	cr_assert_eq(st.more, 0);
+	cr_assert(more_seen && turns > 1, "a 1 ms budget never split the work (%d turns)", turns);
+	cr_assert_eq(rolled, 2000);
+	cr_assert_eq(expired, 2000);
+	store_close(s);
+	cr_assert_eq(sql_count("SELECT count(*) FROM results"), 0);
+	cr_assert_eq(sql_count("SELECT sum(sent) FROM rollup_hourly"), 2000 * 2 * 100);
+}
