@@ -46,6 +46,7 @@ struct fit {
 	double *lc;           /* per compact id: weight * lost probes */
 	double *lX;           /* per compact id: sum of u over its links */
 	uint32_t *inc_first, *inc; /* per link: compact ids through it */
+	uint32_t *lfirst, *llinks; /* per compact id: its links, contiguous */
 	double *cbuf, *rbuf;       /* scratch for one variable's terms */
 	size_t scratch;
 	uint32_t *active;
@@ -184,6 +185,8 @@ static void fit_free(struct fit *f)
 	free(f->lX);
 	free(f->inc_first);
 	free(f->inc);
+	free(f->lfirst);
+	free(f->llinks);
 	free(f->cbuf);
 	free(f->rbuf);
 	free(f->active);
@@ -234,11 +237,14 @@ static int fit_init(struct fit *f, const struct model *m)
 	}
 	ninc = f->inc_first[nl];
 	f->inc = malloc((ninc + 1) * sizeof(*f->inc));
+	f->lfirst = malloc((f->nlossy + 2) * sizeof(*f->lfirst));
+	f->llinks = malloc((ninc + 1) * sizeof(*f->llinks));
 	f->active = malloc((nl + 1) * sizeof(*f->active));
 	f->cbuf = malloc((f->scratch + 1) * sizeof(*f->cbuf));
 	f->rbuf = malloc((f->scratch + 1) * sizeof(*f->rbuf));
-	if (!f->inc || !f->active || !f->cbuf || !f->rbuf)
+	if (!f->inc || !f->active || !f->cbuf || !f->rbuf || !f->lfirst || !f->llinks)
 		return -1;
+	f->lfirst[0] = 0;
 	for (size_t a = 0; a < m->nalts; a++) {
 		const struct model_alt *al = &m->alts[a];
 		int32_t k = f->alt_lossy[a];
@@ -247,9 +253,12 @@ static int fit_init(struct fit *f, const struct model *m)
 			continue;
 		f->lossy_alt[k] = (uint32_t)a;
 		f->lc[k] = f->w[a] * (double)m->flows[al->flow].lost;
-		for (uint32_t j = 0; j < al->nlinks; j++)
+		f->lfirst[k + 1] = f->lfirst[k] + al->nlinks;
+		for (uint32_t j = 0; j < al->nlinks; j++) {
 			f->inc[f->inc_first[m->alt_links[al->link_first + j]]++] =
 				(uint32_t)k;
+			f->llinks[f->lfirst[k] + j] = m->alt_links[al->link_first + j];
+		}
 	}
 	for (size_t l = nl; l > 0; l--)
 		f->inc_first[l] = f->inc_first[l - 1];
@@ -348,7 +357,8 @@ static int fit_sweeps(struct fit *f, const struct infer_cfg *cfg)
 				continue;
 			/* the links sharing a lossy flow with l see a new rest-of-path */
 			for (uint32_t k = f->inc_first[l]; k < f->inc_first[l + 1]; k++)
-				fit_alt_links_dirty(f, f->lossy_alt[f->inc[k]]);
+				for (uint32_t j = f->lfirst[f->inc[k]]; j < f->lfirst[f->inc[k] + 1]; j++)
+					f->dirty[f->llinks[j]] = 1;
 		}
 		if (!solved || gain_max < FIT_GAIN_MIN)
 			return s + 1;
@@ -458,7 +468,6 @@ static double fit_local_loglik(const struct fit *f, const struct infer_cfg *cfg,
 static double fit_profile_lr(struct fit *f, const struct infer_cfg *cfg,
 			     uint32_t l, double u_null)
 {
-	const struct model *m = f->m;
 	struct u32vec links = { 0 }, alts = { 0 };
 	double *saved_u = NULL, *saved_x = NULL, before, after, lr = -1;
 	uint32_t st = ++f->stamp;
@@ -467,10 +476,8 @@ static double fit_profile_lr(struct fit *f, const struct infer_cfg *cfg,
 	if (u32vec_push(&links, l) < 0)
 		goto out;
 	for (uint32_t k = f->inc_first[l]; k < f->inc_first[l + 1]; k++) {
-		const struct model_alt *al = &m->alts[f->lossy_alt[f->inc[k]]];
-
-		for (uint32_t j = 0; j < al->nlinks; j++) {
-			uint32_t n = m->alt_links[al->link_first + j];
+		for (uint32_t j = f->lfirst[f->inc[k]]; j < f->lfirst[f->inc[k] + 1]; j++) {
+			uint32_t n = f->llinks[j];
 
 			if (f->link_stamp[n] != st) {
 				f->link_stamp[n] = st;
