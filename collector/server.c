@@ -51,6 +51,7 @@ struct server {
 	struct session_stats stats;
 	struct log_limit lim_reject, lim_accept, lim_note;
 	int64_t next_maint_ms;
+	int64_t accept_resume_ms; /* accepting paused (out of fds) until then */
 	struct conn **round;   /* connections that got input this loop round */
 	size_t nround, round_cap;
 };
@@ -248,10 +249,23 @@ static void server_accept(struct server *s)
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK &&
-			    errno != EINTR && errno != ECONNABORTED)
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM) {
+				struct epoll_event ev = { 0 };
+
+				/* the pending connection stays ready: without a
+				 * pause, level-triggered epoll would spin */
+				log_limited(&s->lim_accept, 5, LOG_WARN,
+					    "accept: %s; pausing accepts for 1 s",
+					    strerror(errno));
+				ev.data.ptr = &s->lfd;
+				epoll_ctl(s->efd, EPOLL_CTL_MOD, s->lfd, &ev);
+				s->accept_resume_ms = mono_ms() + 1000;
+			} else if (errno != EAGAIN && errno != EWOULDBLOCK &&
+				   errno != EINTR && errno != ECONNABORTED) {
 				log_limited(&s->lim_accept, 5, LOG_WARN,
 					    "accept: %s", strerror(errno));
+			}
 			return;
 		}
 		if (s->nconns >= s->cfg.max_conns) {
@@ -439,6 +453,12 @@ static void server_timers_run(struct server *s)
 				    (long long)(now - c->last_rx_ms));
 			conn_close(s, c);
 		}
+	}
+	if (s->accept_resume_ms && now >= s->accept_resume_ms) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &s->lfd };
+
+		if (epoll_ctl(s->efd, EPOLL_CTL_MOD, s->lfd, &ev) == 0)
+			s->accept_resume_ms = 0;
 	}
 	if (s->cfg.maintenance_ms > 0 && now >= s->next_maint_ms) {
 		struct store_retention_stats st;
