@@ -635,6 +635,10 @@ int report_batch_decode(const uint8_t *p, size_t len, struct report_batch *b,
 		      r.left);
 		goto err;
 	}
+	if (b->npaths > REPORT_PATHS_MAX) {
+		rfail(&r, "npaths %u over %u", b->npaths, REPORT_PATHS_MAX);
+		goto err;
+	}
 	if ((uint64_t)b->npaths * WIRE_PATH_FIXED_LEN >
 	    r.left - (size_t)b->nflows * REPORT_FLOW_WIRE_LEN) {
 		rfail(&r, "npaths %u does not fit the payload", b->npaths);

@@ -16,6 +16,9 @@
 #define REPORT_MAC_LEN 32
 #define REPORT_ERROR_TEXT_MAX 1024
 #define REPORT_FLOW_WIRE_LEN 89 /* bytes of one flow record on the wire */
+/* Paths per batch: a decoded path is ~17x its smallest wire form, so the
+ * count is capped to bound a hostile frame's memory (~45 MiB). */
+#define REPORT_PATHS_MAX 65536
 
 enum report_frame_type {
 	REPORT_HELLO = 1, /* prober -> collector: name, then batches follow */

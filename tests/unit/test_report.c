@@ -295,6 +295,7 @@ static const struct mut_case mut_cases[] = {
 	{ "seq 0", OFF_SEQ + 7, 0, "seq" },
 	{ "huge nflows", OFF_NFLOWS, 0xff, "nflows" },
 	{ "huge npaths", OFF_NPATHS, 0x7f, "npaths" },
+	{ "npaths over cap", OFF_NPATHS + 1, 0x01, "over 65536" },
 	{ "extra path", OFF_NPATHS + 3, 2, "truncated" },
 	{ "family byte", OFF_FLOW0, 5, "address" },
 	{ "v4 not mapped", OFF_FLOW0 + 11, 1, "address" },
