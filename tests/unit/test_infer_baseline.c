@@ -1,0 +1,134 @@
+/* Unit tests for the comparison methods (007-style voting, fbtracert-style
+ * majority) and the truth scoring the benchmark relies on. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "observations.h"
+#include "triangulate/method.h"
+#include "triangulate/score.h"
+
+#define SENT 1000
+
+/* Three switches in a triangle, a host on each, four flows per ordered
+ * pair; only s1 -> s2 drops. */
+static struct obs_set *triangle(double loss)
+{
+	static const char *const sw[] = { "s1", "s2", "s3" }, *const host[] = { "a", "b", "c" };
+	struct obs_set *s = obs_set_new();
+	char err[128];
+
+	for (int i = 0; i < 3; i++) {
+		for (int j = 0; j < 3; j++) {
+			const char *hops[2] = { sw[i], sw[j] };
+
+			if (i == j)
+				continue;
+			for (unsigned p = 0; p < 4; p++) {
+				struct obs_row row = { host[i], host[j], OBS_PROTO_UDP, 1000 + p,
+						       7, SENT, 0, 2, hops };
+
+				if (i == 0 && j == 1)
+					row.lost = (uint64_t)llround(SENT * loss);
+				cr_assert_eq(obs_set_row_add(s, &row, err, sizeof(err)), 0);
+			}
+		}
+	}
+	return s;
+}
+
+/* want_exact: the suspect must be s1 -> s2; otherwise any link of the lossy
+ * path a -> s1 -> s2 -> b (voting cannot split links every lossy flow shares) */
+static void method_check(const char *name, double loss, size_t want_n, int want_exact)
+{
+	struct obs_set *s = triangle(loss);
+	struct suspect_list out = { 0 };
+	struct infer_cfg cfg;
+	struct model *m;
+	char err[256];
+
+	infer_cfg_default(&cfg);
+	m = model_build(s, NULL, err, sizeof(err));
+	cr_assert_not_null(m, "%s", err);
+	cr_assert_eq(method_find(name)->run(m, &cfg, &out, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(out.n, want_n, "%s: %zu suspects", name, out.n);
+	if (want_n && want_exact) {
+		cr_assert_str_eq(out.v[0].from, "s1", "%s", name);
+		cr_assert_str_eq(out.v[0].to, "s2", "%s", name);
+		cr_assert_float_eq(out.v[0].loss_ratio, loss, 1e-9, "%s", name);
+	} else if (want_n) {
+		const char *f = out.v[0].from, *t = out.v[0].to;
+
+		cr_assert((!strcmp(f, "a") && !strcmp(t, "s1")) ||
+			  (!strcmp(f, "s1") && !strcmp(t, "s2")) ||
+			  (!strcmp(f, "s2") && !strcmp(t, "b")), "%s: %s -> %s", name, f, t);
+	}
+	suspect_list_free(&out);
+	model_free(m);
+	obs_set_free(s);
+}
+
+Test(baseline, voting_blames_one_link_of_the_lossy_path)
+{
+	method_check("007", 0.2, 1, 0);
+	method_check("007", 0, 0, 0);
+}
+
+Test(baseline, majority_blames_links_whose_flows_mostly_lose)
+{
+	/* a -> s1 and s2 -> b carry clean flows too, so only s1 -> s2 has a
+	 * lossy majority */
+	method_check("fbtracert", 0.2, 1, 1);
+	/* under the 1% lossy-flow rule nothing is blamed */
+	method_check("fbtracert", 0.005, 0, 0);
+}
+
+Test(baseline, table_has_all_methods)
+{
+	cr_assert_not_null(method_find("faultmesh"));
+	cr_assert_not_null(method_find("007"));
+	cr_assert_not_null(method_find("fbtracert"));
+	cr_assert_null(method_find("nope"));
+}
+
+Test(score, matching_rules_and_figures)
+{
+	static const char text[] = "# faultmesh truth v1\n"
+				   "link\ta\tb\t0.1\n"
+				   "device\tsw\t0.01\n"
+				   "host\th1\t0.2\n";
+	struct truth t;
+	struct suspect_list l = { 0 };
+	struct suspect s[] = {
+		{ .kind = SUSPECT_BLACKHOLE, .from = "a", .to = "b" }, /* names the link */
+		{ .kind = SUSPECT_LINK, .from = "sw", .to = "x" },    /* at the device */
+		{ .kind = SUSPECT_LINK, .from = "b", .to = "a" },     /* wrong direction */
+		{ .kind = SUSPECT_DEVICE, .from = "h1" },             /* wrong kind */
+	};
+	struct score sc;
+	char err[128];
+
+	cr_assert_eq(truth_parse(&t, text, strlen(text), "t", err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(t.n, 3);
+	cr_assert_eq(t.v[1].kind, SUSPECT_DEVICE);
+	cr_assert_str_eq(t.v[0].b, "b");
+	for (size_t i = 0; i < 4; i++)
+		cr_assert_eq(suspect_list_add(&l, &s[i]), 0);
+	score_compute(&t, &l, &sc);
+	cr_assert_eq(sc.correct, 2);
+	cr_assert_eq(sc.found, 2);
+	cr_assert_float_eq(sc.precision, 0.5, 1e-12);
+	cr_assert_float_eq(sc.recall, 2.0 / 3, 1e-12);
+	cr_assert_eq(sc.top1, 1);
+	suspect_list_free(&l);
+	score_compute(&t, &l, &sc);
+	cr_assert_float_eq(sc.precision, 1, 1e-12);
+	cr_assert_float_eq(sc.recall, 0, 1e-12);
+	cr_assert_eq(sc.top1, 0);
+	truth_free(&t);
+	cr_assert_eq(truth_parse(&t, "link\ta\n", 7, "t", err, sizeof(err)), -1);
+	cr_assert(strstr(err, "t:1: missing header"), "%s", err);
+	cr_assert_eq(truth_parse(&t, "# faultmesh truth v1\nlink\ta\t0.1\n", 31, "t", err,
+				 sizeof(err)), -1);
+	cr_assert(strstr(err, "t:2:"), "%s", err);
+}
