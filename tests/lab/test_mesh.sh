@@ -19,6 +19,7 @@
 
 ALL_TESTS="
 	mesh_clean
+	mesh_host_health
 	mesh_link_loss
 	mesh_paths
 	mesh_target_down
@@ -62,6 +63,10 @@ mesh_setup() {
 		ADDR[$h]=$(fab addr "$h" -4) || return 1
 		ADDR6[$h]=$(fab addr "$h" -6) || return 1
 	done
+	# h2 gets a link that is up without carrier (its veth peer is down): a
+	# sick host, which its prober must report in its health
+	ip -n "$(fab ns h2)" link add prbnc0 type veth peer name prbnc1 &&
+		ip -n "$(fab ns h2)" link set prbnc0 up || return 1
 	DB=$LAB_TMP/mesh.db
 	collector_start || { echo "collector did not start"; return 1; }
 	for h in $HOSTS; do
@@ -154,6 +159,21 @@ mesh_clean() {
 	[ $((f + r)) -le $((s / 1000)) ]
 	check_err $? "clean fabric lost $f forward + $r reverse of $s"
 	log_test "clean fabric: all 896 flows reported, loss ~0"
+}
+
+mesh_host_health() {
+	local h2 h3
+	RET=0
+	h2=$(sql "SELECT min(h.links_down), max(h.links_down) FROM health h
+		JOIN batches b ON b.id = h.batch_id JOIN probers p ON p.id = b.prober_id
+		WHERE p.name = 'h2'" | tr '\t' ' ')
+	h3=$(sql "SELECT min(h.links_down), max(h.links_down), count(*) FROM health h
+		JOIN batches b ON b.id = h.batch_id JOIN probers p ON p.id = b.prober_id
+		WHERE p.name = 'h3'" | tr '\t' ' ')
+	log_info "links_down (min max) h2: $h2, h3: $h3 batches"
+	[ "$h2" = "1 1" ] && [ "${h3% *}" = "0 0" ] && [ "${h3##* }" -ge 2 ]
+	check_err $? "netlink link state not in the health reports"
+	log_test "host health: a carrier-less link on h2 is reported (netlink), h3 clean"
 }
 
 mesh_link_loss() {
