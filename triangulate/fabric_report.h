@@ -107,6 +107,10 @@ int freport_previous_has(const struct freport_previous *p, const char *key);
  * Returns 0, or -1 with the reason in err. */
 int freport_previous_read(struct freport_previous *p, const char *path,
 			  char *err, size_t errlen);
+/* The same from text in memory (need not be NUL-terminated); name is used
+ * in messages and kept as the path. */
+int freport_previous_parse(struct freport_previous *p, const char *text,
+			   size_t len, const char *name, char *err, size_t errlen);
 void freport_previous_free(struct freport_previous *p);
 
 /* A colour for a loss ratio on the heatmap scale (not the fault colour). */

@@ -253,48 +253,46 @@ static char *json_string_read(const char **pp, const char *end)
 	return s;
 }
 
-int freport_previous_read(struct freport_previous *prev, const char *path,
-			  char *err, size_t errlen)
+int freport_previous_parse(struct freport_previous *prev, const char *text,
+			   size_t len, const char *name, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
+	char *buf;
 	const char *p, *end;
-	size_t n;
 
 	freport_previous_free(prev);
-	if (!f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	if (len > FREPORT_PREVIOUS_MAX) {
+		snprintf(err, errlen, "%s: larger than %u bytes, not a summary", name,
+			 FREPORT_PREVIOUS_MAX);
 		return -1;
 	}
-	buf = malloc(FREPORT_PREVIOUS_MAX + 1);
-	if (!buf) {
-		fclose(f);
+	/* a NUL-terminated copy, so the field search cannot run off the end */
+	if (!(buf = malloc(len + 1))) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	n = fread(buf, 1, FREPORT_PREVIOUS_MAX + 1, f);
-	fclose(f);
-	if (n > FREPORT_PREVIOUS_MAX) {
-		snprintf(err, errlen, "%s: larger than %u bytes, not a summary", path,
-			 FREPORT_PREVIOUS_MAX);
-		goto err;
-	}
-	buf[n] = '\0';
-	end = buf + n;
+	memcpy(buf, text, len);
+	buf[len] = '\0';
+	end = buf + strlen(buf);
 	if (!(p = json_field_find(buf, "version")) || atoi(p) != FREPORT_VERSION ||
 	    !(p = json_field_find(buf, "fabric")) ||
 	    !(p = json_field_find(p, "loss"))) {
-		snprintf(err, errlen, "%s: not a faultmesh summary.json v%d", path,
+		snprintf(err, errlen, "%s: not a faultmesh summary.json v%d", name,
 			 FREPORT_VERSION);
 		goto err;
 	}
 	prev->loss_ratio = strtod(p, NULL);
+	if (!isfinite(prev->loss_ratio))
+		prev->loss_ratio = 0;
 	if ((p = json_field_find(buf, "until_ms")))
 		prev->until_ms = strtoll(p, NULL, 10);
 	if ((p = json_field_find(buf, "suspect_keys")) && *p == '[') {
 		const char *stop = memchr(p, ']', (size_t)(end - p));
 
-		for (p++; stop && p < stop;) {
+		if (!stop) {
+			snprintf(err, errlen, "%s: unterminated suspect_keys", name);
+			goto err;
+		}
+		for (p++; p < stop;) {
 			char *k, **nk;
 
 			while (p < stop && (*p == ' ' || *p == ','))
@@ -302,7 +300,7 @@ int freport_previous_read(struct freport_previous *prev, const char *path,
 			if (p >= stop)
 				break;
 			if (!(k = json_string_read(&p, stop))) {
-				snprintf(err, errlen, "%s: bad suspect_keys", path);
+				snprintf(err, errlen, "%s: bad suspect_keys", name);
 				goto err;
 			}
 			if (!(nk = realloc(prev->keys, (prev->nkeys + 1) * sizeof(*nk)))) {
@@ -314,7 +312,7 @@ int freport_previous_read(struct freport_previous *prev, const char *path,
 			prev->keys[prev->nkeys++] = k;
 		}
 	}
-	snprintf(prev->path, sizeof(prev->path), "%s", path);
+	snprintf(prev->path, sizeof(prev->path), "%s", name);
 	prev->have = 1;
 	free(buf);
 	return 0;
@@ -322,6 +320,31 @@ err:
 	free(buf);
 	freport_previous_free(prev);
 	return -1;
+}
+
+int freport_previous_read(struct freport_previous *prev, const char *path,
+			  char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	size_t n;
+	int rc;
+
+	freport_previous_free(prev);
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!(buf = malloc(FREPORT_PREVIOUS_MAX + 1))) {
+		fclose(f);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	n = fread(buf, 1, FREPORT_PREVIOUS_MAX + 1, f);
+	fclose(f);
+	rc = freport_previous_parse(prev, buf, n, path, err, errlen);
+	free(buf);
+	return rc;
 }
 
 void freport_previous_free(struct freport_previous *p)
