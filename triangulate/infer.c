@@ -805,49 +805,88 @@ static int cand_cmp(const void *a, const void *b)
 	return x > y ? -1 : x < y;
 }
 
-/* Link suspects, then device/host grouping and blackhole classification. */
-static int infer_suspects(struct fit *f, const struct infer_cfg *cfg,
-			  struct suspect_list *out)
+/* State shared by the steps that turn a fit into suspects. */
+struct grouping {
+	struct fit *f;
+	const struct model *m;
+	const struct infer_cfg *cfg;
+	double u_null;              /* the background rate as u */
+	double ntests;              /* links and devices: the correction's family */
+	struct suspect_list links;  /* faulty links, by link_sus index */
+	struct suspect_list groups; /* devices and hosts, by dev_sus index */
+	int32_t *link_sus;          /* per link: index in links, or -1 */
+	int32_t *dev_sus;           /* per device: index in groups, or -1 */
+	uint32_t *used;             /* per link: flows that most likely crossed it */
+	uint32_t *nin, *nout;       /* per device: links in use into / out of it */
+	uint32_t *fin, *fout;       /* ... of which faulty */
+	uint8_t *sw_flagged;        /* per device: a faulty switch-to-switch link */
+	uint64_t *dev_flows;        /* per device: flows crossing it */
+	uint64_t *dev_flagged;      /* ... through one of its faulty links */
+};
+
+static void grouping_free(struct grouping *g)
+{
+	suspect_list_free(&g->links);
+	suspect_list_free(&g->groups);
+	free(g->link_sus);
+	free(g->dev_sus);
+	free(g->used);
+	free(g->nin);
+	free(g->nout);
+	free(g->fin);
+	free(g->fout);
+	free(g->sw_flagged);
+	free(g->dev_flows);
+	free(g->dev_flagged);
+}
+
+static int grouping_init(struct grouping *g, struct fit *f, const struct infer_cfg *cfg)
 {
 	const struct model *m = f->m;
-	double u_null = -log1p(-cfg->background_loss);
-	double ntests = (double)m->nlinks + m->ndevs;
-	struct suspect_list links = { 0 }, groups = { 0 };
-	int32_t *link_sus = NULL, *dev_sus = NULL;
-	uint32_t *used = NULL, *fin = NULL, *fout = NULL, *nin = NULL, *nout = NULL;
-	uint64_t *dev_flows = NULL, *dev_flagged = NULL;
-	int32_t *cand_dev = NULL, *one_map = NULL;
-	uint8_t *sw_flagged = NULL;
-	double *cand_u = NULL;
-	uint32_t *order = NULL;
-	uint32_t *cand_list = NULL, ncand = 0;
-	struct tally *ct = NULL;
-	struct tally *lt = NULL, *dt = NULL;
-	struct pairs pp = { 0 }, dp = { 0 };
-	int rc = -1;
+	size_t nd = m->ndevs + 1;
 
-	link_sus = malloc((m->nlinks + 1) * sizeof(*link_sus));
-	dev_sus = malloc((m->ndevs + 1) * sizeof(*dev_sus));
-	used = calloc(m->nlinks + 1, sizeof(*used));
-	fin = calloc(m->ndevs + 1, sizeof(*fin));
-	fout = calloc(m->ndevs + 1, sizeof(*fout));
-	nin = calloc(m->ndevs + 1, sizeof(*nin));
-	nout = calloc(m->ndevs + 1, sizeof(*nout));
-	sw_flagged = calloc(m->ndevs + 1, 1);
-	if (!link_sus || !dev_sus || !used || !fin || !fout || !nin || !nout || !sw_flagged)
-		goto out;
+	memset(g, 0, sizeof(*g));
+	g->f = f;
+	g->m = m;
+	g->cfg = cfg;
+	g->u_null = -log1p(-cfg->background_loss);
+	g->ntests = (double)m->nlinks + m->ndevs;
+	g->link_sus = malloc((m->nlinks + 1) * sizeof(*g->link_sus));
+	g->dev_sus = malloc(nd * sizeof(*g->dev_sus));
+	g->used = calloc(m->nlinks + 1, sizeof(*g->used));
+	g->nin = calloc(nd, sizeof(*g->nin));
+	g->nout = calloc(nd, sizeof(*g->nout));
+	g->fin = calloc(nd, sizeof(*g->fin));
+	g->fout = calloc(nd, sizeof(*g->fout));
+	g->sw_flagged = calloc(nd, 1);
+	g->dev_flows = calloc(nd, sizeof(*g->dev_flows));
+	g->dev_flagged = calloc(nd, sizeof(*g->dev_flagged));
+	if (!g->link_sus || !g->dev_sus || !g->used || !g->nin || !g->nout ||
+	    !g->fin || !g->fout || !g->sw_flagged || !g->dev_flows || !g->dev_flagged)
+		return -1;
 	for (uint32_t l = 0; l < m->nlinks; l++)
-		link_sus[l] = -1;
+		g->link_sus[l] = -1;
 	for (uint32_t d = 0; d < m->ndevs; d++)
-		dev_sus[d] = -1;
-	/* conditional tests pick candidates; profile tests confirm them */
+		g->dev_sus[d] = -1;
+	return 0;
+}
+
+/* Faulty links: conditional tests (neighbours at their fitted rates) pick
+ * candidates cheaply; the relaxed bound or the profile statistic confirms
+ * them. */
+static int grouping_links_test(struct grouping *g)
+{
+	struct fit *f = g->f;
+	const struct model *m = g->m;
+	const struct infer_cfg *cfg = g->cfg;
+
 	for (size_t i = 0; i < f->nactive; i++) {
 		uint32_t l = f->active[i];
 		struct suspect s;
 		struct terms t;
 
 		fit_link_terms(f, l, &t);
-		f->cand[l] = (uint8_t)terms_test(&t, f->u[l], u_null, ntests,
+		f->cand[l] = (uint8_t)terms_test(&t, f->u[l], g->u_null, g->ntests,
 						 cfg->alpha, &s);
 	}
 	for (size_t i = 0; i < f->nactive; i++) {
@@ -859,14 +898,13 @@ static int infer_suspects(struct fit *f, const struct infer_cfg *cfg,
 		if (!f->cand[l])
 			continue;
 		fit_link_terms(f, l, &t);
-		terms_test(&t, f->u[l], u_null, ntests, 1.0, &s);
-		lr = fit_relaxed_lr(f, l, &t, u_null);
-		if (lr < 0 || 0.5 * erfc(sqrt(lr / 2)) * ntests > cfg->alpha)
-			lr = fit_profile_lr(f, cfg, l, u_null);
+		terms_test(&t, f->u[l], g->u_null, g->ntests, 1.0, &s);
+		lr = fit_relaxed_lr(f, l, &t, g->u_null);
+		if (lr < 0 || 0.5 * erfc(sqrt(lr / 2)) * g->ntests > cfg->alpha)
+			lr = fit_profile_lr(f, cfg, l, g->u_null);
 		if (lr < 0)
-			goto out;
-
-		pv = 0.5 * erfc(sqrt(lr / 2)) * ntests;
+			return -1;
+		pv = 0.5 * erfc(sqrt(lr / 2)) * g->ntests;
 		if (pv > cfg->alpha)
 			continue;
 		s.score = lr;
@@ -875,26 +913,36 @@ static int infer_suspects(struct fit *f, const struct infer_cfg *cfg,
 		terms_interval(&t, f->u[l], &s);
 		snprintf(s.from, sizeof(s.from), "%s", model_dev_name(m, m->link_from[l]));
 		snprintf(s.to, sizeof(s.to), "%s", model_dev_name(m, m->link_to[l]));
-		link_sus[l] = (int32_t)links.n;
-		if (suspect_list_add(&links, &s) < 0)
-			goto out;
+		g->link_sus[l] = (int32_t)g->links.n;
+		if (suspect_list_add(&g->links, &s) < 0)
+			return -1;
 	}
-	lt = calloc(links.n + 1, sizeof(*lt));
+	return 0;
+}
+
+/* Evidence per faulty link (flows that most likely crossed it, lossy ones,
+ * probers) and the partial-blackhole call: its flows are all-or-nothing. */
+static int grouping_links_evidence(struct grouping *g)
+{
+	const struct model *m = g->m;
+	struct tally *lt = calloc(g->links.n + 1, sizeof(*lt));
+	struct pairs pp = { 0 };
+	int rc = -1;
+
 	if (!lt)
-		goto out;
-	/* Evidence per link: flows that most likely crossed it. */
+		return -1;
 	for (size_t a = 0; a < m->nalts; a++) {
 		const struct model_alt *al = &m->alts[a];
 		const struct model_flow *fl = &m->flows[al->flow];
 
-		if (f->w[a] < 0.5)
+		if (g->f->w[a] < 0.5)
 			continue;
 		for (uint32_t k = 0; k < al->nlinks; k++) {
 			uint32_t l = m->alt_links[al->link_first + k];
-			int32_t si = link_sus[l];
+			int32_t si = g->link_sus[l];
 			struct tally *t;
 
-			used[l]++;
+			g->used[l]++;
 			if (si < 0)
 				continue;
 			t = &lt[si];
@@ -910,90 +958,120 @@ static int infer_suspects(struct fit *f, const struct infer_cfg *cfg,
 				t->n5++;
 				if (q >= 0.9)
 					t->all_lost++;
-				else if (q <= 0.1 * links.v[si].loss_ratio)
+				else if (q <= 0.1 * g->links.v[si].loss_ratio)
 					t->clean++;
 			}
 		}
 	}
-	probers_count(pp.v, pp.n, links.v);
-	for (size_t i = 0; i < links.n; i++) {
-		struct suspect *s = &links.v[i];
+	probers_count(pp.v, pp.n, g->links.v);
+	for (size_t i = 0; i < g->links.n; i++) {
+		struct suspect *s = &g->links.v[i];
 		const struct tally *t = &lt[i];
 
 		s->flows = t->flows;
 		s->lossy_flows = t->lossy;
 		/* all-or-nothing per flow: hashed flows die, the rest are clean */
 		if (t->all_lost >= 2 && t->clean >= 2 && s->loss_ratio < 0.95 &&
-		    (double)(t->all_lost + t->clean) >= cfg->blackhole_share * (double)t->n5)
+		    (double)(t->all_lost + t->clean) >=
+			    g->cfg->blackhole_share * (double)t->n5)
 			s->kind = SUSPECT_BLACKHOLE;
 	}
-	/* Per device: links in use, flagged links, and the flows crossing it
-	 * against those crossing one of its flagged links. The fit may pin a
-	 * device's loss on any subset of its links that every flow through it
-	 * uses (its in-links, or its edge-facing links), so a device is judged
-	 * by the share of its flows, not of its links. */
+	rc = 0;
+out:
+	free(lt);
+	free(pp.v);
+	return rc;
+}
+
+/* Per device: links in use, faulty links, and the flows crossing it against
+ * those crossing one of its faulty links. The fit may pin a device's loss on
+ * any subset of its links that every flow through it uses (its in-links, or
+ * its edge-facing links), so a device is judged by the share of its flows,
+ * not of its links. */
+static void grouping_devices_count(struct grouping *g)
+{
+	const struct model *m = g->m;
+
 	for (uint32_t l = 0; l < m->nlinks; l++) {
-		if (!used[l])
+		uint32_t a = m->link_from[l], b = m->link_to[l];
+
+		if (!g->used[l])
 			continue;
-		nout[m->link_from[l]]++;
-		nin[m->link_to[l]]++;
-		if (link_sus[l] >= 0) {
-			fout[m->link_from[l]]++;
-			fin[m->link_to[l]]++;
-			/* host-facing links alone point at the host, not the switch */
-			if (m->dev_transit[m->link_from[l]] && m->dev_transit[m->link_to[l]]) {
-				sw_flagged[m->link_from[l]] = 1;
-				sw_flagged[m->link_to[l]] = 1;
-			}
-		}
+		g->nout[a]++;
+		g->nin[b]++;
+		if (g->link_sus[l] < 0)
+			continue;
+		g->fout[a]++;
+		g->fin[b]++;
+		/* host-facing links alone point at the host, not the switch */
+		if (m->dev_transit[a] && m->dev_transit[b])
+			g->sw_flagged[a] = g->sw_flagged[b] = 1;
 	}
-	dev_flows = calloc(m->ndevs + 1, sizeof(*dev_flows));
-	dev_flagged = calloc(m->ndevs + 1, sizeof(*dev_flagged));
-	cand_dev = malloc((m->ndevs + 1) * sizeof(*cand_dev));
-	one_map = malloc((m->ndevs + 1) * sizeof(*one_map));
-	cand_list = malloc((m->ndevs + 1) * sizeof(*cand_list));
-	if (!dev_flows || !dev_flagged || !cand_dev || !cand_list || !one_map)
-		goto out;
-	for (uint32_t d = 0; d < m->ndevs; d++)
-		cand_dev[d] = one_map[d] = -1;
 	for (size_t a = 0; a < m->nalts; a++) {
 		const struct model_alt *al = &m->alts[a];
 		const uint32_t *ls = m->alt_links + al->link_first;
 
-		if (f->w[a] < 0.5)
+		if (g->f->w[a] < 0.5)
 			continue;
 		/* device i sits between link i - 1 and link i */
 		for (uint32_t i = 1; i < al->nlinks; i++) {
 			uint32_t d = m->link_from[ls[i]];
-			int flag = link_sus[ls[i - 1]] >= 0 || link_sus[ls[i]] >= 0;
 
-			dev_flows[d]++;
-			dev_flagged[d] += flag;
+			g->dev_flows[d]++;
+			g->dev_flagged[d] += g->link_sus[ls[i - 1]] >= 0 ||
+					     g->link_sus[ls[i]] >= 0;
 		}
 	}
-	/* Devices: a switch with two or more faulty links whose flows one
-	 * device-wide loss rate explains as well as the links' own rates (the
-	 * fit may pin a device's loss on any set of its links that all its
-	 * flows cross), and whose flows mostly cross those faulty links. */
+}
+
+static int grouping_add(struct grouping *g, enum suspect_kind kind, uint32_t d)
+{
+	struct suspect s = { .kind = kind };
+
+	snprintf(s.from, sizeof(s.from), "%s", model_dev_name(g->m, d));
+	g->dev_sus[d] = (int32_t)g->groups.n;
+	return suspect_list_add(&g->groups, &s);
+}
+
+/* Devices: a switch with two or more faulty links, one of them to another
+ * switch, whose flows mostly cross those links, and whose flows one
+ * device-wide loss rate explains as well as the links' own rates. */
+static int grouping_devices_test(struct grouping *g)
+{
+	const struct model *m = g->m;
+	struct fit *f = g->f;
+	int32_t *cand_dev = malloc((m->ndevs + 1) * sizeof(*cand_dev));
+	int32_t *one_map = malloc((m->ndevs + 1) * sizeof(*one_map));
+	uint32_t *cand_list = malloc((m->ndevs + 1) * sizeof(*cand_list));
+	uint32_t *order = NULL, ncand = 0;
+	struct tally *ct = NULL;
+	double *cand_u = NULL;
+	int rc = -1;
+
+	if (!cand_dev || !one_map || !cand_list)
+		goto out;
 	for (uint32_t d = 0; d < m->ndevs; d++) {
-		if (m->dev_transit[d] && fin[d] + fout[d] >= 2 && sw_flagged[d] &&
-		    dev_flows[d] &&
-		    dev_flagged[d] >= cfg->device_share * dev_flows[d]) {
+		cand_dev[d] = one_map[d] = -1;
+		if (m->dev_transit[d] && g->fin[d] + g->fout[d] >= 2 && g->sw_flagged[d] &&
+		    g->dev_flows[d] &&
+		    g->dev_flagged[d] >= g->cfg->device_share * g->dev_flows[d]) {
 			cand_dev[d] = (int32_t)ncand;
 			cand_list[ncand++] = d;
 		}
 	}
-	if (ncand && !(ct = groups_tally(f, cand_dev, ncand, NULL, NULL)))
+	if (!ncand) {
+		rc = 0;
 		goto out;
-	cand_u = malloc((ncand + 1) * sizeof(*cand_u));
-	order = malloc((ncand + 1) * sizeof(*order));
-	if (!cand_u || !order)
+	}
+	cand_u = malloc(ncand * sizeof(*cand_u));
+	order = malloc(ncand * sizeof(*order));
+	if (!cand_u || !order || !(ct = groups_tally(f, cand_dev, ncand, NULL, NULL)))
 		goto out;
 	for (uint32_t i = 0; i < ncand; i++) {
 		struct terms t = { ct[i].B, ct[i].c, ct[i].r, ct[i].n };
 		double curv;
 
-		cand_u[i] = terms_solve(&t, cfg->prior_probes, 0, &curv);
+		cand_u[i] = terms_solve(&t, g->cfg->prior_probes, 0, &curv);
 		order[i] = i;
 	}
 	/* Strongest first: a link between two faulty devices carries the
@@ -1003,17 +1081,16 @@ static int infer_suspects(struct fit *f, const struct infer_cfg *cfg,
 	qsort(order, ncand, sizeof(*order), cand_cmp);
 	for (uint32_t oi = 0; oi < ncand; oi++) {
 		uint32_t i = order[oi], d = cand_list[i];
-		struct suspect s = { .kind = SUSPECT_DEVICE };
 		struct tally *t = &ct[i], *own = NULL;
 		double u = cand_u[i], rates = 0, curv;
-		int near = 0;
+		int near = 0, fits;
 
 		for (uint32_t l = 0; l < m->nlinks; l++) {
 			uint32_t a = m->link_from[l], b = m->link_to[l];
 
 			if (a != d && b != d)
 				continue;
-			if (dev_sus[a == d ? b : a] >= 0)
+			if (g->dev_sus[a == d ? b : a] >= 0)
 				near = 1;
 			else if (f->u[l] > 0)
 				rates++;
@@ -1022,126 +1099,142 @@ static int infer_suspects(struct fit *f, const struct infer_cfg *cfg,
 			struct terms tt;
 
 			one_map[d] = 0;
-			own = groups_tally(f, one_map, 1, dev_sus, NULL);
+			own = groups_tally(f, one_map, 1, g->dev_sus, NULL);
 			one_map[d] = -1;
 			if (!own)
 				goto out;
 			tt = (struct terms){ own->B, own->c, own->r, own->n };
 			t = own;
-			u = terms_solve(&tt, cfg->prior_probes, 0, &curv);
+			u = terms_solve(&tt, g->cfg->prior_probes, 0, &curv);
 		}
-		if (device_model_fits(t, u, rates - 1, cfg->alpha / ntests)) {
-			snprintf(s.from, sizeof(s.from), "%s", model_dev_name(m, d));
-			dev_sus[d] = (int32_t)groups.n;
-			if (suspect_list_add(&groups, &s) < 0) {
-				tallies_free(own, 1);
-				goto out;
-			}
-		}
+		fits = device_model_fits(t, u, rates - 1, g->cfg->alpha / g->ntests);
 		tallies_free(own, 1);
+		if (fits && grouping_add(g, SUSPECT_DEVICE, d) < 0)
+			goto out;
 	}
-	/* Hosts: every link it has evidence on is faulty (a host's uplink and
-	 * the host itself are one thing to end-to-end probes), unless a faulty
-	 * switch next to it explains those links. */
+	rc = 0;
+out:
+	tallies_free(ct, ncand);
+	free(cand_dev);
+	free(one_map);
+	free(cand_list);
+	free(cand_u);
+	free(order);
+	return rc;
+}
+
+/* Hosts: every link it has evidence on is faulty (a host's uplink and the
+ * host itself are one thing to end-to-end probes), unless a faulty switch
+ * next to it explains those links. Then a switch whose every host (two or
+ * more) looks sick is the fault: the hosts' links carry all its traffic,
+ * so sparsity put the loss there. */
+static int grouping_hosts_test(struct grouping *g)
+{
+	const struct model *m = g->m;
+	uint32_t *fin = g->fin, *fout = g->fout;
+
 	for (uint32_t l = 0; l < m->nlinks; l++) {
-		if (dev_sus[m->link_from[l]] >= 0)
+		if (g->dev_sus[m->link_from[l]] >= 0)
 			fin[m->link_to[l]] = 0;
-		if (dev_sus[m->link_to[l]] >= 0)
+		if (g->dev_sus[m->link_to[l]] >= 0)
 			fout[m->link_from[l]] = 0;
 	}
 	for (uint32_t d = 0; d < m->ndevs; d++) {
-		struct suspect s = { .kind = SUSPECT_HOST };
-
 		if (!m->dev_endpoint[d] || m->dev_transit[d] || !(fin[d] + fout[d]) ||
-		    fin[d] + fout[d] < nin[d] + nout[d])
+		    fin[d] + fout[d] < g->nin[d] + g->nout[d])
 			continue;
-		snprintf(s.from, sizeof(s.from), "%s", model_dev_name(m, d));
-		dev_sus[d] = (int32_t)groups.n;
-		if (suspect_list_add(&groups, &s) < 0)
-			goto out;
+		if (grouping_add(g, SUSPECT_HOST, d) < 0)
+			return -1;
 	}
-	/* A switch whose every host (two or more) looks sick is the fault: the
-	 * hosts' links carry all its traffic, so sparsity put the loss there */
+	/* reuse fin/fout: hosts behind each switch, and how many are suspects */
 	memset(fin, 0, m->ndevs * sizeof(*fin));
 	memset(fout, 0, m->ndevs * sizeof(*fout));
 	for (uint32_t l = 0; l < m->nlinks; l++) {
 		uint32_t h = m->link_from[l], d = m->link_to[l];
 
-		if (!used[l] || !m->dev_endpoint[h] || m->dev_transit[h] || !m->dev_transit[d])
+		if (!g->used[l] || !m->dev_endpoint[h] || m->dev_transit[h] ||
+		    !m->dev_transit[d])
 			continue;
-		fin[d]++;                      /* hosts behind d */
-		fout[d] += dev_sus[h] >= 0;    /* ... that are host suspects */
+		fin[d]++;
+		fout[d] += g->dev_sus[h] >= 0;
 	}
 	for (uint32_t d = 0; d < m->ndevs; d++) {
-		struct suspect s = { .kind = SUSPECT_DEVICE };
-
-		if (dev_sus[d] >= 0 || fin[d] < 2 || fout[d] < fin[d])
+		if (g->dev_sus[d] >= 0 || fin[d] < 2 || fout[d] < fin[d])
 			continue;
-		snprintf(s.from, sizeof(s.from), "%s", model_dev_name(m, d));
-		dev_sus[d] = (int32_t)groups.n;
-		if (suspect_list_add(&groups, &s) < 0)
-			goto out;
+		if (grouping_add(g, SUSPECT_DEVICE, d) < 0)
+			return -1;
 		for (uint32_t l = 0; l < m->nlinks; l++) {
 			uint32_t h = m->link_from[l];
 
-			if (m->link_to[l] != d || dev_sus[h] < 0 || !m->dev_endpoint[h] ||
-			    m->dev_transit[h])
+			if (m->link_to[l] != d || g->dev_sus[h] < 0 ||
+			    !m->dev_endpoint[h] || m->dev_transit[h])
 				continue;
-			groups.v[dev_sus[h]].kind = SUSPECT_DROPPED;
-			dev_sus[h] = -1;
+			g->groups.v[g->dev_sus[h]].kind = SUSPECT_DROPPED;
+			g->dev_sus[h] = -1;
 		}
 	}
-	/* Each group's own loss: one variable in place of its links on each path. */
-	if (!(dt = groups_tally(f, dev_sus, groups.n, NULL, &dp)))
-		goto out;
-	probers_count(dp.v, dp.n, groups.v);
-	for (size_t g = 0; g < groups.n; g++) {
-		struct suspect *s = &groups.v[g];
-		struct terms t = { dt[g].B, dt[g].c, dt[g].r, dt[g].n };
-		double curv, u = terms_solve(&t, cfg->prior_probes, 0, &curv);
+	return 0;
+}
 
-		s->flows = dt[g].flows;
-		s->lossy_flows = dt[g].lossy;
+/* Each group's own loss (one variable in place of its links on each path)
+ * and evidence; then the ranked list: groups, and the links no group took. */
+static int grouping_finish(struct grouping *g, struct suspect_list *out)
+{
+	const struct model *m = g->m;
+	struct pairs dp = { 0 };
+	struct tally *dt = groups_tally(g->f, g->dev_sus, g->groups.n, NULL, &dp);
+	int rc = -1;
+
+	if (!dt)
+		goto out;
+	probers_count(dp.v, dp.n, g->groups.v);
+	for (size_t i = 0; i < g->groups.n; i++) {
+		struct suspect *s = &g->groups.v[i];
+		struct terms t = { dt[i].B, dt[i].c, dt[i].r, dt[i].n };
+		double curv, u = terms_solve(&t, g->cfg->prior_probes, 0, &curv);
+
+		s->flows = dt[i].flows;
+		s->lossy_flows = dt[i].lossy;
 		/* grouped links were each significant, so the group is reported
 		 * even if its pooled test is weaker; the score still ranks it */
-		if (!terms_test(&t, u, u_null, ntests, 1.0, s))
+		if (!terms_test(&t, u, g->u_null, g->ntests, 1.0, s))
 			s->loss_ratio = u_to_loss(u);
 		terms_interval(&t, u, s);
 		if (s->kind != SUSPECT_DROPPED && suspect_list_add(out, s) < 0)
 			goto out;
 	}
 	for (uint32_t l = 0; l < m->nlinks; l++) {
-		if (link_sus[l] < 0 || dev_sus[m->link_from[l]] >= 0 ||
-		    dev_sus[m->link_to[l]] >= 0)
+		if (g->link_sus[l] < 0 || g->dev_sus[m->link_from[l]] >= 0 ||
+		    g->dev_sus[m->link_to[l]] >= 0)
 			continue;
-		if (suspect_list_add(out, &links.v[link_sus[l]]) < 0)
+		if (suspect_list_add(out, &g->links.v[g->link_sus[l]]) < 0)
 			goto out;
 	}
 	suspect_list_sort(out);
 	rc = 0;
 out:
-	tallies_free(dt, groups.n);
-	tallies_free(ct, ncand);
-	free(cand_dev);
-	free(one_map);
-	free(cand_u);
-	free(order);
-	free(cand_list);
-	free(sw_flagged);
-	free(lt);
-	free(pp.v);
+	tallies_free(dt, g->groups.n);
 	free(dp.v);
-	suspect_list_free(&links);
-	suspect_list_free(&groups);
-	free(link_sus);
-	free(dev_sus);
-	free(used);
-	free(fin);
-	free(fout);
-	free(nin);
-	free(nout);
-	free(dev_flows);
-	free(dev_flagged);
+	return rc;
+}
+
+/* Link suspects, then blackhole calls, device and host grouping. */
+static int infer_suspects(struct fit *f, const struct infer_cfg *cfg,
+			  struct suspect_list *out)
+{
+	struct grouping g;
+	int rc = -1;
+
+	if (grouping_init(&g, f, cfg) < 0 || grouping_links_test(&g) < 0 ||
+	    grouping_links_evidence(&g) < 0)
+		goto out;
+	grouping_devices_count(&g);
+	if (grouping_devices_test(&g) < 0 || grouping_hosts_test(&g) < 0 ||
+	    grouping_finish(&g, out) < 0)
+		goto out;
+	rc = 0;
+out:
+	grouping_free(&g);
 	return rc;
 }
 
