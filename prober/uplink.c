@@ -233,7 +233,6 @@ static int uplink_connected_now(struct uplink *u, int64_t now_ms)
 		return -1;
 	}
 	u->state = UL_UP;
-	u->backoff_ms = u->cfg.backoff_min_ms;
 	log_msg(LOG_INFO, "collector %s: connected, %zu batches to send", u->cfg.collector,
 		spool_count(u->sp));
 	return 0;
@@ -286,13 +285,17 @@ static int uplink_input(struct uplink *u, int64_t now_ms)
 					log_msg(LOG_ERR, "spool: cannot delete acknowledged batch %llu: %s",
 						(unsigned long long)seq, strerror(errno));
 				u->acked++;
+				/* only an ACK proves the collector takes our batches: a
+				 * collector that accepts and then refuses keeps backing off */
+				u->backoff_ms = u->cfg.backoff_min_ms;
 				if (u->inflight)
 					u->inflight--;
 			} else if (type == REPORT_ERROR) {
 				if (report_error_decode(u->in + REPORT_HEADER_LEN, body, reason,
 							sizeof(reason), err, sizeof(err)) < 0)
 					snprintf(reason, sizeof(reason), "(unreadable reason)");
-				log_msg(LOG_ERR, "collector %s refused: %s", u->cfg.collector, reason);
+				log_limited(&u->lim, 5, LOG_ERR, "collector %s refused: %s",
+					    u->cfg.collector, reason);
 				uplink_down(u, now_ms, "collector sent ERROR");
 				return -1;
 			} else {
