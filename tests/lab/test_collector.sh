@@ -45,8 +45,8 @@ kill9_exactly_once() {
 	RET=0
 	collector_start "$db" 0 || { check_err 1 "collector start"; log_test "kill -9 mid-ingest: every batch exactly once"; return; }
 	# paced so the run spans the kills; retry covers the restarts
-	"$FM_BIN/ingest_bench" send --connect "127.0.0.1:$COL_PORT" --probers $probers \
-		--batches $batches --flows $flows --window 4 --pace 10ms --retry 30s \
+	"$FM_BIN/ingest_bench" send --connect "127.0.0.1:$COL_PORT" --probers "$probers" \
+		--batches "$batches" --flows "$flows" --window 4 --pace 10ms --retry 30s \
 		>"$LAB_TMP/send.out" 2>"$LAB_TMP/send.err" &
 	sender=$!
 	for i in 1 2 3; do
@@ -58,7 +58,7 @@ kill9_exactly_once() {
 	done
 	wait "$sender"
 	rc=$?
-	check_err $rc "sender failed: $(cat "$LAB_TMP/send.out" "$LAB_TMP/send.err" | tail -3)"
+	check_err "$rc" "sender failed: $(cat "$LAB_TMP/send.out" "$LAB_TMP/send.err" | tail -3)"
 	grep -q 'reconnects [1-9]' "$LAB_TMP/send.out"
 	check_err $? "sender never had to reconnect: the kills did not hit mid-run"
 	[ "$(sql "$db" 'SELECT count(*) FROM batches')" = $((probers * batches)) ]
@@ -111,7 +111,7 @@ sigterm_clean() {
 	kill -TERM "$COL_PID"
 	wait "$COL_PID"
 	rc=$?
-	check_err $rc "collector exited $rc on SIGTERM"
+	check_err "$rc" "collector exited $rc on SIGTERM"
 	grep -q 'shutting down: 3 batches stored (15 rows)' "$LAB_TMP/collector.log"
 	check_err $? "no shutdown summary: $(tail -1 "$LAB_TMP/collector.log")"
 	log_test "SIGTERM: clean shutdown"
