@@ -124,7 +124,7 @@ newer_schema_refused() {
 	sql "$db" 'UPDATE schema_version SET version = 99'
 	"$FM_BIN/collector" --listen 127.0.0.1:0 --db "$db" 2>"$LAB_TMP/n.err"
 	rc=$?
-	[ $rc = 1 ]
+	[ "$rc" = 1 ]
 	check_err $? "exit $rc, want 1"
 	grep -q 'schema version 99 is newer' "$LAB_TMP/n.err"
 	check_err $? "message: $(cat "$LAB_TMP/n.err")"
