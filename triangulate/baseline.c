@@ -81,7 +81,7 @@ int baseline_vote_run(const struct model *m, const struct infer_cfg *cfg,
 	double *votes = calloc(m->nlinks + 1, sizeof(*votes));
 	uint32_t *inc_first = calloc(m->nlinks + 2, sizeof(*inc_first)), *inc = NULL;
 	double *sorted = malloc((m->nlinks + 1) * sizeof(*sorted));
-	double total = 0, median, mad, floor_votes;
+	double median, mad, floor_votes;
 	size_t voted = 0;
 	int rc = -1;
 
@@ -114,7 +114,6 @@ int baseline_vote_run(const struct model *m, const struct infer_cfg *cfg,
 	inc_first[0] = 0;
 	for (uint32_t l = 0; l < m->nlinks; l++) {
 		votes[l] = first[l].votes;
-		total += votes[l];
 		if (votes[l] > 0)
 			sorted[voted++] = votes[l];
 	}
