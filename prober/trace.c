@@ -66,9 +66,13 @@ struct trace_dst {
 	uint32_t flows;
 };
 
-/* Per-TTL token bucket, scaled by how many routers answer at that TTL. */
+/* Per-TTL token bucket, scaled by how many routers answer at that TTL. Two
+ * addresses may be one router (the far leaf answers from each spine-facing
+ * interface), so the scale is earned: it grows towards the number of
+ * responders with answers and halves when a probe goes unanswered (AIMD). */
 struct ttl_pace {
 	double tokens;
+	double routers; /* effective router count, 1..nresp */
 	uint64_t last_ns;
 	unsigned nresp;
 	struct report_addr resp[TRACE_RESPONDERS_MAX];
@@ -355,8 +359,10 @@ struct tracer *tracer_open(int family, const struct tracer_cfg *cfg,
 	t->active = calloc(t->cfg.max_active, sizeof(*t->active));
 	if (!t->active || tracer_sockets_open(t) < 0)
 		goto err;
-	for (int i = 0; i < TRACE_TTL_SLOTS; i++)
+	for (int i = 0; i < TRACE_TTL_SLOTS; i++) {
 		t->pace[i].tokens = t->cfg.router_burst;
+		t->pace[i].routers = 1;
+	}
 	return t;
 err:
 	saved = errno;
@@ -569,7 +575,7 @@ static const struct report_addr *job_pred(const struct trace_job *j, uint8_t ttl
 
 static void pace_refill(struct tracer *t, struct ttl_pace *p, uint64_t now_ns)
 {
-	unsigned routers = p->nresp ? p->nresp : 1;
+	double routers = p->routers;
 	double cap = (double)t->cfg.router_burst * routers;
 
 	if (p->last_ns && now_ns > p->last_ns && t->cfg.router_interval_ms)
@@ -585,7 +591,7 @@ static void pace_refill(struct tracer *t, struct ttl_pace *p, uint64_t now_ns)
 /* When the bucket of ttl has a token again. */
 static uint64_t pace_ready_ns(const struct tracer *t, const struct ttl_pace *p)
 {
-	unsigned routers = p->nresp ? p->nresp : 1;
+	double routers = p->routers;
 	double need = 1 - p->tokens;
 
 	if (need <= 0 || !t->cfg.router_interval_ms)
@@ -593,13 +599,27 @@ static uint64_t pace_ready_ns(const struct tracer *t, const struct ttl_pace *p)
 	return p->last_ns + (uint64_t)(need * (double)t->cfg.router_interval_ms * NS_PER_MS / routers) + 1;
 }
 
-static void pace_responder_note(struct ttl_pace *p, const struct report_addr *a)
+/* An answer at this TTL: note the responder, grow the scale by 1/scale. */
+static void pace_answered(struct ttl_pace *p, const struct report_addr *a)
 {
-	for (unsigned i = 0; i < p->nresp; i++)
+	unsigned i;
+
+	for (i = 0; i < p->nresp; i++)
 		if (addr_eq(&p->resp[i], a))
-			return;
-	if (p->nresp < TRACE_RESPONDERS_MAX)
+			break;
+	if (i == p->nresp && p->nresp < TRACE_RESPONDERS_MAX)
 		p->resp[p->nresp++] = *a;
+	p->routers += 1 / p->routers;
+	if (p->routers > (p->nresp ? p->nresp : 1))
+		p->routers = p->nresp ? p->nresp : 1;
+}
+
+/* A probe at this TTL went unanswered: maybe a rate limit, so back off. */
+static void pace_silent(struct ttl_pace *p)
+{
+	p->routers /= 2;
+	if (p->routers < 1)
+		p->routers = 1;
 }
 
 static void job_finish(struct tracer *t, unsigned idx, enum trace_end end, uint64_t now_ns)
@@ -809,6 +829,7 @@ int tracer_timer(struct tracer *t, uint64_t now_ns)
 		struct trace_job *j = t->active[i];
 
 		if (j->state == JOB_WAIT && j->deadline_ns <= now_ns) {
+			pace_silent(&t->pace[j->ttl]);
 			if (j->tries <= t->cfg.retries) {
 				j->state = JOB_READY;
 			} else {
@@ -900,7 +921,7 @@ static void job_answer(struct tracer *t, unsigned idx, uint8_t ttl,
 	const struct report_addr *pred;
 
 	t->st.replies_matched++;
-	pace_responder_note(&t->pace[ttl], from);
+	pace_answered(&t->pace[ttl], from);
 	if (ttl != j->ttl) {
 		/* A late answer for a hop given up as silent: fill it in. */
 		if (ttl < j->ttl && !from_dst && !j->res.path.hops[ttl - 1].family) {

@@ -180,7 +180,8 @@ Test(icmp_quote, v4_every_truncation_fails_or_shortens_cleanly)
 		int rc;
 
 		memcpy(p, pkt, len);
-		put16(p + (len >= 4 ? 2 : 0), len >= 4 ? (unsigned)len : 0);
+		if (len >= 4)
+			put16(p + 2, (unsigned)len); /* the IP total length agrees */
 		rc = icmp_quote_parse4(p, len, &out);
 		if (len < 48)
 			cr_expect_eq(rc, -1, "len %zu", len);
