@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/filter.h>
 #include <netinet/icmp6.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -112,6 +113,7 @@ void tracer_cfg_default(struct tracer_cfg *cfg)
 	cfg->router_interval_ms = 1000;
 	cfg->router_burst = 6;
 	cfg->infer = TRACE_INFER_OFF;
+	cfg->udp_replies = 1;
 }
 
 static int addr_eq(const struct report_addr *a, const struct report_addr *b)
@@ -255,6 +257,48 @@ static int sock_raw(int family, int proto)
 	return fd;
 }
 
+/* Classic BPF so raw L4 sockets, which see every packet of their protocol,
+ * wake us only for what can answer a probe. off: where the L4 header starts
+ * (IPv4 raw sockets see the IP header first; IPv6 ones do not). */
+static int filter_attach(int fd, const struct sock_filter *code, unsigned short n)
+{
+	struct sock_fprog prog = { .len = n, .filter = (struct sock_filter *)code };
+
+	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
+}
+
+/* TCP: only segments with ACK and SYN or RST (a SYN's answers). */
+static int filter_tcp_answers(int fd, int family)
+{
+	static const struct sock_filter v4[] = {
+		BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0),   /* X = IPv4 header length */
+		BPF_STMT(BPF_LD | BPF_B | BPF_IND, 13),   /* TCP flags */
+		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x10, 0, 2),
+		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x06, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0xffff),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+	};
+	static const struct sock_filter v6[] = {
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 13),
+		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x10, 0, 2),
+		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x06, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0xffff),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+	};
+
+	if (family == AF_INET)
+		return filter_attach(fd, v4, sizeof(v4) / sizeof(v4[0]));
+	return filter_attach(fd, v6, sizeof(v6) / sizeof(v6[0]));
+}
+
+/* Nothing at all: an IPv6 raw UDP socket we only send on. */
+static int filter_none(int fd)
+{
+	static const struct sock_filter drop[] = { BPF_STMT(BPF_RET | BPF_K, 0) };
+
+	return filter_attach(fd, drop, 1);
+}
+
 static int epoll_watch(int epfd, int fd)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
@@ -283,9 +327,13 @@ static int tracer_sockets_open(struct tracer *t)
 	if (t->family == AF_INET) {
 		t->icmp_fd = sock_raw(AF_INET, IPPROTO_ICMP);
 		t->send_fd = sock_raw(AF_INET, IPPROTO_RAW); /* implies IP_HDRINCL */
-		t->udp_fd = sock_raw(AF_INET, IPPROTO_UDP);
+		/* A raw UDP socket copies every UDP packet of the host: only
+		 * when a destination may answer by UDP. */
+		if (t->cfg.udp_replies)
+			t->udp_fd = sock_raw(AF_INET, IPPROTO_UDP);
 		t->tcp_fd = sock_raw(AF_INET, IPPROTO_TCP);
-		if (t->icmp_fd < 0 || t->send_fd < 0 || t->udp_fd < 0 || t->tcp_fd < 0)
+		if (t->icmp_fd < 0 || t->send_fd < 0 || (t->cfg.udp_replies && t->udp_fd < 0) ||
+		    t->tcp_fd < 0 || filter_tcp_answers(t->tcp_fd, AF_INET) < 0)
 			return -1;
 	} else {
 		struct icmp6_filter filt;
@@ -295,7 +343,9 @@ static int tracer_sockets_open(struct tracer *t)
 		 * kernel writes the IPv6 header from cmsg) and see the answers. */
 		t->udp_fd = sock_raw(AF_INET6, IPPROTO_UDP);
 		t->tcp_fd = sock_raw(AF_INET6, IPPROTO_TCP);
-		if (t->icmp_fd < 0 || t->udp_fd < 0 || t->tcp_fd < 0)
+		if (t->icmp_fd < 0 || t->udp_fd < 0 || t->tcp_fd < 0 ||
+		    filter_tcp_answers(t->tcp_fd, AF_INET6) < 0 ||
+		    (!t->cfg.udp_replies && filter_none(t->udp_fd) < 0))
 			return -1;
 		ICMP6_FILTER_SETBLOCKALL(&filt);
 		ICMP6_FILTER_SETPASS(ICMP6_DST_UNREACH, &filt);
@@ -309,7 +359,8 @@ static int tracer_sockets_open(struct tracer *t)
 		(void)setsockopt(t->udp_fd, IPPROTO_IPV6, IPV6_AUTOFLOWLABEL, &zero, sizeof(zero));
 		(void)setsockopt(t->tcp_fd, IPPROTO_IPV6, IPV6_AUTOFLOWLABEL, &zero, sizeof(zero));
 	}
-	if (epoll_watch(t->epfd, t->icmp_fd) < 0 || epoll_watch(t->epfd, t->udp_fd) < 0 ||
+	if (epoll_watch(t->epfd, t->icmp_fd) < 0 ||
+	    (t->cfg.udp_replies && epoll_watch(t->epfd, t->udp_fd) < 0) ||
 	    epoll_watch(t->epfd, t->tcp_fd) < 0)
 		return -1;
 	return 0;
@@ -1147,6 +1198,8 @@ int tracer_readable(struct tracer *t, uint64_t now_ns)
 	uint8_t buf[2048];
 
 	for (int k = 0; k < 3; k++) {
+		if (fds[k] < 0 || (fds[k] == t->udp_fd && !t->cfg.udp_replies))
+			continue;
 		for (int n = 0; n < TRACE_RX_BATCH; n++) {
 			struct sockaddr_storage ss;
 			socklen_t sl = sizeof(ss);

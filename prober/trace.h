@@ -61,10 +61,15 @@ struct tracer_cfg {
 	 * "FMTRACE\0". Copied by tracer_open. */
 	const uint8_t *udp_payload;
 	uint16_t udp_payload_len; /* <= 256 */
+	/* 1: watch for the destination's own UDP answers (a raw socket that
+	 * sees every UDP packet of the host - costly beside a busy prober).
+	 * 0: UDP traces end on ICMP port unreachable or gap_limit only. */
+	int udp_replies;
 };
 
 /* Fill cfg with the defaults: TTL 1..30, 3 retries, gap 3, 1000 ms timeout,
- * 16 active flows, 1000 ms / burst 6 router pacing, infer off. */
+ * 16 active flows, 1000 ms / burst 6 router pacing, infer off, UDP answers
+ * watched. */
 void tracer_cfg_default(struct tracer_cfg *cfg);
 
 enum trace_end {

@@ -205,3 +205,25 @@ Test(trace_loop, close_cancels_unfinished_flows_and_rejects_bad_flows)
 	cr_expect_eq(o.res[0].end, TRACE_END_CANCELLED);
 	cr_expect_eq(o.res[1].end, TRACE_END_CANCELLED);
 }
+
+Test(trace_loop, udp_traces_end_on_port_unreachable_without_udp_socket)
+{
+	static const char *const dsts[] = { "127.0.0.1", "::1" };
+
+	netns_private();
+	for (size_t i = 0; i < 2; i++) {
+		struct loop_out o = { 0 };
+		struct tracer_cfg cfg;
+		struct trace_flow f = flow_of(dsts[i], 17, 33434);
+		struct tracer *t;
+
+		tracer_cfg_default(&cfg);
+		cfg.udp_replies = 0;
+		t = open_or_skip(i ? AF_INET6 : AF_INET, &cfg, &o);
+		cr_assert_eq(tracer_flow_start(t, &f, 0, mono_ns()), 0);
+		loop_run(t, -1);
+		cr_assert_eq(o.n, 1);
+		cr_expect_eq(o.res[0].end, TRACE_END_REACHED, "%s", dsts[i]);
+		tracer_close(t);
+	}
+}
