@@ -303,13 +303,23 @@ mesh_collector_kill9() {
 }
 
 mesh_ipv6() {
-	local h t n s f r
+	local h t n s f r ns5 ef dscp
 	RET=0
+	# h1 probes in class EF (46): count what arrives at h5 in that class
+	ns5=$(fab ns h5)
+	ip netns exec "$ns5" nft -f - <<-EOF
+	table inet prbdscp {
+		chain in {
+			type filter hook input priority 0; policy accept;
+			ip6 dscp 46 meta l4proto { udp, tcp } th dport { $UDP_PORT, $TCP_PORT } counter
+		}
+	}
+	EOF
 	for h in h1 h5; do
-		t=h5
-		[ $h = h5 ] && t=h1
-		printf '# faultmesh targets v1\n%s flows=%d rate=40\n%s flows=%d rate=40 proto=tcp port=%d\n' \
-			"${ADDR6[$t]}" $FLOWS "${ADDR6[$t]}" $FLOWS $TCP_PORT >"$LAB_TMP/targets6.$h"
+		t=h5 dscp=46
+		[ $h = h5 ] && t=h1 dscp=0
+		printf '# faultmesh targets v1\n%s flows=%d rate=40 dscp=%d\n%s flows=%d rate=40 proto=tcp port=%d dscp=%d\n' \
+			"${ADDR6[$t]}" $FLOWS $dscp "${ADDR6[$t]}" $FLOWS $TCP_PORT $dscp >"$LAB_TMP/targets6.$h"
 		lab_bg "$h" "$FM_BIN/prober" --name "${h}v6" --targets "$LAB_TMP/targets6.$h" \
 			--collector "${ADDR[h1]}:31337" --spool "$LAB_TMP/spool6.$h" --interval 1s \
 			--tcp-port "$TCP_PORT" --listen-port "$UDP_PORT" --duration 4500ms \
@@ -320,10 +330,13 @@ mesh_ipv6() {
 	read -r n s f r < <(sql "SELECT count(DISTINCT f.id), SUM(r.sent), SUM(r.lost_fwd), SUM(r.lost_rev)
 		FROM results r JOIN flows f ON f.id = r.flow_id JOIN probers p ON p.id = f.prober_id
 		WHERE p.name IN ('h1v6', 'h5v6') AND f.src LIKE '%:%'" | tr '\t' ' ')
-	log_info "IPv6: $n flows, $s probes, lost $f forward, $r reverse"
+	ef=$(ip netns exec "$ns5" nft list table inet prbdscp | sed -nE 's/.*counter packets ([0-9]+).*/\1/p')
+	log_info "IPv6: $n flows, $s probes, lost $f forward, $r reverse; $ef of h1's arrived at h5 as EF"
 	[ "$n" -eq $((2 * 2 * FLOWS)) ] && [ "${s:-0}" -ge 200 ] && [ $((f + r)) -le $((s / 500 + 1)) ]
 	check_err $? "IPv6 UDP+TCP flows missing or lossy"
-	log_test "IPv6: UDP and TCP flows both ways, stored, no loss"
+	[ "${ef:-0}" -ge $((s / 3)) ]
+	check_err $? "h1's probes did not carry DSCP 46 (EF): $ef"
+	log_test "IPv6: UDP and TCP flows both ways, stored, no loss; per-target DSCP on the wire"
 }
 
 mesh_least_privilege() {
