@@ -35,6 +35,11 @@ uint32_t flow_acct_seq_widen(const struct flow_acct *f, uint32_t seq, unsigned b
 	return (uint32_t)full;
 }
 
+void flow_acct_unsent(struct flow_acct *f)
+{
+	f->unsent++;
+}
+
 int flow_acct_reply(struct flow_acct *f, uint32_t seq, uint32_t count)
 {
 	uint32_t age, gap_new;
@@ -84,6 +89,12 @@ void flow_acct_close(struct flow_acct *f, struct flow_figures *out)
 		f->lost_fwd += n;
 		f->forced_fwd += n;
 		f->classified_upto = horizon;
+	}
+	/* the gap a refused probe left was counted as forward loss (the
+	 * responder never saw it); take it back out, here or next interval */
+	while (f->unsent && f->lost_fwd) {
+		f->unsent--;
+		f->lost_fwd--;
 	}
 	memset(out, 0, sizeof(*out));
 	out->received = f->received;

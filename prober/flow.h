@@ -19,6 +19,7 @@ struct flow_acct {
 	uint64_t replied;        /* bit i: probe next_seq-1-i was answered */
 	/* this interval */
 	uint32_t received, lost_fwd, lost_rev;
+	uint32_t unsent; /* probes our own kernel refused to send */
 };
 
 /* An interval's figures for one flow. */
@@ -32,6 +33,9 @@ void flow_acct_init(struct flow_acct *f);
 uint32_t flow_acct_send(struct flow_acct *f);
 /* Widen a reply's truncated seq (16 bits for TCP) to the full seq. */
 uint32_t flow_acct_seq_widen(const struct flow_acct *f, uint32_t seq, unsigned bits);
+/* A probe that took a seq was refused by the local kernel (no route, local
+ * firewall): it must not count as fabric loss. */
+void flow_acct_unsent(struct flow_acct *f);
 /* Count a reply to probe seq carrying the responder's count. Returns 1 when
  * accepted, 0 when it is a duplicate, never sent, or already written off. */
 int flow_acct_reply(struct flow_acct *f, uint32_t seq, uint32_t count);

@@ -47,6 +47,7 @@ struct pfd {
 
 struct pending {
 	int fd;
+	uint32_t flow; /* index into flows */
 	struct sockaddr_storage *dst;
 	socklen_t dstlen;
 	uint8_t pkt[PROBE_HDR_LEN];
@@ -354,6 +355,7 @@ static void pinger_flush(struct pinger *p)
 		if (s <= 0) {
 			/* skip the refused one (e.g. no route), keep going */
 			p->stats.send_errors++;
+			flow_acct_unsent(&p->flows[order[i]->flow].acct);
 			i++;
 			continue;
 		}
@@ -385,6 +387,7 @@ static void pinger_probe_queue(struct pinger *p, struct ptarget *t)
 
 	t->next_flow = (t->next_flow + 1) % t->spec.flows;
 	seq = flow_acct_send(&f->acct);
+	q->flow = fi;
 	q->len = (uint16_t)t->spec.kind->build(&f->tmpl, seq, clock_real_ns());
 	memcpy(q->pkt, f->tmpl.buf, q->len);
 	q->dstlen = t->spec.family == AF_INET ? sizeof(struct sockaddr_in)

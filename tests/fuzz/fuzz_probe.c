@@ -27,6 +27,9 @@ static void flow_events_run(const uint8_t *p, size_t n)
 			flow_acct_reply(&f, flow_acct_seq_widen(&f, p[1], 16),
 					(uint32_t)p[2] + (p[0] >> 2) * 256u);
 			break;
+		case 2:
+			flow_acct_unsent(&f);
+			break;
 		default:
 			flow_acct_close(&f, &g);
 			if (g.sent != g.received + g.lost_fwd + g.lost_rev || g.received > g.sent ||

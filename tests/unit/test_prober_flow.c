@@ -94,6 +94,22 @@ Test(flow, silent_interval_written_off_forward_then_corrected)
 	cr_assert_eq(g.lost_fwd, 0);
 }
 
+Test(flow, probes_refused_locally_are_not_fabric_loss)
+{
+	struct flow_acct f;
+	struct flow_figures g;
+
+	flow_acct_init(&f);
+	send_n(&f, 5);
+	flow_acct_unsent(&f); /* seq 2 never left the host */
+	/* the responder got 4 of 0..4: seq 2 missing, the rest's replies lost */
+	cr_assert_eq(flow_acct_reply(&f, 4, 4), 1);
+	flow_acct_close(&f, &g);
+	cr_assert_eq(g.lost_fwd, 0);
+	cr_assert_eq(g.lost_rev, 3);
+	cr_assert_eq(g.sent, 4);
+}
+
 Test(flow, seq_widen_restores_16_bit_tcp_seq)
 {
 	struct flow_acct f;
