@@ -345,10 +345,17 @@ int fabric_view_build(struct fabric_view *v, const struct obs_set *obs,
 	for (uint32_t l = 0; l < m->nlinks; l++) {
 		struct fabric_link *fl = &v->links[l];
 
-		if (fl->suspect >= 0)
+		if (fl->suspect >= 0) {
 			fl->loss_ratio = v->sus.v[fl->suspect].loss_ratio;
-		else
+			fl->loss_lo = v->sus.v[fl->suspect].loss_lo;
+		} else {
 			fl->loss_ratio = fl->sent > 0 ? fmax(0, unexp[l] / fl->sent) : 0;
+			fl->loss_lo = fl->sent > 0
+					      ? fmax(0, fl->loss_ratio -
+							1.96 * sqrt(fl->loss_ratio *
+								    (1 - fl->loss_ratio) / fl->sent))
+					      : 0;
+		}
 	}
 	free(unexp);
 	return 0;

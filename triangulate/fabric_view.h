@@ -23,6 +23,9 @@ struct fabric_link {
 	/* Loss charged to this link: a suspect's fitted loss, otherwise the
 	 * loss of the flows crossing it that the suspects do not explain. */
 	double loss_ratio;
+	/* 95% lower bound of loss_ratio: loss the evidence is sure of, which a
+	 * picture may colour without crying wolf over a few probes */
+	double loss_lo;
 	int32_t suspect;        /* index into the view's suspects, or -1 */
 };
 

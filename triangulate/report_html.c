@@ -23,7 +23,7 @@ static const char html_css[] =
 	".fault{color:" FREPORT_FAULT_COLOR ";font-weight:bold}"
 	".down{color:#c62828;font-weight:bold}.sick{color:#f57c00;font-weight:bold}"
 	"code{background:#f4f6f8;padding:1px 4px;white-space:nowrap;font-size:12px}"
-	"td.when{white-space:nowrap}";
+	"td.when{white-space:nowrap}td code{white-space:normal;word-break:break-all}";
 
 static void html_pct(FILE *out, double ratio)
 {
@@ -155,15 +155,23 @@ static void html_suspects_write(FILE *out, const struct freport *r)
 	}
 	fprintf(out, "<table><tr><th>kind</th><th>suspect</th><th>loss (day)</th>"
 		"<th>worst slice</th><th>confidence</th><th>flows (lossy)</th>"
-		"<th>first</th><th>last</th><th>timeline (slices; colour = loss)</th>"
-		"<th>dig in</th></tr>\n");
+		"<th>first</th><th>last</th><th>timeline (slices; colour = loss)</th></tr>\n");
 	for (size_t i = 0; i < r->nsuspects; i++) {
 		const struct freport_suspect *s = &r->suspects[i];
 
-		fprintf(out, "<tr class=\"suspect\"><td>%s</td><td class=\"fault\">",
+		fprintf(out, "<tr class=\"suspect\"><td>%s</td><td><span class=\"fault\">",
 			suspect_kind_name(s->kind));
 		html_suspect_name(out, s);
-		fprintf(out, "</td><td class=\"num\">");
+		/* the command to dig in, under the name, ready to paste */
+		fprintf(out, "</span><br><code>triangulate %s ", s->to[0] ? "link" : "device");
+		freport_xml_write(out, s->from);
+		if (s->to[0]) {
+			fputc(' ', out);
+			freport_xml_write(out, s->to);
+		}
+		fprintf(out, " --db ");
+		freport_xml_write(out, r->db);
+		fprintf(out, "</code></td><td class=\"num\">");
 		if (s->loss_ratio > 0)
 			html_pct(out, s->loss_ratio);
 		else
@@ -180,15 +188,7 @@ static void html_suspects_write(FILE *out, const struct freport *r)
 			html_time(out, s->last_ms);
 		fprintf(out, "</td><td>");
 		freport_svg_suspect_timeline_write(out, r, s);
-		fprintf(out, "</td><td><code>triangulate %s ", s->to[0] ? "link" : "device");
-		freport_xml_write(out, s->from);
-		if (s->to[0]) {
-			fputc(' ', out);
-			freport_xml_write(out, s->to);
-		}
-		fprintf(out, " --db ");
-		freport_xml_write(out, r->db);
-		fprintf(out, "</code></td></tr>\n");
+		fprintf(out, "</td></tr>\n");
 	}
 	fprintf(out, "</table>\n");
 }

@@ -16,7 +16,7 @@
 #define SVG_NODE_W 64
 #define SVG_NODE_H 24
 #define SVG_STEP_MIN_PX 74  /* between devices of a row */
-#define SVG_WIDTH_MIN_PX 900
+#define SVG_WIDTH_MIN_PX 960
 #define SVG_PAIR_OFFSET_PX 3.5 /* the two directions of a link, side by side */
 #define SVG_NO_DATA_COLOR "#b0bec5"
 
@@ -155,7 +155,7 @@ static void svg_link_write(FILE *out, const struct fabric_view *v,
 		"stroke-linecap=\"round\"%s><title>",
 		unseen ? "-" : "", unseen ? 0 : isfinite(fl->loss_ratio) ? fl->loss_ratio : 0,
 		s ? suspect_kind_name(s->kind) : "", a.x + ox, a.y + oy, b.x + ox, b.y + oy,
-		s ? FREPORT_FAULT_COLOR : unseen ? SVG_NO_DATA_COLOR : freport_loss_color(fl->loss_ratio),
+		s ? FREPORT_FAULT_COLOR : unseen ? SVG_NO_DATA_COLOR : freport_loss_color(fl->loss_lo),
 		s ? 7 : unseen ? 2 : 3, unseen ? " stroke-dasharray=\"5 4\"" : "");
 	freport_xml_write(out, from);
 	fprintf(out, " \u2192 ");
@@ -163,8 +163,9 @@ static void svg_link_write(FILE *out, const struct fabric_view *v,
 	if (unseen)
 		fprintf(out, ": no probe known to cross it (no traced path)");
 	else
-		fprintf(out, ": %s loss charged (%s on flows crossing), %llu flows, %llu lossy",
-			pct, obs, (unsigned long long)fl->flows,
+		fprintf(out, ": %s loss charged (at least %.3g%%; %s on flows crossing), "
+			"%llu flows, %llu lossy",
+			pct, 100 * fl->loss_lo, obs, (unsigned long long)fl->flows,
 			(unsigned long long)fl->lossy_flows);
 	if (s)
 		fprintf(out, "; SUSPECT %s, confidence %.4f", suspect_kind_name(s->kind),
@@ -196,8 +197,8 @@ static void svg_legend_write(FILE *out, double y)
 	double x = 40;
 
 	fprintf(out, "<g class=\"legend\" font-size=\"12\">\n");
-	fprintf(out, "<text x=\"%.0f\" y=\"%.0f\">link loss:</text>\n", x, y + 4);
-	x += 70;
+	fprintf(out, "<text x=\"%.0f\" y=\"%.0f\">link loss (sure of):</text>\n", x, y + 4);
+	x += 115;
 	for (size_t i = 0; i < sizeof(scale) / sizeof(scale[0]); i++) {
 		fprintf(out, "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" "
 			"stroke=\"%s\" stroke-width=\"4\"/>"

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# test_query.sh: an engineer asks "is this device / link dropping?" with real
+# probes on a lab fabric and a lossy link: triangulate device, link and
+# suspects answer from the collector's database (text and --json), with the
+# watch recording the suspect history; healthy devices are cleared; a bad
+# name is a clear error.
+#
+#        spine1      spine2              fault: spine1 -> leaf2, 5% loss
+#         |   \  \  /  /  |              (at leaf2's ingress)
+#        leaf1   leaf2   leaf3
+#        h1 h2   h3 h4   h5 h6           collector on h1, a prober on each host
+#                                        triangulate watch in the root namespace
+# shellcheck disable=SC2317,SC2034 # test functions run through ALL_TESTS
+
+ALL_TESTS="
+	query_device_dropping
+	query_device_healthy
+	query_link
+	query_suspects_history
+	query_bad_names
+"
+
+# shellcheck source=tests/lab/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+HOSTS="h1 h2 h3 h4 h5 h6"
+LOSS_PCT=5
+declare -A ADDR
+
+tri() { "$FM_BIN/triangulate" "$@"; }
+
+# q CMD ARGS...: a query over this lab's database (10 s window, last minute)
+q() {
+	local cmd=$1
+	shift
+	tri "$cmd" "$@" --db "$DB" --inventory "$LAB_TMP/inventory"
+}
+
+query_setup() {
+	local h t
+	lab_need jq prober collector triangulate
+	fab up --spines 2 --leaves 3 --hosts-per-leaf 2 >/dev/null || return 1
+	fab truth >"$LAB_TMP/inventory" || return 1
+	for h in $HOSTS; do ADDR[$h]=$(fab addr "$h" -4) || return 1; done
+	DB=$LAB_TMP/fm.db
+	lab_bg h1 "$FM_BIN/collector" --listen "${ADDR[h1]}:31337" --db "$DB" \
+		--port-file "$LAB_TMP/col.port" 2>>"$LAB_TMP/collector.log"
+	lab_wait_until 10000 test -s "$LAB_TMP/col.port" || { echo "collector did not start"; return 1; }
+	for h in $HOSTS; do
+		{
+			echo "# faultmesh targets v1"
+			for t in $HOSTS; do
+				[ "$t" = "$h" ] || echo "${ADDR[$t]} flows=8 rate=40 proto=udp port=31338"
+			done
+		} >"$LAB_TMP/targets.$h"
+		lab_bg "$h" "$FM_BIN/prober" --name "$h" --targets "$LAB_TMP/targets.$h" \
+			--collector "${ADDR[h1]}:31337" --spool "$LAB_TMP/spool.$h" \
+			--interval 2s 2>>"$LAB_TMP/prober.$h.log"
+	done
+	sleep 12 # probers settle and trace their paths
+	"$FM_BIN/triangulate" watch --db "$DB" --interval 2s --window 10s --persist 2 \
+		--inventory "$LAB_TMP/inventory" 2>"$LAB_TMP/watch.log" &
+	LAB_PIDS+=($!)
+	fab fault link spine1 leaf2 --loss "$LOSS_PCT" >/dev/null || return 1
+	sleep 16 # the 10 s window fills with lossy intervals; the watch sees it
+}
+
+query_device_dropping() {
+	local js t0 t1
+	RET=0
+	t0=$(date +%s%N)
+	js=$(q device leaf2 --window 10s --since 1m --bucket 10s --json)
+	check_err $? "device leaf2 failed"
+	t1=$(date +%s%N)
+	log_info "device leaf2 answered in $(((t1 - t0) / 1000000)) ms: $(jq -c '{verdict, loss, confidence, detail}' <<<"$js")"
+	jq -e '.verdict == "dropping" and .dropping and .confidence > 0.9
+		and .loss > 0.02 and .loss < 0.1' <<<"$js" >/dev/null
+	check_err $? "leaf2 not found dropping ~${LOSS_PCT}%: $(jq -c '{verdict, loss, detail}' <<<"$js")"
+	jq -e '[.links[] | select(.suspect)] == [.links[] | select(.from == "spine1" and .to == "leaf2")]
+		and ([.links[] | select(.suspect)] | length) == 1' <<<"$js" >/dev/null
+	check_err $? "suspect links of leaf2 are not exactly spine1 -> leaf2: $(jq -c '[.links[] | select(.suspect)]' <<<"$js")"
+	# lossy pairs go towards leaf2's hosts, from hosts behind other leaves
+	jq -e '(.pairs | length) > 0 and all(.pairs[]; (.target == "h3" or .target == "h4")
+		and .prober != "h3" and .prober != "h4")' <<<"$js" >/dev/null
+	check_err $? "affected pairs wrong: $(jq -c .pairs <<<"$js")"
+	jq -e '(.history | length) == 6 and .history[-1].verdict == "dropping"
+		and .history[0].verdict != "dropping"' <<<"$js" >/dev/null
+	check_err $? "slices of the last minute: $(jq -c '[.history[].verdict]' <<<"$js")"
+	q device leaf2 --window 10s --since 1m >"$LAB_TMP/leaf2.txt"
+	grep -q '^device leaf2: dropping (confidence' "$LAB_TMP/leaf2.txt"
+	check_err $? "text answer: $(head -2 "$LAB_TMP/leaf2.txt")"
+	log_test "device leaf2: dropping, spine1 -> leaf2 the suspect link, pairs to h3/h4"
+}
+
+query_device_healthy() {
+	local js
+	RET=0
+	js=$(q device leaf3 --window 10s --since 1m --json)
+	check_err $? "device leaf3 failed"
+	jq -e '.verdict == "not dropping" and (.dropping | not) and .flows > 0
+		and ([.links[] | select(.suspect)] | length) == 0 and .loss_hi < 0.02' <<<"$js" >/dev/null
+	check_err $? "leaf3: $(jq -c '{verdict, loss, loss_hi, flows, detail}' <<<"$js")"
+	log_test "device leaf3: not dropping, with a loss bound"
+}
+
+query_link() {
+	local js
+	RET=0
+	js=$(q link spine1 leaf2 --window 10s --since 1m --json)
+	check_err $? "link spine1 leaf2 failed"
+	jq -e '.verdict == "dropping" and .subject == "link" and .from == "spine1"
+		and .to == "leaf2" and (.links | length) == 2' <<<"$js" >/dev/null
+	check_err $? "link spine1 leaf2: $(jq -c '{verdict, links}' <<<"$js")"
+	js=$(q link spine2 leaf2 --window 10s --since 1m --json)
+	jq -e '.verdict == "not dropping"' <<<"$js" >/dev/null
+	check_err $? "link spine2 leaf2: $(jq -c '{verdict, detail}' <<<"$js")"
+	log_test "link spine1 leaf2 dropping, spine2 leaf2 not"
+}
+
+query_suspects_history() {
+	local js
+	RET=0
+	js=$(tri suspects --db "$DB" --since 5m --json)
+	check_err $? "suspects failed"
+	jq -e '[.episodes[] | select(.kind == "link" and .from == "spine1" and .to == "leaf2"
+		and .open and .rounds >= 2)] | length == 1' <<<"$js" >/dev/null
+	check_err $? "no open spine1 -> leaf2 episode from the watch: $(jq -c .episodes <<<"$js"); watch: $(tail -2 "$LAB_TMP/watch.log")"
+	tri suspects --db "$DB" --since 5m | grep -qE '^link +spine1 -> leaf2 .* open '
+	check_err $? "text: $(tri suspects --db "$DB" --since 5m | head -4)"
+	log_test "suspects: the watch's open episode for spine1 -> leaf2"
+}
+
+query_bad_names() {
+	local rc
+	RET=0
+	q device leaf9 >"$LAB_TMP/out" 2>"$LAB_TMP/err"
+	rc=$?
+	[ "$rc" -eq 2 ] && [ ! -s "$LAB_TMP/out" ] && grep -q "no device 'leaf9'" "$LAB_TMP/err"
+	check_err $? "device leaf9: rc $rc, $(head -2 "$LAB_TMP/err")"
+	q link spine1 h1 >/dev/null 2>"$LAB_TMP/err"
+	rc=$?
+	[ "$rc" -eq 2 ] && grep -q "no link spine1 -> h1" "$LAB_TMP/err"
+	check_err $? "link spine1 h1: rc $rc, $(head -2 "$LAB_TMP/err")"
+	tri device leaf2 --db "$LAB_TMP/nope.db" >/dev/null 2>"$LAB_TMP/err"
+	rc=$?
+	[ "$rc" -eq 1 ] && grep -q "nope.db: No such file" "$LAB_TMP/err" && [ ! -e "$LAB_TMP/nope.db" ]
+	check_err $? "missing db: rc $rc, $(head -2 "$LAB_TMP/err")"
+	log_test "unknown device, unknown link, missing database: clear errors"
+}
+
+lab_init qry
+query_setup || { echo "setup failed"; exit 1; }
+tests_run
+exit $EXIT_STATUS
