@@ -1,6 +1,7 @@
 /* The table of triangulate's subcommands; adding a command is one line here
  * and one cmd_<name>.c file. */
 #include "cmd.h"
+#include "cmd_export.h"
 #include "cmd_localize.h"
 #include "query.h"
 #include "cmd_watch.h"
@@ -16,5 +17,6 @@ const struct cmd cmd_table[] = {
 	{ "link", cmd_link, "is this link dropping? loss now and over hours, evidence, verdict" },
 	{ "suspects", cmd_suspects, "suspect history: opened, last seen, closed" },
 	{ "report", cmd_report, "fabric health report: index.html and summary.json for a day" },
+	{ "export", cmd_export, "write a window of the collector's database as an observations file" },
 	{ NULL, NULL, NULL },
 };

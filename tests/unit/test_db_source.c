@@ -1,5 +1,6 @@
 /* Tests that triangulate reads the collector's database as it reads a file:
  * flows summed over the window, forward loss, paths split into hops. */
+#include "triangulate/cmd_export.h"
 #include "triangulate/db_source.h"
 #include "observations.h"
 #include "report.h"
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static char t_db[64];
@@ -128,4 +130,39 @@ Test(db_source, path_text_splits_into_hops)
 	cr_assert_str_eq(hops[1], "*");
 	cr_assert_eq(db_source_path_split(p2, hops, 4), -1);
 	cr_assert_eq(db_source_path_split(p3, hops, 2), -2);
+}
+
+Test(db_source, export_writes_a_file_the_parser_reads_back, .init = t_setup, .fini = t_teardown)
+{
+	char err[256], out[96];
+	struct store *s = store_open(NULL, t_db, err, sizeof(err));
+	struct obs_set *obs = obs_set_new();
+	struct timespec ts;
+	int64_t now_ms;
+	size_t lossy = 0;
+
+	cr_assert_not_null(s, "%s", err);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now_ms = (int64_t)ts.tv_sec * 1000 - 60000;
+	t_batch_put(s, 1, now_ms, 9);
+	store_close(s);
+	snprintf(out, sizeof(out), "%s.obs", t_db);
+	char *argv[] = { "export", "--db", t_db, "--since", "10m", "--observations", out, NULL };
+	cr_assert_eq(cmd_export(7, argv), 0);
+	cr_assert_eq(obs_set_file_read(obs, out, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(obs_set_flow_count(obs), 2);
+	for (size_t i = 0; i < obs_set_flow_count(obs); i++) {
+		const struct obs_flow *f = obs_set_flow(obs, i);
+
+		if (f->lost) {
+			lossy++;
+			cr_assert_eq(f->lost, 9);
+			cr_assert_eq(f->nhops, 3);
+		} else {
+			cr_assert_eq(f->nhops, OBS_PATH_UNKNOWN, "an untraced flow's path is '-'");
+		}
+	}
+	cr_assert_eq(lossy, 1);
+	unlink(out);
+	obs_set_free(obs);
 }

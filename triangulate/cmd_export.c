@@ -1,0 +1,142 @@
+/* triangulate export: the collector's database over a window out as an
+ * observations v1 file (flow results joined with their latest paths). */
+#include "cmd_export.h"
+#include "db_source.h"
+#include "observations.h"
+#include "opts.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+struct export_cfg {
+	const char *db;           /* the collector's SQLite database */
+	long long since_ms;       /* window start, this long before now */
+	long long until_ms;       /* window end, this long before now */
+	const char *observations; /* output file; "-" is stdout */
+};
+
+static const struct opt_spec export_opts[] = {
+	{ "db", 'd', OPT_STR, offsetof(struct export_cfg, db), 0, 0,
+	  NULL, "DB", "the collector's database (required)" },
+	{ "since", 's', OPT_MS, offsetof(struct export_cfg, since_ms), 0,
+	  366.0 * 86400000, "10m", "DUR", "window start, this long ago" },
+	{ "until", 'u', OPT_MS, offsetof(struct export_cfg, until_ms), 0,
+	  366.0 * 86400000, "0s", "DUR", "window end, this long ago" },
+	{ "observations", 'o', OPT_STR, offsetof(struct export_cfg, observations),
+	  0, 0, "-", "FILE", "where to write the observations file" },
+};
+
+static int64_t export_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Write every flow of the set as an observations line. */
+static int export_obs_write(FILE *out, const struct obs_set *obs)
+{
+	const char *hops[OBS_HOPS_MAX];
+
+	if (obs_header_write(out) < 0)
+		return -1;
+	for (size_t i = 0; i < obs_set_flow_count(obs); i++) {
+		const struct obs_flow *f = obs_set_flow(obs, i);
+		const uint32_t *ids = obs_set_flow_hops(obs, f);
+		struct obs_row row = {
+			.prober = obs_set_name(obs, f->prober),
+			.target = obs_set_name(obs, f->target),
+			.proto = f->proto,
+			.sport = f->sport,
+			.dport = f->dport,
+			.sent = f->sent,
+			.lost = f->lost,
+			.nhops = ids ? (int)f->nhops : -1,
+			.hops = hops,
+		};
+
+		for (int h = 0; ids && h < row.nhops; h++)
+			hops[h] = ids[h] == OBS_HOP_STAR ? "*" : obs_set_name(obs, ids[h]);
+		if (obs_row_write(out, &row) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int cmd_export(int argc, char **argv)
+{
+	static const char synopsis[] =
+		"triangulate export --db DB [--since 10m] [--until 0s] [--observations FILE]";
+	struct export_cfg cfg = { 0 };
+	struct obs_set *obs = NULL;
+	char err[4608], tmp[4096];
+	FILE *out = NULL;
+	int64_t now_ms;
+	int to_stdout;
+	int rc = opts_parse(export_opts, OPTS_LEN(export_opts), &cfg, argc, argv,
+			    err, sizeof(err));
+
+	rc = opts_main_result(rc, "triangulate export", synopsis,
+			      "Write the flows of a time window from the collector's database "
+			      "as an observations v1 file (schemas/observations.md).",
+			      export_opts, OPTS_LEN(export_opts), err);
+	if (rc >= 0)
+		return rc;
+	if (!cfg.db) {
+		fprintf(stderr, "triangulate export: --db is required\n");
+		return 2;
+	}
+	if (cfg.until_ms > cfg.since_ms) {
+		fprintf(stderr, "triangulate export: --until must be more recent than --since\n");
+		return 2;
+	}
+	now_ms = export_now_ms();
+	if (!(obs = obs_set_new())) {
+		snprintf(err, sizeof(err), "out of memory");
+		goto fail;
+	}
+	if (db_source_load(cfg.db, now_ms - cfg.since_ms, now_ms - cfg.until_ms,
+			   obs, err, sizeof(err)) < 0)
+		goto fail;
+	to_stdout = !strcmp(cfg.observations, "-");
+	/* A reader never sees half a file: write beside it, then rename. */
+	snprintf(tmp, sizeof(tmp), "%s.tmp", cfg.observations);
+	out = to_stdout ? stdout : fopen(tmp, "w");
+	if (!out) {
+		snprintf(err, sizeof(err), "%s: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	if (export_obs_write(out, obs) < 0 || fflush(out) != 0) {
+		snprintf(err, sizeof(err), "%s: write failed: %s",
+			 to_stdout ? "stdout" : tmp, strerror(errno));
+		goto fail;
+	}
+	if (!to_stdout) {
+		if (fclose(out) != 0) {
+			out = NULL;
+			snprintf(err, sizeof(err), "%s: %s", tmp, strerror(errno));
+			goto fail;
+		}
+		out = NULL;
+		if (rename(tmp, cfg.observations) < 0) {
+			snprintf(err, sizeof(err), "%s: %s", cfg.observations, strerror(errno));
+			goto fail;
+		}
+	}
+	fprintf(stderr, "triangulate export: %zu flows written to %s\n",
+		obs_set_flow_count(obs), to_stdout ? "stdout" : cfg.observations);
+	obs_set_free(obs);
+	return 0;
+fail:
+	fprintf(stderr, "triangulate export: %s\n", err);
+	if (out && out != stdout) {
+		fclose(out);
+		remove(tmp);
+	}
+	obs_set_free(obs);
+	return 1;
+}
