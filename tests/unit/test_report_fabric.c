@@ -1,6 +1,7 @@
 /* Tests of triangulate report on a synthetic fabric database: summary.json
  * fields, the heatmap's faulty link in the fault colour (and only it), a
  * self-contained page, the comparison with the previous report. */
+#include "observations.h"
 #include "triangulate/fabric_report.h"
 #include "triangulate/query.h"
 #include "triangulate/synth_db.h"
@@ -217,4 +218,39 @@ Test(report_fabric, previous_that_is_not_a_summary_is_refused, .init = t_setup,
 	cr_assert_eq(freport_previous_read(&p, path, err, sizeof(err)), -1);
 	/* an explicit --previous that is bad fails the report */
 	cr_assert_eq(t_report("r2", path), 1);
+}
+
+/* Tiers come from hops to the hosts, whatever the names: a 3-tier path
+ * h - tor - fsw - ssw - fsw - tor - h gives 4 tiers labelled by name stems. */
+Test(report_fabric, tiers_come_from_the_topology_not_the_names)
+{
+	static const char *const up[] = { "tor1-1", "fsw1-1", "ssw1-1", "fsw2-1", "tor2-1" };
+	static const char *const up2[] = { "tor1-1", "fsw1-2", "ssw2-1", "fsw2-2", "tor2-1" };
+	struct obs_row row = { .prober = "h1", .target = "h2", .proto = OBS_PROTO_UDP,
+			       .sport = 40000, .dport = 31338, .sent = 100, .lost = 0,
+			       .nhops = 5, .hops = up };
+	struct obs_set *obs = obs_set_new();
+	struct fabric_view v;
+	char err[256], label[32];
+	int64_t d;
+
+	cr_assert_eq(obs_set_row_add(obs, &row, err, sizeof(err)), 0, "%s", err);
+	row.sport = 40001;
+	row.hops = up2;
+	cr_assert_eq(obs_set_row_add(obs, &row, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(fabric_view_build(&v, obs, NULL, NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(v.tiers, 4);
+	cr_assert_geq(d = fabric_view_dev_find(&v, "ssw2-1"), 0);
+	cr_assert_eq(v.devs[d].tier, 3);
+	cr_assert_geq(d = fabric_view_dev_find(&v, "fsw2-2"), 0);
+	cr_assert_eq(v.devs[d].tier, 2);
+	cr_assert_geq(d = fabric_view_dev_find(&v, "h2"), 0);
+	cr_assert_eq(v.devs[d].tier, 0);
+	cr_assert_str_eq(fabric_view_tier_label(&v, 1, label, sizeof(label)), "tor");
+	cr_assert_str_eq(fabric_view_tier_label(&v, 3, label, sizeof(label)), "ssw");
+	cr_assert_str_eq(fabric_view_tier_label(&v, 0, label, sizeof(label)), "h");
+	cr_assert_eq(v.npairs, 1);
+	cr_assert_eq(v.pairs[0].paths, 2, "two flows on two distinct paths");
+	fabric_view_free(&v);
+	obs_set_free(obs);
 }
