@@ -269,6 +269,13 @@ size_t inventory_addr_count(const struct inventory *inv)
 	return strtab_count(inv->addrs);
 }
 
+void inventory_addr_get(const struct inventory *inv, size_t i, const char **addr,
+			const char **device)
+{
+	*addr = strtab_str(inv->addrs, (uint32_t)i);
+	*device = strtab_str(inv->devices, inv->owner[i]);
+}
+
 size_t inventory_link_count(const struct inventory *inv)
 {
 	return inv->nlinks;

@@ -38,6 +38,9 @@ int inventory_link_add(struct inventory *inv, const char *a, const char *b,
 const char *inventory_device_find(const struct inventory *inv, const char *addr);
 
 size_t inventory_addr_count(const struct inventory *inv);
+/* Address i (0 <= i < count, in file order) and its device. */
+void inventory_addr_get(const struct inventory *inv, size_t i, const char **addr,
+			const char **device);
 size_t inventory_link_count(const struct inventory *inv);
 /* Endpoints of link i (0 <= i < count); strings live as long as inv. */
 void inventory_link_get(const struct inventory *inv, size_t i, const char **a,

@@ -12,6 +12,7 @@ const struct cmd cmd_table[] = {
 	{ "localize", cmd_localize, "name faulty links, devices, hosts from observations" },
 	{ "simulate", cmd_simulate, "write observations, inventory, truth of a simulated fabric" },
 	{ "score", cmd_score, "score localization methods against a simulator truth" },
+	{ "plan", cmd_plan, "pick probe targets so every link is seen by several probers" },
 	{ "watch", cmd_watch, "localize every interval and alert on persistent suspects" },
 	{ "device", cmd_device, "is this device dropping? loss now and over hours, links, pairs, verdict" },
 	{ "link", cmd_link, "is this link dropping? loss now and over hours, evidence, verdict" },

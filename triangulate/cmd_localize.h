@@ -11,6 +11,7 @@ struct inventory;
 int cmd_localize(int argc, char **argv);
 int cmd_simulate(int argc, char **argv);
 int cmd_score(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
 
 /* Read an observations file and (if inv_path) an inventory file. Returns 0,
  * or -1 with a reason naming the file (and line) in err. */

@@ -45,6 +45,8 @@ static const struct opt_spec simulate_opts[] = {
 	{ "unknown-ratio", 0, OPT_DOUBLE, SIMF(unknown_ratio), 0, 1, "0", "R",
 	  "share of flows with an unknown path ('-')" },
 	{ "seed", 's', OPT_INT, SIMF(seed), 0, 9e18, "1", "N", "random seed" },
+	{ "plan", 0, OPT_STR, SIMF(plan), 0, 0, NULL, "FILE",
+	  "probe the pairs and flow counts of a plan instead of --flows random pairs" },
 	{ "no-inventory-links", 0, OPT_FLAG, offsetof(struct simulate_cfg, no_links),
 	  0, 0, NULL, NULL, "omit link lines from the inventory" },
 };

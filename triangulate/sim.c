@@ -4,11 +4,13 @@
 #include "sim.h"
 #include "inventory.h"
 #include "observations.h"
+#include "textio.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 enum sim_role { ROLE_HOST, ROLE_TOR, ROLE_AGG, ROLE_CORE };
@@ -437,46 +439,112 @@ static double sim_flow_delivery(const struct sim *s, const uint32_t *path,
 	return ok;
 }
 
+/* One flow src -> dst: route it, draw its losses, write its line. */
+static int sim_flow_write(struct sim *s, FILE *out, uint32_t src, uint32_t dst)
+{
+	const struct sim_cfg *c = s->cfg;
+	char names[8][48], sa[48], da[48];
+	const char *hops[8];
+	uint32_t path[8], n;
+	struct obs_row row = { 0 };
+	uint64_t fh;
+
+	row.proto = OBS_PROTO_UDP;
+	row.sport = 32768 + (unsigned)(sim_uniform(s) * 28000);
+	row.dport = 31338;
+	fh = sim_mix((uint64_t)src << 40 ^ (uint64_t)dst << 16 ^ row.sport);
+	n = sim_route(s, src, dst, fh, path);
+	row.sent = (uint64_t)c->probes;
+	row.lost = sim_binomial(s, row.sent, 1 - sim_flow_delivery(s, path, n, fh));
+	sim_iface_addr(s, src, src, sa, sizeof(sa));
+	sim_iface_addr(s, dst, dst, da, sizeof(da));
+	row.prober = sa;
+	row.target = da;
+	row.nhops = (int)n - 2;
+	for (uint32_t k = 1; k + 1 < n; k++) {
+		/* a router answers with the interface the probe came in on */
+		sim_iface_addr(s, path[k], path[k - 1], names[k], sizeof(names[k]));
+		hops[k - 1] = sim_uniform(s) < c->star_ratio ? NULL : names[k];
+	}
+	row.hops = hops;
+	if (sim_uniform(s) < c->unknown_ratio)
+		row.nhops = -1;
+	return obs_row_write(out, &row);
+}
+
+/* A host id from its simulator name host-EDGE-I, or -1. */
+static int64_t sim_host_parse(const struct sim *s, const char *name, size_t len)
+{
+	char buf[64];
+	unsigned edge, i;
+	char extra;
+
+	if (len >= sizeof(buf))
+		return -1;
+	memcpy(buf, name, len);
+	buf[len] = '\0';
+	if (sscanf(buf, "host-%u-%u%c", &edge, &i, &extra) != 2 ||
+	    i >= (unsigned)s->cfg->hosts_per_tor || edge >= s->ntor)
+		return -1;
+	return (int64_t)edge * s->cfg->hosts_per_tor + i;
+}
+
+/* Flows from a plan (plan.h): each line's flow count between its hosts. */
+static int sim_plan_flows_write(struct sim *s, FILE *out, char *err, size_t errlen)
+{
+	const char *path = s->cfg->plan;
+	size_t len, pos = 0, ll, lineno = 0;
+	const char *line;
+	char *buf;
+	int rc = -1;
+
+	if (textio_file_read(path, &buf, &len) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (textio_line_next(buf, len, &pos, &line, &ll)) {
+		const char *f[5];
+		size_t fl[5];
+		int64_t src, dst;
+		long flows;
+
+		lineno++;
+		if (!ll || line[0] == '#')
+			continue;
+		if (textio_fields_split(line, ll, f, fl, 4) != 4 ||
+		    (src = sim_host_parse(s, f[0], fl[0])) < 0 ||
+		    (dst = sim_host_parse(s, f[1], fl[1])) < 0 ||
+		    (flows = strtol(f[3], NULL, 10)) < 1 || flows > 1000000) {
+			snprintf(err, errlen, "%s:%zu: expected HOST<TAB>HOST<TAB>ADDR<TAB>FLOWS "
+					      "naming hosts of this fabric", path, lineno);
+			goto out;
+		}
+		for (long k = 0; k < flows; k++)
+			if (sim_flow_write(s, out, (uint32_t)src, (uint32_t)dst) < 0)
+				goto io;
+	}
+	rc = 0;
+	goto out;
+io:
+	snprintf(err, errlen, "write failed: %s", strerror(errno));
+out:
+	free(buf);
+	return rc;
+}
+
 static int sim_flows_write(struct sim *s, FILE *out)
 {
 	const struct sim_cfg *c = s->cfg;
-	char names[8][48];
-	const char *hops[8];
-	uint32_t path[8];
+	uint32_t hp = (uint32_t)c->hosts_per_tor;
 
-	obs_header_write(out);
 	for (long long i = 0; i < c->flows; i++) {
-		uint32_t src = (uint32_t)(sim_uniform(s) * s->nhost), dst, n;
-		uint32_t hp = (uint32_t)c->hosts_per_tor;
-		struct obs_row row = { 0 };
-		char sa[48], da[48];
-		uint64_t fh;
+		uint32_t src = (uint32_t)(sim_uniform(s) * s->nhost), dst;
 
 		/* targets under another edge switch, so flows cross the fabric */
 		do
 			dst = (uint32_t)(sim_uniform(s) * s->nhost);
 		while (dst / hp == src / hp && s->ntor > 1);
-		row.proto = OBS_PROTO_UDP;
-		row.sport = 32768 + (unsigned)(sim_uniform(s) * 28000);
-		row.dport = 31338;
-		fh = sim_mix((uint64_t)src << 40 ^ (uint64_t)dst << 16 ^ row.sport);
-		n = sim_route(s, src, dst, fh, path);
-		row.sent = (uint64_t)c->probes;
-		row.lost = sim_binomial(s, row.sent, 1 - sim_flow_delivery(s, path, n, fh));
-		sim_iface_addr(s, src, src, sa, sizeof(sa));
-		sim_iface_addr(s, dst, dst, da, sizeof(da));
-		row.prober = sa;
-		row.target = da;
-		row.nhops = (int)n - 2;
-		for (uint32_t k = 1; k + 1 < n; k++) {
-			/* a router answers with the interface the probe came in on */
-			sim_iface_addr(s, path[k], path[k - 1], names[k], sizeof(names[k]));
-			hops[k - 1] = sim_uniform(s) < c->star_ratio ? NULL : names[k];
-		}
-		row.hops = hops;
-		if (sim_uniform(s) < c->unknown_ratio)
-			row.nhops = -1;
-		if (obs_row_write(out, &row) < 0)
+		if (sim_flow_write(s, out, src, dst) < 0)
 			return -1;
 	}
 	return ferror(out) ? -1 : 0;
@@ -526,10 +594,12 @@ int sim_run(const struct sim_cfg *cfg, FILE *obs, FILE *inv, FILE *truth,
 		sim_faults_place(&s, enabled);
 	*placed = (long long)s.nfaults;
 	if (sim_truth_write(&s, truth) < 0 || sim_inventory_write(&s, inv) < 0 ||
-	    sim_flows_write(&s, obs) < 0) {
+	    obs_header_write(obs) < 0 || (!cfg->plan && sim_flows_write(&s, obs) < 0)) {
 		snprintf(err, errlen, "write failed: %s", strerror(errno));
 		goto out;
 	}
+	if (cfg->plan && sim_plan_flows_write(&s, obs, err, errlen) < 0)
+		goto out;
 	rc = 0;
 out:
 	free(s.dev_loss);

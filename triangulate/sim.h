@@ -30,6 +30,7 @@ struct sim_cfg {
 	double unknown_ratio;      /* share of flows whose path is unknown */
 	int inventory_links;       /* write link lines into the inventory */
 	long long seed;            /* RNG seed: same seed, same files */
+	const char *plan;          /* plan file (plan.h): its flows replace random pairs */
 };
 
 /* Write the three files. Returns 0, or -1 with a reason in err (bad radix or

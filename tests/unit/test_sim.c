@@ -10,6 +10,7 @@
 #include "observations.h"
 #include "triangulate/infer.h"
 #include "triangulate/method.h"
+#include "triangulate/plan.h"
 #include "triangulate/score.h"
 #include "triangulate/sim.h"
 
@@ -135,4 +136,52 @@ Test(sim, bad_radix_is_an_error)
 
 	cr_assert_eq(sim_run(&cfg, stdout, stdout, stdout, &placed, err, sizeof(err)), -1);
 	cr_assert(strstr(err, "radix"), "%s", err);
+}
+
+/* The planner covers every directed link of a small fat tree with several
+ * probers using far fewer pairs than a full mesh, and the simulator can
+ * probe exactly its pairs. */
+Test(sim, plan_covers_every_link_with_few_pairs)
+{
+	struct sim_cfg cfg = { .tiers = 3, .k = 8, .hosts_per_tor = 2, .flows = 0,
+			       .probes = 100, .faults = 0, .kinds = "link", .loss_min = 0.01,
+			       .loss_max = 0.5, .bg_min = 1e-5, .bg_max = 1e-4,
+			       .inventory_links = 1, .seed = 3 };
+	struct plan_cfg pc = { .probers_per_link = 3, .flows_per_pair = 8,
+			       .candidates = 8, .max_targets = 64, .seed = 1 };
+	char inv_path[] = "/tmp/fm-plan-inv-XXXXXX", plan_path[] = "/tmp/fm-plan-XXXXXX";
+	struct inventory *inv = inventory_new();
+	struct obs_set *obs = obs_set_new();
+	struct plan_stats st;
+	char *ob = NULL, err[256];
+	size_t ol = 0;
+	long long placed;
+	FILE *fi = fdopen(mkstemp(inv_path), "w"), *fp, *fo, *fn;
+
+	cr_assert_not_null(fi);
+	fn = fopen("/dev/null", "w");
+	cr_assert_eq(sim_run(&cfg, fn, fi, fn, &placed, err, sizeof(err)), 0, "%s", err);
+	fclose(fi);
+	cr_assert_eq(inventory_file_read(inv, inv_path, err, sizeof(err)), 0, "%s", err);
+	fp = fdopen(mkstemp(plan_path), "w");
+	cr_assert_eq(plan_write(inv, &pc, fp, &st, err, sizeof(err)), 0, "%s", err);
+	fclose(fp);
+	cr_assert_eq(st.hosts, 64);
+	cr_assert_eq(st.links, 2 * (64 + 128 + 128));
+	cr_assert_eq(st.links_short, 0, "%zu links short", st.links_short);
+	cr_assert_lt(st.pairs * 4, st.hosts * (st.hosts - 1), "%zu pairs", st.pairs);
+	cfg.plan = plan_path;
+	fo = open_memstream(&ob, &ol);
+	cr_assert_eq(sim_run(&cfg, fo, fn, fn, &placed, err, sizeof(err)), 0, "%s", err);
+	fclose(fo);
+	fclose(fn);
+	cr_assert_eq(obs_set_parse(obs, ob, ol, "plan.obs", err, sizeof(err)), 0, "%s", err);
+	/* every planned flow, each a distinct 5-tuple (a rare port clash sums) */
+	cr_assert_leq(obs_set_flow_count(obs), st.flows);
+	cr_assert_geq(obs_set_flow_count(obs) * 100, st.flows * 99);
+	free(ob);
+	obs_set_free(obs);
+	inventory_free(inv);
+	unlink(inv_path);
+	unlink(plan_path);
 }

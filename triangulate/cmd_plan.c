@@ -1,0 +1,84 @@
+/* triangulate plan: pick each prober's targets and flow counts from the
+ * inventory's topology (see plan.h) and print the plan. */
+#include "cmd_localize.h"
+#include "inventory.h"
+#include "opts.h"
+#include "plan.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+struct plan_cmd_cfg {
+	struct plan_cfg plan;
+	const char *inventory; /* inventory with link lines */
+	const char *out;       /* plan file, "-" for stdout */
+};
+
+#define PLANF(f) offsetof(struct plan_cmd_cfg, plan.f)
+
+static const struct opt_spec plan_opts[] = {
+	{ "inventory", 'i', OPT_STR, offsetof(struct plan_cmd_cfg, inventory), 0, 0,
+	  NULL, "FILE", "inventory with link lines (the topology)" },
+	{ "out", 'o', OPT_STR, offsetof(struct plan_cmd_cfg, out), 0, 0, "-", "FILE",
+	  "plan file" },
+	{ "probers-per-link", 'r', OPT_INT, PLANF(probers_per_link), 1, 1000, "3", "N",
+	  "distinct probers wanted across every directed link" },
+	{ "flows-per-pair", 'f', OPT_INT, PLANF(flows_per_pair), 1, 4096, "8", "N",
+	  "flows (source ports) per prober-target pair" },
+	{ "candidates", 0, OPT_INT, PLANF(candidates), 1, 1000, "8", "N",
+	  "targets sampled per prober and round" },
+	{ "max-targets", 0, OPT_INT, PLANF(max_targets), 1, 100000, "64", "N",
+	  "most targets one prober gets" },
+	{ "seed", 's', OPT_INT, PLANF(seed), 0, 9e18, "1", "N", "sampling seed" },
+};
+
+int cmd_plan(int argc, char **argv)
+{
+	static const char synopsis[] = "triangulate plan --inventory FILE [--out FILE]";
+	struct plan_cmd_cfg cfg = { 0 };
+	struct inventory *inv = NULL;
+	struct plan_stats st;
+	FILE *out = stdout;
+	char err[512];
+	int rc = opts_parse(plan_opts, OPTS_LEN(plan_opts), &cfg, argc, argv, err,
+			    sizeof(err));
+
+	rc = opts_main_result(rc, "triangulate plan", synopsis,
+			      "Choose probe targets so every link is seen by several probers.",
+			      plan_opts, OPTS_LEN(plan_opts), err);
+	if (rc >= 0)
+		return rc;
+	if (!cfg.inventory) {
+		fprintf(stderr, "triangulate plan: --inventory is required\n");
+		return 2;
+	}
+	if (!(inv = inventory_new()) ||
+	    inventory_file_read(inv, cfg.inventory, err, sizeof(err)) < 0)
+		goto fail;
+	if (strcmp(cfg.out, "-") && !(out = fopen(cfg.out, "w"))) {
+		snprintf(err, sizeof(err), "%s: %s", cfg.out, strerror(errno));
+		goto fail;
+	}
+	if (plan_write(inv, &cfg.plan, out, &st, err, sizeof(err)) < 0)
+		goto fail;
+	if (out != stdout && fclose(out)) {
+		out = stdout;
+		snprintf(err, sizeof(err), "%s: %s", cfg.out, strerror(errno));
+		goto fail;
+	}
+	fprintf(stderr,
+		"triangulate plan: %zu hosts, %zu directed links; %zu pairs, %zu flows "
+		"(a full mesh has %zu pairs); %zu links under %lld probers\n",
+		st.hosts, st.links, st.pairs, st.flows, st.hosts * (st.hosts - 1),
+		st.links_short, cfg.plan.probers_per_link);
+	inventory_free(inv);
+	return 0;
+fail:
+	fprintf(stderr, "triangulate plan: %s\n", err);
+	if (out && out != stdout)
+		fclose(out);
+	inventory_free(inv);
+	return 1;
+}
