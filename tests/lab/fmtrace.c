@@ -4,6 +4,7 @@
 #include "log.h"
 #include "opts.h"
 #include "prober/mda.h"
+#include "prober/probe.h"
 #include "prober/trace.h"
 #include "report.h"
 
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #define FMTRACE_PATHS_MAX 1024 /* distinct hop lists remembered */
 #define FMTRACE_PATH_TEXT 1024
@@ -37,6 +39,7 @@ struct fmtrace_cfg {
 	long long burst;       /* router ICMP burst the pacing respects */
 	long long infer;       /* 0 probe all, 1 MDA node control, 2 MDA-Lite */
 	int first_hop_single;  /* our route has one next hop: probe hop 1 once */
+	int probe_payload;     /* UDP probes start with a faultmesh request */
 	long long deadline_ms; /* give up on the whole run after this */
 	int quiet;             /* only the summary line */
 	int verbose;           /* debug log */
@@ -60,6 +63,7 @@ static const struct opt_spec fmtrace_opts[] = {
 	{ "burst", 0, OPT_INT, offsetof(struct fmtrace_cfg, burst), 1, 1000, "6", "N", "router ICMP burst to respect" },
 	{ "infer", 'i', OPT_INT, offsetof(struct fmtrace_cfg, infer), 0, 2, "0", "N", "0 probe every hop, 1 infer after MDA node control, 2 MDA-Lite" },
 	{ "first-hop-single", 0, OPT_FLAG, offsetof(struct fmtrace_cfg, first_hop_single), 0, 0, NULL, NULL, "route has one next hop: with --infer, probe hop 1 once" },
+	{ "probe-payload", 0, OPT_FLAG, offsetof(struct fmtrace_cfg, probe_payload), 0, 0, NULL, NULL, "UDP probes carry a faultmesh request, so a responder answers" },
 	{ "deadline-ms", 0, OPT_INT, offsetof(struct fmtrace_cfg, deadline_ms), 100, 3600000, "120000", "MS", "give up after this" },
 	{ "quiet", 'q', OPT_FLAG, offsetof(struct fmtrace_cfg, quiet), 0, 0, NULL, NULL, "print only the summary" },
 	{ "verbose", 'v', OPT_FLAG, offsetof(struct fmtrace_cfg, verbose), 0, 0, NULL, NULL, "debug log" },
@@ -222,6 +226,16 @@ int main(int argc, char **argv)
 	tc.router_burst = (uint32_t)cfg.burst;
 	tc.infer = (int)cfg.infer;
 	tc.first_hop_single = cfg.first_hop_single;
+	if (cfg.probe_payload) {
+		/* As the prober's path watch does: a request of a session of its
+		 * own, which the responder echoes with our trailing bytes. */
+		static uint8_t hdr[PROBE_HDR_LEN];
+		struct probe_msg m = { .type = PROBE_REQUEST, .session = (uint32_t)getpid() };
+
+		probe_msg_encode(&m, hdr);
+		tc.udp_payload = hdr;
+		tc.udp_payload_len = sizeof(hdr);
+	}
 	run.cfg = &cfg;
 	run.quiet = cfg.quiet;
 	t = tracer_open(base.dst.family, &tc, fmtrace_done_cb, &run);

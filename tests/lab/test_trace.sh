@@ -17,7 +17,7 @@
 # input interface (the lab's routers answer ICMP from the inbound interface).
 # san: yes
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 
 ALL_TESTS="trace_2tier trace_3tier"
 FM_BIN=${FM_BIN:-$PWD/bin}
@@ -86,7 +86,7 @@ verify_sets_dump() {
 	done < <(routers_of "$lab")
 }
 
-# Send 3 packets of each flow (proto:sport) from the source host. They must
+# Send 3 packets of each flow (proto:sport:dport) from the source host. They must
 # carry no socket hash: veths hand the sender's skb hash to the next
 # namespace and Linux's policy-1 multipath hash uses a present L4 hash as is,
 # so a connected socket's random sk_txhash (or IPv6's automatic flow label
@@ -94,11 +94,11 @@ verify_sets_dump() {
 # IPV6_AUTOFLOWLABEL off, and TCP SYNs from a raw socket (built here, not by
 # the tracer's code).
 flows_send() {
-	local src_ns=$1 src=$2 dst=$3 dport=$4
-	shift 4
-	ip netns exec "$src_ns" python3 - "$src" "$dst" "$dport" "$@" <<-'EOF'
+	local src_ns=$1 src=$2 dst=$3
+	shift 3
+	ip netns exec "$src_ns" python3 - "$src" "$dst" "$@" <<-'EOF'
 		import socket, struct, sys
-		src, dst, dport = sys.argv[1], sys.argv[2], int(sys.argv[3])
+		src, dst = sys.argv[1], sys.argv[2]
 		v6 = ":" in dst
 		fam = socket.AF_INET6 if v6 else socket.AF_INET
 		IPV6_AUTOFLOWLABEL, IPV6_CHECKSUM = 70, 7
@@ -109,7 +109,7 @@ flows_send() {
 		    while s >> 16:
 		        s = (s & 0xffff) + (s >> 16)
 		    return ~s & 0xffff
-		def syn(sport):
+		def syn(sport, dport):
 		    hdr = struct.pack("!HHIIBBHHH", sport, dport, 0x5eed0000 | sport, 0, 5 << 4, 2, 1024, 0, 0)
 		    if v6:
 		        return hdr  # the kernel fills the checksum (IPV6_CHECKSUM)
@@ -120,8 +120,9 @@ flows_send() {
 		    raw.setsockopt(socket.IPPROTO_IPV6, IPV6_AUTOFLOWLABEL, 0)
 		    raw.setsockopt(socket.IPPROTO_IPV6, IPV6_CHECKSUM, 16)
 		raw.bind((src, 0))
-		for item in sys.argv[4:]:
-		    proto, sport = item.split(":")
+		for item in sys.argv[3:]:
+		    proto, sport, dport = item.split(":")
+		    dport = int(dport)
 		    for _ in range(3):
 		        if proto == "udp":
 		            s = socket.socket(fam, socket.SOCK_DGRAM)
@@ -131,7 +132,7 @@ flows_send() {
 		            s.sendto(b"verify", (dst, dport))
 		            s.close()
 		        else:
-		            raw.sendto(syn(int(sport)), (dst, 0))
+		            raw.sendto(syn(int(sport), dport), (dst, 0))
 	EOF
 }
 
@@ -189,7 +190,7 @@ trace_check() {
 				--max-ttl 12 >"$out" 2>"$out.err"; then
 				fail "$lab: fmtrace -$fam $proto exited $? ($(tail -n 3 "$out.err"))"
 			fi
-			awk -F'\t' -v fam=$fam '$1 == "flow" { sub(/hops=/, "", $10); print $2, $4, fam, $10, $7, $11 }' \
+			awk -F'\t' -v fam=$fam '$1 == "flow" { sub(/hops=/, "", $10); print $2, $4, fam, $10, $7, $11, $6 }' \
 				"$out" >>"$WORK/$lab.traced"
 		done
 	done
@@ -201,28 +202,58 @@ trace_check() {
 		--active 2 --max-ttl 12 >"$out" 2>"$out.err"; then
 		fail "$lab: fmtrace --mda --infer 2 exited $? ($(tail -n 3 "$out.err"))"
 	fi
-	awk -F'\t' '$1 == "flow" { sub(/hops=/, "", $10); print $2, $4, 4, $10, $7, $11 }' \
+	awk -F'\t' '$1 == "flow" { sub(/hops=/, "", $10); print $2, $4, 4, $10, $7, $11, $6 }' \
 		"$out" >>"$WORK/$lab.traced"
 	local lite_flows lite_inferred
 	lite_flows=$(grep -c '^flow' "$out")
 	lite_inferred=$(awk -F'\t' '$1 == "summary" { sub(/inferred=/, "", $7); print $7 }' "$out")
 	log "$lab: --mda --infer 2: $(grep '^summary' "$out" | cut -f2-)"
 	[ "${lite_inferred:-0}" -gt 0 ] || fail "$lab: MDA-Lite inferred no hop"
+	# Through the prober's own responder (UDP 31338), as the path watch
+	# traces: probes carry a faultmesh request and the echo ends the trace.
+	local dst_ns spool=$WORK/$lab.spool
+	dst_ns=$(FM_LAB=$lab "$FABRIC" ns "$dst_host")
+	mkdir -p "$spool"
+	ip netns exec "$dst_ns" timeout 60 "$FM_BIN/prober" --spool "$spool" --duration 40s \
+		>"$WORK/$lab.responder.log" 2>&1 &
+	local resp_pid=$!
+	for _ in $(seq 1 50); do
+		ip netns exec "$dst_ns" ss -Hlun | grep -q ':31338 ' && break
+		sleep 0.1
+	done
+	# Listening, so the kernel sends no port unreachable: only the
+	# responder's echo can end these traces as reached.
+	ip netns exec "$dst_ns" ss -Hlun | grep -q ':31338 ' ||
+		fail "$lab: responder not listening ($(tail -n 2 "$WORK/$lab.responder.log"))"
+	for fam in 4 6; do
+		dst=$dst4
+		[ $fam = 6 ] && dst=$dst6
+		out=$WORK/$lab.$fam.responder
+		if ! ip netns exec "$src_ns" timeout 60 "$FM_BIN/fmtrace" --dst "$dst" --proto udp \
+			--sport $((SPORT_BASE + 500 + 100 * (fam / 6))) --dport 31338 --probe-payload \
+			--flows 4 --max-ttl 12 >"$out" 2>"$out.err"; then
+			fail "$lab: fmtrace -$fam via the responder exited $? ($(tail -n 3 "$out.err"))"
+		fi
+		awk -F'\t' -v fam=$fam '$1 == "flow" { sub(/hops=/, "", $10); print $2, $4, fam, $10, $7, $11, $6 }' \
+			"$out" >>"$WORK/$lab.traced"
+	done
+	kill "$resp_pid" 2>/dev/null
+	wait "$resp_pid" 2>/dev/null
 	verify_sets_add "$lab" || {
 		fail "$lab: nft verify sets"
 		return
 	}
-	items=$(awk '$3 == 4 { print $1 ":" $2 }' "$WORK/$lab.traced")
+	items=$(awk '$3 == 4 { print $1 ":" $2 ":" $7 }' "$WORK/$lab.traced")
 	# shellcheck disable=SC2086
-	flows_send "$src_ns" "$src4" "$dst4" 33434 $items
-	items=$(awk '$3 == 6 { print $1 ":" $2 }' "$WORK/$lab.traced")
+	flows_send "$src_ns" "$src4" "$dst4" $items
+	items=$(awk '$3 == 6 { print $1 ":" $2 ":" $7 }' "$WORK/$lab.traced")
 	# shellcheck disable=SC2086
-	flows_send "$src_ns" "$src6" "$dst6" 33434 $items
+	flows_send "$src_ns" "$src6" "$dst6" $items
 	verify_sets_dump "$lab" >"$WORK/$lab.sets"
 	paths_expected "$WORK/$lab.sets" h1 >"$WORK/$lab.expected"
 
 	local n=0 ok=0 paths
-	while read -r proto sport f hops end replies; do
+	while read -r proto sport f hops end replies _; do
 		n=$((n + 1))
 		local want
 		want=$(awk -v p="$proto" -v s="$sport" -v f="$f" '$1 == p && $2 == s && $3 == f { print $4 }' \
@@ -239,7 +270,7 @@ trace_check() {
 	done <"$WORK/$lab.traced"
 	paths=$(awk '{ print $3, $4 }' "$WORK/$lab.traced" | sort -u | wc -l)
 	log "$lab: $ok of $n traced flows match their packets' path ($paths distinct paths over both families)"
-	[ "$n" -eq $((4 * FLOWS + lite_flows)) ] || fail "$lab: traced $n flows, expected $((4 * FLOWS + lite_flows))"
+	[ "$n" -eq $((4 * FLOWS + lite_flows + 8)) ] || fail "$lab: traced $n flows, expected $((4 * FLOWS + lite_flows + 8))"
 	# With several equal-cost paths, flows that all agree on one path would
 	# mean the 5-tuple was not kept; demand at least 2 per family.
 	for f in 4 6; do
