@@ -486,6 +486,9 @@ static void pinger_reply_take(struct pinger *p, const struct pfd *pf,
 		p->stats.late++;
 		return;
 	}
+	/* the network's share: the responder's own turnaround taken out */
+	if (r.dwell_ns < rtt_ns)
+		rtt_ns -= r.dwell_ns;
 	seq = flow_acct_seq_widen(&f->acct, r.seq, r.seq_bits);
 	if (!flow_acct_reply(&f->acct, seq, r.count)) {
 		p->stats.late++;

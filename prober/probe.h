@@ -73,6 +73,7 @@ struct probe_reply {
 	uint32_t session;    /* the prober run's session the reply echoes */
 	uint16_t local_port;  /* our port the reply came to (sport of the flow) */
 	uint16_t remote_port; /* the responder's port it came from */
+	uint64_t dwell_ns;    /* time the reply spent in the responder, 0 unknown */
 };
 
 /* One probe kind. Contracts:

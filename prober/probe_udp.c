@@ -92,6 +92,10 @@ static int udp_parse(int family, const uint8_t *pkt, size_t len, struct probe_re
 	r->tx_ns = m.tx_ns;
 	r->tx_bits = 64;
 	r->session = m.session;
+	/* both stamps come from the responder's clock: their difference is
+	 * valid even when the two hosts' clocks disagree */
+	if (m.rx_ns && m.rtx_ns >= m.rx_ns)
+		r->dwell_ns = m.rtx_ns - m.rx_ns;
 	return 0;
 }
 

@@ -313,8 +313,12 @@ struct responder *responder_open(const struct responder_cfg *cfg, char *err, siz
 	for (int i = 0; i < (cfg->ipv6 ? 2 : 1); i++) {
 		const char *what = "udp";
 
-		if (resp_udp_open(r, fams[i]) < 0)
+		if (resp_udp_open(r, fams[i]) < 0) {
+			/* a kernel without IPv6: answer IPv4 only */
+			if (fams[i] == AF_INET6 && errno == EAFNOSUPPORT)
+				break;
 			goto err;
+		}
 		if (cfg->tcp_port) {
 			what = "tcp raw";
 			if (resp_tcp_raw_open(r, fams[i]) < 0)
