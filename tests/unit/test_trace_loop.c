@@ -227,3 +227,38 @@ Test(trace_loop, udp_traces_end_on_port_unreachable_without_udp_socket)
 		tracer_close(t);
 	}
 }
+
+Test(trace_loop, pacing_spaces_probes_at_one_ttl)
+{
+	struct loop_out o = { 0 };
+	struct tracer_cfg cfg;
+	struct tracer_stats st;
+	struct trace_flow f;
+	struct tracer *t;
+	uint64_t now, next;
+
+	netns_private();
+	tracer_cfg_default(&cfg);
+	cfg.router_interval_ms = 1000;
+	cfg.router_burst = 2;
+	cfg.timeout_ms = 10000;
+	t = open_or_skip(AF_INET, &cfg, &o);
+	f = flow_of("198.18.50.2", 17, 33434);
+	for (uint16_t i = 0; i < 4; i++) {
+		f.sport = (uint16_t)(41000 + i);
+		cr_assert_eq(tracer_flow_start(t, &f, i, mono_ns()), 0);
+	}
+	now = mono_ns();
+	/* Four flows want TTL 1 at once: the burst of 2 goes, the rest waits
+	 * for the router's interval to refill the bucket. */
+	cr_expect_eq(tracer_timer(t, now), 2);
+	cr_expect_eq(tracer_timer(t, now + 1000), 0);
+	tracer_stats_get(t, &st);
+	cr_expect_eq(st.probes_sent, 2);
+	next = tracer_next_ns(t);
+	cr_expect(next > now + 900000000ull && next < now + 1100000000ull,
+		  "next token in %lld ms", (long long)(next - now) / 1000000);
+	cr_expect_eq(tracer_timer(t, now + 1001000000ull), 1);
+	tracer_close(t);
+	cr_expect_eq(o.n, 4);
+}
