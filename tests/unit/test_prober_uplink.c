@@ -1,0 +1,192 @@
+/* Uplink against a fake collector in a private network namespace: HELLO
+ * first, spooled batches in seq order, a batch leaves the spool only on its
+ * ACK, and after the connection drops the unacknowledged ones are resent. */
+#include "prober/spool.h"
+#include "prober/uplink.h"
+#include "report.h"
+
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static char dir[64];
+static int lfd = -1;
+static uint16_t lport;
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A namespace of our own, so the fake collector's address is ours alone. */
+static void setup(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sa);
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root for a private network namespace");
+	cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare: %s", strerror(errno));
+	cr_assert_eq(system("ip link set lo up && ip addr add 198.18.0.1/32 dev lo"), 0);
+	snprintf(dir, sizeof(dir), "/tmp/fm-uplink-test.XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	inet_pton(AF_INET, "198.18.0.1", &sa.sin_addr);
+	cr_assert_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(listen(lfd, 4), 0);
+	getsockname(lfd, (struct sockaddr *)&sa, &sl);
+	lport = ntohs(sa.sin_port);
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+
+	if (lfd >= 0)
+		close(lfd);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (dir[0])
+		cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(uplink, .init = setup, .fini = teardown, .timeout = 15);
+
+static void batch_spool(struct spool *sp)
+{
+	struct report_flow fl = { .proto = 17, .sport = 40000, .dport = 31338, .sent = 10,
+				  .received = 9, .lost_fwd = 1 };
+	struct report_batch b = { .nflows = 1, .flows = &fl, .start_ms = 1000 };
+	uint8_t *buf;
+	size_t len;
+
+	report_addr_parse("198.18.0.1", &fl.src);
+	report_addr_parse("198.18.0.2", &fl.dst);
+	snprintf(b.prober, sizeof(b.prober), "p1");
+	b.seq = spool_seq_next(sp);
+	b.end_ms = 2000 + (int64_t)b.seq;
+	cr_assert_eq(report_batch_encode(&b, &buf, &len), 0);
+	cr_assert_eq(spool_batch_append(sp, b.seq, buf, len), 0);
+	free(buf);
+}
+
+/* Run the uplink until the fake collector has a whole frame on cfd; returns
+ * its type and, for a batch, its seq. */
+static int frame_next(struct uplink *u, int *cfd, uint64_t *seq)
+{
+	static uint8_t buf[1 << 16];
+	static size_t have;
+	int64_t deadline = now_ms() + 3000;
+
+	while (now_ms() < deadline) {
+		int type;
+		uint32_t plen;
+		char err[128];
+
+		uplink_run(u, 1, 1, now_ms());
+		if (*cfd < 0) {
+			*cfd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK);
+			have = 0;
+			continue;
+		}
+		ssize_t r = read(*cfd, buf + have, sizeof(buf) - have);
+
+		if (r > 0)
+			have += (size_t)r;
+		if (have >= REPORT_HEADER_LEN &&
+		    report_header_decode(buf, have, &type, &plen, err, sizeof(err)) == 0 &&
+		    have >= REPORT_HEADER_LEN + plen) {
+			struct report_batch b;
+
+			*seq = 0;
+			if (type == REPORT_BATCH) {
+				cr_assert_eq(report_batch_decode(buf + REPORT_HEADER_LEN, plen, &b, err,
+								 sizeof(err)), 0, "%s", err);
+				*seq = b.seq;
+				report_batch_free(&b);
+			}
+			memmove(buf, buf + REPORT_HEADER_LEN + plen, have - REPORT_HEADER_LEN - plen);
+			have -= REPORT_HEADER_LEN + plen;
+			return type;
+		}
+		usleep(1000);
+	}
+	cr_assert_fail("no frame within 3 s");
+	return -1;
+}
+
+static void ack_send(int cfd, uint64_t seq)
+{
+	uint8_t *buf;
+	size_t len;
+
+	cr_assert_eq(report_ack_encode(seq, &buf, &len), 0);
+	cr_assert_eq(write(cfd, buf, len), (ssize_t)len);
+	free(buf);
+}
+
+/* Let the uplink read what we sent it. */
+static void uplink_settle(struct uplink *u)
+{
+	for (int i = 0; i < 50; i++) {
+		uplink_run(u, 1, 1, now_ms());
+		usleep(1000);
+	}
+}
+
+Test(uplink, hello_then_batches_in_order_acked_ones_deleted_rest_resent)
+{
+	char err[256], where[64];
+	struct spool *sp = spool_open(dir, 1 << 20, err, sizeof(err));
+	struct uplink_cfg cfg = { .collector = where, .name = "p1", .window = 8,
+				  .backoff_min_ms = 10, .backoff_max_ms = 40 };
+	struct uplink *u;
+	int cfd = -1;
+	uint64_t seq;
+
+	cr_assert_not_null(sp, "%s", err);
+	for (int i = 0; i < 3; i++)
+		batch_spool(sp);
+	snprintf(where, sizeof(where), "198.18.0.1:%u", lport);
+	u = uplink_new(&cfg, sp, err, sizeof(err));
+	cr_assert_not_null(u, "%s", err);
+
+	cr_assert_eq(frame_next(u, &cfd, &seq), REPORT_HELLO);
+	for (uint64_t want = 1; want <= 3; want++) {
+		cr_assert_eq(frame_next(u, &cfd, &seq), REPORT_BATCH);
+		cr_assert_eq(seq, want, "batch %llu, want %llu", (unsigned long long)seq,
+			     (unsigned long long)want);
+	}
+	ack_send(cfd, 1);
+	ack_send(cfd, 2);
+	uplink_settle(u);
+	cr_assert_eq(spool_count(sp), 1, "acked batches leave the spool");
+	cr_assert_eq(spool_seq_at(sp, 0), 3);
+	cr_assert_eq(uplink_acked(u), 2);
+
+	/* the collector goes away before acknowledging 3; a new batch arrives */
+	close(cfd);
+	cfd = -1;
+	batch_spool(sp);
+	cr_assert_eq(frame_next(u, &cfd, &seq), REPORT_HELLO, "reconnects with HELLO");
+	cr_assert_eq(frame_next(u, &cfd, &seq), REPORT_BATCH);
+	cr_assert_eq(seq, 3, "the unacknowledged batch is resent first");
+	cr_assert_eq(frame_next(u, &cfd, &seq), REPORT_BATCH);
+	cr_assert_eq(seq, 4);
+	ack_send(cfd, 3);
+	ack_send(cfd, 4);
+	uplink_settle(u);
+	cr_assert_eq(spool_count(sp), 0);
+	close(cfd);
+	uplink_free(u);
+	spool_close(sp);
+}
