@@ -129,6 +129,7 @@ static void subject_judge(const struct fabric_view *v, const struct query_subjec
 {
 	const struct suspect *link = NULL, *hole = NULL, *dev = NULL;
 	double sent = 0, lost_left = 0;
+	unsigned nlink = 0;
 
 	memset(q, 0, sizeof(*q));
 	if (s->dev >= 0)
@@ -148,6 +149,7 @@ static void subject_judge(const struct fabric_view *v, const struct query_subjec
 		}
 		if (!sent)
 			sent = fl->sent;
+		nlink += x && x->kind == SUSPECT_LINK;
 		if (x && x->kind == SUSPECT_LINK && (!link || x->loss_ratio > link->loss_ratio))
 			link = x;
 		if (x && x->kind == SUSPECT_BLACKHOLE && (!hole || x->loss_ratio > hole->loss_ratio))
@@ -162,7 +164,14 @@ static void subject_judge(const struct fabric_view *v, const struct query_subjec
 	if (dev)
 		verdict_from_suspect(q, dev, dev->kind == SUSPECT_HOST ? "sick host" : "dropping",
 				     dev->kind == SUSPECT_HOST ? "host" : "device");
-	else if (link)
+	else if (link && nlink > 1) {
+		char one[sizeof(q->detail)];
+
+		/* say how many, with the worst as the example */
+		verdict_from_suspect(q, link, "dropping", "worst link");
+		snprintf(one, sizeof(one), "%s", q->detail);
+		snprintf(q->detail, sizeof(q->detail), "%u of its links drop; %.200s", nlink, one);
+	} else if (link)
 		verdict_from_suspect(q, link, "dropping", "link");
 	else if (hole)
 		verdict_from_suspect(q, hole, "partial blackhole", "partial blackhole on");

@@ -47,9 +47,12 @@ static void synth_host_addr(const struct synth_db_cfg *c, unsigned h, char *buf,
 static int synth_fault_on(const struct synth_db_cfg *c, const char *from,
 			  const char *to, int64_t at_ms)
 {
-	return c->fault_from && !strcmp(c->fault_from, from) &&
-	       !strcmp(c->fault_to, to) && at_ms >= c->fault_start_ms &&
-	       at_ms < c->fault_end_ms;
+	if (!c->fault_from || at_ms < c->fault_start_ms || at_ms >= c->fault_end_ms)
+		return 0;
+	/* no fault_to: the device fault_from drops what enters it */
+	if (!c->fault_to || !c->fault_to[0])
+		return !strcmp(c->fault_from, to);
+	return !strcmp(c->fault_from, from) && !strcmp(c->fault_to, to);
 }
 
 static int synth_inventory_write(const char *path, const struct synth_db_cfg *c,

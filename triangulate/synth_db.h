@@ -14,7 +14,9 @@ struct synth_db_cfg {
 	int64_t start_ms;         /* first interval's start */
 	int64_t interval_ms;      /* one batch per prober per interval */
 	unsigned intervals;
-	const char *fault_from, *fault_to; /* a faulty directed link, or NULL */
+	/* a faulty directed link, or (fault_to NULL) a device dropping all it
+	 * receives from its spine/leaf links; NULL: no fault */
+	const char *fault_from, *fault_to;
 	double fault_loss_ratio;
 	int64_t fault_start_ms, fault_end_ms; /* when it drops */
 	const char *down_prober;  /* a prober that sends nothing ... */

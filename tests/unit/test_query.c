@@ -178,3 +178,41 @@ Test(query, suspects_lists_recorded_episodes, .init = t_setup, .fini = t_teardow
 	cr_assert(strstr(out, "\"episodes\": [\n  {\"id\": 1"), "%s", out);
 	free(out);
 }
+
+Test(query, device_fault_is_named_for_the_device_and_its_links)
+{
+	struct synth_db_cfg c;
+	char err[256], *out;
+
+	snprintf(t_db, sizeof(t_db), "/tmp/fm-query-dev-%d.db", (int)getpid());
+	snprintf(t_inv, sizeof(t_inv), "/tmp/fm-query-dev-%d.inv", (int)getpid());
+	snprintf(t_out, sizeof(t_out), "/tmp/fm-query-dev-%d.out", (int)getpid());
+	unlink(t_db);
+	synth_db_cfg_default(&c);
+	c.spines = 3;
+	c.intervals = 20;
+	c.start_ms = T_END_MS - 1200000;
+	c.fault_from = "leaf2"; /* leaf2 drops 5% of what its spines send it */
+	c.fault_loss_ratio = 0.05;
+	c.fault_start_ms = c.start_ms;
+	c.fault_end_ms = T_END_MS;
+	cr_assert_gt(synth_db_write(t_db, t_inv, &c, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(t_run(cmd_device, &out, 8, "device", "leaf2", "--db", t_db,
+			   "--inventory", t_inv, T_UNTIL, "--json"), 0);
+	cr_assert(strstr(out, "\"verdict\": \"dropping\""), "%s", out);
+	/* named as a device, or as all three links from the spines */
+	cr_assert(strstr(out, "\"detail\": \"device leaf2:") ||
+			  strstr(out, "\"detail\": \"3 of its links drop; worst link spine"),
+		  "%s", out);
+	free(out);
+	/* a link into it is news too: its far end is a dropping device */
+	cr_assert_eq(t_run(cmd_link, &out, 9, "link", "spine3", "leaf2", "--db", t_db,
+			   "--inventory", t_inv, T_UNTIL, "--json"), 0);
+	cr_assert(strstr(out, "\"verdict\": \"dropping\""), "%s", out);
+	free(out);
+	cr_assert_eq(t_run(cmd_device, &out, 8, "device", "leaf3", "--db", t_db,
+			   "--inventory", t_inv, T_UNTIL, "--json"), 0);
+	cr_assert(strstr(out, "\"verdict\": \"not dropping\""), "%s", out);
+	free(out);
+	t_teardown();
+}
