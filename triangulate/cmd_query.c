@@ -285,6 +285,19 @@ static void link_row_fill(const struct fabric_view *v, uint32_t l, struct query_
 	}
 }
 
+static int link_row_cmp(const void *a, const void *b)
+{
+	const struct query_link *x = a, *y = b;
+
+	if (x->suspect != y->suspect)
+		return y->suspect - x->suspect;
+	if (x->loss_ratio != y->loss_ratio)
+		return x->loss_ratio > y->loss_ratio ? -1 : 1;
+	int c = strcmp(x->from, y->from);
+
+	return c ? c : strcmp(x->to, y->to);
+}
+
 /* Load [since_ms, until_ms) of the database into a fresh view. */
 static int query_view_load(const struct query_cfg *cfg, const struct inventory *inv,
 			   int64_t since_ms, int64_t until_ms,
@@ -599,6 +612,8 @@ static int query_subject_run(int argc, char **argv, int is_link)
 		if (fl->suspect >= 0 && v.sus.v[fl->suspect].kind == SUSPECT_BLACKHOLE)
 			a.blackholes[a.nblackholes++] = a.links[a.nlinks - 1];
 	}
+	/* suspects first, then the lossier: what to look at comes first */
+	qsort(a.links, a.nlinks, sizeof(*a.links), link_row_cmp);
 	if (ops->answer_write(stdout, &a) < 0 || fflush(stdout)) {
 		snprintf(err, sizeof(err), "writing output: %s", strerror(errno));
 		goto fail;

@@ -15,6 +15,18 @@ const char *query_time_format(int64_t ms, char *buf, size_t len)
 	return buf;
 }
 
+/* "6 h", "10 min", "45 s": the largest unit that divides evenly enough. */
+static const char *text_duration(int64_t ms, char *buf, size_t len)
+{
+	if (ms >= 3600000 && ms % 3600000 == 0)
+		snprintf(buf, len, "%lld h", (long long)(ms / 3600000));
+	else if (ms >= 60000 && ms % 60000 == 0)
+		snprintf(buf, len, "%lld min", (long long)(ms / 60000));
+	else
+		snprintf(buf, len, "%lld s", (long long)(ms / 1000));
+	return buf;
+}
+
 static void text_link_write(FILE *out, const struct query_link *l)
 {
 	fprintf(out, "  %-16s -> %-16s %8.3f%% %8.3f%% %7llu %7llu  %s\n", l->from,
@@ -32,8 +44,8 @@ static int text_answer_write(FILE *out, const struct query_answer *a)
 	if (a->confidence > 0)
 		fprintf(out, " (confidence %.4g)", a->confidence);
 	fprintf(out, "\n  %s\n", a->detail);
-	fprintf(out, "  last %lld s to %s: loss %.3g%% (95%% %.3g-%.3g%%), %llu flows, %llu lossy\n",
-		(long long)(a->window_ms / 1000), query_time_format(a->now_ms, t0, sizeof(t0)),
+	fprintf(out, "  last %s to %s: loss %.3g%% (95%% %.3g-%.3g%%), %llu flows, %llu lossy\n",
+		text_duration(a->window_ms, t1, sizeof(t1)), query_time_format(a->now_ms, t0, sizeof(t0)),
 		100 * a->loss_ratio, 100 * a->loss_lo, 100 * a->loss_hi,
 		(unsigned long long)a->flows, (unsigned long long)a->lossy_flows);
 	fprintf(out, "\nlinks (loss charged to the link; observed on flows crossing it):\n");
@@ -56,8 +68,8 @@ static int text_answer_write(FILE *out, const struct query_answer *a)
 			(unsigned long long)p->lost, (unsigned long long)p->sent,
 			(unsigned long long)p->lossy_flows);
 	}
-	fprintf(out, "\nlast %lld h, slice by slice:\n",
-		(long long)((a->now_ms - a->since_ms + 3599999) / 3600000));
+	fprintf(out, "\nlast %s, slice by slice:\n",
+		text_duration(a->now_ms - a->since_ms, t0, sizeof(t0)));
 	for (size_t i = 0; i < a->nbuckets; i++) {
 		const struct query_bucket *b = &a->buckets[i];
 
