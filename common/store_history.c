@@ -38,6 +38,9 @@ enum history_stmt {
 	HS_POINTS_ALL,
 	HS_POINTS_DEVICE,
 	HS_ROUNDS_COUNT,
+	HS_EXPIRE_POINTS,
+	HS_EXPIRE_ROUNDS,
+	HS_EXPIRE_EPISODES,
 	HS_COUNT
 };
 
@@ -88,6 +91,12 @@ static const char *const history_stmt_sql[HS_COUNT] = {
 		"ORDER BY 1",
 	[HS_ROUNDS_COUNT] = "SELECT count(*) FROM history_rounds "
 			    "WHERE at_ms >= ?1 AND at_ms < ?2",
+	[HS_EXPIRE_POINTS] = "DELETE FROM history_points WHERE at_ms < ?1",
+	[HS_EXPIRE_ROUNDS] = "DELETE FROM history_rounds WHERE at_ms < ?1",
+	/* an old episode keeps its points' episode ids valid: points go first */
+	[HS_EXPIRE_EPISODES] = "DELETE FROM history_episodes WHERE closed_ms <> 0 "
+			       "AND closed_ms < ?1 AND id NOT IN "
+			       "(SELECT episode_id FROM history_points)",
 };
 
 struct history {
@@ -499,6 +508,35 @@ int history_points_query(struct history *h, const char *device,
 	if (rc != SQLITE_DONE)
 		return history_fail(h, "querying points");
 	return 0;
+}
+
+int history_expire(struct history *h, int64_t before_ms, uint64_t *deleted)
+{
+	static const enum history_stmt order[] = { HS_EXPIRE_POINTS, HS_EXPIRE_ROUNDS,
+						   HS_EXPIRE_EPISODES };
+	uint64_t n = 0;
+
+	if (sqlite3_exec(h->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return history_fail(h, "beginning expiry");
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		sqlite3_stmt *st = history_stmt(h, order[i]);
+
+		sqlite3_bind_int64(st, 1, before_ms);
+		if (history_exec_step(h, st, "expiring history") < 0)
+			goto err;
+		n += (uint64_t)sqlite3_changes(h->db);
+	}
+	if (sqlite3_exec(h->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		history_fail(h, "committing expiry");
+		goto err;
+	}
+	if (deleted)
+		*deleted = n;
+	return 0;
+err:
+	if (!sqlite3_get_autocommit(h->db))
+		sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
 }
 
 int history_rounds_count(struct history *h, int64_t since_ms, int64_t until_ms,

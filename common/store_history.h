@@ -76,6 +76,11 @@ int history_prober_health_query(struct history *h, int64_t since_ms,
 				int64_t until_ms, history_prober_cb cb,
 				void *arg);
 
+/* Delete rounds and points before before_ms, and episodes closed before it
+ * (open ones stay, however old). Sets *deleted (may be NULL) to the rows
+ * removed. For the watch (or cron) to bound the history. 0 or -1. */
+int history_expire(struct history *h, int64_t before_ms, uint64_t *deleted);
+
 /* Number of rounds recorded in [since_ms, until_ms) into *n. 0 or -1. */
 int history_rounds_count(struct history *h, int64_t since_ms, int64_t until_ms,
 			 uint64_t *n);

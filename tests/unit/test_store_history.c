@@ -281,3 +281,36 @@ Test(store_history, newer_history_schema_is_refused, .init = t_setup,
 	cr_assert_null(history_open(t_db, err, sizeof(err)));
 	cr_assert(strstr(err, "newer") != NULL, "%s", err);
 }
+
+Test(store_history, expire_drops_old_rounds_and_closed_episodes_keeps_open_ones,
+     .init = t_setup, .fini = t_teardown)
+{
+	struct history *h = t_open();
+	struct history_suspect dev = t_link;
+	struct t_episodes t = { 0 };
+	struct t_points p = { 0 };
+	uint64_t n = 0, deleted = 0;
+
+	dev.kind = "device";
+	dev.from = "leaf3";
+	dev.to = "";
+	cr_assert_eq(history_round_record(h, 1000, &t_link, 1, 1), 0);
+	cr_assert_eq(history_round_record(h, 2000, &dev, 1, 1), 0); /* link closed */
+	cr_assert_eq(history_round_record(h, 3000, &dev, 1, 1), 0); /* device open */
+	cr_assert_eq(history_expire(h, 2500, &deleted), 0, "%s", history_error(h));
+	cr_assert_eq(deleted, 5, "2 points, 2 rounds, the closed link episode");
+	cr_assert_eq(history_rounds_count(h, 0, 10000, &n), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(history_episodes_query(h, 0, 10000, t_episode_cb, &t), 0);
+	cr_assert_eq(t.n, 1);
+	cr_assert_str_eq(t.v[0].kind, "device");
+	cr_assert_eq(t.v[0].opened_ms, 2000, "the open episode outlives its old points");
+	cr_assert_eq(history_points_query(h, NULL, 0, 10000, t_point_cb, &p), 0);
+	cr_assert_eq(p.n, 1);
+	/* the episode goes on normally after its first points were expired */
+	cr_assert_eq(history_round_record(h, 4000, NULL, 0, 1), 0);
+	t.n = 0;
+	cr_assert_eq(history_episodes_query(h, 0, 10000, t_episode_cb, &t), 0);
+	cr_assert_eq(t.v[0].closed_ms, 4000);
+	history_close(h);
+}
