@@ -813,8 +813,7 @@ static int probe_send(struct tracer *t, struct trace_job *j, uint16_t id, uint32
 
 		memset(&u, 0, sizeof(u));
 		memcpy(&to.sin6_addr, j->flow.dst.bytes, 16);
-		/* The kernel fills the port field of raw sockets from nothing:
-		 * sin6_port must be 0 for raw IPv6 sends. */
+		/* sin6_port stays 0: on a raw socket it would name the protocol. */
 		memcpy(&pi.ipi6_addr, j->flow.src.bytes, 16);
 		c = CMSG_FIRSTHDR(&msg);
 		c->cmsg_level = IPPROTO_IPV6;
