@@ -1,6 +1,8 @@
-/* triangulate localize: observations + inventory in, ranked suspects out
- * (table or JSON), by faultmesh's inference or a baseline method. */
+/* triangulate localize: observations (a file, or the collector's database
+ * over a window) + inventory in, ranked suspects out (table or JSON), by
+ * faultmesh's inference or a baseline method. */
 #include "cmd_localize.h"
+#include "db_source.h"
 #include "infer.h"
 #include "inventory.h"
 #include "method.h"
@@ -16,6 +18,8 @@
 
 struct localize_cfg {
 	const char *observations; /* observations v1 file */
+	const char *db;           /* or the collector's database ... */
+	long long window_ms;      /* ... over this window ending now */
 	const char *inventory;    /* inventory v1 file (optional) */
 	int json;                 /* JSON instead of the table */
 	const char *method;       /* faultmesh, 007 or fbtracert */
@@ -27,6 +31,10 @@ struct localize_cfg {
 static const struct opt_spec localize_opts[] = {
 	{ "observations", 'o', OPT_STR, offsetof(struct localize_cfg, observations),
 	  0, 0, NULL, "FILE", "observations file (schemas/observations.md)" },
+	{ "db", 'd', OPT_STR, offsetof(struct localize_cfg, db), 0, 0, NULL, "DB",
+	  "the collector's database instead of an observations file" },
+	{ "window", 'w', OPT_MS, offsetof(struct localize_cfg, window_ms), 1000,
+	  366.0 * 86400000, "10m", "DUR", "with --db: the flows of this window, ending now" },
 	{ "inventory", 'i', OPT_STR, offsetof(struct localize_cfg, inventory), 0, 0,
 	  NULL, "FILE", "inventory file mapping addresses to devices" },
 	{ "json", 'j', OPT_FLAG, offsetof(struct localize_cfg, json), 0, 0, NULL,
@@ -88,7 +96,8 @@ err:
 int cmd_localize(int argc, char **argv)
 {
 	static const char synopsis[] =
-		"triangulate localize --observations FILE [--inventory FILE] [--json]";
+		"triangulate localize (--observations FILE | --db DB [--window DUR]) "
+		"[--inventory FILE] [--json]";
 	struct localize_cfg cfg = { 0 };
 	struct suspect_list sus = { 0 };
 	const struct method_ops *method;
@@ -107,8 +116,8 @@ int cmd_localize(int argc, char **argv)
 			      localize_opts, OPTS_LEN(localize_opts), err);
 	if (rc >= 0)
 		return rc;
-	if (!cfg.observations) {
-		fprintf(stderr, "triangulate localize: --observations is required\n");
+	if (!cfg.observations == !cfg.db) {
+		fprintf(stderr, "triangulate localize: give one of --observations and --db\n");
 		return 2;
 	}
 	if (!(method = method_find(cfg.method))) {
@@ -120,9 +129,22 @@ int cmd_localize(int argc, char **argv)
 	icfg.background_loss = cfg.background_loss;
 	icfg.alpha = cfg.alpha;
 	t0 = localize_now_ms();
-	if (localize_inputs_load(cfg.observations, cfg.inventory, &obs, &inv, err,
-				 sizeof(err)) < 0)
+	if (cfg.db) {
+		int64_t now_ms = (int64_t)localize_clock_ms(CLOCK_REALTIME);
+
+		if (!(obs = obs_set_new()) || !(inv = inventory_new())) {
+			snprintf(err, sizeof(err), "out of memory");
+			goto fail;
+		}
+		if (db_source_load(cfg.db, now_ms - cfg.window_ms, now_ms, obs, err,
+				   sizeof(err)) < 0 ||
+		    (cfg.inventory &&
+		     inventory_file_read(inv, cfg.inventory, err, sizeof(err)) < 0))
+			goto fail;
+	} else if (localize_inputs_load(cfg.observations, cfg.inventory, &obs, &inv, err,
+					sizeof(err)) < 0) {
 		goto fail;
+	}
 	t1 = localize_now_ms();
 	if (!(m = model_build(obs, inv, err, sizeof(err))))
 		goto fail;
