@@ -34,7 +34,7 @@ struct ptarget {
 	struct probe_flow_key key;       /* addresses, ports of flow 0 */
 	uint32_t first_flow;
 	uint32_t next_flow;   /* round robin over its flows */
-	uint64_t next_ns, period_ns;
+	uint64_t period_ns;
 	uint32_t silent;      /* intervals in a row without any answer */
 	uint8_t answered;     /* any answer this interval */
 };
@@ -62,7 +62,12 @@ struct pinger {
 	size_t ntargets;
 	struct pflow *flows;
 	size_t nflows;
-	uint32_t *heap; /* target indexes, min next_ns on top */
+	/* targets by next send time, the earliest on top; the key sits in the
+	 * entry so sifting touches no target (they are large, cold) */
+	struct pheap {
+		uint64_t next_ns;
+		uint32_t target;
+	} *heap;
 	size_t nheap;
 	int udp_fds[2][TARGETS_FLOWS_MAX];
 	unsigned n_udp[2];
@@ -90,7 +95,7 @@ static int fam_idx(int family)
 
 static void heap_swap(struct pinger *p, size_t a, size_t b)
 {
-	uint32_t t = p->heap[a];
+	struct pheap t = p->heap[a];
 
 	p->heap[a] = p->heap[b];
 	p->heap[b] = t;
@@ -98,7 +103,7 @@ static void heap_swap(struct pinger *p, size_t a, size_t b)
 
 static uint64_t heap_key(const struct pinger *p, size_t i)
 {
-	return p->targets[p->heap[i]].next_ns;
+	return p->heap[i].next_ns;
 }
 
 static void heap_down(struct pinger *p, size_t i)
@@ -287,8 +292,9 @@ struct pinger *pinger_open(const struct pinger_cfg *cfg, const struct target_spe
 		if (!t->period_ns)
 			t->period_ns = 1;
 		/* a random phase, so targets (and a fleet) do not fire in lockstep */
-		t->next_ns = now + (uint64_t)((double)t->period_ns * ((double)rand() / RAND_MAX));
-		p->heap[p->nheap++] = (uint32_t)i;
+		p->heap[p->nheap].next_ns =
+			now + (uint64_t)((double)t->period_ns * ((double)rand() / RAND_MAX));
+		p->heap[p->nheap++].target = (uint32_t)i;
 	}
 	for (size_t i = p->nheap / 2 + 1; i-- > 0;)
 		heap_down(p, i);
@@ -426,20 +432,21 @@ uint64_t pinger_tick(struct pinger *p, uint64_t now_ns)
 	unsigned budget = PINGER_TICK_MAX;
 
 	while (p->nheap && budget--) {
-		struct ptarget *t = &p->targets[p->heap[0]];
+		struct pheap *top = &p->heap[0];
+		struct ptarget *t = &p->targets[top->target];
 
-		if (t->next_ns > now_ns + PINGER_COALESCE_NS)
+		if (top->next_ns > now_ns + PINGER_COALESCE_NS)
 			break;
 		pinger_probe_queue(p, t);
-		t->next_ns += t->period_ns;
+		top->next_ns += t->period_ns;
 		/* after a stall, skip the missed probes rather than burst them */
-		if (t->next_ns + t->period_ns < now_ns)
-			t->next_ns = now_ns + t->period_ns;
+		if (top->next_ns + t->period_ns < now_ns)
+			top->next_ns = now_ns + t->period_ns;
 		heap_down(p, 0);
 	}
 	if (p->npend)
 		pinger_flush(p);
-	return p->nheap ? p->targets[p->heap[0]].next_ns : now_ns + 1000000000u;
+	return p->nheap ? p->heap[0].next_ns : now_ns + 1000000000u;
 }
 
 static int addr_match(const struct ptarget *t, const struct sockaddr_storage *from)

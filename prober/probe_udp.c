@@ -37,6 +37,14 @@ static int udp_open(int family, uint16_t sport_base, unsigned nsocks, int *fds)
 		}
 		if (probe_sock_prepare(fd) < 0 || bind(fd, (struct sockaddr *)&ss, sl) < 0)
 			goto err_close;
+		/* DF set, PMTU ignored: probes never fragment, and the kernel
+		 * skips hashing a fresh IP ID for every datagram */
+		if (family == AF_INET) {
+			int pmtu = IP_PMTUDISC_PROBE;
+
+			if (setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu)) < 0)
+				goto err_close;
+		}
 	}
 	return (int)nsocks;
 err_close:
