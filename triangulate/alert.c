@@ -126,8 +126,9 @@ int alert_book_round(struct alert_book *b, int64_t at_ms, int64_t window_ms,
 		e->a.window_ms = window_ms;
 		if (v[i].s.loss_ratio > e->a.loss_ratio_max)
 			e->a.loss_ratio_max = v[i].s.loss_ratio;
-		/* a suspect listed twice in one round counts once */
-		if (!e->seen_now)
+		/* a suspect listed twice in one round counts once; an ambiguous
+		 * one is kept but does not count towards firing */
+		if (!e->seen_now && !v[i].ambiguous)
 			e->seen_rounds++;
 		e->seen_now = 1;
 		e->missed_rounds = 0;

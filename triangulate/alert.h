@@ -42,6 +42,9 @@ struct alert {
 /* One suspect of a round, with the affected pairs found for it. */
 struct alert_input {
 	struct suspect s;
+	int ambiguous; /* a rival explains the data about as well: a pending
+			* suspect is held (its streak neither grows nor ends);
+			* a firing one stays firing */
 	size_t npairs;
 	struct alert_pair pairs[ALERT_PAIRS_MAX];
 };
@@ -61,7 +64,9 @@ struct alert_book *alert_book_new(const struct alert_cfg *cfg);
 void alert_book_free(struct alert_book *b);
 
 /* Feed one round taken at at_ms over window_ms (v may be empty: a clean
- * round). Suspects are keyed by kind and names. Events are reported through
+ * round). Suspects are keyed by kind and names; a pending suspect fires after
+ * raise_rounds rounds in which it was found and not ambiguous, with no round
+ * in between that lacked it. Events are reported through
  * cb in this order: resolves, fires, refreshes. Returns the number of events,
  * or -1 with errno ENOMEM (the book stays consistent: the round is partly
  * applied, never corrupt). */

@@ -2,6 +2,7 @@
  * collector's database, record the round in the suspect history, and raise or
  * resolve alerts (log, command hook, Alertmanager). Never exits on a bad round. */
 #include "alert.h"
+#include "alert_margin.h"
 #include "alert_sink.h"
 #include "cmd_watch.h"
 #include "db_source.h"
@@ -35,6 +36,7 @@ struct watch_cfg {
 	const char *inventory;    /* inventory v1: addresses to device names */
 	double background_loss;   /* healthy links lose at most this */
 	double alpha;             /* family-wise false-alarm probability */
+	double margin;            /* LR lead a link needs over its rivals to count */
 	long long rounds;         /* stop after this many rounds; 0 = run on */
 	int once;                 /* one round, then exit (status 3 if alerts fire) */
 	int verbose;              /* log every round's figures */
@@ -65,6 +67,9 @@ static const struct opt_spec watch_opts[] = {
 	  "loss a healthy link may have (the null hypothesis)" },
 	{ "alpha", 0, OPT_DOUBLE, O(alpha), 1e-12, 0.5, "0.01", "P",
 	  "family-wise false-alarm probability per round" },
+	{ "margin", 0, OPT_DOUBLE, O(margin), 0, 1000, "9.2", "LR",
+	  "a link counts towards an alert only when its likelihood-ratio statistic leads "
+	  "every link sharing its lossy flows by this much (0: off)" },
 	{ "rounds", 0, OPT_INT, O(rounds), 0, 1e9, "0", "N", "stop after N rounds (0: until SIGTERM)" },
 	{ "once", 0, OPT_FLAG, O(once), 0, 0, NULL, NULL,
 	  "one round with --persist 1, then exit: 3 if something alerts, 0 if not" },
@@ -175,6 +180,29 @@ static void watch_pairs_find(const struct watch *w, const struct obs_set *obs,
 	}
 }
 
+/* Early in a fault only some probers have lost probes, and two links on
+ * their paths explain the losses equally well: hold such a link back until
+ * the data sets it apart. The index is built once per round, on first use. */
+static int watch_link_ambiguous(struct watch *w, const struct obs_set *obs,
+				const struct suspect *s,
+				struct alert_margin_index **ix)
+{
+	struct alert_margin m;
+
+	if (s->kind != SUSPECT_LINK || w->cfg->margin <= 0)
+		return 0;
+	if (!*ix && !(*ix = alert_margin_index_build(obs, w->inv)))
+		return 0; /* out of memory: judge by the inference alone */
+	if (alert_margin_link(*ix, s->from, s->to, w->cfg->background_loss, &m) < 0)
+		return 0;
+	if (m.rival_lr <= m.lr - w->cfg->margin)
+		return 0;
+	if (w->cfg->verbose)
+		log_msg(LOG_DEBUG, "held: link %s->%s (LR %.1f) vs %s->%s (LR %.1f)",
+			s->from, s->to, m.lr, m.rival_from, m.rival_to, m.rival_lr);
+	return 1;
+}
+
 static void watch_event_deliver(enum alert_event ev, const struct alert *a,
 				void *arg)
 {
@@ -234,6 +262,7 @@ static void watch_round_run(struct watch *w)
 	struct alert_input *in = NULL;
 	struct infer_stats st = { 0 };
 	struct obs_set *obs = obs_set_new();
+	struct alert_margin_index *ix = NULL;
 	char err[512];
 	long nflows;
 
@@ -258,9 +287,18 @@ static void watch_round_run(struct watch *w)
 		log_limited(&w->lim_round, 5, LOG_ERR, "round skipped: localize: %s", err);
 		goto out;
 	}
-	if (w->cfg->verbose)
-		log_msg(LOG_DEBUG, "round: %ld flows (%zu lossy), %zu suspects, fit %.0f ms",
-			nflows, st.flows_lossy, sus.n, st.fit_ms);
+	if (w->cfg->verbose) {
+		char list[512] = "";
+		size_t off = 0;
+
+		for (size_t i = 0; i < sus.n && i < 4 && off < sizeof(list); i++)
+			off += (size_t)snprintf(list + off, sizeof(list) - off,
+						" %s %s%s%s %.3g%%", suspect_kind_name(sus.v[i].kind),
+						sus.v[i].from, sus.v[i].to[0] ? "->" : "",
+						sus.v[i].to, 100 * sus.v[i].loss_ratio);
+		log_msg(LOG_DEBUG, "round: %ld flows (%zu lossy), %zu suspects%s%s, fit %.0f ms",
+			nflows, st.flows_lossy, sus.n, sus.n ? ":" : "", list, st.fit_ms);
+	}
 	watch_history_record(w, at_ms, &sus);
 	in = calloc(sus.n ? sus.n : 1, sizeof(*in));
 	if (!in) {
@@ -270,11 +308,13 @@ static void watch_round_run(struct watch *w)
 	for (size_t i = 0; i < sus.n; i++) {
 		in[i].s = sus.v[i];
 		watch_pairs_find(w, obs, &in[i]);
+		in[i].ambiguous = watch_link_ambiguous(w, obs, &sus.v[i], &ix);
 	}
 	if (alert_book_round(w->book, at_ms, w->cfg->window_ms, in, sus.n,
 			     watch_event_deliver, w) < 0)
 		log_limited(&w->lim_round, 5, LOG_ERR, "alerts: out of memory");
 out:
+	alert_margin_index_free(ix);
 	free(in);
 	suspect_list_free(&sus);
 	obs_set_free(obs);
