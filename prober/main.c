@@ -288,6 +288,12 @@ static int prober_setup(struct prober *pr, char *err, size_t errlen)
 		for (size_t i = 0; i < n; i++)
 			ep_add(pr->epfd, fds[i], EPOLLIN);
 	}
+	/* a probe is written off as lost only after a whole interval: the
+	 * shortest jittered interval must outlast the reply deadline */
+	if ((double)pr->cfg.interval_ms * (1.0 - pr->cfg.jitter) <= (double)pr->cfg.timeout_ms) {
+		snprintf(err, errlen, "--interval (less --jitter) must be longer than --timeout");
+		return -1;
+	}
 	if (pr->cfg.targets) {
 		struct targets_defaults def = {
 			.flows = (unsigned)pr->cfg.flows,
