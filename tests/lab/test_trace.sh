@@ -268,6 +268,15 @@ trace_check() {
 			ok=$((ok + 1))
 		fi
 	done <"$WORK/$lab.traced"
+	# The point of the retries: routers keep Linux's default ICMP limits.
+	local rl
+	rl=$(ip netns exec "$(FM_LAB=$lab "$FABRIC" ns "$(routers_of "$lab" | awk 'NR == 1 { print $1 }')")" \
+		sysctl -n net.ipv4.icmp_ratelimit)
+	[ "$rl" = 1000 ] || fail "$lab: routers' icmp_ratelimit is $rl, not Linux's default 1000"
+	log "$lab: probes unanswered (rate limits) and retried: $(
+		cat "$WORK/$lab".[46].* "$WORK/$lab.lite" 2>/dev/null | awk -F'\t' '$1 == "summary" {
+			for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] += kv[2] } }
+			END { print v["probes"] - v["replies"] " of " v["probes"] + 0 }')"
 	paths=$(awk '{ print $3, $4 }' "$WORK/$lab.traced" | sort -u | wc -l)
 	log "$lab: $ok of $n traced flows match their packets' path ($paths distinct paths over both families)"
 	[ "$n" -eq $((4 * FLOWS + lite_flows + 8)) ] || fail "$lab: traced $n flows, expected $((4 * FLOWS + lite_flows + 8))"
