@@ -47,8 +47,9 @@ static const struct opt_spec query_opts[] = {
 	QUERY_COMMON_OPTS,
 	{ "window", 'w', OPT_MS, offsetof(struct query_cfg, window_ms), 1000,
 	  86400e3, "10m", "DURATION", "localize over this last stretch for 'now'" },
-	{ "bucket", 'b', OPT_MS, offsetof(struct query_cfg, bucket_ms), 1e3,
-	  86400e3, "1h", "DURATION", "slice of the look-back localized on its own" },
+	{ "bucket", 'b', OPT_MS, offsetof(struct query_cfg, bucket_ms), 0,
+	  86400e3, "0", "DURATION",
+	  "slice of the look-back localized on its own (0: 1h, or since/24 if longer)" },
 };
 
 static const struct opt_spec suspects_opts[] = { QUERY_COMMON_OPTS };
@@ -525,7 +526,12 @@ static int query_subject_run(int argc, char **argv, int is_link)
 			goto fail;
 		known = inventory_knows(inv, subj.from, is_link ? subj.to : NULL);
 	}
-	/* the look-back in slices, oldest first; each localized on its own */
+	/* the look-back in slices, oldest first; each localized on its own, so
+	 * a long look-back gets longer slices and the answer stays quick */
+	if (!cfg.bucket_ms)
+		cfg.bucket_ms = cfg.since_ms > 24 * 3600000LL ? cfg.since_ms / 24 : 3600000;
+	if (cfg.bucket_ms < 1000)
+		cfg.bucket_ms = 1000;
 	nb = (size_t)((cfg.since_ms + cfg.bucket_ms - 1) / cfg.bucket_ms);
 	if (nb > QUERY_BUCKETS_MAX)
 		nb = QUERY_BUCKETS_MAX;
