@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/filter.h>
+#include <linux/icmp.h>
 #include <netinet/icmp6.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -332,8 +333,13 @@ static int tracer_sockets_open(struct tracer *t)
 		if (t->cfg.udp_replies)
 			t->udp_fd = sock_raw(AF_INET, IPPROTO_UDP);
 		t->tcp_fd = sock_raw(AF_INET, IPPROTO_TCP);
+		/* Of all ICMP, only errors that quote a probe wake us. */
+		struct icmp_filter ifilt = { .data = ~(1u << ICMP_DEST_UNREACH | 1u << ICMP_TIME_EXCEEDED |
+						       1u << ICMP_PARAMETERPROB) };
+
 		if (t->icmp_fd < 0 || t->send_fd < 0 || (t->cfg.udp_replies && t->udp_fd < 0) ||
-		    t->tcp_fd < 0 || filter_tcp_answers(t->tcp_fd, AF_INET) < 0)
+		    t->tcp_fd < 0 || filter_tcp_answers(t->tcp_fd, AF_INET) < 0 ||
+		    setsockopt(t->icmp_fd, SOL_RAW, ICMP_FILTER, &ifilt, sizeof(ifilt)) < 0)
 			return -1;
 	} else {
 		struct icmp6_filter filt;
