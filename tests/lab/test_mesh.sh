@@ -321,7 +321,7 @@ mesh_ipv6() {
 		printf '# faultmesh targets v1\n%s flows=%d rate=40 dscp=%d\n%s flows=%d rate=40 proto=tcp port=%d dscp=%d\n' \
 			"${ADDR6[$t]}" $FLOWS $dscp "${ADDR6[$t]}" $FLOWS $TCP_PORT $dscp >"$LAB_TMP/targets6.$h"
 		lab_bg "$h" "$FM_BIN/prober" --name "${h}v6" --targets "$LAB_TMP/targets6.$h" \
-			--collector "${ADDR[h1]}:31337" --spool "$LAB_TMP/spool6.$h" --interval 1s \
+			--collector "${ADDR[h1]}:31337" --spool "$LAB_TMP/spool6.$h" --interval 1s --timeout 500ms \
 			--tcp-port "$TCP_PORT" --listen-port "$UDP_PORT" --duration 4500ms \
 			2>>"$LAB_TMP/prober6.$h.log"
 		PROBER_PID[${h}v6]=$LAB_LAST_PID
