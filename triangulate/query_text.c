@@ -3,6 +3,7 @@
 #include "query.h"
 
 #include <inttypes.h>
+#include <string.h>
 #include <time.h>
 
 const char *query_time_format(int64_t ms, char *buf, size_t len)
@@ -13,6 +14,15 @@ const char *query_time_format(int64_t ms, char *buf, size_t len)
 	if (!gmtime_r(&t, &tm) || !strftime(buf, len, "%Y-%m-%d %H:%M:%SZ", &tm))
 		snprintf(buf, len, "%" PRId64 " ms", ms);
 	return buf;
+}
+
+/* The time of day part of query_time_format ("13:05:00Z"), for a second
+ * time on a line that already has the date. */
+static const char *text_clock(int64_t ms, char *buf, size_t len)
+{
+	const char *t = query_time_format(ms, buf, len);
+
+	return strlen(t) > 11 && t[10] == ' ' ? t + 11 : t;
 }
 
 /* "6 h", "10 min", "45 s": the largest unit that divides evenly enough. */
@@ -75,7 +85,7 @@ static int text_answer_write(FILE *out, const struct query_answer *a)
 
 		fprintf(out, "  %s .. %s  %8.3f%%  %s\n",
 			query_time_format(b->start_ms, t0, sizeof(t0)),
-			query_time_format(b->end_ms, t1, sizeof(t1)) + 11,
+			text_clock(b->end_ms, t1, sizeof(t1)),
 			100 * b->loss_ratio, b->verdict);
 	}
 	fprintf(out, "\nsuspect history (watch rounds): %s\n",
@@ -86,7 +96,7 @@ static int text_answer_write(FILE *out, const struct query_answer *a)
 		fprintf(out, "  %-9s %s%s%s opened %s, last seen %s, %s, max loss %.3g%%\n",
 			e->kind, e->from, e->to[0] ? " -> " : "", e->to,
 			query_time_format(e->opened_ms, t0, sizeof(t0)),
-			query_time_format(e->last_seen_ms, t1, sizeof(t1)) + 11,
+			text_clock(e->last_seen_ms, t1, sizeof(t1)),
 			e->closed_ms ? "closed" : "OPEN", 100 * e->loss_ratio_max);
 	}
 	if (a->npoints)

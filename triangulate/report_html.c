@@ -23,7 +23,8 @@ static const char html_css[] =
 	".fault{color:" FREPORT_FAULT_COLOR ";font-weight:bold}"
 	".down{color:#c62828;font-weight:bold}.sick{color:#f57c00;font-weight:bold}"
 	"code{background:#f4f6f8;padding:1px 4px;white-space:nowrap;font-size:12px}"
-	"td.when{white-space:nowrap}td code{white-space:normal;word-break:break-all}";
+	"td.when{white-space:nowrap}td code{white-space:normal;overflow-wrap:anywhere}"
+	"td.who{max-width:330px}";
 
 static void html_pct(FILE *out, double ratio)
 {
@@ -40,6 +41,17 @@ static void html_time(FILE *out, int64_t ms)
 	char buf[32];
 
 	fputs(query_time_format(ms, buf, sizeof(buf)), out);
+}
+
+/* "11-28 13:15:22": the year and zone are in the page's header. */
+static void html_time_short(FILE *out, int64_t ms)
+{
+	char buf[32];
+
+	const char *t = query_time_format(ms, buf, sizeof(buf));
+
+	/* "YYYY-" off the front; a fallback text ("N ms") stays whole */
+	fputs(strlen(t) > 11 && t[4] == '-' ? t + 5 : t, out);
 }
 
 static void html_suspect_name(FILE *out, const struct freport_suspect *s)
@@ -155,11 +167,11 @@ static void html_suspects_write(FILE *out, const struct freport *r)
 	}
 	fprintf(out, "<table><tr><th>kind</th><th>suspect</th><th>loss (day)</th>"
 		"<th>worst slice</th><th>confidence</th><th>flows (lossy)</th>"
-		"<th>first</th><th>last</th><th>timeline (slices; colour = loss)</th></tr>\n");
+		"<th>seen (UTC)</th><th>timeline (slices; colour = loss)</th></tr>\n");
 	for (size_t i = 0; i < r->nsuspects; i++) {
 		const struct freport_suspect *s = &r->suspects[i];
 
-		fprintf(out, "<tr class=\"suspect\"><td>%s</td><td><span class=\"fault\">",
+		fprintf(out, "<tr class=\"suspect\"><td>%s</td><td class=\"who\"><span class=\"fault\">",
 			suspect_kind_name(s->kind));
 		html_suspect_name(out, s);
 		/* the command to dig in, under the name, ready to paste */
@@ -181,11 +193,11 @@ static void html_suspects_write(FILE *out, const struct freport *r)
 		fprintf(out, "</td><td class=\"num\">%.4f</td><td class=\"num\">%llu (%llu)</td><td class=\"when\">",
 			s->confidence, (unsigned long long)s->flows,
 			(unsigned long long)s->lossy_flows);
-		if (s->slices)
-			html_time(out, s->first_ms);
-		fprintf(out, "</td><td class=\"when\">");
-		if (s->slices)
-			html_time(out, s->last_ms);
+		if (s->slices) {
+			html_time_short(out, s->first_ms);
+			fprintf(out, "<br>to ");
+			html_time_short(out, s->last_ms);
+		}
 		fprintf(out, "</td><td>");
 		freport_svg_suspect_timeline_write(out, r, s);
 		fprintf(out, "</td></tr>\n");
@@ -203,7 +215,8 @@ static void html_tiers_write(FILE *out, const struct freport *r)
 		"<tr><td><b>end to end</b> (all probes)</td><td class=\"num\">%u</td>"
 		"<td class=\"num\"><b>", v->m->nlinks);
 	html_pct(out, loss);
-	fprintf(out, "</b></td><td class=\"num\">%zu suspects</td></tr>\n", v->sus.n);
+	fprintf(out, "</b></td><td class=\"num\">%zu suspect%s</td></tr>\n", v->sus.n,
+		v->sus.n == 1 ? "" : "s");
 	for (size_t i = 0; i < r->nlayers; i++) {
 		const struct freport_layer *y = &r->layers[i];
 
