@@ -3,7 +3,7 @@
 # UDP and TCP, IPv4 and IPv6, with Linux's default ICMP rate limits, every
 # traced flow's hop list must equal the routers its own packets cross.
 #
-#   2-tier (trc-2t):            3-tier (trc-3t):
+#   2-tier (trc2-PID):          3-tier (trc3-PID):
 #   spine1..spine4              ssw1-1 ssw1-2   ssw2-1 ssw2-2   (plane 1, 2)
 #     \  |  |  /                  |  \  /  |      |  \  /  |
 #    leaf1    leaf2             fsw1-1  fsw2-1  fsw1-2  fsw2-2
@@ -24,6 +24,9 @@ FM_BIN=${FM_BIN:-$PWD/bin}
 FABRIC=scripts/fabric-lab
 FLOWS=${TRACE_FLOWS:-8}
 SPORT_BASE=47000 # verify sets count source ports 47000..47999 only
+# Lab names unique per run: other engineers' `make lab` may run this at once.
+LAB2=trc2-$$
+LAB3=trc3-$$
 LABS=()
 fails=0
 WORK=$(mktemp -d /tmp/trc-lab.XXXXXX)
@@ -289,15 +292,15 @@ trace_check() {
 }
 
 trace_2tier() {
-	lab_up trc-2t --spines 4 --leaves 2 --hosts-per-leaf 1 || return
-	trace_check trc-2t h2
-	FM_LAB=trc-2t "$FABRIC" down
+	lab_up "$LAB2" --spines 4 --leaves 2 --hosts-per-leaf 1 || return
+	trace_check "$LAB2" h2
+	FM_LAB=$LAB2 "$FABRIC" down
 }
 
 trace_3tier() {
-	lab_up trc-3t --pods 2 --tors-per-pod 1 --planes 2 --spines-per-plane 2 --hosts-per-leaf 1 || return
-	trace_check trc-3t h2
-	FM_LAB=trc-3t "$FABRIC" down
+	lab_up "$LAB3" --pods 2 --tors-per-pod 1 --planes 2 --spines-per-plane 2 --hosts-per-leaf 1 || return
+	trace_check "$LAB3" h2
+	FM_LAB=$LAB3 "$FABRIC" down
 }
 
 [ -x "$FM_BIN/fmtrace" ] || {
