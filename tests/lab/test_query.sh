@@ -74,7 +74,7 @@ query_device_dropping() {
 	t1=$(date +%s%N)
 	log_info "device leaf2 answered in $(((t1 - t0) / 1000000)) ms: $(jq -c '{verdict, loss, confidence, detail}' <<<"$js")"
 	jq -e '.verdict == "dropping" and .dropping and .confidence > 0.9
-		and .loss > 0.02 and .loss < 0.1' <<<"$js" >/dev/null
+		and .loss > 0.01 and .loss < 0.15' <<<"$js" >/dev/null
 	check_err $? "leaf2 not found dropping ~${LOSS_PCT}%: $(jq -c '{verdict, loss, detail}' <<<"$js")"
 	jq -e '[.links[] | select(.suspect)] == [.links[] | select(.from == "spine1" and .to == "leaf2")]
 		and ([.links[] | select(.suspect)] | length) == 1' <<<"$js" >/dev/null

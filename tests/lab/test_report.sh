@@ -88,7 +88,7 @@ report_names_the_faulty_link() {
 	log_info "suspects: $(jq -c '[.suspects[] | {kind, from, to, loss, confidence}]' "$js")"
 	jq -e '.suspect_keys == ["link spine1 leaf2"]' "$js" >/dev/null
 	check_err $? "report does not name exactly spine1 -> leaf2: $(jq -c .suspect_keys "$js")"
-	jq -e '.suspects[0].loss > 0.02 and .suspects[0].loss < 0.1 and .suspects[0].new == true
+	jq -e '.suspects[0].loss > 0.01 and .suspects[0].loss < 0.15 and .suspects[0].new == true
 		and (.previous.file | endswith("2026-01-01/summary.json"))
 		and .previous.loss_change > 0 and .fabric.loss > 0' "$js" >/dev/null
 	check_err $? "loss, newness or comparison wrong: $(jq -c '{s: .suspects[0], previous}' "$js")"
