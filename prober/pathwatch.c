@@ -165,6 +165,8 @@ uint64_t pathwatch_run(struct pathwatch *pw, uint64_t mono_ns)
 
 static int pw_flows_learn(struct pathwatch *pw, const struct report_batch *b, uint64_t mono_ns)
 {
+	uint64_t first_spread_ns = pw->cfg.retrace_ns / 4 < 5000000000ull ?
+					   pw->cfg.retrace_ns / 4 : 5000000000ull;
 	struct pw_flow *v;
 
 	if (pw->nflows == b->nflows)
@@ -182,8 +184,9 @@ static int pw_flows_learn(struct pathwatch *pw, const struct report_batch *b, ui
 		v[i].tf.dscp = r->dscp;
 		v[i].tf.sport = r->sport;
 		v[i].tf.dport = r->dport;
-		/* first traces spread over one retrace period's first quarter */
-		v[i].next_ns = mono_ns + 1 + (uint64_t)((double)(pw->cfg.retrace_ns / 4) *
+		/* first traces soon (localization needs paths), spread over a
+		 * few seconds; the tracers' own pacing spares the routers */
+		v[i].next_ns = mono_ns + 1 + (uint64_t)((double)first_spread_ns *
 						       ((double)rand() / RAND_MAX));
 	}
 	free(pw->flows);
