@@ -20,6 +20,7 @@
  * decisions rest on likelihood-ratio statistics of order 10 and more. */
 #define FIT_GAIN_MIN 0.1
 #define FIT_WAKE_MIN 1.0
+#define PROFILE_SHARED_MIN 0.125 /* see fit_profile_lr */
 #define SUSPECT_DROPPED ((enum suspect_kind)-1) /* merged into its switch */
 #define LR_CI95 3.841458820694124 /* chi-square(1) 95% quantile */
 
@@ -54,6 +55,7 @@ struct fit {
 	uint8_t *dirty; /* per link: to be solved again */
 	uint32_t *link_stamp, *alt_stamp, stamp; /* set membership for profiles */
 	uint8_t *cand; /* per link: passed the conditional test */
+	uint32_t *shared; /* per link: lossy paths shared with a profiled link */
 };
 
 /* One variable's terms: maximize h(u) = -B u + sum c_i log(1 - e^-(u + r_i))
@@ -193,6 +195,7 @@ static void fit_free(struct fit *f)
 	free(f->dirty);
 	free(f->link_stamp);
 	free(f->cand);
+	free(f->shared);
 	free(f->alt_stamp);
 }
 
@@ -210,7 +213,8 @@ static int fit_init(struct fit *f, const struct model *m)
 	f->dirty = calloc(nl + 1, 1);
 	f->link_stamp = calloc(nl + 1, sizeof(*f->link_stamp));
 	f->cand = calloc(nl + 1, 1);
-	if (!f->u || !f->B || !f->w || !f->alt_lossy || !f->inc_first ||
+	f->shared = calloc(nl + 1, sizeof(*f->shared));
+	if (!f->shared || !f->u || !f->B || !f->w || !f->alt_lossy || !f->inc_first ||
 	    !f->dirty || !f->link_stamp || !f->cand)
 		return -1;
 	for (size_t a = 0; a < m->nalts; a++) {
@@ -481,10 +485,30 @@ static double fit_profile_lr(struct fit *f, const struct infer_cfg *cfg,
 
 			if (f->link_stamp[n] != st) {
 				f->link_stamp[n] = st;
+				f->shared[n] = 0;
 				if (u32vec_push(&links, n) < 0)
 					goto out;
 			}
+			f->shared[n]++;
 		}
+	}
+	/* A neighbour whose lossy flows mostly avoid l is pinned by them and
+	 * barely moves under the null: refitting it costs its whole flow list
+	 * for nothing (a bound on work, not a decision threshold). Candidates
+	 * always move. */
+	for (size_t i = 1, keep = 1; i <= links.n; i++) {
+		uint32_t n;
+
+		if (i == links.n) {
+			links.n = keep;
+			break;
+		}
+		n = links.v[i];
+		if (f->cand[n] ||
+		    PROFILE_SHARED_MIN * (f->inc_first[n + 1] - f->inc_first[n]) <= f->shared[n])
+			links.v[keep++] = n;
+		else
+			f->link_stamp[n] = 0;
 	}
 	for (size_t i = 0; i < links.n; i++) {
 		uint32_t n = links.v[i];
