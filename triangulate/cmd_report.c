@@ -482,6 +482,7 @@ int cmd_report(int argc, char **argv)
 		return 2;
 	}
 	r.db = cfg.db;
+	r.inventory = cfg.inventory;
 	r.generated_ms = report_now_ms();
 	r.until_ms = cfg.until_ms ? cfg.until_ms : r.generated_ms;
 	r.since_ms = r.until_ms - cfg.since_ms;

@@ -70,6 +70,7 @@ struct freport_previous {
 
 struct freport {
 	const char *db;
+	const char *inventory;    /* NULL: names are addresses */
 	int64_t since_ms, until_ms, generated_ms;
 	struct fabric_view day;   /* whole window: heatmap, pairs, coverage */
 	struct freport_layer *layers;

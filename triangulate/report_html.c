@@ -183,6 +183,11 @@ static void html_suspects_write(FILE *out, const struct freport *r)
 		}
 		fprintf(out, " --db ");
 		freport_xml_write(out, r->db);
+		/* the names are the inventory's: the query needs it to find them */
+		if (r->inventory) {
+			fprintf(out, " --inventory ");
+			freport_xml_write(out, r->inventory);
+		}
 		fprintf(out, "</code></td><td class=\"num\">");
 		if (s->loss_ratio > 0)
 			html_pct(out, s->loss_ratio);

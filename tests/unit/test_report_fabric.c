@@ -134,6 +134,9 @@ Test(report_fabric, heatmap_draws_the_faulty_link_and_only_it_in_the_fault_colou
 			  strstr(p, "</line>"),
 		  "faulty link not in the fault colour");
 	cr_assert(strstr(p, "<title>spine1"), "faulty link has no title");
+	/* the dig-in command runs as shown: with the inventory that names things */
+	cr_assert(strstr(html, "<code>triangulate link spine1 leaf2 --db "), "no dig-in command");
+	cr_assert(strstr(html, "/inv</code>"), "dig-in command lacks --inventory");
 	for (p = html; (p = strstr(p, "<line class=\"link")); p++) {
 		char *end = strstr(p, "</line>");
 		char *col = strstr(p, "stroke=\"" FREPORT_FAULT_COLOR "\"");
