@@ -36,7 +36,9 @@ const char *history_error(const struct history *h);
 
 /* Record one round at at_ms with its suspects (n may be 0: a clean round).
  * Episodes of suspects absent for close_after_rounds rounds are closed.
- * Returns 0 or -1. */
+ * Returns 0 or -1. (Implementation notes: closed_ms is the at_ms of the
+ * round that closes it; close_after_rounds 0 counts as 1; a round older than
+ * the last one recorded is refused, since episodes age in round order.) */
 int history_round_record(struct history *h, int64_t at_ms,
 			 const struct history_suspect *v, size_t n,
 			 unsigned close_after_rounds);
