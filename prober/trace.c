@@ -988,12 +988,15 @@ static void job_answer(struct tracer *t, unsigned idx, uint8_t ttl,
 		}
 		return;
 	}
-	pred = job_pred(j, ttl);
+	/* Knowledge for inference only: without it, keep no per-node state (a
+	 * prober with thousands of targets would grow it for nothing). */
+	pred = t->cfg.infer != TRACE_INFER_OFF ? job_pred(j, ttl) : NULL;
 	if (pred)
 		node_learn(t, &j->flow.dst, (uint8_t)(ttl - 1), pred, from_dst ? &j->flow.dst : from);
 	j->gap = 0;
 	if (from_dst) {
-		dst_learn(t, &j->flow.dst, ttl);
+		if (t->cfg.infer != TRACE_INFER_OFF)
+			dst_learn(t, &j->flow.dst, ttl);
 		j->res.dst_ttl = ttl;
 		job_finish(t, idx, TRACE_END_REACHED, now_ns);
 		return;
