@@ -180,6 +180,11 @@ uint32_t trace_tcp_seq(uint16_t id, uint8_t ttl, uint8_t try)
 	return (uint32_t)id << 16 | (uint32_t)ttl << 8 | try;
 }
 
+/* What routers hash: Linux's fib_multipath_hash_policy=1 takes addresses,
+ * protocol and ports for IPv4 and IPv6 alike (the flow label only under
+ * policy 0), as do fabric switches' 5-tuple hashes. So the identity goes in
+ * the UDP checksum (+ IPv4 ID) or the TCP sequence number, and IPv6 probes
+ * carry flow label 0 rather than a per-socket automatic one. */
 int trace_probe_build(const struct trace_flow *f, uint8_t ttl, uint16_t id,
 		      uint32_t tcp_seq, const uint8_t *tmpl, size_t tmpl_len,
 		      uint8_t *buf, size_t cap)
