@@ -294,6 +294,29 @@ static int report_suspect_cmp(const void *a, const void *b)
 	return c ? c : strcmp(x->to, y->to);
 }
 
+/* A prober the inference names as a sick host (loss on every path it has)
+ * is sick, whatever its own counters say. Host suspects carry device names,
+ * which are prober names when the inventory names hosts as probers do. */
+static void report_probers_blame(struct freport *r)
+{
+	for (size_t i = 0; i < r->nsuspects; i++) {
+		const struct freport_suspect *s = &r->suspects[i];
+
+		if (s->kind != SUSPECT_HOST)
+			continue;
+		for (size_t k = 0; k < r->nprobers; k++) {
+			struct freport_prober *p = &r->probers[k];
+
+			if (strcmp(p->name, s->from) || !strcmp(p->status, "down"))
+				continue;
+			p->status = "sick";
+			snprintf(p->reason, sizeof(p->reason),
+				 "localized as a sick host: %.3g%% loss on all its paths",
+				 100 * s->loss_max);
+		}
+	}
+}
+
 static int report_gather(const struct report_cfg *cfg, const struct inventory *inv,
 			 struct freport *r, char *err, size_t errlen)
 {
@@ -358,7 +381,10 @@ static int report_gather(const struct report_cfg *cfg, const struct inventory *i
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	return report_history_load(cfg, r, err, errlen);
+	if (report_history_load(cfg, r, err, errlen) < 0)
+		return -1;
+	report_probers_blame(r);
+	return 0;
 }
 
 /* The newest summary.json in a sibling of out whose name sorts before it

@@ -49,9 +49,12 @@ static int synth_fault_on(const struct synth_db_cfg *c, const char *from,
 {
 	if (!c->fault_from || at_ms < c->fault_start_ms || at_ms >= c->fault_end_ms)
 		return 0;
-	/* no fault_to: the device fault_from drops what enters it */
+	/* no fault_to: the device fault_from drops what enters it; "*": what
+	 * enters or leaves it (a sick host) */
 	if (!c->fault_to || !c->fault_to[0])
 		return !strcmp(c->fault_from, to);
+	if (!strcmp(c->fault_to, "*"))
+		return !strcmp(c->fault_from, to) || !strcmp(c->fault_from, from);
 	return !strcmp(c->fault_from, from) && !strcmp(c->fault_to, to);
 }
 
@@ -146,7 +149,7 @@ long synth_db_write(const char *db_path, const char *inventory_path,
 					uint16_t sport = (uint16_t)(33000 + k);
 					unsigned spine = (p * 7 + q * 13 + k) % c->spines + 1;
 					double keep = 1;
-					char sn[32], lsrc[32], ldst[32], a[32];
+					char sn[32], lsrc[32], ldst[32], tn[32], a[32];
 
 					memset(f, 0, sizeof(*f));
 					memset(pp, 0, sizeof(*pp));
@@ -175,6 +178,11 @@ long synth_db_write(const char *db_path, const char *inventory_path,
 						if (synth_fault_on(c, sn, ldst, start_ms))
 							keep *= 1 - c->fault_loss_ratio;
 					}
+					snprintf(tn, sizeof(tn), "h%u", q + 1);
+					if (synth_fault_on(c, pn, lsrc, start_ms))
+						keep *= 1 - c->fault_loss_ratio;
+					if (synth_fault_on(c, ldst, tn, start_ms))
+						keep *= 1 - c->fault_loss_ratio;
 					f->sent = c->probes;
 					for (unsigned i = 0; i < c->probes; i++)
 						if ((double)(synth_rand(&rng) >> 11) / 9007199254740992.0 >= keep)

@@ -15,7 +15,8 @@ struct synth_db_cfg {
 	int64_t interval_ms;      /* one batch per prober per interval */
 	unsigned intervals;
 	/* a faulty directed link, or (fault_to NULL) a device dropping all it
-	 * receives from its spine/leaf links; NULL: no fault */
+	 * receives, or (fault_to "*") a device dropping all it receives and
+	 * sends (a sick host); fault_from NULL: no fault */
 	const char *fault_from, *fault_to;
 	double fault_loss_ratio;
 	int64_t fault_start_ms, fault_end_ms; /* when it drops */

@@ -257,3 +257,34 @@ Test(report_fabric, tiers_come_from_the_topology_not_the_names)
 	fabric_view_free(&v);
 	obs_set_free(obs);
 }
+
+/* A prober whose every path loses is a sick host: the report says so in the
+ * probers section even though its own counters are clean. */
+Test(report_fabric, sick_host_is_listed_among_the_probers)
+{
+	struct synth_db_cfg c;
+	char err[256], *js, cmd[160];
+
+	snprintf(t_dir, sizeof(t_dir), "/tmp/fm-rep-host-%d", (int)getpid());
+	mkdir(t_dir, 0755);
+	snprintf(t_db, sizeof(t_db), "%s/fm.db", t_dir);
+	snprintf(t_inv, sizeof(t_inv), "%s/inv", t_dir);
+	synth_db_cfg_default(&c);
+	c.intervals = 120; /* the report's two hours, so no prober looks down */
+	c.start_ms = T_END_MS - 7200000;
+	c.fault_from = "h3";
+	c.fault_to = "*";
+	c.fault_loss_ratio = 0.05;
+	c.fault_start_ms = T_END_MS - 1800000;
+	c.fault_end_ms = T_END_MS;
+	cr_assert_gt(synth_db_write(t_db, t_inv, &c, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(t_report("r1", NULL), 0);
+	js = t_file("r1", "summary.json");
+	cr_assert(strstr(js, "\"suspect_keys\": [\"host h3\"]"), "%s", js);
+	cr_assert(strstr(js, "{\"name\": \"h3\", \"status\": \"sick\", \"reason\": "
+			     "\"localized as a sick host"), "%s", js);
+	cr_assert(strstr(js, "\"probers_down\": 0, \"probers_sick\": 1"), "%s", js);
+	free(js);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t_dir);
+	cr_assert_eq(system(cmd), 0);
+}
