@@ -1,29 +1,8 @@
 /* One JSON object {"suspects": [...]} for programs and the benchmark. */
+#include "json_out.h"
 #include "output.h"
 
 #include <math.h>
-
-static void json_string_write(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
-	fputc('"', out);
-}
-
-/* JSON has no NaN or infinity. */
-static double json_num(double x)
-{
-	return isfinite(x) ? x : 0;
-}
 
 static int output_json_write(FILE *out, const struct suspect_list *l)
 {

@@ -90,8 +90,6 @@ extern const struct query_ops query_json_ops;
 
 /* "2026-11-28 13:05:00Z" for a Unix time in ms, into buf. */
 const char *query_time_format(int64_t ms, char *buf, size_t len);
-/* Write s as a JSON string (quotes and escapes). */
-void query_json_string_write(FILE *out, const char *s);
 
 int cmd_device(int argc, char **argv);
 int cmd_link(int argc, char **argv);

@@ -1,83 +1,62 @@
 /* JSON writer of triangulate device/link/suspects answers: one object per
  * answer, times as Unix ms, ratios as fractions (not percent). */
+#include "json_out.h"
 #include "query.h"
 
 #include <inttypes.h>
 #include <math.h>
 
-void query_json_string_write(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
-	fputc('"', out);
-}
-
-/* JSON has no NaN or infinity. */
-static double jnum(double x)
-{
-	return isfinite(x) ? x : 0;
-}
-
 static void json_link_write(FILE *out, const struct query_link *l)
 {
 	fprintf(out, "{\"from\": ");
-	query_json_string_write(out, l->from);
+	json_string_write(out, l->from);
 	fprintf(out, ", \"to\": ");
-	query_json_string_write(out, l->to);
+	json_string_write(out, l->to);
 	fprintf(out,
 		", \"loss\": %.6g, \"observed_loss\": %.6g, \"flows\": %llu, "
 		"\"lossy_flows\": %llu, \"suspect\": %s, \"confidence\": %.6g}",
-		jnum(l->loss_ratio), jnum(l->observed_ratio),
+		json_num(l->loss_ratio), json_num(l->observed_ratio),
 		(unsigned long long)l->flows, (unsigned long long)l->lossy_flows,
-		l->suspect ? "true" : "false", jnum(l->confidence));
+		l->suspect ? "true" : "false", json_num(l->confidence));
 }
 
 static void json_episode_write(FILE *out, const struct query_episode *e)
 {
 	fprintf(out, "{\"id\": %" PRId64 ", \"kind\": ", e->id);
-	query_json_string_write(out, e->kind);
+	json_string_write(out, e->kind);
 	fprintf(out, ", \"from\": ");
-	query_json_string_write(out, e->from);
+	json_string_write(out, e->from);
 	fprintf(out, ", \"to\": ");
-	query_json_string_write(out, e->to);
+	json_string_write(out, e->to);
 	fprintf(out,
 		", \"opened_ms\": %" PRId64 ", \"last_seen_ms\": %" PRId64
 		", \"closed_ms\": %" PRId64 ", \"open\": %s, \"rounds\": %llu, "
 		"\"loss_max\": %.6g, \"loss_last\": %.6g, \"confidence_last\": %.6g}",
 		e->opened_ms, e->last_seen_ms, e->closed_ms, e->closed_ms ? "false" : "true",
-		(unsigned long long)e->rounds, jnum(e->loss_ratio_max),
-		jnum(e->loss_ratio_last), jnum(e->confidence_last));
+		(unsigned long long)e->rounds, json_num(e->loss_ratio_max),
+		json_num(e->loss_ratio_last), json_num(e->confidence_last));
 }
 
 static int json_answer_write(FILE *out, const struct query_answer *a)
 {
 	fprintf(out, "{\"subject\": \"%s\", \"from\": ", a->subject);
-	query_json_string_write(out, a->from);
+	json_string_write(out, a->from);
 	if (a->to[0]) {
 		fprintf(out, ", \"to\": ");
-		query_json_string_write(out, a->to);
+		json_string_write(out, a->to);
 	}
 	fprintf(out, ",\n \"now_ms\": %" PRId64 ", \"window_ms\": %" PRId64
 		", \"since_ms\": %" PRId64 ",\n \"verdict\": ",
 		a->now_ms, a->window_ms, a->since_ms);
-	query_json_string_write(out, a->verdict);
+	json_string_write(out, a->verdict);
 	fprintf(out, ", \"dropping\": %s, \"detail\": ",
 		a->confidence > 0 ? "true" : "false");
-	query_json_string_write(out, a->detail);
+	json_string_write(out, a->detail);
 	fprintf(out,
 		", \"confidence\": %.6g,\n \"loss\": %.6g, \"loss_lo\": %.6g, "
 		"\"loss_hi\": %.6g, \"flows\": %llu, \"lossy_flows\": %llu,\n \"links\": [",
-		jnum(a->confidence), jnum(a->loss_ratio), jnum(a->loss_lo),
-		jnum(a->loss_hi), (unsigned long long)a->flows,
+		json_num(a->confidence), json_num(a->loss_ratio), json_num(a->loss_lo),
+		json_num(a->loss_hi), (unsigned long long)a->flows,
 		(unsigned long long)a->lossy_flows);
 	for (size_t i = 0; i < a->nlinks; i++) {
 		fprintf(out, "%s\n  ", i ? "," : "");
@@ -93,9 +72,9 @@ static int json_answer_write(FILE *out, const struct query_answer *a)
 		const struct query_pair *p = &a->pairs[i];
 
 		fprintf(out, "%s\n  {\"prober\": ", i ? "," : "");
-		query_json_string_write(out, p->prober);
+		json_string_write(out, p->prober);
 		fprintf(out, ", \"target\": ");
-		query_json_string_write(out, p->target);
+		json_string_write(out, p->target);
 		fprintf(out, ", \"flows\": %llu, \"lossy_flows\": %llu, \"sent\": %llu, "
 			"\"lost\": %llu}",
 			(unsigned long long)p->flows, (unsigned long long)p->lossy_flows,
@@ -107,20 +86,20 @@ static int json_answer_write(FILE *out, const struct query_answer *a)
 
 		fprintf(out, "%s\n  {\"start_ms\": %" PRId64 ", \"end_ms\": %" PRId64
 			", \"loss\": %.6g, \"verdict\": \"%s\"}",
-			i ? "," : "", b->start_ms, b->end_ms, jnum(b->loss_ratio), b->verdict);
+			i ? "," : "", b->start_ms, b->end_ms, json_num(b->loss_ratio), b->verdict);
 	}
 	fprintf(out, "],\n \"points\": [");
 	for (size_t i = 0; i < a->npoints; i++) {
 		const struct query_point *p = &a->points[i];
 
 		fprintf(out, "%s\n  {\"at_ms\": %" PRId64 ", \"kind\": ", i ? "," : "", p->at_ms);
-		query_json_string_write(out, p->kind);
+		json_string_write(out, p->kind);
 		fprintf(out, ", \"from\": ");
-		query_json_string_write(out, p->from);
+		json_string_write(out, p->from);
 		fprintf(out, ", \"to\": ");
-		query_json_string_write(out, p->to);
-		fprintf(out, ", \"loss\": %.6g, \"confidence\": %.6g}", jnum(p->loss_ratio),
-			jnum(p->confidence));
+		json_string_write(out, p->to);
+		fprintf(out, ", \"loss\": %.6g, \"confidence\": %.6g}", json_num(p->loss_ratio),
+			json_num(p->confidence));
 	}
 	fprintf(out, "],\n \"episodes\": [");
 	for (size_t i = 0; i < a->nepisodes; i++) {

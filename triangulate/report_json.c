@@ -2,6 +2,7 @@
  * programs and for the next night's comparison), and its reader for that
  * comparison. Times are Unix ms, ratios fractions. */
 #include "fabric_report.h"
+#include "json_out.h"
 
 #include "model.h"
 
@@ -12,11 +13,6 @@
 #include <string.h>
 
 #define FREPORT_PREVIOUS_MAX (4u << 20) /* a summary is a few kB; refuse more */
-
-static double jnum(double x)
-{
-	return isfinite(x) ? x : 0;
-}
 
 const char *freport_suspect_key(const struct freport_suspect *s, char *buf,
 				size_t len)
@@ -34,25 +30,20 @@ int freport_previous_has(const struct freport_previous *p, const char *key)
 	return 0;
 }
 
-static void json_str(FILE *out, const char *s)
-{
-	query_json_string_write(out, s);
-}
-
 static void json_suspect_write(FILE *out, const struct freport *r,
 			       const struct freport_suspect *s)
 {
 	char key[2 * SUSPECT_NAME_MAX + 16];
 
 	fprintf(out, "{\"kind\": \"%s\", \"from\": ", suspect_kind_name(s->kind));
-	json_str(out, s->from);
+	json_string_write(out, s->from);
 	fprintf(out, ", \"to\": ");
-	json_str(out, s->to);
+	json_string_write(out, s->to);
 	fprintf(out,
 		", \"loss\": %.6g, \"loss_max\": %.6g, \"confidence\": %.6g, "
 		"\"flows\": %llu, \"lossy_flows\": %llu, \"first_ms\": %" PRId64
 		", \"last_ms\": %" PRId64 ", \"slices\": %u, \"new\": %s, \"timeline\": [",
-		jnum(s->loss_ratio), jnum(s->loss_max), jnum(s->confidence),
+		json_num(s->loss_ratio), json_num(s->loss_max), json_num(s->confidence),
 		(unsigned long long)s->flows, (unsigned long long)s->lossy_flows,
 		s->first_ms, s->last_ms, s->slices,
 		r->prev.have && !freport_previous_has(&r->prev,
@@ -62,7 +53,7 @@ static void json_suspect_write(FILE *out, const struct freport *r,
 		if (s->slice_loss[i] < 0)
 			fprintf(out, "%snull", i ? ", " : "");
 		else
-			fprintf(out, "%s%.6g", i ? ", " : "", jnum(s->slice_loss[i]));
+			fprintf(out, "%s%.6g", i ? ", " : "", json_num(s->slice_loss[i]));
 	}
 	fprintf(out, "]}");
 }
@@ -77,11 +68,11 @@ static int json_write(FILE *out, const struct freport *r)
 	fprintf(out, "{\"version\": %d, \"generated_ms\": %" PRId64 ", \"since_ms\": %" PRId64
 		", \"until_ms\": %" PRId64 ", \"db\": ",
 		FREPORT_VERSION, r->generated_ms, r->since_ms, r->until_ms);
-	json_str(out, r->db);
+	json_string_write(out, r->db);
 	fprintf(out, ",\n \"fabric\": {\"loss\": %.6g, \"sent\": %llu, \"lost\": %llu, "
 		"\"flows\": %llu, \"lossy_flows\": %llu, \"flows_unplaced\": %llu, "
 		"\"devices\": %u, \"links\": %u, \"suspects\": %zu},\n",
-		jnum(loss), (unsigned long long)v->sent, (unsigned long long)v->lost,
+		json_num(loss), (unsigned long long)v->sent, (unsigned long long)v->lost,
 		(unsigned long long)v->flows, (unsigned long long)v->lossy_flows,
 		(unsigned long long)v->flows_unplaced, v->m->ndevs, v->m->nlinks, v->sus.n);
 	fprintf(out, " \"tiers\": [");
@@ -91,7 +82,7 @@ static int json_write(FILE *out, const struct freport *r)
 		for (uint32_t d = 0; d < v->m->ndevs; d++)
 			n += v->devs[d].tier == t;
 		fprintf(out, "%s{\"tier\": %d, \"label\": ", t ? ", " : "", t);
-		json_str(out, fabric_view_tier_label(v, t, buf, sizeof(buf)));
+		json_string_write(out, fabric_view_tier_label(v, t, buf, sizeof(buf)));
 		fprintf(out, ", \"devices\": %u}", n);
 	}
 	fprintf(out, "],\n \"layers\": [");
@@ -99,10 +90,10 @@ static int json_write(FILE *out, const struct freport *r)
 		const struct freport_layer *y = &r->layers[i];
 
 		fprintf(out, "%s\n  {\"name\": ", i ? "," : "");
-		json_str(out, y->name);
+		json_string_write(out, y->name);
 		fprintf(out, ", \"lower_tier\": %d, \"links\": %u, \"loss\": %.6g, "
 			"\"suspect_links\": %u}",
-			y->lower, y->links, jnum(y->loss_ratio), y->suspects);
+			y->lower, y->links, json_num(y->loss_ratio), y->suspects);
 	}
 	fprintf(out, "],\n \"suspects\": [");
 	for (size_t i = 0; i < r->nsuspects; i++) {
@@ -113,7 +104,7 @@ static int json_write(FILE *out, const struct freport *r)
 	fprintf(out, "],\n \"suspect_keys\": [");
 	for (size_t i = 0; i < r->nsuspects; i++) {
 		fprintf(out, "%s", i ? ", " : "");
-		json_str(out, freport_suspect_key(&r->suspects[i], buf, sizeof(buf)));
+		json_string_write(out, freport_suspect_key(&r->suspects[i], buf, sizeof(buf)));
 	}
 	fprintf(out, "],\n \"slices\": [");
 	for (size_t i = 0; i < r->nslices; i++) {
@@ -130,9 +121,9 @@ static int json_write(FILE *out, const struct freport *r)
 		const struct fabric_pair *p = &v->pairs[i];
 
 		fprintf(out, "%s\n  {\"prober\": ", i ? "," : "");
-		json_str(out, fabric_view_dev_name(v, p->prober));
+		json_string_write(out, fabric_view_dev_name(v, p->prober));
 		fprintf(out, ", \"target\": ");
-		json_str(out, fabric_view_dev_name(v, p->target));
+		json_string_write(out, fabric_view_dev_name(v, p->target));
 		fprintf(out, ", \"loss\": %.6g, \"sent\": %llu, \"lost\": %llu, \"flows\": %llu, "
 			"\"lossy_flows\": %llu, \"paths\": %u}",
 			p->sent ? (double)p->lost / (double)p->sent : 0,
@@ -152,9 +143,9 @@ static int json_write(FILE *out, const struct freport *r)
 		down += !strcmp(p->status, "down");
 		sick += !strcmp(p->status, "sick");
 		fprintf(out, "%s\n  {\"name\": ", i ? "," : "");
-		json_str(out, p->name);
+		json_string_write(out, p->name);
 		fprintf(out, ", \"status\": \"%s\", \"reason\": ", p->status);
-		json_str(out, p->reason);
+		json_string_write(out, p->reason);
 		fprintf(out, ", \"batches\": %llu, \"last_ms\": %" PRId64
 			", \"gap_max_ms\": %" PRId64 ", \"if_errors\": %llu, "
 			"\"if_dropped\": %llu, \"spool_dropped\": %llu, \"links_down_max\": %u}",
@@ -169,27 +160,27 @@ static int json_write(FILE *out, const struct freport *r)
 		const struct query_episode *e = &r->episodes[i];
 
 		fprintf(out, "%s\n  {\"kind\": ", i ? "," : "");
-		json_str(out, e->kind);
+		json_string_write(out, e->kind);
 		fprintf(out, ", \"from\": ");
-		json_str(out, e->from);
+		json_string_write(out, e->from);
 		fprintf(out, ", \"to\": ");
-		json_str(out, e->to);
+		json_string_write(out, e->to);
 		fprintf(out, ", \"opened_ms\": %" PRId64 ", \"last_seen_ms\": %" PRId64
 			", \"closed_ms\": %" PRId64 ", \"rounds\": %llu, \"loss_max\": %.6g}",
 			e->opened_ms, e->last_seen_ms, e->closed_ms,
-			(unsigned long long)e->rounds, jnum(e->loss_ratio_max));
+			(unsigned long long)e->rounds, json_num(e->loss_ratio_max));
 	}
 	fprintf(out, "]},\n \"links\": [");
 	for (uint32_t l = 0; l < v->m->nlinks; l++) {
 		const struct fabric_link *fl = &v->links[l];
 
 		fprintf(out, "%s\n  {\"from\": ", l ? "," : "");
-		json_str(out, fabric_view_dev_name(v, fl->from));
+		json_string_write(out, fabric_view_dev_name(v, fl->from));
 		fprintf(out, ", \"to\": ");
-		json_str(out, fabric_view_dev_name(v, fl->to));
+		json_string_write(out, fabric_view_dev_name(v, fl->to));
 		fprintf(out, ", \"loss\": %.6g, \"observed_loss\": %.6g, \"flows\": %llu, "
 			"\"lossy_flows\": %llu, \"suspect\": %s}",
-			jnum(fl->loss_ratio), fl->sent > 0 ? jnum(fl->lost / fl->sent) : 0,
+			json_num(fl->loss_ratio), fl->sent > 0 ? json_num(fl->lost / fl->sent) : 0,
 			(unsigned long long)fl->flows, (unsigned long long)fl->lossy_flows,
 			fl->suspect >= 0 ? "true" : "false");
 	}
@@ -199,10 +190,10 @@ static int json_write(FILE *out, const struct freport *r)
 		return ferror(out) ? -1 : 0;
 	}
 	fprintf(out, "{\"file\": ");
-	json_str(out, r->prev.path);
+	json_string_write(out, r->prev.path);
 	fprintf(out, ", \"until_ms\": %" PRId64 ", \"loss\": %.6g, \"loss_change\": %.6g, "
 		"\"suspects_gone\": [",
-		r->prev.until_ms, jnum(r->prev.loss_ratio), jnum(loss - r->prev.loss_ratio));
+		r->prev.until_ms, json_num(r->prev.loss_ratio), json_num(loss - r->prev.loss_ratio));
 	for (size_t i = 0; i < r->prev.nkeys; i++) {
 		int still = 0;
 
@@ -212,7 +203,7 @@ static int json_write(FILE *out, const struct freport *r)
 		if (still)
 			continue;
 		fprintf(out, "%s", gone++ ? ", " : "");
-		json_str(out, r->prev.keys[i]);
+		json_string_write(out, r->prev.keys[i]);
 	}
 	fprintf(out, "]}}\n");
 	return ferror(out) ? -1 : 0;

@@ -1,0 +1,26 @@
+/* JSON string escaping and finite numbers, shared by every JSON writer
+ * (suspects, queries, reports, alerts). */
+#include "json_out.h"
+
+#include <math.h>
+
+void json_string_write(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(out, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(out, "\\u%04x", c);
+		else
+			fputc(c, out);
+	}
+	fputc('"', out);
+}
+
+double json_num(double x)
+{
+	return isfinite(x) ? x : 0;
+}
