@@ -98,6 +98,21 @@ static struct alert_entry *alert_entry_add(struct alert_book *b,
 	return e;
 }
 
+/* Is there a suspect in the round sharing a device with s? */
+static int alert_related_find(const struct suspect *s, const struct alert_input *v,
+			      size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct suspect *o = &v[i].s;
+
+		if (!strcmp(o->from, s->from) || (s->to[0] && !strcmp(o->from, s->to)) ||
+		    (o->to[0] && (!strcmp(o->to, s->from) ||
+				  (s->to[0] && !strcmp(o->to, s->to)))))
+			return 1;
+	}
+	return 0;
+}
+
 /* Remove entry i by moving the last one into its place. */
 static void alert_entry_remove(struct alert_book *b, size_t i)
 {
@@ -141,6 +156,14 @@ int alert_book_round(struct alert_book *b, int64_t at_ms, int64_t window_ms,
 			continue;
 		}
 		e->seen_rounds = 0;
+		/* the inference may name the same fault as a link one round and
+		 * as a device of it the next: a related suspect keeps a firing
+		 * alert from resolving (the related one alerts on its own) */
+		if (e->state == ALERT_FIRING && alert_related_find(&e->a.s, v, n)) {
+			e->missed_rounds = 0;
+			i++;
+			continue;
+		}
 		if (e->state == ALERT_PENDING) {
 			/* persistence means consecutive rounds: start over */
 			alert_entry_remove(b, i);

@@ -241,3 +241,32 @@ Test(alert, margin_holds_a_link_its_rival_explains_as_well)
 	alert_margin_index_free(ix);
 	obs_set_free(o);
 }
+
+Test(alert, related_suspect_keeps_a_firing_alert_from_resolving)
+{
+	struct alert_cfg cfg;
+	struct alert_book *b;
+	struct t_log l = { 0 };
+	struct alert_input link = t_link("spine2", "leaf2", 0.02);
+	struct alert_input dev = t_link("leaf2", "", 0.02);
+	struct alert_input other = t_link("spine1", "leaf3", 0.02);
+
+	dev.s.kind = SUSPECT_DEVICE;
+	alert_cfg_default(&cfg);
+	b = alert_book_new(&cfg);
+	alert_book_round(b, 0, 1000, &link, 1, t_cb, &l);
+	alert_book_round(b, 1000, 1000, &link, 1, t_cb, &l);
+	cr_assert_str_eq(l.ev, "F");
+	/* the same fault named as its device: the link alert stays, the
+	 * device alerts on its own after two rounds */
+	alert_book_round(b, 2000, 1000, &dev, 1, t_cb, &l);
+	alert_book_round(b, 3000, 1000, &dev, 1, t_cb, &l);
+	alert_book_round(b, 4000, 1000, &dev, 1, t_cb, &l);
+	cr_expect_str_eq(l.ev, "FF");
+	cr_expect_eq(alert_book_firing(b), 2);
+	/* an unrelated suspect does not keep it: both resolve */
+	alert_book_round(b, 5000, 1000, &other, 1, t_cb, &l);
+	alert_book_round(b, 6000, 1000, &other, 1, t_cb, &l);
+	cr_expect_str_eq(l.ev, "FFXXF");
+	alert_book_free(b);
+}
