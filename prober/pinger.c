@@ -37,6 +37,7 @@ struct ptarget {
 	uint64_t period_ns;
 	uint32_t silent;      /* intervals in a row without any answer */
 	uint8_t answered;     /* any answer this interval */
+	uint32_t sent_now;    /* probes sent this interval */
 };
 
 struct pfd {
@@ -392,6 +393,7 @@ static void pinger_probe_queue(struct pinger *p, struct ptarget *t)
 	uint32_t seq;
 
 	t->next_flow = (t->next_flow + 1) % t->spec.flows;
+	t->sent_now++;
 	seq = flow_acct_send(&f->acct);
 	q->flow = fi;
 	q->len = (uint16_t)t->spec.kind->build(&f->tmpl, seq, clock_real_ns());
@@ -587,15 +589,14 @@ int pinger_interval_close(struct pinger *p, struct report_batch *b)
 	rtt_pool_close(&p->rtt, figs, p->nflows);
 	for (size_t ti = 0; ti < p->ntargets; ti++) {
 		struct ptarget *t = &p->targets[ti];
-		uint32_t sent = 0;
 
-		for (unsigned k = 0; k < t->spec.flows; k++)
-			sent += figs[t->first_flow + k].sent;
+		/* silent: probed this interval and not one answer on any flow */
 		if (t->answered)
 			t->silent = 0;
-		else if (sent)
+		else if (t->sent_now)
 			t->silent++;
 		t->answered = 0;
+		t->sent_now = 0;
 		for (unsigned k = 0; k < t->spec.flows; k++) {
 			uint32_t fi = t->first_flow + k;
 			struct report_flow *r = &rf[fi];

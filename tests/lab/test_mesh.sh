@@ -239,14 +239,23 @@ mesh_paths() {
 	log_test "traced paths of h1's flows (UDP, TCP) stored and equal the lab's ECMP paths"
 }
 
+# batch_stored_after PROBER MS: true once PROBER has a batch ending after MS.
+batch_stored_after() {
+	[ "$(sql "SELECT count(*) FROM batches b JOIN probers p ON p.id = b.prober_id
+		WHERE p.name = '$1' AND b.end_ms > $2")" -gt 0 ]
+}
+
 mesh_target_down() {
 	local t0 rows
 	RET=0
 	kill "${PROBER_PID[h8]}"
 	wait "${PROBER_PID[h8]}" 2>/dev/null
 	t0=$(now_ms)
-	sleep 7 # two whole silent intervals (--down-intervals 2) and one more
-	# per prober/target: target_down of the newest batch, for batches after t0
+	# --down-intervals 2: every interval h1 closes more than 5 s (2.2 s + 2
+	# x 2.2 s worst case) after h8 stopped has seen two silent intervals;
+	# wait (bounded) until h1 has stored one
+	lab_wait_until 12000 batch_stored_after h1 $((t0 + 5000))
+	check_err $? "no batch from h1 in 12 s"
 	rows=$(sql "SELECT t.addr, max(r.target_down), min(r.target_down)
 		FROM results r JOIN batches b ON b.id = r.batch_id
 		JOIN flows f ON f.id = r.flow_id JOIN probers p ON p.id = f.prober_id
