@@ -171,3 +171,11 @@ int store_observations_query(struct store *s, int64_t since_ms,
 	return s->ops->observations_query(s->h, since_ms, until_ms, cb, arg,
 					  s->err, sizeof(s->err));
 }
+
+int store_observations_hourly_query(struct store *s, int64_t since_ms,
+				    int64_t until_ms, store_obs_cb cb,
+				    void *arg)
+{
+	return s->ops->observations_hourly_query(s->h, since_ms, until_ms, cb,
+						 arg, s->err, sizeof(s->err));
+}

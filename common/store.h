@@ -78,6 +78,9 @@ struct store_ops {
 	int (*observations_query)(void *h, int64_t since_ms, int64_t until_ms,
 				  store_obs_cb cb, void *arg, char *err,
 				  size_t errlen);
+	int (*observations_hourly_query)(void *h, int64_t since_ms,
+					 int64_t until_ms, store_obs_cb cb,
+					 void *arg, char *err, size_t errlen);
 };
 
 extern const struct store_ops store_sqlite_ops;
@@ -133,5 +136,17 @@ int store_maintenance_run(struct store *s, int64_t now_ms, int64_t raw_keep_ms,
  * non-zero value, or -1 on a store error. */
 int store_observations_query(struct store *s, int64_t since_ms,
 			     int64_t until_ms, store_obs_cb cb, void *arg);
+
+/* Per flow, the same sums over batches that ended in [since_ms, until_ms),
+ * read from the hourly rollups for the whole UTC hours inside the window and
+ * from raw results for the rest (partial hours at either end, batches not
+ * rolled up yet), so a look-back still answers once retention deleted the
+ * raw results (only the partial hours are then missing). Each batch counts
+ * once, in the window its end falls in (store_observations_query counts a
+ * batch in every window it overlaps). Same rows, order and returns as
+ * store_observations_query. */
+int store_observations_hourly_query(struct store *s, int64_t since_ms,
+				    int64_t until_ms, store_obs_cb cb,
+				    void *arg);
 
 #endif

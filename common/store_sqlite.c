@@ -68,6 +68,7 @@ enum stmt_id {
 	ST_EXPIRE_BATCHES,
 	ST_EXPIRE_PATH_CHANGES,
 	ST_OBS_QUERY,
+	ST_OBS_HOURLY_QUERY,
 	ST_COUNT
 };
 
@@ -126,11 +127,16 @@ static const char *const stmt_sql[ST_COUNT] = {
 	/* additive per batch, so late batches merge into hours already rolled */
 	[ST_ROLLUP_MERGE] =
 		"INSERT INTO rollup_hourly (flow_id, hour_ms, intervals, sent, received, lost_fwd, "
-		"lost_rev, down_intervals, rtt_min_ns, rtt_p50_weighted_ns, rtt_p99_max_ns, rtt_max_ns) "
+		"lost_rev, down_intervals, rtt_min_ns, rtt_p50_weighted_ns, rtt_p99_max_ns, rtt_max_ns, "
+		"up_sent, up_received, up_lost_fwd, up_lost_rev) "
 		"SELECT r.flow_id, (b.end_ms / 3600000) * 3600000, count(*), sum(r.sent), "
 		"sum(r.received), sum(r.lost_fwd), sum(r.lost_rev), sum(r.target_down), "
 		"coalesce(min(nullif(r.rtt_min_ns, 0)), 0), sum(r.rtt_p50_ns * r.received), "
-		"max(r.rtt_p99_ns), max(r.rtt_max_ns) "
+		"max(r.rtt_p99_ns), max(r.rtt_max_ns), "
+		"sum(CASE WHEN r.target_down = 0 THEN r.sent ELSE 0 END), "
+		"sum(CASE WHEN r.target_down = 0 THEN r.received ELSE 0 END), "
+		"sum(CASE WHEN r.target_down = 0 THEN r.lost_fwd ELSE 0 END), "
+		"sum(CASE WHEN r.target_down = 0 THEN r.lost_rev ELSE 0 END) "
 		"FROM batches b JOIN results r ON r.batch_id = b.id "
 		"WHERE b.id IN (SELECT id FROM batches WHERE rolled_up = 0 ORDER BY id LIMIT ?1) "
 		"GROUP BY r.flow_id, (b.end_ms / 3600000) * 3600000 "
@@ -144,7 +150,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"ELSE min(rtt_min_ns, excluded.rtt_min_ns) END, "
 		"rtt_p50_weighted_ns = rtt_p50_weighted_ns + excluded.rtt_p50_weighted_ns, "
 		"rtt_p99_max_ns = max(rtt_p99_max_ns, excluded.rtt_p99_max_ns), "
-		"rtt_max_ns = max(rtt_max_ns, excluded.rtt_max_ns)",
+		"rtt_max_ns = max(rtt_max_ns, excluded.rtt_max_ns), "
+		"up_sent = up_sent + excluded.up_sent, "
+		"up_received = up_received + excluded.up_received, "
+		"up_lost_fwd = up_lost_fwd + excluded.up_lost_fwd, "
+		"up_lost_rev = up_lost_rev + excluded.up_lost_rev",
 	[ST_ROLLUP_MARK] =
 		"UPDATE batches SET rolled_up = 1 WHERE id IN "
 		"(SELECT id FROM batches WHERE rolled_up = 0 ORDER BY id LIMIT ?1)",
@@ -174,6 +184,29 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"JOIN flows f ON f.id = r.flow_id JOIN probers p ON p.id = f.prober_id "
 		"JOIN targets t ON t.id = f.target_id "
 		"WHERE b.raw_deleted = 0 AND b.end_ms > ?1 AND b.start_ms < ?2 "
+		"GROUP BY f.id ORDER BY p.name, f.src, t.addr, f.proto, f.sport, f.dport",
+	/* Batches that ended in [?1, ?2): the whole hours [?3, ?4) from the
+	 * rollups, the rest (the partial hours at either end, batches not rolled
+	 * up yet) from raw results while kept. Each batch is counted once: a
+	 * rolled-up batch of a whole hour only through its rollup row. */
+	[ST_OBS_HOURLY_QUERY] =
+		"WITH w (flow_id, sent, lost, received, lost_rev, down) AS ("
+		"SELECT flow_id, up_sent, up_lost_fwd, up_received, up_lost_rev, down_intervals "
+		"FROM rollup_hourly WHERE hour_ms >= ?3 AND hour_ms < ?4 "
+		"UNION ALL "
+		"SELECT r.flow_id, CASE WHEN r.target_down = 0 THEN r.sent ELSE 0 END, "
+		"CASE WHEN r.target_down = 0 THEN r.lost_fwd ELSE 0 END, "
+		"CASE WHEN r.target_down = 0 THEN r.received ELSE 0 END, "
+		"CASE WHEN r.target_down = 0 THEN r.lost_rev ELSE 0 END, r.target_down "
+		"FROM batches b JOIN results r ON r.batch_id = b.id "
+		"WHERE b.raw_deleted = 0 AND b.end_ms >= ?1 AND b.end_ms < ?2 "
+		"AND (b.rolled_up = 0 OR b.end_ms < ?3 OR b.end_ms >= ?4)) "
+		"SELECT p.name, f.src, t.addr, f.proto, f.sport, f.dport, "
+		"sum(w.sent), sum(w.lost), sum(w.received), sum(w.lost_rev), sum(w.down), "
+		"(SELECT pa.hops FROM paths pa WHERE pa.flow_id = f.id AND pa.first_seen_ms <= ?2 "
+		" ORDER BY pa.last_seen_ms DESC, pa.id DESC LIMIT 1) "
+		"FROM w JOIN flows f ON f.id = w.flow_id JOIN probers p ON p.id = f.prober_id "
+		"JOIN targets t ON t.id = f.target_id "
 		"GROUP BY f.id ORDER BY p.name, f.src, t.addr, f.proto, f.sport, f.dport",
 };
 
@@ -1015,20 +1048,12 @@ static int sqlite_retention_run(void *h, int64_t raw_before_ms,
 
 /* ---- queries ---- */
 
-static int sqlite_observations_query(void *h, int64_t since_ms,
-				     int64_t until_ms, store_obs_cb cb,
-				     void *arg, char *err, size_t errlen)
+/* Step a bound observations statement, one callback per row. */
+static int obs_rows_run(struct store_sqlite *ss, sqlite3_stmt *st,
+			store_obs_cb cb, void *arg, char *err, size_t errlen)
 {
-	struct store_sqlite *ss = h;
-	sqlite3_stmt *st = ss->st[ST_OBS_QUERY];
 	int rc, cbrc = 0;
 
-	if (ss->in_group) {
-		snprintf(err, errlen, "query inside an open group");
-		return -1;
-	}
-	sqlite3_bind_int64(st, 1, since_ms);
-	sqlite3_bind_int64(st, 2, until_ms);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct store_obs_row row = { 0 };
 		int proto = sqlite3_column_int(st, 3);
@@ -1059,6 +1084,54 @@ static int sqlite_observations_query(void *h, int64_t since_ms,
 	return 0;
 }
 
+static int sqlite_observations_query(void *h, int64_t since_ms,
+				     int64_t until_ms, store_obs_cb cb,
+				     void *arg, char *err, size_t errlen)
+{
+	struct store_sqlite *ss = h;
+	sqlite3_stmt *st = ss->st[ST_OBS_QUERY];
+
+	if (ss->in_group) {
+		snprintf(err, errlen, "query inside an open group");
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, since_ms);
+	sqlite3_bind_int64(st, 2, until_ms);
+	return obs_rows_run(ss, st, cb, arg, err, errlen);
+}
+
+/* Floor to the UTC hour, for negative times too. */
+static int64_t hour_floor_ms(int64_t t)
+{
+	int64_t h = t / 3600000 * 3600000;
+
+	return h > t ? h - 3600000 : h;
+}
+
+static int sqlite_observations_hourly_query(void *h, int64_t since_ms,
+					    int64_t until_ms, store_obs_cb cb,
+					    void *arg, char *err, size_t errlen)
+{
+	struct store_sqlite *ss = h;
+	sqlite3_stmt *st = ss->st[ST_OBS_HOURLY_QUERY];
+	int64_t first_hour = hour_floor_ms(since_ms), end_hour;
+
+	if (ss->in_group) {
+		snprintf(err, errlen, "query inside an open group");
+		return -1;
+	}
+	if (first_hour < since_ms)
+		first_hour += 3600000;
+	end_hour = hour_floor_ms(until_ms);
+	if (end_hour < first_hour)
+		end_hour = first_hour; /* no whole hour inside: all raw */
+	sqlite3_bind_int64(st, 1, since_ms);
+	sqlite3_bind_int64(st, 2, until_ms);
+	sqlite3_bind_int64(st, 3, first_hour);
+	sqlite3_bind_int64(st, 4, end_hour);
+	return obs_rows_run(ss, st, cb, arg, err, errlen);
+}
+
 const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sqlite_open,
@@ -1075,4 +1148,5 @@ const struct store_ops store_sqlite_ops = {
 	.rollup_run = sqlite_rollup_run,
 	.retention_run = sqlite_retention_run,
 	.observations_query = sqlite_observations_query,
+	.observations_hourly_query = sqlite_observations_hourly_query,
 };

@@ -131,3 +131,27 @@ CREATE TABLE rollup_hourly (
 	PRIMARY KEY (flow_id, hour_ms)
 ) WITHOUT ROWID;
 CREATE INDEX rollup_by_hour ON rollup_hourly (hour_ms);
+
+-- migration 2
+-- Rollup sums over the intervals the target was up, counted as the raw
+-- observations query counts them, so a look-back can be read from rollups
+-- once raw results are gone (sent etc. above include target-down intervals).
+ALTER TABLE rollup_hourly ADD COLUMN up_sent INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE rollup_hourly ADD COLUMN up_received INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE rollup_hourly ADD COLUMN up_lost_fwd INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE rollup_hourly ADD COLUMN up_lost_rev INTEGER NOT NULL DEFAULT 0;
+-- Hours rolled up before: without a down interval the totals are the up sums;
+-- with one they are recounted from the raw results still kept (an hour whose
+-- raw results are gone keeps 0: no evidence rather than false loss).
+UPDATE rollup_hourly SET up_sent = sent, up_received = received,
+	up_lost_fwd = lost_fwd, up_lost_rev = lost_rev
+	WHERE down_intervals = 0;
+UPDATE rollup_hourly SET (up_sent, up_received, up_lost_fwd, up_lost_rev) = (
+	SELECT coalesce(sum(r.sent), 0), coalesce(sum(r.received), 0),
+		coalesce(sum(r.lost_fwd), 0), coalesce(sum(r.lost_rev), 0)
+	FROM batches b JOIN results r ON r.batch_id = b.id
+	WHERE r.flow_id = rollup_hourly.flow_id AND r.target_down = 0
+		AND b.rolled_up = 1 AND b.raw_deleted = 0
+		AND b.end_ms >= rollup_hourly.hour_ms
+		AND b.end_ms < rollup_hourly.hour_ms + 3600000)
+	WHERE down_intervals > 0;

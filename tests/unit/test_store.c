@@ -115,7 +115,7 @@ Test(store, migrates_empty_db_to_latest)
 	struct store *s = store_must_open();
 
 	store_close(s);
-	cr_assert_eq(sql_count("SELECT version FROM schema_version"), 1);
+	cr_assert_eq(sql_count("SELECT version FROM schema_version"), 2);
 	cr_assert_eq(sql_count("SELECT count(*) FROM sqlite_master WHERE name IN "
 			       "('probers','targets','flows','batches','results','health','paths',"
 			       "'path_changes','rollup_hourly')"),
@@ -469,4 +469,166 @@ Test(store, maintenance_budget_splits_backlog)
 	store_close(s);
 	cr_assert_eq(sql_count("SELECT count(*) FROM results"), 0);
 	cr_assert_eq(sql_count("SELECT sum(sent) FROM rollup_hourly"), 2000 * 2 * 100);
+}
+
+/* Lines of a query, and its sent and lost totals. */
+struct obs_sums {
+	struct obs_collect c;
+	unsigned long long sent, lost, down;
+};
+
+static int obs_sums_cb(const struct store_obs_row *r, void *arg)
+{
+	struct obs_sums *o = arg;
+
+	o->sent += r->sent;
+	o->lost += r->lost;
+	o->down += r->down_intervals;
+	return obs_collect_cb(r, &o->c);
+}
+
+static void obs_sums_assert_eq(const struct obs_sums *a, const struct obs_sums *b)
+{
+	cr_assert_eq(a->c.n, b->c.n);
+	for (int i = 0; i < a->c.n && i < 16; i++)
+		cr_assert_str_eq(a->c.lines[i], b->c.lines[i]);
+	cr_assert_eq(a->sent, b->sent);
+	cr_assert_eq(a->lost, b->lost);
+	cr_assert_eq(a->down, b->down);
+}
+
+/* Three hours of 10 s batches, 20 minutes apart, 3 flows each, one with its
+ * target down and one with a path; the first six batches rolled up. */
+static void hours_put(struct store *s, int64_t h0)
+{
+	static const char *const path[] = { "198.18.1.1", "198.18.0.5", "198.18.2.1" };
+	uint64_t n;
+
+	for (int k = 0; k < 9; k++) {
+		struct report_batch b;
+
+		batch_make(&b, "host1", (uint64_t)k + 1, h0 + k * 1200000LL + 1000, 3);
+		b.flows[2].lost_fwd = (uint64_t)k; /* loss varies by the hour */
+		if (k == 4)
+			b.flows[0].target_down = 1;
+		if (k == 0) {
+			b.npaths = 1;
+			b.paths = calloc(1, sizeof(struct report_path));
+			path_set(&b.paths[0], &b.flows[1], path, 3);
+		}
+		batch_put_ok(s, &b, 0);
+		report_batch_free(&b);
+		if (k == 5)
+			cr_assert_eq(store_rollup_run(s, &n), 0, "%s", store_error(s));
+	}
+}
+
+/* Over whole hours (and a window starting mid-hour) the hourly query gives
+ * the raw query's rows, sums, down intervals and paths, whether a batch was
+ * rolled up or not. */
+Test(store, hourly_query_sums_equal_raw_sums_for_the_same_hours)
+{
+	static const int64_t win[][2] = { { 0, 3 * HOUR_MS },
+					   { 30 * 60000, 3 * HOUR_MS },
+					   { HOUR_MS, 2 * HOUR_MS },
+					   { 0, 150 * 60000 } };
+	struct store *s = store_must_open();
+	int64_t h0 = 1700000000000 / HOUR_MS * HOUR_MS;
+
+	hours_put(s, h0);
+	cr_assert_eq(sql_count("SELECT count(*) FROM batches WHERE rolled_up = 0"), 3);
+	for (size_t i = 0; i < sizeof(win) / sizeof(win[0]); i++) {
+		struct obs_sums raw = { 0 }, hourly = { 0 };
+
+		cr_assert_eq(store_observations_query(s, h0 + win[i][0], h0 + win[i][1],
+						      obs_sums_cb, &raw), 0, "%s", store_error(s));
+		cr_assert_eq(store_observations_hourly_query(s, h0 + win[i][0], h0 + win[i][1],
+							     obs_sums_cb, &hourly), 0, "%s",
+			     store_error(s));
+		cr_assert_gt(raw.sent, 0);
+		obs_sums_assert_eq(&hourly, &raw);
+	}
+	/* the whole three hours: 9 batches x 3 flows x 100, one flow-interval
+	 * down, lost 9 x (0+1) + (0+..+8) */
+	struct obs_sums all = { 0 };
+
+	cr_assert_eq(store_observations_hourly_query(s, h0, h0 + 3 * HOUR_MS, obs_sums_cb, &all), 0);
+	cr_assert_eq(all.sent, 9 * 3 * 100 - 100);
+	cr_assert_eq(all.lost, 9 + 36);
+	cr_assert_eq(all.down, 1);
+	cr_assert_str_eq(all.c.lines[1],
+			 "host1 198.18.1.2 198.18.2.2 udp 40001 31338 900 9 0 "
+			 "198.18.1.1,198.18.0.5,198.18.2.1");
+	store_close(s);
+}
+
+/* Once retention deleted the raw results the raw query finds nothing, the
+ * hourly query the same rows it found before. */
+Test(store, hourly_query_reads_rollups_after_retention)
+{
+	struct store *s = store_must_open();
+	struct store_retention_stats st;
+	struct obs_sums before = { 0 }, after = { 0 }, raw = { 0 };
+	int64_t h0 = 1700000000000 / HOUR_MS * HOUR_MS, now = h0 + 30 * DAY_MS;
+
+	hours_put(s, h0);
+	cr_assert_eq(store_observations_hourly_query(s, h0, h0 + 3 * HOUR_MS, obs_sums_cb, &before), 0);
+	cr_assert_eq(store_retention_run(s, now, 7 * DAY_MS, 90 * DAY_MS, &st), 0, "%s", store_error(s));
+	cr_assert_eq(st.batches_expired, 9);
+	cr_assert_eq(store_observations_query(s, h0, h0 + 3 * HOUR_MS, obs_sums_cb, &raw), 0);
+	cr_assert_eq(raw.c.n, 0);
+	cr_assert_eq(store_observations_hourly_query(s, h0, h0 + 3 * HOUR_MS, obs_sums_cb, &after), 0);
+	cr_assert_gt(before.sent, 0);
+	obs_sums_assert_eq(&after, &before);
+	/* a partial hour has only raw results to read: gone too */
+	memset(&after, 0, sizeof(after));
+	cr_assert_eq(store_observations_hourly_query(s, h0 + 30 * 60000, h0 + HOUR_MS,
+						     obs_sums_cb, &after), 0);
+	cr_assert_eq(after.c.n, 0);
+	store_close(s);
+}
+
+/* A database rolled up by schema version 1 gets the target-up sums: copied
+ * where no interval was down, recounted from raw results where one was, 0
+ * where those raw results are gone. */
+Test(store, migration_2_fills_up_sums_of_older_rollups)
+{
+	struct store *s = store_must_open();
+	struct store_retention_stats st;
+	struct report_batch b;
+	int64_t now = 1700000000000 / HOUR_MS * HOUR_MS + 30 * DAY_MS;
+	int64_t old_hour = now - 10 * DAY_MS, new_hour = now - HOUR_MS;
+	char q[256];
+
+	for (int k = 0; k < 4; k++) {
+		batch_make(&b, "host1", (uint64_t)k + 1, (k < 2 ? old_hour : new_hour) + k * 60000, 2);
+		b.flows[0].target_down = k % 2 == 0;
+		batch_put_ok(s, &b, 0);
+		report_batch_free(&b);
+	}
+	cr_assert_eq(store_retention_run(s, now, 7 * DAY_MS, 90 * DAY_MS, &st), 0, "%s", store_error(s));
+	cr_assert_eq(st.batches_expired, 2);
+	store_close(s);
+	/* back to version 1 */
+	sql_exec("ALTER TABLE rollup_hourly DROP COLUMN up_sent;"
+		 "ALTER TABLE rollup_hourly DROP COLUMN up_received;"
+		 "ALTER TABLE rollup_hourly DROP COLUMN up_lost_fwd;"
+		 "ALTER TABLE rollup_hourly DROP COLUMN up_lost_rev;"
+		 "UPDATE schema_version SET version = 1");
+	s = store_must_open();
+	store_close(s);
+	cr_assert_eq(sql_count("SELECT version FROM schema_version"), 2);
+	/* flow 0 (sport 40000) was down in one of its two intervals each hour */
+	snprintf(q, sizeof(q),
+		 "SELECT sum(up_sent * 1000 + sent) FROM rollup_hourly r JOIN flows f ON f.id = r.flow_id "
+		 "WHERE f.sport = %d AND hour_ms = %lld", 40000, (long long)(new_hour / HOUR_MS * HOUR_MS));
+	cr_assert_eq(sql_count(q), 100 * 1000 + 200, "recounted from raw");
+	snprintf(q, sizeof(q),
+		 "SELECT sum(up_sent * 1000 + sent) FROM rollup_hourly r JOIN flows f ON f.id = r.flow_id "
+		 "WHERE f.sport = %d AND hour_ms = %lld", 40000, (long long)(old_hour / HOUR_MS * HOUR_MS));
+	cr_assert_eq(sql_count(q), 0 * 1000 + 200, "raw gone: no evidence");
+	snprintf(q, sizeof(q),
+		 "SELECT sum(up_sent * 1000 + up_lost_fwd) FROM rollup_hourly r JOIN flows f ON f.id = r.flow_id "
+		 "WHERE f.sport = %d", 40001);
+	cr_assert_eq(sql_count(q), 400 * 1000 + 4, "never down: the totals");
 }
