@@ -416,6 +416,29 @@ static int schema_migrations_find(const char *sql, const char **starts,
 	return n;
 }
 
+/* Apply one migration in its own transaction, unless another process (a
+ * collector and triangulate opening an older file together) applied it while
+ * this one waited for the lock. Returns 0, or -1 with SQLite's text in *msg
+ * (or none: then sqlite3_errmsg) and the transaction possibly still open. */
+static int migration_apply(struct store_sqlite *ss, int num, const char *sql,
+			   char **msg)
+{
+	char setv[64], err[8];
+	int version;
+
+	if (sqlite3_exec(ss->db, "BEGIN IMMEDIATE", NULL, NULL, msg) != SQLITE_OK ||
+	    schema_version_read(ss, &version, err, sizeof(err)) < 0)
+		return -1;
+	if (num <= version)
+		return sqlite3_exec(ss->db, "ROLLBACK", NULL, NULL, msg) == SQLITE_OK ? 0 : -1;
+	snprintf(setv, sizeof(setv), "UPDATE schema_version SET version = %d;", num);
+	if (sqlite3_exec(ss->db, sql, NULL, NULL, msg) != SQLITE_OK ||
+	    sqlite3_exec(ss->db, setv, NULL, NULL, msg) != SQLITE_OK ||
+	    sqlite3_exec(ss->db, "COMMIT", NULL, NULL, msg) != SQLITE_OK)
+		return -1;
+	return 0;
+}
+
 static int schema_migrate(struct store_sqlite *ss, const char *path, char *err,
 			  size_t errlen)
 {
@@ -435,7 +458,8 @@ static int schema_migrate(struct store_sqlite *ss, const char *path, char *err,
 	}
 	for (i = 0; i < n; i++) {
 		const char *end = (i + 1 < n) ? starts[i + 1] : starts[i] + strlen(starts[i]);
-		char *chunk, *msg = NULL, setv[64];
+		char *chunk, *msg = NULL;
+		int rc;
 
 		if (nums[i] <= version)
 			continue;
@@ -444,20 +468,16 @@ static int schema_migrate(struct store_sqlite *ss, const char *path, char *err,
 			snprintf(err, errlen, "out of memory");
 			return -1;
 		}
-		snprintf(setv, sizeof(setv), "UPDATE schema_version SET version = %d;", nums[i]);
-		if (sqlite3_exec(ss->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK ||
-		    sqlite3_exec(ss->db, chunk, NULL, NULL, &msg) != SQLITE_OK ||
-		    sqlite3_exec(ss->db, setv, NULL, NULL, &msg) != SQLITE_OK ||
-		    sqlite3_exec(ss->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
+		rc = migration_apply(ss, nums[i], chunk, &msg);
+		free(chunk);
+		if (rc < 0) {
 			snprintf(err, errlen, "%s: migration %d failed: %s", path,
 				 nums[i], msg ? msg : sqlite3_errmsg(ss->db));
 			sqlite3_free(msg);
-			free(chunk);
 			if (!sqlite3_get_autocommit(ss->db))
 				sqlite3_exec(ss->db, "ROLLBACK", NULL, NULL, NULL);
 			return -1;
 		}
-		free(chunk);
 	}
 	return 0;
 }
