@@ -3,11 +3,9 @@
  * before in slices, and the suspect history the watch recorded). */
 #include "query.h"
 
-#include "db_source.h"
 #include "fabric_view.h"
 #include "inventory.h"
 #include "model.h"
-#include "observations.h"
 #include "opts.h"
 #include "store_history.h"
 
@@ -20,6 +18,7 @@
 #define QUERY_PAIRS_MAX 50   /* affected pairs listed, worst first */
 #define QUERY_BUCKETS_MAX 400 /* slices of the look-back (a week of 30 min) */
 #define QUERY_POINTS_MAX 2000 /* history points kept, newest win */
+#define QUERY_HOUR_MS 3600000LL /* the store's rollup period */
 
 struct query_cfg {
 	const char *db;        /* the collector's SQLite file */
@@ -49,7 +48,8 @@ static const struct opt_spec query_opts[] = {
 	  86400e3, "10m", "DURATION", "localize over this last stretch for 'now'" },
 	{ "bucket", 'b', OPT_MS, offsetof(struct query_cfg, bucket_ms), 0,
 	  86400e3, "0", "DURATION",
-	  "slice of the look-back localized on its own (0: 1h, or since/24 if longer)" },
+	  "slice of the look-back localized on its own (0: 1h, or since/24 in whole "
+	  "hours if longer); whole hours are read from the hourly rollups" },
 };
 
 static const struct opt_spec suspects_opts[] = { QUERY_COMMON_OPTS };
@@ -299,27 +299,6 @@ static int link_row_cmp(const void *a, const void *b)
 	return c ? c : strcmp(x->to, y->to);
 }
 
-/* Load [since_ms, until_ms) of the database into a fresh view. */
-static int query_view_load(const struct query_cfg *cfg, const struct inventory *inv,
-			   int64_t since_ms, int64_t until_ms,
-			   struct fabric_view *v, char *err, size_t errlen)
-{
-	struct obs_set *obs = obs_set_new();
-	int rc;
-
-	if (!obs) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	if (db_source_load(cfg->db, since_ms, until_ms, obs, err, errlen) < 0) {
-		obs_set_free(obs);
-		return -1;
-	}
-	rc = fabric_view_build(v, obs, inv, NULL, err, errlen);
-	obs_set_free(obs);
-	return rc;
-}
-
 /* Whether the inventory's link lines name the device (to NULL), or a link
  * between the two devices (either way round). */
 static int inventory_knows(const struct inventory *inv, const char *name,
@@ -481,7 +460,8 @@ static int query_subject_run(int argc, char **argv, int is_link)
 	struct fabric_view v = { 0 };
 	const struct query_ops *ops;
 	char err[512];
-	int known = 0, rc, idx;
+	int known = 0, hourly, rc, idx;
+	int64_t last_end;
 	size_t nb;
 
 	idx = opts_parse(query_opts, OPTS_LEN(query_opts), &cfg, argc, argv, err,
@@ -528,26 +508,44 @@ static int query_subject_run(int argc, char **argv, int is_link)
 	}
 	/* the look-back in slices, oldest first; each localized on its own, so
 	 * a long look-back gets longer slices and the answer stays quick */
-	if (!cfg.bucket_ms)
-		cfg.bucket_ms = cfg.since_ms > 24 * 3600000LL ? cfg.since_ms / 24 : 3600000;
+	if (!cfg.bucket_ms) {
+		cfg.bucket_ms = QUERY_HOUR_MS;
+		if (cfg.since_ms > 24 * QUERY_HOUR_MS) /* whole hours: rollups */
+			cfg.bucket_ms = (cfg.since_ms / 24 + QUERY_HOUR_MS - 1) /
+					QUERY_HOUR_MS * QUERY_HOUR_MS;
+	}
 	if (cfg.bucket_ms < 1000)
 		cfg.bucket_ms = 1000;
+	/* Slices of whole hours end on the hour, so each is read from the
+	 * hourly rollups (quick, and there after retention deleted the raw
+	 * results); the hour under way is one more, partial slice, read from
+	 * raw results. Other slices end at now and are read raw. */
+	hourly = cfg.bucket_ms % QUERY_HOUR_MS == 0;
+	last_end = hourly ? a.now_ms - (a.now_ms % QUERY_HOUR_MS + QUERY_HOUR_MS) % QUERY_HOUR_MS
+			  : a.now_ms;
 	nb = (size_t)((cfg.since_ms + cfg.bucket_ms - 1) / cfg.bucket_ms);
 	if (nb > QUERY_BUCKETS_MAX)
 		nb = QUERY_BUCKETS_MAX;
-	if (!(a.buckets = calloc(nb + 1, sizeof(*a.buckets)))) {
+	if (!(a.buckets = calloc(nb + 2, sizeof(*a.buckets)))) {
 		snprintf(err, sizeof(err), "out of memory");
 		goto fail;
 	}
-	for (size_t i = 0; i < nb; i++) {
+	for (size_t i = 0; i < nb + (last_end < a.now_ms); i++) {
 		struct query_bucket *b = &a.buckets[a.nbuckets++];
 		struct query_verdict q;
 		int seen;
 
-		b->end_ms = a.now_ms - (int64_t)(nb - 1 - i) * cfg.bucket_ms;
-		b->start_ms = b->end_ms - cfg.bucket_ms;
-		if (query_view_load(&cfg, inv, b->start_ms, b->end_ms, &v, err,
-				    sizeof(err)) < 0)
+		if (i < nb) {
+			b->end_ms = last_end - (int64_t)(nb - 1 - i) * cfg.bucket_ms;
+			b->start_ms = b->end_ms - cfg.bucket_ms;
+		} else {
+			b->start_ms = last_end;
+			b->end_ms = a.now_ms;
+		}
+		if (fabric_view_db_build(&v, cfg.db,
+					 hourly ? FABRIC_VIEW_HOURLY : FABRIC_VIEW_RAW,
+					 b->start_ms, b->end_ms, inv, NULL, err,
+					 sizeof(err)) < 0)
 			goto fail;
 		seen = subject_resolve(&subj, &v);
 		if (seen < 0) {
@@ -563,8 +561,9 @@ static int query_subject_run(int argc, char **argv, int is_link)
 		subj.links = NULL;
 		fabric_view_free(&v);
 	}
-	if (query_view_load(&cfg, inv, a.now_ms - cfg.window_ms, a.now_ms, &v, err,
-			    sizeof(err)) < 0)
+	if (fabric_view_db_build(&v, cfg.db, FABRIC_VIEW_RAW,
+				 a.now_ms - cfg.window_ms, a.now_ms, inv, NULL,
+				 err, sizeof(err)) < 0)
 		goto fail;
 	rc = subject_resolve(&subj, &v);
 	if (rc < 0) {

@@ -62,6 +62,25 @@ int fabric_view_build(struct fabric_view *v, const struct obs_set *obs,
 		      char *err, size_t errlen);
 void fabric_view_free(struct fabric_view *v);
 
+/* Where fabric_view_db_build reads a window from. */
+enum fabric_view_source {
+	/* raw results of every batch overlapping the window (db_source_load):
+	 * the exact picture of recent minutes */
+	FABRIC_VIEW_RAW,
+	/* batches that ended in the window, whole hours from the hourly
+	 * rollups (store_observations_hourly_query): cheap over long windows
+	 * and still there once retention deleted the raw results */
+	FABRIC_VIEW_HOURLY,
+};
+
+/* Build the view of [since_ms, until_ms) of the collector's database at db
+ * read from src; inv and cfg as for fabric_view_build. Returns 0, or -1 with
+ * "DB: reason" (or the build's reason) in err. */
+int fabric_view_db_build(struct fabric_view *v, const char *db,
+			 enum fabric_view_source src, int64_t since_ms,
+			 int64_t until_ms, const struct inventory *inv,
+			 const struct infer_cfg *cfg, char *err, size_t errlen);
+
 /* Device id of name, or -1 when the window never saw it. */
 int64_t fabric_view_dev_find(const struct fabric_view *v, const char *name);
 const char *fabric_view_dev_name(const struct fabric_view *v, uint32_t dev);

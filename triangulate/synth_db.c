@@ -205,6 +205,8 @@ long synth_db_write(const char *db_path, const char *inventory_path,
 		if (store_group_commit(s) < 0)
 			goto store_err;
 	}
+	if (!c->no_rollup && store_rollup_run(s, NULL) < 0)
+		goto store_err;
 	store_close(s);
 	free(flows);
 	free(paths);

@@ -23,6 +23,8 @@ struct synth_db_cfg {
 	const char *down_prober;  /* a prober that sends nothing ... */
 	int64_t down_start_ms, down_end_ms; /* ... over this stretch */
 	uint64_t seed;
+	int no_rollup;            /* leave every batch un-rolled-up (a collector
+				   * rolls up each minute, so by default all is) */
 };
 
 /* Default shape: 2 spines, 3 leaves, 2 hosts each, 4 flows per pair, 100

@@ -1,6 +1,8 @@
 /* Tests of triangulate device/link/suspects on a synthetic fabric database
  * with one faulty link: the verdicts, the evidence, bad names, history. */
+#include "store.h"
 #include "store_history.h"
+#include "triangulate/fabric_view.h"
 #include "triangulate/query.h"
 #include "triangulate/synth_db.h"
 
@@ -214,5 +216,83 @@ Test(query, device_fault_is_named_for_the_device_and_its_links)
 			   "--inventory", t_inv, T_UNTIL, "--json"), 0);
 	cr_assert(strstr(out, "\"verdict\": \"not dropping\""), "%s", out);
 	free(out);
+	t_teardown();
+}
+
+/* Look-back slices of whole hours end on the hour; the hour under way is
+ * one more, partial slice up to --until. */
+Test(query, look_back_slices_end_on_the_hour_then_a_partial_one, .init = t_setup,
+     .fini = t_teardown)
+{
+	char *out, want[160];
+	int rc = t_run(cmd_device, &out, 8, "device", "leaf2", "--db", t_db,
+		       "--inventory", t_inv, "--until=1799999400000", "--json");
+
+	cr_assert_eq(rc, 0);
+	/* 6 hourly slices ending at T_END - 1h, then [T_END - 1h, T_END - 10m) */
+	snprintf(want, sizeof(want), "{\"start_ms\": %lld, \"end_ms\": %lld, ",
+		 T_END_MS - 7 * 3600000LL, T_END_MS - 6 * 3600000LL);
+	cr_assert(strstr(out, want), "%s", out);
+	snprintf(want, sizeof(want), "{\"start_ms\": %lld, \"end_ms\": %lld, \"loss\": 0, "
+		 "\"verdict\": \"no data\"},\n  {\"start_ms\": %lld, \"end_ms\": %lld, ",
+		 T_END_MS - 2 * 3600000LL, T_END_MS - 3600000LL, T_END_MS - 3600000LL,
+		 T_END_MS - 600000LL);
+	cr_assert(strstr(out, want), "%s", out);
+	free(out);
+}
+
+/* Nine days back, two hours of a 5% spine1 -> leaf2 fault; retention then
+ * deleted the raw results. The look-back still finds leaf2 dropping then,
+ * from the hourly rollups, as it did before retention. */
+Test(query, look_back_after_retention_shows_the_fault_from_rollups)
+{
+	const int64_t day_ms = 86400000LL, start_ms = T_END_MS - 9 * day_ms;
+	struct synth_db_cfg c;
+	struct store_retention_stats st;
+	struct fabric_view v;
+	struct store *s;
+	char err[256], want[96], *out;
+	const char *hit;
+
+	snprintf(t_db, sizeof(t_db), "/tmp/fm-query-ret-%d.db", (int)getpid());
+	snprintf(t_inv, sizeof(t_inv), "/tmp/fm-query-ret-%d.inv", (int)getpid());
+	snprintf(t_out, sizeof(t_out), "/tmp/fm-query-ret-%d.out", (int)getpid());
+	unlink(t_db);
+	synth_db_cfg_default(&c);
+	c.intervals = 120;
+	c.start_ms = start_ms;
+	c.fault_from = "spine1";
+	c.fault_to = "leaf2";
+	c.fault_loss_ratio = 0.05;
+	c.fault_start_ms = start_ms;
+	c.fault_end_ms = T_END_MS;
+	cr_assert_eq(synth_db_write(t_db, t_inv, &c, err, sizeof(err)), 720, "%s", err);
+	/* --since 10d: slices of 10 h, one of them [T_END - 220h, T_END - 210h) */
+	snprintf(want, sizeof(want), "{\"start_ms\": %lld, \"end_ms\": %lld, \"loss\": 0.0",
+		 T_END_MS - 220 * 3600000LL, T_END_MS - 210 * 3600000LL);
+	for (int pass = 0; pass < 2; pass++) {
+		cr_assert_eq(t_run(cmd_device, &out, 9, "device", "leaf2", "--db", t_db,
+				   "--inventory", t_inv, T_UNTIL, "--since=10d", "--json"), 0);
+		hit = strstr(out, want);
+		cr_assert(hit, "pass %d: %s", pass, out);
+		cr_assert(strstr(hit, "\"verdict\": \"dropping\"}") ==
+				  strchr(hit, '}') - strlen("\"verdict\": \"dropping\""),
+			  "pass %d: %.120s", pass, hit);
+		free(out);
+		if (pass)
+			break;
+		s = store_open(NULL, t_db, err, sizeof(err));
+		cr_assert_not_null(s, "%s", err);
+		cr_assert_eq(store_retention_run(s, T_END_MS, 7 * day_ms, 90 * day_ms, &st), 0,
+			     "%s", store_error(s));
+		cr_assert_eq(st.batches_expired, 720);
+		store_close(s);
+		/* the raw results are gone indeed */
+		cr_assert_eq(fabric_view_db_build(&v, t_db, FABRIC_VIEW_RAW, start_ms,
+						  start_ms + 2 * 3600000, NULL, NULL, err,
+						  sizeof(err)), 0, "%s", err);
+		cr_assert_eq(v.flows, 0);
+		fabric_view_free(&v);
+	}
 	t_teardown();
 }
