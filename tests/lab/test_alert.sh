@@ -62,7 +62,7 @@ traced_enough() {
 
 alert_setup() {
 	local h t
-	lab_need jq curl sqlite3 prometheus-alertmanager prober collector triangulate webhook_sink
+	lab_need jq curl sqlite3 prometheus-alertmanager promtool prober collector triangulate webhook_sink
 	fab up --spines 3 --leaves 3 --hosts-per-leaf 2 >/dev/null || return 1
 	fab truth >"$LAB_TMP/inventory" || return 1
 	for h in $HOSTS; do ADDR[$h]=$(fab addr "$h" -4) || return 1; done
