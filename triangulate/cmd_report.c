@@ -3,10 +3,9 @@
  * previous report) written as summary.json and a self-contained index.html. */
 #include "fabric_report.h"
 
-#include "db_source.h"
+#include "fabric_view.h"
 #include "inventory.h"
 #include "model.h"
-#include "observations.h"
 #include "opts.h"
 #include "store_history.h"
 
@@ -45,10 +44,13 @@ static const struct opt_spec report_opts[] = {
 	{ "until", 0, OPT_INT, offsetof(struct report_cfg, until_ms), 0, 1e15, "0",
 	  "UNIX_MS", "end of the stretch in Unix ms (0: now)" },
 	{ "slice", 0, OPT_MS, offsetof(struct report_cfg, slice_ms), 0, 86400e3, "0",
-	  "DURATION", "timeline slice (0: since/24, an hour for a day)" },
+	  "DURATION", "timeline slice (0: since/24, an hour for a day, whole hours if "
+	  "longer); whole hours are read from the hourly rollups" },
 	{ "down-after", 0, OPT_MS, offsetof(struct report_cfg, down_after_ms), 1e3,
 	  86400e3, "5m", "DURATION", "a prober that sent nothing this long was down" },
 };
+
+#define REPORT_HOUR_MS 3600000LL /* the store's rollup period */
 
 static int64_t report_now_ms(void)
 {
@@ -56,26 +58,6 @@ static int64_t report_now_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int report_view_load(const struct report_cfg *cfg, const struct inventory *inv,
-			    int64_t since_ms, int64_t until_ms, struct fabric_view *v,
-			    char *err, size_t errlen)
-{
-	struct obs_set *obs = obs_set_new();
-	int rc;
-
-	if (!obs) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	if (db_source_load(cfg->db, since_ms, until_ms, obs, err, errlen) < 0) {
-		obs_set_free(obs);
-		return -1;
-	}
-	rc = fabric_view_build(v, obs, inv, NULL, err, errlen);
-	obs_set_free(obs);
-	return rc;
 }
 
 /* The day's suspect matching s, added if new (NULL when the list is full). */
@@ -320,9 +302,34 @@ static void report_probers_blame(struct freport *r)
 static int report_gather(const struct report_cfg *cfg, const struct inventory *inv,
 			 struct freport *r, char *err, size_t errlen)
 {
-	int64_t slice_ms = cfg->slice_ms;
+	int64_t slice_ms = cfg->slice_ms, last_end;
+	int hourly;
 
-	if (report_view_load(cfg, inv, r->since_ms, r->until_ms, &r->day, err, errlen) < 0)
+	if (!slice_ms) {
+		slice_ms = (r->until_ms - r->since_ms) / 24;
+		if (slice_ms > REPORT_HOUR_MS) /* whole hours: rollups */
+			slice_ms = (slice_ms + REPORT_HOUR_MS - 1) / REPORT_HOUR_MS *
+				   REPORT_HOUR_MS;
+	}
+	if (slice_ms < 1000)
+		slice_ms = 1000;
+	if ((r->until_ms - r->since_ms) / slice_ms > FREPORT_SLICES_MAX)
+		slice_ms = (r->until_ms - r->since_ms + FREPORT_SLICES_MAX - 1) / FREPORT_SLICES_MAX;
+	r->nslices = (size_t)((r->until_ms - r->since_ms + slice_ms - 1) / slice_ms);
+	if (r->nslices > FREPORT_SLICES_MAX)
+		r->nslices = FREPORT_SLICES_MAX;
+	/* Slices of whole hours end on the hour, so they are read from the
+	 * hourly rollups (quick over days, and there after retention); the
+	 * last one also carries the hour under way, read from raw results.
+	 * The whole window then too: it differs from the raw read only by
+	 * batches still in flight at until, none when until is now. */
+	hourly = slice_ms % REPORT_HOUR_MS == 0;
+	last_end = hourly ? r->until_ms - ((r->until_ms % REPORT_HOUR_MS) + REPORT_HOUR_MS) %
+						  REPORT_HOUR_MS
+			  : r->until_ms;
+	if (fabric_view_db_build(&r->day, cfg->db,
+				 hourly ? FABRIC_VIEW_HOURLY : FABRIC_VIEW_RAW,
+				 r->since_ms, r->until_ms, inv, NULL, err, errlen) < 0)
 		return -1;
 	if (!(r->suspects = calloc(FREPORT_SUSPECTS_MAX, sizeof(*r->suspects)))) {
 		snprintf(err, errlen, "out of memory");
@@ -339,25 +346,22 @@ static int report_gather(const struct report_cfg *cfg, const struct inventory *i
 		x->lossy_flows = s->lossy_flows;
 		report_suspect_note(x, s);
 	}
-	if (!slice_ms)
-		slice_ms = (r->until_ms - r->since_ms) / 24;
-	if (slice_ms < 1000)
-		slice_ms = 1000;
-	if ((r->until_ms - r->since_ms) / slice_ms > FREPORT_SLICES_MAX)
-		slice_ms = (r->until_ms - r->since_ms + FREPORT_SLICES_MAX - 1) / FREPORT_SLICES_MAX;
-	r->nslices = (size_t)((r->until_ms - r->since_ms + slice_ms - 1) / slice_ms);
-	if (r->nslices > FREPORT_SLICES_MAX)
-		r->nslices = FREPORT_SLICES_MAX;
 	for (size_t i = 0; i < r->nslices; i++) {
 		struct freport_slice *sl = &r->slices[i];
 		struct fabric_view v;
 
-		/* slices end at until, so the last one is the freshest full one */
-		sl->end_ms = r->until_ms - (int64_t)(r->nslices - 1 - i) * slice_ms;
+		/* the last slice ends at until: the freshest full one, with the
+		 * hour under way when the slices are hourly */
+		sl->end_ms = last_end - (int64_t)(r->nslices - 1 - i) * slice_ms;
 		sl->start_ms = sl->end_ms - slice_ms;
+		if (i == r->nslices - 1)
+			sl->end_ms = r->until_ms;
 		if (sl->start_ms < r->since_ms)
 			sl->start_ms = r->since_ms;
-		if (report_view_load(cfg, inv, sl->start_ms, sl->end_ms, &v, err, errlen) < 0)
+		if (fabric_view_db_build(&v, cfg->db,
+					 hourly ? FABRIC_VIEW_HOURLY : FABRIC_VIEW_RAW,
+					 sl->start_ms, sl->end_ms, inv, NULL, err,
+					 errlen) < 0)
 			return -1;
 		sl->sent = v.sent;
 		sl->lost = v.lost;

@@ -2,6 +2,7 @@
  * fields, the heatmap's faulty link in the fault colour (and only it), a
  * self-contained page, the comparison with the previous report. */
 #include "observations.h"
+#include "store.h"
 #include "triangulate/fabric_report.h"
 #include "triangulate/query.h"
 #include "triangulate/synth_db.h"
@@ -287,4 +288,58 @@ Test(report_fabric, sick_host_is_listed_among_the_probers)
 	free(js);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t_dir);
 	cr_assert_eq(system(cmd), 0);
+}
+
+/* A ten-day report whose fault (two hours, nine days back) is past raw
+ * retention: the whole window and its 10 h slices are read from the hourly
+ * rollups, so the fault is still the day's suspect, in one slice. */
+Test(report_fabric, long_report_finds_a_fault_past_raw_retention)
+{
+	const int64_t day_ms = 86400000LL, start_ms = T_END_MS - 9 * day_ms;
+	char *argv[] = { "report", "--db", t_db, "--inventory", t_inv, "--since=10d",
+			 "--until=1800000000000", "--out", NULL };
+	struct store_retention_stats st;
+	struct synth_db_cfg c;
+	char err[256], out[160], *js;
+	struct store *s;
+	int saved, fd, rc;
+
+	snprintf(t_dir, sizeof(t_dir), "/tmp/fm-rep-ret-%d", (int)getpid());
+	mkdir(t_dir, 0755);
+	snprintf(t_db, sizeof(t_db), "%s/fm.db", t_dir);
+	snprintf(t_inv, sizeof(t_inv), "%s/inv", t_dir);
+	snprintf(out, sizeof(out), "%s/r", t_dir);
+	argv[8] = out;
+	synth_db_cfg_default(&c);
+	c.intervals = 120;
+	c.start_ms = start_ms;
+	c.fault_from = "spine1";
+	c.fault_to = "leaf2";
+	c.fault_loss_ratio = 0.05;
+	c.fault_start_ms = start_ms;
+	c.fault_end_ms = T_END_MS;
+	cr_assert_gt(synth_db_write(t_db, t_inv, &c, err, sizeof(err)), 0, "%s", err);
+	s = store_open(NULL, t_db, err, sizeof(err));
+	cr_assert_not_null(s, "%s", err);
+	cr_assert_eq(store_retention_run(s, T_END_MS, 7 * day_ms, 90 * day_ms, &st), 0, "%s",
+		     store_error(s));
+	cr_assert_eq(st.batches_expired, 720);
+	store_close(s);
+	fflush(stdout);
+	saved = dup(1);
+	fd = open("/dev/null", O_WRONLY);
+	dup2(fd, 1);
+	close(fd);
+	optind = 0;
+	rc = cmd_report(9, argv);
+	fflush(stdout);
+	dup2(saved, 1);
+	close(saved);
+	cr_assert_eq(rc, 0);
+	js = t_file("r", "summary.json");
+	cr_assert(strstr(js, "\"suspect_keys\": [\"link spine1 leaf2\"]"), "%s", js);
+	/* slices end on the hour at until: [T_END - 220h, T_END - 210h) holds it */
+	cr_assert(strstr(js, "\"timeline\": [null, null, 0.0"), "%s", js);
+	free(js);
+	t_teardown();
 }
