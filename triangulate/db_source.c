@@ -63,8 +63,10 @@ static int db_source_row_cb(const struct store_obs_row *r, void *arg)
 	return 0;
 }
 
-long db_source_load(const char *db_path, int64_t since_ms, int64_t until_ms,
-		    struct obs_set *out, char *err, size_t errlen)
+/* The two window reads share everything but the store query they run. */
+static long db_source_query(const char *db_path, int64_t since_ms,
+			    int64_t until_ms, int hourly, struct obs_set *out,
+			    char *err, size_t errlen)
 {
 	struct db_source_ctx ctx = { out, 0, err, errlen };
 	char serr[256];
@@ -82,20 +84,31 @@ long db_source_load(const char *db_path, int64_t since_ms, int64_t until_ms,
 		snprintf(err, errlen, "%s: %s", db_path, serr);
 		return -1;
 	}
-	rc = store_observations_query(s, since_ms, until_ms, db_source_row_cb,
-				      &ctx);
+	rc = hourly ? store_observations_hourly_query(s, since_ms, until_ms,
+						       db_source_row_cb, &ctx)
+		    : store_observations_query(s, since_ms, until_ms,
+					       db_source_row_cb, &ctx);
 	if (rc != 0) {
-		if (!err[0])
-			snprintf(err, errlen, "%s: %s", db_path, store_error(s));
-		else {
-			char inner[256];
+		char inner[256];
 
-			snprintf(inner, sizeof(inner), "%s", err);
-			snprintf(err, errlen, "%s: %s", db_path, inner);
-		}
+		snprintf(inner, sizeof(inner), "%s", err[0] ? err : store_error(s));
+		snprintf(err, errlen, "%s: %s", db_path, inner);
 		store_close(s);
 		return -1;
 	}
 	store_close(s);
 	return ctx.added;
+}
+
+long db_source_load(const char *db_path, int64_t since_ms, int64_t until_ms,
+		    struct obs_set *out, char *err, size_t errlen)
+{
+	return db_source_query(db_path, since_ms, until_ms, 0, out, err, errlen);
+}
+
+long db_source_hourly_load(const char *db_path, int64_t since_ms,
+			   int64_t until_ms, struct obs_set *out, char *err,
+			   size_t errlen)
+{
+	return db_source_query(db_path, since_ms, until_ms, 1, out, err, errlen);
 }

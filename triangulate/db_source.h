@@ -15,6 +15,13 @@ struct obs_set;
 long db_source_load(const char *db_path, int64_t since_ms, int64_t until_ms,
 		    struct obs_set *out, char *err, size_t errlen);
 
+/* The same from the store's hourly rollups: batches that ended in
+ * [since_ms, until_ms), whole hours from rollups, the rest from raw results,
+ * so long look-backs stay fast and outlive raw retention. */
+long db_source_hourly_load(const char *db_path, int64_t since_ms,
+			   int64_t until_ms, struct obs_set *out, char *err,
+			   size_t errlen);
+
 /* Split a path text in the observations syntax ("a,*,b", "-") into hops in
  * place. Returns the hop count, -1 for "-", or -2 when over max hops. */
 int db_source_path_split(char *path, const char **hops, int max);

@@ -379,67 +379,6 @@ void fabric_view_free(struct fabric_view *v)
 	memset(v, 0, sizeof(*v));
 }
 
-struct view_hourly_ctx {
-	struct obs_set *out;
-	char *err;
-	size_t errlen;
-};
-
-/* A store row into the observation set, as db_source_load adds its rows. */
-static int view_hourly_row_cb(const struct store_obs_row *r, void *arg)
-{
-	struct view_hourly_ctx *ctx = arg;
-	const char *hops[OBS_HOPS_MAX];
-	char path[4096];
-	struct obs_row row = { 0 };
-
-	if (r->sent == 0)
-		return 0; /* only down intervals: nothing measured */
-	snprintf(path, sizeof(path), "%s", r->path ? r->path : "-");
-	row.prober = r->prober;
-	row.target = r->target;
-	row.proto = !strcmp(r->proto, "tcp") ? OBS_PROTO_TCP : OBS_PROTO_UDP;
-	row.sport = r->sport;
-	row.dport = r->dport;
-	row.sent = r->sent;
-	row.lost = r->lost > r->sent ? r->sent : r->lost;
-	row.nhops = db_source_path_split(path, hops, OBS_HOPS_MAX);
-	if (row.nhops == -2)
-		row.nhops = -1; /* longer than any fabric: unknown */
-	row.hops = row.nhops > 0 ? hops : NULL;
-	return obs_set_row_add(ctx->out, &row, ctx->err, ctx->errlen) < 0 ? -1 : 0;
-}
-
-static int view_hourly_load(const char *db, int64_t since_ms, int64_t until_ms,
-			    struct obs_set *out, char *err, size_t errlen)
-{
-	struct view_hourly_ctx ctx = { out, err, errlen };
-	char serr[256];
-	struct store *s;
-	int rc;
-
-	err[0] = '\0';
-	/* opening creates a database; a query of a missing one is a typo */
-	if (access(db, R_OK) < 0) {
-		snprintf(err, errlen, "%s: %s", db, strerror(errno));
-		return -1;
-	}
-	if (!(s = store_open(NULL, db, serr, sizeof(serr)))) {
-		snprintf(err, errlen, "%s: %s", db, serr);
-		return -1;
-	}
-	rc = store_observations_hourly_query(s, since_ms, until_ms,
-					     view_hourly_row_cb, &ctx);
-	if (rc != 0) {
-		char inner[256];
-
-		snprintf(inner, sizeof(inner), "%s", err[0] ? err : store_error(s));
-		snprintf(err, errlen, "%s: %s", db, inner);
-	}
-	store_close(s);
-	return rc ? -1 : 0;
-}
-
 int fabric_view_db_build(struct fabric_view *v, const char *db,
 			 enum fabric_view_source src, int64_t since_ms,
 			 int64_t until_ms, const struct inventory *inv,
@@ -453,9 +392,8 @@ int fabric_view_db_build(struct fabric_view *v, const char *db,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	rc = src == FABRIC_VIEW_HOURLY
-		     ? view_hourly_load(db, since_ms, until_ms, obs, err, errlen)
-		     : (db_source_load(db, since_ms, until_ms, obs, err, errlen) < 0 ? -1 : 0);
+	rc = (src == FABRIC_VIEW_HOURLY ? db_source_hourly_load : db_source_load)(
+		     db, since_ms, until_ms, obs, err, errlen) < 0 ? -1 : 0;
 	if (rc == 0)
 		rc = fabric_view_build(v, obs, inv, cfg, err, errlen);
 	obs_set_free(obs);

@@ -166,3 +166,30 @@ Test(db_source, export_writes_a_file_the_parser_reads_back, .init = t_setup, .fi
 	unlink(out);
 	obs_set_free(obs);
 }
+
+Test(db_source, hourly_read_matches_raw_read_after_rollup, .init = t_setup, .fini = t_teardown)
+{
+	const int64_t hour_ms = 3600000, base_ms = 1000 * hour_ms;
+	char err[256];
+	struct store *s = store_open(NULL, t_db, err, sizeof(err));
+	struct obs_set *raw = obs_set_new(), *hourly = obs_set_new();
+	uint64_t raw_lost = 0, hourly_lost = 0;
+	uint64_t rolled = 0;
+
+	cr_assert_not_null(s, "%s", err);
+	t_batch_put(s, 1, base_ms + 60000, 5);
+	t_batch_put(s, 2, base_ms + 120000, 7);
+	cr_assert_eq(store_rollup_run(s, &rolled), 0, "%s", store_error(s));
+	cr_assert_eq(rolled, 2, "both batches are in the hourly rollup");
+	store_close(s);
+	cr_assert_eq(db_source_load(t_db, base_ms, base_ms + hour_ms, raw, err, sizeof(err)), 2, "%s", err);
+	cr_assert_eq(db_source_hourly_load(t_db, base_ms, base_ms + hour_ms, hourly, err, sizeof(err)), 2, "%s", err);
+	for (size_t i = 0; i < obs_set_flow_count(raw); i++)
+		raw_lost += obs_set_flow(raw, i)->lost;
+	for (size_t i = 0; i < obs_set_flow_count(hourly); i++)
+		hourly_lost += obs_set_flow(hourly, i)->lost;
+	cr_assert_eq(raw_lost, 12);
+	cr_assert_eq(hourly_lost, raw_lost);
+	obs_set_free(raw);
+	obs_set_free(hourly);
+}
