@@ -327,9 +327,6 @@ static int prober_setup(struct prober *pr, char *err, size_t errlen)
 		free(targets);
 		if (!pr->ping)
 			return -1;
-		n = pinger_fds(pr->ping, fds, 1024);
-		for (size_t i = 0; i < n; i++)
-			ep_add(pr->epfd, fds[i], EPOLLIN);
 		if (pr->cfg.trace_ms) {
 			struct pathwatch_cfg wc = {
 				.retrace_ns = (uint64_t)pr->cfg.trace_ms * 1000000u,
@@ -439,8 +436,6 @@ static void prober_run(struct prober *pr)
 			}
 			if (pr->resp)
 				responder_fd_ready(pr->resp, fd);
-			if (pr->ping)
-				pinger_fd_ready(pr->ping, fd);
 			if (pr->pw)
 				pathwatch_fd_ready(pr->pw, fd, mono_ns());
 		}

@@ -1,6 +1,7 @@
 /* Pinger: a min-heap of targets by next send time spreads each target's
  * probes evenly over its flows; due probes are batched per socket into
- * sendmmsg, replies read with recvmmsg and kernel receive timestamps. */
+ * sendmmsg, replies read with recvmmsg and kernel receive timestamps on the
+ * send ticks (no wakeup per reply). */
 #include "pinger.h"
 #include "flow.h"
 #include "netlink.h"
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,6 +22,12 @@
  * sendmmsg per socket instead of one each, at the cost of sending up to
  * 1 ms early (the spacing stays even at millisecond resolution). */
 #define PINGER_COALESCE_NS 1000000u
+/* Replies are read on the send ticks, not on arrival: the RTT comes from the
+ * kernel's receive stamp, so reading later changes no figure and saves a
+ * wakeup per reply. After a send, a tick comes at most this much later so
+ * replies never pile up in the socket buffers when the next send is far. */
+#define PINGER_RX_LAG_NS 2000000u
+#define PINGER_RCVBUF (1 << 20) /* a tick's replies fit even on one socket */
 
 struct pflow {
 	uint32_t target;
@@ -75,6 +83,7 @@ struct pinger {
 	int tcp_fd[2];
 	struct pfd *fdmap; /* indexed by fd */
 	int fdmap_len;
+	int rx_epfd;         /* our sockets, polled without waiting on ticks */
 	struct pending pend[PINGER_BATCH];
 	size_t npend;
 	struct rtt_pool rtt;
@@ -139,7 +148,15 @@ static int pfd_register(struct pinger *p, int fd, const struct probe_ops *kind,
 	p->fdmap[fd].kind = kind;
 	p->fdmap[fd].family = family;
 	p->fdmap[fd].port = port;
-	return 0;
+	{
+		struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+		int rcvbuf = PINGER_RCVBUF;
+
+		/* best effort: without it (rmem_max), replies are read sooner
+		 * than they fill the default buffer at all but extreme rates */
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+		return epoll_ctl(p->rx_epfd, EPOLL_CTL_ADD, fd, &ev);
+	}
 }
 
 /* The kernel's source address towards t, by netlink, else by asking a
@@ -202,7 +219,7 @@ static int pinger_sockets_open(struct pinger *p, char *err, size_t errlen)
 			for (unsigned i = 0; i < need_udp[f]; i++)
 				if (pfd_register(p, p->udp_fds[f][i], &probe_udp_ops, family,
 						 (uint16_t)(p->cfg.sport_base + i)) < 0)
-					goto oom;
+					goto reg;
 		}
 		if (need_tcp[f]) {
 			if (probe_tcp_ops.open(family, 0, 1, &p->tcp_fd[f]) < 0) {
@@ -211,12 +228,12 @@ static int pinger_sockets_open(struct pinger *p, char *err, size_t errlen)
 				return -1;
 			}
 			if (pfd_register(p, p->tcp_fd[f], &probe_tcp_ops, family, 0) < 0)
-				goto oom;
+				goto reg;
 		}
 	}
 	return 0;
-oom:
-	snprintf(err, errlen, "out of memory");
+reg:
+	snprintf(err, errlen, "registering probe sockets: %s", strerror(errno));
 	return -1;
 }
 
@@ -232,6 +249,11 @@ struct pinger *pinger_open(const struct pinger_cfg *cfg, const struct target_spe
 		goto oom;
 	p->cfg = *cfg;
 	p->tcp_fd[0] = p->tcp_fd[1] = -1;
+	p->rx_epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (p->rx_epfd < 0) {
+		snprintf(err, errlen, "epoll: %s", strerror(errno));
+		goto err;
+	}
 	p->rtt.max = PINGER_RTT_SAMPLES_MAX;
 	p->targets = calloc(ntargets ? ntargets : 1, sizeof(*p->targets));
 	p->heap = calloc(ntargets ? ntargets : 1, sizeof(*p->heap));
@@ -305,19 +327,6 @@ oom:
 err:
 	pinger_close(p);
 	return NULL;
-}
-
-size_t pinger_fds(const struct pinger *p, int *fds, size_t max)
-{
-	size_t n = 0;
-
-	for (int f = 0; f < 2; f++) {
-		for (unsigned i = 0; i < p->n_udp[f] && n < max; i++)
-			fds[n++] = p->udp_fds[f][i];
-		if (p->tcp_fd[f] >= 0 && n < max)
-			fds[n++] = p->tcp_fd[f];
-	}
-	return n;
 }
 
 static int pend_cmp(const void *a, const void *b)
@@ -429,28 +438,6 @@ static void pinger_probe_queue(struct pinger *p, struct ptarget *t)
 		pinger_flush(p);
 }
 
-uint64_t pinger_tick(struct pinger *p, uint64_t now_ns)
-{
-	unsigned budget = PINGER_TICK_MAX;
-
-	while (p->nheap && budget--) {
-		struct pheap *top = &p->heap[0];
-		struct ptarget *t = &p->targets[top->target];
-
-		if (top->next_ns > now_ns + PINGER_COALESCE_NS)
-			break;
-		pinger_probe_queue(p, t);
-		top->next_ns += t->period_ns;
-		/* after a stall, skip the missed probes rather than burst them */
-		if (top->next_ns + t->period_ns < now_ns)
-			top->next_ns = now_ns + t->period_ns;
-		heap_down(p, 0);
-	}
-	if (p->npend)
-		pinger_flush(p);
-	return p->nheap ? p->heap[0].next_ns : now_ns + 1000000000u;
-}
-
 static int addr_match(const struct ptarget *t, const struct sockaddr_storage *from)
 {
 	if (t->spec.family != from->ss_family)
@@ -511,7 +498,7 @@ unmatched:
 	p->stats.unmatched++;
 }
 
-void pinger_fd_ready(struct pinger *p, int fd)
+static void pinger_fd_read(struct pinger *p, int fd)
 {
 	enum { RXB = 32 };
 	static uint8_t bufs[RXB][PROBE_PAYLOAD_MAX];
@@ -561,6 +548,48 @@ void pinger_fd_ready(struct pinger *p, int fd)
 	}
 }
 
+/* Read every reply waiting on our sockets; one epoll_wait that never sleeps
+ * tells which sockets have any. */
+static void pinger_rx_drain(struct pinger *p)
+{
+	struct epoll_event ev[64];
+	int n;
+
+	do {
+		n = epoll_wait(p->rx_epfd, ev, 64, 0);
+		for (int i = 0; i < n; i++)
+			pinger_fd_read(p, ev[i].data.fd);
+	} while (n == 64);
+}
+
+uint64_t pinger_tick(struct pinger *p, uint64_t now_ns)
+{
+	unsigned budget = PINGER_TICK_MAX;
+	uint64_t sent = p->stats.sent, next;
+
+	pinger_rx_drain(p);
+
+	while (p->nheap && budget--) {
+		struct pheap *top = &p->heap[0];
+		struct ptarget *t = &p->targets[top->target];
+
+		if (top->next_ns > now_ns + PINGER_COALESCE_NS)
+			break;
+		pinger_probe_queue(p, t);
+		top->next_ns += t->period_ns;
+		/* after a stall, skip the missed probes rather than burst them */
+		if (top->next_ns + t->period_ns < now_ns)
+			top->next_ns = now_ns + t->period_ns;
+		heap_down(p, 0);
+	}
+	if (p->npend)
+		pinger_flush(p);
+	next = p->nheap ? p->heap[0].next_ns : now_ns + 1000000000u;
+	if (p->stats.sent != sent && next > now_ns + PINGER_RX_LAG_NS)
+		next = now_ns + PINGER_RX_LAG_NS;
+	return next;
+}
+
 static void report_addr_set(struct report_addr *a, int family, const void *bytes)
 {
 	memset(a, 0, sizeof(*a));
@@ -578,6 +607,7 @@ int pinger_interval_close(struct pinger *p, struct report_batch *b)
 	struct flow_figures *figs = calloc(p->nflows ? p->nflows : 1, sizeof(*figs));
 	struct report_flow *rf = calloc(p->nflows ? p->nflows : 1, sizeof(*rf));
 
+	pinger_rx_drain(p);
 	if (!figs || !rf) {
 		free(figs);
 		free(rf);
@@ -640,6 +670,8 @@ void pinger_close(struct pinger *p)
 		if (p->tcp_fd[f] >= 0)
 			close(p->tcp_fd[f]);
 	}
+	if (p->rx_epfd >= 0)
+		close(p->rx_epfd);
 	rtt_pool_free(&p->rtt);
 	free(p->fdmap);
 	free(p->flows);

@@ -29,10 +29,11 @@ struct pinger_stats {
  * with a reason in err. Targets are copied. */
 struct pinger *pinger_open(const struct pinger_cfg *cfg, const struct target_spec *targets,
 			   size_t ntargets, struct nl_handle *nl, char *err, size_t errlen);
-size_t pinger_fds(const struct pinger *p, int *fds, size_t max);
-/* Read replies queued on fd. Never fails; bad input is counted. */
-void pinger_fd_ready(struct pinger *p, int fd);
-/* Send every probe due at now_ns; returns when the next one is due. */
+/* Read the replies that have arrived (their RTT is from the kernel's receive
+ * stamp, so when they are read does not matter; bad input is counted), then
+ * send every probe due at now_ns. Returns when to call again: the next send,
+ * or sooner to read the replies to what it just sent. The pinger's sockets
+ * need no polling by the caller. */
 uint64_t pinger_tick(struct pinger *p, uint64_t now_ns);
 /* Close the interval: fill b->flows (malloc'd, b->nflows) with every flow's
  * figures. 0, or -1 with errno ENOMEM. */
