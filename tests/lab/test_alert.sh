@@ -135,10 +135,10 @@ alert_quiet_when_clean() {
 alert_fires_on_link_loss() {
 	local t0 t1 waited=0 a
 	RET=0
-	FAULT=$(fab fault link spine1 leaf2 --loss $LOSS_PCT) || { check_err 1 "fault"; log_test "alert fires"; return; }
+	FAULT=$(fab fault link spine1 leaf2 --loss "$LOSS_PCT") || { check_err 1 "fault"; log_test "alert fires"; return; }
 	t0=$(now_ms)
 	until am_has_link spine1 leaf2; do
-		[ $waited -ge 600 ] && break
+		[ "$waited" -ge 600 ] && break
 		sleep 0.1
 		waited=$((waited + 1))
 	done
@@ -188,7 +188,7 @@ alert_resolves_when_cleared() {
 	while am_has_link spine1 leaf2 ||
 		! jq -e -s 'map(select(.status == "resolved")) | length > 0' \
 			"$LAB_TMP/am_notify.json" >/dev/null 2>&1; do
-		[ $waited -ge 600 ] && break
+		[ "$waited" -ge 600 ] && break
 		sleep 0.1
 		waited=$((waited + 1))
 	done
