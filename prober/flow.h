@@ -9,14 +9,16 @@
 
 #define FLOW_WINDOW 64 /* replies older than this many probes are ignored */
 
+/* 64-bit fields first: no padding, so with its flow's port and target it
+ * fits one cache line (prober/pinger.c). */
 struct flow_acct {
-	uint32_t next_seq;       /* seq of the next probe to send */
 	int64_t anchor_seq;      /* last answered probe, -1 before any */
-	uint32_t anchor_count;   /* the responder's count carried by that answer */
 	int64_t classified_upto; /* highest seq whose fate has been counted */
+	uint64_t replied;        /* bit i: probe next_seq-1-i was answered */
+	uint32_t next_seq;       /* seq of the next probe to send */
+	uint32_t anchor_count;   /* the responder's count carried by that answer */
 	uint32_t forced_fwd;     /* probes after the anchor counted forward without evidence */
 	uint32_t close_mark;     /* next_seq at the previous interval close */
-	uint64_t replied;        /* bit i: probe next_seq-1-i was answered */
 	/* this interval */
 	uint32_t received, lost_fwd, lost_rev;
 	uint32_t unsent; /* probes our own kernel refused to send */

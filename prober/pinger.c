@@ -8,6 +8,7 @@
 #include "probe.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,23 +30,46 @@
 #define PINGER_RX_LAG_NS 2000000u
 #define PINGER_RCVBUF (1 << 20) /* a tick's replies fit even on one socket */
 
+/* 16,000 flows and 1,000 targets outgrow the CPU caches, so each probe and
+ * each reply costs a cache miss per line touched: what a send or a reply
+ * needs is packed into one line of the flow (its accounting) and one of the
+ * target; the packet template takes the flow's second line. */
 struct pflow {
-	uint32_t target;
+	_Alignas(64) uint32_t target;
 	uint16_t sport;
 	struct flow_acct acct;
 	struct probe_tmpl tmpl;
 };
 
+_Static_assert(offsetof(struct pflow, tmpl) <= 64, "a reply touches one line of its flow");
+
+/* A target's fields used per probe and per reply: one cache line. */
 struct ptarget {
+	const struct probe_ops *kind;
+	uint64_t period_ns;
+	uint32_t first_flow;
+	uint32_t next_flow; /* round robin over its flows */
+	uint32_t sent_now;  /* probes sent this interval */
+	uint16_t flows;
+	uint16_t port; /* responder port, host order */
+	uint8_t fam;   /* fam_idx(family) */
+	uint8_t tos;   /* DSCP << 2 */
+	uint8_t answered; /* any answer this interval */
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in v4;
+		struct sockaddr_in6 v6;
+	} dst; /* spec.addr: where UDP probes go, where replies come from */
+};
+
+_Static_assert(sizeof(struct ptarget) <= 64, "a target's hot fields fit a cache line");
+
+/* The rest of a target: used when opening, for TCP and at interval close. */
+struct ptarget_cold {
 	struct target_spec spec;
 	struct sockaddr_storage raw_dst; /* spec.addr with port 0, for raw sockets */
 	struct probe_flow_key key;       /* addresses, ports of flow 0 */
-	uint32_t first_flow;
-	uint32_t next_flow;   /* round robin over its flows */
-	uint64_t period_ns;
-	uint32_t silent;      /* intervals in a row without any answer */
-	uint8_t answered;     /* any answer this interval */
-	uint32_t sent_now;    /* probes sent this interval */
+	uint32_t silent;                 /* intervals in a row without any answer */
 };
 
 struct pfd {
@@ -57,7 +81,7 @@ struct pfd {
 struct pending {
 	int fd;
 	uint32_t flow; /* index into flows */
-	struct sockaddr_storage *dst;
+	void *dst;
 	socklen_t dstlen;
 	uint8_t pkt[PROBE_HDR_LEN];
 	uint16_t len;
@@ -68,6 +92,7 @@ struct pending {
 struct pinger {
 	struct pinger_cfg cfg;
 	struct ptarget *targets;
+	struct ptarget_cold *tcold; /* same index as targets */
 	size_t ntargets;
 	struct pflow *flows;
 	size_t nflows;
@@ -101,6 +126,19 @@ static uint64_t clock_real_ns(void)
 static int fam_idx(int family)
 {
 	return family == AF_INET6;
+}
+
+/* Zeroed array of n (at least 1) elements starting on a cache line. */
+static void *cache_calloc(size_t n, size_t size)
+{
+	size_t bytes = (n ? n : 1) * size;
+	void *v;
+
+	bytes = (bytes + 63) & ~(size_t)63;
+	v = aligned_alloc(64, bytes);
+	if (v)
+		memset(v, 0, bytes);
+	return v;
 }
 
 static void heap_swap(struct pinger *p, size_t a, size_t b)
@@ -161,7 +199,7 @@ static int pfd_register(struct pinger *p, int fd, const struct probe_ops *kind,
 
 /* The kernel's source address towards t, by netlink, else by asking a
  * connected UDP socket (no packet is sent). */
-static int target_src_find(struct ptarget *t, struct nl_handle *nl)
+static int target_src_find(struct ptarget_cold *t, struct nl_handle *nl)
 {
 	const void *dst = t->spec.family == AF_INET
 				  ? (const void *)&((struct sockaddr_in *)&t->spec.addr)->sin_addr
@@ -196,7 +234,7 @@ static int pinger_sockets_open(struct pinger *p, char *err, size_t errlen)
 	int need_tcp[2] = { 0, 0 };
 
 	for (size_t i = 0; i < p->ntargets; i++) {
-		const struct target_spec *s = &p->targets[i].spec;
+		const struct target_spec *s = &p->tcold[i].spec;
 		int f = fam_idx(s->family);
 
 		if (s->kind == &probe_tcp_ops)
@@ -255,13 +293,14 @@ struct pinger *pinger_open(const struct pinger_cfg *cfg, const struct target_spe
 		goto err;
 	}
 	p->rtt.max = PINGER_RTT_SAMPLES_MAX;
-	p->targets = calloc(ntargets ? ntargets : 1, sizeof(*p->targets));
+	p->targets = cache_calloc(ntargets, sizeof(*p->targets));
+	p->tcold = calloc(ntargets ? ntargets : 1, sizeof(*p->tcold));
 	p->heap = calloc(ntargets ? ntargets : 1, sizeof(*p->heap));
-	if (!p->targets || !p->heap)
+	if (!p->targets || !p->tcold || !p->heap)
 		goto oom;
 	p->ntargets = ntargets;
 	for (size_t i = 0; i < ntargets; i++) {
-		p->targets[i].spec = targets[i];
+		p->tcold[i].spec = targets[i];
 		nflows += targets[i].flows;
 		rate_sum += targets[i].rate_pps;
 	}
@@ -269,7 +308,7 @@ struct pinger *pinger_open(const struct pinger_cfg *cfg, const struct target_spe
 		snprintf(err, errlen, "%zu flows in all; at most %u", nflows, PROBE_FLOWS_MAX);
 		goto err;
 	}
-	p->flows = calloc(nflows ? nflows : 1, sizeof(*p->flows));
+	p->flows = cache_calloc(nflows, sizeof(*p->flows));
 	if (!p->flows)
 		goto oom;
 	p->nflows = nflows;
@@ -279,7 +318,8 @@ struct pinger *pinger_open(const struct pinger_cfg *cfg, const struct target_spe
 		scale = cfg->pps_max / rate_sum;
 	nflows = 0;
 	for (size_t i = 0; i < ntargets; i++) {
-		struct ptarget *t = &p->targets[i];
+		struct ptarget *h = &p->targets[i];
+		struct ptarget_cold *t = &p->tcold[i];
 		char host[TARGETS_HOST_MAX + 8];
 
 		t->key.family = t->spec.family;
@@ -298,7 +338,13 @@ struct pinger *pinger_open(const struct pinger_cfg *cfg, const struct target_spe
 		}
 		t->key.dport = t->spec.port;
 		t->key.session = cfg->session;
-		t->first_flow = (uint32_t)nflows;
+		h->kind = t->spec.kind;
+		h->flows = (uint16_t)t->spec.flows;
+		h->port = t->spec.port;
+		h->fam = (uint8_t)fam_idx(t->spec.family);
+		h->tos = (uint8_t)(t->spec.dscp << 2);
+		memcpy(&h->dst, &t->spec.addr, h->fam ? sizeof(h->dst.v6) : sizeof(h->dst.v4));
+		h->first_flow = (uint32_t)nflows;
 		for (unsigned k = 0; k < t->spec.flows; k++) {
 			struct pflow *f = &p->flows[nflows];
 			struct probe_flow_key key = t->key;
@@ -311,12 +357,12 @@ struct pinger *pinger_open(const struct pinger_cfg *cfg, const struct target_spe
 			t->spec.kind->tmpl_init(&f->tmpl, &key);
 			nflows++;
 		}
-		t->period_ns = (uint64_t)(1e9 / (t->spec.rate_pps * scale));
-		if (!t->period_ns)
-			t->period_ns = 1;
+		h->period_ns = (uint64_t)(1e9 / (t->spec.rate_pps * scale));
+		if (!h->period_ns)
+			h->period_ns = 1;
 		/* a random phase, so targets (and a fleet) do not fire in lockstep */
 		p->heap[p->nheap].next_ns =
-			now + (uint64_t)((double)t->period_ns * ((double)rand() / RAND_MAX));
+			now + (uint64_t)((double)h->period_ns * ((double)rand() / RAND_MAX));
 		p->heap[p->nheap++].target = (uint32_t)i;
 	}
 	for (size_t i = p->nheap / 2 + 1; i-- > 0;)
@@ -329,14 +375,6 @@ err:
 	return NULL;
 }
 
-static int pend_cmp(const void *a, const void *b)
-{
-	const struct pending *x = *(const struct pending *const *)a;
-	const struct pending *y = *(const struct pending *const *)b;
-
-	return (x->fd > y->fd) - (x->fd < y->fd);
-}
-
 /* Send the queued probes, one sendmmsg per run of the same socket. */
 static void pinger_flush(struct pinger *p)
 {
@@ -345,9 +383,16 @@ static void pinger_flush(struct pinger *p)
 	struct iovec iov[PINGER_BATCH];
 	size_t i = 0;
 
-	for (size_t k = 0; k < p->npend; k++)
-		order[k] = &p->pend[k];
-	qsort(order, p->npend, sizeof(order[0]), pend_cmp);
+	/* group by socket, keeping queue order within one: a stable insertion
+	 * sort, as a batch is short and mostly spans few sockets */
+	for (size_t k = 0; k < p->npend; k++) {
+		struct pending *q = &p->pend[k];
+		size_t j = k;
+
+		for (; j > 0 && order[j - 1]->fd > q->fd; j--)
+			order[j] = order[j - 1];
+		order[j] = q;
+	}
 	for (size_t k = 0; k < p->npend; k++) {
 		struct pending *q = order[k];
 
@@ -392,43 +437,47 @@ static size_t cmsg_put(char *cbuf, size_t off, int level, int type, const void *
 	return off + CMSG_SPACE(len);
 }
 
-static void pinger_probe_queue(struct pinger *p, struct ptarget *t)
+static void pinger_probe_queue(struct pinger *p, uint32_t ti)
 {
+	struct ptarget *t = &p->targets[ti];
 	uint32_t fi = t->first_flow + t->next_flow;
 	struct pflow *f = &p->flows[fi];
 	struct pending *q = &p->pend[p->npend++];
-	int fam = fam_idx(t->spec.family);
-	int tos = t->spec.dscp << 2;
+	int fam = t->fam;
+	int tos = t->tos;
 	uint32_t seq;
 
-	t->next_flow = (t->next_flow + 1) % t->spec.flows;
+	t->next_flow = t->next_flow + 1 == t->flows ? 0 : t->next_flow + 1;
 	t->sent_now++;
 	seq = flow_acct_send(&f->acct);
 	q->flow = fi;
-	q->len = (uint16_t)t->spec.kind->build(&f->tmpl, seq, clock_real_ns());
+	q->len = (uint16_t)t->kind->build(&f->tmpl, seq, clock_real_ns());
 	memcpy(q->pkt, f->tmpl.buf, q->len);
-	q->dstlen = t->spec.family == AF_INET ? sizeof(struct sockaddr_in)
-					      : sizeof(struct sockaddr_in6);
+	q->dstlen = fam ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 	q->clen = 0;
-	memset(q->cbuf, 0, sizeof(q->cbuf));
-	if (t->spec.kind == &probe_tcp_ops) {
+	if (t->kind == &probe_tcp_ops) {
+		const struct ptarget_cold *c = &p->tcold[ti];
+
+		memset(q->cbuf, 0, sizeof(q->cbuf));
 		q->fd = p->tcp_fd[fam];
-		q->dst = &t->raw_dst;
+		q->dst = (void *)&c->raw_dst;
 		/* the checksum covers the source we chose: make the kernel use it */
 		if (fam) {
-			struct in6_pktinfo pi = { .ipi6_addr = t->key.src.v6 };
+			struct in6_pktinfo pi = { .ipi6_addr = c->key.src.v6 };
 
 			q->clen = cmsg_put(q->cbuf, q->clen, IPPROTO_IPV6, IPV6_PKTINFO, &pi, sizeof(pi));
 		} else {
-			struct in_pktinfo pi = { .ipi_spec_dst = t->key.src.v4 };
+			struct in_pktinfo pi = { .ipi_spec_dst = c->key.src.v4 };
 
 			q->clen = cmsg_put(q->cbuf, q->clen, IPPROTO_IP, IP_PKTINFO, &pi, sizeof(pi));
 		}
 	} else {
 		q->fd = p->udp_fds[fam][f->sport - p->cfg.sport_base];
-		q->dst = &t->spec.addr;
+		q->dst = &t->dst;
 	}
 	if (tos) {
+		if (!q->clen)
+			memset(q->cbuf, 0, sizeof(q->cbuf));
 		if (fam)
 			q->clen = cmsg_put(q->cbuf, q->clen, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof(tos));
 		else
@@ -440,11 +489,13 @@ static void pinger_probe_queue(struct pinger *p, struct ptarget *t)
 
 static int addr_match(const struct ptarget *t, const struct sockaddr_storage *from)
 {
-	if (t->spec.family != from->ss_family)
+	if (t->dst.sa.sa_family != from->ss_family)
 		return 0;
 	if (from->ss_family == AF_INET)
-		return memcmp(&t->key.dst.v4, &((const struct sockaddr_in *)from)->sin_addr, 4) == 0;
-	return memcmp(&t->key.dst.v6, &((const struct sockaddr_in6 *)from)->sin6_addr, 16) == 0;
+		return memcmp(&t->dst.v4.sin_addr, &((const struct sockaddr_in *)from)->sin_addr,
+			      4) == 0;
+	return memcmp(&t->dst.v6.sin6_addr, &((const struct sockaddr_in6 *)from)->sin6_addr,
+		      16) == 0;
 }
 
 static void pinger_reply_take(struct pinger *p, const struct pfd *pf,
@@ -467,12 +518,12 @@ static void pinger_reply_take(struct pinger *p, const struct pfd *pf,
 		goto unmatched;
 	f = &p->flows[r.flow_id];
 	t = &p->targets[f->target];
-	if (t->spec.kind != pf->kind || f->sport != r.local_port ||
+	if (t->kind != pf->kind || f->sport != r.local_port ||
 	    r.session != p->cfg.session ||
 	    (pf->kind == &probe_udp_ops && (!addr_match(t, from) ||
 					   ntohs(((const struct sockaddr_in *)from)->sin_port) !=
-						   t->spec.port)) ||
-	    (pf->kind == &probe_tcp_ops && (r.remote_port != t->spec.port || !addr_match(t, from))))
+						   t->port)) ||
+	    (pf->kind == &probe_tcp_ops && (r.remote_port != t->port || !addr_match(t, from))))
 		goto unmatched;
 	if (r.tx_bits == 64)
 		rtt_ns = rx_ns >= r.tx_ns ? rx_ns - r.tx_ns : 0;
@@ -512,16 +563,19 @@ static void pinger_fd_read(struct pinger *p, int fd)
 	if (fd < 0 || fd >= p->fdmap_len || !p->fdmap[fd].kind)
 		return;
 	pf = &p->fdmap[fd];
+	for (int i = 0; i < RXB; i++) {
+		iov[i].iov_base = bufs[i];
+		iov[i].iov_len = sizeof(bufs[i]);
+		memset(&mm[i], 0, sizeof(mm[i]));
+		mm[i].msg_hdr.msg_name = &from[i];
+		mm[i].msg_hdr.msg_iov = &iov[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+		mm[i].msg_hdr.msg_control = cbufs[i];
+	}
 	for (int round = 0; round < 8; round++) {
+		/* the kernel shrinks these to what it wrote: restore them */
 		for (int i = 0; i < RXB; i++) {
-			iov[i].iov_base = bufs[i];
-			iov[i].iov_len = sizeof(bufs[i]);
-			memset(&mm[i], 0, sizeof(mm[i]));
-			mm[i].msg_hdr.msg_name = &from[i];
 			mm[i].msg_hdr.msg_namelen = sizeof(from[i]);
-			mm[i].msg_hdr.msg_iov = &iov[i];
-			mm[i].msg_hdr.msg_iovlen = 1;
-			mm[i].msg_hdr.msg_control = cbufs[i];
 			mm[i].msg_hdr.msg_controllen = sizeof(cbufs[i]);
 		}
 		n = recvmmsg(fd, mm, RXB, MSG_DONTWAIT, NULL);
@@ -575,7 +629,7 @@ uint64_t pinger_tick(struct pinger *p, uint64_t now_ns)
 
 		if (top->next_ns > now_ns + PINGER_COALESCE_NS)
 			break;
-		pinger_probe_queue(p, t);
+		pinger_probe_queue(p, top->target);
 		top->next_ns += t->period_ns;
 		/* after a stall, skip the missed probes rather than burst them */
 		if (top->next_ns + t->period_ns < now_ns)
@@ -619,25 +673,26 @@ int pinger_interval_close(struct pinger *p, struct report_batch *b)
 	rtt_pool_close(&p->rtt, figs, p->nflows);
 	for (size_t ti = 0; ti < p->ntargets; ti++) {
 		struct ptarget *t = &p->targets[ti];
+		struct ptarget_cold *c = &p->tcold[ti];
 
 		/* silent: probed this interval and not one answer on any flow */
 		if (t->answered)
-			t->silent = 0;
+			c->silent = 0;
 		else if (t->sent_now)
-			t->silent++;
+			c->silent++;
 		t->answered = 0;
 		t->sent_now = 0;
-		for (unsigned k = 0; k < t->spec.flows; k++) {
+		for (unsigned k = 0; k < t->flows; k++) {
 			uint32_t fi = t->first_flow + k;
 			struct report_flow *r = &rf[fi];
 			const struct flow_figures *g = &figs[fi];
 
-			report_addr_set(&r->src, t->spec.family, &t->key.src);
-			report_addr_set(&r->dst, t->spec.family, &t->key.dst);
-			r->proto = t->spec.kind->proto;
-			r->dscp = t->spec.dscp;
+			report_addr_set(&r->src, c->spec.family, &c->key.src);
+			report_addr_set(&r->dst, c->spec.family, &c->key.dst);
+			r->proto = t->kind->proto;
+			r->dscp = c->spec.dscp;
 			r->sport = p->flows[fi].sport;
-			r->dport = t->spec.port;
+			r->dport = t->port;
 			r->sent = g->sent;
 			r->received = g->received;
 			r->lost_fwd = g->lost_fwd;
@@ -646,7 +701,7 @@ int pinger_interval_close(struct pinger *p, struct report_batch *b)
 			r->rtt_p50_ns = g->rtt_p50_ns;
 			r->rtt_p99_ns = g->rtt_p99_ns;
 			r->rtt_max_ns = g->rtt_max_ns;
-			r->target_down = t->silent >= p->cfg.down_intervals;
+			r->target_down = c->silent >= p->cfg.down_intervals;
 		}
 	}
 	free(figs);
@@ -676,6 +731,7 @@ void pinger_close(struct pinger *p)
 	free(p->fdmap);
 	free(p->flows);
 	free(p->heap);
+	free(p->tcold);
 	free(p->targets);
 	free(p);
 }
