@@ -29,6 +29,7 @@
  * replies never pile up in the socket buffers when the next send is far. */
 #define PINGER_RX_LAG_NS 2000000u
 #define PINGER_RCVBUF (1 << 20) /* a tick's replies fit even on one socket */
+#define PINGER_PREFETCH 16       /* probes or replies whose memory is fetched together */
 
 /* 16,000 flows and 1,000 targets outgrow the CPU caches, so each probe and
  * each reply costs a cache miss per line touched: what a send or a reply
@@ -46,7 +47,6 @@ _Static_assert(offsetof(struct pflow, tmpl) <= 64, "a reply touches one line of 
 /* A target's fields used per probe and per reply: one cache line. */
 struct ptarget {
 	const struct probe_ops *kind;
-	uint64_t period_ns;
 	uint32_t first_flow;
 	uint32_t next_flow; /* round robin over its flows */
 	uint32_t sent_now;  /* probes sent this interval */
@@ -100,6 +100,7 @@ struct pinger {
 	 * entry so sifting touches no target (they are large, cold) */
 	struct pheap {
 		uint64_t next_ns;
+		uint64_t period_ns; /* here too, so rescheduling waits on no miss */
 		uint32_t target;
 	} *heap;
 	size_t nheap;
@@ -321,6 +322,7 @@ struct pinger *pinger_open(const struct pinger_cfg *cfg, const struct target_spe
 		struct ptarget *h = &p->targets[i];
 		struct ptarget_cold *t = &p->tcold[i];
 		char host[TARGETS_HOST_MAX + 8];
+		uint64_t period_ns;
 
 		t->key.family = t->spec.family;
 		t->raw_dst = t->spec.addr;
@@ -357,12 +359,13 @@ struct pinger *pinger_open(const struct pinger_cfg *cfg, const struct target_spe
 			t->spec.kind->tmpl_init(&f->tmpl, &key);
 			nflows++;
 		}
-		h->period_ns = (uint64_t)(1e9 / (t->spec.rate_pps * scale));
-		if (!h->period_ns)
-			h->period_ns = 1;
+		period_ns = (uint64_t)(1e9 / (t->spec.rate_pps * scale));
+		if (!period_ns)
+			period_ns = 1;
 		/* a random phase, so targets (and a fleet) do not fire in lockstep */
 		p->heap[p->nheap].next_ns =
-			now + (uint64_t)((double)h->period_ns * ((double)rand() / RAND_MAX));
+			now + (uint64_t)((double)period_ns * ((double)rand() / RAND_MAX));
+		p->heap[p->nheap].period_ns = period_ns;
 		p->heap[p->nheap++].target = (uint32_t)i;
 	}
 	for (size_t i = p->nheap / 2 + 1; i-- > 0;)
@@ -498,24 +501,16 @@ static int addr_match(const struct ptarget *t, const struct sockaddr_storage *fr
 		      16) == 0;
 }
 
+/* Match a parsed reply (flow_id < nflows) to its flow and count it. */
 static void pinger_reply_take(struct pinger *p, const struct pfd *pf,
-			      const struct sockaddr_storage *from, const uint8_t *buf,
-			      size_t len, uint64_t rx_ns)
+			      const struct sockaddr_storage *from, struct probe_reply r,
+			      uint64_t rx_ns)
 {
-	struct probe_reply r;
 	struct pflow *f;
 	struct ptarget *t;
 	uint64_t rtt_ns;
 	uint32_t seq;
 
-	if (pf->kind->parse(pf->family, buf, len, &r) < 0) {
-		p->stats.unmatched++;
-		return;
-	}
-	if (pf->kind == &probe_udp_ops)
-		r.local_port = pf->port;
-	if (r.flow_id >= p->nflows)
-		goto unmatched;
 	f = &p->flows[r.flow_id];
 	t = &p->targets[f->target];
 	if (t->kind != pf->kind || f->sport != r.local_port ||
@@ -557,6 +552,8 @@ static void pinger_fd_read(struct pinger *p, int fd)
 	struct sockaddr_storage from[RXB];
 	struct mmsghdr mm[RXB];
 	struct iovec iov[RXB];
+	struct probe_reply r[RXB];
+	uint8_t ok[RXB];
 	const struct pfd *pf;
 	int n;
 
@@ -581,9 +578,28 @@ static void pinger_fd_read(struct pinger *p, int fd)
 		n = recvmmsg(fd, mm, RXB, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			return;
+		/* parse them all first and fetch their flows' lines, then their
+		 * targets', so the cache misses of a batch overlap */
+		for (int i = 0; i < n; i++) {
+			ok[i] = pf->kind->parse(pf->family, bufs[i], mm[i].msg_len, &r[i]) == 0;
+			if (!ok[i] || r[i].flow_id >= p->nflows) {
+				ok[i] = 0;
+				p->stats.unmatched++;
+				continue;
+			}
+			if (pf->kind == &probe_udp_ops)
+				r[i].local_port = pf->port;
+			__builtin_prefetch(&p->flows[r[i].flow_id], 1);
+		}
+		for (int i = 0; i < n; i++)
+			if (ok[i])
+				__builtin_prefetch(&p->targets[p->flows[r[i].flow_id].target], 1);
 		for (int i = 0; i < n; i++) {
 			struct msghdr *mh = &mm[i].msg_hdr;
 			uint64_t rx_ns = 0;
+
+			if (!ok[i])
+				continue;
 
 			for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
 				if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
@@ -595,7 +611,7 @@ static void pinger_fd_read(struct pinger *p, int fd)
 			}
 			if (!rx_ns)
 				rx_ns = clock_real_ns();
-			pinger_reply_take(p, pf, &from[i], bufs[i], mm[i].msg_len, rx_ns);
+			pinger_reply_take(p, pf, &from[i], r[i], rx_ns);
 		}
 		if (n < RXB)
 			return;
@@ -623,18 +639,39 @@ uint64_t pinger_tick(struct pinger *p, uint64_t now_ns)
 
 	pinger_rx_drain(p);
 
-	while (p->nheap && budget--) {
-		struct pheap *top = &p->heap[0];
-		struct ptarget *t = &p->targets[top->target];
+	while (p->nheap && budget) {
+		uint32_t due[PINGER_PREFETCH];
+		unsigned ndue = 0;
 
-		if (top->next_ns > now_ns + PINGER_COALESCE_NS)
+		/* take a few due targets off the heap first and fetch their
+		 * lines, then their flows' lines, so the cache misses overlap
+		 * instead of stalling one probe after another; the send order
+		 * is the heap's, as before */
+		while (p->nheap && budget && ndue < PINGER_PREFETCH) {
+			struct pheap *top = &p->heap[0];
+
+			if (top->next_ns > now_ns + PINGER_COALESCE_NS)
+				break;
+			due[ndue++] = top->target;
+			__builtin_prefetch(&p->targets[top->target], 1);
+			budget--;
+			top->next_ns += top->period_ns;
+			/* after a stall, skip the missed probes rather than burst them */
+			if (top->next_ns + top->period_ns < now_ns)
+				top->next_ns = now_ns + top->period_ns;
+			heap_down(p, 0);
+		}
+		if (!ndue)
 			break;
-		pinger_probe_queue(p, top->target);
-		top->next_ns += t->period_ns;
-		/* after a stall, skip the missed probes rather than burst them */
-		if (top->next_ns + t->period_ns < now_ns)
-			top->next_ns = now_ns + t->period_ns;
-		heap_down(p, 0);
+		for (unsigned i = 0; i < ndue; i++) {
+			const struct ptarget *t = &p->targets[due[i]];
+			const struct pflow *f = &p->flows[t->first_flow + t->next_flow];
+
+			__builtin_prefetch(&f->acct, 1);
+			__builtin_prefetch(&f->tmpl, 1);
+		}
+		for (unsigned i = 0; i < ndue; i++)
+			pinger_probe_queue(p, due[i]);
 	}
 	if (p->npend)
 		pinger_flush(p);
