@@ -1007,6 +1007,88 @@ out:
 	return rc;
 }
 
+/* A flow none of whose probes was answered says "forward or reverse": the
+ * responder's count rides in the replies, and none came back. Replies to a
+ * prober all enter its first-hop router, over one of that router's in-links,
+ * so a blackhole on such an in-link kills some of the prober's flows whatever
+ * their forward path, and their forward links look like blackholes too. A
+ * blackhole suspect whose dead flows are all silent and all start at a router
+ * that another blackhole suspect leads into is explained by that one eating
+ * the replies, and is not reported on its own. The explaining blackhole must
+ * stand on dead flows it does not explain this way, so two links can not
+ * explain away each other. Without the responder's count the two readings
+ * can not be told apart; the one fault that explains every flow wins. */
+static int grouping_links_reverse_explained(struct grouping *g)
+{
+	const struct model *m = g->m;
+	size_t n = g->links.n;
+	uint32_t *sus_link = calloc(n + 1, sizeof(*sus_link));
+	uint32_t *dead = calloc(n + 1, sizeof(*dead));
+	uint32_t *dead_rev = calloc(n + 1, sizeof(*dead_rev));
+	uint8_t *into = calloc(m->ndevs + 1, 1); /* routers a blackhole enters */
+	uint8_t *into_indep = calloc(m->ndevs + 1, 1);
+	uint8_t *explained = calloc(n + 1, 1);
+	int rc = -1;
+
+	if (!sus_link || !dead || !dead_rev || !into || !into_indep || !explained)
+		goto out;
+	for (uint32_t l = 0; l < m->nlinks; l++)
+		if (g->link_sus[l] >= 0) {
+			sus_link[g->link_sus[l]] = l;
+			if (g->links.v[g->link_sus[l]].kind == SUSPECT_BLACKHOLE)
+				into[m->link_to[l]] = 1;
+		}
+	/* pass 0 against every blackhole, pass 1 against the independent ones */
+	for (int pass = 0; pass < 2; pass++) {
+		const uint8_t *by = pass ? into_indep : into;
+
+		memset(dead, 0, (n + 1) * sizeof(*dead));
+		memset(dead_rev, 0, (n + 1) * sizeof(*dead_rev));
+		for (size_t a = 0; a < m->nalts; a++) {
+			const struct model_alt *al = &m->alts[a];
+			const struct model_flow *fl = &m->flows[al->flow];
+			int silent;
+
+			if (g->f->w[a] < 0.5 || !al->nlinks || fl->sent < 5 ||
+			    (double)fl->lost < 0.9 * (double)fl->sent)
+				continue;
+			/* no forward path enters its own first router from a
+			 * switch, so the explaining link is never counted here */
+			silent = fl->lost == fl->sent &&
+				 by[m->link_to[m->alt_links[al->link_first]]];
+			for (uint32_t k = 0; k < al->nlinks; k++) {
+				int32_t si = g->link_sus[m->alt_links[al->link_first + k]];
+
+				if (si < 0)
+					continue;
+				dead[si]++;
+				dead_rev[si] += silent;
+			}
+		}
+		for (size_t i = 0; i < n; i++) {
+			int ok = g->links.v[i].kind == SUSPECT_BLACKHOLE && dead[i] &&
+				 dead_rev[i] == dead[i];
+
+			if (pass == 0) {
+				explained[i] = (uint8_t)ok;
+				if (!ok && g->links.v[i].kind == SUSPECT_BLACKHOLE)
+					into_indep[m->link_to[sus_link[i]]] = 1;
+			} else if (ok && explained[i]) {
+				g->link_sus[sus_link[i]] = -1;
+			}
+		}
+	}
+	rc = 0;
+out:
+	free(sus_link);
+	free(dead);
+	free(dead_rev);
+	free(into);
+	free(into_indep);
+	free(explained);
+	return rc;
+}
+
 /* Per device: links in use, faulty links, and the flows crossing it against
  * those crossing one of its faulty links. The fit may pin a device's loss on
  * any subset of its links that every flow through it uses (its in-links, or
@@ -1250,7 +1332,8 @@ static int infer_suspects(struct fit *f, const struct infer_cfg *cfg,
 	int rc = -1;
 
 	if (grouping_init(&g, f, cfg) < 0 || grouping_links_test(&g) < 0 ||
-	    grouping_links_evidence(&g) < 0)
+	    grouping_links_evidence(&g) < 0 ||
+	    grouping_links_reverse_explained(&g) < 0)
 		goto out;
 	grouping_devices_count(&g);
 	if (grouping_devices_test(&g) < 0 || grouping_hosts_test(&g) < 0 ||

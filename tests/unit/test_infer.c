@@ -71,6 +71,9 @@ struct fault {
 	const char *from, *to;           /* link that drops */
 	double loss;
 	int blackhole;                   /* link drops all of odd-port flows */
+	int replies_too;                 /* ... and their replies, which come back
+					  * over spine k+1 and, all lost, are
+					  * booked as forward loss by the prober */
 	const char *host;                /* sick host */
 };
 
@@ -103,6 +106,15 @@ static struct obs_set *leaf_spine(const struct fault *f, double background)
 						else if (sport % 2)
 							ok = 0;
 					}
+				}
+				if (f && f->replies_too && sport % 2) {
+					char rs[8];
+					const char *rev[5] = { hd, ld, rs, ls, hs };
+
+					snprintf(rs, sizeof(rs), "s%u", (k + 1) % 4);
+					for (int i = 0; i < 4; i++)
+						if (!strcmp(rev[i], f->from) && !strcmp(rev[i + 1], f->to))
+							ok = 0;
 				}
 				for (int i = 1; i < 4; i++)
 					if (f && f->device && !strcmp(devs[i], f->device))
@@ -156,6 +168,31 @@ Test(infer, partial_blackhole_is_its_own_kind)
 	cr_assert_str_eq(out.v[0].from, "l1");
 	cr_assert_str_eq(out.v[0].to, "s3");
 	cr_assert_float_eq(out.v[0].loss_ratio, 0.5, 0.05);
+	suspect_list_free(&out);
+	obs_set_free(s);
+}
+
+/* The blackhole on s3 -> l1 also eats the replies to l1's hosts, so their
+ * flows over every spine fall silent and look lost forward. One blackhole
+ * explains all of it; the uplinks of l1 are not suspects of their own. */
+Test(infer, blackhole_eating_replies_is_named_once)
+{
+	struct fault f = { .from = "s3", .to = "l1", .blackhole = 1, .replies_too = 1 };
+	struct obs_set *s = leaf_spine(&f, 2e-5);
+	struct suspect_list out = { 0 };
+
+	localize(s, &out);
+	char all[1024] = "";
+	for (size_t i = 0; i < out.n; i++)
+		snprintf(all + strlen(all), sizeof(all) - strlen(all), " %s %s->%s %.3f;",
+			 suspect_kind_name(out.v[i].kind), out.v[i].from, out.v[i].to, out.v[i].loss_ratio);
+	cr_assert_geq(out.n, 1);
+	cr_assert_eq(out.v[0].kind, SUSPECT_BLACKHOLE, "%s", all);
+	cr_assert_str_eq(out.v[0].from, "s3", "%s", all);
+	cr_assert_str_eq(out.v[0].to, "l1");
+	for (size_t i = 1; i < out.n; i++)
+		cr_assert_fail("false suspect %s %s -> %s", suspect_kind_name(out.v[i].kind),
+			       out.v[i].from, out.v[i].to);
 	suspect_list_free(&out);
 	obs_set_free(s);
 }
