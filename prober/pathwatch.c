@@ -16,6 +16,7 @@ struct pw_flow {
 	uint64_t next_ns;   /* when to trace next, monotonic; 0 = not yet known */
 	uint64_t last_ns;   /* when its last trace started, 0 = never */
 	uint8_t in_tracer;  /* queued or being traced */
+	uint8_t reached;    /* some trace of it reached the destination */
 };
 
 struct pathwatch {
@@ -42,13 +43,30 @@ static uint64_t jittered(uint64_t ns)
 static void pw_done_cb(void *arg, const struct trace_result *res)
 {
 	struct pathwatch *pw = arg;
+	struct pw_flow *f = res->user < pw->nflows ? &pw->flows[res->user] : NULL;
+	struct report_path path = res->path;
 
-	if (res->user < pw->nflows)
-		pw->flows[res->user].in_tracer = 0;
+	if (f)
+		f->in_tracer = 0;
 	pw->scan_after = 0; /* room for the next due flow */
 	/* a trace that never got going tells nothing about the path */
 	if (res->end == TRACE_END_ERROR || res->end == TRACE_END_CANCELLED)
 		return;
+	if (res->end != TRACE_END_REACHED) {
+		/* A flow that stops answering mid-path (a blackhole, a dead
+		 * link) keeps the whole path it was last seen on: the cut one
+		 * would name links that do not exist. Without one, the partial
+		 * path ends in a '*' so no one reads it as complete. */
+		if (f && f->reached)
+			return;
+		if (path.nhops < REPORT_HOPS_MAX) {
+			memset(&path.hops[path.nhops], 0, sizeof(path.hops[0]));
+			path.hop_probes[path.nhops] = path.hop_replies[path.nhops] = 0;
+			path.nhops++;
+		}
+	} else if (f) {
+		f->reached = 1;
+	}
 	if (pw->ndone == pw->capdone) {
 		size_t cap = pw->capdone ? pw->capdone * 2 : 64;
 		struct report_path *v = realloc(pw->done, cap * sizeof(*v));
@@ -58,7 +76,7 @@ static void pw_done_cb(void *arg, const struct trace_result *res)
 		pw->done = v;
 		pw->capdone = cap;
 	}
-	pw->done[pw->ndone++] = res->path;
+	pw->done[pw->ndone++] = path;
 }
 
 struct pathwatch *pathwatch_open(const struct pathwatch_cfg *cfg, char *err, size_t errlen)
