@@ -1,8 +1,8 @@
 /* The alert JSON shared by the hook and Alertmanager sinks, and the time and
  * event names every sink prints. */
 #include "alert_sink.h"
+#include "json_out.h"
 
-#include <math.h>
 #include <string.h>
 #include <time.h>
 
@@ -22,28 +22,6 @@ void alert_time_format(char *buf, size_t len, int64_t unix_ms)
 	snprintf(buf, len, "%s.%03dZ", s, (int)(unix_ms % 1000));
 }
 
-static void alert_json_str(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
-	fputc('"', out);
-}
-
-/* JSON has no NaN or infinity. */
-static double alert_json_num(double x)
-{
-	return isfinite(x) ? x : 0;
-}
-
 static int alert_is_link(const struct alert *a)
 {
 	return a->s.kind == SUSPECT_LINK || a->s.kind == SUSPECT_BLACKHOLE;
@@ -59,20 +37,20 @@ int alert_json_write(FILE *out, const struct alert_sink_env *env,
 		suspect_kind_name(a->s.kind));
 	if (alert_is_link(a)) {
 		fprintf(out, "\"from\": ");
-		alert_json_str(out, a->s.from);
+		json_string_write(out, a->s.from);
 		fprintf(out, ", \"to\": ");
-		alert_json_str(out, a->s.to);
+		json_string_write(out, a->s.to);
 	} else {
 		fprintf(out, "\"device\": ");
-		alert_json_str(out, a->s.from);
+		json_string_write(out, a->s.from);
 	}
 	fprintf(out,
 		", \"loss\": %.6g, \"loss_lo\": %.6g, \"loss_hi\": %.6g, "
 		"\"loss_max\": %.6g, \"confidence\": %.6g, \"flows\": %llu, "
 		"\"lossy_flows\": %llu, \"probers\": %u, \"window_s\": %.3g, ",
-		alert_json_num(a->s.loss_ratio), alert_json_num(a->s.loss_lo),
-		alert_json_num(a->s.loss_hi), alert_json_num(a->loss_ratio_max),
-		alert_json_num(a->s.confidence), (unsigned long long)a->s.flows,
+		json_num(a->s.loss_ratio), json_num(a->s.loss_lo),
+		json_num(a->s.loss_hi), json_num(a->loss_ratio_max),
+		json_num(a->s.confidence), (unsigned long long)a->s.flows,
 		(unsigned long long)a->s.lossy_flows, a->s.probers,
 		a->window_ms / 1e3);
 	alert_time_format(t, sizeof(t), a->starts_ms);
@@ -87,14 +65,14 @@ int alert_json_write(FILE *out, const struct alert_sink_env *env,
 	fprintf(out, ", \"last_seen_at\": \"%s\", \"pairs\": [", t);
 	for (size_t i = 0; i < a->npairs; i++) {
 		fprintf(out, "%s{\"prober\": ", i ? ", " : "");
-		alert_json_str(out, a->pairs[i].prober);
+		json_string_write(out, a->pairs[i].prober);
 		fprintf(out, ", \"target\": ");
-		alert_json_str(out, a->pairs[i].target);
+		json_string_write(out, a->pairs[i].target);
 		fputc('}', out);
 	}
 	alert_query_format(q, sizeof(q), a, env->db_path);
 	fprintf(out, "], \"query\": ");
-	alert_json_str(out, q);
+	json_string_write(out, q);
 	return fputc('}', out) == EOF ? -1 : 0;
 }
 
@@ -103,7 +81,7 @@ static void alert_am_annotation(FILE *out, const char *name, const char *value,
 				int first)
 {
 	fprintf(out, "%s\"%s\": ", first ? "" : ", ", name);
-	alert_json_str(out, value);
+	json_string_write(out, value);
 }
 
 int alert_am_body_write(FILE *out, const struct alert_sink_env *env,
@@ -117,25 +95,25 @@ int alert_am_body_write(FILE *out, const struct alert_sink_env *env,
 		suspect_kind_name(a->s.kind));
 	if (alert_is_link(a)) {
 		fprintf(out, "\"from\": ");
-		alert_json_str(out, a->s.from);
+		json_string_write(out, a->s.from);
 		fprintf(out, ", \"to\": ");
-		alert_json_str(out, a->s.to);
+		json_string_write(out, a->s.to);
 		snprintf(where, sizeof(where), "%s -> %s", a->s.from, a->s.to);
 	} else {
 		fprintf(out, "\"device\": ");
-		alert_json_str(out, a->s.from);
+		json_string_write(out, a->s.from);
 		snprintf(where, sizeof(where), "%s", a->s.from);
 	}
 	fprintf(out, ", \"severity\": \"warning\"}, \"annotations\": {");
 	snprintf(v, sizeof(v), "%s %s drops %.3g%% of probes", suspect_kind_name(a->s.kind),
-		 where, 100 * alert_json_num(a->s.loss_ratio));
+		 where, 100 * json_num(a->s.loss_ratio));
 	alert_am_annotation(out, "summary", v, 1);
 	snprintf(v, sizeof(v), "%.3g%% [%.3g%%, %.3g%%] over %.0fs (peak %.3g%%)",
-		 100 * alert_json_num(a->s.loss_ratio), 100 * alert_json_num(a->s.loss_lo),
-		 100 * alert_json_num(a->s.loss_hi), a->window_ms / 1e3,
-		 100 * alert_json_num(a->loss_ratio_max));
+		 100 * json_num(a->s.loss_ratio), 100 * json_num(a->s.loss_lo),
+		 100 * json_num(a->s.loss_hi), a->window_ms / 1e3,
+		 100 * json_num(a->loss_ratio_max));
 	alert_am_annotation(out, "loss", v, 0);
-	snprintf(v, sizeof(v), "%.6g", alert_json_num(a->s.confidence));
+	snprintf(v, sizeof(v), "%.6g", json_num(a->s.confidence));
 	alert_am_annotation(out, "confidence", v, 0);
 	snprintf(v, sizeof(v), "%llu of %llu flows lossy, %u probers",
 		 (unsigned long long)a->s.lossy_flows,
