@@ -377,23 +377,21 @@ struct episodes_ctx {
 	const struct query_answer *filter; /* NULL: all */
 };
 
-static int history_episode_add(const struct history_episode *e, void *arg)
+int query_episode_append(struct query_episode **v, size_t *n, size_t *cap,
+			 const struct history_episode *e)
 {
-	struct episodes_ctx *c = arg;
 	struct query_episode *q;
 
-	if (c->filter && !subject_point_matches(c->filter, e->kind, e->from, e->to))
-		return 0;
-	if (c->n == c->cap) {
-		size_t nc = c->cap ? 2 * c->cap : 32;
-		struct query_episode *nv = realloc(c->v, nc * sizeof(*nv));
+	if (*n == *cap) {
+		size_t nc = *cap ? 2 * *cap : 32;
+		struct query_episode *nv = realloc(*v, nc * sizeof(*nv));
 
 		if (!nv)
 			return -1;
-		c->v = nv;
-		c->cap = nc;
+		*v = nv;
+		*cap = nc;
 	}
-	q = &c->v[c->n++];
+	q = &(*v)[(*n)++];
 	memset(q, 0, sizeof(*q));
 	q->id = e->id;
 	snprintf(q->kind, sizeof(q->kind), "%s", e->kind);
@@ -407,6 +405,15 @@ static int history_episode_add(const struct history_episode *e, void *arg)
 	q->confidence_last = e->confidence_last;
 	q->rounds = e->rounds;
 	return 0;
+}
+
+static int history_episode_add(const struct history_episode *e, void *arg)
+{
+	struct episodes_ctx *c = arg;
+
+	if (c->filter && !subject_point_matches(c->filter, e->kind, e->from, e->to))
+		return 0;
+	return query_episode_append(&c->v, &c->n, &c->cap, e);
 }
 
 /* Suspect history of the subject (nothing when no watch ever ran). */

@@ -214,31 +214,8 @@ struct report_episode_ctx {
 static int report_episode_add(const struct history_episode *e, void *arg)
 {
 	struct report_episode_ctx *c = arg;
-	struct query_episode *q;
 
-	if (c->r->nepisodes == c->cap) {
-		size_t nc = c->cap ? 2 * c->cap : 32;
-		struct query_episode *nv = realloc(c->r->episodes, nc * sizeof(*nv));
-
-		if (!nv)
-			return -1;
-		c->r->episodes = nv;
-		c->cap = nc;
-	}
-	q = &c->r->episodes[c->r->nepisodes++];
-	memset(q, 0, sizeof(*q));
-	q->id = e->id;
-	snprintf(q->kind, sizeof(q->kind), "%s", e->kind);
-	snprintf(q->from, sizeof(q->from), "%s", e->from);
-	snprintf(q->to, sizeof(q->to), "%s", e->to);
-	q->opened_ms = e->opened_ms;
-	q->last_seen_ms = e->last_seen_ms;
-	q->closed_ms = e->closed_ms;
-	q->loss_ratio_max = e->loss_ratio_max;
-	q->loss_ratio_last = e->loss_ratio_last;
-	q->confidence_last = e->confidence_last;
-	q->rounds = e->rounds;
-	return 0;
+	return query_episode_append(&c->r->episodes, &c->r->nepisodes, &c->cap, e);
 }
 
 /* Watch history and prober health: both from the same file. */

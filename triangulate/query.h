@@ -91,6 +91,11 @@ extern const struct query_ops query_json_ops;
 /* "2026-11-28 13:05:00Z" for a Unix time in ms, into buf. */
 const char *query_time_format(int64_t ms, char *buf, size_t len);
 
+struct history_episode;
+/* Append a copy of a history episode to a growing array; 0 or -1 (ENOMEM). */
+int query_episode_append(struct query_episode **v, size_t *n, size_t *cap,
+			 const struct history_episode *e);
+
 int cmd_device(int argc, char **argv);
 int cmd_link(int argc, char **argv);
 int cmd_suspects(int argc, char **argv);
