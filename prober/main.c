@@ -91,6 +91,9 @@ static const struct opt_spec prober_opts[] = {
 };
 #undef O
 
+/* Tracer answers wait at most this long for the loop's next turn. */
+#define TRACE_RX_LAG_NS 2000000u
+
 static volatile sig_atomic_t stop_flag;
 
 static void on_signal(int sig)
@@ -149,7 +152,9 @@ struct prober {
 	struct pathwatch *pw;
 	struct nl_link_totals link_prev;
 	int have_link_prev;
-	int epfd;
+	int epfd;       /* what must wake us at once: responder, uplink */
+	int trace_epfd; /* the tracers' sockets: read on the pinger's ticks */
+	int any_epfd;   /* both sets, for sleeps longer than a tick */
 	int up_fd_registered;
 	uint32_t up_events;
 	uint32_t dropped_unreported; /* spool drops not yet in a sent batch */
@@ -338,9 +343,23 @@ static int prober_setup(struct prober *pr, char *err, size_t errlen)
 			pr->pw = pathwatch_open(&wc, err, errlen);
 			if (!pr->pw)
 				return -1;
+			/* The tracers' raw sockets see a copy of every UDP packet
+			 * of the host (each probe and each reply): waking for each
+			 * would undo the pinger's batching. Their answers are read
+			 * on every loop turn instead, which comes at least every
+			 * TRACE_RX_LAG_NS while the pinger is busy; longer sleeps
+			 * wait on both sets so an answer never waits long. */
+			pr->trace_epfd = epoll_create1(EPOLL_CLOEXEC);
+			pr->any_epfd = epoll_create1(EPOLL_CLOEXEC);
+			if (pr->trace_epfd < 0 || pr->any_epfd < 0 ||
+			    ep_add(pr->any_epfd, pr->epfd, EPOLLIN) < 0 ||
+			    ep_add(pr->any_epfd, pr->trace_epfd, EPOLLIN) < 0) {
+				snprintf(err, errlen, "epoll: %s", strerror(errno));
+				return -1;
+			}
 			n = pathwatch_fds(pr->pw, fds, 1024);
 			for (size_t i = 0; i < n; i++)
-				ep_add(pr->epfd, fds[i], EPOLLIN);
+				ep_add(pr->trace_epfd, fds[i], EPOLLIN);
 		}
 		pr->sp = spool_open(pr->cfg.spool, (uint64_t)pr->cfg.spool_max_bytes, err, errlen);
 		if (!pr->sp)
@@ -386,6 +405,20 @@ static void prober_teardown(struct prober *pr)
 	nl_close(pr->nl);
 	if (pr->epfd >= 0)
 		close(pr->epfd);
+	if (pr->trace_epfd >= 0)
+		close(pr->trace_epfd);
+	if (pr->any_epfd >= 0)
+		close(pr->any_epfd);
+}
+
+/* Read the answers waiting on the tracers' sockets. */
+static void trace_rx_drain(struct prober *pr, uint64_t mono)
+{
+	struct epoll_event ev[4];
+	int n = epoll_wait(pr->trace_epfd, ev, 4, 0);
+
+	for (int i = 0; i < n; i++)
+		pathwatch_fd_ready(pr->pw, ev[i].data.fd, mono);
 }
 
 static void prober_run(struct prober *pr)
@@ -412,8 +445,12 @@ static void prober_run(struct prober *pr)
 		if (deadline && deadline < next)
 			next = deadline;
 		if (pr->pw) {
-			/* the tracer keeps CLOCK_MONOTONIC time */
-			uint64_t m = mono_ns(), t = pathwatch_run(pr->pw, m);
+			/* the tracer keeps CLOCK_MONOTONIC time; its answers
+			 * first, so none that came is taken for a timeout */
+			uint64_t m = mono_ns(), t;
+
+			trace_rx_drain(pr, m);
+			t = pathwatch_run(pr->pw, m);
 
 			if (t != UINT64_MAX && now + (t > m ? t - m : 0) < next)
 				next = now + (t > m ? t - m : 0);
@@ -421,7 +458,14 @@ static void prober_run(struct prober *pr)
 		uplink_epoll_sync(pr);
 		to.tv_sec = next > now ? (time_t)((next - now) / 1000000000u) : 0;
 		to.tv_nsec = next > now ? (long)((next - now) % 1000000000u) : 0;
-		n = epoll_pwait2(pr->epfd, ev, 64, &to, NULL);
+		if (pr->pw && next > now + TRACE_RX_LAG_NS) {
+			/* a long sleep: tracer answers wake us too */
+			n = epoll_pwait2(pr->any_epfd, ev, 64, &to, NULL);
+			if (n > 0)
+				n = epoll_wait(pr->epfd, ev, 64, 0);
+		} else {
+			n = epoll_pwait2(pr->epfd, ev, 64, &to, NULL);
+		}
 		if (n < 0 && errno != EINTR) {
 			log_msg(LOG_ERR, "epoll: %s", strerror(errno));
 			break;
@@ -436,8 +480,6 @@ static void prober_run(struct prober *pr)
 			}
 			if (pr->resp)
 				responder_fd_ready(pr->resp, fd);
-			if (pr->pw)
-				pathwatch_fd_ready(pr->pw, fd, mono_ns());
 		}
 		now = now_ns();
 		if (pr->ping)
@@ -481,7 +523,7 @@ static void stats_log(const struct prober *pr)
 
 int main(int argc, char **argv)
 {
-	struct prober pr = { .epfd = -1 };
+	struct prober pr = { .epfd = -1, .trace_epfd = -1, .any_epfd = -1 };
 	struct sigaction sa = { .sa_handler = on_signal };
 	char err[512];
 	int rc = opts_parse(prober_opts, OPTS_LEN(prober_opts), &pr.cfg, argc, argv, err, sizeof(err));
