@@ -6,7 +6,6 @@
 # the partial blackhole, each as the top (and only) suspect of the right kind;
 # `triangulate export` of the link fault's window shows loss on exactly the
 # flows whose traced path crosses the link (issues 5 and 4).
-# san: yes
 #
 #       spine1    spine2    spine3    spine4     link:      spine1 -> leaf2, 5%
 #          \ \  \ \   / /  / /  / /              device:    spine3, 5%
