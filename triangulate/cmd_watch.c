@@ -1,6 +1,7 @@
-/* triangulate watch: every interval, localize over the last window of the
- * collector's database, record the round in the suspect history, and raise or
- * resolve alerts (log, command hook, Alertmanager). Never exits on a bad round. */
+/* triangulate watch: as probers' batches land (or every interval), localize
+ * over the last window of the collector's database, record the round in the
+ * suspect history, and raise or resolve alerts (log, command hook,
+ * Alertmanager). Never exits on a bad round. */
 #include "alert.h"
 #include "alert_margin.h"
 #include "alert_sink.h"
@@ -22,10 +23,12 @@
 #include <time.h>
 
 #define WATCH_SINKS_MAX 3
+#define WATCH_POLL_MS 250 /* how often the store is asked for new batches */
 
 struct watch_cfg {
 	const char *db;           /* the collector's SQLite database */
-	long long interval_ms;    /* one localization round per interval */
+	long long interval_ms;    /* most time between rounds (all of it with --timer) */
+	long long settle_ms;      /* after a new batch, wait this long for its peers */
 	long long window_ms;      /* each round looks this far back */
 	long long persist;        /* rounds a suspect must persist to fire */
 	long long clear;          /* clean rounds before an alert resolves; 0 = persist */
@@ -39,6 +42,7 @@ struct watch_cfg {
 	double margin;            /* LR lead a link needs over its rivals to count */
 	long long rounds;         /* stop after this many rounds; 0 = run on */
 	int once;                 /* one round, then exit (status 3 if alerts fire) */
+	int timer;                /* rounds on a fixed timer, blind to batch arrivals */
 	int verbose;              /* log every round's figures */
 };
 
@@ -46,7 +50,13 @@ struct watch_cfg {
 static const struct opt_spec watch_opts[] = {
 	{ "db", 'd', OPT_STR, O(db), 0, 0, NULL, "FILE", "the collector's database (required)" },
 	{ "interval", 'i', OPT_MS, O(interval_ms), 200, 86400000, "10s", "DURATION",
-	  "time between localization rounds" },
+	  "most time between localization rounds; a round with no new batch since "
+	  "the last one is skipped (with --timer: the time between rounds)" },
+	{ "settle", 0, OPT_MS, O(settle_ms), 0, 600000, "1s", "DURATION",
+	  "a round runs this long after new batches land, so batches of one "
+	  "reporting interval share it" },
+	{ "timer", 0, OPT_FLAG, O(timer), 0, 0, NULL, NULL,
+	  "rounds on a fixed timer, whether or not new batches have landed" },
 	{ "window", 'w', OPT_MS, O(window_ms), 1000, 7 * 86400000.0, "30s", "DURATION",
 	  "observations each round looks back over" },
 	{ "persist", 'k', OPT_INT, O(persist), 1, 1000, "2", "K",
@@ -111,6 +121,9 @@ struct watch {
 	struct alert_sink_env env;
 	struct infer_cfg icfg;
 	unsigned fired; /* fire events so far */
+	struct watch_seen *seen; /* per prober, the end of its latest batch */
+	size_t nseen, capseen;
+	size_t fresh;   /* probers with a batch newer than at the last round */
 	struct log_limit lim_round, lim_sink;
 };
 
@@ -254,6 +267,69 @@ static void watch_history_record(struct watch *w, int64_t at_ms,
 	free(hv);
 }
 
+/* One prober's latest batch end, as of the last round. */
+struct watch_seen {
+	uint64_t name_hash;
+	int64_t last_ms;
+};
+
+static uint64_t watch_name_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	return h;
+}
+
+static int watch_seen_cb(const struct history_prober_health *p, void *arg)
+{
+	struct watch *w = arg;
+	uint64_t k = watch_name_hash(p->name);
+	size_t i;
+
+	if (!p->batches)
+		return 0;
+	for (i = 0; i < w->nseen && w->seen[i].name_hash != k; i++)
+		;
+	if (i == w->nseen) {
+		if (w->nseen == w->capseen) {
+			size_t cap = w->capseen ? 2 * w->capseen : 64;
+			struct watch_seen *v = realloc(w->seen, cap * sizeof(*v));
+
+			if (!v)
+				return -1;
+			w->seen = v;
+			w->capseen = cap;
+		}
+		w->seen[w->nseen++] = (struct watch_seen){ k, INT64_MIN };
+	}
+	if (p->last_ms > w->seen[i].last_ms) {
+		w->fresh++;
+		w->seen[i].last_ms = p->last_ms;
+	}
+	return 0;
+}
+
+/* Count in w->fresh the probers whose latest batch is newer than at the last
+ * look, and remember the new ends. Returns 0, or -1 when the store cannot
+ * tell (no history handle yet, or a failed query). */
+static int watch_arrivals_take(struct watch *w)
+{
+	int64_t now_ms = watch_wall_ms();
+
+	if (!w->hist)
+		return -1;
+	/* ends up to a day ahead: a prober's clock may run ahead of ours */
+	if (history_prober_health_query(w->hist, now_ms - w->cfg->window_ms,
+					now_ms + 86400000, watch_seen_cb, w) != 0) {
+		log_limited(&w->lim_round, 5, LOG_ERR, "new batches unknown: %s",
+			    history_error(w->hist));
+		return -1;
+	}
+	return 0;
+}
+
 /* One round; a failure is logged and the round skipped, never fatal. */
 static void watch_round_run(struct watch *w)
 {
@@ -300,6 +376,13 @@ static void watch_round_run(struct watch *w)
 			nflows, st.flows_lossy, sus.n, sus.n ? ":" : "", list, st.fit_ms);
 	}
 	watch_history_record(w, at_ms, &sus);
+	/* batches seen by this round are not new to the next; taken after the
+	 * load, so a batch landing in between is counted in the next round
+	 * without triggering it, never triggering a round that already saw it */
+	if (!w->cfg->timer) {
+		watch_arrivals_take(w);
+		w->fresh = 0;
+	}
 	in = calloc(sus.n ? sus.n : 1, sizeof(*in));
 	if (!in) {
 		log_limited(&w->lim_round, 5, LOG_ERR, "round: out of memory");
@@ -347,13 +430,13 @@ int cmd_watch(int argc, char **argv)
 	struct alert_cfg acfg;
 	struct sigaction sa = { 0 };
 	char err[512];
-	int64_t next_ms;
+	int64_t next_ms, settle_ms = 0; /* settle_ms: a round is due then (0: none) */
 	long long round = 0;
 	int rc = opts_parse(watch_opts, OPTS_LEN(watch_opts), &cfg, argc, argv,
 			    err, sizeof(err));
 
 	rc = opts_main_result(rc, "triangulate watch", synopsis,
-			      "Localize every interval and alert on suspects that persist.",
+			      "Localize as new batches land and alert on suspects that persist.",
 			      watch_opts, OPTS_LEN(watch_opts), err);
 	if (rc >= 0)
 		return rc;
@@ -405,21 +488,54 @@ int cmd_watch(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	log_msg(LOG_INFO,
-		"watching %s: round every %lld ms over %lld ms, alert after %lld rounds, "
+		"watching %s: round %s %lld ms over %lld ms, alert after %lld rounds, "
 		"resolve after %lld; sinks: log%s%s",
-		cfg.db, cfg.interval_ms, cfg.window_ms, cfg.persist, cfg.clear,
+		cfg.db, cfg.timer ? "every" : "as new batches land (else skipped) within",
+		cfg.interval_ms, cfg.window_ms, cfg.persist, cfg.clear,
 		cfg.hook ? ", hook" : "", cfg.alertmanager ? ", alertmanager" : "");
 	next_ms = watch_mono_ms();
+	watch_round_run(&w);
+	round++;
 	while (!watch_stop && (!cfg.rounds || round < cfg.rounds)) {
-		watch_round_run(&w);
-		round++;
-		if (cfg.rounds && round >= cfg.rounds)
-			break;
-		/* a fixed schedule: a slow round does not push later ones back */
-		next_ms += cfg.interval_ms;
-		if (next_ms < watch_mono_ms())
-			next_ms = watch_mono_ms();
-		watch_sleep_until(next_ms);
+		int64_t now_ms = watch_mono_ms();
+
+		if (cfg.timer || watch_arrivals_take(&w) < 0) {
+			/* a fixed schedule: a slow round does not push later ones back */
+			next_ms += cfg.interval_ms;
+			if (next_ms < now_ms)
+				next_ms = now_ms;
+			watch_sleep_until(next_ms);
+			if (watch_stop)
+				break;
+			watch_round_run(&w);
+			round++;
+			continue;
+		}
+		/* On batch arrivals: the round sees a reporting interval's
+		 * batches as soon as they land, not up to an interval later,
+		 * and every round carries new data, so the K rounds a suspect
+		 * must persist are K looks at new evidence. */
+		if (w.fresh && !settle_ms)
+			settle_ms = now_ms + cfg.settle_ms;
+		if (settle_ms && now_ms >= settle_ms) {
+			watch_round_run(&w);
+			round++;
+			settle_ms = 0;
+			next_ms = watch_mono_ms() + cfg.interval_ms;
+		} else if (now_ms >= next_ms) {
+			/* no new data is no new evidence: the round would only
+			 * repeat the last one's verdict, so it counts for nothing */
+			if (cfg.verbose)
+				log_msg(LOG_DEBUG, "round skipped: no new batches in %lld ms",
+					cfg.interval_ms);
+			round++;
+			next_ms = now_ms + cfg.interval_ms;
+		} else {
+			int64_t until_ms = settle_ms ? settle_ms : next_ms;
+
+			watch_sleep_until(until_ms < now_ms + WATCH_POLL_MS
+						  ? until_ms : now_ms + WATCH_POLL_MS);
+		}
 	}
 	log_msg(LOG_INFO, "stopping after %lld rounds, %u alerts fired, %zu firing",
 		round, w.fired, alert_book_firing(w.book));
@@ -427,5 +543,6 @@ int cmd_watch(int argc, char **argv)
 	alert_book_free(w.book);
 	history_close(w.hist);
 	inventory_free(w.inv);
+	free(w.seen);
 	return rc;
 }

@@ -9,7 +9,7 @@
 #        leaf1    leaf2    leaf3
 #        h1 h2    h3 h4    h5 h6            collector on h1 (+ metrics)
 #
-#   4 flows per target at 40 probes/s, 2 s reports; the watch rounds every 2 s
+#   4 flows per target at 40 probes/s, 2 s reports; a watch round as new batches land
 #   over 10 s and alerts after 2 rounds.
 #   root namespace: triangulate watch --db (collector's file) --alertmanager
 #   http://127.0.0.1:AM --hook 'cat >> hook.jsonl'; prometheus-alertmanager on
