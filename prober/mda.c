@@ -102,3 +102,24 @@ int mda_coverage_assess(int flows, int paths_seen, double alpha,
 	out->paths_estimate = mda_paths_estimate(flows, paths_seen);
 	return 0;
 }
+
+int mda_flows_next(int traced, int paths_seen, int flows_explicit, int flows_now,
+		   int flows_max, double alpha)
+{
+	struct mda_coverage c;
+	int want;
+
+	if (flows_explicit || traced < 1 || paths_seen < 1 || flows_now >= flows_max)
+		return flows_now;
+	if (paths_seen > traced)
+		paths_seen = traced;
+	/* so many paths that the rule has no bound: take all we may */
+	if (mda_coverage_assess(traced, paths_seen, alpha, &c) < 0)
+		return flows_max;
+	if (c.complete)
+		return flows_now;
+	/* flows that never reached the destination tell nothing: the ones
+	 * still needed come on top of all the target has */
+	want = flows_now + (c.flows_needed - traced);
+	return want < flows_max ? want : flows_max;
+}

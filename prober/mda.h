@@ -43,4 +43,14 @@ int mda_coverage_assess(int flows, int paths_seen, double alpha,
  * MDA_PATHS_MAX is returned). Returns -1 with errno EINVAL on bad input. */
 int mda_paths_estimate(int flows, int seen);
 
+/* How many flows a target should have, from its traced flows' coverage:
+ * `traced` flows of its `flows_now` reached the destination and showed
+ * `paths_seen` distinct hop lists. An explicit count (the operator's) is
+ * kept; otherwise, while coverage is not complete at 1 - alpha, flows are
+ * added up to what the MDA stopping rule still needs, at most flows_max.
+ * Never returns fewer than flows_now; with traced or paths_seen < 1 (nothing
+ * known yet) returns flows_now. */
+int mda_flows_next(int traced, int paths_seen, int flows_explicit, int flows_now,
+		   int flows_max, double alpha);
+
 #endif

@@ -47,8 +47,10 @@ static int target_opt_set(struct target_spec *t, const char *key, const char *va
 		snprintf(why, whylen, "%s: '%s' is not a number", key, val);
 		return -1;
 	}
-	if (strcmp(key, "flows") == 0 && d >= 1 && d <= TARGETS_FLOWS_MAX && d == (unsigned)d)
+	if (strcmp(key, "flows") == 0 && d >= 1 && d <= TARGETS_FLOWS_MAX && d == (unsigned)d) {
 		t->flows = (unsigned)d;
+		t->flows_auto = 0;
+	}
 	else if (strcmp(key, "rate") == 0 && d >= 0.01 && d <= 100000)
 		t->rate_pps = d;
 	else if (strcmp(key, "dscp") == 0 && d >= 0 && d <= 63 && d == (unsigned)d)
@@ -73,6 +75,7 @@ static int target_line_parse(char *line, const struct targets_defaults *def,
 
 	memset(t, 0, sizeof(*t));
 	t->flows = def->flows;
+	t->flows_auto = 1;
 	t->rate_pps = def->rate_pps;
 	t->dscp = def->dscp;
 	t->port = def->port;

@@ -17,6 +17,7 @@ struct target_spec {
 	struct sockaddr_storage addr;  /* resolved, port = the responder's */
 	int family;                    /* AF_INET or AF_INET6 */
 	unsigned flows;                /* flows (source ports), 1..TARGETS_FLOWS_MAX */
+	int flows_auto;                /* no flows= on the line: grown by coverage */
 	double rate_pps;               /* probes per second over all its flows */
 	uint8_t dscp;                  /* 0..63 */
 	uint16_t port;                 /* responder port */
