@@ -54,6 +54,7 @@ struct prober_cfg {
 	long long trace_ms;       /* re-trace every flow this often; 0 = no tracing */
 	long long trace_lossy_ms; /* a lossy flow's path older than this is re-traced */
 	long long trace_busy;     /* flows in the tracers at once */
+	long long trace_router_ms; /* one probe per router this often after a burst (0: unpaced) */
 	int verbose;              /* log debug messages */
 };
 
@@ -67,7 +68,7 @@ static const struct opt_spec prober_opts[] = {
 	{ "key", 'k', OPT_STR, O(key), 0, 0, NULL, "HEX", "shared key: sign report frames (HMAC-SHA256)" },
 	{ "interval", 'i', OPT_MS, O(interval_ms), 200, 3600000, "10s", "DURATION", "reporting interval" },
 	{ "jitter", 0, OPT_DOUBLE, O(jitter), 0, 0.5, "0.1", "FRACTION", "random +- share of each interval" },
-	{ "flows", 'f', OPT_INT, O(flows), 1, TARGETS_FLOWS_MAX, "16", "N", "default flows (source ports) per target" },
+	{ "flows", 'f', OPT_INT, O(flows), 1, TARGETS_FLOWS_MAX, "16", "N", "initial flows (source ports) per target; grown to the 95% MDA coverage bound unless flows= is set" },
 	{ "rate", 'r', OPT_DOUBLE, O(rate), 0.01, 100000, "10", "PPS", "default probes per second per target" },
 	{ "dscp", 0, OPT_INT, O(dscp), 0, 63, "0", "N", "default DSCP of probes" },
 	{ "proto", 'p', OPT_STR, O(proto), 0, 0, "udp", "KIND", "default probe kind: udp or tcp" },
@@ -87,6 +88,7 @@ static const struct opt_spec prober_opts[] = {
 	{ "trace-interval", 0, OPT_MS, O(trace_ms), 0, 86400000, "5m", "DURATION", "trace every flow's path this often, jittered (0: no tracing)" },
 	{ "trace-lossy-after", 0, OPT_MS, O(trace_lossy_ms), 0, 86400000, "30s", "DURATION", "re-trace a flow that loses if its path is older than this" },
 	{ "trace-busy", 0, OPT_INT, O(trace_busy), 1, 4096, "32", "N", "flows being traced at once" },
+	{ "trace-router-interval", 0, OPT_MS, O(trace_router_ms), 0, 60000, "1s", "DURATION", "trace probes answered by one router: one per this after a burst of 6, Linux's ICMP limit (0: unpaced, for routers without one)" },
 	{ "verbose", 'v', OPT_FLAG, O(verbose), 0, 0, NULL, NULL, "log debug messages" },
 };
 #undef O
@@ -213,6 +215,32 @@ static void health_fill(struct prober *pr, struct report_health *h)
 	pr->have_link_prev = 1;
 }
 
+/* A target's flows are all traced: let the pinger size its flows from the
+ * coverage, and say what was decided (once per decision). */
+static void coverage_report_cb(void *arg, size_t flow, unsigned traced, unsigned paths)
+{
+	struct prober *pr = arg;
+	struct pinger_coverage c;
+
+	if (pinger_coverage_apply(pr->ping, flow, traced, paths, &c) < 0) {
+		log_msg(LOG_ERR, "coverage: cannot add flows: %s", strerror(errno));
+		return;
+	}
+	if (c.mda.complete)
+		log_msg(LOG_INFO, "target %s %s: %u paths over %u flows, complete", c.host, c.kind,
+			paths, traced);
+	else if (c.flows_after > c.flows_before)
+		log_msg(LOG_INFO,
+			"target %s %s: %u paths over %u flows, not complete (%d needed for 95%%): grew to %u flows%s",
+			c.host, c.kind, paths, traced, c.mda.flows_needed, c.flows_after,
+			c.capped ? " (the most allowed)" : "");
+	else
+		log_msg(LOG_INFO,
+			"target %s %s: %u paths over %u flows, not complete (%d needed for 95%%)%s",
+			c.host, c.kind, paths, traced, c.mda.flows_needed,
+			!c.flows_auto ? ": flows= set, kept" : c.capped ? ": at the most allowed" : "");
+}
+
 /* Close one interval into a batch and spool it. Errors are logged here. */
 static void interval_report(struct prober *pr, uint64_t start_ns, uint64_t end_ns)
 {
@@ -337,7 +365,10 @@ static int prober_setup(struct prober *pr, char *err, size_t errlen)
 				.retrace_ns = (uint64_t)pr->cfg.trace_ms * 1000000u,
 				.lossy_ns = (uint64_t)pr->cfg.trace_lossy_ms * 1000000u,
 				.max_busy = (unsigned)pr->cfg.trace_busy,
+				.router_interval_ms = (uint32_t)pr->cfg.trace_router_ms,
 				.session = pc.session,
+				.coverage_cb = coverage_report_cb,
+				.coverage_arg = pr,
 			};
 
 			pr->pw = pathwatch_open(&wc, err, errlen);

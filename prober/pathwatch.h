@@ -15,7 +15,15 @@ struct pathwatch_cfg {
 	uint64_t retrace_ns;   /* re-trace every flow this often (jittered +-25%) */
 	uint64_t lossy_ns;     /* a lossy flow is re-traced if its trace is older */
 	unsigned max_busy;     /* flows queued in the tracers at once */
+	uint32_t router_interval_ms; /* tracer pacing per router (tracer_cfg) */
 	uint32_t session;      /* the pinger's session: UDP traces use another */
+	/* Called from pathwatch_interval once every flow of a target (flows
+	 * sharing addresses, protocol, DSCP and port) has a finished trace,
+	 * and again each time it has more flows and they are all traced:
+	 * `traced` of them reached the target over `paths` distinct hop
+	 * lists; `flow` is the batch index of one of them. May be NULL. */
+	void (*coverage_cb)(void *arg, size_t flow, unsigned traced, unsigned paths);
+	void *coverage_arg;
 };
 
 /* Open tracers for IPv4 and (when it works) IPv6. NULL with a reason in err.
@@ -26,7 +34,8 @@ void pathwatch_fd_ready(struct pathwatch *pw, int fd, uint64_t mono_ns);
 /* Start due traces and drive the tracers; returns when to call again
  * (CLOCK_MONOTONIC ns). */
 uint64_t pathwatch_run(struct pathwatch *pw, uint64_t mono_ns);
-/* At an interval's end, with its flows filled in: learn the flow list,
+/* At an interval's end, with its flows filled in: learn the flow list (it
+ * may grow, new flows after the old ones; never shrinks), report coverage,
  * schedule lossy flows for a re-trace, and hand over the traces finished
  * since the last call as b->paths (malloc'd; b->npaths). 0, or -1 ENOMEM. */
 int pathwatch_interval(struct pathwatch *pw, struct report_batch *b, uint64_t mono_ns);

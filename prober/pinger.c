@@ -4,6 +4,7 @@
  * send ticks (no wakeup per reply). */
 #include "pinger.h"
 #include "flow.h"
+#include "mda.h"
 #include "netlink.h"
 #include "probe.h"
 
@@ -55,6 +56,7 @@ struct ptarget {
 	uint8_t fam;   /* fam_idx(family) */
 	uint8_t tos;   /* DSCP << 2 */
 	uint8_t answered; /* any answer this interval */
+	uint8_t grown;    /* its flows are listed in tcold's fidx, not contiguous */
 	union {
 		struct sockaddr sa;
 		struct sockaddr_in v4;
@@ -70,6 +72,7 @@ struct ptarget_cold {
 	struct sockaddr_storage raw_dst; /* spec.addr with port 0, for raw sockets */
 	struct probe_flow_key key;       /* addresses, ports of flow 0 */
 	uint32_t silent;                 /* intervals in a row without any answer */
+	uint32_t *fidx;                  /* once grown: index in flows of each of its flows */
 };
 
 struct pfd {
@@ -169,6 +172,29 @@ static void heap_down(struct pinger *p, size_t i)
 		heap_swap(p, i, m);
 		i = m;
 	}
+}
+
+/* Index in p->flows of flow k of target ti. */
+static uint32_t target_flow(const struct pinger *p, uint32_t ti, uint32_t k)
+{
+	const struct ptarget *t = &p->targets[ti];
+
+	return t->grown ? p->tcold[ti].fidx[k] : t->first_flow + k;
+}
+
+/* Set up flow k of target ti in slot fi: its source port and packet. */
+static void pflow_init(struct pinger *p, uint32_t ti, unsigned k, uint32_t fi)
+{
+	const struct ptarget_cold *t = &p->tcold[ti];
+	struct pflow *f = &p->flows[fi];
+	struct probe_flow_key key = t->key;
+
+	f->target = ti;
+	f->sport = (uint16_t)(p->cfg.sport_base + k);
+	key.sport = f->sport;
+	key.flow_id = fi;
+	flow_acct_init(&f->acct);
+	t->spec.kind->tmpl_init(&f->tmpl, &key);
 }
 
 static int pfd_register(struct pinger *p, int fd, const struct probe_ops *kind,
@@ -347,18 +373,8 @@ struct pinger *pinger_open(const struct pinger_cfg *cfg, const struct target_spe
 		h->tos = (uint8_t)(t->spec.dscp << 2);
 		memcpy(&h->dst, &t->spec.addr, h->fam ? sizeof(h->dst.v6) : sizeof(h->dst.v4));
 		h->first_flow = (uint32_t)nflows;
-		for (unsigned k = 0; k < t->spec.flows; k++) {
-			struct pflow *f = &p->flows[nflows];
-			struct probe_flow_key key = t->key;
-
-			f->target = (uint32_t)i;
-			f->sport = (uint16_t)(cfg->sport_base + k);
-			key.sport = f->sport;
-			key.flow_id = (uint32_t)nflows;
-			flow_acct_init(&f->acct);
-			t->spec.kind->tmpl_init(&f->tmpl, &key);
-			nflows++;
-		}
+		for (unsigned k = 0; k < t->spec.flows; k++, nflows++)
+			pflow_init(p, (uint32_t)i, k, (uint32_t)nflows);
 		period_ns = (uint64_t)(1e9 / (t->spec.rate_pps * scale));
 		if (!period_ns)
 			period_ns = 1;
@@ -443,7 +459,7 @@ static size_t cmsg_put(char *cbuf, size_t off, int level, int type, const void *
 static void pinger_probe_queue(struct pinger *p, uint32_t ti)
 {
 	struct ptarget *t = &p->targets[ti];
-	uint32_t fi = t->first_flow + t->next_flow;
+	uint32_t fi = target_flow(p, ti, t->next_flow);
 	struct pflow *f = &p->flows[fi];
 	struct pending *q = &p->pend[p->npend++];
 	int fam = t->fam;
@@ -665,7 +681,7 @@ uint64_t pinger_tick(struct pinger *p, uint64_t now_ns)
 			break;
 		for (unsigned i = 0; i < ndue; i++) {
 			const struct ptarget *t = &p->targets[due[i]];
-			const struct pflow *f = &p->flows[t->first_flow + t->next_flow];
+			const struct pflow *f = &p->flows[target_flow(p, due[i], t->next_flow)];
 
 			__builtin_prefetch(&f->acct, 1);
 			__builtin_prefetch(&f->tmpl, 1);
@@ -720,7 +736,7 @@ int pinger_interval_close(struct pinger *p, struct report_batch *b)
 		t->answered = 0;
 		t->sent_now = 0;
 		for (unsigned k = 0; k < t->flows; k++) {
-			uint32_t fi = t->first_flow + k;
+			uint32_t fi = target_flow(p, (uint32_t)ti, k);
 			struct report_flow *r = &rf[fi];
 			const struct flow_figures *g = &figs[fi];
 
@@ -747,6 +763,101 @@ int pinger_interval_close(struct pinger *p, struct report_batch *b)
 	return 0;
 }
 
+/* UDP sockets for source ports up to sport_base + n - 1 in family f. */
+static int pinger_udp_more(struct pinger *p, int f, unsigned n)
+{
+	int family = f ? AF_INET6 : AF_INET;
+	unsigned have = p->n_udp[f];
+
+	if (n <= have)
+		return 0;
+	if (probe_udp_ops.open(family, (uint16_t)(p->cfg.sport_base + have), n - have,
+			       &p->udp_fds[f][have]) < 0)
+		return -1;
+	p->n_udp[f] = n;
+	for (unsigned i = have; i < n; i++)
+		if (pfd_register(p, p->udp_fds[f][i], &probe_udp_ops, family,
+				 (uint16_t)(p->cfg.sport_base + i)) < 0)
+			return -1;
+	return 0;
+}
+
+/* Give target ti n flows (n > its count): new source ports, new slots at the
+ * end of flows so flows already in flight keep their ids. Its rate stays:
+ * the heap's period is per target, spread over however many flows it has. */
+static int pinger_target_grow(struct pinger *p, uint32_t ti, unsigned n)
+{
+	struct ptarget *t = &p->targets[ti];
+	struct ptarget_cold *c = &p->tcold[ti];
+	unsigned old = t->flows;
+	struct pflow *v;
+
+	if (n > TARGETS_FLOWS_MAX || p->nflows + (n - old) > PROBE_FLOWS_MAX) {
+		errno = ENOSPC;
+		return -1;
+	}
+	if (t->kind == &probe_udp_ops && pinger_udp_more(p, t->fam, n) < 0)
+		return -1;
+	if (!c->fidx) {
+		c->fidx = malloc(TARGETS_FLOWS_MAX * sizeof(*c->fidx));
+		if (!c->fidx)
+			return -1;
+		for (unsigned k = 0; k < old; k++)
+			c->fidx[k] = t->first_flow + k;
+	}
+	v = cache_calloc(p->nflows + (n - old), sizeof(*v));
+	if (!v)
+		return -1;
+	memcpy(v, p->flows, p->nflows * sizeof(*v));
+	free(p->flows);
+	p->flows = v;
+	for (unsigned k = old; k < n; k++) {
+		c->fidx[k] = (uint32_t)p->nflows;
+		pflow_init(p, ti, k, (uint32_t)p->nflows++);
+	}
+	t->grown = 1;
+	t->flows = (uint16_t)n;
+	c->spec.flows = n;
+	return 0;
+}
+
+int pinger_coverage_apply(struct pinger *p, size_t flow, unsigned traced, unsigned paths,
+			  struct pinger_coverage *out)
+{
+	uint32_t ti;
+	struct ptarget *t;
+	struct ptarget_cold *c;
+	int max = TARGETS_FLOWS_MAX, want;
+
+	if (flow >= p->nflows) {
+		errno = EINVAL;
+		return -1;
+	}
+	ti = p->flows[flow].target;
+	t = &p->targets[ti];
+	c = &p->tcold[ti];
+	memset(out, 0, sizeof(*out));
+	out->host = c->spec.host;
+	out->kind = c->spec.kind->name;
+	out->flows_auto = c->spec.flows_auto;
+	out->flows_before = out->flows_after = t->flows;
+	if (traced && paths && mda_coverage_assess((int)traced, (int)(paths < traced ? paths : traced),
+						   PINGER_MDA_ALPHA, &out->mda) < 0)
+		out->mda.paths_seen = (int)paths; /* beyond the rule's table */
+	/* all the flows ids allow, less what the other targets use */
+	if ((size_t)max > PROBE_FLOWS_MAX - p->nflows + t->flows)
+		max = (int)(PROBE_FLOWS_MAX - p->nflows + t->flows);
+	want = mda_flows_next((int)traced, (int)paths, !c->spec.flows_auto, t->flows, max,
+			      PINGER_MDA_ALPHA);
+	out->capped = !out->mda.complete && c->spec.flows_auto && want == max;
+	if (want > t->flows) {
+		if (pinger_target_grow(p, ti, (unsigned)want) < 0)
+			return -1;
+		out->flows_after = (unsigned)want;
+	}
+	return 0;
+}
+
 void pinger_stats_get(const struct pinger *p, struct pinger_stats *s)
 {
 	*s = p->stats;
@@ -768,6 +879,8 @@ void pinger_close(struct pinger *p)
 	free(p->fdmap);
 	free(p->flows);
 	free(p->heap);
+	for (size_t i = 0; p->tcold && i < p->ntargets; i++)
+		free(p->tcold[i].fidx);
 	free(p->tcold);
 	free(p->targets);
 	free(p);

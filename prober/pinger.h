@@ -3,6 +3,7 @@
 #ifndef FM_PINGER_H
 #define FM_PINGER_H
 
+#include "mda.h"
 #include "report.h"
 #include "targets.h"
 
@@ -38,6 +39,28 @@ uint64_t pinger_tick(struct pinger *p, uint64_t now_ns);
 /* Close the interval: fill b->flows (malloc'd, b->nflows) with every flow's
  * figures. 0, or -1 with errno ENOMEM. */
 int pinger_interval_close(struct pinger *p, struct report_batch *b);
+#define PINGER_MDA_ALPHA 0.05 /* coverage confidence: 95% */
+
+/* A coverage decision for one target. */
+struct pinger_coverage {
+	const char *host;          /* as in the targets file; valid while p is */
+	const char *kind;          /* its probe kind's name (a host may have several) */
+	int flows_auto;            /* 0: flows= was set, the count is kept */
+	unsigned flows_before, flows_after;
+	int capped;                /* wanted more than the flow limits allow */
+	struct mda_coverage mda;   /* zero when nothing reached the target */
+};
+
+/* Its traced flows (those of the target that flow index `flow` of the
+ * batches belongs to) showed `paths` distinct hop lists over `traced` flows
+ * that reached it: assess coverage at 95% and, for a target without an
+ * explicit flows=, add flows (new source ports, ids after every existing
+ * one) up to what the MDA bound needs, at most TARGETS_FLOWS_MAX. The
+ * target's probe rate does not change: it is spread over more flows. Fills
+ * out; 0, or -1 with errno (EINVAL bad flow, ENOSPC, ENOMEM, socket errors:
+ * the target keeps its flows). */
+int pinger_coverage_apply(struct pinger *p, size_t flow, unsigned traced, unsigned paths,
+			  struct pinger_coverage *out);
 void pinger_stats_get(const struct pinger *p, struct pinger_stats *s);
 void pinger_close(struct pinger *p);
 
