@@ -4,6 +4,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "opts.h"
+#include "plan_targets.h"
 #include "server.h"
 #include "store.h"
 
@@ -21,6 +22,7 @@ struct collector_cfg {
 	long long idle_timeout_ms; /* close connections silent this long */
 	long long max_conns;     /* simultaneous prober connections */
 	const char *keys;        /* per-prober keys file; unset = no auth */
+	const char *plan;        /* probe plan served to probers that ask; unset = none */
 	const char *port_file;   /* write the bound port here (for --listen :0) */
 	const char *metrics_listen; /* ADDR:PORT of the Prometheus metrics; unset = off */
 	int verbose;             /* log debug messages */
@@ -43,6 +45,8 @@ static const struct opt_spec collector_opts[] = {
 	  "prober connections served at once" },
 	{ "keys", 'k', OPT_STR, offsetof(struct collector_cfg, keys), 0, 0, NULL, "FILE",
 	  "require HMAC-signed frames; lines prober<TAB>hex-key" },
+	{ "plan", 0, OPT_STR, offsetof(struct collector_cfg, plan), 0, 0, NULL, "FILE",
+	  "serve each prober its targets from this plan (triangulate plan) when it asks" },
 	{ "port-file", 0, OPT_STR, offsetof(struct collector_cfg, port_file), 0, 0, NULL, "FILE",
 	  "write the bound TCP port to FILE once listening" },
 	{ "metrics-listen", 0, OPT_STR, offsetof(struct collector_cfg, metrics_listen), 0, 0, NULL,
@@ -80,6 +84,7 @@ int main(int argc, char **argv)
 	struct collector_cfg cfg = { 0 };
 	struct server_cfg scfg = { 0 };
 	struct keyring *keys = NULL;
+	struct plan_targets *plan = NULL;
 	struct metrics *metrics = NULL;
 	struct store *store = NULL;
 	struct sigaction sa = { 0 };
@@ -101,10 +106,20 @@ int main(int argc, char **argv)
 		log_msg(LOG_ERR, "--rollup-retention must be at least --retention");
 		return 2;
 	}
+	if (cfg.plan) {
+		plan = plan_targets_load(cfg.plan, err, sizeof(err));
+		if (!plan) {
+			log_msg(LOG_ERR, "plan: %s", err);
+			return 1;
+		}
+		log_msg(LOG_INFO, "plan %s: %zu prober-target pairs", cfg.plan,
+			plan_targets_count(plan));
+	}
 	if (cfg.keys) {
 		keys = keyring_load(cfg.keys, err, sizeof(err));
 		if (!keys) {
 			log_msg(LOG_ERR, "keys: %s", err);
+			plan_targets_free(plan);
 			return 1;
 		}
 	}
@@ -112,11 +127,13 @@ int main(int argc, char **argv)
 	if (!store) {
 		log_msg(LOG_ERR, "store: %s", err);
 		keyring_free(keys);
+		plan_targets_free(plan);
 		return 1;
 	}
 	scfg.listen = cfg.listen;
 	scfg.store = store;
 	scfg.keys = keys;
+	scfg.plan = plan;
 	scfg.raw_keep_ms = cfg.retention_ms;
 	scfg.rollup_keep_ms = cfg.rollup_keep_ms;
 	scfg.maintenance_ms = cfg.maintenance_ms;
@@ -127,6 +144,7 @@ int main(int argc, char **argv)
 		log_msg(LOG_ERR, "%s", err);
 		store_close(store);
 		keyring_free(keys);
+		plan_targets_free(plan);
 		return 1;
 	}
 	if (cfg.metrics_listen) {
@@ -140,6 +158,7 @@ int main(int argc, char **argv)
 			server_destroy(collector_server);
 			store_close(store);
 			keyring_free(keys);
+			plan_targets_free(plan);
 			return 1;
 		}
 		log_msg(LOG_INFO, "metrics at http://%s/metrics (port %d)", cfg.metrics_listen,
@@ -170,5 +189,6 @@ int main(int argc, char **argv)
 	collector_server = NULL;
 	store_close(store);
 	keyring_free(keys);
+	plan_targets_free(plan);
 	return code;
 }

@@ -152,6 +152,7 @@ struct server *server_create(const struct server_cfg *cfg, char *err,
 	s->lfd = s->efd = s->wakefd = -1;
 	s->env.store = cfg->store;
 	s->env.keys = cfg->keys;
+	s->env.plan = cfg->plan;
 	s->env.stats = &s->stats;
 	s->env.now_ms = wall_ms;
 	s->env.note = server_note;

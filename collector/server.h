@@ -10,11 +10,13 @@
 
 struct store;
 struct keyring;
+struct plan_targets;
 
 struct server_cfg {
 	const char *listen;          /* "ADDR:PORT", "[v6]:PORT"; port 0 = any */
 	struct store *store;         /* owned by the caller */
 	const struct keyring *keys;  /* NULL: authentication off */
+	const struct plan_targets *plan; /* served on request; NULL: none */
 	int64_t raw_keep_ms;         /* raw results kept this long */
 	int64_t rollup_keep_ms;      /* hourly rollups kept this long */
 	int64_t maintenance_ms;      /* rollup + retention period; 0 = never */

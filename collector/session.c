@@ -4,6 +4,7 @@
  * queued, any bad frame -> ERROR after the ACKs of the batches before it. */
 #include "session.h"
 #include "keys.h"
+#include "plan_targets.h"
 #include "store.h"
 
 #include <stdarg.h>
@@ -212,6 +213,33 @@ static int frame_auth_check(struct session *s, const uint8_t *key,
 	return 0;
 }
 
+/* Answer a HELLO that asked for targets: the plan's list for this prober
+ * (the header alone for a prober the plan does not name). */
+static void targets_answer(struct session *s)
+{
+	uint8_t *buf;
+	size_t len, tlen;
+	char *text;
+
+	if (!s->env->plan) {
+		session_fail(s, 0, "targets requested, but this collector has no plan (--plan)");
+		return;
+	}
+	if (plan_targets_text(s->env->plan, s->prober, &text, &tlen) < 0) {
+		session_fail(s, 1, "out of memory for targets");
+		return;
+	}
+	if (report_targets_encode(text, tlen, &buf, &len) < 0) {
+		session_fail(s, 1, "targets of %s: %zu bytes, over the frame limit",
+			     s->prober, tlen);
+		free(text);
+		return;
+	}
+	free(text);
+	if (out_frame_queue(s, buf, len) < 0)
+		session_fail(s, 1, "out of memory for targets");
+}
+
 static void hello_handle(struct session *s)
 {
 	char name[REPORT_NAME_MAX], err[128];
@@ -246,6 +274,8 @@ static void hello_handle(struct session *s)
 		s->keylen = keylen;
 	}
 	snprintf(s->prober, sizeof(s->prober), "%s", name);
+	if (report_header_flags(s->frame) & REPORT_FLAG_WANT_TARGETS)
+		targets_answer(s);
 }
 
 static void batch_handle(struct session *s)

@@ -10,6 +10,7 @@
 
 struct store;
 struct keyring;
+struct plan_targets;
 
 /* Counters shared by all sessions of a server; updated with relaxed atomics
  * so another thread (metrics) may read them with __atomic_load_n. */
@@ -26,6 +27,9 @@ struct session_stats {
 struct session_env {
 	struct store *store;
 	const struct keyring *keys; /* NULL: authentication off */
+	/* probe plan served to a HELLO with REPORT_FLAG_WANT_TARGETS; NULL:
+	 * such a HELLO is answered with ERROR (no --plan) */
+	const struct plan_targets *plan;
 	struct session_stats *stats;
 	int64_t (*now_ms)(void);    /* wall clock, Unix ms */
 	/* log once per accepted event worth an operator's eye (seq reused) */

@@ -254,14 +254,50 @@ err:
 
 int report_hello_encode(const char *prober, uint8_t **buf, size_t *len)
 {
+	return report_hello_encode_flags(prober, 0, buf, len);
+}
+
+int report_hello_encode_flags(const char *prober, uint32_t flags, uint8_t **buf,
+			      size_t *len)
+{
 	struct wbuf w;
 
+	if (flags & ~REPORT_FLAG_WANT_TARGETS) {
+		errno = EINVAL;
+		return -1;
+	}
 	if (frame_begin(&w, REPORT_HELLO) < 0)
 		return -1;
 	if (put_name(&w, prober) < 0) {
 		free(w.p);
 		return -1;
 	}
+	w.p[12] = (uint8_t)(flags >> 24), w.p[13] = (uint8_t)(flags >> 16);
+	w.p[14] = (uint8_t)(flags >> 8), w.p[15] = (uint8_t)flags;
+	return frame_end(&w, buf, len);
+}
+
+int report_targets_encode(const char *text, size_t textlen, uint8_t **buf,
+			  size_t *len)
+{
+	struct wbuf w;
+
+	if (textlen > REPORT_TARGETS_TEXT_MAX) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	if (memchr(text, '\0', textlen)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (frame_begin(&w, REPORT_TARGETS) < 0)
+		return -1;
+	if (wbuf_reserve(&w, 4 + textlen) < 0) {
+		free(w.p);
+		return -1;
+	}
+	put_u32(&w, (uint32_t)textlen);
+	put_bytes(&w, text, textlen);
 	return frame_end(&w, buf, len);
 }
 
@@ -457,7 +493,7 @@ int report_header_decode(const uint8_t *hdr, size_t len, int *type,
 		      REPORT_VERSION);
 		return -1;
 	}
-	if (t < REPORT_HELLO || t > REPORT_ERROR) {
+	if (t < REPORT_HELLO || t > REPORT_TARGETS) {
 		rfail(&r, "unknown frame type %u", t);
 		return -1;
 	}
@@ -466,7 +502,8 @@ int report_header_decode(const uint8_t *hdr, size_t len, int *type,
 		      REPORT_FRAME_MAX);
 		return -1;
 	}
-	if (flags & ~REPORT_FLAG_AUTH) {
+	if (flags & ~(REPORT_FLAG_AUTH |
+		      (t == REPORT_HELLO ? REPORT_FLAG_WANT_TARGETS : 0))) {
 		rfail(&r, "unknown flags 0x%x", flags);
 		return -1;
 	}
@@ -504,6 +541,42 @@ int report_ack_decode(const uint8_t *p, size_t len, uint64_t *seq, char *err,
 		return -1;
 	*seq = get_u64(&r);
 	return end_check(&r, "ack");
+}
+
+int report_targets_decode(const uint8_t *p, size_t len, char **text,
+			  size_t *textlen, char *err, size_t errlen)
+{
+	struct rbuf r = { p, len, err, errlen, 0 };
+	size_t n;
+	char *t;
+
+	if (need(&r, 4, "targets length") < 0)
+		return -1;
+	n = get_u32(&r);
+	if (n > REPORT_TARGETS_TEXT_MAX) {
+		rfail(&r, "targets text length %zu over %u", n,
+		      REPORT_TARGETS_TEXT_MAX);
+		return -1;
+	}
+	if (need(&r, n, "targets text") < 0)
+		return -1;
+	if (memchr(r.p, '\0', n)) {
+		rfail(&r, "NUL byte in targets text");
+		return -1;
+	}
+	r.left -= n;
+	if (end_check(&r, "targets") < 0)
+		return -1;
+	t = malloc(n + 1);
+	if (!t) {
+		rfail(&r, "out of memory for %zu bytes of targets", n);
+		return -1;
+	}
+	memcpy(t, r.p, n);
+	t[n] = '\0';
+	*text = t;
+	*textlen = n;
+	return 0;
 }
 
 int report_error_decode(const uint8_t *p, size_t len, char *reason,

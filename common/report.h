@@ -13,6 +13,10 @@
 #define REPORT_NAME_MAX 64
 #define REPORT_HOPS_MAX 32
 #define REPORT_FLAG_AUTH 0x1u /* payload ends with an HMAC-SHA256 */
+/* HELLO only: answer with a TARGETS frame (this prober's list from the
+ * collector's plan) before anything else */
+#define REPORT_FLAG_WANT_TARGETS 0x2u
+#define REPORT_TARGETS_TEXT_MAX (1u << 20) /* bytes of a TARGETS text */
 #define REPORT_MAC_LEN 32
 #define REPORT_ERROR_TEXT_MAX 1024
 #define REPORT_FLOW_WIRE_LEN 89 /* bytes of one flow record on the wire */
@@ -25,6 +29,7 @@ enum report_frame_type {
 	REPORT_BATCH = 2, /* prober -> collector: one interval's results */
 	REPORT_ACK = 3,   /* collector -> prober: batch committed (or duplicate) */
 	REPORT_ERROR = 4, /* collector -> prober: reason text, then close */
+	REPORT_TARGETS = 5, /* collector -> prober: targets file text (HELLO asked) */
 };
 
 /* An address of either family, kept as 16 bytes (IPv4 as ::ffff:a.b.c.d). */
@@ -85,6 +90,13 @@ int report_batch_encode(const struct report_batch *b, uint8_t **buf, size_t *len
 int report_hello_encode(const char *prober, uint8_t **buf, size_t *len);
 int report_ack_encode(uint64_t seq, uint8_t **buf, size_t *len);
 int report_error_encode(const char *reason, uint8_t **buf, size_t *len);
+/* HELLO with header flags (REPORT_FLAG_WANT_TARGETS or 0). */
+int report_hello_encode_flags(const char *prober, uint32_t flags, uint8_t **buf,
+			      size_t *len);
+/* TARGETS: text (targets file v1, no NUL bytes, at most
+ * REPORT_TARGETS_TEXT_MAX); -1 with EINVAL/EMSGSIZE otherwise. */
+int report_targets_encode(const char *text, size_t textlen, uint8_t **buf,
+			  size_t *len);
 
 /* Read a frame header: returns 0 and sets *type and *payload_len, or -1 with a
  * reason in err (bad magic, unknown version, length over REPORT_FRAME_MAX). */
@@ -102,6 +114,12 @@ int report_ack_decode(const uint8_t *p, size_t len, uint64_t *seq, char *err,
 
 int report_error_decode(const uint8_t *p, size_t len, char *reason,
 			size_t reason_len, char *err, size_t errlen);
+
+/* TARGETS payload: sets *text to a malloc'd NUL-terminated copy and *textlen.
+ * -1 with the reason in err (length over the limit or the payload, a NUL
+ * byte) and nothing allocated. */
+int report_targets_decode(const uint8_t *p, size_t len, char **text,
+			  size_t *textlen, char *err, size_t errlen);
 
 /* Flags word of a header that report_header_decode accepted. */
 uint32_t report_header_flags(const uint8_t *hdr);

@@ -28,6 +28,7 @@
 struct prober_cfg {
 	const char *targets;      /* targets file; none: responder only */
 	const char *collector;    /* ADDR:PORT of the collector; none: spool only */
+	int targets_from_collector; /* fetch the targets from the collector's plan at start */
 	const char *name;         /* prober name in reports; default: host name */
 	const char *spool;        /* spool directory */
 	long long spool_max_bytes; /* spool bound; oldest batches dropped beyond */
@@ -62,6 +63,8 @@ struct prober_cfg {
 static const struct opt_spec prober_opts[] = {
 	{ "targets", 't', OPT_STR, O(targets), 0, 0, NULL, "FILE", "targets file (schemas/targets.md); none: only respond" },
 	{ "collector", 'c', OPT_STR, O(collector), 0, 0, NULL, "ADDR:PORT", "collector to send batches to" },
+	{ "targets-from-collector", 0, OPT_FLAG, O(targets_from_collector), 0, 0, NULL, NULL,
+	  "fetch the targets once at start from the collector's plan (needs --collector)" },
 	{ "name", 'n', OPT_STR, O(name), 0, 0, NULL, "NAME", "prober name in reports (default: host name)" },
 	{ "spool", 's', OPT_STR, O(spool), 0, 0, "/var/spool/faultmesh", "DIR", "spool directory for unacknowledged batches" },
 	{ "spool-max-bytes", 0, OPT_INT, O(spool_max_bytes), 4096, 1e12, "67108864", "N", "spool size bound; oldest batches dropped beyond" },
@@ -288,6 +291,51 @@ out:
 	free(b.paths);
 }
 
+/* Attempts and per-attempt bound of the start-up targets fetch. */
+#define TARGETS_FETCH_TRIES 3
+#define TARGETS_FETCH_TIMEOUT_MS 10000
+#define TARGETS_FETCH_PAUSE_S 2
+
+/* The targets from the collector's plan (--targets-from-collector), parsed
+ * like a targets file named "collector ADDR:PORT". */
+static int targets_fetch(struct prober *pr, const struct targets_defaults *def,
+			 struct target_spec **targets, size_t *ntargets, char *err,
+			 size_t errlen)
+{
+	static uint8_t key[64];
+	struct uplink_cfg uc = { .collector = pr->cfg.collector, .name = pr->name };
+	char source[96], why[256];
+	char *text = NULL;
+	size_t len = 0;
+	int i, rc;
+
+	if (pr->cfg.key) {
+		if (hex_key_parse(pr->cfg.key, key, sizeof(key), &uc.keylen) < 0) {
+			snprintf(err, errlen, "--key: expected 32-128 hex digits");
+			return -1;
+		}
+		uc.key = key;
+	}
+	snprintf(source, sizeof(source), "collector %s", pr->cfg.collector);
+	for (i = 1;; i++) {
+		if (uplink_targets_fetch(&uc, TARGETS_FETCH_TIMEOUT_MS, &text, &len, why,
+					 sizeof(why)) == 0)
+			break;
+		if (i == TARGETS_FETCH_TRIES || stop_flag) {
+			snprintf(err, errlen, "%s: targets: %s (%d attempts)", source, why, i);
+			return -1;
+		}
+		log_msg(LOG_WARN, "%s: targets: %s; retry in %d s", source, why,
+			TARGETS_FETCH_PAUSE_S);
+		sleep(TARGETS_FETCH_PAUSE_S);
+	}
+	rc = targets_parse(text, len, source, def, targets, ntargets, err, errlen);
+	free(text);
+	if (rc == 0)
+		log_msg(LOG_INFO, "%s: %zu targets for %s", source, *ntargets, pr->name);
+	return rc;
+}
+
 static int prober_setup(struct prober *pr, char *err, size_t errlen)
 {
 	struct target_spec *targets = NULL;
@@ -327,7 +375,11 @@ static int prober_setup(struct prober *pr, char *err, size_t errlen)
 		snprintf(err, errlen, "--interval (less --jitter) must be longer than --timeout");
 		return -1;
 	}
-	if (pr->cfg.targets) {
+	if (pr->cfg.targets_from_collector && (!pr->cfg.collector || pr->cfg.targets)) {
+		snprintf(err, errlen, "--targets-from-collector needs --collector and no --targets");
+		return -1;
+	}
+	if (pr->cfg.targets || pr->cfg.targets_from_collector) {
 		struct targets_defaults def = {
 			.flows = (unsigned)pr->cfg.flows,
 			.rate_pps = pr->cfg.rate,
@@ -354,7 +406,9 @@ static int prober_setup(struct prober *pr, char *err, size_t errlen)
 		if (ufd >= 0)
 			close(ufd);
 		srand(pc.session);
-		if (targets_load(pr->cfg.targets, &def, &targets, &ntargets, err, errlen) < 0)
+		if (pr->cfg.targets_from_collector
+			    ? targets_fetch(pr, &def, &targets, &ntargets, err, errlen) < 0
+			    : targets_load(pr->cfg.targets, &def, &targets, &ntargets, err, errlen) < 0)
 			return -1;
 		pr->ping = pinger_open(&pc, targets, ntargets, pr->nl, err, errlen);
 		free(targets);

@@ -12,10 +12,12 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 enum uplink_state { UL_DOWN, UL_CONNECTING, UL_UP };
@@ -354,4 +356,177 @@ int64_t uplink_next_ms(const struct uplink *u, int64_t now_ms)
 	if (u->state == UL_DOWN)
 		return u->retry_ms;
 	return now_ms + 1000;
+}
+
+static int64_t fetch_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait until fd is ready for events or the deadline passes: 0, or -1
+ * (ETIMEDOUT or poll's errno). */
+static int fetch_wait(int fd, short events, int64_t deadline_ms)
+{
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = events };
+		int64_t left = deadline_ms - fetch_now_ms();
+		int r;
+
+		if (left <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		r = poll(&pfd, 1, (int)left);
+		if (r > 0)
+			return 0;
+		if (r == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (errno != EINTR)
+			return -1;
+	}
+}
+
+/* Read exactly n bytes before the deadline: 0, or -1 with errno (0-byte
+ * read: ECONNRESET). */
+static int fetch_read(int fd, uint8_t *p, size_t n, int64_t deadline_ms)
+{
+	while (n > 0) {
+		ssize_t r;
+
+		if (fetch_wait(fd, POLLIN, deadline_ms) < 0)
+			return -1;
+		r = recv(fd, p, n, 0);
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (r <= 0) {
+			if (r == 0)
+				errno = ECONNRESET;
+			return -1;
+		}
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+static int fetch_write(int fd, const uint8_t *p, size_t n, int64_t deadline_ms)
+{
+	while (n > 0) {
+		ssize_t w;
+
+		if (fetch_wait(fd, POLLOUT, deadline_ms) < 0)
+			return -1;
+		w = send(fd, p, n, MSG_NOSIGNAL);
+		if (w < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (w < 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int uplink_targets_fetch(const struct uplink_cfg *cfg, int timeout_ms, char **text,
+			 size_t *len, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int64_t deadline = fetch_now_ms() + timeout_ms;
+	uint8_t hdr[REPORT_HEADER_LEN], *frame = NULL, *hello = NULL;
+	size_t hello_len, body;
+	uint32_t plen;
+	int fd = -1, type, soerr = 0;
+	socklen_t soerr_len = sizeof(soerr);
+	char why[160];
+
+	if (collector_addr_parse(cfg->collector, &ss, &sl) < 0) {
+		snprintf(err, errlen, "address: expected ADDR:PORT or [V6]:PORT");
+		return -1;
+	}
+	if (report_hello_encode_flags(cfg->name, REPORT_FLAG_WANT_TARGETS, &hello,
+				      &hello_len) < 0 ||
+	    (cfg->key && report_frame_sign(&hello, &hello_len, cfg->key, cfg->keylen) < 0)) {
+		snprintf(err, errlen, "cannot encode HELLO: %s", strerror(errno));
+		goto err;
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		goto err;
+	}
+	if (connect(fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS) {
+		snprintf(err, errlen, "connect: %s", strerror(errno));
+		goto err;
+	}
+	if (fetch_wait(fd, POLLOUT, deadline) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &soerr_len) < 0 || soerr) {
+		snprintf(err, errlen, "connect: %s", strerror(soerr ? soerr : errno));
+		goto err;
+	}
+	if (fetch_write(fd, hello, hello_len, deadline) < 0 ||
+	    fetch_read(fd, hdr, sizeof(hdr), deadline) < 0) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		goto err;
+	}
+	if (report_header_decode(hdr, sizeof(hdr), &type, &plen, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "bad frame: %s", why);
+		goto err;
+	}
+	if ((type != REPORT_TARGETS && type != REPORT_ERROR) ||
+	    plen > 4 + REPORT_TARGETS_TEXT_MAX + REPORT_MAC_LEN) {
+		snprintf(err, errlen, "unexpected frame type %d (%u bytes)", type, plen);
+		goto err;
+	}
+	frame = malloc(REPORT_HEADER_LEN + (size_t)plen);
+	if (!frame) {
+		snprintf(err, errlen, "out of memory");
+		goto err;
+	}
+	memcpy(frame, hdr, sizeof(hdr));
+	if (fetch_read(fd, frame + REPORT_HEADER_LEN, plen, deadline) < 0) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		goto err;
+	}
+	body = plen;
+	if (report_header_flags(frame) & REPORT_FLAG_AUTH) {
+		if (!cfg->key || report_frame_verify(frame, REPORT_HEADER_LEN + plen, cfg->key,
+						     cfg->keylen, &body, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "frame fails authentication");
+			goto err;
+		}
+	} else if (cfg->key) {
+		/* a collector that knows our key signs its answer */
+		snprintf(err, errlen, "unsigned answer while --key is set");
+		goto err;
+	}
+	if (type == REPORT_ERROR) {
+		char reason[REPORT_ERROR_TEXT_MAX + 1];
+
+		if (report_error_decode(frame + REPORT_HEADER_LEN, body, reason, sizeof(reason),
+					why, sizeof(why)) < 0)
+			snprintf(reason, sizeof(reason), "(unreadable reason)");
+		snprintf(err, errlen, "refused: %s", reason);
+		goto err;
+	}
+	if (report_targets_decode(frame + REPORT_HEADER_LEN, body, text, len, why,
+				  sizeof(why)) < 0) {
+		snprintf(err, errlen, "bad TARGETS: %s", why);
+		goto err;
+	}
+	free(frame);
+	free(hello);
+	close(fd);
+	return 0;
+err:
+	free(frame);
+	free(hello);
+	if (fd >= 0)
+		close(fd);
+	return -1;
 }

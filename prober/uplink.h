@@ -36,4 +36,13 @@ int64_t uplink_next_ms(const struct uplink *u, int64_t now_ms);
 uint64_t uplink_acked(const struct uplink *u);
 int uplink_connected(const struct uplink *u);
 
+/* Fetch this prober's targets from the collector once (blocking): connect,
+ * HELLO with REPORT_FLAG_WANT_TARGETS, read the TARGETS frame, close; the
+ * whole exchange within timeout_ms. Uses cfg's collector, name and key.
+ * Returns 0 and sets *text (malloc'd, NUL-terminated targets file text) and
+ * *len, or -1 with a reason in err (unreachable, timeout, ERROR from the
+ * collector with its reason, bad or unauthenticated frame). */
+int uplink_targets_fetch(const struct uplink_cfg *cfg, int timeout_ms, char **text,
+			 size_t *len, char *err, size_t errlen);
+
 #endif

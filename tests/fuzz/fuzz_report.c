@@ -1,5 +1,5 @@
 /* libFuzzer target for the report stream decoders: header, HELLO, BATCH, ACK,
- * ERROR and MAC check must reject any input cleanly, and a batch that
+ * ERROR, TARGETS and MAC check must reject any input cleanly, and a batch that
  * decodes must re-encode to exactly the same bytes (one canonical form). */
 #include "report.h"
 
@@ -12,7 +12,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const uint8_t key[16] = "fuzz-key-0123456";
-	char err[256], name[REPORT_NAME_MAX], reason[64];
+	char err[256], name[REPORT_NAME_MAX], reason[64], *text;
+	size_t textlen;
 	struct report_batch b;
 	uint32_t plen;
 	uint64_t seq;
@@ -32,6 +33,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	report_hello_decode(data, size, name, err, sizeof(err));
 	report_ack_decode(data, size, &seq, err, sizeof(err));
 	report_error_decode(data, size, reason, sizeof(reason), err, sizeof(err));
+	if (report_targets_decode(data, size, &text, &textlen, err, sizeof(err)) == 0) {
+		uint8_t *buf;
+		size_t len;
+
+		if (report_targets_encode(text, textlen, &buf, &len) != 0 ||
+		    len != size + REPORT_HEADER_LEN ||
+		    memcmp(buf + REPORT_HEADER_LEN, data, size) != 0)
+			abort(); /* what decodes re-encodes to the same bytes */
+		free(buf);
+		free(text);
+	}
 	if (report_batch_decode(data, size, &b, err, sizeof(err)) == 0) {
 		uint8_t *buf;
 		size_t len;

@@ -99,6 +99,98 @@ Test(report, hello_golden_bytes)
 	free(buf);
 }
 
+/* The wants-targets HELLO differs from the plain one only in the flags word. */
+Test(report, hello_want_targets_golden_bytes)
+{
+	static const uint8_t want[] = { 'F', 'M', 'R', '1', 0, 1, 0, 1, 0,
+					0, 0, 6, 0, 0, 0, 2, 5, 'h',
+					'o', 's', 't', '1' };
+	char name[REPORT_NAME_MAX], err[128];
+	uint32_t plen;
+	uint8_t *buf;
+	size_t len;
+	int type;
+
+	cr_assert_eq(report_hello_encode_flags("host1", REPORT_FLAG_WANT_TARGETS, &buf, &len), 0);
+	cr_assert_eq(len, sizeof(want));
+	cr_assert_arr_eq(buf, want, sizeof(want));
+	cr_assert_eq(report_header_decode(buf, len, &type, &plen, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(type, REPORT_HELLO);
+	cr_assert_eq(report_header_flags(buf), REPORT_FLAG_WANT_TARGETS);
+	cr_assert_eq(report_hello_decode(buf + 16, len - 16, name, NULL, 0), 0);
+	cr_assert_str_eq(name, "host1");
+	free(buf);
+	/* a signed one keeps the flag next to AUTH */
+	cr_assert_eq(report_hello_encode_flags("host1", REPORT_FLAG_WANT_TARGETS, &buf, &len), 0);
+	cr_assert_eq(report_frame_sign(&buf, &len, (const uint8_t *)"0123456789abcdef", 16), 0);
+	cr_assert_eq(report_header_flags(buf), REPORT_FLAG_WANT_TARGETS | REPORT_FLAG_AUTH);
+	cr_assert_eq(report_header_decode(buf, len, &type, &plen, err, sizeof(err)), 0, "%s", err);
+	free(buf);
+	errno = 0;
+	cr_assert_eq(report_hello_encode_flags("host1", 0x4, &buf, &len), -1);
+	cr_assert_eq(errno, EINVAL);
+}
+
+Test(report, targets_golden_bytes_and_round_trip)
+{
+	static const char text[] = "# faultmesh targets v1\n10.0.0.1 flows=4\n";
+	static const uint8_t want_hdr[] = { 'F', 'M', 'R', '1', 0, 1, 0, 5,
+					    0, 0, 0, 4 + 40, 0, 0, 0, 0,
+					    0, 0, 0, 40 };
+	char *out, err[128];
+	size_t len, outlen;
+	uint8_t *buf;
+	uint32_t plen;
+	int type;
+
+	cr_assert_eq(sizeof(text) - 1, 40);
+	cr_assert_eq(report_targets_encode(text, sizeof(text) - 1, &buf, &len), 0);
+	cr_assert_eq(len, sizeof(want_hdr) + 40);
+	cr_assert_arr_eq(buf, want_hdr, sizeof(want_hdr));
+	cr_assert_arr_eq(buf + sizeof(want_hdr), text, 40);
+	cr_assert_eq(report_header_decode(buf, len, &type, &plen, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(type, REPORT_TARGETS);
+	cr_assert_eq(report_targets_decode(buf + 16, plen, &out, &outlen, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(outlen, 40);
+	cr_assert_str_eq(out, text);
+	free(out);
+	/* every proper prefix is truncated, a trailing byte is refused */
+	for (size_t i = 0; i < plen; i++)
+		cr_expect_eq(report_targets_decode(buf + 16, i, &out, &outlen, err, sizeof(err)), -1,
+			     "prefix %zu accepted", i);
+	free(buf);
+	/* an empty list (header only, or nothing) is a valid frame */
+	cr_assert_eq(report_targets_encode("", 0, &buf, &len), 0);
+	cr_assert_eq(len, 20);
+	cr_assert_eq(report_targets_decode(buf + 16, 4, &out, &outlen, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(outlen, 0);
+	cr_assert_str_eq(out, "");
+	free(out);
+	free(buf);
+}
+
+Test(report, targets_malformed_rejected)
+{
+	static const uint8_t nul[] = { 0, 0, 0, 3, 'a', 0, 'b' };
+	static const uint8_t trailing[] = { 0, 0, 0, 1, 'a', 'b' };
+	static const uint8_t huge[] = { 0x00, 0x10, 0x00, 0x01, 'a' };
+	char *out = NULL, err[128];
+	size_t outlen;
+	uint8_t *buf;
+	size_t len;
+
+	cr_assert_eq(report_targets_decode(nul, sizeof(nul), &out, &outlen, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "NUL"), "%s", err);
+	cr_assert_eq(report_targets_decode(trailing, sizeof(trailing), &out, &outlen, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "trailing"), "%s", err);
+	cr_assert_eq(report_targets_decode(huge, sizeof(huge), &out, &outlen, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "over"), "%s", err);
+	cr_assert_null(out);
+	errno = 0;
+	cr_assert_eq(report_targets_encode("a\0b", 3, &buf, &len), -1);
+	cr_assert_eq(errno, EINVAL);
+}
+
 /* Golden bytes of a one-flow batch pin the layout schemas/report.md states. */
 Test(report, batch_one_flow_golden_bytes)
 {
@@ -237,6 +329,9 @@ static const struct hdr_case hdr_cases[] = {
 	{ "huge", { 'F', 'M', 'R', '1', 0, 1, 0, 2, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0 }, "over limit" },
 	{ "flags", { 'F', 'M', 'R', '1', 0, 1, 0, 2, 0, 0, 0, 8, 0, 0, 0, 2 }, "flags" },
 	{ "short mac", { 'F', 'M', 'R', '1', 0, 1, 0, 2, 0, 0, 0, 8, 0, 0, 0, 1 }, "MAC" },
+	{ "type6", { 'F', 'M', 'R', '1', 0, 1, 0, 6, 0, 0, 0, 8, 0, 0, 0, 0 }, "type" },
+	{ "hello flag4", { 'F', 'M', 'R', '1', 0, 1, 0, 1, 0, 0, 0, 8, 0, 0, 0, 4 }, "flags" },
+	{ "targets want", { 'F', 'M', 'R', '1', 0, 1, 0, 5, 0, 0, 0, 8, 0, 0, 0, 2 }, "flags" },
 };
 
 Test(report, malformed_headers_rejected)

@@ -1,0 +1,283 @@
+/* The collector serving probe plans: plan file checks (file:line), and over
+ * loopback TCP a wants-targets HELLO answered with that prober's list, an
+ * unknown prober with an empty one, an old-style HELLO with nothing extra. */
+#include "collector/plan_targets.h"
+#include "collector/server.h"
+#include "report.h"
+#include "store.h"
+
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+static const char plan_text[] =
+	"# faultmesh plan v1\n"
+	"h1\th5\t10.0.2.1\t8\n"
+	"h2\th1\t10.0.1.1\t4\n"
+	"h1\th9\t2001:db8::9\t16\n";
+
+static char dir[64];
+static struct store *store;
+static struct server *server;
+static struct plan_targets *plan;
+static pthread_t server_thread;
+
+static void *server_main(void *arg)
+{
+	char err[256];
+
+	(void)arg;
+	server_run(server, err, sizeof(err));
+	return NULL;
+}
+
+static void plan_write(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void collector_start(int with_plan)
+{
+	struct server_cfg cfg = { 0 };
+	char err[512], path[128];
+
+	strcpy(dir, "/tmp/fm-test-plan-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/fm.db", dir);
+	store = store_open("sqlite", path, err, sizeof(err));
+	cr_assert_not_null(store, "%s", err);
+	plan = NULL;
+	if (with_plan) {
+		snprintf(path, sizeof(path), "%s/plan", dir);
+		plan_write(path, plan_text);
+		plan = plan_targets_load(path, err, sizeof(err));
+		cr_assert_not_null(plan, "%s", err);
+	}
+	cfg.listen = "127.0.0.1:0";
+	cfg.store = store;
+	cfg.plan = plan;
+	cfg.raw_keep_ms = 7 * 86400000LL;
+	cfg.rollup_keep_ms = 36500 * 86400000LL;
+	cfg.idle_timeout_ms = 60000;
+	cfg.max_conns = 16;
+	server = server_create(&cfg, err, sizeof(err));
+	cr_assert_not_null(server, "%s", err);
+	cr_assert_eq(pthread_create(&server_thread, NULL, server_main, NULL), 0);
+}
+
+static void collector_stop(void)
+{
+	char cmd[160];
+
+	server_stop(server);
+	pthread_join(server_thread, NULL);
+	server_destroy(server);
+	store_close(store);
+	plan_targets_free(plan);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+static void setup_plan(void)
+{
+	collector_start(1);
+}
+
+static void setup_noplan(void)
+{
+	collector_start(0);
+}
+
+static int client_connect(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct timeval tv = { .tv_sec = 5 };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sa.sin_port = htons((uint16_t)server_port(server));
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+static void send_frame(int fd, uint8_t *buf, size_t len)
+{
+	cr_assert_eq(send(fd, buf, len, MSG_NOSIGNAL), (ssize_t)len);
+	free(buf);
+}
+
+static int recv_all(int fd, uint8_t *p, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = recv(fd, p + got, len - got, 0);
+
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+static int recv_frame(int fd, uint8_t *frame, size_t cap, size_t *frame_len)
+{
+	char err[128];
+	uint32_t plen;
+	int type;
+
+	if (recv_all(fd, frame, 16) < 0)
+		return -1;
+	cr_assert_eq(report_header_decode(frame, 16, &type, &plen, err, sizeof(err)), 0, "%s", err);
+	cr_assert(16 + plen <= cap);
+	if (recv_all(fd, frame + 16, plen) < 0)
+		return -1;
+	*frame_len = 16 + plen;
+	return type;
+}
+
+/* HELLO with the flag as name, then the TARGETS text it is answered with. */
+static char *targets_ask(const char *name)
+{
+	uint8_t *buf, f[4096];
+	size_t len;
+	char *text, err[128];
+	int fd = client_connect();
+
+	cr_assert_eq(report_hello_encode_flags(name, REPORT_FLAG_WANT_TARGETS, &buf, &len), 0);
+	send_frame(fd, buf, len);
+	cr_assert_eq(recv_frame(fd, f, sizeof(f), &len), REPORT_TARGETS);
+	cr_assert_eq(report_targets_decode(f + 16, len - 16, &text, &len, err, sizeof(err)), 0,
+		     "%s", err);
+	close(fd);
+	return text;
+}
+
+Test(collector_plan, wants_targets_hello_gets_its_list, .init = setup_plan, .fini = collector_stop)
+{
+	char *t = targets_ask("h1");
+
+	cr_assert_str_eq(t, "# faultmesh targets v1\n10.0.2.1 flows=8\n2001:db8::9 flows=16\n");
+	free(t);
+	t = targets_ask("h2");
+	cr_assert_str_eq(t, "# faultmesh targets v1\n10.0.1.1 flows=4\n");
+	free(t);
+}
+
+Test(collector_plan, unknown_prober_gets_empty_list, .init = setup_plan, .fini = collector_stop)
+{
+	char *t = targets_ask("h7");
+
+	cr_assert_str_eq(t, "# faultmesh targets v1\n");
+	free(t);
+}
+
+/* An old prober: plain HELLO, then a batch; the first frame back is its ACK. */
+Test(collector_plan, old_hello_gets_nothing_extra, .init = setup_plan, .fini = collector_stop)
+{
+	struct report_batch b = { .seq = 1, .start_ms = 1700000000000, .end_ms = 1700000010000 };
+	struct pollfd pfd;
+	uint8_t *buf, f[256];
+	size_t len;
+	uint64_t seq;
+	char err[128];
+	int fd = client_connect();
+
+	strcpy(b.prober, "h1");
+	cr_assert_eq(report_hello_encode("h1", &buf, &len), 0);
+	send_frame(fd, buf, len);
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	cr_assert_eq(poll(&pfd, 1, 300), 0, "collector answered a plain HELLO");
+	cr_assert_eq(report_batch_encode(&b, &buf, &len), 0);
+	send_frame(fd, buf, len);
+	cr_assert_eq(recv_frame(fd, f, sizeof(f), &len), REPORT_ACK);
+	cr_assert_eq(report_ack_decode(f + 16, len - 16, &seq, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(seq, 1);
+	close(fd);
+}
+
+Test(collector_plan, no_plan_answers_error, .init = setup_noplan, .fini = collector_stop)
+{
+	uint8_t *buf, f[2048];
+	size_t len;
+	char reason[1100], err[128];
+	int fd = client_connect();
+
+	cr_assert_eq(report_hello_encode_flags("h1", REPORT_FLAG_WANT_TARGETS, &buf, &len), 0);
+	send_frame(fd, buf, len);
+	cr_assert_eq(recv_frame(fd, f, sizeof(f), &len), REPORT_ERROR);
+	cr_assert_eq(report_error_decode(f + 16, len - 16, reason, sizeof(reason), err, sizeof(err)), 0);
+	cr_assert(strstr(reason, "no plan"), "%s", reason);
+	close(fd);
+}
+
+struct plan_bad_case {
+	const char *text;
+	const char *want; /* in the reason, after "plan:LINE:" */
+};
+
+static const struct plan_bad_case plan_bad_cases[] = {
+	{ "# faultmesh plan v2\nh1\th5\t10.0.2.1\t8\n", "plan:1: unknown version" },
+	{ "h1\th5\t10.0.2.1\t8\n", "plan:1: unknown version" },
+	{ "# faultmesh plan v1\nh1\th5\t10.0.2.1\t8\nh1\th5\t10.0.2.1\n", "plan:3: expected" },
+	{ "# faultmesh plan v1\nh1\th5\t10.0.2.1\t8\textra\n", "plan:2: expected" },
+	{ "# faultmesh plan v1\n\nh1\th5\tnot-an-ip\t8\n", "plan:3: bad target address" },
+	{ "# faultmesh plan v1\nh1\th5\t10.0.2.1\t0\n", "plan:2: flow count" },
+	{ "# faultmesh plan v1\nh1\th5\t10.0.2.1\t257\n", "plan:2: flow count" },
+	{ "# faultmesh plan v1\nh1\th5\t10.0.2.1\t8x\n", "plan:2: flow count" },
+	{ "# faultmesh plan v1\nh 1\th5\t10.0.2.1\t8\n", "plan:2: bad character" },
+	{ "# faultmesh plan v1\n\th5\t10.0.2.1\t8\n", "plan:2: prober name" },
+	{ "", "plan: empty" },
+};
+
+Test(collector_plan, malformed_plan_rejected_with_file_line)
+{
+	char err[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(plan_bad_cases) / sizeof(plan_bad_cases[0]); i++) {
+		const struct plan_bad_case *c = &plan_bad_cases[i];
+
+		err[0] = '\0';
+		cr_expect_null(plan_targets_parse(c->text, strlen(c->text), "plan", err, sizeof(err)),
+			       "case %zu accepted", i);
+		cr_expect(strstr(err, c->want), "case %zu: '%s' lacks '%s'", i, err, c->want);
+	}
+}
+
+Test(collector_plan, load_names_the_file)
+{
+	char d[] = "/tmp/fm-test-planf-XXXXXX", path[96], want[128], err[256];
+	struct plan_targets *p;
+
+	cr_assert_not_null(mkdtemp(d));
+	snprintf(path, sizeof(path), "%s/plan.tsv", d);
+	plan_write(path, "# faultmesh plan v1\n# comment\nh1\th5\t10.0.2.1\n");
+	cr_assert_null(plan_targets_load(path, err, sizeof(err)));
+	snprintf(want, sizeof(want), "%s:3: expected", path);
+	cr_assert(strstr(err, want), "%s", err);
+	plan_write(path, plan_text);
+	p = plan_targets_load(path, err, sizeof(err));
+	cr_assert_not_null(p, "%s", err);
+	cr_assert_eq(plan_targets_count(p), 3);
+	plan_targets_free(p);
+	unlink(path);
+	rmdir(d);
+	snprintf(path, sizeof(path), "%s/missing", d);
+	cr_assert_null(plan_targets_load(path, err, sizeof(err)));
+	cr_assert(strstr(err, path), "%s", err);
+}
