@@ -227,13 +227,21 @@ static uint64_t plan_rng(uint64_t *s)
 	return plan_mix(*s ^ (*s >> 29));
 }
 
+static int plan_chosen(const uint32_t *v, uint32_t n, uint32_t d)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (v[i] == d)
+			return 1;
+	return 0;
+}
+
 int plan_write(const struct inventory *inv, const struct plan_cfg *cfg, FILE *out,
 	       struct plan_stats *st, char *err, size_t errlen)
 {
 	struct topo t;
 	struct spread sp = { 0 };
 	double *cov = NULL, flows = (double)cfg->flows_per_pair;
-	uint32_t *ntargets = NULL;
+	uint32_t *ntargets = NULL, *chosen = NULL;
 	uint64_t rng = (uint64_t)cfg->seed * 0x2545F4914F6CDD1Dull + 7;
 	int rc = -1, added;
 
@@ -256,7 +264,11 @@ int plan_write(const struct inventory *inv, const struct plan_cfg *cfg, FILE *ou
 	sp.p = malloc((t.nlinks + 1) * sizeof(*sp.p));
 	cov = calloc(t.nlinks + 1, sizeof(*cov));
 	ntargets = calloc(t.nhosts + 1, sizeof(*ntargets));
-	if (!sp.mass || !sp.front || !sp.next || !sp.link || !sp.p || !cov || !ntargets)
+	/* each prober's targets so far: a pair is planned once (a repeat would
+	 * only reuse the same flows, adding no coverage the model counted) */
+	chosen = malloc(((size_t)t.nhosts * (size_t)cfg->max_targets + 1) * sizeof(*chosen));
+	if (!sp.mass || !sp.front || !sp.next || !sp.link || !sp.p || !cov || !ntargets ||
+	    !chosen)
 		goto nomem;
 	fprintf(out, "%s\n", PLAN_HEADER);
 	/* rounds: each prober adds at most one target per round, so coverage
@@ -273,7 +285,9 @@ int plan_write(const struct inventory *inv, const struct plan_cfg *cfg, FILE *ou
 				uint32_t d = t.hosts[plan_rng(&rng) % t.nhosts];
 				double gain = 0;
 
-				if (d == s || t.adj[t.adj_first[d]] == t.adj[t.adj_first[s]])
+				if (d == s || t.adj[t.adj_first[d]] == t.adj[t.adj_first[s]] ||
+				    plan_chosen(chosen + (size_t)h * (size_t)cfg->max_targets,
+						ntargets[h], d))
 					continue;
 				spread_pair(&t, &sp, s, d);
 				for (size_t i = 0; i < sp.n; i++) {
@@ -297,6 +311,7 @@ int plan_write(const struct inventory *inv, const struct plan_cfg *cfg, FILE *ou
 				strtab_str(t.devs, best),
 				t.addr[best] ? t.addr[best] : strtab_str(t.devs, best),
 				cfg->flows_per_pair);
+			chosen[(size_t)h * (size_t)cfg->max_targets + ntargets[h]] = best;
 			ntargets[h]++;
 			st->pairs++;
 			added = 1;
@@ -322,5 +337,6 @@ out:
 	free(sp.p);
 	free(cov);
 	free(ntargets);
+	free(chosen);
 	return rc;
 }
