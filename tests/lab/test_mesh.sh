@@ -176,12 +176,13 @@ mesh_host_health() {
 	log_test "host health: a carrier-less link on h2 is reported (netlink), h3 clean"
 }
 
-mesh_link_loss() {
-	local t0 t1 proto n s f r fault
-	RET=0
-	flow_kinds_write "$LAB_TMP/kinds"
-	log_info "flows per kind: $(awk '{ print $3 "/" $5 }' "$LAB_TMP/kinds" | sort | uniq -c | tr '\n' ' ')"
-	fault=$(fab fault link spine1 leaf2 --loss $LOSS_PCT) || { check_err 1 "fault"; log_test "link loss"; return; }
+# One 7 s window of the spine1->leaf2 fault; sets RET and BINOM_MISS (a miss
+# of a 99% binomial interval, which happens by chance in about 1 run in 25
+# over the four intervals checked).
+mesh_link_loss_sample() {
+	local t0 t1 proto n s f r fault rc
+	BINOM_MISS=0
+	fault=$(fab fault link spine1 leaf2 --loss $LOSS_PCT) || { check_err 1 "fault"; return; }
 	sleep 3 # intervals that began before the fault are not counted
 	t0=$(now_ms)
 	sleep 7
@@ -192,14 +193,18 @@ mesh_link_loss() {
 		read -r n s f r < <(kind_sums "$LAB_TMP/kinds" "$LAB_TMP/results.loss" $proto fwd)
 		log_info "proto $proto, probes crossing the link: $n flows: $(lab_binom_ok "$s" "$f" 0.05)"
 		lab_binom_ok "$s" "$f" 0.05 >/dev/null
-		check_err $? "proto $proto: forward loss $f of $s is not 5%"
+		rc=$?
+		[ "$rc" -eq 0 ] || BINOM_MISS=1
+		check_err "$rc" "proto $proto: forward loss $f of $s is not 5%"
 		[ "$n" -ge 8 ] && [ "$r" -le $((s / 200 + 1)) ]
 		check_err $? "proto $proto: $n forward-crossing flows, reverse loss $r of $s"
 
 		read -r n s f r < <(kind_sums "$LAB_TMP/kinds" "$LAB_TMP/results.loss" $proto rev)
 		log_info "proto $proto, replies crossing the link: $n flows: $(lab_binom_ok "$((s - f))" "$r" 0.05)"
 		lab_binom_ok "$((s - f))" "$r" 0.05 >/dev/null
-		check_err $? "proto $proto: reverse loss $r of $s is not 5%"
+		rc=$?
+		[ "$rc" -eq 0 ] || BINOM_MISS=1
+		check_err "$rc" "proto $proto: reverse loss $r of $s is not 5%"
 		[ "$n" -ge 8 ] && [ "$f" -le $((s / 200 + 1)) ]
 		check_err $? "proto $proto: $n reverse-crossing flows, forward loss $f of $s"
 
@@ -208,6 +213,20 @@ mesh_link_loss() {
 		[ "$n" -ge 100 ] && [ $((f + r)) -le $((s / 500 + 1)) ]
 		check_err $? "proto $proto: flows off the link lost $f + $r of $s"
 	done
+}
+
+mesh_link_loss() {
+	RET=0
+	flow_kinds_write "$LAB_TMP/kinds"
+	log_info "flows per kind: $(awk '{ print $3 "/" $5 }' "$LAB_TMP/kinds" | sort | uniq -c | tr '\n' ' ')"
+	mesh_link_loss_sample
+	# A miss that chance explains gets one fresh window; a wrong rate or a
+	# loss on the wrong flows still fails (the second window is judged alone).
+	if [ "$RET" -ne 0 ] && [ "$BINOM_MISS" -eq 1 ]; then
+		log_info "a 99% interval missed ($RET_MSG): one fresh window"
+		RET=0
+		mesh_link_loss_sample
+	fi
 	log_test "spine1->leaf2 ${LOSS_PCT}% loss: fwd/rev on exactly the crossing flows (UDP, TCP)"
 }
 
