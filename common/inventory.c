@@ -302,3 +302,18 @@ int inventory_link_write(FILE *out, const char *a, const char *b)
 {
 	return fprintf(out, "link\t%s\t%s\n", a, b) < 0 ? -1 : 0;
 }
+
+struct inventory *inventory_file_open(const char *path, char *err, size_t errlen)
+{
+	struct inventory *inv = inventory_new();
+
+	if (!inv) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (inventory_file_read(inv, path, err, errlen) < 0) {
+		inventory_free(inv);
+		return NULL;
+	}
+	return inv;
+}

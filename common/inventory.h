@@ -24,6 +24,11 @@ int inventory_parse(struct inventory *inv, const char *buf, size_t len,
 int inventory_file_read(struct inventory *inv, const char *path, char *err,
 			size_t errlen);
 
+/* A new inventory read from the file at path: the one call for commands
+ * whose --inventory is optional. Returns NULL with "PATH[:LINE]: reason" (or
+ * "out of memory") in err. */
+struct inventory *inventory_file_open(const char *path, char *err, size_t errlen);
+
 /* Record that addr belongs to device. Returns 0; -1 with the reason in err
  * when the address is not IPv4/IPv6, the name is invalid, or the address
  * already belongs to another device. */

@@ -54,8 +54,7 @@ int cmd_plan(int argc, char **argv)
 		fprintf(stderr, "triangulate plan: --inventory is required\n");
 		return 2;
 	}
-	if (!(inv = inventory_new()) ||
-	    inventory_file_read(inv, cfg.inventory, err, sizeof(err)) < 0)
+	if (!(inv = inventory_file_open(cfg.inventory, err, sizeof(err))))
 		goto fail;
 	if (strcmp(cfg.out, "-") && !(out = fopen(cfg.out, "w"))) {
 		snprintf(err, sizeof(err), "%s: %s", cfg.out, strerror(errno));

@@ -505,11 +505,7 @@ static int query_subject_run(int argc, char **argv, int is_link)
 		goto fail;
 	}
 	if (cfg.inventory) {
-		if (!(inv = inventory_new())) {
-			snprintf(err, sizeof(err), "out of memory");
-			goto fail;
-		}
-		if (inventory_file_read(inv, cfg.inventory, err, sizeof(err)) < 0)
+		if (!(inv = inventory_file_open(cfg.inventory, err, sizeof(err))))
 			goto fail;
 		known = inventory_knows(inv, subj.from, is_link ? subj.to : NULL);
 	}

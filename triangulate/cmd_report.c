@@ -497,14 +497,8 @@ int cmd_report(int argc, char **argv)
 		snprintf(err, sizeof(err), "%s: %s", cfg.db, strerror(errno));
 		goto fail;
 	}
-	if (cfg.inventory) {
-		if (!(inv = inventory_new())) {
-			snprintf(err, sizeof(err), "out of memory");
-			goto fail;
-		}
-		if (inventory_file_read(inv, cfg.inventory, err, sizeof(err)) < 0)
-			goto fail;
-	}
+	if (cfg.inventory && !(inv = inventory_file_open(cfg.inventory, err, sizeof(err))))
+		goto fail;
 	if (report_dir_make(cfg.out) < 0) {
 		snprintf(err, sizeof(err), "%s: %s", cfg.out, strerror(errno));
 		goto fail;

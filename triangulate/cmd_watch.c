@@ -452,13 +452,9 @@ int cmd_watch(int argc, char **argv)
 	if (!cfg.clear)
 		cfg.clear = cfg.persist;
 	w.cfg = &cfg;
-	if (cfg.inventory) {
-		if (!(w.inv = inventory_new()) ||
-		    inventory_file_read(w.inv, cfg.inventory, err, sizeof(err)) < 0) {
-			log_msg(LOG_ERR, "%s", w.inv ? err : "out of memory");
-			inventory_free(w.inv);
-			return 1;
-		}
+	if (cfg.inventory && !(w.inv = inventory_file_open(cfg.inventory, err, sizeof(err)))) {
+		log_msg(LOG_ERR, "%s", err);
+		return 1;
 	}
 	alert_cfg_default(&acfg);
 	acfg.raise_rounds = (unsigned)cfg.persist;

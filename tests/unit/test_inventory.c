@@ -1,6 +1,8 @@
 /* Unit tests for the inventory v1 parser: address owners, link lines,
  * duplicate owners, names, version header. */
 #include <criterion/criterion.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "inventory.h"
@@ -76,4 +78,22 @@ Test(inventory, device_name_length_limit)
 	name[INVENTORY_NAME_MAX + 1] = '\0';
 	cr_assert_eq(inventory_addr_add(inv, "10.0.0.2", name, err, sizeof(err)), -1);
 	inventory_free(inv);
+}
+
+Test(inventory, file_open_reads_or_names_the_file)
+{
+	char path[] = "/tmp/fm-inv-open-XXXXXX", err[256];
+	int fd = mkstemp(path);
+	static const char text[] = "# faultmesh inventory v1\n198.18.0.1\tspine1\n";
+	struct inventory *inv;
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, text, sizeof(text) - 1), (ssize_t)(sizeof(text) - 1));
+	close(fd);
+	inv = inventory_file_open(path, err, sizeof(err));
+	cr_assert_not_null(inv, "%s", err);
+	inventory_free(inv);
+	unlink(path);
+	cr_assert_null(inventory_file_open(path, err, sizeof(err)));
+	cr_assert(strstr(err, path) != NULL, "err: %s", err);
 }
