@@ -134,6 +134,7 @@ struct pathwatch *pathwatch_open(const struct pathwatch_cfg *cfg, char *err, siz
 	tracer_cfg_default(&tc);
 	tc.udp_payload = hdr;
 	tc.udp_payload_len = sizeof(hdr);
+	tc.udp_echo_off = 8; /* the session word: replies echo it */
 	tc.router_interval_ms = cfg->router_interval_ms;
 	pw->tr[0] = tracer_open(AF_INET, &tc, pw_done_cb, pw);
 	if (!pw->tr[0]) {

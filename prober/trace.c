@@ -115,6 +115,7 @@ void tracer_cfg_default(struct tracer_cfg *cfg)
 	cfg->router_burst = 6;
 	cfg->infer = TRACE_INFER_OFF;
 	cfg->udp_replies = 1;
+	cfg->udp_echo_off = -1;
 }
 
 static int addr_eq(const struct report_addr *a, const struct report_addr *b)
@@ -297,6 +298,50 @@ static int filter_tcp_answers(int fd, int family)
 	return filter_attach(fd, v6, sizeof(v6) / sizeof(v6[0]));
 }
 
+/* UDP: only datagrams long enough to echo a probe's identity bytes (so
+ * not the pinger's 48-byte replies), and with echo_off >= 0 only those
+ * echoing the template's word there. A raw UDP socket sees every UDP packet
+ * of the host; without this each of a busy prober's replies would wake us
+ * and cost a copy and a parse. */
+static int filter_udp_answers(int fd, int family, uint16_t min_len, int echo_off,
+			      uint32_t echo_word)
+{
+	/* IPv4 raw sockets see the IP header (X = its length); IPv6 ones
+	 * start at the UDP header (X = 0). */
+	struct sock_filter code[] = {
+		family == AF_INET ? (struct sock_filter)BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0)
+				  : (struct sock_filter)BPF_STMT(BPF_LDX | BPF_IMM, 0),
+		BPF_STMT(BPF_LD | BPF_H | BPF_IND, 4), /* UDP length */
+		BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, min_len, 0, 3),
+		BPF_STMT(BPF_LD | BPF_W | BPF_IND, (uint32_t)(8 + (echo_off < 0 ? 0 : echo_off))),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, echo_word, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0xffff),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+	};
+	unsigned short n = sizeof(code) / sizeof(code[0]);
+
+	if (echo_off < 0) { /* length alone: accept right after the test */
+		code[2].jf = 1;
+		code[3] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0xffff);
+		code[4] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
+		n = 5;
+	}
+	return filter_attach(fd, code, n);
+}
+
+/* The UDP answer filter for this tracer's template. */
+static int tracer_udp_filter(const struct tracer *t)
+{
+	uint16_t min_len = (uint16_t)(8 + t->udp_tmpl_len + (t->udp_tmpl_len & 1) + 2);
+	int off = t->cfg.udp_echo_off;
+	uint32_t word = 0;
+
+	if (off >= 0)
+		word = (uint32_t)t->udp_tmpl[off] << 24 | (uint32_t)t->udp_tmpl[off + 1] << 16 |
+		       (uint32_t)t->udp_tmpl[off + 2] << 8 | t->udp_tmpl[off + 3];
+	return filter_udp_answers(t->udp_fd, t->family, min_len, off, word);
+}
+
 /* Nothing at all: an IPv6 raw UDP socket we only send on. */
 static int filter_none(int fd)
 {
@@ -342,7 +387,8 @@ static int tracer_sockets_open(struct tracer *t)
 		struct icmp_filter ifilt = { .data = ~(1u << ICMP_DEST_UNREACH | 1u << ICMP_TIME_EXCEEDED |
 						       1u << ICMP_PARAMETERPROB) };
 
-		if (t->icmp_fd < 0 || t->send_fd < 0 || (t->cfg.udp_replies && t->udp_fd < 0) ||
+		if (t->icmp_fd < 0 || t->send_fd < 0 ||
+		    (t->cfg.udp_replies && (t->udp_fd < 0 || tracer_udp_filter(t) < 0)) ||
 		    t->tcp_fd < 0 || filter_tcp_answers(t->tcp_fd, AF_INET) < 0 ||
 		    setsockopt(t->icmp_fd, SOL_RAW, ICMP_FILTER, &ifilt, sizeof(ifilt)) < 0)
 			return -1;
@@ -356,7 +402,7 @@ static int tracer_sockets_open(struct tracer *t)
 		t->tcp_fd = sock_raw(AF_INET6, IPPROTO_TCP);
 		if (t->icmp_fd < 0 || t->udp_fd < 0 || t->tcp_fd < 0 ||
 		    filter_tcp_answers(t->tcp_fd, AF_INET6) < 0 ||
-		    (!t->cfg.udp_replies && filter_none(t->udp_fd) < 0))
+		    (!t->cfg.udp_replies ? filter_none(t->udp_fd) : tracer_udp_filter(t)) < 0)
 			return -1;
 		ICMP6_FILTER_SETBLOCKALL(&filt);
 		ICMP6_FILTER_SETPASS(ICMP6_DST_UNREACH, &filt);
@@ -399,7 +445,9 @@ struct tracer *tracer_open(int family, const struct tracer_cfg *cfg,
 	    t->cfg.max_ttl > REPORT_HOPS_MAX || t->cfg.gap_limit < 1 ||
 	    t->cfg.max_active < 1 || t->cfg.timeout_ms < 1 || t->cfg.router_burst < 1 ||
 	    t->cfg.udp_payload_len > TRACE_UDP_TMPL_MAX ||
-	    (t->cfg.udp_payload_len && !t->cfg.udp_payload)) {
+	    (t->cfg.udp_payload_len && !t->cfg.udp_payload) ||
+	    (t->cfg.udp_echo_off >= 0 &&
+	     (!t->cfg.udp_payload || t->cfg.udp_echo_off + 4 > t->cfg.udp_payload_len))) {
 		free(t);
 		errno = EINVAL;
 		return NULL;

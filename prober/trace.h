@@ -65,6 +65,11 @@ struct tracer_cfg {
 	 * sees every UDP packet of the host - costly beside a busy prober).
 	 * 0: UDP traces end on ICMP port unreachable or gap_limit only. */
 	int udp_replies;
+	/* >= 0: payload offset of a 4-byte word of udp_payload that the
+	 * destination's answers echo unchanged (faultmesh: the session), so the
+	 * raw UDP socket's filter drops the host's other UDP traffic in the
+	 * kernel. -1: answers are told only by their length. */
+	int udp_echo_off;
 };
 
 /* Fill cfg with the defaults: TTL 1..30, 3 retries, gap 3, 1000 ms timeout,

@@ -262,3 +262,91 @@ Test(trace_loop, pacing_spaces_probes_at_one_ttl)
 	tracer_close(t);
 	cr_expect_eq(o.n, 4);
 }
+
+/* Send n UDP datagrams of len bytes (word at payload offset 8) to 127.0.0.1
+ * or ::1 port 31399, where a socket takes them (so no ICMP port unreachable
+ * comes back to the tracer). */
+static void udp_noise(int family, size_t n, size_t len, uint32_t word)
+{
+	uint8_t buf[128] = { 0 };
+	struct sockaddr_in6 s6 = { .sin6_family = AF_INET6, .sin6_port = htons(31399),
+				   .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	struct sockaddr_in s4 = { .sin_family = AF_INET, .sin_port = htons(31399),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(family, SOCK_DGRAM, 0), sink = socket(family, SOCK_DGRAM, 0);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(bind(sink, family == AF_INET ? (struct sockaddr *)&s4 : (struct sockaddr *)&s6,
+			  family == AF_INET ? sizeof(s4) : sizeof(s6)), 0);
+	buf[8] = (uint8_t)(word >> 24);
+	buf[9] = (uint8_t)(word >> 16);
+	buf[10] = (uint8_t)(word >> 8);
+	buf[11] = (uint8_t)word;
+	for (size_t i = 0; i < n; i++)
+		sendto(fd, buf, len, 0,
+		       family == AF_INET ? (struct sockaddr *)&s4 : (struct sockaddr *)&s6,
+		       family == AF_INET ? sizeof(s4) : sizeof(s6));
+	close(fd);
+	close(sink);
+}
+
+Test(trace_loop, udp_answer_filter_keeps_the_hosts_other_udp_out)
+{
+	static const uint8_t payload[48] = { 'F', 'M', 'P', '1', 1, 1, 0, 0, 0xca, 0xfe, 0xf0, 0x0d };
+	static const char *const dsts[] = { "127.0.0.1", "::1" };
+
+	netns_private();
+	for (int i = 0; i < 2; i++) {
+		int family = i ? AF_INET6 : AF_INET;
+		struct loop_out o = { 0 };
+		struct tracer_cfg cfg;
+		struct tracer_stats st;
+		struct tracer *t;
+		struct trace_flow f;
+		int fd = socket(family, SOCK_DGRAM, 0);
+		struct sockaddr_in6 s6 = { .sin6_family = AF_INET6, .sin6_port = htons(31338),
+					   .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+		struct sockaddr_in s4 = { .sin_family = AF_INET, .sin_port = htons(31338),
+					  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+
+		cr_assert_eq(bind(fd, i ? (struct sockaddr *)&s6 : (struct sockaddr *)&s4,
+				  i ? sizeof(s6) : sizeof(s4)), 0);
+		tracer_cfg_default(&cfg);
+		cfg.udp_payload = payload;
+		cfg.udp_payload_len = sizeof(payload);
+		cfg.udp_echo_off = 8;
+		t = open_or_skip(family, &cfg, &o);
+		/* a busy pinger's replies (short) and long datagrams of another
+		 * session: none may reach the tracer */
+		udp_noise(family, 100, 48, 0xcafef00d);
+		udp_noise(family, 100, 64, 0x12345678);
+		tracer_readable(t, mono_ns());
+		tracer_stats_get(t, &st);
+		cr_expect_eq(st.packets_ignored, 0, "%s: %llu of the host's datagrams reached the tracer",
+			     dsts[i], (unsigned long long)st.packets_ignored);
+		/* while an answer echoing the probe still ends the trace */
+		f = flow_of(dsts[i], 17, 31338);
+		cr_assert_eq(tracer_flow_start(t, &f, 0, mono_ns()), 0);
+		loop_run(t, fd);
+		cr_assert_eq(o.n, 1);
+		cr_expect_eq(o.res[0].end, TRACE_END_REACHED, "%s end %d", dsts[i], o.res[0].end);
+		cr_expect_eq(o.res[0].dst_ttl, 1);
+		tracer_close(t);
+		close(fd);
+	}
+}
+
+Test(trace_loop, echo_offset_past_the_payload_is_rejected)
+{
+	static const uint8_t payload[8] = "FMTRACE";
+	struct loop_out o = { 0 };
+	struct tracer_cfg cfg;
+
+	tracer_cfg_default(&cfg);
+	cfg.udp_payload = payload;
+	cfg.udp_payload_len = sizeof(payload);
+	cfg.udp_echo_off = 6;
+	errno = 0;
+	cr_expect_null(tracer_open(AF_INET, &cfg, loop_done_cb, &o));
+	cr_expect_eq(errno, EINVAL);
+}
