@@ -46,7 +46,7 @@ static const struct opt_spec collector_opts[] = {
 	{ "keys", 'k', OPT_STR, offsetof(struct collector_cfg, keys), 0, 0, NULL, "FILE",
 	  "require HMAC-signed frames; lines prober<TAB>hex-key" },
 	{ "plan", 0, OPT_STR, offsetof(struct collector_cfg, plan), 0, 0, NULL, "FILE",
-	  "serve each prober its targets from this plan (triangulate plan) when it asks" },
+	  "serve each prober its targets from this plan (triangulate plan) when it asks; re-read on SIGHUP" },
 	{ "port-file", 0, OPT_STR, offsetof(struct collector_cfg, port_file), 0, 0, NULL, "FILE",
 	  "write the bound TCP port to FILE once listening" },
 	{ "metrics-listen", 0, OPT_STR, offsetof(struct collector_cfg, metrics_listen), 0, 0, NULL,
@@ -55,12 +55,39 @@ static const struct opt_spec collector_opts[] = {
 };
 
 static struct server *collector_server;
+static volatile sig_atomic_t collector_reload; /* SIGHUP: re-read --plan */
+static volatile sig_atomic_t collector_stopping; /* SIGTERM, SIGINT */
 
 static void collector_signal_handle(int sig)
 {
-	(void)sig;
+	if (sig == SIGHUP)
+		collector_reload = 1;
+	else
+		collector_stopping = 1;
 	if (collector_server)
 		server_stop(collector_server);
+}
+
+/* SIGHUP: the plan file again. A plan that does not load leaves the one
+ * being served in place, so a half-edited file costs nothing. */
+static void collector_plan_reload(const char *path, struct plan_targets **plan)
+{
+	char err[512];
+	struct plan_targets *p;
+
+	if (!path) {
+		log_msg(LOG_INFO, "SIGHUP: no --plan to reload");
+		return;
+	}
+	p = plan_targets_load(path, err, sizeof(err));
+	if (!p) {
+		log_msg(LOG_ERR, "plan reload: %s; still serving the previous plan", err);
+		return;
+	}
+	server_plan_set(collector_server, p);
+	plan_targets_free(*plan);
+	*plan = p;
+	log_msg(LOG_INFO, "plan %s reloaded: %zu prober-target pairs", path, plan_targets_count(p));
 }
 
 static int port_file_write(const char *path, int port)
@@ -167,15 +194,23 @@ int main(int argc, char **argv)
 	sa.sa_handler = collector_signal_handle;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (cfg.port_file && port_file_write(cfg.port_file, server_port(collector_server)) < 0)
 		log_msg(LOG_WARN, "cannot write port file %s", cfg.port_file);
 	log_msg(LOG_INFO, "listening on %s (port %d), database %s, auth %s", cfg.listen,
 		server_port(collector_server), cfg.db, keys ? "required" : "off");
 	code = 0;
-	if (server_run(collector_server, err, sizeof(err)) < 0) {
-		log_msg(LOG_ERR, "%s", err);
-		code = 1;
+	for (;;) {
+		if (server_run(collector_server, err, sizeof(err)) < 0) {
+			log_msg(LOG_ERR, "%s", err);
+			code = 1;
+			break;
+		}
+		if (collector_stopping || !collector_reload)
+			break;
+		collector_reload = 0;
+		collector_plan_reload(cfg.plan, &plan);
 	}
 	st = server_stats(collector_server);
 	log_msg(LOG_INFO,

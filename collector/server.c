@@ -205,6 +205,11 @@ const struct session_stats *server_stats(const struct server *s)
 	return &s->stats;
 }
 
+void server_plan_set(struct server *s, const struct plan_targets *plan)
+{
+	s->env.plan = plan;
+}
+
 void server_stop(struct server *s)
 {
 	uint64_t one = 1;
@@ -488,8 +493,10 @@ int server_run(struct server *s, char *err, size_t errlen)
 {
 	struct epoll_event evs[64];
 
-	/* first maintenance one period after start, not during startup */
-	s->next_maint_ms = mono_ms() + s->cfg.maintenance_ms;
+	/* first maintenance one period after start, not during startup (a
+	 * server_run after a stop keeps the schedule) */
+	if (!s->next_maint_ms)
+		s->next_maint_ms = mono_ms() + s->cfg.maintenance_ms;
 	for (;;) {
 		int n, i;
 
@@ -504,8 +511,13 @@ int server_run(struct server *s, char *err, size_t errlen)
 			void *tag = evs[i].data.ptr;
 			struct conn *c = tag;
 
-			if (tag == &s->wakefd)
+			if (tag == &s->wakefd) {
+				uint64_t v;
+				ssize_t rc = read(s->wakefd, &v, sizeof(v));
+
+				(void)rc; /* drained, so a next server_run waits again */
 				return 0;
+			}
 			if (tag == &s->lfd) {
 				server_accept(s);
 				continue;

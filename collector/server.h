@@ -34,8 +34,12 @@ int server_port(const struct server *s);
 /* Serve until server_stop; returns 0, or -1 with err on a fatal loop error
  * (epoll itself failing), never because of what a peer sent. */
 int server_run(struct server *s, char *err, size_t errlen);
-/* Ask server_run to return; async-signal-safe and thread-safe. */
+/* Ask server_run to return; async-signal-safe and thread-safe. Connections
+ * stay open: calling server_run again goes on serving them. */
 void server_stop(struct server *s);
+/* Serve plan (NULL: none) to the HELLOs that come from now on; the caller
+ * owns it and frees the old one after this. Between server_run calls. */
+void server_plan_set(struct server *s, const struct plan_targets *plan);
 /* Close every connection and the listener. */
 void server_destroy(struct server *s);
 const struct session_stats *server_stats(const struct server *s);

@@ -11,6 +11,7 @@
 #include "report.h"
 #include "responder.h"
 #include "spool.h"
+#include "targets_source.h"
 #include "targets.h"
 #include "uplink.h"
 
@@ -28,7 +29,8 @@
 struct prober_cfg {
 	const char *targets;      /* targets file; none: responder only */
 	const char *collector;    /* ADDR:PORT of the collector; none: spool only */
-	int targets_from_collector; /* fetch the targets from the collector's plan at start */
+	int targets_from_collector; /* the targets are the collector's plan for us */
+	long long targets_refresh_ms; /* re-read or re-fetch the targets this often; 0 = SIGHUP only */
 	const char *name;         /* prober name in reports; default: host name */
 	const char *spool;        /* spool directory */
 	long long spool_max_bytes; /* spool bound; oldest batches dropped beyond */
@@ -64,7 +66,9 @@ static const struct opt_spec prober_opts[] = {
 	{ "targets", 't', OPT_STR, O(targets), 0, 0, NULL, "FILE", "targets file (schemas/targets.md); none: only respond" },
 	{ "collector", 'c', OPT_STR, O(collector), 0, 0, NULL, "ADDR:PORT", "collector to send batches to" },
 	{ "targets-from-collector", 0, OPT_FLAG, O(targets_from_collector), 0, 0, NULL, NULL,
-	  "fetch the targets once at start from the collector's plan (needs --collector)" },
+	  "the targets are the collector's plan for this prober (needs --collector)" },
+	{ "targets-refresh", 0, OPT_MS, O(targets_refresh_ms), 0, 86400000, "10m", "DURATION",
+	  "re-read the targets file or re-fetch the plan this often, and on SIGHUP (0: SIGHUP only); a changed list applies from the next interval" },
 	{ "name", 'n', OPT_STR, O(name), 0, 0, NULL, "NAME", "prober name in reports (default: host name)" },
 	{ "spool", 's', OPT_STR, O(spool), 0, 0, "/var/spool/faultmesh", "DIR", "spool directory for unacknowledged batches" },
 	{ "spool-max-bytes", 0, OPT_INT, O(spool_max_bytes), 4096, 1e12, "67108864", "N", "spool size bound; oldest batches dropped beyond" },
@@ -100,11 +104,14 @@ static const struct opt_spec prober_opts[] = {
 #define TRACE_RX_LAG_NS 2000000u
 
 static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t reload_flag; /* SIGHUP: the targets again */
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	stop_flag = 1;
+	if (sig == SIGHUP)
+		reload_flag = 1;
+	else
+		stop_flag = 1;
 }
 
 static uint64_t now_ns(void)
@@ -155,6 +162,13 @@ struct prober {
 	struct spool *sp;
 	struct uplink *up;
 	struct pathwatch *pw;
+	struct targets_source *ts;
+	struct target_spec *targets; /* the list being probed */
+	size_t ntargets;
+	struct pinger_cfg ping_cfg;
+	struct pinger_stats ping_base; /* of the pingers a new list replaced */
+	uint8_t key[64]; /* --key, parsed */
+	size_t keylen;
 	struct nl_link_totals link_prev;
 	int have_link_prev;
 	int epfd;       /* what must wake us at once: responder, uplink */
@@ -291,58 +305,115 @@ out:
 	free(b.paths);
 }
 
-/* Attempts and per-attempt bound of the start-up targets fetch. */
-#define TARGETS_FETCH_TRIES 3
-#define TARGETS_FETCH_TIMEOUT_MS 10000
-#define TARGETS_FETCH_PAUSE_S 2
-
-/* The targets from the collector's plan (--targets-from-collector), parsed
- * like a targets file named "collector ADDR:PORT". */
-static int targets_fetch(struct prober *pr, const struct targets_defaults *def,
-			 struct target_spec **targets, size_t *ntargets, char *err,
-			 size_t errlen)
+/* A random session: responders keep counts per session, so a new one
+ * starts them over, as after a restart. Never 0, which is what a SYN
+ * without our TS option carries. */
+static uint32_t session_new(void)
 {
-	static uint8_t key[64];
-	struct uplink_cfg uc = { .collector = pr->cfg.collector, .name = pr->name };
-	char source[96], why[256];
-	char *text = NULL;
-	size_t len = 0;
-	int i, rc;
+	uint32_t v = 0;
+	int ufd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
 
-	if (pr->cfg.key) {
-		if (hex_key_parse(pr->cfg.key, key, sizeof(key), &uc.keylen) < 0) {
-			snprintf(err, errlen, "--key: expected 32-128 hex digits");
-			return -1;
-		}
-		uc.key = key;
+	if (ufd < 0 || read(ufd, &v, sizeof(v)) != sizeof(v))
+		v = (uint32_t)now_ns() ^ (uint32_t)getpid();
+	if (ufd >= 0)
+		close(ufd);
+	return v ? v : 1;
+}
+
+/* Path tracing for the pinger's flows, its sockets read on the loop's
+ * turns (see prober_setup). */
+static int prober_pathwatch_open(struct prober *pr, char *err, size_t errlen)
+{
+	struct pathwatch_cfg wc = {
+		.retrace_ns = (uint64_t)pr->cfg.trace_ms * 1000000u,
+		.lossy_ns = (uint64_t)pr->cfg.trace_lossy_ms * 1000000u,
+		.max_busy = (unsigned)pr->cfg.trace_busy,
+		.router_interval_ms = (uint32_t)pr->cfg.trace_router_ms,
+		.session = pr->ping_cfg.session,
+		.coverage_cb = coverage_report_cb,
+		.coverage_arg = pr,
+	};
+	int fds[4];
+	size_t n;
+
+	pr->pw = pathwatch_open(&wc, err, errlen);
+	if (!pr->pw)
+		return -1;
+	n = pathwatch_fds(pr->pw, fds, 4);
+	for (size_t i = 0; i < n; i++)
+		ep_add(pr->trace_epfd, fds[i], EPOLLIN);
+	return 0;
+}
+
+/* A changed target list, at an interval's end: a new pinger and path watch
+ * with a new session. Flows grown for coverage start over and are grown
+ * again from their traces. If the new list cannot be probed, the old one
+ * is probed again. */
+static void prober_targets_apply(struct prober *pr, struct target_spec *targets,
+				 size_t ntargets)
+{
+	struct pinger_stats st;
+	char err[512];
+
+	if (pr->ping) {
+		pinger_stats_get(pr->ping, &st);
+		pr->ping_base.sent += st.sent;
+		pr->ping_base.send_errors += st.send_errors;
+		pr->ping_base.replies += st.replies;
+		pr->ping_base.late += st.late;
+		pr->ping_base.unmatched += st.unmatched;
 	}
-	snprintf(source, sizeof(source), "collector %s", pr->cfg.collector);
-	for (i = 1;; i++) {
-		if (uplink_targets_fetch(&uc, TARGETS_FETCH_TIMEOUT_MS, &text, &len, why,
-					 sizeof(why)) == 0)
-			break;
-		if (i == TARGETS_FETCH_TRIES || stop_flag) {
-			snprintf(err, errlen, "%s: targets: %s (%d attempts)", source, why, i);
-			return -1;
+	pathwatch_close(pr->pw);
+	pr->pw = NULL;
+	/* closed first: the new pinger binds the same source ports */
+	pinger_close(pr->ping);
+	pr->ping_cfg.session = session_new();
+	pr->ping = pinger_open(&pr->ping_cfg, targets, ntargets, pr->nl, err, sizeof(err));
+	if (pr->ping) {
+		free(pr->targets);
+		pr->targets = targets;
+		pr->ntargets = ntargets;
+		log_msg(LOG_INFO, "%s: now probing %zu targets", targets_source_name(pr->ts), ntargets);
+	} else {
+		log_msg(LOG_ERR, "%s: cannot probe the new list (%s); the previous one goes on",
+			targets_source_name(pr->ts), err);
+		free(targets);
+		pr->ping = pinger_open(&pr->ping_cfg, pr->targets, pr->ntargets, pr->nl, err,
+				       sizeof(err));
+		if (!pr->ping) {
+			log_msg(LOG_ERR, "cannot probe the previous list either: %s", err);
+			return;
 		}
-		log_msg(LOG_WARN, "%s: targets: %s; retry in %d s", source, why,
-			TARGETS_FETCH_PAUSE_S);
-		sleep(TARGETS_FETCH_PAUSE_S);
 	}
-	rc = targets_parse(text, len, source, def, targets, ntargets, err, errlen);
-	free(text);
-	if (rc == 0)
-		log_msg(LOG_INFO, "%s: %zu targets for %s", source, *ntargets, pr->name);
-	return rc;
+	if (pr->cfg.trace_ms && prober_pathwatch_open(pr, err, sizeof(err)) < 0)
+		log_msg(LOG_ERR, "no path tracing: %s", err);
+}
+
+/* At an interval's end: a refreshed list that changed is applied, one
+ * that is broken is reported and the probing goes on. */
+static void prober_targets_update(struct prober *pr)
+{
+	struct target_spec *targets = NULL;
+	size_t ntargets = 0;
+	char err[512];
+	int rc = targets_source_take(pr->ts, &targets, &ntargets, err, sizeof(err));
+
+	if (rc < 0)
+		log_msg(LOG_ERR, "targets not refreshed: %s; probing the %zu current ones", err,
+			pr->ntargets);
+	else if (rc > 0)
+		prober_targets_apply(pr, targets, ntargets);
 }
 
 static int prober_setup(struct prober *pr, char *err, size_t errlen)
 {
-	struct target_spec *targets = NULL;
-	size_t ntargets = 0;
 	int fds[1024];
 	size_t n;
 
+	if (pr->cfg.key && hex_key_parse(pr->cfg.key, pr->key, sizeof(pr->key), &pr->keylen) < 0) {
+		snprintf(err, errlen, "--key: expected 32-128 hex digits");
+		return -1;
+	}
 	pr->epfd = epoll_create1(EPOLL_CLOEXEC);
 	pr->up_fd_registered = -1;
 	if (pr->epfd < 0) {
@@ -380,54 +451,49 @@ static int prober_setup(struct prober *pr, char *err, size_t errlen)
 		return -1;
 	}
 	if (pr->cfg.targets || pr->cfg.targets_from_collector) {
-		struct targets_defaults def = {
-			.flows = (unsigned)pr->cfg.flows,
-			.rate_pps = pr->cfg.rate,
-			.dscp = (uint8_t)pr->cfg.dscp,
-			.port = (uint16_t)pr->cfg.port,
-			.kind = probe_kind_find(pr->cfg.proto),
+		struct targets_source_cfg tc = {
+			.file = pr->cfg.targets,
+			.up = { .collector = pr->cfg.collector, .name = pr->name },
+			.def = {
+				.flows = (unsigned)pr->cfg.flows,
+				.rate_pps = pr->cfg.rate,
+				.dscp = (uint8_t)pr->cfg.dscp,
+				.port = (uint16_t)pr->cfg.port,
+				.kind = probe_kind_find(pr->cfg.proto),
+			},
 		};
-		struct pinger_cfg pc = {
+
+		if (!tc.def.kind) {
+			snprintf(err, errlen, "--proto: unknown kind '%s' (udp, tcp)", pr->cfg.proto);
+			return -1;
+		}
+		if (pr->keylen) {
+			tc.up.key = pr->key;
+			tc.up.keylen = pr->keylen;
+		}
+		pr->ping_cfg = (struct pinger_cfg){
 			.sport_base = (uint16_t)pr->cfg.sport_base,
 			.pps_max = pr->cfg.pps_max,
 			.timeout_ms = (uint32_t)pr->cfg.timeout_ms,
 			.down_intervals = (uint32_t)pr->cfg.down_intervals,
+			.session = session_new(),
 		};
-		int ufd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-
-		if (!def.kind) {
-			snprintf(err, errlen, "--proto: unknown kind '%s' (udp, tcp)", pr->cfg.proto);
+		srand(pr->ping_cfg.session);
+		pr->ts = targets_source_open(&tc);
+		if (!pr->ts) {
+			snprintf(err, errlen, "out of memory");
 			return -1;
 		}
-		if (ufd < 0 || read(ufd, &pc.session, sizeof(pc.session)) != sizeof(pc.session))
-			pc.session = (uint32_t)now_ns() ^ (uint32_t)getpid();
-		if (!pc.session) /* 0 is what a SYN without our TS option carries */
-			pc.session = 1;
-		if (ufd >= 0)
-			close(ufd);
-		srand(pc.session);
-		if (pr->cfg.targets_from_collector
-			    ? targets_fetch(pr, &def, &targets, &ntargets, err, errlen) < 0
-			    : targets_load(pr->cfg.targets, &def, &targets, &ntargets, err, errlen) < 0)
+		if (targets_source_first(pr->ts, &stop_flag, &pr->targets, &pr->ntargets, err,
+					 errlen) < 0)
 			return -1;
-		pr->ping = pinger_open(&pc, targets, ntargets, pr->nl, err, errlen);
-		free(targets);
+		if (pr->cfg.targets_from_collector)
+			log_msg(LOG_INFO, "%s: %zu targets for %s", targets_source_name(pr->ts),
+				pr->ntargets, pr->name);
+		pr->ping = pinger_open(&pr->ping_cfg, pr->targets, pr->ntargets, pr->nl, err, errlen);
 		if (!pr->ping)
 			return -1;
 		if (pr->cfg.trace_ms) {
-			struct pathwatch_cfg wc = {
-				.retrace_ns = (uint64_t)pr->cfg.trace_ms * 1000000u,
-				.lossy_ns = (uint64_t)pr->cfg.trace_lossy_ms * 1000000u,
-				.max_busy = (unsigned)pr->cfg.trace_busy,
-				.router_interval_ms = (uint32_t)pr->cfg.trace_router_ms,
-				.session = pc.session,
-				.coverage_cb = coverage_report_cb,
-				.coverage_arg = pr,
-			};
-
-			pr->pw = pathwatch_open(&wc, err, errlen);
-			if (!pr->pw)
-				return -1;
 			/* The tracers' raw sockets see a copy of every UDP packet
 			 * of the host (each probe and each reply): waking for each
 			 * would undo the pinger's batching. Their answers are read
@@ -442,21 +508,21 @@ static int prober_setup(struct prober *pr, char *err, size_t errlen)
 				snprintf(err, errlen, "epoll: %s", strerror(errno));
 				return -1;
 			}
-			n = pathwatch_fds(pr->pw, fds, 1024);
-			for (size_t i = 0; i < n; i++)
-				ep_add(pr->trace_epfd, fds[i], EPOLLIN);
+			if (prober_pathwatch_open(pr, err, errlen) < 0)
+				return -1;
 		}
 		pr->sp = spool_open(pr->cfg.spool, (uint64_t)pr->cfg.spool_max_bytes, err, errlen);
 		if (!pr->sp)
 			return -1;
-		log_msg(LOG_INFO, "probing %zu targets; %zu batches waiting in %s", ntargets,
+		log_msg(LOG_INFO, "probing %zu targets; %zu batches waiting in %s", pr->ntargets,
 			spool_count(pr->sp), pr->cfg.spool);
 	}
 	if (pr->cfg.collector) {
-		static uint8_t key[64];
 		struct uplink_cfg uc = {
 			.collector = pr->cfg.collector,
 			.name = pr->name,
+			.key = pr->keylen ? pr->key : NULL,
+			.keylen = pr->keylen,
 			.window = 32,
 			.backoff_min_ms = 250,
 			.backoff_max_ms = 30000,
@@ -465,13 +531,6 @@ static int prober_setup(struct prober *pr, char *err, size_t errlen)
 		if (!pr->sp) {
 			snprintf(err, errlen, "--collector needs --targets (nothing to report)");
 			return -1;
-		}
-		if (pr->cfg.key) {
-			if (hex_key_parse(pr->cfg.key, key, sizeof(key), &uc.keylen) < 0) {
-				snprintf(err, errlen, "--key: expected 32-128 hex digits");
-				return -1;
-			}
-			uc.key = key;
 		}
 		pr->up = uplink_new(&uc, pr->sp, err, errlen);
 		if (!pr->up)
@@ -482,6 +541,8 @@ static int prober_setup(struct prober *pr, char *err, size_t errlen)
 
 static void prober_teardown(struct prober *pr)
 {
+	targets_source_close(pr->ts);
+	free(pr->targets);
 	uplink_free(pr->up);
 	pathwatch_close(pr->pw);
 	spool_close(pr->sp);
@@ -512,6 +573,9 @@ static void prober_run(struct prober *pr)
 	uint64_t deadline = pr->cfg.duration_ms ? start + (uint64_t)pr->cfg.duration_ms * 1000000u : 0;
 	uint64_t iv_start = start, iv_end = start + interval_jittered_ns(&pr->cfg);
 	uint64_t next_ping = start;
+	uint64_t next_refresh = pr->cfg.targets_refresh_ms
+					? start + (uint64_t)pr->cfg.targets_refresh_ms * 1000000u
+					: UINT64_MAX;
 
 	while (!stop_flag) {
 		struct epoll_event ev[64];
@@ -567,13 +631,25 @@ static void prober_run(struct prober *pr)
 				responder_fd_ready(pr->resp, fd);
 		}
 		now = now_ns();
+		if (pr->ts && (reload_flag || now >= next_refresh)) {
+			/* a fetch runs meanwhile; the list is taken at the
+			 * interval's end, so no interval mixes two lists */
+			reload_flag = 0;
+			targets_source_refresh(pr->ts);
+			if (pr->cfg.targets_refresh_ms)
+				next_refresh = now + (uint64_t)pr->cfg.targets_refresh_ms * 1000000u;
+		}
 		if (pr->ping)
 			next_ping = pinger_tick(pr->ping, now);
-		if (pr->ping && now >= iv_end) {
-			interval_report(pr, iv_start, now);
+		if (now >= iv_end) {
+			if (pr->ping) {
+				interval_report(pr, iv_start, now);
+				up_w = 1; /* a new batch to send */
+			}
+			if (pr->ts)
+				prober_targets_update(pr);
 			iv_start = now;
 			iv_end = now + interval_jittered_ns(&pr->cfg);
-			up_w = 1; /* a new batch to send */
 		}
 		if (pr->up)
 			uplink_run(pr->up, up_r, up_w, (int64_t)(now / 1000000u));
@@ -588,6 +664,11 @@ static void stats_log(const struct prober *pr)
 		struct pinger_stats s;
 
 		pinger_stats_get(pr->ping, &s);
+		s.sent += pr->ping_base.sent;
+		s.send_errors += pr->ping_base.send_errors;
+		s.replies += pr->ping_base.replies;
+		s.late += pr->ping_base.late;
+		s.unmatched += pr->ping_base.unmatched;
 		log_msg(LOG_INFO, "pinger: sent %llu, send errors %llu, replies %llu, late %llu, unmatched %llu",
 			(unsigned long long)s.sent, (unsigned long long)s.send_errors,
 			(unsigned long long)s.replies, (unsigned long long)s.late,
@@ -626,6 +707,7 @@ int main(int argc, char **argv)
 		snprintf(pr.name, sizeof(pr.name), "prober");
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (prober_setup(&pr, err, sizeof(err)) < 0) {
 		log_msg(LOG_ERR, "%s", err);

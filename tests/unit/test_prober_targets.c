@@ -1,11 +1,15 @@
-/* Targets file: defaults, per-target keys, and errors naming file and line. */
+/* Targets file: defaults, per-target keys, errors naming file and line;
+ * and the targets source that re-reads it. */
 #include "prober/probe.h"
 #include "prober/targets.h"
+#include "prober/targets_source.h"
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const struct targets_defaults def = { .flows = 16, .rate_pps = 10, .dscp = 0,
 					     .port = 31338, .kind = &probe_udp_ops };
@@ -63,4 +67,64 @@ Test(targets, errors_name_file_and_line)
 					   sizeof(err)), -1, "case %zu accepted", i);
 		cr_assert(strstr(err, bad[i].err), "case %zu: '%s' lacks '%s'", i, err, bad[i].err);
 	}
+}
+
+/* The targets source over a file: a refresh hands out a list only when the
+ * text changed, and a broken file is an error naming file and line while
+ * the last good list stays the one compared against. */
+static void file_put(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+Test(targets_source, refresh_hands_out_only_a_changed_list)
+{
+	char path[] = "/tmp/fm-ts-XXXXXX";
+	int fd = mkstemp(path);
+	struct targets_source_cfg cfg = { .file = path, .def = def };
+	struct targets_source *s;
+	struct target_spec *t = NULL;
+	size_t n = 0;
+	char err[256];
+	volatile sig_atomic_t stop = 0;
+
+	cr_assert_geq(fd, 0);
+	close(fd);
+	file_put(path, "# faultmesh targets v1\n198.18.0.2\n");
+	s = targets_source_open(&cfg);
+	cr_assert_not_null(s);
+	cr_assert_eq(targets_source_first(s, &stop, &t, &n, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(n, 1);
+	free(t);
+	cr_expect_eq(targets_source_take(s, &t, &n, err, sizeof(err)), 0, "no refresh asked");
+
+	targets_source_refresh(s);
+	cr_expect_eq(targets_source_take(s, &t, &n, err, sizeof(err)), 0, "same text");
+
+	file_put(path, "# faultmesh targets v1\n198.18.0.2\n198.18.0.3 flows=4\n");
+	targets_source_refresh(s);
+	cr_assert_eq(targets_source_take(s, &t, &n, err, sizeof(err)), 1, "%s", err);
+	cr_expect_eq(n, 2);
+	cr_expect_eq(t[1].flows, 4);
+	free(t);
+
+	file_put(path, "# faultmesh targets v1\n198.18.0.2\n198.18.0.3 flows=999\n");
+	targets_source_refresh(s);
+	cr_assert_eq(targets_source_take(s, &t, &n, err, sizeof(err)), -1);
+	cr_expect(strstr(err, path) && strstr(err, ":3"), "error names file and line: %s", err);
+
+	/* back to the list in use: nothing new to apply */
+	file_put(path, "# faultmesh targets v1\n198.18.0.2\n198.18.0.3 flows=4\n");
+	targets_source_refresh(s);
+	cr_expect_eq(targets_source_take(s, &t, &n, err, sizeof(err)), 0);
+
+	unlink(path);
+	targets_source_refresh(s);
+	cr_expect_eq(targets_source_take(s, &t, &n, err, sizeof(err)), -1);
+	cr_expect(strstr(err, path) != NULL, "%s", err);
+	targets_source_close(s);
 }
