@@ -846,6 +846,9 @@ struct grouping {
 	uint8_t *sw_flagged;        /* per device: a faulty switch-to-switch link */
 	uint64_t *dev_flows;        /* per device: flows crossing it */
 	uint64_t *dev_flagged;      /* ... through one of its faulty links */
+	double *rest_lost, *rest_mean; /* per device: probes lost on its flows
+				     * that cross no faulty link, and the
+				     * background's expectation of that */
 };
 
 static void grouping_free(struct grouping *g)
@@ -862,6 +865,8 @@ static void grouping_free(struct grouping *g)
 	free(g->sw_flagged);
 	free(g->dev_flows);
 	free(g->dev_flagged);
+	free(g->rest_lost);
+	free(g->rest_mean);
 }
 
 static int grouping_init(struct grouping *g, struct fit *f, const struct infer_cfg *cfg)
@@ -885,8 +890,11 @@ static int grouping_init(struct grouping *g, struct fit *f, const struct infer_c
 	g->sw_flagged = calloc(nd, 1);
 	g->dev_flows = calloc(nd, sizeof(*g->dev_flows));
 	g->dev_flagged = calloc(nd, sizeof(*g->dev_flagged));
+	g->rest_lost = calloc(nd, sizeof(*g->rest_lost));
+	g->rest_mean = calloc(nd, sizeof(*g->rest_mean));
 	if (!g->link_sus || !g->dev_sus || !g->used || !g->nin || !g->nout ||
-	    !g->fin || !g->fout || !g->sw_flagged || !g->dev_flows || !g->dev_flagged)
+	    !g->fin || !g->fout || !g->sw_flagged || !g->dev_flows || !g->dev_flagged ||
+	    !g->rest_lost || !g->rest_mean)
 		return -1;
 	for (uint32_t l = 0; l < m->nlinks; l++)
 		g->link_sus[l] = -1;
@@ -1115,7 +1123,9 @@ static void grouping_devices_count(struct grouping *g)
 	}
 	for (size_t a = 0; a < m->nalts; a++) {
 		const struct model_alt *al = &m->alts[a];
+		const struct model_flow *fl = &m->flows[al->flow];
 		const uint32_t *ls = m->alt_links + al->link_first;
+		int clean = 1;
 
 		if (g->f->w[a] < 0.5)
 			continue;
@@ -1127,7 +1137,71 @@ static void grouping_devices_count(struct grouping *g)
 			g->dev_flagged[d] += g->link_sus[ls[i - 1]] >= 0 ||
 					     g->link_sus[ls[i]] >= 0;
 		}
+		for (uint32_t i = 0; i < al->nlinks; i++)
+			clean &= g->link_sus[ls[i]] < 0;
+		if (!clean)
+			continue;
+		for (uint32_t i = 1; i < al->nlinks; i++) {
+			uint32_t d = m->link_from[ls[i]];
+
+			g->rest_lost[d] += (double)fl->lost;
+			g->rest_mean[d] += (double)fl->sent * -expm1(-g->u_null * al->nlinks);
+		}
 	}
+}
+
+/* Do the device's flows that cross none of the faulty links still lose more
+ * than the background allows, at the level links are tested at? Then the
+ * loss is not the flagged links' alone: the links that passed their own
+ * tests are the strongest part of a device-wide fault, not all of it (with
+ * little evidence per link, only some of a faulty device's links pass).
+ * Poisson likelihood ratio, one-sided. */
+static int grouping_device_rest_lossy(const struct grouping *g, uint32_t d)
+{
+	double k = g->rest_lost[d], mu = g->rest_mean[d], lr;
+
+	if (!(mu > 0) || k <= mu)
+		return 0;
+	lr = 2 * (k * log(k / mu) - (k - mu));
+	return 0.5 * erfc(sqrt(lr / 2)) * g->ntests <= g->cfg->alpha;
+}
+
+/* Per candidate device (cand[d] >= 0, rate u[cand[d]]): the share of the
+ * probes through it whose path carries at least DEVICE_PATH_SHARE of the
+ * device's rate on the device's own two links. The fit may split a device's
+ * loss between its in- and out-links any way it likes, but a path crosses
+ * one of each, so the sum is what the data pins down. */
+#define DEVICE_PATH_SHARE (1.0 / 3)
+static int devices_coverage(const struct grouping *g, const int32_t *cand, const double *u,
+			    size_t ncand, double *cover)
+{
+	const struct model *m = g->m;
+	double *total = calloc(ncand + 1, sizeof(*total));
+
+	if (!total)
+		return -1;
+	memset(cover, 0, ncand * sizeof(*cover));
+	for (size_t a = 0; a < m->nalts; a++) {
+		const struct model_alt *al = &m->alts[a];
+		const uint32_t *ls = m->alt_links + al->link_first;
+		double sent = (double)m->flows[al->flow].sent;
+
+		if (g->f->w[a] < 0.5)
+			continue;
+		for (uint32_t i = 1; i < al->nlinks; i++) {
+			int32_t c = cand[m->link_from[ls[i]]];
+
+			if (c < 0)
+				continue;
+			total[c] += sent;
+			if (g->f->u[ls[i - 1]] + g->f->u[ls[i]] >= DEVICE_PATH_SHARE * u[c])
+				cover[c] += sent;
+		}
+	}
+	for (size_t c = 0; c < ncand; c++)
+		cover[c] = total[c] > 0 ? cover[c] / total[c] : 0;
+	free(total);
+	return 0;
 }
 
 static int grouping_add(struct grouping *g, enum suspect_kind kind, uint32_t d)
@@ -1140,8 +1214,12 @@ static int grouping_add(struct grouping *g, enum suspect_kind kind, uint32_t d)
 }
 
 /* Devices: a switch with two or more faulty links, one of them to another
- * switch, whose flows mostly cross those links, and whose flows one
- * device-wide loss rate explains as well as the links' own rates. */
+ * switch, whose flows mostly cross those links (or whose other flows lose
+ * too), and whose flows one device-wide loss rate explains: as well as the
+ * links' own rates do, or, where evidence is so ample that the links' small
+ * differences (their own background) are significant, on nearly every path
+ * through it (DEVICE_COVERAGE of its probes). */
+#define DEVICE_COVERAGE 0.9
 static int grouping_devices_test(struct grouping *g)
 {
 	const struct model *m = g->m;
@@ -1151,7 +1229,7 @@ static int grouping_devices_test(struct grouping *g)
 	uint32_t *cand_list = malloc((m->ndevs + 1) * sizeof(*cand_list));
 	uint32_t *order = NULL, ncand = 0;
 	struct tally *ct = NULL;
-	double *cand_u = NULL;
+	double *cand_u = NULL, *cover = NULL;
 	int rc = -1;
 
 	if (!cand_dev || !one_map || !cand_list)
@@ -1160,7 +1238,8 @@ static int grouping_devices_test(struct grouping *g)
 		cand_dev[d] = one_map[d] = -1;
 		if (m->dev_transit[d] && g->fin[d] + g->fout[d] >= 2 && g->sw_flagged[d] &&
 		    g->dev_flows[d] &&
-		    g->dev_flagged[d] >= g->cfg->device_share * g->dev_flows[d]) {
+		    (g->dev_flagged[d] >= g->cfg->device_share * g->dev_flows[d] ||
+		     grouping_device_rest_lossy(g, d))) {
 			cand_dev[d] = (int32_t)ncand;
 			cand_list[ncand++] = d;
 		}
@@ -1170,8 +1249,9 @@ static int grouping_devices_test(struct grouping *g)
 		goto out;
 	}
 	cand_u = malloc(ncand * sizeof(*cand_u));
+	cover = malloc(ncand * sizeof(*cover));
 	order = malloc(ncand * sizeof(*order));
-	if (!cand_u || !order || !(ct = groups_tally(f, cand_dev, ncand, NULL, NULL)))
+	if (!cand_u || !cover || !order || !(ct = groups_tally(f, cand_dev, ncand, NULL, NULL)))
 		goto out;
 	for (uint32_t i = 0; i < ncand; i++) {
 		struct terms t = { ct[i].B, ct[i].c, ct[i].r, ct[i].n };
@@ -1185,6 +1265,8 @@ static int grouping_devices_test(struct grouping *g)
 	 * left at its own rate (the stronger device's loss) */
 	sort_u = cand_u;
 	qsort(order, ncand, sizeof(*order), cand_cmp);
+	if (devices_coverage(g, cand_dev, cand_u, ncand, cover) < 0)
+		goto out;
 	for (uint32_t oi = 0; oi < ncand; oi++) {
 		uint32_t i = order[oi], d = cand_list[i];
 		struct tally *t = &ct[i], *own = NULL;
@@ -1213,7 +1295,8 @@ static int grouping_devices_test(struct grouping *g)
 			t = own;
 			u = terms_solve(&tt, g->cfg->prior_probes, 0, &curv);
 		}
-		fits = device_model_fits(t, u, rates - 1, g->cfg->alpha / g->ntests);
+		fits = cover[i] >= DEVICE_COVERAGE ||
+		       device_model_fits(t, u, rates - 1, g->cfg->alpha / g->ntests);
 		tallies_free(own, 1);
 		if (fits && grouping_add(g, SUSPECT_DEVICE, d) < 0)
 			goto out;
@@ -1225,6 +1308,7 @@ out:
 	free(one_map);
 	free(cand_list);
 	free(cand_u);
+	free(cover);
 	free(order);
 	return rc;
 }

@@ -279,3 +279,95 @@ Test(infer, json_writer_names_kinds_and_fields)
 	fclose(f);
 	cr_assert_str_eq(buf, "{\"suspects\": []}\n");
 }
+
+/* Leaf-spine as above with `sent` probes per flow; flows through spine
+ * `dev` lose down_loss[destination leaf], and links listed in `lossy`
+ * (spine -> leaf pairs) lose their rate on their own. */
+struct thin {
+	unsigned sent;
+	int dev;                 /* spine index, -1 none */
+	double down_loss[4];     /* per destination leaf, for flows via dev */
+	int link_spine[2], link_leaf[2];
+	double link_loss;
+};
+
+static struct obs_set *leaf_spine_thin(const struct thin *t)
+{
+	struct obs_set *s = obs_set_new();
+	char hs[8], hd[8], ls[8], ld[8], sp[8], err[128];
+
+	for (int a = 0; a < 8; a++) {
+		for (int b = 0; b < 8; b++) {
+			if (a / 2 == b / 2)
+				continue;
+			for (int k = 0; k < 4; k++) {
+				const char *hops[3] = { ls, sp, ld };
+				struct obs_row row = { hs, hd, OBS_PROTO_UDP, 0, 31338, t->sent, 0, 3, hops };
+				double loss = k == t->dev ? t->down_loss[b / 2] : 0;
+
+				for (int i = 0; i < 2; i++)
+					if (t->link_loss > 0 && k == t->link_spine[i] && b / 2 == t->link_leaf[i])
+						loss = t->link_loss;
+				snprintf(hs, sizeof(hs), "h%d", a);
+				snprintf(hd, sizeof(hd), "h%d", b);
+				snprintf(ls, sizeof(ls), "l%d", a / 2);
+				snprintf(ld, sizeof(ld), "l%d", b / 2);
+				snprintf(sp, sizeof(sp), "s%d", k);
+				row.sport = 2000u + (unsigned)(k * 16 + a);
+				row.lost = (uint64_t)llround(t->sent * loss);
+				cr_assert_eq(obs_set_row_add(s, &row, err, sizeof(err)), 0, "%s", err);
+			}
+		}
+	}
+	return s;
+}
+
+static void suspects_text(const struct suspect_list *out, char *buf, size_t len)
+{
+	buf[0] = 0;
+	for (size_t i = 0; i < out->n; i++)
+		snprintf(buf + strlen(buf), len - strlen(buf), " %s %s->%s %.3f;",
+			 suspect_kind_name(out->v[i].kind), out->v[i].from, out->v[i].to,
+			 out->v[i].loss_ratio);
+}
+
+/* A 5% device fault seen through few probes: chance made its flows to two
+ * leaves lose 7% and to the other two 3%, so only the two heavier links
+ * pass their own tests. The rest of the device's flows still lose far
+ * beyond the background: one device, not two links. */
+Test(infer, thinly_seen_device_fault_is_still_the_device)
+{
+	struct thin t = { .sent = 100, .dev = 2, .down_loss = { 0.03, 0.03, 0.07, 0.07 } };
+	struct obs_set *s = leaf_spine_thin(&t);
+	struct suspect_list out = { 0 };
+	char all[1024];
+
+	localize(s, &out);
+	suspects_text(&out, all, sizeof(all));
+	cr_assert_eq(out.n, 1, "suspects:%s", all);
+	cr_assert_eq(out.v[0].kind, SUSPECT_DEVICE, "suspects:%s", all);
+	cr_assert_str_eq(out.v[0].from, "s2");
+	suspect_list_free(&out);
+	obs_set_free(s);
+}
+
+/* Two faulty links on one spine and nothing else on it: its other flows
+ * are clean, so the links are named, not the spine. */
+Test(infer, two_faulty_links_on_one_spine_are_links)
+{
+	struct thin t = { .sent = 100, .dev = -1, .link_spine = { 2, 2 }, .link_leaf = { 2, 3 },
+			  .link_loss = 0.07 };
+	struct obs_set *s = leaf_spine_thin(&t);
+	struct suspect_list out = { 0 };
+	char all[1024];
+
+	localize(s, &out);
+	suspects_text(&out, all, sizeof(all));
+	cr_assert_eq(out.n, 2, "suspects:%s", all);
+	for (size_t i = 0; i < out.n; i++) {
+		cr_expect_eq(out.v[i].kind, SUSPECT_LINK, "suspects:%s", all);
+		cr_expect_str_eq(out.v[i].from, "s2", "suspects:%s", all);
+	}
+	suspect_list_free(&out);
+	obs_set_free(s);
+}
