@@ -29,7 +29,12 @@ lab_init() {
 	trap lab_cleanup EXIT
 	trap 'exit 130' INT TERM
 	lab_defer "FM_LAB=$LAB_NAME $LAB_FABRIC down"
-	lab_defer "rm -rf $LAB_TMP"
+	# FM_KEEP=1 keeps the scratch dir (databases, logs) for a look afterwards
+	if [ "${FM_KEEP:-0}" = 1 ]; then
+		lab_defer "echo 'kept $LAB_TMP' >&2"
+	else
+		lab_defer "rm -rf $LAB_TMP"
+	fi
 }
 
 # lab_defer CMD: run CMD (a string for eval) at exit; last registered, first run.

@@ -202,8 +202,6 @@ report_keeps_last_n() {
 }
 
 lab_init rep
-# FM_KEEP=1: keep the database, reports and screenshots for a look afterwards
-[ "${FM_KEEP:-0}" = 1 ] && lab_defer "cp -a $LAB_TMP /tmp/faultmesh-report-keep.$$"
 report_setup || { echo "setup failed"; exit 1; }
 tests_run
 exit $EXIT_STATUS
