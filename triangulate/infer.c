@@ -1230,7 +1230,7 @@ static int grouping_devices_test(struct grouping *g)
 	uint32_t *order = NULL, ncand = 0;
 	struct tally *ct = NULL;
 	double *cand_u = NULL, *cover = NULL;
-	int rc = -1;
+	int rc = -1, have_cover = 0;
 
 	if (!cand_dev || !one_map || !cand_list)
 		goto out;
@@ -1265,8 +1265,6 @@ static int grouping_devices_test(struct grouping *g)
 	 * left at its own rate (the stronger device's loss) */
 	sort_u = cand_u;
 	qsort(order, ncand, sizeof(*order), cand_cmp);
-	if (devices_coverage(g, cand_dev, cand_u, ncand, cover) < 0)
-		goto out;
 	for (uint32_t oi = 0; oi < ncand; oi++) {
 		uint32_t i = order[oi], d = cand_list[i];
 		struct tally *t = &ct[i], *own = NULL;
@@ -1295,9 +1293,15 @@ static int grouping_devices_test(struct grouping *g)
 			t = own;
 			u = terms_solve(&tt, g->cfg->prior_probes, 0, &curv);
 		}
-		fits = cover[i] >= DEVICE_COVERAGE ||
-		       device_model_fits(t, u, rates - 1, g->cfg->alpha / g->ntests);
+		fits = device_model_fits(t, u, rates - 1, g->cfg->alpha / g->ntests);
 		tallies_free(own, 1);
+		if (!fits && !have_cover) { /* one pass for all candidates, when needed */
+			if (devices_coverage(g, cand_dev, cand_u, ncand, cover) < 0)
+				goto out;
+			have_cover = 1;
+		}
+		if (!fits)
+			fits = cover[i] >= DEVICE_COVERAGE;
 		if (fits && grouping_add(g, SUSPECT_DEVICE, d) < 0)
 			goto out;
 	}
