@@ -2,6 +2,7 @@
  * line is an error naming the file and line, so a typo never disables auth. */
 #include "keys.h"
 #include "report.h"
+#include "textio.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -67,35 +68,41 @@ static int keyring_line_parse(char *line, struct keyring_entry *e,
 	return 0;
 }
 
-struct keyring *keyring_load(const char *path, char *err, size_t errlen)
+struct keyring *keyring_parse(const char *text, size_t len, const char *name, char *err,
+			      size_t errlen)
 {
 	struct keyring *k = calloc(1, sizeof(*k));
-	FILE *f = fopen(path, "r");
+	size_t pos = 0, lineno = 0, ll;
+	const char *raw;
 	char line[512];
-	unsigned lineno = 0;
 
-	if (!k || !f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto err;
+	if (!k) {
+		snprintf(err, errlen, "%s: out of memory", name);
+		return NULL;
 	}
-	while (fgets(line, sizeof(line), f)) {
+	while (textio_line_next(text, len, &pos, &raw, &ll)) {
 		struct keyring_entry e;
 		const char *why;
-		size_t l = strlen(line);
+		size_t l;
 
 		lineno++;
-		while (l && (line[l - 1] == '\n' || line[l - 1] == '\r' ||
-			     line[l - 1] == ' '))
-			line[--l] = '\0';
-		if (l == 0 || line[0] == '#')
+		while (ll && raw[ll - 1] == ' ')
+			ll--;
+		if (ll == 0 || raw[0] == '#')
 			continue;
+		if (ll >= sizeof(line) || memchr(raw, '\0', ll)) {
+			snprintf(err, errlen, "%s:%zu: %s", name, lineno,
+				 ll >= sizeof(line) ? "line too long" : "NUL byte in line");
+			goto err;
+		}
+		memcpy(line, raw, ll);
+		line[ll] = '\0';
 		if (keyring_line_parse(line, &e, &why) < 0) {
-			snprintf(err, errlen, "%s:%u: %s", path, lineno, why);
+			snprintf(err, errlen, "%s:%zu: %s", name, lineno, why);
 			goto err;
 		}
 		if (keyring_find(k, e.name, &l)) {
-			snprintf(err, errlen, "%s:%u: prober %s listed twice",
-				 path, lineno, e.name);
+			snprintf(err, errlen, "%s:%zu: prober %s listed twice", name, lineno, e.name);
 			goto err;
 		}
 		if (k->n == k->cap) {
@@ -103,7 +110,7 @@ struct keyring *keyring_load(const char *path, char *err, size_t errlen)
 			struct keyring_entry *ne = realloc(k->e, cap * sizeof(*ne));
 
 			if (!ne) {
-				snprintf(err, errlen, "out of memory");
+				snprintf(err, errlen, "%s: out of memory", name);
 				goto err;
 			}
 			k->e = ne;
@@ -111,17 +118,25 @@ struct keyring *keyring_load(const char *path, char *err, size_t errlen)
 		}
 		k->e[k->n++] = e;
 	}
-	if (ferror(f)) {
-		snprintf(err, errlen, "%s: read error", path);
-		goto err;
-	}
-	fclose(f);
 	return k;
 err:
-	if (f)
-		fclose(f);
 	keyring_free(k);
 	return NULL;
+}
+
+struct keyring *keyring_load(const char *path, char *err, size_t errlen)
+{
+	struct keyring *k;
+	char *text;
+	size_t len;
+
+	if (textio_file_read(path, &text, &len) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	k = keyring_parse(text, len, path, err, errlen);
+	free(text);
+	return k;
 }
 
 void keyring_free(struct keyring *k)

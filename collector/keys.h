@@ -13,6 +13,9 @@ struct keyring;
 
 /* Load a keys file. Returns NULL with the reason (file and line) in err. */
 struct keyring *keyring_load(const char *path, char *err, size_t errlen);
+/* Parse a keys file's text; same contract, name stands for the file. */
+struct keyring *keyring_parse(const char *text, size_t len, const char *name, char *err,
+			      size_t errlen);
 void keyring_free(struct keyring *k);
 
 /* The key for a prober name, or NULL if it has none; sets *len. */

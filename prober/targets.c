@@ -13,9 +13,10 @@
 
 #define TARGETS_HEADER "# faultmesh targets v1"
 
-static int target_resolve(const char *host, struct target_spec *t)
+static int target_resolve(const char *host, int numeric_only, struct target_spec *t)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM };
+	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM,
+				  .ai_flags = numeric_only ? AI_NUMERICHOST : 0 };
 	struct addrinfo *res;
 	int rc = getaddrinfo(host, NULL, &hints, &res);
 
@@ -80,6 +81,10 @@ static int target_line_parse(char *line, const struct targets_defaults *def,
 	t->dscp = def->dscp;
 	t->port = def->port;
 	t->kind = def->kind;
+	if (!host) {
+		snprintf(why, whylen, "no host");
+		return -1;
+	}
 	if (strlen(host) >= sizeof(t->host)) {
 		snprintf(why, whylen, "host name too long");
 		return -1;
@@ -96,9 +101,11 @@ static int target_line_parse(char *line, const struct targets_defaults *def,
 		if (target_opt_set(t, w, eq + 1, why, whylen) < 0)
 			return -1;
 	}
-	rc = target_resolve(host, t);
+	rc = target_resolve(host, def->numeric_only, t);
 	if (rc) {
-		snprintf(why, whylen, "cannot resolve '%s': %s", host, gai_strerror(rc));
+		snprintf(why, whylen, def->numeric_only ? "'%s' is not an address: %s"
+							: "cannot resolve '%s': %s",
+			 host, gai_strerror(rc));
 		return -1;
 	}
 	if (t->family == AF_INET)
@@ -141,6 +148,14 @@ int targets_parse(const char *text, size_t len, const char *name,
 		if (ll - i >= sizeof(buf)) {
 			snprintf(why, sizeof(why), "line too long");
 			goto bad;
+		}
+		for (size_t k = i; k < ll; k++) {
+			/* text only: a NUL would cut the line short unseen */
+			if ((unsigned char)line[k] < 0x20 && line[k] != '\t') {
+				snprintf(why, sizeof(why), "control character 0x%02x in line",
+					 (unsigned char)line[k]);
+				goto bad;
+			}
 		}
 		memcpy(buf, line + i, ll - i);
 		buf[ll - i] = '\0';

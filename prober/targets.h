@@ -31,6 +31,7 @@ struct targets_defaults {
 	uint8_t dscp;
 	uint16_t port;
 	const struct probe_ops *kind;
+	int numeric_only; /* addresses only, no name lookups (lists from the network) */
 };
 
 /* Parse text (the file's contents) into a malloc'd array. Returns 0 and sets

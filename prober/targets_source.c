@@ -17,7 +17,7 @@
 #define TS_FIRST_PAUSE_S 2
 #define TS_FETCH_TIMEOUT_MS 5000
 
-enum ts_state { TS_IDLE, TS_RUNNING, TS_DONE, TS_FILE_DUE };
+enum ts_state { TS_IDLE, TS_RUNNING, TS_DONE };
 
 struct targets_source {
 	struct targets_source_cfg cfg;
@@ -27,10 +27,12 @@ struct targets_source {
 	pthread_t thread;
 	_Atomic int state; /* enum ts_state */
 	/* written by the thread before state becomes TS_DONE */
-	int fetch_rc;
-	char *fetch_text;
-	size_t fetch_len;
-	char fetch_why[256];
+	int res_rc;      /* 1 new list, 0 same text, -1 error */
+	char *res_text;
+	size_t res_len;
+	struct target_spec *res_list;
+	size_t res_n;
+	char res_err[512];
 };
 
 struct targets_source *targets_source_open(const struct targets_source_cfg *cfg)
@@ -42,12 +44,20 @@ struct targets_source *targets_source_open(const struct targets_source_cfg *cfg)
 		return NULL;
 	}
 	s->cfg = *cfg;
-	if (cfg->file)
+	if (cfg->file) {
 		snprintf(s->name, sizeof(s->name), "%s", cfg->file);
-	else
+	} else {
 		snprintf(s->name, sizeof(s->name), "collector %s", cfg->up.collector);
+		/* a list from the network names no host to look up */
+		s->cfg.def.numeric_only = 1;
+	}
 	atomic_init(&s->state, TS_IDLE);
 	return s;
+}
+
+int targets_source_running(const struct targets_source *s)
+{
+	return atomic_load_explicit(&s->state, memory_order_acquire) == TS_RUNNING;
 }
 
 const char *targets_source_name(const struct targets_source *s)
@@ -68,18 +78,12 @@ static int ts_text_get(const struct targets_source *s, char **text, size_t *len,
 	return uplink_targets_fetch(&s->cfg.up, TS_FETCH_TIMEOUT_MS, text, len, why, whylen);
 }
 
-/* Parse text into a list and remember it as the last one handed out. */
-static int ts_parse_keep(struct targets_source *s, char *text, size_t len,
-			 struct target_spec **out, size_t *n, char *err, size_t errlen)
+/* Remember text as the last list handed out. */
+static void ts_keep(struct targets_source *s, char *text, size_t len)
 {
-	if (targets_parse(text, len, s->name, &s->cfg.def, out, n, err, errlen) < 0) {
-		free(text);
-		return -1;
-	}
 	free(s->last);
 	s->last = text;
 	s->last_len = len;
-	return 0;
 }
 
 int targets_source_first(struct targets_source *s, volatile sig_atomic_t *stop,
@@ -101,16 +105,36 @@ int targets_source_first(struct targets_source *s, volatile sig_atomic_t *stop,
 		log_msg(LOG_WARN, "%s: targets: %s; retry in %d s", s->name, why, TS_FIRST_PAUSE_S);
 		sleep(TS_FIRST_PAUSE_S);
 	}
-	return ts_parse_keep(s, text, len, out, n, err, errlen);
+	if (targets_parse(text, len, s->name, &s->cfg.def, out, n, err, errlen) < 0) {
+		free(text);
+		return -1;
+	}
+	ts_keep(s, text, len);
+	return 0;
 }
 
-static void *ts_fetch_thread(void *arg)
+/* Off the probing thread: read or fetch, and parse (names may need DNS)
+ * unless the text is the one in use. s->last is only written by take,
+ * which waits for this thread, so reading it here is safe. */
+static void *ts_refresh_thread(void *arg)
 {
 	struct targets_source *s = arg;
+	char why[256];
 
-	s->fetch_text = NULL;
-	s->fetch_rc = ts_text_get(s, &s->fetch_text, &s->fetch_len, s->fetch_why,
-				  sizeof(s->fetch_why));
+	s->res_text = NULL;
+	s->res_list = NULL;
+	if (ts_text_get(s, &s->res_text, &s->res_len, why, sizeof(why)) < 0) {
+		snprintf(s->res_err, sizeof(s->res_err), "%s: targets: %s", s->name, why);
+		s->res_rc = -1;
+	} else if (s->last && s->res_len == s->last_len &&
+		   memcmp(s->res_text, s->last, s->res_len) == 0) {
+		s->res_rc = 0;
+	} else if (targets_parse(s->res_text, s->res_len, s->name, &s->cfg.def, &s->res_list,
+				 &s->res_n, s->res_err, sizeof(s->res_err)) < 0) {
+		s->res_rc = -1;
+	} else {
+		s->res_rc = 1;
+	}
 	atomic_store_explicit(&s->state, TS_DONE, memory_order_release);
 	return NULL;
 }
@@ -119,15 +143,11 @@ void targets_source_refresh(struct targets_source *s)
 {
 	if (atomic_load_explicit(&s->state, memory_order_acquire) != TS_IDLE)
 		return;
-	if (s->cfg.file) {
-		/* a local file is read at once when taken */
-		atomic_store_explicit(&s->state, TS_FILE_DUE, memory_order_relaxed);
-		return;
-	}
 	atomic_store_explicit(&s->state, TS_RUNNING, memory_order_relaxed);
-	if (pthread_create(&s->thread, NULL, ts_fetch_thread, s) != 0) {
+	if (pthread_create(&s->thread, NULL, ts_refresh_thread, s) != 0) {
 		/* no thread now: the next refresh tries again */
-		log_msg(LOG_WARN, "%s: cannot start the targets fetch: %s", s->name, strerror(errno));
+		log_msg(LOG_WARN, "%s: cannot start the targets refresh: %s", s->name,
+			strerror(errno));
 		atomic_store_explicit(&s->state, TS_IDLE, memory_order_relaxed);
 	}
 }
@@ -135,44 +155,47 @@ void targets_source_refresh(struct targets_source *s)
 int targets_source_take(struct targets_source *s, struct target_spec **out, size_t *n,
 			char *err, size_t errlen)
 {
-	int state = atomic_load_explicit(&s->state, memory_order_acquire);
-	char *text = NULL;
-	size_t len = 0;
+	int rc;
 
-	if (state == TS_FILE_DUE) {
-		atomic_store_explicit(&s->state, TS_IDLE, memory_order_relaxed);
-		if (ts_text_get(s, &text, &len, s->fetch_why, sizeof(s->fetch_why)) < 0) {
-			snprintf(err, errlen, "%s: %s", s->name, s->fetch_why);
-			return -1;
-		}
-	} else if (state == TS_DONE) {
-		pthread_join(s->thread, NULL);
-		atomic_store_explicit(&s->state, TS_IDLE, memory_order_relaxed);
-		if (s->fetch_rc < 0) {
-			snprintf(err, errlen, "%s: targets: %s", s->name, s->fetch_why);
-			return -1;
-		}
-		text = s->fetch_text;
-		len = s->fetch_len;
-		s->fetch_text = NULL;
+	if (atomic_load_explicit(&s->state, memory_order_acquire) != TS_DONE)
+		return 0;
+	pthread_join(s->thread, NULL);
+	atomic_store_explicit(&s->state, TS_IDLE, memory_order_relaxed);
+	rc = s->res_rc;
+	if (rc < 0)
+		snprintf(err, errlen, "%s", s->res_err);
+	if (rc > 0) {
+		*out = s->res_list;
+		*n = s->res_n;
+		ts_keep(s, s->res_text, s->res_len);
 	} else {
-		return 0;
+		/* a broken text is not kept: the list in use stays the one
+		 * compared against, and a fix back to it changes nothing */
+		free(s->res_text);
 	}
-	if (s->last && len == s->last_len && memcmp(text, s->last, len) == 0) {
-		free(text);
-		return 0;
-	}
-	return ts_parse_keep(s, text, len, out, n, err, errlen) < 0 ? -1 : 1;
+	s->res_text = NULL;
+	s->res_list = NULL;
+	return rc;
+}
+
+/* The refresh under way, if any, and its result. */
+static void ts_wait(struct targets_source *s)
+{
+	if (atomic_load_explicit(&s->state, memory_order_acquire) == TS_IDLE)
+		return;
+	pthread_join(s->thread, NULL);
+	atomic_store_explicit(&s->state, TS_IDLE, memory_order_relaxed);
+	free(s->res_text);
+	free(s->res_list);
+	s->res_text = NULL;
+	s->res_list = NULL;
 }
 
 void targets_source_close(struct targets_source *s)
 {
 	if (!s)
 		return;
-	if (atomic_load_explicit(&s->state, memory_order_acquire) == TS_RUNNING ||
-	    atomic_load_explicit(&s->state, memory_order_acquire) == TS_DONE)
-		pthread_join(s->thread, NULL);
-	free(s->fetch_text);
+	ts_wait(s);
 	free(s->last);
 	free(s);
 }

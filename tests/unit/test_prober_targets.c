@@ -81,6 +81,15 @@ static void file_put(const char *path, const char *text)
 	fclose(f);
 }
 
+/* Ask for a refresh and wait (bounded) until it has run. */
+static void refresh_wait(struct targets_source *s)
+{
+	targets_source_refresh(s);
+	for (int i = 0; i < 500 && targets_source_running(s); i++)
+		usleep(10000);
+	cr_assert(!targets_source_running(s), "refresh still running after 5 s");
+}
+
 Test(targets_source, refresh_hands_out_only_a_changed_list)
 {
 	char path[] = "/tmp/fm-ts-XXXXXX";
@@ -102,29 +111,61 @@ Test(targets_source, refresh_hands_out_only_a_changed_list)
 	free(t);
 	cr_expect_eq(targets_source_take(s, &t, &n, err, sizeof(err)), 0, "no refresh asked");
 
-	targets_source_refresh(s);
+	refresh_wait(s);
 	cr_expect_eq(targets_source_take(s, &t, &n, err, sizeof(err)), 0, "same text");
 
 	file_put(path, "# faultmesh targets v1\n198.18.0.2\n198.18.0.3 flows=4\n");
-	targets_source_refresh(s);
+	refresh_wait(s);
 	cr_assert_eq(targets_source_take(s, &t, &n, err, sizeof(err)), 1, "%s", err);
 	cr_expect_eq(n, 2);
 	cr_expect_eq(t[1].flows, 4);
 	free(t);
 
 	file_put(path, "# faultmesh targets v1\n198.18.0.2\n198.18.0.3 flows=999\n");
-	targets_source_refresh(s);
+	refresh_wait(s);
 	cr_assert_eq(targets_source_take(s, &t, &n, err, sizeof(err)), -1);
 	cr_expect(strstr(err, path) && strstr(err, ":3"), "error names file and line: %s", err);
 
 	/* back to the list in use: nothing new to apply */
 	file_put(path, "# faultmesh targets v1\n198.18.0.2\n198.18.0.3 flows=4\n");
-	targets_source_refresh(s);
+	refresh_wait(s);
 	cr_expect_eq(targets_source_take(s, &t, &n, err, sizeof(err)), 0);
 
 	unlink(path);
-	targets_source_refresh(s);
+	refresh_wait(s);
 	cr_expect_eq(targets_source_take(s, &t, &n, err, sizeof(err)), -1);
 	cr_expect(strstr(err, path) != NULL, "%s", err);
 	targets_source_close(s);
+}
+
+/* A list served over the network names addresses only: a host name there
+ * is an error naming the line, and no lookup is made for it. */
+Test(targets, served_list_takes_addresses_not_names)
+{
+	struct targets_defaults d = def;
+	const char *text = "# faultmesh targets v1\n198.18.0.2\nlocalhost flows=2\n";
+	struct target_spec *t = NULL;
+	size_t n = 0;
+	char err[256];
+
+	d.numeric_only = 1;
+	cr_assert_eq(targets_parse(text, strlen(text), "collector x", &d, &t, &n, err, sizeof(err)), -1);
+	cr_expect(strstr(err, "collector x:3") && strstr(err, "not an address"), "%s", err);
+	d.numeric_only = 0;
+	cr_assert_eq(targets_parse(text, strlen(text), "file", &d, &t, &n, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(n, 2);
+	free(t);
+}
+
+/* A NUL or other control byte inside a line (a damaged or hostile list) is
+ * an error naming the line, not a line cut short. */
+Test(targets, control_bytes_in_a_line_are_refused)
+{
+	static const char text[] = "# faultmesh targets v1\n198.19.4\0.1 flows=2\n";
+	struct target_spec *t = NULL;
+	size_t n = 0;
+	char err[256];
+
+	cr_assert_eq(targets_parse(text, sizeof(text) - 1, "served", &def, &t, &n, err, sizeof(err)), -1);
+	cr_expect(strstr(err, "served:2") && strstr(err, "control character"), "%s", err);
 }
