@@ -113,7 +113,7 @@ fuzz-build:
 fuzz: fuzz-build
 	$(Q)scripts/run-fuzzers $(FUZZ_SECONDS) $(FUZZ_SRC)
 fuzz-smoke: fuzz-build
-	$(Q)scripts/run-fuzzers 5 $(FUZZ_SRC)
+	$(Q)scripts/run-fuzzers 3 $(FUZZ_SRC)
 
 bench: all
 	$(Q)scripts/run-bench
