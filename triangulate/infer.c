@@ -846,9 +846,6 @@ struct grouping {
 	uint8_t *sw_flagged;        /* per device: a faulty switch-to-switch link */
 	uint64_t *dev_flows;        /* per device: flows crossing it */
 	uint64_t *dev_flagged;      /* ... through one of its faulty links */
-	double *rest_lost, *rest_mean; /* per device: probes lost on its flows
-				     * that cross no faulty link, and the
-				     * background's expectation of that */
 };
 
 static void grouping_free(struct grouping *g)
@@ -865,8 +862,6 @@ static void grouping_free(struct grouping *g)
 	free(g->sw_flagged);
 	free(g->dev_flows);
 	free(g->dev_flagged);
-	free(g->rest_lost);
-	free(g->rest_mean);
 }
 
 static int grouping_init(struct grouping *g, struct fit *f, const struct infer_cfg *cfg)
@@ -890,11 +885,8 @@ static int grouping_init(struct grouping *g, struct fit *f, const struct infer_c
 	g->sw_flagged = calloc(nd, 1);
 	g->dev_flows = calloc(nd, sizeof(*g->dev_flows));
 	g->dev_flagged = calloc(nd, sizeof(*g->dev_flagged));
-	g->rest_lost = calloc(nd, sizeof(*g->rest_lost));
-	g->rest_mean = calloc(nd, sizeof(*g->rest_mean));
 	if (!g->link_sus || !g->dev_sus || !g->used || !g->nin || !g->nout ||
-	    !g->fin || !g->fout || !g->sw_flagged || !g->dev_flows || !g->dev_flagged ||
-	    !g->rest_lost || !g->rest_mean)
+	    !g->fin || !g->fout || !g->sw_flagged || !g->dev_flows || !g->dev_flagged)
 		return -1;
 	for (uint32_t l = 0; l < m->nlinks; l++)
 		g->link_sus[l] = -1;
@@ -1123,9 +1115,7 @@ static void grouping_devices_count(struct grouping *g)
 	}
 	for (size_t a = 0; a < m->nalts; a++) {
 		const struct model_alt *al = &m->alts[a];
-		const struct model_flow *fl = &m->flows[al->flow];
 		const uint32_t *ls = m->alt_links + al->link_first;
-		int clean = 1;
 
 		if (g->f->w[a] < 0.5)
 			continue;
@@ -1137,33 +1127,7 @@ static void grouping_devices_count(struct grouping *g)
 			g->dev_flagged[d] += g->link_sus[ls[i - 1]] >= 0 ||
 					     g->link_sus[ls[i]] >= 0;
 		}
-		for (uint32_t i = 0; i < al->nlinks; i++)
-			clean &= g->link_sus[ls[i]] < 0;
-		if (!clean)
-			continue;
-		for (uint32_t i = 1; i < al->nlinks; i++) {
-			uint32_t d = m->link_from[ls[i]];
-
-			g->rest_lost[d] += (double)fl->lost;
-			g->rest_mean[d] += (double)fl->sent * -expm1(-g->u_null * al->nlinks);
-		}
 	}
-}
-
-/* Do the device's flows that cross none of the faulty links still lose more
- * than the background allows, at the level links are tested at? Then the
- * loss is not the flagged links' alone: the links that passed their own
- * tests are the strongest part of a device-wide fault, not all of it (with
- * little evidence per link, only some of a faulty device's links pass).
- * Poisson likelihood ratio, one-sided. */
-static int grouping_device_rest_lossy(const struct grouping *g, uint32_t d)
-{
-	double k = g->rest_lost[d], mu = g->rest_mean[d], lr;
-
-	if (!(mu > 0) || k <= mu)
-		return 0;
-	lr = 2 * (k * log(k / mu) - (k - mu));
-	return 0.5 * erfc(sqrt(lr / 2)) * g->ntests <= g->cfg->alpha;
 }
 
 /* Per candidate device (cand[d] >= 0, rate u[cand[d]]): the share of the
@@ -1213,9 +1177,69 @@ static int grouping_add(struct grouping *g, enum suspect_kind kind, uint32_t d)
 	return suspect_list_add(&g->groups, &s);
 }
 
+/* Which switches have two or more faulty links, one of them to another
+ * switch, and flows: those marked (map[d] >= 0). For them, dev_flagged
+ * also counts the flows through a link of theirs that did not pass its own
+ * test but whose fitted rate is at least a third of their faulty links'
+ * mean: with little evidence per link, only some of a faulty device's links
+ * pass alone (a 0.05% spine: 8 of 32), while the fit still gives the rest
+ * their share. Two faulty links on an otherwise clean switch leave the rest
+ * near zero, so they stay two links. map and list are scratch of ndevs + 1;
+ * map is left marking those switches. */
+static int devices_weak_links_count(struct grouping *g, int32_t *map, uint32_t *list)
+{
+	const struct model *m = g->m;
+	const struct fit *f = g->f;
+	double *ref = NULL;
+	uint32_t n = 0;
+
+	for (uint32_t d = 0; d < m->ndevs; d++) {
+		map[d] = -1;
+		if (m->dev_transit[d] && g->fin[d] + g->fout[d] >= 2 && g->sw_flagged[d] &&
+		    g->dev_flows[d]) {
+			map[d] = (int32_t)n;
+			list[n++] = d;
+		}
+	}
+	if (!n)
+		return 0;
+	ref = calloc(n, sizeof(*ref));
+	if (!ref)
+		return -1;
+	for (uint32_t l = 0; l < m->nlinks; l++) {
+		if (g->link_sus[l] < 0)
+			continue;
+		if (map[m->link_from[l]] >= 0)
+			ref[map[m->link_from[l]]] += f->u[l];
+		if (map[m->link_to[l]] >= 0)
+			ref[map[m->link_to[l]]] += f->u[l];
+	}
+	for (uint32_t i = 0; i < n; i++)
+		ref[i] /= g->fin[list[i]] + g->fout[list[i]];
+	for (size_t a = 0; a < m->nalts; a++) {
+		const struct model_alt *al = &m->alts[a];
+		const uint32_t *ls = m->alt_links + al->link_first;
+
+		if (f->w[a] < 0.5)
+			continue;
+		for (uint32_t i = 1; i < al->nlinks; i++) {
+			uint32_t d = m->link_from[ls[i]];
+			int32_t c = map[d];
+
+			/* a flow already counted crossed a faulty link */
+			if (c < 0 || g->link_sus[ls[i - 1]] >= 0 || g->link_sus[ls[i]] >= 0)
+				continue;
+			if (fmax(f->u[ls[i - 1]], f->u[ls[i]]) >= ref[c] / 3)
+				g->dev_flagged[d]++;
+		}
+	}
+	free(ref);
+	return 0;
+}
+
 /* Devices: a switch with two or more faulty links, one of them to another
- * switch, whose flows mostly cross those links (or whose other flows lose
- * too), and whose flows one device-wide loss rate explains: as well as the
+ * switch, whose flows mostly cross those links, and whose flows one
+ * device-wide loss rate explains: as well as the
  * links' own rates do, or, where evidence is so ample that the links' small
  * differences (their own background) are significant, on nearly every path
  * through it (DEVICE_COVERAGE of its probes). */
@@ -1234,12 +1258,13 @@ static int grouping_devices_test(struct grouping *g)
 
 	if (!cand_dev || !one_map || !cand_list)
 		goto out;
+	if (devices_weak_links_count(g, one_map, cand_list) < 0)
+		goto out;
 	for (uint32_t d = 0; d < m->ndevs; d++) {
+		int share = one_map[d] >= 0 && g->dev_flagged[d] >= g->cfg->device_share * g->dev_flows[d];
+
 		cand_dev[d] = one_map[d] = -1;
-		if (m->dev_transit[d] && g->fin[d] + g->fout[d] >= 2 && g->sw_flagged[d] &&
-		    g->dev_flows[d] &&
-		    (g->dev_flagged[d] >= g->cfg->device_share * g->dev_flows[d] ||
-		     grouping_device_rest_lossy(g, d))) {
+		if (share) {
 			cand_dev[d] = (int32_t)ncand;
 			cand_list[ncand++] = d;
 		}
