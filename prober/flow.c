@@ -62,7 +62,12 @@ int flow_acct_reply(struct flow_acct *f, uint32_t seq, uint32_t count)
 	gap_new = (uint32_t)((int64_t)seq - f->classified_upto - 1);
 	rev_new = (uint32_t)rev_true < gap_new ? (uint32_t)rev_true : gap_new;
 	f->lost_rev += rev_new;
-	f->lost_fwd += gap_new - rev_new;
+	/* Before a flow's first answer, the probes its responder never saw are
+	 * not counted: the target may not have been listening yet (its host or
+	 * a whole fleet starting), which no probe can tell from fabric loss.
+	 * A flow that never answers is still written off at interval close. */
+	if (f->anchor_seq >= 0)
+		f->lost_fwd += gap_new - rev_new;
 	/* probes written off as forward earlier that the responder did get */
 	shift = (uint32_t)rev_true - rev_new;
 	if (shift > f->forced_fwd)

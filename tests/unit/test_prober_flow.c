@@ -44,7 +44,10 @@ Test(flow, gap_split_by_responder_count)
 	cr_assert_eq(g.sent, 10);
 }
 
-Test(flow, first_reply_counts_from_session_start)
+/* Before a flow's first answer, probes the responder never saw may have
+ * gone to a target not yet listening (a fleet starting): not counted. What
+ * it saw but did not answer is reverse loss, and later gaps count again. */
+Test(flow, before_the_first_answer_unseen_probes_are_not_loss)
 {
 	struct flow_acct f;
 	struct flow_figures g;
@@ -53,9 +56,14 @@ Test(flow, first_reply_counts_from_session_start)
 	send_n(&f, 4);
 	/* probes 0..2 unanswered, responder saw 2 of the 4 (incl. seq 3) */
 	cr_assert_eq(flow_acct_reply(&f, 3, 2), 1);
+	send_n(&f, 3);
+	/* then 4 and 5 lost on the way out: the responder's count is 3 */
+	cr_assert_eq(flow_acct_reply(&f, 6, 3), 1);
 	flow_acct_close(&f, &g);
 	cr_assert_eq(g.lost_rev, 1);
 	cr_assert_eq(g.lost_fwd, 2);
+	cr_assert_eq(g.received, 2);
+	cr_assert_eq(g.sent, 5, "the 2 unseen before the first answer are left out");
 }
 
 Test(flow, duplicates_unsent_and_old_replies_ignored)
