@@ -31,7 +31,7 @@ lab_init() {
 	lab_defer "FM_LAB=$LAB_NAME $LAB_FABRIC down"
 	# FM_KEEP=1 keeps the scratch dir (databases, logs) for a look afterwards
 	if [ "${FM_KEEP:-0}" = 1 ]; then
-		lab_defer "echo 'kept $LAB_TMP' >&2"
+		echo "INFO: FM_KEEP=1: $LAB_TMP stays after the test"
 	else
 		lab_defer "rm -rf $LAB_TMP"
 	fi
