@@ -141,10 +141,20 @@ static void *ts_refresh_thread(void *arg)
 
 void targets_source_refresh(struct targets_source *s)
 {
+	sigset_t all, old;
+	int rc;
+
 	if (atomic_load_explicit(&s->state, memory_order_acquire) != TS_IDLE)
 		return;
 	atomic_store_explicit(&s->state, TS_RUNNING, memory_order_relaxed);
-	if (pthread_create(&s->thread, NULL, ts_refresh_thread, s) != 0) {
+	/* the thread starts with every signal blocked, so SIGTERM and SIGHUP
+	 * always interrupt the probing thread's wait */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	rc = pthread_create(&s->thread, NULL, ts_refresh_thread, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		errno = rc;
 		/* no thread now: the next refresh tries again */
 		log_msg(LOG_WARN, "%s: cannot start the targets refresh: %s", s->name,
 			strerror(errno));
