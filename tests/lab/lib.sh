@@ -155,6 +155,51 @@ log_test() {
 
 log_info() { printf "INFO: %s\n" "$*"; }
 
+# lab_collector_start DB [OPTION...]: a collector on h1 (port 31337, log
+# collector.log) storing into DB; waits (bounded) until it listens.
+lab_collector_start() {
+	local db=$1 h1
+	shift
+	h1=$(fab addr h1 -4) || return 1
+	lab_bg h1 "$FM_BIN/collector" --listen "$h1:31337" --db "$db" \
+		--port-file "$LAB_TMP/col.port" "$@" 2>>"$LAB_TMP/collector.log"
+	lab_wait_until 10000 test -s "$LAB_TMP/col.port" ||
+		{ echo "collector did not start"; return 1; }
+}
+
+# lab_mesh_start "KEYS" HOST... [-- PROBER_OPTION...]: on every HOST a prober
+# (log prober.HOST.log) probing every other HOST's IPv4 address with the
+# targets-file KEYS, reporting to the collector on h1.
+lab_mesh_start() {
+	local keys=$1 h t col
+	local -a hosts=()
+	local -A addr=()
+	shift
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do hosts+=("$1"); shift; done
+	[ "${1:-}" = -- ] && shift
+	for h in "${hosts[@]}"; do addr[$h]=$(fab addr "$h" -4) || return 1; done
+	col=$(fab addr h1 -4):31337 || return 1
+	for h in "${hosts[@]}"; do
+		{
+			echo "# faultmesh targets v1"
+			for t in "${hosts[@]}"; do
+				[ "$t" = "$h" ] || echo "${addr[$t]} $keys"
+			done
+		} >"$LAB_TMP/targets.$h"
+		lab_bg "$h" "$FM_BIN/prober" --name "$h" --targets "$LAB_TMP/targets.$h" \
+			--collector "$col" --spool "$LAB_TMP/spool.$h" "$@" 2>>"$LAB_TMP/prober.$h.log"
+	done
+}
+
+# lab_no_sanitizer_reports: a test (for ALL_TESTS) that no log in $LAB_TMP
+# holds an ASan/UBSan report; run last, after the programs have exited.
+lab_no_sanitizer_reports() {
+	RET=0
+	! grep -l -E 'runtime error|Sanitizer' "$LAB_TMP"/*.log
+	check_err $? "sanitizer reports in the logs above"
+	log_test "no sanitizer reports from any prober or the collector"
+}
+
 # tests_run: run every function named in $ALL_TESTS (or $TESTS if set).
 tests_run() {
 	local t

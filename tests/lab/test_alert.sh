@@ -61,27 +61,16 @@ traced_enough() {
 }
 
 alert_setup() {
-	local h t
+	local h
 	lab_need jq curl sqlite3 prometheus-alertmanager promtool prober collector triangulate webhook_sink
 	fab up --spines 3 --leaves 3 --hosts-per-leaf 2 >/dev/null || return 1
 	fab truth >"$LAB_TMP/inventory" || return 1
 	for h in $HOSTS; do ADDR[$h]=$(fab addr "$h" -4) || return 1; done
 	DB=$LAB_TMP/fm.db
-	lab_bg h1 "$FM_BIN/collector" --listen "${ADDR[h1]}:31337" --db "$DB" \
-		--port-file "$LAB_TMP/col.port" --metrics-listen "${ADDR[h1]}:$METRICS_PORT" \
-		2>>"$LAB_TMP/collector.log"
-	lab_wait_until 10000 test -s "$LAB_TMP/col.port" || { echo "collector did not start"; return 1; }
-	for h in $HOSTS; do
-		{
-			echo "# faultmesh targets v1"
-			for t in $HOSTS; do
-				[ "$t" = "$h" ] || echo "${ADDR[$t]} flows=$FLOWS rate=40 proto=udp port=31338"
-			done
-		} >"$LAB_TMP/targets.$h"
-		lab_bg "$h" "$FM_BIN/prober" --name "$h" --targets "$LAB_TMP/targets.$h" \
-			--collector "${ADDR[h1]}:31337" --spool "$LAB_TMP/spool.$h" \
-			--interval "$INTERVAL" 2>>"$LAB_TMP/prober.$h.log"
-	done
+	lab_collector_start "$DB" --metrics-listen "${ADDR[h1]}:$METRICS_PORT" || return 1
+	# shellcheck disable=SC2086 # HOSTS is a list
+	lab_mesh_start "flows=$FLOWS rate=40 proto=udp port=31338" $HOSTS -- \
+		--interval "$INTERVAL" || return 1
 
 	"$FM_BIN/webhook_sink" --port "$SINK_PORT" --out "$LAB_TMP/am_notify.json" \
 		--ready "$LAB_TMP/sink.ready" &

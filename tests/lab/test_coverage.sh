@@ -20,7 +20,7 @@ ALL_TESTS="
 	coverage_auto_grows_to_all_paths
 	coverage_rate_kept
 	coverage_explicit_flows_kept
-	coverage_no_sanitizer_reports
+	lab_no_sanitizer_reports
 "
 
 # shellcheck source=tests/lab/lib.sh
@@ -121,12 +121,6 @@ coverage_explicit_flows_kept() {
 	log_test "an explicit flows=4 stays at 4 flows"
 }
 
-coverage_no_sanitizer_reports() {
-	RET=0
-	! grep -l -E 'runtime error|Sanitizer' "$LAB_TMP"/*.log
-	check_err $? "sanitizer reports in the logs above"
-	log_test "no sanitizer reports from the probers or the collector"
-}
 
 lab_init cov
 lab_need sqlite3 prober collector

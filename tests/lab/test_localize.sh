@@ -30,7 +30,7 @@ ALL_TESTS="
 	loc_device
 	loc_blackhole
 	loc_blackhole_only
-	loc_no_sanitizer_reports
+	lab_no_sanitizer_reports
 "
 
 # shellcheck source=tests/lab/lib.sh
@@ -62,28 +62,16 @@ traced_all() {
 }
 
 loc_setup() {
-	local h t
+	local h
 	lab_need jq sqlite3 prober collector triangulate
 	fab up --spines $SPINES --leaves $LEAVES --hosts-per-leaf 2 >/dev/null || return 1
 	fab truth >"$LAB_TMP/inventory" || return 1
 	for h in $HOSTS; do ADDR[$h]=$(fab addr "$h" -4) || return 1; done
 	DB=$LAB_TMP/fm.db
-	lab_bg h1 "$FM_BIN/collector" --listen "${ADDR[h1]}:31337" --db "$DB" \
-		--port-file "$LAB_TMP/col.port" 2>>"$LAB_TMP/collector.log"
-	lab_wait_until 10000 test -s "$LAB_TMP/col.port" || { echo "collector did not start"; return 1; }
-	for h in $HOSTS; do
-		{
-			echo "# faultmesh targets v1"
-			for t in $HOSTS; do
-				[ "$t" = "$h" ] ||
-					echo "${ADDR[$t]} flows=$FLOWS rate=$RATE proto=udp port=$UDP_PORT"
-			done
-		} >"$LAB_TMP/targets.$h"
-		lab_bg "$h" "$FM_BIN/prober" --name "$h" --targets "$LAB_TMP/targets.$h" \
-			--collector "${ADDR[h1]}:31337" --spool "$LAB_TMP/spool.$h" \
-			--interval "$INTERVAL" --listen-port "$UDP_PORT" \
-			--sport-base "$SPORT_BASE" 2>>"$LAB_TMP/prober.$h.log"
-	done
+	lab_collector_start "$DB" || return 1
+	# shellcheck disable=SC2086 # HOSTS is a list
+	lab_mesh_start "flows=$FLOWS rate=$RATE proto=udp port=$UDP_PORT" $HOSTS -- \
+		--interval "$INTERVAL" --listen-port "$UDP_PORT" --sport-base "$SPORT_BASE"
 }
 
 # crossing_write FILE: "prober target sport" of every flow whose probes cross
@@ -329,17 +317,8 @@ that ends on its gap limit drops its silent hops, prober/trace.c job_finish)${cu
 	log_test "blackhole: no other suspect (from replies lost on the blackholed link)"
 }
 
-loc_no_sanitizer_reports() {
-	RET=0
-	! grep -l -E 'runtime error|Sanitizer' "$LAB_TMP"/*.log
-	check_err $? "sanitizer reports in the logs above"
-	log_test "no sanitizer reports from any prober or the collector"
-}
 
 lab_init loc
 loc_setup || { echo "FAIL: setup"; exit 1; }
 tests_run
-if [ $EXIT_STATUS -ne 0 ] && [ -n "${LOC_KEEP:-}" ]; then
-	cp -r "$LAB_TMP" "$LOC_KEEP" && echo "kept $LAB_TMP in $LOC_KEEP"
-fi
 exit $EXIT_STATUS

@@ -26,7 +26,7 @@ ALL_TESTS="
 	mesh_collector_kill9
 	mesh_ipv6
 	mesh_least_privilege
-	mesh_no_sanitizer_reports
+	lab_no_sanitizer_reports
 "
 
 # shellcheck source=tests/lab/lib.sh
@@ -383,12 +383,6 @@ mesh_least_privilege() {
 	log_test "running prober keeps CAP_NET_RAW only (CapEff $caps)"
 }
 
-mesh_no_sanitizer_reports() {
-	RET=0
-	! grep -l -E 'runtime error|Sanitizer' "$LAB_TMP"/*.log
-	check_err $? "sanitizer reports in the logs above"
-	log_test "no sanitizer reports from any prober or the collector"
-}
 
 lab_init prb
 lab_need sqlite3 prober collector

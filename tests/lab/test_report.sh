@@ -29,7 +29,7 @@ NIGHTLY=$LAB_ROOT/scripts/nightly-report
 declare -A ADDR
 
 report_setup() {
-	local h t
+	local h
 	lab_need jq sqlite3 chromium prober collector triangulate
 	[ -x /usr/bin/python3 ] || { echo "SKIP: /usr/bin/python3 (PNG check) missing"; exit 4; }
 	fab up --spines 2 --leaves 3 --hosts-per-leaf 2 >/dev/null || return 1
@@ -37,20 +37,9 @@ report_setup() {
 	for h in $HOSTS; do ADDR[$h]=$(fab addr "$h" -4) || return 1; done
 	DB=$LAB_TMP/fm.db
 	REPORTS=$LAB_TMP/reports
-	lab_bg h1 "$FM_BIN/collector" --listen "${ADDR[h1]}:31337" --db "$DB" \
-		--port-file "$LAB_TMP/col.port" 2>>"$LAB_TMP/collector.log"
-	lab_wait_until 10000 test -s "$LAB_TMP/col.port" || { echo "collector did not start"; return 1; }
-	for h in $HOSTS; do
-		{
-			echo "# faultmesh targets v1"
-			for t in $HOSTS; do
-				[ "$t" = "$h" ] || echo "${ADDR[$t]} flows=8 rate=40 proto=udp port=31338"
-			done
-		} >"$LAB_TMP/targets.$h"
-		lab_bg "$h" "$FM_BIN/prober" --name "$h" --targets "$LAB_TMP/targets.$h" \
-			--collector "${ADDR[h1]}:31337" --spool "$LAB_TMP/spool.$h" \
-			--interval 2s 2>>"$LAB_TMP/prober.$h.log"
-	done
+	lab_collector_start "$DB" || return 1
+	# shellcheck disable=SC2086 # HOSTS is a list
+	lab_mesh_start "flows=8 rate=40 proto=udp port=31338" $HOSTS -- --interval 2s
 }
 
 # nightly NAME SINCE: one night's report into $REPORTS/NAME
