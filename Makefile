@@ -4,12 +4,18 @@
 BUILD ?= build
 SAN ?= 0
 CC ?= cc
-PKGS := libpcap libmnl libnl-3.0 libnl-route-3.0 sqlite3
+# Only what some source uses: libmnl (prober netlink), SQLite (store).
+PKGS := libmnl sqlite3
 
 WARN := -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Werror
 OPTFLAGS ?= -O2 -g
 EXTRA_CFLAGS ?=
-CFLAGS := $(OPTFLAGS) $(EXTRA_CFLAGS) -std=c11 -D_GNU_SOURCE $(WARN) -MMD -MP -Icommon -I.
+# Every folder holding headers is on the include path, so a file includes a
+# header by its name wherever the subsystem folder keeps it.
+SRC_DIRS := common store prober collector triangulate tests/fixtures
+INC_DIRS := . $(sort $(dir $(shell find $(SRC_DIRS) -name '*.h')))
+INCLUDES := $(addprefix -I,$(patsubst %/,%,$(INC_DIRS)))
+CFLAGS := $(OPTFLAGS) $(EXTRA_CFLAGS) -std=c11 -D_GNU_SOURCE $(WARN) -MMD -MP $(INCLUDES)
 CFLAGS += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcap -lm -lpthread
 
@@ -28,12 +34,17 @@ Q := @
 endif
 
 PROGS := prober collector triangulate
-COMMON_SRC := $(wildcard common/*.c)
-prog_src = $(filter-out $(1)/main.c,$(wildcard $(1)/*.c))
+# common/ (shared core) and store/ (the one home of SQL) make one library.
+COMMON_SRC := $(wildcard common/*.c store/*.c)
+# A program's modules: every .c below its folder but its top-level main.c.
+prog_src = $(filter-out $(1)/main.c,$(shell find $(1) -name '*.c'))
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
 COMMON_LIB := $(BUILD)/libcommon.a
 PROG_LIBS := $(foreach p,$(PROGS),$(BUILD)/lib$(p).a)
+# Test fixtures (synthetic stores): linked into tests and benchmarks only.
+FIXTURE_LIB := $(BUILD)/libfixtures.a
+FIXTURE_SRC := $(wildcard tests/fixtures/*.c)
 ALL_LIBS := $(PROG_LIBS) $(COMMON_LIB)
 BINS := $(foreach p,$(PROGS),$(BINDIR)/$(p))
 
@@ -56,6 +67,10 @@ $(COMMON_LIB): $(call obj,$(COMMON_SRC))
 	@mkdir -p $(dir $@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+$(FIXTURE_LIB): $(call obj,$(FIXTURE_SRC)) $(BUILD)/.empty.o
+	@mkdir -p $(dir $@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
 define prog_rules
 $(BUILD)/lib$(1).a: $(call obj,$(call prog_src,$(1))) $(BUILD)/.empty.o
 	@mkdir -p $$(dir $$@)
@@ -72,17 +87,22 @@ $(BUILD)/.empty.o:
 	@mkdir -p $(dir $@)
 	$(Q)echo 'extern int fm_empty_unit; int fm_empty_unit;' | $(CC) -x c -c -o $@ -
 
-$(BINDIR)/%: tests/lab/%.c $(ALL_LIBS)
+$(BINDIR)/%: tests/lab/%.c $(ALL_LIBS) $(FIXTURE_LIB)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(ALL_LIBS) -Wl,--end-group $(LDLIBS)
-$(BINDIR)/%: bench/%.c $(ALL_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(ALL_LIBS) $(FIXTURE_LIB) -Wl,--end-group $(LDLIBS)
+$(BINDIR)/%: bench/%.c $(ALL_LIBS) $(FIXTURE_LIB)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(ALL_LIBS) -Wl,--end-group $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(ALL_LIBS) $(FIXTURE_LIB) -Wl,--end-group $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(ALL_LIBS)
+$(BUILD)/tests/%: tests/unit/%.c $(ALL_LIBS) $(FIXTURE_LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST    $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(ALL_LIBS) -Wl,--end-group $(LDLIBS) -lcriterion
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(ALL_LIBS) $(FIXTURE_LIB) -Wl,--end-group $(LDLIBS) -lcriterion
+
+# libFuzzer targets (scripts/build-fuzzers builds them with clang, BUILD=build-fuzz).
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< -Wl,--start-group $(ALL_LIBS) -Wl,--end-group $(LDLIBS)
 
 deps:
 	scripts/install-deps
@@ -107,6 +127,7 @@ test:
 	$(Q)$(MAKE) --no-print-directory test-san
 
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,build-fuzz/fuzz/%,$(FUZZ_SRC))
 FUZZ_SECONDS ?= 60
 fuzz-build:
 	$(Q)scripts/build-fuzzers $(FUZZ_SRC)
@@ -124,7 +145,7 @@ demo:
 	$(Q)scripts/demo
 
 format:
-	clang-format -i $(wildcard */*.c */*.h tests/*/*.c)
+	clang-format -i $(shell find $(SRC_DIRS) tests bench -name '*.[ch]')
 
 clean:
 	rm -rf build build-san build-fuzz bin

@@ -4,7 +4,7 @@
  * "bare" inserts the same rows into SQLite directly, the ingest baseline. */
 #include "log.h"
 #include "opts.h"
-#include "report.h"
+#include "wire.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -66,7 +66,7 @@ static double now_s(void)
 }
 
 /* Flow i of prober p: 16 flows per target, distinct source ports. */
-static void flow_fill(struct report_flow *f, unsigned p, unsigned i, uint64_t seq)
+static void flow_fill(struct wire_flow *f, unsigned p, unsigned i, uint64_t seq)
 {
 	uint8_t src[4] = { 198, 18, (uint8_t)(p >> 8), (uint8_t)p };
 	uint8_t dst[4] = { 198, 19, (uint8_t)((i / 16) >> 8), (uint8_t)(i / 16) };
@@ -77,7 +77,7 @@ static void flow_fill(struct report_flow *f, unsigned p, unsigned i, uint64_t se
 	f->dst.bytes[10] = f->dst.bytes[11] = 0xff;
 	memcpy(f->src.bytes + 12, src, 4);
 	memcpy(f->dst.bytes + 12, dst, 4);
-	f->proto = REPORT_PROTO_UDP;
+	f->proto = WIRE_PROTO_UDP;
 	f->sport = (uint16_t)(33000 + i % 16 + 16 * (i / 4096));
 	f->dport = 31338;
 	f->sent = 100;
@@ -91,7 +91,7 @@ static void flow_fill(struct report_flow *f, unsigned p, unsigned i, uint64_t se
 
 static int batch_frame_build(unsigned p, uint64_t seq, uint8_t **buf, size_t *len)
 {
-	struct report_batch b = { 0 };
+	struct wire_batch b = { 0 };
 	unsigned i;
 	int rc;
 
@@ -106,7 +106,7 @@ static int batch_frame_build(unsigned p, uint64_t seq, uint8_t **buf, size_t *le
 		return -1;
 	for (i = 0; i < b.nflows; i++)
 		flow_fill(&b.flows[i], p, i, seq);
-	rc = report_batch_encode(&b, buf, len);
+	rc = wire_batch_encode(&b, buf, len);
 	free(b.flows);
 	return rc;
 }
@@ -177,19 +177,19 @@ static int ack_recv(int fd, uint64_t *seq)
 	int type;
 
 	if (recv_all(fd, f, 16) < 0 ||
-	    report_header_decode(f, 16, &type, &plen, err, sizeof(err)) < 0 ||
+	    wire_header_decode(f, 16, &type, &plen, err, sizeof(err)) < 0 ||
 	    plen > 2048 || recv_all(fd, f + 16, plen) < 0)
 		return -1;
-	if (type == REPORT_ERROR) {
+	if (type == WIRE_ERROR) {
 		char reason[256];
 
-		if (report_error_decode(f + 16, plen, reason, sizeof(reason), err, sizeof(err)) == 0)
+		if (wire_error_decode(f + 16, plen, reason, sizeof(reason), err, sizeof(err)) == 0)
 			log_msg(LOG_WARN, "collector said: %s", reason);
 		return -1;
 	}
-	if (type != REPORT_ACK)
+	if (type != WIRE_ACK)
 		return -1;
-	return report_ack_decode(f + 16, plen, seq, err, sizeof(err));
+	return wire_ack_decode(f + 16, plen, seq, err, sizeof(err));
 }
 
 static int hello_send(int fd, const char *name)
@@ -198,7 +198,7 @@ static int hello_send(int fd, const char *name)
 	size_t len;
 	int rc;
 
-	if (report_hello_encode(name, &buf, &len) < 0)
+	if (wire_hello_encode(name, &buf, &len) < 0)
 		return -1;
 	rc = send_all(fd, buf, len);
 	free(buf);
@@ -224,7 +224,7 @@ static void *prober_main(void *arg)
 
 	while (next_ack <= last) {
 		uint64_t next_send = next_ack, seq;
-		char name[REPORT_NAME_MAX];
+		char name[WIRE_NAME_MAX];
 		uint8_t *buf;
 		size_t len;
 		int fd = tcp_connect(cfg.connect);
@@ -326,7 +326,7 @@ static int bench_bare(void)
 		"rtt_p50_ns INTEGER, rtt_p99_ns INTEGER, rtt_max_ns INTEGER, target_down INTEGER)",
 	};
 	uint64_t rows = (uint64_t)cfg.probers * (uint64_t)cfg.batches * (uint64_t)cfg.flows;
-	struct report_flow *flows = calloc((size_t)cfg.flows, sizeof(*flows));
+	struct wire_flow *flows = calloc((size_t)cfg.flows, sizeof(*flows));
 	sqlite3_stmt *st;
 	sqlite3 *db;
 	double t0, dt;
@@ -347,7 +347,7 @@ static int bench_bare(void)
 	t0 = now_s();
 	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
 	for (p = 0; p < cfg.probers; p++) {
-		char name[REPORT_NAME_MAX];
+		char name[WIRE_NAME_MAX];
 
 		snprintf(name, sizeof(name), "%s%lld", cfg.prefix, p);
 		for (b = 0; b < cfg.batches; b++) {
@@ -357,12 +357,12 @@ static int bench_bare(void)
 			for (i = 0; i < cfg.flows; i++)
 				flow_fill(&flows[i], (unsigned)p, (unsigned)i, seq);
 			for (i = 0; i < cfg.flows; i++) {
-				struct report_flow *f = &flows[i];
+				struct wire_flow *f = &flows[i];
 				char s[64], d[64];
 
 				sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-				sqlite3_bind_text(st, 2, report_addr_str(&f->src, s, sizeof(s)), -1, SQLITE_TRANSIENT);
-				sqlite3_bind_text(st, 3, report_addr_str(&f->dst, d, sizeof(d)), -1, SQLITE_TRANSIENT);
+				sqlite3_bind_text(st, 2, wire_addr_str(&f->src, s, sizeof(s)), -1, SQLITE_TRANSIENT);
+				sqlite3_bind_text(st, 3, wire_addr_str(&f->dst, d, sizeof(d)), -1, SQLITE_TRANSIENT);
 				sqlite3_bind_int(st, 4, f->proto);
 				sqlite3_bind_int(st, 5, f->sport);
 				sqlite3_bind_int(st, 6, f->dport);

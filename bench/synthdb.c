@@ -1,7 +1,7 @@
 /* synthdb: write a synthetic 2-tier fabric's probe batches into a collector
  * database (and its inventory), for scripts/bench-query and by hand. */
 #include "opts.h"
-#include "triangulate/synth_db.h"
+#include "synth_db.h"
 
 #include <stddef.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* Keys file parser: one prober name and one hex key per line; a malformed
  * line is an error naming the file and line, so a typo never disables auth. */
 #include "keys.h"
-#include "report.h"
+#include "wire.h"
 #include "textio.h"
 
 #include <ctype.h>
@@ -11,7 +11,7 @@
 #include <string.h>
 
 struct keyring_entry {
-	char name[REPORT_NAME_MAX];
+	char name[WIRE_NAME_MAX];
 	uint8_t key[KEYS_KEY_MAX];
 	size_t len;
 };
@@ -44,7 +44,7 @@ static int keyring_line_parse(char *line, struct keyring_entry *e,
 	}
 	*tab = '\0';
 	hex = tab + 1;
-	if (strlen(line) == 0 || strlen(line) >= REPORT_NAME_MAX) {
+	if (strlen(line) == 0 || strlen(line) >= WIRE_NAME_MAX) {
 		*why = "bad prober name length";
 		return -1;
 	}

@@ -2,7 +2,7 @@
  * fields, a valid address, 1-256 flows) so a damaged plan is refused at start
  * with file:line rather than served to probers. */
 #include "plan_targets.h"
-#include "report.h"
+#include "wire.h"
 #include "textio.h"
 
 #include <errno.h>
@@ -13,7 +13,7 @@
 #define PLAN_FLOWS_MAX 256
 
 struct plan_entry {
-	char prober[REPORT_NAME_MAX];
+	char prober[WIRE_NAME_MAX];
 	char addr[64]; /* canonical text of the target address */
 	unsigned flows;
 	size_t order;  /* line order, kept within a prober */
@@ -41,7 +41,7 @@ static int plan_line_parse(const char *line, size_t len, struct plan_entry *e,
 	const char *f[5];
 	size_t fl[5], i;
 	char buf[64], *end;
-	struct report_addr a;
+	struct wire_addr a;
 	unsigned long flows;
 
 	if (textio_fields_split(line, len, f, fl, 4) != 4) {
@@ -49,9 +49,9 @@ static int plan_line_parse(const char *line, size_t len, struct plan_entry *e,
 			 "expected PROBER<TAB>TARGET<TAB>TARGET_ADDRESS<TAB>FLOWS");
 		return -1;
 	}
-	if (fl[0] == 0 || fl[0] >= REPORT_NAME_MAX) {
+	if (fl[0] == 0 || fl[0] >= WIRE_NAME_MAX) {
 		snprintf(why, whylen, "prober name must be 1-%d characters",
-			 REPORT_NAME_MAX - 1);
+			 WIRE_NAME_MAX - 1);
 		return -1;
 	}
 	for (i = 0; i < fl[0]; i++) {
@@ -72,11 +72,11 @@ static int plan_line_parse(const char *line, size_t len, struct plan_entry *e,
 	}
 	memcpy(buf, f[2], fl[2]);
 	buf[fl[2]] = '\0';
-	if (report_addr_parse(buf, &a) < 0) {
+	if (wire_addr_parse(buf, &a) < 0) {
 		snprintf(why, whylen, "bad target address '%s'", buf);
 		return -1;
 	}
-	report_addr_str(&a, e->addr, sizeof(e->addr));
+	wire_addr_str(&a, e->addr, sizeof(e->addr));
 	if (fl[3] == 0 || fl[3] >= sizeof(buf)) {
 		snprintf(why, whylen, "bad flow count");
 		return -1;

@@ -16,7 +16,7 @@
 
 /* A decoded batch waiting for the group commit. */
 struct pending {
-	struct report_batch b;
+	struct wire_batch b;
 	int added;     /* in the open group */
 	int duplicate; /* already stored earlier */
 	int seq_reused;
@@ -25,7 +25,7 @@ struct pending {
 struct session {
 	const struct session_env *env;
 	char peer[80];
-	char prober[REPORT_NAME_MAX];
+	char prober[WIRE_NAME_MAX];
 	const uint8_t *key; /* from the keyring after HELLO, or NULL */
 	size_t keylen;
 	enum session_state state;
@@ -36,7 +36,7 @@ struct session {
 	struct pending *pend;
 	size_t npend, pend_cap;
 
-	uint8_t hdr[REPORT_HEADER_LEN];
+	uint8_t hdr[WIRE_HEADER_LEN];
 	size_t hdr_have;
 	int frame_type;
 	uint32_t payload_len;
@@ -69,7 +69,7 @@ static void pending_clear(struct session *s)
 	size_t i;
 
 	for (i = 0; i < s->npend; i++)
-		report_batch_free(&s->pend[i].b);
+		wire_batch_free(&s->pend[i].b);
 	s->npend = 0;
 }
 
@@ -146,7 +146,7 @@ static int out_frame_queue(struct session *s, uint8_t *buf, size_t len)
 {
 	int rc;
 
-	if (s->key && report_frame_sign(&buf, &len, s->key, s->keylen) < 0) {
+	if (s->key && wire_frame_sign(&buf, &len, s->key, s->keylen) < 0) {
 		free(buf);
 		return -1;
 	}
@@ -185,7 +185,7 @@ static void error_queue(struct session *s)
 		return;
 	s->error_queued = 1;
 	/* best effort: the connection closes either way */
-	if (report_error_encode(s->fail_is_store
+	if (wire_error_encode(s->fail_is_store
 					? "collector store unavailable, retry later"
 					: s->reason,
 				&buf, &len) == 0)
@@ -197,10 +197,10 @@ static int frame_auth_check(struct session *s, const uint8_t *key,
 			    size_t keylen, size_t *body_len)
 {
 	char err[128];
-	uint32_t flags = report_header_flags(s->frame);
+	uint32_t flags = wire_header_flags(s->frame);
 
 	if (key) {
-		if (report_frame_verify(s->frame, s->frame_have, key, keylen,
+		if (wire_frame_verify(s->frame, s->frame_have, key, keylen,
 					body_len, err, sizeof(err)) < 0) {
 			session_fail(s, 0, "%s", err);
 			return -1;
@@ -209,7 +209,7 @@ static int frame_auth_check(struct session *s, const uint8_t *key,
 	}
 	/* without a keyring there is nothing to check a MAC against; accept
 	 * the frame as if unsigned */
-	*body_len = s->payload_len - ((flags & REPORT_FLAG_AUTH) ? REPORT_MAC_LEN : 0);
+	*body_len = s->payload_len - ((flags & WIRE_FLAG_AUTH) ? WIRE_MAC_LEN : 0);
 	return 0;
 }
 
@@ -229,7 +229,7 @@ static void targets_answer(struct session *s)
 		session_fail(s, 1, "out of memory for targets");
 		return;
 	}
-	if (report_targets_encode(text, tlen, &buf, &len) < 0) {
+	if (wire_targets_encode(text, tlen, &buf, &len) < 0) {
 		session_fail(s, 1, "targets of %s: %zu bytes, over the frame limit",
 			     s->prober, tlen);
 		free(text);
@@ -242,7 +242,7 @@ static void targets_answer(struct session *s)
 
 static void hello_handle(struct session *s)
 {
-	char name[REPORT_NAME_MAX], err[128];
+	char name[WIRE_NAME_MAX], err[128];
 	size_t body_len;
 
 	if (s->prober[0]) {
@@ -252,8 +252,8 @@ static void hello_handle(struct session *s)
 	/* the name decides the key, so decode it before the MAC check; the
 	 * name is only trusted once the MAC verifies */
 	body_len = s->payload_len -
-		   ((report_header_flags(s->frame) & REPORT_FLAG_AUTH) ? REPORT_MAC_LEN : 0);
-	if (report_hello_decode(s->frame + REPORT_HEADER_LEN, body_len, name,
+		   ((wire_header_flags(s->frame) & WIRE_FLAG_AUTH) ? WIRE_MAC_LEN : 0);
+	if (wire_hello_decode(s->frame + WIRE_HEADER_LEN, body_len, name,
 				err, sizeof(err)) < 0) {
 		session_fail(s, 0, "bad HELLO: %s", err);
 		return;
@@ -274,19 +274,19 @@ static void hello_handle(struct session *s)
 		s->keylen = keylen;
 	}
 	snprintf(s->prober, sizeof(s->prober), "%s", name);
-	if (report_header_flags(s->frame) & REPORT_FLAG_WANT_TARGETS)
+	if (wire_header_flags(s->frame) & WIRE_FLAG_WANT_TARGETS)
 		targets_answer(s);
 }
 
 static void batch_handle(struct session *s)
 {
-	struct report_batch b;
+	struct wire_batch b;
 	char err[160];
 	size_t body_len;
 
 	if (frame_auth_check(s, s->key, s->keylen, &body_len) < 0)
 		return;
-	if (report_batch_decode(s->frame + REPORT_HEADER_LEN, body_len, &b, err,
+	if (wire_batch_decode(s->frame + WIRE_HEADER_LEN, body_len, &b, err,
 				sizeof(err)) < 0) {
 		session_fail(s, 0, "bad BATCH: %s", err);
 		return;
@@ -294,7 +294,7 @@ static void batch_handle(struct session *s)
 	if (strcmp(b.prober, s->prober) != 0) {
 		session_fail(s, 0, "BATCH names prober %s, HELLO said %s",
 			     b.prober, s->prober);
-		report_batch_free(&b);
+		wire_batch_free(&b);
 		return;
 	}
 	if (s->npend == s->pend_cap) {
@@ -302,7 +302,7 @@ static void batch_handle(struct session *s)
 		struct pending *np = realloc(s->pend, cap * sizeof(*np));
 
 		if (!np) {
-			report_batch_free(&b);
+			wire_batch_free(&b);
 			session_fail(s, 1, "out of memory");
 			return;
 		}
@@ -364,7 +364,7 @@ void session_round_end(struct session *s, int committed)
 			s->env->note(s->peer, msg);
 		}
 		/* the batch is durable: only now may the prober forget it */
-		if (report_ack_encode(p->b.seq, &buf, &len) < 0 ||
+		if (wire_ack_encode(p->b.seq, &buf, &len) < 0 ||
 		    out_frame_queue(s, buf, len) < 0) {
 			session_fail(s, 0, "output backlog over %u bytes (not reading ACKs)",
 				     SESSION_OUT_MAX);
@@ -379,7 +379,7 @@ void session_round_end(struct session *s, int committed)
 static void frame_handle(struct session *s)
 {
 	stat_add(&s->env->stats->frames, 1);
-	if (s->frame_type == REPORT_HELLO) {
+	if (s->frame_type == WIRE_HELLO) {
 		hello_handle(s);
 		return;
 	}
@@ -387,7 +387,7 @@ static void frame_handle(struct session *s)
 		session_fail(s, 0, "frame type %d before HELLO", s->frame_type);
 		return;
 	}
-	if (s->frame_type == REPORT_BATCH)
+	if (s->frame_type == WIRE_BATCH)
 		batch_handle(s);
 	else
 		session_fail(s, 0, "unexpected frame type %d from a prober",
@@ -398,7 +398,7 @@ static void frame_handle(struct session *s)
  * actually arrived, so a header claiming 16 MiB costs nothing until sent. */
 static int frame_grow(struct session *s, size_t want)
 {
-	size_t total = REPORT_HEADER_LEN + (size_t)s->payload_len;
+	size_t total = WIRE_HEADER_LEN + (size_t)s->payload_len;
 	size_t cap;
 	uint8_t *nf;
 
@@ -425,30 +425,30 @@ enum session_state session_input(struct session *s, const uint8_t *data,
 	while (len > 0 && s->state == SESSION_OPEN) {
 		size_t total, take;
 
-		if (s->hdr_have < REPORT_HEADER_LEN) {
-			take = REPORT_HEADER_LEN - s->hdr_have;
+		if (s->hdr_have < WIRE_HEADER_LEN) {
+			take = WIRE_HEADER_LEN - s->hdr_have;
 			if (take > len)
 				take = len;
 			memcpy(s->hdr + s->hdr_have, data, take);
 			s->hdr_have += take;
 			data += take;
 			len -= take;
-			if (s->hdr_have < REPORT_HEADER_LEN)
+			if (s->hdr_have < WIRE_HEADER_LEN)
 				break;
-			if (report_header_decode(s->hdr, REPORT_HEADER_LEN,
+			if (wire_header_decode(s->hdr, WIRE_HEADER_LEN,
 						 &s->frame_type, &s->payload_len,
 						 err, sizeof(err)) < 0) {
 				session_fail(s, 0, "bad frame header: %s", err);
 				break;
 			}
-			if (frame_grow(s, REPORT_HEADER_LEN) < 0) {
+			if (frame_grow(s, WIRE_HEADER_LEN) < 0) {
 				session_fail(s, 1, "out of memory");
 				break;
 			}
-			memcpy(s->frame, s->hdr, REPORT_HEADER_LEN);
-			s->frame_have = REPORT_HEADER_LEN;
+			memcpy(s->frame, s->hdr, WIRE_HEADER_LEN);
+			s->frame_have = WIRE_HEADER_LEN;
 		}
-		total = REPORT_HEADER_LEN + (size_t)s->payload_len;
+		total = WIRE_HEADER_LEN + (size_t)s->payload_len;
 		take = total - s->frame_have;
 		if (take > len)
 			take = len;

@@ -3,7 +3,7 @@
 #ifndef FM_COLLECTOR_SESSION_H
 #define FM_COLLECTOR_SESSION_H
 
-#include "report.h"
+#include "wire.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -27,7 +27,7 @@ struct session_stats {
 struct session_env {
 	struct store *store;
 	const struct keyring *keys; /* NULL: authentication off */
-	/* probe plan served to a HELLO with REPORT_FLAG_WANT_TARGETS; NULL:
+	/* probe plan served to a HELLO with WIRE_FLAG_WANT_TARGETS; NULL:
 	 * such a HELLO is answered with ERROR (no --plan) */
 	const struct plan_targets *plan;
 	struct session_stats *stats;

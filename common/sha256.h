@@ -1,5 +1,5 @@
 /* SHA-256 (FIPS 180-4) and HMAC-SHA256 (RFC 2104), small and dependency-free,
- * for authenticating report frames with a per-prober shared key. */
+ * for authenticating wire frames with a per-prober shared key. */
 #ifndef FM_SHA256_H
 #define FM_SHA256_H
 

@@ -23,7 +23,7 @@ static uint32_t rd32(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static void addr_set4(struct report_addr *a, const uint8_t *b4)
+static void addr_set4(struct wire_addr *a, const uint8_t *b4)
 {
 	memset(a, 0, sizeof(*a));
 	a->family = AF_INET;
@@ -32,7 +32,7 @@ static void addr_set4(struct report_addr *a, const uint8_t *b4)
 	memcpy(a->bytes + 12, b4, 4);
 }
 
-static void addr_set6(struct report_addr *a, const uint8_t *b16)
+static void addr_set6(struct wire_addr *a, const uint8_t *b16)
 {
 	memset(a, 0, sizeof(*a));
 	a->family = AF_INET6;
@@ -173,7 +173,7 @@ static enum icmp_quote_kind kind6(uint8_t type, uint8_t code)
 }
 
 int icmp_quote_parse6(const uint8_t *buf, size_t len,
-		      const struct report_addr *from, struct icmp_quote *q)
+		      const struct wire_addr *from, struct icmp_quote *q)
 {
 	const uint8_t *in, *p;
 	size_t n, off;

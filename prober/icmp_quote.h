@@ -4,7 +4,7 @@
 #ifndef FM_ICMP_QUOTE_H
 #define FM_ICMP_QUOTE_H
 
-#include "report.h"
+#include "wire.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -19,9 +19,9 @@ enum icmp_quote_kind {
 struct icmp_quote {
 	enum icmp_quote_kind kind;
 	uint8_t type, code;        /* as on the wire */
-	struct report_addr from;   /* the router (or host) that sent the error */
+	struct wire_addr from;   /* the router (or host) that sent the error */
 	/* The quoted probe. */
-	struct report_addr src, dst;
+	struct wire_addr src, dst;
 	uint8_t proto;             /* IPPROTO_UDP / IPPROTO_TCP / other */
 	uint8_t quoted_ttl;        /* TTL / hop limit left when it expired */
 	uint16_t ip_id;            /* IPv4 identification, 0 for IPv6 */
@@ -47,6 +47,6 @@ int icmp_quote_parse4(const uint8_t *buf, size_t len, struct icmp_quote *q);
  * header first, no IPv6 header); from is the sender from recvfrom. Same
  * returns as icmp_quote_parse4. */
 int icmp_quote_parse6(const uint8_t *buf, size_t len,
-		      const struct report_addr *from, struct icmp_quote *q);
+		      const struct wire_addr *from, struct icmp_quote *q);
 
 #endif

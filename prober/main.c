@@ -8,7 +8,7 @@
 #include "pathwatch.h"
 #include "pinger.h"
 #include "probe.h"
-#include "report.h"
+#include "wire.h"
 #include "responder.h"
 #include "spool.h"
 #include "targets_source.h"
@@ -34,7 +34,7 @@ struct prober_cfg {
 	const char *name;         /* prober name in reports; default: host name */
 	const char *spool;        /* spool directory */
 	long long spool_max_bytes; /* spool bound; oldest batches dropped beyond */
-	const char *key;          /* hex shared key for report frames */
+	const char *key;          /* hex shared key for wire frames */
 	long long interval_ms;    /* reporting interval */
 	double jitter;            /* +- fraction of the interval, random per interval */
 	long long flows;          /* default flows per target */
@@ -72,7 +72,7 @@ static const struct opt_spec prober_opts[] = {
 	{ "name", 'n', OPT_STR, O(name), 0, 0, NULL, "NAME", "prober name in reports (default: host name)" },
 	{ "spool", 's', OPT_STR, O(spool), 0, 0, "/var/spool/faultmesh", "DIR", "spool directory for unacknowledged batches" },
 	{ "spool-max-bytes", 0, OPT_INT, O(spool_max_bytes), 4096, 1e12, "67108864", "N", "spool size bound; oldest batches dropped beyond" },
-	{ "key", 'k', OPT_STR, O(key), 0, 0, NULL, "HEX", "shared key: sign report frames (HMAC-SHA256)" },
+	{ "key", 'k', OPT_STR, O(key), 0, 0, NULL, "HEX", "shared key: sign wire frames (HMAC-SHA256)" },
 	{ "interval", 'i', OPT_MS, O(interval_ms), 200, 3600000, "10s", "DURATION", "reporting interval" },
 	{ "jitter", 0, OPT_DOUBLE, O(jitter), 0, 0.5, "0.1", "FRACTION", "random +- share of each interval" },
 	{ "flows", 'f', OPT_INT, O(flows), 1, TARGETS_FLOWS_MAX, "16", "N", "initial flows (source ports) per target; grown to the 95% MDA coverage bound unless flows= is set" },
@@ -177,7 +177,7 @@ struct prober {
 	int up_fd_registered;
 	uint32_t up_events;
 	uint32_t dropped_unreported; /* spool drops not yet in a sent batch */
-	char name[REPORT_NAME_MAX];
+	char name[WIRE_NAME_MAX];
 };
 
 static int ep_add(int epfd, int fd, uint32_t events)
@@ -211,7 +211,7 @@ static void uplink_epoll_sync(struct prober *pr)
 	}
 }
 
-static void health_fill(struct prober *pr, struct report_health *h)
+static void health_fill(struct prober *pr, struct wire_health *h)
 {
 	struct nl_link_totals t;
 
@@ -261,7 +261,7 @@ static void coverage_report_cb(void *arg, size_t flow, unsigned traced, unsigned
 /* Close one interval into a batch and spool it. Errors are logged here. */
 static void interval_report(struct prober *pr, uint64_t start_ns, uint64_t end_ns)
 {
-	struct report_batch b = { 0 };
+	struct wire_batch b = { 0 };
 	uint8_t *buf = NULL;
 	size_t len;
 	uint32_t dropped;
@@ -282,7 +282,7 @@ static void interval_report(struct prober *pr, uint64_t start_ns, uint64_t end_n
 		log_msg(LOG_ERR, "spool: cannot advance batch seq: %s", strerror(errno));
 		goto out;
 	}
-	if (report_batch_encode(&b, &buf, &len) < 0) {
+	if (wire_batch_encode(&b, &buf, &len) < 0) {
 		log_msg(LOG_ERR, "batch %llu: encode: %s", (unsigned long long)b.seq, strerror(errno));
 		goto out;
 	}

@@ -25,7 +25,7 @@ struct pw_flow {
 
 /* The flows of one target: same addresses, protocol, DSCP and port. */
 struct pw_group {
-	struct report_addr src, dst;
+	struct wire_addr src, dst;
 	uint8_t proto, dscp;
 	uint16_t dport;
 	uint32_t nflows;
@@ -38,7 +38,7 @@ struct pathwatch {
 	struct tracer *tr[2]; /* AF_INET, AF_INET6 */
 	struct pw_flow *flows;
 	size_t nflows;
-	struct report_path *done; /* finished since the last interval */
+	struct wire_path *done; /* finished since the last interval */
 	size_t ndone, capdone;
 	size_t cursor; /* round robin start for due flows */
 	uint64_t scan_after; /* no flow is due before this (monotonic ns) */
@@ -57,7 +57,7 @@ static uint64_t jittered(uint64_t ns)
 }
 
 /* FNV-1a over the hop list: equal paths, equal hashes */
-static uint64_t path_hash(const struct report_path *p)
+static uint64_t path_hash(const struct wire_path *p)
 {
 	uint64_t h = 1469598103934665603ull;
 
@@ -73,7 +73,7 @@ static void pw_done_cb(void *arg, const struct trace_result *res)
 {
 	struct pathwatch *pw = arg;
 	struct pw_flow *f = res->user < pw->nflows ? &pw->flows[res->user] : NULL;
-	struct report_path path = res->path;
+	struct wire_path path = res->path;
 
 	if (f)
 		f->in_tracer = 0;
@@ -94,7 +94,7 @@ static void pw_done_cb(void *arg, const struct trace_result *res)
 		 * path ends in a '*' so no one reads it as complete. */
 		if (f && f->reached)
 			return;
-		if (path.nhops < REPORT_HOPS_MAX) {
+		if (path.nhops < WIRE_HOPS_MAX) {
 			memset(&path.hops[path.nhops], 0, sizeof(path.hops[0]));
 			path.hop_probes[path.nhops] = path.hop_replies[path.nhops] = 0;
 			path.nhops++;
@@ -104,7 +104,7 @@ static void pw_done_cb(void *arg, const struct trace_result *res)
 	}
 	if (pw->ndone == pw->capdone) {
 		size_t cap = pw->capdone ? pw->capdone * 2 : 64;
-		struct report_path *v = realloc(pw->done, cap * sizeof(*v));
+		struct wire_path *v = realloc(pw->done, cap * sizeof(*v));
 
 		if (!v)
 			return; /* dropped: the flow is traced again later */
@@ -218,7 +218,7 @@ uint64_t pathwatch_run(struct pathwatch *pw, uint64_t mono_ns)
 	return next;
 }
 
-static int pw_group_is(const struct pw_group *g, const struct report_flow *r)
+static int pw_group_is(const struct pw_group *g, const struct wire_flow *r)
 {
 	return g->proto == r->proto && g->dscp == r->dscp && g->dport == r->dport &&
 	       !memcmp(&g->dst, &r->dst, sizeof(g->dst)) && !memcmp(&g->src, &r->src, sizeof(g->src));
@@ -226,7 +226,7 @@ static int pw_group_is(const struct pw_group *g, const struct report_flow *r)
 
 /* The group of flow r (hint: its predecessor's, usually the same target),
  * created if new; UINT32_MAX when out of memory. */
-static uint32_t pw_group_find(struct pathwatch *pw, const struct report_flow *r, uint32_t hint)
+static uint32_t pw_group_find(struct pathwatch *pw, const struct wire_flow *r, uint32_t hint)
 {
 	struct pw_group *g;
 	size_t i = 0;
@@ -258,7 +258,7 @@ static uint32_t pw_group_find(struct pathwatch *pw, const struct report_flow *r,
 	return (uint32_t)i;
 }
 
-static int pw_flows_learn(struct pathwatch *pw, const struct report_batch *b, uint64_t mono_ns)
+static int pw_flows_learn(struct pathwatch *pw, const struct wire_batch *b, uint64_t mono_ns)
 {
 	uint64_t first_spread_ns = pw->cfg.retrace_ns / 4 < 5000000000ull ?
 					   pw->cfg.retrace_ns / 4 : 5000000000ull;
@@ -274,7 +274,7 @@ static int pw_flows_learn(struct pathwatch *pw, const struct report_batch *b, ui
 	pw->flows = v;
 	memset(v + pw->nflows, 0, (b->nflows - pw->nflows) * sizeof(*v));
 	for (size_t i = pw->nflows; i < b->nflows; i++) {
-		const struct report_flow *r = &b->flows[i];
+		const struct wire_flow *r = &b->flows[i];
 
 		v[i].tf.src = r->src;
 		v[i].tf.dst = r->dst;
@@ -353,7 +353,7 @@ static void pw_coverage(struct pathwatch *pw)
 	free(h);
 }
 
-int pathwatch_interval(struct pathwatch *pw, struct report_batch *b, uint64_t mono_ns)
+int pathwatch_interval(struct pathwatch *pw, struct wire_batch *b, uint64_t mono_ns)
 {
 	if (pw_flows_learn(pw, b, mono_ns) < 0) {
 		errno = ENOMEM;
@@ -361,7 +361,7 @@ int pathwatch_interval(struct pathwatch *pw, struct report_batch *b, uint64_t mo
 	}
 	pw_coverage(pw);
 	for (size_t i = 0; i < b->nflows; i++) {
-		const struct report_flow *r = &b->flows[i];
+		const struct wire_flow *r = &b->flows[i];
 		struct pw_flow *fl = &pw->flows[i];
 
 		/* loss on a flow whose path was last seen long ago: look again,

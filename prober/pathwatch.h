@@ -4,7 +4,7 @@
 #ifndef FM_PATHWATCH_H
 #define FM_PATHWATCH_H
 
-#include "report.h"
+#include "wire.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -38,7 +38,7 @@ uint64_t pathwatch_run(struct pathwatch *pw, uint64_t mono_ns);
  * may grow, new flows after the old ones; never shrinks), report coverage,
  * schedule lossy flows for a re-trace, and hand over the traces finished
  * since the last call as b->paths (malloc'd; b->npaths). 0, or -1 ENOMEM. */
-int pathwatch_interval(struct pathwatch *pw, struct report_batch *b, uint64_t mono_ns);
+int pathwatch_interval(struct pathwatch *pw, struct wire_batch *b, uint64_t mono_ns);
 void pathwatch_close(struct pathwatch *pw);
 
 #endif

@@ -700,7 +700,7 @@ uint64_t pinger_tick(struct pinger *p, uint64_t now_ns)
 	return next;
 }
 
-static void report_addr_set(struct report_addr *a, int family, const void *bytes)
+static void report_addr_set(struct wire_addr *a, int family, const void *bytes)
 {
 	memset(a, 0, sizeof(*a));
 	a->family = (uint8_t)family;
@@ -712,10 +712,10 @@ static void report_addr_set(struct report_addr *a, int family, const void *bytes
 	}
 }
 
-int pinger_interval_close(struct pinger *p, struct report_batch *b)
+int pinger_interval_close(struct pinger *p, struct wire_batch *b)
 {
 	struct flow_figures *figs = calloc(p->nflows ? p->nflows : 1, sizeof(*figs));
-	struct report_flow *rf = calloc(p->nflows ? p->nflows : 1, sizeof(*rf));
+	struct wire_flow *rf = calloc(p->nflows ? p->nflows : 1, sizeof(*rf));
 
 	pinger_rx_drain(p);
 	if (!figs || !rf) {
@@ -740,7 +740,7 @@ int pinger_interval_close(struct pinger *p, struct report_batch *b)
 		t->sent_now = 0;
 		for (unsigned k = 0; k < t->flows; k++) {
 			uint32_t fi = target_flow(p, (uint32_t)ti, k);
-			struct report_flow *r = &rf[fi];
+			struct wire_flow *r = &rf[fi];
 			const struct flow_figures *g = &figs[fi];
 
 			report_addr_set(&r->src, c->spec.family, &c->key.src);

@@ -4,7 +4,7 @@
 #define FM_PINGER_H
 
 #include "mda.h"
-#include "report.h"
+#include "wire.h"
 #include "targets.h"
 
 #include <stddef.h>
@@ -38,7 +38,7 @@ struct pinger *pinger_open(const struct pinger_cfg *cfg, const struct target_spe
 uint64_t pinger_tick(struct pinger *p, uint64_t now_ns);
 /* Close the interval: fill b->flows (malloc'd, b->nflows) with every flow's
  * figures. 0, or -1 with errno ENOMEM. */
-int pinger_interval_close(struct pinger *p, struct report_batch *b);
+int pinger_interval_close(struct pinger *p, struct wire_batch *b);
 #define PINGER_MDA_ALPHA 0.05 /* coverage confidence: 95% */
 
 /* A coverage decision for one target. */

@@ -24,7 +24,7 @@
 #define TRACE_UDP_TMPL_MAX 256
 #define TRACE_PKT_MAX (40 + 20 + TRACE_UDP_TMPL_MAX + 4)
 #define TRACE_RX_BATCH 256       /* packets read per tracer_readable call */
-#define TRACE_TTL_SLOTS (REPORT_HOPS_MAX + 2)
+#define TRACE_TTL_SLOTS (WIRE_HOPS_MAX + 2)
 #define TRACE_RESPONDERS_MAX 64  /* distinct responders counted per TTL */
 #define TRACE_MDA_ALPHA 0.05
 #define NS_PER_MS 1000000ull
@@ -54,7 +54,7 @@ struct trace_job {
 /* What the tracer learned about one router interface on the way to one
  * destination: the successor flows through it showed (MDA node control). */
 struct trace_node {
-	struct report_addr dst, addr, succ;
+	struct wire_addr dst, addr, succ;
 	uint8_t ttl;   /* hop of addr; 0 = the prober itself */
 	uint8_t multi; /* more than one successor seen */
 	uint32_t flows;
@@ -62,7 +62,7 @@ struct trace_node {
 
 /* Where the destination answered, over the flows that reached it by probe. */
 struct trace_dst {
-	struct report_addr dst;
+	struct wire_addr dst;
 	uint8_t ttl;   /* TTL of the first answer */
 	uint8_t mixed; /* another flow reached it at another TTL */
 	uint32_t flows;
@@ -77,7 +77,7 @@ struct ttl_pace {
 	double routers; /* effective router count, 1..nresp */
 	uint64_t last_ns;
 	unsigned nresp;
-	struct report_addr resp[TRACE_RESPONDERS_MAX];
+	struct wire_addr resp[TRACE_RESPONDERS_MAX];
 };
 
 struct tracer {
@@ -118,7 +118,7 @@ void tracer_cfg_default(struct tracer_cfg *cfg)
 	cfg->udp_echo_off = -1;
 }
 
-static int addr_eq(const struct report_addr *a, const struct report_addr *b)
+static int addr_eq(const struct wire_addr *a, const struct wire_addr *b)
 {
 	return a->family == b->family && memcmp(a->bytes, b->bytes, 16) == 0;
 }
@@ -204,8 +204,8 @@ int trace_probe_build(const struct trace_flow *f, uint8_t ttl, uint16_t id,
 	/* The fudge word that sets the UDP checksum must sit on a 16-bit
 	 * boundary of the payload, so an odd template gets one pad byte. */
 	pad = tmpl_len & 1;
-	l4_len = f->proto == REPORT_PROTO_UDP ? 8 + tmpl_len + pad + 2 : 20;
-	if (f->proto != REPORT_PROTO_UDP && f->proto != REPORT_PROTO_TCP) {
+	l4_len = f->proto == WIRE_PROTO_UDP ? 8 + tmpl_len + pad + 2 : 20;
+	if (f->proto != WIRE_PROTO_UDP && f->proto != WIRE_PROTO_TCP) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -231,7 +231,7 @@ int trace_probe_build(const struct trace_flow *f, uint8_t ttl, uint16_t id,
 	wr16(l4, f->sport);
 	wr16(l4 + 2, f->dport);
 	sum = pseudo_sum(f, f->proto, (uint32_t)l4_len);
-	if (f->proto == REPORT_PROTO_UDP) {
+	if (f->proto == WIRE_PROTO_UDP) {
 		uint16_t s, want, fudge;
 
 		wr16(l4 + 4, (uint16_t)l4_len);
@@ -442,7 +442,7 @@ struct tracer *tracer_open(int family, const struct tracer_cfg *cfg,
 		tracer_cfg_default(&t->cfg);
 	if (t->cfg.first_ttl < 1 || t->cfg.max_ttl < t->cfg.first_ttl ||
 	    t->cfg.infer < TRACE_INFER_OFF || t->cfg.infer > TRACE_INFER_LITE ||
-	    t->cfg.max_ttl > REPORT_HOPS_MAX || t->cfg.gap_limit < 1 ||
+	    t->cfg.max_ttl > WIRE_HOPS_MAX || t->cfg.gap_limit < 1 ||
 	    t->cfg.max_active < 1 || t->cfg.timeout_ms < 1 || t->cfg.router_burst < 1 ||
 	    t->cfg.udp_payload_len > TRACE_UDP_TMPL_MAX ||
 	    (t->cfg.udp_payload_len && !t->cfg.udp_payload) ||
@@ -489,7 +489,7 @@ int tracer_fd(const struct tracer *t)
 }
 
 /* The kernel's choice of source for dst, without sending anything. */
-static int source_for(int family, const struct report_addr *dst, struct report_addr *src)
+static int source_for(int family, const struct wire_addr *dst, struct wire_addr *src)
 {
 	struct sockaddr_storage ss = { 0 };
 	socklen_t sl;
@@ -539,7 +539,7 @@ int tracer_flow_start(struct tracer *t, const struct trace_flow *flow,
 
 	if (!flow || flow->dst.family != t->family ||
 	    (flow->src.family && flow->src.family != t->family) ||
-	    (flow->proto != REPORT_PROTO_UDP && flow->proto != REPORT_PROTO_TCP)) {
+	    (flow->proto != WIRE_PROTO_UDP && flow->proto != WIRE_PROTO_TCP)) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -573,8 +573,8 @@ int tracer_flow_start(struct tracer *t, const struct trace_flow *flow,
 	return 0;
 }
 
-static struct trace_node *node_find(struct tracer *t, const struct report_addr *dst,
-				    uint8_t ttl, const struct report_addr *addr)
+static struct trace_node *node_find(struct tracer *t, const struct wire_addr *dst,
+				    uint8_t ttl, const struct wire_addr *addr)
 {
 	for (size_t i = 0; i < t->nnodes; i++) {
 		struct trace_node *n = &t->nodes[i];
@@ -587,8 +587,8 @@ static struct trace_node *node_find(struct tracer *t, const struct report_addr *
 
 /* Record that a flow through addr (at hop ttl) went on to succ. Allocation
  * failure only loses knowledge, never a trace, so it is not reported. */
-static void node_learn(struct tracer *t, const struct report_addr *dst, uint8_t ttl,
-		       const struct report_addr *addr, const struct report_addr *succ)
+static void node_learn(struct tracer *t, const struct wire_addr *dst, uint8_t ttl,
+		       const struct wire_addr *addr, const struct wire_addr *succ)
 {
 	struct trace_node *n = node_find(t, dst, ttl, addr);
 
@@ -614,7 +614,7 @@ static void node_learn(struct tracer *t, const struct report_addr *dst, uint8_t 
 	n->flows++;
 }
 
-static struct trace_dst *dst_find(struct tracer *t, const struct report_addr *dst)
+static struct trace_dst *dst_find(struct tracer *t, const struct wire_addr *dst)
 {
 	for (size_t i = 0; i < t->ndsts; i++)
 		if (addr_eq(&t->dsts[i].dst, dst))
@@ -624,7 +624,7 @@ static struct trace_dst *dst_find(struct tracer *t, const struct report_addr *ds
 
 /* A flow's probe reached dst at ttl. Knowledge only: allocation failure
  * is not reported. */
-static void dst_learn(struct tracer *t, const struct report_addr *dst, uint8_t ttl)
+static void dst_learn(struct tracer *t, const struct wire_addr *dst, uint8_t ttl)
 {
 	struct trace_dst *d = dst_find(t, dst);
 
@@ -656,7 +656,7 @@ void tracer_knowledge_reset(struct tracer *t)
 
 /* MDA-Lite's test: enough flows went from hop ttl to the next and every
  * node at ttl kept to one successor. */
-static int hop_unmeshed(const struct tracer *t, const struct report_addr *dst, uint8_t ttl)
+static int hop_unmeshed(const struct tracer *t, const struct wire_addr *dst, uint8_t ttl)
 {
 	uint32_t flows = 0;
 
@@ -674,7 +674,7 @@ static int hop_unmeshed(const struct tracer *t, const struct report_addr *dst, u
 
 /* The hop before ttl on this flow's path (the prober itself for hop 1), or
  * NULL when it is unknown (silent, or before first_ttl). */
-static const struct report_addr *job_pred(const struct trace_job *j, uint8_t ttl)
+static const struct wire_addr *job_pred(const struct trace_job *j, uint8_t ttl)
 {
 	if (ttl == 1)
 		return &j->flow.src;
@@ -710,7 +710,7 @@ static uint64_t pace_ready_ns(const struct tracer *t, const struct ttl_pace *p)
 }
 
 /* An answer at this TTL: note the responder, grow the scale by 1/scale. */
-static void pace_answered(struct ttl_pace *p, const struct report_addr *a)
+static void pace_answered(struct ttl_pace *p, const struct wire_addr *a)
 {
 	unsigned i;
 
@@ -735,21 +735,21 @@ static void pace_silent(struct ttl_pace *p)
 static void job_finish(struct tracer *t, unsigned idx, enum trace_end end, uint64_t now_ns)
 {
 	struct trace_job *j = t->active[idx];
-	struct report_path *p = &j->res.path;
+	struct wire_path *p = &j->res.path;
 	int last = j->ttl; /* hops beyond the one being probed are unknown */
 
 	j->res.end = end;
 	j->res.end_ns = now_ns;
 	if (end == TRACE_END_REACHED)
 		last = j->res.dst_ttl - 1;
-	else if (last > REPORT_HOPS_MAX)
-		last = REPORT_HOPS_MAX;
+	else if (last > WIRE_HOPS_MAX)
+		last = WIRE_HOPS_MAX;
 	/* Drop trailing silent hops of an unfinished path: they say nothing.
 	 * Before a destination that answered, a silent hop is still a hop. */
 	while (end != TRACE_END_REACHED && last > 0 && !p->hops[last - 1].family)
 		last--;
 	p->nhops = (uint8_t)last;
-	for (int i = last; i < REPORT_HOPS_MAX; i++) {
+	for (int i = last; i < WIRE_HOPS_MAX; i++) {
 		memset(&p->hops[i], 0, sizeof(p->hops[i]));
 		p->hop_probes[i] = p->hop_replies[i] = 0;
 	}
@@ -785,13 +785,13 @@ static int job_advance(struct tracer *t, unsigned idx, uint64_t now_ns)
 static int job_infer(struct tracer *t, unsigned idx, uint64_t now_ns)
 {
 	struct trace_job *j = t->active[idx];
-	const struct report_addr *pred = job_pred(j, j->ttl);
+	const struct wire_addr *pred = job_pred(j, j->ttl);
 	struct trace_node *n;
 
 	struct trace_dst *d;
 	int ok;
 
-	if (t->cfg.infer == TRACE_INFER_OFF || !pred || j->ttl > REPORT_HOPS_MAX)
+	if (t->cfg.infer == TRACE_INFER_OFF || !pred || j->ttl > WIRE_HOPS_MAX)
 		return 0;
 	/* MDA-Lite's path length rule: equal-cost paths are equally long, so
 	 * once n1 flows all met the destination at one TTL, a flow whose
@@ -847,7 +847,7 @@ static int probe_send(struct tracer *t, struct trace_job *j, uint16_t id, uint32
 
 	if (len < 0)
 		return -1;
-	if (j->flow.proto == REPORT_PROTO_UDP)
+	if (j->flow.proto == WIRE_PROTO_UDP)
 		j->fudge_by_ttl[j->ttl] = rd16(pkt + len - 2);
 	if (t->family == AF_INET) {
 		struct sockaddr_in to = { .sin_family = AF_INET };
@@ -889,7 +889,7 @@ static int probe_send(struct tracer *t, struct trace_job *j, uint16_t id, uint32
 		c->cmsg_type = IPV6_PKTINFO;
 		c->cmsg_len = CMSG_LEN(sizeof(pi));
 		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
-		rc = sendmsg(j->flow.proto == REPORT_PROTO_UDP ? t->udp_fd : t->tcp_fd, &msg, 0);
+		rc = sendmsg(j->flow.proto == WIRE_PROTO_UDP ? t->udp_fd : t->tcp_fd, &msg, 0);
 	}
 	return rc == len ? 0 : -1;
 }
@@ -970,7 +970,7 @@ int tracer_timer(struct tracer *t, uint64_t now_ns)
 		unsigned before = t->nactive;
 		int rc = 0;
 
-		for (int hops = 0; hops <= REPORT_HOPS_MAX; hops++) {
+		for (int hops = 0; hops <= WIRE_HOPS_MAX; hops++) {
 			if (t->nactive != before || t->active[i]->state != JOB_READY)
 				break;
 			if (job_infer(t, i, now_ns))
@@ -1013,8 +1013,8 @@ void tracer_stats_get(const struct tracer *t, struct tracer_stats *st)
 	*st = t->st;
 }
 
-static int flow_is(const struct trace_flow *f, uint8_t proto, const struct report_addr *src,
-		   const struct report_addr *dst, uint16_t sport, uint16_t dport)
+static int flow_is(const struct trace_flow *f, uint8_t proto, const struct wire_addr *src,
+		   const struct wire_addr *dst, uint16_t sport, uint16_t dport)
 {
 	return f->proto == proto && f->sport == sport && f->dport == dport &&
 	       addr_eq(&f->src, src) && addr_eq(&f->dst, dst);
@@ -1023,11 +1023,11 @@ static int flow_is(const struct trace_flow *f, uint8_t proto, const struct repor
 /* An answer to the probe that job idx sent at ttl: record it and decide
  * whether the trace goes on. from_dst: the destination itself answered. */
 static void job_answer(struct tracer *t, unsigned idx, uint8_t ttl,
-		       const struct report_addr *from, int from_dst, int unreach,
+		       const struct wire_addr *from, int from_dst, int unreach,
 		       uint64_t now_ns)
 {
 	struct trace_job *j = t->active[idx];
-	const struct report_addr *pred;
+	const struct wire_addr *pred;
 
 	t->st.replies_matched++;
 	pace_answered(&t->pace[ttl], from);
@@ -1064,8 +1064,8 @@ static void job_answer(struct tracer *t, unsigned idx, uint8_t ttl,
 }
 
 /* Find the active job and TTL an identity belongs to. */
-static int job_lookup(struct tracer *t, uint8_t proto, const struct report_addr *src,
-		      const struct report_addr *dst, uint16_t sport, uint16_t dport,
+static int job_lookup(struct tracer *t, uint8_t proto, const struct wire_addr *src,
+		      const struct wire_addr *dst, uint16_t sport, uint16_t dport,
 		      uint16_t id, uint32_t seq, int use_seq, unsigned *idx, uint8_t *ttl)
 {
 	for (unsigned i = 0; i < t->nactive; i++) {
@@ -1094,11 +1094,11 @@ static void icmp_handle(struct tracer *t, const struct icmp_quote *q, uint64_t n
 	uint16_t id;
 	int matched = -1;
 
-	if (q->l4_len < 8 || (q->proto != REPORT_PROTO_UDP && q->proto != REPORT_PROTO_TCP)) {
+	if (q->l4_len < 8 || (q->proto != WIRE_PROTO_UDP && q->proto != WIRE_PROTO_TCP)) {
 		t->st.packets_ignored++;
 		return;
 	}
-	if (q->proto == REPORT_PROTO_UDP) {
+	if (q->proto == WIRE_PROTO_UDP) {
 		id = q->udp_sum;
 		matched = job_lookup(t, q->proto, &q->src, &q->dst, q->sport, q->dport, id, 0,
 				     0, &idx, &ttl);
@@ -1124,14 +1124,14 @@ static void icmp_handle(struct tracer *t, const struct icmp_quote *q, uint64_t n
 
 /* The destination's own UDP or TCP answer: addresses and ports reversed.
  * l4 points at the L4 header, n bytes of it. */
-static void l4_handle(struct tracer *t, uint8_t proto, const struct report_addr *from,
-		      const struct report_addr *to, const uint8_t *l4, size_t n,
+static void l4_handle(struct tracer *t, uint8_t proto, const struct wire_addr *from,
+		      const struct wire_addr *to, const uint8_t *l4, size_t n,
 		      uint64_t now_ns)
 {
 	unsigned idx;
 	uint8_t ttl;
 
-	if (proto == REPORT_PROTO_TCP) {
+	if (proto == WIRE_PROTO_TCP) {
 		/* SYN-ACK or RST-ACK to our SYN: ack = our sequence + 1. */
 		if (n < 20 || !(l4[13] & 0x10) || !(l4[13] & 0x06)) {
 			t->st.packets_ignored++;
@@ -1170,7 +1170,7 @@ static void l4_handle(struct tracer *t, uint8_t proto, const struct report_addr 
 	job_answer(t, idx, ttl, from, 1, 0, now_ns);
 }
 
-static void addr_from_sa(const struct sockaddr_storage *ss, struct report_addr *a)
+static void addr_from_sa(const struct sockaddr_storage *ss, struct wire_addr *a)
 {
 	memset(a, 0, sizeof(*a));
 	if (ss->ss_family == AF_INET) {
@@ -1183,7 +1183,7 @@ static void addr_from_sa(const struct sockaddr_storage *ss, struct report_addr *
 	}
 }
 
-static void addr_set4(struct report_addr *a, const uint8_t *b4)
+static void addr_set4(struct wire_addr *a, const uint8_t *b4)
 {
 	memset(a, 0, sizeof(*a));
 	a->family = AF_INET;
@@ -1196,8 +1196,8 @@ static void packet_handle(struct tracer *t, int fd, const uint8_t *buf, size_t l
 			  const struct sockaddr_storage *from_sa, uint64_t now_ns)
 {
 	struct icmp_quote q;
-	struct report_addr from, to;
-	uint8_t proto = fd == t->tcp_fd ? REPORT_PROTO_TCP : REPORT_PROTO_UDP;
+	struct wire_addr from, to;
+	uint8_t proto = fd == t->tcp_fd ? WIRE_PROTO_TCP : WIRE_PROTO_UDP;
 
 	if (fd == t->icmp_fd) {
 		int rc;

@@ -4,16 +4,16 @@
 #ifndef FM_TRACE_H
 #define FM_TRACE_H
 
-#include "report.h"
+#include "wire.h"
 
 #include <stdint.h>
 
 /* The flow to trace: the same 5-tuple the prober's loss probes use, so the
  * routers' ECMP hash sends the trace down the same path. */
 struct trace_flow {
-	struct report_addr src; /* family 0: the kernel's route source is used */
-	struct report_addr dst;
-	uint8_t proto;          /* REPORT_PROTO_UDP or REPORT_PROTO_TCP */
+	struct wire_addr src; /* family 0: the kernel's route source is used */
+	struct wire_addr dst;
+	uint8_t proto;          /* WIRE_PROTO_UDP or WIRE_PROTO_TCP */
 	uint8_t dscp;           /* copied into the probes' traffic class */
 	uint16_t sport, dport;
 };
@@ -22,7 +22,7 @@ enum trace_infer { TRACE_INFER_OFF = 0, TRACE_INFER_NODE = 1, TRACE_INFER_LITE =
 
 struct tracer_cfg {
 	uint8_t first_ttl;        /* first hop probed, >= 1 */
-	uint8_t max_ttl;          /* last hop probed, <= REPORT_HOPS_MAX */
+	uint8_t max_ttl;          /* last hop probed, <= WIRE_HOPS_MAX */
 	uint8_t retries;          /* extra probes for a hop that stays silent */
 	uint8_t gap_limit;        /* silent hops in a row that end a trace */
 	uint32_t timeout_ms;      /* wait for one probe's answer */
@@ -92,7 +92,7 @@ enum trace_end {
  * hop, retries included, so a hop that answered 1 of 3 is rate-limited, not a
  * failed hop (only end-to-end loss is loss). */
 struct trace_result {
-	struct report_path path;
+	struct wire_path path;
 	enum trace_end end;
 	int err_no;              /* for TRACE_END_ERROR */
 	uint8_t dst_ttl;         /* TTL the destination answered at, 0 if not */

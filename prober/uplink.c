@@ -4,7 +4,7 @@
  * buffer is empty and fewer than `window` batches await their ACK. */
 #include "uplink.h"
 #include "log.h"
-#include "report.h"
+#include "wire.h"
 #include "spool.h"
 
 #include <arpa/inet.h>
@@ -24,7 +24,7 @@ enum uplink_state { UL_DOWN, UL_CONNECTING, UL_UP };
 
 struct uplink {
 	struct uplink_cfg cfg;
-	char name[REPORT_NAME_MAX];
+	char name[WIRE_NAME_MAX];
 	struct spool *sp;
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
@@ -36,7 +36,7 @@ struct uplink {
 	size_t out_len, out_off;
 	uint64_t last_sent_seq; /* highest seq queued on this connection */
 	uint32_t inflight;      /* queued but not acknowledged */
-	uint8_t in[REPORT_HEADER_LEN + 64 + REPORT_ERROR_TEXT_MAX + REPORT_MAC_LEN];
+	uint8_t in[WIRE_HEADER_LEN + 64 + WIRE_ERROR_TEXT_MAX + WIRE_MAC_LEN];
 	size_t in_len;
 	uint64_t acked;
 	struct log_limit lim;
@@ -165,7 +165,7 @@ int uplink_connected(const struct uplink *u)
 
 static int uplink_frame_queue(struct uplink *u, uint8_t *buf, size_t len)
 {
-	if (u->cfg.key && report_frame_sign(&buf, &len, u->cfg.key, u->cfg.keylen) < 0) {
+	if (u->cfg.key && wire_frame_sign(&buf, &len, u->cfg.key, u->cfg.keylen) < 0) {
 		free(buf);
 		return -1;
 	}
@@ -230,7 +230,7 @@ static int uplink_connected_now(struct uplink *u, int64_t now_ms)
 		uplink_down(u, now_ms, strerror(soerr ? soerr : errno));
 		return -1;
 	}
-	if (report_hello_encode(u->name, &buf, &len) < 0 || uplink_frame_queue(u, buf, len) < 0) {
+	if (wire_hello_encode(u->name, &buf, &len) < 0 || uplink_frame_queue(u, buf, len) < 0) {
 		uplink_down(u, now_ms, "cannot encode HELLO");
 		return -1;
 	}
@@ -257,31 +257,31 @@ static int uplink_input(struct uplink *u, int64_t now_ms)
 			return -1;
 		}
 		u->in_len += (size_t)r;
-		while (u->in_len >= REPORT_HEADER_LEN) {
-			char err[160], reason[REPORT_ERROR_TEXT_MAX + 1];
+		while (u->in_len >= WIRE_HEADER_LEN) {
+			char err[160], reason[WIRE_ERROR_TEXT_MAX + 1];
 			int type;
 			uint32_t plen;
 			size_t body;
 			uint64_t seq;
 
-			if (report_header_decode(u->in, u->in_len, &type, &plen, err, sizeof(err)) < 0 ||
-			    plen > sizeof(u->in) - REPORT_HEADER_LEN) {
+			if (wire_header_decode(u->in, u->in_len, &type, &plen, err, sizeof(err)) < 0 ||
+			    plen > sizeof(u->in) - WIRE_HEADER_LEN) {
 				uplink_down(u, now_ms, "bad frame from collector");
 				return -1;
 			}
-			if (u->in_len < REPORT_HEADER_LEN + plen)
+			if (u->in_len < WIRE_HEADER_LEN + plen)
 				break;
 			body = plen;
-			if (report_header_flags(u->in) & REPORT_FLAG_AUTH) {
+			if (wire_header_flags(u->in) & WIRE_FLAG_AUTH) {
 				if (!u->cfg.key ||
-				    report_frame_verify(u->in, REPORT_HEADER_LEN + plen, u->cfg.key,
+				    wire_frame_verify(u->in, WIRE_HEADER_LEN + plen, u->cfg.key,
 							u->cfg.keylen, &body, err, sizeof(err)) < 0) {
 					uplink_down(u, now_ms, "collector frame fails authentication");
 					return -1;
 				}
 			}
-			if (type == REPORT_ACK &&
-			    report_ack_decode(u->in + REPORT_HEADER_LEN, body, &seq, err, sizeof(err)) == 0) {
+			if (type == WIRE_ACK &&
+			    wire_ack_decode(u->in + WIRE_HEADER_LEN, body, &seq, err, sizeof(err)) == 0) {
 				/* ENOENT: an ACK for a batch already dropped: nothing to do */
 				if (spool_batch_remove(u->sp, seq) < 0 && errno != ENOENT)
 					log_msg(LOG_ERR, "spool: cannot delete acknowledged batch %llu: %s",
@@ -292,8 +292,8 @@ static int uplink_input(struct uplink *u, int64_t now_ms)
 				u->backoff_ms = u->cfg.backoff_min_ms;
 				if (u->inflight)
 					u->inflight--;
-			} else if (type == REPORT_ERROR) {
-				if (report_error_decode(u->in + REPORT_HEADER_LEN, body, reason,
+			} else if (type == WIRE_ERROR) {
+				if (wire_error_decode(u->in + WIRE_HEADER_LEN, body, reason,
 							sizeof(reason), err, sizeof(err)) < 0)
 					snprintf(reason, sizeof(reason), "(unreadable reason)");
 				log_limited(&u->lim, 5, LOG_ERR, "collector %s refused: %s",
@@ -304,9 +304,9 @@ static int uplink_input(struct uplink *u, int64_t now_ms)
 				uplink_down(u, now_ms, "unexpected frame from collector");
 				return -1;
 			}
-			memmove(u->in, u->in + REPORT_HEADER_LEN + plen,
-				u->in_len - REPORT_HEADER_LEN - plen);
-			u->in_len -= REPORT_HEADER_LEN + plen;
+			memmove(u->in, u->in + WIRE_HEADER_LEN + plen,
+				u->in_len - WIRE_HEADER_LEN - plen);
+			u->in_len -= WIRE_HEADER_LEN + plen;
 		}
 	}
 	return 0;
@@ -438,7 +438,7 @@ int uplink_targets_fetch(const struct uplink_cfg *cfg, int timeout_ms, char **te
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	int64_t deadline = fetch_now_ms() + timeout_ms;
-	uint8_t hdr[REPORT_HEADER_LEN], *frame = NULL, *hello = NULL;
+	uint8_t hdr[WIRE_HEADER_LEN], *frame = NULL, *hello = NULL;
 	size_t hello_len, body;
 	uint32_t plen;
 	int fd = -1, type, soerr = 0;
@@ -449,9 +449,9 @@ int uplink_targets_fetch(const struct uplink_cfg *cfg, int timeout_ms, char **te
 		snprintf(err, errlen, "address: expected ADDR:PORT or [V6]:PORT");
 		return -1;
 	}
-	if (report_hello_encode_flags(cfg->name, REPORT_FLAG_WANT_TARGETS, &hello,
+	if (wire_hello_encode_flags(cfg->name, WIRE_FLAG_WANT_TARGETS, &hello,
 				      &hello_len) < 0 ||
-	    (cfg->key && report_frame_sign(&hello, &hello_len, cfg->key, cfg->keylen) < 0)) {
+	    (cfg->key && wire_frame_sign(&hello, &hello_len, cfg->key, cfg->keylen) < 0)) {
 		snprintf(err, errlen, "cannot encode HELLO: %s", strerror(errno));
 		goto err;
 	}
@@ -474,28 +474,28 @@ int uplink_targets_fetch(const struct uplink_cfg *cfg, int timeout_ms, char **te
 		snprintf(err, errlen, "%s", strerror(errno));
 		goto err;
 	}
-	if (report_header_decode(hdr, sizeof(hdr), &type, &plen, why, sizeof(why)) < 0) {
+	if (wire_header_decode(hdr, sizeof(hdr), &type, &plen, why, sizeof(why)) < 0) {
 		snprintf(err, errlen, "bad frame: %s", why);
 		goto err;
 	}
-	if ((type != REPORT_TARGETS && type != REPORT_ERROR) ||
-	    plen > 4 + REPORT_TARGETS_TEXT_MAX + REPORT_MAC_LEN) {
+	if ((type != WIRE_TARGETS && type != WIRE_ERROR) ||
+	    plen > 4 + WIRE_TARGETS_TEXT_MAX + WIRE_MAC_LEN) {
 		snprintf(err, errlen, "unexpected frame type %d (%u bytes)", type, plen);
 		goto err;
 	}
-	frame = malloc(REPORT_HEADER_LEN + (size_t)plen);
+	frame = malloc(WIRE_HEADER_LEN + (size_t)plen);
 	if (!frame) {
 		snprintf(err, errlen, "out of memory");
 		goto err;
 	}
 	memcpy(frame, hdr, sizeof(hdr));
-	if (fetch_read(fd, frame + REPORT_HEADER_LEN, plen, deadline) < 0) {
+	if (fetch_read(fd, frame + WIRE_HEADER_LEN, plen, deadline) < 0) {
 		snprintf(err, errlen, "%s", strerror(errno));
 		goto err;
 	}
 	body = plen;
-	if (report_header_flags(frame) & REPORT_FLAG_AUTH) {
-		if (!cfg->key || report_frame_verify(frame, REPORT_HEADER_LEN + plen, cfg->key,
+	if (wire_header_flags(frame) & WIRE_FLAG_AUTH) {
+		if (!cfg->key || wire_frame_verify(frame, WIRE_HEADER_LEN + plen, cfg->key,
 						     cfg->keylen, &body, why, sizeof(why)) < 0) {
 			snprintf(err, errlen, "frame fails authentication");
 			goto err;
@@ -505,16 +505,16 @@ int uplink_targets_fetch(const struct uplink_cfg *cfg, int timeout_ms, char **te
 		snprintf(err, errlen, "unsigned answer while --key is set");
 		goto err;
 	}
-	if (type == REPORT_ERROR) {
-		char reason[REPORT_ERROR_TEXT_MAX + 1];
+	if (type == WIRE_ERROR) {
+		char reason[WIRE_ERROR_TEXT_MAX + 1];
 
-		if (report_error_decode(frame + REPORT_HEADER_LEN, body, reason, sizeof(reason),
+		if (wire_error_decode(frame + WIRE_HEADER_LEN, body, reason, sizeof(reason),
 					why, sizeof(why)) < 0)
 			snprintf(reason, sizeof(reason), "(unreadable reason)");
 		snprintf(err, errlen, "refused: %s", reason);
 		goto err;
 	}
-	if (report_targets_decode(frame + REPORT_HEADER_LEN, body, text, len, why,
+	if (wire_targets_decode(frame + WIRE_HEADER_LEN, body, text, len, why,
 				  sizeof(why)) < 0) {
 		snprintf(err, errlen, "bad TARGETS: %s", why);
 		goto err;

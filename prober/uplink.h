@@ -37,7 +37,7 @@ uint64_t uplink_acked(const struct uplink *u);
 int uplink_connected(const struct uplink *u);
 
 /* Fetch this prober's targets from the collector once (blocking): connect,
- * HELLO with REPORT_FLAG_WANT_TARGETS, read the TARGETS frame, close; the
+ * HELLO with WIRE_FLAG_WANT_TARGETS, read the TARGETS frame, close; the
  * whole exchange within timeout_ms. Uses cfg's collector, name and key.
  * Returns 0 and sets *text (malloc'd, NUL-terminated targets file text) and
  * *len, or -1 with a reason in err (unreachable, timeout, ERROR from the

@@ -1,4 +1,4 @@
--- faultmesh suspect history (SQLite), applied by common/store_history.c into
+-- faultmesh suspect history (SQLite), applied by store/store_history.c into
 -- the collector's database file, beside the store's tables (schemas/store.sql)
 -- but versioned on its own: history_schema_version holds the last migration
 -- applied. A database with a newer history schema is refused, not touched.

@@ -1,4 +1,4 @@
--- faultmesh collector database (SQLite), applied by common/store_sqlite.c.
+-- faultmesh collector database (SQLite), applied by store/store_sqlite.c.
 -- Migrations run in order, each in its own transaction; schema_version holds
 -- the last one applied. A database newer than the code is refused, not touched.
 -- Each migration starts with a line "-- migration N" and is never edited once

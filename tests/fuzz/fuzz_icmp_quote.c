@@ -13,7 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct icmp_quote q;
-	struct report_addr from = { .family = AF_INET6 };
+	struct wire_addr from = { .family = AF_INET6 };
 	uint8_t *copy;
 
 	if (size < 1)

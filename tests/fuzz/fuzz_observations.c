@@ -1,7 +1,7 @@
 /* libFuzzer target for the observations v1 parser; inputs that parse are
  * also run through the model and the inference, which take them as is. */
 #include "observations.h"
-#include "triangulate/infer.h"
+#include "infer.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -3,7 +3,7 @@
  * handling and a real store (on tmpfs); what the session sends back must
  * always be well-formed ACK or ERROR frames. */
 #include "collector/session.h"
-#include "report.h"
+#include "wire.h"
 #include "store.h"
 
 #include <stdint.h>
@@ -61,8 +61,8 @@ static void output_check(struct session *s)
 		uint32_t plen;
 		int type;
 
-		if (report_header_decode(p + off, len - off, &type, &plen, err, sizeof(err)) < 0 ||
-		    (type != REPORT_ACK && type != REPORT_ERROR) || off + 16 + plen > len)
+		if (wire_header_decode(p + off, len - off, &type, &plen, err, sizeof(err)) < 0 ||
+		    (type != WIRE_ACK && type != WIRE_ERROR) || off + 16 + plen > len)
 			abort();
 		off += 16 + plen;
 	}

@@ -6,7 +6,7 @@
 #include "prober/mda.h"
 #include "prober/probe.h"
 #include "prober/trace.h"
-#include "report.h"
+#include "wire.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -54,7 +54,7 @@ static const struct opt_spec fmtrace_opts[] = {
 	{ "flows", 'n', OPT_INT, offsetof(struct fmtrace_cfg, flows), 1, 4096, "1", "N", "flows: source ports sport..sport+N-1" },
 	{ "max-flows", 0, OPT_INT, offsetof(struct fmtrace_cfg, max_flows), 1, 4096, "512", "N", "cap on flows with --mda" },
 	{ "mda", 'm', OPT_FLAG, offsetof(struct fmtrace_cfg, mda), 0, 0, NULL, NULL, "add flows until all paths seen at 95%" },
-	{ "max-ttl", 0, OPT_INT, offsetof(struct fmtrace_cfg, max_ttl), 1, REPORT_HOPS_MAX, "30", "N", "last hop probed" },
+	{ "max-ttl", 0, OPT_INT, offsetof(struct fmtrace_cfg, max_ttl), 1, WIRE_HOPS_MAX, "30", "N", "last hop probed" },
 	{ "retries", 'r', OPT_INT, offsetof(struct fmtrace_cfg, retries), 0, 10, "3", "N", "extra probes per silent hop" },
 	{ "gap", 0, OPT_INT, offsetof(struct fmtrace_cfg, gap), 1, 10, "3", "N", "silent hops that end a trace" },
 	{ "timeout-ms", 0, OPT_INT, offsetof(struct fmtrace_cfg, timeout_ms), 1, 60000, "1000", "MS", "wait per probe" },
@@ -92,7 +92,7 @@ static const char *const end_names[] = {
 };
 
 /* Hop list as text, "a,b,*,c"; "-" when empty. */
-static void path_text(const struct report_path *p, char *buf, size_t len)
+static void path_text(const struct wire_path *p, char *buf, size_t len)
 {
 	size_t off = 0;
 	char a[64];
@@ -100,7 +100,7 @@ static void path_text(const struct report_path *p, char *buf, size_t len)
 	buf[0] = 0;
 	for (unsigned i = 0; i < p->nhops && off + 1 < len; i++) {
 		int n = snprintf(buf + off, len - off, "%s%s", i ? "," : "",
-				 report_addr_str(&p->hops[i], a, sizeof(a)));
+				 wire_addr_str(&p->hops[i], a, sizeof(a)));
 		if (n < 0)
 			break;
 		off += (size_t)n;
@@ -112,7 +112,7 @@ static void path_text(const struct report_path *p, char *buf, size_t len)
 static void fmtrace_done_cb(void *arg, const struct trace_result *res)
 {
 	struct fmtrace_run *run = arg;
-	const struct report_path *p = &res->path;
+	const struct wire_path *p = &res->path;
 	char hops[FMTRACE_PATH_TEXT], counts[512], s[64], d[64];
 	size_t off = 0;
 	unsigned i;
@@ -137,9 +137,9 @@ static void fmtrace_done_cb(void *arg, const struct trace_result *res)
 	if (run->quiet)
 		return;
 	printf("flow\t%s\t%s\t%u\t%s\t%u\tend=%s\tdst_ttl=%u%s\tprobes=%u\thops=%s\treplies=%s\n",
-	       p->proto == REPORT_PROTO_TCP ? "tcp" : "udp",
-	       report_addr_str(&p->src, s, sizeof(s)), p->sport,
-	       report_addr_str(&p->dst, d, sizeof(d)), p->dport,
+	       p->proto == WIRE_PROTO_TCP ? "tcp" : "udp",
+	       wire_addr_str(&p->src, s, sizeof(s)), p->sport,
+	       wire_addr_str(&p->dst, d, sizeof(d)), p->dport,
 	       res->end < sizeof(end_names) / sizeof(end_names[0]) && end_names[res->end]
 		       ? end_names[res->end] : "?",
 	       res->dst_ttl, res->dst_inferred ? "i" : "", res->probes_sent, hops, counts);
@@ -198,19 +198,19 @@ int main(int argc, char **argv)
 	if (code >= 0)
 		return code;
 	log_init("fmtrace", cfg.verbose ? LOG_DEBUG : LOG_INFO);
-	if (report_addr_parse(cfg.dst, &base.dst) < 0) {
+	if (wire_addr_parse(cfg.dst, &base.dst) < 0) {
 		log_msg(LOG_ERR, "--dst '%s' is not an address", cfg.dst);
 		return 2;
 	}
-	if (cfg.src[0] && (report_addr_parse(cfg.src, &base.src) < 0 ||
+	if (cfg.src[0] && (wire_addr_parse(cfg.src, &base.src) < 0 ||
 			   base.src.family != base.dst.family)) {
 		log_msg(LOG_ERR, "--src '%s' is not an address of --dst's family", cfg.src);
 		return 2;
 	}
 	if (strcmp(cfg.proto, "udp") == 0) {
-		base.proto = REPORT_PROTO_UDP;
+		base.proto = WIRE_PROTO_UDP;
 	} else if (strcmp(cfg.proto, "tcp") == 0) {
-		base.proto = REPORT_PROTO_TCP;
+		base.proto = WIRE_PROTO_TCP;
 	} else {
 		log_msg(LOG_ERR, "--proto '%s': want udp or tcp", cfg.proto);
 		return 2;

@@ -23,7 +23,7 @@ source "$(dirname "$0")/lib.sh"
 
 HOSTS="h1 h2 h3 h4 h5 h6"
 LOSS_PCT=5
-FAULT_COLOR="#e000e0"          # triangulate/fabric_report.h FREPORT_FAULT_COLOR
+FAULT_COLOR="#e000e0"          # triangulate/report/fabric_report.h FREPORT_FAULT_COLOR
 FAULT_RGB="224 0 224"
 NIGHTLY=$LAB_ROOT/scripts/nightly-report
 declare -A ADDR

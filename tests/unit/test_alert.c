@@ -3,8 +3,8 @@
  * refreshes while firing, independent keys; ambiguous rounds hold; the
  * margin tells a link from its rivals only when the data does. */
 #include "observations.h"
-#include "triangulate/alert.h"
-#include "triangulate/alert_margin.h"
+#include "alert.h"
+#include "alert_margin.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>

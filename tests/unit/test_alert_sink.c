@@ -2,7 +2,7 @@
  * hook gets it on stdin, the Alertmanager sink POSTs the v2 body to
  * /api/v2/alerts and reports a refused post; URL parsing. */
 #include "http.h"
-#include "triangulate/alert_sink.h"
+#include "alert_sink.h"
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>

@@ -2,7 +2,7 @@
  * row; resends stored once; bad frames cost only their own connection. */
 #include "collector/keys.h"
 #include "collector/server.h"
-#include "report.h"
+#include "wire.h"
 #include "store.h"
 
 #include <arpa/inet.h>
@@ -138,7 +138,7 @@ static int recv_frame(int fd, uint8_t *frame, size_t cap, size_t *frame_len)
 
 	if (recv_all(fd, frame, 16) < 0)
 		return -1;
-	cr_assert_eq(report_header_decode(frame, 16, &type, &plen, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(wire_header_decode(frame, 16, &type, &plen, err, sizeof(err)), 0, "%s", err);
 	cr_assert(16 + plen <= cap);
 	if (recv_all(fd, frame + 16, plen) < 0)
 		return -1;
@@ -153,8 +153,8 @@ static uint64_t recv_ack(int fd)
 	uint64_t seq = 0;
 	char err[128];
 
-	cr_assert_eq(recv_frame(fd, f, sizeof(f), &len), REPORT_ACK);
-	cr_assert_eq(report_ack_decode(f + 16, len - 16, &seq, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(recv_frame(fd, f, sizeof(f), &len), WIRE_ACK);
+	cr_assert_eq(wire_ack_decode(f + 16, len - 16, &seq, err, sizeof(err)), 0, "%s", err);
 	return seq;
 }
 
@@ -166,11 +166,11 @@ static void recv_error_signed_then_eof(int fd, const char *want, const uint8_t *
 	char reason[1100], err[128];
 	size_t len, body;
 
-	cr_assert_eq(recv_frame(fd, f, sizeof(f), &len), REPORT_ERROR);
+	cr_assert_eq(recv_frame(fd, f, sizeof(f), &len), WIRE_ERROR);
 	body = len - 16;
 	if (key)
-		cr_assert_eq(report_frame_verify(f, len, key, 16, &body, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(report_error_decode(f + 16, body, reason, sizeof(reason), err, sizeof(err)), 0, "%s", err);
+		cr_assert_eq(wire_frame_verify(f, len, key, 16, &body, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(wire_error_decode(f + 16, body, reason, sizeof(reason), err, sizeof(err)), 0, "%s", err);
 	cr_assert(strstr(reason, want), "reason '%s' lacks '%s'", reason, want);
 	cr_assert_eq(recv(fd, f, 1, 0), 0, "connection not closed after ERROR");
 }
@@ -185,13 +185,13 @@ static void hello_send(int fd, const char *name)
 	uint8_t *buf;
 	size_t len;
 
-	cr_assert_eq(report_hello_encode(name, &buf, &len), 0);
+	cr_assert_eq(wire_hello_encode(name, &buf, &len), 0);
 	send_frame(fd, buf, len);
 }
 
 static void batch_encode(const char *prober, uint64_t seq, uint32_t nflows, uint8_t **buf, size_t *len)
 {
-	struct report_batch b = { 0 };
+	struct wire_batch b = { 0 };
 	uint32_t i;
 
 	snprintf(b.prober, sizeof(b.prober), "%s", prober);
@@ -201,16 +201,16 @@ static void batch_encode(const char *prober, uint64_t seq, uint32_t nflows, uint
 	b.nflows = nflows;
 	b.flows = calloc(nflows, sizeof(*b.flows));
 	for (i = 0; i < nflows; i++) {
-		report_addr_parse("198.18.1.2", &b.flows[i].src);
-		report_addr_parse("198.18.2.2", &b.flows[i].dst);
-		b.flows[i].proto = REPORT_PROTO_UDP;
+		wire_addr_parse("198.18.1.2", &b.flows[i].src);
+		wire_addr_parse("198.18.2.2", &b.flows[i].dst);
+		b.flows[i].proto = WIRE_PROTO_UDP;
 		b.flows[i].sport = (uint16_t)(40000 + i);
 		b.flows[i].dport = 31338;
 		b.flows[i].sent = 10;
 		b.flows[i].received = 9;
 		b.flows[i].lost_fwd = 1;
 	}
-	cr_assert_eq(report_batch_encode(&b, buf, len), 0);
+	cr_assert_eq(wire_batch_encode(&b, buf, len), 0);
 	free(b.flows);
 }
 
@@ -377,7 +377,7 @@ Test(collector, malformed_frames_rejected_with_reason)
 
 	fd = client_connect();
 	hello_send(fd, "host1");
-	cr_assert_eq(report_ack_encode(1, &buf, &len), 0);
+	cr_assert_eq(wire_ack_encode(1, &buf, &len), 0);
 	send_frame(fd, buf, len);
 	recv_error_then_eof(fd, "unexpected frame type 3");
 	close(fd);
@@ -421,7 +421,7 @@ static const uint8_t key1[16] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 
 
 static void send_signed(int fd, uint8_t *buf, size_t len, const uint8_t *key)
 {
-	cr_assert_eq(report_frame_sign(&buf, &len, key, 16), 0);
+	cr_assert_eq(wire_frame_sign(&buf, &len, key, 16), 0);
 	send_frame(fd, buf, len);
 }
 
@@ -434,13 +434,13 @@ Test(collector_auth, signed_frames_accepted_and_ack_signed, .init = setup_auth, 
 	uint64_t seq;
 	int fd = client_connect();
 
-	cr_assert_eq(report_hello_encode("host1", &buf, &len), 0);
+	cr_assert_eq(wire_hello_encode("host1", &buf, &len), 0);
 	send_signed(fd, buf, len, key1);
 	batch_encode("host1", 4, 2, &buf, &len);
 	send_signed(fd, buf, len, key1);
-	cr_assert_eq(recv_frame(fd, f, sizeof(f), &len), REPORT_ACK);
-	cr_assert_eq(report_frame_verify(f, len, key1, 16, &body, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(report_ack_decode(f + 16, body, &seq, err, sizeof(err)), 0);
+	cr_assert_eq(recv_frame(fd, f, sizeof(f), &len), WIRE_ACK);
+	cr_assert_eq(wire_frame_verify(f, len, key1, 16, &body, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(wire_ack_decode(f + 16, body, &seq, err, sizeof(err)), 0);
 	cr_assert_eq(seq, 4);
 	close(fd);
 	cr_assert_eq(sql_count("SELECT count(*) FROM results"), 2);
@@ -460,23 +460,23 @@ Test(collector_auth, unsigned_forged_or_unknown_rejected, .init = setup_auth, .f
 	close(fd);
 
 	fd = client_connect();
-	cr_assert_eq(report_hello_encode("host1", &buf, &len), 0);
+	cr_assert_eq(wire_hello_encode("host1", &buf, &len), 0);
 	send_signed(fd, buf, len, wrong);
 	recv_error_then_eof(fd, "MAC mismatch");
 	close(fd);
 
 	fd = client_connect();
-	cr_assert_eq(report_hello_encode("host9", &buf, &len), 0);
+	cr_assert_eq(wire_hello_encode("host9", &buf, &len), 0);
 	send_signed(fd, buf, len, key1);
 	recv_error_then_eof(fd, "no key");
 	close(fd);
 
 	/* a valid HELLO, then a batch altered after signing */
 	fd = client_connect();
-	cr_assert_eq(report_hello_encode("host1", &buf, &len), 0);
+	cr_assert_eq(wire_hello_encode("host1", &buf, &len), 0);
 	send_signed(fd, buf, len, key1);
 	batch_encode("host1", 4, 2, &buf, &len);
-	cr_assert_eq(report_frame_sign(&buf, &len, key1, 16), 0);
+	cr_assert_eq(wire_frame_sign(&buf, &len, key1, 16), 0);
 	buf[16 + 6 + 24 + 40 + 8 + 40 + 3] ^= 1; /* first flow's sent count */
 	send_frame(fd, buf, len);
 	/* the session was authenticated, so even its ERROR is signed */

@@ -3,7 +3,7 @@
  * unknown prober with an empty one, an old-style HELLO with nothing extra. */
 #include "collector/plan_targets.h"
 #include "collector/server.h"
-#include "report.h"
+#include "wire.h"
 #include "store.h"
 
 #include <arpa/inet.h>
@@ -141,7 +141,7 @@ static int recv_frame(int fd, uint8_t *frame, size_t cap, size_t *frame_len)
 
 	if (recv_all(fd, frame, 16) < 0)
 		return -1;
-	cr_assert_eq(report_header_decode(frame, 16, &type, &plen, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(wire_header_decode(frame, 16, &type, &plen, err, sizeof(err)), 0, "%s", err);
 	cr_assert(16 + plen <= cap);
 	if (recv_all(fd, frame + 16, plen) < 0)
 		return -1;
@@ -157,10 +157,10 @@ static char *targets_ask(const char *name)
 	char *text, err[128];
 	int fd = client_connect();
 
-	cr_assert_eq(report_hello_encode_flags(name, REPORT_FLAG_WANT_TARGETS, &buf, &len), 0);
+	cr_assert_eq(wire_hello_encode_flags(name, WIRE_FLAG_WANT_TARGETS, &buf, &len), 0);
 	send_frame(fd, buf, len);
-	cr_assert_eq(recv_frame(fd, f, sizeof(f), &len), REPORT_TARGETS);
-	cr_assert_eq(report_targets_decode(f + 16, len - 16, &text, &len, err, sizeof(err)), 0,
+	cr_assert_eq(recv_frame(fd, f, sizeof(f), &len), WIRE_TARGETS);
+	cr_assert_eq(wire_targets_decode(f + 16, len - 16, &text, &len, err, sizeof(err)), 0,
 		     "%s", err);
 	close(fd);
 	return text;
@@ -188,7 +188,7 @@ Test(collector_plan, unknown_prober_gets_empty_list, .init = setup_plan, .fini =
 /* An old prober: plain HELLO, then a batch; the first frame back is its ACK. */
 Test(collector_plan, old_hello_gets_nothing_extra, .init = setup_plan, .fini = collector_stop)
 {
-	struct report_batch b = { .seq = 1, .start_ms = 1700000000000, .end_ms = 1700000010000 };
+	struct wire_batch b = { .seq = 1, .start_ms = 1700000000000, .end_ms = 1700000010000 };
 	struct pollfd pfd;
 	uint8_t *buf, f[256];
 	size_t len;
@@ -197,15 +197,15 @@ Test(collector_plan, old_hello_gets_nothing_extra, .init = setup_plan, .fini = c
 	int fd = client_connect();
 
 	strcpy(b.prober, "h1");
-	cr_assert_eq(report_hello_encode("h1", &buf, &len), 0);
+	cr_assert_eq(wire_hello_encode("h1", &buf, &len), 0);
 	send_frame(fd, buf, len);
 	pfd.fd = fd;
 	pfd.events = POLLIN;
 	cr_assert_eq(poll(&pfd, 1, 300), 0, "collector answered a plain HELLO");
-	cr_assert_eq(report_batch_encode(&b, &buf, &len), 0);
+	cr_assert_eq(wire_batch_encode(&b, &buf, &len), 0);
 	send_frame(fd, buf, len);
-	cr_assert_eq(recv_frame(fd, f, sizeof(f), &len), REPORT_ACK);
-	cr_assert_eq(report_ack_decode(f + 16, len - 16, &seq, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(recv_frame(fd, f, sizeof(f), &len), WIRE_ACK);
+	cr_assert_eq(wire_ack_decode(f + 16, len - 16, &seq, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(seq, 1);
 	close(fd);
 }
@@ -217,10 +217,10 @@ Test(collector_plan, no_plan_answers_error, .init = setup_noplan, .fini = collec
 	char reason[1100], err[128];
 	int fd = client_connect();
 
-	cr_assert_eq(report_hello_encode_flags("h1", REPORT_FLAG_WANT_TARGETS, &buf, &len), 0);
+	cr_assert_eq(wire_hello_encode_flags("h1", WIRE_FLAG_WANT_TARGETS, &buf, &len), 0);
 	send_frame(fd, buf, len);
-	cr_assert_eq(recv_frame(fd, f, sizeof(f), &len), REPORT_ERROR);
-	cr_assert_eq(report_error_decode(f + 16, len - 16, reason, sizeof(reason), err, sizeof(err)), 0);
+	cr_assert_eq(recv_frame(fd, f, sizeof(f), &len), WIRE_ERROR);
+	cr_assert_eq(wire_error_decode(f + 16, len - 16, reason, sizeof(reason), err, sizeof(err)), 0);
 	cr_assert(strstr(reason, "no plan"), "%s", reason);
 	close(fd);
 }

@@ -1,9 +1,9 @@
 /* Tests that triangulate reads the collector's database as it reads a file:
  * flows summed over the window, forward loss, paths split into hops. */
-#include "triangulate/cmd_export.h"
-#include "triangulate/db_source.h"
+#include "cmd_export.h"
+#include "db_source.h"
 #include "observations.h"
-#include "report.h"
+#include "wire.h"
 #include "store.h"
 
 #include <criterion/criterion.h>
@@ -32,13 +32,13 @@ static void t_teardown(void)
 	unlink(p);
 }
 
-static void t_flow(struct report_flow *f, const char *src, const char *dst,
+static void t_flow(struct wire_flow *f, const char *src, const char *dst,
 		   unsigned sport, uint32_t sent, uint32_t lost)
 {
 	memset(f, 0, sizeof(*f));
-	cr_assert_eq(report_addr_parse(src, &f->src), 0);
-	cr_assert_eq(report_addr_parse(dst, &f->dst), 0);
-	f->proto = REPORT_PROTO_UDP;
+	cr_assert_eq(wire_addr_parse(src, &f->src), 0);
+	cr_assert_eq(wire_addr_parse(dst, &f->dst), 0);
+	f->proto = WIRE_PROTO_UDP;
 	f->sport = (uint16_t)sport;
 	f->dport = 31338;
 	f->sent = sent;
@@ -49,9 +49,9 @@ static void t_flow(struct report_flow *f, const char *src, const char *dst,
 static void t_batch_put(struct store *s, uint64_t seq, int64_t start_ms,
 			uint32_t lost_on_second)
 {
-	struct report_flow flows[2];
-	struct report_path path;
-	struct report_batch b;
+	struct wire_flow flows[2];
+	struct wire_path path;
+	struct wire_batch b;
 	int dup = 0, reused = 0;
 
 	memset(&b, 0, sizeof(b));
@@ -64,13 +64,13 @@ static void t_batch_put(struct store *s, uint64_t seq, int64_t start_ms,
 	memset(&path, 0, sizeof(path));
 	path.src = flows[1].src;
 	path.dst = flows[1].dst;
-	path.proto = REPORT_PROTO_UDP;
+	path.proto = WIRE_PROTO_UDP;
 	path.sport = 40001;
 	path.dport = 31338;
 	path.nhops = 3;
-	cr_assert_eq(report_addr_parse("198.19.1.0", &path.hops[0]), 0);
+	cr_assert_eq(wire_addr_parse("198.19.1.0", &path.hops[0]), 0);
 	/* hops[1] stays family 0: a router that did not answer */
-	cr_assert_eq(report_addr_parse("198.18.0.3", &path.hops[2]), 0);
+	cr_assert_eq(wire_addr_parse("198.18.0.3", &path.hops[2]), 0);
 	b.flows = flows;
 	b.nflows = 2;
 	b.paths = &path;

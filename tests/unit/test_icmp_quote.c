@@ -17,25 +17,25 @@ static void put16(uint8_t *p, unsigned v)
 
 static void put_addr4(uint8_t *p, const char *s)
 {
-	struct report_addr a;
+	struct wire_addr a;
 
-	cr_assert_eq(report_addr_parse(s, &a), 0);
+	cr_assert_eq(wire_addr_parse(s, &a), 0);
 	memcpy(p, a.bytes + 12, 4);
 }
 
 static void put_addr6(uint8_t *p, const char *s)
 {
-	struct report_addr a;
+	struct wire_addr a;
 
-	cr_assert_eq(report_addr_parse(s, &a), 0);
+	cr_assert_eq(wire_addr_parse(s, &a), 0);
 	memcpy(p, a.bytes, 16);
 }
 
-static int addr_is(const struct report_addr *a, const char *s)
+static int addr_is(const struct wire_addr *a, const char *s)
 {
-	struct report_addr b;
+	struct wire_addr b;
 
-	return report_addr_parse(s, &b) == 0 && a->family == b.family &&
+	return wire_addr_parse(s, &b) == 0 && a->family == b.family &&
 	       memcmp(a->bytes, b.bytes, 16) == 0;
 }
 
@@ -223,11 +223,11 @@ static size_t icmp6_write(uint8_t *p, uint8_t type, uint8_t code, int hop_by_hop
 Test(icmp_quote, v6_time_exceeded_and_port_unreachable)
 {
 	uint8_t pkt[128];
-	struct report_addr from;
+	struct wire_addr from;
 	struct icmp_quote out;
 	size_t n = icmp6_write(pkt, 3, 0, 0);
 
-	cr_assert_eq(report_addr_parse("2001:2::1:1", &from), 0);
+	cr_assert_eq(wire_addr_parse("2001:2::1:1", &from), 0);
 	cr_assert_eq(icmp_quote_parse6(pkt, n, &from, &out), 0);
 	cr_expect_eq(out.kind, ICMP_QUOTE_TTL_EXCEEDED);
 	cr_expect(addr_is(&out.from, "2001:2::1:1"));

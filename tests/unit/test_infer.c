@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "triangulate/infer.h"
+#include "infer.h"
 #include "observations.h"
-#include "triangulate/output.h"
+#include "output.h"
 
 #define SENT 20000
 

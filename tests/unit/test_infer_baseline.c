@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "observations.h"
-#include "triangulate/method.h"
-#include "triangulate/score.h"
+#include "method.h"
+#include "score.h"
 
 #define SENT 1000
 

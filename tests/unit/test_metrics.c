@@ -3,7 +3,7 @@
  * metrics`, and served over HTTP at /metrics (404 elsewhere). */
 #include "collector/metrics.h"
 #include "collector/session.h"
-#include "report.h"
+#include "wire.h"
 #include "store.h"
 #include "store_history.h"
 #include "store_metrics.h"
@@ -42,15 +42,15 @@ static void t_batch_put(int64_t end_ms)
 {
 	char err[256];
 	struct store *s = store_open(NULL, t_db, err, sizeof(err));
-	struct report_flow f;
-	struct report_batch b;
+	struct wire_flow f;
+	struct wire_batch b;
 	int dup = 0, reused = 0;
 
 	cr_assert_not_null(s, "%s", err);
 	memset(&f, 0, sizeof(f));
-	cr_assert_eq(report_addr_parse("198.19.1.1", &f.src), 0);
-	cr_assert_eq(report_addr_parse("198.19.2.1", &f.dst), 0);
-	f.proto = REPORT_PROTO_UDP;
+	cr_assert_eq(wire_addr_parse("198.19.1.1", &f.src), 0);
+	cr_assert_eq(wire_addr_parse("198.19.2.1", &f.dst), 0);
+	f.proto = WIRE_PROTO_UDP;
 	f.sport = 40000;
 	f.dport = 31338;
 	f.sent = 100;

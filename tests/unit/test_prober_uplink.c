@@ -3,7 +3,7 @@
  * ACK, and after the connection drops the unacknowledged ones are resent. */
 #include "prober/spool.h"
 #include "prober/uplink.h"
-#include "report.h"
+#include "wire.h"
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -63,18 +63,18 @@ TestSuite(uplink, .init = setup, .fini = teardown, .timeout = 15);
 
 static void batch_spool(struct spool *sp)
 {
-	struct report_flow fl = { .proto = 17, .sport = 40000, .dport = 31338, .sent = 10,
+	struct wire_flow fl = { .proto = 17, .sport = 40000, .dport = 31338, .sent = 10,
 				  .received = 9, .lost_fwd = 1 };
-	struct report_batch b = { .nflows = 1, .flows = &fl, .start_ms = 1000 };
+	struct wire_batch b = { .nflows = 1, .flows = &fl, .start_ms = 1000 };
 	uint8_t *buf;
 	size_t len;
 
-	report_addr_parse("198.18.0.1", &fl.src);
-	report_addr_parse("198.18.0.2", &fl.dst);
+	wire_addr_parse("198.18.0.1", &fl.src);
+	wire_addr_parse("198.18.0.2", &fl.dst);
 	snprintf(b.prober, sizeof(b.prober), "p1");
 	b.seq = spool_seq_next(sp);
 	b.end_ms = 2000 + (int64_t)b.seq;
-	cr_assert_eq(report_batch_encode(&b, &buf, &len), 0);
+	cr_assert_eq(wire_batch_encode(&b, &buf, &len), 0);
 	cr_assert_eq(spool_batch_append(sp, b.seq, buf, len), 0);
 	free(buf);
 }
@@ -102,20 +102,20 @@ static int frame_next(struct uplink *u, int *cfd, uint64_t *seq)
 
 		if (r > 0)
 			have += (size_t)r;
-		if (have >= REPORT_HEADER_LEN &&
-		    report_header_decode(buf, have, &type, &plen, err, sizeof(err)) == 0 &&
-		    have >= REPORT_HEADER_LEN + plen) {
-			struct report_batch b;
+		if (have >= WIRE_HEADER_LEN &&
+		    wire_header_decode(buf, have, &type, &plen, err, sizeof(err)) == 0 &&
+		    have >= WIRE_HEADER_LEN + plen) {
+			struct wire_batch b;
 
 			*seq = 0;
-			if (type == REPORT_BATCH) {
-				cr_assert_eq(report_batch_decode(buf + REPORT_HEADER_LEN, plen, &b, err,
+			if (type == WIRE_BATCH) {
+				cr_assert_eq(wire_batch_decode(buf + WIRE_HEADER_LEN, plen, &b, err,
 								 sizeof(err)), 0, "%s", err);
 				*seq = b.seq;
-				report_batch_free(&b);
+				wire_batch_free(&b);
 			}
-			memmove(buf, buf + REPORT_HEADER_LEN + plen, have - REPORT_HEADER_LEN - plen);
-			have -= REPORT_HEADER_LEN + plen;
+			memmove(buf, buf + WIRE_HEADER_LEN + plen, have - WIRE_HEADER_LEN - plen);
+			have -= WIRE_HEADER_LEN + plen;
 			return type;
 		}
 		usleep(1000);
@@ -129,7 +129,7 @@ static void ack_send(int cfd, uint64_t seq)
 	uint8_t *buf;
 	size_t len;
 
-	cr_assert_eq(report_ack_encode(seq, &buf, &len), 0);
+	cr_assert_eq(wire_ack_encode(seq, &buf, &len), 0);
 	cr_assert_eq(write(cfd, buf, len), (ssize_t)len);
 	free(buf);
 }
@@ -160,9 +160,9 @@ Test(uplink, hello_then_batches_in_order_acked_ones_deleted_rest_resent)
 	u = uplink_new(&cfg, sp, err, sizeof(err));
 	cr_assert_not_null(u, "%s", err);
 
-	cr_assert_eq(frame_next(u, &cfd, &seq), REPORT_HELLO);
+	cr_assert_eq(frame_next(u, &cfd, &seq), WIRE_HELLO);
 	for (uint64_t want = 1; want <= 3; want++) {
-		cr_assert_eq(frame_next(u, &cfd, &seq), REPORT_BATCH);
+		cr_assert_eq(frame_next(u, &cfd, &seq), WIRE_BATCH);
 		cr_assert_eq(seq, want, "batch %llu, want %llu", (unsigned long long)seq,
 			     (unsigned long long)want);
 	}
@@ -177,10 +177,10 @@ Test(uplink, hello_then_batches_in_order_acked_ones_deleted_rest_resent)
 	close(cfd);
 	cfd = -1;
 	batch_spool(sp);
-	cr_assert_eq(frame_next(u, &cfd, &seq), REPORT_HELLO, "reconnects with HELLO");
-	cr_assert_eq(frame_next(u, &cfd, &seq), REPORT_BATCH);
+	cr_assert_eq(frame_next(u, &cfd, &seq), WIRE_HELLO, "reconnects with HELLO");
+	cr_assert_eq(frame_next(u, &cfd, &seq), WIRE_BATCH);
 	cr_assert_eq(seq, 3, "the unacknowledged batch is resent first");
-	cr_assert_eq(frame_next(u, &cfd, &seq), REPORT_BATCH);
+	cr_assert_eq(frame_next(u, &cfd, &seq), WIRE_BATCH);
 	cr_assert_eq(seq, 4);
 	ack_send(cfd, 3);
 	ack_send(cfd, 4);

@@ -2,9 +2,9 @@
  * with one faulty link: the verdicts, the evidence, bad names, history. */
 #include "store.h"
 #include "store_history.h"
-#include "triangulate/fabric_view.h"
-#include "triangulate/query.h"
-#include "triangulate/synth_db.h"
+#include "fabric_view.h"
+#include "query.h"
+#include "synth_db.h"
 
 #include <criterion/criterion.h>
 #include <fcntl.h>

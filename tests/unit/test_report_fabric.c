@@ -3,9 +3,9 @@
  * self-contained page, the comparison with the previous report. */
 #include "observations.h"
 #include "store.h"
-#include "triangulate/fabric_report.h"
-#include "triangulate/query.h"
-#include "triangulate/synth_db.h"
+#include "fabric_report.h"
+#include "query.h"
+#include "synth_db.h"
 
 #include <criterion/criterion.h>
 #include <fcntl.h>

@@ -8,11 +8,11 @@
 
 #include "inventory.h"
 #include "observations.h"
-#include "triangulate/infer.h"
-#include "triangulate/method.h"
-#include "triangulate/plan.h"
-#include "triangulate/score.h"
-#include "triangulate/sim.h"
+#include "infer.h"
+#include "method.h"
+#include "plan.h"
+#include "score.h"
+#include "sim.h"
 
 struct scenario {
 	const char *name;

@@ -1,6 +1,6 @@
 /* Store (SQLite backend): migrations, idempotent batches, retention with
  * rollups, path history, and the observations query triangulate reads. */
-#include "report.h"
+#include "wire.h"
 #include "store.h"
 
 #include <criterion/criterion.h>
@@ -69,8 +69,8 @@ static void sql_exec(const char *sql)
 
 /* A batch of nflows UDP flows from 198.18.1.2 to 198.18.2.2, sport 40000+i,
  * each sent 100 with i lost forward; owns its arrays (free with
- * report_batch_free). */
-static void batch_make(struct report_batch *b, const char *prober, uint64_t seq, int64_t start_ms,
+ * wire_batch_free). */
+static void batch_make(struct wire_batch *b, const char *prober, uint64_t seq, int64_t start_ms,
 		       uint32_t nflows)
 {
 	uint32_t i;
@@ -84,11 +84,11 @@ static void batch_make(struct report_batch *b, const char *prober, uint64_t seq,
 	b->nflows = nflows;
 	b->flows = calloc(nflows, sizeof(*b->flows));
 	for (i = 0; i < nflows; i++) {
-		struct report_flow *f = &b->flows[i];
+		struct wire_flow *f = &b->flows[i];
 
-		report_addr_parse("198.18.1.2", &f->src);
-		report_addr_parse("198.18.2.2", &f->dst);
-		f->proto = REPORT_PROTO_UDP;
+		wire_addr_parse("198.18.1.2", &f->src);
+		wire_addr_parse("198.18.2.2", &f->dst);
+		f->proto = WIRE_PROTO_UDP;
 		f->sport = (uint16_t)(40000 + i);
 		f->dport = 31338;
 		f->sent = 100;
@@ -100,7 +100,7 @@ static void batch_make(struct report_batch *b, const char *prober, uint64_t seq,
 	}
 }
 
-static void batch_put_ok(struct store *s, const struct report_batch *b, int want_dup)
+static void batch_put_ok(struct store *s, const struct wire_batch *b, int want_dup)
 {
 	int dup = -1, reused = -1;
 
@@ -169,7 +169,7 @@ Test(store, unknown_backend_refused)
 Test(store, batch_sent_twice_stored_once)
 {
 	struct store *s = store_must_open();
-	struct report_batch b;
+	struct wire_batch b;
 
 	batch_make(&b, "host1", 1, 1700000000000, 16);
 	batch_put_ok(s, &b, 0);
@@ -184,13 +184,13 @@ Test(store, batch_sent_twice_stored_once)
 	cr_assert_eq(sql_count("SELECT count(*) FROM health"), 1);
 	cr_assert_eq(sql_count("SELECT count(*) FROM flows"), 16);
 	cr_assert_eq(sql_count("SELECT sum(lost_fwd) FROM results"), 120);
-	report_batch_free(&b);
+	wire_batch_free(&b);
 }
 
 Test(store, seq_reused_after_prober_restart_is_stored)
 {
 	struct store *s = store_must_open();
-	struct report_batch a, b;
+	struct wire_batch a, b;
 	int dup, reused;
 
 	batch_make(&a, "host1", 1, 1700000000000, 2);
@@ -202,8 +202,8 @@ Test(store, seq_reused_after_prober_restart_is_stored)
 	store_close(s);
 	cr_assert_eq(sql_count("SELECT count(*) FROM batches"), 2);
 	cr_assert_eq(sql_count("SELECT count(*) FROM results"), 4);
-	report_batch_free(&a);
-	report_batch_free(&b);
+	wire_batch_free(&a);
+	wire_batch_free(&b);
 }
 
 /* A failed batch leaves nothing, its group's other batches commit, and flow
@@ -211,7 +211,7 @@ Test(store, seq_reused_after_prober_restart_is_stored)
 Test(store, failed_batch_in_group_leaves_only_itself_out)
 {
 	struct store *s = store_must_open();
-	struct report_batch a, b, c;
+	struct wire_batch a, b, c;
 	int dup, reused;
 
 	batch_make(&a, "host1", 1, 1700000000000, 4);
@@ -231,15 +231,15 @@ Test(store, failed_batch_in_group_leaves_only_itself_out)
 	cr_assert_eq(sql_count("SELECT count(*) FROM batches"), 3);
 	cr_assert_eq(sql_count("SELECT count(*) FROM results r JOIN flows f ON f.id = r.flow_id"), 12);
 	cr_assert_eq(sql_count("SELECT count(*) FROM flows"), 12);
-	report_batch_free(&a);
-	report_batch_free(&b);
-	report_batch_free(&c);
+	wire_batch_free(&a);
+	wire_batch_free(&b);
+	wire_batch_free(&c);
 }
 
 Test(store, aborted_group_leaves_nothing)
 {
 	struct store *s = store_must_open();
-	struct report_batch a;
+	struct wire_batch a;
 	int dup, reused;
 
 	batch_make(&a, "host1", 1, 1700000000000, 4);
@@ -251,7 +251,7 @@ Test(store, aborted_group_leaves_nothing)
 	store_close(s);
 	cr_assert_eq(sql_count("SELECT count(*) FROM batches"), 1);
 	cr_assert_eq(sql_count("SELECT count(*) FROM results r JOIN flows f ON f.id = r.flow_id"), 4);
-	report_batch_free(&a);
+	wire_batch_free(&a);
 }
 
 struct obs_collect {
@@ -272,7 +272,7 @@ static int obs_collect_cb(const struct store_obs_row *r, void *arg)
 	return 0;
 }
 
-static void path_set(struct report_path *p, const struct report_flow *f, const char *const *hops, int n)
+static void path_set(struct wire_path *p, const struct wire_flow *f, const char *const *hops, int n)
 {
 	int i;
 
@@ -285,7 +285,7 @@ static void path_set(struct report_path *p, const struct report_flow *f, const c
 	p->nhops = (uint8_t)n;
 	for (i = 0; i < n; i++) {
 		if (strcmp(hops[i], "*") != 0)
-			cr_assert_eq(report_addr_parse(hops[i], &p->hops[i]), 0);
+			cr_assert_eq(wire_addr_parse(hops[i], &p->hops[i]), 0);
 		p->hop_probes[i] = 3;
 		p->hop_replies[i] = hops[i][0] == '*' ? 0 : 3;
 	}
@@ -296,7 +296,7 @@ Test(store, observations_sum_window_with_latest_path)
 	static const char *const path1[] = { "198.18.1.1", "198.18.0.5", "198.18.2.1" };
 	static const char *const path2[] = { "198.18.1.1", "*", "198.18.2.1" };
 	struct store *s = store_must_open();
-	struct report_batch b[3];
+	struct wire_batch b[3];
 	struct obs_collect c = { 0 };
 	int64_t t0 = 1700000000000;
 	int i;
@@ -304,10 +304,10 @@ Test(store, observations_sum_window_with_latest_path)
 	for (i = 0; i < 3; i++)
 		batch_make(&b[i], "host1", (uint64_t)i + 1, t0 + i * 10000, 2);
 	b[0].npaths = 1;
-	b[0].paths = calloc(1, sizeof(struct report_path));
+	b[0].paths = calloc(1, sizeof(struct wire_path));
 	path_set(&b[0].paths[0], &b[0].flows[1], path1, 3);
 	b[2].npaths = 1;
-	b[2].paths = calloc(1, sizeof(struct report_path));
+	b[2].paths = calloc(1, sizeof(struct wire_path));
 	path_set(&b[2].paths[0], &b[2].flows[1], path2, 3);
 	b[1].flows[0].target_down = 1; /* not fabric loss: kept out of the sums */
 	for (i = 0; i < 3; i++)
@@ -334,7 +334,7 @@ Test(store, observations_sum_window_with_latest_path)
 			       "'198.18.1.1,198.18.0.5,198.18.2.1' AND new_hops = '198.18.1.1,*,198.18.2.1'"),
 		     1);
 	for (i = 0; i < 3; i++)
-		report_batch_free(&b[i]);
+		wire_batch_free(&b[i]);
 }
 
 static int obs_stop_cb(const struct store_obs_row *r, void *arg)
@@ -347,7 +347,7 @@ static int obs_stop_cb(const struct store_obs_row *r, void *arg)
 Test(store, observations_callback_stops_query)
 {
 	struct store *s = store_must_open();
-	struct report_batch b;
+	struct wire_batch b;
 	int calls = 0;
 
 	batch_make(&b, "host1", 1, 1000, 5);
@@ -355,7 +355,7 @@ Test(store, observations_callback_stops_query)
 	cr_assert_eq(store_observations_query(s, 0, 100000, obs_stop_cb, &calls), 7);
 	cr_assert_eq(calls, 1);
 	store_close(s);
-	report_batch_free(&b);
+	wire_batch_free(&b);
 }
 
 /* Raw results go after raw_keep, hourly rollups stay (with the same sums)
@@ -364,7 +364,7 @@ Test(store, retention_deletes_raw_keeps_rollups)
 {
 	struct store *s = store_must_open();
 	struct store_retention_stats st;
-	struct report_batch old1, old2, fresh;
+	struct wire_batch old1, old2, fresh;
 	int64_t now = 1700000000000 / HOUR_MS * HOUR_MS + 30 * DAY_MS;
 	int64_t old_hour = now - 10 * DAY_MS;
 
@@ -404,9 +404,9 @@ Test(store, retention_deletes_raw_keeps_rollups)
 	cr_assert_eq(sql_count("SELECT count(*) FROM rollup_hourly"), 0);
 	cr_assert_eq(sql_count("SELECT count(*) FROM results"), 0);
 	cr_assert_eq(sql_count("SELECT count(*) FROM batches"), 0);
-	report_batch_free(&old1);
-	report_batch_free(&old2);
-	report_batch_free(&fresh);
+	wire_batch_free(&old1);
+	wire_batch_free(&old2);
+	wire_batch_free(&fresh);
 }
 
 /* A batch that arrives after its hour was rolled up is merged, not lost and
@@ -414,7 +414,7 @@ Test(store, retention_deletes_raw_keeps_rollups)
 Test(store, late_batch_merges_into_rolled_hour)
 {
 	struct store *s = store_must_open();
-	struct report_batch a, late;
+	struct wire_batch a, late;
 	uint64_t n;
 
 	batch_make(&a, "host1", 1, 1700000000000, 3);
@@ -430,8 +430,8 @@ Test(store, late_batch_merges_into_rolled_hour)
 	store_close(s);
 	cr_assert_eq(sql_count("SELECT sum(sent) FROM rollup_hourly"), 600);
 	cr_assert_eq(sql_count("SELECT sum(intervals) FROM rollup_hourly"), 6);
-	report_batch_free(&a);
-	report_batch_free(&late);
+	wire_batch_free(&a);
+	wire_batch_free(&late);
 }
 
 /* A backlog is worked off in budgeted turns (st.more) that end in the same
@@ -447,11 +447,11 @@ Test(store, maintenance_budget_splits_backlog)
 
 	cr_assert_eq(store_group_begin(s), 0);
 	for (i = 1; i <= 2000; i++) {
-		struct report_batch b;
+		struct wire_batch b;
 
 		batch_make(&b, "host1", i, t0 + (int64_t)i * 10000, 2);
 		cr_assert_eq(store_batch_add(s, &b, 0, &dup, &reused), 0, "%s", store_error(s));
-		report_batch_free(&b);
+		wire_batch_free(&b);
 	}
 	cr_assert_eq(store_group_commit(s), 0);
 	do {
@@ -505,7 +505,7 @@ static void hours_put(struct store *s, int64_t h0)
 	uint64_t n;
 
 	for (int k = 0; k < 9; k++) {
-		struct report_batch b;
+		struct wire_batch b;
 
 		batch_make(&b, "host1", (uint64_t)k + 1, h0 + k * 1200000LL + 1000, 3);
 		b.flows[2].lost_fwd = (uint64_t)k; /* loss varies by the hour */
@@ -513,11 +513,11 @@ static void hours_put(struct store *s, int64_t h0)
 			b.flows[0].target_down = 1;
 		if (k == 0) {
 			b.npaths = 1;
-			b.paths = calloc(1, sizeof(struct report_path));
+			b.paths = calloc(1, sizeof(struct wire_path));
 			path_set(&b.paths[0], &b.flows[1], path, 3);
 		}
 		batch_put_ok(s, &b, 0);
-		report_batch_free(&b);
+		wire_batch_free(&b);
 		if (k == 5)
 			cr_assert_eq(store_rollup_run(s, &n), 0, "%s", store_error(s));
 	}
@@ -595,7 +595,7 @@ Test(store, migration_2_fills_up_sums_of_older_rollups)
 {
 	struct store *s = store_must_open();
 	struct store_retention_stats st;
-	struct report_batch b;
+	struct wire_batch b;
 	int64_t now = 1700000000000 / HOUR_MS * HOUR_MS + 30 * DAY_MS;
 	int64_t old_hour = now - 10 * DAY_MS, new_hour = now - HOUR_MS;
 	char q[256];
@@ -604,7 +604,7 @@ Test(store, migration_2_fills_up_sums_of_older_rollups)
 		batch_make(&b, "host1", (uint64_t)k + 1, (k < 2 ? old_hour : new_hour) + k * 60000, 2);
 		b.flows[0].target_down = k % 2 == 0;
 		batch_put_ok(s, &b, 0);
-		report_batch_free(&b);
+		wire_batch_free(&b);
 	}
 	cr_assert_eq(store_retention_run(s, now, 7 * DAY_MS, 90 * DAY_MS, &st), 0, "%s", store_error(s));
 	cr_assert_eq(st.batches_expired, 2);

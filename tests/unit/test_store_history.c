@@ -185,8 +185,8 @@ Test(store_history, points_of_a_device_cover_both_link_ends, .init = t_setup,
 static void t_batch_put(struct store *s, const char *prober, uint64_t seq,
 			int64_t start_ms, uint32_t rx_errors)
 {
-	struct report_flow f;
-	struct report_batch b;
+	struct wire_flow f;
+	struct wire_batch b;
 	int dup = 0, reused = 0;
 
 	memset(&b, 0, sizeof(b));
@@ -196,9 +196,9 @@ static void t_batch_put(struct store *s, const char *prober, uint64_t seq,
 	b.start_ms = start_ms;
 	b.end_ms = start_ms + 10000;
 	b.health.if_rx_errors = rx_errors;
-	cr_assert_eq(report_addr_parse("198.19.1.1", &f.src), 0);
-	cr_assert_eq(report_addr_parse("198.19.2.1", &f.dst), 0);
-	f.proto = REPORT_PROTO_UDP;
+	cr_assert_eq(wire_addr_parse("198.19.1.1", &f.src), 0);
+	cr_assert_eq(wire_addr_parse("198.19.2.1", &f.dst), 0);
+	f.proto = WIRE_PROTO_UDP;
 	f.sport = 40000;
 	f.dport = 31338;
 	f.sent = 10;

@@ -16,8 +16,8 @@ static struct trace_flow flow_make(const char *src, const char *dst, uint8_t pro
 {
 	struct trace_flow f = { .proto = proto, .sport = sport, .dport = dport };
 
-	cr_assert_eq(report_addr_parse(src, &f.src), 0);
-	cr_assert_eq(report_addr_parse(dst, &f.dst), 0);
+	cr_assert_eq(wire_addr_parse(src, &f.src), 0);
+	cr_assert_eq(wire_addr_parse(dst, &f.dst), 0);
 	return f;
 }
 

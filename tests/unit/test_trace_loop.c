@@ -89,7 +89,7 @@ static struct trace_flow flow_of(const char *dst, uint8_t proto, uint16_t dport)
 {
 	struct trace_flow f = { .proto = proto, .sport = 41000, .dport = dport };
 
-	cr_assert_eq(report_addr_parse(dst, &f.dst), 0);
+	cr_assert_eq(wire_addr_parse(dst, &f.dst), 0);
 	return f;
 }
 

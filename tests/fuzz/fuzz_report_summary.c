@@ -1,7 +1,7 @@
 /* libFuzzer target for the reader of a previous night's summary.json (a file
  * from disk that triangulate report compares with): any bytes must either be
  * refused or give a loss and keys the writer could have written. */
-#include "triangulate/fabric_report.h"
+#include "fabric_report.h"
 
 #include <stdint.h>
 #include <stdlib.h>

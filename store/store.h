@@ -3,7 +3,7 @@
 #ifndef FM_STORE_H
 #define FM_STORE_H
 
-#include "report.h"
+#include "wire.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -54,14 +54,14 @@ struct store_ops {
 	/* Starts a batch inside the group. Sets *duplicate = 1 (and leaves
 	 * nothing open) when this (prober, seq, start_ms) is already stored;
 	 * sets *seq_reused = 1 when the seq is known with another start. */
-	int (*batch_begin)(void *h, const struct report_batch *b, int64_t now_ms,
+	int (*batch_begin)(void *h, const struct wire_batch *b, int64_t now_ms,
 			   int *duplicate, int *seq_reused, char *err,
 			   size_t errlen);
-	int (*flow_insert)(void *h, const struct report_flow *f, char *err,
+	int (*flow_insert)(void *h, const struct wire_flow *f, char *err,
 			   size_t errlen);
-	int (*path_insert)(void *h, const struct report_path *p, char *err,
+	int (*path_insert)(void *h, const struct wire_path *p, char *err,
 			   size_t errlen);
-	int (*health_insert)(void *h, const struct report_health *hl, char *err,
+	int (*health_insert)(void *h, const struct wire_health *hl, char *err,
 			     size_t errlen);
 	int (*batch_end)(void *h, char *err, size_t errlen);
 	/* Undo the open batch only; the group goes on (unless the backend lost
@@ -105,11 +105,11 @@ void store_group_abort(struct store *s);
  * was already stored (nothing written) and *seq_reused = 1 if its seq was
  * known with another start (stored anew). -1 on failure, with nothing of this
  * batch in the group (the others stay). */
-int store_batch_add(struct store *s, const struct report_batch *b,
+int store_batch_add(struct store *s, const struct wire_batch *b,
 		    int64_t now_ms, int *duplicate, int *seq_reused);
 
 /* A group of one batch: returns 0 once committed durably. */
-int store_batch_put(struct store *s, const struct report_batch *b,
+int store_batch_put(struct store *s, const struct wire_batch *b,
 		    int64_t now_ms, int *duplicate, int *seq_reused);
 
 /* Merge every batch not yet rolled up into the hourly rollups. */

@@ -1,6 +1,6 @@
-/* Report stream codec: golden bytes, round trips, every malformed-frame class
+/* Wire stream codec: golden bytes, round trips, every malformed-frame class
  * rejected with a reason, and the HMAC against published test vectors. */
-#include "report.h"
+#include "wire.h"
 #include "sha256.h"
 
 #include <criterion/criterion.h>
@@ -10,13 +10,13 @@
 #include <string.h>
 #include <sys/socket.h>
 
-static void addr_set(struct report_addr *a, const char *s)
+static void addr_set(struct wire_addr *a, const char *s)
 {
-	cr_assert_eq(report_addr_parse(s, a), 0, "parse %s", s);
+	cr_assert_eq(wire_addr_parse(s, a), 0, "parse %s", s);
 }
 
 /* A batch with two flows and one path, one IPv6 flow, one unanswered hop. */
-static void batch_sample_fill(struct report_batch *b)
+static void batch_sample_fill(struct wire_batch *b)
 {
 	memset(b, 0, sizeof(*b));
 	strcpy(b->prober, "host1");
@@ -31,7 +31,7 @@ static void batch_sample_fill(struct report_batch *b)
 	b->flows = calloc(2, sizeof(*b->flows));
 	addr_set(&b->flows[0].src, "198.18.1.2");
 	addr_set(&b->flows[0].dst, "198.18.2.2");
-	b->flows[0].proto = REPORT_PROTO_UDP;
+	b->flows[0].proto = WIRE_PROTO_UDP;
 	b->flows[0].dscp = 46;
 	b->flows[0].sport = 40001;
 	b->flows[0].dport = 31338;
@@ -45,7 +45,7 @@ static void batch_sample_fill(struct report_batch *b)
 	b->flows[0].rtt_max_ns = 123456789012ull;
 	addr_set(&b->flows[1].src, "2001:db8::1");
 	addr_set(&b->flows[1].dst, "2001:db8::2");
-	b->flows[1].proto = REPORT_PROTO_TCP;
+	b->flows[1].proto = WIRE_PROTO_TCP;
 	b->flows[1].sport = 40002;
 	b->flows[1].dport = 31338;
 	b->flows[1].sent = 5;
@@ -55,7 +55,7 @@ static void batch_sample_fill(struct report_batch *b)
 	b->paths = calloc(1, sizeof(*b->paths));
 	b->paths[0].src = b->flows[0].src;
 	b->paths[0].dst = b->flows[0].dst;
-	b->paths[0].proto = REPORT_PROTO_UDP;
+	b->paths[0].proto = WIRE_PROTO_UDP;
 	b->paths[0].sport = 40001;
 	b->paths[0].dport = 31338;
 	b->paths[0].nhops = 3;
@@ -76,7 +76,7 @@ Test(report, ack_golden_bytes)
 	uint8_t *buf;
 	size_t len;
 
-	cr_assert_eq(report_ack_encode(0x1234, &buf, &len), 0);
+	cr_assert_eq(wire_ack_encode(0x1234, &buf, &len), 0);
 	cr_assert_eq(len, sizeof(want));
 	cr_assert_arr_eq(buf, want, sizeof(want));
 	free(buf);
@@ -87,14 +87,14 @@ Test(report, hello_golden_bytes)
 	static const uint8_t want[] = { 'F', 'M', 'R', '1', 0, 1, 0, 1, 0,
 					0, 0, 6, 0, 0, 0, 0, 5, 'h',
 					'o', 's', 't', '1' };
-	char name[REPORT_NAME_MAX];
+	char name[WIRE_NAME_MAX];
 	uint8_t *buf;
 	size_t len;
 
-	cr_assert_eq(report_hello_encode("host1", &buf, &len), 0);
+	cr_assert_eq(wire_hello_encode("host1", &buf, &len), 0);
 	cr_assert_eq(len, sizeof(want));
 	cr_assert_arr_eq(buf, want, sizeof(want));
-	cr_assert_eq(report_hello_decode(buf + 16, len - 16, name, NULL, 0), 0);
+	cr_assert_eq(wire_hello_decode(buf + 16, len - 16, name, NULL, 0), 0);
 	cr_assert_str_eq(name, "host1");
 	free(buf);
 }
@@ -105,29 +105,29 @@ Test(report, hello_want_targets_golden_bytes)
 	static const uint8_t want[] = { 'F', 'M', 'R', '1', 0, 1, 0, 1, 0,
 					0, 0, 6, 0, 0, 0, 2, 5, 'h',
 					'o', 's', 't', '1' };
-	char name[REPORT_NAME_MAX], err[128];
+	char name[WIRE_NAME_MAX], err[128];
 	uint32_t plen;
 	uint8_t *buf;
 	size_t len;
 	int type;
 
-	cr_assert_eq(report_hello_encode_flags("host1", REPORT_FLAG_WANT_TARGETS, &buf, &len), 0);
+	cr_assert_eq(wire_hello_encode_flags("host1", WIRE_FLAG_WANT_TARGETS, &buf, &len), 0);
 	cr_assert_eq(len, sizeof(want));
 	cr_assert_arr_eq(buf, want, sizeof(want));
-	cr_assert_eq(report_header_decode(buf, len, &type, &plen, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(type, REPORT_HELLO);
-	cr_assert_eq(report_header_flags(buf), REPORT_FLAG_WANT_TARGETS);
-	cr_assert_eq(report_hello_decode(buf + 16, len - 16, name, NULL, 0), 0);
+	cr_assert_eq(wire_header_decode(buf, len, &type, &plen, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(type, WIRE_HELLO);
+	cr_assert_eq(wire_header_flags(buf), WIRE_FLAG_WANT_TARGETS);
+	cr_assert_eq(wire_hello_decode(buf + 16, len - 16, name, NULL, 0), 0);
 	cr_assert_str_eq(name, "host1");
 	free(buf);
 	/* a signed one keeps the flag next to AUTH */
-	cr_assert_eq(report_hello_encode_flags("host1", REPORT_FLAG_WANT_TARGETS, &buf, &len), 0);
-	cr_assert_eq(report_frame_sign(&buf, &len, (const uint8_t *)"0123456789abcdef", 16), 0);
-	cr_assert_eq(report_header_flags(buf), REPORT_FLAG_WANT_TARGETS | REPORT_FLAG_AUTH);
-	cr_assert_eq(report_header_decode(buf, len, &type, &plen, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(wire_hello_encode_flags("host1", WIRE_FLAG_WANT_TARGETS, &buf, &len), 0);
+	cr_assert_eq(wire_frame_sign(&buf, &len, (const uint8_t *)"0123456789abcdef", 16), 0);
+	cr_assert_eq(wire_header_flags(buf), WIRE_FLAG_WANT_TARGETS | WIRE_FLAG_AUTH);
+	cr_assert_eq(wire_header_decode(buf, len, &type, &plen, err, sizeof(err)), 0, "%s", err);
 	free(buf);
 	errno = 0;
-	cr_assert_eq(report_hello_encode_flags("host1", 0x4, &buf, &len), -1);
+	cr_assert_eq(wire_hello_encode_flags("host1", 0x4, &buf, &len), -1);
 	cr_assert_eq(errno, EINVAL);
 }
 
@@ -144,25 +144,25 @@ Test(report, targets_golden_bytes_and_round_trip)
 	int type;
 
 	cr_assert_eq(sizeof(text) - 1, 40);
-	cr_assert_eq(report_targets_encode(text, sizeof(text) - 1, &buf, &len), 0);
+	cr_assert_eq(wire_targets_encode(text, sizeof(text) - 1, &buf, &len), 0);
 	cr_assert_eq(len, sizeof(want_hdr) + 40);
 	cr_assert_arr_eq(buf, want_hdr, sizeof(want_hdr));
 	cr_assert_arr_eq(buf + sizeof(want_hdr), text, 40);
-	cr_assert_eq(report_header_decode(buf, len, &type, &plen, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(type, REPORT_TARGETS);
-	cr_assert_eq(report_targets_decode(buf + 16, plen, &out, &outlen, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(wire_header_decode(buf, len, &type, &plen, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(type, WIRE_TARGETS);
+	cr_assert_eq(wire_targets_decode(buf + 16, plen, &out, &outlen, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(outlen, 40);
 	cr_assert_str_eq(out, text);
 	free(out);
 	/* every proper prefix is truncated, a trailing byte is refused */
 	for (size_t i = 0; i < plen; i++)
-		cr_expect_eq(report_targets_decode(buf + 16, i, &out, &outlen, err, sizeof(err)), -1,
+		cr_expect_eq(wire_targets_decode(buf + 16, i, &out, &outlen, err, sizeof(err)), -1,
 			     "prefix %zu accepted", i);
 	free(buf);
 	/* an empty list (header only, or nothing) is a valid frame */
-	cr_assert_eq(report_targets_encode("", 0, &buf, &len), 0);
+	cr_assert_eq(wire_targets_encode("", 0, &buf, &len), 0);
 	cr_assert_eq(len, 20);
-	cr_assert_eq(report_targets_decode(buf + 16, 4, &out, &outlen, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(wire_targets_decode(buf + 16, 4, &out, &outlen, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(outlen, 0);
 	cr_assert_str_eq(out, "");
 	free(out);
@@ -179,19 +179,19 @@ Test(report, targets_malformed_rejected)
 	uint8_t *buf;
 	size_t len;
 
-	cr_assert_eq(report_targets_decode(nul, sizeof(nul), &out, &outlen, err, sizeof(err)), -1);
+	cr_assert_eq(wire_targets_decode(nul, sizeof(nul), &out, &outlen, err, sizeof(err)), -1);
 	cr_assert(strstr(err, "NUL"), "%s", err);
-	cr_assert_eq(report_targets_decode(trailing, sizeof(trailing), &out, &outlen, err, sizeof(err)), -1);
+	cr_assert_eq(wire_targets_decode(trailing, sizeof(trailing), &out, &outlen, err, sizeof(err)), -1);
 	cr_assert(strstr(err, "trailing"), "%s", err);
-	cr_assert_eq(report_targets_decode(huge, sizeof(huge), &out, &outlen, err, sizeof(err)), -1);
+	cr_assert_eq(wire_targets_decode(huge, sizeof(huge), &out, &outlen, err, sizeof(err)), -1);
 	cr_assert(strstr(err, "over"), "%s", err);
 	cr_assert_null(out);
 	errno = 0;
-	cr_assert_eq(report_targets_encode("a\0b", 3, &buf, &len), -1);
+	cr_assert_eq(wire_targets_encode("a\0b", 3, &buf, &len), -1);
 	cr_assert_eq(errno, EINVAL);
 }
 
-/* Golden bytes of a one-flow batch pin the layout schemas/report.md states. */
+/* Golden bytes of a one-flow batch pin the layout schemas/wire.md states. */
 Test(report, batch_one_flow_golden_bytes)
 {
 	static const uint8_t want[] = {
@@ -212,8 +212,8 @@ Test(report, batch_one_flow_golden_bytes)
 		0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 4,
 		0, /* target_down */
 	};
-	struct report_flow f = { 0 };
-	struct report_batch b = { 0 };
+	struct wire_flow f = { 0 };
+	struct wire_batch b = { 0 };
 	uint8_t *buf;
 	size_t len;
 
@@ -221,10 +221,10 @@ Test(report, batch_one_flow_golden_bytes)
 	b.seq = 9;
 	b.start_ms = 1000;
 	b.end_ms = 2000;
-	b.health = (struct report_health){ 1, 2, 3, 4, 5, 6 };
+	b.health = (struct wire_health){ 1, 2, 3, 4, 5, 6 };
 	addr_set(&f.src, "198.18.1.2");
 	addr_set(&f.dst, "198.18.2.2");
-	f.proto = REPORT_PROTO_UDP;
+	f.proto = WIRE_PROTO_UDP;
 	f.dscp = 10;
 	f.sport = 40001;
 	f.dport = 31338;
@@ -235,7 +235,7 @@ Test(report, batch_one_flow_golden_bytes)
 	f.rtt_min_ns = 1, f.rtt_p50_ns = 2, f.rtt_p99_ns = 3, f.rtt_max_ns = 4;
 	b.nflows = 1;
 	b.flows = &f;
-	cr_assert_eq(report_batch_encode(&b, &buf, &len), 0);
+	cr_assert_eq(wire_batch_encode(&b, &buf, &len), 0);
 	cr_assert_eq(len, sizeof(want), "len %zu", len);
 	cr_assert_arr_eq(buf, want, sizeof(want));
 	free(buf);
@@ -243,7 +243,7 @@ Test(report, batch_one_flow_golden_bytes)
 
 Test(report, batch_round_trip)
 {
-	struct report_batch b, d;
+	struct wire_batch b, d;
 	char err[128];
 	uint8_t *buf;
 	size_t len;
@@ -251,11 +251,11 @@ Test(report, batch_round_trip)
 	int type;
 
 	batch_sample_fill(&b);
-	cr_assert_eq(report_batch_encode(&b, &buf, &len), 0);
-	cr_assert_eq(report_header_decode(buf, len, &type, &plen, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(type, REPORT_BATCH);
-	cr_assert_eq(plen, len - REPORT_HEADER_LEN);
-	cr_assert_eq(report_batch_decode(buf + 16, plen, &d, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(wire_batch_encode(&b, &buf, &len), 0);
+	cr_assert_eq(wire_header_decode(buf, len, &type, &plen, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(type, WIRE_BATCH);
+	cr_assert_eq(plen, len - WIRE_HEADER_LEN);
+	cr_assert_eq(wire_batch_decode(buf + 16, plen, &d, err, sizeof(err)), 0, "%s", err);
 	cr_assert_str_eq(d.prober, b.prober);
 	cr_assert_eq(d.seq, b.seq);
 	cr_assert_eq(d.start_ms, b.start_ms);
@@ -265,8 +265,8 @@ Test(report, batch_round_trip)
 	cr_assert_eq(d.npaths, 1);
 	cr_assert_eq(memcmp(d.flows, b.flows, 2 * sizeof(*d.flows)), 0);
 	cr_assert_eq(memcmp(d.paths, b.paths, sizeof(*d.paths)), 0);
-	report_batch_free(&d);
-	report_batch_free(&b);
+	wire_batch_free(&d);
+	wire_batch_free(&b);
 	free(buf);
 }
 
@@ -276,40 +276,40 @@ Test(report, error_round_trip_sanitizes_text)
 	uint8_t *buf;
 	size_t len;
 
-	cr_assert_eq(report_error_encode("bad\nframe", &buf, &len), 0);
-	cr_assert_eq(report_error_decode(buf + 16, len - 16, reason, sizeof(reason), err, sizeof(err)), 0);
+	cr_assert_eq(wire_error_encode("bad\nframe", &buf, &len), 0);
+	cr_assert_eq(wire_error_decode(buf + 16, len - 16, reason, sizeof(reason), err, sizeof(err)), 0);
 	cr_assert_str_eq(reason, "bad?frame");
 	free(buf);
 }
 
 Test(report, addr_text_both_families)
 {
-	struct report_addr a = { 0 };
+	struct wire_addr a = { 0 };
 	char s[64];
 
 	addr_set(&a, "198.18.0.1");
 	cr_assert_eq(a.family, AF_INET);
-	cr_assert_str_eq(report_addr_str(&a, s, sizeof(s)), "198.18.0.1");
+	cr_assert_str_eq(wire_addr_str(&a, s, sizeof(s)), "198.18.0.1");
 	addr_set(&a, "2001:db8::5");
 	cr_assert_eq(a.family, AF_INET6);
-	cr_assert_str_eq(report_addr_str(&a, s, sizeof(s)), "2001:db8::5");
+	cr_assert_str_eq(wire_addr_str(&a, s, sizeof(s)), "2001:db8::5");
 	a.family = 0;
-	cr_assert_str_eq(report_addr_str(&a, s, sizeof(s)), "*");
-	cr_assert_eq(report_addr_parse("spine1", &a), -1);
+	cr_assert_str_eq(wire_addr_str(&a, s, sizeof(s)), "*");
+	cr_assert_eq(wire_addr_parse("spine1", &a), -1);
 }
 
 Test(report, encoder_refuses_bad_input)
 {
-	struct report_batch b = { 0 };
+	struct wire_batch b = { 0 };
 	uint8_t *buf;
 	size_t len;
 
-	cr_assert_eq(report_hello_encode("bad name", &buf, &len), -1);
+	cr_assert_eq(wire_hello_encode("bad name", &buf, &len), -1);
 	cr_assert_eq(errno, EINVAL);
-	cr_assert_eq(report_hello_encode("", &buf, &len), -1);
+	cr_assert_eq(wire_hello_encode("", &buf, &len), -1);
 	strcpy(b.prober, "h");
 	b.seq = 0;
-	cr_assert_eq(report_batch_encode(&b, &buf, &len), -1);
+	cr_assert_eq(wire_batch_encode(&b, &buf, &len), -1);
 	cr_assert_eq(errno, EINVAL);
 }
 
@@ -343,30 +343,30 @@ Test(report, malformed_headers_rejected)
 
 	for (i = 0; i < sizeof(hdr_cases) / sizeof(hdr_cases[0]); i++) {
 		err[0] = '\0';
-		cr_expect_eq(report_header_decode(hdr_cases[i].hdr, 16, &type, &plen, err, sizeof(err)), -1,
+		cr_expect_eq(wire_header_decode(hdr_cases[i].hdr, 16, &type, &plen, err, sizeof(err)), -1,
 			     "%s accepted", hdr_cases[i].name);
 		cr_expect(strstr(err, hdr_cases[i].reason), "%s: reason '%s'", hdr_cases[i].name, err);
 	}
-	cr_assert_eq(report_header_decode(hdr_cases[0].hdr, 15, &type, &plen, err, sizeof(err)), -1);
+	cr_assert_eq(wire_header_decode(hdr_cases[0].hdr, 15, &type, &plen, err, sizeof(err)), -1);
 	cr_assert(strstr(err, "truncated"));
 }
 
 /* Every proper prefix of a valid batch payload is rejected as truncated. */
 Test(report, truncated_batch_rejected_at_every_length)
 {
-	struct report_batch b, d;
+	struct wire_batch b, d;
 	char err[128];
 	uint8_t *buf;
 	size_t len, cut;
 
 	batch_sample_fill(&b);
-	cr_assert_eq(report_batch_encode(&b, &buf, &len), 0);
+	cr_assert_eq(wire_batch_encode(&b, &buf, &len), 0);
 	for (cut = 0; cut < len - 16; cut++) {
-		cr_assert_eq(report_batch_decode(buf + 16, cut, &d, err, sizeof(err)), -1, "cut %zu", cut);
+		cr_assert_eq(wire_batch_decode(buf + 16, cut, &d, err, sizeof(err)), -1, "cut %zu", cut);
 		cr_assert_null(d.flows);
 		cr_assert_null(d.paths);
 	}
-	report_batch_free(&b);
+	wire_batch_free(&b);
 	free(buf);
 }
 
@@ -375,7 +375,7 @@ Test(report, truncated_batch_rejected_at_every_length)
 #define OFF_NFLOWS (6 + 24 + 40)
 #define OFF_NPATHS (OFF_NFLOWS + 4)
 #define OFF_FLOW0 (OFF_NPATHS + 4)
-#define OFF_PATH0 (OFF_FLOW0 + 2 * REPORT_FLOW_WIRE_LEN)
+#define OFF_PATH0 (OFF_FLOW0 + 2 * WIRE_FLOW_LEN)
 
 struct mut_case {
 	const char *name;
@@ -408,20 +408,20 @@ static const struct mut_case mut_cases[] = {
 
 Test(report, mutated_batches_rejected)
 {
-	struct report_batch b, d;
+	struct wire_batch b, d;
 	char err[128];
 	uint8_t *buf;
 	size_t len, i;
 
 	batch_sample_fill(&b);
-	cr_assert_eq(report_batch_encode(&b, &buf, &len), 0);
+	cr_assert_eq(wire_batch_encode(&b, &buf, &len), 0);
 	for (i = 0; i < sizeof(mut_cases) / sizeof(mut_cases[0]); i++) {
 		uint8_t *p = malloc(len - 16);
 
 		memcpy(p, buf + 16, len - 16);
 		p[mut_cases[i].off] = mut_cases[i].val;
 		err[0] = '\0';
-		cr_expect_eq(report_batch_decode(p, len - 16, &d, err, sizeof(err)), -1, "%s accepted",
+		cr_expect_eq(wire_batch_decode(p, len - 16, &d, err, sizeof(err)), -1, "%s accepted",
 			     mut_cases[i].name);
 		cr_expect(strstr(err, mut_cases[i].reason), "%s: reason '%s'", mut_cases[i].name, err);
 		free(p);
@@ -432,11 +432,11 @@ Test(report, mutated_batches_rejected)
 
 		memcpy(p, buf + 16, len - 16);
 		p[len - 16] = 0;
-		cr_expect_eq(report_batch_decode(p, len - 15, &d, err, sizeof(err)), -1);
+		cr_expect_eq(wire_batch_decode(p, len - 15, &d, err, sizeof(err)), -1);
 		cr_expect(strstr(err, "trailing"), "%s", err);
 		free(p);
 	}
-	report_batch_free(&b);
+	wire_batch_free(&b);
 	free(buf);
 }
 
@@ -445,12 +445,12 @@ Test(report, mutated_batches_rejected)
 Test(report, hostile_count_rejected_before_allocation)
 {
 	uint8_t p[6 + 24 + 40 + 8] = { 1, 'h' };
-	struct report_batch d;
+	struct wire_batch d;
 	char err[128];
 
 	p[2 + 7] = 1; /* seq 1 */
 	memset(p + 2 + 24 + 40, 0xff, 4);
-	cr_assert_eq(report_batch_decode(p, 2 + 24 + 40 + 8, &d, err, sizeof(err)), -1);
+	cr_assert_eq(wire_batch_decode(p, 2 + 24 + 40 + 8, &d, err, sizeof(err)), -1);
 	cr_assert(strstr(err, "does not fit"), "%s", err);
 }
 
@@ -508,25 +508,25 @@ Test(report, signed_frame_verifies_and_tampering_fails)
 	uint64_t seq;
 	int type;
 
-	cr_assert_eq(report_ack_encode(42, &buf, &len), 0);
-	cr_assert_eq(report_frame_sign(&buf, &len, key, sizeof(key)), 0);
+	cr_assert_eq(wire_ack_encode(42, &buf, &len), 0);
+	cr_assert_eq(wire_frame_sign(&buf, &len, key, sizeof(key)), 0);
 	cr_assert_eq(len, 16 + 8 + 32);
-	cr_assert_eq(report_header_decode(buf, len, &type, &plen, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(wire_header_decode(buf, len, &type, &plen, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(plen, 40);
-	cr_assert_eq(report_header_flags(buf), REPORT_FLAG_AUTH);
-	cr_assert_eq(report_frame_verify(buf, len, key, sizeof(key), &body, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(wire_header_flags(buf), WIRE_FLAG_AUTH);
+	cr_assert_eq(wire_frame_verify(buf, len, key, sizeof(key), &body, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(body, 8);
-	cr_assert_eq(report_ack_decode(buf + 16, body, &seq, err, sizeof(err)), 0);
+	cr_assert_eq(wire_ack_decode(buf + 16, body, &seq, err, sizeof(err)), 0);
 	cr_assert_eq(seq, 42);
-	cr_assert_eq(report_frame_verify(buf, len, (const uint8_t *)"wrong key 123456", 16, &body, err,
+	cr_assert_eq(wire_frame_verify(buf, len, (const uint8_t *)"wrong key 123456", 16, &body, err,
 					 sizeof(err)),
 		     -1);
 	cr_assert(strstr(err, "MAC"));
 	buf[23] ^= 1; /* alter the seq */
-	cr_assert_eq(report_frame_verify(buf, len, key, sizeof(key), &body, err, sizeof(err)), -1);
+	cr_assert_eq(wire_frame_verify(buf, len, key, sizeof(key), &body, err, sizeof(err)), -1);
 	free(buf);
 
-	cr_assert_eq(report_ack_encode(42, &buf, &len), 0);
-	cr_assert_eq(report_frame_verify(buf, len, key, sizeof(key), &body, err, sizeof(err)), -1);
+	cr_assert_eq(wire_ack_encode(42, &buf, &len), 0);
+	cr_assert_eq(wire_frame_verify(buf, len, key, sizeof(key), &body, err, sizeof(err)), -1);
 	free(buf);
 }

@@ -1,4 +1,4 @@
-/* Suspect history in the collector's SQLite file (common/store_history.h):
+/* Suspect history in the collector's SQLite file (store/store_history.h):
  * rounds, episodes and points, schema and migrations from schemas/history.sql
  * embedded at build time; WAL and a busy timeout so it shares the file. */
 #include "store_history.h"

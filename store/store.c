@@ -77,7 +77,7 @@ void store_group_abort(struct store *s)
 	s->ops->group_abort(s->h);
 }
 
-int store_batch_add(struct store *s, const struct report_batch *b,
+int store_batch_add(struct store *s, const struct wire_batch *b,
 		    int64_t now_ms, int *duplicate, int *seq_reused)
 {
 	const struct store_ops *o = s->ops;
@@ -107,7 +107,7 @@ err:
 	return -1;
 }
 
-int store_batch_put(struct store *s, const struct report_batch *b,
+int store_batch_put(struct store *s, const struct wire_batch *b,
 		    int64_t now_ms, int *duplicate, int *seq_reused)
 {
 	if (store_group_begin(s) < 0)

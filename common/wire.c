@@ -1,7 +1,7 @@
-/* Encoder and decoder of the report stream (schemas/report.md, version 1).
+/* Encoder and decoder of the wire stream (schemas/wire.md, version 1).
  * Decoders trust nothing: every length and count is checked against the bytes
  * left before it is used, and nothing is allocated for a frame that lies. */
-#include "report.h"
+#include "wire.h"
 #include "sha256.h"
 
 #include <arpa/inet.h>
@@ -26,7 +26,7 @@ struct wbuf {
 
 static int wbuf_reserve(struct wbuf *w, size_t n)
 {
-	if (n > REPORT_HEADER_LEN + REPORT_FRAME_MAX - w->len) {
+	if (n > WIRE_HEADER_LEN + WIRE_FRAME_MAX - w->len) {
 		errno = EMSGSIZE;
 		return -1;
 	}
@@ -75,7 +75,7 @@ static void put_bytes(struct wbuf *w, const void *p, size_t n)
 	w->len += n;
 }
 
-static int put_addr(struct wbuf *w, const struct report_addr *a)
+static int put_addr(struct wbuf *w, const struct wire_addr *a)
 {
 	static const uint8_t zero[16];
 	static const uint8_t v4_prefix[12] = { 0, 0, 0, 0, 0, 0,
@@ -110,7 +110,7 @@ static int name_valid(const char *s, size_t len)
 {
 	size_t i;
 
-	if (len < 1 || len >= REPORT_NAME_MAX)
+	if (len < 1 || len >= WIRE_NAME_MAX)
 		return 0;
 	for (i = 0; i < len; i++) {
 		char c = s[i];
@@ -125,7 +125,7 @@ static int name_valid(const char *s, size_t len)
 
 static int put_name(struct wbuf *w, const char *name)
 {
-	size_t n = strnlen(name, REPORT_NAME_MAX);
+	size_t n = strnlen(name, WIRE_NAME_MAX);
 
 	if (!name_valid(name, n)) {
 		errno = EINVAL;
@@ -141,10 +141,10 @@ static int put_name(struct wbuf *w, const char *name)
 static int frame_begin(struct wbuf *w, int type)
 {
 	memset(w, 0, sizeof(*w));
-	if (wbuf_reserve(w, REPORT_HEADER_LEN) < 0)
+	if (wbuf_reserve(w, WIRE_HEADER_LEN) < 0)
 		return -1;
-	put_u32(w, REPORT_MAGIC);
-	put_u16(w, REPORT_VERSION);
+	put_u32(w, WIRE_MAGIC);
+	put_u16(w, WIRE_VERSION);
 	put_u16(w, (uint16_t)type);
 	put_u32(w, 0); /* payload length, patched by frame_end */
 	put_u32(w, 0);
@@ -153,7 +153,7 @@ static int frame_begin(struct wbuf *w, int type)
 
 static int frame_end(struct wbuf *w, uint8_t **buf, size_t *len)
 {
-	uint32_t plen = (uint32_t)(w->len - REPORT_HEADER_LEN);
+	uint32_t plen = (uint32_t)(w->len - WIRE_HEADER_LEN);
 
 	w->p[8] = (uint8_t)(plen >> 24);
 	w->p[9] = (uint8_t)(plen >> 16);
@@ -164,9 +164,9 @@ static int frame_end(struct wbuf *w, uint8_t **buf, size_t *len)
 	return 0;
 }
 
-static int flow_encode(struct wbuf *w, const struct report_flow *f)
+static int flow_encode(struct wbuf *w, const struct wire_flow *f)
 {
-	if (wbuf_reserve(w, REPORT_FLOW_WIRE_LEN) < 0)
+	if (wbuf_reserve(w, WIRE_FLOW_LEN) < 0)
 		return -1;
 	if (!f->src.family || !f->dst.family || put_addr(w, &f->src) < 0 ||
 	    put_addr(w, &f->dst) < 0) {
@@ -189,11 +189,11 @@ static int flow_encode(struct wbuf *w, const struct report_flow *f)
 	return 0;
 }
 
-static int path_encode(struct wbuf *w, const struct report_path *p)
+static int path_encode(struct wbuf *w, const struct wire_path *p)
 {
 	unsigned i;
 
-	if (p->nhops > REPORT_HOPS_MAX) {
+	if (p->nhops > WIRE_HOPS_MAX) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -214,12 +214,12 @@ static int path_encode(struct wbuf *w, const struct report_path *p)
 	return 0;
 }
 
-int report_batch_encode(const struct report_batch *b, uint8_t **buf, size_t *len)
+int wire_batch_encode(const struct wire_batch *b, uint8_t **buf, size_t *len)
 {
 	struct wbuf w;
 	uint32_t i;
 
-	if (frame_begin(&w, REPORT_BATCH) < 0)
+	if (frame_begin(&w, WIRE_BATCH) < 0)
 		return -1;
 	if (b->seq == 0 || b->end_ms < b->start_ms) {
 		errno = EINVAL;
@@ -252,21 +252,21 @@ err:
 	return -1;
 }
 
-int report_hello_encode(const char *prober, uint8_t **buf, size_t *len)
+int wire_hello_encode(const char *prober, uint8_t **buf, size_t *len)
 {
-	return report_hello_encode_flags(prober, 0, buf, len);
+	return wire_hello_encode_flags(prober, 0, buf, len);
 }
 
-int report_hello_encode_flags(const char *prober, uint32_t flags, uint8_t **buf,
+int wire_hello_encode_flags(const char *prober, uint32_t flags, uint8_t **buf,
 			      size_t *len)
 {
 	struct wbuf w;
 
-	if (flags & ~REPORT_FLAG_WANT_TARGETS) {
+	if (flags & ~WIRE_FLAG_WANT_TARGETS) {
 		errno = EINVAL;
 		return -1;
 	}
-	if (frame_begin(&w, REPORT_HELLO) < 0)
+	if (frame_begin(&w, WIRE_HELLO) < 0)
 		return -1;
 	if (put_name(&w, prober) < 0) {
 		free(w.p);
@@ -277,12 +277,12 @@ int report_hello_encode_flags(const char *prober, uint32_t flags, uint8_t **buf,
 	return frame_end(&w, buf, len);
 }
 
-int report_targets_encode(const char *text, size_t textlen, uint8_t **buf,
+int wire_targets_encode(const char *text, size_t textlen, uint8_t **buf,
 			  size_t *len)
 {
 	struct wbuf w;
 
-	if (textlen > REPORT_TARGETS_TEXT_MAX) {
+	if (textlen > WIRE_TARGETS_TEXT_MAX) {
 		errno = EMSGSIZE;
 		return -1;
 	}
@@ -290,7 +290,7 @@ int report_targets_encode(const char *text, size_t textlen, uint8_t **buf,
 		errno = EINVAL;
 		return -1;
 	}
-	if (frame_begin(&w, REPORT_TARGETS) < 0)
+	if (frame_begin(&w, WIRE_TARGETS) < 0)
 		return -1;
 	if (wbuf_reserve(&w, 4 + textlen) < 0) {
 		free(w.p);
@@ -301,11 +301,11 @@ int report_targets_encode(const char *text, size_t textlen, uint8_t **buf,
 	return frame_end(&w, buf, len);
 }
 
-int report_ack_encode(uint64_t seq, uint8_t **buf, size_t *len)
+int wire_ack_encode(uint64_t seq, uint8_t **buf, size_t *len)
 {
 	struct wbuf w;
 
-	if (frame_begin(&w, REPORT_ACK) < 0)
+	if (frame_begin(&w, WIRE_ACK) < 0)
 		return -1;
 	if (wbuf_reserve(&w, 8) < 0) {
 		free(w.p);
@@ -315,12 +315,12 @@ int report_ack_encode(uint64_t seq, uint8_t **buf, size_t *len)
 	return frame_end(&w, buf, len);
 }
 
-int report_error_encode(const char *reason, uint8_t **buf, size_t *len)
+int wire_error_encode(const char *reason, uint8_t **buf, size_t *len)
 {
-	size_t n = strnlen(reason, REPORT_ERROR_TEXT_MAX);
+	size_t n = strnlen(reason, WIRE_ERROR_TEXT_MAX);
 	struct wbuf w;
 
-	if (frame_begin(&w, REPORT_ERROR) < 0)
+	if (frame_begin(&w, WIRE_ERROR) < 0)
 		return -1;
 	if (wbuf_reserve(&w, 2 + n) < 0) {
 		free(w.p);
@@ -402,7 +402,7 @@ static uint64_t get_u64(struct rbuf *r)
 	return hi << 32 | get_u32(r);
 }
 
-static int get_addr(struct rbuf *r, struct report_addr *a, const char *what)
+static int get_addr(struct rbuf *r, struct wire_addr *a, const char *what)
 {
 	static const uint8_t zero[16];
 	static const uint8_t v4_prefix[12] = { 0, 0, 0, 0, 0, 0,
@@ -456,7 +456,7 @@ static int get_name(struct rbuf *r, char *out)
 
 static int proto_valid(uint8_t proto)
 {
-	return proto == REPORT_PROTO_UDP || proto == REPORT_PROTO_TCP;
+	return proto == WIRE_PROTO_UDP || proto == WIRE_PROTO_TCP;
 }
 
 static int end_check(struct rbuf *r, const char *what)
@@ -470,44 +470,44 @@ static int end_check(struct rbuf *r, const char *what)
 	return 0;
 }
 
-int report_header_decode(const uint8_t *hdr, size_t len, int *type,
+int wire_header_decode(const uint8_t *hdr, size_t len, int *type,
 			 uint32_t *payload_len, char *err, size_t errlen)
 {
 	struct rbuf r = { hdr, len, err, errlen, 0 };
 	uint32_t magic, plen, flags;
 	uint16_t version, t;
 
-	if (need(&r, REPORT_HEADER_LEN, "header") < 0)
+	if (need(&r, WIRE_HEADER_LEN, "header") < 0)
 		return -1;
 	magic = get_u32(&r);
 	version = get_u16(&r);
 	t = get_u16(&r);
 	plen = get_u32(&r);
 	flags = get_u32(&r);
-	if (magic != REPORT_MAGIC) {
+	if (magic != WIRE_MAGIC) {
 		rfail(&r, "bad magic 0x%08x", magic);
 		return -1;
 	}
-	if (version != REPORT_VERSION) {
+	if (version != WIRE_VERSION) {
 		rfail(&r, "unknown version %u (this reader knows %u)", version,
-		      REPORT_VERSION);
+		      WIRE_VERSION);
 		return -1;
 	}
-	if (t < REPORT_HELLO || t > REPORT_TARGETS) {
+	if (t < WIRE_HELLO || t > WIRE_TARGETS) {
 		rfail(&r, "unknown frame type %u", t);
 		return -1;
 	}
-	if (plen > REPORT_FRAME_MAX) {
+	if (plen > WIRE_FRAME_MAX) {
 		rfail(&r, "payload length %u over limit %u", plen,
-		      REPORT_FRAME_MAX);
+		      WIRE_FRAME_MAX);
 		return -1;
 	}
-	if (flags & ~(REPORT_FLAG_AUTH |
-		      (t == REPORT_HELLO ? REPORT_FLAG_WANT_TARGETS : 0))) {
+	if (flags & ~(WIRE_FLAG_AUTH |
+		      (t == WIRE_HELLO ? WIRE_FLAG_WANT_TARGETS : 0))) {
 		rfail(&r, "unknown flags 0x%x", flags);
 		return -1;
 	}
-	if ((flags & REPORT_FLAG_AUTH) && plen < REPORT_MAC_LEN) {
+	if ((flags & WIRE_FLAG_AUTH) && plen < WIRE_MAC_LEN) {
 		rfail(&r, "payload length %u too short for its MAC", plen);
 		return -1;
 	}
@@ -516,13 +516,13 @@ int report_header_decode(const uint8_t *hdr, size_t len, int *type,
 	return 0;
 }
 
-uint32_t report_header_flags(const uint8_t *hdr)
+uint32_t wire_header_flags(const uint8_t *hdr)
 {
 	return (uint32_t)hdr[12] << 24 | (uint32_t)hdr[13] << 16 |
 	       (uint32_t)hdr[14] << 8 | hdr[15];
 }
 
-int report_hello_decode(const uint8_t *p, size_t len, char *prober, char *err,
+int wire_hello_decode(const uint8_t *p, size_t len, char *prober, char *err,
 			size_t errlen)
 {
 	struct rbuf r = { p, len, err, errlen, 0 };
@@ -532,7 +532,7 @@ int report_hello_decode(const uint8_t *p, size_t len, char *prober, char *err,
 	return end_check(&r, "hello");
 }
 
-int report_ack_decode(const uint8_t *p, size_t len, uint64_t *seq, char *err,
+int wire_ack_decode(const uint8_t *p, size_t len, uint64_t *seq, char *err,
 		      size_t errlen)
 {
 	struct rbuf r = { p, len, err, errlen, 0 };
@@ -543,7 +543,7 @@ int report_ack_decode(const uint8_t *p, size_t len, uint64_t *seq, char *err,
 	return end_check(&r, "ack");
 }
 
-int report_targets_decode(const uint8_t *p, size_t len, char **text,
+int wire_targets_decode(const uint8_t *p, size_t len, char **text,
 			  size_t *textlen, char *err, size_t errlen)
 {
 	struct rbuf r = { p, len, err, errlen, 0 };
@@ -553,9 +553,9 @@ int report_targets_decode(const uint8_t *p, size_t len, char **text,
 	if (need(&r, 4, "targets length") < 0)
 		return -1;
 	n = get_u32(&r);
-	if (n > REPORT_TARGETS_TEXT_MAX) {
+	if (n > WIRE_TARGETS_TEXT_MAX) {
 		rfail(&r, "targets text length %zu over %u", n,
-		      REPORT_TARGETS_TEXT_MAX);
+		      WIRE_TARGETS_TEXT_MAX);
 		return -1;
 	}
 	if (need(&r, n, "targets text") < 0)
@@ -579,7 +579,7 @@ int report_targets_decode(const uint8_t *p, size_t len, char **text,
 	return 0;
 }
 
-int report_error_decode(const uint8_t *p, size_t len, char *reason,
+int wire_error_decode(const uint8_t *p, size_t len, char *reason,
 			size_t reason_len, char *err, size_t errlen)
 {
 	struct rbuf r = { p, len, err, errlen, 0 };
@@ -588,9 +588,9 @@ int report_error_decode(const uint8_t *p, size_t len, char *reason,
 	if (need(&r, 2, "error length") < 0)
 		return -1;
 	n = get_u16(&r);
-	if (n > REPORT_ERROR_TEXT_MAX) {
+	if (n > WIRE_ERROR_TEXT_MAX) {
 		rfail(&r, "error text length %zu over %d", n,
-		      REPORT_ERROR_TEXT_MAX);
+		      WIRE_ERROR_TEXT_MAX);
 		return -1;
 	}
 	if (need(&r, n, "error text") < 0 || reason_len == 0)
@@ -606,9 +606,9 @@ int report_error_decode(const uint8_t *p, size_t len, char *reason,
 	return end_check(&r, "error");
 }
 
-static int flow_decode(struct rbuf *r, struct report_flow *f, uint32_t idx)
+static int flow_decode(struct rbuf *r, struct wire_flow *f, uint32_t idx)
 {
-	if (need(r, REPORT_FLOW_WIRE_LEN, "flow") < 0 ||
+	if (need(r, WIRE_FLOW_LEN, "flow") < 0 ||
 	    get_addr(r, &f->src, "flow src") < 0 ||
 	    get_addr(r, &f->dst, "flow dst") < 0)
 		return -1;
@@ -640,7 +640,7 @@ static int flow_decode(struct rbuf *r, struct report_flow *f, uint32_t idx)
 	return r->failed ? -1 : 0;
 }
 
-static int path_decode(struct rbuf *r, struct report_path *p, uint32_t idx)
+static int path_decode(struct rbuf *r, struct wire_path *p, uint32_t idx)
 {
 	unsigned i;
 
@@ -657,9 +657,9 @@ static int path_decode(struct rbuf *r, struct report_path *p, uint32_t idx)
 		rfail(r, "path %u: bad proto %u", idx, p->proto);
 		return -1;
 	}
-	if (p->nhops > REPORT_HOPS_MAX) {
+	if (p->nhops > WIRE_HOPS_MAX) {
 		rfail(r, "path %u: %u hops over %d", idx, p->nhops,
-		      REPORT_HOPS_MAX);
+		      WIRE_HOPS_MAX);
 		return -1;
 	}
 	if (need(r, (size_t)WIRE_HOP_LEN * p->nhops, "path hops") < 0)
@@ -673,7 +673,7 @@ static int path_decode(struct rbuf *r, struct report_path *p, uint32_t idx)
 	return 0;
 }
 
-int report_batch_decode(const uint8_t *p, size_t len, struct report_batch *b,
+int wire_batch_decode(const uint8_t *p, size_t len, struct wire_batch *b,
 			char *err, size_t errlen)
 {
 	struct rbuf r = { p, len, err, errlen, 0 };
@@ -703,17 +703,17 @@ int report_batch_decode(const uint8_t *p, size_t len, struct report_batch *b,
 		goto err;
 	}
 	/* check the counts fit the bytes left before allocating for them */
-	if ((uint64_t)b->nflows * REPORT_FLOW_WIRE_LEN > r.left) {
+	if ((uint64_t)b->nflows * WIRE_FLOW_LEN > r.left) {
 		rfail(&r, "nflows %u does not fit %zu payload bytes", b->nflows,
 		      r.left);
 		goto err;
 	}
-	if (b->npaths > REPORT_PATHS_MAX) {
-		rfail(&r, "npaths %u over %u", b->npaths, REPORT_PATHS_MAX);
+	if (b->npaths > WIRE_PATHS_MAX) {
+		rfail(&r, "npaths %u over %u", b->npaths, WIRE_PATHS_MAX);
 		goto err;
 	}
 	if ((uint64_t)b->npaths * WIRE_PATH_FIXED_LEN >
-	    r.left - (size_t)b->nflows * REPORT_FLOW_WIRE_LEN) {
+	    r.left - (size_t)b->nflows * WIRE_FLOW_LEN) {
 		rfail(&r, "npaths %u does not fit the payload", b->npaths);
 		goto err;
 	}
@@ -741,11 +741,11 @@ int report_batch_decode(const uint8_t *p, size_t len, struct report_batch *b,
 		goto err;
 	return 0;
 err:
-	report_batch_free(b);
+	wire_batch_free(b);
 	return -1;
 }
 
-void report_batch_free(struct report_batch *b)
+void wire_batch_free(struct wire_batch *b)
 {
 	free(b->flows);
 	free(b->paths);
@@ -757,64 +757,64 @@ void report_batch_free(struct report_batch *b)
 
 /* ---- authentication ---- */
 
-int report_frame_sign(uint8_t **buf, size_t *len, const uint8_t *key,
+int wire_frame_sign(uint8_t **buf, size_t *len, const uint8_t *key,
 		      size_t keylen)
 {
 	uint8_t *f = *buf, *nf;
 	uint32_t plen, flags;
 
-	if (*len < REPORT_HEADER_LEN ||
-	    *len - REPORT_HEADER_LEN + REPORT_MAC_LEN > REPORT_FRAME_MAX) {
+	if (*len < WIRE_HEADER_LEN ||
+	    *len - WIRE_HEADER_LEN + WIRE_MAC_LEN > WIRE_FRAME_MAX) {
 		errno = EINVAL;
 		return -1;
 	}
-	nf = realloc(f, *len + REPORT_MAC_LEN);
+	nf = realloc(f, *len + WIRE_MAC_LEN);
 	if (!nf)
 		return -1;
 	*buf = f = nf;
-	plen = (uint32_t)(*len - REPORT_HEADER_LEN + REPORT_MAC_LEN);
-	flags = report_header_flags(f) | REPORT_FLAG_AUTH;
+	plen = (uint32_t)(*len - WIRE_HEADER_LEN + WIRE_MAC_LEN);
+	flags = wire_header_flags(f) | WIRE_FLAG_AUTH;
 	f[8] = (uint8_t)(plen >> 24), f[9] = (uint8_t)(plen >> 16);
 	f[10] = (uint8_t)(plen >> 8), f[11] = (uint8_t)plen;
 	f[12] = (uint8_t)(flags >> 24), f[13] = (uint8_t)(flags >> 16);
 	f[14] = (uint8_t)(flags >> 8), f[15] = (uint8_t)flags;
 	/* the MAC covers the final header, so length and flags are bound too */
 	hmac_sha256(key, keylen, f, *len, NULL, 0, f + *len);
-	*len += REPORT_MAC_LEN;
+	*len += WIRE_MAC_LEN;
 	return 0;
 }
 
-int report_frame_verify(const uint8_t *frame, size_t len, const uint8_t *key,
+int wire_frame_verify(const uint8_t *frame, size_t len, const uint8_t *key,
 			size_t keylen, size_t *body_len, char *err,
 			size_t errlen)
 {
 	uint8_t mac[SHA256_LEN];
 
-	if (len < REPORT_HEADER_LEN) {
+	if (len < WIRE_HEADER_LEN) {
 		snprintf(err, errlen, "frame of %zu bytes has no header", len);
 		return -1;
 	}
-	if (!(report_header_flags(frame) & REPORT_FLAG_AUTH)) {
+	if (!(wire_header_flags(frame) & WIRE_FLAG_AUTH)) {
 		snprintf(err, errlen, "frame not authenticated (AUTH flag clear)");
 		return -1;
 	}
-	if (len < REPORT_HEADER_LEN + REPORT_MAC_LEN) {
+	if (len < WIRE_HEADER_LEN + WIRE_MAC_LEN) {
 		snprintf(err, errlen, "frame of %zu bytes too short for a MAC",
 			 len);
 		return -1;
 	}
-	hmac_sha256(key, keylen, frame, len - REPORT_MAC_LEN, NULL, 0, mac);
-	if (sha256_mem_diff(mac, frame + len - REPORT_MAC_LEN, SHA256_LEN)) {
+	hmac_sha256(key, keylen, frame, len - WIRE_MAC_LEN, NULL, 0, mac);
+	if (sha256_mem_diff(mac, frame + len - WIRE_MAC_LEN, SHA256_LEN)) {
 		snprintf(err, errlen, "MAC mismatch");
 		return -1;
 	}
-	*body_len = len - REPORT_HEADER_LEN - REPORT_MAC_LEN;
+	*body_len = len - WIRE_HEADER_LEN - WIRE_MAC_LEN;
 	return 0;
 }
 
 /* ---- addresses ---- */
 
-const char *report_addr_str(const struct report_addr *a, char *buf, size_t len)
+const char *wire_addr_str(const struct wire_addr *a, char *buf, size_t len)
 {
 	if (a->family == AF_INET) {
 		if (!inet_ntop(AF_INET, a->bytes + 12, buf, (socklen_t)len))
@@ -828,7 +828,7 @@ const char *report_addr_str(const struct report_addr *a, char *buf, size_t len)
 	return buf;
 }
 
-int report_addr_parse(const char *s, struct report_addr *a)
+int wire_addr_parse(const char *s, struct wire_addr *a)
 {
 	memset(a, 0, sizeof(*a));
 	if (inet_pton(AF_INET, s, a->bytes + 12) == 1) {

@@ -1,4 +1,4 @@
-/* Reads observation rows from the store (common/store.h, the only SQL) and
+/* Reads observation rows from the store (store/store.h, the only SQL) and
  * adds them to an obs_set, the one input the inference takes. */
 #include "db_source.h"
 

@@ -353,10 +353,10 @@ static const char *col_text(sqlite3_stmt *st, int i)
 	return t ? (const char *)t : "";
 }
 
-static const char *addr_text(const struct report_addr *a, char *buf,
+static const char *addr_text(const struct wire_addr *a, char *buf,
 			     size_t len)
 {
-	return report_addr_str(a, buf, len);
+	return wire_addr_str(a, buf, len);
 }
 
 /* ---- schema ---- */
@@ -616,7 +616,7 @@ static void sqlite_group_abort(void *h)
 	ss->in_group = ss->in_batch = 0;
 }
 
-static int sqlite_batch_begin(void *h, const struct report_batch *b,
+static int sqlite_batch_begin(void *h, const struct wire_batch *b,
 			      int64_t now_ms, int *duplicate, int *seq_reused,
 			      char *err, size_t errlen)
 {
@@ -687,7 +687,7 @@ err:
 	return -1;
 }
 
-static int target_id_get(struct store_sqlite *ss, const struct report_addr *a,
+static int target_id_get(struct store_sqlite *ss, const struct wire_addr *a,
 			 int64_t *id, char *err, size_t errlen)
 {
 	uint8_t key[17];
@@ -714,8 +714,8 @@ static int target_id_get(struct store_sqlite *ss, const struct report_addr *a,
 	return 0;
 }
 
-static int flow_id_get(struct store_sqlite *ss, const struct report_addr *src,
-		       const struct report_addr *dst, uint8_t proto,
+static int flow_id_get(struct store_sqlite *ss, const struct wire_addr *src,
+		       const struct wire_addr *dst, uint8_t proto,
 		       uint16_t sport, uint16_t dport, int64_t *id, char *err,
 		       size_t errlen)
 {
@@ -773,7 +773,7 @@ static int64_t u64_clamp(uint64_t v)
 	return v > INT64_MAX ? INT64_MAX : (int64_t)v;
 }
 
-static int sqlite_flow_insert(void *h, const struct report_flow *f, char *err,
+static int sqlite_flow_insert(void *h, const struct wire_flow *f, char *err,
 			      size_t errlen)
 {
 	struct store_sqlite *ss = h;
@@ -811,7 +811,7 @@ static int sqlite_flow_insert(void *h, const struct report_flow *f, char *err,
 	return 0;
 }
 
-static int sqlite_health_insert(void *h, const struct report_health *hl,
+static int sqlite_health_insert(void *h, const struct wire_health *hl,
 				char *err, size_t errlen)
 {
 	struct store_sqlite *ss = h;
@@ -835,7 +835,7 @@ static int sqlite_health_insert(void *h, const struct report_health *hl,
 }
 
 /* Hop list in the observations path syntax; "-" when the trace has no hops. */
-static void path_text_build(const struct report_path *p, char *hops,
+static void path_text_build(const struct wire_path *p, char *hops,
 			    size_t hops_len, char *replies, char *probes,
 			    size_t counts_len)
 {
@@ -848,12 +848,12 @@ static void path_text_build(const struct report_path *p, char *hops,
 		return;
 	}
 	hops[0] = replies[0] = probes[0] = '\0';
-	for (i = 0; i < p->nhops && i < REPORT_HOPS_MAX; i++) {
+	for (i = 0; i < p->nhops && i < WIRE_HOPS_MAX; i++) {
 		char a[64];
 
 		hl += (size_t)snprintf(hops + hl, hops_len - hl, "%s%s",
 				       i ? "," : "",
-				       report_addr_str(&p->hops[i], a, sizeof(a)));
+				       wire_addr_str(&p->hops[i], a, sizeof(a)));
 		rl += (size_t)snprintf(replies + rl, counts_len - rl, "%s%u",
 				       i ? "," : "", p->hop_replies[i]);
 		pl += (size_t)snprintf(probes + pl, counts_len - pl, "%s%u",
@@ -861,12 +861,12 @@ static void path_text_build(const struct report_path *p, char *hops,
 	}
 }
 
-static int sqlite_path_insert(void *h, const struct report_path *p, char *err,
+static int sqlite_path_insert(void *h, const struct wire_path *p, char *err,
 			      size_t errlen)
 {
 	/* 32 hops of at most 39 characters plus commas fit comfortably */
-	char hops[REPORT_HOPS_MAX * 41 + 2], replies[REPORT_HOPS_MAX * 7],
-		probes[REPORT_HOPS_MAX * 7];
+	char hops[WIRE_HOPS_MAX * 41 + 2], replies[WIRE_HOPS_MAX * 7],
+		probes[WIRE_HOPS_MAX * 7];
 	struct store_sqlite *ss = h;
 	sqlite3_stmt *st;
 	int64_t flow_id, seen_ms;
@@ -1081,7 +1081,7 @@ static int obs_rows_run(struct store_sqlite *ss, sqlite3_stmt *st,
 		row.prober_name = col_text(st, 0);
 		row.prober = col_text(st, 1);
 		row.target = col_text(st, 2);
-		row.proto = proto == REPORT_PROTO_TCP ? "tcp" : "udp";
+		row.proto = proto == WIRE_PROTO_TCP ? "tcp" : "udp";
 		row.sport = (unsigned)sqlite3_column_int(st, 4);
 		row.dport = (unsigned)sqlite3_column_int(st, 5);
 		row.sent = (uint64_t)sqlite3_column_int64(st, 6);

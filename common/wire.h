@@ -1,0 +1,145 @@
+/* The prober->collector wire stream (schemas/wire.md, version 1): the
+ * in-memory batch the prober fills each interval, and its wire encoding. */
+#ifndef FM_WIRE_H
+#define FM_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define WIRE_VERSION 1
+#define WIRE_MAGIC 0x464d5231u /* "FMR1" */
+#define WIRE_HEADER_LEN 16
+#define WIRE_FRAME_MAX (16u << 20) /* larger frames are rejected unread */
+#define WIRE_NAME_MAX 64
+#define WIRE_HOPS_MAX 32
+#define WIRE_FLAG_AUTH 0x1u /* payload ends with an HMAC-SHA256 */
+/* HELLO only: answer with a TARGETS frame (this prober's list from the
+ * collector's plan) before anything else */
+#define WIRE_FLAG_WANT_TARGETS 0x2u
+#define WIRE_TARGETS_TEXT_MAX (1u << 20) /* bytes of a TARGETS text */
+#define WIRE_MAC_LEN 32
+#define WIRE_ERROR_TEXT_MAX 1024
+#define WIRE_FLOW_LEN 89 /* bytes of one flow record on the wire */
+/* Paths per batch: a decoded path is ~17x its smallest wire form, so the
+ * count is capped to bound a hostile frame's memory (~45 MiB). */
+#define WIRE_PATHS_MAX 65536
+
+enum wire_frame_type {
+	WIRE_HELLO = 1, /* prober -> collector: name, then batches follow */
+	WIRE_BATCH = 2, /* prober -> collector: one interval's results */
+	WIRE_ACK = 3,   /* collector -> prober: batch committed (or duplicate) */
+	WIRE_ERROR = 4, /* collector -> prober: reason text, then close */
+	WIRE_TARGETS = 5, /* collector -> prober: targets file text (HELLO asked) */
+};
+
+/* An address of either family, kept as 16 bytes (IPv4 as ::ffff:a.b.c.d). */
+struct wire_addr {
+	uint8_t family; /* AF_INET or AF_INET6 */
+	uint8_t bytes[16];
+};
+
+enum wire_proto { WIRE_PROTO_UDP = 17, WIRE_PROTO_TCP = 6 };
+
+/* One flow's figures for one interval. */
+struct wire_flow {
+	struct wire_addr src, dst;
+	uint8_t proto; /* enum wire_proto */
+	uint8_t dscp;
+	uint16_t sport, dport;
+	uint32_t sent;
+	uint32_t received;
+	uint32_t lost_fwd;    /* requests the responder never saw */
+	uint32_t lost_rev;    /* replies lost after the responder sent them */
+	uint64_t rtt_min_ns, rtt_p50_ns, rtt_p99_ns, rtt_max_ns; /* 0 = none */
+	uint8_t target_down; /* nothing answered on any flow for several intervals */
+};
+
+/* A flow's traced path: router interface addresses in hop order; a hop that
+ * did not answer has family 0 ("*"). */
+struct wire_path {
+	struct wire_addr src, dst;
+	uint8_t proto;
+	uint16_t sport, dport;
+	uint8_t nhops;
+	struct wire_addr hops[WIRE_HOPS_MAX];
+	uint16_t hop_replies[WIRE_HOPS_MAX]; /* answers per hop (fbtracert view) */
+	uint16_t hop_probes[WIRE_HOPS_MAX];  /* probes sent per hop */
+};
+
+/* The prober's own health over the interval, so a sick host is not blamed
+ * on the fabric. */
+struct wire_health {
+	uint64_t if_rx_errors, if_tx_errors, if_rx_dropped, if_tx_dropped;
+	uint32_t links_down;
+	uint32_t spool_dropped; /* batches dropped from a full spool */
+};
+
+struct wire_batch {
+	char prober[WIRE_NAME_MAX]; /* NUL-terminated */
+	uint64_t seq;                 /* per prober, increasing from 1 */
+	int64_t start_ms, end_ms;     /* interval, Unix time in ms */
+	struct wire_health health;
+	uint32_t nflows, npaths;
+	struct wire_flow *flows;
+	struct wire_path *paths;
+};
+
+/* Encode a whole frame (header + payload) of the given type into a malloc'd
+ * buffer. Returns 0 and sets *buf and *len, or -1 with errno. */
+int wire_batch_encode(const struct wire_batch *b, uint8_t **buf, size_t *len);
+int wire_hello_encode(const char *prober, uint8_t **buf, size_t *len);
+int wire_ack_encode(uint64_t seq, uint8_t **buf, size_t *len);
+int wire_error_encode(const char *reason, uint8_t **buf, size_t *len);
+/* HELLO with header flags (WIRE_FLAG_WANT_TARGETS or 0). */
+int wire_hello_encode_flags(const char *prober, uint32_t flags, uint8_t **buf,
+			      size_t *len);
+/* TARGETS: text (targets file v1, no NUL bytes, at most
+ * WIRE_TARGETS_TEXT_MAX); -1 with EINVAL/EMSGSIZE otherwise. */
+int wire_targets_encode(const char *text, size_t textlen, uint8_t **buf,
+			  size_t *len);
+
+/* Read a frame header: returns 0 and sets *type and *payload_len, or -1 with a
+ * reason in err (bad magic, unknown version, length over WIRE_FRAME_MAX). */
+int wire_header_decode(const uint8_t *hdr, size_t len, int *type,
+			 uint32_t *payload_len, char *err, size_t errlen);
+
+/* Decode payloads. Every length and count is checked against the payload;
+ * on error returns -1 with the reason in err and nothing allocated. */
+int wire_batch_decode(const uint8_t *p, size_t len, struct wire_batch *b,
+			char *err, size_t errlen);
+int wire_hello_decode(const uint8_t *p, size_t len, char *prober,
+			char *err, size_t errlen);
+int wire_ack_decode(const uint8_t *p, size_t len, uint64_t *seq, char *err,
+		      size_t errlen);
+
+int wire_error_decode(const uint8_t *p, size_t len, char *reason,
+			size_t reason_len, char *err, size_t errlen);
+
+/* TARGETS payload: sets *text to a malloc'd NUL-terminated copy and *textlen.
+ * -1 with the reason in err (length over the limit or the payload, a NUL
+ * byte) and nothing allocated. */
+int wire_targets_decode(const uint8_t *p, size_t len, char **text,
+			  size_t *textlen, char *err, size_t errlen);
+
+/* Flags word of a header that wire_header_decode accepted. */
+uint32_t wire_header_flags(const uint8_t *hdr);
+
+/* Append HMAC-SHA256(key, frame) to a whole encoded frame, setting the AUTH
+ * flag and growing the payload length (realloc of *buf). 0, or -1 with errno. */
+int wire_frame_sign(uint8_t **buf, size_t *len, const uint8_t *key,
+		      size_t keylen);
+/* Check the MAC at the end of a whole frame (header + payload). Returns 0 and
+ * sets *body_len to the payload length without the MAC, or -1 with a reason
+ * in err (flag not set, too short, MAC mismatch). Constant-time compare. */
+int wire_frame_verify(const uint8_t *frame, size_t len, const uint8_t *key,
+			size_t keylen, size_t *body_len, char *err,
+			size_t errlen);
+
+void wire_batch_free(struct wire_batch *b); /* frees flows and paths */
+
+/* Text form of an address ("198.18.0.1", "2001:db8::1", "*" for family 0). */
+const char *wire_addr_str(const struct wire_addr *a, char *buf, size_t len);
+/* Parse text into an address; returns 0, or -1 when it is neither family. */
+int wire_addr_parse(const char *s, struct wire_addr *a);
+
+#endif
