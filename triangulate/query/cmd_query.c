@@ -417,12 +417,12 @@ static int history_episode_add(const struct history_episode *e, void *arg)
 }
 
 /* Suspect history of the subject (nothing when no watch ever ran). */
-static int query_history_load(const struct query_cfg *cfg, struct query_answer *a,
+static int query_history_load(const char *db, struct query_answer *a,
 			      char *err, size_t errlen)
 {
 	struct history_ctx hc = { a, 0, 0 };
 	struct episodes_ctx ec = { NULL, 0, 0, a };
-	struct history *h = history_open(cfg->db, err, errlen);
+	struct history *h = history_open(db, err, errlen);
 
 	if (!h)
 		return -1;
@@ -430,7 +430,7 @@ static int query_history_load(const struct query_cfg *cfg, struct query_answer *
 				 history_point_add, &hc) != 0 ||
 	    history_episodes_query(h, a->since_ms, a->now_ms + 1,
 				   history_episode_add, &ec) != 0) {
-		snprintf(err, errlen, "%s: %s", cfg->db,
+		snprintf(err, errlen, "%s: %s", db,
 			 hc.failed ? "out of memory" : history_error(h));
 		history_close(h);
 		free(ec.v);
@@ -442,7 +442,7 @@ static int query_history_load(const struct query_cfg *cfg, struct query_answer *
 	return 0;
 }
 
-static void query_answer_free(struct query_answer *a)
+void query_answer_free(struct query_answer *a)
 {
 	free(a->links);
 	free(a->pairs);
@@ -450,6 +450,147 @@ static void query_answer_free(struct query_answer *a)
 	free(a->buckets);
 	free(a->points);
 	free(a->episodes);
+}
+
+int query_answer_build(struct query_answer *a, const char *db,
+		       const struct inventory *inv, int64_t window_ms,
+		       int64_t since_ms, int64_t bucket_ms, char *err, size_t errlen)
+{
+	struct query_subject subj = { 0 };
+	struct fabric_view v = { 0 };
+	int known = 0, hourly, rc = -1;
+	int64_t last_end;
+	size_t nb;
+
+	subj.is_link = a->to[0] != '\0';
+	subj.from = a->from;
+	subj.to = a->to;
+	a->subject = subj.is_link ? "link" : "device";
+	a->window_ms = window_ms;
+	a->since_ms = a->now_ms - since_ms;
+	if (access(db, R_OK) < 0) {
+		snprintf(err, errlen, "%s: %s", db, strerror(errno));
+		return -1;
+	}
+	if (inv)
+		known = inventory_knows(inv, subj.from, subj.is_link ? subj.to : NULL);
+	/* the look-back in slices, oldest first; each localized on its own, so
+	 * a long look-back gets longer slices and the answer stays quick */
+	if (!bucket_ms) {
+		bucket_ms = QUERY_HOUR_MS;
+		if (since_ms > 24 * QUERY_HOUR_MS) /* whole hours: rollups */
+			bucket_ms = (since_ms / 24 + QUERY_HOUR_MS - 1) /
+				    QUERY_HOUR_MS * QUERY_HOUR_MS;
+	}
+	if (bucket_ms < 1000)
+		bucket_ms = 1000;
+	/* Slices of whole hours end on the hour, so each is read from the
+	 * hourly rollups (quick, and there after retention deleted the raw
+	 * results); the hour under way is one more, partial slice, read from
+	 * raw results. Other slices end at now and are read raw. */
+	hourly = bucket_ms % QUERY_HOUR_MS == 0;
+	last_end = hourly ? a->now_ms - (a->now_ms % QUERY_HOUR_MS + QUERY_HOUR_MS) % QUERY_HOUR_MS
+			  : a->now_ms;
+	nb = (size_t)((since_ms + bucket_ms - 1) / bucket_ms);
+	if (nb > QUERY_BUCKETS_MAX)
+		nb = QUERY_BUCKETS_MAX;
+	if (!(a->buckets = calloc(nb + 2, sizeof(*a->buckets)))) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < nb + (last_end < a->now_ms); i++) {
+		struct query_bucket *b = &a->buckets[a->nbuckets++];
+		struct query_verdict q;
+		int seen;
+
+		if (i < nb) {
+			b->end_ms = last_end - (int64_t)(nb - 1 - i) * bucket_ms;
+			b->start_ms = b->end_ms - bucket_ms;
+		} else {
+			b->start_ms = last_end;
+			b->end_ms = a->now_ms;
+		}
+		if (fabric_view_db_build(&v, db,
+					 hourly ? FABRIC_VIEW_HOURLY : FABRIC_VIEW_RAW,
+					 b->start_ms, b->end_ms, inv, NULL, err,
+					 errlen) < 0)
+			goto out;
+		seen = subject_resolve(&subj, &v);
+		if (seen < 0) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+		known |= seen;
+		subject_judge(&v, &subj, &q);
+		b->verdict = seen ? q.verdict : "no data";
+		b->loss_ratio = q.loss_ratio;
+		b->sent = q.sent;
+		free(subj.links);
+		subj.links = NULL;
+		fabric_view_free(&v);
+	}
+	if (fabric_view_db_build(&v, db, FABRIC_VIEW_RAW, a->now_ms - window_ms,
+				 a->now_ms, inv, NULL, err, errlen) < 0)
+		goto out;
+	rc = subject_resolve(&subj, &v);
+	if (rc < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	known |= rc;
+	rc = -1;
+	if (query_history_load(db, a, err, errlen) < 0)
+		goto out;
+	known |= a->npoints > 0;
+	if (!known) {
+		if (subj.is_link)
+			snprintf(err, errlen,
+				 "no link %s -> %s (or back) in the database over the last %lld s%s",
+				 subj.from, subj.to, (long long)since_ms / 1000,
+				 inv ? " nor in the inventory" :
+				       "; names are addresses unless --inventory maps them");
+		else
+			snprintf(err, errlen,
+				 "no device '%s' in the database over the last %lld s%s",
+				 subj.from, (long long)since_ms / 1000,
+				 inv ? " nor in the inventory" :
+				       "; names are addresses unless --inventory maps them");
+		rc = 1;
+		goto out;
+	}
+	{
+		struct query_verdict q;
+
+		subject_judge(&v, &subj, &q);
+		a->verdict = q.verdict;
+		snprintf(a->detail, sizeof(a->detail), "%s", q.detail);
+		a->confidence = q.confidence;
+		a->loss_ratio = q.loss_ratio;
+		a->loss_lo = q.loss_lo;
+		a->loss_hi = q.loss_hi;
+		a->flows = q.flows;
+		a->lossy_flows = q.lossy_flows;
+	}
+	a->links = calloc(subj.nlinks + 1, sizeof(*a->links));
+	a->blackholes = calloc(subj.nlinks + 1, sizeof(*a->blackholes));
+	if (!a->links || !a->blackholes || subject_pairs(&v, &subj, a) < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < subj.nlinks; i++) {
+		const struct fabric_link *fl = &v.links[subj.links[i]];
+
+		link_row_fill(&v, subj.links[i], &a->links[a->nlinks++]);
+		if (fl->suspect >= 0 && v.sus.v[fl->suspect].kind == SUSPECT_BLACKHOLE)
+			a->blackholes[a->nblackholes++] = a->links[a->nlinks - 1];
+	}
+	/* suspects first, then the lossier: what to look at comes first */
+	qsort(a->links, a->nlinks, sizeof(*a->links), link_row_cmp);
+	rc = 0;
+out:
+	free(subj.links);
+	fabric_view_free(&v);
+	return rc;
 }
 
 static int query_subject_run(int argc, char **argv, int is_link)
@@ -462,14 +603,10 @@ static int query_subject_run(int argc, char **argv, int is_link)
 		"[--inventory FILE] [--json]";
 	struct query_cfg cfg = { 0 };
 	struct query_answer a = { 0 };
-	struct query_subject subj = { 0 };
 	struct inventory *inv = NULL;
-	struct fabric_view v = { 0 };
 	const struct query_ops *ops;
 	char err[512];
-	int known = 0, hourly, rc, idx;
-	int64_t last_end;
-	size_t nb;
+	int rc, idx;
 
 	idx = opts_parse(query_opts, OPTS_LEN(query_opts), &cfg, argc, argv, err,
 			 sizeof(err));
@@ -491,137 +628,21 @@ static int query_subject_run(int argc, char **argv, int is_link)
 		return 2;
 	}
 	ops = cfg.json ? &query_json_ops : &query_text_ops;
-	subj.is_link = is_link;
-	subj.from = argv[idx];
-	subj.to = is_link ? argv[idx + 1] : "";
 	a.subject = is_link ? "link" : "device";
-	snprintf(a.from, sizeof(a.from), "%s", subj.from);
-	snprintf(a.to, sizeof(a.to), "%s", subj.to);
+	snprintf(a.from, sizeof(a.from), "%s", argv[idx]);
+	snprintf(a.to, sizeof(a.to), "%s", is_link ? argv[idx + 1] : "");
 	a.now_ms = cfg.until_ms ? cfg.until_ms : query_now_ms();
-	a.window_ms = cfg.window_ms;
-	a.since_ms = a.now_ms - cfg.since_ms;
-	if (access(cfg.db, R_OK) < 0) {
-		snprintf(err, sizeof(err), "%s: %s", cfg.db, strerror(errno));
+	if (cfg.inventory && !(inv = inventory_file_open(cfg.inventory, err, sizeof(err))))
 		goto fail;
-	}
-	if (cfg.inventory) {
-		if (!(inv = inventory_file_open(cfg.inventory, err, sizeof(err))))
-			goto fail;
-		known = inventory_knows(inv, subj.from, is_link ? subj.to : NULL);
-	}
-	/* the look-back in slices, oldest first; each localized on its own, so
-	 * a long look-back gets longer slices and the answer stays quick */
-	if (!cfg.bucket_ms) {
-		cfg.bucket_ms = QUERY_HOUR_MS;
-		if (cfg.since_ms > 24 * QUERY_HOUR_MS) /* whole hours: rollups */
-			cfg.bucket_ms = (cfg.since_ms / 24 + QUERY_HOUR_MS - 1) /
-					QUERY_HOUR_MS * QUERY_HOUR_MS;
-	}
-	if (cfg.bucket_ms < 1000)
-		cfg.bucket_ms = 1000;
-	/* Slices of whole hours end on the hour, so each is read from the
-	 * hourly rollups (quick, and there after retention deleted the raw
-	 * results); the hour under way is one more, partial slice, read from
-	 * raw results. Other slices end at now and are read raw. */
-	hourly = cfg.bucket_ms % QUERY_HOUR_MS == 0;
-	last_end = hourly ? a.now_ms - (a.now_ms % QUERY_HOUR_MS + QUERY_HOUR_MS) % QUERY_HOUR_MS
-			  : a.now_ms;
-	nb = (size_t)((cfg.since_ms + cfg.bucket_ms - 1) / cfg.bucket_ms);
-	if (nb > QUERY_BUCKETS_MAX)
-		nb = QUERY_BUCKETS_MAX;
-	if (!(a.buckets = calloc(nb + 2, sizeof(*a.buckets)))) {
-		snprintf(err, sizeof(err), "out of memory");
+	rc = query_answer_build(&a, cfg.db, inv, cfg.window_ms, cfg.since_ms,
+				cfg.bucket_ms, err, sizeof(err));
+	if (rc < 0)
 		goto fail;
-	}
-	for (size_t i = 0; i < nb + (last_end < a.now_ms); i++) {
-		struct query_bucket *b = &a.buckets[a.nbuckets++];
-		struct query_verdict q;
-		int seen;
-
-		if (i < nb) {
-			b->end_ms = last_end - (int64_t)(nb - 1 - i) * cfg.bucket_ms;
-			b->start_ms = b->end_ms - cfg.bucket_ms;
-		} else {
-			b->start_ms = last_end;
-			b->end_ms = a.now_ms;
-		}
-		if (fabric_view_db_build(&v, cfg.db,
-					 hourly ? FABRIC_VIEW_HOURLY : FABRIC_VIEW_RAW,
-					 b->start_ms, b->end_ms, inv, NULL, err,
-					 sizeof(err)) < 0)
-			goto fail;
-		seen = subject_resolve(&subj, &v);
-		if (seen < 0) {
-			snprintf(err, sizeof(err), "out of memory");
-			goto fail;
-		}
-		known |= seen;
-		subject_judge(&v, &subj, &q);
-		b->verdict = seen ? q.verdict : "no data";
-		b->loss_ratio = q.loss_ratio;
-		b->sent = q.sent;
-		free(subj.links);
-		subj.links = NULL;
-		fabric_view_free(&v);
-	}
-	if (fabric_view_db_build(&v, cfg.db, FABRIC_VIEW_RAW,
-				 a.now_ms - cfg.window_ms, a.now_ms, inv, NULL,
-				 err, sizeof(err)) < 0)
-		goto fail;
-	rc = subject_resolve(&subj, &v);
-	if (rc < 0) {
-		snprintf(err, sizeof(err), "out of memory");
-		goto fail;
-	}
-	known |= rc;
-	if (query_history_load(&cfg, &a, err, sizeof(err)) < 0)
-		goto fail;
-	known |= a.npoints > 0;
-	if (!known) {
-		if (is_link)
-			snprintf(err, sizeof(err),
-				 "no link %s -> %s (or back) in the database over the last %lld s%s",
-				 subj.from, subj.to, cfg.since_ms / 1000,
-				 cfg.inventory ? " nor in the inventory" :
-						 "; names are addresses unless --inventory maps them");
-		else
-			snprintf(err, sizeof(err),
-				 "no device '%s' in the database over the last %lld s%s",
-				 subj.from, cfg.since_ms / 1000,
-				 cfg.inventory ? " nor in the inventory" :
-						 "; names are addresses unless --inventory maps them");
+	if (rc > 0) {
 		fprintf(stderr, "triangulate %s: %s\n", a.subject, err);
 		rc = 2;
 		goto out;
 	}
-	{
-		struct query_verdict q;
-
-		subject_judge(&v, &subj, &q);
-		a.verdict = q.verdict;
-		snprintf(a.detail, sizeof(a.detail), "%s", q.detail);
-		a.confidence = q.confidence;
-		a.loss_ratio = q.loss_ratio;
-		a.loss_lo = q.loss_lo;
-		a.loss_hi = q.loss_hi;
-		a.flows = q.flows;
-		a.lossy_flows = q.lossy_flows;
-	}
-	a.links = calloc(subj.nlinks + 1, sizeof(*a.links));
-	a.blackholes = calloc(subj.nlinks + 1, sizeof(*a.blackholes));
-	if (!a.links || !a.blackholes || subject_pairs(&v, &subj, &a) < 0) {
-		snprintf(err, sizeof(err), "out of memory");
-		goto fail;
-	}
-	for (size_t i = 0; i < subj.nlinks; i++) {
-		const struct fabric_link *fl = &v.links[subj.links[i]];
-
-		link_row_fill(&v, subj.links[i], &a.links[a.nlinks++]);
-		if (fl->suspect >= 0 && v.sus.v[fl->suspect].kind == SUSPECT_BLACKHOLE)
-			a.blackholes[a.nblackholes++] = a.links[a.nlinks - 1];
-	}
-	/* suspects first, then the lossier: what to look at comes first */
-	qsort(a.links, a.nlinks, sizeof(*a.links), link_row_cmp);
 	if (ops->answer_write(stdout, &a) < 0 || fflush(stdout)) {
 		snprintf(err, sizeof(err), "writing output: %s", strerror(errno));
 		goto fail;
@@ -632,8 +653,6 @@ fail:
 	fprintf(stderr, "triangulate %s: %s\n", a.subject, err);
 	rc = 1;
 out:
-	free(subj.links);
-	fabric_view_free(&v);
 	inventory_free(inv);
 	query_answer_free(&a);
 	return rc;

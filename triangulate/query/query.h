@@ -91,6 +91,19 @@ extern const struct query_ops query_json_ops;
 /* "2026-11-28 13:05:00Z" for a Unix time in ms, into buf. */
 const char *query_time_format(int64_t ms, char *buf, size_t len);
 
+struct inventory;
+/* Answer "is this device (a->to "") or link (a->from -> a->to) dropping" at
+ * a->now_ms (set by the caller, with from and to): the verdict over the last
+ * window_ms, the look-back over since_ms in slices of bucket_ms (0: 1h, or
+ * since/24 in whole hours past a day), and the watch's history of it, from
+ * the database db, names through inv (may be NULL). Returns 0; 1 when
+ * neither the database nor the inventory knows the subject (the reason in
+ * err); -1 with the reason in err. Free a with query_answer_free either way. */
+int query_answer_build(struct query_answer *a, const char *db,
+		       const struct inventory *inv, int64_t window_ms,
+		       int64_t since_ms, int64_t bucket_ms, char *err, size_t errlen);
+void query_answer_free(struct query_answer *a);
+
 struct history_episode;
 /* Append a copy of a history episode to a growing array; 0 or -1 (ENOMEM). */
 int query_episode_append(struct query_episode **v, size_t *n, size_t *cap,

@@ -219,12 +219,12 @@ static int report_episode_add(const struct history_episode *e, void *arg)
 }
 
 /* Watch history and prober health: both from the same file. */
-static int report_history_load(const struct report_cfg *cfg, struct freport *r,
+static int report_history_load(struct freport *r, int64_t down_after_ms,
 			       char *err, size_t errlen)
 {
-	struct report_prober_ctx pc = { r, 0, cfg->down_after_ms };
+	struct report_prober_ctx pc = { r, 0, down_after_ms };
 	struct report_episode_ctx ec = { r, 0 };
-	struct history *h = history_open(cfg->db, err, errlen);
+	struct history *h = history_open(r->db, err, errlen);
 	int rc = -1;
 
 	if (!h)
@@ -232,7 +232,7 @@ static int report_history_load(const struct report_cfg *cfg, struct freport *r,
 	if (history_episodes_query(h, r->since_ms, r->until_ms, report_episode_add, &ec) ||
 	    history_rounds_count(h, r->since_ms, r->until_ms, &r->rounds) ||
 	    history_prober_health_query(h, r->since_ms, r->until_ms, report_prober_add, &pc))
-		snprintf(err, errlen, "%s: %s", cfg->db, history_error(h));
+		snprintf(err, errlen, "%s: %s", r->db, history_error(h));
 	else
 		rc = 0;
 	history_close(h);
@@ -276,10 +276,10 @@ static void report_probers_blame(struct freport *r)
 	}
 }
 
-static int report_gather(const struct report_cfg *cfg, const struct inventory *inv,
-			 struct freport *r, char *err, size_t errlen)
+int freport_gather(struct freport *r, const struct inventory *inv, int64_t slice_ms,
+		   int64_t down_after_ms, char *err, size_t errlen)
 {
-	int64_t slice_ms = cfg->slice_ms, last_end;
+	int64_t last_end;
 	int hourly;
 
 	if (!slice_ms) {
@@ -304,7 +304,7 @@ static int report_gather(const struct report_cfg *cfg, const struct inventory *i
 	last_end = hourly ? r->until_ms - ((r->until_ms % REPORT_HOUR_MS) + REPORT_HOUR_MS) %
 						  REPORT_HOUR_MS
 			  : r->until_ms;
-	if (fabric_view_db_build(&r->day, cfg->db,
+	if (fabric_view_db_build(&r->day, r->db,
 				 hourly ? FABRIC_VIEW_HOURLY : FABRIC_VIEW_RAW,
 				 r->since_ms, r->until_ms, inv, NULL, err, errlen) < 0)
 		return -1;
@@ -335,7 +335,7 @@ static int report_gather(const struct report_cfg *cfg, const struct inventory *i
 			sl->end_ms = r->until_ms;
 		if (sl->start_ms < r->since_ms)
 			sl->start_ms = r->since_ms;
-		if (fabric_view_db_build(&v, cfg->db,
+		if (fabric_view_db_build(&v, r->db,
 					 hourly ? FABRIC_VIEW_HOURLY : FABRIC_VIEW_RAW,
 					 sl->start_ms, sl->end_ms, inv, NULL, err,
 					 errlen) < 0)
@@ -362,7 +362,7 @@ static int report_gather(const struct report_cfg *cfg, const struct inventory *i
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (report_history_load(cfg, r, err, errlen) < 0)
+	if (report_history_load(r, down_after_ms, err, errlen) < 0)
 		return -1;
 	report_probers_blame(r);
 	return 0;
@@ -453,7 +453,7 @@ static int report_dir_make(const char *dir)
 	return mkdir(p, 0755) < 0 && errno != EEXIST ? -1 : 0;
 }
 
-static void report_free(struct freport *r)
+void freport_free(struct freport *r)
 {
 	fabric_view_free(&r->day);
 	free(r->layers);
@@ -513,7 +513,7 @@ int cmd_report(int argc, char **argv)
 			goto fail;
 		fprintf(stderr, "triangulate report: ignoring the previous report: %s\n", err);
 	}
-	if (report_gather(&cfg, inv, &r, err, sizeof(err)) < 0)
+	if (freport_gather(&r, inv, cfg.slice_ms, cfg.down_after_ms, err, sizeof(err)) < 0)
 		goto fail;
 	for (size_t i = 0; i < sizeof(writers) / sizeof(writers[0]); i++)
 		if (report_file_write(cfg.out, writers[i], &r, err, sizeof(err)) < 0)
@@ -525,7 +525,7 @@ fail:
 	fprintf(stderr, "triangulate report: %s\n", err);
 	rc = 1;
 out:
-	report_free(&r);
+	freport_free(&r);
 	inventory_free(inv);
 	return rc;
 }

@@ -97,6 +97,17 @@ struct freport_ops {
 };
 
 extern const struct freport_ops freport_json_ops;
+
+struct inventory;
+/* Fill r over [r->since_ms, r->until_ms) of the database r->db (both set by
+ * the caller, as are generated_ms, inventory and prev): the whole-window fit,
+ * timeline slices of slice_ms (0: the window/24, whole hours past an hour),
+ * watch history and prober health (down when silent down_after_ms). Names
+ * through inv (may be NULL). Returns 0, or -1 with the reason in err; free r
+ * with freport_free either way. */
+int freport_gather(struct freport *r, const struct inventory *inv, int64_t slice_ms,
+		   int64_t down_after_ms, char *err, size_t errlen);
+void freport_free(struct freport *r);
 extern const struct freport_ops freport_html_ops;
 
 /* Stable key of a suspect across reports: "link spine1 leaf2". */
