@@ -4,8 +4,9 @@
 BUILD ?= build
 SAN ?= 0
 CC ?= cc
-# Only what some source uses: libmnl (prober netlink), SQLite (store).
-PKGS := libmnl sqlite3
+# Only what some source uses: libmnl (prober netlink), SQLite (store),
+# libcurl (HTTP clients: Alertmanager, ClickHouse).
+PKGS := libmnl sqlite3 libcurl
 
 WARN := -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Werror
 OPTFLAGS ?= -O2 -g

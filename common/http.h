@@ -1,25 +1,9 @@
-/* A minimal HTTP/1.1 client (one POST, Connection: close) for the alert sinks,
- * and a minimal server thread answering GETs for the collector's metrics.
- * Plain http:// on numeric or resolvable hosts only; enough for Alertmanager
- * and Prometheus on a management network, not a general-purpose library. */
+/* A minimal server thread answering GETs for the collector's metrics (HTTP
+ * client requests are in http_curl.h, over libcurl). */
 #ifndef FM_HTTP_H
 #define FM_HTTP_H
 
 #include <stddef.h>
-
-/* Split "http://HOST[:PORT][/PATH]" (HOST may be "[v6]"); port defaults to
- * 80 and path to "/". Returns 0, or -1 with errno EINVAL. */
-int http_url_parse(const char *url, char *host, size_t hostlen, char *port,
-		   size_t portlen, char *path, size_t pathlen);
-
-/* POST body (content_type, e.g. "application/json") to base_url joined with
- * path (path replaces the URL's path when the URL has none, and is appended
- * otherwise). Waits at most timeout_ms in all. Returns the HTTP status (any,
- * the caller judges), or -1 with a reason in err (resolve, connect, timeout,
- * malformed response). */
-int http_post(const char *base_url, const char *path, const char *content_type,
-	      const char *body, size_t body_len, int timeout_ms, char *err,
-	      size_t errlen);
 
 struct http_server;
 

@@ -1,7 +1,7 @@
 /* Tests of the alert sinks: the JSON every sink shares (golden text), the
  * hook gets it on stdin, the Alertmanager sink POSTs the v2 body to
  * /api/v2/alerts and reports a refused post; URL parsing. */
-#include "http.h"
+#include "http_curl.h"
 #include "alert_sink.h"
 
 #include <arpa/inet.h>

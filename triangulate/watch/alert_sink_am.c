@@ -2,7 +2,7 @@
  * refreshes push endsAt forward so Alertmanager keeps a live alert firing and
  * lets it lapse by itself if the watch dies. */
 #include "alert_sink.h"
-#include "http.h"
+#include "http_curl.h"
 
 #include <stdio.h>
 #include <stdlib.h>
