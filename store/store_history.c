@@ -2,6 +2,7 @@
  * rounds, episodes and points, schema and migrations from schemas/history.sql
  * embedded at build time; WAL and a busy timeout so it shares the file. */
 #include "store_history.h"
+#include "store_migrate.h"
 
 #include <inttypes.h>
 #include <sqlite3.h>
@@ -126,102 +127,6 @@ const char *history_error(const struct history *h)
 	return h ? h->err : "no history";
 }
 
-/* The history schema version in the file (0: no history tables yet). */
-static int history_version_read(struct history *h, int *version)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	*version = 0;
-	if (sqlite3_prepare_v2(h->db,
-			       "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
-			       "AND name = 'history_schema_version'",
-			       -1, &st, NULL) != SQLITE_OK)
-		return history_fail(h, "reading history schema");
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		sqlite3_finalize(st);
-		return history_fail(h, "reading history schema");
-	}
-	rc = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	if (rc == 0)
-		return 0;
-	if (sqlite3_prepare_v2(h->db,
-			       "SELECT max(version) FROM history_schema_version",
-			       -1, &st, NULL) != SQLITE_OK)
-		return history_fail(h, "reading history_schema_version");
-	if (sqlite3_step(st) == SQLITE_ROW)
-		*version = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	return 0;
-}
-
-static int history_migrate(struct history *h, const char *path)
-{
-	static const char marker[] = "-- migration ";
-	const char *starts[HISTORY_MIGRATIONS_MAX];
-	int nums[HISTORY_MIGRATIONS_MAX], n = 0, version, latest;
-	char *msg = NULL;
-
-	for (const char *p = history_schema_sql; p && *p;) {
-		if (!strncmp(p, marker, sizeof(marker) - 1) &&
-		    n < HISTORY_MIGRATIONS_MAX) {
-			nums[n] = atoi(p + sizeof(marker) - 1);
-			starts[n++] = p;
-		}
-		p = strchr(p, '\n');
-		if (p)
-			p++;
-	}
-	latest = n ? nums[n - 1] : 0;
-	/* IMMEDIATE: two programs opening a new file at once must not both
-	 * apply migration 1; the second waits, then sees the version. */
-	if (sqlite3_exec(h->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-		return history_fail(h, "%s: locking for history schema", path);
-	if (history_version_read(h, &version) < 0)
-		goto err;
-	if (version > latest) {
-		snprintf(h->err, sizeof(h->err),
-			 "%s: history schema version %d is newer than this program's %d; "
-			 "use a newer faultmesh or another database",
-			 path, version, latest);
-		goto err;
-	}
-	for (int i = 0; i < n; i++) {
-		const char *end = i + 1 < n ? starts[i + 1] : starts[i] + strlen(starts[i]);
-		char *chunk, setv[80];
-
-		if (nums[i] <= version)
-			continue;
-		if (!(chunk = strndup(starts[i], (size_t)(end - starts[i])))) {
-			snprintf(h->err, sizeof(h->err), "out of memory");
-			goto err;
-		}
-		snprintf(setv, sizeof(setv),
-			 "UPDATE history_schema_version SET version = %d;", nums[i]);
-		if (sqlite3_exec(h->db, chunk, NULL, NULL, &msg) != SQLITE_OK ||
-		    sqlite3_exec(h->db, setv, NULL, NULL, &msg) != SQLITE_OK) {
-			snprintf(h->err, sizeof(h->err),
-				 "%s: history migration %d failed: %s", path, nums[i],
-				 msg ? msg : sqlite3_errmsg(h->db));
-			sqlite3_free(msg);
-			free(chunk);
-			goto err;
-		}
-		free(chunk);
-	}
-	if (sqlite3_exec(h->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		history_fail(h, "%s: committing history schema", path);
-		goto err;
-	}
-	return 0;
-err:
-	if (!sqlite3_get_autocommit(h->db))
-		sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
-	return -1;
-}
-
 struct history *history_open(const char *path, char *err, size_t errlen)
 {
 	struct history *h = calloc(1, sizeof(*h));
@@ -249,10 +154,10 @@ struct history *history_open(const char *path, char *err, size_t errlen)
 		sqlite3_free(msg);
 		goto err;
 	}
-	if (history_migrate(h, path) < 0) {
-		snprintf(err, errlen, "%s", h->err);
+	if (store_sqlite_migrate(h->db, history_schema_sql,
+				 "history_schema_version", path, "history", err,
+				 errlen) < 0)
 		goto err;
-	}
 	for (int i = 0; i < HS_COUNT; i++)
 		if (sqlite3_prepare_v3(h->db, history_stmt_sql[i], -1,
 				       SQLITE_PREPARE_PERSISTENT, &h->st[i],

@@ -2,6 +2,7 @@
  * migrations come from schemas/store.sql, built into the binary; WAL with
  * synchronous=FULL so a committed batch survives a crash or power loss. */
 #include "store.h"
+#include "store_migrate.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -359,129 +360,6 @@ static const char *addr_text(const struct wire_addr *a, char *buf,
 	return wire_addr_str(a, buf, len);
 }
 
-/* ---- schema ---- */
-
-static int schema_version_read(struct store_sqlite *ss, int *version,
-			       char *err, size_t errlen)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	*version = 0;
-	rc = sqlite3_prepare_v2(ss->db,
-				"SELECT count(*) FROM sqlite_master WHERE type = 'table' "
-				"AND name = 'schema_version'",
-				-1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return sql_fail(ss, err, errlen, "reading schema");
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		sqlite3_finalize(st);
-		return sql_fail(ss, err, errlen, "reading schema");
-	}
-	if (sqlite3_column_int(st, 0) == 0) {
-		sqlite3_finalize(st);
-		return 0;
-	}
-	sqlite3_finalize(st);
-	rc = sqlite3_prepare_v2(ss->db, "SELECT max(version) FROM schema_version",
-				-1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return sql_fail(ss, err, errlen, "reading schema_version");
-	if (sqlite3_step(st) == SQLITE_ROW)
-		*version = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	return 0;
-}
-
-/* Find "-- migration N" lines in the embedded schema; returns the number of
- * migrations found, filling starts[i] and nums[i] (up to max). */
-static int schema_migrations_find(const char *sql, const char **starts,
-				  int *nums, int max)
-{
-	static const char marker[] = "-- migration ";
-	const char *p = sql;
-	int n = 0;
-
-	while (p && *p) {
-		if (strncmp(p, marker, sizeof(marker) - 1) == 0 && n < max) {
-			nums[n] = atoi(p + sizeof(marker) - 1);
-			starts[n] = p;
-			n++;
-		}
-		p = strchr(p, '\n');
-		if (p)
-			p++;
-	}
-	return n;
-}
-
-/* Apply one migration in its own transaction, unless another process (a
- * collector and triangulate opening an older file together) applied it while
- * this one waited for the lock. Returns 0, or -1 with SQLite's text in *msg
- * (or none: then sqlite3_errmsg) and the transaction possibly still open. */
-static int migration_apply(struct store_sqlite *ss, int num, const char *sql,
-			   char **msg)
-{
-	char setv[64], err[8];
-	int version;
-
-	if (sqlite3_exec(ss->db, "BEGIN IMMEDIATE", NULL, NULL, msg) != SQLITE_OK ||
-	    schema_version_read(ss, &version, err, sizeof(err)) < 0)
-		return -1;
-	if (num <= version)
-		return sqlite3_exec(ss->db, "ROLLBACK", NULL, NULL, msg) == SQLITE_OK ? 0 : -1;
-	snprintf(setv, sizeof(setv), "UPDATE schema_version SET version = %d;", num);
-	if (sqlite3_exec(ss->db, sql, NULL, NULL, msg) != SQLITE_OK ||
-	    sqlite3_exec(ss->db, setv, NULL, NULL, msg) != SQLITE_OK ||
-	    sqlite3_exec(ss->db, "COMMIT", NULL, NULL, msg) != SQLITE_OK)
-		return -1;
-	return 0;
-}
-
-static int schema_migrate(struct store_sqlite *ss, const char *path, char *err,
-			  size_t errlen)
-{
-	const char *starts[64];
-	int nums[64], n, i, version, latest;
-
-	n = schema_migrations_find(store_schema_sql, starts, nums, 64);
-	latest = n ? nums[n - 1] : 0;
-	if (schema_version_read(ss, &version, err, errlen) < 0)
-		return -1;
-	if (version > latest) {
-		snprintf(err, errlen,
-			 "%s: database schema version %d is newer than this program's %d; "
-			 "use a newer faultmesh or another database",
-			 path, version, latest);
-		return -1;
-	}
-	for (i = 0; i < n; i++) {
-		const char *end = (i + 1 < n) ? starts[i + 1] : starts[i] + strlen(starts[i]);
-		char *chunk, *msg = NULL;
-		int rc;
-
-		if (nums[i] <= version)
-			continue;
-		chunk = strndup(starts[i], (size_t)(end - starts[i]));
-		if (!chunk) {
-			snprintf(err, errlen, "out of memory");
-			return -1;
-		}
-		rc = migration_apply(ss, nums[i], chunk, &msg);
-		free(chunk);
-		if (rc < 0) {
-			snprintf(err, errlen, "%s: migration %d failed: %s", path,
-				 nums[i], msg ? msg : sqlite3_errmsg(ss->db));
-			sqlite3_free(msg);
-			if (!sqlite3_get_autocommit(ss->db))
-				sqlite3_exec(ss->db, "ROLLBACK", NULL, NULL, NULL);
-			return -1;
-		}
-	}
-	return 0;
-}
-
 /* ---- open/close ---- */
 
 static void sqlite_close(void *h)
@@ -549,7 +427,8 @@ static void *sqlite_open(const char *path, char *err, size_t errlen)
 	if (pragma_set(ss, "PRAGMA journal_mode=WAL", "wal", err, errlen) < 0 ||
 	    pragma_set(ss, "PRAGMA synchronous=FULL", NULL, err, errlen) < 0)
 		goto err;
-	if (schema_migrate(ss, path, err, errlen) < 0)
+	if (store_sqlite_migrate(ss->db, store_schema_sql, "schema_version",
+				 path, "store", err, errlen) < 0)
 		goto err;
 	for (i = 0; i < ST_COUNT; i++)
 		if (sqlite3_prepare_v3(ss->db, stmt_sql[i], -1,

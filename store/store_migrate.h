@@ -1,0 +1,36 @@
+/* The one migration runner of every store schema (SQLite store and history,
+ * ClickHouse): a schema file is a list of "-- migration N" chunks applied in
+ * order, each once, each under the same rule whatever the backend. */
+#ifndef FM_STORE_MIGRATE_H
+#define FM_STORE_MIGRATE_H
+
+#include <stddef.h>
+
+struct sqlite3;
+
+/* How a backend reads its version and applies one migration. apply runs the
+ * chunk and records num as the version, atomically where the backend can;
+ * it first re-reads the version itself when another process may migrate at
+ * the same time, skipping a chunk already applied. */
+struct store_migrate_ops {
+	int (*version_read)(void *h, int *version, char *err, size_t errlen);
+	int (*apply)(void *h, int num, const char *sql, char *err,
+		     size_t errlen);
+};
+
+/* Apply every migration of schema_sql newer than the stored version, in
+ * order. label names the store in errors (a path or URL), what the schema
+ * ("store", "history"). Refuses (-1) a stored version newer than the newest
+ * migration. Returns 0, or -1 with the reason in err. */
+int store_migrate_run(const char *schema_sql, const char *label,
+		      const char *what, const struct store_migrate_ops *ops,
+		      void *h, char *err, size_t errlen);
+
+/* The SQLite rule: each migration in its own BEGIN IMMEDIATE transaction
+ * that re-reads version_table first (two programs opening one new file at
+ * once apply it once). version_table holds one row, "version". */
+int store_sqlite_migrate(struct sqlite3 *db, const char *schema_sql,
+			 const char *version_table, const char *label,
+			 const char *what, char *err, size_t errlen);
+
+#endif
