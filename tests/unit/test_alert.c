@@ -1,10 +1,8 @@
 /* Tests of the alert state machine: fire after K consecutive rounds, resolve
  * after K clean rounds, no alerts and no flapping from an on/off suspect,
- * refreshes while firing, independent keys; ambiguous rounds hold; the
- * margin tells a link from its rivals only when the data does. */
-#include "observations.h"
+ * refreshes while firing, independent keys; held rounds hold; an explained
+ * suspect never alerts but keeps a related firing alert alive. */
 #include "alert.h"
-#include "alert_margin.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -41,8 +39,8 @@ static struct alert_input t_link(const char *from, const char *to, double loss)
 	return in;
 }
 
-/* Feed a pattern of rounds 10 s apart: '1' the suspect is present, 'a'
- * present but ambiguous, '0' a clean round; the log gets a '.' after each
+/* Feed a pattern of rounds 10 s apart: '1' the suspect is present, 'h'
+ * present but held, 'e' present but explained, '0' a clean round; the log gets a '.' after each
  * round's events. */
 static void t_run(struct alert_book *b, const char *pattern, struct t_log *l)
 {
@@ -51,7 +49,8 @@ static void t_run(struct alert_book *b, const char *pattern, struct t_log *l)
 	for (size_t i = 0; pattern[i]; i++) {
 		int64_t at_ms = 1000000 + 10000 * (int64_t)i;
 
-		in.ambiguous = pattern[i] == 'a';
+		in.held = pattern[i] == 'h';
+		in.explained = pattern[i] == 'e';
 		cr_assert_geq(alert_book_round(b, at_ms, 30000, &in,
 					       pattern[i] != '0', t_cb, l), 0);
 		strcat(l->ev, ".");
@@ -80,12 +79,17 @@ Test(alert, pattern_table_fires_resolves_without_flapping)
 		{ 2, 2, "110010110", ".F..X....F.." },
 		{ 3, 1, "11011100", ".....F.X.." },
 		{ 1, 3, "1000", "F...X." },
-		/* ambiguous rounds hold a pending suspect: no fire, no reset */
-		{ 2, 2, "aaaa", "...." },
-		{ 2, 2, "1a1", "..F." },
-		{ 2, 2, "1a0a1", "....." },
+		/* held rounds hold a pending suspect: no fire, no reset */
+		{ 2, 2, "hhhh", "...." },
+		{ 2, 2, "1h1", "..F." },
+		{ 2, 2, "1h0h1", "....." },
 		/* and keep a firing one alive */
-		{ 2, 2, "11aa0a0", ".F......" },
+		{ 2, 2, "11hh0h0", ".F......" },
+		/* an explained suspect never alerts, however long it lasts */
+		{ 1, 1, "eeee", "...." },
+		{ 2, 2, "1e1e", "...." },
+		/* one already firing is kept alive by its explained self */
+		{ 2, 2, "11ee00", ".F....X." },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -190,56 +194,6 @@ Test(alert, query_command_names_the_suspect)
 	a.s.to[0] = 0;
 	alert_query_format(q, sizeof(q), &a, "x.db");
 	cr_expect_str_eq(q, "triangulate device spine1 --db x.db");
-}
-
-static void t_row(struct obs_set *o, const char *p, const char *t, unsigned sport,
-		  uint64_t sent, uint64_t lost, const char *h1, const char *h2,
-		  const char *h3)
-{
-	const char *hops[3] = { h1, h2, h3 };
-	struct obs_row r = { .prober = p, .target = t, .proto = OBS_PROTO_UDP,
-			     .sport = sport, .dport = 31338, .sent = sent,
-			     .lost = lost, .nhops = 3, .hops = hops };
-	char err[128];
-
-	cr_assert_eq(obs_set_row_add(o, &r, err, sizeof(err)), 0, "%s", err);
-}
-
-Test(alert, margin_holds_a_link_its_rival_explains_as_well)
-{
-	struct obs_set *o = obs_set_new();
-	struct alert_margin_index *ix;
-	struct alert_margin m;
-
-	/* only h1's flow over spine2 lost: leaf1->spine2 and spine2->leaf2
-	 * each carry it and one clean flow, so neither is told apart */
-	t_row(o, "h1", "h3", 1, 1000, 20, "leaf1", "spine2", "leaf2");
-	t_row(o, "h5", "h3", 2, 1000, 0, "leaf3", "spine2", "leaf2");
-	t_row(o, "h1", "h5", 3, 1000, 0, "leaf1", "spine2", "leaf3");
-	t_row(o, "h1", "h3", 4, 1000, 0, "leaf1", "spine1", "leaf2");
-	t_row(o, "h5", "h3", 5, 1000, 0, "leaf3", "spine1", "leaf2");
-	ix = alert_margin_index_build(o, NULL);
-	cr_assert_not_null(ix);
-	cr_assert_eq(alert_margin_link(ix, "leaf1", "spine2", 1e-4, &m), 0);
-	cr_expect_gt(m.lr, 50);
-	cr_expect_float_eq(m.rival_lr, m.lr, 1e-9, "rival %s->%s", m.rival_from, m.rival_to);
-	cr_expect_eq(alert_margin_link(ix, "spine9", "leaf1", 1e-4, &m), -1);
-	alert_margin_index_free(ix);
-	obs_set_free(o);
-
-	/* h5's flow over spine2 loses too: spine2->leaf2 stands out */
-	o = obs_set_new();
-	t_row(o, "h1", "h3", 1, 1000, 20, "leaf1", "spine2", "leaf2");
-	t_row(o, "h5", "h3", 2, 1000, 20, "leaf3", "spine2", "leaf2");
-	t_row(o, "h1", "h5", 3, 1000, 0, "leaf1", "spine2", "leaf3");
-	t_row(o, "h1", "h3", 4, 1000, 0, "leaf1", "spine1", "leaf2");
-	t_row(o, "h5", "h3", 5, 1000, 0, "leaf3", "spine1", "leaf2");
-	ix = alert_margin_index_build(o, NULL);
-	cr_assert_eq(alert_margin_link(ix, "spine2", "leaf2", 1e-4, &m), 0);
-	cr_expect_gt(m.lr - m.rival_lr, ALERT_MARGIN_LR_DEFAULT, "lr %g rival %s->%s %g",
-		     m.lr, m.rival_from, m.rival_to, m.rival_lr);
-	alert_margin_index_free(ix);
-	obs_set_free(o);
 }
 
 Test(alert, related_suspect_keeps_a_firing_alert_from_resolving)

@@ -2,7 +2,6 @@
  * over a window) + inventory in, ranked suspects out (table or JSON), by
  * faultmesh's inference or a baseline method. */
 #include "cmd_localize.h"
-#include "db_source.h"
 #include "infer.h"
 #include "inventory.h"
 #include "method.h"
@@ -10,6 +9,7 @@
 #include "observations.h"
 #include "opts.h"
 #include "output.h"
+#include "window.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -50,24 +50,12 @@ static const struct opt_spec localize_opts[] = {
 	  NULL, "print model and timing figures to stderr" },
 };
 
-static double localize_clock_ms(clockid_t clock)
+static double localize_wall_ms(void)
 {
 	struct timespec ts;
 
-	clock_gettime(clock, &ts);
+	clock_gettime(CLOCK_REALTIME, &ts);
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-/* Wall time, and this process's CPU time: on a shared machine the CPU time
- * is the figure that does not depend on the neighbours. */
-static double localize_now_ms(void)
-{
-	return localize_clock_ms(CLOCK_MONOTONIC);
-}
-
-static double localize_cpu_ms(void)
-{
-	return localize_clock_ms(CLOCK_PROCESS_CPUTIME_ID);
 }
 
 int localize_inputs_load(const char *obs_path, const char *inv_path,
@@ -99,15 +87,12 @@ int cmd_localize(int argc, char **argv)
 		"triangulate localize (--observations FILE | --db DB [--window DUR]) "
 		"[--inventory FILE] [--json]";
 	struct localize_cfg cfg = { 0 };
-	struct suspect_list sus = { 0 };
-	const struct method_ops *method;
+	struct window_req req = { 0 };
+	struct window_result res = { 0 };
 	const struct output_ops *output;
-	struct obs_set *obs = NULL;
 	struct inventory *inv = NULL;
-	struct model *m = NULL;
 	struct infer_cfg icfg;
 	char err[512];
-	double t0, t1, t2, t3, c2, c3;
 	int rc = opts_parse(localize_opts, OPTS_LEN(localize_opts), &cfg, argc,
 			    argv, err, sizeof(err));
 
@@ -120,7 +105,7 @@ int cmd_localize(int argc, char **argv)
 		fprintf(stderr, "triangulate localize: give one of --observations and --db\n");
 		return 2;
 	}
-	if (!(method = method_find(cfg.method))) {
+	if (!(req.method = method_find(cfg.method))) {
 		fprintf(stderr, "triangulate localize: unknown method '%s'\n", cfg.method);
 		return 2;
 	}
@@ -128,42 +113,38 @@ int cmd_localize(int argc, char **argv)
 	infer_cfg_default(&icfg);
 	icfg.background_loss = cfg.background_loss;
 	icfg.alpha = cfg.alpha;
-	t0 = localize_now_ms();
-	if (cfg.db) {
-		int64_t now_ms = (int64_t)localize_clock_ms(CLOCK_REALTIME);
-
-		if (!(obs = obs_set_new()) || !(inv = inventory_new())) {
-			snprintf(err, sizeof(err), "out of memory");
-			goto fail;
-		}
-		if (db_source_load(cfg.db, now_ms - cfg.window_ms, now_ms, obs, err,
-				   sizeof(err)) < 0 ||
-		    (cfg.inventory &&
-		     inventory_file_read(inv, cfg.inventory, err, sizeof(err)) < 0))
-			goto fail;
-	} else if (localize_inputs_load(cfg.observations, cfg.inventory, &obs, &inv, err,
-					sizeof(err)) < 0) {
+	if (!(inv = inventory_new())) {
+		snprintf(err, sizeof(err), "out of memory");
 		goto fail;
 	}
-	t1 = localize_now_ms();
-	if (!(m = model_build(obs, inv, err, sizeof(err))))
+	if (cfg.inventory && inventory_file_read(inv, cfg.inventory, err, sizeof(err)) < 0)
 		goto fail;
-	t2 = localize_now_ms();
-	c2 = localize_cpu_ms();
-	if (method->run(m, &icfg, &sus, err, sizeof(err)) < 0)
+	req.inv = inv;
+	req.cfg = &icfg;
+	if (cfg.db) {
+		int64_t now_ms = (int64_t)localize_wall_ms();
+
+		req.src = WINDOW_SRC_DB;
+		req.path = cfg.db;
+		req.since_ms = now_ms - cfg.window_ms;
+		req.until_ms = now_ms;
+	} else {
+		req.src = WINDOW_SRC_FILE;
+		req.path = cfg.observations;
+	}
+	if (window_localize_run(&req, &res, err, sizeof(err)) < 0)
 		goto fail;
-	t3 = localize_now_ms();
-	c3 = localize_cpu_ms();
 	if (cfg.stats)
 		fprintf(stderr,
 			"triangulate localize: %zu flows (%zu with '*' hops, %zu resolved; "
 			"%zu unknown paths; %zu unplaced), %u devices, "
 			"%u links; parse %.0f ms, model %.0f ms, inference %.0f ms "
 			"(cpu %.0f ms), %zu suspects\n",
-			m->nflows, m->flows_star, m->flows_star_resolved,
-			m->flows_unknown, m->flows_unplaced,
-			m->ndevs, m->nlinks, t1 - t0, t2 - t1, t3 - t2, c3 - c2, sus.n);
-	if (output->write(stdout, &sus) < 0 || fflush(stdout)) {
+			res.m->nflows, res.m->flows_star, res.m->flows_star_resolved,
+			res.m->flows_unknown, res.m->flows_unplaced, res.m->ndevs,
+			res.m->nlinks, res.load_ms, res.model_ms, res.infer_ms,
+			res.infer_cpu_ms, res.sus.n);
+	if (output->write(stdout, &res.sus) < 0 || fflush(stdout)) {
 		snprintf(err, sizeof(err), "writing output failed");
 		goto fail;
 	}
@@ -173,9 +154,7 @@ fail:
 	fprintf(stderr, "triangulate localize: %s\n", err);
 	rc = 1;
 out:
-	suspect_list_free(&sus);
-	model_free(m);
-	obs_set_free(obs);
+	window_result_free(&res);
 	inventory_free(inv);
 	return rc;
 }

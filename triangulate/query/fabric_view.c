@@ -2,8 +2,8 @@
  * each link the loss the suspects leave unexplained on its flows, counts
  * distinct paths per prober/target pair and ranks tiers from the hosts up. */
 #include "fabric_view.h"
+#include "window.h"
 
-#include "db_source.h"
 #include "model.h"
 #include "observations.h"
 #include "store.h"
@@ -262,24 +262,24 @@ static int view_pairs_count(struct fabric_view *v)
 	return 0;
 }
 
-int fabric_view_build(struct fabric_view *v, const struct obs_set *obs,
-		      const struct inventory *inv, const struct infer_cfg *cfg,
+/* The view of a window the pipeline localized (req): takes its model and
+ * suspects; the observations stay the pipeline's (freed here). */
+static int view_build(struct fabric_view *v, const struct window_req *req,
 		      char *err, size_t errlen)
 {
-	struct infer_cfg dcfg;
+	struct window_result res;
 	const struct model *m;
 	double *unexp = NULL;
 
 	memset(v, 0, sizeof(*v));
-	if (!cfg) {
-		infer_cfg_default(&dcfg);
-		cfg = &dcfg;
-	}
-	if (!(v->m = model_build(obs, inv, err, errlen)))
+	if (window_localize_run(req, &res, err, errlen) < 0)
 		return -1;
+	v->m = res.m;
+	v->sus = res.sus;
+	res.m = NULL;
+	res.sus = (struct suspect_list){ 0 };
+	window_result_free(&res);
 	m = v->m;
-	if (infer_run(m, cfg, &v->sus, NULL, err, errlen) < 0)
-		goto err;
 	v->links = calloc(m->nlinks + 1, sizeof(*v->links));
 	v->devs = calloc(m->ndevs + 1, sizeof(*v->devs));
 	unexp = calloc(m->nlinks + 1, sizeof(*unexp));
@@ -379,23 +379,25 @@ void fabric_view_free(struct fabric_view *v)
 	memset(v, 0, sizeof(*v));
 }
 
+int fabric_view_build(struct fabric_view *v, const struct obs_set *obs,
+		      const struct inventory *inv, const struct infer_cfg *cfg,
+		      char *err, size_t errlen)
+{
+	struct window_req req = { .src = WINDOW_SRC_SET, .obs = obs, .inv = inv, .cfg = cfg };
+
+	return view_build(v, &req, err, errlen);
+}
+
 int fabric_view_db_build(struct fabric_view *v, const char *db,
 			 enum fabric_view_source src, int64_t since_ms,
 			 int64_t until_ms, const struct inventory *inv,
 			 const struct infer_cfg *cfg, char *err, size_t errlen)
 {
-	struct obs_set *obs = obs_set_new();
-	int rc;
+	struct window_req req = {
+		.src = src == FABRIC_VIEW_HOURLY ? WINDOW_SRC_DB_HOURLY : WINDOW_SRC_DB,
+		.path = db, .since_ms = since_ms, .until_ms = until_ms,
+		.inv = inv, .cfg = cfg,
+	};
 
-	memset(v, 0, sizeof(*v));
-	if (!obs) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	rc = (src == FABRIC_VIEW_HOURLY ? db_source_hourly_load : db_source_load)(
-		     db, since_ms, until_ms, obs, err, errlen) < 0 ? -1 : 0;
-	if (rc == 0)
-		rc = fabric_view_build(v, obs, inv, cfg, err, errlen);
-	obs_set_free(obs);
-	return rc;
+	return view_build(v, &req, err, errlen);
 }

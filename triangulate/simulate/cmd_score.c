@@ -3,10 +3,10 @@
 #include "cmd_localize.h"
 #include "inventory.h"
 #include "method.h"
-#include "model.h"
 #include "observations.h"
 #include "opts.h"
 #include "score.h"
+#include "window.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -47,7 +47,6 @@ int cmd_score(int argc, char **argv)
 	struct obs_set *obs = NULL;
 	struct inventory *inv = NULL;
 	struct truth truth = { 0 };
-	struct model *m = NULL;
 	struct infer_cfg icfg;
 	char err[512];
 	int any = 0, rc = opts_parse(score_opts, OPTS_LEN(score_opts), &cfg, argc,
@@ -68,7 +67,9 @@ int cmd_score(int argc, char **argv)
 				 sizeof(err)) < 0)
 		goto fail;
 	for (const struct method_ops *mo = method_table; mo->name; mo++) {
-		struct suspect_list sus = { 0 };
+		struct window_req req = { .src = WINDOW_SRC_SET, .obs = obs, .inv = inv,
+					  .method = mo, .cfg = &icfg };
+		struct window_result res;
 		struct score sc;
 		double t0;
 
@@ -77,19 +78,14 @@ int cmd_score(int argc, char **argv)
 		any = 1;
 		t0 = score_now_ms();
 		/* each method builds its own model: path weights are fit state */
-		if (!(m = model_build(obs, inv, err, sizeof(err))) ||
-		    mo->run(m, &icfg, &sus, err, sizeof(err)) < 0) {
-			suspect_list_free(&sus);
+		if (window_localize_run(&req, &res, err, sizeof(err)) < 0)
 			goto fail;
-		}
-		score_compute(&truth, &sus, &sc);
+		score_compute(&truth, &res.sus, &sc);
 		printf("%-10s precision=%.3f recall=%.3f top1=%d suspects=%zu "
 		       "correct=%zu faults=%zu found=%zu infer_ms=%.0f\n",
 		       mo->name, sc.precision, sc.recall, sc.top1, sc.suspects,
 		       sc.correct, sc.faults, sc.found, score_now_ms() - t0);
-		suspect_list_free(&sus);
-		model_free(m);
-		m = NULL;
+		window_result_free(&res);
 	}
 	if (!any) {
 		snprintf(err, sizeof(err), "unknown method '%s'", cfg.method);
@@ -101,7 +97,6 @@ fail:
 	fprintf(stderr, "triangulate score: %s\n", err);
 	rc = 1;
 out:
-	model_free(m);
 	truth_free(&truth);
 	obs_set_free(obs);
 	inventory_free(inv);

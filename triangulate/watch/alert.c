@@ -129,8 +129,11 @@ int alert_book_round(struct alert_book *b, int64_t at_ms, int64_t window_ms,
 	for (i = 0; i < b->n; i++)
 		b->v[i].seen_now = b->v[i].fired_now = 0;
 	for (i = 0; i < n; i++) {
-		struct alert_entry *e = alert_entry_find(b, &v[i].s);
+		struct alert_entry *e;
 
+		if (v[i].explained)
+			continue; /* a wider suspect speaks for it */
+		e = alert_entry_find(b, &v[i].s);
 		if (!e && !(e = alert_entry_add(b, &v[i].s, at_ms)))
 			return -1;
 		e->a.s = v[i].s;
@@ -141,9 +144,9 @@ int alert_book_round(struct alert_book *b, int64_t at_ms, int64_t window_ms,
 		e->a.window_ms = window_ms;
 		if (v[i].s.loss_ratio > e->a.loss_ratio_max)
 			e->a.loss_ratio_max = v[i].s.loss_ratio;
-		/* a suspect listed twice in one round counts once; an ambiguous
-		 * one is kept but does not count towards firing */
-		if (!e->seen_now && !v[i].ambiguous)
+		/* a suspect listed twice in one round counts once; a held one
+		 * is kept but does not count towards firing */
+		if (!e->seen_now && !v[i].held)
 			e->seen_rounds++;
 		e->seen_now = 1;
 		e->missed_rounds = 0;
@@ -209,6 +212,20 @@ size_t alert_book_firing(const struct alert_book *b)
 	for (size_t i = 0; i < b->n; i++)
 		k += b->v[i].state == ALERT_FIRING;
 	return k;
+}
+
+int alert_book_firing_list(const struct alert_book *b, struct suspect **out,
+			   size_t *n)
+{
+	*n = 0;
+	if (!(*out = malloc((b->n ? b->n : 1) * sizeof(**out)))) {
+		errno = ENOMEM;
+		return -1;
+	}
+	for (size_t i = 0; i < b->n; i++)
+		if (b->v[i].state == ALERT_FIRING)
+			(*out)[(*n)++] = b->v[i].a.s;
+	return 0;
 }
 
 int alert_query_format(char *buf, size_t len, const struct alert *a,

@@ -42,9 +42,11 @@ struct alert {
 /* One suspect of a round, with the affected pairs found for it. */
 struct alert_input {
 	struct suspect s;
-	int ambiguous; /* a rival explains the data about as well: a pending
-			* suspect is held (its streak neither grows nor ends);
-			* a firing one stays firing */
+	int held;      /* a wider suspect may yet explain it: a pending suspect's
+			* streak neither grows nor ends; a firing one stays firing */
+	int explained; /* a wider suspect (of this round or firing) explains it:
+			* it never alerts itself, but keeps a firing alert that
+			* shares a device with it from resolving */
 	size_t npairs;
 	struct alert_pair pairs[ALERT_PAIRS_MAX];
 };
@@ -65,8 +67,8 @@ void alert_book_free(struct alert_book *b);
 
 /* Feed one round taken at at_ms over window_ms (v may be empty: a clean
  * round). Suspects are keyed by kind and names; a pending suspect fires after
- * raise_rounds rounds in which it was found and not ambiguous, with no round
- * in between that lacked it. Events are reported through
+ * raise_rounds rounds in which it was found and not held, with no round in
+ * between that lacked it; an explained one never becomes an alert. Events are reported through
  * cb in this order: resolves, fires, refreshes. Returns the number of events,
  * or -1 with errno ENOMEM (the book stays consistent: the round is partly
  * applied, never corrupt). */
@@ -76,6 +78,11 @@ int alert_book_round(struct alert_book *b, int64_t at_ms, int64_t window_ms,
 
 /* Alerts currently firing. */
 size_t alert_book_firing(const struct alert_book *b);
+
+/* The suspects of the firing alerts, malloc'ed into *out (free it), their
+ * count in *n. Returns 0, or -1 with errno ENOMEM. */
+int alert_book_firing_list(const struct alert_book *b, struct suspect **out,
+			   size_t *n);
 
 /* The query command that digs into an alert's suspect, e.g.
  * "triangulate link spine1 leaf2 --db DB". Returns snprintf's result. */

@@ -3,16 +3,16 @@
  * suspect history, and raise or resolve alerts (log, command hook,
  * Alertmanager). Never exits on a bad round. */
 #include "alert.h"
-#include "alert_margin.h"
+#include "alert_select.h"
 #include "alert_sink.h"
 #include "cmd_watch.h"
-#include "db_source.h"
 #include "infer.h"
 #include "inventory.h"
 #include "log.h"
-#include "observations.h"
+#include "model.h"
 #include "opts.h"
 #include "store_history.h"
+#include "window.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -39,7 +39,6 @@ struct watch_cfg {
 	const char *inventory;    /* inventory v1: addresses to device names */
 	double background_loss;   /* healthy links lose at most this */
 	double alpha;             /* family-wise false-alarm probability */
-	double margin;            /* LR lead a link needs over its rivals to count */
 	long long rounds;         /* stop after this many rounds; 0 = run on */
 	int once;                 /* one round, then exit (status 3 if alerts fire) */
 	int timer;                /* rounds on a fixed timer, blind to batch arrivals */
@@ -77,9 +76,6 @@ static const struct opt_spec watch_opts[] = {
 	  "loss a healthy link may have (the null hypothesis)" },
 	{ "alpha", 0, OPT_DOUBLE, O(alpha), 1e-12, 0.5, "0.01", "P",
 	  "family-wise false-alarm probability per round" },
-	{ "margin", 0, OPT_DOUBLE, O(margin), 0, 1000, "9.2", "LR",
-	  "a link counts towards an alert only when its likelihood-ratio statistic leads "
-	  "every link sharing its lossy flows by this much (0: off)" },
 	{ "rounds", 0, OPT_INT, O(rounds), 0, 1e9, "0", "N", "stop after N rounds (0: until SIGTERM)" },
 	{ "once", 0, OPT_FLAG, O(once), 0, 0, NULL, NULL,
 	  "one round with --persist 1, then exit: 3 if something alerts, 0 if not" },
@@ -120,101 +116,13 @@ struct watch {
 	size_t nsinks;
 	struct alert_sink_env env;
 	struct infer_cfg icfg;
+	struct alert_select_cfg scfg;
 	unsigned fired; /* fire events so far */
 	struct watch_seen *seen; /* per prober, the end of its latest batch */
 	size_t nseen, capseen;
 	size_t fresh;   /* probers with a batch newer than at the last round */
 	struct log_limit lim_round, lim_sink;
 };
-
-/* A name for a flow end or hop: its device if the inventory knows it. */
-static const char *watch_dev(const struct watch *w, const struct obs_set *obs,
-			     uint32_t id)
-{
-	const char *name = obs_set_name(obs, id);
-	const char *dev = w->inv ? inventory_device_find(w->inv, name) : NULL;
-
-	return dev ? dev : name;
-}
-
-/* Does the flow's whole path (prober, hops, target) cross the suspect? */
-static int watch_flow_crosses(const struct watch *w, const struct obs_set *obs,
-			      const struct obs_flow *f, const struct suspect *s)
-{
-	const uint32_t *hops = obs_set_flow_hops(obs, f);
-	uint32_t n = f->nhops == OBS_PATH_UNKNOWN ? 0 : f->nhops;
-	const char *prev = watch_dev(w, obs, f->prober);
-	int is_link = s->kind == SUSPECT_LINK || s->kind == SUSPECT_BLACKHOLE;
-
-	if (!is_link && !strcmp(prev, s->from))
-		return 1;
-	for (uint32_t i = 0; i <= n; i++) {
-		const char *cur;
-
-		if (i < n && hops && hops[i] == OBS_HOP_STAR) {
-			prev = "*";
-			continue;
-		}
-		cur = i < n ? (hops ? watch_dev(w, obs, hops[i]) : "*")
-			    : watch_dev(w, obs, f->target);
-		if (is_link ? !strcmp(prev, s->from) && !strcmp(cur, s->to)
-			    : !strcmp(cur, s->from))
-			return 1;
-		prev = cur;
-	}
-	return 0;
-}
-
-/* Up to ALERT_PAIRS_MAX distinct prober/target pairs whose lossy flows cross
- * the suspect: who sees the problem. */
-static void watch_pairs_find(const struct watch *w, const struct obs_set *obs,
-			     struct alert_input *in)
-{
-	size_t nflows = obs_set_flow_count(obs);
-
-	in->npairs = 0;
-	for (size_t i = 0; i < nflows && in->npairs < ALERT_PAIRS_MAX; i++) {
-		const struct obs_flow *f = obs_set_flow(obs, i);
-		const char *p, *t;
-		size_t j;
-
-		if (!f->lost || !watch_flow_crosses(w, obs, f, &in->s))
-			continue;
-		p = watch_dev(w, obs, f->prober);
-		t = watch_dev(w, obs, f->target);
-		for (j = 0; j < in->npairs; j++)
-			if (!strcmp(in->pairs[j].prober, p) && !strcmp(in->pairs[j].target, t))
-				break;
-		if (j < in->npairs)
-			continue;
-		snprintf(in->pairs[j].prober, sizeof(in->pairs[j].prober), "%s", p);
-		snprintf(in->pairs[j].target, sizeof(in->pairs[j].target), "%s", t);
-		in->npairs++;
-	}
-}
-
-/* Early in a fault only some probers have lost probes, and two links on
- * their paths explain the losses equally well: hold such a link back until
- * the data sets it apart. The index is built once per round, on first use. */
-static int watch_link_ambiguous(struct watch *w, const struct obs_set *obs,
-				const struct suspect *s,
-				struct alert_margin_index **ix)
-{
-	struct alert_margin m;
-
-	if (s->kind != SUSPECT_LINK || w->cfg->margin <= 0)
-		return 0;
-	if (!*ix && !(*ix = alert_margin_index_build(obs, w->inv)))
-		return 0; /* out of memory: judge by the inference alone */
-	if (alert_margin_link(*ix, s->from, s->to, w->cfg->background_loss, &m) < 0)
-		return 0;
-	if (m.rival_lr <= m.lr - w->cfg->margin)
-		return 0;
-	if (w->cfg->verbose)
-		log_msg(LOG_DEBUG, "held: link %s->%s (LR %.1f) vs %s->%s (LR %.1f)",
-			s->from, s->to, m.lr, m.rival_from, m.rival_to, m.rival_lr);
-	return 1;
-}
 
 static void watch_event_deliver(enum alert_event ev, const struct alert *a,
 				void *arg)
@@ -330,52 +238,35 @@ static int watch_arrivals_take(struct watch *w)
 	return 0;
 }
 
-/* One round; a failure is logged and the round skipped, never fatal. */
+/* One round: localize the window (the one pipeline, as `localize --db
+ * --window` does), then the one-alert rule decides what may alert. A failure
+ * is logged and the round skipped, never fatal. */
 static void watch_round_run(struct watch *w)
 {
 	int64_t at_ms = watch_wall_ms();
-	struct suspect_list sus = { 0 };
+	struct window_req req = {
+		.src = WINDOW_SRC_DB, .path = w->cfg->db,
+		.since_ms = at_ms - w->cfg->window_ms, .until_ms = at_ms,
+		.inv = w->inv, .cfg = &w->icfg,
+	};
+	struct window_result res = { 0 };
 	struct alert_input *in = NULL;
-	struct infer_stats st = { 0 };
-	struct obs_set *obs = obs_set_new();
-	struct alert_margin_index *ix = NULL;
+	struct suspect *firing = NULL;
+	size_t nfiring = 0;
 	char err[512];
-	long nflows;
 
-	if (!obs) {
-		log_limited(&w->lim_round, 5, LOG_ERR, "round: out of memory");
+	if (window_localize_run(&req, &res, err, sizeof(err)) < 0) {
+		log_limited(&w->lim_round, 5, LOG_ERR, "round skipped: %s", err);
 		return;
 	}
-	nflows = db_source_load(w->cfg->db, at_ms - w->cfg->window_ms, at_ms, obs,
-				err, sizeof(err));
-	if (nflows < 0) {
-		log_limited(&w->lim_round, 5, LOG_ERR, "round skipped: %s", err);
-		goto out;
-	}
 	/* no data is not a clean bill of health: leave alerts as they are */
-	if (nflows == 0) {
+	if (res.nflows == 0) {
 		log_limited(&w->lim_round, 5, LOG_WARN,
 			    "round skipped: no observations in the last %lld ms of %s",
 			    w->cfg->window_ms, w->cfg->db);
 		goto out;
 	}
-	if (infer_localize(obs, w->inv, &w->icfg, &sus, &st, err, sizeof(err)) < 0) {
-		log_limited(&w->lim_round, 5, LOG_ERR, "round skipped: localize: %s", err);
-		goto out;
-	}
-	if (w->cfg->verbose) {
-		char list[512] = "";
-		size_t off = 0;
-
-		for (size_t i = 0; i < sus.n && i < 4 && off < sizeof(list); i++)
-			off += (size_t)snprintf(list + off, sizeof(list) - off,
-						" %s %s%s%s %.3g%%", suspect_kind_name(sus.v[i].kind),
-						sus.v[i].from, sus.v[i].to[0] ? "->" : "",
-						sus.v[i].to, 100 * sus.v[i].loss_ratio);
-		log_msg(LOG_DEBUG, "round: %ld flows (%zu lossy), %zu suspects%s%s, fit %.0f ms",
-			nflows, st.flows_lossy, sus.n, sus.n ? ":" : "", list, st.fit_ms);
-	}
-	watch_history_record(w, at_ms, &sus);
+	watch_history_record(w, at_ms, &res.sus);
 	/* batches seen by this round are not new to the next; taken after the
 	 * load, so a batch landing in between is counted in the next round
 	 * without triggering it, never triggering a round that already saw it */
@@ -383,24 +274,35 @@ static void watch_round_run(struct watch *w)
 		watch_arrivals_take(w);
 		w->fresh = 0;
 	}
-	in = calloc(sus.n ? sus.n : 1, sizeof(*in));
-	if (!in) {
+	if (alert_book_firing_list(w->book, &firing, &nfiring) < 0 ||
+	    alert_select_round(res.m, &res.sus, firing, nfiring, &w->scfg, &in) < 0) {
 		log_limited(&w->lim_round, 5, LOG_ERR, "round: out of memory");
 		goto out;
 	}
-	for (size_t i = 0; i < sus.n; i++) {
-		in[i].s = sus.v[i];
-		watch_pairs_find(w, obs, &in[i]);
-		in[i].ambiguous = watch_link_ambiguous(w, obs, &sus.v[i], &ix);
+	if (w->cfg->verbose) {
+		char list[512] = "";
+		size_t off = 0, lossy = 0;
+
+		for (size_t i = 0; i < res.m->nflows; i++)
+			lossy += res.m->flows[i].lost > 0;
+		for (size_t i = 0; i < res.sus.n && i < 6 && off < sizeof(list); i++)
+			off += (size_t)snprintf(list + off, sizeof(list) - off,
+						" %s %s%s%s %.3g%%%s", suspect_kind_name(in[i].s.kind),
+						in[i].s.from, in[i].s.to[0] ? "->" : "",
+						in[i].s.to, 100 * in[i].s.loss_ratio,
+						in[i].explained ? " (explained)"
+						: in[i].held ? " (held)" : "");
+		log_msg(LOG_DEBUG, "round: %zu flows (%zu lossy), %zu suspects%s%s, "
+			"model %.0f ms, inference %.0f ms", res.nflows, lossy, res.sus.n,
+			res.sus.n ? ":" : "", list, res.model_ms, res.infer_ms);
 	}
-	if (alert_book_round(w->book, at_ms, w->cfg->window_ms, in, sus.n,
+	if (alert_book_round(w->book, at_ms, w->cfg->window_ms, in, res.sus.n,
 			     watch_event_deliver, w) < 0)
 		log_limited(&w->lim_round, 5, LOG_ERR, "alerts: out of memory");
 out:
-	alert_margin_index_free(ix);
+	free(firing);
 	free(in);
-	suspect_list_free(&sus);
-	obs_set_free(obs);
+	window_result_free(&res);
 }
 
 /* Sleep until deadline_ms (monotonic) in short steps so SIGTERM is prompt. */
@@ -479,6 +381,7 @@ int cmd_watch(int argc, char **argv)
 	infer_cfg_default(&w.icfg);
 	w.icfg.background_loss = cfg.background_loss;
 	w.icfg.alpha = cfg.alpha;
+	alert_select_cfg_default(&w.scfg);
 	sa.sa_handler = watch_signal_handle;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
