@@ -5,8 +5,9 @@ BUILD ?= build
 SAN ?= 0
 CC ?= cc
 # Only what some source uses: libmnl (prober netlink), SQLite (store),
-# libcurl (HTTP clients: Alertmanager, ClickHouse).
-PKGS := libmnl sqlite3 libcurl
+# libcurl (HTTP clients: Alertmanager, ClickHouse), libcrypto (frame MACs),
+# libmicrohttpd (the collector's metrics server).
+PKGS := libmnl sqlite3 libcurl libcrypto libmicrohttpd
 
 WARN := -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Werror
 OPTFLAGS ?= -O2 -g

@@ -83,7 +83,6 @@ struct keyring *keyring_parse(const char *text, size_t len, const char *name, ch
 	while (textio_line_next(text, len, &pos, &raw, &ll)) {
 		struct keyring_entry e;
 		const char *why;
-		size_t l;
 
 		lineno++;
 		while (ll && raw[ll - 1] == ' ')
@@ -101,9 +100,24 @@ struct keyring *keyring_parse(const char *text, size_t len, const char *name, ch
 			snprintf(err, errlen, "%s:%zu: %s", name, lineno, why);
 			goto err;
 		}
-		if (keyring_find(k, e.name, &l)) {
-			snprintf(err, errlen, "%s:%zu: prober %s listed twice", name, lineno, e.name);
-			goto err;
+		{
+			struct wire_key have[WIRE_KEYS_MAX];
+			size_t nhave = keyring_keys(k, e.name, have), i;
+
+			/* two lines per prober while its key is rotated: the old
+			 * and the new key both verify until the old line goes */
+			if (nhave >= WIRE_KEYS_MAX) {
+				snprintf(err, errlen,
+					 "%s:%zu: prober %s listed %d times (at most %d keys: old and new during a rotation)",
+					 name, lineno, e.name, WIRE_KEYS_MAX + 1, WIRE_KEYS_MAX);
+				goto err;
+			}
+			for (i = 0; i < nhave; i++)
+				if (have[i].len == e.len && !memcmp(have[i].bytes, e.key, e.len)) {
+					snprintf(err, errlen, "%s:%zu: prober %s listed twice with the same key",
+						 name, lineno, e.name);
+					goto err;
+				}
 		}
 		if (k->n == k->cap) {
 			size_t cap = k->cap ? k->cap * 2 : 16;
@@ -159,4 +173,18 @@ const uint8_t *keyring_find(const struct keyring *k, const char *prober,
 			return k->e[i].key;
 		}
 	return NULL;
+}
+
+size_t keyring_keys(const struct keyring *k, const char *prober,
+		    struct wire_key keys[WIRE_KEYS_MAX])
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < k->n && n < WIRE_KEYS_MAX; i++)
+		if (strcmp(k->e[i].name, prober) == 0) {
+			keys[n].bytes = k->e[i].key;
+			keys[n].len = k->e[i].len;
+			n++;
+		}
+	return n;
 }

@@ -1,10 +1,13 @@
 /* Per-prober shared keys for frame authentication, loaded from the file given
- * with --keys: lines "prober<TAB>hex-key", '#' comments. */
+ * with --keys: lines "prober<TAB>hex-key", '#' comments; a prober may have two
+ * lines (old and new key) while its key is rotated. */
 #ifndef FM_COLLECTOR_KEYS_H
 #define FM_COLLECTOR_KEYS_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "wire.h"
 
 #define KEYS_KEY_MIN 16
 #define KEYS_KEY_MAX 64
@@ -18,7 +21,11 @@ struct keyring *keyring_parse(const char *text, size_t len, const char *name, ch
 			      size_t errlen);
 void keyring_free(struct keyring *k);
 
-/* The key for a prober name, or NULL if it has none; sets *len. */
+/* The prober's keys (1 or 2, in file order; 0: none). They point into k:
+ * valid until keyring_free. */
+size_t keyring_keys(const struct keyring *k, const char *prober,
+		    struct wire_key keys[WIRE_KEYS_MAX]);
+/* The first key for a prober name, or NULL if it has none; sets *len. */
 const uint8_t *keyring_find(const struct keyring *k, const char *prober,
 			    size_t *len);
 

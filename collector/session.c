@@ -26,8 +26,11 @@ struct session {
 	const struct session_env *env;
 	char peer[80];
 	char prober[WIRE_NAME_MAX];
-	const uint8_t *key; /* from the keyring after HELLO, or NULL */
+	/* the key that verified the HELLO, copied (the keyring may be reloaded
+	 * meanwhile); keylen 0: unsigned session (authentication off) */
+	uint8_t key[KEYS_KEY_MAX];
 	size_t keylen;
+	struct wire_reader rd; /* what may arrive now: HELLO, then BATCH */
 	enum session_state state;
 	char reason[256];
 	int fail_is_store; /* the failure is ours, not the prober's */
@@ -47,6 +50,29 @@ struct session {
 	size_t out_len, out_cap;
 };
 
+/* wire_reader keys_find_cb for the HELLO: the name in it picks the keys. */
+static int session_keys_find(void *arg, int type, const uint8_t *body,
+			     size_t body_len, struct wire_key *keys, size_t *nkeys,
+			     char *err, size_t errlen)
+{
+	struct session *s = arg;
+	char name[WIRE_NAME_MAX], why[128];
+
+	*nkeys = 0;
+	if (type != WIRE_HELLO || !s->env->keys)
+		return 0;
+	if (wire_hello_decode(body, body_len, name, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "bad HELLO: %s", why);
+		return -1;
+	}
+	*nkeys = keyring_keys(s->env->keys, name, keys);
+	if (!*nkeys) {
+		snprintf(err, errlen, "prober %s has no key in the keys file", name);
+		return -1;
+	}
+	return 0;
+}
+
 struct session *session_new(const struct session_env *env, const char *peer)
 {
 	struct session *s = calloc(1, sizeof(*s));
@@ -55,6 +81,10 @@ struct session *session_new(const struct session_env *env, const char *peer)
 		return NULL;
 	s->env = env;
 	snprintf(s->peer, sizeof(s->peer), "%s", peer);
+	/* before HELLO only a HELLO, so at most a HELLO-sized buffer */
+	s->rd.types = WIRE_TYPE_BIT(WIRE_HELLO);
+	s->rd.keys_find_cb = session_keys_find;
+	s->rd.arg = s;
 	return s;
 }
 
@@ -146,7 +176,7 @@ static int out_frame_queue(struct session *s, uint8_t *buf, size_t len)
 {
 	int rc;
 
-	if (s->key && wire_frame_sign(&buf, &len, s->key, s->keylen) < 0) {
+	if (s->keylen && wire_frame_sign(&buf, &len, s->key, s->keylen) < 0) {
 		free(buf);
 		return -1;
 	}
@@ -192,27 +222,6 @@ static void error_queue(struct session *s)
 		out_frame_queue(s, buf, len);
 }
 
-/* Check the MAC (or strip an unverifiable one) and return the body length. */
-static int frame_auth_check(struct session *s, const uint8_t *key,
-			    size_t keylen, size_t *body_len)
-{
-	char err[128];
-	uint32_t flags = wire_header_flags(s->frame);
-
-	if (key) {
-		if (wire_frame_verify(s->frame, s->frame_have, key, keylen,
-					body_len, err, sizeof(err)) < 0) {
-			session_fail(s, 0, "%s", err);
-			return -1;
-		}
-		return 0;
-	}
-	/* without a keyring there is nothing to check a MAC against; accept
-	 * the frame as if unsigned */
-	*body_len = s->payload_len - ((flags & WIRE_FLAG_AUTH) ? WIRE_MAC_LEN : 0);
-	return 0;
-}
-
 /* Answer a HELLO that asked for targets: the plan's list for this prober
  * (the header alone for a prober the plan does not name). */
 static void targets_answer(struct session *s)
@@ -240,54 +249,35 @@ static void targets_answer(struct session *s)
 		session_fail(s, 1, "out of memory for targets");
 }
 
-static void hello_handle(struct session *s)
+static void hello_handle(struct session *s, const struct wire_frame *f)
 {
 	char name[WIRE_NAME_MAX], err[128];
-	size_t body_len;
 
-	if (s->prober[0]) {
-		session_fail(s, 0, "second HELLO");
-		return;
-	}
-	/* the name decides the key, so decode it before the MAC check; the
-	 * name is only trusted once the MAC verifies */
-	body_len = s->payload_len -
-		   ((wire_header_flags(s->frame) & WIRE_FLAG_AUTH) ? WIRE_MAC_LEN : 0);
-	if (wire_hello_decode(s->frame + WIRE_HEADER_LEN, body_len, name,
-				err, sizeof(err)) < 0) {
+	if (wire_hello_decode(f->body, f->body_len, name, err, sizeof(err)) < 0) {
 		session_fail(s, 0, "bad HELLO: %s", err);
 		return;
 	}
-	if (s->env->keys) {
-		const uint8_t *key;
-		size_t keylen;
-
-		key = keyring_find(s->env->keys, name, &keylen);
-		if (!key) {
-			session_fail(s, 0, "prober %s has no key in the keys file", name);
-			return;
-		}
-		/* the key is adopted (and replies signed) only once it verifies */
-		if (frame_auth_check(s, key, keylen, &body_len) < 0)
-			return;
-		s->key = key;
-		s->keylen = keylen;
+	/* the key that verified (old or new during a rotation) signs replies */
+	if (f->authenticated) {
+		memcpy(s->key, f->key.bytes, f->key.len);
+		s->keylen = f->key.len;
+		s->rd.keys[0].bytes = s->key;
+		s->rd.keys[0].len = s->keylen;
+		s->rd.nkeys = 1;
 	}
+	s->rd.keys_find_cb = NULL;
+	s->rd.types = WIRE_TYPE_BIT(WIRE_BATCH);
 	snprintf(s->prober, sizeof(s->prober), "%s", name);
-	if (wire_header_flags(s->frame) & WIRE_FLAG_WANT_TARGETS)
+	if (f->flags & WIRE_FLAG_WANT_TARGETS)
 		targets_answer(s);
 }
 
-static void batch_handle(struct session *s)
+static void batch_handle(struct session *s, const struct wire_frame *f)
 {
 	struct wire_batch b;
 	char err[160];
-	size_t body_len;
 
-	if (frame_auth_check(s, s->key, s->keylen, &body_len) < 0)
-		return;
-	if (wire_batch_decode(s->frame + WIRE_HEADER_LEN, body_len, &b, err,
-				sizeof(err)) < 0) {
+	if (wire_batch_decode(f->body, f->body_len, &b, err, sizeof(err)) < 0) {
 		session_fail(s, 0, "bad BATCH: %s", err);
 		return;
 	}
@@ -376,22 +366,33 @@ void session_round_end(struct session *s, int committed)
 		error_queue(s);
 }
 
+/* Why a frame the reader refused is refused, in the session's words. */
+static void frame_refuse(struct session *s, int type, const char *err)
+{
+	if (type == WIRE_HELLO && s->prober[0])
+		session_fail(s, 0, "second HELLO");
+	else if (!s->prober[0])
+		session_fail(s, 0, "before HELLO: %s", err);
+	else
+		session_fail(s, 0, "%s", err);
+}
+
+/* A whole frame is buffered: open it (header, length, MAC rules: the one
+ * path of wire_frame_open) and handle it. */
 static void frame_handle(struct session *s)
 {
+	struct wire_frame f;
+	char err[160];
+
 	stat_add(&s->env->stats->frames, 1);
-	if (s->frame_type == WIRE_HELLO) {
-		hello_handle(s);
+	if (wire_frame_open(&s->rd, s->frame, s->frame_have, &f, err, sizeof(err)) < 0) {
+		frame_refuse(s, s->frame_type, err);
 		return;
 	}
-	if (!s->prober[0]) {
-		session_fail(s, 0, "frame type %d before HELLO", s->frame_type);
-		return;
-	}
-	if (s->frame_type == WIRE_BATCH)
-		batch_handle(s);
+	if (f.type == WIRE_HELLO)
+		hello_handle(s, &f);
 	else
-		session_fail(s, 0, "unexpected frame type %d from a prober",
-			     s->frame_type);
+		batch_handle(s, &f);
 }
 
 /* Make room for the next part of the payload: memory follows the bytes that
@@ -435,10 +436,11 @@ enum session_state session_input(struct session *s, const uint8_t *data,
 			len -= take;
 			if (s->hdr_have < WIRE_HEADER_LEN)
 				break;
-			if (wire_header_decode(s->hdr, WIRE_HEADER_LEN,
-						 &s->frame_type, &s->payload_len,
-						 err, sizeof(err)) < 0) {
-				session_fail(s, 0, "bad frame header: %s", err);
+			s->frame_type = 0;
+			if (wire_frame_head(&s->rd, s->hdr, WIRE_HEADER_LEN,
+					    &s->frame_type, &s->payload_len,
+					    err, sizeof(err)) < 0) {
+				frame_refuse(s, s->frame_type, err);
 				break;
 			}
 			if (frame_grow(s, WIRE_HEADER_LEN) < 0) {

@@ -2,9 +2,11 @@
  * Decoders trust nothing: every length and count is checked against the bytes
  * left before it is used, and nothing is allocated for a frame that lies. */
 #include "wire.h"
-#include "sha256.h"
 
 #include <arpa/inet.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -470,6 +472,23 @@ static int end_check(struct rbuf *r, const char *what)
 	return 0;
 }
 
+/* Payload bytes a frame of type t may declare (MAC included). */
+static uint32_t wire_payload_max(int t)
+{
+	switch (t) {
+	case WIRE_HELLO:
+		return WIRE_HELLO_PAYLOAD_MAX;
+	case WIRE_ACK:
+		return WIRE_ACK_PAYLOAD_MAX;
+	case WIRE_ERROR:
+		return WIRE_ERROR_PAYLOAD_MAX;
+	case WIRE_TARGETS:
+		return WIRE_TARGETS_PAYLOAD_MAX;
+	default:
+		return WIRE_FRAME_MAX;
+	}
+}
+
 int wire_header_decode(const uint8_t *hdr, size_t len, int *type,
 			 uint32_t *payload_len, char *err, size_t errlen)
 {
@@ -497,9 +516,9 @@ int wire_header_decode(const uint8_t *hdr, size_t len, int *type,
 		rfail(&r, "unknown frame type %u", t);
 		return -1;
 	}
-	if (plen > WIRE_FRAME_MAX) {
-		rfail(&r, "payload length %u over limit %u", plen,
-		      WIRE_FRAME_MAX);
+	if (plen > wire_payload_max(t)) {
+		rfail(&r, "payload length %u over limit %u for frame type %u",
+		      plen, wire_payload_max(t), t);
 		return -1;
 	}
 	if (flags & ~(WIRE_FLAG_AUTH |
@@ -779,36 +798,105 @@ int wire_frame_sign(uint8_t **buf, size_t *len, const uint8_t *key,
 	f[12] = (uint8_t)(flags >> 24), f[13] = (uint8_t)(flags >> 16);
 	f[14] = (uint8_t)(flags >> 8), f[15] = (uint8_t)flags;
 	/* the MAC covers the final header, so length and flags are bound too */
-	hmac_sha256(key, keylen, f, *len, NULL, 0, f + *len);
+	wire_mac(key, keylen, f, *len, f + *len);
 	*len += WIRE_MAC_LEN;
 	return 0;
 }
 
-int wire_frame_verify(const uint8_t *frame, size_t len, const uint8_t *key,
-			size_t keylen, size_t *body_len, char *err,
-			size_t errlen)
+void wire_mac(const uint8_t *key, size_t keylen, const uint8_t *data,
+	      size_t len, uint8_t out[WIRE_MAC_LEN])
 {
-	uint8_t mac[SHA256_LEN];
+	unsigned int outlen = WIRE_MAC_LEN;
 
-	if (len < WIRE_HEADER_LEN) {
-		snprintf(err, errlen, "frame of %zu bytes has no header", len);
+	/* HMAC() fails only for an unknown digest or a NULL key with a length:
+	 * neither can happen here, and a zeroed MAC then never verifies */
+	if (!HMAC(EVP_sha256(), key, (int)keylen, data, len, out, &outlen))
+		memset(out, 0, WIRE_MAC_LEN);
+}
+
+static const char *wire_type_name(int t)
+{
+	static const char *const names[] = { "?", "HELLO", "BATCH", "ACK",
+					     "ERROR", "TARGETS" };
+
+	return t >= WIRE_HELLO && t <= WIRE_TARGETS ? names[t] : names[0];
+}
+
+int wire_frame_head(const struct wire_reader *r, const uint8_t *hdr, size_t len,
+		    int *type, uint32_t *payload_len, char *err, size_t errlen)
+{
+	if (wire_header_decode(hdr, len, type, payload_len, err, errlen) < 0)
+		return -1;
+	if (!(r->types & WIRE_TYPE_BIT(*type))) {
+		snprintf(err, errlen, "unexpected %s frame", wire_type_name(*type));
 		return -1;
 	}
-	if (!(wire_header_flags(frame) & WIRE_FLAG_AUTH)) {
-		snprintf(err, errlen, "frame not authenticated (AUTH flag clear)");
+	return 0;
+}
+
+/* MAC of frame[0 .. len - MAC) against its last WIRE_MAC_LEN bytes with each
+ * key: the index of the key that verifies, or -1. */
+static int frame_mac_match(const uint8_t *frame, size_t len,
+			   const struct wire_key *keys, size_t nkeys)
+{
+	uint8_t mac[WIRE_MAC_LEN];
+	int match = -1;
+	size_t i;
+
+	for (i = 0; i < nkeys; i++) {
+		wire_mac(keys[i].bytes, keys[i].len, frame, len - WIRE_MAC_LEN, mac);
+		if (CRYPTO_memcmp(mac, frame + len - WIRE_MAC_LEN, WIRE_MAC_LEN) == 0 &&
+		    match < 0)
+			match = (int)i;
+	}
+	return match;
+}
+
+int wire_frame_open(const struct wire_reader *r, const uint8_t *frame,
+		    size_t len, struct wire_frame *f, char *err, size_t errlen)
+{
+	struct wire_key found[WIRE_KEYS_MAX];
+	const struct wire_key *keys = r->keys;
+	size_t nkeys = r->nkeys;
+	uint32_t plen;
+	int match;
+
+	memset(f, 0, sizeof(*f));
+	if (wire_frame_head(r, frame, len, &f->type, &plen, err, errlen) < 0)
+		return -1;
+	if (len != WIRE_HEADER_LEN + (size_t)plen) {
+		snprintf(err, errlen, "frame of %zu bytes, its header says %zu", len,
+			 WIRE_HEADER_LEN + (size_t)plen);
 		return -1;
 	}
-	if (len < WIRE_HEADER_LEN + WIRE_MAC_LEN) {
-		snprintf(err, errlen, "frame of %zu bytes too short for a MAC",
-			 len);
+	f->flags = wire_header_flags(frame);
+	f->body = frame + WIRE_HEADER_LEN;
+	f->body_len = plen - ((f->flags & WIRE_FLAG_AUTH) ? WIRE_MAC_LEN : 0);
+	if (!nkeys && r->keys_find_cb) {
+		if (r->keys_find_cb(r->arg, f->type, f->body, f->body_len, found,
+				    &nkeys, err, errlen) < 0)
+			return -1;
+		if (nkeys > WIRE_KEYS_MAX)
+			nkeys = WIRE_KEYS_MAX;
+		keys = found;
+	}
+	if (!nkeys)
+		return 0; /* authentication off: a MAC is stripped unchecked */
+	if (!(f->flags & WIRE_FLAG_AUTH)) {
+		if (r->unsigned_types & WIRE_TYPE_BIT(f->type))
+			return 0; /* reported unauthenticated to the caller */
+		snprintf(err, errlen, "unauthenticated %s frame (AUTH flag clear) from a keyed peer",
+			 wire_type_name(f->type));
 		return -1;
 	}
-	hmac_sha256(key, keylen, frame, len - WIRE_MAC_LEN, NULL, 0, mac);
-	if (sha256_mem_diff(mac, frame + len - WIRE_MAC_LEN, SHA256_LEN)) {
-		snprintf(err, errlen, "MAC mismatch");
+	match = frame_mac_match(frame, len, keys, nkeys);
+	if (match < 0) {
+		snprintf(err, errlen, "%s frame: MAC mismatch", wire_type_name(f->type));
 		return -1;
 	}
-	*body_len = len - WIRE_HEADER_LEN - WIRE_MAC_LEN;
+	f->authenticated = 1;
+	f->key_index = (size_t)match;
+	f->key = keys[match];
 	return 0;
 }
 

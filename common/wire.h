@@ -98,8 +98,76 @@ int wire_hello_encode_flags(const char *prober, uint32_t flags, uint8_t **buf,
 int wire_targets_encode(const char *text, size_t textlen, uint8_t **buf,
 			  size_t *len);
 
-/* Read a frame header: returns 0 and sets *type and *payload_len, or -1 with a
- * reason in err (bad magic, unknown version, length over WIRE_FRAME_MAX). */
+/* Payload bytes (MAC included) a frame of each type may declare: a header
+ * over its type's limit is refused before any payload is read, so a reader
+ * that accepts only HELLO buffers at most WIRE_HELLO_PAYLOAD_MAX bytes. */
+#define WIRE_HELLO_PAYLOAD_MAX (1 + (WIRE_NAME_MAX - 1) + WIRE_MAC_LEN)
+#define WIRE_ACK_PAYLOAD_MAX (8 + WIRE_MAC_LEN)
+#define WIRE_ERROR_PAYLOAD_MAX (2 + WIRE_ERROR_TEXT_MAX + WIRE_MAC_LEN)
+#define WIRE_TARGETS_PAYLOAD_MAX (4 + WIRE_TARGETS_TEXT_MAX + WIRE_MAC_LEN)
+#define WIRE_TYPE_BIT(t) (1u << (t))
+#define WIRE_KEYS_MAX 2 /* keys a reader tries: two while a key is rotated */
+
+/* A key a frame may be signed with. */
+struct wire_key {
+	const uint8_t *bytes;
+	size_t len;
+};
+
+/* The rules of one reader of frames (the collector's session, the prober's
+ * stream and its targets fetch). Every reader opens frames only through
+ * wire_frame_head and wire_frame_open with its rules, so the header, length,
+ * version and MAC rules are the same for all of them. */
+struct wire_reader {
+	uint32_t types; /* WIRE_TYPE_BIT of every frame type accepted now */
+	/* Keys the frame must be signed with (any one of them). nkeys > 0, or
+	 * a keys_find_cb that finds keys: AUTH required and the MAC checked.
+	 * No keys: a MAC present is stripped unchecked (authentication off). */
+	struct wire_key keys[WIRE_KEYS_MAX];
+	size_t nkeys;
+	/* When the key depends on the frame (the collector's HELLO: the name
+	 * picks it): called with the payload without its MAC, before the MAC
+	 * is checked; sets keys (0 keys: authentication off for this peer) or
+	 * returns -1 with a reason in err (a name with no key). NULL: none. */
+	int (*keys_find_cb)(void *arg, int type, const uint8_t *body,
+			    size_t body_len, struct wire_key *keys,
+			    size_t *nkeys, char *err, size_t errlen);
+	void *arg;
+	/* Types accepted without AUTH even when keyed. Only WIRE_ERROR makes
+	 * sense (a collector refusing a HELLO before it knows the key): such a
+	 * frame is reported as unauthenticated and may only end the
+	 * connection, never change state. */
+	uint32_t unsigned_types;
+};
+
+/* An opened frame: points into the caller's buffer. */
+struct wire_frame {
+	int type;
+	uint32_t flags;
+	const uint8_t *body; /* payload without the MAC */
+	size_t body_len;
+	int authenticated; /* MAC verified with keys[key_index] */
+	size_t key_index;
+	struct wire_key key; /* the key that verified (bytes NULL: none) */
+};
+
+/* Check a frame header against the reader's rules (magic, version, a type
+ * this reader accepts now, the type's payload limit, flags) before any of
+ * its payload is buffered. 0 and *type / *payload_len, or -1 with the
+ * reason in err. */
+int wire_frame_head(const struct wire_reader *r, const uint8_t *hdr, size_t len,
+		    int *type, uint32_t *payload_len, char *err, size_t errlen);
+
+/* Open a whole frame (header + payload, exactly): the header rules again,
+ * then the MAC rules: with keys, AUTH must be set (unless the type is in
+ * unsigned_types) and the MAC must verify with one of them, compared in
+ * constant time. 0 with *f filled, or -1 with the reason in err. */
+int wire_frame_open(const struct wire_reader *r, const uint8_t *frame,
+		    size_t len, struct wire_frame *f, char *err, size_t errlen);
+
+/* Header-only parse without a reader's rules (type any known type, length
+ * up to WIRE_FRAME_MAX): for tests and tools that read frames they wrote;
+ * readers of frames from the network use wire_frame_head. */
 int wire_header_decode(const uint8_t *hdr, size_t len, int *type,
 			 uint32_t *payload_len, char *err, size_t errlen);
 
@@ -124,16 +192,14 @@ int wire_targets_decode(const uint8_t *p, size_t len, char **text,
 /* Flags word of a header that wire_header_decode accepted. */
 uint32_t wire_header_flags(const uint8_t *hdr);
 
+/* HMAC-SHA256(key, data) from libcrypto into out (WIRE_MAC_LEN bytes). */
+void wire_mac(const uint8_t *key, size_t keylen, const uint8_t *data,
+	      size_t len, uint8_t out[WIRE_MAC_LEN]);
+
 /* Append HMAC-SHA256(key, frame) to a whole encoded frame, setting the AUTH
  * flag and growing the payload length (realloc of *buf). 0, or -1 with errno. */
 int wire_frame_sign(uint8_t **buf, size_t *len, const uint8_t *key,
 		      size_t keylen);
-/* Check the MAC at the end of a whole frame (header + payload). Returns 0 and
- * sets *body_len to the payload length without the MAC, or -1 with a reason
- * in err (flag not set, too short, MAC mismatch). Constant-time compare. */
-int wire_frame_verify(const uint8_t *frame, size_t len, const uint8_t *key,
-			size_t keylen, size_t *body_len, char *err,
-			size_t errlen);
 
 void wire_batch_free(struct wire_batch *b); /* frees flows and paths */
 

@@ -36,6 +36,10 @@ struct uplink {
 	size_t out_len, out_off;
 	uint64_t last_sent_seq; /* highest seq queued on this connection */
 	uint32_t inflight;      /* queued but not acknowledged */
+	/* the seqs of those inflight batches: an ACK must name one of them
+	 * (an ACK for anything else is a replay or a forgery) */
+	uint64_t *sent_seqs;
+	struct wire_reader rd;  /* ACK or ERROR, signed when keyed */
 	uint8_t in[WIRE_HEADER_LEN + 64 + WIRE_ERROR_TEXT_MAX + WIRE_MAC_LEN];
 	size_t in_len;
 	uint64_t acked;
@@ -87,6 +91,22 @@ static int collector_addr_parse(const char *s, struct sockaddr_storage *ss, sock
 	return -1;
 }
 
+/* The rules for frames from the collector: the types this reader takes, and
+ * with a key every frame signed, but for ERROR (a collector refusing a HELLO
+ * before it knows our key cannot sign), which only ends the connection. */
+static void uplink_reader_init(struct wire_reader *rd, const struct uplink_cfg *cfg,
+			       uint32_t types)
+{
+	memset(rd, 0, sizeof(*rd));
+	rd->types = types;
+	if (cfg->key) {
+		rd->keys[0].bytes = cfg->key;
+		rd->keys[0].len = cfg->keylen;
+		rd->nkeys = 1;
+	}
+	rd->unsigned_types = WIRE_TYPE_BIT(WIRE_ERROR);
+}
+
 struct uplink *uplink_new(const struct uplink_cfg *cfg, struct spool *sp, char *err,
 			  size_t errlen)
 {
@@ -102,9 +122,19 @@ struct uplink *uplink_new(const struct uplink_cfg *cfg, struct spool *sp, char *
 	u->sp = sp;
 	u->fd = -1;
 	u->backoff_ms = cfg->backoff_min_ms;
+	if (!u->cfg.window)
+		u->cfg.window = 1;
+	uplink_reader_init(&u->rd, &u->cfg, WIRE_TYPE_BIT(WIRE_ACK) | WIRE_TYPE_BIT(WIRE_ERROR));
+	u->sent_seqs = calloc(u->cfg.window, sizeof(*u->sent_seqs));
+	if (!u->sent_seqs) {
+		snprintf(err, errlen, "out of memory");
+		free(u);
+		return NULL;
+	}
 	if (collector_addr_parse(cfg->collector, &u->addr, &u->addrlen) < 0) {
 		snprintf(err, errlen, "collector address '%s': expected ADDR:PORT or [V6]:PORT",
 			 cfg->collector);
+		free(u->sent_seqs);
 		free(u);
 		return NULL;
 	}
@@ -140,6 +170,7 @@ void uplink_free(struct uplink *u)
 	if (u->fd >= 0)
 		close(u->fd);
 	free(u->out);
+	free(u->sent_seqs);
 	free(u);
 }
 
@@ -196,7 +227,7 @@ static int uplink_batch_next(struct uplink *u)
 			return -1;
 		}
 		u->last_sent_seq = seq;
-		u->inflight++;
+		u->sent_seqs[u->inflight++] = seq;
 		return uplink_frame_queue(u, buf, len);
 	}
 	return 0;
@@ -240,7 +271,68 @@ static int uplink_connected_now(struct uplink *u, int64_t now_ms)
 	return 0;
 }
 
-/* Parse whole frames from the input buffer: ACK removes the batch. */
+/* Forget seq from the batches this connection sent: 0, or -1 when it sent
+ * no such batch (or it was acknowledged already). */
+static int uplink_sent_take(struct uplink *u, uint64_t seq)
+{
+	for (uint32_t i = 0; i < u->inflight; i++)
+		if (u->sent_seqs[i] == seq) {
+			memmove(&u->sent_seqs[i], &u->sent_seqs[i + 1],
+				(u->inflight - i - 1) * sizeof(*u->sent_seqs));
+			u->inflight--;
+			return 0;
+		}
+	return -1;
+}
+
+/* One whole frame from the collector, opened by the reader's rules: an ACK
+ * for a batch this connection sent deletes it from the spool; anything else
+ * ends the connection. 0, or -1 after uplink_down. */
+static int uplink_frame_take(struct uplink *u, const uint8_t *frame, size_t len,
+			     int64_t now_ms)
+{
+	char err[160], why[200], reason[WIRE_ERROR_TEXT_MAX + 1];
+	struct wire_frame f;
+	uint64_t seq;
+
+	if (wire_frame_open(&u->rd, frame, len, &f, err, sizeof(err)) < 0) {
+		snprintf(why, sizeof(why), "refused a frame from the collector: %s", err);
+		uplink_down(u, now_ms, why);
+		return -1;
+	}
+	if (f.type == WIRE_ERROR) {
+		if (wire_error_decode(f.body, f.body_len, reason, sizeof(reason), err,
+				      sizeof(err)) < 0)
+			snprintf(reason, sizeof(reason), "(unreadable reason)");
+		log_limited(&u->lim, 5, LOG_ERR, "collector %s refused%s: %s", u->cfg.collector,
+			    u->cfg.key && !f.authenticated ? " (unauthenticated ERROR)" : "",
+			    reason);
+		uplink_down(u, now_ms, "collector sent ERROR");
+		return -1;
+	}
+	if (wire_ack_decode(f.body, f.body_len, &seq, err, sizeof(err)) < 0) {
+		snprintf(why, sizeof(why), "bad ACK from the collector: %s", err);
+		uplink_down(u, now_ms, why);
+		return -1;
+	}
+	if (uplink_sent_take(u, seq) < 0) {
+		snprintf(why, sizeof(why), "ACK for seq %llu, which this connection did not send",
+			 (unsigned long long)seq);
+		uplink_down(u, now_ms, why);
+		return -1;
+	}
+	/* ENOENT: an ACK for a batch already dropped: nothing to do */
+	if (spool_batch_remove(u->sp, seq) < 0 && errno != ENOENT)
+		log_msg(LOG_ERR, "spool: cannot delete acknowledged batch %llu: %s",
+			(unsigned long long)seq, strerror(errno));
+	u->acked++;
+	/* only an ACK proves the collector takes our batches: a collector that
+	 * accepts and then refuses keeps backing off */
+	u->backoff_ms = u->cfg.backoff_min_ms;
+	return 0;
+}
+
+/* Read what the collector sent and take every whole frame in it. */
 static int uplink_input(struct uplink *u, int64_t now_ms)
 {
 	for (;;) {
@@ -258,55 +350,26 @@ static int uplink_input(struct uplink *u, int64_t now_ms)
 		}
 		u->in_len += (size_t)r;
 		while (u->in_len >= WIRE_HEADER_LEN) {
-			char err[160], reason[WIRE_ERROR_TEXT_MAX + 1];
+			char err[160], why[200];
 			int type;
 			uint32_t plen;
-			size_t body;
-			uint64_t seq;
+			size_t flen;
 
-			if (wire_header_decode(u->in, u->in_len, &type, &plen, err, sizeof(err)) < 0 ||
-			    plen > sizeof(u->in) - WIRE_HEADER_LEN) {
-				uplink_down(u, now_ms, "bad frame from collector");
+			/* the reader's types fit in[] (ERROR is the largest) */
+			if (wire_frame_head(&u->rd, u->in, u->in_len, &type, &plen, err,
+					    sizeof(err)) < 0) {
+				snprintf(why, sizeof(why), "refused a frame from the collector: %s",
+					 err);
+				uplink_down(u, now_ms, why);
 				return -1;
 			}
-			if (u->in_len < WIRE_HEADER_LEN + plen)
+			flen = WIRE_HEADER_LEN + (size_t)plen;
+			if (u->in_len < flen)
 				break;
-			body = plen;
-			if (wire_header_flags(u->in) & WIRE_FLAG_AUTH) {
-				if (!u->cfg.key ||
-				    wire_frame_verify(u->in, WIRE_HEADER_LEN + plen, u->cfg.key,
-							u->cfg.keylen, &body, err, sizeof(err)) < 0) {
-					uplink_down(u, now_ms, "collector frame fails authentication");
-					return -1;
-				}
-			}
-			if (type == WIRE_ACK &&
-			    wire_ack_decode(u->in + WIRE_HEADER_LEN, body, &seq, err, sizeof(err)) == 0) {
-				/* ENOENT: an ACK for a batch already dropped: nothing to do */
-				if (spool_batch_remove(u->sp, seq) < 0 && errno != ENOENT)
-					log_msg(LOG_ERR, "spool: cannot delete acknowledged batch %llu: %s",
-						(unsigned long long)seq, strerror(errno));
-				u->acked++;
-				/* only an ACK proves the collector takes our batches: a
-				 * collector that accepts and then refuses keeps backing off */
-				u->backoff_ms = u->cfg.backoff_min_ms;
-				if (u->inflight)
-					u->inflight--;
-			} else if (type == WIRE_ERROR) {
-				if (wire_error_decode(u->in + WIRE_HEADER_LEN, body, reason,
-							sizeof(reason), err, sizeof(err)) < 0)
-					snprintf(reason, sizeof(reason), "(unreadable reason)");
-				log_limited(&u->lim, 5, LOG_ERR, "collector %s refused: %s",
-					    u->cfg.collector, reason);
-				uplink_down(u, now_ms, "collector sent ERROR");
+			if (uplink_frame_take(u, u->in, flen, now_ms) < 0)
 				return -1;
-			} else {
-				uplink_down(u, now_ms, "unexpected frame from collector");
-				return -1;
-			}
-			memmove(u->in, u->in + WIRE_HEADER_LEN + plen,
-				u->in_len - WIRE_HEADER_LEN - plen);
-			u->in_len -= WIRE_HEADER_LEN + plen;
+			memmove(u->in, u->in + flen, u->in_len - flen);
+			u->in_len -= flen;
 		}
 	}
 	return 0;
@@ -439,7 +502,9 @@ int uplink_targets_fetch(const struct uplink_cfg *cfg, int timeout_ms, char **te
 	socklen_t sl;
 	int64_t deadline = fetch_now_ms() + timeout_ms;
 	uint8_t hdr[WIRE_HEADER_LEN], *frame = NULL, *hello = NULL;
-	size_t hello_len, body;
+	struct wire_reader rd;
+	struct wire_frame f;
+	size_t hello_len;
 	uint32_t plen;
 	int fd = -1, type, soerr = 0;
 	socklen_t soerr_len = sizeof(soerr);
@@ -474,13 +539,9 @@ int uplink_targets_fetch(const struct uplink_cfg *cfg, int timeout_ms, char **te
 		snprintf(err, errlen, "%s", strerror(errno));
 		goto err;
 	}
-	if (wire_header_decode(hdr, sizeof(hdr), &type, &plen, why, sizeof(why)) < 0) {
+	uplink_reader_init(&rd, cfg, WIRE_TYPE_BIT(WIRE_TARGETS) | WIRE_TYPE_BIT(WIRE_ERROR));
+	if (wire_frame_head(&rd, hdr, sizeof(hdr), &type, &plen, why, sizeof(why)) < 0) {
 		snprintf(err, errlen, "bad frame: %s", why);
-		goto err;
-	}
-	if ((type != WIRE_TARGETS && type != WIRE_ERROR) ||
-	    plen > 4 + WIRE_TARGETS_TEXT_MAX + WIRE_MAC_LEN) {
-		snprintf(err, errlen, "unexpected frame type %d (%u bytes)", type, plen);
 		goto err;
 	}
 	frame = malloc(WIRE_HEADER_LEN + (size_t)plen);
@@ -493,28 +554,22 @@ int uplink_targets_fetch(const struct uplink_cfg *cfg, int timeout_ms, char **te
 		snprintf(err, errlen, "%s", strerror(errno));
 		goto err;
 	}
-	body = plen;
-	if (wire_header_flags(frame) & WIRE_FLAG_AUTH) {
-		if (!cfg->key || wire_frame_verify(frame, WIRE_HEADER_LEN + plen, cfg->key,
-						     cfg->keylen, &body, why, sizeof(why)) < 0) {
-			snprintf(err, errlen, "frame fails authentication");
-			goto err;
-		}
-	} else if (cfg->key) {
-		/* a collector that knows our key signs its answer */
-		snprintf(err, errlen, "unsigned answer while --key is set");
+	if (wire_frame_open(&rd, frame, WIRE_HEADER_LEN + (size_t)plen, &f, why,
+			    sizeof(why)) < 0) {
+		snprintf(err, errlen, "bad frame: %s", why);
 		goto err;
 	}
-	if (type == WIRE_ERROR) {
+	if (f.type == WIRE_ERROR) {
 		char reason[WIRE_ERROR_TEXT_MAX + 1];
 
-		if (wire_error_decode(frame + WIRE_HEADER_LEN, body, reason, sizeof(reason),
-					why, sizeof(why)) < 0)
+		if (wire_error_decode(f.body, f.body_len, reason, sizeof(reason), why,
+				      sizeof(why)) < 0)
 			snprintf(reason, sizeof(reason), "(unreadable reason)");
-		snprintf(err, errlen, "refused: %s", reason);
+		snprintf(err, errlen, "refused%s: %s",
+			 cfg->key && !f.authenticated ? " (unauthenticated ERROR)" : "", reason);
 		goto err;
 	}
-	if (wire_targets_decode(frame + WIRE_HEADER_LEN, body, text, len, why,
+	if (wire_targets_decode(f.body, f.body_len, text, len, why,
 				  sizeof(why)) < 0) {
 		snprintf(err, errlen, "bad TARGETS: %s", why);
 		goto err;

@@ -35,7 +35,8 @@ Test(keys, malformed_lines_name_file_and_line)
 	} cases[] = {
 		{ "h1 " KEY32 "\n", 0, "keys:1: expected prober<TAB>hex-key" },
 		{ "# c\nh1\t0011\n", 0, "keys:2: key must be 32-128 hex digits" },
-		{ "h1\t" KEY32 "\nh1\t" KEY32 "\n", 0, "keys:2: prober h1 listed twice" },
+		{ "h1\t" KEY32 "\nh1\t" KEY32 "\n", 0, "keys:2: prober h1 listed twice with the same key" },
+		{ "h1\t" KEY32 "\nh1\t" KEY32 KEY32 "\nh1\t" KEY32 "ff\n", 0, "keys:3: prober h1 listed 3 times" },
 		{ "h1\t" KEY32 "\n\nh2\t00112233445566778899aabbccddeefg\n", 0, "keys:3: key is not hex" },
 		{ "\t" KEY32 "\n", 0, "keys:1: bad prober name length" },
 		{ "h1\t0011\0" "2233445566778899aabbccddeeff\n", 37, "keys:1: NUL byte in line" },

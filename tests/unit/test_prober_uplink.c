@@ -109,7 +109,9 @@ static int frame_next(struct uplink *u, int *cfd, uint64_t *seq)
 
 			*seq = 0;
 			if (type == WIRE_BATCH) {
-				cr_assert_eq(wire_batch_decode(buf + WIRE_HEADER_LEN, plen, &b, err,
+				size_t body = plen - ((wire_header_flags(buf) & WIRE_FLAG_AUTH) ? 32 : 0);
+
+				cr_assert_eq(wire_batch_decode(buf + WIRE_HEADER_LEN, body, &b, err,
 								 sizeof(err)), 0, "%s", err);
 				*seq = b.seq;
 				wire_batch_free(&b);
@@ -186,6 +188,91 @@ Test(uplink, hello_then_batches_in_order_acked_ones_deleted_rest_resent)
 	ack_send(cfd, 4);
 	uplink_settle(u);
 	cr_assert_eq(spool_count(sp), 0);
+	close(cfd);
+	uplink_free(u);
+	spool_close(sp);
+}
+
+static const uint8_t test_key[16] = "uplink-test-key!";
+
+static void ack_send_signed(int cfd, uint64_t seq, const uint8_t *key)
+{
+	uint8_t *buf;
+	size_t len;
+
+	cr_assert_eq(wire_ack_encode(seq, &buf, &len), 0);
+	if (key)
+		cr_assert_eq(wire_frame_sign(&buf, &len, key, 16), 0);
+	cr_assert_eq(write(cfd, buf, len), (ssize_t)len);
+	free(buf);
+}
+
+/* Run the uplink until it closes our end of the connection (EOF on cfd);
+ * returns 1 if it did within 2 s. */
+static int uplink_hangs_up(struct uplink *u, int cfd)
+{
+	int64_t deadline = now_ms() + 2000;
+	uint8_t b[4096];
+
+	while (now_ms() < deadline) {
+		ssize_t r;
+
+		uplink_run(u, 1, 1, now_ms());
+		r = read(cfd, b, sizeof(b));
+		if (r == 0 || (r < 0 && errno == ECONNRESET))
+			return 1;
+		usleep(1000);
+	}
+	return 0;
+}
+
+/* Anyone able to inject one TCP segment could forge an unsigned ACK: with a
+ * key set it must not delete the batch, and the connection is dropped. A
+ * signed ACK for a seq this connection never sent (a replay) is refused too;
+ * a signed ACK for a batch it sent deletes it. */
+Test(uplink, spoofed_unsigned_ack_leaves_batch_in_spool_and_drops_connection)
+{
+	char err[256], where[64];
+	struct spool *sp = spool_open(dir, 1 << 20, err, sizeof(err));
+	struct uplink_cfg cfg = { .collector = where, .name = "p1", .window = 8,
+				  .key = test_key, .keylen = 16,
+				  .backoff_min_ms = 10, .backoff_max_ms = 40 };
+	struct uplink *u;
+	int cfd = -1;
+	uint64_t seq;
+
+	cr_assert_not_null(sp, "%s", err);
+	batch_spool(sp);
+	snprintf(where, sizeof(where), "198.18.0.1:%u", lport);
+	u = uplink_new(&cfg, sp, err, sizeof(err));
+	cr_assert_not_null(u, "%s", err);
+
+	cr_assert_eq(frame_next(u, &cfd, &seq), WIRE_HELLO);
+	cr_assert_eq(frame_next(u, &cfd, &seq), WIRE_BATCH);
+	cr_assert_eq(seq, 1);
+	ack_send_signed(cfd, 1, NULL); /* the spoofed, unsigned ACK */
+	cr_assert(uplink_hangs_up(u, cfd), "connection kept after an unsigned ACK");
+	cr_assert_eq(spool_count(sp), 1, "an unsigned ACK deleted a spooled batch");
+	cr_assert_eq(uplink_acked(u), 0);
+	close(cfd);
+	cfd = -1;
+
+	/* a correctly signed ACK (captured earlier, replayed) for a batch this
+	 * connection did not send */
+	cr_assert_eq(frame_next(u, &cfd, &seq), WIRE_HELLO);
+	ack_send_signed(cfd, 7, test_key);
+	cr_assert(uplink_hangs_up(u, cfd), "connection kept after an ACK for an unsent batch");
+	cr_assert_eq(spool_count(sp), 1, "a replayed ACK deleted a spooled batch");
+	close(cfd);
+	cfd = -1;
+
+	/* the honest path still works */
+	cr_assert_eq(frame_next(u, &cfd, &seq), WIRE_HELLO);
+	cr_assert_eq(frame_next(u, &cfd, &seq), WIRE_BATCH);
+	ack_send_signed(cfd, 1, test_key);
+	uplink_settle(u);
+	cr_assert_eq(spool_count(sp), 0, "a signed ACK for a sent batch deletes it");
+	cr_assert_eq(uplink_acked(u), 1);
 	close(cfd);
 	uplink_free(u);
 	spool_close(sp);
