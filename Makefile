@@ -6,8 +6,9 @@ SAN ?= 0
 CC ?= cc
 # Only what some source uses: libmnl (prober netlink), SQLite (store),
 # libcurl (HTTP clients: Alertmanager, ClickHouse), libcrypto (frame MACs),
-# libmicrohttpd (the collector's metrics server).
-PKGS := libmnl sqlite3 libcurl libcrypto libmicrohttpd
+# libmicrohttpd (HTTP servers: the collector's metrics, triangulate serve),
+# libpcap (the prober's packet dump).
+PKGS := libmnl sqlite3 libcurl libcrypto libmicrohttpd libpcap
 
 WARN := -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Werror
 OPTFLAGS ?= -O2 -g

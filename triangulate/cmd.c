@@ -5,6 +5,7 @@
 #include "cmd_localize.h"
 #include "query.h"
 #include "cmd_watch.h"
+#include "serve.h"
 
 #include <stddef.h>
 
@@ -18,6 +19,7 @@ const struct cmd cmd_table[] = {
 	{ "link", cmd_link, "is this link dropping? loss now and over hours, evidence, verdict" },
 	{ "suspects", cmd_suspects, "suspect history: opened, last seen, closed" },
 	{ "report", cmd_report, "fabric health report: index.html and summary.json for a day" },
+	{ "serve", cmd_serve, "the fabric page live over HTTP: heatmap, suspects, drill-downs, JSON API" },
 	{ "export", cmd_export, "write a window of the collector's database as an observations file" },
 	{ NULL, NULL, NULL },
 };

@@ -1,0 +1,39 @@
+/* A small HTTP server for GETs on libmicrohttpd (triangulate serve, the
+ * collector's metrics): listen on ADDR:PORT, bounded connections and
+ * timeouts, one callback that fills a body. */
+#ifndef FM_HTTPD_H
+#define FM_HTTPD_H
+
+#include <stddef.h>
+
+struct httpd;
+struct httpd_req; /* one request, valid during the callback only */
+
+/* Called for each GET (and HEAD) on one of the server's threads, path
+ * without the query string. Fills *body with a malloc'd buffer of *len bytes
+ * (freed by the server) and *content_type (static), and returns the HTTP
+ * status (200, 404, ...), or -1 for a 500 (then *body is ignored). */
+typedef int (*httpd_get_cb)(struct httpd_req *req, const char *path, char **body,
+			    size_t *len, const char **content_type, void *arg);
+
+/* Bounds; 0 in a field takes its default. */
+struct httpd_limits {
+	unsigned conn_max;      /* open connections at once (default 64) */
+	unsigned timeout_s;     /* an idle connection is closed (default 10) */
+	unsigned threads;       /* threads answering (default 2) */
+};
+
+/* Listen on "ADDR:PORT" ("[v6]:PORT"; port 0 = any free) and answer GETs
+ * with cb on threads of the server's own; other methods get 405. limits may
+ * be NULL. Returns the server, or NULL with the reason in err. */
+struct httpd *httpd_start(const char *listen, const struct httpd_limits *limits,
+			  httpd_get_cb cb, void *arg, char *err, size_t errlen);
+/* The port bound (the one chosen for port 0). */
+int httpd_port(const struct httpd *s);
+/* Stop answering, close every connection, free. NULL is a no-op. */
+void httpd_stop(struct httpd *s);
+
+/* The value of query argument name ("?name=value", decoded), or NULL. */
+const char *httpd_req_arg(struct httpd_req *req, const char *name);
+
+#endif

@@ -1,0 +1,207 @@
+/* Tests of triangulate serve on a synthetic fabric database with a faulty
+ * link: the JSON API names it as the report and the query would, unknown
+ * names and other methods are refused, the connection bound holds. */
+#include "serve.h"
+#include "synth_db.h"
+
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define T_END_MS 1800000000000LL
+
+static char t_dir[64], t_db[96], t_inv[96];
+static struct serve *t_srv;
+
+static void t_setup(void)
+{
+	struct synth_db_cfg c;
+	struct serve_cfg cfg = { 0 };
+	char err[512];
+
+	snprintf(t_dir, sizeof(t_dir), "/tmp/fm-serve-%d", (int)getpid());
+	mkdir(t_dir, 0755);
+	snprintf(t_db, sizeof(t_db), "%s/fm.db", t_dir);
+	snprintf(t_inv, sizeof(t_inv), "%s/inv", t_dir);
+	synth_db_cfg_default(&c);
+	c.intervals = 30;
+	c.interval_ms = 10000;
+	c.start_ms = T_END_MS - 300000;
+	c.fault_from = "spine1";
+	c.fault_to = "leaf2";
+	c.fault_loss_ratio = 0.05;
+	c.fault_start_ms = T_END_MS - 150000;
+	c.fault_end_ms = T_END_MS;
+	cr_assert_gt(synth_db_write(t_db, t_inv, &c, err, sizeof(err)), 0, "%s", err);
+	cfg.db = t_db;
+	cfg.inventory = t_inv;
+	cfg.listen = "127.0.0.1:0";
+	cfg.window_ms = 120000;
+	cfg.since_ms = 300000;
+	cfg.refresh_ms = 60000;
+	cfg.down_after_ms = 60000;
+	cfg.until_ms = T_END_MS;
+	cfg.conn_max = 4;
+	cfg.timeout_ms = 2000;
+	t_srv = serve_start(&cfg, err, sizeof(err));
+	cr_assert_not_null(t_srv, "%s", err);
+}
+
+static void t_teardown(void)
+{
+	char cmd[160];
+
+	serve_stop(t_srv);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t_dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+static int t_connect(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons((uint16_t)serve_port(t_srv)) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	cr_assert_geq(fd, 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+/* One request on a fresh connection; the whole response (head and body)
+ * into a malloc'd string, read until the server closes (HTTP/1.0). */
+static char *t_request(const char *method, const char *path)
+{
+	int fd = t_connect();
+	size_t n = 0, cap = 1 << 16;
+	char *buf = malloc(cap + 1), req[512];
+	ssize_t r;
+
+	snprintf(req, sizeof(req), "%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", method, path);
+	cr_assert_eq(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	for (;;) {
+		struct pollfd p = { fd, POLLIN, 0 };
+
+		cr_assert_eq(poll(&p, 1, 30000), 1, "no answer to %s in 30 s", path);
+		if (n == cap)
+			cr_assert_not_null(buf = realloc(buf, (cap *= 2) + 1));
+		r = read(fd, buf + n, cap - n);
+		cr_assert_geq(r, 0);
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	buf[n] = '\0';
+	return buf;
+}
+
+static int t_status(const char *resp)
+{
+	int code = 0;
+
+	cr_assert_eq(sscanf(resp, "HTTP/1.%*d %d", &code), 1, "%.80s", resp);
+	return code;
+}
+
+TestSuite(serve, .init = t_setup, .fini = t_teardown, .timeout = 120);
+
+Test(serve, summary_names_the_faulty_link_as_the_report_does)
+{
+	char *r = t_request("GET", "/api/summary");
+
+	cr_assert_eq(t_status(r), 200, "%.300s", r);
+	cr_assert(strstr(r, "Content-Type: application/json"), "%.300s", r);
+	cr_assert(strstr(r, "\"suspect_keys\": [\"link spine1 leaf2\"]"), "%s", r);
+	free(r);
+}
+
+Test(serve, link_api_is_the_query_answer)
+{
+	char *r = t_request("GET", "/api/link/spine1/leaf2");
+
+	cr_assert_eq(t_status(r), 200, "%.300s", r);
+	cr_assert(strstr(r, "\"subject\": \"link\""), "%s", r);
+	cr_assert(strstr(r, "\"verdict\": \"dropping\""), "%s", r);
+	cr_assert(strstr(r, "\"history\": [\n  {"), "%s", r);
+	free(r);
+	r = t_request("GET", "/api/device/leaf1");
+	cr_assert_eq(t_status(r), 200, "%.300s", r);
+	cr_assert(strstr(r, "\"subject\": \"device\""), "%s", r);
+	free(r);
+}
+
+Test(serve, unknown_names_paths_and_methods_are_refused)
+{
+	static const struct {
+		const char *method, *path;
+		int status;
+		const char *says;
+	} cases[] = {
+		{ "GET", "/api/device/nosuch", 404, "no device 'nosuch'" },
+		{ "GET", "/api/link/spine1", 404, "want /api/link/FROM/TO" },
+		{ "GET", "/link/a/b/c", 404, "not found" },
+		{ "GET", "/device/", 404, "not found" },
+		{ "GET", "/nothing", 404, "not found" },
+		{ "POST", "/api/summary", 405, "only GET and HEAD" },
+		{ "DELETE", "/", 405, "only GET and HEAD" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *r = t_request(cases[i].method, cases[i].path);
+
+		cr_expect_eq(t_status(r), cases[i].status, "%s %s: %.200s", cases[i].method,
+			     cases[i].path, r);
+		cr_expect(strstr(r, cases[i].says), "%s %s: %s", cases[i].method,
+			  cases[i].path, r);
+		free(r);
+	}
+}
+
+Test(serve, pages_are_self_updating_shells)
+{
+	char *r = t_request("GET", "/");
+
+	cr_assert_eq(t_status(r), 200);
+	cr_assert(strstr(r, "fetch('/api/report.html'"), "%s", r);
+	cr_assert(strstr(r, "Cache-Control: no-store"), "%.300s", r);
+	free(r);
+	r = t_request("GET", "/link/spine1/leaf2");
+	cr_assert_eq(t_status(r), 200);
+	cr_assert(strstr(r, "id=\"chart\""));
+	free(r);
+}
+
+Test(serve, connections_past_the_bound_are_not_served)
+{
+	int fds[4];
+	char *r;
+
+	/* four idle connections fill the bound of 4 ... */
+	for (int i = 0; i < 4; i++)
+		fds[i] = t_connect();
+	usleep(200000);
+	{
+		int fd = t_connect();
+		struct pollfd p = { fd, POLLIN, 0 };
+		char c;
+
+		/* ... so a fifth is closed unanswered */
+		cr_assert_eq(poll(&p, 1, 5000), 1, "fifth connection neither served nor closed");
+		cr_assert_leq(read(fd, &c, 1), 0, "a fifth connection was answered");
+		close(fd);
+	}
+	for (int i = 0; i < 4; i++)
+		close(fds[i]);
+	usleep(200000);
+	r = t_request("GET", "/api/status");
+	cr_assert_eq(t_status(r), 200, "%.200s", r);
+	free(r);
+}

@@ -1,0 +1,369 @@
+/* triangulate serve's state and routes: the refresh thread re-gathers the
+ * live window with the report's logic and swaps in its summary.json and page;
+ * the HTTP callback answers from that copy, or builds a device/link answer
+ * with the query's logic. Writers are the report's and the query's own. */
+#include "serve.h"
+
+#include "fabric_report.h"
+#include "httpd.h"
+#include "json_out.h"
+#include "inventory.h"
+#include "query.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define SERVE_NAME_MAX QUERY_NAME_MAX
+
+/* One gathered window, written by both report writers. */
+struct serve_snap {
+	char *json, *html;
+	size_t json_len, html_len;
+};
+
+struct serve {
+	struct serve_cfg cfg;
+	struct inventory *inv;
+	struct httpd *http;
+	pthread_t thread;
+	int thread_up;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	int stopping;            /* under lock */
+	struct serve_snap snap;  /* under lock; the newest good one */
+	char error[512];         /* under lock; the last refresh's failure, "" if none */
+};
+
+static int64_t serve_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t serve_until_ms(const struct serve *s)
+{
+	return s->cfg.until_ms ? s->cfg.until_ms : serve_now_ms();
+}
+
+/* Run one writer into a malloc'd buffer. */
+static int serve_render(const struct freport_ops *ops, const struct freport *r,
+			char **buf, size_t *len)
+{
+	FILE *f = open_memstream(buf, len);
+	int rc;
+
+	if (!f)
+		return -1;
+	rc = ops->write(f, r);
+	if (fclose(f) || rc < 0) {
+		free(*buf);
+		*buf = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Gather the window ending now and swap it in; on failure the previous one
+ * stays and the reason is kept for /api/status. */
+static int serve_refresh(struct serve *s)
+{
+	struct freport r = { 0 };
+	struct serve_snap n = { 0 }, old;
+	char err[512];
+	int rc = -1;
+
+	r.db = s->cfg.db;
+	r.inventory = s->cfg.inventory;
+	r.generated_ms = serve_now_ms();
+	r.until_ms = serve_until_ms(s);
+	r.since_ms = r.until_ms - s->cfg.window_ms;
+	if (freport_gather(&r, s->inv, s->cfg.slice_ms ? s->cfg.slice_ms : s->cfg.window_ms / 12,
+			   s->cfg.down_after_ms, err, sizeof(err)) < 0)
+		goto out;
+	if (serve_render(&freport_json_ops, &r, &n.json, &n.json_len) < 0 ||
+	    serve_render(&freport_html_ops, &r, &n.html, &n.html_len) < 0) {
+		snprintf(err, sizeof(err), "writing the page: %s", strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	freport_free(&r);
+	pthread_mutex_lock(&s->lock);
+	if (rc == 0) {
+		old = s->snap;
+		s->snap = n;
+		n = old;
+		s->error[0] = '\0';
+	} else {
+		snprintf(s->error, sizeof(s->error), "%s", err);
+	}
+	pthread_mutex_unlock(&s->lock);
+	free(n.json);
+	free(n.html);
+	return rc;
+}
+
+static void *serve_refresh_loop(void *arg)
+{
+	struct serve *s = arg;
+	struct timespec at;
+
+	pthread_mutex_lock(&s->lock);
+	while (!s->stopping) {
+		clock_gettime(CLOCK_REALTIME, &at);
+		at.tv_sec += s->cfg.refresh_ms / 1000;
+		at.tv_nsec += (s->cfg.refresh_ms % 1000) * 1000000;
+		if (at.tv_nsec >= 1000000000) {
+			at.tv_sec++;
+			at.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&s->wake, &s->lock, &at);
+		if (s->stopping)
+			break;
+		pthread_mutex_unlock(&s->lock);
+		if (serve_refresh(s) < 0) {
+			pthread_mutex_lock(&s->lock);
+			fprintf(stderr, "triangulate serve: refresh: %s\n", s->error);
+			continue;
+		}
+		pthread_mutex_lock(&s->lock);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+static char *serve_copy(const char *src, size_t n, size_t *len)
+{
+	char *b = malloc(n + 1);
+
+	if (!b)
+		return NULL;
+	memcpy(b, src, n);
+	b[n] = '\0';
+	*len = n;
+	return b;
+}
+
+/* A small JSON error body: {"error": "..."} */
+static char *serve_json_error(const char *msg, size_t *len)
+{
+	char *buf = NULL;
+	FILE *f = open_memstream(&buf, len);
+
+	if (!f)
+		return NULL;
+	fprintf(f, "{\"error\": ");
+	json_string_write(f, msg);
+	fprintf(f, "}\n");
+	if (fclose(f)) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* Split "/a/b" after prefix into up to two names; the count, or -1 when a
+ * name is empty, too long, or there are more. */
+static int serve_path_names(const char *path, const char *prefix,
+			    char names[2][SERVE_NAME_MAX])
+{
+	const char *p = path + strlen(prefix);
+	int n = 0;
+
+	while (*p) {
+		const char *slash = strchr(p, '/');
+		size_t l = slash ? (size_t)(slash - p) : strlen(p);
+
+		if (n == 2 || l == 0 || l >= SERVE_NAME_MAX)
+			return -1;
+		memcpy(names[n], p, l);
+		names[n++][l] = '\0';
+		p += l + (slash != NULL);
+		if (slash && !*p)
+			return -1; /* a trailing slash */
+	}
+	return n;
+}
+
+/* /api/device/NAME and /api/link/A/B: the query's answer, written by its
+ * JSON writer. */
+static int serve_answer(struct serve *s, const char *from, const char *to,
+			char **body, size_t *len)
+{
+	struct query_answer a = { 0 };
+	char err[512];
+	FILE *f;
+	int rc;
+
+	snprintf(a.from, sizeof(a.from), "%s", from);
+	snprintf(a.to, sizeof(a.to), "%s", to ? to : "");
+	a.now_ms = serve_until_ms(s);
+	rc = query_answer_build(&a, s->cfg.db, s->inv, s->cfg.window_ms, s->cfg.since_ms,
+				s->cfg.since_ms / 12, err, sizeof(err));
+	if (rc != 0) {
+		query_answer_free(&a);
+		*body = serve_json_error(err, len);
+		return rc > 0 ? 404 : 503;
+	}
+	if (!(f = open_memstream(body, len))) {
+		query_answer_free(&a);
+		return -1;
+	}
+	rc = query_json_ops.answer_write(f, &a);
+	query_answer_free(&a);
+	if (fclose(f) || rc < 0) {
+		free(*body);
+		*body = NULL;
+		return -1;
+	}
+	return 200;
+}
+
+static int serve_get(struct httpd_req *req, const char *path, char **body,
+		     size_t *len, const char **type, void *arg)
+{
+	static const char json[] = "application/json";
+	static const char html[] = "text/html; charset=utf-8";
+	struct serve *s = arg;
+	char names[2][SERVE_NAME_MAX];
+	int n, status = 200;
+
+	(void)req;
+	if (!strcmp(path, "/")) {
+		*type = html;
+		*body = serve_copy(serve_page_fabric, strlen(serve_page_fabric), len);
+		return 200;
+	}
+	if (!strncmp(path, "/device/", 8) || !strncmp(path, "/link/", 6)) {
+		n = serve_path_names(path, path[1] == 'd' ? "/device/" : "/link/", names);
+		if (n != (path[1] == 'd' ? 1 : 2))
+			goto not_found;
+		*type = html;
+		*body = serve_copy(serve_page_subject, strlen(serve_page_subject), len);
+		return 200;
+	}
+	if (!strcmp(path, "/api/summary") || !strcmp(path, "/api/report.html")) {
+		int want_json = path[5] == 's';
+
+		pthread_mutex_lock(&s->lock);
+		if (want_json && s->snap.json) {
+			*body = serve_copy(s->snap.json, s->snap.json_len, len);
+		} else if (!want_json && s->snap.html) {
+			*body = serve_copy(s->snap.html, s->snap.html_len, len);
+		} else {
+			*body = serve_json_error(s->error[0] ? s->error : "no data gathered yet", len);
+			status = 503;
+			want_json = 1;
+		}
+		pthread_mutex_unlock(&s->lock);
+		*type = want_json ? json : html;
+		return status;
+	}
+	if (!strcmp(path, "/api/status")) {
+		char *buf = NULL;
+		FILE *f = open_memstream(&buf, len);
+
+		if (!f)
+			return -1;
+		pthread_mutex_lock(&s->lock);
+		fprintf(f, "{\"db\": ");
+		json_string_write(f, s->cfg.db);
+		fprintf(f, ", \"window_ms\": %lld, \"refresh_ms\": %lld, \"since_ms\": %lld, "
+			"\"error\": ", s->cfg.window_ms, s->cfg.refresh_ms, s->cfg.since_ms);
+		if (s->error[0])
+			json_string_write(f, s->error);
+		else
+			fprintf(f, "null");
+		fprintf(f, "}\n");
+		pthread_mutex_unlock(&s->lock);
+		if (fclose(f)) {
+			free(buf);
+			return -1;
+		}
+		*body = buf;
+		*type = json;
+		return 200;
+	}
+	if (!strncmp(path, "/api/device/", 12) || !strncmp(path, "/api/link/", 10)) {
+		int is_link = path[5] == 'l';
+
+		n = serve_path_names(path, is_link ? "/api/link/" : "/api/device/", names);
+		*type = json;
+		if (n != (is_link ? 2 : 1)) {
+			*body = serve_json_error(is_link ? "want /api/link/FROM/TO"
+						 : "want /api/device/NAME", len);
+			return 404;
+		}
+		return serve_answer(s, names[0], is_link ? names[1] : NULL, body, len);
+	}
+not_found:
+	*type = !strncmp(path, "/api/", 5) ? json : "text/plain; charset=utf-8";
+	*body = *type == json ? serve_json_error("no such resource", len)
+			      : serve_copy("not found\n", 10, len);
+	return 404;
+}
+
+struct serve *serve_start(const struct serve_cfg *cfg, char *err, size_t errlen)
+{
+	struct httpd_limits lim = { 0 };
+	struct serve *s = calloc(1, sizeof(*s));
+
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->cfg = *cfg;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->wake, NULL);
+	if (cfg->inventory && !(s->inv = inventory_file_open(cfg->inventory, err, errlen)))
+		goto err;
+	/* the first page has data, or the reason it has none */
+	if (serve_refresh(s) < 0) {
+		snprintf(err, errlen, "%s", s->error);
+		goto err;
+	}
+	if (pthread_create(&s->thread, NULL, serve_refresh_loop, s)) {
+		snprintf(err, errlen, "cannot start the refresh thread");
+		goto err;
+	}
+	s->thread_up = 1;
+	lim.conn_max = (unsigned)cfg->conn_max;
+	lim.timeout_s = (unsigned)((cfg->timeout_ms + 999) / 1000);
+	if (!(s->http = httpd_start(cfg->listen, &lim, serve_get, s, err, errlen)))
+		goto err;
+	return s;
+err:
+	serve_stop(s);
+	return NULL;
+}
+
+int serve_port(const struct serve *s)
+{
+	return httpd_port(s->http);
+}
+
+void serve_stop(struct serve *s)
+{
+	if (!s)
+		return;
+	httpd_stop(s->http);
+	if (s->thread_up) {
+		pthread_mutex_lock(&s->lock);
+		s->stopping = 1;
+		pthread_cond_signal(&s->wake);
+		pthread_mutex_unlock(&s->lock);
+		pthread_join(s->thread, NULL);
+	}
+	inventory_free(s->inv);
+	free(s->snap.json);
+	free(s->snap.html);
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->wake);
+	free(s);
+}
