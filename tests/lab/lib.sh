@@ -168,8 +168,9 @@ lab_collector_start() {
 }
 
 # lab_mesh_start "KEYS" HOST... [-- PROBER_OPTION...]: on every HOST a prober
-# (log prober.HOST.log) probing every other HOST's IPv4 address with the
-# targets-file KEYS, reporting to the collector on h1.
+# (log prober.HOST.log) probing every other HOST's IPv4 address (IPv6 with
+# LAB_MESH_FAMILY=6) with the targets-file KEYS, reporting to the collector
+# on h1.
 lab_mesh_start() {
 	local keys=$1 h t col
 	local -a hosts=()
@@ -177,7 +178,7 @@ lab_mesh_start() {
 	shift
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do hosts+=("$1"); shift; done
 	[ "${1:-}" = -- ] && shift
-	for h in "${hosts[@]}"; do addr[$h]=$(fab addr "$h" -4) || return 1; done
+	for h in "${hosts[@]}"; do addr[$h]=$(fab addr "$h" "-${LAB_MESH_FAMILY:-4}") || return 1; done
 	col=$(fab addr h1 -4):31337 || return 1
 	for h in "${hosts[@]}"; do
 		{
