@@ -20,7 +20,8 @@ struct synthdb_cfg {
 };
 
 static const struct opt_spec synthdb_opts[] = {
-	{ "db", 'd', OPT_STR, offsetof(struct synthdb_cfg, db), 0, 0, NULL, "FILE", "database to write (required)" },
+	{ "store", 0, OPT_STR, offsetof(struct synthdb_cfg, db), 0, 0, NULL, "URL", "store to write: PATH, sqlite:PATH, clickhouse://HOST:PORT/DB (required)" },
+	{ "db", 'd', OPT_STR, offsetof(struct synthdb_cfg, db), 0, 0, NULL, "URL", "the same as --store" },
 	{ "inventory", 'i', OPT_STR, offsetof(struct synthdb_cfg, inventory), 0, 0, NULL, "FILE", "inventory file to write" },
 	{ "span", 0, OPT_MS, offsetof(struct synthdb_cfg, span_ms), 60e3, 400 * 86400e3, "1h", "DURATION", "history to write" },
 	{ "interval", 0, OPT_MS, offsetof(struct synthdb_cfg, interval_ms), 1e3, 86400e3, "1m", "DURATION", "batch interval" },

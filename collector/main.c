@@ -15,7 +15,7 @@
 
 struct collector_cfg {
 	const char *listen;      /* ADDR:PORT the probers connect to */
-	const char *db;          /* SQLite database file, created if missing */
+	const char *db;          /* store URL (--store, --db): SQLite file or ClickHouse */
 	long long retention_ms;  /* raw per-interval results kept this long */
 	long long rollup_keep_ms; /* hourly rollups kept this long */
 	long long maintenance_ms; /* period of rollup + retention runs */
@@ -31,8 +31,9 @@ struct collector_cfg {
 static const struct opt_spec collector_opts[] = {
 	{ "listen", 'l', OPT_STR, offsetof(struct collector_cfg, listen), 0, 0, "0.0.0.0:31337", "ADDR:PORT",
 	  "address to accept probers on ([v6]:port for IPv6, port 0 = any)" },
-	{ "db", 'd', OPT_STR, offsetof(struct collector_cfg, db), 0, 0, "faultmesh.db", "FILE",
-	  "SQLite database (created and migrated as needed)" },
+	{ "store", 0, OPT_STR, offsetof(struct collector_cfg, db), 0, 0, "faultmesh.db", "URL",
+	  "the store, created and migrated as needed: PATH or sqlite:PATH (SQLite), clickhouse://HOST:PORT/DB" },
+	{ "db", 'd', OPT_STR, offsetof(struct collector_cfg, db), 0, 0, NULL, "URL", "the same as --store" },
 	{ "retention", 'r', OPT_MS, offsetof(struct collector_cfg, retention_ms), 60000, 3650.0 * 86400000, "7d",
 	  "DURATION", "keep raw per-interval results this long" },
 	{ "rollup-retention", 0, OPT_MS, offsetof(struct collector_cfg, rollup_keep_ms), 60000,
@@ -150,7 +151,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	store = store_open("sqlite", cfg.db, err, sizeof(err));
+	store = store_open(NULL, cfg.db, err, sizeof(err));
 	if (!store) {
 		log_msg(LOG_ERR, "store: %s", err);
 		keyring_free(keys);

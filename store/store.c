@@ -16,7 +16,31 @@ struct store {
 
 static const struct store_ops *const store_backends[] = {
 	&store_sqlite_ops,
+	&store_clickhouse_ops,
 };
+
+void store_url_split(const char *url, const char **backend,
+		     const char **location)
+{
+	if (!strncmp(url, "clickhouse://", 13)) {
+		*backend = "clickhouse";
+		*location = url;
+	} else if (!strncmp(url, "sqlite:", 7)) {
+		*backend = "sqlite";
+		*location = url + 7;
+	} else {
+		*backend = "sqlite";
+		*location = url;
+	}
+}
+
+int store_url_is_file(const char *url, const char **path)
+{
+	const char *backend;
+
+	store_url_split(url, &backend, path);
+	return !strcmp(backend, "sqlite");
+}
 
 struct store *store_open(const char *backend, const char *path, char *err,
 			 size_t errlen)
@@ -25,8 +49,13 @@ struct store *store_open(const char *backend, const char *path, char *err,
 	struct store *s;
 	size_t i;
 
+	if (!path) {
+		snprintf(err, errlen, "no store given");
+		errno = EINVAL;
+		return NULL;
+	}
 	if (!backend)
-		backend = "sqlite";
+		store_url_split(path, &backend, &path);
 	for (i = 0; i < sizeof(store_backends) / sizeof(store_backends[0]); i++)
 		if (strcmp(store_backends[i]->name, backend) == 0)
 			ops = store_backends[i];
@@ -178,4 +207,30 @@ int store_observations_hourly_query(struct store *s, int64_t since_ms,
 {
 	return s->ops->observations_hourly_query(s->h, since_ms, until_ms, cb,
 						 arg, s->err, sizeof(s->err));
+}
+
+void store_path_text_build(const struct wire_path *p, char *hops,
+			   size_t hops_len, char *replies, char *probes,
+			   size_t counts_len)
+{
+	size_t hl = 0, rl = 0, pl = 0;
+	unsigned i;
+
+	if (p->nhops == 0) {
+		snprintf(hops, hops_len, "-");
+		replies[0] = probes[0] = '\0';
+		return;
+	}
+	hops[0] = replies[0] = probes[0] = '\0';
+	for (i = 0; i < p->nhops && i < WIRE_HOPS_MAX; i++) {
+		char a[64];
+
+		hl += (size_t)snprintf(hops + hl, hops_len - hl, "%s%s",
+				       i ? "," : "",
+				       wire_addr_str(&p->hops[i], a, sizeof(a)));
+		rl += (size_t)snprintf(replies + rl, counts_len - rl, "%s%u",
+				       i ? "," : "", p->hop_replies[i]);
+		pl += (size_t)snprintf(probes + pl, counts_len - pl, "%s%u",
+				       i ? "," : "", p->hop_probes[i]);
+	}
 }

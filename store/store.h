@@ -84,12 +84,24 @@ struct store_ops {
 };
 
 extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_clickhouse_ops;
 
 /* Open (creating and migrating as needed) the store at path with the named
- * backend ("sqlite"; NULL = sqlite). Returns NULL with the reason in err: an
- * unknown backend, an unreadable file, or a schema newer than this code. */
+ * backend ("sqlite" or "clickhouse"). backend NULL: path is a store URL, as
+ * --store takes it: a file path or "sqlite:PATH" (SQLite), or
+ * "clickhouse://HOST[:PORT]/DB" (ClickHouse's HTTP interface, port 8123 by
+ * default). Returns NULL with the reason in err: an unknown backend, an
+ * unreadable file or unreachable server, or a schema newer than this code. */
 struct store *store_open(const char *backend, const char *path, char *err,
 			 size_t errlen);
+
+/* Split a store URL into its backend name and the location that backend
+ * opens (a file path, or the clickhouse:// URL itself). */
+void store_url_split(const char *url, const char **backend,
+		     const char **location);
+
+/* Is url a SQLite file (a path or sqlite:PATH)? Sets *path to the file. */
+int store_url_is_file(const char *url, const char **path);
 void store_close(struct store *s);
 
 /* Reason for the last failure on s. */
@@ -148,5 +160,12 @@ int store_observations_query(struct store *s, int64_t since_ms,
 int store_observations_hourly_query(struct store *s, int64_t since_ms,
 				    int64_t until_ms, store_obs_cb cb,
 				    void *arg);
+
+/* For backends: a path's hop list in the observations path syntax
+ * ("a,*,b"; "-" when the trace found no hops) and its per-hop reply and
+ * probe counts as comma lists. */
+void store_path_text_build(const struct wire_path *p, char *hops,
+			   size_t hops_len, char *replies, char *probes,
+			   size_t counts_len);
 
 #endif

@@ -2,6 +2,7 @@
  * rounds, episodes and points, schema and migrations from schemas/history.sql
  * embedded at build time; WAL and a busy timeout so it shares the file. */
 #include "store_history.h"
+#include "store.h"
 #include "store_migrate.h"
 
 #include <inttypes.h>
@@ -102,6 +103,7 @@ static const char *const history_stmt_sql[HS_COUNT] = {
 
 struct history {
 	sqlite3 *db;
+	int in_memory; /* the store is not a SQLite file: history lives here only */
 	sqlite3_stmt *st[HS_COUNT];
 	char err[512];
 };
@@ -131,11 +133,20 @@ struct history *history_open(const char *path, char *err, size_t errlen)
 {
 	struct history *h = calloc(1, sizeof(*h));
 	char *msg = NULL;
+	const char *file;
 
 	if (!h) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	/* Suspect history is kept in SQLite: beside a ClickHouse store it
+	 * lives in this process's memory only (a watch's episodes still age
+	 * right; queries find no past rounds). */
+	if (!store_url_is_file(path, &file)) {
+		file = ":memory:";
+		h->in_memory = 1;
+	}
+	path = file;
 	if (sqlite3_open_v2(path, &h->db,
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 				    SQLITE_OPEN_NOMUTEX,
@@ -475,6 +486,8 @@ int history_prober_health_query(struct history *h, int64_t since_ms,
 				int64_t until_ms, history_prober_cb cb,
 				void *arg)
 {
+	if (h->in_memory)
+		return 0; /* no store tables beside an in-memory history */
 	/* Left join: a prober with no batch in the window is the one that was
 	 * down all along, and must still be listed. Prepared per call, since
 	 * the store's tables may be absent in a history-only file. */

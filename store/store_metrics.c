@@ -2,6 +2,7 @@
  * counts over a recent window, read on a read-only connection (WAL lets it
  * read while ingest writes). */
 #include "store_metrics.h"
+#include "store.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -37,9 +38,14 @@ static const char store_metrics_probers_sql[] =
 struct store_metrics *store_metrics_open(const char *path, char *err,
 					 size_t errlen)
 {
-	struct store_metrics *m = calloc(1, sizeof(*m));
+	struct store_metrics *m;
 
-	if (!m) {
+	if (!store_url_is_file(path, &path)) {
+		snprintf(err, errlen, "%s: prober figures are read from SQLite stores only",
+			 path);
+		return NULL;
+	}
+	if (!(m = calloc(1, sizeof(*m)))) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}

@@ -713,33 +713,6 @@ static int sqlite_health_insert(void *h, const struct wire_health *hl,
 	return 0;
 }
 
-/* Hop list in the observations path syntax; "-" when the trace has no hops. */
-static void path_text_build(const struct wire_path *p, char *hops,
-			    size_t hops_len, char *replies, char *probes,
-			    size_t counts_len)
-{
-	size_t hl = 0, rl = 0, pl = 0;
-	unsigned i;
-
-	if (p->nhops == 0) {
-		snprintf(hops, hops_len, "-");
-		replies[0] = probes[0] = '\0';
-		return;
-	}
-	hops[0] = replies[0] = probes[0] = '\0';
-	for (i = 0; i < p->nhops && i < WIRE_HOPS_MAX; i++) {
-		char a[64];
-
-		hl += (size_t)snprintf(hops + hl, hops_len - hl, "%s%s",
-				       i ? "," : "",
-				       wire_addr_str(&p->hops[i], a, sizeof(a)));
-		rl += (size_t)snprintf(replies + rl, counts_len - rl, "%s%u",
-				       i ? "," : "", p->hop_replies[i]);
-		pl += (size_t)snprintf(probes + pl, counts_len - pl, "%s%u",
-				       i ? "," : "", p->hop_probes[i]);
-	}
-}
-
 static int sqlite_path_insert(void *h, const struct wire_path *p, char *err,
 			      size_t errlen)
 {
@@ -755,7 +728,7 @@ static int sqlite_path_insert(void *h, const struct wire_path *p, char *err,
 	    flow_id_get(ss, &p->src, &p->dst, p->proto, p->sport, p->dport,
 			&flow_id, err, errlen) < 0)
 		return -1;
-	path_text_build(p, hops, sizeof(hops), replies, probes, sizeof(replies));
+	store_path_text_build(p, hops, sizeof(hops), replies, probes, sizeof(replies));
 	seen_ms = ss->batch_end_ms;
 
 	/* a change is only a change against an older observation: a late

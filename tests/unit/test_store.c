@@ -162,8 +162,8 @@ Test(store, unknown_backend_refused)
 {
 	char err[256];
 
-	cr_assert_null(store_open("clickhouse", db_path, err, sizeof(err)));
-	cr_assert(strstr(err, "clickhouse"));
+	cr_assert_null(store_open("mysql", db_path, err, sizeof(err)));
+	cr_assert(strstr(err, "mysql"));
 }
 
 Test(store, batch_sent_twice_stored_once)

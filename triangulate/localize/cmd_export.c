@@ -19,8 +19,10 @@ struct export_cfg {
 };
 
 static const struct opt_spec export_opts[] = {
+	{ "store", 0, OPT_STR, offsetof(struct export_cfg, db), 0, 0, NULL, "URL",
+	  "the store: PATH, sqlite:PATH or clickhouse://HOST:PORT/DB (required)" },
 	{ "db", 'd', OPT_STR, offsetof(struct export_cfg, db), 0, 0,
-	  NULL, "DB", "the collector's database (required)" },
+	  NULL, "URL", "the same as --store" },
 	{ "since", 's', OPT_MS, offsetof(struct export_cfg, since_ms), 0,
 	  366.0 * 86400000, "10m", "DUR", "window start, this long ago" },
 	{ "until", 'u', OPT_MS, offsetof(struct export_cfg, until_ms), 0,

@@ -31,8 +31,10 @@ struct localize_cfg {
 static const struct opt_spec localize_opts[] = {
 	{ "observations", 'o', OPT_STR, offsetof(struct localize_cfg, observations),
 	  0, 0, NULL, "FILE", "observations file (schemas/observations.md)" },
-	{ "db", 'd', OPT_STR, offsetof(struct localize_cfg, db), 0, 0, NULL, "DB",
-	  "the collector's database instead of an observations file" },
+	{ "store", 0, OPT_STR, offsetof(struct localize_cfg, db), 0, 0, NULL, "URL",
+	  "the collector's store instead of an observations file: PATH, sqlite:PATH or clickhouse://HOST:PORT/DB" },
+	{ "db", 'd', OPT_STR, offsetof(struct localize_cfg, db), 0, 0, NULL, "URL",
+	  "the same as --store" },
 	{ "window", 'w', OPT_MS, offsetof(struct localize_cfg, window_ms), 1000,
 	  366.0 * 86400000, "10m", "DUR", "with --db: the flows of this window, ending now" },
 	{ "inventory", 'i', OPT_STR, offsetof(struct localize_cfg, inventory), 0, 0,

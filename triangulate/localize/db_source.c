@@ -71,12 +71,13 @@ static long db_source_query(const char *db_path, int64_t since_ms,
 	struct db_source_ctx ctx = { out, 0, err, errlen };
 	char serr[256];
 	struct store *s;
+	const char *file;
 	int rc;
 
 	err[0] = '\0';
 	/* Opening creates a database; a query of a missing one is a typo. */
-	if (access(db_path, R_OK) < 0) {
-		snprintf(err, errlen, "%s: %s", db_path, strerror(errno));
+	if (store_url_is_file(db_path, &file) && access(file, R_OK) < 0) {
+		snprintf(err, errlen, "%s: %s", file, strerror(errno));
 		return -1;
 	}
 	s = store_open(NULL, db_path, serr, sizeof(serr));

@@ -7,6 +7,7 @@
 #include "inventory.h"
 #include "model.h"
 #include "opts.h"
+#include "store.h"
 #include "store_history.h"
 
 #include <errno.h>
@@ -31,8 +32,10 @@ struct query_cfg {
 };
 
 #define QUERY_COMMON_OPTS                                                           \
-	{ "db", 'd', OPT_STR, offsetof(struct query_cfg, db), 0, 0, NULL, "FILE",   \
-	  "the collector's database (required)" },                                  \
+	{ "store", 0, OPT_STR, offsetof(struct query_cfg, db), 0, 0, NULL, "URL",  \
+	  "the store: PATH, sqlite:PATH or clickhouse://HOST:PORT/DB (required)" }, \
+	{ "db", 'd', OPT_STR, offsetof(struct query_cfg, db), 0, 0, NULL, "URL",    \
+	  "the same as --store" },                                                  \
 	{ "inventory", 'i', OPT_STR, offsetof(struct query_cfg, inventory), 0, 0,   \
 	  NULL, "FILE", "inventory file mapping addresses to device names" },       \
 	{ "since", 's', OPT_MS, offsetof(struct query_cfg, since_ms), 1000,         \
@@ -459,6 +462,7 @@ int query_answer_build(struct query_answer *a, const char *db,
 	struct query_subject subj = { 0 };
 	struct fabric_view v = { 0 };
 	int known = 0, hourly, rc = -1;
+	const char *file;
 	int64_t last_end;
 	size_t nb;
 
@@ -468,7 +472,7 @@ int query_answer_build(struct query_answer *a, const char *db,
 	a->subject = subj.is_link ? "link" : "device";
 	a->window_ms = window_ms;
 	a->since_ms = a->now_ms - since_ms;
-	if (access(db, R_OK) < 0) {
+	if (store_url_is_file(db, &file) && access(file, R_OK) < 0) {
 		snprintf(err, errlen, "%s: %s", db, strerror(errno));
 		return -1;
 	}
@@ -675,6 +679,7 @@ int cmd_suspects(int argc, char **argv)
 	struct query_cfg cfg = { 0 };
 	struct episodes_ctx ec = { 0 };
 	struct history *h = NULL;
+	const char *file;
 	int64_t now_ms;
 	char err[512];
 	int idx = opts_parse(suspects_opts, OPTS_LEN(suspects_opts), &cfg, argc,
@@ -690,7 +695,7 @@ int cmd_suspects(int argc, char **argv)
 		return 2;
 	}
 	now_ms = cfg.until_ms ? cfg.until_ms : query_now_ms();
-	if (access(cfg.db, R_OK) < 0) {
+	if (store_url_is_file(cfg.db, &file) && access(file, R_OK) < 0) {
 		snprintf(err, sizeof(err), "%s: %s", cfg.db, strerror(errno));
 		goto fail;
 	}

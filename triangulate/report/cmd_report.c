@@ -7,6 +7,7 @@
 #include "inventory.h"
 #include "model.h"
 #include "opts.h"
+#include "store.h"
 #include "store_history.h"
 
 #include <dirent.h>
@@ -30,8 +31,10 @@ struct report_cfg {
 };
 
 static const struct opt_spec report_opts[] = {
-	{ "db", 'd', OPT_STR, offsetof(struct report_cfg, db), 0, 0, NULL, "FILE",
-	  "the collector's database (required)" },
+	{ "store", 0, OPT_STR, offsetof(struct report_cfg, db), 0, 0, NULL, "URL",
+	  "the store: PATH, sqlite:PATH or clickhouse://HOST:PORT/DB (required)" },
+	{ "db", 'd', OPT_STR, offsetof(struct report_cfg, db), 0, 0, NULL, "URL",
+	  "the same as --store" },
 	{ "out", 'o', OPT_STR, offsetof(struct report_cfg, out), 0, 0, NULL, "DIR",
 	  "write index.html and summary.json here (required; created)" },
 	{ "inventory", 'i', OPT_STR, offsetof(struct report_cfg, inventory), 0, 0,
@@ -473,6 +476,7 @@ int cmd_report(int argc, char **argv)
 	struct report_cfg cfg = { 0 };
 	struct freport r = { 0 };
 	struct inventory *inv = NULL;
+	const char *file;
 	char err[2048], prev[512];
 	int idx = opts_parse(report_opts, OPTS_LEN(report_opts), &cfg, argc, argv,
 			     err, sizeof(err));
@@ -493,7 +497,7 @@ int cmd_report(int argc, char **argv)
 	r.generated_ms = report_now_ms();
 	r.until_ms = cfg.until_ms ? cfg.until_ms : r.generated_ms;
 	r.since_ms = r.until_ms - cfg.since_ms;
-	if (access(cfg.db, R_OK) < 0) {
+	if (store_url_is_file(cfg.db, &file) && access(file, R_OK) < 0) {
 		snprintf(err, sizeof(err), "%s: %s", cfg.db, strerror(errno));
 		goto fail;
 	}

@@ -47,7 +47,9 @@ struct watch_cfg {
 
 #define O(f) offsetof(struct watch_cfg, f)
 static const struct opt_spec watch_opts[] = {
-	{ "db", 'd', OPT_STR, O(db), 0, 0, NULL, "FILE", "the collector's database (required)" },
+	{ "store", 0, OPT_STR, O(db), 0, 0, NULL, "URL",
+	  "the store: PATH, sqlite:PATH or clickhouse://HOST:PORT/DB (required)" },
+	{ "db", 'd', OPT_STR, O(db), 0, 0, NULL, "URL", "the same as --store" },
 	{ "interval", 'i', OPT_MS, O(interval_ms), 200, 86400000, "10s", "DURATION",
 	  "most time between localization rounds; a round with no new batch since "
 	  "the last one is skipped (with --timer: the time between rounds)" },
