@@ -2,6 +2,7 @@
  * and one cmd_<name>.c file. */
 #include "cmd.h"
 #include "cmd_export.h"
+#include "cmd_import.h"
 #include "cmd_localize.h"
 #include "query.h"
 #include "cmd_watch.h"
@@ -21,5 +22,6 @@ const struct cmd cmd_table[] = {
 	{ "report", cmd_report, "fabric health report: index.html and summary.json for a day" },
 	{ "serve", cmd_serve, "the fabric page live over HTTP: heatmap, suspects, drill-downs, JSON API" },
 	{ "export", cmd_export, "write a window of the collector's database as an observations file" },
+	{ "import", cmd_import, "load an observations file into a store as one window" },
 	{ NULL, NULL, NULL },
 };
