@@ -143,6 +143,9 @@ struct pathwatch *pathwatch_open(const struct pathwatch_cfg *cfg, char *err, siz
 		return NULL;
 	}
 	pw->tr[1] = tracer_open(AF_INET6, &tc, pw_done_cb, pw); /* NULL: no IPv6 traces */
+	for (int i = 0; i < 2 && cfg->dump; i++)
+		if (pw->tr[i])
+			tracer_dump_set(pw->tr[i], cfg->dump);
 	return pw;
 }
 

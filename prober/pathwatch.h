@@ -24,6 +24,7 @@ struct pathwatch_cfg {
 	 * lists; `flow` is the batch index of one of them. May be NULL. */
 	void (*coverage_cb)(void *arg, size_t flow, unsigned traced, unsigned paths);
 	void *coverage_arg;
+	struct dump_ring *dump; /* the tracers keep their packets here (NULL: no) */
 };
 
 /* Open tracers for IPv4 and (when it works) IPv6. NULL with a reason in err.

@@ -3,6 +3,8 @@
  * sendmmsg, replies read with recvmmsg and kernel receive timestamps on the
  * send ticks (no wakeup per reply). */
 #include "pinger.h"
+
+#include "dump.h"
 #include "flow.h"
 #include "mda.h"
 #include "netlink.h"
@@ -87,6 +89,8 @@ struct pfd {
 struct pending {
 	int fd;
 	uint32_t flow; /* index into flows */
+	uint32_t seq;
+	uint64_t tx_ns;
 	void *dst;
 	socklen_t dstlen;
 	uint8_t pkt[PROBE_HDR_LEN];
@@ -120,7 +124,41 @@ struct pinger {
 	size_t npend;
 	struct rtt_pool rtt;
 	struct pinger_stats stats;
+	struct dump_ring *dump; /* probes sent and replies taken, for a pcap; or NULL */
 };
+
+void pinger_dump_set(struct pinger *p, struct dump_ring *r)
+{
+	p->dump = r;
+}
+
+/* Keep a probe of flow fi (or, reply, its answer) for the pcap dump. The
+ * packet's addresses and ports are the flow's; the IP header, which the
+ * kernel writes, is rebuilt with its default TTL. */
+static void pinger_dump_add(struct pinger *p, uint32_t fi, int reply, uint32_t seq,
+			    uint64_t ts_ns, const uint8_t *buf, size_t len, int with_ip)
+{
+	const struct pflow *f = &p->flows[fi];
+	const struct ptarget *t = &p->targets[f->target];
+	const struct ptarget_cold *c = &p->tcold[f->target];
+	struct dump_pkt d = { .kind = reply ? DUMP_REPLY : DUMP_PROBE,
+			      .family = t->fam ? AF_INET6 : AF_INET, .proto = t->kind->proto,
+			      .ttl = 64, .tos = t->tos, .flow_sport = f->sport,
+			      .flow_proto = t->kind->proto, .seq = seq, .ts_ns = ts_ns,
+			      .bytes = buf, .len = len };
+	const void *me = t->fam ? (const void *)&c->key.src.v6 : (const void *)&c->key.src.v4;
+	const void *them = t->fam ? (const void *)&t->dst.v6.sin6_addr
+				  : (const void *)&t->dst.v4.sin_addr;
+	size_t alen = t->fam ? 16 : 4;
+
+	d.layer = with_ip ? DUMP_L_IP : t->kind == &probe_udp_ops ? DUMP_L_PAYLOAD : DUMP_L_L4;
+	memcpy(d.flow_target, them, alen);
+	memcpy(reply ? d.dst : d.src, me, alen);
+	memcpy(reply ? d.src : d.dst, them, alen);
+	d.sport = reply ? t->port : f->sport;
+	d.dport = reply ? f->sport : t->port;
+	dump_ring_add(p->dump, &d);
+}
 
 static uint64_t clock_real_ns(void)
 {
@@ -443,6 +481,9 @@ static void pinger_flush(struct pinger *p)
 			continue;
 		}
 		p->stats.sent += (uint64_t)s;
+		for (size_t k = i; p->dump && k < i + (size_t)s; k++)
+			pinger_dump_add(p, order[k]->flow, 0, order[k]->seq, order[k]->tx_ns,
+					order[k]->pkt, order[k]->len, 0);
 		i += (size_t)s;
 	}
 	p->npend = 0;
@@ -473,7 +514,9 @@ static void pinger_probe_queue(struct pinger *p, uint32_t ti)
 	t->sent_now++;
 	seq = flow_acct_send(&f->acct);
 	q->flow = fi;
-	q->len = (uint16_t)t->kind->build(&f->tmpl, seq, clock_real_ns());
+	q->seq = seq;
+	q->tx_ns = clock_real_ns();
+	q->len = (uint16_t)t->kind->build(&f->tmpl, seq, q->tx_ns);
 	memcpy(q->pkt, f->tmpl.buf, q->len);
 	q->dstlen = fam ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 	q->clen = 0;
@@ -523,7 +566,7 @@ static int addr_match(const struct ptarget *t, const struct sockaddr_storage *fr
 /* Match a parsed reply (flow_id < nflows) to its flow and count it. */
 static void pinger_reply_take(struct pinger *p, const struct pfd *pf,
 			      const struct sockaddr_storage *from, struct probe_reply r,
-			      uint64_t rx_ns)
+			      uint64_t rx_ns, const uint8_t *pkt, size_t len)
 {
 	struct pflow *f;
 	struct ptarget *t;
@@ -557,6 +600,9 @@ static void pinger_reply_take(struct pinger *p, const struct pfd *pf,
 	}
 	p->stats.replies++;
 	t->answered = 1;
+	if (p->dump) /* raw IPv4 sockets hand over the IP header too */
+		pinger_dump_add(p, r.flow_id, 1, seq, rx_ns, pkt, len,
+				pf->kind != &probe_udp_ops && pf->family == AF_INET);
 	rtt_pool_add(&p->rtt, r.flow_id, rtt_ns);
 	return;
 unmatched:
@@ -630,7 +676,7 @@ static void pinger_fd_read(struct pinger *p, int fd)
 			}
 			if (!rx_ns)
 				rx_ns = clock_real_ns();
-			pinger_reply_take(p, pf, &from[i], r[i], rx_ns);
+			pinger_reply_take(p, pf, &from[i], r[i], rx_ns, bufs[i], mm[i].msg_len);
 		}
 		if (n < RXB)
 			return;

@@ -30,6 +30,10 @@ struct pinger_stats {
  * with a reason in err. Targets are copied. */
 struct pinger *pinger_open(const struct pinger_cfg *cfg, const struct target_spec *targets,
 			   size_t ntargets, struct nl_handle *nl, char *err, size_t errlen);
+struct dump_ring;
+/* Keep every probe sent and every reply counted in r (NULL: stop), for the
+ * prober's pcap dump. */
+void pinger_dump_set(struct pinger *p, struct dump_ring *r);
 /* Read the replies that have arrived (their RTT is from the kernel's receive
  * stamp, so when they are read does not matter; bad input is counted), then
  * send every probe due at now_ns. Returns when to call again: the next send,

@@ -4,6 +4,7 @@
  * polls tracer_fd and calls tracer_readable / tracer_timer. */
 #include "trace.h"
 
+#include "dump.h"
 #include "icmp_quote.h"
 #include "mda.h"
 #include "probe.h"
@@ -100,7 +101,45 @@ struct tracer {
 	int n1; /* flows that confirm a single successor */
 	struct ttl_pace pace[TRACE_TTL_SLOTS];
 	struct tracer_stats st;
+	struct dump_ring *dump;       /* probes and answers kept for a pcap, or NULL */
+	struct trace_flow answered;   /* the flow the last matched answer was for */
 };
+
+void tracer_dump_set(struct tracer *t, struct dump_ring *r)
+{
+	t->dump = r;
+}
+
+/* Keep a trace packet of flow f for the pcap dump. */
+static void tracer_dump_add(struct tracer *t, const struct trace_flow *f, enum dump_kind kind,
+			    const uint8_t *buf, size_t len, const struct sockaddr_storage *from,
+			    uint8_t ttl, uint8_t answer_proto)
+{
+	struct dump_pkt d = { .kind = kind, .family = t->family, .ttl = ttl,
+			      .flow_sport = f->sport, .flow_proto = f->proto,
+			      .bytes = buf, .len = len };
+	struct timespec ts;
+	size_t off = t->family == AF_INET ? 12 : 0, alen = t->family == AF_INET ? 4 : 16;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	d.ts_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	memcpy(d.flow_target, f->dst.bytes + off, alen);
+	/* IPv4 raw sockets carry the IP header both ways; IPv6 ones do not, so
+	 * the header is rebuilt from the flow (sent) or the sender (answers) */
+	d.layer = t->family == AF_INET ? DUMP_L_IP : DUMP_L_L4;
+	if (kind == DUMP_TRACE_PROBE) {
+		d.proto = f->proto;
+		d.tos = (uint8_t)(f->dscp << 2);
+		memcpy(d.src, f->src.bytes + off, alen);
+		memcpy(d.dst, f->dst.bytes + off, alen);
+	} else {
+		d.proto = answer_proto;
+		memcpy(d.src, &((const struct sockaddr_in6 *)from)->sin6_addr, 16);
+		memcpy(d.dst, f->src.bytes, 16);
+		d.ttl = 64;
+	}
+	dump_ring_add(t->dump, &d);
+}
 
 void tracer_cfg_default(struct tracer_cfg *cfg)
 {
@@ -891,6 +930,8 @@ static int probe_send(struct tracer *t, struct trace_job *j, uint16_t id, uint32
 		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
 		rc = sendmsg(j->flow.proto == WIRE_PROTO_UDP ? t->udp_fd : t->tcp_fd, &msg, 0);
 	}
+	if (rc == len && t->dump)
+		tracer_dump_add(t, &j->flow, DUMP_TRACE_PROBE, pkt, (size_t)len, NULL, j->ttl, 0);
 	return rc == len ? 0 : -1;
 }
 
@@ -1030,6 +1071,7 @@ static void job_answer(struct tracer *t, unsigned idx, uint8_t ttl,
 	const struct wire_addr *pred;
 
 	t->st.replies_matched++;
+	t->answered = j->flow;
 	pace_answered(&t->pace[ttl], from);
 	if (ttl != j->ttl) {
 		/* A late answer for a hop given up as silent: fill it in. */
@@ -1267,9 +1309,16 @@ int tracer_readable(struct tracer *t, uint64_t now_ns)
 			ssize_t len = recvfrom(fds[k], buf, sizeof(buf), MSG_DONTWAIT,
 					       (struct sockaddr *)&ss, &sl);
 
+			uint64_t matched = t->st.replies_matched;
+
 			if (len < 0)
 				break;
 			packet_handle(t, fds[k], buf, (size_t)len, &ss, now_ns);
+			if (t->dump && t->st.replies_matched != matched)
+				tracer_dump_add(t, &t->answered, DUMP_TRACE_REPLY, buf, (size_t)len,
+						&ss, 0,
+						fds[k] == t->icmp_fd ? IPPROTO_ICMPV6
+						: fds[k] == t->udp_fd ? IPPROTO_UDP : IPPROTO_TCP);
 		}
 	}
 	return (int)(t->st.replies_matched - before);

@@ -161,6 +161,11 @@ void tracer_stats_get(const struct tracer *t, struct tracer_stats *st);
  * successors), e.g. before a periodic retrace that must probe every hop. */
 void tracer_knowledge_reset(struct tracer *t);
 
+struct dump_ring;
+/* Keep every probe sent and every answer matched in r (NULL: stop), for the
+ * prober's pcap dump. */
+void tracer_dump_set(struct tracer *t, struct dump_ring *r);
+
 /* Close the sockets; unfinished flows are reported as TRACE_END_CANCELLED
  * (the callback must not start flows then). NULL is a no-op. */
 void tracer_close(struct tracer *t);
