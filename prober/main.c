@@ -14,7 +14,8 @@
 #define O(f) offsetof(struct prober_cfg, f)
 static const struct opt_spec prober_opts[] = {
 	{ "targets", 't', OPT_STR, O(targets), 0, 0, NULL, "FILE", "targets file (schemas/targets.md); none: only respond" },
-	{ "collector", 'c', OPT_STR, O(collector), 0, 0, NULL, "ADDR:PORT", "collector to send batches to" },
+	{ "collector", 'c', OPT_STR, O(collector), 0, 0, NULL, "ADDR:PORT[,ADDR:PORT...]",
+	  "collector to send batches to; with several, fail over to the next when one is down" },
 	{ "targets-from-collector", 0, OPT_FLAG, O(targets_from_collector), 0, 0, NULL, NULL,
 	  "the targets are the collector's plan for this prober (needs --collector)" },
 	{ "targets-refresh", 0, OPT_MS, O(targets_refresh_ms), 0, 86400000, "10m", "DURATION",

@@ -26,8 +26,14 @@ struct uplink {
 	struct uplink_cfg cfg;
 	char name[WIRE_NAME_MAX];
 	struct spool *sp;
-	struct sockaddr_storage addr;
+	struct sockaddr_storage addr; /* the collector in use: addrs[cur] */
 	socklen_t addrlen;
+	/* --collector A,B,...: on losing one, the next is tried at once; the
+	 * backoff grows only once every collector of the list failed in a row */
+	struct sockaddr_storage addrs[UPLINK_COLLECTORS_MAX];
+	socklen_t addrlens[UPLINK_COLLECTORS_MAX];
+	char labels[UPLINK_COLLECTORS_MAX][64];
+	unsigned naddrs, cur, failed_in_row;
 	enum uplink_state state;
 	int fd;
 	int64_t retry_ms;
@@ -91,6 +97,29 @@ static int collector_addr_parse(const char *s, struct sockaddr_storage *ss, sock
 	return -1;
 }
 
+/* Split "A,B,..." into addresses and their labels; the count, or -1. */
+static int collector_list_parse(const char *list, struct sockaddr_storage *ss,
+				socklen_t *sl, char (*labels)[64], unsigned max)
+{
+	unsigned n = 0;
+
+	while (*list) {
+		size_t len = strcspn(list, ",");
+
+		if (n == max || len == 0 || len >= sizeof(labels[0]))
+			return -1;
+		memcpy(labels[n], list, len);
+		labels[n][len] = '\0';
+		if (collector_addr_parse(labels[n], &ss[n], &sl[n]) < 0)
+			return -1;
+		n++;
+		list += len;
+		if (*list == ',' && !*++list)
+			return -1; /* a trailing comma */
+	}
+	return n ? (int)n : -1;
+}
+
 /* The rules for frames from the collector: the types this reader takes, and
  * with a key every frame signed, but for ERROR (a collector refusing a HELLO
  * before it knows our key cannot sign), which only ends the connection. */
@@ -111,6 +140,7 @@ struct uplink *uplink_new(const struct uplink_cfg *cfg, struct spool *sp, char *
 			  size_t errlen)
 {
 	struct uplink *u = calloc(1, sizeof(*u));
+	int n;
 
 	if (!u) {
 		snprintf(err, errlen, "out of memory");
@@ -131,13 +161,20 @@ struct uplink *uplink_new(const struct uplink_cfg *cfg, struct spool *sp, char *
 		free(u);
 		return NULL;
 	}
-	if (collector_addr_parse(cfg->collector, &u->addr, &u->addrlen) < 0) {
-		snprintf(err, errlen, "collector address '%s': expected ADDR:PORT or [V6]:PORT",
-			 cfg->collector);
+	n = collector_list_parse(cfg->collector, u->addrs, u->addrlens, u->labels,
+				 UPLINK_COLLECTORS_MAX);
+	if (n < 0) {
+		snprintf(err, errlen,
+			 "collector address '%s': expected ADDR:PORT or [V6]:PORT, "
+			 "or up to %d of them separated by commas",
+			 cfg->collector, UPLINK_COLLECTORS_MAX);
 		free(u->sent_seqs);
 		free(u);
 		return NULL;
 	}
+	u->naddrs = (unsigned)n;
+	u->addr = u->addrs[0];
+	u->addrlen = u->addrlens[0];
 	return u;
 }
 
@@ -147,14 +184,23 @@ static void uplink_down(struct uplink *u, int64_t now_ms, const char *why)
 		close(u->fd);
 	u->fd = -1;
 	if (u->state == UL_UP || why)
-		log_limited(&u->lim, 5, LOG_WARN, "collector %s: %s; %zu batches spooled, retry in %u ms",
-			    u->cfg.collector, why ? why : "connection lost", spool_count(u->sp),
-			    u->backoff_ms);
+		log_limited(&u->lim, 5, LOG_WARN, "collector %s: %s; %zu batches spooled, %s",
+			    u->labels[u->cur], why ? why : "connection lost", spool_count(u->sp),
+			    u->naddrs > 1 ? "failing over to the next collector" : "retrying");
 	u->state = UL_DOWN;
-	/* jitter the retry so a fleet does not reconnect in lockstep */
-	u->retry_ms = now_ms + u->backoff_ms / 2 + rand() % (u->backoff_ms / 2 + 1);
-	u->backoff_ms = u->backoff_ms * 2 > u->cfg.backoff_max_ms ? u->cfg.backoff_max_ms
-								    : u->backoff_ms * 2;
+	u->cur = (u->cur + 1) % u->naddrs;
+	u->addr = u->addrs[u->cur];
+	u->addrlen = u->addrlens[u->cur];
+	if (++u->failed_in_row < u->naddrs) {
+		u->retry_ms = now_ms; /* the next collector at once */
+	} else {
+		/* every one failed: jitter the retry so a fleet does not
+		 * reconnect in lockstep */
+		u->failed_in_row = 0;
+		u->retry_ms = now_ms + u->backoff_ms / 2 + rand() % (u->backoff_ms / 2 + 1);
+		u->backoff_ms = u->backoff_ms * 2 > u->cfg.backoff_max_ms ? u->cfg.backoff_max_ms
+									    : u->backoff_ms * 2;
+	}
 	free(u->out);
 	u->out = NULL;
 	u->out_len = u->out_off = 0;
@@ -266,7 +312,7 @@ static int uplink_connected_now(struct uplink *u, int64_t now_ms)
 		return -1;
 	}
 	u->state = UL_UP;
-	log_msg(LOG_INFO, "collector %s: connected, %zu batches to send", u->cfg.collector,
+	log_msg(LOG_INFO, "collector %s: connected, %zu batches to send", u->labels[u->cur],
 		spool_count(u->sp));
 	return 0;
 }
@@ -304,7 +350,7 @@ static int uplink_frame_take(struct uplink *u, const uint8_t *frame, size_t len,
 		if (wire_error_decode(f.body, f.body_len, reason, sizeof(reason), err,
 				      sizeof(err)) < 0)
 			snprintf(reason, sizeof(reason), "(unreadable reason)");
-		log_limited(&u->lim, 5, LOG_ERR, "collector %s refused%s: %s", u->cfg.collector,
+		log_limited(&u->lim, 5, LOG_ERR, "collector %s refused%s: %s", u->labels[u->cur],
 			    u->cfg.key && !f.authenticated ? " (unauthenticated ERROR)" : "",
 			    reason);
 		uplink_down(u, now_ms, "collector sent ERROR");
@@ -329,6 +375,7 @@ static int uplink_frame_take(struct uplink *u, const uint8_t *frame, size_t len,
 	/* only an ACK proves the collector takes our batches: a collector that
 	 * accepts and then refuses keeps backing off */
 	u->backoff_ms = u->cfg.backoff_min_ms;
+	u->failed_in_row = 0;
 	return 0;
 }
 
@@ -495,8 +542,8 @@ static int fetch_write(int fd, const uint8_t *p, size_t n, int64_t deadline_ms)
 	return 0;
 }
 
-int uplink_targets_fetch(const struct uplink_cfg *cfg, int timeout_ms, char **text,
-			 size_t *len, char *err, size_t errlen)
+static int uplink_targets_fetch_one(const struct uplink_cfg *cfg, int timeout_ms,
+				    char **text, size_t *len, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
@@ -583,5 +630,30 @@ err:
 	free(hello);
 	if (fd >= 0)
 		close(fd);
+	return -1;
+}
+
+int uplink_targets_fetch(const struct uplink_cfg *cfg, int timeout_ms, char **text,
+			 size_t *len, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss[UPLINK_COLLECTORS_MAX];
+	socklen_t sl[UPLINK_COLLECTORS_MAX];
+	char labels[UPLINK_COLLECTORS_MAX][64];
+	int n = collector_list_parse(cfg->collector, ss, sl, labels, UPLINK_COLLECTORS_MAX);
+
+	if (n < 0) {
+		snprintf(err, errlen, "address: expected ADDR:PORT or [V6]:PORT, or a comma list");
+		return -1;
+	}
+	/* the first collector of the list that answers */
+	for (int i = 0; i < n; i++) {
+		struct uplink_cfg one = *cfg;
+		char e[1400];
+
+		one.collector = labels[i];
+		if (uplink_targets_fetch_one(&one, timeout_ms / n, text, len, e, sizeof(e)) == 0)
+			return 0;
+		snprintf(err, errlen, "%s%s%s", n > 1 ? labels[i] : "", n > 1 ? ": " : "", e);
+	}
 	return -1;
 }

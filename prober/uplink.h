@@ -10,8 +10,12 @@
 struct uplink;
 struct spool;
 
+#define UPLINK_COLLECTORS_MAX 8
+
 struct uplink_cfg {
-	const char *collector;  /* "ADDR:PORT" or "[V6ADDR]:PORT" */
+	/* "ADDR:PORT" or "[V6ADDR]:PORT", or several separated by commas: the
+	 * first is used until it fails, then the next (failover) */
+	const char *collector;
 	const char *name;       /* prober name for HELLO */
 	const uint8_t *key;     /* shared key for HMAC frames, NULL = none */
 	size_t keylen;

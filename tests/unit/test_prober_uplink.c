@@ -193,6 +193,66 @@ Test(uplink, hello_then_batches_in_order_acked_ones_deleted_rest_resent)
 	spool_close(sp);
 }
 
+/* A port on our address that nobody listens on. */
+static uint16_t port_closed(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	inet_pton(AF_INET, "198.18.0.1", &sa.sin_addr);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	getsockname(fd, (struct sockaddr *)&sa, &sl);
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+Test(uplink, collector_down_fails_over_to_the_next_at_once)
+{
+	char err[256], where[96];
+	struct spool *sp = spool_open(dir, 1 << 20, err, sizeof(err));
+	/* a backoff far past frame_next's 3 s: only an immediate failover
+	 * reaches the live collector in time */
+	struct uplink_cfg cfg = { .collector = where, .name = "p1", .window = 8,
+				  .backoff_min_ms = 20000, .backoff_max_ms = 40000 };
+	struct uplink *u;
+	int cfd = -1;
+	uint64_t seq;
+
+	cr_assert_not_null(sp, "%s", err);
+	batch_spool(sp);
+	snprintf(where, sizeof(where), "198.18.0.1:%u,198.18.0.1:%u", port_closed(), lport);
+	u = uplink_new(&cfg, sp, err, sizeof(err));
+	cr_assert_not_null(u, "%s", err);
+	cr_assert_eq(frame_next(u, &cfd, &seq), WIRE_HELLO, "the second collector gets HELLO");
+	cr_assert_eq(frame_next(u, &cfd, &seq), WIRE_BATCH);
+	cr_assert_eq(seq, 1);
+	ack_send(cfd, 1);
+	uplink_settle(u);
+	cr_assert_eq(spool_count(sp), 0, "the second collector's ACK frees the batch");
+	close(cfd);
+	uplink_free(u);
+	spool_close(sp);
+}
+
+Test(uplink, collector_list_refuses_bad_entries)
+{
+	static const char *const bad[] = { "198.18.0.1:1,", ",198.18.0.1:1", "198.18.0.1:1,,198.18.0.1:2",
+					   "198.18.0.1:1,nothing" };
+	char err[256];
+	struct spool *sp = spool_open(dir, 1 << 20, err, sizeof(err));
+
+	cr_assert_not_null(sp, "%s", err);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct uplink_cfg cfg = { .collector = bad[i], .name = "p1", .window = 1,
+					  .backoff_min_ms = 10, .backoff_max_ms = 40 };
+
+		cr_expect_null(uplink_new(&cfg, sp, err, sizeof(err)), "%s", bad[i]);
+		cr_expect(strstr(err, bad[i]), "%s", err);
+	}
+	spool_close(sp);
+}
+
 static const uint8_t test_key[16] = "uplink-test-key!";
 
 static void ack_send_signed(int cfd, uint64_t seq, const uint8_t *key)
