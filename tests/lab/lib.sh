@@ -13,6 +13,7 @@ RET=0
 EXIT_STATUS=0
 LAB_CLEANUPS=()
 LAB_PIDS=()
+declare -A LAB_MESH_COLLECTORS=() # HOST -> --collector list (lab_mesh_start)
 
 # fab ARGS...: scripts/fabric-lab for this test's lab ($FM_LAB).
 fab() { "$LAB_FABRIC" "$@"; }
@@ -188,7 +189,7 @@ lab_mesh_start() {
 			done
 		} >"$LAB_TMP/targets.$h"
 		lab_bg "$h" "$FM_BIN/prober" --name "$h" --targets "$LAB_TMP/targets.$h" \
-			--collector "$col" --spool "$LAB_TMP/spool.$h" "$@" 2>>"$LAB_TMP/prober.$h.log"
+			--collector "${LAB_MESH_COLLECTORS[$h]:-$col}" --spool "$LAB_TMP/spool.$h" "$@" 2>>"$LAB_TMP/prober.$h.log"
 	done
 }
 
