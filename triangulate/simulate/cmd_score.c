@@ -28,7 +28,7 @@ static const struct opt_spec score_opts[] = {
 	{ "inventory", 'i', OPT_STR, offsetof(struct score_cfg, inventory), 0, 0,
 	  NULL, "FILE", "inventory file" },
 	{ "method", 'm', OPT_STR, offsetof(struct score_cfg, method), 0, 0, "all",
-	  "NAME", "faultmesh, 007, fbtracert or all" },
+	  "NAME", "a method (faultmesh, flock, 007, fbtracert) or all" },
 };
 
 static double score_now_ms(void)
@@ -81,10 +81,12 @@ int cmd_score(int argc, char **argv)
 		if (window_localize_run(&req, &res, err, sizeof(err)) < 0)
 			goto fail;
 		score_compute(&truth, &res.sus, &sc);
-		printf("%-10s precision=%.3f recall=%.3f top1=%d suspects=%zu "
-		       "correct=%zu faults=%zu found=%zu infer_ms=%.0f\n",
-		       mo->name, sc.precision, sc.recall, sc.top1, sc.suspects,
-		       sc.correct, sc.faults, sc.found, score_now_ms() - t0);
+		printf("%-10s precision=%.3f recall=%.3f oracle_recall=%.3f top1=%d "
+		       "suspects=%zu correct=%zu faults=%zu found=%zu shown=%zu "
+		       "shown_found=%zu infer_ms=%.0f\n",
+		       mo->name, sc.precision, sc.recall, sc.oracle_recall, sc.top1,
+		       sc.suspects, sc.correct, sc.faults, sc.found, sc.oracle_faults,
+		       sc.oracle_found, score_now_ms() - t0);
 		window_result_free(&res);
 	}
 	if (!any) {

@@ -13,7 +13,7 @@ int truth_parse(struct truth *t, const char *buf, size_t len, const char *name,
 {
 	size_t pos = 0, lineno = 0, ll, cap = 0;
 	const char *line;
-	int seen = 0;
+	int seen = 0, v2 = 0;
 
 	memset(t, 0, sizeof(*t));
 	while (textio_line_next(buf, len, &pos, &line, &ll)) {
@@ -26,7 +26,9 @@ int truth_parse(struct truth *t, const char *buf, size_t len, const char *name,
 		if (!ll)
 			continue;
 		if (!seen) {
-			if (ll != strlen(SIM_TRUTH_HEADER) || memcmp(line, SIM_TRUTH_HEADER, ll)) {
+			v2 = ll == strlen(SIM_TRUTH_HEADER) && !memcmp(line, SIM_TRUTH_HEADER, ll);
+			if (!v2 && (ll != strlen(SIM_TRUTH_HEADER_V1) ||
+				    memcmp(line, SIM_TRUTH_HEADER_V1, ll))) {
 				snprintf(err, errlen, "%s:%zu: missing header '%s'", name,
 					 lineno, SIM_TRUTH_HEADER);
 				goto err;
@@ -36,8 +38,8 @@ int truth_parse(struct truth *t, const char *buf, size_t len, const char *name,
 		}
 		if (line[0] == '#')
 			continue;
-		nf = textio_fields_split(line, ll, f, fl, 4);
-		if (nf < 3 || nf > 4 || fl[0] >= 16)
+		nf = textio_fields_split(line, ll, f, fl, 5);
+		if (nf < 3 + (size_t)v2 || nf > 4 + (size_t)v2 || fl[0] >= 16)
 			goto bad;
 		{
 			char kind[16];
@@ -48,13 +50,15 @@ int truth_parse(struct truth *t, const char *buf, size_t len, const char *name,
 				goto bad;
 		}
 		link = it.kind == SUSPECT_LINK || it.kind == SUSPECT_BLACKHOLE;
-		if (nf != (size_t)(link ? 4 : 3) || fl[1] >= SUSPECT_NAME_MAX ||
+		if (nf != (size_t)(link ? 4 : 3) + (size_t)v2 || fl[1] >= SUSPECT_NAME_MAX ||
+		    (v2 && (fl[nf - 1] != 1 || (f[nf - 1][0] != '0' && f[nf - 1][0] != '1'))) ||
 		    (link && fl[2] >= SUSPECT_NAME_MAX))
 			goto bad;
 		memcpy(it.a, f[1], fl[1]);
 		if (link)
 			memcpy(it.b, f[2], fl[2]);
-		it.loss = strtod(f[nf - 1], NULL);
+		it.loss = strtod(f[nf - 1 - v2], NULL);
+		it.shown = v2 ? f[nf - 1][0] == '1' : 1;
 		if (t->n == cap) {
 			struct truth_item *v;
 
@@ -68,8 +72,8 @@ int truth_parse(struct truth *t, const char *buf, size_t len, const char *name,
 		t->v[t->n++] = it;
 		continue;
 bad:
-		snprintf(err, errlen, "%s:%zu: expected KIND<TAB>NAME[<TAB>NAME]<TAB>LOSS",
-			 name, lineno);
+		snprintf(err, errlen, "%s:%zu: expected KIND<TAB>NAME[<TAB>NAME]<TAB>LOSS%s",
+			 name, lineno, v2 ? "<TAB>SHOWN (0 or 1)" : "");
 		goto err;
 	}
 	if (!seen) {
@@ -136,13 +140,17 @@ void score_compute(const struct truth *t, const struct suspect_list *l,
 		}
 	}
 	for (size_t j = 0; j < t->n; j++) {
+		out->oracle_faults += t->v[j].shown;
 		for (size_t i = 0; i < l->n; i++) {
 			if (score_suspect_matches(&l->v[i], &t->v[j])) {
 				out->found++;
+				out->oracle_found += t->v[j].shown;
 				break;
 			}
 		}
 	}
 	out->precision = l->n ? (double)out->correct / (double)l->n : 1;
 	out->recall = t->n ? (double)out->found / (double)t->n : 1;
+	out->oracle_recall = out->oracle_faults ?
+				     (double)out->oracle_found / (double)out->oracle_faults : 1;
 }

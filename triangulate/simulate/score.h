@@ -11,6 +11,7 @@ struct truth_item {
 	enum suspect_kind kind;
 	char a[SUSPECT_NAME_MAX], b[SUSPECT_NAME_MAX]; /* b only for links */
 	double loss;
+	int shown; /* the oracle says the data can show it (1 for v1 files) */
 };
 
 struct truth {
@@ -21,7 +22,9 @@ struct truth {
 struct score {
 	size_t suspects, correct; /* suspects, and those naming a real fault */
 	size_t faults, found;     /* truth items, and those some suspect names */
+	size_t oracle_faults, oracle_found; /* the same, over the faults shown */
 	double precision, recall; /* 1 when there is nothing to get wrong */
+	double oracle_recall;     /* found / faults the oracle can show */
 	int top1;                 /* the first suspect names a real fault */
 };
 

@@ -20,6 +20,9 @@ struct sim_fault {
 	enum sim_fault_kind kind;
 	uint32_t a, b;  /* devices (b only for links) */
 	double loss;    /* loss ratio, or share of flows for blackholes */
+	/* the oracle's sums over the probes that crossed it */
+	double lost;      /* probes lost */
+	double predicted; /* probes every other element's true loss would lose */
 };
 
 struct sim {
@@ -30,6 +33,7 @@ struct sim {
 	uint64_t rng;
 	double *dev_loss;         /* device faults, by device */
 	double *host_loss;        /* host faults, by host */
+	struct sim_fault **dev_fault; /* device and host faults, by device */
 	struct sim_fault *faults;
 	size_t nfaults;
 	uint8_t *dev_used;        /* device already touched by a fault */
@@ -253,6 +257,8 @@ static double sim_background(const struct sim *s, uint32_t a, uint32_t b)
 	uint64_t r = sim_mix((uint64_t)a << 32 ^ b ^ sim_mix((uint64_t)s->cfg->seed));
 	double u = ((r >> 11) + 0.5) * (1.0 / 9007199254740992.0);
 
+	if (s->cfg->bg_uniform)
+		return s->cfg->bg_min + (s->cfg->bg_max - s->cfg->bg_min) * u;
 	return s->cfg->bg_min * exp(log(s->cfg->bg_max / s->cfg->bg_min) * u);
 }
 
@@ -271,13 +277,17 @@ static void sim_dev_mark(struct sim *s, uint32_t d)
 	s->dev_used[d] = 1;
 }
 
-static int sim_kinds_parse(const char *kinds, int *enabled, char *err, size_t errlen)
+#define SIM_KINDS_MAX 64
+
+/* The kinds list, in order (a kind listed twice is drawn twice as often). */
+static int sim_kinds_parse(const char *kinds, int *order, int *norder, char *err,
+			   size_t errlen)
 {
 	static const char *const names[FK_KINDS] = { "link", "device", "blackhole", "host" };
 	const char *p = kinds;
 	int any = 0;
 
-	memset(enabled, 0, FK_KINDS * sizeof(*enabled));
+	*norder = 0;
 	while (*p) {
 		size_t n = strcspn(p, ",");
 		int k;
@@ -290,7 +300,11 @@ static int sim_kinds_parse(const char *kinds, int *enabled, char *err, size_t er
 				 (int)n, p);
 			return -1;
 		}
-		enabled[k] = 1;
+		if (*norder == SIM_KINDS_MAX) {
+			snprintf(err, errlen, "more than %d fault kinds listed", SIM_KINDS_MAX);
+			return -1;
+		}
+		order[(*norder)++] = k;
 		any = 1;
 		p += n + (p[n] == ',');
 	}
@@ -301,16 +315,12 @@ static int sim_kinds_parse(const char *kinds, int *enabled, char *err, size_t er
 	return 0;
 }
 
-/* Draw the faults: kinds in turn from the enabled ones, no two touching the
+/* Draw the faults: kinds in turn from the list, no two touching the
  * same device, so each truth item is a separate thing to find. */
-static int sim_faults_place(struct sim *s, const int *enabled)
+static int sim_faults_place(struct sim *s, const int *order, int nk)
 {
 	const struct sim_cfg *c = s->cfg;
-	int order[FK_KINDS], nk = 0;
 
-	for (int k = 0; k < FK_KINDS; k++)
-		if (enabled[k])
-			order[nk++] = k;
 	for (long long i = 0; i < c->faults; i++) {
 		struct sim_fault f = { .kind = (enum sim_fault_kind)order[i % nk] };
 		int tries;
@@ -349,8 +359,12 @@ static int sim_faults_place(struct sim *s, const int *enabled)
 		if (tries == 1000)
 			continue;
 		/* a blackhole's "loss" is the share of flows it swallows */
-		f.loss = f.kind == FK_BLACKHOLE ? 0.1 + 0.6 * sim_uniform(s)
-						: sim_log_uniform(s, c->loss_min, c->loss_max);
+		if (f.kind != FK_BLACKHOLE)
+			f.loss = sim_log_uniform(s, c->loss_min, c->loss_max);
+		else if (c->blackhole_share > 0)
+			f.loss = c->blackhole_share;
+		else
+			f.loss = 0.1 + 0.6 * sim_uniform(s);
 		s->faults[s->nfaults++] = f;
 	}
 	for (size_t i = 0; i < s->nfaults; i++) {
@@ -362,8 +376,43 @@ static int sim_faults_place(struct sim *s, const int *enabled)
 			s->dev_loss[f->a] = f->loss;
 		else
 			s->host_loss[f->a] = f->loss;
+		if (f->kind == FK_DEVICE || f->kind == FK_HOST)
+			s->dev_fault[f->a] = f;
 	}
 	return 0;
+}
+
+/* P(X >= k) for X ~ Poisson(lam): the regularized lower incomplete gamma
+ * P(k, lam) by its series (only needed when k > lam, where it converges
+ * fast). */
+static double sim_poisson_tail(double k, double lam)
+{
+	double term, sum;
+
+	if (k <= 0)
+		return 1;
+	if (lam <= 0)
+		return 0;
+	if (lam >= k)
+		return 1; /* at or below the mean: never significant */
+	term = sum = 1 / k;
+	for (int n = 1; n < 100000 && term > sum * 1e-16; n++) {
+		term *= lam / (k + n);
+		sum += term;
+	}
+	return fmin(1, exp(k * log(lam) - lam - lgamma(k)) * sum);
+}
+
+/* The oracle: can the data show this fault at all? Its flows' lost probes
+ * against what every other element's true loss predicts for them, one-sided,
+ * Bonferroni over every directed link of the fabric. */
+static int sim_oracle_shown(const struct sim *s, const struct sim_fault *f)
+{
+	uint64_t nlinks = 2 * ((uint64_t)s->nhost + (uint64_t)s->ntor * s->half +
+			       (s->cfg->tiers == 3 ? (uint64_t)s->nagg * s->half : 0));
+
+	return sim_poisson_tail(floor(f->lost + 0.5), f->predicted) * (double)nlinks <=
+	       SIM_ORACLE_ALPHA;
 }
 
 static int sim_truth_write(const struct sim *s, FILE *out)
@@ -378,9 +427,11 @@ static int sim_truth_write(const struct sim *s, FILE *out)
 		sim_dev_name(s, f->a, a, sizeof(a));
 		if (f->kind == FK_LINK || f->kind == FK_BLACKHOLE) {
 			sim_dev_name(s, f->b, b, sizeof(b));
-			fprintf(out, "%s\t%s\t%s\t%.6g\n", names[f->kind], a, b, f->loss);
+			fprintf(out, "%s\t%s\t%s\t%.6g\t%d\n", names[f->kind], a, b, f->loss,
+				sim_oracle_shown(s, f));
 		} else {
-			fprintf(out, "%s\t%s\t%.6g\n", names[f->kind], a, f->loss);
+			fprintf(out, "%s\t%s\t%.6g\t%d\n", names[f->kind], a, f->loss,
+				sim_oracle_shown(s, f));
 		}
 	}
 	return ferror(out) ? -1 : 0;
@@ -416,16 +467,23 @@ static int sim_inventory_write(const struct sim *s, FILE *out)
 	return ferror(out) ? -1 : 0;
 }
 
-/* Delivery probability of one flow along path (devices). */
+/* Delivery probability of one flow along path (devices), as if fault skip
+ * (may be NULL) were healthy. */
 static double sim_flow_delivery(const struct sim *s, const uint32_t *path,
-				uint32_t n, uint64_t fh)
+				uint32_t n, uint64_t fh, const struct sim_fault *skip)
 {
-	double ok = (1 - s->host_loss[path[0]]) * (1 - s->host_loss[path[n - 1]]);
+	double ok = 1;
 
+	if (s->dev_fault[path[0]] != skip)
+		ok *= 1 - s->host_loss[path[0]];
+	if (s->dev_fault[path[n - 1]] != skip)
+		ok *= 1 - s->host_loss[path[n - 1]];
 	for (uint32_t i = 0; i + 1 < n; i++) {
 		const struct sim_fault *f = sim_link_fault(s, path[i], path[i + 1]);
 
 		ok *= 1 - sim_background(s, path[i], path[i + 1]);
+		if (f == skip)
+			f = NULL;
 		if (f && f->kind == FK_LINK)
 			ok *= 1 - f->loss;
 		/* hash-dependent: the same flows always die on this link */
@@ -433,10 +491,62 @@ static double sim_flow_delivery(const struct sim *s, const uint32_t *path,
 		    (sim_mix(fh ^ 0x5bd1e995u ^ ((uint64_t)path[i] << 32 | path[i + 1])) >> 11) *
 				    (1.0 / 9007199254740992.0) < f->loss)
 			return 0;
-		if (i > 0)
+		if (i > 0 && s->dev_fault[path[i]] != skip)
 			ok *= 1 - s->dev_loss[path[i]];
 	}
 	return ok;
+}
+
+#define SIM_PATH_FAULTS 16
+
+/* The distinct faults on a path (hosts, devices, links), appended to v. */
+static void sim_path_faults(const struct sim *s, const uint32_t *path, uint32_t n,
+			    struct sim_fault **v, uint32_t *nv)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		struct sim_fault *c[2] = { s->dev_fault[path[i]],
+						 i + 1 < n ? sim_link_fault(s, path[i], path[i + 1]) : NULL };
+
+		for (int j = 0; j < 2; j++) {
+			uint32_t k;
+
+			if (!c[j] || *nv == SIM_PATH_FAULTS)
+				continue;
+			for (k = 0; k < *nv && v[k] != c[j]; k++)
+				;
+			if (k == *nv)
+				v[(*nv)++] = c[j];
+		}
+	}
+}
+
+/* Probes of one flow over one route (and, with reply loss, the reverse
+ * route of its replies): draws the lost count and feeds the oracle. */
+static uint64_t sim_probes_send(struct sim *s, uint64_t sent, const uint32_t *fwd,
+				uint32_t nf, uint64_t fh, const uint32_t *rev, uint32_t nr,
+				uint64_t rh)
+{
+	struct sim_fault *fs[SIM_PATH_FAULTS];
+	uint32_t nfs = 0;
+	double ok = sim_flow_delivery(s, fwd, nf, fh, NULL);
+	uint64_t lost;
+
+	if (nr)
+		ok *= sim_flow_delivery(s, rev, nr, rh, NULL);
+	lost = sim_binomial(s, sent, 1 - ok);
+	sim_path_faults(s, fwd, nf, fs, &nfs);
+	if (nr)
+		sim_path_faults(s, rev, nr, fs, &nfs);
+	for (uint32_t i = 0; i < nfs; i++) {
+		struct sim_fault *f = fs[i];
+		double wo = sim_flow_delivery(s, fwd, nf, fh, f);
+
+		if (nr)
+			wo *= sim_flow_delivery(s, rev, nr, rh, f);
+		f->lost += (double)lost;
+		f->predicted += (double)sent * (1 - wo);
+	}
+	return lost;
 }
 
 /* One flow src -> dst: route it, draw its losses, write its line. */
@@ -445,9 +555,9 @@ static int sim_flow_write(struct sim *s, FILE *out, uint32_t src, uint32_t dst)
 	const struct sim_cfg *c = s->cfg;
 	char names[8][48], sa[48], da[48];
 	const char *hops[8];
-	uint32_t path[8], n;
+	uint32_t path[8], n, rev[8], nrev = 0;
 	struct obs_row row = { 0 };
-	uint64_t fh;
+	uint64_t fh, rh = 0;
 
 	row.proto = OBS_PROTO_UDP;
 	row.sport = 32768 + (unsigned)(sim_uniform(s) * 28000);
@@ -455,7 +565,23 @@ static int sim_flow_write(struct sim *s, FILE *out, uint32_t src, uint32_t dst)
 	fh = sim_mix((uint64_t)src << 40 ^ (uint64_t)dst << 16 ^ row.sport);
 	n = sim_route(s, src, dst, fh, path);
 	row.sent = (uint64_t)c->probes;
-	row.lost = sim_binomial(s, row.sent, 1 - sim_flow_delivery(s, path, n, fh));
+	if (c->reply_loss) {
+		/* the reply's 5-tuple is the probe's reversed: its own hash */
+		rh = sim_mix((uint64_t)dst << 40 ^ (uint64_t)src << 16 ^
+			     (uint64_t)row.dport << 20 ^ row.sport ^ 0x7265706c79ull << 32);
+		nrev = sim_route(s, dst, src, rh, rev);
+	}
+	if (c->stale_ratio > 0 && sim_uniform(s) < c->stale_ratio) {
+		/* the path moved mid-window: the first half of the probes
+		 * went another way (a rehash) and only the new path is traced */
+		uint64_t oh = sim_mix(fh ^ 0x57a1e9a7ull), half = row.sent / 2;
+		uint32_t old[8], nold = sim_route(s, src, dst, oh, old);
+
+		row.lost = sim_probes_send(s, half, old, nold, oh, rev, nrev, rh);
+		row.lost += sim_probes_send(s, row.sent - half, path, n, fh, rev, nrev, rh);
+	} else {
+		row.lost = sim_probes_send(s, row.sent, path, n, fh, rev, nrev, rh);
+	}
 	sim_iface_addr(s, src, src, sa, sizeof(sa));
 	sim_iface_addr(s, dst, dst, da, sizeof(da));
 	row.prober = sa;
@@ -553,7 +679,7 @@ static int sim_flows_write(struct sim *s, FILE *out)
 int sim_run(const struct sim_cfg *cfg, FILE *obs, FILE *inv, FILE *truth,
 	    long long *placed, char *err, size_t errlen)
 {
-	int enabled[FK_KINDS];
+	int order[SIM_KINDS_MAX], norder = 0;
 	struct sim s = { .cfg = cfg };
 	int rc = -1;
 
@@ -561,8 +687,12 @@ int sim_run(const struct sim_cfg *cfg, FILE *obs, FILE *inv, FILE *truth,
 		snprintf(err, errlen, "need an even radix >= 2 and 2 or 3 tiers");
 		return -1;
 	}
-	if (cfg->faults && sim_kinds_parse(cfg->kinds, enabled, err, errlen) < 0)
+	if (cfg->faults && sim_kinds_parse(cfg->kinds, order, &norder, err, errlen) < 0)
 		return -1;
+	if (!cfg->bg_uniform && cfg->bg_min <= 0) {
+		snprintf(err, errlen, "a log-uniform background needs a smallest loss above 0");
+		return -1;
+	}
 	s.half = (uint32_t)cfg->k / 2;
 	if (cfg->tiers == 2) {
 		s.ntor = (uint32_t)cfg->k;
@@ -581,29 +711,36 @@ int sim_run(const struct sim_cfg *cfg, FILE *obs, FILE *inv, FILE *truth,
 		s.lf_slots *= 2;
 	s.dev_loss = calloc(s.ndev, sizeof(*s.dev_loss));
 	s.host_loss = calloc(s.ndev, sizeof(*s.host_loss));
+	s.dev_fault = calloc(s.ndev, sizeof(*s.dev_fault));
 	s.dev_used = calloc(s.ndev, 1);
 	s.faults = calloc((size_t)cfg->faults + 1, sizeof(*s.faults));
 	s.lf_key = calloc(s.lf_slots, sizeof(*s.lf_key));
 	s.lf_val = calloc(s.lf_slots, sizeof(*s.lf_val));
-	if (!s.dev_loss || !s.host_loss || !s.dev_used || !s.faults || !s.lf_key ||
+	if (!s.dev_loss || !s.host_loss || !s.dev_fault || !s.dev_used || !s.faults || !s.lf_key ||
 	    !s.lf_val) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
 	if (cfg->faults)
-		sim_faults_place(&s, enabled);
+		sim_faults_place(&s, order, norder);
 	*placed = (long long)s.nfaults;
-	if (sim_truth_write(&s, truth) < 0 || sim_inventory_write(&s, inv) < 0 ||
-	    obs_header_write(obs) < 0 || (!cfg->plan && sim_flows_write(&s, obs) < 0)) {
+	if (sim_inventory_write(&s, inv) < 0 || obs_header_write(obs) < 0 ||
+	    (!cfg->plan && sim_flows_write(&s, obs) < 0)) {
 		snprintf(err, errlen, "write failed: %s", strerror(errno));
 		goto out;
 	}
 	if (cfg->plan && sim_plan_flows_write(&s, obs, err, errlen) < 0)
 		goto out;
+	/* last: the oracle's verdicts need every flow's probes */
+	if (sim_truth_write(&s, truth) < 0) {
+		snprintf(err, errlen, "write failed: %s", strerror(errno));
+		goto out;
+	}
 	rc = 0;
 out:
 	free(s.dev_loss);
 	free(s.host_loss);
+	free(s.dev_fault);
 	free(s.dev_used);
 	free(s.faults);
 	free(s.lf_key);
