@@ -22,6 +22,11 @@ struct scenario {
 	double min_precision, min_recall;
 	double loss_max;        /* 0: faults lose 0.05%..100% */
 	long long max_suspects; /* 0: unchecked; else e.g. one per fault */
+	double loss_min;        /* 0: 0.05% */
+	double bg_max;          /* 0: healthy links lose 0.001%..0.01% log-uniform;
+				 * else uniform 0..bg_max, every link its own */
+	long long probes;       /* 0: 1000 per flow */
+	int oracle;             /* check recall over the faults the oracle shows */
 };
 
 static void scenario_run(const struct scenario *sc, const char *method,
@@ -29,9 +34,12 @@ static void scenario_run(const struct scenario *sc, const char *method,
 {
 	struct sim_cfg cfg = {
 		.tiers = sc->tiers, .k = sc->k, .hosts_per_tor = sc->hosts,
-		.flows = sc->flows, .probes = 1000, .faults = sc->faults,
-		.kinds = sc->kinds, .loss_min = 0.0005, .loss_max = sc->loss_max ? sc->loss_max : 1,
-		.bg_min = 1e-5, .bg_max = 1e-4, .star_ratio = sc->star,
+		.flows = sc->flows, .probes = sc->probes ? sc->probes : 1000,
+		.faults = sc->faults, .kinds = sc->kinds,
+		.loss_min = sc->loss_min ? sc->loss_min : 0.0005,
+		.loss_max = sc->loss_max ? sc->loss_max : 1,
+		.bg_min = sc->bg_max ? 0 : 1e-5, .bg_max = sc->bg_max ? sc->bg_max : 1e-4,
+		.bg_uniform = sc->bg_max > 0, .star_ratio = sc->star,
 		.unknown_ratio = sc->unknown, .inventory_links = 1, .seed = sc->seed,
 	};
 	char dir[] = "/tmp/fm-sim-XXXXXX", po[64], pi[64], pt[64], err[512];
@@ -78,15 +86,27 @@ static void scenario_run(const struct scenario *sc, const char *method,
 }
 
 static const struct scenario scenarios[] = {
-	{ "2tier-healthy", 2, 16, 2, 20000, 0, 1, "link", 0.02, 0.01, 1, 1, 0, 0 },
-	{ "3tier-healthy", 3, 8, 2, 20000, 0, 2, "link", 0.02, 0.01, 1, 1, 0, 0 },
-	{ "2tier-1link", 2, 16, 2, 20000, 1, 3, "link", 0, 0, 1, 1, 0, 1 },
-	{ "3tier-mixed4", 3, 8, 2, 30000, 4, 4, "link,device,blackhole,host", 0.02, 0.01, 0.9, 0.9, 0, 4 },
-	{ "3tier-links5", 3, 12, 2, 40000, 5, 5, "link", 0.02, 0.01, 0.9, 0.9, 0, 5 },
-	{ "2tier-mixed3", 2, 16, 2, 20000, 3, 6, "device,blackhole,host", 0.02, 0.01, 0.9, 0.9, 0, 3 },
+	{ "2tier-healthy", 2, 16, 2, 20000, 0, 1, "link", 0.02, 0.01, 1, 1, 0, 0, 0, 0, 0, 0 },
+	{ "3tier-healthy", 3, 8, 2, 20000, 0, 2, "link", 0.02, 0.01, 1, 1, 0, 0, 0, 0, 0, 0 },
+	{ "2tier-1link", 2, 16, 2, 20000, 1, 3, "link", 0, 0, 1, 1, 0, 1, 0, 0, 0, 0 },
+	{ "3tier-mixed4", 3, 8, 2, 30000, 4, 4, "link,device,blackhole,host", 0.02, 0.01, 0.9, 0.9, 0, 4, 0, 0, 0, 0 },
+	{ "3tier-links5", 3, 12, 2, 40000, 5, 5, "link", 0.02, 0.01, 0.9, 0.9, 0, 5, 0, 0, 0, 0 },
+	{ "2tier-mixed3", 2, 16, 2, 20000, 3, 6, "device,blackhole,host", 0.02, 0.01, 0.9, 0.9, 0, 3, 0, 0, 0, 0 },
 	/* weak devices (0.05%..5%): a 0.05% spine once came out as 8 links,
 	 * only some of its 32 passing alone; each device must be one suspect */
-	{ "2tier-weak-devices", 2, 16, 4, 20000, 3, 2, "device", 0.02, 0.01, 1, 1, 0.05, 3 },
+	{ "2tier-weak-devices", 2, 16, 4, 20000, 3, 2, "device", 0.02, 0.01, 1, 1, 0.05, 3, 0, 0, 0, 0 },
+	/* every link its own healthy loss, 0..0.05%, and 5% silent hops: the
+	 * learned background must leave the healthy links alone (one fixed null
+	 * named 6-21 of them) and still name the one 1% fault, alone */
+	{ "3tier-hetero-bg-healthy", 3, 8, 2, 30000, 0, 21, "link", 0.05, 0, 1, 1, 0, 0, 0, 5e-4, 0, 0 },
+	{ "3tier-hetero-bg-1link", 3, 8, 2, 30000, 1, 22, "link", 0.05, 0, 1, 1, 0.01, 1, 0.01, 5e-4, 0, 0 },
+	{ "2tier-hetero-bg-1link", 2, 16, 2, 20000, 1, 23, "link", 0.05, 0, 1, 1, 0.01, 1, 0.01, 5e-4, 0, 0 },
+	/* ten links 0.1%..5% at 50 probes per flow, no false suspect. The
+	 * oracle shows all ten; the learned null (its top is the 95th percentile
+	 * of noisy per-link estimates at 50 probes) still misses the two
+	 * weakest (0.11%, 0.23%): 0.8 is today's floor, not the goal of 1 */
+	{ "3tier-10-weak-links", 3, 8, 2, 40000, 10, 24, "link", 0.02, 0, 1, 0.8, 0.05, 10, 0.001,
+	  0, 50, 1 },
 };
 
 Test(sim, small_fabrics_meet_precision_and_recall)
@@ -100,8 +120,13 @@ Test(sim, small_fabrics_meet_precision_and_recall)
 			    sc->name, s.precision, s.recall, s.suspects, s.faults);
 		cr_expect(s.precision >= sc->min_precision, "%s: precision %.3f (%zu of %zu)",
 			  sc->name, s.precision, s.correct, s.suspects);
-		cr_expect(s.recall >= sc->min_recall, "%s: recall %.3f (%zu of %zu)",
-			  sc->name, s.recall, s.found, s.faults);
+		if (sc->oracle)
+			cr_expect(s.oracle_recall >= sc->min_recall,
+				  "%s: oracle recall %.3f (%zu of the %zu shown)", sc->name,
+				  s.oracle_recall, s.oracle_found, s.oracle_faults);
+		else
+			cr_expect(s.recall >= sc->min_recall, "%s: recall %.3f (%zu of %zu)",
+				  sc->name, s.recall, s.found, s.faults);
 		if (sc->faults)
 			cr_expect(s.top1, "%s: top suspect is not a fault", sc->name);
 		if (sc->max_suspects)

@@ -23,8 +23,8 @@ struct localize_cfg {
 	const char *inventory;    /* inventory v1 file (optional) */
 	int json;                 /* JSON instead of the table */
 	const char *method;       /* faultmesh, 007 or fbtracert */
-	double background_loss;   /* healthy links lose at most this */
-	double alpha;             /* family-wise false-alarm probability */
+	double background_loss;   /* 0: learned; else healthy links lose at most this */
+	double alpha;             /* 0: the default; family-wise false-alarm probability */
 	int stats;                /* model and fit figures on stderr */
 };
 
@@ -44,10 +44,11 @@ static const struct opt_spec localize_opts[] = {
 	{ "method", 'm', OPT_STR, offsetof(struct localize_cfg, method), 0, 0,
 	  "faultmesh", "NAME", "faultmesh, or a baseline: 007, fbtracert" },
 	{ "background-loss", 0, OPT_DOUBLE,
-	  offsetof(struct localize_cfg, background_loss), 1e-9, 0.5, "1e-4", "RATE",
-	  "loss a healthy link may have (the null hypothesis)" },
+	  offsetof(struct localize_cfg, background_loss), 1e-9, 0.5, NULL, "RATE",
+	  "override: every healthy link loses at most this (default: learned from the "
+	  "window, per link class)" },
 	{ "alpha", 0, OPT_DOUBLE, offsetof(struct localize_cfg, alpha), 1e-12, 0.5,
-	  "0.01", "P", "family-wise false-alarm probability over all links" },
+	  NULL, "P", "family-wise false-alarm probability over all links (default 0.01)" },
 	{ "stats", 0, OPT_FLAG, offsetof(struct localize_cfg, stats), 0, 0, NULL,
 	  NULL, "print model and timing figures to stderr" },
 };
@@ -112,9 +113,11 @@ int cmd_localize(int argc, char **argv)
 		return 2;
 	}
 	output = cfg.json ? &output_json_ops : &output_text_ops;
-	infer_cfg_default(&icfg);
-	icfg.background_loss = cfg.background_loss;
-	icfg.alpha = cfg.alpha;
+	infer_cfg_default(&icfg); /* the defaults' one home; flags override */
+	if (cfg.background_loss > 0)
+		icfg.background_loss = cfg.background_loss;
+	if (cfg.alpha > 0)
+		icfg.alpha = cfg.alpha;
 	if (!(inv = inventory_new())) {
 		snprintf(err, sizeof(err), "out of memory");
 		goto fail;

@@ -23,10 +23,11 @@
 #define PROFILE_SHARED_MIN 0.125 /* see fit_profile_lr */
 #define SUSPECT_DROPPED ((enum suspect_kind)-1) /* merged into its switch */
 #define LR_CI95 3.841458820694124 /* chi-square(1) 95% quantile */
+#define INFER_EFFECT_MIN 2.0 /* a suspect loses at least twice its null */
 
 void infer_cfg_default(struct infer_cfg *cfg)
 {
-	cfg->background_loss = 1e-4;
+	cfg->background_loss = 0; /* learned from each window */
 	cfg->alpha = 0.01;
 	cfg->prior_probes = 1;
 	cfg->device_share = 0.5;
@@ -55,6 +56,7 @@ struct fit {
 	uint8_t *dirty; /* per link: to be solved again */
 	uint32_t *link_stamp, *alt_stamp, stamp; /* set membership for profiles */
 	uint8_t *cand; /* per link: passed the conditional test */
+	double *u_bg;  /* per link: the null, the top of healthy loss in its class */
 	uint32_t *shared; /* per link: lossy paths shared with a profiled link */
 };
 
@@ -195,6 +197,7 @@ static void fit_free(struct fit *f)
 	free(f->dirty);
 	free(f->link_stamp);
 	free(f->cand);
+	free(f->u_bg);
 	free(f->shared);
 	free(f->alt_stamp);
 }
@@ -213,8 +216,9 @@ static int fit_init(struct fit *f, const struct model *m)
 	f->dirty = calloc(nl + 1, 1);
 	f->link_stamp = calloc(nl + 1, sizeof(*f->link_stamp));
 	f->cand = calloc(nl + 1, 1);
+	f->u_bg = calloc(nl + 1, sizeof(*f->u_bg));
 	f->shared = calloc(nl + 1, sizeof(*f->shared));
-	if (!f->shared || !f->u || !f->B || !f->w || !f->alt_lossy || !f->inc_first ||
+	if (!f->shared || !f->u_bg || !f->u || !f->B || !f->w || !f->alt_lossy || !f->inc_first ||
 	    !f->dirty || !f->link_stamp || !f->cand)
 		return -1;
 	for (size_t a = 0; a < m->nalts; a++) {
@@ -469,9 +473,9 @@ static double fit_local_loglik(const struct fit *f, const struct infer_cfg *cfg,
  * otherwise a group of links that always share flows (a host's uplink and
  * its switch's uplinks) could hide any fault in the group. The model state
  * is restored afterwards. Returns the statistic, or -1 (ENOMEM). */
-static double fit_profile_lr(struct fit *f, const struct infer_cfg *cfg,
-			     uint32_t l, double u_null)
+static double fit_profile_lr(struct fit *f, const struct infer_cfg *cfg, uint32_t l)
 {
+	double u_null = f->u_bg[l];
 	struct u32vec links = { 0 }, alts = { 0 };
 	double *saved_u = NULL, *saved_x = NULL, before, after, lr = -1;
 	uint32_t st = ++f->stamp;
@@ -544,8 +548,8 @@ static double fit_profile_lr(struct fit *f, const struct infer_cfg *cfg,
 			fit_link_terms(f, n, &t);
 			nu = terms_solve(&t, cfg->prior_probes, f->u[n], &curv);
 			/* h is concave: clipping is the constrained optimum */
-			if (!f->cand[n] && nu > fmax(u_null, saved_u[i]))
-				nu = fmax(u_null, saved_u[i]);
+			if (!f->cand[n] && nu > fmax(f->u_bg[n], saved_u[i]))
+				nu = fmax(f->u_bg[n], saved_u[i]);
 			du = nu - f->u[n];
 			if (du == 0)
 				continue;
@@ -577,8 +581,7 @@ out:
  * caps; granting every path that maximum only helps the null. Returns -1
  * when a neighbour is itself a candidate (no cap: refit instead). t holds
  * l's terms and is used as scratch. */
-static double fit_relaxed_lr(const struct fit *f, uint32_t l, struct terms *t,
-			     double u_null)
+static double fit_relaxed_lr(const struct fit *f, uint32_t l, struct terms *t)
 {
 	const struct model *m = f->m;
 	double h_hat = terms_loglik(t, f->u[l]);
@@ -598,13 +601,348 @@ static double fit_relaxed_lr(const struct fit *f, uint32_t l, struct terms *t,
 				continue;
 			if (f->cand[nb])
 				return -1;
-			rest += fmax(u_null, f->u[nb]);
+			rest += fmax(f->u_bg[nb], f->u[nb]);
 		}
 		f->rbuf[n++] = rest;
 	}
 	t->r = f->rbuf;
 	t->n = n;
-	return fmax(0, 2 * (h_hat - terms_loglik(t, u_null)));
+	return fmax(0, 2 * (h_hat - terms_loglik(t, f->u_bg[l])));
+}
+
+/* The fabric's own background, learned per window (see README "Null model").
+ * Links fall into classes by the tiers of their ends (host 0, its switch 1,
+ * ...): links of one class carry alike traffic and, when healthy, lose alike.
+ * For each link, the loss its flows show beyond what the other links on them
+ * explain (the fit's rate for links that stand out, their class's median
+ * for the rest) estimates its own rate; per class, the median of those
+ * estimates is the typical healthy rate, and their spread, less the spread
+ * binomial noise alone gives, is the spread of healthy rates. The null of a
+ * link is the top of its class's healthy rates: median + BG_TOP_SDS spreads,
+ * or, when noise hides the spread, the BG_TOP_QUANTILE of the estimates.
+ * Classes with few links pool into one. A suspect must lose significantly
+ * more than that (family-wise) and at least INFER_EFFECT_MIN times it. */
+#define BG_CLASSES 64
+#define BG_CLASS_MIN_LINKS 8
+#define BG_TOP_SDS 3.0
+#define BG_TOP_QUANTILE 0.95
+#define BG_ROUNDS 3
+#define BG_POOLED (BG_CLASSES - 1)
+
+/* Tier of each device: hops from the nearest host (0) over the links in
+ * both directions; unreachable devices get 7. */
+static int model_tiers(const struct model *m, uint8_t *tier)
+{
+	int changed = 1;
+
+	for (uint32_t d = 0; d < m->ndevs; d++)
+		tier[d] = m->dev_endpoint[d] && !m->dev_transit[d] ? 0 : 7;
+	/* Bellman-Ford style relaxation: a Clos fabric settles in a few rounds
+	 * and it needs no adjacency lists */
+	for (int round = 0; changed && round < 8; round++) {
+		changed = 0;
+		for (uint32_t l = 0; l < m->nlinks; l++) {
+			uint32_t a = m->link_from[l], b = m->link_to[l];
+
+			if (tier[a] + 1 < tier[b]) {
+				tier[b] = (uint8_t)(tier[a] + 1);
+				changed = 1;
+			}
+			if (tier[b] + 1 < tier[a]) {
+				tier[a] = (uint8_t)(tier[b] + 1);
+				changed = 1;
+			}
+		}
+	}
+	return 0;
+}
+
+struct bg_item {
+	uint32_t cls;
+	double v;
+};
+
+static int bg_item_cmp(const void *a, const void *b)
+{
+	const struct bg_item *x = a, *y = b;
+
+	if (x->cls != y->cls)
+		return x->cls < y->cls ? -1 : 1;
+	return x->v < y->v ? -1 : x->v > y->v;
+}
+
+/* Median of v[0..n) (sorted). */
+static double bg_median(const struct bg_item *v, size_t n)
+{
+	return n % 2 ? v[n / 2].v : 0.5 * (v[n / 2 - 1].v + v[n / 2].v);
+}
+
+/* The healthy rate per class, m: each link's flows lose p = L/S, and the
+ * rest of their path, n_cc' links of each class c' on average, explains
+ * sum n_cc' m_c' of it, so the median link of class c has m_c = med_c(p) -
+ * sum_c' n_cc' m_c': a small linear system (I + N) m = med(p). Flows over
+ * an excluded link (out[]) are left out. S and L are scratch per link. */
+static int bg_medians_solve(const struct fit *f, const uint8_t *cls, const uint8_t *out,
+			    double *S, double *L, double *m_out)
+{
+	const struct model *m = f->m;
+	size_t nl = m->nlinks, n = 0, count[BG_CLASSES] = { 0 };
+	double (*A)[BG_CLASSES + 1] = calloc(BG_CLASSES, sizeof(*A));
+	double D[BG_CLASSES] = { 0 };
+	struct bg_item *p = malloc((nl + 1) * sizeof(*p));
+	int idx[BG_CLASSES], nc = 0, rc = -1;
+
+	if (!A || !p)
+		goto out;
+	memset(S, 0, nl * sizeof(*S));
+	memset(L, 0, nl * sizeof(*L));
+	for (size_t a = 0; a < m->nalts; a++) {
+		const struct model_alt *al = &m->alts[a];
+		const struct model_flow *fl = &m->flows[al->flow];
+		const uint32_t *ls = m->alt_links + al->link_first;
+		double ws = f->w[a] * (double)fl->sent;
+		uint32_t k, j;
+
+		if (f->w[a] <= 0)
+			continue;
+		for (k = 0; k < al->nlinks && !out[ls[k]]; k++)
+			;
+		if (k < al->nlinks)
+			continue;
+		for (k = 0; k < al->nlinks; k++) {
+			S[ls[k]] += ws;
+			L[ls[k]] += f->w[a] * (double)fl->lost;
+			D[cls[ls[k]]] += ws;
+			for (j = 0; j < al->nlinks; j++)
+				if (j != k)
+					A[cls[ls[k]]][cls[ls[j]]] += ws;
+		}
+	}
+	for (size_t l = 0; l < nl; l++)
+		if (S[l] > 0)
+			p[n++] = (struct bg_item){ cls[l], L[l] / S[l] };
+	qsort(p, n, sizeof(*p), bg_item_cmp);
+	for (size_t i = 0; i < n; i++)
+		count[p[i].cls]++;
+	/* the system over the classes present: row c is
+	 * m_c + sum_c' (A[c][c'] / D[c]) m_c' = med_c(p) */
+	for (int c = 0, c0 = 0; c < BG_CLASSES; c0 += (int)count[c], c++) {
+		m_out[c] = 0;
+		if (count[c] && D[c] > 0)
+			idx[nc++] = c;
+		if (count[c])
+			A[c][BG_CLASSES] = bg_median(p + c0, count[c]);
+	}
+	{
+		double M[BG_CLASSES][BG_CLASSES + 1], G[BG_CLASSES][BG_CLASSES + 1];
+		double dmax = 0;
+
+		for (int i = 0; i < nc; i++) {
+			for (int j = 0; j < nc; j++)
+				G[i][j] = A[idx[i]][idx[j]] / D[idx[i]] + (i == j);
+			G[i][nc] = A[idx[i]][BG_CLASSES];
+		}
+		/* In a Clos fabric every path crosses each class alike, so the
+		 * system is singular: only sums along paths are identified. The
+		 * minimum-norm solution (ridge, tiny lambda) shares them evenly. */
+		for (int i = 0; i < nc; i++) {
+			for (int j = 0; j <= nc; j++) {
+				M[i][j] = 0;
+				for (int r = 0; r < nc; r++)
+					M[i][j] += G[r][i] * G[r][j];
+			}
+			dmax = fmax(dmax, M[i][i]);
+		}
+		for (int i = 0; i < nc; i++)
+			M[i][i] += 1e-9 * dmax;
+		/* Gaussian elimination with partial pivoting */
+		for (int i = 0; i < nc; i++) {
+			int piv = i;
+
+			for (int r = i + 1; r < nc; r++)
+				if (fabs(M[r][i]) > fabs(M[piv][i]))
+					piv = r;
+			for (int j = 0; j <= nc; j++) {
+				double t = M[i][j];
+
+				M[i][j] = M[piv][j];
+				M[piv][j] = t;
+			}
+			if (fabs(M[i][i]) < 1e-12)
+				continue;
+			for (int r = 0; r < nc; r++) {
+				double k = M[r][i] / M[i][i];
+
+				if (r == i || k == 0)
+					continue;
+				for (int j = i; j <= nc; j++)
+					M[r][j] -= k * M[i][j];
+			}
+		}
+		for (int i = 0; i < nc; i++)
+			m_out[idx[i]] = fabs(M[i][i]) < 1e-12 ? 0 : fmax(0, M[i][nc] / M[i][i]);
+	}
+	rc = 0;
+out:
+	free(A);
+	free(p);
+	return rc;
+}
+
+static int fit_background_learn(struct fit *f, const struct infer_cfg *cfg,
+				struct infer_stats *st)
+{
+	const struct model *m = f->m;
+	size_t nl = m->nlinks;
+	uint8_t *tier = malloc(m->ndevs + 1), *cls = malloc(nl + 1);
+	double *S = calloc(nl + 1, sizeof(*S)), *L = calloc(nl + 1, sizeof(*L));
+	double *E = calloc(nl + 1, sizeof(*E)), *r = calloc(nl + 1, sizeof(*r));
+	struct bg_item *est = malloc((nl + 1) * sizeof(*est));
+	struct bg_item *noise = malloc((nl + 1) * sizeof(*noise));
+	struct bg_item *dev = malloc((nl + 1) * sizeof(*dev));
+	double med[BG_CLASSES], top[BG_CLASSES], standout0;
+	uint8_t *out_ = calloc(nl + 1, 1);
+	size_t count[BG_CLASSES] = { 0 };
+	int rc = -1;
+
+	if (!tier || !cls || !S || !L || !E || !r || !est || !noise || !dev || !out_)
+		goto out;
+	if (cfg->background_loss > 0) { /* the override */
+		for (size_t l = 0; l < nl; l++)
+			f->u_bg[l] = -log1p(-cfg->background_loss);
+		st->background_median = st->background_top = cfg->background_loss;
+		rc = 0;
+		goto out;
+	}
+	if (model_tiers(m, tier) < 0)
+		goto out;
+	for (size_t l = 0; l < nl; l++) {
+		cls[l] = (uint8_t)(tier[m->link_from[l]] * 8 + tier[m->link_to[l]]);
+		if (cls[l] >= BG_POOLED)
+			cls[l] = BG_POOLED - 1;
+	}
+	/* start: the top tenth of the fitted rates stand out, and the rest
+	 * of the path costs nothing */
+	{
+		size_t n = 0;
+
+		for (size_t l = 0; l < nl; l++)
+			if (f->u[l] > 0)
+				est[n++] = (struct bg_item){ 0, f->u[l] };
+		qsort(est, n, sizeof(*est), bg_item_cmp);
+		standout0 = n ? est[(size_t)(0.9 * (double)(n - 1))].v : 0;
+	}
+	for (int c = 0; c < BG_CLASSES; c++)
+		med[c] = top[c] = 0;
+	for (int round = 0; round < BG_ROUNDS; round++) {
+		size_t n = 0;
+
+		/* flows over a link that stands out from its class (the fit gives
+		 * it at least INFER_EFFECT_MIN times the class's top) say nothing
+		 * about healthy loss: a blackhole or a device would swamp them */
+		for (size_t l = 0; l < nl; l++) {
+			double q = round ? -log1p(-fmin(top[cls[l]], 0.5)) : 0;
+
+			out_[l] = round ? f->u[l] > INFER_EFFECT_MIN * q : f->u[l] > standout0;
+		}
+		if (bg_medians_solve(f, cls, out_, S, L, med) < 0)
+			goto out;
+		for (size_t l = 0; l < nl; l++)
+			r[l] = -log1p(-fmin(med[cls[l]], 0.5));
+		memset(S, 0, nl * sizeof(*S));
+		memset(L, 0, nl * sizeof(*L));
+		memset(E, 0, nl * sizeof(*E));
+		for (size_t a = 0; a < m->nalts; a++) {
+			const struct model_alt *al = &m->alts[a];
+			const struct model_flow *fl = &m->flows[al->flow];
+			const uint32_t *ls = m->alt_links + al->link_first;
+			double x = 0, w = f->w[a];
+			uint32_t k;
+
+			if (w <= 0)
+				continue;
+			for (k = 0; k < al->nlinks && !out_[ls[k]]; k++)
+				x += r[ls[k]];
+			if (k < al->nlinks)
+				continue;
+			for (k = 0; k < al->nlinks; k++) {
+				S[ls[k]] += w * (double)fl->sent;
+				L[ls[k]] += w * (double)fl->lost;
+				E[ls[k]] += w * (double)fl->sent * -expm1(-(x - r[ls[k]]));
+			}
+		}
+		for (size_t l = 0; l < nl; l++) {
+			if (S[l] <= 0)
+				continue;
+			est[n].cls = noise[n].cls = cls[l];
+			est[n].v = (L[l] - E[l]) / S[l];
+			noise[n].v = fmax(E[l] + med[cls[l]] * S[l], 1) / (S[l] * S[l]);
+			n++;
+		}
+		/* classes too small for a spread of their own join the pool */
+		memset(count, 0, sizeof(count));
+		for (size_t i = 0; i < n; i++)
+			count[est[i].cls]++;
+		for (size_t i = 0; i < n; i++)
+			if (count[est[i].cls] < BG_CLASS_MIN_LINKS)
+				est[i].cls = noise[i].cls = BG_POOLED;
+		qsort(est, n, sizeof(*est), bg_item_cmp);
+		qsort(noise, n, sizeof(*noise), bg_item_cmp);
+		memset(count, 0, sizeof(count));
+		for (size_t i = 0; i < n; i++)
+			count[est[i].cls]++;
+		for (size_t i = 0, c0 = 0; i < BG_CLASSES; c0 += count[i], i++) {
+			struct bg_item *v = est + c0, *nv = noise + c0;
+			size_t k = count[i];
+			double md, mad, spread2, q_hi, cut;
+			size_t kin;
+
+			if (!k)
+				continue;
+			md = bg_median(v, k);
+			if (i == BG_POOLED)
+				md = med[i] = bg_median(v, k); /* the pool's own */
+			for (size_t j = 0; j < k; j++)
+				dev[j].v = fabs(v[j].v - md), dev[j].cls = 0;
+			qsort(dev, k, sizeof(*dev), bg_item_cmp);
+			mad = 1.4826 * bg_median(dev, k);
+			/* the quantile of the links that are not outliers: faulty
+			 * devices can make far more than 5% of a class lossy */
+			cut = md + BG_TOP_SDS * mad;
+			for (kin = k; kin > 1 && v[kin - 1].v > cut; kin--)
+				;
+			q_hi = v[(size_t)(BG_TOP_QUANTILE * (double)(kin - 1))].v;
+			spread2 = fmax(0, mad * mad - bg_median(nv, k));
+			top[i] = fmax(fmax(0, md) + BG_TOP_SDS * sqrt(spread2), q_hi);
+		}
+		/* links of small classes were estimated with the pool */
+		for (size_t c = 0; c < BG_POOLED; c++)
+			if (count[c] == 0 && count[BG_POOLED]) {
+				med[c] = med[BG_POOLED];
+				top[c] = top[BG_POOLED];
+			}
+	}
+	st->background_median = st->background_top = 0;
+	for (size_t l = 0; l < nl; l++) {
+		double q = fmin(fmax(top[cls[l]], 1e-9), 0.5);
+
+		f->u_bg[l] = -log1p(-q);
+		st->background_top = fmax(st->background_top, q);
+		st->background_median = fmax(st->background_median, med[cls[l]]);
+	}
+	rc = 0;
+out:
+	free(tier);
+	free(cls);
+	free(S);
+	free(L);
+	free(E);
+	free(r);
+	free(est);
+	free(noise);
+	free(dev);
+	free(out_);
+	return rc;
 }
 
 /* Test one variable against the background: fills loss, interval, score and
@@ -873,7 +1211,9 @@ static int grouping_init(struct grouping *g, struct fit *f, const struct infer_c
 	g->f = f;
 	g->m = m;
 	g->cfg = cfg;
-	g->u_null = -log1p(-cfg->background_loss);
+	g->u_null = 0;
+	for (uint32_t l = 0; l < m->nlinks; l++)
+		g->u_null = fmax(g->u_null, f->u_bg[l]);
 	g->ntests = (double)m->nlinks + m->ndevs;
 	g->link_sus = malloc((m->nlinks + 1) * sizeof(*g->link_sus));
 	g->dev_sus = malloc(nd * sizeof(*g->dev_sus));
@@ -910,8 +1250,9 @@ static int grouping_links_test(struct grouping *g)
 		struct terms t;
 
 		fit_link_terms(f, l, &t);
-		f->cand[l] = (uint8_t)terms_test(&t, f->u[l], g->u_null, g->ntests,
-						 cfg->alpha, &s);
+		f->cand[l] = (uint8_t)terms_test(&t, f->u[l], f->u_bg[l], g->ntests,
+						 cfg->alpha, &s) &&
+			     u_to_loss(f->u[l]) >= INFER_EFFECT_MIN * u_to_loss(f->u_bg[l]);
 	}
 	for (size_t i = 0; i < f->nactive; i++) {
 		uint32_t l = f->active[i];
@@ -922,10 +1263,10 @@ static int grouping_links_test(struct grouping *g)
 		if (!f->cand[l])
 			continue;
 		fit_link_terms(f, l, &t);
-		terms_test(&t, f->u[l], g->u_null, g->ntests, 1.0, &s);
-		lr = fit_relaxed_lr(f, l, &t, g->u_null);
+		terms_test(&t, f->u[l], f->u_bg[l], g->ntests, 1.0, &s);
+		lr = fit_relaxed_lr(f, l, &t);
 		if (lr < 0 || 0.5 * erfc(sqrt(lr / 2)) * g->ntests > cfg->alpha)
-			lr = fit_profile_lr(f, cfg, l, g->u_null);
+			lr = fit_profile_lr(f, cfg, l);
 		if (lr < 0)
 			return -1;
 		pv = 0.5 * erfc(sqrt(lr / 2)) * g->ntests;
@@ -1499,7 +1840,7 @@ int infer_run(const struct model *m, const struct infer_cfg *cfg,
 			break;
 	}
 	t1 = now_ms();
-	if (infer_suspects(&f, cfg, out) < 0)
+	if (fit_background_learn(&f, cfg, st) < 0 || infer_suspects(&f, cfg, out) < 0)
 		goto nomem;
 	fit_free(&f);
 	st->fit_ms = now_ms() - t0;

@@ -14,7 +14,8 @@ struct inventory;
 struct model;
 
 struct infer_cfg {
-	double background_loss; /* null hypothesis: a healthy link loses at most this */
+	double background_loss; /* > 0: every healthy link loses at most this (an
+				 * override); 0: learn the background per window */
 	double alpha;           /* family-wise false-alarm probability over all links */
 	double prior_probes;    /* sparsity prior: pseudo-probes each link delivered */
 	double device_share;    /* share of a device's flows that must cross its faulty links */
@@ -29,10 +30,12 @@ struct infer_stats {
 	int sweeps, em_rounds;
 	double fit_ms;  /* model fit and tests, not file parsing */
 	double test_ms; /* of which the tests and grouping */
+	double background_median; /* learned healthy loss: the highest class median */
+	double background_top;    /* ... and the highest class null (top of healthy) */
 };
 
-/* The defaults (background 1e-4, alpha 0.01, one prior probe, device share
- * 0.5, blackhole share 0.8). */
+/* The defaults, their one home (background learned, alpha 0.01, one prior
+ * probe, device share 0.5, blackhole share 0.8). */
 void infer_cfg_default(struct infer_cfg *cfg);
 
 /* Fit and test on a built model, appending ranked suspects to out. Returns 0,

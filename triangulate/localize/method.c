@@ -14,9 +14,11 @@ static int method_faultmesh_run(const struct model *m, const struct infer_cfg *c
 	if (rc == 0 && getenv("FM_INFER_STATS"))
 		fprintf(stderr,
 			"infer: %zu flows (%zu lossy, %zu unplaced), %zu links (%zu active), "
-			"%d sweeps, %d EM rounds, fit+tests %.0f ms (tests %.0f ms)\n",
+			"%d sweeps, %d EM rounds, fit+tests %.0f ms (tests %.0f ms), "
+			"background median %.3g top %.3g\n",
 			st.flows, st.flows_lossy, st.flows_unplaced, st.links,
-			st.links_active, st.sweeps, st.em_rounds, st.fit_ms, st.test_ms);
+			st.links_active, st.sweeps, st.em_rounds, st.fit_ms, st.test_ms,
+			st.background_median, st.background_top);
 	return rc;
 }
 
