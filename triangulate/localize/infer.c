@@ -801,6 +801,7 @@ static int fit_background_learn(struct fit *f, const struct infer_cfg *cfg,
 	struct bg_item *noise = malloc((nl + 1) * sizeof(*noise));
 	struct bg_item *dev = malloc((nl + 1) * sizeof(*dev));
 	double med[BG_CLASSES], top[BG_CLASSES], standout0;
+	int tie_in;
 	uint8_t *out_ = calloc(nl + 1, 1);
 	size_t count[BG_CLASSES] = { 0 };
 	int rc = -1;
@@ -821,16 +822,20 @@ static int fit_background_learn(struct fit *f, const struct infer_cfg *cfg,
 		if (cls[l] >= BG_POOLED)
 			cls[l] = BG_POOLED - 1;
 	}
-	/* start: the top tenth of the fitted rates stand out, and the rest
-	 * of the path costs nothing */
+	/* start: the top tenth of the fitted rates stand out */
 	{
-		size_t n = 0;
+		size_t n = 0, k;
 
 		for (size_t l = 0; l < nl; l++)
 			if (f->u[l] > 0)
 				est[n++] = (struct bg_item){ 0, f->u[l] };
 		qsort(est, n, sizeof(*est), bg_item_cmp);
 		standout0 = n ? est[(size_t)(0.9 * (double)(n - 1))].v : 0;
+		/* the top tenth, ties at its edge included unless they are many
+		 * (evenly spread loss is background, not a fault) */
+		for (k = n; k > 0 && est[k - 1].v >= standout0; k--)
+			;
+		tie_in = 5 * (n - k) <= (n > 5 ? n : 5);
 	}
 	for (int c = 0; c < BG_CLASSES; c++)
 		med[c] = top[c] = 0;
@@ -843,7 +848,9 @@ static int fit_background_learn(struct fit *f, const struct infer_cfg *cfg,
 		for (size_t l = 0; l < nl; l++) {
 			double q = round ? -log1p(-fmin(top[cls[l]], 0.5)) : 0;
 
-			out_[l] = round ? f->u[l] > INFER_EFFECT_MIN * q : f->u[l] > standout0;
+			out_[l] = round ? f->u[l] > INFER_EFFECT_MIN * q
+				  : f->u[l] > standout0 || (tie_in && f->u[l] > 0 &&
+							    f->u[l] >= standout0);
 		}
 		if (bg_medians_solve(f, cls, out_, S, L, med) < 0)
 			goto out;
@@ -915,7 +922,8 @@ static int fit_background_learn(struct fit *f, const struct infer_cfg *cfg,
 			spread2 = fmax(0, mad * mad - bg_median(nv, k));
 			top[i] = fmax(fmax(0, md) + BG_TOP_SDS * sqrt(spread2), q_hi);
 		}
-		/* links of small classes were estimated with the pool */
+		/* links of small classes were estimated with the pool; a class
+		 * with no clean flows this round keeps the last round's figures */
 		for (size_t c = 0; c < BG_POOLED; c++)
 			if (count[c] == 0 && count[BG_POOLED]) {
 				med[c] = med[BG_POOLED];
