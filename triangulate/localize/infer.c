@@ -620,7 +620,9 @@ static double fit_relaxed_lr(const struct fit *f, uint32_t l, struct terms *t)
  * binomial noise alone gives, is the spread of healthy rates. The null of a
  * link is the top of its class's healthy rates: median + BG_TOP_SDS spreads,
  * or, when noise hides the spread, the BG_TOP_QUANTILE of the estimates.
- * Classes with few links pool into one. A suspect must lose significantly
+ * Classes with few links pool into one; a fabric of fewer than
+ * BG_LEARN_MIN_LINKS links is too small to learn from (one sick host crosses
+ * a third of them) and gets BG_PRIOR_LOSS. A suspect must lose significantly
  * more than that (family-wise) and at least INFER_EFFECT_MIN times it. */
 #define BG_CLASSES 64
 #define BG_CLASS_MIN_LINKS 8
@@ -628,6 +630,8 @@ static double fit_relaxed_lr(const struct fit *f, uint32_t l, struct terms *t)
 #define BG_TOP_QUANTILE 0.95
 #define BG_ROUNDS 3
 #define BG_POOLED (BG_CLASSES - 1)
+#define BG_LEARN_MIN_LINKS 64 /* fewer links: the null is BG_PRIOR_LOSS */
+#define BG_PRIOR_LOSS 1e-4
 
 /* Tier of each device: hops from the nearest host (0) over the links in
  * both directions; unreachable devices get 7. */
@@ -808,10 +812,14 @@ static int fit_background_learn(struct fit *f, const struct infer_cfg *cfg,
 
 	if (!tier || !cls || !S || !L || !E || !r || !est || !noise || !dev || !out_)
 		goto out;
-	if (cfg->background_loss > 0) { /* the override */
+	if (cfg->background_loss > 0 || nl < BG_LEARN_MIN_LINKS) {
+		/* the override, or a fabric too small to learn from: with a few
+		 * dozen links one sick host is on a third of them */
+		double q = cfg->background_loss > 0 ? cfg->background_loss : BG_PRIOR_LOSS;
+
 		for (size_t l = 0; l < nl; l++)
-			f->u_bg[l] = -log1p(-cfg->background_loss);
-		st->background_median = st->background_top = cfg->background_loss;
+			f->u_bg[l] = -log1p(-q);
+		st->background_median = st->background_top = q;
 		rc = 0;
 		goto out;
 	}
