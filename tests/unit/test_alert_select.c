@@ -173,17 +173,59 @@ Test(alert_select, host_fault_is_not_held_by_its_clean_leaf)
 
 Test(alert_select, firing_device_speaks_for_its_links)
 {
-	static const struct t_fault f[] = { { "leaf2", NULL, 0.02 }, { 0 } };
+	static const struct t_fault f[] = { { "leaf2", NULL, 0.02 }, { "spine1", "leaf3", 0.03 },
+					    { 0 } };
 	struct suspect firing[] = { t_sus(SUSPECT_DEVICE, "leaf2", NULL) };
 	struct suspect named[] = { t_sus(SUSPECT_LINK, "leaf2", "spine1"),
 				   t_sus(SUSPECT_LINK, "spine1", "leaf3") };
 	struct alert_input *in = t_select(f, named, 2, firing, 1);
 
 	cr_expect(in[0].explained);
-	cr_expect(!in[1].explained, "a link away from the device is its own");
+	cr_expect(!in[1].explained, "a faulty link away from the device is its own");
 	free(in);
 }
 
+Test(alert_select, router_seeing_a_tors_loss_is_explained_by_it)
+{
+	/* a lossy ToR: the spines above carry its flows, so the inference may
+	 * name them too; their flows that avoid leaf2 are clean */
+	static const struct t_fault f[] = { { "leaf2", NULL, 0.02 }, { 0 } };
+	struct suspect named[] = { t_sus(SUSPECT_DEVICE, "spine1", NULL),
+				   t_sus(SUSPECT_DEVICE, "leaf2", NULL),
+				   t_sus(SUSPECT_DEVICE, "spine2", NULL) };
+	struct alert_input *in = t_select(f, named, 3, NULL, 0);
+
+	cr_expect(in[0].explained, "spine1 ranked first, still leaf2's loss");
+	cr_expect(!in[1].explained && !in[1].held);
+	cr_expect(in[2].explained);
+	free(in);
+}
+
+Test(alert_select, two_real_device_faults_both_alert)
+{
+	static const struct t_fault f[] = { { "leaf2", NULL, 0.02 }, { "spine1", NULL, 0.02 },
+					    { 0 } };
+	struct suspect named[] = { t_sus(SUSPECT_DEVICE, "leaf2", NULL),
+				   t_sus(SUSPECT_DEVICE, "spine1", NULL) };
+	struct alert_input *in = t_select(f, named, 2, NULL, 0);
+
+	cr_expect(!in[0].explained && !in[1].explained);
+	free(in);
+}
+
+Test(alert_select, host_named_for_its_one_lossy_uplink_alerts_once)
+{
+	/* only h1 -> leaf1 drops: the host h1 and its uplink are named; the
+	 * host's flows towards h1 are clean, so the uplink stands alone */
+	static const struct t_fault f[] = { { "h1", "leaf1", 0.03 }, { 0 } };
+	struct suspect named[] = { t_sus(SUSPECT_HOST, "h1", NULL),
+				   t_sus(SUSPECT_LINK, "h1", "leaf1") };
+	struct alert_input *in = t_select(f, named, 2, NULL, 0);
+
+	cr_expect(in[0].explained, "the host's evidence is its uplink's");
+	cr_expect(!in[1].explained, "the uplink alerts");
+	free(in);
+}
 Test(alert_select, same_link_as_two_kinds_is_one_alert)
 {
 	static const struct t_fault f[] = { { "spine2", "leaf2", 0.03 }, { 0 } };

@@ -110,46 +110,108 @@ static double sel_poisson_sf(double k, double mu)
 	return sum < 1 ? sum : 1;
 }
 
-/* Does router dev's traffic that avoids the suspect (marked in smark) lose
- * beyond the background of the flows that avoid both? Only flows with one
- * known path count: a guessed path would smear the suspect's own loss. */
-static int sel_router_lossy(const struct model *m, uint32_t dev, const uint8_t *smark,
-			    uint8_t *dmark, const struct alert_select_cfg *cfg)
+/* Does k lost of n stand out from the background, k_bg of n_bg? Its rate
+ * must be hold_ratio times the background's (one loss added, so a window
+ * without background loss is no zero) and its losses unlikely (hold_p,
+ * Poisson) under the rate both groups share (the null: one healthy rate). */
+static int sel_stands_out(double k, double n, double k_bg, double n_bg,
+			  const struct alert_select_cfg *cfg)
 {
-	double n_dev = 0, k_dev = 0, n_bg = 0, k_bg = 0, p_bg, p_all;
+	double p_bg, p_all;
+
+	if (n <= 0 || k < 3)
+		return 0;
+	p_bg = (k_bg + 1) / (n_bg + 1);
+	p_all = (k + k_bg) / (n + n_bg);
+	return k / n > cfg->hold_ratio * p_bg &&
+	       sel_poisson_sf(k, n * p_all) < cfg->hold_p;
+}
+
+/* Split the flows with one known path by whether they cross a (marked in
+ * amark) and b: the probes of a-not-b, the losses of both, and as the
+ * background the probes of flows that cross no suspect at all (allmark: every
+ * suspect of the round and every firing alert), so another fault's loss
+ * never passes for background. */
+struct sel_split {
+	double n_a, k_a, n_none, k_none, k_both;
+	double n_ab_none, k_ab_none; /* flows avoiding a and b, whatever else */
+};
+
+/* Below this many probes the flows crossing no suspect are too few to tell
+ * the background; those avoiding the two in question stand in. */
+#define SEL_BG_PROBES_MIN 1000.0
+
+static void sel_split_count(const struct model *m, const uint8_t *amark,
+			    const uint8_t *bmark, const uint8_t *allmark,
+			    struct sel_split *sp)
+{
+	memset(sp, 0, sizeof(*sp));
+	for (size_t i = 0; i < m->nflows; i++) {
+		const struct model_flow *f = &m->flows[i];
+		int a, b;
+
+		/* a guessed path would smear one suspect's loss over the other */
+		if (f->nalt != 1)
+			continue;
+		a = sel_flow_crosses(m, f, amark);
+		b = sel_flow_crosses(m, f, bmark);
+		if (a && b) {
+			sp->k_both += (double)f->lost;
+		} else if (a) {
+			sp->n_a += (double)f->sent;
+			sp->k_a += (double)f->lost;
+		} else if (!b) {
+			sp->n_ab_none += (double)f->sent;
+			sp->k_ab_none += (double)f->lost;
+			if (!sel_flow_crosses(m, f, allmark)) {
+				sp->n_none += (double)f->sent;
+				sp->k_none += (double)f->lost;
+			}
+		}
+	}
+	if (sp->n_none < SEL_BG_PROBES_MIN) {
+		sp->n_none = sp->n_ab_none;
+		sp->k_none = sp->k_ab_none;
+	}
+}
+
+/* Does router dev's traffic that avoids the suspect (marked in smark) lose
+ * beyond the flows that avoid both? */
+static int sel_router_lossy(const struct model *m, uint32_t dev, const uint8_t *smark,
+			    uint8_t *dmark, const uint8_t *allmark,
+			    const struct alert_select_cfg *cfg)
+{
+	struct sel_split sp;
 
 	for (uint32_t l = 0; l < m->nlinks; l++)
 		dmark[l] = m->link_from[l] == dev || m->link_to[l] == dev;
-	for (size_t i = 0; i < m->nflows; i++) {
-		const struct model_flow *f = &m->flows[i];
+	sel_split_count(m, dmark, smark, allmark, &sp);
+	return sel_stands_out(sp.k_a, sp.n_a, sp.k_none, sp.n_none, cfg);
+}
 
-		if (f->nalt != 1 || sel_flow_crosses(m, f, smark))
-			continue;
-		if (sel_flow_crosses(m, f, dmark)) {
-			n_dev += (double)f->sent;
-			k_dev += (double)f->lost;
-		} else {
-			n_bg += (double)f->sent;
-			k_bg += (double)f->lost;
-		}
-	}
-	if (n_dev <= 0 || k_dev < 3)
+/* Does w (marked in wmark) account for all of s's evidence: s's flows share
+ * losses with w, and those that avoid w lose no more than background? Then
+ * s is w's loss seen through shared flows (e.g. the fabric switches above a
+ * lossy ToR), not a fault of its own. Returns 0 (no), 1 (yes: s has clean
+ * flows of its own besides), 2 (yes: every flow of s crosses w). */
+static int sel_evidence_explained(const struct model *m, const uint8_t *smark,
+				  const uint8_t *wmark, const uint8_t *allmark,
+				  const struct alert_select_cfg *cfg)
+{
+	struct sel_split sp;
+
+	sel_split_count(m, smark, wmark, allmark, &sp);
+	if (sp.k_both <= 0 || sel_stands_out(sp.k_a, sp.n_a, sp.k_none, sp.n_none, cfg))
 		return 0;
-	/* the router stands out when its rate is hold_ratio times the others'
-	 * (one loss added, so a window without background loss is no zero) and
-	 * its losses are unlikely under the rate all flows avoiding the suspect
-	 * share (the null: the router is as healthy as the rest) */
-	p_bg = (k_bg + 1) / (n_bg + 1);
-	p_all = (k_dev + k_bg) / (n_dev + n_bg);
-	return k_dev / n_dev > cfg->hold_ratio * p_bg &&
-	       sel_poisson_sf(k_dev, n_dev * p_all) < cfg->hold_p;
+	return sp.n_a > 0 ? 1 : 2;
 }
 
 /* A link or host suspect waits while a router at its end (a link's ends, a
  * host's neighbours) loses on its other flows too: early in a device fault
  * the inference may name one of its links or hosts before the device. */
 static int sel_held(const struct model *m, const struct suspect *s,
-		    const struct alert_select_cfg *cfg, uint8_t *smark, uint8_t *dmark)
+		    const struct alert_select_cfg *cfg, uint8_t *smark, uint8_t *dmark,
+		    const uint8_t *allmark)
 {
 	int64_t ends[2] = { sel_dev(m, s->from), sel_is_link(s) ? sel_dev(m, s->to) : -1 };
 
@@ -160,7 +222,7 @@ static int sel_held(const struct model *m, const struct suspect *s,
 	if (s->kind == SUSPECT_LINK) {
 		for (int e = 0; e < 2; e++)
 			if (ends[e] >= 0 && m->dev_transit[ends[e]] &&
-			    sel_router_lossy(m, (uint32_t)ends[e], smark, dmark, cfg))
+			    sel_router_lossy(m, (uint32_t)ends[e], smark, dmark, allmark, cfg))
 				return 1;
 		return 0;
 	}
@@ -172,7 +234,8 @@ static int sel_held(const struct model *m, const struct suspect *s,
 			other = m->link_to[l];
 		else
 			continue;
-		if (m->dev_transit[other] && sel_router_lossy(m, other, smark, dmark, cfg))
+		if (m->dev_transit[other] &&
+		    sel_router_lossy(m, other, smark, dmark, allmark, cfg))
 			return 1;
 	}
 	return 0;
@@ -204,46 +267,99 @@ static void sel_pairs_find(const struct model *m, const uint8_t *smark,
 	}
 }
 
+/* Is suspect i of the round explained by another named or firing suspect?
+ * Structurally (a device's links, a host's links, one link as two kinds) or
+ * by evidence (see sel_evidence_explained). When each accounts for the
+ * other's evidence, the one whose flows all cross the other (a host's one
+ * lossy uplink, not the host with its clean inbound flows) stands; with the
+ * same flows (an ambiguous pair), the better-ranked one. */
+static int sel_explained(const struct model *m, const struct suspect_list *sus,
+			 size_t i, const struct suspect *firing, size_t nfiring,
+			 const struct alert_select_cfg *cfg, uint8_t *smark,
+			 uint8_t *wmark, const uint8_t *allmark)
+{
+	const struct suspect *s = &sus->v[i];
+	int marked = m && sel_mark(m, s, smark);
+
+	for (size_t j = 0; j < sus->n; j++) {
+		const struct suspect *w = &sus->v[j];
+		int w_marked, w_by_s, s_by_w;
+
+		if (j == i)
+			continue;
+		/* the same link named twice: the better-ranked kind stands */
+		if (sel_is_link(s) && sel_is_link(w) && j > i)
+			continue;
+		w_marked = marked && sel_mark(m, w, wmark);
+		/* w's own evidence is all s's: w cannot speak for s (a host
+		 * named for its one lossy uplink does not hide the uplink) */
+		w_by_s = w_marked ? sel_evidence_explained(m, wmark, smark, allmark, cfg) : 0;
+		if (alert_select_explains(m, w, s) && !w_by_s)
+			return 1;
+		s_by_w = w_marked ? sel_evidence_explained(m, smark, wmark, allmark, cfg) : 0;
+		if (!s_by_w)
+			continue;
+		if (w_by_s && s_by_w != w_by_s) {
+			if (s_by_w == 1)
+				return 1;
+			continue; /* s is the narrower one: it stands */
+		}
+		if (w_by_s && j > i)
+			continue; /* the same evidence: i ranks first and stands */
+		return 1;
+	}
+	for (size_t j = 0; j < nfiring; j++) {
+		if (alert_select_explains(m, &firing[j], s))
+			return 1;
+		if (marked && sel_mark(m, &firing[j], wmark) &&
+		    sel_evidence_explained(m, smark, wmark, allmark, cfg))
+			return 1;
+	}
+	return 0;
+}
+
 int alert_select_round(const struct model *m, const struct suspect_list *sus,
 		       const struct suspect *firing, size_t nfiring,
 		       const struct alert_select_cfg *cfg,
 		       struct alert_input **out)
 {
 	struct alert_input *in = calloc(sus->n ? sus->n : 1, sizeof(*in));
-	uint8_t *smark = NULL, *dmark = NULL;
+	uint8_t *smark = NULL, *dmark = NULL, *allmark = NULL;
 
 	*out = NULL;
 	if (!in)
 		goto nomem;
-	if (m && (!(smark = malloc(m->nlinks + 1)) || !(dmark = malloc(m->nlinks + 1))))
+	if (m && (!(smark = malloc(m->nlinks + 1)) || !(dmark = malloc(m->nlinks + 1)) ||
+		  !(allmark = calloc(m->nlinks + 1, 1))))
 		goto nomem;
+	for (size_t i = 0; m && i < sus->n + nfiring; i++) {
+		sel_mark(m, i < sus->n ? &sus->v[i] : &firing[i - sus->n], smark);
+		for (uint32_t l = 0; l < m->nlinks; l++)
+			allmark[l] |= smark[l];
+	}
 	for (size_t i = 0; i < sus->n; i++) {
 		const struct suspect *s = &sus->v[i];
 
 		in[i].s = *s;
-		for (size_t j = 0; j < sus->n && !in[i].explained; j++) {
-			/* the same link named twice: the better-ranked kind stands */
-			if (j == i || (sel_is_link(s) && sel_is_link(&sus->v[j]) && j > i))
-				continue;
-			in[i].explained = alert_select_explains(m, &sus->v[j], s);
-		}
-		for (size_t j = 0; j < nfiring && !in[i].explained; j++)
-			in[i].explained = alert_select_explains(m, &firing[j], s);
+		in[i].explained = sel_explained(m, sus, i, firing, nfiring, cfg,
+						smark, dmark, allmark);
 		if (!m)
 			continue;
 		if (!in[i].explained)
-			in[i].held = sel_held(m, s, cfg, smark, dmark);
+			in[i].held = sel_held(m, s, cfg, smark, dmark, allmark);
 		if (sel_mark(m, s, smark))
 			sel_pairs_find(m, smark, &in[i]);
 	}
 	free(smark);
 	free(dmark);
+	free(allmark);
 	*out = in;
 	return 0;
 nomem:
 	free(in);
 	free(smark);
 	free(dmark);
+	free(allmark);
 	errno = ENOMEM;
 	return -1;
 }

@@ -1,9 +1,11 @@
 /* Which suspects of a watch round may alert, and as what: the one-alert rule.
- * Every suspect localize names over the window is an alert candidate; a
- * narrower one that a wider one explains (a device's links and hosts, a
- * host's links, a second kind on the same link) never alerts on its own; a
- * link or host next to a router whose other flows lose too is held until the
- * window's evidence says whether the router is the culprit. No I/O here. */
+ * Every suspect localize names over the window is an alert candidate; one
+ * that another explains never alerts on its own: structurally (a device's
+ * links and hosts, a host's links, a second kind on the same link) or by
+ * evidence (its flows that avoid the other lose no more than background, so
+ * its loss is the other's seen through shared flows); a link or host next to
+ * a router whose other flows lose too is held until the window's evidence
+ * says whether the router is the culprit. No I/O here. */
 #ifndef FM_TRIANGULATE_ALERT_SELECT_H
 #define FM_TRIANGULATE_ALERT_SELECT_H
 
@@ -35,10 +37,11 @@ int alert_select_explains(const struct model *m, const struct suspect *wide,
 
 /* Turn a round's ranked suspects (over model m, may be NULL for an empty
  * window) into alert inputs, one per suspect, in rank order: each marked
- * explained (a wider suspect of the round or one of the nfiring firing
- * alerts explains it, or a better-ranked suspect is the same link), held (see
- * above) or neither, with the prober/target pairs of its lossy flows. *out is
- * malloc'ed (free it). Returns 0, or -1 with errno ENOMEM. */
+ * explained (by another suspect of the round or one of the nfiring firing
+ * alerts, see above; of two with the same evidence the narrower, then the
+ * better-ranked, stands), held (see above) or neither, with the
+ * prober/target pairs of its lossy flows. *out is malloc'ed (free it).
+ * Returns 0, or -1 with errno ENOMEM. */
 int alert_select_round(const struct model *m, const struct suspect_list *sus,
 		       const struct suspect *firing, size_t nfiring,
 		       const struct alert_select_cfg *cfg,
