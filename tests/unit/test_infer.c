@@ -8,6 +8,9 @@
 #include "infer.h"
 #include "observations.h"
 #include "output.h"
+#include "inventory.h"
+#include "model.h"
+#include "strtab.h"
 
 #define SENT 20000
 
@@ -369,5 +372,39 @@ Test(infer, two_faulty_links_on_one_spine_are_links)
 		cr_expect_str_eq(out.v[i].from, "s2", "suspects:%s", all);
 	}
 	suspect_list_free(&out);
+	obs_set_free(s);
+}
+
+/* The one hop -> link walk: a "*" hides the links on both its sides, two
+ * interfaces of one device are one hop, a "-" path has no links. */
+Test(infer, walk_skips_links_beside_a_silent_hop)
+{
+	static const char *const hops[] = { "198.18.1.1", "198.18.1.2", NULL, "s3" };
+	struct obs_set *s = obs_set_new();
+	struct inventory *inv = inventory_new();
+	struct strtab *devs = strtab_new();
+	struct obs_row row = { "h1", "h2", OBS_PROTO_UDP, 1000, 31338, 10, 1, 4, hops };
+	struct obs_row unknown = { "h1", "h2", OBS_PROTO_UDP, 1001, 31338, 10, 1, -1, NULL };
+	uint32_t name_dev[16], from[MODEL_WALK_MAX], to[MODEL_WALK_MAX], seq[MODEL_WALK_MAX];
+	char err[128];
+	const char *inv_text = "# faultmesh inventory v1\n198.18.1.1\ts1\n198.18.1.2\ts1\n";
+
+	cr_assert_eq(inventory_parse(inv, inv_text, strlen(inv_text), "inv", err, sizeof(err)), 0,
+		     "%s", err);
+	cr_assert_eq(obs_set_row_add(s, &row, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(obs_set_row_add(s, &unknown, err, sizeof(err)), 0, "%s", err);
+	cr_assert_leq(obs_set_name_count(s), 16);
+	cr_assert_eq(model_name_devs(s, inv, devs, name_dev), 0);
+	/* h1 s1 * s3 h2 */
+	cr_assert_eq(model_flow_walk(s, obs_set_flow(s, 0), name_dev, seq), 5);
+	cr_assert_eq(seq[2], MODEL_DEV_NONE);
+	cr_assert_eq(model_flow_links(s, obs_set_flow(s, 0), name_dev, from, to), 2);
+	cr_assert_str_eq(strtab_str(devs, from[0]), "h1");
+	cr_assert_str_eq(strtab_str(devs, to[0]), "s1");
+	cr_assert_str_eq(strtab_str(devs, from[1]), "s3");
+	cr_assert_str_eq(strtab_str(devs, to[1]), "h2");
+	cr_assert_eq(model_flow_links(s, obs_set_flow(s, 1), name_dev, from, to), 0);
+	strtab_free(devs);
+	inventory_free(inv);
 	obs_set_free(s);
 }

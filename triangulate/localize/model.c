@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEV_NONE UINT32_MAX
+#define DEV_NONE MODEL_DEV_NONE
+
+_Static_assert(MODEL_WALK_MAX == OBS_HOPS_MAX + 2, "a walk holds every hop");
 
 /* Open-addressing map from a 64-bit key to a 32-bit value. */
 struct u64map {
@@ -179,10 +181,8 @@ static int builder_alt_add(struct builder *b, uint32_t flow, const uint32_t *lin
 	return 0;
 }
 
-/* The device sequence of a flow: prober, hops (DEV_NONE for "*"), target,
- * with repeats of one device (two of its interfaces) collapsed. */
-static uint32_t flow_devs(const struct obs_set *obs, const struct obs_flow *f,
-			  const uint32_t *name_dev, uint32_t *seq)
+uint32_t model_flow_walk(const struct obs_set *obs, const struct obs_flow *f,
+			 const uint32_t *name_dev, uint32_t *seq)
 {
 	const uint32_t *hops = obs_set_flow_hops(obs, f);
 	uint32_t n = 0;
@@ -262,7 +262,7 @@ static void star_routes(const struct builder *b, uint32_t dev, uint32_t goal,
 	}
 }
 
-#define SEQ_MAX (OBS_HOPS_MAX + 2)
+#define SEQ_MAX MODEL_WALK_MAX
 
 /* Alternatives of a path with "*" gaps: the product of each gap's routes.
  * Returns the number added (0 when unresolvable or over MODEL_ALTS_MAX). */
@@ -315,6 +315,47 @@ static int flow_star_alts(struct builder *b, uint32_t flow, const uint32_t *seq,
 	return (int)ncombo;
 }
 
+/* The device a name stands for: the inventory's, else the name itself. */
+static const char *model_name_dev(const struct inventory *inv, const char *name)
+{
+	const char *dev = inv ? inventory_device_find(inv, name) : NULL;
+
+	return dev ? dev : name;
+}
+
+int model_name_devs(const struct obs_set *obs, const struct inventory *inv,
+		    struct strtab *devs, uint32_t *name_dev)
+{
+	for (uint32_t i = 0; i < obs_set_name_count(obs); i++) {
+		const char *dev = model_name_dev(inv, obs_set_name(obs, i));
+		int64_t d = strtab_intern(devs, dev, strlen(dev));
+
+		if (d < 0) {
+			errno = ENOMEM;
+			return -1;
+		}
+		name_dev[i] = (uint32_t)d;
+	}
+	return 0;
+}
+
+uint32_t model_flow_links(const struct obs_set *obs, const struct obs_flow *f,
+			  const uint32_t *name_dev, uint32_t *from, uint32_t *to)
+{
+	uint32_t seq[MODEL_WALK_MAX], n, k = 0;
+
+	if (f->nhops == OBS_PATH_UNKNOWN)
+		return 0;
+	n = model_flow_walk(obs, f, name_dev, seq);
+	for (uint32_t i = 0; i + 1 < n; i++) {
+		if (seq[i] == DEV_NONE || seq[i + 1] == DEV_NONE)
+			continue;
+		from[k] = seq[i];
+		to[k++] = seq[i + 1];
+	}
+	return k;
+}
+
 void model_free(struct model *m)
 {
 	if (!m)
@@ -353,9 +394,7 @@ struct model *model_build(const struct obs_set *obs, const struct inventory *inv
 		goto nomem;
 	m->nflows = nflows;
 	for (uint32_t i = 0; i < nnames; i++) {
-		const char *name = obs_set_name(obs, i);
-		const char *dev = inv ? inventory_device_find(inv, name) : NULL;
-		int64_t d = builder_dev(&b, dev ? dev : name);
+		int64_t d = builder_dev(&b, model_name_dev(inv, obs_set_name(obs, i)));
 
 		if (d < 0)
 			goto nomem;
@@ -376,7 +415,7 @@ struct model *model_build(const struct obs_set *obs, const struct inventory *inv
 	for (size_t i = 0; i < nflows; i++) {
 		const struct obs_flow *of = obs_set_flow(obs, i);
 		struct model_flow *f = &m->flows[i];
-		uint32_t n = flow_devs(obs, of, name_dev, seq), star = 0;
+		uint32_t n = model_flow_walk(obs, of, name_dev, seq), star = 0;
 
 		f->sent = of->sent;
 		f->lost = of->lost;
@@ -428,7 +467,7 @@ struct model *model_build(const struct obs_set *obs, const struct inventory *inv
 			m->flows_unknown++;
 			got = 0;
 		} else {
-			uint32_t n = flow_devs(obs, of, name_dev, seq);
+			uint32_t n = model_flow_walk(obs, of, name_dev, seq);
 
 			if (n < 2) {
 				m->flows_unplaced++;

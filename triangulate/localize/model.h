@@ -8,10 +8,13 @@
 #include <stdint.h>
 
 struct obs_set;
+struct obs_flow;
 struct inventory;
 struct strtab;
 
 #define MODEL_ALTS_MAX 16 /* more candidate paths than this: flow is unplaced */
+#define MODEL_DEV_NONE UINT32_MAX /* a "*" hop in a walk */
+#define MODEL_WALK_MAX (64 + 2)   /* OBS_HOPS_MAX hops, prober and target */
 
 /* One candidate path of a flow, with the probability that the flow took it. */
 struct model_alt {
@@ -55,6 +58,29 @@ struct model {
 struct model *model_build(const struct obs_set *obs, const struct inventory *inv,
 			  char *err, size_t errlen);
 void model_free(struct model *m);
+
+/* The one hop -> link walk, shared by the model, the watch and every reader
+ * of paths. The walk of a flow is its prober, its hops and its target as
+ * device ids (name_dev maps the set's name ids, see model_name_devs), a "*"
+ * hop as MODEL_DEV_NONE, repeats of one device (two of its interfaces)
+ * collapsed; seq has room for MODEL_WALK_MAX. Returns the walk's length. A
+ * "-" path walks to prober and target only: check f->nhops. */
+uint32_t model_flow_walk(const struct obs_set *obs, const struct obs_flow *f,
+			 const uint32_t *name_dev, uint32_t *seq);
+
+/* The links of a flow known for certain: two consecutive answered devices
+ * of its walk. A "*" hides the links on both its sides (the model fills
+ * such a gap with every route of its length over links seen elsewhere,
+ * weighted by EM; counting readers leave them out), and a "-" path has none.
+ * from/to have room for MODEL_WALK_MAX. Returns the number of links. */
+uint32_t model_flow_links(const struct obs_set *obs, const struct obs_flow *f,
+			  const uint32_t *name_dev, uint32_t *from, uint32_t *to);
+
+/* Device ids of every name of obs, interned in devs: a name is the device
+ * the inventory (may be NULL) maps it to, else a device of its own.
+ * name_dev has obs_set_name_count(obs) entries. Returns 0 or -1 (ENOMEM). */
+int model_name_devs(const struct obs_set *obs, const struct inventory *inv,
+		    struct strtab *devs, uint32_t *name_dev);
 
 /* Device name of an id (valid while the model lives). */
 const char *model_dev_name(const struct model *m, uint32_t dev);
