@@ -8,6 +8,7 @@
 #include "server.h"
 #include "store.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -21,6 +22,10 @@ struct collector_cfg {
 	long long maintenance_ms; /* period of rollup + retention runs */
 	long long idle_timeout_ms; /* close connections silent this long */
 	long long max_conns;     /* simultaneous prober connections */
+	long long max_conns_per_addr; /* of them from one source address */
+	long long handshake_timeout_ms; /* HELLO accepted within this */
+	long long frame_timeout_ms; /* a started frame complete within this */
+	long long ingest_budget_mib; /* frame bytes held by all connections */
 	const char *keys;        /* per-prober keys file; unset = no auth */
 	const char *plan;        /* probe plan served to probers that ask; unset = none */
 	const char *port_file;   /* write the bound port here (for --listen :0) */
@@ -44,8 +49,16 @@ static const struct opt_spec collector_opts[] = {
 	  "DURATION", "close a prober connection that sends nothing this long" },
 	{ "max-conns", 0, OPT_INT, offsetof(struct collector_cfg, max_conns), 1, 100000, "4096", "N",
 	  "prober connections served at once" },
+	{ "max-conns-per-addr", 0, OPT_INT, offsetof(struct collector_cfg, max_conns_per_addr), 1, 100000,
+	  "16", "N", "connections from one source address" },
+	{ "handshake-timeout", 0, OPT_MS, offsetof(struct collector_cfg, handshake_timeout_ms), 100,
+	  600000, "5s", "DURATION", "close a connection whose HELLO is not accepted this long after connecting" },
+	{ "frame-timeout", 0, OPT_MS, offsetof(struct collector_cfg, frame_timeout_ms), 100, 3600000,
+	  "60s", "DURATION", "close a connection that takes longer than this to send one frame" },
+	{ "ingest-budget", 0, OPT_INT, offsetof(struct collector_cfg, ingest_budget_mib), 17, 65536,
+	  "256", "MIB", "frame memory of all connections together; past it the collector stops reading" },
 	{ "keys", 'k', OPT_STR, offsetof(struct collector_cfg, keys), 0, 0, NULL, "FILE",
-	  "require HMAC-signed frames; lines prober<TAB>hex-key" },
+	  "require HMAC-signed frames; lines prober<TAB>hex-key (two per prober during a rotation); re-read on SIGHUP" },
 	{ "plan", 0, OPT_STR, offsetof(struct collector_cfg, plan), 0, 0, NULL, "FILE",
 	  "serve each prober its targets from this plan (triangulate plan) when it asks; re-read on SIGHUP" },
 	{ "port-file", 0, OPT_STR, offsetof(struct collector_cfg, port_file), 0, 0, NULL, "FILE",
@@ -56,7 +69,7 @@ static const struct opt_spec collector_opts[] = {
 };
 
 static struct server *collector_server;
-static volatile sig_atomic_t collector_reload; /* SIGHUP: re-read --plan */
+static volatile sig_atomic_t collector_reload; /* SIGHUP: re-read --plan, --keys */
 static volatile sig_atomic_t collector_stopping; /* SIGTERM, SIGINT */
 
 static void collector_signal_handle(int sig)
@@ -89,6 +102,27 @@ static void collector_plan_reload(const char *path, struct plan_targets **plan)
 	plan_targets_free(*plan);
 	*plan = p;
 	log_msg(LOG_INFO, "plan %s reloaded: %zu prober-target pairs", path, plan_targets_count(p));
+}
+
+/* SIGHUP: the keys file again (a rotation adds the new key beside the old,
+ * later drops the old line). New HELLOs use the new file; open sessions keep
+ * the key they verified with. A file that does not load changes nothing. */
+static void collector_keys_reload(const char *path, struct keyring **keys)
+{
+	char err[512];
+	struct keyring *k;
+
+	if (!path)
+		return;
+	k = keyring_load(path, err, sizeof(err));
+	if (!k) {
+		log_msg(LOG_ERR, "keys reload: %s; still using the previous keys", err);
+		return;
+	}
+	server_keys_set(collector_server, k);
+	keyring_free(*keys);
+	*keys = k;
+	log_msg(LOG_INFO, "keys %s reloaded", path);
 }
 
 static int port_file_write(const char *path, int port)
@@ -167,6 +201,13 @@ int main(int argc, char **argv)
 	scfg.maintenance_ms = cfg.maintenance_ms;
 	scfg.idle_timeout_ms = cfg.idle_timeout_ms;
 	scfg.max_conns = (unsigned)cfg.max_conns;
+	scfg.max_conns_per_addr = (unsigned)cfg.max_conns_per_addr;
+	scfg.handshake_timeout_ms = cfg.handshake_timeout_ms;
+	scfg.frame_timeout_ms = cfg.frame_timeout_ms;
+	scfg.ingest_budget_bytes = (size_t)cfg.ingest_budget_mib << 20;
+	/* big frame buffers from mmap, so a freed one goes back to the OS at
+	 * once (glibc's dynamic threshold would keep them on the heap) */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	collector_server = server_create(&scfg, err, sizeof(err));
 	if (!collector_server) {
 		log_msg(LOG_ERR, "%s", err);
@@ -212,6 +253,7 @@ int main(int argc, char **argv)
 			break;
 		collector_reload = 0;
 		collector_plan_reload(cfg.plan, &plan);
+		collector_keys_reload(cfg.keys, &keys);
 	}
 	st = server_stats(collector_server);
 	log_msg(LOG_INFO,

@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -31,8 +32,12 @@
 struct conn {
 	int fd;
 	char peer[80];
+	struct sockaddr_storage addr; /* source address (port ignored) */
 	struct session *sess;
+	int64_t accepted_ms;   /* monotonic */
 	int64_t last_rx_ms;    /* monotonic */
+	int64_t frame_start_ms; /* monotonic, when the frame in progress began; 0 none */
+	int paused;            /* not reading: its next frame waits for budget room */
 	int64_t closing_at_ms; /* monotonic, when the ERROR was queued; 0 open */
 	size_t drained;        /* bytes discarded while closing */
 	int wr_shut;           /* SHUT_WR done after flushing the ERROR */
@@ -54,6 +59,9 @@ struct server {
 	int64_t accept_resume_ms; /* accepting paused (out of fds) until then */
 	struct conn **round;   /* connections that got input this loop round */
 	size_t nround, round_cap;
+	struct ingest_budget budget;
+	int trim_due;          /* big buffers freed: hand memory back to the OS */
+	int64_t next_trim_ms;
 };
 
 static int64_t mono_ms(void)
@@ -71,6 +79,10 @@ static int64_t wall_ms(void)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+static void round_add(struct server *s, struct conn *c);
+static int server_name_claim(void *arg, const struct session *self, const char *name,
+			     char *err, size_t errlen);
 
 static struct log_limit *note_lim;
 
@@ -149,11 +161,26 @@ struct server *server_create(const struct server_cfg *cfg, char *err,
 		return NULL;
 	}
 	s->cfg = *cfg;
+	if (!s->cfg.handshake_timeout_ms)
+		s->cfg.handshake_timeout_ms = SERVER_HANDSHAKE_TIMEOUT_MS_DEFAULT;
+	if (!s->cfg.frame_timeout_ms)
+		s->cfg.frame_timeout_ms = SERVER_FRAME_TIMEOUT_MS_DEFAULT;
+	if (!s->cfg.max_conns_per_addr)
+		s->cfg.max_conns_per_addr = SERVER_MAX_CONNS_PER_ADDR_DEFAULT;
+	if (!s->cfg.ingest_budget_bytes)
+		s->cfg.ingest_budget_bytes = SERVER_INGEST_BUDGET_BYTES_DEFAULT;
+	/* one largest frame always fits, so a waiting frame is never stuck */
+	if (s->cfg.ingest_budget_bytes < WIRE_HEADER_LEN + WIRE_FRAME_MAX)
+		s->cfg.ingest_budget_bytes = WIRE_HEADER_LEN + WIRE_FRAME_MAX;
+	s->budget.limit_bytes = s->cfg.ingest_budget_bytes;
 	s->lfd = s->efd = s->wakefd = -1;
 	s->env.store = cfg->store;
 	s->env.keys = cfg->keys;
 	s->env.plan = cfg->plan;
 	s->env.stats = &s->stats;
+	s->env.budget = &s->budget;
+	s->env.name_claim_cb = server_name_claim;
+	s->env.name_claim_arg = s;
 	s->env.now_ms = wall_ms;
 	s->env.note = server_note;
 	note_lim = &s->lim_note;
@@ -210,6 +237,11 @@ void server_plan_set(struct server *s, const struct plan_targets *plan)
 	s->env.plan = plan;
 }
 
+void server_keys_set(struct server *s, const struct keyring *keys)
+{
+	s->env.keys = keys;
+}
+
 void server_stop(struct server *s)
 {
 	uint64_t one = 1;
@@ -220,6 +252,7 @@ void server_stop(struct server *s)
 
 static void conn_close(struct server *s, struct conn *c)
 {
+	s->trim_due = 1;
 	epoll_ctl(s->efd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	if (c->prev)
@@ -241,6 +274,94 @@ static void conn_events_set(struct server *s, struct conn *c, uint32_t events)
 		return;
 	if (epoll_ctl(s->efd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
 		c->events = events;
+}
+
+
+static int addr_same(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			       &((const struct sockaddr_in6 *)b)->sin6_addr, 16);
+	return 0;
+}
+
+/* All slots taken: close the oldest connection that has not finished its
+ * handshake, else the longest idle one if idle long enough; 0 if one was
+ * closed, -1 if every connection is a busy prober (refuse the new one). */
+static int conn_evict(struct server *s, const char *for_peer)
+{
+	struct conn *c, *victim = NULL;
+	int64_t now = mono_ms();
+
+	for (c = s->conns; c; c = c->next)
+		if (!c->eof && !session_authenticated(c->sess) &&
+		    (!victim || c->accepted_ms < victim->accepted_ms))
+			victim = c;
+	if (!victim)
+		for (c = s->conns; c; c = c->next)
+			if (!c->eof && now - c->last_rx_ms >= SERVER_EVICT_IDLE_MS &&
+			    (!victim || c->last_rx_ms < victim->last_rx_ms))
+				victim = c;
+	if (!victim)
+		return -1;
+	log_limited(&s->lim_accept, 5, LOG_WARN,
+		    "%s: closing: %s, evicted for %s (%u connections open)", victim->peer,
+		    session_authenticated(victim->sess) ? "idle" : "handshake not done", for_peer,
+		    s->nconns);
+	/* closed when this round ends: its events may still be in this batch */
+	victim->eof = 1;
+	shutdown(victim->fd, SHUT_RDWR);
+	round_add(s, victim);
+	return 0;
+}
+
+/* session_env name_claim_cb: one live session per prober name. Two probers
+ * sharing a name would share batch numbering; the second is refused with
+ * both peers named. A holder silent for SERVER_TAKEOVER_IDLE_MS is taken for
+ * a dead connection (a prober reconnecting after a network break) and
+ * replaced. */
+static int server_name_claim(void *arg, const struct session *self, const char *name,
+			     char *err, size_t errlen)
+{
+	struct server *s = arg;
+	int64_t now = mono_ms();
+	struct conn *c;
+
+	for (c = s->conns; c; c = c->next) {
+		if (c->sess == self || c->eof || c->closing_at_ms ||
+		    !session_name_claimed(c->sess) || strcmp(session_prober(c->sess), name) != 0)
+			continue;
+		if (now - c->last_rx_ms >= SERVER_TAKEOVER_IDLE_MS) {
+			log_limited(&s->lim_reject, 10, LOG_WARN,
+				    "%s prober %s: closing: silent %lld ms, replaced by a new session from %s",
+				    c->peer, name, (long long)(now - c->last_rx_ms),
+				    session_peer(self));
+			c->eof = 1;
+			shutdown(c->fd, SHUT_RDWR);
+			round_add(s, c);
+			continue;
+		}
+		snprintf(err, errlen,
+			 "prober name %s already has a live session from %s; refusing the second one from %s (give each prober its own --name and --spool)",
+			 name, c->peer, session_peer(self));
+		return -1;
+	}
+	return 0;
+}
+
+static unsigned conns_from(const struct server *s, const struct sockaddr_storage *ss)
+{
+	const struct conn *c;
+	unsigned n = 0;
+
+	for (c = s->conns; c; c = c->next)
+		n += addr_same(&c->addr, ss);
+	return n;
 }
 
 static void server_accept(struct server *s)
@@ -274,15 +395,25 @@ static void server_accept(struct server *s)
 			}
 			return;
 		}
-		if (s->nconns >= s->cfg.max_conns) {
+		{
 			char peer[80];
+			unsigned from = conns_from(s, &ss);
 
 			sockaddr_text((struct sockaddr *)&ss, peer, sizeof(peer));
-			log_limited(&s->lim_accept, 5, LOG_WARN,
-				    "%s: refused, %u connections open", peer,
-				    s->nconns);
-			close(fd);
-			continue;
+			if (from >= s->cfg.max_conns_per_addr) {
+				log_limited(&s->lim_accept, 5, LOG_WARN,
+					    "%s: refused, %u connections open from this address (--max-conns-per-addr)",
+					    peer, from);
+				close(fd);
+				continue;
+			}
+			if (s->nconns >= s->cfg.max_conns && conn_evict(s, peer) < 0) {
+				log_limited(&s->lim_accept, 5, LOG_WARN,
+					    "%s: refused, %u connections open", peer,
+					    s->nconns);
+				close(fd);
+				continue;
+			}
 		}
 		c = calloc(1, sizeof(*c));
 		if (!c) {
@@ -292,9 +423,10 @@ static void server_accept(struct server *s)
 		/* ACKs are small and the prober waits for them */
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c->fd = fd;
+		c->addr = ss;
 		sockaddr_text((struct sockaddr *)&ss, c->peer, sizeof(c->peer));
 		c->sess = session_new(&s->env, c->peer);
-		c->last_rx_ms = mono_ms();
+		c->accepted_ms = c->last_rx_ms = mono_ms();
 		ev.events = c->events = EPOLLIN;
 		ev.data.ptr = c;
 		if (!c->sess || epoll_ctl(s->efd, EPOLL_CTL_ADD, fd, &ev) < 0) {
@@ -334,10 +466,10 @@ static int conn_flush(struct server *s, struct conn *c)
 	if (c->eof)
 		return 0; /* closing now: no more events wanted */
 	if (len > 0) {
-		conn_events_set(s, c, EPOLLIN | EPOLLOUT);
+		conn_events_set(s, c, (c->paused ? 0 : EPOLLIN) | EPOLLOUT);
 		return 0;
 	}
-	conn_events_set(s, c, EPOLLIN);
+	conn_events_set(s, c, c->paused ? 0 : EPOLLIN);
 	if (c->closing_at_ms && !c->wr_shut) {
 		/* ERROR is out: FIN now, and read until the peer closes, so our
 		 * close does not RST the ERROR away with unread input */
@@ -373,7 +505,24 @@ static void conn_readable(struct server *s, struct conn *c)
 	int i;
 
 	for (i = 0; i < SERVER_READS_PER_EVENT && !c->eof; i++) {
-		ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
+		size_t want = sizeof(buf);
+		ssize_t n;
+
+		if (!c->closing_at_ms) {
+			/* never read past what the session may hold: before HELLO
+			 * a HELLO, after it one frame with its budget room */
+			want = session_input_room(c->sess);
+			if (want == 0) {
+				if (!session_close_reason(c->sess)[0]) {
+					c->paused = 1; /* backpressure: wait for room */
+					conn_events_set(s, c, c->events & ~(uint32_t)EPOLLIN);
+				}
+				break;
+			}
+			if (want > sizeof(buf))
+				want = sizeof(buf);
+		}
+		n = recv(c->fd, buf, want, 0);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -397,9 +546,29 @@ static void conn_readable(struct server *s, struct conn *c)
 				c->eof = 1;
 			continue;
 		}
+		if (!session_buffered(c->sess))
+			c->frame_start_ms = c->last_rx_ms;
 		session_input(c->sess, buf, (size_t)n);
+		if (!session_buffered(c->sess))
+			c->frame_start_ms = 0; /* the frame is whole */
 	}
 	round_add(s, c);
+}
+
+/* Room was released: connections whose next frame waited read again. */
+static void server_paused_resume(struct server *s)
+{
+	struct conn *c;
+
+	if (!s->budget.waiting)
+		return;
+	for (c = s->conns; c && s->budget.waiting; c = c->next) {
+		if (!c->paused || !session_budget_retry(c->sess))
+			continue;
+		c->paused = 0;
+		c->frame_start_ms = mono_ms();
+		conn_events_set(s, c, c->events | EPOLLIN);
+	}
 }
 
 /* Store what the round's sessions decoded, in one transaction, then queue
@@ -441,6 +610,7 @@ static void server_round_finish(struct server *s)
 			conn_close(s, c);
 	}
 	s->nround = 0;
+	server_paused_resume(s);
 }
 
 static void server_timers_run(struct server *s)
@@ -449,17 +619,45 @@ static void server_timers_run(struct server *s)
 	struct conn *c, *next;
 
 	for (c = s->conns; c; c = next) {
+		const char *why = NULL;
+		int64_t age = 0;
+
 		next = c->next;
-		if (c->closing_at_ms && now - c->closing_at_ms > SERVER_DRAIN_MS) {
-			conn_close(s, c);
-		} else if (!c->closing_at_ms && s->cfg.idle_timeout_ms > 0 &&
+		if (c->closing_at_ms) {
+			if (now - c->closing_at_ms > SERVER_DRAIN_MS)
+				conn_close(s, c);
+			continue;
+		}
+		if (c->paused)
+			continue; /* we stopped reading it: not the peer's fault */
+		/* deadlines a slow peer cannot stretch by trickling bytes */
+		if (!session_authenticated(c->sess) &&
+		    now - c->accepted_ms > s->cfg.handshake_timeout_ms) {
+			why = "no HELLO within the handshake deadline";
+			age = now - c->accepted_ms;
+		} else if (c->frame_start_ms &&
+			   now - c->frame_start_ms > s->cfg.frame_timeout_ms) {
+			why = "frame not complete within the frame deadline";
+			age = now - c->frame_start_ms;
+		} else if (s->cfg.idle_timeout_ms > 0 &&
 			   now - c->last_rx_ms > s->cfg.idle_timeout_ms) {
-			log_limited(&s->lim_reject, 10, LOG_INFO,
-				    "%s: closing: idle for %lld ms", c->peer,
-				    (long long)(now - c->last_rx_ms));
+			why = "idle";
+			age = now - c->last_rx_ms;
+		}
+		if (why) {
+			log_limited(&s->lim_reject, 10, LOG_INFO, "%s: closing: %s (%lld ms)",
+				    c->peer, why, (long long)age);
 			conn_close(s, c);
 		}
 	}
+	/* freed frame buffers go back to the OS, not only to malloc's free
+	 * lists (memory returned when hostile connections close) */
+	if (s->trim_due && now >= s->next_trim_ms) {
+		malloc_trim(0);
+		s->trim_due = 0;
+		s->next_trim_ms = now + 1000;
+	}
+	server_paused_resume(s);
 	if (s->accept_resume_ms && now >= s->accept_resume_ms) {
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &s->lfd };
 

@@ -22,7 +22,22 @@ struct server_cfg {
 	int64_t maintenance_ms;      /* rollup + retention period; 0 = never */
 	int64_t idle_timeout_ms;     /* close a connection silent this long */
 	unsigned max_conns;          /* connections beyond are refused */
+	/* Limits against hostile peers (README "Security"); 0 = default. */
+	int64_t handshake_timeout_ms; /* HELLO accepted within this of accept */
+	int64_t frame_timeout_ms;    /* a started frame complete within this */
+	unsigned max_conns_per_addr; /* connections from one source address */
+	size_t ingest_budget_bytes;  /* frame bytes held by all connections */
 };
+
+#define SERVER_HANDSHAKE_TIMEOUT_MS_DEFAULT 5000
+#define SERVER_FRAME_TIMEOUT_MS_DEFAULT 60000
+#define SERVER_MAX_CONNS_PER_ADDR_DEFAULT 16
+#define SERVER_INGEST_BUDGET_BYTES_DEFAULT (256u << 20)
+/* an idle authenticated connection may be evicted for a new one after this */
+#define SERVER_EVICT_IDLE_MS 60000
+/* a live session holding a prober name is replaced by a new HELLO for that
+ * name only when silent this long (a dead connection not yet timed out) */
+#define SERVER_TAKEOVER_IDLE_MS 30000
 
 struct server;
 
@@ -40,6 +55,10 @@ void server_stop(struct server *s);
 /* Serve plan (NULL: none) to the HELLOs that come from now on; the caller
  * owns it and frees the old one after this. Between server_run calls. */
 void server_plan_set(struct server *s, const struct plan_targets *plan);
+/* Verify the HELLOs that come from now on with keys (NULL: authentication
+ * off); open sessions keep the key they verified with. The caller owns keys
+ * and frees the old ring after this. Between server_run calls. */
+void server_keys_set(struct server *s, const struct keyring *keys);
 /* Close every connection and the listener. */
 void server_destroy(struct server *s);
 const struct session_stats *server_stats(const struct server *s);

@@ -45,6 +45,9 @@ struct session {
 	uint32_t payload_len;
 	uint8_t *frame; /* header + payload, grown as the payload arrives */
 	size_t frame_have, frame_cap;
+	size_t reserved;     /* bytes of the ingest budget held (frames this round) */
+	int budget_wait;     /* the header is in, its payload waits for room */
+	int name_claimed;    /* a batch was taken: the prober name is ours */
 
 	uint8_t *out;
 	size_t out_len, out_cap;
@@ -108,10 +111,69 @@ size_t session_pending(const struct session *s)
 	return s->npend;
 }
 
+/* Take payload_len bytes of the ingest budget for the frame whose header
+ * just arrived; 0, or -1 (and budget_wait) when it does not fit now. */
+static int budget_take(struct session *s)
+{
+	struct ingest_budget *b = s->env->budget;
+	size_t want = s->payload_len;
+
+	/* the limit is at least one largest frame (server_create), so a frame
+	 * always fits once the others are gone */
+	if (!b || !b->limit_bytes || b->used_bytes + want <= b->limit_bytes) {
+		if (b)
+			b->used_bytes += want;
+		s->reserved += want;
+		if (s->budget_wait && b)
+			b->waiting--;
+		s->budget_wait = 0;
+		return 0;
+	}
+	if (!s->budget_wait)
+		b->waiting++;
+	s->budget_wait = 1;
+	return -1;
+}
+
+static void budget_release(struct session *s)
+{
+	struct ingest_budget *b = s->env->budget;
+
+	if (b)
+		b->used_bytes -= s->reserved;
+	s->reserved = 0;
+}
+
+int session_budget_retry(struct session *s)
+{
+	if (!s->budget_wait)
+		return 1;
+	return budget_take(s) == 0;
+}
+
+size_t session_input_room(const struct session *s)
+{
+	if (s->state != SESSION_OPEN || s->budget_wait)
+		return 0;
+	if (s->hdr_have < WIRE_HEADER_LEN)
+		return WIRE_HEADER_LEN - s->hdr_have;
+	/* frame_have is 0 until the header is copied in after a budget wait */
+	return WIRE_HEADER_LEN + (size_t)s->payload_len -
+	       (s->frame_have > WIRE_HEADER_LEN ? s->frame_have : WIRE_HEADER_LEN);
+}
+
+int session_authenticated(const struct session *s)
+{
+	return s->prober[0] != '\0';
+}
+
 void session_free(struct session *s)
 {
 	if (!s)
 		return;
+	budget_release(s);
+	if (s->budget_wait && s->env->budget)
+		s->env->budget->waiting--;
 	pending_clear(s);
 	free(s->pend);
 	free(s->frame);
@@ -122,6 +184,16 @@ void session_free(struct session *s)
 const char *session_close_reason(const struct session *s)
 {
 	return s->reason;
+}
+
+int session_name_claimed(const struct session *s)
+{
+	return s->name_claimed;
+}
+
+const char *session_peer(const struct session *s)
+{
+	return s->peer;
 }
 
 const char *session_prober(const struct session *s)
@@ -275,7 +347,7 @@ static void hello_handle(struct session *s, const struct wire_frame *f)
 static void batch_handle(struct session *s, const struct wire_frame *f)
 {
 	struct wire_batch b;
-	char err[160];
+	char err[320];
 
 	if (wire_batch_decode(f->body, f->body_len, &b, err, sizeof(err)) < 0) {
 		session_fail(s, 0, "bad BATCH: %s", err);
@@ -287,6 +359,17 @@ static void batch_handle(struct session *s, const struct wire_frame *f)
 		wire_batch_free(&b);
 		return;
 	}
+	/* the name is claimed by the first batch, not the HELLO: a prober's
+	 * targets fetch (its own short connection) sends none */
+	if (!s->name_claimed && s->env->name_claim_cb) {
+		if (s->env->name_claim_cb(s->env->name_claim_arg, s, s->prober, err,
+					  sizeof(err)) < 0) {
+			session_fail(s, 0, "%s", err);
+			wire_batch_free(&b);
+			return;
+		}
+	}
+	s->name_claimed = 1;
 	if (s->npend == s->pend_cap) {
 		size_t cap = s->pend_cap ? s->pend_cap * 2 : 8;
 		struct pending *np = realloc(s->pend, cap * sizeof(*np));
@@ -362,19 +445,32 @@ void session_round_end(struct session *s, int committed)
 		}
 	}
 	pending_clear(s);
-	if (s->state == SESSION_CLOSING)
+	/* frames handled this round are stored or refused: their room is free
+	 * (the frame in progress keeps its share) */
+	if (s->reserved) {
+		size_t keep = (s->hdr_have == WIRE_HEADER_LEN && !s->budget_wait) ? s->payload_len : 0;
+		struct ingest_budget *b = s->env->budget;
+
+		if (b)
+			b->used_bytes -= s->reserved - keep;
+		s->reserved = keep;
+	}
+	if (s->state == SESSION_CLOSING) {
 		error_queue(s);
+		budget_release(s);
+		free(s->frame);
+		s->frame = NULL;
+		s->frame_cap = s->frame_have = 0;
+	}
 }
 
 /* Why a frame the reader refused is refused, in the session's words. */
-static void frame_refuse(struct session *s, int type, const char *err)
+static void frame_refuse(struct session *s, int type, const char *stage, const char *err)
 {
 	if (type == WIRE_HELLO && s->prober[0])
 		session_fail(s, 0, "second HELLO");
-	else if (!s->prober[0])
-		session_fail(s, 0, "before HELLO: %s", err);
 	else
-		session_fail(s, 0, "%s", err);
+		session_fail(s, 0, "%s%s%s", stage, err, s->prober[0] ? "" : " (before HELLO)");
 }
 
 /* A whole frame is buffered: open it (header, length, MAC rules: the one
@@ -386,7 +482,7 @@ static void frame_handle(struct session *s)
 
 	stat_add(&s->env->stats->frames, 1);
 	if (wire_frame_open(&s->rd, s->frame, s->frame_have, &f, err, sizeof(err)) < 0) {
-		frame_refuse(s, s->frame_type, err);
+		frame_refuse(s, s->frame_type, "", err);
 		return;
 	}
 	if (f.type == WIRE_HELLO)
@@ -426,6 +522,18 @@ enum session_state session_input(struct session *s, const uint8_t *data,
 	while (len > 0 && s->state == SESSION_OPEN) {
 		size_t total, take;
 
+		if (s->budget_wait && budget_take(s) < 0)
+			break; /* bytes fed while waiting are not taken */
+		if (s->hdr_have == WIRE_HEADER_LEN && s->frame_have == 0) {
+			/* the header waited for room; it has it now */
+			if (frame_grow(s, WIRE_HEADER_LEN) < 0) {
+				session_fail(s, 1, "out of memory");
+				break;
+			}
+			memcpy(s->frame, s->hdr, WIRE_HEADER_LEN);
+			s->frame_have = WIRE_HEADER_LEN;
+		}
+
 		if (s->hdr_have < WIRE_HEADER_LEN) {
 			take = WIRE_HEADER_LEN - s->hdr_have;
 			if (take > len)
@@ -440,7 +548,11 @@ enum session_state session_input(struct session *s, const uint8_t *data,
 			if (wire_frame_head(&s->rd, s->hdr, WIRE_HEADER_LEN,
 					    &s->frame_type, &s->payload_len,
 					    err, sizeof(err)) < 0) {
-				frame_refuse(s, s->frame_type, err);
+				frame_refuse(s, s->frame_type, "bad frame header: ", err);
+				break;
+			}
+			if (budget_take(s) < 0) {
+				/* the server reads nothing more until there is room */
 				break;
 			}
 			if (frame_grow(s, WIRE_HEADER_LEN) < 0) {

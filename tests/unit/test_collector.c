@@ -7,6 +7,9 @@
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <poll.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -565,4 +568,158 @@ Test(collector_maint, timer_rolls_up_and_expires_raw, .init = setup_maintenance,
 	cr_assert_eq(sql_count("SELECT count(*) FROM results"), 0, "raw results not expired");
 	cr_assert_eq(sql_count("SELECT sum(sent) FROM rollup_hourly"), 80);
 	cr_assert_eq(sql_count("SELECT count(*) FROM batches WHERE raw_deleted = 1"), 2);
+}
+
+/* ---- hostile peers: names, deadlines, key rotation ---- */
+
+static int64_t mono_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sock_peer_text(int fd, int local, char *buf, size_t len)
+{
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+
+	if (local)
+		getsockname(fd, (struct sockaddr *)&sa, &sl);
+	else
+		getpeername(fd, (struct sockaddr *)&sa, &sl);
+	snprintf(buf, len, "127.0.0.1:%u", ntohs(sa.sin_port));
+}
+
+/* Two probers sharing a name would share batch numbering: the second live
+ * session sending batches is refused with an error naming both peers, its
+ * batch is not stored, and the first session goes on. */
+Test(collector, second_live_session_under_same_name_refused_naming_both_peers)
+{
+	int fd1 = client_connect(), fd2;
+	char p1[64], p2[64], want[200];
+	uint8_t f[2048];
+	char reason[1100], err[128];
+	size_t len;
+
+	hello_send(fd1, "host1");
+	batch_send(fd1, "host1", 1, 1);
+	cr_assert_eq(recv_ack(fd1), 1);
+	fd2 = client_connect();
+	sock_peer_text(fd1, 1, p1, sizeof(p1));
+	sock_peer_text(fd2, 1, p2, sizeof(p2));
+	hello_send(fd2, "host1");
+	batch_send(fd2, "host1", 7, 1);
+	cr_assert_eq(recv_frame(fd2, f, sizeof(f), &len), WIRE_ERROR);
+	cr_assert_eq(wire_error_decode(f + 16, len - 16, reason, sizeof(reason), err, sizeof(err)), 0);
+	snprintf(want, sizeof(want), "already has a live session from %s", p1);
+	cr_assert(strstr(reason, want), "reason '%s' lacks '%s'", reason, want);
+	cr_assert(strstr(reason, p2), "reason '%s' lacks the second peer %s", reason, p2);
+	close(fd2);
+	batch_send(fd1, "host1", 2, 1);
+	cr_assert_eq(recv_ack(fd1), 2, "the first session goes on");
+	close(fd1);
+	cr_assert_eq(sql_count("SELECT count(*) FROM batches"), 2);
+}
+
+/* A peer sending one byte every 1.5 s never goes idle, but it must finish
+ * its HELLO within the handshake deadline (5 s by default). */
+Test(collector, trickling_peer_cut_at_handshake_deadline)
+{
+	int fd = client_connect();
+	int64_t t0 = mono_now_ms(), cut_ms = -1;
+	uint8_t *buf, b;
+	size_t len;
+
+	cr_assert_eq(wire_hello_encode("host1", &buf, &len), 0);
+	for (size_t i = 0; i < len && i < 12; i++) {
+		ssize_t r;
+
+		if (send(fd, buf + i, 1, MSG_NOSIGNAL) != 1) {
+			cut_ms = mono_now_ms() - t0;
+			break;
+		}
+		/* 1.5 s between bytes, watching for the close meanwhile */
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+		if (poll(&pfd, 1, 1500) == 1) {
+			r = recv(fd, &b, 1, MSG_DONTWAIT);
+			if (r == 0 || (r < 0 && errno == ECONNRESET)) {
+				cut_ms = mono_now_ms() - t0;
+				break;
+			}
+			usleep(1500 * 1000); /* unexpected data: keep the pace */
+		}
+	}
+	free(buf);
+	close(fd);
+	cr_assert_geq(cut_ms, 0, "a trickling peer was never cut");
+	cr_assert(cut_ms >= SERVER_HANDSHAKE_TIMEOUT_MS_DEFAULT - 100 &&
+		  cut_ms <= SERVER_HANDSHAKE_TIMEOUT_MS_DEFAULT + 2500,
+		  "cut after %lld ms, the handshake deadline is %d ms", (long long)cut_ms,
+		  SERVER_HANDSHAKE_TIMEOUT_MS_DEFAULT);
+}
+
+static const uint8_t key2[16] = "new-rotated-key!";
+
+static void server_restart_with_keys(const char *text)
+{
+	char kp[160], err[256];
+	struct keyring *k;
+	FILE *f;
+
+	snprintf(kp, sizeof(kp), "%s/keys", dir);
+	f = fopen(kp, "w");
+	fputs(text, f);
+	fclose(f);
+	k = keyring_load(kp, err, sizeof(err));
+	cr_assert_not_null(k, "%s", err);
+	server_stop(server);
+	pthread_join(server_thread, NULL);
+	server_keys_set(server, k);
+	keyring_free(keys);
+	keys = k;
+	cr_assert_eq(pthread_create(&server_thread, NULL, server_main, NULL), 0);
+}
+
+/* HELLO signed with key, then one batch; returns 1 if acked with an ACK
+ * signed by the same key. */
+static int session_with_key(const uint8_t *key, uint64_t seq)
+{
+	uint8_t *buf, f[256];
+	size_t len, body;
+	char err[128];
+	uint64_t got = 0;
+	int fd = client_connect(), ok;
+
+	cr_assert_eq(wire_hello_encode("host1", &buf, &len), 0);
+	send_signed(fd, buf, len, key);
+	batch_encode("host1", seq, 1, &buf, &len);
+	send_signed(fd, buf, len, key);
+	ok = recv_frame(fd, f, sizeof(f), &len) == WIRE_ACK &&
+	     frame_verify(f, len, key, &body, err, sizeof(err)) == 0 &&
+	     wire_ack_decode(f + 16, body, &got, err, sizeof(err)) == 0 && got == seq;
+	close(fd);
+	return ok;
+}
+
+#define KEY1_HEX "000102030405060708090a0b0c0d0e0f"
+#define KEY2_HEX "6e65772d726f74617465642d6b657921"
+
+/* Rotation without downtime: the keys file gains the new key beside the old
+ * (both verify), the collector re-reads it (SIGHUP calls server_keys_set),
+ * then the old line goes and only the new key verifies. */
+Test(collector_auth, key_rotation_two_keys_then_new_only, .init = setup_auth, .fini = collector_stop,
+     .timeout = 30)
+{
+	cr_assert(session_with_key(key1, 1), "the old key works before the rotation");
+	cr_assert_not(session_with_key(key2, 2), "the new key works before it is listed");
+	server_restart_with_keys("host1\t" KEY1_HEX "\nhost1\t" KEY2_HEX "\n");
+	cr_assert(session_with_key(key1, 3), "the old key works during the rotation");
+	cr_assert(session_with_key(key2, 4), "the new key works during the rotation");
+	server_restart_with_keys("host1\t" KEY2_HEX "\n");
+	cr_assert(session_with_key(key2, 5), "the new key works after the rotation");
+	cr_assert_not(session_with_key(key1, 6), "the old key is refused after the rotation");
+	cr_assert_eq(sql_count("SELECT count(*) FROM batches"), 4);
 }
