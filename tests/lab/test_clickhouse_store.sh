@@ -85,7 +85,12 @@ store_answers_identical() {
 		[ "$(jq -c ".$f" "$LAB_TMP/rsq/summary.json")" = "$(jq -c ".$f" "$LAB_TMP/rch/summary.json")" ] ||
 			{ check_err 1 "report .$f differs"; break; }
 	done
-	log_test "localize, device, link, export, report: identical from SQLite and ClickHouse"
+	"$LAB_ROOT/scripts/nightly-report" --store "$CH" --dir "$LAB_TMP/nightly" --stamp n1 \
+		--inventory "$LAB_TMP/inv" --since 1h --triangulate "$FM_BIN/triangulate" &&
+		[ "$(jq -c '[.suspects[] | [.kind, .from, .to]]' "$LAB_TMP/nightly/latest/summary.json")" = \
+			'[["link","spine1","leaf2"]]' ]
+	check_err $? "nightly-report --store clickhouse:// did not report the same suspects"
+	log_test "localize, device, link, export, report, nightly-report: identical from SQLite and ClickHouse"
 }
 
 store_resent_batches_counted_once() {

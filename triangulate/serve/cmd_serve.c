@@ -12,8 +12,10 @@
 static const struct opt_spec serve_opts[] = {
 	{ "listen", 'l', OPT_STR, offsetof(struct serve_cfg, listen), 0, 0,
 	  "127.0.0.1:8080", "ADDR:PORT", "answer HTTP here ([v6]:PORT for IPv6; port 0: any)" },
-	{ "db", 'd', OPT_STR, offsetof(struct serve_cfg, db), 0, 0, NULL, "FILE",
-	  "the collector's database (required)" },
+	{ "store", 0, OPT_STR, offsetof(struct serve_cfg, db), 0, 0, NULL, "URL",
+	  "the store: PATH, sqlite:PATH or clickhouse://HOST:PORT/DB (required)" },
+	{ "db", 'd', OPT_STR, offsetof(struct serve_cfg, db), 0, 0, NULL, "URL",
+	  "the same as --store" },
 	{ "inventory", 0, OPT_STR, offsetof(struct serve_cfg, inventory), 0, 0, NULL,
 	  "FILE", "inventory file mapping addresses to device names" },
 	{ "window", 'w', OPT_MS, offsetof(struct serve_cfg, window_ms), 5000,
