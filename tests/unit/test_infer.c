@@ -408,3 +408,41 @@ Test(infer, walk_skips_links_beside_a_silent_hop)
 	inventory_free(inv);
 	obs_set_free(s);
 }
+
+/* Identifiability: s1 -> s2 and s2 -> s3 are crossed by exactly the same
+ * flows (s2 has no other way in or out), so a fault on either is one
+ * ambiguous suspect naming both, never one of them alone. The parallel
+ * route over s4 is clean. */
+Test(infer, links_sharing_every_flow_are_one_ambiguous_suspect)
+{
+	static const char *const src[] = { "h1", "h2" }, *const dst[] = { "h3", "h4" };
+	struct obs_set *s = obs_set_new();
+	struct suspect_list out = { 0 };
+
+	for (int a = 0; a < 2; a++) {
+		for (int b = 0; b < 2; b++) {
+			for (unsigned p = 0; p < 4; p++) {
+				const char *via2[3] = { "s1", "s2", "s3" }, *via4[3] = { "s1", "s4", "s3" };
+
+				flow_add(s, src[a], dst[b], 1000 + p * 4 + (unsigned)(a * 2 + b), 0.05, 3, via2);
+				flow_add(s, src[a], dst[b], 2000 + p * 4 + (unsigned)(a * 2 + b), 0, 3, via4);
+			}
+		}
+	}
+	localize(s, &out);
+	cr_assert_eq(out.n, 1, "got %zu suspects", out.n);
+	cr_assert_eq(out.v[0].kind, SUSPECT_LINK);
+	cr_assert_str_eq(out.v[0].from, strcmp(out.v[0].from, "s1") ? "s2" : "s1");
+	if (!strcmp(out.v[0].from, "s1")) {
+		cr_assert_str_eq(out.v[0].to, "s2");
+		cr_assert_str_eq(out.v[0].also_from, "s2");
+		cr_assert_str_eq(out.v[0].also_to, "s3");
+	} else {
+		cr_assert_str_eq(out.v[0].to, "s3");
+		cr_assert_str_eq(out.v[0].also_from, "s1");
+		cr_assert_str_eq(out.v[0].also_to, "s2");
+	}
+	cr_assert_eq(out.v[0].flows, 16);
+	suspect_list_free(&out);
+	obs_set_free(s);
+}

@@ -1446,6 +1446,73 @@ out:
 	return rc;
 }
 
+/* Identifiability: two links crossed by exactly the same flows (most likely
+ * paths) can not be told apart by any count, so a suspect link with such a
+ * twin is reported as one ambiguous suspect naming both, never one of them
+ * with confidence. Flow sets are compared by a sum of per-flow hashes and
+ * their size. When the twin is itself a suspect, the two merge. */
+static int grouping_links_ambiguous(struct grouping *g)
+{
+	const struct model *m = g->m;
+	uint64_t *hash = calloc(m->nlinks + 1, sizeof(*hash));
+	uint32_t *count = calloc(m->nlinks + 1, sizeof(*count));
+	int rc = -1;
+
+	if (!hash || !count)
+		goto out;
+	for (size_t a = 0; a < m->nalts; a++) {
+		const struct model_alt *al = &m->alts[a];
+		uint64_t h = 0x9E3779B97F4A7C15ull * (al->flow + 1);
+
+		if (g->f->w[a] < 0.5)
+			continue;
+		h ^= h >> 29;
+		h *= 0xBF58476D1CE4E5B9ull;
+		h ^= h >> 32;
+		for (uint32_t k = 0; k < al->nlinks; k++) {
+			hash[m->alt_links[al->link_first + k]] += h;
+			count[m->alt_links[al->link_first + k]]++;
+		}
+	}
+	for (uint32_t l = 0; l < m->nlinks; l++) {
+		struct suspect *s;
+
+		if (g->link_sus[l] < 0 || !count[l])
+			continue;
+		s = &g->links.v[g->link_sus[l]];
+		if (s->also_from[0])
+			continue;
+		for (uint32_t t = 0; t < m->nlinks; t++) {
+			if (t == l || hash[t] != hash[l] || count[t] != count[l])
+				continue;
+			snprintf(s->also_from, sizeof(s->also_from), "%s",
+				 model_dev_name(m, m->link_from[t]));
+			snprintf(s->also_to, sizeof(s->also_to), "%s",
+				 model_dev_name(m, m->link_to[t]));
+			if (g->link_sus[t] >= 0) {
+				/* keep the stronger of the two as the one suspect */
+				struct suspect *o = &g->links.v[g->link_sus[t]];
+
+				if (o->score > s->score) {
+					snprintf(o->also_from, sizeof(o->also_from), "%s",
+						 model_dev_name(m, m->link_from[l]));
+					snprintf(o->also_to, sizeof(o->also_to), "%s",
+						 model_dev_name(m, m->link_to[l]));
+					g->link_sus[l] = -1;
+				} else {
+					g->link_sus[t] = -1;
+				}
+			}
+			break;
+		}
+	}
+	rc = 0;
+out:
+	free(hash);
+	free(count);
+	return rc;
+}
+
 /* Per device: links in use, faulty links, and the flows crossing it against
  * those crossing one of its faulty links. The fit may pin a device's loss on
  * any subset of its links that every flow through it uses (its in-links, or
@@ -1803,7 +1870,7 @@ static int infer_suspects(struct fit *f, const struct infer_cfg *cfg,
 
 	if (grouping_init(&g, f, cfg) < 0 || grouping_links_test(&g) < 0 ||
 	    grouping_links_evidence(&g) < 0 ||
-	    grouping_links_reverse_explained(&g) < 0)
+	    grouping_links_reverse_explained(&g) < 0 || grouping_links_ambiguous(&g) < 0)
 		goto out;
 	grouping_devices_count(&g);
 	if (grouping_devices_test(&g) < 0 || grouping_hosts_test(&g) < 0 ||

@@ -17,6 +17,13 @@ static int output_json_write(FILE *out, const struct suspect_list *l)
 			json_string_write(out, s->from);
 			fprintf(out, ", \"to\": ");
 			json_string_write(out, s->to);
+			if (s->also_from[0]) { /* ambiguous: one of the two */
+				fprintf(out, ", \"ambiguous_with\": {\"from\": ");
+				json_string_write(out, s->also_from);
+				fprintf(out, ", \"to\": ");
+				json_string_write(out, s->also_to);
+				fprintf(out, "}");
+			}
 		} else {
 			fprintf(out, "\"%s\": ", s->kind == SUSPECT_HOST ? "host" : "device");
 			json_string_write(out, s->from);

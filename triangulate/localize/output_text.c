@@ -10,9 +10,12 @@ static int output_text_write(FILE *out, const struct suspect_list *l)
 		"lossy", "probers");
 	for (size_t i = 0; i < l->n; i++) {
 		const struct suspect *s = &l->v[i];
-		char where[2 * SUSPECT_NAME_MAX + 4], iv[48];
+		char where[4 * SUSPECT_NAME_MAX + 16], iv[48];
 
-		if (s->to[0])
+		if (s->to[0] && s->also_from[0])
+			snprintf(where, sizeof(where), "%s -> %s | %s -> %s", s->from, s->to,
+				 s->also_from, s->also_to);
+		else if (s->to[0])
 			snprintf(where, sizeof(where), "%s -> %s", s->from, s->to);
 		else
 			snprintf(where, sizeof(where), "%s", s->from);

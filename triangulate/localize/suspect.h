@@ -26,6 +26,10 @@ struct suspect {
 	uint64_t flows;              /* flows crossing it */
 	uint64_t lossy_flows;        /* of those, flows that lost probes */
 	uint32_t probers;            /* distinct probers among the lossy flows */
+	/* An ambiguous link suspect: another link crossed by exactly the same
+	 * flows, which no evidence splits from this one; the fault is on one of
+	 * the two (or both). Empty when the link is identified alone. */
+	char also_from[SUSPECT_NAME_MAX], also_to[SUSPECT_NAME_MAX];
 };
 
 struct suspect_list {

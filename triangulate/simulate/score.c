@@ -116,9 +116,14 @@ static int is_link(enum suspect_kind k)
 int score_suspect_matches(const struct suspect *s, const struct truth_item *t)
 {
 	if (is_link(s->kind)) {
+		/* an ambiguous suspect names a fault on either of its links */
 		if (is_link(t->kind))
-			return !strcmp(s->from, t->a) && !strcmp(s->to, t->b);
-		return !strcmp(s->from, t->a) || !strcmp(s->to, t->a);
+			return (!strcmp(s->from, t->a) && !strcmp(s->to, t->b)) ||
+			       (s->also_from[0] && !strcmp(s->also_from, t->a) &&
+				!strcmp(s->also_to, t->b));
+		return !strcmp(s->from, t->a) || !strcmp(s->to, t->a) ||
+		       (s->also_from[0] &&
+			(!strcmp(s->also_from, t->a) || !strcmp(s->also_to, t->a)));
 	}
 	return s->kind == t->kind && !strcmp(s->from, t->a);
 }
