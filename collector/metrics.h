@@ -13,6 +13,12 @@ struct store_metrics;
 struct history;
 
 #define METRICS_WINDOW_MS_DEFAULT 60000 /* per-prober figures: the last minute */
+/* The HTTP server's limits (README "Security"): connections at once, from one
+ * address, seconds a connection may sit idle, memory per connection. */
+#define METRICS_CONN_MAX 128
+#define METRICS_CONN_PER_IP_MAX 32
+#define METRICS_CONN_TIMEOUT_S 10
+#define METRICS_CONN_MEMORY (32u << 10)
 
 struct metrics_cfg {
 	const char *listen;   /* "ADDR:PORT" of the metrics HTTP server */
@@ -23,8 +29,8 @@ struct metrics_cfg {
 
 struct metrics;
 
-/* Serve GET /metrics on cfg->listen from a thread of its own. NULL with the
- * reason in err (bad address, port in use). */
+/* Serve GET /metrics on cfg->listen (libmicrohttpd, one polling thread of
+ * its own). NULL with the reason in err (bad address, port in use). */
 struct metrics *metrics_start(const struct metrics_cfg *cfg, char *err,
 			      size_t errlen);
 int metrics_port(const struct metrics *m);
@@ -38,5 +44,9 @@ void metrics_stop(struct metrics *m);
 int metrics_render(FILE *out, const struct session_stats *stats,
 		   struct store_metrics *sm, struct history *hist,
 		   int64_t now_ms, int64_t window_ms, uint64_t *source_errors);
+
+/* A sample value in Prometheus text: the shortest decimal that reads back as
+ * v (9.103, 0.1, 42), NaN, +Inf, -Inf. */
+void metrics_value_write(FILE *out, double v);
 
 #endif

@@ -10,6 +10,9 @@
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <math.h>
+#include <sys/time.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,7 +177,7 @@ static char *t_get(int port, const char *path)
 	cr_assert(fd >= 0 && resp);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
+	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path);
 	cr_assert_eq(write(fd, req, strlen(req)), (ssize_t)strlen(req));
 	while (got < 65535 && (r = read(fd, resp + got, 65535 - got)) > 0)
 		got += (size_t)r;
@@ -202,5 +205,119 @@ Test(metrics, served_over_http_at_metrics_only, .init = t_setup, .fini = t_teard
 	resp = t_get(metrics_port(m), "/other");
 	cr_expect(!strncmp(resp, "HTTP/1.1 404", 12), "%s", resp);
 	free(resp);
+	metrics_stop(m);
+}
+
+/* Prometheus reads floats as Go does: the shortest text that round-trips,
+ * not %.17g's 9.1029999999999998. */
+Test(metrics, values_in_shortest_round_trip_form)
+{
+	static const struct {
+		double v;
+		const char *want;
+	} cases[] = {
+		{ 9.103, "9.103" }, { 0.1, "0.1" }, { 42, "42" }, { 0.0001, "0.0001" },
+		{ 1.0 / 3, "0.3333333333333333" }, { 1e-9, "1e-09" }, { -2.5, "-2.5" },
+		{ 0, "0" }, { 1.7976931348623157e308, "1.7976931348623157e+308" },
+	};
+	char buf[64];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		FILE *f = fmemopen(buf, sizeof(buf), "w");
+
+		metrics_value_write(f, cases[i].v);
+		fclose(f);
+		cr_expect_str_eq(buf, cases[i].want, "case %zu", i);
+		cr_expect_eq(strtod(buf, NULL), cases[i].v, "case %zu does not round-trip", i);
+	}
+	{
+		FILE *f = fmemopen(buf, sizeof(buf), "w");
+
+		metrics_value_write(f, NAN);
+		fputc(' ', f);
+		metrics_value_write(f, INFINITY);
+		fputc(' ', f);
+		metrics_value_write(f, -INFINITY);
+		fclose(f);
+		cr_expect_str_eq(buf, "NaN +Inf -Inf");
+	}
+}
+
+static int64_t t_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int t_connect(int port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+/* A scraper that connects and says nothing must not lock out the others:
+ * with 20 such connections open, GET /metrics still answers at once (the
+ * bound is generous: the old server took 35 s here). */
+Test(metrics, scrape_answers_with_20_idle_connections_open, .init = t_setup, .fini = t_teardown)
+{
+	struct session_stats st = { .batches_stored = 7 };
+	struct metrics_cfg cfg = { .listen = "127.0.0.1:0", .db_path = t_db,
+				   .stats = &st, .window_ms = 60000 };
+	int idle[20];
+	char err[256], *resp;
+	struct metrics *m;
+	int64_t t0, took_ms;
+
+	m = metrics_start(&cfg, err, sizeof(err));
+	cr_assert_not_null(m, "%s", err);
+	for (int i = 0; i < 20; i++)
+		idle[i] = t_connect(metrics_port(m));
+	t0 = t_mono_ms();
+	resp = t_get(metrics_port(m), "/metrics");
+	took_ms = t_mono_ms() - t0;
+	cr_expect(!strncmp(resp, "HTTP/1.1 200", 12), "%s", resp);
+	cr_expect(strstr(resp, "faultmesh_collector_batches_stored_total 7\n"), "%s", resp);
+	cr_expect_lt(took_ms, 1000, "GET /metrics took %lld ms with 20 idle connections",
+		     (long long)took_ms);
+	free(resp);
+	for (int i = 0; i < 20; i++)
+		close(idle[i]);
+	metrics_stop(m);
+}
+
+/* A request line holding a NUL byte is answered 400, not left hanging. */
+Test(metrics, request_with_nul_byte_gets_400, .init = t_setup, .fini = t_teardown)
+{
+	static const char req[] = "GET /met\0rics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	struct metrics_cfg cfg = { .listen = "127.0.0.1:0", .db_path = t_db, .window_ms = 60000 };
+	struct timeval tv = { .tv_sec = 3 };
+	char err[256], resp[512] = "";
+	struct metrics *m;
+	ssize_t r;
+	int fd;
+
+	m = metrics_start(&cfg, err, sizeof(err));
+	cr_assert_not_null(m, "%s", err);
+	fd = t_connect(metrics_port(m));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	cr_assert_eq(write(fd, req, sizeof(req) - 1), (ssize_t)sizeof(req) - 1);
+	r = read(fd, resp, sizeof(resp) - 1);
+	cr_assert_gt(r, 0, "no reply to a request with a NUL byte");
+	resp[r] = '\0';
+	cr_expect(!strncmp(resp, "HTTP/1.1 400", 12), "%s", resp);
+	close(fd);
+	/* the NUL check does not misfire on escapes, a query or extra spaces */
+	{
+		char *ok = t_get(metrics_port(m), "/metrics?x=%20y%00z");
+
+		cr_expect(!strncmp(ok, "HTTP/1.1 200", 12), "%s", ok);
+		free(ok);
+	}
 	metrics_stop(m);
 }
