@@ -83,8 +83,34 @@ Test(baseline, majority_blames_links_whose_flows_mostly_lose)
 	method_check("fbtracert", 0.005, 0, 0);
 }
 
+Test(baseline, flock_fails_the_one_link_that_explains_the_loss)
+{
+	/* the posterior search adds s1 -> s2 (the only link all lossy flows
+	 * share that clean flows avoid) and stops: nothing else pays the prior */
+	struct obs_set *s = triangle(0.2);
+	struct suspect_list out = { 0 };
+	struct infer_cfg cfg;
+	struct model *m;
+	char err[256];
+
+	infer_cfg_default(&cfg);
+	m = model_build(s, NULL, err, sizeof(err));
+	cr_assert_not_null(m, "%s", err);
+	cr_assert_eq(method_find("flock")->run(m, &cfg, &out, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(out.n, 1, "%zu suspects", out.n);
+	cr_assert_str_eq(out.v[0].from, "s1");
+	cr_assert_str_eq(out.v[0].to, "s2");
+	/* its p_bad grid brackets the true 20% */
+	cr_assert(out.v[0].loss_ratio >= 0.1 && out.v[0].loss_ratio <= 0.3, "%g", out.v[0].loss_ratio);
+	suspect_list_free(&out);
+	model_free(m);
+	obs_set_free(s);
+	method_check("flock", 0, 0, 0);
+}
+
 Test(baseline, table_has_all_methods)
 {
+	cr_assert_not_null(method_find("flock"));
 	cr_assert_not_null(method_find("faultmesh"));
 	cr_assert_not_null(method_find("007"));
 	cr_assert_not_null(method_find("fbtracert"));

@@ -25,6 +25,8 @@ static int method_faultmesh_run(const struct model *m, const struct infer_cfg *c
 const struct method_ops method_table[] = {
 	{ "faultmesh", "penalized MLE, likelihood-ratio tests, device/host/blackhole grouping",
 	  method_faultmesh_run },
+	{ "flock", "Flock-style Bayesian greedy search over failure sets (baseline)",
+	  baseline_flock_run },
 	{ "007", "007-style per-flow voting (baseline)", baseline_vote_run },
 	{ "fbtracert", "fbtracert-style lossy-majority per link (baseline)", baseline_hop_run },
 	{ NULL, NULL, NULL },

@@ -28,6 +28,11 @@ int baseline_vote_run(const struct model *m, const struct infer_cfg *cfg,
 		      struct suspect_list *out, char *err, size_t errlen);
 /* fbtracert-style: a link is blamed when most flows through it are lossy
  * (loss over 1%, fbtracert's per-hop loss rule applied to flows). */
+/* Flock-style (CoNEXT 2023): good/failed links with a prior against
+ * failure, flows weighted over their candidate paths, greedy search over
+ * failure sets by posterior (baseline_flock.c). */
+int baseline_flock_run(const struct model *m, const struct infer_cfg *cfg,
+		       struct suspect_list *out, char *err, size_t errlen);
 int baseline_hop_run(const struct model *m, const struct infer_cfg *cfg,
 		     struct suspect_list *out, char *err, size_t errlen);
 
