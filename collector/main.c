@@ -39,7 +39,7 @@ static const struct opt_spec collector_opts[] = {
 	{ "store", 0, OPT_STR, offsetof(struct collector_cfg, db), 0, 0, "faultmesh.db", "URL",
 	  "the store, created and migrated as needed: PATH or sqlite:PATH (SQLite), clickhouse://HOST:PORT/DB" },
 	{ "db", 'd', OPT_STR, offsetof(struct collector_cfg, db), 0, 0, NULL, "URL", "the same as --store" },
-	{ "retention", 'r', OPT_MS, offsetof(struct collector_cfg, retention_ms), 60000, 3650.0 * 86400000, "7d",
+	{ "retention", 0, OPT_MS, offsetof(struct collector_cfg, retention_ms), 60000, 3650.0 * 86400000, "7d",
 	  "DURATION", "keep raw per-interval results this long" },
 	{ "rollup-retention", 0, OPT_MS, offsetof(struct collector_cfg, rollup_keep_ms), 60000,
 	  3650.0 * 86400000, "90d", "DURATION", "keep hourly rollups this long (>= --retention)" },

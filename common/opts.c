@@ -14,7 +14,7 @@ int opts_duration_parse(const char *s, long long *ms)
 		const char *suffix;
 		double ms;
 	} units[] = { { "ms", 1 },	    { "s", 1000 },	{ "m", 60000 },
-		      { "h", 3600000 }, { "d", 86400000 }, { "", 1000 } };
+		      { "h", 3600000 }, { "d", 86400000 } };
 	char *end;
 	double v;
 
@@ -24,6 +24,11 @@ int opts_duration_parse(const char *s, long long *ms)
 		errno = EINVAL;
 		return -1;
 	}
+	/* a bare number could mean seconds or minutes: only zero needs no unit */
+	if (!*end && v == 0) {
+		*ms = 0;
+		return 0;
+	}
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		if (strcmp(end, units[i].suffix) == 0) {
 			*ms = (long long)(v * units[i].ms + 0.5);
@@ -32,6 +37,35 @@ int opts_duration_parse(const char *s, long long *ms)
 	}
 	errno = EINVAL;
 	return -1;
+}
+
+char *opts_duration_format(char *buf, size_t len, long long ms)
+{
+	static const struct {
+		const char *suffix;
+		long long ms;
+	} units[] = { { "d", 86400000 }, { "h", 3600000 }, { "m", 60000 },
+		      { "s", 1000 } };
+
+	if (ms == 0) {
+		snprintf(buf, len, "0s");
+		return buf;
+	}
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (ms % units[i].ms == 0) {
+			snprintf(buf, len, "%lld%s", ms / units[i].ms, units[i].suffix);
+			return buf;
+		}
+	}
+	if (ms >= 60000) /* not whole: one decimal of the largest unit that fits */
+		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+			if (ms >= units[i].ms) {
+				snprintf(buf, len, "%.1f%s", (double)ms / (double)units[i].ms,
+					 units[i].suffix);
+				return buf;
+			}
+	snprintf(buf, len, "%lldms", ms);
+	return buf;
 }
 
 static int opt_value_set(const struct opt_spec *o, void *cfg, const char *val,
@@ -72,9 +106,15 @@ static int opt_value_set(const struct opt_spec *o, void *cfg, const char *val,
 		break;
 	case OPT_MS:
 		if (opts_duration_parse(val, &ll) < 0) {
-			snprintf(err, errlen,
-				 "--%s: '%s' is not a duration (e.g. 500ms, 10s, 5m, 2h, 7d)",
-				 o->long_name, val);
+			strtod(val, &end);
+			if (end != val && !*end)
+				snprintf(err, errlen,
+					 "--%s: '%s' needs a unit (e.g. %ss, %sm, %sh)",
+					 o->long_name, val, val, val, val);
+			else
+				snprintf(err, errlen,
+					 "--%s: '%s' is not a duration (e.g. 500ms, 10s, 5m, 2h, 7d)",
+					 o->long_name, val);
 			return -1;
 		}
 		d = (double)ll;
@@ -85,10 +125,15 @@ static int opt_value_set(const struct opt_spec *o, void *cfg, const char *val,
 		return -1;
 	}
 	if (o->min != o->max && (d < o->min || d > o->max)) {
-		snprintf(err, errlen, "--%s: %s is outside [%g, %g]%s",
-			 o->long_name, val, o->type == OPT_MS ? o->min / 1000 : o->min,
-			 o->type == OPT_MS ? o->max / 1000 : o->max,
-			 o->type == OPT_MS ? " seconds" : "");
+		char lo[32], hi[32];
+
+		if (o->type == OPT_MS)
+			snprintf(err, errlen, "--%s: %s is outside [%s, %s]", o->long_name,
+				 val, opts_duration_format(lo, sizeof(lo), (long long)o->min),
+				 opts_duration_format(hi, sizeof(hi), (long long)o->max));
+		else
+			snprintf(err, errlen, "--%s: %s is outside [%g, %g]",
+				 o->long_name, val, o->min, o->max);
 		return -1;
 	}
 	return 0;

@@ -11,7 +11,7 @@ enum opt_type {
 	OPT_INT,    /* long long field, range [min,max] */
 	OPT_DOUBLE, /* double field, range [min,max] */
 	OPT_STR,    /* char * field, points into argv or the default string */
-	OPT_MS,     /* long long milliseconds; accepts 500ms, 10s, 5m, 2h, 7d */
+	OPT_MS,     /* long long milliseconds; 500ms, 10s, 5m, 2h, 7d (a unit is required) */
 };
 
 struct opt_spec {
@@ -40,9 +40,15 @@ int opts_parse(const struct opt_spec *specs, size_t n, void *cfg, int argc,
 void opts_usage(FILE *out, const char *synopsis, const char *about,
 		const struct opt_spec *specs, size_t n);
 
-/* Parse a duration like "500ms", "10s", "5m", "2h", "7d" (bare number = s).
- * Returns 0 and sets *ms, or -1 with errno EINVAL. */
+/* Parse a duration like "500ms", "10s", "5m", "2h", "7d". A unit is
+ * required (a bare "10" could mean seconds or minutes); only "0" may go
+ * without. Returns 0 and sets *ms, or -1 with errno EINVAL. */
 int opts_duration_parse(const char *s, long long *ms);
+
+/* A duration in the largest unit that states it exactly, as people write it
+ * and opts_duration_parse reads it: 21600000 -> "6h", 90000 -> "90s",
+ * 1500 -> "1500ms". Returns buf. */
+char *opts_duration_format(char *buf, size_t len, long long ms);
 
 /* Handle the OPTS_* result in a program's main: prints help/version/error.
  * Returns the process exit code to use, or -1 if parsing succeeded. */

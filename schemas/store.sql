@@ -155,3 +155,14 @@ UPDATE rollup_hourly SET (up_sent, up_received, up_lost_fwd, up_lost_rev) = (
 		AND b.end_ms >= rollup_hourly.hour_ms
 		AND b.end_ms < rollup_hourly.hour_ms + 3600000)
 	WHERE down_intervals > 0;
+
+-- migration 3
+-- The fabric inventory (schemas/inventory.md) that the collector's
+-- --inventory or `triangulate inventory load` put here: one current text,
+-- which every triangulate command uses to name devices unless given a file.
+CREATE TABLE inventory (
+	id INTEGER PRIMARY KEY CHECK (id = 1),
+	text TEXT NOT NULL,      -- the whole inventory file, as loaded
+	source TEXT NOT NULL,    -- the path it was loaded from
+	loaded_ms INTEGER NOT NULL -- when this text was stored (Unix ms)
+);

@@ -234,3 +234,21 @@ void store_path_text_build(const struct wire_path *p, char *hops,
 				       i ? "," : "", p->hop_probes[i]);
 	}
 }
+
+int store_inventory_put(struct store *s, const char *text, size_t len,
+			const char *source, int64_t now_ms, int *changed)
+{
+	if (!s->ops->inventory_put) {
+		snprintf(s->err, sizeof(s->err), "the %s store keeps no inventory", s->ops->name);
+		return -1;
+	}
+	return s->ops->inventory_put(s->h, text, len, source, now_ms, changed,
+				     s->err, sizeof(s->err));
+}
+
+int store_inventory_get(struct store *s, struct store_inventory *out)
+{
+	if (!s->ops->inventory_get)
+		return 0; /* a backend without one: none stored */
+	return s->ops->inventory_get(s->h, out, s->err, sizeof(s->err));
+}

@@ -38,6 +38,14 @@ struct store_retention_stats {
 	int more;                 /* stopped at its time budget, work left */
 };
 
+/* The fabric inventory kept in the store (schemas/inventory.md text). */
+struct store_inventory {
+	char *text;       /* malloc'd, NUL-terminated; the caller frees it */
+	size_t len;
+	char source[256]; /* the file it was loaded from */
+	int64_t loaded_ms; /* when this text was stored */
+};
+
 /* A backend. Every callback gets the handle open returned; on failure it
  * returns -1 (or NULL) with a reason in err. Batches are written inside a
  * group (one transaction, one fsync) so that many probers' batches arriving
@@ -81,6 +89,14 @@ struct store_ops {
 	int (*observations_hourly_query)(void *h, int64_t since_ms,
 					 int64_t until_ms, store_obs_cb cb,
 					 void *arg, char *err, size_t errlen);
+	/* Replace the stored inventory durably (outside a group), unless the
+	 * same text from the same source is there: *changed says which. */
+	int (*inventory_put)(void *h, const char *text, size_t len,
+			     const char *source, int64_t now_ms, int *changed,
+			     char *err, size_t errlen);
+	/* Fill out (text malloc'd) and return 1; 0 when none was loaded. */
+	int (*inventory_get)(void *h, struct store_inventory *out, char *err,
+			     size_t errlen);
 };
 
 extern const struct store_ops store_sqlite_ops;
@@ -167,5 +183,15 @@ int store_observations_hourly_query(struct store *s, int64_t since_ms,
 void store_path_text_build(const struct wire_path *p, char *hops,
 			   size_t hops_len, char *replies, char *probes,
 			   size_t counts_len);
+
+/* Store the inventory text (already validated by the caller) loaded from
+ * source, replacing the one before; *changed = 0 when it was the same.
+ * Returns 0, or -1 (store_error says why). */
+int store_inventory_put(struct store *s, const char *text, size_t len,
+			const char *source, int64_t now_ms, int *changed);
+
+/* The stored inventory: 1 with out filled (free out->text), 0 when none was
+ * ever loaded, -1 on a store error. */
+int store_inventory_get(struct store *s, struct store_inventory *out);
 
 #endif

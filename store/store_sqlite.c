@@ -70,6 +70,8 @@ enum stmt_id {
 	ST_EXPIRE_PATH_CHANGES,
 	ST_OBS_QUERY,
 	ST_OBS_HOURLY_QUERY,
+	ST_INVENTORY_PUT,
+	ST_INVENTORY_GET,
 	ST_COUNT
 };
 
@@ -209,6 +211,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"FROM w JOIN flows f ON f.id = w.flow_id JOIN probers p ON p.id = f.prober_id "
 		"JOIN targets t ON t.id = f.target_id "
 		"GROUP BY f.id ORDER BY p.name, f.src, t.addr, f.proto, f.sport, f.dport",
+	/* an unchanged text is left alone, so changes() says whether it changed */
+	[ST_INVENTORY_PUT] =
+		"INSERT INTO inventory (id, text, source, loaded_ms) VALUES (1, ?1, ?2, ?3) "
+		"ON CONFLICT (id) DO UPDATE SET text = excluded.text, source = excluded.source, "
+		"loaded_ms = excluded.loaded_ms "
+		"WHERE text <> excluded.text OR source <> excluded.source",
+	[ST_INVENTORY_GET] = "SELECT text, source, loaded_ms FROM inventory WHERE id = 1",
 };
 
 struct store_sqlite {
@@ -1004,6 +1013,61 @@ static int sqlite_observations_hourly_query(void *h, int64_t since_ms,
 	return obs_rows_run(ss, st, cb, arg, err, errlen);
 }
 
+static int sqlite_inventory_put(void *h, const char *text, size_t len,
+				const char *source, int64_t now_ms, int *changed,
+				char *err, size_t errlen)
+{
+	struct store_sqlite *ss = h;
+	sqlite3_stmt *st = ss->st[ST_INVENTORY_PUT];
+	int rc;
+
+	if (ss->in_group) {
+		snprintf(err, errlen, "inventory load inside an open group");
+		return -1;
+	}
+	sqlite3_bind_text(st, 1, text, (int)len, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, source, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 3, now_ms);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE)
+		return sql_fail(ss, err, errlen, "storing the inventory");
+	*changed = sqlite3_changes(ss->db) > 0;
+	return 0;
+}
+
+static int sqlite_inventory_get(void *h, struct store_inventory *out, char *err,
+				size_t errlen)
+{
+	struct store_sqlite *ss = h;
+	sqlite3_stmt *st = ss->st[ST_INVENTORY_GET];
+	int rc = sqlite3_step(st);
+
+	memset(out, 0, sizeof(*out));
+	if (rc == SQLITE_ROW) {
+		int n = sqlite3_column_bytes(st, 0);
+
+		out->text = malloc((size_t)n + 1);
+		if (!out->text) {
+			sqlite3_reset(st);
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		memcpy(out->text, sqlite3_column_text(st, 0), (size_t)n);
+		out->text[n] = 0;
+		out->len = (size_t)n;
+		snprintf(out->source, sizeof(out->source), "%s", col_text(st, 1));
+		out->loaded_ms = sqlite3_column_int64(st, 2);
+		sqlite3_reset(st);
+		return 1;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return sql_fail(ss, err, errlen, "reading the inventory");
+	return 0;
+}
+
 const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sqlite_open,
@@ -1021,4 +1085,6 @@ const struct store_ops store_sqlite_ops = {
 	.retention_run = sqlite_retention_run,
 	.observations_query = sqlite_observations_query,
 	.observations_hourly_query = sqlite_observations_hourly_query,
+	.inventory_put = sqlite_inventory_put,
+	.inventory_get = sqlite_inventory_get,
 };

@@ -21,6 +21,7 @@ const struct cmd cmd_table[] = {
 	{ "suspects", cmd_suspects, "suspect history: opened, last seen, closed" },
 	{ "report", cmd_report, "fabric health report: index.html and summary.json for a day" },
 	{ "serve", cmd_serve, "the fabric page live over HTTP: heatmap, suspects, drill-downs, JSON API" },
+	{ "inventory", cmd_inventory, "load the fabric inventory into the store (every command uses it)" },
 	{ "export", cmd_export, "write a window of the collector's database as an observations file" },
 	{ "import", cmd_import, "load an observations file into a store as one window" },
 	{ NULL, NULL, NULL },

@@ -139,7 +139,7 @@ loc_clean() {
 # top_is FILE KIND A [B]: the first suspect is this link/device/blackhole
 top_is() {
 	jq -e --arg k "$2" --arg a "$3" --arg b "${4:-}" '.suspects[0] |
-		.kind == $k and (if $k == "device" then .device == $a
+		.kind == $k and (if $k == "device" then .from == $a
 			else .from == $a and .to == $b end)' "$1" >/dev/null
 }
 

@@ -12,9 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 static const struct alert_sink_env t_env = { .db_path = "/tmp/x.db",
+					     .runbook_url = "https://wiki.example/faultmesh",
 					     .resend_ms = 60000,
 					     .timeout_ms = 3000 };
 
@@ -55,16 +57,22 @@ Test(alert_sink, json_is_golden_for_firing_and_resolved)
 	cr_assert_eq(alert_json_write(out, &t_env, ALERT_FIRE, &a), 0);
 	fclose(out);
 	cr_expect_str_eq(buf,
-		"{\"event\": \"fire\", \"status\": \"firing\", \"kind\": \"link\", "
-		"\"from\": \"spine1\", \"to\": \"leaf2\", \"loss\": 0.0125, "
-		"\"loss_lo\": 0.01, \"loss_hi\": 0.015, \"loss_max\": 0.02, "
-		"\"confidence\": 0.9999, \"flows\": 40, \"lossy_flows\": 12, "
-		"\"probers\": 4, \"window_s\": 30, "
+		"{\"version\": 1, \"event\": \"fire\", \"status\": \"firing\", \"kind\": \"link\", "
+		"\"from\": \"spine1\", \"to\": \"leaf2\", \"name\": \"spine1 -> leaf2\", "
+		"\"loss\": 0.0125, \"loss_lo\": 0.01, \"loss_hi\": 0.015, "
+		"\"confidence\": 0.9999, \"score\": 0, \"flows\": 40, \"lossy_flows\": 12, "
+		"\"probers\": 4, \"loss_max\": 0.02, \"window_s\": 30, "
 		"\"starts_at\": \"2027-01-15T08:00:00.000Z\", \"ends_at\": null, "
-		"\"last_seen_at\": \"2027-01-15T08:00:10.000Z\", \"pairs\": "
-		"[{\"prober\": \"h1\", \"target\": \"h3\"}, "
+		"\"last_seen_at\": \"2027-01-15T08:00:10.000Z\", \"clean_since\": null, "
+		"\"pairs\": [{\"prober\": \"h1\", \"target\": \"h3\"}, "
 		"{\"prober\": \"h5\", \"target\": \"h\\\"4\"}], "
-		"\"query\": \"triangulate link spine1 leaf2 --db /tmp/x.db\"}");
+		"\"query\": \"triangulate link spine1 leaf2 --db /tmp/x.db --window 30s\", "
+		"\"commands\": [\"triangulate link spine1 leaf2 --db /tmp/x.db --window 30s\", "
+		"\"triangulate localize --db /tmp/x.db --window 30s\", "
+		"\"triangulate suspects --db /tmp/x.db --since 6h\"], "
+		"\"action\": \"drain the link spine1 -> leaf2 (shift traffic off it), then check "
+		"its optics, cable and interface error counters at both ends\", "
+		"\"runbook_url\": \"https://wiki.example/faultmesh\"}");
 	free(buf);
 
 	a.ends_ms = 1800000030000;
@@ -89,7 +97,7 @@ Test(alert_sink, hook_gets_the_json_on_stdin_and_failures_are_reported)
 	f = fopen(path, "r");
 	cr_assert_not_null(f);
 	cr_assert_not_null(fgets(line, sizeof(line), f));
-	cr_expect(!strncmp(line, "{\"event\": \"fire\"", 16), "%s", line);
+	cr_expect(!strncmp(line, "{\"version\": 1, \"event\": \"fire\"", 30), "%s", line);
 	cr_expect(strstr(line, "\"query\": \"triangulate link spine1 leaf2"));
 	cr_assert_not_null(fgets(line, sizeof(line), f));
 	cr_expect_str_eq(line, "fire\n");
@@ -242,4 +250,159 @@ Test(alert_sink, url_parse_table)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		cr_expect_eq(http_url_parse(bad[i], host, sizeof(host), port,
 					    sizeof(port), path, sizeof(path)), -1, "%s", bad[i]);
+}
+
+Test(alert_sink, resolved_alert_says_clean_since_the_first_clean_round)
+{
+	struct alert a = t_alert();
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out;
+
+	a.last_seen_ms = 1800000600000; /* fired at 08:00, seen until 08:10 */
+	a.clean_since_ms = 1800000610000;
+	a.ends_ms = 1800000620000;
+	out = open_memstream(&buf, &len);
+	cr_assert_eq(alert_json_write(out, &t_env, ALERT_RESOLVE, &a), 0);
+	fclose(out);
+	cr_expect(strstr(buf, "\"clean_since\": \"2027-01-15T08:10:10.000Z\""), "%s", buf);
+	free(buf);
+	out = open_memstream(&buf, &len);
+	cr_assert_eq(alert_am_body_write(out, &t_env, ALERT_RESOLVE, &a, a.ends_ms), 0);
+	fclose(out);
+	cr_expect(strstr(buf, "\"clean_since\": \"2027-01-15T08:10:10.000Z\""), "%s", buf);
+	free(buf);
+}
+
+Test(alert_sink, alertmanager_annotations_carry_the_playbook)
+{
+	struct alert a = t_alert();
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+
+	cr_assert_eq(alert_am_body_write(out, &t_env, ALERT_FIRE, &a, a.last_seen_ms), 0);
+	fclose(out);
+	cr_expect(strstr(buf, "\"since\": \"2027-01-15T08:00:00.000Z\""), "%s", buf);
+	cr_expect(strstr(buf, "\"evidence\": \"12 of 40 flows lossy, 4 probers\""), "%s", buf);
+	cr_expect(strstr(buf, "\"commands\": \"triangulate link spine1 leaf2 --db /tmp/x.db "
+			      "--window 30s\\u000atriangulate localize"), "%s", buf);
+	cr_expect(strstr(buf, "\"action\": \"drain the link spine1 -> leaf2"), "%s", buf);
+	cr_expect(strstr(buf, "\"runbook_url\": \"https://wiki.example/faultmesh\""), "%s", buf);
+	cr_expect(strstr(buf, "\"suspect\": \"{\\\"kind\\\": \\\"link\\\""), "%s", buf);
+	free(buf);
+}
+
+Test(alert_sink, a_sick_host_says_check_the_host_and_a_device_drain_it)
+{
+	struct alert a = t_alert();
+	char buf[512];
+
+	a.s.kind = SUSPECT_HOST;
+	snprintf(a.s.from, sizeof(a.s.from), "h7");
+	a.s.to[0] = 0;
+	cr_expect(strstr(alert_action_format(buf, sizeof(buf), &a), "check the sick host h7"),
+		  "%s", buf);
+	a.s.kind = SUSPECT_DEVICE;
+	cr_expect(strstr(alert_action_format(buf, sizeof(buf), &a), "drain the device h7"), "%s",
+		  buf);
+}
+
+Test(alert_sink, commands_quote_a_database_path_with_spaces)
+{
+	struct alert_sink_env env = t_env;
+	struct alert a = t_alert();
+	char cmds[ALERT_COMMANDS_MAX][ALERT_COMMAND_MAX];
+
+	env.db_path = "/tmp/my db's.db";
+	cr_assert_eq(alert_commands_format(&env, &a, cmds, ALERT_COMMANDS_MAX), 3);
+	cr_expect_str_eq(cmds[0], "triangulate link spine1 leaf2 --db '/tmp/my db'\\''s.db' "
+				  "--window 30s");
+}
+
+/* Run the log sink with stderr into a string (malloc'd). */
+static char *t_log_capture(enum alert_event ev, const struct alert *a)
+{
+	char path[64], err[128], *text;
+	int fd, saved;
+	FILE *f;
+	long n;
+
+	snprintf(path, sizeof(path), "/tmp/fm-log-%d.txt", (int)getpid());
+	fflush(stderr);
+	saved = dup(2);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	cr_assert(fd >= 0 && saved >= 0);
+	dup2(fd, 2);
+	close(fd);
+	cr_assert_eq(alert_sink_log_ops.deliver(NULL, &t_env, ev, a, err, sizeof(err)), 0);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	f = fopen(path, "r");
+	cr_assert_not_null(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	text = calloc(1, (size_t)n + 1);
+	cr_assert_eq(fread(text, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	unlink(path);
+	return text;
+}
+
+Test(alert_sink, log_resolve_says_the_first_clean_round_not_the_opening)
+{
+	struct alert a = t_alert();
+	char *text;
+
+	a.last_seen_ms = 1800000600000;
+	a.clean_since_ms = 1800000610000;
+	a.ends_ms = 1800000620000;
+	text = t_log_capture(ALERT_RESOLVE, &a);
+	cr_expect(strstr(text, "clean since 2027-01-15T08:10:10.000Z"), "%s", text);
+	cr_expect(strstr(text, "for 610s") || strstr(text, "for 10m10s") ||
+		  strstr(text, "after firing from 2027-01-15T08:00:00.000Z"), "%s", text);
+	free(text);
+}
+
+Test(alert_sink, log_firing_line_carries_the_playbook)
+{
+	struct alert a = t_alert();
+	char *text = t_log_capture(ALERT_FIRE, &a);
+
+	cr_expect(strstr(text, "over 30s"), "%s", text);
+	cr_expect(strstr(text, "since 2027-01-15T08:00:00.000Z"), "%s", text);
+	cr_expect(strstr(text, "dig in: triangulate link spine1 leaf2 --db /tmp/x.db --window 30s"),
+		  "%s", text);
+	cr_expect(strstr(text, "what to do: drain the link spine1 -> leaf2"), "%s", text);
+	cr_expect(strstr(text, "runbook: https://wiki.example/faultmesh"), "%s", text);
+	free(text);
+}
+
+static void t_resolve_keep(enum alert_event ev, const struct alert *a, void *arg)
+{
+	if (ev == ALERT_RESOLVE)
+		*(struct alert *)arg = *a;
+}
+
+Test(alert_sink, book_marks_clean_since_at_the_first_round_without_the_suspect)
+{
+	struct alert_cfg cfg;
+	struct alert_book *b;
+	struct alert_input in = { 0 };
+	struct alert got = { 0 };
+
+	alert_cfg_default(&cfg);
+	b = alert_book_new(&cfg);
+	cr_assert_not_null(b);
+	in.s = t_alert().s;
+	for (int r = 0; r < 5; r++) /* seen at 0..40 s */
+		alert_book_round(b, 1800000000000 + r * 10000, 30000, &in, 1, t_resolve_keep, &got);
+	for (int r = 5; r < 8; r++) /* clean from 50 s */
+		alert_book_round(b, 1800000000000 + r * 10000, 30000, NULL, 0, t_resolve_keep, &got);
+	cr_assert_eq(got.ends_ms, 1800000060000, "resolved at the 2nd clean round");
+	cr_assert_eq(got.clean_since_ms, 1800000050000);
+	cr_assert_eq(got.starts_ms, 1800000000000);
+	alert_book_free(b);
 }

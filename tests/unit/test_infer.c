@@ -258,31 +258,6 @@ Test(infer, unanswered_hops_and_unknown_paths_still_count)
 	obs_set_free(s);
 }
 
-Test(infer, json_writer_names_kinds_and_fields)
-{
-	struct suspect_list l = { 0 };
-	struct suspect a = { .kind = SUSPECT_LINK, .from = "x", .to = "y", .loss_ratio = 0.5,
-			     .flows = 3, .lossy_flows = 2, .probers = 1 };
-	struct suspect b = { .kind = SUSPECT_DEVICE, .from = "sw\"1" };
-	char buf[1024] = "";
-	FILE *f = fmemopen(buf, sizeof(buf) - 1, "w");
-
-	cr_assert_eq(suspect_list_add(&l, &a), 0);
-	cr_assert_eq(suspect_list_add(&l, &b), 0);
-	cr_assert_eq(output_json_ops.write(f, &l), 0);
-	fclose(f);
-	cr_assert(strstr(buf, "{\"suspects\": ["), "%s", buf);
-	cr_assert(strstr(buf, "\"kind\": \"link\", \"from\": \"x\", \"to\": \"y\", \"loss\": 0.5"), "%s", buf);
-	cr_assert(strstr(buf, "\"flows\": 3, \"lossy_flows\": 2, \"probers\": 1"), "%s", buf);
-	cr_assert(strstr(buf, "\"kind\": \"device\", \"device\": \"sw\\\"1\""), "%s", buf);
-	suspect_list_free(&l);
-	l.n = 0;
-	f = fmemopen(buf, sizeof(buf) - 1, "w");
-	cr_assert_eq(output_json_ops.write(f, &l), 0);
-	fclose(f);
-	cr_assert_str_eq(buf, "{\"suspects\": []}\n");
-}
-
 /* Leaf-spine as above with `sent` probes per flow; flows through spine
  * `dev` lose down_loss[destination leaf], and links listed in `lossy`
  * (spine -> leaf pairs) lose their rate on their own. */

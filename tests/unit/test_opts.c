@@ -99,7 +99,7 @@ Test(opts, durations_accept_units)
 		const char *text;
 		long long ms;
 	} cases[] = { { "250ms", 250 }, { "10s", 10000 }, { "5m", 300000 },
-		      { "2h", 7200000 }, { "7d", 604800000 }, { "3", 3000 },
+		      { "2h", 7200000 }, { "7d", 604800000 }, { "0", 0 },
 		      { "1.5s", 1500 } };
 	long long ms;
 
@@ -110,4 +110,41 @@ Test(opts, durations_accept_units)
 	cr_assert_eq(opts_duration_parse("5 parsecs", &ms), -1);
 	cr_assert_eq(opts_duration_parse("-1s", &ms), -1);
 	cr_assert_eq(opts_duration_parse("", &ms), -1);
+}
+
+Test(opts, duration_without_unit_is_refused_with_a_hint)
+{
+	struct t_cfg c;
+	char err[256];
+	long long ms;
+	char *argv[] = { "p", "--interval", "10", NULL };
+
+	cr_assert_eq(opts_duration_parse("10", &ms), -1);
+	cr_assert_eq(t_parse(&c, err, 3, argv), OPTS_ERROR);
+	cr_assert(strstr(err, "--interval: '10' needs a unit (e.g. 10s, 10m, 10h)"), "%s", err);
+}
+
+Test(opts, duration_out_of_range_speaks_in_human_units)
+{
+	struct t_cfg c;
+	char err[256];
+	char *argv[] = { "p", "--interval", "2h", NULL };
+
+	cr_assert_eq(t_parse(&c, err, 3, argv), OPTS_ERROR);
+	cr_assert(strstr(err, "--interval: 2h is outside [100ms, 1h]"), "%s", err);
+}
+
+Test(opts, durations_format_in_the_largest_exact_unit)
+{
+	static const struct {
+		long long ms;
+		const char *text;
+	} cases[] = { { 21600000, "6h" }, { 90000, "90s" }, { 600000, "10m" },
+		      { 604800000, "7d" }, { 1500, "1500ms" }, { 0, "0s" },
+		      { 90500, "1.5m" } };
+	char buf[32];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		cr_assert_str_eq(opts_duration_format(buf, sizeof(buf), cases[i].ms),
+				 cases[i].text, "%lld", cases[i].ms);
 }

@@ -296,3 +296,56 @@ Test(query, look_back_after_retention_shows_the_fault_from_rollups)
 	}
 	t_teardown();
 }
+
+Test(query, device_without_any_inventory_refuses_instead_of_no_data, .init = t_setup,
+     .fini = t_teardown)
+{
+	char *out;
+	int rc = t_run(cmd_device, &out, 5, "device", "spine1", "--db", t_db, T_UNTIL);
+
+	cr_assert_eq(rc, 2, "answered about addresses: %s", out);
+	cr_assert(strstr(out, "no data") == NULL, "%s", out);
+	free(out);
+}
+
+Test(query, commands_use_the_inventory_loaded_into_the_store, .init = t_setup,
+     .fini = t_teardown)
+{
+	char *out;
+	int rc = t_run(cmd_inventory, &out, 5, "inventory", "load", t_inv, "--db", t_db);
+
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert(strstr(out, "loaded into"), "%s", out);
+	free(out);
+	rc = t_run(cmd_inventory, &out, 5, "inventory", "load", t_inv, "--db", t_db);
+	cr_assert(strstr(out, "unchanged in"), "%s", out);
+	free(out);
+	/* the dig-in command exactly as the watch prints it: no --inventory */
+	rc = t_run(cmd_link, &out, 7, "link", "spine1", "leaf2", "--db", t_db, T_UNTIL,
+		   "--json");
+	cr_assert_eq(rc, 0);
+	cr_assert(strstr(out, "\"verdict\": \"dropping\""), "%s", out);
+	free(out);
+	rc = t_run(cmd_inventory, &out, 4, "inventory", "show", "--db", t_db);
+	cr_assert_eq(rc, 0);
+	cr_assert(strstr(out, "# loaded from "), "%s", out);
+	free(out);
+}
+
+Test(query, inventory_load_refuses_a_bad_file_naming_its_line, .init = t_setup,
+     .fini = t_teardown)
+{
+	char *out, bad[80];
+	FILE *f;
+	int rc;
+
+	snprintf(bad, sizeof(bad), "%s.bad", t_inv);
+	f = fopen(bad, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "# faultmesh inventory v1\nnot-an-address\th1\n");
+	fclose(f);
+	rc = t_run(cmd_inventory, &out, 5, "inventory", "load", bad, "--db", t_db);
+	unlink(bad);
+	cr_assert_eq(rc, 1);
+	free(out);
+}

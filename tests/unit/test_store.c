@@ -115,7 +115,7 @@ Test(store, migrates_empty_db_to_latest)
 	struct store *s = store_must_open();
 
 	store_close(s);
-	cr_assert_eq(sql_count("SELECT version FROM schema_version"), 2);
+	cr_assert_eq(sql_count("SELECT version FROM schema_version"), 3);
 	cr_assert_eq(sql_count("SELECT count(*) FROM sqlite_master WHERE name IN "
 			       "('probers','targets','flows','batches','results','health','paths',"
 			       "'path_changes','rollup_hourly')"),
@@ -614,10 +614,11 @@ Test(store, migration_2_fills_up_sums_of_older_rollups)
 		 "ALTER TABLE rollup_hourly DROP COLUMN up_received;"
 		 "ALTER TABLE rollup_hourly DROP COLUMN up_lost_fwd;"
 		 "ALTER TABLE rollup_hourly DROP COLUMN up_lost_rev;"
+		 "DROP TABLE inventory;"
 		 "UPDATE schema_version SET version = 1");
 	s = store_must_open();
 	store_close(s);
-	cr_assert_eq(sql_count("SELECT version FROM schema_version"), 2);
+	cr_assert_eq(sql_count("SELECT version FROM schema_version"), 3);
 	/* flow 0 (sport 40000) was down in one of its two intervals each hour */
 	snprintf(q, sizeof(q),
 		 "SELECT sum(up_sent * 1000 + sent) FROM rollup_hourly r JOIN flows f ON f.id = r.flow_id "
@@ -631,4 +632,31 @@ Test(store, migration_2_fills_up_sums_of_older_rollups)
 		 "SELECT sum(up_sent * 1000 + up_lost_fwd) FROM rollup_hourly r JOIN flows f ON f.id = r.flow_id "
 		 "WHERE f.sport = %d", 40001);
 	cr_assert_eq(sql_count(q), 400 * 1000 + 4, "never down: the totals");
+}
+
+Test(store, inventory_is_kept_replaced_and_read_back)
+{
+	static const char a[] = "# faultmesh inventory v1\n198.18.0.1\th1\n";
+	static const char b[] = "# faultmesh inventory v1\n198.18.0.1\th1\n198.18.0.2\th2\n";
+	struct store_inventory si;
+	struct store *s = store_must_open();
+	int changed = -1;
+
+	cr_assert_eq(store_inventory_get(s, &si), 0, "none before a load");
+	cr_assert_eq(store_inventory_put(s, a, strlen(a), "inv.txt", 1000, &changed), 0,
+		     "%s", store_error(s));
+	cr_assert_eq(changed, 1);
+	cr_assert_eq(store_inventory_put(s, a, strlen(a), "inv.txt", 2000, &changed), 0);
+	cr_assert_eq(changed, 0, "the same text again is no change");
+	cr_assert_eq(store_inventory_put(s, b, strlen(b), "inv.txt", 3000, &changed), 0);
+	cr_assert_eq(changed, 1);
+	store_close(s);
+	s = store_must_open();
+	cr_assert_eq(store_inventory_get(s, &si), 1, "%s", store_error(s));
+	cr_assert_str_eq(si.text, b);
+	cr_assert_eq(si.len, strlen(b));
+	cr_assert_str_eq(si.source, "inv.txt");
+	cr_assert_eq(si.loaded_ms, 3000);
+	free(si.text);
+	store_close(s);
 }

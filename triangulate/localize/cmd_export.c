@@ -27,7 +27,7 @@ static const struct opt_spec export_opts[] = {
 	  366.0 * 86400000, "10m", "DUR", "window start, this long ago" },
 	{ "until", 'u', OPT_MS, offsetof(struct export_cfg, until_ms), 0,
 	  366.0 * 86400000, "0s", "DUR", "window end, this long ago" },
-	{ "observations", 'o', OPT_STR, offsetof(struct export_cfg, observations),
+	{ "observations", 0, OPT_STR, offsetof(struct export_cfg, observations),
 	  0, 0, "-", "FILE", "where to write the observations file" },
 };
 

@@ -29,7 +29,7 @@ struct localize_cfg {
 };
 
 static const struct opt_spec localize_opts[] = {
-	{ "observations", 'o', OPT_STR, offsetof(struct localize_cfg, observations),
+	{ "observations", 0, OPT_STR, offsetof(struct localize_cfg, observations),
 	  0, 0, NULL, "FILE", "observations file (schemas/observations.md)" },
 	{ "store", 0, OPT_STR, offsetof(struct localize_cfg, db), 0, 0, NULL, "URL",
 	  "the collector's store instead of an observations file: PATH, sqlite:PATH or clickhouse://HOST:PORT/DB" },

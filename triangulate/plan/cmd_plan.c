@@ -23,15 +23,15 @@ static const struct opt_spec plan_opts[] = {
 	  NULL, "FILE", "inventory with link lines (the topology)" },
 	{ "out", 'o', OPT_STR, offsetof(struct plan_cmd_cfg, out), 0, 0, "-", "FILE",
 	  "plan file" },
-	{ "probers-per-link", 'r', OPT_INT, PLANF(probers_per_link), 1, 1000, "3", "N",
+	{ "probers-per-link", 0, OPT_INT, PLANF(probers_per_link), 1, 1000, "3", "N",
 	  "distinct probers wanted across every directed link" },
-	{ "flows-per-pair", 'f', OPT_INT, PLANF(flows_per_pair), 1, 4096, "8", "N",
+	{ "flows-per-pair", 0, OPT_INT, PLANF(flows_per_pair), 1, 4096, "8", "N",
 	  "flows (source ports) per prober-target pair" },
 	{ "candidates", 0, OPT_INT, PLANF(candidates), 1, 1000, "8", "N",
 	  "targets sampled per prober and round" },
 	{ "max-targets", 0, OPT_INT, PLANF(max_targets), 1, 100000, "64", "N",
 	  "most targets one prober gets" },
-	{ "seed", 's', OPT_INT, PLANF(seed), 0, 9e18, "1", "N", "sampling seed" },
+	{ "seed", 0, OPT_INT, PLANF(seed), 0, 9e18, "1", "N", "sampling seed" },
 };
 
 int cmd_plan(int argc, char **argv)

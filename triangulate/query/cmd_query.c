@@ -5,6 +5,7 @@
 
 #include "fabric_view.h"
 #include "inventory.h"
+#include "inventory_source.h"
 #include "model.h"
 #include "opts.h"
 #include "store.h"
@@ -37,7 +38,7 @@ struct query_cfg {
 	{ "db", 'd', OPT_STR, offsetof(struct query_cfg, db), 0, 0, NULL, "URL",    \
 	  "the same as --store" },                                                  \
 	{ "inventory", 'i', OPT_STR, offsetof(struct query_cfg, inventory), 0, 0,   \
-	  NULL, "FILE", "inventory file mapping addresses to device names" },       \
+	  NULL, "FILE", "inventory file (default: the one loaded into the --db)" }, \
 	{ "since", 's', OPT_MS, offsetof(struct query_cfg, since_ms), 1000,         \
 	  366.0 * 86400e3, "6h", "DURATION", "look back this far" },                \
 	{ "until", 0, OPT_INT, offsetof(struct query_cfg, until_ms), 0, 1e15, "0",  \
@@ -547,18 +548,21 @@ int query_answer_build(struct query_answer *a, const char *db,
 		goto out;
 	known |= a->npoints > 0;
 	if (!known) {
+		char since[32];
+
+		opts_duration_format(since, sizeof(since), since_ms);
 		if (subj.is_link)
 			snprintf(err, errlen,
-				 "no link %s -> %s (or back) in the database over the last %lld s%s",
-				 subj.from, subj.to, (long long)since_ms / 1000,
+				 "no link %s -> %s (or back) in the database over the last %s%s",
+				 subj.from, subj.to, since,
 				 inv ? " nor in the inventory" :
-				       "; names are addresses unless --inventory maps them");
+				       "; names are addresses unless an inventory maps them");
 		else
 			snprintf(err, errlen,
-				 "no device '%s' in the database over the last %lld s%s",
-				 subj.from, (long long)since_ms / 1000,
+				 "no device '%s' in the database over the last %s%s",
+				 subj.from, since,
 				 inv ? " nor in the inventory" :
-				       "; names are addresses unless --inventory maps them");
+				       "; names are addresses unless an inventory maps them");
 		rc = 1;
 		goto out;
 	}
@@ -636,8 +640,26 @@ static int query_subject_run(int argc, char **argv, int is_link)
 	snprintf(a.from, sizeof(a.from), "%s", argv[idx]);
 	snprintf(a.to, sizeof(a.to), "%s", is_link ? argv[idx + 1] : "");
 	a.now_ms = cfg.until_ms ? cfg.until_ms : query_now_ms();
-	if (cfg.inventory && !(inv = inventory_file_open(cfg.inventory, err, sizeof(err))))
-		goto fail;
+	/* names are devices: without an inventory they would be taken for
+	 * addresses, and "no data" would be a wrong answer, not a fact */
+	{
+		const char *file;
+		int none;
+
+		if (store_url_is_file(cfg.db, &file) && access(file, R_OK) < 0) {
+			snprintf(err, sizeof(err), "%s: %s", file, strerror(errno));
+			goto fail;
+		}
+
+		if (!(inv = inventory_source_open(cfg.inventory, cfg.db, &none, err,
+						  sizeof(err)))) {
+			if (!none)
+				goto fail;
+			fprintf(stderr, "triangulate %s: %s\n", a.subject, err);
+			rc = 2;
+			goto out;
+		}
+	}
 	rc = query_answer_build(&a, cfg.db, inv, cfg.window_ms, cfg.since_ms,
 				cfg.bucket_ms, err, sizeof(err));
 	if (rc < 0)

@@ -113,5 +113,6 @@ int cmd_device(int argc, char **argv);
 int cmd_link(int argc, char **argv);
 int cmd_suspects(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_inventory(int argc, char **argv);
 
 #endif

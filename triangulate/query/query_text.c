@@ -1,6 +1,7 @@
 /* Text writer of triangulate device/link/suspects answers: the verdict first,
  * then the evidence, for an engineer reading a terminal. */
 #include "query.h"
+#include "opts.h"
 
 #include <inttypes.h>
 #include <string.h>
@@ -25,16 +26,10 @@ static const char *text_clock(int64_t ms, char *buf, size_t len)
 	return strlen(t) > 11 && t[10] == ' ' ? t + 11 : t;
 }
 
-/* "6 h", "10 min", "45 s": the largest unit that divides evenly enough. */
+/* "6h", "10m", "45s": as the options take them (opts_duration_format). */
 static const char *text_duration(int64_t ms, char *buf, size_t len)
 {
-	if (ms >= 3600000 && ms % 3600000 == 0)
-		snprintf(buf, len, "%lld h", (long long)(ms / 3600000));
-	else if (ms >= 60000 && ms % 60000 == 0)
-		snprintf(buf, len, "%lld min", (long long)(ms / 60000));
-	else
-		snprintf(buf, len, "%lld s", (long long)(ms / 1000));
-	return buf;
+	return opts_duration_format(buf, len, (long long)ms);
 }
 
 static void text_link_write(FILE *out, const struct query_link *l)

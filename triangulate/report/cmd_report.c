@@ -39,7 +39,7 @@ static const struct opt_spec report_opts[] = {
 	  "write index.html and summary.json here (required; created)" },
 	{ "inventory", 'i', OPT_STR, offsetof(struct report_cfg, inventory), 0, 0,
 	  NULL, "FILE", "inventory file mapping addresses to device names" },
-	{ "previous", 'p', OPT_STR, offsetof(struct report_cfg, previous), 0, 0,
+	{ "previous", 0, OPT_STR, offsetof(struct report_cfg, previous), 0, 0,
 	  NULL, "FILE", "previous summary.json to compare with (default: the newest "
 	  "other DIR's sibling that has one)" },
 	{ "since", 's', OPT_MS, offsetof(struct report_cfg, since_ms), 1e3,

@@ -21,9 +21,9 @@ struct score_cfg {
 };
 
 static const struct opt_spec score_opts[] = {
-	{ "truth", 't', OPT_STR, offsetof(struct score_cfg, truth), 0, 0, NULL,
+	{ "truth", 0, OPT_STR, offsetof(struct score_cfg, truth), 0, 0, NULL,
 	  "FILE", "truth file (triangulate simulate)" },
-	{ "observations", 'o', OPT_STR, offsetof(struct score_cfg, observations), 0,
+	{ "observations", 0, OPT_STR, offsetof(struct score_cfg, observations), 0,
 	  0, NULL, "FILE", "observations file" },
 	{ "inventory", 'i', OPT_STR, offsetof(struct score_cfg, inventory), 0, 0,
 	  NULL, "FILE", "inventory file" },

@@ -141,6 +141,7 @@ int alert_book_round(struct alert_book *b, int64_t at_ms, int64_t window_ms,
 							     : ALERT_PAIRS_MAX;
 		memcpy(e->a.pairs, v[i].pairs, e->a.npairs * sizeof(e->a.pairs[0]));
 		e->a.last_seen_ms = at_ms;
+		e->a.clean_since_ms = 0;
 		e->a.window_ms = window_ms;
 		if (v[i].s.loss_ratio > e->a.loss_ratio_max)
 			e->a.loss_ratio_max = v[i].s.loss_ratio;
@@ -164,6 +165,7 @@ int alert_book_round(struct alert_book *b, int64_t at_ms, int64_t window_ms,
 		 * alert from resolving (the related one alerts on its own) */
 		if (e->state == ALERT_FIRING && alert_related_find(&e->a.s, v, n)) {
 			e->missed_rounds = 0;
+			e->a.clean_since_ms = 0;
 			i++;
 			continue;
 		}
@@ -172,6 +174,8 @@ int alert_book_round(struct alert_book *b, int64_t at_ms, int64_t window_ms,
 			alert_entry_remove(b, i);
 			continue;
 		}
+		if (!e->missed_rounds)
+			e->a.clean_since_ms = at_ms;
 		if (++e->missed_rounds >= b->cfg.clear_rounds) {
 			e->a.ends_ms = at_ms;
 			cb(ALERT_RESOLVE, &e->a, arg);

@@ -33,6 +33,7 @@ struct alert {
 	int64_t starts_ms;    /* first round of the streak that fired it */
 	int64_t ends_ms;      /* round that resolved it; 0 while firing */
 	int64_t last_seen_ms; /* latest round the suspect was found in */
+	int64_t clean_since_ms; /* first round of the clean streak (0 while seen) */
 	int64_t window_ms;    /* the observation window each round covers */
 	double loss_ratio_max; /* highest loss estimate while pending or firing */
 	size_t npairs;        /* affected prober/target pairs (up to ALERT_PAIRS_MAX) */

@@ -1,30 +1,36 @@
 /* The log sink: one line per alert event that an on-call engineer can act on
- * without another tool (where, how much, how sure, who sees it, what to run). */
+ * without another tool (where, how much, how sure, since when, who sees it,
+ * what to run, what to do, the runbook). */
 #include "alert_sink.h"
 #include "log.h"
+#include "opts.h"
+#include "suspect_json.h"
 
 static int alert_sink_log_deliver(void *ctx, const struct alert_sink_env *env,
 				  enum alert_event ev, const struct alert *a,
 				  char *err, size_t errlen)
 {
-	char where[2 * SUSPECT_NAME_MAX + 8], since[40], q[512], pairs[256];
+	char cmds[ALERT_COMMANDS_MAX][ALERT_COMMAND_MAX];
+	char where[2 * SUSPECT_NAME_MAX + 8], since[40], clean[40], pairs[256], act[512];
+	char lasted[32], win[32];
 	size_t off = 0;
 
 	(void)ctx;
 	(void)err;
 	(void)errlen;
-	if (a->s.to[0])
-		snprintf(where, sizeof(where), "%s -> %s", a->s.from, a->s.to);
-	else
-		snprintf(where, sizeof(where), "%s", a->s.from);
+	suspect_where_format(where, sizeof(where), &a->s);
 	alert_time_format(since, sizeof(since), a->starts_ms);
-	alert_query_format(q, sizeof(q), a, env->db_path);
+	alert_commands_format(env, a, cmds, ALERT_COMMANDS_MAX);
 	if (ev == ALERT_RESOLVE) {
+		alert_time_format(clean, sizeof(clean),
+				  a->clean_since_ms ? a->clean_since_ms : a->ends_ms);
 		log_msg(LOG_INFO,
-			"ALERT RESOLVED %s %s: clean since the round before %s, "
-			"after %.0f s (peak loss %.3g%%)",
-			suspect_kind_name(a->s.kind), where, since,
-			(a->ends_ms - a->starts_ms) / 1e3,
+			"ALERT RESOLVED %s %s: clean since %s, after firing from %s for %s "
+			"(peak loss %.3g%%)",
+			suspect_kind_name(a->s.kind), where, clean, since,
+			opts_duration_format(lasted, sizeof(lasted),
+					     (a->clean_since_ms ? a->clean_since_ms : a->ends_ms) -
+						     a->starts_ms),
 			100 * a->loss_ratio_max);
 		return 0;
 	}
@@ -34,15 +40,19 @@ static int alert_sink_log_deliver(void *ctx, const struct alert_sink_env *env,
 					i ? " " : "", a->pairs[i].prober,
 					a->pairs[i].target);
 	log_msg(LOG_WARN,
-		"ALERT %s %s %s: loss %.3g%% [%.3g%%, %.3g%%] over %.0f s, "
+		"ALERT %s %s %s: loss %.3g%% [%.3g%%, %.3g%%] over %s, "
 		"confidence %.4f, %llu/%llu flows lossy from %u probers (e.g. %s); "
-		"since %s; dig in: %s",
+		"since %s; dig in: %s; what to do: %s%s%s",
 		ev == ALERT_FIRE ? "FIRING" : "STILL FIRING",
 		suspect_kind_name(a->s.kind), where, 100 * a->s.loss_ratio,
-		100 * a->s.loss_lo, 100 * a->s.loss_hi, a->window_ms / 1e3,
+		100 * a->s.loss_lo, 100 * a->s.loss_hi,
+		opts_duration_format(win, sizeof(win), a->window_ms),
 		a->s.confidence, (unsigned long long)a->s.lossy_flows,
 		(unsigned long long)a->s.flows, a->s.probers,
-		pairs[0] ? pairs : "none", since, q);
+		pairs[0] ? pairs : "none", since, cmds[0],
+		alert_action_format(act, sizeof(act), a),
+		env->runbook_url && env->runbook_url[0] ? "; runbook: " : "",
+		env->runbook_url && env->runbook_url[0] ? env->runbook_url : "");
 	return 0;
 }
 

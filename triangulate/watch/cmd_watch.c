@@ -8,6 +8,8 @@
 #include "cmd_watch.h"
 #include "infer.h"
 #include "inventory.h"
+#include "inventory_source.h"
+#include "store.h"
 #include "log.h"
 #include "model.h"
 #include "opts.h"
@@ -37,6 +39,7 @@ struct watch_cfg {
 	const char *alertmanager; /* Alertmanager base URL; none: not used */
 	const char *hook;         /* shell command fed each alert's JSON */
 	const char *inventory;    /* inventory v1: addresses to device names */
+	const char *runbook_url;  /* carried by every alert (NULL: none) */
 	double background_loss;   /* healthy links lose at most this */
 	double alpha;             /* family-wise false-alarm probability */
 	long long rounds;         /* stop after this many rounds; 0 = run on */
@@ -50,7 +53,7 @@ static const struct opt_spec watch_opts[] = {
 	{ "store", 0, OPT_STR, O(db), 0, 0, NULL, "URL",
 	  "the store: PATH, sqlite:PATH or clickhouse://HOST:PORT/DB (required)" },
 	{ "db", 'd', OPT_STR, O(db), 0, 0, NULL, "URL", "the same as --store" },
-	{ "interval", 'i', OPT_MS, O(interval_ms), 200, 86400000, "10s", "DURATION",
+	{ "interval", 0, OPT_MS, O(interval_ms), 200, 86400000, "10s", "DURATION",
 	  "most time between localization rounds; a round with no new batch since "
 	  "the last one is skipped (with --timer: the time between rounds)" },
 	{ "settle", 0, OPT_MS, O(settle_ms), 0, 600000, "1s", "DURATION",
@@ -60,7 +63,7 @@ static const struct opt_spec watch_opts[] = {
 	  "rounds on a fixed timer, whether or not new batches have landed" },
 	{ "window", 'w', OPT_MS, O(window_ms), 1000, 7 * 86400000.0, "30s", "DURATION",
 	  "observations each round looks back over" },
-	{ "persist", 'k', OPT_INT, O(persist), 1, 1000, "2", "K",
+	{ "persist", 0, OPT_INT, O(persist), 1, 1000, "2", "K",
 	  "consecutive rounds a suspect must persist before it alerts" },
 	{ "clear", 0, OPT_INT, O(clear), 0, 1000, "0", "N",
 	  "consecutive clean rounds before an alert resolves (0: same as --persist)" },
@@ -72,8 +75,11 @@ static const struct opt_spec watch_opts[] = {
 	  "Alertmanager base URL, e.g. http://127.0.0.1:9093 (v2 API)" },
 	{ "hook", 0, OPT_STR, O(hook), 0, 0, NULL, "CMD",
 	  "run 'sh -c CMD' per alert event with its JSON on stdin" },
-	{ "inventory", 0, OPT_STR, O(inventory), 0, 0, NULL, "FILE",
-	  "inventory mapping addresses to device names" },
+	{ "inventory", 'i', OPT_STR, O(inventory), 0, 0, NULL, "FILE",
+	  "inventory file, loaded into the --db so the commands alerts print find it "
+	  "(default: the one loaded there)" },
+	{ "runbook-url", 0, OPT_STR, O(runbook_url), 0, 0, NULL, "URL",
+	  "the operator's runbook, carried by every alert" },
 	{ "background-loss", 0, OPT_DOUBLE, O(background_loss), 1e-9, 0.5, "1e-4", "RATE",
 	  "loss a healthy link may have (the null hypothesis)" },
 	{ "alpha", 0, OPT_DOUBLE, O(alpha), 1e-12, 0.5, "0.01", "P",
@@ -109,9 +115,25 @@ static int64_t watch_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Load the inventory file into the store, saying so when it changed. */
+static int watch_inventory_store(const char *path, const char *db)
+{
+	char err[512];
+	int changed;
+
+	if (inventory_source_load(path, db, &changed, err, sizeof(err)) < 0) {
+		log_msg(LOG_ERR, "%s", err);
+		return -1;
+	}
+	if (changed)
+		log_msg(LOG_INFO, "inventory %s loaded into %s", path, db);
+	return 0;
+}
+
 struct watch {
 	const struct watch_cfg *cfg;
 	struct inventory *inv;
+	const char *inv_to_load; /* --inventory not yet in the store (no db yet) */
 	struct history *hist;
 	struct alert_book *book;
 	struct alert_sink sinks[WATCH_SINKS_MAX];
@@ -261,11 +283,13 @@ static void watch_round_run(struct watch *w)
 		log_limited(&w->lim_round, 5, LOG_ERR, "round skipped: %s", err);
 		return;
 	}
+	if (w->inv_to_load && watch_inventory_store(w->inv_to_load, w->cfg->db) == 0)
+		w->inv_to_load = NULL;
 	/* no data is not a clean bill of health: leave alerts as they are */
 	if (res.nflows == 0) {
 		log_limited(&w->lim_round, 5, LOG_WARN,
-			    "round skipped: no observations in the last %lld ms of %s",
-			    w->cfg->window_ms, w->cfg->db);
+			    "round skipped: no observations in the last %s of %s",
+			    opts_duration_format(err, sizeof(err), w->cfg->window_ms), w->cfg->db);
 		goto out;
 	}
 	watch_history_record(w, at_ms, &res.sus);
@@ -356,9 +380,23 @@ int cmd_watch(int argc, char **argv)
 	if (!cfg.clear)
 		cfg.clear = cfg.persist;
 	w.cfg = &cfg;
-	if (cfg.inventory && !(w.inv = inventory_file_open(cfg.inventory, err, sizeof(err)))) {
-		log_msg(LOG_ERR, "%s", err);
-		return 1;
+	/* the commands each alert prints name devices: they find the
+	 * inventory in the store, so the watch's own file goes there first */
+	{
+		int none;
+
+		/* no database yet: the file now, the store once it exists */
+		const char *file;
+
+		if (cfg.inventory && store_url_is_file(cfg.db, &file) && access(file, F_OK) < 0)
+			w.inv_to_load = cfg.inventory;
+		else if (cfg.inventory && watch_inventory_store(cfg.inventory, cfg.db) < 0)
+			return 1;
+		if (!(w.inv = inventory_source_open(w.inv_to_load, cfg.db, &none, err,
+						    sizeof(err)))) {
+			log_msg(LOG_ERR, "%s", err);
+			return none ? 2 : 1;
+		}
 	}
 	alert_cfg_default(&acfg);
 	acfg.raise_rounds = (unsigned)cfg.persist;
@@ -380,6 +418,7 @@ int cmd_watch(int argc, char **argv)
 	w.env.db_path = cfg.db;
 	w.env.resend_ms = cfg.resend_ms;
 	w.env.timeout_ms = (int)cfg.timeout_ms;
+	w.env.runbook_url = cfg.runbook_url;
 	infer_cfg_default(&w.icfg);
 	w.icfg.background_loss = cfg.background_loss;
 	w.icfg.alpha = cfg.alpha;
