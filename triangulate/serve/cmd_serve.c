@@ -24,7 +24,7 @@ static const struct opt_spec serve_opts[] = {
 	  "DURATION", "timeline slice of the window (0: a twelfth of it)" },
 	{ "since", 's', OPT_MS, offsetof(struct serve_cfg, since_ms), 60e3,
 	  7 * 86400e3, "1h", "DURATION", "device and link pages look back this far" },
-	{ "refresh", 'r', OPT_MS, offsetof(struct serve_cfg, refresh_ms), 500,
+	{ "refresh", 0, OPT_MS, offsetof(struct serve_cfg, refresh_ms), 500,
 	  3600e3, "5s", "DURATION", "gather the window again this often" },
 	{ "down-after", 0, OPT_MS, offsetof(struct serve_cfg, down_after_ms), 1e3,
 	  86400e3, "1m", "DURATION", "a prober that sent nothing this long is down" },
