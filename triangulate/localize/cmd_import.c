@@ -25,7 +25,7 @@ struct import_cfg {
 };
 
 static const struct opt_spec import_opts[] = {
-	{ "observations", 'o', OPT_STR, offsetof(struct import_cfg, observations), 0, 0, NULL,
+	{ "observations", 0, OPT_STR, offsetof(struct import_cfg, observations), 0, 0, NULL,
 	  "FILE", "observations v1 file to load (required)" },
 	{ "store", 0, OPT_STR, offsetof(struct import_cfg, store), 0, 0, NULL, "URL",
 	  "the store: PATH, sqlite:PATH or clickhouse://HOST:PORT/DB (required)" },
