@@ -224,3 +224,24 @@ Test(alert, related_suspect_keeps_a_firing_alert_from_resolving)
 	cr_expect_str_eq(l.ev, "FFXXF");
 	alert_book_free(b);
 }
+
+Test(alert, ambiguous_pair_in_either_order_is_one_alert)
+{
+	struct alert_cfg cfg;
+	struct alert_book *b;
+	struct t_log l = { 0 };
+	struct alert_input p = t_link("fsw1-2", "ssw2-1", 0.02), q = t_link("ssw2-1", "fsw2-2", 0.02);
+
+	snprintf(p.s.also_from, sizeof(p.s.also_from), "ssw2-1");
+	snprintf(p.s.also_to, sizeof(p.s.also_to), "fsw2-2");
+	snprintf(q.s.also_from, sizeof(q.s.also_from), "fsw1-2");
+	snprintf(q.s.also_to, sizeof(q.s.also_to), "ssw2-1");
+	alert_cfg_default(&cfg);
+	b = alert_book_new(&cfg);
+	alert_book_round(b, 0, 1000, &p, 1, t_cb, &l);
+	alert_book_round(b, 1000, 1000, &q, 1, t_cb, &l);
+	alert_book_round(b, 2000, 1000, &p, 1, t_cb, &l);
+	cr_expect_str_eq(l.ev, "F");
+	cr_expect_eq(alert_book_firing(b), 1);
+	alert_book_free(b);
+}

@@ -269,3 +269,55 @@ Test(alert_select, explains_relation)
 	cr_expect(!alert_select_explains(NULL, &link, &dev), "narrow never explains wide");
 	cr_expect(!alert_select_explains(NULL, &dev, &host), "without a model no host is beside it");
 }
+
+static struct suspect t_pair(const char *f1, const char *t1, const char *f2, const char *t2)
+{
+	struct suspect s = t_sus(SUSPECT_LINK, f1, t1);
+
+	snprintf(s.also_from, sizeof(s.also_from), "%s", f2);
+	snprintf(s.also_to, sizeof(s.also_to), "%s", t2);
+	return s;
+}
+
+Test(alert_select, ambiguous_pair_is_one_alert_with_its_links)
+{
+	/* h1's uplink and leaf1 -> spine1 share no flows here; the pair is
+	 * what localize names for links no evidence splits */
+	static const struct t_fault f[] = { { "spine2", "leaf3", 0.03 }, { 0 } };
+	struct suspect named[] = { t_pair("spine2", "leaf3", "leaf3", "h5"),
+				   t_sus(SUSPECT_LINK, "leaf3", "h5"),
+				   t_sus(SUSPECT_BLACKHOLE, "spine2", "leaf3") };
+	struct suspect firing[] = { t_pair("leaf3", "h5", "spine2", "leaf3") };
+	struct alert_input *in = t_select(f, named, 3, NULL, 0);
+
+	cr_expect(!in[0].explained, "the pair alerts");
+	cr_expect(in[1].explained, "one of its links named alone is the pair's");
+	cr_expect(in[2].explained, "so is a blackhole on the other");
+	free(in);
+	/* once the pair fires, either link named alone later is the same fault */
+	in = t_select(f, &named[1], 2, firing, 1);
+	cr_expect(in[0].explained && in[1].explained);
+	free(in);
+}
+
+Test(alert_select, pair_is_the_same_suspect_in_either_order)
+{
+	struct suspect p = t_pair("a", "b", "b", "c"), q = t_pair("b", "c", "a", "b");
+	struct suspect l = t_sus(SUSPECT_LINK, "a", "b");
+
+	cr_expect(alert_suspect_same(&p, &q));
+	cr_expect(!alert_suspect_same(&p, &l));
+	cr_expect(alert_select_explains(NULL, &p, &l));
+	cr_expect(alert_select_explains(NULL, &l, &p), "a link firing speaks for its pair");
+	cr_expect(!alert_select_explains(NULL, &p, &q), "the same suspect");
+}
+
+Test(alert_select, device_explains_a_pair_only_when_both_links_are_its)
+{
+	struct suspect dev = t_sus(SUSPECT_DEVICE, "ssw2-1", NULL);
+	struct suspect in_dev = t_pair("fsw1-2", "ssw2-1", "ssw2-1", "fsw2-2");
+	struct suspect half = t_pair("fsw1-2", "ssw2-1", "fsw2-2", "tor2-1");
+
+	cr_expect(alert_select_explains(NULL, &dev, &in_dev));
+	cr_expect(!alert_select_explains(NULL, &dev, &half));
+}

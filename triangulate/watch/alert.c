@@ -58,17 +58,34 @@ void alert_book_free(struct alert_book *b)
 	free(b);
 }
 
-static int alert_key_eq(const struct suspect *x, const struct suspect *y)
+static int alert_suspect_is_link(const struct suspect *s)
 {
-	return x->kind == y->kind && !strcmp(x->from, y->from) &&
-	       !strcmp(x->to, y->to);
+	return s->kind == SUSPECT_LINK || s->kind == SUSPECT_BLACKHOLE;
 }
+
+int alert_suspect_same(const struct suspect *x, const struct suspect *y)
+{
+	if (x->kind != y->kind)
+		return 0;
+	if (!alert_suspect_is_link(x))
+		return !strcmp(x->from, y->from);
+	/* an ambiguous pair is the same whichever of its links comes first */
+	if (!x->also_from[0] != !y->also_from[0])
+		return 0;
+	if (!x->also_from[0])
+		return !strcmp(x->from, y->from) && !strcmp(x->to, y->to);
+	return (!strcmp(x->from, y->from) && !strcmp(x->to, y->to) &&
+		!strcmp(x->also_from, y->also_from) && !strcmp(x->also_to, y->also_to)) ||
+	       (!strcmp(x->from, y->also_from) && !strcmp(x->to, y->also_to) &&
+		!strcmp(x->also_from, y->from) && !strcmp(x->also_to, y->to));
+}
+
 
 static struct alert_entry *alert_entry_find(struct alert_book *b,
 					    const struct suspect *s)
 {
 	for (size_t i = 0; i < b->n; i++)
-		if (alert_key_eq(&b->v[i].a.s, s))
+		if (alert_suspect_same(&b->v[i].a.s, s))
 			return &b->v[i];
 	return NULL;
 }

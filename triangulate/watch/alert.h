@@ -58,6 +58,10 @@ typedef void (*alert_event_cb)(enum alert_event ev, const struct alert *a,
 
 struct alert_book;
 
+/* Are x and y the same suspect: kind and place, an ambiguous pair of links
+ * in either order? Alerts are keyed by this. */
+int alert_suspect_same(const struct suspect *x, const struct suspect *y);
+
 /* Fill cfg with the defaults: raise after 2 rounds, clear after 2, resend
  * every 60 s. */
 void alert_cfg_default(struct alert_cfg *cfg);

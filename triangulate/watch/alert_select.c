@@ -42,32 +42,77 @@ static int sel_adjacent(const struct model *m, const char *a, const char *b)
 	return 0;
 }
 
+/* The links of a link-class suspect: its own and, when ambiguous, its twin. */
+static int sel_links(const struct suspect *s, const char *from[2], const char *to[2])
+{
+	from[0] = s->from;
+	to[0] = s->to;
+	if (!s->also_from[0])
+		return 1;
+	from[1] = s->also_from;
+	to[1] = s->also_to;
+	return 2;
+}
+
+/* Do two link-class suspects name a link in common? */
+static int sel_links_share(const struct suspect *x, const struct suspect *y)
+{
+	const char *xf[2], *xt[2], *yf[2], *yt[2];
+	int nx = sel_links(x, xf, xt), ny = sel_links(y, yf, yt);
+
+	for (int i = 0; i < nx; i++)
+		for (int j = 0; j < ny; j++)
+			if (!strcmp(xf[i], yf[j]) && !strcmp(xt[i], yt[j]))
+				return 1;
+	return 0;
+}
+
 int alert_select_explains(const struct model *m, const struct suspect *wide,
 			  const struct suspect *narrow)
 {
 	if (sel_is_link(wide) && sel_is_link(narrow))
-		return wide->kind != narrow->kind && !strcmp(wide->from, narrow->from) &&
-		       !strcmp(wide->to, narrow->to);
-	if (sel_is_link(narrow) && (wide->kind == SUSPECT_DEVICE || wide->kind == SUSPECT_HOST))
-		return !strcmp(narrow->from, wide->from) || !strcmp(narrow->to, wide->from);
+		return !alert_suspect_same(wide, narrow) && sel_links_share(wide, narrow);
+	if (sel_is_link(narrow) && (wide->kind == SUSPECT_DEVICE || wide->kind == SUSPECT_HOST)) {
+		const char *f[2], *t[2];
+		int n = sel_links(narrow, f, t);
+
+		/* an ambiguous pair only when both its links are the device's */
+		for (int i = 0; i < n; i++)
+			if (strcmp(f[i], wide->from) && strcmp(t[i], wide->from))
+				return 0;
+		return 1;
+	}
 	if (narrow->kind == SUSPECT_HOST && wide->kind == SUSPECT_DEVICE)
 		return sel_adjacent(m, narrow->from, wide->from);
 	return 0;
 }
 
-/* Mark the links of s (a link; or every link with an end at a device or
- * host) in mark[]. Returns how many were marked. */
+/* Mark the links of s (a link, both of an ambiguous pair; or every link
+ * with an end at a device or host) in mark[]. Returns how many were marked. */
 static size_t sel_mark(const struct model *m, const struct suspect *s, uint8_t *mark)
 {
-	int64_t a = sel_dev(m, s->from), b = sel_is_link(s) ? sel_dev(m, s->to) : -1;
+	const char *f[2], *t[2];
+	int n = sel_is_link(s) ? sel_links(s, f, t) : 0;
+	int64_t a = sel_dev(m, s->from);
 	size_t k = 0;
 
 	memset(mark, 0, m->nlinks);
-	if (a < 0 || (sel_is_link(s) && b < 0))
+	if (sel_is_link(s)) {
+		for (int i = 0; i < n; i++) {
+			int64_t x = sel_dev(m, f[i]), y = sel_dev(m, t[i]);
+
+			for (uint32_t l = 0; x >= 0 && y >= 0 && l < m->nlinks; l++)
+				if (m->link_from[l] == x && m->link_to[l] == y && !mark[l]) {
+					mark[l] = 1;
+					k++;
+				}
+		}
+		return k;
+	}
+	if (a < 0)
 		return 0;
 	for (uint32_t l = 0; l < m->nlinks; l++) {
-		int on = sel_is_link(s) ? m->link_from[l] == a && m->link_to[l] == b
-					: m->link_from[l] == a || m->link_to[l] == a;
+		int on = m->link_from[l] == a || m->link_to[l] == a;
 
 		mark[l] = (uint8_t)on;
 		k += (size_t)on;
@@ -287,9 +332,14 @@ static int sel_explained(const struct model *m, const struct suspect_list *sus,
 
 		if (j == i)
 			continue;
-		/* the same link named twice: the better-ranked kind stands */
-		if (sel_is_link(s) && sel_is_link(w) && j > i)
-			continue;
+		/* one link named twice (two kinds, or alone and in a pair): one
+		 * alert, the better-ranked suspect's */
+		if (sel_is_link(s) && sel_is_link(w)) {
+			if (alert_select_explains(m, w, s) && j < i)
+				return 1;
+			if (alert_select_explains(m, w, s))
+				continue;
+		}
 		w_marked = marked && sel_mark(m, w, wmark);
 		/* w's own evidence is all s's: w cannot speak for s (a host
 		 * named for its one lossy uplink does not hide the uplink) */

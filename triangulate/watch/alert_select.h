@@ -29,9 +29,10 @@ void alert_select_cfg_default(struct alert_select_cfg *cfg);
 
 /* Does wide explain narrow? A device explains the links with an end on it and
  * the hosts beside it (m says who is beside whom; NULL: no host is); a host
- * explains its own links; a link and a blackhole on the same link explain
- * each other (ranked first wins, the caller decides). Same kind and place is
- * not "explains": it is the same suspect. */
+ * explains its own links; link-class suspects naming a link in common (a
+ * link and a blackhole on it, an ambiguous pair and one of its links) explain
+ * each other (ranked first wins, the caller decides). The same suspect is not
+ * "explains". */
 int alert_select_explains(const struct model *m, const struct suspect *wide,
 			  const struct suspect *narrow);
 
