@@ -92,6 +92,8 @@ struct builder {
 	struct u64map links; /* (from << 32 | to) -> link id */
 	size_t cap_links, cap_alts, cap_alt_links;
 	uint32_t *succ_first, *succ; /* CSR adjacency over links: link ids */
+	uint32_t *link_flows, *link_silent; /* per link: known-path flows, silent */
+	size_t flows_all, silent_all;       /* the same over the fabric */
 };
 
 static int64_t builder_dev(struct builder *b, const char *name)
@@ -356,6 +358,90 @@ uint32_t model_flow_links(const struct obs_set *obs, const struct obs_flow *f,
 	return k;
 }
 
+/* Per link: flows over it (known paths) and the silent ones among them. */
+static int builder_silent_count(struct builder *b, const struct obs_set *obs,
+				const uint32_t *name_dev)
+{
+	const struct model *m = b->m;
+	uint32_t seq[SEQ_MAX];
+
+	b->link_flows = calloc(m->nlinks + 1, sizeof(*b->link_flows));
+	b->link_silent = calloc(m->nlinks + 1, sizeof(*b->link_silent));
+	if (!b->link_flows || !b->link_silent)
+		return -1;
+	for (size_t i = 0; i < m->nflows; i++) {
+		const struct obs_flow *of = obs_set_flow(obs, i);
+		uint32_t n;
+
+		if (of->nhops == OBS_PATH_UNKNOWN)
+			continue;
+		n = model_flow_walk(obs, of, name_dev, seq);
+		b->silent_all += model_flow_silent(&m->flows[i]);
+		b->flows_all++;
+		for (uint32_t k = 0; k + 1 < n; k++) {
+			uint32_t l;
+
+			if (seq[k] == DEV_NONE || seq[k + 1] == DEV_NONE ||
+			    (l = u64map_get(&b->links, (uint64_t)seq[k] << 32 | seq[k + 1])) ==
+				    UINT32_MAX)
+				continue;
+			b->link_flows[l]++;
+			b->link_silent[l] += model_flow_silent(&m->flows[i]);
+		}
+	}
+	return 0;
+}
+
+/* Does the forward path explain a silent flow? Yes when one of its known
+ * links is all-or-nothing for its own flows: silent on at least
+ * SILENT_FORWARD_RATIO times the fabric's share (and two flows). Replies a
+ * blackhole ate elsewhere make a link's flows silent only at about the
+ * fabric's share, spread over every forward path of the pod they return to. */
+#define SILENT_FORWARD_RATIO 10.0
+static int builder_silent_forward(const struct builder *b, const uint32_t *seq, uint32_t n)
+{
+	double share = b->flows_all ? (double)b->silent_all / (double)b->flows_all : 0;
+
+	for (uint32_t k = 0; k + 1 < n; k++) {
+		uint32_t l;
+
+		if (seq[k] == DEV_NONE || seq[k + 1] == DEV_NONE ||
+		    (l = u64map_get(&b->links, (uint64_t)seq[k] << 32 | seq[k + 1])) == UINT32_MAX)
+			continue;
+		if (b->link_silent[l] >= 2 &&
+		    (double)b->link_silent[l] >=
+			    SILENT_FORWARD_RATIO * share * (double)b->link_flows[l])
+			return 1;
+	}
+	return 0;
+}
+
+/* The reverse routes of a flow whose every probe went unanswered: its
+ * replies took the reverse 5-tuple's own ECMP path, which no trace shows,
+ * so every route of the forward path's length from target to prober (over
+ * links seen elsewhere or in the inventory) is a candidate beside the
+ * forward path; EM weighs them. Appended after the flow's nfwd forward
+ * alternatives; none when they would pass MODEL_ALTS_MAX (the flow then
+ * stands on its forward path alone). Returns the number added, or -1. */
+static int flow_reply_alts(struct builder *b, uint32_t flow, const uint32_t *seq,
+			   uint32_t n, uint32_t nfwd)
+{
+	uint32_t routes[MODEL_ALTS_MAX * SEQ_MAX], cur[SEQ_MAX], nr = 0, depth = n - 1;
+
+	star_routes(b, seq[n - 1], seq[0], depth, cur, 0, routes, &nr, MODEL_ALTS_MAX);
+	if (!nr || nr + nfwd > MODEL_ALTS_MAX)
+		return 0;
+	for (uint32_t r = 0; r < nr; r++)
+		if (builder_alt_add(b, flow, routes + (size_t)r * depth, depth) < 0)
+			return -1;
+	return (int)nr;
+}
+
+int model_flow_silent(const struct model_flow *f)
+{
+	return f->sent >= MODEL_SILENT_MIN_SENT && f->lost == f->sent;
+}
+
 void model_free(struct model *m)
 {
 	if (!m)
@@ -442,12 +528,14 @@ struct model *model_build(const struct obs_set *obs, const struct inventory *inv
 				goto nomem;
 			links[k] = (uint32_t)l;
 		}
+		if (model_flow_silent(f))
+			continue; /* its links are known; its paths come in pass 2 */
 		f->alt_first = (uint32_t)m->nalts;
 		f->nalt = 1;
 		if (builder_alt_add(&b, (uint32_t)i, links, n - 1) < 0)
 			goto nomem;
 	}
-	if (builder_adjacency(&b) < 0)
+	if (builder_adjacency(&b) < 0 || builder_silent_count(&b, obs, name_dev) < 0)
 		goto nomem;
 	/* Pass 2: "*" gaps and "-" paths become weighted alternatives. */
 	for (size_t i = 0; i < nflows; i++) {
@@ -469,14 +557,28 @@ struct model *model_build(const struct obs_set *obs, const struct inventory *inv
 		} else {
 			uint32_t n = model_flow_walk(obs, of, name_dev, seq);
 
+			int star = 0;
+
 			if (n < 2) {
 				m->flows_unplaced++;
 				continue;
 			}
-			m->flows_star++;
+			for (uint32_t k = 1; k + 1 < n; k++)
+				star |= seq[k] == DEV_NONE;
+			m->flows_star += star;
 			got = flow_star_alts(&b, (uint32_t)i, seq, n);
-			if (got > 0)
+			if (got > 0 && star)
 				m->flows_star_resolved++;
+			if (got > 0 && model_flow_silent(f) &&
+			    !builder_silent_forward(&b, seq, n)) {
+				int rev = flow_reply_alts(&b, (uint32_t)i, seq, n, (uint32_t)got);
+
+				if (rev < 0)
+					goto nomem;
+				m->flows_silent++;
+				m->flows_silent_reverse += rev > 0;
+				got += rev;
+			}
 		}
 		if (got < 0)
 			goto nomem;
@@ -489,6 +591,8 @@ struct model *model_build(const struct obs_set *obs, const struct inventory *inv
 	free(name_dev);
 	free(b.succ_first);
 	free(b.succ);
+	free(b.link_flows);
+	free(b.link_silent);
 	u64map_fini(&b.links);
 	return m;
 nomem:
@@ -496,6 +600,8 @@ nomem:
 	free(name_dev);
 	free(b.succ_first);
 	free(b.succ);
+	free(b.link_flows);
+	free(b.link_silent);
 	u64map_fini(&b.links);
 	model_free(m);
 	errno = ENOMEM;

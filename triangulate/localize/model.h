@@ -12,7 +12,8 @@ struct obs_flow;
 struct inventory;
 struct strtab;
 
-#define MODEL_ALTS_MAX 16 /* more candidate paths than this: flow is unplaced */
+#define MODEL_ALTS_MAX 32 /* more candidate paths than this: flow is unplaced */
+#define MODEL_SILENT_MIN_SENT 5 /* a flow this probed with no answer is silent */
 #define MODEL_DEV_NONE UINT32_MAX /* a "*" hop in a walk */
 #define MODEL_WALK_MAX (64 + 2)   /* OBS_HOPS_MAX hops, prober and target */
 
@@ -46,13 +47,16 @@ struct model {
 	/* how partial paths were used */
 	size_t flows_star, flows_star_resolved, flows_unknown;
 	size_t flows_unplaced;
+	/* silent flows (every probe unanswered), and those given reverse routes */
+	size_t flows_silent, flows_silent_reverse;
 };
 
 /* Build the model: hop addresses map to devices through inv (names it does not
  * know become devices of their own); consecutive devices give directed links;
  * inventory link lines add links in both directions. "*" runs are filled with
  * every route of that length through links seen on other flows (or the
- * inventory), weighted later by EM. A "-" flow is counted but left unplaced:
+ * inventory), weighted later by EM; a silent flow (model_flow_silent) also
+ * gets its reverse routes, as its replies may have died there. A "-" flow is counted but left unplaced:
  * with the rest of its path free it bounds no link (see model.c). Returns
  * NULL with a reason in err. */
 struct model *model_build(const struct obs_set *obs, const struct inventory *inv,
@@ -81,6 +85,11 @@ uint32_t model_flow_links(const struct obs_set *obs, const struct obs_flow *f,
  * name_dev has obs_set_name_count(obs) entries. Returns 0 or -1 (ENOMEM). */
 int model_name_devs(const struct obs_set *obs, const struct inventory *inv,
 		    struct strtab *devs, uint32_t *name_dev);
+
+/* A silent flow: probed at least MODEL_SILENT_MIN_SENT times and never
+ * answered. Its loss is forward or on its replies' reverse path: the model
+ * gives it the reverse routes as candidate paths beside the forward one. */
+int model_flow_silent(const struct model_flow *f);
 
 /* Device name of an id (valid while the model lives). */
 const char *model_dev_name(const struct model *m, uint32_t dev);
