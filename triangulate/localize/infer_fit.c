@@ -1,0 +1,371 @@
+/* The fit: penalized maximum likelihood by coordinate ascent in
+ * u = -log(success); the log-likelihood is concave in u, so each 1-D update
+ * (a monotone Newton solve) moves toward the global optimum. Links no lossy
+ * flow crosses sit at u = 0 and never enter the loop; ambiguous paths are
+ * weighted by EM. */
+#include "infer.h"
+#include "infer_int.h"
+#include "model.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static double terms_phi(const struct terms *t, double u, double *dphi)
+{
+	double phi = t->B, d = 0;
+
+	for (size_t i = 0; i < t->n; i++) {
+		double z = u + t->r[i], e = expm1(z);
+
+		if (e <= 0) {
+			*dphi = INFINITY;
+			return -INFINITY;
+		}
+		phi -= t->c[i] / e;
+		d += t->c[i] * (e + 1) / (e * e);
+	}
+	*dphi = d;
+	return phi;
+}
+
+double terms_loglik(const struct terms *t, double u)
+{
+	double h = -t->B * u;
+
+	for (size_t i = 0; i < t->n; i++) {
+		double z = u + t->r[i];
+
+		if (z <= 0)
+			return -INFINITY;
+		h += t->c[i] * log(-expm1(-z));
+	}
+	return h;
+}
+
+/* The maximizer of h with B raised by prior: phi(u) = h'(u) is increasing and
+ * concave in u, so Newton from a point left of the root never overshoots.
+ * *curv gets -h'' at the answer (0 when the answer is u = 0). */
+double terms_solve(const struct terms *t, double prior, double u_start,
+			  double *curv)
+{
+	struct terms tp = *t;
+	double u, d = 0, phi, csum = 0;
+
+	tp.B += prior;
+	*curv = 0;
+	if (tp.n == 0)
+		return 0;
+	phi = terms_phi(&tp, 0, &d);
+	if (phi >= 0)
+		return 0;
+	for (size_t i = 0; i < tp.n; i++)
+		csum += tp.c[i];
+	/* warm start, else the root when every rest-of-path is clean (r = 0) */
+	u = u_start > 0 ? u_start : fmin(csum / tp.B, 50);
+	while ((phi = terms_phi(&tp, u, &d)) >= 0 && u > 1e-300)
+		u *= 0.25;
+	for (int it = 0; it < 200; it++) {
+		double step;
+
+		if (!isfinite(phi) || !isfinite(d)) {
+			u *= 2;
+			phi = terms_phi(&tp, u, &d);
+			continue;
+		}
+		step = -phi / d;
+		u += step;
+		if (u > 700)
+			return 700;
+		phi = terms_phi(&tp, u, &d);
+		if (step <= 1e-12 + 1e-9 * u)
+			break;
+	}
+	*curv = d;
+	return u;
+}
+
+/* u where the log-likelihood has dropped by drop below its value at u_hat,
+ * on the left (dir < 0, floored at 0) or right side; by bisection. */
+double terms_bound(const struct terms *t, double u_hat, double drop, int dir)
+{
+	double h0 = terms_loglik(t, u_hat) - drop, lo, hi;
+
+	if (dir < 0) {
+		if (terms_loglik(t, 0) >= h0)
+			return 0;
+		lo = 0;
+		hi = u_hat;
+	} else {
+		lo = u_hat;
+		hi = u_hat > 0 ? u_hat * 2 : 1e-6;
+		while (terms_loglik(t, hi) >= h0 && hi < 700)
+			hi *= 2;
+		if (hi >= 700)
+			return 700;
+	}
+	for (int it = 0; it < 50; it++) {
+		double mid = 0.5 * (lo + hi);
+		int inside = terms_loglik(t, mid) >= h0;
+
+		if ((dir < 0) == inside)
+			hi = mid;
+		else
+			lo = mid;
+	}
+	return 0.5 * (lo + hi);
+}
+
+double u_to_loss(double u)
+{
+	return -expm1(-u);
+}
+
+void fit_free(struct fit *f)
+{
+	free(f->u);
+	free(f->B);
+	free(f->w);
+	free(f->lossy_alt);
+	free(f->alt_lossy);
+	free(f->lc);
+	free(f->lX);
+	free(f->inc_first);
+	free(f->inc);
+	free(f->lfirst);
+	free(f->llinks);
+	free(f->cbuf);
+	free(f->rbuf);
+	free(f->active);
+	free(f->dirty);
+	free(f->link_stamp);
+	free(f->cand);
+	free(f->u_bg);
+	free(f->shared);
+	free(f->alt_stamp);
+}
+
+int fit_init(struct fit *f, const struct model *m)
+{
+	size_t nl = m->nlinks, ninc = 0;
+
+	memset(f, 0, sizeof(*f));
+	f->m = m;
+	f->u = calloc(nl + 1, sizeof(*f->u));
+	f->B = calloc(nl + 1, sizeof(*f->B));
+	f->w = malloc((m->nalts + 1) * sizeof(*f->w));
+	f->alt_lossy = malloc((m->nalts + 1) * sizeof(*f->alt_lossy));
+	f->inc_first = calloc(nl + 2, sizeof(*f->inc_first));
+	f->dirty = calloc(nl + 1, 1);
+	f->link_stamp = calloc(nl + 1, sizeof(*f->link_stamp));
+	f->cand = calloc(nl + 1, 1);
+	f->u_bg = calloc(nl + 1, sizeof(*f->u_bg));
+	f->shared = calloc(nl + 1, sizeof(*f->shared));
+	if (!f->shared || !f->u_bg || !f->u || !f->B || !f->w || !f->alt_lossy || !f->inc_first ||
+	    !f->dirty || !f->link_stamp || !f->cand)
+		return -1;
+	for (size_t a = 0; a < m->nalts; a++) {
+		const struct model_alt *al = &m->alts[a];
+
+		f->w[a] = al->weight;
+		f->alt_lossy[a] = -1;
+		if (!m->flows[al->flow].lost)
+			continue;
+		f->alt_lossy[a] = (int32_t)f->nlossy++;
+		for (uint32_t k = 0; k < al->nlinks; k++)
+			f->inc_first[m->alt_links[al->link_first + k] + 1]++;
+	}
+	f->lossy_alt = malloc((f->nlossy + 1) * sizeof(*f->lossy_alt));
+	f->lc = malloc((f->nlossy + 1) * sizeof(*f->lc));
+	f->lX = calloc(f->nlossy + 1, sizeof(*f->lX));
+	f->alt_stamp = calloc(f->nlossy + 1, sizeof(*f->alt_stamp));
+	if (!f->lossy_alt || !f->lc || !f->lX || !f->alt_stamp)
+		return -1;
+	for (size_t l = 0; l < nl; l++) {
+		if (f->inc_first[l + 1] > f->scratch)
+			f->scratch = f->inc_first[l + 1];
+		f->inc_first[l + 1] += f->inc_first[l];
+	}
+	ninc = f->inc_first[nl];
+	f->inc = malloc((ninc + 1) * sizeof(*f->inc));
+	f->lfirst = malloc((f->nlossy + 2) * sizeof(*f->lfirst));
+	f->llinks = malloc((ninc + 1) * sizeof(*f->llinks));
+	f->active = malloc((nl + 1) * sizeof(*f->active));
+	f->cbuf = malloc((f->scratch + 1) * sizeof(*f->cbuf));
+	f->rbuf = malloc((f->scratch + 1) * sizeof(*f->rbuf));
+	if (!f->inc || !f->active || !f->cbuf || !f->rbuf || !f->lfirst || !f->llinks)
+		return -1;
+	f->lfirst[0] = 0;
+	for (size_t a = 0; a < m->nalts; a++) {
+		const struct model_alt *al = &m->alts[a];
+		int32_t k = f->alt_lossy[a];
+
+		if (k < 0)
+			continue;
+		f->lossy_alt[k] = (uint32_t)a;
+		f->lc[k] = f->w[a] * (double)m->flows[al->flow].lost;
+		f->lfirst[k + 1] = f->lfirst[k] + al->nlinks;
+		for (uint32_t j = 0; j < al->nlinks; j++) {
+			f->inc[f->inc_first[m->alt_links[al->link_first + j]]++] =
+				(uint32_t)k;
+			f->llinks[f->lfirst[k] + j] = m->alt_links[al->link_first + j];
+		}
+	}
+	for (size_t l = nl; l > 0; l--)
+		f->inc_first[l] = f->inc_first[l - 1];
+	f->inc_first[0] = 0;
+	for (size_t l = 0; l < nl; l++)
+		if (f->inc_first[l + 1] > f->inc_first[l])
+			f->active[f->nactive++] = (uint32_t)l;
+	return 0;
+}
+
+/* Delivered probes per link under the current path weights. */
+void fit_successes_sum(struct fit *f)
+{
+	const struct model *m = f->m;
+
+	memset(f->B, 0, m->nlinks * sizeof(*f->B));
+	for (size_t a = 0; a < m->nalts; a++) {
+		const struct model_alt *al = &m->alts[a];
+		const struct model_flow *fl = &m->flows[al->flow];
+		double ok = f->w[a] * (double)(fl->sent - fl->lost);
+
+		for (uint32_t k = 0; k < al->nlinks; k++)
+			f->B[m->alt_links[al->link_first + k]] += ok;
+	}
+}
+
+/* Gather link l's terms given every other link's current u. */
+void fit_link_terms(struct fit *f, uint32_t l, struct terms *t)
+{
+	size_t n = 0;
+
+	for (uint32_t i = f->inc_first[l]; i < f->inc_first[l + 1]; i++) {
+		uint32_t k = f->inc[i];
+
+		if (f->lc[k] <= 0)
+			continue;
+		f->cbuf[n] = f->lc[k];
+		f->rbuf[n] = fmax(0, f->lX[k] - f->u[l]);
+		n++;
+	}
+	t->B = f->B[l];
+	t->c = f->cbuf;
+	t->r = f->rbuf;
+	t->n = n;
+}
+
+static void fit_alt_links_dirty(struct fit *f, uint32_t alt)
+{
+	const struct model *m = f->m;
+	const struct model_alt *al = &m->alts[alt];
+
+	for (uint32_t j = 0; j < al->nlinks; j++)
+		f->dirty[m->alt_links[al->link_first + j]] = 1;
+}
+
+/* Sweeps over dirty links until the best update of a sweep gains under
+ * FIT_GAIN_MIN: along non-identifiable ridges (a device's in- versus out-
+ * links) u keeps drifting without changing the fit, so parameter change is
+ * no stop rule. Only links whose neighbourhood moved are solved again: most
+ * links settle in a sweep or two and stay settled. */
+int fit_sweeps(struct fit *f, const struct infer_cfg *cfg)
+{
+	int s;
+
+	for (s = 0; s < cfg->max_sweeps; s++) {
+		double gain_max = 0;
+		size_t solved = 0;
+
+		for (size_t i = 0; i < f->nactive; i++) {
+			uint32_t l = f->active[i];
+			struct terms t;
+			double nu, du, curv, gain;
+
+			if (!f->dirty[l])
+				continue;
+			f->dirty[l] = 0;
+			solved++;
+			fit_link_terms(f, l, &t);
+			nu = terms_solve(&t, cfg->prior_probes, f->u[l], &curv);
+			du = nu - f->u[l];
+			if (du == 0)
+				continue;
+			for (uint32_t k = f->inc_first[l]; k < f->inc_first[l + 1]; k++)
+				f->lX[f->inc[k]] += du;
+			f->u[l] = nu;
+			/* second-order estimate of the log-likelihood gained; exact
+			 * when the link fell to the u = 0 boundary */
+			gain = 0.5 * curv * du * du;
+			if (nu == 0 || !isfinite(gain)) {
+				t.B += cfg->prior_probes;
+				gain = terms_loglik(&t, nu) - terms_loglik(&t, nu - du);
+			}
+			if (gain > gain_max)
+				gain_max = gain;
+			if (gain < FIT_WAKE_MIN)
+				continue;
+			/* the links sharing a lossy flow with l see a new rest-of-path */
+			for (uint32_t k = f->inc_first[l]; k < f->inc_first[l + 1]; k++)
+				for (uint32_t j = f->lfirst[f->inc[k]]; j < f->lfirst[f->inc[k] + 1]; j++)
+					f->dirty[f->llinks[j]] = 1;
+		}
+		if (!solved || gain_max < FIT_GAIN_MIN)
+			return s + 1;
+	}
+	return s;
+}
+
+/* E-step: each ambiguous flow's paths weighted by how well they explain it.
+ * Updates the delivered counts and lossy weights in place and marks the
+ * links of paths whose weight moved. Returns the largest weight change. */
+double fit_paths_reweight(struct fit *f)
+{
+	const struct model *m = f->m;
+	double change = 0;
+
+	for (size_t i = 0; i < m->nflows; i++) {
+		const struct model_flow *fl = &m->flows[i];
+		double lw[MODEL_ALTS_MAX], top = -INFINITY, sum = 0;
+
+		if (fl->nalt < 2)
+			continue;
+		for (uint32_t k = 0; k < fl->nalt; k++) {
+			const struct model_alt *al = &m->alts[fl->alt_first + k];
+			double x = 0;
+
+			for (uint32_t j = 0; j < al->nlinks; j++)
+				x += f->u[m->alt_links[al->link_first + j]];
+			lw[k] = -(double)(fl->sent - fl->lost) * x;
+			if (fl->lost)
+				lw[k] += x > 0 ? (double)fl->lost * log(-expm1(-x)) : -INFINITY;
+			if (lw[k] > top)
+				top = lw[k];
+		}
+		if (!isfinite(top))
+			continue;
+		for (uint32_t k = 0; k < fl->nalt; k++)
+			sum += lw[k] = exp(lw[k] - top);
+		for (uint32_t k = 0; k < fl->nalt; k++) {
+			uint32_t a = fl->alt_first + k;
+			const struct model_alt *al = &m->alts[a];
+			double nw = lw[k] / sum, dw = nw - f->w[a];
+
+			if (fabs(dw) < 1e-6)
+				continue;
+			change = fmax(change, fabs(dw));
+			f->w[a] = nw;
+			for (uint32_t j = 0; j < al->nlinks; j++)
+				f->B[m->alt_links[al->link_first + j]] +=
+					dw * (double)(fl->sent - fl->lost);
+			if (f->alt_lossy[a] >= 0)
+				f->lc[f->alt_lossy[a]] = nw * (double)fl->lost;
+			if (fabs(dw) > 1e-3)
+				fit_alt_links_dirty(f, a);
+		}
+	}
+	return change;
+}

@@ -1,0 +1,834 @@
+/* The grouping: link evidence, partial blackholes and replies they ate,
+ * ambiguous pairs, device and host suspects, and the ranked list. */
+#include "infer.h"
+#include "infer_int.h"
+#include "model.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SUSPECT_DROPPED ((enum suspect_kind)-1) /* merged into its switch */
+
+struct pairs {
+	uint64_t *v;
+	size_t n, cap;
+};
+
+static int pairs_add(struct pairs *p, uint64_t x)
+{
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 1024;
+		uint64_t *v = realloc(p->v, cap * sizeof(*v));
+
+		if (!v)
+			return -1;
+		p->v = v;
+		p->cap = cap;
+	}
+	p->v[p->n++] = x;
+	return 0;
+}
+
+struct tally {
+	uint64_t flows, lossy, n5, all_lost, clean;
+	double B;     /* delivered probes through the group */
+	double Bpart; /* the same, times the group's links' u on each path */
+	double *c, *r, *p; /* lossy terms: weight, rest of path, group part */
+	size_t n, cap;
+};
+
+static int tally_term(struct tally *t, double c, double r, double p)
+{
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 64;
+		double *nc = realloc(t->c, cap * sizeof(*nc)), *nr, *np;
+
+		if (!nc)
+			return -1;
+		t->c = nc;
+		nr = realloc(t->r, cap * sizeof(*nr));
+		if (!nr)
+			return -1;
+		t->r = nr;
+		np = realloc(t->p, cap * sizeof(*np));
+		if (!np)
+			return -1;
+		t->p = np;
+		t->cap = cap;
+	}
+	t->c[t->n] = c;
+	t->r[t->n] = r;
+	t->p[t->n] = p;
+	t->n++;
+	return 0;
+}
+
+static void tallies_free(struct tally *t, size_t n)
+{
+	for (size_t i = 0; t && i < n; i++) {
+		free(t[i].c);
+		free(t[i].r);
+		free(t[i].p);
+	}
+	free(t);
+}
+
+/* Per group of devices (group[d] >= 0): each path through it gives its
+ * delivered probes and, if lossy, a term whose rest-of-path excludes the
+ * group's own links, so one variable can stand in for them; links to a
+ * device with excl[] >= 0 stay out of it. Returns the tallies (ngroups of
+ * them) or NULL; (group << 32 | prober) pairs of lossy flows go to pp. */
+static struct tally *groups_tally(const struct fit *f, const int32_t *group,
+				  size_t ngroups, const int32_t *excl, struct pairs *pp)
+{
+	const struct model *m = f->m;
+	struct tally *dt = calloc(ngroups + 1, sizeof(*dt));
+
+	if (!dt)
+		return NULL;
+	for (size_t a = 0; ngroups && a < m->nalts; a++) {
+		const struct model_alt *al = &m->alts[a];
+		const struct model_flow *fl = &m->flows[al->flow];
+		int32_t seen[4];
+		double part[4];
+		int ns = 0;
+
+		if (f->w[a] <= 0)
+			continue;
+		for (uint32_t k = 0; k < al->nlinks; k++) {
+			uint32_t l = m->alt_links[al->link_first + k];
+			uint32_t ends[2] = { m->link_from[l], m->link_to[l] };
+
+			for (int e = 0; e < 2; e++) {
+				int32_t g = group[ends[e]], j;
+
+				/* a link to an excluded device keeps its own rate */
+				if (g < 0 || (excl && excl[ends[1 - e]] >= 0))
+					continue;
+				for (j = 0; j < ns && seen[j] != g; j++)
+					;
+				if (j == ns) {
+					if (ns == 4)
+						continue;
+					seen[ns] = g;
+					part[ns++] = 0;
+				}
+				part[j] += f->u[l];
+			}
+		}
+		for (int j = 0; j < ns; j++) {
+			struct tally *t = &dt[seen[j]];
+			double ok = f->w[a] * (double)(fl->sent - fl->lost);
+
+			t->B += ok;
+			t->Bpart += ok * part[j];
+			if (f->w[a] >= 0.5) {
+				t->flows++;
+				if (fl->lost) {
+					t->lossy++;
+					if (pp && pairs_add(pp, (uint64_t)seen[j] << 32 |
+								    fl->prober_dev) < 0)
+						goto err;
+				}
+			}
+			if (fl->lost &&
+			    tally_term(t, f->w[a] * (double)fl->lost,
+				       fmax(0, f->lX[f->alt_lossy[a]] - part[j]), part[j]) < 0)
+				goto err;
+		}
+	}
+	return dt;
+err:
+	tallies_free(dt, ngroups);
+	return NULL;
+}
+
+/* Upper tail of chi-square(df) at x (Wilson-Hilferty; ample for a test). */
+static double chi2_tail(double x, double df)
+{
+	double k = 2.0 / (9.0 * df), z;
+
+	if (x <= 0)
+		return 1;
+	z = (cbrt(x / df) - (1 - k)) / sqrt(k);
+	return 0.5 * erfc(z / sqrt(2.0));
+}
+
+/* Does one loss rate for the whole device explain its flows as well as the
+ * separate rates the fit gave its links? Nested models: the device, the
+ * simpler explanation, stands unless the link model is better at the same
+ * corrected level links are tested at (chi-square, one degree per extra
+ * link rate). */
+static int device_model_fits(const struct tally *t, double u_dev, double df,
+			     double alpha)
+{
+	struct terms dev = { t->B, t->c, t->r, t->n };
+	double ll_links = -t->Bpart, ll_dev = terms_loglik(&dev, u_dev);
+
+	for (size_t i = 0; i < t->n; i++) {
+		double z = t->r[i] + t->p[i];
+
+		ll_links += z > 0 ? t->c[i] * log(-expm1(-z)) : -INFINITY;
+	}
+	return chi2_tail(2 * (ll_links - ll_dev), df < 1 ? 1 : df) >= alpha;
+}
+
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Distinct probers per suspect index, from (index << 32 | prober) pairs. */
+static void probers_count(uint64_t *pairs, size_t n, struct suspect *v)
+{
+	if (!n)
+		return;
+	qsort(pairs, n, sizeof(*pairs), u64_cmp);
+	for (size_t i = 0; i < n; i++)
+		if (i == 0 || pairs[i] != pairs[i - 1])
+			v[pairs[i] >> 32].probers++;
+}
+
+static const double *sort_u; /* qsort has no context argument */
+
+static int cand_cmp(const void *a, const void *b)
+{
+	double x = sort_u[*(const uint32_t *)a], y = sort_u[*(const uint32_t *)b];
+
+	return x > y ? -1 : x < y;
+}
+
+static void grouping_free(struct grouping *g)
+{
+	suspect_list_free(&g->links);
+	suspect_list_free(&g->groups);
+	free(g->link_sus);
+	free(g->dev_sus);
+	free(g->used);
+	free(g->nin);
+	free(g->nout);
+	free(g->fin);
+	free(g->fout);
+	free(g->sw_flagged);
+	free(g->dev_flows);
+	free(g->dev_flagged);
+}
+
+static int grouping_init(struct grouping *g, struct fit *f, const struct infer_cfg *cfg)
+{
+	const struct model *m = f->m;
+	size_t nd = m->ndevs + 1;
+
+	memset(g, 0, sizeof(*g));
+	g->f = f;
+	g->m = m;
+	g->cfg = cfg;
+	g->u_null = 0;
+	for (uint32_t l = 0; l < m->nlinks; l++)
+		g->u_null = fmax(g->u_null, f->u_bg[l]);
+	g->ntests = (double)m->nlinks + m->ndevs;
+	g->link_sus = malloc((m->nlinks + 1) * sizeof(*g->link_sus));
+	g->dev_sus = malloc(nd * sizeof(*g->dev_sus));
+	g->used = calloc(m->nlinks + 1, sizeof(*g->used));
+	g->nin = calloc(nd, sizeof(*g->nin));
+	g->nout = calloc(nd, sizeof(*g->nout));
+	g->fin = calloc(nd, sizeof(*g->fin));
+	g->fout = calloc(nd, sizeof(*g->fout));
+	g->sw_flagged = calloc(nd, 1);
+	g->dev_flows = calloc(nd, sizeof(*g->dev_flows));
+	g->dev_flagged = calloc(nd, sizeof(*g->dev_flagged));
+	if (!g->link_sus || !g->dev_sus || !g->used || !g->nin || !g->nout ||
+	    !g->fin || !g->fout || !g->sw_flagged || !g->dev_flows || !g->dev_flagged)
+		return -1;
+	for (uint32_t l = 0; l < m->nlinks; l++)
+		g->link_sus[l] = -1;
+	for (uint32_t d = 0; d < m->ndevs; d++)
+		g->dev_sus[d] = -1;
+	return 0;
+}
+
+/* Evidence per faulty link (flows that most likely crossed it, lossy ones,
+ * probers) and the partial-blackhole call: its flows are all-or-nothing. */
+static int grouping_links_evidence(struct grouping *g)
+{
+	const struct model *m = g->m;
+	struct tally *lt = calloc(g->links.n + 1, sizeof(*lt));
+	struct pairs pp = { 0 };
+	int rc = -1;
+
+	if (!lt)
+		return -1;
+	for (size_t a = 0; a < m->nalts; a++) {
+		const struct model_alt *al = &m->alts[a];
+		const struct model_flow *fl = &m->flows[al->flow];
+
+		if (g->f->w[a] < 0.5)
+			continue;
+		for (uint32_t k = 0; k < al->nlinks; k++) {
+			uint32_t l = m->alt_links[al->link_first + k];
+			int32_t si = g->link_sus[l];
+			struct tally *t;
+
+			g->used[l]++;
+			if (si < 0)
+				continue;
+			t = &lt[si];
+			t->flows++;
+			if (fl->lost) {
+				t->lossy++;
+				if (pairs_add(&pp, (uint64_t)si << 32 | fl->prober_dev) < 0)
+					goto out;
+			}
+			if (fl->sent >= 5) {
+				double q = (double)fl->lost / (double)fl->sent;
+
+				t->n5++;
+				if (q >= 0.9)
+					t->all_lost++;
+				else if (q <= 0.1 * g->links.v[si].loss_ratio)
+					t->clean++;
+			}
+		}
+	}
+	probers_count(pp.v, pp.n, g->links.v);
+	for (size_t i = 0; i < g->links.n; i++) {
+		struct suspect *s = &g->links.v[i];
+		const struct tally *t = &lt[i];
+
+		s->flows = t->flows;
+		s->lossy_flows = t->lossy;
+		/* all-or-nothing per flow: hashed flows die, the rest are clean */
+		if (t->all_lost >= 2 && t->clean >= 2 && s->loss_ratio < 0.95 &&
+		    (double)(t->all_lost + t->clean) >=
+			    g->cfg->blackhole_share * (double)t->n5)
+			s->kind = SUSPECT_BLACKHOLE;
+	}
+	rc = 0;
+out:
+	free(lt);
+	free(pp.v);
+	return rc;
+}
+
+/* A flow none of whose probes was answered says "forward or reverse": the
+ * responder's count rides in the replies, and none came back. Replies to a
+ * prober all enter its first-hop router, over one of that router's in-links,
+ * so a blackhole on such an in-link kills some of the prober's flows whatever
+ * their forward path, and their forward links look like blackholes too. A
+ * blackhole suspect whose dead flows are all silent and all start at a router
+ * that another blackhole suspect leads into is explained by that one eating
+ * the replies, and is not reported on its own. The explaining blackhole must
+ * stand on dead flows it does not explain this way, so two links can not
+ * explain away each other. Without the responder's count the two readings
+ * can not be told apart; the one fault that explains every flow wins. */
+static int grouping_links_reverse_explained(struct grouping *g)
+{
+	const struct model *m = g->m;
+	size_t n = g->links.n;
+	uint32_t *sus_link = calloc(n + 1, sizeof(*sus_link));
+	uint32_t *dead = calloc(n + 1, sizeof(*dead));
+	uint32_t *dead_rev = calloc(n + 1, sizeof(*dead_rev));
+	uint8_t *into = calloc(m->ndevs + 1, 1); /* routers a blackhole enters */
+	uint8_t *into_indep = calloc(m->ndevs + 1, 1);
+	uint8_t *explained = calloc(n + 1, 1);
+	int rc = -1;
+
+	if (!sus_link || !dead || !dead_rev || !into || !into_indep || !explained)
+		goto out;
+	for (uint32_t l = 0; l < m->nlinks; l++)
+		if (g->link_sus[l] >= 0) {
+			sus_link[g->link_sus[l]] = l;
+			if (g->links.v[g->link_sus[l]].kind == SUSPECT_BLACKHOLE)
+				into[m->link_to[l]] = 1;
+		}
+	/* pass 0 against every blackhole, pass 1 against the independent ones */
+	for (int pass = 0; pass < 2; pass++) {
+		const uint8_t *by = pass ? into_indep : into;
+
+		memset(dead, 0, (n + 1) * sizeof(*dead));
+		memset(dead_rev, 0, (n + 1) * sizeof(*dead_rev));
+		for (size_t a = 0; a < m->nalts; a++) {
+			const struct model_alt *al = &m->alts[a];
+			const struct model_flow *fl = &m->flows[al->flow];
+			int silent;
+
+			if (g->f->w[a] < 0.5 || !al->nlinks || fl->sent < 5 ||
+			    (double)fl->lost < 0.9 * (double)fl->sent)
+				continue;
+			/* no forward path enters its own first router from a
+			 * switch, so the explaining link is never counted here */
+			silent = fl->lost == fl->sent &&
+				 by[m->link_to[m->alt_links[al->link_first]]];
+			for (uint32_t k = 0; k < al->nlinks; k++) {
+				int32_t si = g->link_sus[m->alt_links[al->link_first + k]];
+
+				if (si < 0)
+					continue;
+				dead[si]++;
+				dead_rev[si] += silent;
+			}
+		}
+		for (size_t i = 0; i < n; i++) {
+			int ok = g->links.v[i].kind == SUSPECT_BLACKHOLE && dead[i] &&
+				 dead_rev[i] == dead[i];
+
+			if (pass == 0) {
+				explained[i] = (uint8_t)ok;
+				if (!ok && g->links.v[i].kind == SUSPECT_BLACKHOLE)
+					into_indep[m->link_to[sus_link[i]]] = 1;
+			} else if (ok && explained[i]) {
+				g->link_sus[sus_link[i]] = -1;
+			}
+		}
+	}
+	rc = 0;
+out:
+	free(sus_link);
+	free(dead);
+	free(dead_rev);
+	free(into);
+	free(into_indep);
+	free(explained);
+	return rc;
+}
+
+/* Identifiability: two links crossed by exactly the same flows (most likely
+ * paths) can not be told apart by any count, so a suspect link with such a
+ * twin is reported as one ambiguous suspect naming both, never one of them
+ * with confidence. Flow sets are compared by a sum of per-flow hashes and
+ * their size. When the twin is itself a suspect, the two merge. */
+static int grouping_links_ambiguous(struct grouping *g)
+{
+	const struct model *m = g->m;
+	uint64_t *hash = calloc(m->nlinks + 1, sizeof(*hash));
+	uint32_t *count = calloc(m->nlinks + 1, sizeof(*count));
+	int rc = -1;
+
+	if (!hash || !count)
+		goto out;
+	for (size_t a = 0; a < m->nalts; a++) {
+		const struct model_alt *al = &m->alts[a];
+		uint64_t h = 0x9E3779B97F4A7C15ull * (al->flow + 1);
+
+		if (g->f->w[a] < 0.5)
+			continue;
+		h ^= h >> 29;
+		h *= 0xBF58476D1CE4E5B9ull;
+		h ^= h >> 32;
+		for (uint32_t k = 0; k < al->nlinks; k++) {
+			hash[m->alt_links[al->link_first + k]] += h;
+			count[m->alt_links[al->link_first + k]]++;
+		}
+	}
+	for (uint32_t l = 0; l < m->nlinks; l++) {
+		struct suspect *s;
+
+		if (g->link_sus[l] < 0 || !count[l])
+			continue;
+		s = &g->links.v[g->link_sus[l]];
+		if (s->also_from[0])
+			continue;
+		for (uint32_t t = 0; t < m->nlinks; t++) {
+			if (t == l || hash[t] != hash[l] || count[t] != count[l])
+				continue;
+			snprintf(s->also_from, sizeof(s->also_from), "%s",
+				 model_dev_name(m, m->link_from[t]));
+			snprintf(s->also_to, sizeof(s->also_to), "%s",
+				 model_dev_name(m, m->link_to[t]));
+			if (g->link_sus[t] >= 0) {
+				/* keep the stronger of the two as the one suspect */
+				struct suspect *o = &g->links.v[g->link_sus[t]];
+
+				if (o->score > s->score) {
+					snprintf(o->also_from, sizeof(o->also_from), "%s",
+						 model_dev_name(m, m->link_from[l]));
+					snprintf(o->also_to, sizeof(o->also_to), "%s",
+						 model_dev_name(m, m->link_to[l]));
+					g->link_sus[l] = -1;
+				} else {
+					g->link_sus[t] = -1;
+				}
+			}
+			break;
+		}
+	}
+	rc = 0;
+out:
+	free(hash);
+	free(count);
+	return rc;
+}
+
+/* Per device: links in use, faulty links, and the flows crossing it against
+ * those crossing one of its faulty links. The fit may pin a device's loss on
+ * any subset of its links that every flow through it uses (its in-links, or
+ * its edge-facing links), so a device is judged by the share of its flows,
+ * not of its links. */
+static void grouping_devices_count(struct grouping *g)
+{
+	const struct model *m = g->m;
+
+	for (uint32_t l = 0; l < m->nlinks; l++) {
+		uint32_t a = m->link_from[l], b = m->link_to[l];
+
+		if (!g->used[l])
+			continue;
+		g->nout[a]++;
+		g->nin[b]++;
+		if (g->link_sus[l] < 0)
+			continue;
+		g->fout[a]++;
+		g->fin[b]++;
+		/* host-facing links alone point at the host, not the switch */
+		if (m->dev_transit[a] && m->dev_transit[b])
+			g->sw_flagged[a] = g->sw_flagged[b] = 1;
+	}
+	for (size_t a = 0; a < m->nalts; a++) {
+		const struct model_alt *al = &m->alts[a];
+		const uint32_t *ls = m->alt_links + al->link_first;
+
+		if (g->f->w[a] < 0.5)
+			continue;
+		/* device i sits between link i - 1 and link i */
+		for (uint32_t i = 1; i < al->nlinks; i++) {
+			uint32_t d = m->link_from[ls[i]];
+
+			g->dev_flows[d]++;
+			g->dev_flagged[d] += g->link_sus[ls[i - 1]] >= 0 ||
+					     g->link_sus[ls[i]] >= 0;
+		}
+	}
+}
+
+/* Per candidate device (cand[d] >= 0, rate u[cand[d]]): the share of the
+ * probes through it whose path carries at least DEVICE_PATH_SHARE of the
+ * device's rate on the device's own two links. The fit may split a device's
+ * loss between its in- and out-links any way it likes, but a path crosses
+ * one of each, so the sum is what the data pins down. */
+#define DEVICE_PATH_SHARE (1.0 / 3)
+static int devices_coverage(const struct grouping *g, const int32_t *cand, const double *u,
+			    size_t ncand, double *cover)
+{
+	const struct model *m = g->m;
+	double *total = calloc(ncand + 1, sizeof(*total));
+
+	if (!total)
+		return -1;
+	memset(cover, 0, ncand * sizeof(*cover));
+	for (size_t a = 0; a < m->nalts; a++) {
+		const struct model_alt *al = &m->alts[a];
+		const uint32_t *ls = m->alt_links + al->link_first;
+		double sent = (double)m->flows[al->flow].sent;
+
+		if (g->f->w[a] < 0.5)
+			continue;
+		for (uint32_t i = 1; i < al->nlinks; i++) {
+			int32_t c = cand[m->link_from[ls[i]]];
+
+			if (c < 0)
+				continue;
+			total[c] += sent;
+			if (g->f->u[ls[i - 1]] + g->f->u[ls[i]] >= DEVICE_PATH_SHARE * u[c])
+				cover[c] += sent;
+		}
+	}
+	for (size_t c = 0; c < ncand; c++)
+		cover[c] = total[c] > 0 ? cover[c] / total[c] : 0;
+	free(total);
+	return 0;
+}
+
+static int grouping_add(struct grouping *g, enum suspect_kind kind, uint32_t d)
+{
+	struct suspect s = { .kind = kind };
+
+	snprintf(s.from, sizeof(s.from), "%s", model_dev_name(g->m, d));
+	g->dev_sus[d] = (int32_t)g->groups.n;
+	return suspect_list_add(&g->groups, &s);
+}
+
+/* Which switches have two or more faulty links, one of them to another
+ * switch, and flows: those marked (map[d] >= 0). For them, dev_flagged
+ * also counts the flows through a link of theirs that did not pass its own
+ * test but whose fitted rate is at least a third of their faulty links'
+ * mean: with little evidence per link, only some of a faulty device's links
+ * pass alone (a 0.05% spine: 8 of 32), while the fit still gives the rest
+ * their share. Two faulty links on an otherwise clean switch leave the rest
+ * near zero, so they stay two links. map and list are scratch of ndevs + 1;
+ * map is left marking those switches. */
+static int devices_weak_links_count(struct grouping *g, int32_t *map, uint32_t *list)
+{
+	const struct model *m = g->m;
+	const struct fit *f = g->f;
+	double *ref = NULL;
+	uint32_t n = 0;
+
+	for (uint32_t d = 0; d < m->ndevs; d++) {
+		map[d] = -1;
+		if (m->dev_transit[d] && g->fin[d] + g->fout[d] >= 2 && g->sw_flagged[d] &&
+		    g->dev_flows[d]) {
+			map[d] = (int32_t)n;
+			list[n++] = d;
+		}
+	}
+	if (!n)
+		return 0;
+	ref = calloc(n, sizeof(*ref));
+	if (!ref)
+		return -1;
+	for (uint32_t l = 0; l < m->nlinks; l++) {
+		if (g->link_sus[l] < 0)
+			continue;
+		if (map[m->link_from[l]] >= 0)
+			ref[map[m->link_from[l]]] += f->u[l];
+		if (map[m->link_to[l]] >= 0)
+			ref[map[m->link_to[l]]] += f->u[l];
+	}
+	for (uint32_t i = 0; i < n; i++)
+		ref[i] /= g->fin[list[i]] + g->fout[list[i]];
+	for (size_t a = 0; a < m->nalts; a++) {
+		const struct model_alt *al = &m->alts[a];
+		const uint32_t *ls = m->alt_links + al->link_first;
+
+		if (f->w[a] < 0.5)
+			continue;
+		for (uint32_t i = 1; i < al->nlinks; i++) {
+			uint32_t d = m->link_from[ls[i]];
+			int32_t c = map[d];
+
+			/* a flow already counted crossed a faulty link */
+			if (c < 0 || g->link_sus[ls[i - 1]] >= 0 || g->link_sus[ls[i]] >= 0)
+				continue;
+			if (fmax(f->u[ls[i - 1]], f->u[ls[i]]) >= ref[c] / 3)
+				g->dev_flagged[d]++;
+		}
+	}
+	free(ref);
+	return 0;
+}
+
+/* Devices: a switch with two or more faulty links, one of them to another
+ * switch, whose flows mostly cross those links, and whose flows one
+ * device-wide loss rate explains: as well as the
+ * links' own rates do, or, where evidence is so ample that the links' small
+ * differences (their own background) are significant, on nearly every path
+ * through it (DEVICE_COVERAGE of its probes). */
+#define DEVICE_COVERAGE 0.9
+static int grouping_devices_test(struct grouping *g)
+{
+	const struct model *m = g->m;
+	struct fit *f = g->f;
+	int32_t *cand_dev = malloc((m->ndevs + 1) * sizeof(*cand_dev));
+	int32_t *one_map = malloc((m->ndevs + 1) * sizeof(*one_map));
+	uint32_t *cand_list = malloc((m->ndevs + 1) * sizeof(*cand_list));
+	uint32_t *order = NULL, ncand = 0;
+	struct tally *ct = NULL;
+	double *cand_u = NULL, *cover = NULL;
+	int rc = -1, have_cover = 0;
+
+	if (!cand_dev || !one_map || !cand_list)
+		goto out;
+	if (devices_weak_links_count(g, one_map, cand_list) < 0)
+		goto out;
+	for (uint32_t d = 0; d < m->ndevs; d++) {
+		int share = one_map[d] >= 0 && g->dev_flagged[d] >= g->cfg->device_share * g->dev_flows[d];
+
+		cand_dev[d] = one_map[d] = -1;
+		if (share) {
+			cand_dev[d] = (int32_t)ncand;
+			cand_list[ncand++] = d;
+		}
+	}
+	if (!ncand) {
+		rc = 0;
+		goto out;
+	}
+	cand_u = malloc(ncand * sizeof(*cand_u));
+	cover = malloc(ncand * sizeof(*cover));
+	order = malloc(ncand * sizeof(*order));
+	if (!cand_u || !cover || !order || !(ct = groups_tally(f, cand_dev, ncand, NULL, NULL)))
+		goto out;
+	for (uint32_t i = 0; i < ncand; i++) {
+		struct terms t = { ct[i].B, ct[i].c, ct[i].r, ct[i].n };
+		double curv;
+
+		cand_u[i] = terms_solve(&t, g->cfg->prior_probes, 0, &curv);
+		order[i] = i;
+	}
+	/* Strongest first: a link between two faulty devices carries the
+	 * stronger one's loss, so a weaker neighbour is tested with that link
+	 * left at its own rate (the stronger device's loss) */
+	sort_u = cand_u;
+	qsort(order, ncand, sizeof(*order), cand_cmp);
+	for (uint32_t oi = 0; oi < ncand; oi++) {
+		uint32_t i = order[oi], d = cand_list[i];
+		struct tally *t = &ct[i], *own = NULL;
+		double u = cand_u[i], rates = 0, curv;
+		int near = 0, fits;
+
+		for (uint32_t l = 0; l < m->nlinks; l++) {
+			uint32_t a = m->link_from[l], b = m->link_to[l];
+
+			if (a != d && b != d)
+				continue;
+			if (g->dev_sus[a == d ? b : a] >= 0)
+				near = 1;
+			else if (f->u[l] > 0)
+				rates++;
+		}
+		if (near) {
+			struct terms tt;
+
+			one_map[d] = 0;
+			own = groups_tally(f, one_map, 1, g->dev_sus, NULL);
+			one_map[d] = -1;
+			if (!own)
+				goto out;
+			tt = (struct terms){ own->B, own->c, own->r, own->n };
+			t = own;
+			u = terms_solve(&tt, g->cfg->prior_probes, 0, &curv);
+		}
+		fits = device_model_fits(t, u, rates - 1, g->cfg->alpha / g->ntests);
+		tallies_free(own, 1);
+		if (!fits && !have_cover) { /* one pass for all candidates, when needed */
+			if (devices_coverage(g, cand_dev, cand_u, ncand, cover) < 0)
+				goto out;
+			have_cover = 1;
+		}
+		if (!fits)
+			fits = cover[i] >= DEVICE_COVERAGE;
+		if (fits && grouping_add(g, SUSPECT_DEVICE, d) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	tallies_free(ct, ncand);
+	free(cand_dev);
+	free(one_map);
+	free(cand_list);
+	free(cand_u);
+	free(cover);
+	free(order);
+	return rc;
+}
+
+/* Hosts: every link it has evidence on is faulty (a host's uplink and the
+ * host itself are one thing to end-to-end probes), unless a faulty switch
+ * next to it explains those links. Then a switch whose every host (two or
+ * more) looks sick is the fault: the hosts' links carry all its traffic,
+ * so sparsity put the loss there. */
+static int grouping_hosts_test(struct grouping *g)
+{
+	const struct model *m = g->m;
+	uint32_t *fin = g->fin, *fout = g->fout;
+
+	for (uint32_t l = 0; l < m->nlinks; l++) {
+		if (g->dev_sus[m->link_from[l]] >= 0)
+			fin[m->link_to[l]] = 0;
+		if (g->dev_sus[m->link_to[l]] >= 0)
+			fout[m->link_from[l]] = 0;
+	}
+	for (uint32_t d = 0; d < m->ndevs; d++) {
+		if (!m->dev_endpoint[d] || m->dev_transit[d] || !(fin[d] + fout[d]) ||
+		    fin[d] + fout[d] < g->nin[d] + g->nout[d])
+			continue;
+		if (grouping_add(g, SUSPECT_HOST, d) < 0)
+			return -1;
+	}
+	/* reuse fin/fout: hosts behind each switch, and how many are suspects */
+	memset(fin, 0, m->ndevs * sizeof(*fin));
+	memset(fout, 0, m->ndevs * sizeof(*fout));
+	for (uint32_t l = 0; l < m->nlinks; l++) {
+		uint32_t h = m->link_from[l], d = m->link_to[l];
+
+		if (!g->used[l] || !m->dev_endpoint[h] || m->dev_transit[h] ||
+		    !m->dev_transit[d])
+			continue;
+		fin[d]++;
+		fout[d] += g->dev_sus[h] >= 0;
+	}
+	for (uint32_t d = 0; d < m->ndevs; d++) {
+		if (g->dev_sus[d] >= 0 || fin[d] < 2 || fout[d] < fin[d])
+			continue;
+		if (grouping_add(g, SUSPECT_DEVICE, d) < 0)
+			return -1;
+		for (uint32_t l = 0; l < m->nlinks; l++) {
+			uint32_t h = m->link_from[l];
+
+			if (m->link_to[l] != d || g->dev_sus[h] < 0 ||
+			    !m->dev_endpoint[h] || m->dev_transit[h])
+				continue;
+			g->groups.v[g->dev_sus[h]].kind = SUSPECT_DROPPED;
+			g->dev_sus[h] = -1;
+		}
+	}
+	return 0;
+}
+
+/* Each group's own loss (one variable in place of its links on each path)
+ * and evidence; then the ranked list: groups, and the links no group took. */
+static int grouping_finish(struct grouping *g, struct suspect_list *out)
+{
+	const struct model *m = g->m;
+	struct pairs dp = { 0 };
+	struct tally *dt = groups_tally(g->f, g->dev_sus, g->groups.n, NULL, &dp);
+	int rc = -1;
+
+	if (!dt)
+		goto out;
+	probers_count(dp.v, dp.n, g->groups.v);
+	for (size_t i = 0; i < g->groups.n; i++) {
+		struct suspect *s = &g->groups.v[i];
+		struct terms t = { dt[i].B, dt[i].c, dt[i].r, dt[i].n };
+		double curv, u = terms_solve(&t, g->cfg->prior_probes, 0, &curv);
+
+		s->flows = dt[i].flows;
+		s->lossy_flows = dt[i].lossy;
+		/* grouped links were each significant, so the group is reported
+		 * even if its pooled test is weaker; the score still ranks it */
+		if (!terms_test(&t, u, g->u_null, g->ntests, 1.0, s))
+			s->loss_ratio = u_to_loss(u);
+		terms_interval(&t, u, s);
+		if (s->kind != SUSPECT_DROPPED && suspect_list_add(out, s) < 0)
+			goto out;
+	}
+	for (uint32_t l = 0; l < m->nlinks; l++) {
+		if (g->link_sus[l] < 0 || g->dev_sus[m->link_from[l]] >= 0 ||
+		    g->dev_sus[m->link_to[l]] >= 0)
+			continue;
+		if (suspect_list_add(out, &g->links.v[g->link_sus[l]]) < 0)
+			goto out;
+	}
+	suspect_list_sort(out);
+	rc = 0;
+out:
+	tallies_free(dt, g->groups.n);
+	free(dp.v);
+	return rc;
+}
+
+/* Link suspects, then blackhole calls, device and host grouping. */
+int infer_suspects(struct fit *f, const struct infer_cfg *cfg,
+			  struct suspect_list *out)
+{
+	struct grouping g;
+	int rc = -1;
+
+	if (grouping_init(&g, f, cfg) < 0 || grouping_links_test(&g) < 0 ||
+	    grouping_links_evidence(&g) < 0 ||
+	    grouping_links_reverse_explained(&g) < 0 || grouping_links_ambiguous(&g) < 0)
+		goto out;
+	grouping_devices_count(&g);
+	if (grouping_devices_test(&g) < 0 || grouping_hosts_test(&g) < 0 ||
+	    grouping_finish(&g, out) < 0)
+		goto out;
+	rc = 0;
+out:
+	grouping_free(&g);
+	return rc;
+}

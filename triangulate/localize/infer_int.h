@@ -1,0 +1,97 @@
+/* Internals of the inference, shared by its three parts: the fit
+ * (infer_fit.c), the tests against the learned background (infer_test.c)
+ * and the grouping into suspects (infer_group.c); infer.c runs them. */
+#ifndef FM_TRIANGULATE_INFER_INT_H
+#define FM_TRIANGULATE_INFER_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "infer.h"
+#include "model.h"
+#include "suspect.h"
+
+/* A link update gaining less log-likelihood than this does not wake its
+ * neighbours, and a sweep whose best update gains less ends the fit: the
+ * decisions rest on likelihood-ratio statistics of order 10 and more. */
+#define FIT_GAIN_MIN 0.1
+#define FIT_WAKE_MIN 1.0
+#define INFER_EFFECT_MIN 2.0 /* a suspect loses at least twice its null */
+
+struct fit {
+	const struct model *m;
+	double *u;  /* per link: -log(success rate) */
+	double *B;  /* per link: weighted delivered probes */
+	double *w;  /* per alternative: P(flow took it), refit by EM */
+	/* lossy alternatives in a compact numbering, for cache-friendly sweeps */
+	uint32_t nlossy;
+	uint32_t *lossy_alt;  /* compact id -> alternative */
+	int32_t *alt_lossy;   /* alternative -> compact id, or -1 */
+	double *lc;           /* per compact id: weight * lost probes */
+	double *lX;           /* per compact id: sum of u over its links */
+	uint32_t *inc_first, *inc; /* per link: compact ids through it */
+	uint32_t *lfirst, *llinks; /* per compact id: its links, contiguous */
+	double *cbuf, *rbuf;       /* scratch for one variable's terms */
+	size_t scratch;
+	uint32_t *active;
+	size_t nactive;
+	uint8_t *dirty; /* per link: to be solved again */
+	uint32_t *link_stamp, *alt_stamp, stamp; /* set membership for profiles */
+	uint8_t *cand; /* per link: passed the conditional test */
+	double *u_bg;  /* per link: the null, the top of healthy loss in its class */
+	uint32_t *shared; /* per link: lossy paths shared with a profiled link */
+};
+
+/* One variable's terms: maximize h(u) = -B u + sum c_i log(1 - e^-(u + r_i))
+ * over u >= 0 (r_i: the rest of the path's u). */
+struct terms {
+	double B;
+	const double *c, *r;
+	size_t n;
+};
+
+/* State shared by the steps that turn a fit into suspects. */
+struct grouping {
+	struct fit *f;
+	const struct model *m;
+	const struct infer_cfg *cfg;
+	double u_null;              /* the background rate as u */
+	double ntests;              /* links and devices: the correction's family */
+	struct suspect_list links;  /* faulty links, by link_sus index */
+	struct suspect_list groups; /* devices and hosts, by dev_sus index */
+	int32_t *link_sus;          /* per link: index in links, or -1 */
+	int32_t *dev_sus;           /* per device: index in groups, or -1 */
+	uint32_t *used;             /* per link: flows that most likely crossed it */
+	uint32_t *nin, *nout;       /* per device: links in use into / out of it */
+	uint32_t *fin, *fout;       /* ... of which faulty */
+	uint8_t *sw_flagged;        /* per device: a faulty switch-to-switch link */
+	uint64_t *dev_flows;        /* per device: flows crossing it */
+	uint64_t *dev_flagged;      /* ... through one of its faulty links */
+};
+
+/* infer_fit.c: the penalized fit by coordinate ascent, EM over paths */
+double terms_loglik(const struct terms *t, double u);
+double terms_solve(const struct terms *t, double prior, double u_start,
+			  double *curv);
+double terms_bound(const struct terms *t, double u_hat, double drop, int dir);
+double u_to_loss(double u);
+void fit_free(struct fit *f);
+int fit_init(struct fit *f, const struct model *m);
+void fit_successes_sum(struct fit *f);
+void fit_link_terms(struct fit *f, uint32_t l, struct terms *t);
+int fit_sweeps(struct fit *f, const struct infer_cfg *cfg);
+double fit_paths_reweight(struct fit *f);
+
+/* infer_test.c: the learned background and the tests against it */
+int fit_background_learn(struct fit *f, const struct infer_cfg *cfg,
+				struct infer_stats *st);
+int terms_test(const struct terms *t, double u_hat, double u_null,
+		      double ntests, double alpha, struct suspect *s);
+void terms_interval(const struct terms *t, double u_hat, struct suspect *s);
+int grouping_links_test(struct grouping *g);
+
+/* infer_group.c: evidence, blackholes, ambiguity, devices and hosts */
+int infer_suspects(struct fit *f, const struct infer_cfg *cfg,
+			  struct suspect_list *out);
+
+#endif

@@ -1,0 +1,632 @@
+/* The tests: the fabric's background learned per window and link class,
+ * then each link against its class's top, by conditional, relaxed and
+ * profile likelihood-ratio statistics with a Bonferroni correction. */
+#include "infer.h"
+#include "infer_int.h"
+#include "model.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PROFILE_SHARED_MIN 0.125 /* see fit_profile_lr */
+#define LR_CI95 3.841458820694124 /* chi-square(1) 95% quantile */
+
+struct u32vec {
+	uint32_t *v;
+	size_t n, cap;
+};
+
+static int u32vec_push(struct u32vec *v, uint32_t x)
+{
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? v->cap * 2 : 256;
+		uint32_t *nv = realloc(v->v, cap * sizeof(*nv));
+
+		if (!nv)
+			return -1;
+		v->v = nv;
+		v->cap = cap;
+	}
+	v->v[v->n++] = x;
+	return 0;
+}
+
+/* Penalized log-likelihood restricted to the given links and alternatives
+ * (the only terms a local refit changes). */
+static double fit_local_loglik(const struct fit *f, const struct infer_cfg *cfg,
+			       const struct u32vec *links, const struct u32vec *alts)
+{
+	double ll = 0;
+
+	for (size_t i = 0; i < links->n; i++)
+		ll -= (f->B[links->v[i]] + cfg->prior_probes) * f->u[links->v[i]];
+	for (size_t i = 0; i < alts->n; i++) {
+		double x = f->lX[alts->v[i]], c = f->lc[alts->v[i]];
+
+		/* a path EM ruled out (weight 0) no longer counts */
+		if (c > 0)
+			ll += x > 0 ? c * log(-expm1(-x)) : -INFINITY;
+	}
+	return ll;
+}
+
+/* Profile likelihood-ratio statistic of link l against u_null: l is held at
+ * the null and every link sharing a lossy flow with it is refit, so loss the
+ * fit had pinned on l may move to its neighbours instead (a test holding the
+ * neighbours at their fitted values overstates the evidence). The null is
+ * composite: neighbours that are themselves candidates move freely, the
+ * others only up to the background rate (or their fitted value if higher);
+ * otherwise a group of links that always share flows (a host's uplink and
+ * its switch's uplinks) could hide any fault in the group. The model state
+ * is restored afterwards. Returns the statistic, or -1 (ENOMEM). */
+static double fit_profile_lr(struct fit *f, const struct infer_cfg *cfg, uint32_t l)
+{
+	double u_null = f->u_bg[l];
+	struct u32vec links = { 0 }, alts = { 0 };
+	double *saved_u = NULL, *saved_x = NULL, before, after, lr = -1;
+	uint32_t st = ++f->stamp;
+
+	f->link_stamp[l] = st;
+	if (u32vec_push(&links, l) < 0)
+		goto out;
+	for (uint32_t k = f->inc_first[l]; k < f->inc_first[l + 1]; k++) {
+		for (uint32_t j = f->lfirst[f->inc[k]]; j < f->lfirst[f->inc[k] + 1]; j++) {
+			uint32_t n = f->llinks[j];
+
+			if (f->link_stamp[n] != st) {
+				f->link_stamp[n] = st;
+				f->shared[n] = 0;
+				if (u32vec_push(&links, n) < 0)
+					goto out;
+			}
+			f->shared[n]++;
+		}
+	}
+	/* A neighbour whose lossy flows mostly avoid l is pinned by them and
+	 * barely moves under the null: refitting it costs its whole flow list
+	 * for nothing (a bound on work, not a decision threshold). Candidates
+	 * always move. */
+	for (size_t i = 1, keep = 1; i <= links.n; i++) {
+		uint32_t n;
+
+		if (i == links.n) {
+			links.n = keep;
+			break;
+		}
+		n = links.v[i];
+		if (f->cand[n] ||
+		    PROFILE_SHARED_MIN * (f->inc_first[n + 1] - f->inc_first[n]) <= f->shared[n])
+			links.v[keep++] = n;
+		else
+			f->link_stamp[n] = 0;
+	}
+	for (size_t i = 0; i < links.n; i++) {
+		uint32_t n = links.v[i];
+
+		for (uint32_t k = f->inc_first[n]; k < f->inc_first[n + 1]; k++) {
+			if (f->alt_stamp[f->inc[k]] != st) {
+				f->alt_stamp[f->inc[k]] = st;
+				if (u32vec_push(&alts, f->inc[k]) < 0)
+					goto out;
+			}
+		}
+	}
+	saved_u = malloc(links.n * sizeof(*saved_u));
+	saved_x = malloc((alts.n + 1) * sizeof(*saved_x));
+	if (!saved_u || !saved_x)
+		goto out;
+	for (size_t i = 0; i < links.n; i++)
+		saved_u[i] = f->u[links.v[i]];
+	for (size_t i = 0; i < alts.n; i++)
+		saved_x[i] = f->lX[alts.v[i]];
+	before = fit_local_loglik(f, cfg, &links, &alts);
+	for (uint32_t k = f->inc_first[l]; k < f->inc_first[l + 1]; k++)
+		f->lX[f->inc[k]] += u_null - f->u[l];
+	f->u[l] = u_null;
+	for (int sweep = 0; sweep < 2; sweep++) {
+		double gain_max = 0;
+
+		for (size_t i = 1; i < links.n; i++) {
+			uint32_t n = links.v[i];
+			struct terms t;
+			double nu, du, curv;
+
+			fit_link_terms(f, n, &t);
+			nu = terms_solve(&t, cfg->prior_probes, f->u[n], &curv);
+			/* h is concave: clipping is the constrained optimum */
+			if (!f->cand[n] && nu > fmax(f->u_bg[n], saved_u[i]))
+				nu = fmax(f->u_bg[n], saved_u[i]);
+			du = nu - f->u[n];
+			if (du == 0)
+				continue;
+			for (uint32_t k = f->inc_first[n]; k < f->inc_first[n + 1]; k++)
+				f->lX[f->inc[k]] += du;
+			f->u[n] = nu;
+			gain_max = fmax(gain_max, nu == 0 ? INFINITY : 0.5 * curv * du * du);
+		}
+		if (gain_max < FIT_GAIN_MIN)
+			break;
+	}
+	after = fit_local_loglik(f, cfg, &links, &alts);
+	lr = fmax(0, 2 * (before - after));
+	for (size_t i = 0; i < links.n; i++)
+		f->u[links.v[i]] = saved_u[i];
+	for (size_t i = 0; i < alts.n; i++)
+		f->lX[alts.v[i]] = saved_x[i];
+out:
+	free(saved_u);
+	free(saved_x);
+	free(links.v);
+	free(alts.v);
+	return lr;
+}
+
+/* A lower bound of the profile statistic that needs no refit: under the null
+ * each non-candidate neighbour may rise at most to the background rate (or
+ * its fitted rate), so each lossy path's rest is at most the sum of those
+ * caps; granting every path that maximum only helps the null. Returns -1
+ * when a neighbour is itself a candidate (no cap: refit instead). t holds
+ * l's terms and is used as scratch. */
+static double fit_relaxed_lr(const struct fit *f, uint32_t l, struct terms *t)
+{
+	const struct model *m = f->m;
+	double h_hat = terms_loglik(t, f->u[l]);
+	size_t n = 0;
+
+	for (uint32_t i = f->inc_first[l]; i < f->inc_first[l + 1]; i++) {
+		uint32_t k = f->inc[i];
+		const struct model_alt *al = &m->alts[f->lossy_alt[k]];
+		double rest = 0;
+
+		if (f->lc[k] <= 0)
+			continue;
+		for (uint32_t j = 0; j < al->nlinks; j++) {
+			uint32_t nb = m->alt_links[al->link_first + j];
+
+			if (nb == l)
+				continue;
+			if (f->cand[nb])
+				return -1;
+			rest += fmax(f->u_bg[nb], f->u[nb]);
+		}
+		f->rbuf[n++] = rest;
+	}
+	t->r = f->rbuf;
+	t->n = n;
+	return fmax(0, 2 * (h_hat - terms_loglik(t, f->u_bg[l])));
+}
+
+/* The fabric's own background, learned per window (see README "Null model").
+ * Links fall into classes by the tiers of their ends (host 0, its switch 1,
+ * ...): links of one class carry alike traffic and, when healthy, lose alike.
+ * For each link, the loss its flows show beyond what the other links on them
+ * explain (the fit's rate for links that stand out, their class's median
+ * for the rest) estimates its own rate; per class, the median of those
+ * estimates is the typical healthy rate, and their spread, less the spread
+ * binomial noise alone gives, is the spread of healthy rates. The null of a
+ * link is the top of its class's healthy rates: median + BG_TOP_SDS spreads,
+ * or, when noise hides the spread, the BG_TOP_QUANTILE of the estimates.
+ * Classes with few links pool into one; a fabric of fewer than
+ * BG_LEARN_MIN_LINKS links is too small to learn from (one sick host crosses
+ * a third of them) and gets BG_PRIOR_LOSS. A suspect must lose significantly
+ * more than that (family-wise) and at least INFER_EFFECT_MIN times it. */
+#define BG_CLASSES 64
+#define BG_CLASS_MIN_LINKS 8
+#define BG_TOP_SDS 3.0
+#define BG_TOP_QUANTILE 0.95
+#define BG_ROUNDS 3
+#define BG_POOLED (BG_CLASSES - 1)
+#define BG_LEARN_MIN_LINKS 64 /* fewer links: the null is BG_PRIOR_LOSS */
+#define BG_PRIOR_LOSS 1e-4
+
+/* Tier of each device: hops from the nearest host (0) over the links in
+ * both directions; unreachable devices get 7. */
+static int model_tiers(const struct model *m, uint8_t *tier)
+{
+	int changed = 1;
+
+	for (uint32_t d = 0; d < m->ndevs; d++)
+		tier[d] = m->dev_endpoint[d] && !m->dev_transit[d] ? 0 : 7;
+	/* Bellman-Ford style relaxation: a Clos fabric settles in a few rounds
+	 * and it needs no adjacency lists */
+	for (int round = 0; changed && round < 8; round++) {
+		changed = 0;
+		for (uint32_t l = 0; l < m->nlinks; l++) {
+			uint32_t a = m->link_from[l], b = m->link_to[l];
+
+			if (tier[a] + 1 < tier[b]) {
+				tier[b] = (uint8_t)(tier[a] + 1);
+				changed = 1;
+			}
+			if (tier[b] + 1 < tier[a]) {
+				tier[a] = (uint8_t)(tier[b] + 1);
+				changed = 1;
+			}
+		}
+	}
+	return 0;
+}
+
+struct bg_item {
+	uint32_t cls;
+	double v;
+};
+
+static int bg_item_cmp(const void *a, const void *b)
+{
+	const struct bg_item *x = a, *y = b;
+
+	if (x->cls != y->cls)
+		return x->cls < y->cls ? -1 : 1;
+	return x->v < y->v ? -1 : x->v > y->v;
+}
+
+/* Median of v[0..n) (sorted). */
+static double bg_median(const struct bg_item *v, size_t n)
+{
+	return n % 2 ? v[n / 2].v : 0.5 * (v[n / 2 - 1].v + v[n / 2].v);
+}
+
+/* The healthy rate per class, m: each link's flows lose p = L/S, and the
+ * rest of their path, n_cc' links of each class c' on average, explains
+ * sum n_cc' m_c' of it, so the median link of class c has m_c = med_c(p) -
+ * sum_c' n_cc' m_c': a small linear system (I + N) m = med(p). Flows over
+ * an excluded link (out[]) are left out. S and L are scratch per link. */
+static int bg_medians_solve(const struct fit *f, const uint8_t *cls, const uint8_t *out,
+			    double *S, double *L, double *m_out)
+{
+	const struct model *m = f->m;
+	size_t nl = m->nlinks, n = 0, count[BG_CLASSES] = { 0 };
+	double (*A)[BG_CLASSES + 1] = calloc(BG_CLASSES, sizeof(*A));
+	double D[BG_CLASSES] = { 0 };
+	struct bg_item *p = malloc((nl + 1) * sizeof(*p));
+	int idx[BG_CLASSES], nc = 0, rc = -1;
+
+	if (!A || !p)
+		goto out;
+	memset(S, 0, nl * sizeof(*S));
+	memset(L, 0, nl * sizeof(*L));
+	for (size_t a = 0; a < m->nalts; a++) {
+		const struct model_alt *al = &m->alts[a];
+		const struct model_flow *fl = &m->flows[al->flow];
+		const uint32_t *ls = m->alt_links + al->link_first;
+		double ws = f->w[a] * (double)fl->sent;
+		uint32_t k, j;
+
+		if (f->w[a] <= 0)
+			continue;
+		for (k = 0; k < al->nlinks && !out[ls[k]]; k++)
+			;
+		if (k < al->nlinks)
+			continue;
+		for (k = 0; k < al->nlinks; k++) {
+			S[ls[k]] += ws;
+			L[ls[k]] += f->w[a] * (double)fl->lost;
+			D[cls[ls[k]]] += ws;
+			for (j = 0; j < al->nlinks; j++)
+				if (j != k)
+					A[cls[ls[k]]][cls[ls[j]]] += ws;
+		}
+	}
+	for (size_t l = 0; l < nl; l++)
+		if (S[l] > 0)
+			p[n++] = (struct bg_item){ cls[l], L[l] / S[l] };
+	qsort(p, n, sizeof(*p), bg_item_cmp);
+	for (size_t i = 0; i < n; i++)
+		count[p[i].cls]++;
+	/* the system over the classes present: row c is
+	 * m_c + sum_c' (A[c][c'] / D[c]) m_c' = med_c(p) */
+	for (int c = 0, c0 = 0; c < BG_CLASSES; c0 += (int)count[c], c++) {
+		m_out[c] = 0;
+		if (count[c] && D[c] > 0)
+			idx[nc++] = c;
+		if (count[c])
+			A[c][BG_CLASSES] = bg_median(p + c0, count[c]);
+	}
+	{
+		double M[BG_CLASSES][BG_CLASSES + 1], G[BG_CLASSES][BG_CLASSES + 1];
+		double dmax = 0;
+
+		for (int i = 0; i < nc; i++) {
+			for (int j = 0; j < nc; j++)
+				G[i][j] = A[idx[i]][idx[j]] / D[idx[i]] + (i == j);
+			G[i][nc] = A[idx[i]][BG_CLASSES];
+		}
+		/* In a Clos fabric every path crosses each class alike, so the
+		 * system is singular: only sums along paths are identified. The
+		 * minimum-norm solution (ridge, tiny lambda) shares them evenly. */
+		for (int i = 0; i < nc; i++) {
+			for (int j = 0; j <= nc; j++) {
+				M[i][j] = 0;
+				for (int r = 0; r < nc; r++)
+					M[i][j] += G[r][i] * G[r][j];
+			}
+			dmax = fmax(dmax, M[i][i]);
+		}
+		for (int i = 0; i < nc; i++)
+			M[i][i] += 1e-9 * dmax;
+		/* Gaussian elimination with partial pivoting */
+		for (int i = 0; i < nc; i++) {
+			int piv = i;
+
+			for (int r = i + 1; r < nc; r++)
+				if (fabs(M[r][i]) > fabs(M[piv][i]))
+					piv = r;
+			for (int j = 0; j <= nc; j++) {
+				double t = M[i][j];
+
+				M[i][j] = M[piv][j];
+				M[piv][j] = t;
+			}
+			if (fabs(M[i][i]) < 1e-12)
+				continue;
+			for (int r = 0; r < nc; r++) {
+				double k = M[r][i] / M[i][i];
+
+				if (r == i || k == 0)
+					continue;
+				for (int j = i; j <= nc; j++)
+					M[r][j] -= k * M[i][j];
+			}
+		}
+		for (int i = 0; i < nc; i++)
+			m_out[idx[i]] = fabs(M[i][i]) < 1e-12 ? 0 : fmax(0, M[i][nc] / M[i][i]);
+	}
+	rc = 0;
+out:
+	free(A);
+	free(p);
+	return rc;
+}
+
+int fit_background_learn(struct fit *f, const struct infer_cfg *cfg,
+				struct infer_stats *st)
+{
+	const struct model *m = f->m;
+	size_t nl = m->nlinks;
+	uint8_t *tier = malloc(m->ndevs + 1), *cls = malloc(nl + 1);
+	double *S = calloc(nl + 1, sizeof(*S)), *L = calloc(nl + 1, sizeof(*L));
+	double *E = calloc(nl + 1, sizeof(*E)), *r = calloc(nl + 1, sizeof(*r));
+	struct bg_item *est = malloc((nl + 1) * sizeof(*est));
+	struct bg_item *noise = malloc((nl + 1) * sizeof(*noise));
+	struct bg_item *dev = malloc((nl + 1) * sizeof(*dev));
+	double med[BG_CLASSES], top[BG_CLASSES], standout0;
+	int tie_in;
+	uint8_t *out_ = calloc(nl + 1, 1);
+	size_t count[BG_CLASSES] = { 0 };
+	int rc = -1;
+
+	if (!tier || !cls || !S || !L || !E || !r || !est || !noise || !dev || !out_)
+		goto out;
+	if (cfg->background_loss > 0 || nl < BG_LEARN_MIN_LINKS) {
+		/* the override, or a fabric too small to learn from: with a few
+		 * dozen links one sick host is on a third of them */
+		double q = cfg->background_loss > 0 ? cfg->background_loss : BG_PRIOR_LOSS;
+
+		for (size_t l = 0; l < nl; l++)
+			f->u_bg[l] = -log1p(-q);
+		st->background_median = st->background_top = q;
+		rc = 0;
+		goto out;
+	}
+	if (model_tiers(m, tier) < 0)
+		goto out;
+	for (size_t l = 0; l < nl; l++) {
+		cls[l] = (uint8_t)(tier[m->link_from[l]] * 8 + tier[m->link_to[l]]);
+		if (cls[l] >= BG_POOLED)
+			cls[l] = BG_POOLED - 1;
+	}
+	/* start: the top tenth of the fitted rates stand out */
+	{
+		size_t n = 0, k;
+
+		for (size_t l = 0; l < nl; l++)
+			if (f->u[l] > 0)
+				est[n++] = (struct bg_item){ 0, f->u[l] };
+		qsort(est, n, sizeof(*est), bg_item_cmp);
+		standout0 = n ? est[(size_t)(0.9 * (double)(n - 1))].v : 0;
+		/* the top tenth, ties at its edge included unless they are many
+		 * (evenly spread loss is background, not a fault) */
+		for (k = n; k > 0 && est[k - 1].v >= standout0; k--)
+			;
+		tie_in = 5 * (n - k) <= (n > 5 ? n : 5);
+	}
+	for (int c = 0; c < BG_CLASSES; c++)
+		med[c] = top[c] = 0;
+	for (int round = 0; round < BG_ROUNDS; round++) {
+		size_t n = 0;
+
+		/* flows over a link that stands out from its class (the fit gives
+		 * it at least INFER_EFFECT_MIN times the class's top) say nothing
+		 * about healthy loss: a blackhole or a device would swamp them */
+		for (size_t l = 0; l < nl; l++) {
+			double q = round ? -log1p(-fmin(top[cls[l]], 0.5)) : 0;
+
+			out_[l] = round ? f->u[l] > INFER_EFFECT_MIN * q
+				  : f->u[l] > standout0 || (tie_in && f->u[l] > 0 &&
+							    f->u[l] >= standout0);
+		}
+		if (bg_medians_solve(f, cls, out_, S, L, med) < 0)
+			goto out;
+		for (size_t l = 0; l < nl; l++)
+			r[l] = -log1p(-fmin(med[cls[l]], 0.5));
+		memset(S, 0, nl * sizeof(*S));
+		memset(L, 0, nl * sizeof(*L));
+		memset(E, 0, nl * sizeof(*E));
+		for (size_t a = 0; a < m->nalts; a++) {
+			const struct model_alt *al = &m->alts[a];
+			const struct model_flow *fl = &m->flows[al->flow];
+			const uint32_t *ls = m->alt_links + al->link_first;
+			double x = 0, w = f->w[a];
+			uint32_t k;
+
+			if (w <= 0)
+				continue;
+			for (k = 0; k < al->nlinks && !out_[ls[k]]; k++)
+				x += r[ls[k]];
+			if (k < al->nlinks)
+				continue;
+			for (k = 0; k < al->nlinks; k++) {
+				S[ls[k]] += w * (double)fl->sent;
+				L[ls[k]] += w * (double)fl->lost;
+				E[ls[k]] += w * (double)fl->sent * -expm1(-(x - r[ls[k]]));
+			}
+		}
+		for (size_t l = 0; l < nl; l++) {
+			if (S[l] <= 0)
+				continue;
+			est[n].cls = noise[n].cls = cls[l];
+			est[n].v = (L[l] - E[l]) / S[l];
+			noise[n].v = fmax(E[l] + med[cls[l]] * S[l], 1) / (S[l] * S[l]);
+			n++;
+		}
+		/* classes too small for a spread of their own join the pool */
+		memset(count, 0, sizeof(count));
+		for (size_t i = 0; i < n; i++)
+			count[est[i].cls]++;
+		for (size_t i = 0; i < n; i++)
+			if (count[est[i].cls] < BG_CLASS_MIN_LINKS)
+				est[i].cls = noise[i].cls = BG_POOLED;
+		qsort(est, n, sizeof(*est), bg_item_cmp);
+		qsort(noise, n, sizeof(*noise), bg_item_cmp);
+		memset(count, 0, sizeof(count));
+		for (size_t i = 0; i < n; i++)
+			count[est[i].cls]++;
+		for (size_t i = 0, c0 = 0; i < BG_CLASSES; c0 += count[i], i++) {
+			struct bg_item *v = est + c0, *nv = noise + c0;
+			size_t k = count[i];
+			double md, mad, spread2, q_hi, cut;
+			size_t kin;
+
+			if (!k)
+				continue;
+			md = bg_median(v, k);
+			if (i == BG_POOLED)
+				md = med[i] = bg_median(v, k); /* the pool's own */
+			for (size_t j = 0; j < k; j++)
+				dev[j].v = fabs(v[j].v - md), dev[j].cls = 0;
+			qsort(dev, k, sizeof(*dev), bg_item_cmp);
+			mad = 1.4826 * bg_median(dev, k);
+			/* the quantile of the links that are not outliers: faulty
+			 * devices can make far more than 5% of a class lossy */
+			cut = md + BG_TOP_SDS * mad;
+			for (kin = k; kin > 1 && v[kin - 1].v > cut; kin--)
+				;
+			q_hi = v[(size_t)(BG_TOP_QUANTILE * (double)(kin - 1))].v;
+			spread2 = fmax(0, mad * mad - bg_median(nv, k));
+			top[i] = fmax(fmax(0, md) + BG_TOP_SDS * sqrt(spread2), q_hi);
+		}
+		/* links of small classes were estimated with the pool; a class
+		 * with no clean flows this round keeps the last round's figures */
+		for (size_t c = 0; c < BG_POOLED; c++)
+			if (count[c] == 0 && count[BG_POOLED]) {
+				med[c] = med[BG_POOLED];
+				top[c] = top[BG_POOLED];
+			}
+	}
+	st->background_median = st->background_top = 0;
+	for (size_t l = 0; l < nl; l++) {
+		double q = fmin(fmax(top[cls[l]], 1e-9), 0.5);
+
+		f->u_bg[l] = -log1p(-q);
+		st->background_top = fmax(st->background_top, q);
+		st->background_median = fmax(st->background_median, med[cls[l]]);
+	}
+	rc = 0;
+out:
+	free(tier);
+	free(cls);
+	free(S);
+	free(L);
+	free(E);
+	free(r);
+	free(est);
+	free(noise);
+	free(dev);
+	free(out_);
+	return rc;
+}
+
+/* Test one variable against the background: fills loss, interval, score and
+ * confidence; returns 1 when it is faulty at the corrected level. */
+int terms_test(const struct terms *t, double u_hat, double u_null,
+		      double ntests, double alpha, struct suspect *s)
+{
+	double lr, pv;
+
+	if (u_hat <= u_null)
+		return 0;
+	lr = 2 * (terms_loglik(t, u_hat) - terms_loglik(t, u_null));
+	if (!(lr > 0))
+		return 0;
+	/* one-sided test on the boundary: half a chi-square(1) tail */
+	pv = 0.5 * erfc(sqrt(lr / 2));
+	pv *= ntests;
+	if (pv > alpha)
+		return 0;
+	s->score = lr;
+	s->confidence = pv < 1 ? 1 - pv : 0;
+	s->loss_ratio = u_to_loss(u_hat);
+	return 1;
+}
+
+/* The 95% profile-likelihood interval of a suspect's loss (the costly part
+ * of a test, so only for suspects that are kept). */
+void terms_interval(const struct terms *t, double u_hat, struct suspect *s)
+{
+	s->loss_lo = u_to_loss(terms_bound(t, u_hat, LR_CI95 / 2, -1));
+	s->loss_hi = u_to_loss(terms_bound(t, u_hat, LR_CI95 / 2, 1));
+}
+
+/* Faulty links: conditional tests (neighbours at their fitted rates) pick
+ * candidates cheaply; the relaxed bound or the profile statistic confirms
+ * them. */
+int grouping_links_test(struct grouping *g)
+{
+	struct fit *f = g->f;
+	const struct model *m = g->m;
+	const struct infer_cfg *cfg = g->cfg;
+
+	for (size_t i = 0; i < f->nactive; i++) {
+		uint32_t l = f->active[i];
+		struct suspect s;
+		struct terms t;
+
+		fit_link_terms(f, l, &t);
+		f->cand[l] = (uint8_t)terms_test(&t, f->u[l], f->u_bg[l], g->ntests,
+						 cfg->alpha, &s) &&
+			     u_to_loss(f->u[l]) >= INFER_EFFECT_MIN * u_to_loss(f->u_bg[l]);
+	}
+	for (size_t i = 0; i < f->nactive; i++) {
+		uint32_t l = f->active[i];
+		struct suspect s = { .kind = SUSPECT_LINK };
+		struct terms t;
+		double lr, pv;
+
+		if (!f->cand[l])
+			continue;
+		fit_link_terms(f, l, &t);
+		terms_test(&t, f->u[l], f->u_bg[l], g->ntests, 1.0, &s);
+		lr = fit_relaxed_lr(f, l, &t);
+		if (lr < 0 || 0.5 * erfc(sqrt(lr / 2)) * g->ntests > cfg->alpha)
+			lr = fit_profile_lr(f, cfg, l);
+		if (lr < 0)
+			return -1;
+		pv = 0.5 * erfc(sqrt(lr / 2)) * g->ntests;
+		if (pv > cfg->alpha)
+			continue;
+		s.score = lr;
+		s.confidence = pv < 1 ? 1 - pv : 0;
+		fit_link_terms(f, l, &t); /* the relaxed bound used t as scratch */
+		terms_interval(&t, f->u[l], &s);
+		snprintf(s.from, sizeof(s.from), "%s", model_dev_name(m, m->link_from[l]));
+		snprintf(s.to, sizeof(s.to), "%s", model_dev_name(m, m->link_to[l]));
+		g->link_sus[l] = (int32_t)g->links.n;
+		if (suspect_list_add(&g->links, &s) < 0)
+			return -1;
+	}
+	return 0;
+}
