@@ -40,8 +40,8 @@ struct watch_cfg {
 	const char *hook;         /* shell command fed each alert's JSON */
 	const char *inventory;    /* inventory v1: addresses to device names */
 	const char *runbook_url;  /* carried by every alert (NULL: none) */
-	double background_loss;   /* healthy links lose at most this */
-	double alpha;             /* family-wise false-alarm probability */
+	double background_loss;   /* 0: learned; else healthy links lose at most this */
+	double alpha;             /* 0: the default; family-wise false-alarm probability */
 	long long rounds;         /* stop after this many rounds; 0 = run on */
 	int once;                 /* one round, then exit (status 3 if alerts fire) */
 	int timer;                /* rounds on a fixed timer, blind to batch arrivals */
@@ -80,10 +80,10 @@ static const struct opt_spec watch_opts[] = {
 	  "(default: the one loaded there)" },
 	{ "runbook-url", 0, OPT_STR, O(runbook_url), 0, 0, NULL, "URL",
 	  "the operator's runbook, carried by every alert" },
-	{ "background-loss", 0, OPT_DOUBLE, O(background_loss), 1e-9, 0.5, "1e-4", "RATE",
-	  "loss a healthy link may have (the null hypothesis)" },
-	{ "alpha", 0, OPT_DOUBLE, O(alpha), 1e-12, 0.5, "0.01", "P",
-	  "family-wise false-alarm probability per round" },
+	{ "background-loss", 0, OPT_DOUBLE, O(background_loss), 1e-9, 0.5, NULL, "RATE",
+	  "override: every healthy link loses at most this (default: learned per window)" },
+	{ "alpha", 0, OPT_DOUBLE, O(alpha), 1e-12, 0.5, NULL, "P",
+	  "family-wise false-alarm probability per round (default 0.01)" },
 	{ "rounds", 0, OPT_INT, O(rounds), 0, 1e9, "0", "N", "stop after N rounds (0: until SIGTERM)" },
 	{ "once", 0, OPT_FLAG, O(once), 0, 0, NULL, NULL,
 	  "one round with --persist 1, then exit: 3 if something alerts, 0 if not" },
@@ -420,8 +420,10 @@ int cmd_watch(int argc, char **argv)
 	w.env.timeout_ms = (int)cfg.timeout_ms;
 	w.env.runbook_url = cfg.runbook_url;
 	infer_cfg_default(&w.icfg);
-	w.icfg.background_loss = cfg.background_loss;
-	w.icfg.alpha = cfg.alpha;
+	if (cfg.background_loss > 0) /* the defaults live in infer_cfg_default */
+		w.icfg.background_loss = cfg.background_loss;
+	if (cfg.alpha > 0)
+		w.icfg.alpha = cfg.alpha;
 	alert_select_cfg_default(&w.scfg);
 	sa.sa_handler = watch_signal_handle;
 	sigaction(SIGTERM, &sa, NULL);
