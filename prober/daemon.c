@@ -4,6 +4,7 @@
 #include "daemon.h"
 
 #include "caps.h"
+#include "dump.h"
 #include "log.h"
 #include "netlink.h"
 #include "pathwatch.h"
@@ -32,11 +33,14 @@
 
 static volatile sig_atomic_t stop_flag;
 static volatile sig_atomic_t reload_flag; /* SIGHUP: the targets again */
+static volatile sig_atomic_t dump_flag;   /* SIGUSR1: a pcap of the lossy flows */
 
 static void on_signal(int sig)
 {
 	if (sig == SIGHUP)
 		reload_flag = 1;
+	else if (sig == SIGUSR1)
+		dump_flag = 1;
 	else
 		stop_flag = 1;
 }
@@ -104,6 +108,7 @@ struct prober {
 	int up_fd_registered;
 	uint32_t up_events;
 	uint32_t dropped_unreported; /* spool drops not yet in a sent batch */
+	struct dump_ring *dump;      /* recent packets for --dump, or NULL */
 	char name[WIRE_NAME_MAX];
 };
 
@@ -259,6 +264,7 @@ static int prober_pathwatch_open(struct prober *pr, char *err, size_t errlen)
 		.session = pr->ping_cfg.session,
 		.coverage_cb = coverage_report_cb,
 		.coverage_arg = pr,
+		.dump = pr->dump,
 	};
 	int fds[4];
 	size_t n;
@@ -296,6 +302,8 @@ static void prober_targets_apply(struct prober *pr, struct target_spec *targets,
 	pinger_close(pr->ping);
 	pr->ping_cfg.session = session_new();
 	pr->ping = pinger_open(&pr->ping_cfg, targets, ntargets, pr->nl, err, sizeof(err));
+	if (pr->ping)
+		pinger_dump_set(pr->ping, pr->dump);
 	if (pr->ping) {
 		free(pr->targets);
 		pr->targets = targets;
@@ -311,6 +319,7 @@ static void prober_targets_apply(struct prober *pr, struct target_spec *targets,
 			log_msg(LOG_ERR, "cannot probe the previous list either: %s", err);
 			return;
 		}
+		pinger_dump_set(pr->ping, pr->dump);
 	}
 	if (pr->cfg.trace_ms && prober_pathwatch_open(pr, err, sizeof(err)) < 0)
 		log_msg(LOG_ERR, "no path tracing: %s", err);
@@ -417,9 +426,15 @@ static int prober_setup(struct prober *pr, char *err, size_t errlen)
 		if (pr->cfg.targets_from_collector)
 			log_msg(LOG_INFO, "%s: %zu targets for %s", targets_source_name(pr->ts),
 				pr->ntargets, pr->name);
+		if (pr->cfg.dump_ring > 0 && !(pr->dump = dump_ring_new((size_t)pr->cfg.dump_ring))) {
+			snprintf(err, errlen, "dump ring of %lld packets: %s", pr->cfg.dump_ring,
+				 strerror(errno));
+			return -1;
+		}
 		pr->ping = pinger_open(&pr->ping_cfg, pr->targets, pr->ntargets, pr->nl, err, errlen);
 		if (!pr->ping)
 			return -1;
+		pinger_dump_set(pr->ping, pr->dump);
 		if (pr->cfg.trace_ms) {
 			/* The tracers' raw sockets see a copy of every UDP packet
 			 * of the host (each probe and each reply): waking for each
@@ -466,6 +481,36 @@ static int prober_setup(struct prober *pr, char *err, size_t errlen)
 	return 0;
 }
 
+/* Write the lossy flows' recent packets as pcap (SIGUSR1, exit). A failure
+ * is logged with the file's name; probing goes on. */
+static void prober_dump_write(struct prober *pr)
+{
+	struct dump_limits lim = {
+		.span_ns = (uint64_t)pr->cfg.dump_span_ms * 1000000u,
+		.timeout_ns = (uint64_t)pr->cfg.timeout_ms * 1000000u,
+		.max_bytes = (uint64_t)pr->cfg.dump_max_bytes,
+	};
+	struct dump_stats st;
+	char path[4096], err[4300];
+
+	if (!pr->dump) {
+		log_msg(LOG_WARN, "dump: nothing kept (%s)",
+			pr->ping ? "--dump-ring 0" : "no targets: nothing probed");
+		return;
+	}
+	if (pr->cfg.dump)
+		snprintf(path, sizeof(path), "%s", pr->cfg.dump);
+	else
+		snprintf(path, sizeof(path), "%s/dump.pcap", pr->cfg.spool);
+	if (dump_write(pr->dump, path, &lim, &st, err, sizeof(err)) < 0) {
+		log_msg(LOG_ERR, "dump: %s", err);
+		return;
+	}
+	log_msg(LOG_INFO, "dump: %s: %u lossy flows, %llu packets, %llu lost probes, %llu bytes%s",
+		path, st.flows_lossy, (unsigned long long)st.packets, (unsigned long long)st.lost,
+		(unsigned long long)st.bytes, st.truncated ? " (cut at --dump-max-bytes)" : "");
+}
+
 static void prober_teardown(struct prober *pr)
 {
 	targets_source_close(pr->ts);
@@ -474,6 +519,7 @@ static void prober_teardown(struct prober *pr)
 	pathwatch_close(pr->pw);
 	spool_close(pr->sp);
 	pinger_close(pr->ping);
+	dump_ring_free(pr->dump);
 	responder_close(pr->resp);
 	nl_close(pr->nl);
 	if (pr->epfd >= 0)
@@ -568,6 +614,10 @@ static void prober_run(struct prober *pr)
 		}
 		if (pr->ping)
 			next_ping = pinger_tick(pr->ping, now);
+		if (dump_flag) {
+			dump_flag = 0;
+			prober_dump_write(pr);
+		}
 		if (now >= iv_end) {
 			if (pr->ping) {
 				interval_report(pr, iv_start, now);
@@ -624,6 +674,7 @@ int prober_daemon_run(const struct prober_cfg *cfg)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (prober_setup(&pr, err, sizeof(err)) < 0) {
 		log_msg(LOG_ERR, "%s", err);
@@ -636,6 +687,8 @@ int prober_daemon_run(const struct prober_cfg *cfg)
 		return 1;
 	}
 	prober_run(&pr);
+	if (pr.cfg.dump)
+		prober_dump_write(&pr);
 	stats_log(&pr);
 	prober_teardown(&pr);
 	return 0;

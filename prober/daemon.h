@@ -38,6 +38,10 @@ struct prober_cfg {
 	long long trace_lossy_ms; /* a lossy flow's path older than this is re-traced */
 	long long trace_busy;     /* flows in the tracers at once */
 	long long trace_router_ms; /* one probe per router this often after a burst (0: unpaced) */
+	const char *dump;         /* pcap of the lossy flows on SIGUSR1 and at exit; NULL: SIGUSR1 only, into the spool */
+	long long dump_ring;      /* packets kept for a dump; 0 = no dumps */
+	long long dump_span_ms;   /* a dump covers this last stretch */
+	long long dump_max_bytes; /* a dump file's size bound */
 	int verbose;              /* log debug messages */
 };
 /* Run the prober with cfg (cfg->name already resolved, never NULL) until

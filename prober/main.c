@@ -3,6 +3,7 @@
  * (daemon.c). */
 #include "daemon.h"
 #include "log.h"
+#include "name.h"
 #include "opts.h"
 #include "targets.h"
 #include "wire.h"
@@ -20,7 +21,7 @@ static const struct opt_spec prober_opts[] = {
 	  "the targets are the collector's plan for this prober (needs --collector)" },
 	{ "targets-refresh", 0, OPT_MS, O(targets_refresh_ms), 0, 86400000, "10m", "DURATION",
 	  "re-read the targets file or re-fetch the plan this often, and on SIGHUP (0: SIGHUP only); a changed list applies from the next interval" },
-	{ "name", 'n', OPT_STR, O(name), 0, 0, NULL, "NAME", "prober name in reports (default: host name)" },
+	{ "name", 'n', OPT_STR, O(name), 0, 0, NULL, "NAME", "prober name in reports (default: the host name and an id kept in the spool dir's 'name' file, written on first start)" },
 	{ "spool", 0, OPT_STR, O(spool), 0, 0, "/var/spool/faultmesh", "DIR", "spool directory for unacknowledged batches" },
 	{ "spool-max-bytes", 0, OPT_INT, O(spool_max_bytes), 4096, 1e12, "67108864", "N", "spool size bound; oldest batches dropped beyond" },
 	{ "key", 0, OPT_STR, O(key), 0, 0, NULL, "HEX", "shared key: sign wire frames (HMAC-SHA256)" },
@@ -47,6 +48,10 @@ static const struct opt_spec prober_opts[] = {
 	{ "trace-lossy-after", 0, OPT_MS, O(trace_lossy_ms), 0, 86400000, "30s", "DURATION", "re-trace a flow that loses if its path is older than this" },
 	{ "trace-busy", 0, OPT_INT, O(trace_busy), 1, 4096, "32", "N", "flows being traced at once" },
 	{ "trace-router-interval", 0, OPT_MS, O(trace_router_ms), 0, 60000, "1s", "DURATION", "trace probes answered by one router: one per this after a burst of 6, Linux's ICMP limit (0: unpaced, for routers without one)" },
+	{ "dump", 0, OPT_STR, O(dump), 0, 0, NULL, "FILE", "on SIGUSR1 and at exit, write the lossy flows' packets (probes, replies, traces) here as pcap (default on SIGUSR1: SPOOL/dump.pcap)" },
+	{ "dump-ring", 0, OPT_INT, O(dump_ring), 0, 1 << 22, "16384", "N", "packets kept for a dump, newest win (about 280 bytes each; 0: no dumps)" },
+	{ "dump-span", 0, OPT_MS, O(dump_span_ms), 1000, 3600000, "60s", "DURATION", "a dump covers this last stretch" },
+	{ "dump-max-bytes", 0, OPT_INT, O(dump_max_bytes), 4096, 1e10, "16777216", "N", "a dump file stops growing past this" },
 	{ "verbose", 'v', OPT_FLAG, O(verbose), 0, 0, NULL, NULL, "log debug messages" },
 };
 #undef O
@@ -65,10 +70,12 @@ int main(int argc, char **argv)
 	if (code >= 0)
 		return code;
 	log_init("prober", cfg.verbose ? LOG_DEBUG : LOG_INFO);
-	if (cfg.name)
+	if (cfg.name) {
 		snprintf(name, sizeof(name), "%s", cfg.name);
-	else if (gethostname(name, sizeof(name) - 1) < 0)
-		snprintf(name, sizeof(name), "prober");
+	} else if (prober_name_default(cfg.spool, name, sizeof(name), err, sizeof(err)) < 0) {
+		log_msg(LOG_ERR, "no default name: %s", err);
+		return 1;
+	}
 	cfg.name = name;
 	return prober_daemon_run(&cfg);
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -161,6 +162,17 @@ struct spool *spool_open(const char *dir, uint64_t max_bytes, char *err, size_t 
 	s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->dirfd < 0)
 		goto err;
+	/* one prober per spool: two would share its batch numbers */
+	if (flock(s->dirfd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK) {
+			snprintf(err, errlen, "spool %s: in use by another prober (give each its own "
+				 "--spool)", dir);
+			close(s->dirfd);
+			free(s);
+			return NULL;
+		}
+		goto err;
+	}
 	fd = openat(s->dirfd, "seq", O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
 		ssize_t r = read(fd, buf, sizeof(buf) - 1);
