@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DUMP_SNAP_BYTES 160 /* bytes kept of each packet */
+#define DUMP_SNAP_BYTES 128 /* bytes kept of each packet (a probe and an ICMP quote of it fit) */
 
 enum dump_kind {
 	DUMP_PROBE = 1,   /* a loss probe the prober sent */

@@ -49,7 +49,7 @@ static const struct opt_spec prober_opts[] = {
 	{ "trace-busy", 0, OPT_INT, O(trace_busy), 1, 4096, "32", "N", "flows being traced at once" },
 	{ "trace-router-interval", 0, OPT_MS, O(trace_router_ms), 0, 60000, "1s", "DURATION", "trace probes answered by one router: one per this after a burst of 6, Linux's ICMP limit (0: unpaced, for routers without one)" },
 	{ "dump", 0, OPT_STR, O(dump), 0, 0, NULL, "FILE", "on SIGUSR1 and at exit, write the lossy flows' packets (probes, replies, traces) here as pcap (default on SIGUSR1: SPOOL/dump.pcap)" },
-	{ "dump-ring", 0, OPT_INT, O(dump_ring), 0, 1 << 22, "16384", "N", "packets kept for a dump, newest win (about 280 bytes each; 0: no dumps)" },
+	{ "dump-ring", 0, OPT_INT, O(dump_ring), 0, 1 << 22, "8192", "N", "packets kept for a dump, newest win (240 bytes each; 0: no dumps)" },
 	{ "dump-span", 0, OPT_MS, O(dump_span_ms), 1000, 3600000, "60s", "DURATION", "a dump covers this last stretch" },
 	{ "dump-max-bytes", 0, OPT_INT, O(dump_max_bytes), 4096, 1e10, "16777216", "N", "a dump file stops growing past this" },
 	{ "verbose", 'v', OPT_FLAG, O(verbose), 0, 0, NULL, NULL, "log debug messages" },
@@ -72,6 +72,10 @@ int main(int argc, char **argv)
 	log_init("prober", cfg.verbose ? LOG_DEBUG : LOG_INFO);
 	if (cfg.name) {
 		snprintf(name, sizeof(name), "%s", cfg.name);
+	} else if (!cfg.targets && !cfg.targets_from_collector) {
+		/* a responder only: it reports nothing, so no spool and no name file */
+		if (gethostname(name, sizeof(name) - 1) < 0)
+			snprintf(name, sizeof(name), "prober");
 	} else if (prober_name_default(cfg.spool, name, sizeof(name), err, sizeof(err)) < 0) {
 		log_msg(LOG_ERR, "no default name: %s", err);
 		return 1;
