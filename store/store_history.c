@@ -495,7 +495,7 @@ int history_prober_health_query(struct history *h, int64_t since_ms,
 		"SELECT p.name, b.start_ms, b.end_ms, "
 		"coalesce(hl.if_rx_errors + hl.if_tx_errors, 0), "
 		"coalesce(hl.if_rx_dropped + hl.if_tx_dropped, 0), "
-		"coalesce(hl.spool_dropped, 0), coalesce(hl.links_down, 0) "
+		"coalesce(hl.spool_dropped, 0), coalesce(hl.links_down, 0), p.first_seen_ms "
 		"FROM probers p LEFT JOIN batches b ON b.prober_id = p.id "
 		"AND b.end_ms > ?1 AND b.start_ms < ?2 "
 		"LEFT JOIN health hl ON hl.batch_id = b.id "
@@ -527,6 +527,10 @@ int history_prober_health_query(struct history *h, int64_t since_ms,
 		int64_t start_ms = sqlite3_column_int64(st, 1);
 		int64_t end_ms = sqlite3_column_int64(st, 2);
 
+		/* a prober that started inside the window was not silent
+		 * before its first batch: it did not exist yet */
+		if (!cur.batches && sqlite3_column_int64(st, 7) > since_ms)
+			cover_ms = start_ms;
 		if (!cur.batches)
 			cur.first_ms = start_ms;
 		cur.batches++;

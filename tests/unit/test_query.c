@@ -4,6 +4,7 @@
 #include "store_history.h"
 #include "fabric_view.h"
 #include "query.h"
+#include "cmd_localize.h"
 #include "synth_db.h"
 
 #include <criterion/criterion.h>
@@ -347,5 +348,22 @@ Test(query, inventory_load_refuses_a_bad_file_naming_its_line, .init = t_setup,
 	rc = t_run(cmd_inventory, &out, 5, "inventory", "load", bad, "--db", t_db);
 	unlink(bad);
 	cr_assert_eq(rc, 1);
+	free(out);
+}
+
+Test(query, localize_from_a_store_without_an_inventory_refuses, .init = t_setup,
+     .fini = t_teardown)
+{
+	char *out;
+	int rc = t_run(cmd_localize, &out, 5, "localize", "--db", t_db, "--window", "10m");
+
+	cr_assert_eq(rc, 2, "localized over addresses: %s", out);
+	cr_assert_eq(out[0], 0, "%s", out);
+	free(out);
+	t_run(cmd_inventory, &out, 5, "inventory", "load", t_inv, "--db", t_db);
+	free(out);
+	rc = t_run(cmd_localize, &out, 6, "localize", "--db", t_db, "--window", "10m", "--json");
+	cr_assert_eq(rc, 0, "with the stored inventory: %s", out);
+	cr_assert(strstr(out, "\"suspects\": ["), "%s", out);
 	free(out);
 }

@@ -343,3 +343,62 @@ Test(report_fabric, long_report_finds_a_fault_past_raw_retention)
 	free(js);
 	t_teardown();
 }
+
+/* A lab started 20 minutes before the report, its probers listing their own
+ * addresses too, looked at over the default day. */
+Test(report_fabric, fresh_probers_are_not_down_no_self_pairs_no_sighting_before_the_data)
+{
+	struct synth_db_cfg c;
+	char err[256], out[160], *js, *p;
+	char *argv[] = { "report", "--db", t_db, "--until=1800000000000", "--out", out, NULL };
+	int saved, fd, rc;
+	const int64_t start_ms = T_END_MS - 1200000;
+
+	snprintf(t_dir, sizeof(t_dir), "/tmp/fm-rep-fresh-%d", (int)getpid());
+	mkdir(t_dir, 0755);
+	snprintf(t_db, sizeof(t_db), "%s/fm.db", t_dir);
+	snprintf(t_inv, sizeof(t_inv), "%s/inv", t_dir);
+	snprintf(out, sizeof(out), "%s/r", t_dir);
+	synth_db_cfg_default(&c);
+	c.intervals = 20;
+	c.start_ms = start_ms;
+	c.self_flows = 1;
+	c.fault_from = "spine1";
+	c.fault_to = "leaf2";
+	c.fault_loss_ratio = 0.05;
+	c.fault_start_ms = start_ms;
+	c.fault_end_ms = T_END_MS;
+	cr_assert_gt(synth_db_write(t_db, t_inv, &c, err, sizeof(err)), 0, "%s", err);
+	/* the stored inventory, as the collector's --inventory leaves it */
+	{
+		char *iargv[] = { "inventory", "load", t_inv, "--db", t_db, NULL };
+
+		fflush(stdout);
+		saved = dup(1);
+		fd = open("/dev/null", O_WRONLY);
+		dup2(fd, 1);
+		close(fd);
+		optind = 0;
+		cr_assert_eq(cmd_inventory(5, iargv), 0);
+		optind = 0;
+		rc = cmd_report(6, argv);
+		fflush(stdout);
+		dup2(saved, 1);
+		close(saved);
+	}
+	cr_assert_eq(rc, 0);
+	js = t_file("r", "summary.json");
+	cr_assert(strstr(js, "\"probers_down\": 0,"), "%s", js);
+	cr_assert(strstr(js, "silent for") == NULL, "%s", js);
+	cr_assert(strstr(js, "{\"prober\": \"h1\", \"target\": \"h1\"") == NULL, "%s", js);
+	cr_assert(strstr(js, "\"kind\": \"link\", \"from\": \"spine1\", \"to\": \"leaf2\""), "%s",
+		  js);
+	for (p = js; (p = strstr(p, "\"first_ms\": ")); p++) {
+		long long first = atoll(p + 12);
+
+		cr_assert_geq(first, start_ms, "seen %lld ms before the data: %s",
+			      (long long)(start_ms - first), js);
+	}
+	free(js);
+	t_teardown();
+}

@@ -4,6 +4,7 @@
 #include "cmd_localize.h"
 #include "infer.h"
 #include "inventory.h"
+#include "inventory_source.h"
 #include "method.h"
 #include "model.h"
 #include "observations.h"
@@ -38,7 +39,7 @@ static const struct opt_spec localize_opts[] = {
 	{ "window", 'w', OPT_MS, offsetof(struct localize_cfg, window_ms), 1000,
 	  366.0 * 86400000, "10m", "DUR", "with --db: the flows of this window, ending now" },
 	{ "inventory", 'i', OPT_STR, offsetof(struct localize_cfg, inventory), 0, 0,
-	  NULL, "FILE", "inventory file mapping addresses to devices" },
+	  NULL, "FILE", "inventory file (default with --db: the one loaded into it)" },
 	{ "json", 'j', OPT_FLAG, offsetof(struct localize_cfg, json), 0, 0, NULL,
 	  NULL, "print one JSON object instead of a table" },
 	{ "method", 'm', OPT_STR, offsetof(struct localize_cfg, method), 0, 0,
@@ -118,12 +119,22 @@ int cmd_localize(int argc, char **argv)
 		icfg.background_loss = cfg.background_loss;
 	if (cfg.alpha > 0)
 		icfg.alpha = cfg.alpha;
-	if (!(inv = inventory_new())) {
-		snprintf(err, sizeof(err), "out of memory");
+	if (cfg.db) {
+		int none;
+
+		/* the store's inventory by default; none at all: refuse, since
+		 * links guessed from addresses land one hop off the fault */
+		if (!(inv = inventory_source_open(cfg.inventory, cfg.db, &none, err,
+						  sizeof(err)))) {
+			fprintf(stderr, "triangulate localize: %s\n", err);
+			return none ? 2 : 1;
+		}
+	} else if (!(inv = cfg.inventory ? inventory_file_open(cfg.inventory, err, sizeof(err))
+					 : inventory_new())) {
+		if (!cfg.inventory)
+			snprintf(err, sizeof(err), "out of memory");
 		goto fail;
 	}
-	if (cfg.inventory && inventory_file_read(inv, cfg.inventory, err, sizeof(err)) < 0)
-		goto fail;
 	req.inv = inv;
 	req.cfg = &icfg;
 	if (cfg.db) {

@@ -241,20 +241,22 @@ static int view_pairs_count(struct fabric_view *v)
 	v->npairs = 0;
 	for (i = 0; i < m->nflows; i++) {
 		const struct model_flow *f = &m->flows[k[i].flow];
-		struct fabric_pair *p;
+		struct fabric_pair *p = v->npairs ? &v->pairs[v->npairs - 1] : NULL;
+		int new_pair = !p || p->prober != f->prober_dev || p->target != f->target_dev;
 
-		if (!i || k[i].pair != k[i - 1].pair) {
+		/* a prober probing its own address crosses no link: no pair */
+		if (f->prober_dev == f->target_dev)
+			continue;
+		if (new_pair) {
 			p = &v->pairs[v->npairs++];
 			p->prober = f->prober_dev;
 			p->target = f->target_dev;
 		}
-		p = &v->pairs[v->npairs - 1];
 		p->flows++;
 		p->lossy_flows += f->lost > 0;
 		p->sent += f->sent;
 		p->lost += f->lost;
-		if (k[i].path && (!i || k[i].pair != k[i - 1].pair ||
-				  k[i].path != k[i - 1].path))
+		if (k[i].path && (new_pair || k[i].path != k[i - 1].path))
 			p->paths++;
 	}
 	free(k);

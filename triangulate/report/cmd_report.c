@@ -5,6 +5,7 @@
 
 #include "fabric_view.h"
 #include "inventory.h"
+#include "inventory_source.h"
 #include "model.h"
 #include "opts.h"
 #include "store.h"
@@ -38,7 +39,7 @@ static const struct opt_spec report_opts[] = {
 	{ "out", 'o', OPT_STR, offsetof(struct report_cfg, out), 0, 0, NULL, "DIR",
 	  "write index.html and summary.json here (required; created)" },
 	{ "inventory", 'i', OPT_STR, offsetof(struct report_cfg, inventory), 0, 0,
-	  NULL, "FILE", "inventory file mapping addresses to device names" },
+	  NULL, "FILE", "inventory file (default: the one loaded into the --db)" },
 	{ "previous", 0, OPT_STR, offsetof(struct report_cfg, previous), 0, 0,
 	  NULL, "FILE", "previous summary.json to compare with (default: the newest "
 	  "other DIR's sibling that has one)" },
@@ -79,6 +80,9 @@ static struct freport_suspect *report_suspect_get(struct freport *r,
 	x = &r->suspects[r->nsuspects++];
 	memset(x, 0, sizeof(*x));
 	x->kind = s->kind;
+	x->fit.kind = s->kind;
+	snprintf(x->fit.from, sizeof(x->fit.from), "%s", s->from);
+	snprintf(x->fit.to, sizeof(x->fit.to), "%s", s->to);
 	snprintf(x->from, sizeof(x->from), "%s", s->from);
 	snprintf(x->to, sizeof(x->to), "%s", s->to);
 	for (size_t i = 0; i < FREPORT_SLICES_MAX; i++)
@@ -184,6 +188,7 @@ static int report_prober_add(const struct history_prober_health *p, void *arg)
 	memset(x, 0, sizeof(*x));
 	snprintf(x->name, sizeof(x->name), "%s", p->name);
 	x->batches = p->batches;
+	x->first_ms = p->first_ms;
 	x->last_ms = p->last_ms;
 	x->gap_max_ms = p->gap_max_ms;
 	x->if_errors = p->if_errors;
@@ -196,8 +201,10 @@ static int report_prober_add(const struct history_prober_health *p, void *arg)
 		snprintf(x->reason, sizeof(x->reason), "sent no batch in the whole window");
 	} else if (p->gap_max_ms >= c->down_after_ms) {
 		x->status = "down";
-		snprintf(x->reason, sizeof(x->reason), "silent for %lld min at most",
-			 (long long)(p->gap_max_ms / 60000));
+		char gap[32];
+
+		snprintf(x->reason, sizeof(x->reason), "silent for %s at most",
+			 opts_duration_format(gap, sizeof(gap), p->gap_max_ms / 60000 * 60000));
 	} else if (p->if_errors || p->if_dropped || p->spool_dropped || p->links_down_max) {
 		x->status = "sick";
 		snprintf(x->reason, sizeof(x->reason),
@@ -240,6 +247,20 @@ static int report_history_load(struct freport *r, int64_t down_after_ms,
 		rc = 0;
 	history_close(h);
 	return rc;
+}
+
+/* A suspect was not seen before the first batch of any prober: an hourly
+ * slice starts on the hour, maybe long before the data does. */
+static void report_suspects_clamp(struct freport *r)
+{
+	int64_t first_ms = 0;
+
+	for (size_t i = 0; i < r->nprobers; i++)
+		if (r->probers[i].batches && (!first_ms || r->probers[i].first_ms < first_ms))
+			first_ms = r->probers[i].first_ms;
+	for (size_t i = 0; first_ms && i < r->nsuspects; i++)
+		if (r->suspects[i].first_ms < first_ms)
+			r->suspects[i].first_ms = first_ms;
 }
 
 static int report_suspect_cmp(const void *a, const void *b)
@@ -321,6 +342,7 @@ int freport_gather(struct freport *r, const struct inventory *inv, int64_t slice
 
 		if (!x)
 			break;
+		x->fit = *s;
 		x->loss_ratio = s->loss_ratio;
 		x->flows = s->flows;
 		x->lossy_flows = s->lossy_flows;
@@ -367,6 +389,7 @@ int freport_gather(struct freport *r, const struct inventory *inv, int64_t slice
 	}
 	if (report_history_load(r, down_after_ms, err, errlen) < 0)
 		return -1;
+	report_suspects_clamp(r);
 	report_probers_blame(r);
 	return 0;
 }
@@ -501,8 +524,19 @@ int cmd_report(int argc, char **argv)
 		snprintf(err, sizeof(err), "%s: %s", cfg.db, strerror(errno));
 		goto fail;
 	}
-	if (cfg.inventory && !(inv = inventory_file_open(cfg.inventory, err, sizeof(err))))
-		goto fail;
+	{
+		int none;
+
+		/* the report names devices: the store's inventory by default */
+		if (!(inv = inventory_source_open(cfg.inventory, cfg.db, &none, err,
+						  sizeof(err)))) {
+			if (!none)
+				goto fail;
+			fprintf(stderr, "triangulate report: %s\n", err);
+			rc = 2;
+			goto out;
+		}
+	}
 	if (report_dir_make(cfg.out) < 0) {
 		snprintf(err, sizeof(err), "%s: %s", cfg.out, strerror(errno));
 		goto fail;

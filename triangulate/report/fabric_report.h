@@ -38,6 +38,8 @@ struct freport_slice {
 /* A suspect seen on the day (in the whole-day fit, in some slice, or in a
  * watch episode), with its loss per slice (-1: not a suspect then). */
 struct freport_suspect {
+	struct suspect fit;       /* the whole-day fit's figures (kind and names
+				   * always; figures 0 when the day did not name it) */
 	enum suspect_kind kind;
 	char from[SUSPECT_NAME_MAX], to[SUSPECT_NAME_MAX];
 	double loss_ratio;        /* in the whole-day fit (0: not a suspect there) */
@@ -52,6 +54,7 @@ struct freport_suspect {
 struct freport_prober {
 	char name[QUERY_NAME_MAX];
 	uint64_t batches;
+	int64_t first_ms;         /* its first batch's start in the window (0: none) */
 	int64_t last_ms, gap_max_ms;
 	uint64_t if_errors, if_dropped, spool_dropped;
 	uint32_t links_down_max;

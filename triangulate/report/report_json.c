@@ -3,6 +3,7 @@
  * comparison. Times are Unix ms, ratios fractions. */
 #include "fabric_report.h"
 #include "json_out.h"
+#include "suspect_json.h"
 
 #include "model.h"
 
@@ -35,17 +36,13 @@ static void json_suspect_write(FILE *out, const struct freport *r,
 {
 	char key[2 * SUSPECT_NAME_MAX + 16];
 
-	fprintf(out, "{\"kind\": \"%s\", \"from\": ", suspect_kind_name(s->kind));
-	json_string_write(out, s->from);
-	fprintf(out, ", \"to\": ");
-	json_string_write(out, s->to);
+	/* the day fit's suspect (schemas/suspect.md), then the report's own */
+	fputc('{', out);
+	suspect_json_members_write(out, &s->fit);
 	fprintf(out,
-		", \"loss\": %.6g, \"loss_max\": %.6g, \"confidence\": %.6g, "
-		"\"flows\": %llu, \"lossy_flows\": %llu, \"first_ms\": %" PRId64
+		", \"loss_max\": %.6g, \"confidence_max\": %.6g, \"first_ms\": %" PRId64
 		", \"last_ms\": %" PRId64 ", \"slices\": %u, \"new\": %s, \"timeline\": [",
-		json_num(s->loss_ratio), json_num(s->loss_max), json_num(s->confidence),
-		(unsigned long long)s->flows, (unsigned long long)s->lossy_flows,
-		s->first_ms, s->last_ms, s->slices,
+		json_num(s->loss_max), json_num(s->confidence), s->first_ms, s->last_ms, s->slices,
 		r->prev.have && !freport_previous_has(&r->prev,
 						      freport_suspect_key(s, key, sizeof(key)))
 			? "true" : "false");
