@@ -146,3 +146,12 @@ CREATE TABLE IF NOT EXISTS raw_expired (
 	before_ms Int64,
 	at_ms Int64
 ) ENGINE = MergeTree ORDER BY before_ms;
+
+-- migration 2
+-- The fabric inventory (schemas/inventory.md) loaded by the collector's
+-- --inventory or `triangulate inventory load`: the latest row is current.
+CREATE TABLE IF NOT EXISTS inventory (
+	loaded_ms Int64,
+	source String,  -- the file it was loaded from
+	text String     -- the whole inventory file, as loaded
+) ENGINE = MergeTree ORDER BY loaded_ms;

@@ -900,6 +900,101 @@ static int ch_observations_hourly_query(void *h, int64_t since_ms,
 	return ch_obs_rows_run(ch, sql, cb, arg, err, errlen);
 }
 
+/* ---- inventory ---- */
+
+static int ch_inventory_get(void *h, struct store_inventory *out, char *err,
+			    size_t errlen)
+{
+	struct store_ch *ch = h;
+	const char *r;
+	char *copy, *f[3];
+
+	memset(out, 0, sizeof(*out));
+	if (ch_query(ch, "SELECT loaded_ms, source, text FROM inventory "
+			 "ORDER BY loaded_ms DESC LIMIT 1 FORMAT TabSeparated",
+		     &r, err, errlen) < 0)
+		return -1;
+	if (!r[0])
+		return 0;
+	if (!(copy = strdup(r))) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	copy[strcspn(copy, "\n")] = 0; /* one row; newlines inside are escaped */
+	if (ch_tsv_split(copy, f, 3) != 3) {
+		free(copy);
+		snprintf(err, errlen, "clickhouse %s: malformed inventory row", ch->label);
+		return -1;
+	}
+	out->loaded_ms = strtoll(f[0], NULL, 10);
+	snprintf(out->source, sizeof(out->source), "%s", f[1]);
+	out->len = strlen(f[2]);
+	out->text = strdup(f[2]);
+	free(copy);
+	if (!out->text) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 1;
+}
+
+static int ch_inventory_put(void *h, const char *text, size_t len,
+			    const char *source, int64_t now_ms, int *changed,
+			    char *err, size_t errlen)
+{
+	static const char head[] =
+		"INSERT INTO inventory (loaded_ms, source, text) FORMAT TabSeparated\n";
+	struct store_ch *ch = h;
+	struct store_inventory cur;
+	struct ch_buf b = { 0 };
+	char *t, *esc, src[2 * 256 + 1];
+	int rc;
+
+	*changed = 0;
+	if (ch->in_group) {
+		snprintf(err, errlen, "inventory load inside an open group");
+		return -1;
+	}
+	rc = ch_inventory_get(ch, &cur, err, errlen);
+	if (rc < 0)
+		return -1;
+	if (rc == 1) {
+		int same = cur.len == len && !memcmp(cur.text, text, len) &&
+			   !strcmp(cur.source, source);
+
+		free(cur.text);
+		if (same)
+			return 0;
+	}
+	t = strndup(text, len);
+	esc = malloc(2 * len + 4);
+	if (!t || !esc) {
+		free(t);
+		free(esc);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	ch_tsv_escape(t, esc, 2 * len + 4);
+	ch_tsv_escape(source, src, sizeof(src));
+	ch_buf_add(&b, head, sizeof(head) - 1);
+	ch_buf_printf(&b, "%" PRId64 "\t%s\t", now_ms, src);
+	ch_buf_add(&b, esc, strlen(esc));
+	ch_buf_add(&b, "\n", 1);
+	free(t);
+	free(esc);
+	if (b.oom) {
+		free(b.p);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	rc = ch_exec(ch, ch->url, b.p, b.len, CH_INSERT_TIMEOUT_MS, NULL, err, errlen);
+	free(b.p);
+	if (rc < 0)
+		return -1;
+	*changed = 1;
+	return 0;
+}
+
 const struct store_ops store_clickhouse_ops = {
 	.name = "clickhouse",
 	.open = ch_open,
@@ -917,4 +1012,6 @@ const struct store_ops store_clickhouse_ops = {
 	.retention_run = ch_retention_run,
 	.observations_query = ch_observations_query,
 	.observations_hourly_query = ch_observations_hourly_query,
+	.inventory_put = ch_inventory_put,
+	.inventory_get = ch_inventory_get,
 };

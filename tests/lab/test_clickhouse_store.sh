@@ -5,7 +5,8 @@
 # 127.0.0.1; stopped on exit, also on failure); localize, device, link,
 # export and report answer identically from both. Every batch written twice
 # (a resend) is counted once. `triangulate import` loads an observations
-# file into either store. A Distributed table over two servers (each its own
+# file into either store; the inventory kept in either store answers the
+# same. A Distributed table over two servers (each its own
 # process, config and ports) sees both shards' rows.
 #
 #   synthdb --store fm.db ---------> SQLite
@@ -78,6 +79,10 @@ store_answers_identical() {
 	check_err $? "device leaf1 (text) differs"
 	both export --since 3h && same
 	check_err $? "export (every flow's sums and path) differs"
+	# the inventory kept in the store: loaded once, found by device without --inventory
+	both inventory load "$LAB_TMP/inv" &&
+		both device leaf2 --since 1h --until "$UNTIL" --json && same
+	check_err $? "the stored inventory differs: $(head -2 "$LAB_TMP/out.ch")"
 	tri report --store "$SQ" "${inv[@]}" --since 1h --until "$UNTIL" --out "$LAB_TMP/rsq" >/dev/null 2>&1 &&
 		tri report --store "$CH" "${inv[@]}" --since 1h --until "$UNTIL" --out "$LAB_TMP/rch" >/dev/null 2>&1
 	check_err $? "report failed"

@@ -19,8 +19,10 @@ struct inventory_cfg {
 };
 
 static const struct opt_spec inventory_opts[] = {
-	{ "db", 'd', OPT_STR, offsetof(struct inventory_cfg, db), 0, 0, NULL, "FILE",
-	  "the collector's database (required)" },
+	{ "store", 0, OPT_STR, offsetof(struct inventory_cfg, db), 0, 0, NULL, "URL",
+	  "the store: PATH, sqlite:PATH or clickhouse://HOST:PORT/DB (required)" },
+	{ "db", 'd', OPT_STR, offsetof(struct inventory_cfg, db), 0, 0, NULL, "URL",
+	  "the same as --store" },
 };
 
 static int inventory_show(const char *db)
