@@ -217,6 +217,7 @@ static double fit_relaxed_lr(const struct fit *f, uint32_t l, struct terms *t)
 #define BG_CLASS_MIN_LINKS 8
 #define BG_TOP_SDS 3.0
 #define BG_TOP_QUANTILE 0.95
+#define BG_TOP_OVER_MEAN 3.0
 #define BG_ROUNDS 3
 #define BG_POOLED (BG_CLASSES - 1)
 #define BG_LEARN_MIN_LINKS 64 /* fewer links: the null is BG_PRIOR_LOSS */
@@ -498,8 +499,8 @@ int fit_background_learn(struct fit *f, const struct infer_cfg *cfg,
 		for (size_t i = 0, c0 = 0; i < BG_CLASSES; c0 += count[i], i++) {
 			struct bg_item *v = est + c0, *nv = noise + c0;
 			size_t k = count[i];
-			double md, mad, spread2, q_hi, cut;
-			size_t kin;
+			double md, mad, spread2, q_hi, cut, mean = 0;
+			size_t kin, nmean = 0;
 
 			if (!k)
 				continue;
@@ -517,7 +518,16 @@ int fit_background_learn(struct fit *f, const struct infer_cfg *cfg,
 				;
 			q_hi = v[(size_t)(BG_TOP_QUANTILE * (double)(kin - 1))].v;
 			spread2 = fmax(0, mad * mad - bg_median(nv, k));
+			/* with thin evidence most links lose nothing, median or MAD
+			 * is 0 and only the mean still sees the background: then the
+			 * mean of the lower BG_TOP_QUANTILE of the links (faults
+			 * left out) times BG_TOP_OVER_MEAN is a floor */
+			for (size_t j = 0; j < (size_t)(BG_TOP_QUANTILE * (double)k); j++, nmean++)
+				mean += v[j].v;
+			mean = nmean ? fmax(0, mean / (double)nmean) : 0;
 			top[i] = fmax(fmax(0, md) + BG_TOP_SDS * sqrt(spread2), q_hi);
+			if (md <= 0 || mad <= 0)
+				top[i] = fmax(top[i], BG_TOP_OVER_MEAN * mean);
 		}
 		/* links of small classes were estimated with the pool; a class
 		 * with no clean flows this round keeps the last round's figures */
