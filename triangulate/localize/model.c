@@ -6,6 +6,7 @@
 #include "strtab.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,7 +94,6 @@ struct builder {
 	size_t cap_links, cap_alts, cap_alt_links;
 	uint32_t *succ_first, *succ; /* CSR adjacency over links: link ids */
 	uint32_t *link_flows, *link_silent; /* per link: known-path flows, silent */
-	size_t flows_all, silent_all;       /* the same over the fabric */
 };
 
 static int64_t builder_dev(struct builder *b, const char *name)
@@ -376,8 +376,6 @@ static int builder_silent_count(struct builder *b, const struct obs_set *obs,
 		if (of->nhops == OBS_PATH_UNKNOWN)
 			continue;
 		n = model_flow_walk(obs, of, name_dev, seq);
-		b->silent_all += model_flow_silent(&m->flows[i]);
-		b->flows_all++;
 		for (uint32_t k = 0; k + 1 < n; k++) {
 			uint32_t l;
 
@@ -392,15 +390,17 @@ static int builder_silent_count(struct builder *b, const struct obs_set *obs,
 	return 0;
 }
 
-/* Does the forward path explain a silent flow? Yes when one of its known
- * links is all-or-nothing for its own flows: silent on at least
- * SILENT_FORWARD_RATIO times the fabric's share (and two flows). Replies a
- * blackhole ate elsewhere make a link's flows silent only at about the
- * fabric's share, spread over every forward path of the pod they return to. */
-#define SILENT_FORWARD_RATIO 10.0
-static int builder_silent_forward(const struct builder *b, const uint32_t *seq, uint32_t n)
+/* How all-or-nothing a link is: the share of its known-path flows that
+ * are silent (0 below two silent flows). */
+static double builder_silent_share(const struct builder *b, uint32_t l)
 {
-	double share = b->flows_all ? (double)b->silent_all / (double)b->flows_all : 0;
+	return b->link_silent[l] >= 2 ? (double)b->link_silent[l] / (double)b->link_flows[l] : 0;
+}
+
+/* The highest silent share on the known links of a walk. */
+static double builder_silent_forward(const struct builder *b, const uint32_t *seq, uint32_t n)
+{
+	double top = 0;
 
 	for (uint32_t k = 0; k + 1 < n; k++) {
 		uint32_t l;
@@ -408,28 +408,33 @@ static int builder_silent_forward(const struct builder *b, const uint32_t *seq, 
 		if (seq[k] == DEV_NONE || seq[k + 1] == DEV_NONE ||
 		    (l = u64map_get(&b->links, (uint64_t)seq[k] << 32 | seq[k + 1])) == UINT32_MAX)
 			continue;
-		if (b->link_silent[l] >= 2 &&
-		    (double)b->link_silent[l] >=
-			    SILENT_FORWARD_RATIO * share * (double)b->link_flows[l])
-			return 1;
+		top = fmax(top, builder_silent_share(b, l));
 	}
-	return 0;
+	return top;
 }
 
 /* The reverse routes of a flow whose every probe went unanswered: its
  * replies took the reverse 5-tuple's own ECMP path, which no trace shows,
  * so every route of the forward path's length from target to prober (over
  * links seen elsewhere or in the inventory) is a candidate beside the
- * forward path; EM weighs them. Appended after the flow's nfwd forward
+ * forward path; EM weighs them. They are added only when some reverse
+ * route holds a link more all-or-nothing for its own flows than any link of
+ * the forward path (a blackhole there ate the replies); otherwise the
+ * forward path explains the flow. Appended after the flow's nfwd forward
  * alternatives; none when they would pass MODEL_ALTS_MAX (the flow then
  * stands on its forward path alone). Returns the number added, or -1. */
 static int flow_reply_alts(struct builder *b, uint32_t flow, const uint32_t *seq,
 			   uint32_t n, uint32_t nfwd)
 {
 	uint32_t routes[MODEL_ALTS_MAX * SEQ_MAX], cur[SEQ_MAX], nr = 0, depth = n - 1;
+	double fwd = builder_silent_forward(b, seq, n), rev = 0;
 
 	star_routes(b, seq[n - 1], seq[0], depth, cur, 0, routes, &nr, MODEL_ALTS_MAX);
 	if (!nr || nr + nfwd > MODEL_ALTS_MAX)
+		return 0;
+	for (size_t k = 0; k < (size_t)nr * depth; k++)
+		rev = fmax(rev, builder_silent_share(b, routes[k]));
+	if (rev <= fwd)
 		return 0;
 	for (uint32_t r = 0; r < nr; r++)
 		if (builder_alt_add(b, flow, routes + (size_t)r * depth, depth) < 0)
@@ -569,8 +574,7 @@ struct model *model_build(const struct obs_set *obs, const struct inventory *inv
 			got = flow_star_alts(&b, (uint32_t)i, seq, n);
 			if (got > 0 && star)
 				m->flows_star_resolved++;
-			if (got > 0 && model_flow_silent(f) &&
-			    !builder_silent_forward(&b, seq, n)) {
+			if (got > 0 && model_flow_silent(f)) {
 				int rev = flow_reply_alts(&b, (uint32_t)i, seq, n, (uint32_t)got);
 
 				if (rev < 0)
