@@ -2,18 +2,15 @@
  * thread: ingest counters, per-prober window figures from the store, and the
  * watch's open suspects from the history (the current per-link loss). */
 #include "metrics.h"
+#include "httpd.h"
 #include "session.h"
 #include "store_history.h"
 #include "store_metrics.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
-#include <microhttpd.h>
-#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,8 +18,7 @@
 
 struct metrics {
 	struct metrics_cfg cfg;
-	struct MHD_Daemon *http;
-	int lfd, port;
+	struct httpd *http;
 	/* owned by the HTTP thread only (libmicrohttpd's one polling thread):
 	 * each scrape runs there */
 	struct store_metrics *sm;
@@ -369,178 +365,30 @@ static int metrics_body(struct metrics *m, const char *path, char **body, size_t
 	return 200;
 }
 
-/* One request's state: where its raw URI starts and how long it reads as a
- * C string, taken before libmicrohttpd unescapes it (a NUL byte would cut
- * it short), and whether the headers were seen. */
-struct metrics_req {
-	const char *uri;
-	size_t uri_clen;
-	int started;
-};
-
-/* MHD_OPTION_URI_LOG_CALLBACK: called with the raw URI of each request. */
-static void *metrics_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
+/* The HTTP callback (the server's thread): /metrics, else 404. */
+static int metrics_get(struct httpd_req *req, const char *path, char **body, size_t *len,
+		       const char **type, void *arg)
 {
-	struct metrics_req *r = calloc(1, sizeof(*r));
+	int status = metrics_body(arg, path, body, len);
 
-	(void)cls;
-	(void)conn;
-	if (r) {
-		r->uri = uri;
-		r->uri_clen = strlen(uri);
-	}
-	return r;
-}
-
-static void metrics_req_done(void *cls, struct MHD_Connection *conn, void **req_cls,
-			     enum MHD_RequestTerminationCode toe)
-{
-	(void)cls;
-	(void)conn;
-	(void)toe;
-	free(*req_cls);
-	*req_cls = NULL;
-}
-
-static enum MHD_Result metrics_header_nul(void *cls, enum MHD_ValueKind kind, const char *key,
-					  size_t key_size, const char *value, size_t value_size)
-{
-	int *nul = cls;
-
-	(void)kind;
-	if (memchr(key, '\0', key_size) || (value && memchr(value, '\0', value_size))) {
-		*nul = 1;
-		return MHD_NO;
-	}
-	return MHD_YES;
-}
-
-/* Whether the request holds a NUL byte, which libmicrohttpd would let cut
- * its method, URI or a header value short. The request line sits in one
- * buffer (method, URI, version in order, the separators made NULs), so a URI
- * whose C-string length stops before the version has a NUL of its own. */
-static int metrics_request_has_nul(struct MHD_Connection *conn, const struct metrics_req *r,
-				   const char *method, const char *version)
-{
-	int nul = 0;
-
-	if (r->uri > method && r->uri - method < METRICS_CONN_MEMORY) {
-		const char *p = method + strlen(method) + 1;
-
-		for (; p < r->uri; p++)
-			if (*p != ' ')
-				return 1; /* the method went on after a NUL */
-	}
-	if (version > r->uri && version - r->uri < METRICS_CONN_MEMORY &&
-	    r->uri + r->uri_clen + 1 != version)
-		return 1;
-	MHD_get_connection_values_n(conn, MHD_HEADER_KIND, metrics_header_nul, &nul);
-	return nul;
-}
-
-/* libmicrohttpd request handler (its polling thread): GET only. */
-static enum MHD_Result metrics_request(void *cls, struct MHD_Connection *conn, const char *url,
-				       const char *method, const char *version,
-				       const char *upload_data, size_t *upload_data_size,
-				       void **req_cls)
-{
-	struct metrics *m = cls;
-	struct metrics_req *r = *req_cls;
-	struct MHD_Response *resp;
-	enum MHD_Result rc;
-	char *body = NULL;
-	size_t len = 0;
-	int status;
-
-	(void)upload_data;
-	if (!r)
-		return MHD_NO; /* out of memory in metrics_uri_log: drop it */
-	if (!r->started) {
-		r->started = 1; /* headers are in; answer on the next call */
-		return MHD_YES;
-	}
-	if (*upload_data_size) {
-		*upload_data_size = 0; /* a body is read and ignored */
-		return MHD_YES;
-	}
-	if (metrics_request_has_nul(conn, r, method, version)) {
-		status = MHD_HTTP_BAD_REQUEST;
-		body = strdup("NUL byte in the request\n");
-		len = body ? strlen(body) : 0;
-	} else if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
-		status = MHD_HTTP_METHOD_NOT_ALLOWED;
-		body = strdup("GET only\n");
-		len = body ? strlen(body) : 0;
-	} else {
-		status = metrics_body(m, url, &body, &len);
-		if (status < 0) {
-			status = MHD_HTTP_INTERNAL_SERVER_ERROR;
-			body = NULL;
-			len = 0;
-		}
-	}
-	resp = MHD_create_response_from_buffer(len, body ? body : (char *)"", body ? MHD_RESPMEM_MUST_FREE
-										   : MHD_RESPMEM_PERSISTENT);
-	if (!resp) {
-		free(body);
-		return MHD_NO;
-	}
-	MHD_add_response_header(resp, "Content-Type",
-				status == 200 ? "text/plain; version=0.0.4; charset=utf-8"
-					      : "text/plain; charset=utf-8");
-	rc = MHD_queue_response(conn, (unsigned)status, resp);
-	MHD_destroy_response(resp);
-	return rc;
-}
-
-/* Bind ADDR:PORT ("[v6]:PORT", port 0 = any) ourselves, so the bound port is
- * known and errors say what failed. */
-static int metrics_listen(const char *spec, int *port, char *err, size_t errlen)
-{
-	char host[256];
-	const char *colon = strrchr(spec, ':'), *h = host;
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV | AI_NUMERICHOST };
-	struct addrinfo *res = NULL;
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	size_t hl;
-	int fd = -1, one = 1, rc;
-
-	if (!colon || colon == spec || (hl = (size_t)(colon - spec)) >= sizeof(host)) {
-		snprintf(err, errlen, "'%s': expected ADDR:PORT", spec);
-		return -1;
-	}
-	memcpy(host, spec, hl);
-	host[hl] = '\0';
-	if (host[0] == '[' && hl >= 2 && host[hl - 1] == ']') {
-		host[hl - 1] = '\0';
-		h = host + 1;
-	}
-	rc = getaddrinfo(*h ? h : NULL, colon + 1, &hints, &res);
-	if (rc) {
-		snprintf(err, errlen, "'%s': %s", spec, gai_strerror(rc));
-		return -1;
-	}
-	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 64) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
-		snprintf(err, errlen, "'%s': %s", spec, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		freeaddrinfo(res);
-		return -1;
-	}
-	freeaddrinfo(res);
-	*port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-					       : ((struct sockaddr_in *)&ss)->sin_port);
-	return fd;
+	(void)req;
+	if (status == 200)
+		*type = "text/plain; version=0.0.4; charset=utf-8";
+	return status;
 }
 
 struct metrics *metrics_start(const struct metrics_cfg *cfg, char *err,
 			      size_t errlen)
 {
+	/* one polling thread: an idle or slow scraper holds a connection slot,
+	 * never the thread; limits and timeouts bound the rest */
+	struct httpd_limits lim = {
+		.conn_max = METRICS_CONN_MAX,
+		.conn_per_ip_max = METRICS_CONN_PER_IP_MAX,
+		.timeout_s = METRICS_CONN_TIMEOUT_S,
+		.threads = 1,
+		.conn_memory = METRICS_CONN_MEMORY,
+	};
 	struct metrics *m = calloc(1, sizeof(*m));
 
 	if (!m) {
@@ -548,26 +396,7 @@ struct metrics *metrics_start(const struct metrics_cfg *cfg, char *err,
 		return NULL;
 	}
 	m->cfg = *cfg;
-	m->lfd = metrics_listen(cfg->listen, &m->port, err, errlen);
-	if (m->lfd < 0) {
-		free(m);
-		return NULL;
-	}
-	/* one internal polling thread: an idle or slow scraper holds a
-	 * connection slot, never the thread (the old server served one
-	 * connection at a time); limits and timeouts bound the rest */
-	m->http = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD, 0, NULL, NULL, metrics_request, m,
-				   MHD_OPTION_LISTEN_SOCKET, m->lfd,
-				   MHD_OPTION_CONNECTION_LIMIT, (unsigned)METRICS_CONN_MAX,
-				   MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)METRICS_CONN_PER_IP_MAX,
-				   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)METRICS_CONN_TIMEOUT_S,
-				   MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)METRICS_CONN_MEMORY,
-				   MHD_OPTION_URI_LOG_CALLBACK, metrics_uri_log, (void *)NULL,
-				   MHD_OPTION_NOTIFY_COMPLETED, metrics_req_done, (void *)NULL,
-				   MHD_OPTION_END);
-	if (!m->http) {
-		snprintf(err, errlen, "'%s': libmicrohttpd could not start", cfg->listen);
-		close(m->lfd);
+	if (!(m->http = httpd_start(cfg->listen, &lim, metrics_get, m, err, errlen))) {
 		free(m);
 		return NULL;
 	}
@@ -576,15 +405,14 @@ struct metrics *metrics_start(const struct metrics_cfg *cfg, char *err,
 
 int metrics_port(const struct metrics *m)
 {
-	return m->port;
+	return httpd_port(m->http);
 }
 
 void metrics_stop(struct metrics *m)
 {
 	if (!m)
 		return;
-	MHD_stop_daemon(m->http);
-	close(m->lfd);
+	httpd_stop(m->http);
 	store_metrics_close(m->sm);
 	history_close(m->hist);
 	free(m);

@@ -19,13 +19,18 @@ typedef int (*httpd_get_cb)(struct httpd_req *req, const char *path, char **body
 /* Bounds; 0 in a field takes its default. */
 struct httpd_limits {
 	unsigned conn_max;      /* open connections at once (default 64) */
+	unsigned conn_per_ip_max; /* of them from one address (default: conn_max) */
 	unsigned timeout_s;     /* an idle connection is closed (default 10) */
-	unsigned threads;       /* threads answering (default 2) */
+	unsigned threads;       /* threads answering (default 1: an idle or slow
+				 * client holds a connection slot, never a thread) */
+	size_t conn_memory;     /* request head and buffers per connection (32 KiB) */
 };
 
-/* Listen on "ADDR:PORT" ("[v6]:PORT"; port 0 = any free) and answer GETs
- * with cb on threads of the server's own; other methods get 405. limits may
- * be NULL. Returns the server, or NULL with the reason in err. */
+/* Listen on "ADDR:PORT" ("[v6]:PORT", numeric; port 0 = any free) and answer
+ * GETs with cb on threads of the server's own. Other methods get 405, a
+ * request holding a NUL byte (which would cut its method, URI or a header
+ * short) 400, a request body is read and ignored. limits may be NULL.
+ * Returns the server, or NULL with the reason in err. */
 struct httpd *httpd_start(const char *listen, const struct httpd_limits *limits,
 			  httpd_get_cb cb, void *arg, char *err, size_t errlen);
 /* The port bound (the one chosen for port 0). */

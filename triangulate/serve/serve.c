@@ -334,6 +334,7 @@ struct serve *serve_start(const struct serve_cfg *cfg, char *err, size_t errlen)
 	}
 	s->thread_up = 1;
 	lim.conn_max = (unsigned)cfg->conn_max;
+	lim.threads = 2; /* a device or link answer takes a while: the page polls go on */
 	lim.timeout_s = (unsigned)((cfg->timeout_ms + 999) / 1000);
 	if (!(s->http = httpd_start(cfg->listen, &lim, serve_get, s, err, errlen)))
 		goto err;
