@@ -193,6 +193,43 @@ lab_mesh_start() {
 	done
 }
 
+# lab_db_traced DB N: at least N flows have a traced path in the collector's DB
+lab_db_traced() {
+	[ "$(sqlite3 "$1" 'SELECT count(DISTINCT flow_id) FROM paths' 2>/dev/null || echo 0)" -ge "$2" ]
+}
+
+# lab_db_batches_since DB MS N: N probers have stored a batch that ended at or
+# after MS (their clock, this machine's)
+lab_db_batches_since() {
+	[ "$(sqlite3 "$1" "SELECT count(DISTINCT prober_id) FROM batches WHERE end_ms >= $2" \
+		2>/dev/null || echo 0)" -ge "$3" ]
+}
+
+# lab_window_wait DB T0_MS WINDOW_S INTERVAL_MAX_MS N: wait (bounded) until all
+# N probers stored a whole window of batches that began after T0_MS, so a
+# window ending now holds nothing from before it; 1 on timeout
+lab_window_wait() {
+	lab_wait_until $((($3 + 30) * 1000)) lab_db_batches_since "$1" $(($2 + $3 * 1000 + $4)) "$5"
+}
+
+# lab_localize_json DB WINDOW_S INVENTORY OUT: localize's suspects over the
+# last WINDOW_S seconds as JSON in OUT (stderr in OUT.err)
+lab_localize_json() {
+	"$FM_BIN/triangulate" localize --db "$1" --window "$2s" --inventory "$3" --json \
+		>"$4" 2>"$4.err"
+}
+
+# lab_suspects_brief FILE: localize's JSON suspects, one per line after a
+# newline and a tab (for messages)
+lab_suspects_brief() {
+	local s
+	s=$(jq -j '.suspects[] | "\n\t\(.kind) \(.from // .device // .host)" +
+		(if .to then " -> " + .to else "" end) +
+		(if .ambiguous_with then " | \(.ambiguous_with.from) -> \(.ambiguous_with.to)" else "" end) +
+		" loss \(.loss) conf \(.confidence) flows \(.flows) lossy \(.lossy_flows)"' "$1" 2>/dev/null)
+	printf '%s' "${s:- none}"
+}
+
 # lab_no_sanitizer_reports: a test (for ALL_TESTS) that no log in $LAB_TMP
 # holds an ASan/UBSan report; run last, after the programs have exited.
 lab_no_sanitizer_reports() {

@@ -40,37 +40,9 @@ LINK_A=spine2 LINK_B=leaf3 LINK_LOSS=1
 DB=
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
-
-traced_all() {
-	[ "$(sqlite3 "$DB" 'SELECT count(DISTINCT flow_id) FROM paths' 2>/dev/null || echo 0)" \
-		-ge $((NHOSTS * (NHOSTS - 1) * FLOWS)) ]
-}
-
-# batches_since MS: every prober has stored a batch that ended at or after MS
-batches_since() {
-	[ "$(sqlite3 "$DB" "SELECT count(DISTINCT prober_id) FROM batches WHERE end_ms >= $1" \
-		2>/dev/null || echo 0)" -ge $NHOSTS ]
-}
-
-# window_wait T0_MS: wait (bounded) until a whole window of batches that began
-# after T0_MS has landed, so the window holds nothing from before it
-window_wait() {
-	lab_wait_until $(((WINDOW_S + 30) * 1000)) \
-		batches_since $(($1 + WINDOW_S * 1000 + INTERVAL_MAX_MS))
-}
-
-localize_json() {
-	"$FM_BIN/triangulate" localize --db "$DB" --window "${WINDOW_S}s" \
-		--inventory "$LAB_TMP/inventory" --json >"$1" 2>"$1.err"
-}
-
-suspects_brief() {
-	local s
-	s=$(jq -j '.suspects[] | "\n\t\(.kind) \(.from // .device // .host)" +
-		(if .to then " -> " + .to else "" end) +
-		" loss \(.loss) conf \(.confidence) flows \(.flows) lossy \(.lossy_flows)"' "$1" 2>/dev/null)
-	printf '%s' "${s:- none}"
-}
+traced_all() { lab_db_traced "$DB" $((NHOSTS * (NHOSTS - 1) * FLOWS)); }
+window_wait() { lab_window_wait "$DB" "$1" $WINDOW_S $INTERVAL_MAX_MS $NHOSTS; }
+localize_json() { lab_localize_json "$DB" $WINDOW_S "$LAB_TMP/inventory" "$1"; }
 
 bg_setup() {
 	lab_need jq sqlite3 nft prober collector triangulate
@@ -109,7 +81,7 @@ bg_quiet() {
 	check_err $? "no whole window of batches"
 	localize_json "$out"
 	check_err $? "localize failed: $(head -3 "$out.err")"
-	log_info "suspects:$(suspects_brief "$out")"
+	log_info "suspects:$(lab_suspects_brief "$out")"
 	jq -e '.suspects | length == 0' "$out" >/dev/null
 	check_err $? "background loss alone named $(jq '.suspects | length' "$out") suspects"
 	log_test "background up to $BG_MAX_PCT% per link, no fault: no suspect"
@@ -126,7 +98,7 @@ bg_link_named_alone() {
 	localize_json "$out"
 	check_err $? "localize failed: $(head -3 "$out.err")"
 	fab fault del "$fault" >/dev/null
-	log_info "suspects:$(suspects_brief "$out")"
+	log_info "suspects:$(lab_suspects_brief "$out")"
 	jq -e --arg a $LINK_A --arg b $LINK_B '.suspects | length == 1 and
 		(.[0] | .kind == "link" and .from == $a and .to == $b)' "$out" >/dev/null
 	check_err $? "not exactly link $LINK_A -> $LINK_B"

@@ -43,37 +43,9 @@ BH_A=ssw1-2 BH_B=fsw2-1 BH_SHARE=0.25
 DB=
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
-
-traced_all() {
-	[ "$(sqlite3 "$DB" 'SELECT count(DISTINCT flow_id) FROM paths' 2>/dev/null || echo 0)" \
-		-ge $((NHOSTS * (NHOSTS - 1) * FLOWS)) ]
-}
-
-# batches_since MS: every prober has stored a batch that ended at or after MS
-batches_since() {
-	[ "$(sqlite3 "$DB" "SELECT count(DISTINCT prober_id) FROM batches WHERE end_ms >= $1" \
-		2>/dev/null || echo 0)" -ge $NHOSTS ]
-}
-
-# window_wait T0_MS: wait (bounded) until a whole window of batches that began
-# after T0_MS has landed, so the window holds nothing from before it
-window_wait() {
-	lab_wait_until $(((WINDOW_S + 30) * 1000)) \
-		batches_since $(($1 + WINDOW_S * 1000 + INTERVAL_MAX_MS))
-}
-
-localize_json() {
-	"$FM_BIN/triangulate" localize --db "$DB" --window "${WINDOW_S}s" \
-		--inventory "$LAB_TMP/inventory" --json >"$1" 2>"$1.err"
-}
-
-suspects_brief() {
-	local s
-	s=$(jq -j '.suspects[] | "\n\t\(.kind) \(.from // .device // .host)" +
-		(if .to then " -> " + .to else "" end) +
-		" loss \(.loss) conf \(.confidence) flows \(.flows) lossy \(.lossy_flows)"' "$1" 2>/dev/null)
-	printf '%s' "${s:- none}"
-}
+traced_all() { lab_db_traced "$DB" $((NHOSTS * (NHOSTS - 1) * FLOWS)); }
+window_wait() { lab_window_wait "$DB" "$1" $WINDOW_S $INTERVAL_MAX_MS $NHOSTS; }
+localize_json() { lab_localize_json "$DB" $WINDOW_S "$LAB_TMP/inventory" "$1"; }
 
 bh3_setup() {
 	lab_need jq sqlite3 nft prober collector triangulate
@@ -96,7 +68,7 @@ bh3_quiet() {
 	check_err $? "no whole window of batches"
 	localize_json "$out"
 	check_err $? "localize failed: $(head -3 "$out.err")"
-	log_info "suspects:$(suspects_brief "$out")"
+	log_info "suspects:$(lab_suspects_brief "$out")"
 	jq -e '.suspects | length == 0' "$out" >/dev/null
 	check_err $? "clean fabric named $(jq '.suspects | length' "$out") suspects"
 	log_test "3-tier IPv6, 3 pods, no fault: no suspect"
@@ -119,7 +91,7 @@ bh3_named_alone() {
 	check_err $? "no whole window of batches after the fault"
 	localize_json "$out"
 	check_err $? "localize failed: $(head -3 "$out.err")"
-	log_info "blackhole dropped $(eaten) packets; suspects:$(suspects_brief "$out")"
+	log_info "blackhole dropped $(eaten) packets; suspects:$(lab_suspects_brief "$out")"
 	fab fault del "$fault" >/dev/null
 	jq -e --arg a $BH_A --arg b $BH_B '.suspects | length == 1 and
 		(.[0] | (.kind == "blackhole" or .kind == "link") and .from == $a and .to == $b)' \
@@ -129,10 +101,12 @@ bh3_named_alone() {
 }
 
 # Pending issue 13's reverse-path inference: until the flows whose every reply
-# the blackhole ate stop counting as forward loss, localize names 2-3 false
-# blackholes on their forward paths besides the right one (seen 14:01 UTC:
-# blackhole ssw1-2 -> fsw2-1 first, then fsw2-2 -> ssw2-1, fsw2-2 -> ssw2-2,
-# link fsw2-1 -> ssw1-1). FM_RUN_PENDING=1 runs it anyway.
+# the blackhole ate stop counting as forward loss, localize names 3 false
+# blackholes on their forward paths besides the right one (main 887d2a1, 14:20
+# UTC: blackhole ssw1-2 -> fsw2-1 first, right, then fsw2-1 -> ssw1-1,
+# tor2-1 -> fsw2-2, fsw2-2 -> ssw2-2, 2-3 lossy flows each: pod 2's flows to
+# other pods whose replies came down ssw1-2 -> fsw2-1). FM_RUN_PENDING=1 runs
+# it anyway.
 if [ "${FM_RUN_PENDING:-0}" != 1 ]; then
 	echo "SKIP: pending issue 13 inference: flows whose replies the blackhole eats are booked as forward loss and named as false suspects (FM_RUN_PENDING=1 runs it)"
 	exit 4

@@ -46,16 +46,7 @@ DB=
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
-traced_all() {
-	[ "$(sqlite3 "$DB" 'SELECT count(DISTINCT flow_id) FROM paths' 2>/dev/null || echo 0)" \
-		-ge $((NHOSTS * (NHOSTS - 1) * FLOWS)) ]
-}
-
-# batches_since MS: every prober has stored a batch that ended at or after MS
-batches_since() {
-	[ "$(sqlite3 "$DB" "SELECT count(DISTINCT prober_id) FROM batches WHERE end_ms >= $1" \
-		2>/dev/null || echo 0)" -ge $NHOSTS ]
-}
+traced_all() { lab_db_traced "$DB" $((NHOSTS * (NHOSTS - 1) * FLOWS)); }
 
 # fires: the hook's fire events so far, one compact JSON each
 fires() { jq -c 'select(.event == "fire")' "$HOOK" 2>/dev/null; }
@@ -106,7 +97,7 @@ wf_quiet_while_settling() {
 	lab_wait_until 150000 traced_all
 	check_err $? "not every flow traced within 150 s"
 	# and one more whole window of traced, clean data
-	lab_wait_until 30000 batches_since $(($(now_ms) + ${WINDOW%s} * 1000 + 2200))
+	lab_window_wait "$DB" "$(now_ms)" "${WINDOW%s}" 2200 $NHOSTS
 	check_err $? "no batches for a whole window after tracing"
 	[ "$(nfires)" -eq 0 ]
 	check_err $? "alerts on a clean fabric: $(fires_brief)"
@@ -154,12 +145,12 @@ wf_device() {
 		check_device device tor2-1 --loss 2
 }
 
-# Pending issue 13's reverse-path inference and ambiguous suspects: until
-# then localize names, for this blackhole, the upstream link fsw1-1 -> ssw1-2
-# (with two pods it carries exactly the same flows: an ambiguous pair, but
-# named alone) and 3-4 links on the paths of flows whose replies it ate
-# (tor1-1 -> h2, ssw1-1 -> fsw1-1, ssw2-1 -> fsw1-2, ssw2-2 -> fsw1-2), and
-# the watch alerts on what localize names. FM_RUN_PENDING=1 runs it anyway.
+# Pending issue 13's reverse-path inference: localize names the right
+# ambiguous pair (fsw1-1 -> ssw1-2 | ssw1-2 -> fsw2-1: with two pods they
+# carry the same flows) but also the pairs ssw2-2 -> fsw1-2 | fsw2-2 -> ssw2-2
+# and ssw2-1 -> fsw1-2 | fsw2-2 -> ssw2-1, the forward paths of pod 2's flows
+# whose replies it ate, and one of those first (main 887d2a1); the watch
+# alerts on what localize names. FM_RUN_PENDING=1 runs it anyway.
 wf_reply_eating_blackhole() {
 	if [ "${FM_RUN_PENDING:-0}" != 1 ]; then
 		echo "SKIP: blackhole stage pending issue 13 inference (replies eaten on the reverse path booked as forward loss; FM_RUN_PENDING=1 runs it)"

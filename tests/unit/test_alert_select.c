@@ -226,6 +226,16 @@ Test(alert_select, host_named_for_its_one_lossy_uplink_alerts_once)
 	cr_expect(!in[1].explained, "the uplink alerts");
 	free(in);
 }
+Test(alert_select, a_firing_suspect_is_not_explained_by_its_own_alert)
+{
+	static const struct t_fault f[] = { { "leaf2", NULL, 0.02 }, { 0 } };
+	struct suspect named[] = { t_sus(SUSPECT_DEVICE, "leaf2", NULL) };
+	struct alert_input *in = t_select(f, named, 1, named, 1);
+
+	cr_expect(!in[0].explained && !in[0].held, "its figures must reach its alert");
+	free(in);
+}
+
 Test(alert_select, same_link_as_two_kinds_is_one_alert)
 {
 	static const struct t_fault f[] = { { "spine2", "leaf2", 0.03 }, { 0 } };

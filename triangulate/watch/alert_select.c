@@ -359,6 +359,8 @@ static int sel_explained(const struct model *m, const struct suspect_list *sus,
 		return 1;
 	}
 	for (size_t j = 0; j < nfiring; j++) {
+		if (alert_suspect_same(&firing[j], s))
+			continue; /* its own alert: it keeps it up to date */
 		if (alert_select_explains(m, &firing[j], s))
 			return 1;
 		if (marked && sel_mark(m, &firing[j], wmark) &&
