@@ -220,7 +220,7 @@ static double fit_relaxed_lr(const struct fit *f, uint32_t l, struct terms *t)
 #define BG_TOP_OVER_MEAN 3.0
 #define BG_ROUNDS 3
 #define BG_POOLED (BG_CLASSES - 1)
-#define BG_LEARN_MIN_LINKS 64 /* fewer links: the null is BG_PRIOR_LOSS */
+#define BG_LEARN_MIN_LINKS 32 /* fewer links: the null is BG_PRIOR_LOSS */
 #define BG_PRIOR_LOSS 1e-4
 
 /* Tier of each device: hops from the nearest host (0) over the links in
