@@ -40,7 +40,10 @@ serve_setup() {
 	# shellcheck disable=SC2086 # HOSTS is a list
 	lab_mesh_start "flows=8 rate=40 proto=udp port=31338" $HOSTS -- --interval 2s || return 1
 	lab_wait_until 20000 test -s "$DB" || { echo "no database"; return 1; }
-	"$FM_BIN/triangulate" serve --db "$DB" --inventory "$LAB_TMP/inventory" \
+	# the names come from the inventory loaded into the store, as for every command
+	"$FM_BIN/triangulate" inventory load "$LAB_TMP/inventory" --db "$DB" >/dev/null ||
+		{ echo "inventory load failed"; return 1; }
+	"$FM_BIN/triangulate" serve --db "$DB" \
 		--listen 127.0.0.1:0 --window 20s --refresh 1s --since 10m \
 		>"$LAB_TMP/serve.out" 2>>"$LAB_TMP/serve.log" &
 	LAB_PIDS+=($!)

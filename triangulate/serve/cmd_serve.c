@@ -17,7 +17,7 @@ static const struct opt_spec serve_opts[] = {
 	{ "db", 'd', OPT_STR, offsetof(struct serve_cfg, db), 0, 0, NULL, "URL",
 	  "the same as --store" },
 	{ "inventory", 0, OPT_STR, offsetof(struct serve_cfg, inventory), 0, 0, NULL,
-	  "FILE", "inventory file mapping addresses to device names" },
+	  "FILE", "inventory file mapping addresses to device names (default: the one loaded into the store)" },
 	{ "window", 'w', OPT_MS, offsetof(struct serve_cfg, window_ms), 5000,
 	  86400e3, "2m", "DURATION", "the heatmap and suspects cover this last stretch" },
 	{ "slice", 0, OPT_MS, offsetof(struct serve_cfg, slice_ms), 0, 86400e3, "0",

@@ -8,6 +8,7 @@
 #include "httpd.h"
 #include "json_out.h"
 #include "inventory.h"
+#include "inventory_source.h"
 #include "query.h"
 
 #include <errno.h>
@@ -321,8 +322,14 @@ struct serve *serve_start(const struct serve_cfg *cfg, char *err, size_t errlen)
 	s->cfg = *cfg;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->wake, NULL);
-	if (cfg->inventory && !(s->inv = inventory_file_open(cfg->inventory, err, errlen)))
-		goto err;
+	{
+		int none;
+
+		/* names as every command gives them: the --inventory file, else
+		 * the one loaded into the store */
+		if (!(s->inv = inventory_source_open(cfg->inventory, cfg->db, &none, err, errlen)))
+			goto err;
+	}
 	/* the first page has data, or the reason it has none */
 	if (serve_refresh(s) < 0) {
 		snprintf(err, errlen, "%s", s->error);
