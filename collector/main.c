@@ -1,6 +1,7 @@
 /* collector: entry point; parses flags from the option table, opens the store
  * and keys, and runs the server until SIGTERM/SIGINT. */
 #include "keys.h"
+#include "inventory_source.h"
 #include "log.h"
 #include "metrics.h"
 #include "opts.h"
@@ -28,6 +29,7 @@ struct collector_cfg {
 	long long ingest_budget_mib; /* frame bytes held by all connections */
 	const char *keys;        /* per-prober keys file; unset = no auth */
 	const char *plan;        /* probe plan served to probers that ask; unset = none */
+	const char *inventory;   /* inventory file loaded into the store; unset = none */
 	const char *port_file;   /* write the bound port here (for --listen :0) */
 	const char *metrics_listen; /* ADDR:PORT of the Prometheus metrics; unset = off */
 	int verbose;             /* log debug messages */
@@ -61,6 +63,9 @@ static const struct opt_spec collector_opts[] = {
 	  "require HMAC-signed frames; lines prober<TAB>hex-key (two per prober during a rotation); re-read on SIGHUP" },
 	{ "plan", 0, OPT_STR, offsetof(struct collector_cfg, plan), 0, 0, NULL, "FILE",
 	  "serve each prober its targets from this plan (triangulate plan) when it asks; re-read on SIGHUP" },
+	{ "inventory", 'i', OPT_STR, offsetof(struct collector_cfg, inventory), 0, 0, NULL, "FILE",
+	  "load this inventory into the store, where every triangulate command finds it; "
+	  "re-read on SIGHUP" },
 	{ "port-file", 0, OPT_STR, offsetof(struct collector_cfg, port_file), 0, 0, NULL, "FILE",
 	  "write the bound TCP port to FILE once listening" },
 	{ "metrics-listen", 0, OPT_STR, offsetof(struct collector_cfg, metrics_listen), 0, 0, NULL,
@@ -69,7 +74,7 @@ static const struct opt_spec collector_opts[] = {
 };
 
 static struct server *collector_server;
-static volatile sig_atomic_t collector_reload; /* SIGHUP: re-read --plan, --keys */
+static volatile sig_atomic_t collector_reload; /* SIGHUP: re-read --plan, --keys, --inventory */
 static volatile sig_atomic_t collector_stopping; /* SIGTERM, SIGINT */
 
 static void collector_signal_handle(int sig)
@@ -80,6 +85,25 @@ static void collector_signal_handle(int sig)
 		collector_stopping = 1;
 	if (collector_server)
 		server_stop(collector_server);
+}
+
+/* At start and on SIGHUP: the inventory file into the store, where every
+ * triangulate command finds it. Returns 0, or -1 when it did not load (the
+ * store keeps the one before). */
+static int collector_inventory_load(const char *path, const char *db)
+{
+	char err[512];
+	int changed;
+
+	if (!path)
+		return 0;
+	if (inventory_source_load(path, db, &changed, err, sizeof(err)) < 0) {
+		log_msg(LOG_ERR, "inventory: %s", err);
+		return -1;
+	}
+	log_msg(LOG_INFO, "inventory %s %s the store", path,
+		changed ? "loaded into" : "unchanged in");
+	return 0;
 }
 
 /* SIGHUP: the plan file again. A plan that does not load leaves the one
@@ -186,8 +210,10 @@ int main(int argc, char **argv)
 		}
 	}
 	store = store_open(NULL, cfg.db, err, sizeof(err));
-	if (!store) {
-		log_msg(LOG_ERR, "store: %s", err);
+	if (!store || collector_inventory_load(cfg.inventory, cfg.db) < 0) {
+		if (!store)
+			log_msg(LOG_ERR, "store: %s", err);
+		store_close(store);
 		keyring_free(keys);
 		plan_targets_free(plan);
 		return 1;
@@ -254,6 +280,7 @@ int main(int argc, char **argv)
 		collector_reload = 0;
 		collector_plan_reload(cfg.plan, &plan);
 		collector_keys_reload(cfg.keys, &keys);
+		collector_inventory_load(cfg.inventory, cfg.db);
 	}
 	st = server_stats(collector_server);
 	log_msg(LOG_INFO,

@@ -13,8 +13,10 @@
 # shellcheck disable=SC2317,SC2034 # test functions run through ALL_TESTS
 
 ALL_TESTS="
-	query_device_dropping
+	query_device_at_the_faulty_link_is_healthy
 	query_device_healthy
+	query_verdicts_agree_with_localize
+	query_watch_dig_in_command_works_verbatim
 	query_link
 	query_suspects_history
 	query_bad_names
@@ -29,11 +31,12 @@ declare -A ADDR
 
 tri() { "$FM_BIN/triangulate" "$@"; }
 
-# q CMD ARGS...: a query over this lab's database (10 s window, last minute)
+# q CMD ARGS...: a query over this lab's database, with the inventory the
+# watch loaded into it (no --inventory: every command finds the stored one)
 q() {
 	local cmd=$1
 	shift
-	tri "$cmd" "$@" --db "$DB" --inventory "$LAB_TMP/inventory"
+	tri "$cmd" "$@" --db "$DB"
 }
 
 query_setup() {
@@ -54,7 +57,7 @@ query_setup() {
 	sleep 16 # the 10 s window fills with lossy intervals; the watch sees it
 }
 
-query_device_dropping() {
+query_device_at_the_faulty_link_is_healthy() {
 	local js t0 t1
 	RET=0
 	t0=$(date +%s%N)
@@ -62,9 +65,11 @@ query_device_dropping() {
 	check_err $? "device leaf2 failed"
 	t1=$(date +%s%N)
 	log_info "device leaf2 answered in $(((t1 - t0) / 1000000)) ms: $(jq -c '{verdict, loss, confidence, detail}' <<<"$js")"
-	jq -e '.verdict == "dropping" and .dropping and .confidence > 0.9
+	# the device is fine; one of its links drops, and the answer says which
+	jq -e '.verdict == "healthy" and (.dropping | not)
+		and (.detail | startswith("healthy; its link spine1 -> leaf2 is dropping"))
 		and .loss > 0.01 and .loss < 0.15' <<<"$js" >/dev/null
-	check_err $? "leaf2 not found dropping ~${LOSS_PCT}%: $(jq -c '{verdict, loss, detail}' <<<"$js")"
+	check_err $? "leaf2 not healthy with spine1 -> leaf2 dropping ~${LOSS_PCT}%: $(jq -c '{verdict, loss, detail}' <<<"$js")"
 	jq -e '[.links[] | select(.suspect)] == [.links[] | select(.from == "spine1" and .to == "leaf2")]
 		and ([.links[] | select(.suspect)] | length) == 1' <<<"$js" >/dev/null
 	check_err $? "suspect links of leaf2 are not exactly spine1 -> leaf2: $(jq -c '[.links[] | select(.suspect)]' <<<"$js")"
@@ -72,13 +77,46 @@ query_device_dropping() {
 	jq -e '(.pairs | length) > 0 and all(.pairs[]; (.target == "h3" or .target == "h4")
 		and .prober != "h3" and .prober != "h4")' <<<"$js" >/dev/null
 	check_err $? "affected pairs wrong: $(jq -c .pairs <<<"$js")"
-	jq -e '(.history | length) == 6 and .history[-1].verdict == "dropping"
-		and .history[0].verdict != "dropping"' <<<"$js" >/dev/null
+	jq -e '(.history | length) == 6 and .history[-1].verdict == "healthy"
+		and .history[0].verdict != "healthy"' <<<"$js" >/dev/null
 	check_err $? "slices of the last minute: $(jq -c '[.history[].verdict]' <<<"$js")"
-	q device leaf2 --window 10s --since 1m >"$LAB_TMP/leaf2.txt"
-	grep -q '^device leaf2: dropping (confidence' "$LAB_TMP/leaf2.txt"
-	check_err $? "text answer: $(head -2 "$LAB_TMP/leaf2.txt")"
-	log_test "device leaf2: dropping, spine1 -> leaf2 the suspect link, pairs to h3/h4"
+	q device spine1 --window 10s --since 1m >"$LAB_TMP/spine1.txt"
+	grep -q '^device spine1: healthy' "$LAB_TMP/spine1.txt" &&
+		grep -q 'its link spine1 -> leaf2 is dropping' "$LAB_TMP/spine1.txt"
+	check_err $? "text answer: $(head -3 "$LAB_TMP/spine1.txt")"
+	log_test "device leaf2 and spine1: healthy; their link spine1 -> leaf2 is dropping"
+}
+
+# device, link and localize over the same (default, the watch's) window name
+# the same fault, as the same kind
+query_verdicts_agree_with_localize() {
+	local loc dev lnk
+	RET=0
+	loc=$(q localize --window 10s --json)
+	check_err $? "localize failed"
+	dev=$(q device spine1 --window 10s --json)
+	lnk=$(q link spine1 leaf2 --window 10s --json)
+	jq -e '.suspects[0] | .kind == "link" and .from == "spine1" and .to == "leaf2"' \
+		<<<"$loc" >/dev/null &&
+		jq -e '.verdict == "healthy"' <<<"$dev" >/dev/null &&
+		jq -e '.verdict == "dropping"' <<<"$lnk" >/dev/null
+	check_err $? "localize $(jq -c '[.suspects[] | .name]' <<<"$loc"), device $(jq -c .verdict <<<"$dev"), link $(jq -c .verdict <<<"$lnk")"
+	log_test "device, link and localize agree: link spine1 -> leaf2"
+}
+
+# the watch's log line prints a command to dig in; run it exactly as printed
+query_watch_dig_in_command_works_verbatim() {
+	local cmd out
+	RET=0
+	cmd=$(grep -o 'dig in: [^;]*' "$LAB_TMP/watch.log" | grep 'spine1 leaf2' | head -1)
+	cmd=${cmd#dig in: }
+	[ -n "$cmd" ]
+	check_err $? "no dig-in command in the watch log: $(tail -3 "$LAB_TMP/watch.log")"
+	out=$(PATH="$FM_BIN:$PATH" bash -c "$cmd" 2>&1)
+	check_err $? "'$cmd' failed: $out"
+	grep -q '^link spine1 -> leaf2: dropping' <<<"$out"
+	check_err $? "'$cmd' printed: $(head -3 <<<"$out")"
+	log_test "the watch's dig-in command works as printed: $cmd"
 }
 
 query_device_healthy() {

@@ -92,15 +92,18 @@ static int t_run(int (*cmd)(int, char **), char **text, int argc, ...)
 
 #define T_UNTIL "--until=1800000000000"
 
-Test(query, device_behind_the_faulty_link_is_dropping, .init = t_setup,
-     .fini = t_teardown)
+Test(query, device_at_one_end_of_the_faulty_link_is_healthy_and_names_the_link,
+     .init = t_setup, .fini = t_teardown)
 {
 	char *out;
 	int rc = t_run(cmd_device, &out, 8, "device", "leaf2", "--db", t_db,
 		       "--inventory", t_inv, T_UNTIL, "--json");
 
 	cr_assert_eq(rc, 0);
-	cr_assert(strstr(out, "\"verdict\": \"dropping\""), "%s", out);
+	cr_assert(strstr(out, "\"verdict\": \"healthy\", \"dropping\": false, "
+			      "\"detail\": \"healthy; its link spine1 -> leaf2 is dropping: "),
+		  "%s", out);
+	cr_assert(strstr(out, "\"window_ms\": 30000"), "the watch's window: %s", out);
 	cr_assert(strstr(out, "{\"from\": \"spine1\", \"to\": \"leaf2\", \"loss\": 0.0"),
 		  "%s", out);
 	cr_assert(strstr(out, "\"suspect\": true"), "%s", out);
@@ -276,8 +279,8 @@ Test(query, look_back_after_retention_shows_the_fault_from_rollups)
 				   "--inventory", t_inv, T_UNTIL, "--since=10d", "--json"), 0);
 		hit = strstr(out, want);
 		cr_assert(hit, "pass %d: %s", pass, out);
-		cr_assert(strstr(hit, "\"verdict\": \"dropping\"}") ==
-				  strchr(hit, '}') - strlen("\"verdict\": \"dropping\""),
+		cr_assert(strstr(hit, "\"verdict\": \"healthy\"}") ==
+				  strchr(hit, '}') - strlen("\"verdict\": \"healthy\""),
 			  "pass %d: %.120s", pass, hit);
 		free(out);
 		if (pass)

@@ -37,7 +37,7 @@ static const struct opt_spec localize_opts[] = {
 	{ "db", 'd', OPT_STR, offsetof(struct localize_cfg, db), 0, 0, NULL, "URL",
 	  "the same as --store" },
 	{ "window", 'w', OPT_MS, offsetof(struct localize_cfg, window_ms), 1000,
-	  366.0 * 86400000, "10m", "DUR", "with --db: the flows of this window, ending now" },
+	  366.0 * 86400000, "30s", "DUR", "with --db: the flows of this window, ending now (the watch's)" },
 	{ "inventory", 'i', OPT_STR, offsetof(struct localize_cfg, inventory), 0, 0,
 	  NULL, "FILE", "inventory file (default with --db: the one loaded into it)" },
 	{ "json", 'j', OPT_FLAG, offsetof(struct localize_cfg, json), 0, 0, NULL,

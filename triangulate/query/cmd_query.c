@@ -49,7 +49,7 @@ struct query_cfg {
 static const struct opt_spec query_opts[] = {
 	QUERY_COMMON_OPTS,
 	{ "window", 'w', OPT_MS, offsetof(struct query_cfg, window_ms), 1000,
-	  86400e3, "10m", "DURATION", "localize over this last stretch for 'now'" },
+	  86400e3, "30s", "DURATION", "localize over this last stretch for 'now' (the watch's window)" },
 	{ "bucket", 'b', OPT_MS, offsetof(struct query_cfg, bucket_ms), 0,
 	  86400e3, "0", "DURATION",
 	  "slice of the look-back localized on its own (0: 1h, or since/24 in whole "
@@ -169,7 +169,22 @@ static void subject_judge(const struct fabric_view *v, const struct query_subjec
 	if (dev)
 		verdict_from_suspect(q, dev, dev->kind == SUSPECT_HOST ? "sick host" : "dropping",
 				     dev->kind == SUSPECT_HOST ? "host" : "device");
-	else if (link && nlink > 1) {
+	else if ((link || hole) && !s->is_link) {
+		const struct suspect *x = link ? link : hole;
+		char more[32] = "";
+
+		/* a device at one end of a faulty link is healthy: the link is
+		 * what to drain, and localize names the link, not the device */
+		verdict_from_suspect(q, x, "healthy", "link");
+		if (nlink > 1)
+			snprintf(more, sizeof(more), " (worst of %u)", nlink);
+		snprintf(q->detail, sizeof(q->detail),
+			 "healthy; its link %s -> %s is %s%s: %.3g%% loss (95%% %.3g-%.3g%%), "
+			 "%llu of %llu flows lossy", x->from, x->to,
+			 link ? "dropping" : "a partial blackhole", more, 100 * x->loss_ratio,
+			 100 * x->loss_lo, 100 * x->loss_hi, (unsigned long long)x->lossy_flows,
+			 (unsigned long long)x->flows);
+	} else if (link && nlink > 1) {
 		char one[sizeof(q->detail)];
 
 		/* say how many, with the worst as the example */
@@ -604,10 +619,10 @@ out:
 static int query_subject_run(int argc, char **argv, int is_link)
 {
 	static const char dev_synopsis[] =
-		"triangulate device NAME --db FILE [--window 10m] [--since 6h] "
+		"triangulate device NAME --db FILE [--window 30s] [--since 6h] "
 		"[--inventory FILE] [--json]";
 	static const char link_synopsis[] =
-		"triangulate link A B --db FILE [--window 10m] [--since 6h] "
+		"triangulate link A B --db FILE [--window 30s] [--since 6h] "
 		"[--inventory FILE] [--json]";
 	struct query_cfg cfg = { 0 };
 	struct query_answer a = { 0 };

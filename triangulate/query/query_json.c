@@ -4,6 +4,7 @@
 #include "query.h"
 
 #include <inttypes.h>
+#include <string.h>
 #include <math.h>
 
 static void json_link_write(FILE *out, const struct query_link *l)
@@ -50,7 +51,7 @@ static int json_answer_write(FILE *out, const struct query_answer *a)
 		a->now_ms, a->window_ms, a->since_ms);
 	json_string_write(out, a->verdict);
 	fprintf(out, ", \"dropping\": %s, \"detail\": ",
-		a->confidence > 0 ? "true" : "false");
+		a->confidence > 0 && strcmp(a->verdict, "healthy") ? "true" : "false");
 	json_string_write(out, a->detail);
 	fprintf(out,
 		", \"confidence\": %.6g,\n \"loss\": %.6g, \"loss_lo\": %.6g, "
