@@ -764,6 +764,28 @@ err:
 	return -1;
 }
 
+int wire_batch_spool_dropped_set(uint8_t *buf, size_t len, uint32_t dropped)
+{
+	size_t off;
+
+	/* header, name, seq start end, four u64 health counters, links_down */
+	if (len < WIRE_HEADER_LEN + 1 || buf[7] != WIRE_BATCH ||
+	    (wire_header_flags(buf) & WIRE_FLAG_AUTH)) {
+		errno = EINVAL;
+		return -1;
+	}
+	off = WIRE_HEADER_LEN + 1 + buf[WIRE_HEADER_LEN] + 24 + 32 + 4;
+	if (off + 4 > len) {
+		errno = EINVAL;
+		return -1;
+	}
+	buf[off] = (uint8_t)(dropped >> 24);
+	buf[off + 1] = (uint8_t)(dropped >> 16);
+	buf[off + 2] = (uint8_t)(dropped >> 8);
+	buf[off + 3] = (uint8_t)dropped;
+	return 0;
+}
+
 void wire_batch_free(struct wire_batch *b)
 {
 	free(b->flows);

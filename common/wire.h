@@ -196,6 +196,11 @@ uint32_t wire_header_flags(const uint8_t *hdr);
 void wire_mac(const uint8_t *key, size_t keylen, const uint8_t *data,
 	      size_t len, uint8_t out[WIRE_MAC_LEN]);
 
+/* Set the health.spool_dropped field of an encoded, unsigned BATCH frame
+ * (the prober fills it when it sends the batch, not when it spools it).
+ * 0, or -1 with EINVAL when buf is not such a frame. */
+int wire_batch_spool_dropped_set(uint8_t *buf, size_t len, uint32_t dropped);
+
 /* Append HMAC-SHA256(key, frame) to a whole encoded frame, setting the AUTH
  * flag and growing the payload length (realloc of *buf). 0, or -1 with errno. */
 int wire_frame_sign(uint8_t **buf, size_t *len, const uint8_t *key,

@@ -107,7 +107,6 @@ struct prober {
 	int any_epfd;   /* both sets, for sleeps longer than a tick */
 	int up_fd_registered;
 	uint32_t up_events;
-	uint32_t dropped_unreported; /* spool drops not yet in a sent batch */
 	struct dump_ring *dump;      /* recent packets for --dump, or NULL */
 	char name[WIRE_NAME_MAX];
 };
@@ -208,7 +207,9 @@ static void interval_report(struct prober *pr, uint64_t start_ns, uint64_t end_n
 	}
 	if (pr->pw && pathwatch_interval(pr->pw, &b, mono_ns()) < 0)
 		log_msg(LOG_ERR, "paths of this interval: %s", strerror(errno));
-	b.health.spool_dropped = pr->dropped_unreported;
+	/* spool drops are filled in when a batch is sent (spool_dropped_assign):
+	 * a count carried by a batch that is itself dropped would be lost */
+	b.health.spool_dropped = 0;
 	b.seq = spool_seq_next(pr->sp);
 	if (!b.seq) {
 		log_msg(LOG_ERR, "spool: cannot advance batch seq: %s", strerror(errno));
@@ -222,13 +223,10 @@ static void interval_report(struct prober *pr, uint64_t start_ns, uint64_t end_n
 		log_msg(LOG_ERR, "batch %llu: spool: %s", (unsigned long long)b.seq, strerror(errno));
 		goto out;
 	}
-	pr->dropped_unreported = 0;
 	dropped = spool_dropped_take(pr->sp);
 	if (dropped)
 		log_msg(LOG_WARN, "spool full: dropped %u oldest batches (%llu in all)", dropped,
 			(unsigned long long)spool_dropped_total(pr->sp));
-	/* this batch is already encoded: the next one carries these drops */
-	pr->dropped_unreported += dropped;
 	log_msg(LOG_DEBUG, "batch %llu: %u flows, %u paths, %zu spooled", (unsigned long long)b.seq,
 		b.nflows, b.npaths, spool_count(pr->sp));
 out:
@@ -366,6 +364,8 @@ static int prober_setup(struct prober *pr, char *err, size_t errlen)
 			.tcp_port = (uint16_t)pr->cfg.tcp_port,
 			.rate_pps = pr->cfg.resp_rate,
 			.burst = pr->cfg.resp_burst,
+			.global_rate_pps = pr->cfg.resp_global_rate,
+			.global_burst = pr->cfg.resp_global_burst,
 			.ipv6 = !pr->cfg.no_ipv6,
 		};
 

@@ -30,6 +30,8 @@ struct prober_cfg {
 	long long tcp_port;       /* our responder's TCP port, 0 = off */
 	double resp_rate;         /* responder answers/s per source */
 	double resp_burst;        /* responder bucket depth per source */
+	double resp_global_rate;  /* responder answers/s, all sources; 0 default */
+	double resp_global_burst; /* responder bucket depth, all sources; 0 default */
 	int no_responder;         /* do not answer probes */
 	int no_ipv6;              /* responder: IPv4 only */
 	int keep_caps;            /* do not drop capabilities (debugging) */

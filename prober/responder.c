@@ -16,7 +16,8 @@
 #define RESP_BATCH 32
 #define RESP_SETS 4096 /* counter table: RESP_SETS x RESP_WAYS flows */
 #define RESP_WAYS 4
-#define RESP_BUCKETS 4096
+#define RESP_BUCKETS 4096 /* per-source buckets: RESP_BUCKETS / RESP_RATE_WAYS sets */
+#define RESP_RATE_WAYS 4
 #define RESP_FD_MAX 6
 
 struct resp_count {
@@ -33,7 +34,8 @@ struct resp_bucket {
 	uint8_t addr[16];
 	uint8_t used;
 	double tokens;
-	int64_t refill_ms;
+	int64_t refill_ms; /* tokens are as of this time */
+	int64_t last_ms;   /* last probe from addr (for eviction) */
 };
 
 enum resp_fd_kind { RESP_UDP, RESP_TCP_RAW, RESP_TCP_MUTE };
@@ -48,6 +50,7 @@ struct responder {
 	size_t nfds;
 	struct resp_count *counts;     /* RESP_SETS * RESP_WAYS */
 	struct resp_bucket *buckets;   /* RESP_BUCKETS */
+	struct resp_bucket global;     /* every source together */
 	struct responder_stats stats;
 };
 
@@ -105,25 +108,68 @@ uint32_t responder_count_bump(struct responder *r, const uint8_t addr[16],
 	return 1;
 }
 
+/* Add the credit of the time since the bucket's last refill, capped at
+ * burst; a clock that went back adds nothing. */
+static void bucket_refill(struct resp_bucket *b, int64_t now_ms, double rate_pps, double burst)
+{
+	if (now_ms > b->refill_ms) {
+		b->tokens += (double)(now_ms - b->refill_ms) * rate_pps / 1000.0;
+		if (b->tokens > burst)
+			b->tokens = burst;
+		b->refill_ms = now_ms;
+	}
+}
+
+/* The source's bucket: its own slot in its set, or the least recently used
+ * slot taken over with the tokens it holds (an unused slot starts full). */
+static struct resp_bucket *bucket_find(struct responder *r, const uint8_t addr[16], int64_t now_ms)
+{
+	struct resp_bucket *set, *victim;
+	uint32_t h = hash_mix(addr, 16, 2166136261u);
+
+	set = &r->buckets[(h % (RESP_BUCKETS / RESP_RATE_WAYS)) * RESP_RATE_WAYS];
+	victim = &set[0];
+	for (int i = 0; i < RESP_RATE_WAYS; i++) {
+		if (set[i].used && memcmp(set[i].addr, addr, 16) == 0)
+			return &set[i];
+		if (!set[i].used || (victim->used && set[i].last_ms < victim->last_ms))
+			victim = &set[i];
+	}
+	if (!victim->used) {
+		victim->used = 1;
+		victim->tokens = r->cfg.burst;
+		victim->refill_ms = now_ms;
+	}
+	/* a taken-over slot keeps its tokens: a new address is no reason for
+	 * a fresh burst (that was the bypass: two sources sharing a slot
+	 * reset it to full on every alternation) */
+	memcpy(victim->addr, addr, 16);
+	return victim;
+}
+
 int responder_rate_allow(struct responder *r, const uint8_t addr[16], int64_t now_ms)
 {
-	struct resp_bucket *b = &r->buckets[hash_mix(addr, 16, 2166136261u) % RESP_BUCKETS];
+	struct resp_bucket *b = bucket_find(r, addr, now_ms);
+	struct resp_bucket *g = &r->global;
 
-	if (!b->used || memcmp(b->addr, addr, 16) != 0) {
-		memcpy(b->addr, addr, 16);
-		b->used = 1;
-		b->tokens = r->cfg.burst;
-		b->refill_ms = now_ms;
+	if (!g->used) { /* the first probe starts the clock, with a full burst */
+		g->used = 1;
+		g->tokens = r->cfg.global_burst;
+		g->refill_ms = now_ms;
 	}
-	if (now_ms > b->refill_ms) {
-		b->tokens += (double)(now_ms - b->refill_ms) * r->cfg.rate_pps / 1000.0;
-		if (b->tokens > r->cfg.burst)
-			b->tokens = r->cfg.burst;
-		b->refill_ms = now_ms;
-	}
-	if (b->tokens < 1.0)
+	b->last_ms = now_ms;
+	bucket_refill(b, now_ms, r->cfg.rate_pps, r->cfg.burst);
+	bucket_refill(g, now_ms, r->cfg.global_rate_pps, r->cfg.global_burst);
+	if (b->tokens < 1.0) {
+		r->stats.rate_limited++;
 		return 0;
+	}
+	if (g->tokens < 1.0) {
+		r->stats.global_limited++;
+		return 0;
+	}
 	b->tokens -= 1.0;
+	g->tokens -= 1.0;
 	return 1;
 }
 
@@ -134,6 +180,10 @@ struct responder *responder_new_detached(const struct responder_cfg *cfg)
 	if (!r)
 		return NULL;
 	r->cfg = *cfg;
+	if (r->cfg.global_rate_pps <= 0)
+		r->cfg.global_rate_pps = RESPONDER_GLOBAL_RATE_PPS_DEFAULT;
+	if (r->cfg.global_burst <= 0)
+		r->cfg.global_burst = RESPONDER_GLOBAL_BURST_DEFAULT;
 	r->counts = calloc(RESP_SETS * RESP_WAYS, sizeof(*r->counts));
 	r->buckets = calloc(RESP_BUCKETS, sizeof(*r->buckets));
 	if (!r->counts || !r->buckets) {
@@ -483,10 +533,8 @@ static void resp_udp_ready(struct responder *r, int fd, int family)
 			continue;
 		}
 		addr16_from_sa(&rx[i].from, a16);
-		if (!responder_rate_allow(r, a16, ms_of_ns(rx[i].rx_ns))) {
-			r->stats.rate_limited++;
-			continue;
-		}
+		if (!responder_rate_allow(r, a16, ms_of_ns(rx[i].rx_ns)))
+			continue; /* counted by the limiter */
 		m.type = PROBE_REPLY;
 		m.count = responder_count_bump(r, a16, family == AF_INET6 ?
 				ntohs(((struct sockaddr_in6 *)&rx[i].from)->sin6_port) :
@@ -570,11 +618,17 @@ static void resp_tcp_ready(struct responder *r, int fd, int family)
 			t6->sin6_family = AF_INET6;
 			t6->sin6_addr = back.dst.v6;
 		}
-		addr16_from_sa(&rx.from, a16);
-		if (!responder_rate_allow(r, a16, ms_of_ns(rx.rx_ns))) {
-			r->stats.rate_limited++;
+		/* a reply is never larger than its probe (no amplification):
+		 * our RST|ACK carries the timestamp option, so a SYN shorter than
+		 * that is not answered (faultmesh SYNs carry it too) */
+		if ((family == AF_INET && (size_t)n < 20 + PROBE_TCP_LEN) ||
+		    (family == AF_INET6 && (size_t)n < PROBE_TCP_LEN)) {
+			r->stats.malformed++;
 			continue;
 		}
+		addr16_from_sa(&rx.from, a16);
+		if (!responder_rate_allow(r, a16, ms_of_ns(rx.rx_ns)))
+			continue; /* counted by the limiter */
 		back.sport = dport;
 		back.dport = sport;
 		/* the flow id rides in the seq number's top 16 bits */

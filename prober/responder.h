@@ -9,18 +9,29 @@
 
 struct responder;
 
+/* A small multiple of a large mesh's probe rate into one responder (100
+ * probers x 50 probes/s = 5,000/s): README "Security". */
+#define RESPONDER_GLOBAL_RATE_PPS_DEFAULT 20000.0
+#define RESPONDER_GLOBAL_BURST_DEFAULT 5000.0
+
 struct responder_cfg {
 	uint16_t udp_port;  /* UDP port to answer on */
 	uint16_t tcp_port;  /* TCP port to answer SYN probes on, 0 = off */
 	double rate_pps;    /* per-source answer rate */
 	double burst;       /* per-source bucket depth, in probes */
+	/* all sources together (0: the defaults below): a flood from many
+	 * addresses gets no more than this */
+	double global_rate_pps;
+	double global_burst;
 	int ipv6;           /* also answer over IPv6 */
 };
 
 struct responder_stats {
 	uint64_t answered;     /* replies sent */
 	uint64_t rate_limited; /* probes dropped by the per-source bucket */
-	uint64_t malformed;    /* UDP datagrams that were not faultmesh probes */
+	uint64_t global_limited; /* probes dropped by the all-sources bucket */
+	uint64_t malformed;    /* datagrams/segments that were not faultmesh probes
+				* (a SYN smaller than our reply is not answered) */
 	uint64_t send_errors;  /* replies the kernel refused */
 };
 
@@ -40,7 +51,12 @@ void responder_close(struct responder *r);
 uint32_t responder_count_bump(struct responder *r, const uint8_t addr[16],
 			      uint16_t sport, uint8_t proto, uint32_t flow_id,
 			      uint32_t session, int64_t now_ms);
-/* Per-source token bucket: 1 when a probe from addr may be answered now. */
+/* Per-source token bucket, then the global one: 1 when a probe from addr may
+ * be answered now (both buckets pay), 0 when either is empty. Sources are
+ * kept in a set-associative table with their address; a source that takes a
+ * slot over from another inherits that slot's tokens (refilled only for the
+ * time elapsed), so sources sharing a set, or cycling through it, never get
+ * more than the set's elapsed-time credit. */
 int responder_rate_allow(struct responder *r, const uint8_t addr[16], int64_t now_ms);
 /* A responder with tables but no sockets (tests). */
 struct responder *responder_new_detached(const struct responder_cfg *cfg);

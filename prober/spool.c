@@ -1,5 +1,8 @@
 /* Spool: files DIR/NNNNNNNNNNNNNNNNNNNN.batch hold one encoded frame each;
- * DIR/seq holds the last seq handed out. Every write goes to a temp file that
+ * DIR/seq holds the last seq handed out; DIR/drops the drop accounting
+ * ("total reported last_dropped_seq assigned_seq assigned_count"). A batch
+ * dropped for space is first renamed to .dropped, then counted in DIR/drops,
+ * then unlinked, so a crash in between counts it once (on open). Every write goes to a temp file that
  * is fsync'd and renamed, then the directory is fsync'd, so a crash leaves
  * either the old or the new state, never a torn batch. */
 #include "spool.h"
@@ -29,7 +32,12 @@ struct spool {
 	struct spool_item *items; /* ascending seq */
 	size_t n, cap;
 	uint32_t dropped_new;
-	uint64_t dropped_total;
+	uint64_t dropped_total;    /* batches ever dropped for space */
+	uint64_t dropped_reported; /* of them, carried by an acknowledged batch */
+	uint64_t dropped_last_seq; /* the newest seq counted as dropped */
+	uint64_t assigned_seq;     /* the batch carrying the unreported drops; 0 none */
+	uint32_t assigned_count;
+	int scan_recounted;        /* the open finished a drop: rewrite DIR/drops */
 };
 
 static void spool_path(const struct spool *s, uint64_t seq, char *out, size_t len)
@@ -75,6 +83,39 @@ err:
 	return -1;
 }
 
+static int spool_drops_write(struct spool *s)
+{
+	char buf[128];
+	int n = snprintf(buf, sizeof(buf), "%" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %u\n",
+			 s->dropped_total, s->dropped_reported, s->dropped_last_seq,
+			 s->assigned_seq, s->assigned_count);
+
+	return write_all_sync(s->dirfd, "drops.tmp", "drops", buf, (size_t)n);
+}
+
+static int spool_drops_read(struct spool *s)
+{
+	char buf[128];
+	int fd = openat(s->dirfd, "drops", O_RDONLY | O_CLOEXEC);
+	ssize_t r;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	r = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (r <= 0)
+		return 0;
+	buf[r] = '\0';
+	if (sscanf(buf, "%" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %u", &s->dropped_total,
+		   &s->dropped_reported, &s->dropped_last_seq, &s->assigned_seq,
+		   &s->assigned_count) != 5 ||
+	    s->dropped_reported > s->dropped_total) {
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
 static int item_cmp(const void *a, const void *b)
 {
 	const struct spool_item *x = a, *y = b;
@@ -118,6 +159,18 @@ static int spool_scan(struct spool *s)
 		unsigned long long seq;
 		struct stat st;
 
+		if (strlen(de->d_name) == 28 && !strcmp(de->d_name + 20, ".dropped")) {
+			/* a drop cut short by a crash: count it if DIR/drops has
+			 * not yet, then finish it */
+			seq = strtoull(de->d_name, &end, 10);
+			if (end == de->d_name + 20 && seq > s->dropped_last_seq) {
+				s->dropped_total++;
+				s->dropped_last_seq = seq;
+				s->scan_recounted = 1;
+			}
+			unlinkat(s->dirfd, de->d_name, 0);
+			continue;
+		}
 		if (strlen(de->d_name) != 26 || strcmp(de->d_name + 20, ".batch"))
 			continue;
 		errno = 0;
@@ -185,8 +238,24 @@ struct spool *spool_open(const char *dir, uint64_t max_bytes, char *err, size_t 
 	} else if (errno != ENOENT) {
 		goto err;
 	}
-	if (spool_scan(s) < 0)
+	if (spool_drops_read(s) < 0 || spool_scan(s) < 0)
 		goto err;
+	if (s->scan_recounted && spool_drops_write(s) < 0)
+		goto err;
+	if (s->assigned_seq) {
+		/* the carrier batch is gone (dropped by an older version, or
+		 * deleted by hand): its count goes back to the unreported */
+		int held = 0;
+
+		for (size_t i = 0; i < s->n; i++)
+			held |= s->items[i].seq == s->assigned_seq;
+		if (!held) {
+			s->assigned_seq = 0;
+			s->assigned_count = 0;
+			if (spool_drops_write(s) < 0)
+				goto err;
+		}
+	}
 	return s;
 err:
 	snprintf(err, errlen, "spool %s: %s", dir, strerror(errno));
@@ -232,6 +301,49 @@ static int spool_unlink(struct spool *s, size_t i)
 	return 0;
 }
 
+/* Drop the i-th batch for space, counted exactly once (see the top). */
+static int spool_drop(struct spool *s, size_t i)
+{
+	char path[PATH_MAX], dropped[PATH_MAX];
+	const char *name;
+	uint64_t seq = s->items[i].seq;
+
+	spool_path(s, seq, path, sizeof(path));
+	name = strrchr(path, '/') + 1;
+	snprintf(dropped, sizeof(dropped), "%020" PRIu64 ".dropped", seq);
+	if (renameat(s->dirfd, name, s->dirfd, dropped) < 0 || fsync(s->dirfd) < 0)
+		return -1;
+	s->dropped_total++;
+	if (seq > s->dropped_last_seq)
+		s->dropped_last_seq = seq;
+	if (spool_drops_write(s) < 0)
+		return -1;
+	unlinkat(s->dirfd, dropped, 0);
+	s->bytes -= s->items[i].bytes;
+	memmove(&s->items[i], &s->items[i + 1], (s->n - i - 1) * sizeof(*s->items));
+	s->n--;
+	s->dropped_new++;
+	return 0;
+}
+
+uint32_t spool_dropped_assign(struct spool *s, uint64_t seq)
+{
+	uint64_t unreported = s->dropped_total - s->dropped_reported;
+
+	if (s->assigned_seq)
+		return s->assigned_seq == seq ? s->assigned_count : 0;
+	if (!unreported)
+		return 0;
+	s->assigned_seq = seq;
+	s->assigned_count = unreported > UINT32_MAX ? UINT32_MAX : (uint32_t)unreported;
+	if (spool_drops_write(s) < 0) {
+		s->assigned_seq = 0;
+		s->assigned_count = 0;
+		return (uint32_t)-1;
+	}
+	return s->assigned_count;
+}
+
 int spool_batch_append(struct spool *s, uint64_t seq, const uint8_t *buf, size_t len)
 {
 	char path[PATH_MAX];
@@ -250,12 +362,15 @@ int spool_batch_append(struct spool *s, uint64_t seq, const uint8_t *buf, size_t
 		return -1;
 	}
 	while (s->bytes > s->max_bytes && s->n > 1) {
-		size_t i = s->items[0].seq == seq ? 1 : 0;
+		size_t i = 0;
 
-		if (spool_unlink(s, i) < 0)
+		/* never the new batch, nor the one carrying the drop count */
+		while (i < s->n && (s->items[i].seq == seq || s->items[i].seq == s->assigned_seq))
+			i++;
+		if (i == s->n)
+			break;
+		if (spool_drop(s, i) < 0)
 			return -1;
-		s->dropped_new++;
-		s->dropped_total++;
 	}
 	if (s->last_seq < seq)
 		s->last_seq = seq;
@@ -319,8 +434,19 @@ err:
 int spool_batch_remove(struct spool *s, uint64_t seq)
 {
 	for (size_t i = 0; i < s->n; i++)
-		if (s->items[i].seq == seq)
+		if (s->items[i].seq == seq) {
+			if (seq == s->assigned_seq) {
+				/* acknowledged: its drops are in the database now.
+				 * Recorded before the file goes: a crash between
+				 * resends a batch the collector already holds */
+				s->dropped_reported += s->assigned_count;
+				s->assigned_seq = 0;
+				s->assigned_count = 0;
+				if (spool_drops_write(s) < 0)
+					return -1;
+			}
 			return spool_unlink(s, i);
+		}
 	errno = ENOENT;
 	return -1;
 }

@@ -31,9 +31,20 @@ int spool_batch_read(const struct spool *s, uint64_t seq, uint8_t **buf, size_t 
 /* Delete the batch with that seq (acknowledged). 0; -1 with errno ENOENT
  * when it is not held (already removed or dropped), or another errno. */
 int spool_batch_remove(struct spool *s, uint64_t seq);
-/* Batches dropped for space since the last call (and the total so far). */
+/* Batches dropped for space since the last call (for the log), and the
+ * total ever dropped from this spool (durable across restarts). */
 uint32_t spool_dropped_take(struct spool *s);
 uint64_t spool_dropped_total(const struct spool *s);
+
+/* Drop accounting, kept durably in the spool (DIR/drops), so every dropped
+ * batch reaches the collector's database exactly once: the drops not yet
+ * reported ride on one batch at a time, assigned when it is sent and fixed
+ * until its ACK (resends carry the same count; that batch is never dropped
+ * for space meanwhile). spool_batch_remove of that batch (its ACK) marks
+ * them reported. Returns the count the batch with this seq carries (0 for
+ * every other batch while one holds an assignment); (uint32_t)-1 with errno
+ * if the state cannot be written. */
+uint32_t spool_dropped_assign(struct spool *s, uint64_t seq);
 uint64_t spool_bytes(const struct spool *s);
 
 #endif

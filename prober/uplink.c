@@ -262,6 +262,7 @@ static int uplink_batch_next(struct uplink *u)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		uint64_t seq = spool_seq_at(u->sp, i);
+		uint32_t dropped;
 		uint8_t *buf;
 		size_t len;
 
@@ -270,6 +271,14 @@ static int uplink_batch_next(struct uplink *u)
 		if (spool_batch_read(u->sp, seq, &buf, &len) < 0) {
 			if (errno == ENOENT) /* dropped for space meanwhile */
 				continue;
+			return -1;
+		}
+		/* the spool's unreported drops ride on this batch if it is
+		 * their carrier (the same count on every resend) */
+		dropped = spool_dropped_assign(u->sp, seq);
+		if (dropped == (uint32_t)-1 ||
+		    wire_batch_spool_dropped_set(buf, len, dropped) < 0) {
+			free(buf);
 			return -1;
 		}
 		u->last_sent_seq = seq;

@@ -2,8 +2,15 @@
  * protocol, flow id and session) and the per-source token bucket. */
 #include "prober/responder.h"
 
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 static const struct responder_cfg cfg = { .udp_port = 31338, .rate_pps = 100, .burst = 10 };
 
@@ -73,5 +80,204 @@ Test(responder, token_bucket_per_source)
 	for (int i = 0; i < 50; i++)
 		allowed += responder_rate_allow(r, a, 60000);
 	cr_assert_eq(allowed, 10, "refill is capped at the burst");
+	responder_close(r);
+}
+
+/* FNV-1a of an address: the limiter's slot hash (the old table was direct
+ * mapped on it, the new one is 4-way set associative on the same hash). */
+static uint32_t t_fnv(const uint8_t a[16])
+{
+	uint32_t h = 2166136261u;
+
+	for (int i = 0; i < 16; i++)
+		h = (h ^ a[i]) * 16777619u;
+	return h;
+}
+
+/* n source addresses (198.18.x.y) that all share one limiter slot. */
+static void colliding_addrs(uint8_t out[][16], int n)
+{
+	int found = 0;
+
+	for (uint32_t i = 1; i < (1u << 16) && found < n; i++) {
+		uint8_t a[16];
+
+		addr_make(a, 0);
+		a[14] = (uint8_t)(i >> 8);
+		a[15] = (uint8_t)i;
+		if (found == 0 || t_fnv(a) % 4096 == t_fnv(out[0]) % 4096)
+			memcpy(out[found++], a, 16);
+	}
+	cr_assert_eq(found, n, "found %d colliding addresses", found);
+}
+
+/* Sources sharing a limiter slot used to reset it to a full burst on every
+ * alternation (2 sources at 50k probes/s got 149,928 of 149,999 answered).
+ * Now each gets at most its own budget: burst + rate x time. */
+Test(responder, colliding_sources_get_no_more_than_per_source_budget)
+{
+	struct responder_cfg c = cfg; /* 100 pps, burst 10 per source */
+	struct responder *r;
+	uint8_t src[8][16];
+
+	c.global_rate_pps = 1e9; /* the per-source limit alone */
+	c.global_burst = 1e9;
+	colliding_addrs(src, 8);
+	for (int nsrc = 2; nsrc <= 8; nsrc *= 4) {
+		long allowed = 0, sent = 150000;
+		double budget = nsrc * (c.burst + c.rate_pps * 3.0);
+
+		r = responder_new_detached(&c);
+		/* 50k probes/s for 3 s, the sources taking turns */
+		for (long i = 0; i < sent; i++)
+			allowed += responder_rate_allow(r, src[i % nsrc], 1000 + i / 50);
+		cr_expect_leq(allowed, (long)budget,
+			      "%d colliding sources got %ld of %ld answered (budget %.0f)", nsrc,
+			      allowed, sent, budget);
+		cr_expect_geq(allowed, 2 * (long)(c.rate_pps * 3.0) * 9 / 10,
+			      "the limiter starved its sources (%ld answered)", allowed);
+		responder_close(r);
+	}
+}
+
+/* 200 sources each within its own rate still get no more than the global
+ * budget together (all 200 used to be answered in full); and the documented
+ * default applies when none is set. */
+Test(responder, many_source_flood_held_to_global_budget)
+{
+	struct responder_cfg c = cfg;
+	struct responder *r;
+	long allowed = 0;
+
+	c.global_rate_pps = 1000;
+	c.global_burst = 100;
+	r = responder_new_detached(&c);
+	/* 200 sources x 50 probes/s for 3 s: 30,000 probes, each source
+	 * under its 100/s, together 10x the global rate */
+	for (long i = 0; i < 30000; i++) {
+		uint8_t a[16];
+
+		addr_make(a, 0);
+		a[14] = (uint8_t)(i % 200 / 100);
+		a[15] = (uint8_t)(i % 200);
+		allowed += responder_rate_allow(r, a, 1000 + i / 10);
+	}
+	cr_expect_leq(allowed, 100 + 1000 * 3, "200 sources got %ld answered", allowed);
+	cr_expect_geq(allowed, 1000 * 3 * 9 / 10, "the global budget was not used (%ld)", allowed);
+	responder_close(r);
+
+	/* defaults: a burst of RESPONDER_GLOBAL_BURST_DEFAULT in one instant */
+	r = responder_new_detached(&cfg);
+	allowed = 0;
+	for (long i = 0; i < 20000; i++) {
+		uint8_t a[16];
+
+		addr_make(a, 0);
+		a[13] = (uint8_t)(i >> 8);
+		a[14] = (uint8_t)i;
+		allowed += responder_rate_allow(r, a, 5000);
+	}
+	cr_expect_eq(allowed, (long)RESPONDER_GLOBAL_BURST_DEFAULT, "default global burst: %ld",
+		     allowed);
+	responder_close(r);
+}
+
+/* ---- TCP replies on a private loopback ---- */
+
+static uint16_t t_csum(const uint8_t *p, size_t n, uint32_t sum)
+{
+	for (size_t i = 0; i + 1 < n; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (n & 1)
+		sum += (uint32_t)p[n - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* Send a SYN from 127.0.0.1:sport to 127.0.0.1:dport with optlen bytes of
+ * options (0, or 12: NOP NOP timestamps) through a raw socket. */
+static void t_syn_send(int fd, uint16_t sport, uint16_t dport, size_t optlen)
+{
+	uint8_t seg[32] = { 0 }, pseudo[12 + 32];
+	struct sockaddr_in to = { .sin_family = AF_INET };
+	size_t len = 20 + optlen;
+	uint16_t sum;
+
+	seg[0] = (uint8_t)(sport >> 8), seg[1] = (uint8_t)sport;
+	seg[2] = (uint8_t)(dport >> 8), seg[3] = (uint8_t)dport;
+	seg[4] = 0x00, seg[5] = 0x07, seg[6] = 0x12, seg[7] = 0x34; /* flow 7 */
+	seg[12] = (uint8_t)((len / 4) << 4);
+	seg[13] = 0x02; /* SYN */
+	seg[14] = 0xff, seg[15] = 0xff;
+	if (optlen) {
+		seg[20] = 1, seg[21] = 1, seg[22] = 8, seg[23] = 10;
+		seg[27] = 1; /* tsval 1 */
+	}
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	memcpy(pseudo, (uint8_t[]){ 127, 0, 0, 1, 127, 0, 0, 1, 0, 6, 0, (uint8_t)len }, 12);
+	memcpy(pseudo + 12, seg, len);
+	sum = t_csum(pseudo, 12 + len, 0);
+	seg[16] = (uint8_t)(sum >> 8), seg[17] = (uint8_t)sum;
+	cr_assert_eq(sendto(fd, seg, len, 0, (struct sockaddr *)&to, sizeof(to)), (ssize_t)len);
+}
+
+/* The largest reply (IPv4 total length) seen from dport to sport within
+ * 300 ms, while letting the responder run; 0 if none. */
+static size_t t_reply_len(struct responder *r, int cap, uint16_t sport, uint16_t dport)
+{
+	size_t biggest = 0;
+	int fds[8];
+	size_t nfds = responder_fds(r, fds, 8);
+
+	for (int round = 0; round < 30; round++) {
+		uint8_t pkt[256];
+		ssize_t n;
+
+		for (size_t i = 0; i < nfds; i++)
+			responder_fd_ready(r, fds[i]);
+		while ((n = recv(cap, pkt, sizeof(pkt), MSG_DONTWAIT)) >= 40) {
+			size_t ihl = (size_t)(pkt[0] & 0xf) * 4;
+
+			if ((size_t)n < ihl + 14 || (pkt[ihl] << 8 | pkt[ihl + 1]) != dport ||
+			    (pkt[ihl + 2] << 8 | pkt[ihl + 3]) != sport)
+				continue;
+			if ((size_t)(pkt[2] << 8 | pkt[3]) > biggest)
+				biggest = (size_t)(pkt[2] << 8 | pkt[3]);
+		}
+		usleep(10000);
+	}
+	return biggest;
+}
+
+/* A reply is never larger than what was received: a 40-byte SYN (no
+ * options) used to get a 52-byte RST|ACK; a 52-byte faultmesh SYN (with
+ * the timestamp option) still gets its 52-byte answer. */
+Test(responder, tcp_reply_never_larger_than_its_probe)
+{
+	struct responder_cfg c = { .udp_port = 40000, .tcp_port = 40001, .rate_pps = 1000,
+				   .burst = 100 };
+	char err[256];
+	struct responder *r;
+	int raw;
+	size_t got;
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root for a private network namespace and raw sockets");
+	cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare: %s", strerror(errno));
+	cr_assert_eq(system("ip link set lo up"), 0);
+	r = responder_open(&c, err, sizeof(err));
+	cr_assert_not_null(r, "%s", err);
+	raw = socket(AF_INET, SOCK_RAW, IPPROTO_TCP);
+	cr_assert_geq(raw, 0);
+
+	t_syn_send(raw, 5555, 40001, 0);
+	got = t_reply_len(r, raw, 5555, 40001);
+	cr_expect(got <= 40, "a 40-byte SYN got a %zu-byte reply", got);
+
+	t_syn_send(raw, 5556, 40001, 12);
+	got = t_reply_len(r, raw, 5556, 40001);
+	cr_expect_eq(got, 52, "a 52-byte SYN with timestamps got a %zu-byte reply", got);
+	close(raw);
 	responder_close(r);
 }
