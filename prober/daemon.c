@@ -655,9 +655,10 @@ static void stats_log(const struct prober *pr)
 		struct responder_stats s;
 
 		responder_stats_get(pr->resp, &s);
-		log_msg(LOG_INFO, "responder: answered %llu, rate-limited %llu, malformed %llu, send errors %llu",
+		log_msg(LOG_INFO, "responder: answered %llu, rate-limited %llu (per source) %llu (global), malformed %llu, send errors %llu",
 			(unsigned long long)s.answered, (unsigned long long)s.rate_limited,
-			(unsigned long long)s.malformed, (unsigned long long)s.send_errors);
+			(unsigned long long)s.global_limited, (unsigned long long)s.malformed,
+			(unsigned long long)s.send_errors);
 	}
 	if (pr->up)
 		log_msg(LOG_INFO, "uplink: %llu batches acknowledged, %zu spooled",
