@@ -23,7 +23,7 @@ struct localize_cfg {
 	long long window_ms;      /* ... over this window ending now */
 	const char *inventory;    /* inventory v1 file (optional) */
 	int json;                 /* JSON instead of the table */
-	const char *method;       /* faultmesh, 007 or fbtracert */
+	const char *method;       /* faultmesh, flock, 007 or fbtracert */
 	double background_loss;   /* 0: learned; else healthy links lose at most this */
 	double alpha;             /* 0: the default; family-wise false-alarm probability */
 	int stats;                /* model and fit figures on stderr */
@@ -43,7 +43,7 @@ static const struct opt_spec localize_opts[] = {
 	{ "json", 'j', OPT_FLAG, offsetof(struct localize_cfg, json), 0, 0, NULL,
 	  NULL, "print one JSON object instead of a table" },
 	{ "method", 'm', OPT_STR, offsetof(struct localize_cfg, method), 0, 0,
-	  "faultmesh", "NAME", "faultmesh, or a baseline: 007, fbtracert" },
+	  "faultmesh", "NAME", "faultmesh, or a baseline: flock, 007, fbtracert" },
 	{ "background-loss", 0, OPT_DOUBLE,
 	  offsetof(struct localize_cfg, background_loss), 1e-9, 0.5, NULL, "RATE",
 	  "override: every healthy link loses at most this (default: learned from the "
