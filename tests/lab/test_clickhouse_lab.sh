@@ -69,6 +69,14 @@ all_stored_since() {
 	[ "$(chq "SELECT uniqExact(prober) FROM batches FINAL WHERE stored_ms >= $1")" = 6 ]
 }
 
+# every host named holds at least 2 unacknowledged batches in its spool
+spools_hold() {
+	local h
+	for h in "$@"; do
+		[ "$(find "$LAB_TMP/spool.$h" -name '*.batch' | wc -l)" -ge 2 ] || return 1
+	done
+}
+
 localized() {
 	tri localize --store "$CH" --window 10s --inventory "$LAB_TMP/inventory" --json \
 		>"$LAB_TMP/loc.json" 2>>"$LAB_TMP/tri.log" &&
@@ -76,7 +84,15 @@ localized() {
 			"$LAB_TMP/loc.json" >/dev/null
 }
 
-ch_link_fault_localized() {
+ch_link_fault_# every host named holds at least 2 unacknowledged batches in its spool
+spools_hold() {
+	local h
+	for h in "$@"; do
+		[ "$(find "$LAB_TMP/spool.$h" -name '*.batch' | wc -l)" -ge 2 ] || return 1
+	done
+}
+
+localized() {
 	local js
 	RET=0
 	lab_wait_until 90000 localized
@@ -109,9 +125,8 @@ ch_restart_nothing_acked_meanwhile() {
 	"$CHL" stop "$LAB_TMP/ch"
 	down_at=$(date +%s)
 	# batches pile up in the probers' spools: the collector acknowledges none
-	for h in $HOSTS; do
-		lab_wait_until 20000 test "$(find "$LAB_TMP/spool.$h" -name '*.batch' | wc -l)" -ge 2
-	done
+	# shellcheck disable=SC2086 # HOSTS is a list
+	lab_wait_until 30000 spools_hold $HOSTS
 	for h in $HOSTS; do
 		spooled=$((spooled + $(find "$LAB_TMP/spool.$h" -name '*.batch' | wc -l)))
 	done
