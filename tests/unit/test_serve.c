@@ -123,6 +123,18 @@ Test(serve, summary_names_the_faulty_link_as_the_report_does)
 	free(r);
 }
 
+Test(serve, suspects_api_is_the_one_suspect_shape)
+{
+	char *r = t_request("GET", "/api/suspects");
+
+	cr_assert_eq(t_status(r), 200, "%.300s", r);
+	cr_assert(strstr(r, "{\"version\": 1, "), "%s", r);
+	cr_assert(strstr(r, "\"kind\": \"link\""), "%s", r);
+	cr_assert(strstr(r, "\"name\": \"spine1 -> leaf2\""), "%s", r);
+	cr_assert(strstr(r, "\"lossy_flows\": "), "%s", r);
+	free(r);
+}
+
 Test(serve, link_api_is_the_query_answer)
 {
 	char *r = t_request("GET", "/api/link/spine1/leaf2");

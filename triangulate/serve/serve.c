@@ -10,8 +10,10 @@
 #include "inventory.h"
 #include "inventory_source.h"
 #include "query.h"
+#include "suspect_json.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,10 +22,11 @@
 
 #define SERVE_NAME_MAX QUERY_NAME_MAX
 
-/* One gathered window, written by both report writers. */
+/* One gathered window, written by both report writers, and its suspects
+ * in the one suspect shape. */
 struct serve_snap {
-	char *json, *html;
-	size_t json_len, html_len;
+	char *json, *html, *suspects;
+	size_t json_len, html_len, suspects_len;
 };
 
 struct serve {
@@ -70,6 +73,30 @@ static int serve_render(const struct freport_ops *ops, const struct freport *r,
 	return 0;
 }
 
+/* The window's suspects (its whole fit: what drops now) in the one shape
+ * of schemas/suspect.md. */
+static int serve_suspects_render(const struct freport *r, char **buf, size_t *len)
+{
+	FILE *f = open_memstream(buf, len);
+	int rc = 0;
+
+	if (!f)
+		return -1;
+	fprintf(f, "{\"version\": %d, \"since_ms\": %" PRId64 ", \"until_ms\": %" PRId64
+		", \"suspects\": [", SUSPECT_JSON_VERSION, r->since_ms, r->until_ms);
+	for (size_t i = 0; i < r->day.sus.n && rc == 0; i++) {
+		fprintf(f, "%s\n  ", i ? "," : "");
+		rc = suspect_json_write(f, &r->day.sus.v[i]);
+	}
+	fprintf(f, "]}\n");
+	if (fclose(f) || rc < 0) {
+		free(*buf);
+		*buf = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 /* Gather the window ending now and swap it in; on failure the previous one
  * stays and the reason is kept for /api/status. */
 static int serve_refresh(struct serve *s)
@@ -88,7 +115,8 @@ static int serve_refresh(struct serve *s)
 			   s->cfg.down_after_ms, err, sizeof(err)) < 0)
 		goto out;
 	if (serve_render(&freport_json_ops, &r, &n.json, &n.json_len) < 0 ||
-	    serve_render(&freport_html_ops, &r, &n.html, &n.html_len) < 0) {
+	    serve_render(&freport_html_ops, &r, &n.html, &n.html_len) < 0 ||
+	    serve_suspects_render(&r, &n.suspects, &n.suspects_len) < 0) {
 		snprintf(err, sizeof(err), "writing the page: %s", strerror(errno));
 		goto out;
 	}
@@ -107,6 +135,7 @@ out:
 	pthread_mutex_unlock(&s->lock);
 	free(n.json);
 	free(n.html);
+	free(n.suspects);
 	return rc;
 }
 
@@ -249,11 +278,18 @@ static int serve_get(struct httpd_req *req, const char *path, char **body,
 		*body = serve_copy(serve_page_subject, strlen(serve_page_subject), len);
 		return 200;
 	}
-	if (!strcmp(path, "/api/summary") || !strcmp(path, "/api/report.html")) {
-		int want_json = path[5] == 's';
+	if (!strcmp(path, "/api/summary") || !strcmp(path, "/api/report.html") ||
+	    !strcmp(path, "/api/suspects")) {
+		int want_json = strcmp(path, "/api/report.html") != 0;
+		int want_suspects = !strcmp(path, "/api/suspects");
 
 		pthread_mutex_lock(&s->lock);
-		if (want_json && s->snap.json) {
+		if (want_suspects && s->snap.suspects) {
+			*body = serve_copy(s->snap.suspects, s->snap.suspects_len, len);
+		} else if (want_suspects) {
+			*body = serve_json_error(s->error[0] ? s->error : "no data gathered yet", len);
+			status = 503;
+		} else if (want_json && s->snap.json) {
 			*body = serve_copy(s->snap.json, s->snap.json_len, len);
 		} else if (!want_json && s->snap.html) {
 			*body = serve_copy(s->snap.html, s->snap.html_len, len);
@@ -371,6 +407,7 @@ void serve_stop(struct serve *s)
 	inventory_free(s->inv);
 	free(s->snap.json);
 	free(s->snap.html);
+	free(s->snap.suspects);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->wake);
 	free(s);

@@ -51,11 +51,12 @@ const char serve_page_fabric[] =
 	"<div id=\"report\"></div>\n<script>\n\"use strict\";\n" SERVE_JS_POLL
 	"const open=new Map();\n"
 	"function key(s){return s.kind+' '+s.from+(s.to?' '+s.to:'');}\n"
-	"function name(s){return s.kind+' '+s.from+(s.to?' \\u2192 '+s.to:'');}\n"
-	/* the suspects of the whole-window fit are the ones dropping now */
-	"function suspectsShow(sum){const now=document.getElementById('now'),"
+	"function name(s){return s.kind+' '+s.name;}\n"
+	/* the suspects of the whole-window fit (/api/suspects, in the one
+	 * suspect shape) are the ones dropping now */
+	"function suspectsShow(sus){const now=document.getElementById('now'),"
 	"res=document.getElementById('resolved'),seen=new Set();now.replaceChildren();"
-	"for(const s of sum.suspects){if(!(s.loss>0))continue;const k=key(s);seen.add(k);"
+	"for(const s of sus.suspects){const k=key(s);seen.add(k);"
 	"open.set(k,s);const li=el('li','suspect-now');li.dataset.key=k;"
 	"const a=el('a','fault',name(s));a.href=subjectHref(s.from,s.to);li.append(a,"
 	"': '+pct(s.loss)+' loss, confidence '+(+s.confidence).toFixed(3)+', '+s.lossy_flows+"
@@ -76,7 +77,7 @@ const char serve_page_fabric[] =
 	"()=>{location.href=subjectHref(l.dataset.from,l.dataset.to);});"
 	"for(const g of r.querySelectorAll('g.device'))g.addEventListener('click',"
 	"()=>{location.href=subjectHref(g.dataset.name);});}\n"
-	"poll(async()=>{const sum=await getJSON('/api/summary');"
+	"poll(async()=>{const sum=await getJSON('/api/suspects');"
 	"const r=await fetch('/api/report.html',{cache:'no-store'});"
 	"if(!r.ok)throw new Error('report HTTP '+r.status);const html=await r.text();"
 	"suspectsShow(sum);reportShow(html);});\n"
