@@ -5,6 +5,8 @@
 #include "textio.h"
 
 #include <errno.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -33,7 +35,46 @@ struct targets_source {
 	struct target_spec *res_list;
 	size_t res_n;
 	char res_err[512];
+	int self_warned; /* said once that the list holds this host's address */
 };
+
+/* Whether a is one of this host's (this namespace's) own addresses. */
+static int ts_addr_is_local(const struct sockaddr_storage *a, const struct ifaddrs *ifs)
+{
+	for (const struct ifaddrs *i = ifs; i; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != a->ss_family)
+			continue;
+		if (a->ss_family == AF_INET &&
+		    !memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+			    &((const struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr,
+			    sizeof(struct in_addr)))
+			return 1;
+		if (a->ss_family == AF_INET6 &&
+		    !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			    &((const struct sockaddr_in6 *)(void *)i->ifa_addr)->sin6_addr,
+			    sizeof(struct in6_addr)))
+			return 1;
+	}
+	return 0;
+}
+
+/* A target that is this host itself crosses no link and only measures the
+ * host: say so, once per process, naming the line. */
+static void ts_self_check(struct targets_source *s, const struct target_spec *v, size_t n)
+{
+	struct ifaddrs *ifs;
+
+	if (s->self_warned || getifaddrs(&ifs) < 0)
+		return;
+	for (size_t i = 0; i < n && !s->self_warned; i++) {
+		if (ts_addr_is_local(&v[i].addr, ifs)) {
+			log_msg(LOG_WARN, "%s: target '%s' is this host's own address: its probes "
+				"cross no link and say nothing about the fabric", s->name, v[i].host);
+			s->self_warned = 1;
+		}
+	}
+	freeifaddrs(ifs);
+}
 
 struct targets_source *targets_source_open(const struct targets_source_cfg *cfg)
 {
@@ -109,6 +150,7 @@ int targets_source_first(struct targets_source *s, volatile sig_atomic_t *stop,
 		free(text);
 		return -1;
 	}
+	ts_self_check(s, *out, *n);
 	ts_keep(s, text, len);
 	return 0;
 }
@@ -177,6 +219,7 @@ int targets_source_take(struct targets_source *s, struct target_spec **out, size
 	if (rc > 0) {
 		*out = s->res_list;
 		*n = s->res_n;
+		ts_self_check(s, *out, *n);
 		ts_keep(s, s->res_text, s->res_len);
 	} else {
 		/* a broken text is not kept: the list in use stays the one

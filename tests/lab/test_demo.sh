@@ -13,6 +13,7 @@
 
 ALL_TESTS="
 	demo_names_injected_link
+	demo_dig_in_commands_work_as_printed
 	demo_tears_down
 "
 
@@ -23,7 +24,8 @@ demo_names_injected_link() {
 	local rc result
 	RET=0
 	FM_LAB=$LAB_NAME FM_DEMO_INTERVAL=2s "$LAB_ROOT/scripts/demo" --loss 3 --flows 4 --settle 15 \
-		--timeout 90 --keep-report "$LAB_TMP/report" >"$LAB_TMP/demo.out" 2>&1
+		--timeout 90 --keep-report "$LAB_TMP/report" --db "$LAB_TMP/demo.db" \
+		>"$LAB_TMP/demo.out" 2>&1
 	rc=$?
 	result=$(grep '^demo: RESULT' "$LAB_TMP/demo.out")
 	log_info "${result#demo: }"
@@ -35,6 +37,26 @@ demo_names_injected_link() {
 	grep -q 'dig in: triangulate link ' "$LAB_TMP/demo.out"
 	check_err $? "no query command printed"
 	log_test "demo: the alert names the injected link"
+}
+
+# every "dig in:" command the demo printed, copied and run as printed, after
+# the demo has torn its lab down (the database stays where they point)
+demo_dig_in_commands_work_as_printed() {
+	local cmd out n=0
+	RET=0
+	while IFS= read -r cmd; do
+		n=$((n + 1))
+		out=$(PATH="$FM_BIN:$PATH" bash -c "$cmd" 2>&1)
+		check_err $? "'$cmd' failed: $(head -3 <<<"$out")"
+		case $cmd in
+		"triangulate link "*)
+			grep -q 'dropping' <<<"$out"
+			check_err $? "'$cmd' does not show the link dropping: $(head -12 <<<"$out")" ;;
+		esac
+	done < <(sed -n 's/^ *dig in: //p' "$LAB_TMP/demo.out" | sort -u)
+	[ "$n" -ge 3 ]
+	check_err $? "only $n dig-in commands printed"
+	log_test "demo: its $n dig-in commands work as printed"
 }
 
 demo_tears_down() {

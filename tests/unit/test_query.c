@@ -370,3 +370,14 @@ Test(query, localize_from_a_store_without_an_inventory_refuses, .init = t_setup,
 	cr_assert(strstr(out, "\"suspects\": ["), "%s", out);
 	free(out);
 }
+
+Test(query, suspects_without_a_watch_says_it_needs_one, .init = t_setup, .fini = t_teardown)
+{
+	char *out;
+	int rc = t_run(cmd_suspects, &out, 4, "suspects", "--db", t_db, T_UNTIL);
+
+	cr_assert_eq(rc, 0);
+	cr_assert(strstr(out, "no triangulate watch recorded a round in "), "%s", out);
+	cr_assert(strstr(out, "a running 'triangulate watch --db "), "%s", out);
+	free(out);
+}

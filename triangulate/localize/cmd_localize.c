@@ -150,6 +150,14 @@ int cmd_localize(int argc, char **argv)
 	}
 	if (window_localize_run(&req, &res, err, sizeof(err)) < 0)
 		goto fail;
+	if (cfg.db && res.nflows == 0) {
+		char win[32];
+
+		/* no data is no evidence either way: never "no suspects" alone */
+		fprintf(stderr, "triangulate localize: no observations in the last %s of %s: "
+			"nothing to localize (are the probers reporting?)\n",
+			opts_duration_format(win, sizeof(win), cfg.window_ms), cfg.db);
+	}
 	if (cfg.stats)
 		fprintf(stderr,
 			"triangulate localize: %zu flows (%zu with '*' hops, %zu resolved; "

@@ -717,6 +717,7 @@ int cmd_suspects(int argc, char **argv)
 	struct episodes_ctx ec = { 0 };
 	struct history *h = NULL;
 	const char *file;
+	uint64_t rounds = 0;
 	int64_t now_ms;
 	char err[512];
 	int idx = opts_parse(suspects_opts, OPTS_LEN(suspects_opts), &cfg, argc,
@@ -739,9 +740,19 @@ int cmd_suspects(int argc, char **argv)
 	if (!(h = history_open(cfg.db, err, sizeof(err))))
 		goto fail;
 	if (history_episodes_query(h, now_ms - cfg.since_ms, now_ms + 1,
-				   history_episode_add, &ec) != 0) {
+				   history_episode_add, &ec) != 0 ||
+	    history_rounds_count(h, now_ms - cfg.since_ms, now_ms + 1, &rounds) != 0) {
 		snprintf(err, sizeof(err), "%s: %s", cfg.db, history_error(h));
 		goto fail;
+	}
+	if (!rounds) {
+		char since[32];
+
+		/* an empty history is not a clean fabric: nobody was looking */
+		fprintf(cfg.json ? stderr : stdout,
+			"no triangulate watch recorded a round in %s over the last %s: suspects "
+			"are what a running 'triangulate watch --db %s' records\n",
+			cfg.db, opts_duration_format(since, sizeof(since), cfg.since_ms), cfg.db);
 	}
 	if ((cfg.json ? &query_json_ops : &query_text_ops)
 		    ->episodes_write(stdout, ec.v, ec.n, now_ms - cfg.since_ms, now_ms) < 0 ||
