@@ -388,6 +388,32 @@ static int uplink_frame_take(struct uplink *u, const uint8_t *frame, size_t len,
 	return 0;
 }
 
+/* Take every whole frame in the input buffer. 0, or -1 after uplink_down. */
+static int uplink_in_frames(struct uplink *u, int64_t now_ms)
+{
+	while (u->in_len >= WIRE_HEADER_LEN) {
+		char err[160], why[200];
+		int type;
+		uint32_t plen;
+		size_t flen;
+
+		/* the reader's types fit in[] (ERROR is the largest) */
+		if (wire_frame_head(&u->rd, u->in, u->in_len, &type, &plen, err, sizeof(err)) < 0) {
+			snprintf(why, sizeof(why), "refused a frame from the collector: %s", err);
+			uplink_down(u, now_ms, why);
+			return -1;
+		}
+		flen = WIRE_HEADER_LEN + (size_t)plen;
+		if (u->in_len < flen)
+			break;
+		if (uplink_frame_take(u, u->in, flen, now_ms) < 0)
+			return -1;
+		memmove(u->in, u->in + flen, u->in_len - flen);
+		u->in_len -= flen;
+	}
+	return 0;
+}
+
 /* Read what the collector sent and take every whole frame in it. */
 static int uplink_input(struct uplink *u, int64_t now_ms)
 {
@@ -405,28 +431,23 @@ static int uplink_input(struct uplink *u, int64_t now_ms)
 			return -1;
 		}
 		u->in_len += (size_t)r;
-		while (u->in_len >= WIRE_HEADER_LEN) {
-			char err[160], why[200];
-			int type;
-			uint32_t plen;
-			size_t flen;
+		if (uplink_in_frames(u, now_ms) < 0)
+			return -1;
+	}
+	return 0;
+}
 
-			/* the reader's types fit in[] (ERROR is the largest) */
-			if (wire_frame_head(&u->rd, u->in, u->in_len, &type, &plen, err,
-					    sizeof(err)) < 0) {
-				snprintf(why, sizeof(why), "refused a frame from the collector: %s",
-					 err);
-				uplink_down(u, now_ms, why);
-				return -1;
-			}
-			flen = WIRE_HEADER_LEN + (size_t)plen;
-			if (u->in_len < flen)
-				break;
-			if (uplink_frame_take(u, u->in, flen, now_ms) < 0)
-				return -1;
-			memmove(u->in, u->in + flen, u->in_len - flen);
-			u->in_len -= flen;
-		}
+int uplink_bytes_take(struct uplink *u, const uint8_t *data, size_t len, int64_t now_ms)
+{
+	while (len > 0) {
+		size_t room = sizeof(u->in) - u->in_len, n = len < room ? len : room;
+
+		memcpy(u->in + u->in_len, data, n);
+		u->in_len += n;
+		data += n;
+		len -= n;
+		if (uplink_in_frames(u, now_ms) < 0)
+			return -1;
 	}
 	return 0;
 }

@@ -36,6 +36,11 @@ int uplink_wants_write(const struct uplink *u);
 void uplink_run(struct uplink *u, int readable, int writable, int64_t now_ms);
 /* When uplink_run wants to be called again without socket activity. */
 int64_t uplink_next_ms(const struct uplink *u, int64_t now_ms);
+/* Take bytes as if the collector sent them on the open connection (the
+ * fuzzer and tests use it; uplink_run reads the socket into the same path):
+ * every frame is opened by the stream's rules (wire_frame_open). 0, or -1
+ * when they ended the connection. */
+int uplink_bytes_take(struct uplink *u, const uint8_t *data, size_t len, int64_t now_ms);
 /* Batches acknowledged so far, and whether the link is up. */
 uint64_t uplink_acked(const struct uplink *u);
 int uplink_connected(const struct uplink *u);
