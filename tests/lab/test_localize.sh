@@ -56,10 +56,7 @@ declare -A ADDR
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # traced_all: every flow of the mesh has a path in the database
-traced_all() {
-	[ "$(sqlite3 "$DB" 'SELECT count(DISTINCT flow_id) FROM paths' 2>/dev/null || echo 0)" \
-		-ge $((NHOSTS * (NHOSTS - 1) * FLOWS)) ]
-}
+traced_all() { lab_db_traced "$DB" $((NHOSTS * (NHOSTS - 1) * FLOWS)); }
 
 loc_setup() {
 	local h
@@ -91,20 +88,7 @@ crossing_write() {
 }
 
 # localize_json OUT: the suspects of the last WINDOW_S seconds, as JSON in OUT
-localize_json() {
-	"$FM_BIN/triangulate" localize --db "$DB" --window "${WINDOW_S}s" \
-		--inventory "$LAB_TMP/inventory" --json >"$1" 2>"$1.err"
-}
-
-# suspects_brief FILE: the suspects, one per line after a newline and a tab
-suspects_brief() {
-	local s
-	s=$(jq -j '.suspects[] | "\n\t\(.kind) \(.from // .device // .host)" +
-		(if .to then " -> " + .to else "" end) +
-		" loss \(.loss) [\(.loss_lo), \(.loss_hi)] conf \(.confidence)" +
-		" flows \(.flows) lossy \(.lossy_flows) probers \(.probers)"' "$1" 2>/dev/null)
-	printf '%s' "${s:- none}"
-}
+localize_json() { lab_localize_json "$DB" $WINDOW_S "$LAB_TMP/inventory" "$1"; }
 
 # fault_window KIND ARGS...: inject a fault, wait until a whole window has
 # passed since (intervals that began before it would overlap the window), and
@@ -132,7 +116,7 @@ loc_clean() {
 	localize_json "$LAB_TMP/clean.json"
 	check_err $? "localize failed: $(head -3 "$LAB_TMP/clean.json.err")"
 	jq -e '.suspects | length == 0' "$LAB_TMP/clean.json" >/dev/null
-	check_err $? "clean fabric: suspects:$(suspects_brief "$LAB_TMP/clean.json")"
+	check_err $? "clean fabric: suspects:$(lab_suspects_brief "$LAB_TMP/clean.json")"
 	log_test "clean fabric: no suspects"
 }
 
@@ -154,7 +138,7 @@ loc_link() {
 		--observations "$LAB_TMP/link.obs" 2>"$LAB_TMP/export.err"
 	check_err $? "export failed: $(head -3 "$LAB_TMP/export.err")"
 	fab fault del "$FAULT" >/dev/null
-	log_info "suspects:$(suspects_brief "$out")"
+	log_info "suspects:$(lab_suspects_brief "$out")"
 	top_is "$out" link $LINK_A $LINK_B
 	check_err $? "top suspect is not link $LINK_A -> $LINK_B"
 	jq -e '.suspects | length == 1' "$out" >/dev/null
@@ -233,7 +217,7 @@ loc_device() {
 	localize_json "$out"
 	check_err $? "localize failed: $(head -3 "$out.err")"
 	fab fault del "$FAULT" >/dev/null
-	log_info "suspects:$(suspects_brief "$out")"
+	log_info "suspects:$(lab_suspects_brief "$out")"
 	top_is "$out" device $DEVICE
 	check_err $? "top suspect is not device $DEVICE"
 	jq -e '.suspects | length == 1' "$out" >/dev/null
@@ -253,7 +237,7 @@ loc_blackhole() {
 	"$FM_BIN/triangulate" export --db "$DB" --since "${WINDOW_S}s" \
 		--observations "$LAB_TMP/blackhole.obs" 2>/dev/null
 	fab fault del "$FAULT" >/dev/null
-	log_info "suspects:$(suspects_brief "$out")"
+	log_info "suspects:$(lab_suspects_brief "$out")"
 	top_is "$out" blackhole $BH_A $BH_B
 	check_err $? "top suspect is not blackhole $BH_A -> $BH_B"
 	log_test "share $BH_SHARE of $BH_A -> $BH_B's flows blackholed: top suspect, kind blackhole"

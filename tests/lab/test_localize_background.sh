@@ -6,14 +6,18 @@
 # each link's ingress, a rate per directed link uniform in 0..0.05%
 # (`fabric-lab background --max 0.05`), hosts' links included.
 #
-#       spine1    spine2    spine3    spine4     background: every directed
-#          \ \  \ \   / /  / /  / /              link, 0..0.05% each
-#          leaf1   leaf2   leaf3   leaf4         fault: spine2 -> leaf3, 1%
-#          h1 h2   h3 h4   h5 h6   h7 h8         collector on h1
+#          spine1     spine2     spine3     spine4      background: every directed
+#        (each spine to every leaf)                     link, 0..0.05% each
+#     leaf1   leaf2   leaf3   leaf4   leaf5   leaf6     fault: spine2 -> leaf3, 1%
+#     h1 h2   h3 h4   h5 h6   h7 h8   h9 h10  h11 h12   collector on h1
 #
-#   Each host probes the 7 others on FLOWS UDP flows at RATE probes/s per
-#   target and reports every INTERVAL; localize looks back WINDOW_S seconds.
-#   FM_BG_SEED=N repeats a run's background (the seed is logged).
+#   72 directed links: enough for the inference to learn the background from
+#   the window rather than assume one. Each host probes the 11 others on FLOWS
+#   UDP flows at RATE probes/s per target (15 per flow: about 12000 probes per
+#   spine -> leaf link and 26000 per host downlink in a window, enough for a
+#   link near 0.05% to stand out against a fixed 1e-4 null) and reports every
+#   INTERVAL; localize looks back WINDOW_S seconds. FM_BG_SEED=N repeats a
+#   run's background (the seed is logged).
 # shellcheck disable=SC2317,SC2034 # test functions run through ALL_TESTS
 
 ALL_TESTS="
@@ -26,14 +30,14 @@ ALL_TESTS="
 # shellcheck source=tests/lab/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-HOSTS="h1 h2 h3 h4 h5 h6 h7 h8"
-NHOSTS=8
+HOSTS="h1 h2 h3 h4 h5 h6 h7 h8 h9 h10 h11 h12"
+NHOSTS=12
 UDP_PORT=31338
-FLOWS=8            # per target: 448 flows, 28 per spine -> leaf link
-RATE=40            # probes/s per target: 5 per flow
+FLOWS=4            # per target: 528 flows, about 20 per spine -> leaf link
+RATE=60            # probes/s per target: 15 per flow
 INTERVAL=2s
 INTERVAL_MAX_MS=2200
-WINDOW_S=30
+WINDOW_S=40
 BG_MAX_PCT=0.05
 BG_SEED=${FM_BG_SEED:-$((RANDOM * 32768 + RANDOM))}
 LINK_A=spine2 LINK_B=leaf3 LINK_LOSS=1
@@ -46,7 +50,7 @@ localize_json() { lab_localize_json "$DB" $WINDOW_S "$LAB_TMP/inventory" "$1"; }
 
 bg_setup() {
 	lab_need jq sqlite3 nft prober collector triangulate
-	fab up --spines 4 --leaves 4 --hosts-per-leaf 2 >/dev/null || return 1
+	fab up --spines 4 --leaves 6 --hosts-per-leaf 2 >/dev/null || return 1
 	fab truth >"$LAB_TMP/inventory" || return 1
 	fab background --max $BG_MAX_PCT --seed "$BG_SEED" >/dev/null || return 1
 	DB=$LAB_TMP/fm.db
