@@ -1,0 +1,144 @@
+/* Every command an alert prints works as printed: a watch over a synthetic
+ * fabric database with a faulty link fires; each command of its hook JSON
+ * (and of the Alertmanager body built from the same alert) is split into
+ * words and run through triangulate's command table, with no inventory flag
+ * (the watch put its inventory in the store). */
+#include "alert_sink.h"
+#include "cmd.h"
+#include "cmd_watch.h"
+#include "synth_db.h"
+
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static char t_db[64], t_inv[64], t_hook[64], t_out[64];
+
+static void t_teardown(void)
+{
+	char p[96];
+
+	unlink(t_db);
+	unlink(t_inv);
+	unlink(t_hook);
+	unlink(t_out);
+	snprintf(p, sizeof(p), "%s-wal", t_db);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", t_db);
+	unlink(p);
+}
+
+/* Run one printed command line; returns its exit code, output in *text. */
+static int t_command_run(const char *line, char **text)
+{
+	char buf[8192], *argv[32], *save = NULL;
+	int argc = 0, fd, saved, rc = -1;
+	FILE *f;
+	long n;
+
+	snprintf(buf, sizeof(buf), "%s", line);
+	for (char *w = strtok_r(buf, " ", &save); w && argc < 31; w = strtok_r(NULL, " ", &save))
+		argv[argc++] = w;
+	argv[argc] = NULL;
+	cr_assert_geq(argc, 2, "%s", line);
+	cr_assert_str_eq(argv[0], "triangulate", "%s", line);
+	fflush(stdout);
+	saved = dup(1);
+	fd = open(t_out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	dup2(fd, 1);
+	close(fd);
+	optind = 0;
+	for (const struct cmd *c = cmd_table; c->name; c++)
+		if (!strcmp(c->name, argv[1]))
+			rc = c->run(argc - 1, argv + 1);
+	fflush(stdout);
+	dup2(saved, 1);
+	close(saved);
+	f = fopen(t_out, "r");
+	cr_assert_not_null(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	*text = calloc(1, (size_t)n + 1);
+	cr_assert_eq(fread(*text, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	return rc;
+}
+
+/* The strings of the JSON array "name": [...] in s, one per line (no
+ * escapes expected in commands of plain paths). */
+static size_t t_json_strings(const char *s, const char *name, char out[][512], size_t max)
+{
+	char key[64];
+	const char *p;
+	size_t n = 0;
+
+	snprintf(key, sizeof(key), "\"%s\": [", name);
+	p = strstr(s, key);
+	cr_assert_not_null(p, "no %s in %s", name, s);
+	p += strlen(key);
+	while (n < max && *p == '"') {
+		const char *e = strchr(p + 1, '"');
+
+		snprintf(out[n++], 512, "%.*s", (int)(e - p - 1), p + 1);
+		p = e + 1;
+		if (!strncmp(p, ", ", 2))
+			p += 2;
+	}
+	return n;
+}
+
+Test(printed_commands, every_command_of_a_fired_alert_runs_as_printed, .fini = t_teardown)
+{
+	struct synth_db_cfg cfg;
+	struct timespec ts;
+	char err[256], hook[128], line[8192] = "", cmds[8][512], *text;
+	char *argv[] = { "watch", "--db", t_db, "--inventory", t_inv, "--hook", hook,
+			 "--rounds=2", "--interval=200ms", "--timer", NULL };
+	int64_t now_ms;
+	size_t n;
+	FILE *f;
+
+	snprintf(t_db, sizeof(t_db), "/tmp/fm-printed-%d.db", (int)getpid());
+	snprintf(t_inv, sizeof(t_inv), "/tmp/fm-printed-%d.inv", (int)getpid());
+	snprintf(t_hook, sizeof(t_hook), "/tmp/fm-printed-%d.hook", (int)getpid());
+	snprintf(t_out, sizeof(t_out), "/tmp/fm-printed-%d.out", (int)getpid());
+	snprintf(hook, sizeof(hook), "cat >> %s", t_hook);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	synth_db_cfg_default(&cfg);
+	cfg.spines = 3;
+	cfg.interval_ms = 10000;
+	cfg.intervals = 10;
+	cfg.start_ms = now_ms - 100000;
+	cfg.fault_from = "spine2";
+	cfg.fault_to = "leaf3";
+	cfg.fault_loss_ratio = 0.03;
+	cfg.fault_start_ms = now_ms - 50000;
+	cfg.fault_end_ms = now_ms + 60000;
+	cr_assert_gt(synth_db_write(t_db, t_inv, &cfg, err, sizeof(err)), 0, "%s", err);
+	optind = 0;
+	cr_assert_eq(cmd_watch(10, argv), 0);
+	f = fopen(t_hook, "r");
+	cr_assert_not_null(f, "the watch fired nothing");
+	cr_assert_not_null(fgets(line, sizeof(line), f));
+	fclose(f);
+	n = t_json_strings(line, "commands", cmds, 8);
+	cr_assert_eq(n, 3, "%s", line);
+	for (size_t i = 0; i < n; i++) {
+		int rc = t_command_run(cmds[i], &text);
+
+		cr_assert_eq(rc, 0, "'%s' exited %d: %s", cmds[i], rc, text);
+		if (!strncmp(cmds[i], "triangulate link spine2 leaf3 ", 30))
+			cr_assert(strstr(text, "link spine2 -> leaf3: dropping"), "'%s': %s", cmds[i],
+				  text);
+		if (!strncmp(cmds[i], "triangulate localize ", 21))
+			cr_assert(strstr(text, "spine2 -> leaf3"), "'%s': %s", cmds[i], text);
+		free(text);
+	}
+}
