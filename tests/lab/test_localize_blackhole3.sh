@@ -4,9 +4,11 @@
 # fabric-switch link toward one pod, an nft rule drops every packet of a
 # quarter of the UDP flows (5-tuple hash). It eats the probes of some flows
 # and the replies of others (flows from pod 2 whose replies come back down
-# through it). `triangulate localize` must name that link and nothing else:
-# not the upstream link the traces show was crossed, not the forward paths of
-# the flows whose replies it ate.
+# through it): the test checks both happen, by the lab's own ECMP answer for
+# each lossy flow's 5-tuple and its reply's. `triangulate localize` must name
+# that link and nothing else: not the upstream link the traces show was
+# crossed, not the forward paths of the flows whose replies it ate (pending
+# the inference's reverse-path work: SKIPs unless FM_RUN_PENDING=1).
 #
 #         ssw1-1  ssw1-2            ssw2-1  ssw2-2      plane 1 | plane 2
 #            \     / ~  \                ...            ~ : blackhole ssw1-2 -> fsw2-1,
@@ -24,6 +26,8 @@
 
 ALL_TESTS="
 	bh3_quiet
+	bh3_inject
+	bh3_replies_eaten
 	bh3_named_alone
 	lab_no_sanitizer_reports
 "
@@ -81,23 +85,57 @@ eaten() {
 		     END { print n + 0 }'
 }
 
-bh3_named_alone() {
-	local out=$LAB_TMP/bh.json t0 fault
+BH_T0=
+BH_FAULT=
+
+bh3_inject() {
 	RET=0
-	fault=$(fab fault blackhole $BH_A $BH_B --share $BH_SHARE) ||
-		{ check_err 1 "fault"; log_test "blackhole"; return; }
-	t0=$(now_ms)
-	window_wait "$t0"
+	BH_FAULT=$(fab fault blackhole $BH_A $BH_B --share $BH_SHARE) ||
+		{ check_err 1 "fault"; log_test "blackhole injected"; return; }
+	BH_T0=$(now_ms)
+	window_wait "$BH_T0"
 	check_err $? "no whole window of batches after the fault"
-	localize_json "$out"
-	check_err $? "localize failed: $(head -3 "$out.err")"
-	log_info "blackhole dropped $(eaten) packets; suspects:$(lab_suspects_brief "$out")"
-	fab fault del "$fault" >/dev/null
-	jq -e --arg a $BH_A --arg b $BH_B '.suspects | length == 1 and
-		(.[0] | (.kind == "blackhole" or .kind == "link") and .from == $a and .to == $b)' \
-		"$out" >/dev/null
-	check_err $? "not exactly $BH_A -> $BH_B"
-	log_test "share $BH_SHARE of $BH_A -> $BH_B's flows (probes and replies) dropped: that link, nothing else"
+	localize_json "$LAB_TMP/bh.json"
+	check_err $? "localize failed: $(head -3 "$LAB_TMP/bh.json.err")"
+	log_info "blackhole dropped $(eaten) packets; suspects:$(lab_suspects_brief "$LAB_TMP/bh.json")"
+	[ "$(eaten)" -gt 0 ]
+	check_err $? "the blackhole rule dropped nothing"
+	log_test "share $BH_SHARE of $BH_A -> $BH_B's flows blackholed (fabric-lab, 3-tier IPv6): packets dropped"
+}
+
+# host_of6 ADDR: the host with this IPv6 address
+host_of6() {
+	local h
+	for h in $HOSTS; do [ "$(fab addr "$h" -6)" = "$1" ] && echo "$h" && return; done
+	echo "$1"
+}
+
+# The blackhole eats replies too: some flow whose probes never cross
+# BH_A -> BH_B (the lab's own ECMP answer for its 5-tuple) lost every probe
+# since the fault, because its replies do cross it (the responder answers
+# from UDP_PORT to the flow's source port).
+bh3_replies_eaten() {
+	local p taddr t sport sent lost fwd rev n=0 nfwd=0
+	RET=0
+	while IFS='|' read -r p taddr sport sent lost; do
+		t=$(host_of6 "$taddr")
+		fwd=$(fab path "$p" "$t" -6 --proto udp --sport "$sport" --dport $UDP_PORT) || continue
+		if [[ "$fwd " = *" $BH_A $BH_B "* ]]; then
+			nfwd=$((nfwd + 1))
+			continue
+		fi
+		rev=$(fab path "$t" "$p" -6 --proto udp --sport $UDP_PORT --dport "$sport") || continue
+		[[ "$rev " = *" $BH_A $BH_B "* ]] && n=$((n + 1))
+	done < <(sqlite3 "$DB" "SELECT pr.name, t.addr, f.sport, sum(r.sent), sum(r.lost_fwd)
+		FROM results r JOIN batches b ON b.id = r.batch_id JOIN flows f ON f.id = r.flow_id
+		JOIN probers pr ON pr.id = f.prober_id JOIN targets t ON t.id = f.target_id
+		WHERE b.start_ms >= $BH_T0 GROUP BY r.flow_id
+		HAVING sum(r.sent) >= 20 AND sum(r.lost_fwd) * 10 >= sum(r.sent) * 9")
+	fab fault del "$BH_FAULT" >/dev/null
+	log_info "$nfwd flows lost all probes crossing $BH_A -> $BH_B forward, $n only their replies"
+	[ "$nfwd" -gt 0 ] && [ "$n" -gt 0 ]
+	check_err $? "the blackhole did not eat both probes and replies ($nfwd forward, $n reply-only)"
+	log_test "the blackhole eats whole flows both ways: probes of some, replies of others"
 }
 
 # Pending issue 13's reverse-path inference: until the flows whose every reply
@@ -107,10 +145,18 @@ bh3_named_alone() {
 # tor2-1 -> fsw2-2, fsw2-2 -> ssw2-2, 2-3 lossy flows each: pod 2's flows to
 # other pods whose replies came down ssw1-2 -> fsw2-1). FM_RUN_PENDING=1 runs
 # it anyway.
-if [ "${FM_RUN_PENDING:-0}" != 1 ]; then
-	echo "SKIP: pending issue 13 inference: flows whose replies the blackhole eats are booked as forward loss and named as false suspects (FM_RUN_PENDING=1 runs it)"
-	exit 4
-fi
+bh3_named_alone() {
+	if [ "${FM_RUN_PENDING:-0}" != 1 ]; then
+		echo "SKIP: naming it alone is pending issue 13 inference: flows whose replies the blackhole eats are booked as forward loss and named as false suspects (FM_RUN_PENDING=1 runs it)"
+		return
+	fi
+	RET=0
+	jq -e --arg a $BH_A --arg b $BH_B '.suspects | length == 1 and
+		(.[0] | (.kind == "blackhole" or .kind == "link") and .from == $a and .to == $b)' \
+		"$LAB_TMP/bh.json" >/dev/null
+	check_err $? "not exactly $BH_A -> $BH_B:$(lab_suspects_brief "$LAB_TMP/bh.json")"
+	log_test "share $BH_SHARE of $BH_A -> $BH_B's flows (probes and replies) dropped: localize names that link, nothing else"
+}
 
 lab_init lb3
 bh3_setup || { echo "FAIL: setup"; exit 1; }
