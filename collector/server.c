@@ -722,6 +722,13 @@ int server_run(struct server *s, char *err, size_t errlen)
 			}
 			/* only c itself can be closed while handling its event,
 			 * and an fd appears once per round: no stale pointers */
+			if ((evs[i].events & (EPOLLERR | EPOLLHUP)) && c->paused) {
+				/* gone while we were not reading it: close it now, or
+				 * the hangup would be reported on every turn */
+				c->eof = 1;
+				round_add(s, c);
+				continue;
+			}
 			if (evs[i].events & (EPOLLERR | EPOLLHUP | EPOLLIN)) {
 				conn_readable(s, c);
 				continue;
