@@ -13,6 +13,7 @@
 #   synthdb --store clickhouse://127.0.0.1:HTTP/fm (twice) -> clickhouse-server A
 #   shard tables on A and B, Distributed on A over [A, B]
 # Skips (exit 4) when clickhouse-server is not installed.
+# san: yes
 # shellcheck disable=SC2317,SC2034 # test functions run through ALL_TESTS
 
 ALL_TESTS="
