@@ -3,8 +3,10 @@
  * resending unacknowledged ones after a reconnect like the prober's spool;
  * "bare" inserts the same rows into SQLite directly, the ingest baseline. */
 #include "log.h"
+#include "addr.h"
 #include "opts.h"
 #include "wire.h"
+#include "clock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -57,14 +59,6 @@ static const struct opt_spec bench_opts[] = {
 
 static struct bench_cfg cfg;
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Flow i of prober p: 16 flows per target, distinct source ports. */
 static void flow_fill(struct wire_flow *f, unsigned p, unsigned i, uint64_t seq)
 {
@@ -72,11 +66,8 @@ static void flow_fill(struct wire_flow *f, unsigned p, unsigned i, uint64_t seq)
 	uint8_t dst[4] = { 198, 19, (uint8_t)((i / 16) >> 8), (uint8_t)(i / 16) };
 
 	memset(f, 0, sizeof(*f));
-	f->src.family = f->dst.family = AF_INET;
-	f->src.bytes[10] = f->src.bytes[11] = 0xff;
-	f->dst.bytes[10] = f->dst.bytes[11] = 0xff;
-	memcpy(f->src.bytes + 12, src, 4);
-	memcpy(f->dst.bytes + 12, dst, 4);
+	addr_set4(&f->src, src);
+	addr_set4(&f->dst, dst);
 	f->proto = WIRE_PROTO_UDP;
 	f->sport = (uint16_t)(33000 + i % 16 + 16 * (i / 4096));
 	f->dport = 31338;
@@ -268,8 +259,8 @@ drop:
 			return NULL;
 		}
 		if (!give_up)
-			give_up = now_s() + cfg.retry_ms / 1000.0;
-		if (now_s() > give_up) {
+			give_up = (clock_mono_ns() / 1e9) + cfg.retry_ms / 1000.0;
+		if ((clock_mono_ns() / 1e9) > give_up) {
 			log_msg(LOG_ERR, "%s%u: collector unreachable for %lld ms", cfg.prefix, r->idx,
 				cfg.retry_ms);
 			r->failed = 1;
@@ -292,7 +283,7 @@ static int bench_send(void)
 	int failed = 0;
 	long long i;
 
-	t0 = now_s();
+	t0 = clock_mono_ns() / 1e9;
 	for (i = 0; i < cfg.probers; i++) {
 		runs[i].idx = (unsigned)i;
 		pthread_create(&runs[i].thread, NULL, prober_main, &runs[i]);
@@ -303,7 +294,7 @@ static int bench_send(void)
 		reconnects += runs[i].reconnects;
 		failed |= runs[i].failed;
 	}
-	dt = now_s() - t0;
+	dt = (clock_mono_ns() / 1e9) - t0;
 	printf("send: probers %lld batches %llu rows %llu seconds %.3f rows_per_s %.0f reconnects %llu%s\n",
 	       cfg.probers, (unsigned long long)acked, (unsigned long long)acked * (unsigned long long)cfg.flows,
 	       dt, acked * (double)cfg.flows / dt, (unsigned long long)reconnects, failed ? " FAILED" : "");
@@ -344,7 +335,7 @@ static int bench_bare(void)
 				   "?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
 			       -1, &st, NULL) != SQLITE_OK)
 		return 1;
-	t0 = now_s();
+	t0 = clock_mono_ns() / 1e9;
 	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
 	for (p = 0; p < cfg.probers; p++) {
 		char name[WIRE_NAME_MAX];
@@ -390,7 +381,7 @@ static int bench_bare(void)
 		log_msg(LOG_ERR, "commit: %s", sqlite3_errmsg(db));
 		return 1;
 	}
-	dt = now_s() - t0;
+	dt = (clock_mono_ns() / 1e9) - t0;
 	printf("bare: rows %llu seconds %.3f rows_per_s %.0f\n", (unsigned long long)rows, dt, rows / dt);
 	sqlite3_finalize(st);
 	sqlite3_close(db);

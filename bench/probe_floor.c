@@ -3,6 +3,7 @@
 #include "log.h"
 #include "opts.h"
 #include "prober/probe.h"
+#include "clock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -37,14 +38,6 @@ static const struct opt_spec floor_opts[] = {
 	{ "sport-base", 0, OPT_INT, offsetof(struct floor_cfg, sport_base), 1024, 65535 - FLOOR_FLOWS_MAX, "45000",
 	  "PORT", "source port of the first socket" },
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* Drain every socket's replies: the count of well-formed ones. */
 static long long floor_read(const int *fds, int n)
@@ -124,11 +117,11 @@ int main(int argc, char **argv)
 	/* batches of 64 from one socket at a time, round robin over the
 	 * sockets, paced to the rate; replies read once a round */
 	period_ns = (uint64_t)(1e9 * FLOOR_BATCH / cfg.rate);
-	start = mono_ns();
+	start = clock_mono_ns();
 	due_ns = start;
 	for (int s = 0; sent < cfg.count; s = (s + 1) % (int)cfg.flows) {
 		unsigned n = (unsigned)(cfg.count - sent < FLOOR_BATCH ? cfg.count - sent : FLOOR_BATCH);
-		uint64_t now = mono_ns();
+		uint64_t now = clock_mono_ns();
 		int r;
 
 		if (now < due_ns) {
@@ -150,7 +143,7 @@ int main(int argc, char **argv)
 	usleep(200000); /* the last replies */
 	replies += floor_read(fds, (int)cfg.flows);
 	fprintf(stderr, "probe_floor: sent %lld replies %lld in %.3f s\n", sent, replies,
-		(double)(mono_ns() - start) / 1e9);
+		(double)(clock_mono_ns() - start) / 1e9);
 	for (int s = 0; s < cfg.flows; s++)
 		close(fds[s]);
 	return 0;

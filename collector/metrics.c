@@ -6,6 +6,7 @@
 #include "session.h"
 #include "store_history.h"
 #include "store_metrics.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <math.h>
@@ -327,14 +328,6 @@ int metrics_render(FILE *out, const struct session_stats *stats,
 	return ferror(out) ? -1 : 0;
 }
 
-static int64_t metrics_wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The body of GET path: 200 with the exposition, 404 elsewhere, -1 when it
  * cannot be rendered (500). */
 static int metrics_body(struct metrics *m, const char *path, char **body, size_t *len)
@@ -356,7 +349,7 @@ static int metrics_body(struct metrics *m, const char *path, char **body, size_t
 	out = open_memstream(body, len);
 	if (!out)
 		return -1;
-	metrics_render(out, m->cfg.stats, m->sm, m->hist, metrics_wall_ms(),
+	metrics_render(out, m->cfg.stats, m->sm, m->hist, clock_real_ms(),
 		       m->cfg.window_ms, &m->source_errors);
 	if (fclose(out) != 0) {
 		free(*body);

@@ -6,6 +6,7 @@
 #include "server.h"
 #include "log.h"
 #include "store.h"
+#include "clock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -63,22 +64,6 @@ struct server {
 	int trim_due;          /* big buffers freed: hand memory back to the OS */
 	int64_t next_trim_ms;
 };
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void round_add(struct server *s, struct conn *c);
 static int server_name_claim(void *arg, const struct session *self, const char *name,
@@ -181,7 +166,7 @@ struct server *server_create(const struct server_cfg *cfg, char *err,
 	s->env.budget = &s->budget;
 	s->env.name_claim_cb = server_name_claim;
 	s->env.name_claim_arg = s;
-	s->env.now_ms = wall_ms;
+	s->env.now_ms = clock_real_ms;
 	s->env.note = server_note;
 	note_lim = &s->lim_note;
 	if (listen_addr_parse(cfg->listen, &res, err, errlen) < 0)
@@ -296,7 +281,7 @@ static int addr_same(const struct sockaddr_storage *a, const struct sockaddr_sto
 static int conn_evict(struct server *s, const char *for_peer)
 {
 	struct conn *c, *victim = NULL;
-	int64_t now = mono_ms();
+	int64_t now = clock_mono_ms();
 
 	for (c = s->conns; c; c = c->next)
 		if (!c->eof && !session_authenticated(c->sess) &&
@@ -329,7 +314,7 @@ static int server_name_claim(void *arg, const struct session *self, const char *
 			     char *err, size_t errlen)
 {
 	struct server *s = arg;
-	int64_t now = mono_ms();
+	int64_t now = clock_mono_ms();
 	struct conn *c;
 
 	for (c = s->conns; c; c = c->next) {
@@ -387,7 +372,7 @@ static void server_accept(struct server *s)
 					    strerror(errno));
 				ev.data.ptr = &s->lfd;
 				epoll_ctl(s->efd, EPOLL_CTL_MOD, s->lfd, &ev);
-				s->accept_resume_ms = mono_ms() + 1000;
+				s->accept_resume_ms = clock_mono_ms() + 1000;
 			} else if (errno != EAGAIN && errno != EWOULDBLOCK &&
 				   errno != EINTR && errno != ECONNABORTED) {
 				log_limited(&s->lim_accept, 5, LOG_WARN,
@@ -426,7 +411,7 @@ static void server_accept(struct server *s)
 		c->addr = ss;
 		sockaddr_text((struct sockaddr *)&ss, c->peer, sizeof(c->peer));
 		c->sess = session_new(&s->env, c->peer);
-		c->accepted_ms = c->last_rx_ms = mono_ms();
+		c->accepted_ms = c->last_rx_ms = clock_mono_ms();
 		ev.events = c->events = EPOLLIN;
 		ev.data.ptr = c;
 		if (!c->sess || epoll_ctl(s->efd, EPOLL_CTL_ADD, fd, &ev) < 0) {
@@ -539,7 +524,7 @@ static void conn_readable(struct server *s, struct conn *c)
 			conn_events_set(s, c, 0);
 			break;
 		}
-		c->last_rx_ms = mono_ms();
+		c->last_rx_ms = clock_mono_ms();
 		if (c->closing_at_ms) {
 			c->drained += (size_t)n;
 			if (c->drained > SERVER_DRAIN_BYTES)
@@ -566,7 +551,7 @@ static void server_paused_resume(struct server *s)
 		if (!c->paused || !session_budget_retry(c->sess))
 			continue;
 		c->paused = 0;
-		c->frame_start_ms = mono_ms();
+		c->frame_start_ms = clock_mono_ms();
 		conn_events_set(s, c, c->events | EPOLLIN);
 	}
 }
@@ -604,7 +589,7 @@ static void server_round_finish(struct server *s)
 				    "%s%s%s: closing: %s", c->peer,
 				    pr[0] ? " prober " : "", pr,
 				    session_close_reason(c->sess));
-			c->closing_at_ms = mono_ms();
+			c->closing_at_ms = clock_mono_ms();
 		}
 		if (conn_flush(s, c) < 0 || c->eof)
 			conn_close(s, c);
@@ -615,7 +600,7 @@ static void server_round_finish(struct server *s)
 
 static void server_timers_run(struct server *s)
 {
-	int64_t now = mono_ms();
+	int64_t now = clock_mono_ms();
 	struct conn *c, *next;
 
 	for (c = s->conns; c; c = next) {
@@ -666,11 +651,11 @@ static void server_timers_run(struct server *s)
 	}
 	if (s->cfg.maintenance_ms > 0 && now >= s->next_maint_ms) {
 		struct store_retention_stats st;
-		int64_t t0 = mono_ms();
+		int64_t t0 = clock_mono_ms();
 
 		/* bounded, so a backlog (first start on an old database) does
 		 * not hold up the probers' ACKs for long */
-		if (store_maintenance_run(s->cfg.store, wall_ms(), s->cfg.raw_keep_ms,
+		if (store_maintenance_run(s->cfg.store, clock_real_ms(), s->cfg.raw_keep_ms,
 					  s->cfg.rollup_keep_ms, SERVER_MAINT_BUDGET_MS,
 					  &st) < 0)
 			log_msg(LOG_ERR, "maintenance: %s", store_error(s->cfg.store));
@@ -681,8 +666,8 @@ static void server_timers_run(struct server *s)
 				(unsigned long long)st.batches_rolled,
 				(unsigned long long)st.batches_expired,
 				(unsigned long long)st.rollups_deleted,
-				(long long)(mono_ms() - t0));
-		s->next_maint_ms = mono_ms() + (st.more ? SERVER_MAINT_BUDGET_MS
+				(long long)(clock_mono_ms() - t0));
+		s->next_maint_ms = clock_mono_ms() + (st.more ? SERVER_MAINT_BUDGET_MS
 							: s->cfg.maintenance_ms);
 	}
 }
@@ -694,7 +679,7 @@ int server_run(struct server *s, char *err, size_t errlen)
 	/* first maintenance one period after start, not during startup (a
 	 * server_run after a stop keeps the schedule) */
 	if (!s->next_maint_ms)
-		s->next_maint_ms = mono_ms() + s->cfg.maintenance_ms;
+		s->next_maint_ms = clock_mono_ms() + s->cfg.maintenance_ms;
 	for (;;) {
 		int n, i;
 

@@ -1,6 +1,7 @@
 /* Logging to stderr with a timestamp and the program name.
  * Rate limiting keeps a flood of bad packets from flooding the log. */
 #include "log.h"
+#include "clock.h"
 
 #include <stdio.h>
 #include <time.h>
@@ -47,12 +48,9 @@ void log_msg(enum log_level level, const char *fmt, ...)
 void log_limited(struct log_limit *lim, unsigned burst, enum log_level level,
 		 const char *fmt, ...)
 {
-	struct timespec ts;
-	long long now_ms;
+	long long now_ms = clock_mono_ms();
 	va_list ap;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	if (now_ms - lim->window_start_ms >= 10000) {
 		if (lim->suppressed)
 			log_msg(level, "(%u similar messages suppressed)",

@@ -2,6 +2,7 @@
  * Decoders trust nothing: every length and count is checked against the bytes
  * left before it is used, and nothing is allocated for a frame that lies. */
 #include "wire.h"
+#include "addr.h"
 
 #include <arpa/inet.h>
 #include <openssl/crypto.h>
@@ -940,15 +941,14 @@ const char *wire_addr_str(const struct wire_addr *a, char *buf, size_t len)
 
 int wire_addr_parse(const char *s, struct wire_addr *a)
 {
-	memset(a, 0, sizeof(*a));
-	if (inet_pton(AF_INET, s, a->bytes + 12) == 1) {
-		a->family = AF_INET;
-		a->bytes[10] = 0xff;
-		a->bytes[11] = 0xff;
+	uint8_t b[16];
+
+	if (inet_pton(AF_INET, s, b) == 1) {
+		addr_set4(a, b);
 		return 0;
 	}
-	if (inet_pton(AF_INET6, s, a->bytes) == 1) {
-		a->family = AF_INET6;
+	if (inet_pton(AF_INET6, s, b) == 1) {
+		addr_set6(a, b);
 		return 0;
 	}
 	memset(a, 0, sizeof(*a));

@@ -16,6 +16,7 @@
 #include "targets_source.h"
 #include "targets.h"
 #include "uplink.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -45,14 +46,6 @@ static void on_signal(int sig)
 		stop_flag = 1;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static int hex_key_parse(const char *hex, uint8_t *key, size_t max, size_t *len)
 {
 	size_t n = strlen(hex);
@@ -68,14 +61,6 @@ static int hex_key_parse(const char *hex, uint8_t *key, size_t max, size_t *len)
 	}
 	*len = n / 2;
 	return 0;
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static uint64_t interval_jittered_ns(const struct prober_cfg *cfg)
@@ -205,7 +190,7 @@ static void interval_report(struct prober *pr, uint64_t start_ns, uint64_t end_n
 		log_msg(LOG_ERR, "interval close: %s", strerror(errno));
 		return;
 	}
-	if (pr->pw && pathwatch_interval(pr->pw, &b, mono_ns()) < 0)
+	if (pr->pw && pathwatch_interval(pr->pw, &b, clock_mono_ns()) < 0)
 		log_msg(LOG_ERR, "paths of this interval: %s", strerror(errno));
 	/* spool drops are filled in when a batch is sent (spool_dropped_assign):
 	 * a count carried by a batch that is itself dropped would be lost */
@@ -244,7 +229,7 @@ static uint32_t session_new(void)
 	int ufd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
 
 	if (ufd < 0 || read(ufd, &v, sizeof(v)) != sizeof(v))
-		v = (uint32_t)now_ns() ^ (uint32_t)getpid();
+		v = (uint32_t)clock_real_ns() ^ (uint32_t)getpid();
 	if (ufd >= 0)
 		close(ufd);
 	return v ? v : 1;
@@ -542,7 +527,7 @@ static void trace_rx_drain(struct prober *pr, uint64_t mono)
 
 static void prober_run(struct prober *pr)
 {
-	uint64_t start = now_ns();
+	uint64_t start = clock_real_ns();
 	uint64_t deadline = pr->cfg.duration_ms ? start + (uint64_t)pr->cfg.duration_ms * 1000000u : 0;
 	uint64_t iv_start = start, iv_end = start + interval_jittered_ns(&pr->cfg);
 	uint64_t next_ping = start;
@@ -552,7 +537,7 @@ static void prober_run(struct prober *pr)
 
 	while (!stop_flag) {
 		struct epoll_event ev[64];
-		uint64_t now = now_ns(), next = iv_end;
+		uint64_t now = clock_real_ns(), next = iv_end;
 		struct timespec to;
 		int n, up_r = 0, up_w = 0;
 
@@ -569,7 +554,7 @@ static void prober_run(struct prober *pr)
 		if (pr->pw) {
 			/* the tracer keeps CLOCK_MONOTONIC time; its answers
 			 * first, so none that came is taken for a timeout */
-			uint64_t m = mono_ns(), t;
+			uint64_t m = clock_mono_ns(), t;
 
 			trace_rx_drain(pr, m);
 			t = pathwatch_run(pr->pw, m);
@@ -603,7 +588,7 @@ static void prober_run(struct prober *pr)
 			if (pr->resp)
 				responder_fd_ready(pr->resp, fd);
 		}
-		now = now_ns();
+		now = clock_real_ns();
 		if (pr->ts && (reload_flag || now >= next_refresh)) {
 			/* a fetch runs meanwhile; the list is taken at the
 			 * interval's end, so no interval mixes two lists */

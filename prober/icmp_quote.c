@@ -2,6 +2,8 @@
  * checked against the buffer before it is read, because the bytes come from
  * any router (or anyone) on the path. */
 #include "icmp_quote.h"
+#include "bytes.h"
+#include "addr.h"
 
 #include <errno.h>
 #include <string.h>
@@ -12,32 +14,6 @@
 #define IP6_HDR_LEN 40
 #define EXT_MIN_QUOTE 128 /* RFC 4884: original datagram padded to >= 128 */
 #define IP6_EXT_MAX 8     /* extension headers walked before giving up */
-
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void addr_set4(struct wire_addr *a, const uint8_t *b4)
-{
-	memset(a, 0, sizeof(*a));
-	a->family = AF_INET;
-	a->bytes[10] = 0xff;
-	a->bytes[11] = 0xff;
-	memcpy(a->bytes + 12, b4, 4);
-}
-
-static void addr_set6(struct wire_addr *a, const uint8_t *b16)
-{
-	memset(a, 0, sizeof(*a));
-	a->family = AF_INET6;
-	memcpy(a->bytes, b16, 16);
-}
 
 static int fail(int e)
 {
@@ -51,15 +27,15 @@ static void quote_l4_read(struct icmp_quote *q, const uint8_t *l4, size_t n)
 	q->l4_len = n > 255 ? 255 : (uint8_t)n;
 	if (n < 4 || (q->proto != 17 && q->proto != 6))
 		return;
-	q->sport = rd16(l4);
-	q->dport = rd16(l4 + 2);
+	q->sport = bytes_be16_get(l4);
+	q->dport = bytes_be16_get(l4 + 2);
 	if (n < 8)
 		return;
 	if (q->proto == 17) {
-		q->udp_len = rd16(l4 + 4);
-		q->udp_sum = rd16(l4 + 6);
+		q->udp_len = bytes_be16_get(l4 + 4);
+		q->udp_sum = bytes_be16_get(l4 + 6);
 	} else {
-		q->tcp_seq = rd32(l4 + 4);
+		q->tcp_seq = bytes_be32_get(l4 + 4);
 	}
 }
 
@@ -74,14 +50,14 @@ static void quote_ext_read(struct icmp_quote *q, const uint8_t *p, size_t n)
 		return;
 	q->has_ext = 1;
 	while (off + 4 <= n) {
-		size_t olen = rd16(p + off);
+		size_t olen = bytes_be16_get(p + off);
 		uint8_t cls = p[off + 2], ctype = p[off + 3];
 
 		if (olen < 4 || off + olen > n)
 			return;
 		if (cls == 1 && ctype == 1) {
 			for (size_t i = 4; i + 4 <= olen && q->mpls_n < 4; i += 4)
-				q->mpls[q->mpls_n++] = rd32(p + off + i);
+				q->mpls[q->mpls_n++] = bytes_be32_get(p + off + i);
 		}
 		off += olen;
 	}
@@ -124,9 +100,9 @@ int icmp_quote_parse4(const uint8_t *buf, size_t len, struct icmp_quote *q)
 		return fail(EBADMSG);
 	if (buf[9] != 1)
 		return fail(EPROTO);
-	if (rd16(buf + 6) & 0x1fff)
+	if (bytes_be16_get(buf + 6) & 0x1fff)
 		return fail(EPROTO); /* a later fragment: no ICMP header here */
-	tot = rd16(buf + 2);
+	tot = bytes_be16_get(buf + 2);
 	if (tot >= ihl && tot < len)
 		len = tot; /* ignore link padding past the IP datagram */
 	addr_set4(&q->from, buf + 12);
@@ -152,12 +128,12 @@ int icmp_quote_parse4(const uint8_t *buf, size_t len, struct icmp_quote *q)
 	qihl = (size_t)(in[0] & 0x0f) * 4;
 	if (qihl < IP4_HDR_MIN || qihl > n)
 		return fail(EBADMSG);
-	q->ip_id = rd16(in + 4);
+	q->ip_id = bytes_be16_get(in + 4);
 	q->quoted_ttl = in[8];
 	q->proto = in[9];
 	addr_set4(&q->src, in + 12);
 	addr_set4(&q->dst, in + 16);
-	if (rd16(in + 6) & 0x1fff)
+	if (bytes_be16_get(in + 6) & 0x1fff)
 		return 0; /* quoted a later fragment: no L4 header to read */
 	quote_l4_read(q, in + qihl, n - qihl);
 	return 0;
@@ -198,7 +174,7 @@ int icmp_quote_parse6(const uint8_t *buf, size_t len,
 		return fail(EBADMSG);
 	if ((in[0] >> 4) != 6)
 		return fail(EPROTO);
-	q->flow_label = rd32(in) & 0xfffff;
+	q->flow_label = bytes_be32_get(in) & 0xfffff;
 	q->quoted_ttl = in[7];
 	addr_set6(&q->src, in + 8);
 	addr_set6(&q->dst, in + 24);
@@ -215,7 +191,7 @@ int icmp_quote_parse6(const uint8_t *buf, size_t len,
 		}
 		p = in + off;
 		if (next == 44) {
-			if (rd16(p + 2) & 0xfff8) {
+			if (bytes_be16_get(p + 2) & 0xfff8) {
 				q->proto = p[0];
 				return 0;
 			}

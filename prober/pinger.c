@@ -9,6 +9,8 @@
 #include "mda.h"
 #include "netlink.h"
 #include "probe.h"
+#include "clock.h"
+#include "addr.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -158,14 +160,6 @@ static void pinger_dump_add(struct pinger *p, uint32_t fi, int reply, uint32_t s
 	d.sport = reply ? t->port : f->sport;
 	d.dport = reply ? f->sport : t->port;
 	dump_ring_add(p->dump, &d);
-}
-
-static uint64_t clock_real_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static int fam_idx(int family)
@@ -746,18 +740,6 @@ uint64_t pinger_tick(struct pinger *p, uint64_t now_ns)
 	return next;
 }
 
-static void report_addr_set(struct wire_addr *a, int family, const void *bytes)
-{
-	memset(a, 0, sizeof(*a));
-	a->family = (uint8_t)family;
-	if (family == AF_INET) {
-		a->bytes[10] = a->bytes[11] = 0xff;
-		memcpy(a->bytes + 12, bytes, 4);
-	} else {
-		memcpy(a->bytes, bytes, 16);
-	}
-}
-
 int pinger_interval_close(struct pinger *p, struct wire_batch *b)
 {
 	struct flow_figures *figs = calloc(p->nflows ? p->nflows : 1, sizeof(*figs));
@@ -789,8 +771,8 @@ int pinger_interval_close(struct pinger *p, struct wire_batch *b)
 			struct wire_flow *r = &rf[fi];
 			const struct flow_figures *g = &figs[fi];
 
-			report_addr_set(&r->src, c->spec.family, &c->key.src);
-			report_addr_set(&r->dst, c->spec.family, &c->key.dst);
+			addr_set(&r->src, c->spec.family, &c->key.src);
+			addr_set(&r->dst, c->spec.family, &c->key.dst);
 			r->proto = t->kind->proto;
 			r->dscp = c->spec.dscp;
 			r->sport = p->flows[fi].sport;

@@ -2,6 +2,7 @@
  * the identity rides in the seq number and the timestamp option, which ECMP
  * hashes ignore; replies are the responder's marked RST|ACK (schemas/probe.md). */
 #include "probe.h"
+#include "bytes.h"
 
 #include <errno.h>
 #include <linux/filter.h>
@@ -12,28 +13,6 @@
 #define TCP_FLAG_SYN 0x02
 #define TCP_FLAG_RST 0x04
 #define TCP_FLAG_ACK 0x10
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)get16(p) << 16 | get16(p + 2);
-}
 
 /* Pseudo-header sum (RFC 793 / RFC 8200 8.1) for a PROBE_TCP_LEN segment. */
 static uint32_t tcp_pseudo_sum(const struct probe_flow_key *k)
@@ -55,11 +34,11 @@ static void tcp_hdr_write(uint8_t *p, uint16_t sport, uint16_t dport,
 			  uint8_t flags, uint16_t window)
 {
 	memset(p, 0, PROBE_TCP_LEN);
-	put16(p, sport);
-	put16(p + 2, dport);
+	bytes_be16_put(p, sport);
+	bytes_be16_put(p + 2, dport);
 	p[12] = (PROBE_TCP_LEN / 4) << 4;
 	p[13] = flags;
-	put16(p + 14, window);
+	bytes_be16_put(p + 14, window);
 	/* NOP NOP TS: the 4-byte-aligned layout every stack sends */
 	p[20] = 1;
 	p[21] = 1;
@@ -127,10 +106,10 @@ static void tcp_tmpl_init(struct probe_tmpl *t, const struct probe_flow_key *key
 	t->len = PROBE_TCP_LEN;
 	/* TSecr carries the session: a responder's reply echoes it, so replies
 	 * to other SYNs on the same ports (a path trace's) are told apart */
-	put32(t->buf + 28, key->session);
+	bytes_be32_put(t->buf + 28, key->session);
 	t->sum = probe_csum_add(tcp_pseudo_sum(key), t->buf, PROBE_TCP_LEN);
 	/* the flow id is constant: the seq number's top half */
-	put16(t->buf + 4, (uint16_t)key->flow_id);
+	bytes_be16_put(t->buf + 4, (uint16_t)key->flow_id);
 	t->sum += (uint16_t)key->flow_id;
 }
 
@@ -139,10 +118,10 @@ static size_t tcp_build(struct probe_tmpl *t, uint32_t seq, uint64_t tx_ns)
 	uint32_t sum = t->sum;
 	uint32_t tsval = (uint32_t)tx_ns;
 
-	put16(t->buf + 6, (uint16_t)seq);
-	put32(t->buf + 24, tsval);
+	bytes_be16_put(t->buf + 6, (uint16_t)seq);
+	bytes_be32_put(t->buf + 24, tsval);
 	sum += (uint16_t)seq + (tsval >> 16) + (tsval & 0xffff);
-	put16(t->buf + 16, probe_csum_fold(sum));
+	bytes_be16_put(t->buf + 16, probe_csum_fold(sum));
 	return t->len;
 }
 
@@ -183,8 +162,8 @@ static int tcp_ts_find(const uint8_t *seg, size_t hlen, uint32_t *tsval, uint32_
 		if (i + 1 >= hlen || seg[i + 1] < 2 || i + seg[i + 1] > hlen)
 			break;
 		if (kind == 8 && seg[i + 1] == 10) {
-			*tsval = get32(seg + i + 2);
-			*tsecr = get32(seg + i + 6);
+			*tsval = bytes_be32_get(seg + i + 2);
+			*tsecr = bytes_be32_get(seg + i + 6);
 			return 0;
 		}
 		i += seg[i + 1];
@@ -199,20 +178,20 @@ static int tcp_parse(int family, const uint8_t *pkt, size_t len, struct probe_re
 	uint32_t tsval, tsecr, ack;
 
 	if (!seg || seg[13] != (TCP_FLAG_RST | TCP_FLAG_ACK) ||
-	    get16(seg + 14) != PROBE_TCP_WINDOW_MARK ||
+	    bytes_be16_get(seg + 14) != PROBE_TCP_WINDOW_MARK ||
 	    tcp_ts_find(seg, hlen, &tsval, &tsecr) < 0)
 		return -1;
 	memset(r, 0, sizeof(*r));
-	ack = get32(seg + 8) - 1; /* the probe's seq: flow id << 16 | seq */
+	ack = bytes_be32_get(seg + 8) - 1; /* the probe's seq: flow id << 16 | seq */
 	r->flow_id = ack >> 16;
 	r->seq = ack & 0xffff;
 	r->seq_bits = 16;
-	r->count = get32(seg + 4);
+	r->count = bytes_be32_get(seg + 4);
 	r->session = tsval; /* the probe's TSecr, echoed */
 	r->tx_ns = tsecr;
 	r->tx_bits = 32;
-	r->remote_port = get16(seg);
-	r->local_port = get16(seg + 2);
+	r->remote_port = bytes_be16_get(seg);
+	r->local_port = bytes_be16_get(seg + 2);
 	return 0;
 }
 
@@ -226,9 +205,9 @@ int probe_tcp_syn_parse(int family, const uint8_t *pkt, size_t len,
 	/* a plain SYN (ECN bits allowed); ACK, RST or FIN set is not a probe */
 	if (!seg || (seg[13] & 0x3f) != TCP_FLAG_SYN)
 		return -1;
-	*sport = get16(seg);
-	*dport = get16(seg + 2);
-	*seq = get32(seg + 4);
+	*sport = bytes_be16_get(seg);
+	*dport = bytes_be16_get(seg + 2);
+	*seq = bytes_be32_get(seg + 4);
 	if (tcp_ts_find(seg, hlen, tsval, tsecr) < 0)
 		*tsval = *tsecr = 0;
 	return 0;
@@ -242,12 +221,12 @@ void probe_tcp_reply_build(const struct probe_flow_key *back, uint32_t count,
 
 	tcp_hdr_write(out, back->sport, back->dport, TCP_FLAG_RST | TCP_FLAG_ACK,
 		      PROBE_TCP_WINDOW_MARK);
-	put32(out + 4, count);
-	put32(out + 8, ack);
-	put32(out + 24, tsval);
-	put32(out + 28, tsecr);
+	bytes_be32_put(out + 4, count);
+	bytes_be32_put(out + 8, ack);
+	bytes_be32_put(out + 24, tsval);
+	bytes_be32_put(out + 28, tsecr);
 	sum = probe_csum_add(tcp_pseudo_sum(back), out, PROBE_TCP_LEN);
-	put16(out + 16, probe_csum_fold(sum));
+	bytes_be16_put(out + 16, probe_csum_fold(sum));
 }
 
 const struct probe_ops probe_tcp_ops = {

@@ -1,6 +1,7 @@
 /* UDP probe kind: one unconnected socket per flow port (the port is what
  * varies the ECMP hash), the faultmesh payload of schemas/probe.md inside. */
 #include "probe.h"
+#include "bytes.h"
 
 #include <errno.h>
 #include <string.h>
@@ -76,12 +77,8 @@ static size_t udp_build(struct probe_tmpl *t, uint32_t seq, uint64_t tx_ns)
 	uint8_t *p = t->buf;
 
 	/* only seq (offset 16) and the send time (offset 24) change per probe */
-	p[16] = (uint8_t)(seq >> 24);
-	p[17] = (uint8_t)(seq >> 16);
-	p[18] = (uint8_t)(seq >> 8);
-	p[19] = (uint8_t)seq;
-	for (int i = 0; i < 8; i++)
-		p[24 + i] = (uint8_t)(tx_ns >> (56 - 8 * i));
+	bytes_be32_put(p + 16, seq);
+	bytes_be64_put(p + 24, tx_ns);
 	return t->len;
 }
 

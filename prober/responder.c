@@ -3,6 +3,8 @@
  * from answering too (schemas/probe.md, "TCP without half-open state"). */
 #include "responder.h"
 #include "probe.h"
+#include "clock.h"
+#include "addr.h"
 
 #include <errno.h>
 #include <linux/filter.h>
@@ -53,14 +55,6 @@ struct responder {
 	struct resp_bucket global;     /* every source together */
 	struct responder_stats stats;
 };
-
-static uint64_t clock_real_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static uint32_t hash_mix(const uint8_t *p, size_t n, uint32_t h)
 {
@@ -191,17 +185,6 @@ struct responder *responder_new_detached(const struct responder_cfg *cfg)
 		return NULL;
 	}
 	return r;
-}
-
-static void addr16_from_sa(const struct sockaddr_storage *ss, uint8_t out[16])
-{
-	memset(out, 0, 16);
-	if (ss->ss_family == AF_INET6) {
-		memcpy(out, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
-	} else {
-		out[10] = out[11] = 0xff;
-		memcpy(out + 12, &((const struct sockaddr_in *)ss)->sin_addr, 4);
-	}
 }
 
 static int sock_filter_set(int fd, struct sock_filter *f, unsigned short n)
@@ -520,7 +503,7 @@ static void resp_udp_ready(struct responder *r, int fd, int family)
 		return;
 	for (int i = 0; i < n; i++) {
 		struct probe_msg m;
-		uint8_t a16[16];
+		struct wire_addr from;
 		size_t len = in[i].msg_len;
 
 		resp_cmsg_read(&in[i].msg_hdr, &rx[i]);
@@ -532,11 +515,11 @@ static void resp_udp_ready(struct responder *r, int fd, int family)
 			r->stats.malformed++;
 			continue;
 		}
-		addr16_from_sa(&rx[i].from, a16);
-		if (!responder_rate_allow(r, a16, ms_of_ns(rx[i].rx_ns)))
+		addr_from_sockaddr(&from, &rx[i].from);
+		if (!responder_rate_allow(r, from.bytes, ms_of_ns(rx[i].rx_ns)))
 			continue; /* counted by the limiter */
 		m.type = PROBE_REPLY;
-		m.count = responder_count_bump(r, a16, family == AF_INET6 ?
+		m.count = responder_count_bump(r, from.bytes, family == AF_INET6 ?
 				ntohs(((struct sockaddr_in6 *)&rx[i].from)->sin6_port) :
 				ntohs(((struct sockaddr_in *)&rx[i].from)->sin_port),
 				IPPROTO_UDP, m.flow_id, m.session, ms_of_ns(rx[i].rx_ns));
@@ -581,7 +564,8 @@ static void resp_tcp_ready(struct responder *r, int fd, int family)
 				     .msg_control = rx.cbuf, .msg_controllen = sizeof(rx.cbuf) };
 		struct probe_flow_key back = { .family = family };
 		struct sockaddr_storage to;
-		uint8_t seg[PROBE_TCP_LEN], a16[16];
+		uint8_t seg[PROBE_TCP_LEN];
+		struct wire_addr from;
 		uint16_t sport, dport;
 		uint32_t seq, tsval, tsecr, count;
 		_Alignas(struct cmsghdr) char cbuf[128];
@@ -626,13 +610,13 @@ static void resp_tcp_ready(struct responder *r, int fd, int family)
 			r->stats.malformed++;
 			continue;
 		}
-		addr16_from_sa(&rx.from, a16);
-		if (!responder_rate_allow(r, a16, ms_of_ns(rx.rx_ns)))
+		addr_from_sockaddr(&from, &rx.from);
+		if (!responder_rate_allow(r, from.bytes, ms_of_ns(rx.rx_ns)))
 			continue; /* counted by the limiter */
 		back.sport = dport;
 		back.dport = sport;
 		/* the flow id rides in the seq number's top 16 bits */
-		count = responder_count_bump(r, a16, sport, IPPROTO_TCP, seq >> 16, tsecr,
+		count = responder_count_bump(r, from.bytes, sport, IPPROTO_TCP, seq >> 16, tsecr,
 					     ms_of_ns(rx.rx_ns));
 		probe_tcp_reply_build(&back, count, seq + 1, tsecr, tsval, seg);
 		iv.iov_base = seg;

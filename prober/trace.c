@@ -8,6 +8,8 @@
 #include "icmp_quote.h"
 #include "mda.h"
 #include "probe.h"
+#include "bytes.h"
+#include "addr.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -157,11 +159,6 @@ void tracer_cfg_default(struct tracer_cfg *cfg)
 	cfg->udp_echo_off = -1;
 }
 
-static int addr_eq(const struct wire_addr *a, const struct wire_addr *b)
-{
-	return a->family == b->family && memcmp(a->bytes, b->bytes, 16) == 0;
-}
-
 static uint16_t csum_fold_plain(uint32_t sum)
 {
 	while (sum >> 16)
@@ -183,36 +180,11 @@ static uint32_t pseudo_sum(const struct trace_flow *f, uint8_t proto, uint32_t l
 	} else {
 		sum = probe_csum_add(sum, f->src.bytes, 16);
 		sum = probe_csum_add(sum, f->dst.bytes, 16);
-		w[0] = (uint8_t)(l4_len >> 24);
-		w[1] = (uint8_t)(l4_len >> 16);
-		w[2] = (uint8_t)(l4_len >> 8);
-		w[3] = (uint8_t)l4_len;
+		bytes_be32_put(w, l4_len);
 		sum = probe_csum_add(sum, w, 4);
 		sum += proto;
 	}
 	return sum;
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-	wr16(p, (uint16_t)(v >> 16));
-	wr16(p + 2, (uint16_t)v);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
 uint32_t trace_tcp_seq(uint16_t id, uint8_t ttl, uint8_t try)
@@ -256,24 +228,24 @@ int trace_probe_build(const struct trace_flow *f, uint8_t ttl, uint16_t id,
 	if (ip_len) {
 		buf[0] = 0x45;
 		buf[1] = (uint8_t)(f->dscp << 2);
-		wr16(buf + 2, (uint16_t)(ip_len + l4_len));
+		bytes_be16_put(buf + 2, (uint16_t)(ip_len + l4_len));
 		/* The IP ID is a second copy of the identity for routers that
 		 * quote only 8 bytes of a rewritten UDP header. */
-		wr16(buf + 4, id);
+		bytes_be16_put(buf + 4, id);
 		buf[8] = ttl;
 		buf[9] = f->proto;
 		memcpy(buf + 12, f->src.bytes + 12, 4);
 		memcpy(buf + 16, f->dst.bytes + 12, 4);
-		wr16(buf + 10, probe_csum_fold(probe_csum_add(0, buf, 20)));
+		bytes_be16_put(buf + 10, probe_csum_fold(probe_csum_add(0, buf, 20)));
 	}
 	l4 = buf + ip_len;
-	wr16(l4, f->sport);
-	wr16(l4 + 2, f->dport);
+	bytes_be16_put(l4, f->sport);
+	bytes_be16_put(l4 + 2, f->dport);
 	sum = pseudo_sum(f, f->proto, (uint32_t)l4_len);
 	if (f->proto == WIRE_PROTO_UDP) {
 		uint16_t s, want, fudge;
 
-		wr16(l4 + 4, (uint16_t)l4_len);
+		bytes_be16_put(l4 + 4, (uint16_t)l4_len);
 		memcpy(l4 + 8, tmpl, tmpl_len);
 		sum = probe_csum_add(sum, l4, l4_len);
 		s = csum_fold_plain(sum);
@@ -281,14 +253,14 @@ int trace_probe_build(const struct trace_flow *f, uint8_t ttl, uint16_t id,
 		 * f = ~id - s in ones'-complement arithmetic. */
 		want = (uint16_t)~id;
 		fudge = csum_fold_plain((uint32_t)want + (uint16_t)~s);
-		wr16(l4 + l4_len - 2, fudge);
-		wr16(l4 + 6, probe_csum_fold(probe_csum_add(sum, l4 + l4_len - 2, 2)));
+		bytes_be16_put(l4 + l4_len - 2, fudge);
+		bytes_be16_put(l4 + 6, probe_csum_fold(probe_csum_add(sum, l4 + l4_len - 2, 2)));
 	} else {
-		wr32(l4 + 4, tcp_seq);
+		bytes_be32_put(l4 + 4, tcp_seq);
 		l4[12] = 5 << 4;
 		l4[13] = 0x02; /* SYN */
-		wr16(l4 + 14, 65535);
-		wr16(l4 + 16, probe_csum_fold(probe_csum_add(sum, l4, 20)));
+		bytes_be16_put(l4 + 14, 65535);
+		bytes_be16_put(l4 + 16, probe_csum_fold(probe_csum_add(sum, l4, 20)));
 	}
 	return (int)(ip_len + l4_len);
 }
@@ -376,8 +348,7 @@ static int tracer_udp_filter(const struct tracer *t)
 	uint32_t word = 0;
 
 	if (off >= 0)
-		word = (uint32_t)t->udp_tmpl[off] << 24 | (uint32_t)t->udp_tmpl[off + 1] << 16 |
-		       (uint32_t)t->udp_tmpl[off + 2] << 8 | t->udp_tmpl[off + 3];
+		word = bytes_be32_get(t->udp_tmpl + off);
 	return filter_udp_answers(t->udp_fd, t->family, min_len, off, word);
 }
 
@@ -530,41 +501,19 @@ int tracer_fd(const struct tracer *t)
 /* The kernel's choice of source for dst, without sending anything. */
 static int source_for(int family, const struct wire_addr *dst, struct wire_addr *src)
 {
-	struct sockaddr_storage ss = { 0 };
-	socklen_t sl;
+	struct sockaddr_storage ss;
+	socklen_t sl = addr_to_sockaddr(dst, 9, &ss);
 	int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	int rc = -1;
 
 	if (fd < 0)
 		return -1;
-	if (family == AF_INET) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(9);
-		memcpy(&s4->sin_addr, dst->bytes + 12, 4);
-		sl = sizeof(*s4);
-	} else {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(9);
-		memcpy(&s6->sin6_addr, dst->bytes, 16);
-		sl = sizeof(*s6);
-	}
 	if (connect(fd, (struct sockaddr *)&ss, sl) < 0)
 		goto out;
 	sl = sizeof(ss);
 	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
 		goto out;
-	memset(src, 0, sizeof(*src));
-	src->family = (uint8_t)family;
-	if (family == AF_INET) {
-		src->bytes[10] = src->bytes[11] = 0xff;
-		memcpy(src->bytes + 12, &((struct sockaddr_in *)&ss)->sin_addr, 4);
-	} else {
-		memcpy(src->bytes, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
-	}
+	addr_from_sockaddr(src, &ss);
 	rc = 0;
 out:
 	close(fd);
@@ -887,7 +836,7 @@ static int probe_send(struct tracer *t, struct trace_job *j, uint16_t id, uint32
 	if (len < 0)
 		return -1;
 	if (j->flow.proto == WIRE_PROTO_UDP)
-		j->fudge_by_ttl[j->ttl] = rd16(pkt + len - 2);
+		j->fudge_by_ttl[j->ttl] = bytes_be16_get(pkt + len - 2);
 	if (t->family == AF_INET) {
 		struct sockaddr_in to = { .sin_family = AF_INET };
 
@@ -1179,8 +1128,8 @@ static void l4_handle(struct tracer *t, uint8_t proto, const struct wire_addr *f
 			t->st.packets_ignored++;
 			return;
 		}
-		if (job_lookup(t, proto, to, from, rd16(l4 + 2), rd16(l4), 0,
-			       rd32(l4 + 8) - 1, 1, &idx, &ttl) < 0) {
+		if (job_lookup(t, proto, to, from, bytes_be16_get(l4 + 2), bytes_be16_get(l4), 0,
+			       bytes_be32_get(l4 + 8) - 1, 1, &idx, &ttl) < 0) {
 			t->st.packets_ignored++;
 			return;
 		}
@@ -1192,14 +1141,14 @@ static void l4_handle(struct tracer *t, uint8_t proto, const struct wire_addr *f
 		struct trace_job *j;
 		int found = 0;
 
-		if (n < off + 2 || job_lookup(t, proto, to, from, rd16(l4 + 2), rd16(l4), 0, 0, 0,
+		if (n < off + 2 || job_lookup(t, proto, to, from, bytes_be16_get(l4 + 2), bytes_be16_get(l4), 0, 0, 0,
 					      &idx, &ttl) < 0) {
 			t->st.packets_ignored++;
 			return;
 		}
 		j = t->active[idx];
 		for (unsigned h = 1; h < TRACE_TTL_SLOTS && !found; h++) {
-			if (j->id_by_ttl[h] && j->fudge_by_ttl[h] == rd16(l4 + off)) {
+			if (j->id_by_ttl[h] && j->fudge_by_ttl[h] == bytes_be16_get(l4 + off)) {
 				ttl = (uint8_t)h;
 				found = 1;
 			}
@@ -1210,27 +1159,6 @@ static void l4_handle(struct tracer *t, uint8_t proto, const struct wire_addr *f
 		}
 	}
 	job_answer(t, idx, ttl, from, 1, 0, now_ns);
-}
-
-static void addr_from_sa(const struct sockaddr_storage *ss, struct wire_addr *a)
-{
-	memset(a, 0, sizeof(*a));
-	if (ss->ss_family == AF_INET) {
-		a->family = AF_INET;
-		a->bytes[10] = a->bytes[11] = 0xff;
-		memcpy(a->bytes + 12, &((const struct sockaddr_in *)ss)->sin_addr, 4);
-	} else if (ss->ss_family == AF_INET6) {
-		a->family = AF_INET6;
-		memcpy(a->bytes, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
-	}
-}
-
-static void addr_set4(struct wire_addr *a, const uint8_t *b4)
-{
-	memset(a, 0, sizeof(*a));
-	a->family = AF_INET;
-	a->bytes[10] = a->bytes[11] = 0xff;
-	memcpy(a->bytes + 12, b4, 4);
 }
 
 /* One packet off socket fd. */
@@ -1247,7 +1175,7 @@ static void packet_handle(struct tracer *t, int fd, const uint8_t *buf, size_t l
 		if (t->family == AF_INET) {
 			rc = icmp_quote_parse4(buf, len, &q);
 		} else {
-			addr_from_sa(from_sa, &from);
+			addr_from_sockaddr(&from, from_sa);
 			rc = icmp_quote_parse6(buf, len, &from, &q);
 		}
 		if (rc < 0) {
@@ -1277,14 +1205,14 @@ static void packet_handle(struct tracer *t, int fd, const uint8_t *buf, size_t l
 		/* Raw IPv6 sockets give no IPv6 header; our own address is the
 		 * flow's source, checked by job_lookup through the ports and
 		 * the echoed identity. */
-		addr_from_sa(from_sa, &from);
+		addr_from_sockaddr(&from, from_sa);
 		if (len < 8) {
 			t->st.packets_malformed++;
 			return;
 		}
 		for (unsigned i = 0; i < t->nactive; i++) {
 			if (addr_eq(&t->active[i]->flow.dst, &from) &&
-			    t->active[i]->flow.sport == rd16(buf + 2)) {
+			    t->active[i]->flow.sport == bytes_be16_get(buf + 2)) {
 				to = t->active[i]->flow.src;
 				l4_handle(t, proto, &from, &to, buf, len, now_ns);
 				return;

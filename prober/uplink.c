@@ -6,6 +6,7 @@
 #include "log.h"
 #include "wire.h"
 #include "spool.h"
+#include "clock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -498,21 +499,13 @@ int64_t uplink_next_ms(const struct uplink *u, int64_t now_ms)
 	return now_ms + 1000;
 }
 
-static int64_t fetch_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Wait until fd is ready for events or the deadline passes: 0, or -1
  * (ETIMEDOUT or poll's errno). */
 static int fetch_wait(int fd, short events, int64_t deadline_ms)
 {
 	for (;;) {
 		struct pollfd pfd = { .fd = fd, .events = events };
-		int64_t left = deadline_ms - fetch_now_ms();
+		int64_t left = deadline_ms - clock_mono_ms();
 		int r;
 
 		if (left <= 0) {
@@ -577,7 +570,7 @@ static int uplink_targets_fetch_one(const struct uplink_cfg *cfg, int timeout_ms
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
-	int64_t deadline = fetch_now_ms() + timeout_ms;
+	int64_t deadline = clock_mono_ms() + timeout_ms;
 	uint8_t hdr[WIRE_HEADER_LEN], *frame = NULL, *hello = NULL;
 	struct wire_reader rd;
 	struct wire_frame f;

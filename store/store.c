@@ -1,6 +1,7 @@
 /* Backend-neutral store front: picks the backend by name, keeps the last
  * error text, and stores a whole batch as one transaction. */
 #include "store.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -169,13 +170,8 @@ int store_maintenance_run(struct store *s, int64_t now_ms, int64_t raw_keep_ms,
 	if (!st)
 		st = &local;
 	memset(st, 0, sizeof(*st));
-	if (budget_ms > 0) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		deadline = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
-			   budget_ms;
-	}
+	if (budget_ms > 0)
+		deadline = clock_mono_ms() + budget_ms;
 	if (s->ops->rollup_run(s->h, deadline, &st->batches_rolled, &st->more,
 			       s->err, sizeof(s->err)) < 0)
 		return -1;

@@ -5,6 +5,7 @@
 #include "http_curl.h"
 #include "store.h"
 #include "store_migrate.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -578,14 +579,6 @@ static void ch_batch_abort(void *h)
 
 /* ---- rollup and retention ---- */
 
-static int64_t ch_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Rollups are written by retention, from deduplicated raw results, right
  * before a day's raw partition is dropped; nothing to do between. */
 static int ch_rollup_run(void *h, int64_t deadline_ms, uint64_t *batches_rolled,
@@ -749,7 +742,7 @@ static int ch_retention_run(void *h, int64_t raw_before_ms,
 
 		if (ch_partition_span(id, &s, &e) < 0 || e > raw_before_ms)
 			continue;
-		if (deadline_ms && ch_mono_ms() >= deadline_ms) {
+		if (deadline_ms && clock_mono_ms() >= deadline_ms) {
 			st->more = 1;
 			break;
 		}

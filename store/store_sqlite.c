@@ -3,6 +3,7 @@
  * synchronous=FULL so a committed batch survives a crash or power loss. */
 #include "store.h"
 #include "store_migrate.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -838,20 +839,12 @@ static int chunk_run(struct store_sqlite *ss, const enum stmt_id *ids, int n,
 	return 0;
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Keep going after a chunk that changed rows? Not past the deadline. */
 static int chunk_again(int64_t changed, int64_t deadline_ms, int *more)
 {
 	if (changed <= 0)
 		return 0;
-	if (deadline_ms && mono_ms() >= deadline_ms) {
+	if (deadline_ms && clock_mono_ms() >= deadline_ms) {
 		*more = 1;
 		return 0;
 	}

@@ -7,6 +7,7 @@
 #include "prober/probe.h"
 #include "prober/trace.h"
 #include "wire.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -76,14 +77,6 @@ struct fmtrace_run {
 	unsigned npaths;
 	int quiet;
 };
-
-static uint64_t now_ns_get(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static const char *const end_names[] = {
 	[TRACE_END_REACHED] = "reached", [TRACE_END_GAP] = "gap",
@@ -158,7 +151,7 @@ static int flows_start(struct tracer *t, struct fmtrace_run *run, const struct t
 			return -1;
 		}
 		f.sport = (uint16_t)port;
-		if (tracer_flow_start(t, &f, run->started, now_ns_get()) < 0)
+		if (tracer_flow_start(t, &f, run->started, clock_mono_ns()) < 0)
 			return -1;
 		run->started++;
 	}
@@ -243,7 +236,7 @@ int main(int argc, char **argv)
 		log_msg(LOG_ERR, "tracer_open: %s", strerror(errno));
 		return 1;
 	}
-	t0 = now_ns_get();
+	t0 = clock_mono_ns();
 	deadline = t0 + (uint64_t)cfg.deadline_ms * 1000000ull;
 	if (flows_start(t, &run, &base, (unsigned)cfg.flows) < 0) {
 		log_msg(LOG_ERR, "starting flow to %s port %u: %s", cfg.dst,
@@ -252,7 +245,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	for (;;) {
-		uint64_t now = now_ns_get(), next;
+		uint64_t now = clock_mono_ns(), next;
 		struct pollfd pfd = { .fd = tracer_fd(t), .events = POLLIN };
 		int wait_ms;
 
@@ -280,7 +273,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		next = tracer_next_ns(t);
-		now = now_ns_get();
+		now = clock_mono_ns();
 		if (next <= now)
 			wait_ms = 0;
 		else if (next - now > 1000000000ull)
@@ -288,7 +281,7 @@ int main(int argc, char **argv)
 		else
 			wait_ms = (int)((next - now + 999999) / 1000000);
 		if (poll(&pfd, 1, wait_ms) > 0)
-			tracer_readable(t, now_ns_get());
+			tracer_readable(t, clock_mono_ns());
 	}
 	tracer_stats_get(t, &st);
 	tracer_close(t);
@@ -302,7 +295,7 @@ int main(int argc, char **argv)
 		       run.started, run.reached, run.npaths, (unsigned long long)st.probes_sent,
 		       (unsigned long long)st.replies_matched, (unsigned long long)st.hops_inferred,
 		       ok ? cov.complete : 0, ok ? cov.flows_needed : 0, ok ? cov.paths_estimate : 0,
-		       (unsigned long long)((now_ns_get() - t0) / 1000000));
+		       (unsigned long long)((clock_mono_ns() - t0) / 1000000));
 		for (unsigned i = 0; i < run.npaths; i++) {
 			if (!cfg.quiet)
 				printf("path\t%s\n", run.paths[i]);

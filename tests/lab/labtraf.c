@@ -2,6 +2,7 @@
  * of N flows (consecutive source ports), paced and interleaved; `sink` counts
  * the packets it receives per (source address, source port). */
 #include "opts.h"
+#include "clock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -73,14 +74,6 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	stop_requested = 1;
-}
-
-static long long now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 /* Parse a numeric address into a sockaddr of the right family. */
@@ -187,7 +180,7 @@ static int cmd_send(int argc, char **argv)
 	}
 	memset(payload, 0, sizeof(payload));
 	total = cfg.flows * cfg.count;
-	t0 = now_ns();
+	t0 = (long long)clock_mono_ns();
 	/* Round-robin over flows so a loss process sees every flow throughout
 	 * the run; packet j is due at t0 + j/pps, sent in short bursts so no
 	 * veth backlog (netdev_max_backlog) overflows. */
@@ -195,7 +188,7 @@ static int cmd_send(int argc, char **argv)
 		long long f = j % cfg.flows, due = t0 + j * 1000000000LL / cfg.pps;
 		uint32_t hdr[3] = { htonl(LABTRAF_MAGIC), htonl((uint32_t)f),
 				    htonl((uint32_t)(j / cfg.flows)) };
-		long long wait_ns = due - now_ns();
+		long long wait_ns = due - (long long)clock_mono_ns();
 
 		/* Fell behind (a busy machine): shift the schedule rather than
 		 * catch up in one burst that could overflow a backlog queue. */
@@ -309,10 +302,10 @@ static int cmd_sink(int argc, char **argv)
 		}
 		fclose(f);
 	}
-	start = now_ns();
+	start = (long long)clock_mono_ns();
 	while (!stop_requested) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		long long t = now_ns();
+		long long t = (long long)clock_mono_ns();
 		unsigned char buf[2048];
 		struct sockaddr_in6 from;
 		socklen_t flen = sizeof(from);
@@ -329,7 +322,7 @@ static int cmd_sink(int argc, char **argv)
 			     &flen);
 		if (n < 0)
 			continue;
-		last = now_ns();
+		last = (long long)clock_mono_ns();
 		s = sink_slot_find(tab, &from.sin6_addr, ntohs(from.sin6_port));
 		if (!s) {
 			dropped_table++;

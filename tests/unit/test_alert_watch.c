@@ -4,6 +4,7 @@
  * that bring no new batches; a clean fabric and
  * a missing database fire nothing and do not stop the watch. */
 #include "store_history.h"
+#include "clock.h"
 #include "cmd_watch.h"
 #include "synth_db.h"
 
@@ -42,12 +43,10 @@ static void t_teardown(void)
 static void t_db_write(const char *from, const char *to, double loss)
 {
 	struct synth_db_cfg cfg;
-	struct timespec ts;
 	char err[256];
 	int64_t now_ms;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	now_ms = clock_real_ms();
 	synth_db_cfg_default(&cfg);
 	cfg.spines = 3;
 	cfg.interval_ms = 10000;

@@ -4,6 +4,7 @@
 #include "prober/spool.h"
 #include "prober/uplink.h"
 #include "wire.h"
+#include "clock.h"
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -20,14 +21,6 @@ static char dir[64];
 static uint32_t last_spool_dropped; /* of the last BATCH frame_next saw */
 static int lfd = -1;
 static uint16_t lport;
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* A namespace of our own, so the fake collector's address is ours alone. */
 static void setup(void)
@@ -86,14 +79,14 @@ static int frame_next(struct uplink *u, int *cfd, uint64_t *seq)
 {
 	static uint8_t buf[1 << 16];
 	static size_t have;
-	int64_t deadline = now_ms() + 3000;
+	int64_t deadline = clock_mono_ms() + 3000;
 
-	while (now_ms() < deadline) {
+	while (clock_mono_ms() < deadline) {
 		int type;
 		uint32_t plen;
 		char err[128];
 
-		uplink_run(u, 1, 1, now_ms());
+		uplink_run(u, 1, 1, clock_mono_ms());
 		if (*cfd < 0) {
 			*cfd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK);
 			have = 0;
@@ -142,7 +135,7 @@ static void ack_send(int cfd, uint64_t seq)
 static void uplink_settle(struct uplink *u)
 {
 	for (int i = 0; i < 50; i++) {
-		uplink_run(u, 1, 1, now_ms());
+		uplink_run(u, 1, 1, clock_mono_ms());
 		usleep(1000);
 	}
 }
@@ -273,13 +266,13 @@ static void ack_send_signed(int cfd, uint64_t seq, const uint8_t *key)
  * returns 1 if it did within 2 s. */
 static int uplink_hangs_up(struct uplink *u, int cfd)
 {
-	int64_t deadline = now_ms() + 2000;
+	int64_t deadline = clock_mono_ms() + 2000;
 	uint8_t b[4096];
 
-	while (now_ms() < deadline) {
+	while (clock_mono_ms() < deadline) {
 		ssize_t r;
 
-		uplink_run(u, 1, 1, now_ms());
+		uplink_run(u, 1, 1, clock_mono_ms());
 		r = read(cfd, b, sizeof(b));
 		if (r == 0 || (r < 0 && errno == ECONNRESET))
 			return 1;

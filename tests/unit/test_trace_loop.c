@@ -3,6 +3,7 @@
  * echoing UDP responder) end traces at TTL 1, and a silent destination ends
  * one after retries and the gap limit. Skipped without CAP_NET_RAW/ADMIN. */
 #include "prober/trace.h"
+#include "clock.h"
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -30,14 +31,6 @@ static void loop_done_cb(void *arg, const struct trace_result *res)
 	o->n++;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* A fresh namespace with lo up and a veth pair whose /24 swallows
  * everything sent to it, so nothing leaves the test. */
 static void netns_private(void)
@@ -53,19 +46,19 @@ static void netns_private(void)
  * UDP datagrams on it by echoing them back, as a responder would. */
 static void loop_run(struct tracer *t, int echo_fd)
 {
-	uint64_t end = mono_ns() + 5000000000ull;
+	uint64_t end = clock_mono_ns() + 5000000000ull;
 
-	while (tracer_busy(t) && mono_ns() < end) {
+	while (tracer_busy(t) && clock_mono_ns() < end) {
 		struct pollfd pfd[2] = { { .fd = tracer_fd(t), .events = POLLIN },
 					 { .fd = echo_fd, .events = POLLIN } };
 		uint64_t next, now;
 		int wait_ms = 100; /* bounded: idle (UINT64_MAX) or far deadlines */
 
-		tracer_timer(t, mono_ns());
+		tracer_timer(t, clock_mono_ns());
 		if (!tracer_busy(t))
 			break;
 		next = tracer_next_ns(t);
-		now = mono_ns();
+		now = clock_mono_ns();
 		if (next <= now)
 			wait_ms = 0;
 		else if (next - now < 100000000ull)
@@ -81,7 +74,7 @@ static void loop_run(struct tracer *t, int echo_fd)
 				sendto(echo_fd, buf, (size_t)n, 0, (struct sockaddr *)&ss, sl);
 		}
 		if (pfd[0].revents & POLLIN)
-			tracer_readable(t, mono_ns());
+			tracer_readable(t, clock_mono_ns());
 	}
 }
 
@@ -116,7 +109,7 @@ Test(trace_loop, destination_answers_end_traces_at_ttl_1)
 		struct tracer *t = open_or_skip(cases[i].family, NULL, &o);
 		struct trace_flow f = flow_of(cases[i].dst, cases[i].proto, 33434);
 
-		cr_assert_eq(tracer_flow_start(t, &f, 7, mono_ns()), 0);
+		cr_assert_eq(tracer_flow_start(t, &f, 7, clock_mono_ns()), 0);
 		loop_run(t, -1);
 		cr_assert_eq(o.n, 1, "%s proto %u", cases[i].dst, cases[i].proto);
 		cr_expect_eq(o.res[0].end, TRACE_END_REACHED, "%s proto %u end %d", cases[i].dst,
@@ -145,7 +138,7 @@ Test(trace_loop, echoing_udp_responder_counts_as_destination)
 	cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	t = open_or_skip(AF_INET, NULL, &o);
 	f = flow_of("127.0.0.1", 17, 31338);
-	cr_assert_eq(tracer_flow_start(t, &f, 0, mono_ns()), 0);
+	cr_assert_eq(tracer_flow_start(t, &f, 0, clock_mono_ns()), 0);
 	loop_run(t, fd);
 	cr_assert_eq(o.n, 1);
 	cr_expect_eq(o.res[0].end, TRACE_END_REACHED);
@@ -172,7 +165,7 @@ Test(trace_loop, silent_destination_ends_on_gap_after_retries)
 	/* Out a veth to a MAC nobody has (static neighbour, so no ARP queue
 	 * holds the probes): nothing answers. */
 	f = flow_of("198.18.50.2", 17, 33434);
-	cr_assert_eq(tracer_flow_start(t, &f, 0, mono_ns()), 0);
+	cr_assert_eq(tracer_flow_start(t, &f, 0, clock_mono_ns()), 0);
 	loop_run(t, -1);
 	cr_assert_eq(o.n, 1);
 	cr_expect_eq(o.res[0].end, TRACE_END_GAP, "end %d err %d dst_ttl %u", o.res[0].end, o.res[0].err_no, o.res[0].dst_ttl);
@@ -193,12 +186,12 @@ Test(trace_loop, close_cancels_unfinished_flows_and_rejects_bad_flows)
 	t = open_or_skip(AF_INET, NULL, &o);
 	f = flow_of("::1", 17, 1);
 	errno = 0;
-	cr_expect_eq(tracer_flow_start(t, &f, 0, mono_ns()), -1);
+	cr_expect_eq(tracer_flow_start(t, &f, 0, clock_mono_ns()), -1);
 	cr_expect_eq(errno, EINVAL);
 	f = flow_of("198.18.50.2", 17, 1);
-	cr_assert_eq(tracer_flow_start(t, &f, 1, mono_ns()), 0);
-	cr_assert_eq(tracer_flow_start(t, &f, 2, mono_ns()), 0);
-	tracer_timer(t, mono_ns());
+	cr_assert_eq(tracer_flow_start(t, &f, 1, clock_mono_ns()), 0);
+	cr_assert_eq(tracer_flow_start(t, &f, 2, clock_mono_ns()), 0);
+	tracer_timer(t, clock_mono_ns());
 	cr_expect_eq(tracer_busy(t), 2);
 	tracer_close(t);
 	cr_expect_eq(o.n, 2);
@@ -220,7 +213,7 @@ Test(trace_loop, udp_traces_end_on_port_unreachable_without_udp_socket)
 		tracer_cfg_default(&cfg);
 		cfg.udp_replies = 0;
 		t = open_or_skip(i ? AF_INET6 : AF_INET, &cfg, &o);
-		cr_assert_eq(tracer_flow_start(t, &f, 0, mono_ns()), 0);
+		cr_assert_eq(tracer_flow_start(t, &f, 0, clock_mono_ns()), 0);
 		loop_run(t, -1);
 		cr_assert_eq(o.n, 1);
 		cr_expect_eq(o.res[0].end, TRACE_END_REACHED, "%s", dsts[i]);
@@ -246,9 +239,9 @@ Test(trace_loop, pacing_spaces_probes_at_one_ttl)
 	f = flow_of("198.18.50.2", 17, 33434);
 	for (uint16_t i = 0; i < 4; i++) {
 		f.sport = (uint16_t)(41000 + i);
-		cr_assert_eq(tracer_flow_start(t, &f, i, mono_ns()), 0);
+		cr_assert_eq(tracer_flow_start(t, &f, i, clock_mono_ns()), 0);
 	}
-	now = mono_ns();
+	now = clock_mono_ns();
 	/* Four flows want TTL 1 at once: the burst of 2 goes, the rest waits
 	 * for the router's interval to refill the bucket. */
 	cr_expect_eq(tracer_timer(t, now), 2);
@@ -320,13 +313,13 @@ Test(trace_loop, udp_answer_filter_keeps_the_hosts_other_udp_out)
 		 * session: none may reach the tracer */
 		udp_noise(family, 100, 48, 0xcafef00d);
 		udp_noise(family, 100, 64, 0x12345678);
-		tracer_readable(t, mono_ns());
+		tracer_readable(t, clock_mono_ns());
 		tracer_stats_get(t, &st);
 		cr_expect_eq(st.packets_ignored, 0, "%s: %llu of the host's datagrams reached the tracer",
 			     dsts[i], (unsigned long long)st.packets_ignored);
 		/* while an answer echoing the probe still ends the trace */
 		f = flow_of(dsts[i], 17, 31338);
-		cr_assert_eq(tracer_flow_start(t, &f, 0, mono_ns()), 0);
+		cr_assert_eq(tracer_flow_start(t, &f, 0, clock_mono_ns()), 0);
 		loop_run(t, fd);
 		cr_assert_eq(o.n, 1);
 		cr_expect_eq(o.res[0].end, TRACE_END_REACHED, "%s end %d", dsts[i], o.res[0].end);

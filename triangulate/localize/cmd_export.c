@@ -4,6 +4,7 @@
 #include "db_source.h"
 #include "observations.h"
 #include "opts.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -30,14 +31,6 @@ static const struct opt_spec export_opts[] = {
 	{ "observations", 0, OPT_STR, offsetof(struct export_cfg, observations),
 	  0, 0, "-", "FILE", "where to write the observations file" },
 };
-
-static int64_t export_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Write every flow of the set as an observations line. */
 static int export_obs_write(FILE *out, const struct obs_set *obs)
@@ -96,7 +89,7 @@ int cmd_export(int argc, char **argv)
 		fprintf(stderr, "triangulate export: --until must be more recent than --since\n");
 		return 2;
 	}
-	now_ms = export_now_ms();
+	now_ms = clock_real_ms();
 	if (!(obs = obs_set_new())) {
 		snprintf(err, sizeof(err), "out of memory");
 		goto fail;

@@ -11,6 +11,7 @@
 #include "opts.h"
 #include "output.h"
 #include "window.h"
+#include "clock.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -53,14 +54,6 @@ static const struct opt_spec localize_opts[] = {
 	{ "stats", 0, OPT_FLAG, offsetof(struct localize_cfg, stats), 0, 0, NULL,
 	  NULL, "print model and timing figures to stderr" },
 };
-
-static double localize_wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 int localize_inputs_load(const char *obs_path, const char *inv_path,
 			 struct obs_set **obs, struct inventory **inv,
@@ -138,7 +131,7 @@ int cmd_localize(int argc, char **argv)
 	req.inv = inv;
 	req.cfg = &icfg;
 	if (cfg.db) {
-		int64_t now_ms = (int64_t)localize_wall_ms();
+		int64_t now_ms = clock_real_ms();
 
 		req.src = WINDOW_SRC_DB;
 		req.path = cfg.db;

@@ -4,6 +4,7 @@
 #include "infer.h"
 #include "infer_int.h"
 #include "model.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -21,20 +22,12 @@ void infer_cfg_default(struct infer_cfg *cfg)
 	cfg->max_em_rounds = 20;
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 int infer_run(const struct model *m, const struct infer_cfg *cfg,
 	      struct suspect_list *out, struct infer_stats *st, char *err,
 	      size_t errlen)
 {
 	struct infer_stats local = { 0 };
-	double t0 = now_ms(), t1;
+	double t0 = clock_mono_ns() / 1e6, t1;
 	int ambiguous = 0;
 	struct fit f;
 
@@ -61,12 +54,12 @@ int infer_run(const struct model *m, const struct infer_cfg *cfg,
 		if (!ambiguous || fit_paths_reweight(&f) < 1e-3)
 			break;
 	}
-	t1 = now_ms();
+	t1 = clock_mono_ns() / 1e6;
 	if (fit_background_learn(&f, cfg, st) < 0 || infer_suspects(&f, cfg, out) < 0)
 		goto nomem;
 	fit_free(&f);
-	st->fit_ms = now_ms() - t0;
-	st->test_ms = now_ms() - t1;
+	st->fit_ms = (clock_mono_ns() / 1e6) - t0;
+	st->test_ms = (clock_mono_ns() / 1e6) - t1;
 	return 0;
 nomem:
 	fit_free(&f);

@@ -5,18 +5,11 @@
 #include "method.h"
 #include "model.h"
 #include "observations.h"
+#include "clock.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-
-static double window_clock_ms(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static int window_load(const struct window_req *req, struct window_result *res,
 		       char *err, size_t errlen)
@@ -70,24 +63,24 @@ int window_localize_run(const struct window_req *req, struct window_result *res,
 		infer_cfg_default(&dcfg);
 		cfg = &dcfg;
 	}
-	t0 = window_clock_ms(CLOCK_MONOTONIC);
+	t0 = clock_mono_ns() / 1e6;
 	if (window_load(req, res, err, errlen) < 0)
 		goto err;
 	res->nflows = obs_set_flow_count(res->obs);
-	t1 = window_clock_ms(CLOCK_MONOTONIC);
+	t1 = clock_mono_ns() / 1e6;
 	res->load_ms = t1 - t0;
 	if (!(res->m = model_build(res->obs, req->inv, err, errlen)))
 		goto err;
-	t0 = window_clock_ms(CLOCK_MONOTONIC);
+	t0 = clock_mono_ns() / 1e6;
 	res->model_ms = t0 - t1;
-	c0 = window_clock_ms(CLOCK_PROCESS_CPUTIME_ID);
+	c0 = clock_cpu_ns() / 1e6;
 	if (!method || method->run(res->m, cfg, &res->sus, err, errlen) < 0) {
 		if (!method)
 			snprintf(err, errlen, "no localization method");
 		goto err;
 	}
-	res->infer_ms = window_clock_ms(CLOCK_MONOTONIC) - t0;
-	res->infer_cpu_ms = window_clock_ms(CLOCK_PROCESS_CPUTIME_ID) - c0;
+	res->infer_ms = (clock_mono_ns() / 1e6) - t0;
+	res->infer_cpu_ms = (clock_cpu_ns() / 1e6) - c0;
 	return 0;
 err:
 	window_result_free(res);

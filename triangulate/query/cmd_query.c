@@ -10,6 +10,7 @@
 #include "opts.h"
 #include "store.h"
 #include "store_history.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -57,14 +58,6 @@ static const struct opt_spec query_opts[] = {
 };
 
 static const struct opt_spec suspects_opts[] = { QUERY_COMMON_OPTS };
-
-static int64_t query_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* What the subject is, in one view's device and link ids. */
 struct query_subject {
@@ -654,7 +647,7 @@ static int query_subject_run(int argc, char **argv, int is_link)
 	a.subject = is_link ? "link" : "device";
 	snprintf(a.from, sizeof(a.from), "%s", argv[idx]);
 	snprintf(a.to, sizeof(a.to), "%s", is_link ? argv[idx + 1] : "");
-	a.now_ms = cfg.until_ms ? cfg.until_ms : query_now_ms();
+	a.now_ms = cfg.until_ms ? cfg.until_ms : clock_real_ms();
 	/* names are devices: without an inventory they would be taken for
 	 * addresses, and "no data" would be a wrong answer, not a fact */
 	{
@@ -732,7 +725,7 @@ int cmd_suspects(int argc, char **argv)
 		fprintf(stderr, "usage: %s\n", synopsis);
 		return 2;
 	}
-	now_ms = cfg.until_ms ? cfg.until_ms : query_now_ms();
+	now_ms = cfg.until_ms ? cfg.until_ms : clock_real_ms();
 	if (store_url_is_file(cfg.db, &file) && access(file, R_OK) < 0) {
 		snprintf(err, sizeof(err), "%s: %s", cfg.db, strerror(errno));
 		goto fail;

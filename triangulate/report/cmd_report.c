@@ -10,6 +10,7 @@
 #include "opts.h"
 #include "store.h"
 #include "store_history.h"
+#include "clock.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -55,14 +56,6 @@ static const struct opt_spec report_opts[] = {
 };
 
 #define REPORT_HOUR_MS 3600000LL /* the store's rollup period */
-
-static int64_t report_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The day's suspect matching s, added if new (NULL when the list is full). */
 static struct freport_suspect *report_suspect_get(struct freport *r,
@@ -517,7 +510,7 @@ int cmd_report(int argc, char **argv)
 	}
 	r.db = cfg.db;
 	r.inventory = cfg.inventory;
-	r.generated_ms = report_now_ms();
+	r.generated_ms = clock_real_ms();
 	r.until_ms = cfg.until_ms ? cfg.until_ms : r.generated_ms;
 	r.since_ms = r.until_ms - cfg.since_ms;
 	if (store_url_is_file(cfg.db, &file) && access(file, R_OK) < 0) {

@@ -11,6 +11,7 @@
 #include "inventory_source.h"
 #include "query.h"
 #include "suspect_json.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -42,17 +43,9 @@ struct serve {
 	char error[512];         /* under lock; the last refresh's failure, "" if none */
 };
 
-static int64_t serve_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int64_t serve_until_ms(const struct serve *s)
 {
-	return s->cfg.until_ms ? s->cfg.until_ms : serve_now_ms();
+	return s->cfg.until_ms ? s->cfg.until_ms : clock_real_ms();
 }
 
 /* Run one writer into a malloc'd buffer. */
@@ -108,7 +101,7 @@ static int serve_refresh(struct serve *s)
 
 	r.db = s->cfg.db;
 	r.inventory = s->cfg.inventory;
-	r.generated_ms = serve_now_ms();
+	r.generated_ms = clock_real_ms();
 	r.until_ms = serve_until_ms(s);
 	r.since_ms = r.until_ms - s->cfg.window_ms;
 	if (freport_gather(&r, s->inv, s->cfg.slice_ms ? s->cfg.slice_ms : s->cfg.window_ms / 12,

@@ -7,6 +7,7 @@
 #include "opts.h"
 #include "score.h"
 #include "window.h"
+#include "clock.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -30,14 +31,6 @@ static const struct opt_spec score_opts[] = {
 	{ "method", 'm', OPT_STR, offsetof(struct score_cfg, method), 0, 0, "all",
 	  "NAME", "a method (faultmesh, flock, 007, fbtracert) or all" },
 };
-
-static double score_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 int cmd_score(int argc, char **argv)
 {
@@ -76,7 +69,7 @@ int cmd_score(int argc, char **argv)
 		if (strcmp(cfg.method, "all") && strcmp(cfg.method, mo->name))
 			continue;
 		any = 1;
-		t0 = score_now_ms();
+		t0 = clock_mono_ns() / 1e6;
 		/* each method builds its own model: path weights are fit state */
 		if (window_localize_run(&req, &res, err, sizeof(err)) < 0)
 			goto fail;
@@ -86,7 +79,7 @@ int cmd_score(int argc, char **argv)
 		       "shown_found=%zu infer_ms=%.0f\n",
 		       mo->name, sc.precision, sc.recall, sc.oracle_recall, sc.top1,
 		       sc.suspects, sc.correct, sc.faults, sc.found, sc.oracle_faults,
-		       sc.oracle_found, score_now_ms() - t0);
+		       sc.oracle_found, (clock_mono_ns() / 1e6) - t0);
 		window_result_free(&res);
 	}
 	if (!any) {

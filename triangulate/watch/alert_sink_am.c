@@ -3,18 +3,11 @@
  * lets it lapse by itself if the watch dies. */
 #include "alert_sink.h"
 #include "http_curl.h"
+#include "clock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-
-static int64_t alert_sink_am_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int alert_sink_am_deliver(void *ctx, const struct alert_sink_env *env,
 				 enum alert_event ev, const struct alert *a,
@@ -30,7 +23,7 @@ static int alert_sink_am_deliver(void *ctx, const struct alert_sink_env *env,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (alert_am_body_write(mem, env, ev, a, alert_sink_am_now_ms()) < 0 ||
+	if (alert_am_body_write(mem, env, ev, a, clock_real_ms()) < 0 ||
 	    fclose(mem) != 0) {
 		free(body);
 		snprintf(err, errlen, "out of memory");

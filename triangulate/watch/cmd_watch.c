@@ -15,6 +15,7 @@
 #include "opts.h"
 #include "store_history.h"
 #include "window.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -97,22 +98,6 @@ static void watch_signal_handle(int sig)
 {
 	(void)sig;
 	watch_stop = 1;
-}
-
-static int64_t watch_wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t watch_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Load the inventory file into the store, saying so when it changed. */
@@ -248,7 +233,7 @@ static int watch_seen_cb(const struct history_prober_health *p, void *arg)
  * tell (no history handle yet, or a failed query). */
 static int watch_arrivals_take(struct watch *w)
 {
-	int64_t now_ms = watch_wall_ms();
+	int64_t now_ms = clock_real_ms();
 
 	if (!w->hist)
 		return -1;
@@ -267,7 +252,7 @@ static int watch_arrivals_take(struct watch *w)
  * is logged and the round skipped, never fatal. */
 static void watch_round_run(struct watch *w)
 {
-	int64_t at_ms = watch_wall_ms();
+	int64_t at_ms = clock_real_ms();
 	struct window_req req = {
 		.src = WINDOW_SRC_DB, .path = w->cfg->db,
 		.since_ms = at_ms - w->cfg->window_ms, .until_ms = at_ms,
@@ -335,7 +320,7 @@ out:
 static void watch_sleep_until(int64_t deadline_ms)
 {
 	while (!watch_stop) {
-		int64_t left = deadline_ms - watch_mono_ms();
+		int64_t left = deadline_ms - clock_mono_ms();
 		struct timespec ts;
 
 		if (left <= 0)
@@ -435,11 +420,11 @@ int cmd_watch(int argc, char **argv)
 		cfg.db, cfg.timer ? "every" : "as new batches land (else skipped) within",
 		cfg.interval_ms, cfg.window_ms, cfg.persist, cfg.clear,
 		cfg.hook ? ", hook" : "", cfg.alertmanager ? ", alertmanager" : "");
-	next_ms = watch_mono_ms();
+	next_ms = clock_mono_ms();
 	watch_round_run(&w);
 	round++;
 	while (!watch_stop && (!cfg.rounds || round < cfg.rounds)) {
-		int64_t now_ms = watch_mono_ms();
+		int64_t now_ms = clock_mono_ms();
 
 		if (cfg.timer || watch_arrivals_take(&w) < 0) {
 			/* a fixed schedule: a slow round does not push later ones back */
@@ -463,7 +448,7 @@ int cmd_watch(int argc, char **argv)
 			watch_round_run(&w);
 			round++;
 			settle_ms = 0;
-			next_ms = watch_mono_ms() + cfg.interval_ms;
+			next_ms = clock_mono_ms() + cfg.interval_ms;
 		} else if (now_ms >= next_ms) {
 			/* no new data is no new evidence: the round would only
 			 * repeat the last one's verdict, so it counts for nothing */
