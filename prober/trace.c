@@ -3,6 +3,7 @@
  * TCP sequence number, which routers do not hash on. Event-driven: the caller
  * polls tracer_fd and calls tracer_readable / tracer_timer. */
 #include "trace.h"
+#include "clock.h"
 
 #include "dump.h"
 #include "icmp_quote.h"
@@ -120,11 +121,9 @@ static void tracer_dump_add(struct tracer *t, const struct trace_flow *f, enum d
 	struct dump_pkt d = { .kind = kind, .family = t->family, .ttl = ttl,
 			      .flow_sport = f->sport, .flow_proto = f->proto,
 			      .bytes = buf, .len = len };
-	struct timespec ts;
 	size_t off = t->family == AF_INET ? 12 : 0, alen = t->family == AF_INET ? 4 : 16;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	d.ts_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	d.ts_ns = clock_real_ns();
 	memcpy(d.flow_target, f->dst.bytes + off, alen);
 	/* IPv4 raw sockets carry the IP header both ways; IPv6 ones do not, so
 	 * the header is rebuilt from the flow (sent) or the sender (answers) */

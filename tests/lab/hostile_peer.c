@@ -6,6 +6,7 @@
  *     hold them SECONDS (or until killed).
  * Prints what happened; exit 0 unless it could not start. */
 #include "wire.h"
+#include "clock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,14 +21,6 @@
 #include <unistd.h>
 
 #define PEERS_MAX 4096
-
-static int64_t peer_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int peer_connect(const char *spec)
 {
@@ -83,7 +76,7 @@ static int frames_run(const char *where, int conns, int seconds, const char *nam
 	static uint8_t zeros[65536];
 	int fds[PEERS_MAX];
 	size_t sent[PEERS_MAX];
-	int64_t deadline = peer_now_ms() + seconds * 1000LL;
+	int64_t deadline = clock_mono_ms() + seconds * 1000LL;
 	unsigned long long total = 0;
 	int i, open_n = 0, closed = 0;
 
@@ -110,7 +103,7 @@ static int frames_run(const char *where, int conns, int seconds, const char *nam
 		fprintf(stderr, "hostile_peer: cannot connect to %s\n", where);
 		return 1;
 	}
-	while (peer_now_ms() < deadline && open_n > 0) {
+	while (clock_mono_ms() < deadline && open_n > 0) {
 		struct pollfd pfd[PEERS_MAX];
 
 		for (i = 0; i < conns; i++) {

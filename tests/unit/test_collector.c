@@ -4,6 +4,7 @@
 #include "collector/server.h"
 #include "wire.h"
 #include "store.h"
+#include "clock.h"
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -572,14 +573,6 @@ Test(collector_maint, timer_rolls_up_and_expires_raw, .init = setup_maintenance,
 
 /* ---- hostile peers: names, deadlines, key rotation ---- */
 
-static int64_t mono_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void sock_peer_text(int fd, int local, char *buf, size_t len)
 {
 	struct sockaddr_in sa;
@@ -628,7 +621,7 @@ Test(collector, second_live_session_under_same_name_refused_naming_both_peers)
 Test(collector, trickling_peer_cut_at_handshake_deadline)
 {
 	int fd = client_connect();
-	int64_t t0 = mono_now_ms(), cut_ms = -1;
+	int64_t t0 = clock_mono_ms(), cut_ms = -1;
 	uint8_t *buf, b;
 	size_t len;
 
@@ -637,7 +630,7 @@ Test(collector, trickling_peer_cut_at_handshake_deadline)
 		ssize_t r;
 
 		if (send(fd, buf + i, 1, MSG_NOSIGNAL) != 1) {
-			cut_ms = mono_now_ms() - t0;
+			cut_ms = clock_mono_ms() - t0;
 			break;
 		}
 		/* 1.5 s between bytes, watching for the close meanwhile */
@@ -646,7 +639,7 @@ Test(collector, trickling_peer_cut_at_handshake_deadline)
 		if (poll(&pfd, 1, 1500) == 1) {
 			r = recv(fd, &b, 1, MSG_DONTWAIT);
 			if (r == 0 || (r < 0 && errno == ECONNRESET)) {
-				cut_ms = mono_now_ms() - t0;
+				cut_ms = clock_mono_ms() - t0;
 				break;
 			}
 			usleep(1500 * 1000); /* unexpected data: keep the pace */

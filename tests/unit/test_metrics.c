@@ -7,6 +7,7 @@
 #include "store.h"
 #include "store_history.h"
 #include "store_metrics.h"
+#include "clock.h"
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -243,14 +244,6 @@ Test(metrics, values_in_shortest_round_trip_form)
 	}
 }
 
-static int64_t t_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int t_connect(int port)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
@@ -278,9 +271,9 @@ Test(metrics, scrape_answers_with_20_idle_connections_open, .init = t_setup, .fi
 	cr_assert_not_null(m, "%s", err);
 	for (int i = 0; i < 20; i++)
 		idle[i] = t_connect(metrics_port(m));
-	t0 = t_mono_ms();
+	t0 = clock_mono_ms();
 	resp = t_get(metrics_port(m), "/metrics");
-	took_ms = t_mono_ms() - t0;
+	took_ms = clock_mono_ms() - t0;
 	cr_expect(!strncmp(resp, "HTTP/1.1 200", 12), "%s", resp);
 	cr_expect(strstr(resp, "faultmesh_collector_batches_stored_total 7\n"), "%s", resp);
 	cr_expect_lt(took_ms, 1000, "GET /metrics took %lld ms with 20 idle connections",

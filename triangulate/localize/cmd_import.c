@@ -3,6 +3,7 @@
  * replays, tests and benchmarks. Importing the same file with the same --end
  * again stores each batch once (same prober, seq and start). */
 #include "cmd_import.h"
+#include "clock.h"
 #include "observations.h"
 #include "opts.h"
 #include "store.h"
@@ -200,12 +201,8 @@ int cmd_import(int argc, char **argv)
 		fprintf(stderr, "usage: %s\n", synopsis);
 		return 2;
 	}
-	if (!cfg.end_ms) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		cfg.end_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	}
+	if (!cfg.end_ms)
+		cfg.end_ms = clock_real_ms();
 	if (!(obs = obs_set_new())) {
 		snprintf(err, sizeof(err), "out of memory");
 		goto fail;
