@@ -15,6 +15,7 @@
 #define PROBE_PORT_DEFAULT 31338
 #define PROBE_TCP_WINDOW_MARK 0x464d /* "FM": window of a responder's TCP reply */
 #define PROBE_TCP_LEN 32       /* TCP header (20) + NOP NOP TS option (12) */
+#define PROBE_TCP_BARE_LEN 20  /* TCP header without options */
 #define PROBE_FLOWS_MAX 65536  /* flow ids ride in 16 bits of the TCP seq */
 
 enum probe_type { PROBE_REQUEST = 1, PROBE_REPLY = 2 };
@@ -117,6 +118,11 @@ void probe_tcp_reply_build(const struct probe_flow_key *back, uint32_t count,
 /* Parse a SYN probe as the responder sees it (same framing as parse). Returns
  * 0 and fills sport/dport/seq and the TS option's tsval/tsecr (0 when
  * absent), or -1 when it is not a plain SYN. */
+/* The same RST|ACK without the timestamp option (PROBE_TCP_BARE_LEN bytes
+ * used of out's PROBE_TCP_LEN), for a SYN that carried none (a tracer's SYN,
+ * a stranger's): the reply is never larger than the probe. */
+void probe_tcp_reply_bare_build(const struct probe_flow_key *back, uint32_t count,
+				uint32_t ack, uint8_t *out);
 int probe_tcp_syn_parse(int family, const uint8_t *pkt, size_t len,
 			uint16_t *sport, uint16_t *dport, uint32_t *seq,
 			uint32_t *tsval, uint32_t *tsecr);

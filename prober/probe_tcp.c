@@ -229,6 +229,23 @@ void probe_tcp_reply_build(const struct probe_flow_key *back, uint32_t count,
 	bytes_be16_put(out + 16, probe_csum_fold(sum));
 }
 
+void probe_tcp_reply_bare_build(const struct probe_flow_key *back, uint32_t count,
+				uint32_t ack, uint8_t *out)
+{
+	uint32_t sum;
+
+	tcp_hdr_write(out, back->sport, back->dport, TCP_FLAG_RST | TCP_FLAG_ACK,
+		      PROBE_TCP_WINDOW_MARK);
+	out[12] = (PROBE_TCP_BARE_LEN / 4) << 4; /* no options */
+	memset(out + 20, 0, PROBE_TCP_LEN - 20);
+	put32(out + 4, count);
+	put32(out + 8, ack);
+	/* the pseudo header counts the shorter length */
+	sum = probe_csum_add(tcp_pseudo_sum(back) - PROBE_TCP_LEN + PROBE_TCP_BARE_LEN, out,
+			     PROBE_TCP_BARE_LEN);
+	put16(out + 16, probe_csum_fold(sum));
+}
+
 const struct probe_ops probe_tcp_ops = {
 	.name = "tcp",
 	.proto = IPPROTO_TCP,

@@ -568,6 +568,7 @@ static void resp_tcp_ready(struct responder *r, int fd, int family)
 		struct wire_addr from;
 		uint16_t sport, dport;
 		uint32_t seq, tsval, tsecr, count;
+		size_t seg_len;
 		_Alignas(struct cmsghdr) char cbuf[128];
 		ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT);
 
@@ -603,10 +604,12 @@ static void resp_tcp_ready(struct responder *r, int fd, int family)
 			t6->sin6_addr = back.dst.v6;
 		}
 		/* a reply is never larger than its probe (no amplification):
-		 * our RST|ACK carries the timestamp option, so a SYN shorter than
-		 * that is not answered (faultmesh SYNs carry it too) */
-		if ((family == AF_INET && (size_t)n < 20 + PROBE_TCP_LEN) ||
-		    (family == AF_INET6 && (size_t)n < PROBE_TCP_LEN)) {
+		 * a SYN too short for our RST|ACK with the timestamp option (a
+		 * tracer's SYN has none) gets it without options, and one too
+		 * short even for that gets nothing */
+		seg_len = family == AF_INET ? (size_t)n - (size_t)(rx.buf[0] & 0xf) * 4 : (size_t)n;
+		if ((family == AF_INET && (size_t)(rx.buf[0] & 0xf) * 4 < 20) ||
+		    seg_len < PROBE_TCP_BARE_LEN) {
 			r->stats.malformed++;
 			continue;
 		}
@@ -618,9 +621,14 @@ static void resp_tcp_ready(struct responder *r, int fd, int family)
 		/* the flow id rides in the seq number's top 16 bits */
 		count = responder_count_bump(r, from.bytes, sport, IPPROTO_TCP, seq >> 16, tsecr,
 					     ms_of_ns(rx.rx_ns));
-		probe_tcp_reply_build(&back, count, seq + 1, tsecr, tsval, seg);
+		if (seg_len >= PROBE_TCP_LEN) {
+			probe_tcp_reply_build(&back, count, seq + 1, tsecr, tsval, seg);
+			iv.iov_len = PROBE_TCP_LEN;
+		} else {
+			probe_tcp_reply_bare_build(&back, count, seq + 1, seg);
+			iv.iov_len = PROBE_TCP_BARE_LEN;
+		}
 		iv.iov_base = seg;
-		iv.iov_len = sizeof(seg);
 		mh.msg_name = &to;
 		mh.msg_namelen = family == AF_INET ? sizeof(struct sockaddr_in)
 						   : sizeof(struct sockaddr_in6);

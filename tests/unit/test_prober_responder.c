@@ -242,8 +242,19 @@ static size_t t_reply_len(struct responder *r, int cap, uint16_t sport, uint16_t
 			if ((size_t)n < ihl + 14 || (pkt[ihl] << 8 | pkt[ihl + 1]) != dport ||
 			    (pkt[ihl + 2] << 8 | pkt[ihl + 3]) != sport)
 				continue;
-			if ((size_t)(pkt[2] << 8 | pkt[3]) > biggest)
-				biggest = (size_t)(pkt[2] << 8 | pkt[3]);
+			{
+				size_t tl = (size_t)(pkt[2] << 8 | pkt[3]), sl = tl - ihl;
+				uint8_t ps[12 + 64];
+
+				/* the reply's TCP checksum is right */
+				memcpy(ps, pkt + 12, 8);
+				ps[8] = 0, ps[9] = 6, ps[10] = (uint8_t)(sl >> 8), ps[11] = (uint8_t)sl;
+				cr_assert_leq(sl, 64);
+				memcpy(ps + 12, pkt + ihl, sl);
+				cr_expect_eq(t_csum(ps, 12 + sl, 0), 0, "bad checksum on a %zu-byte reply", tl);
+				if (tl > biggest)
+					biggest = tl;
+			}
 		}
 		usleep(10000);
 	}
@@ -251,8 +262,9 @@ static size_t t_reply_len(struct responder *r, int cap, uint16_t sport, uint16_t
 }
 
 /* A reply is never larger than what was received: a 40-byte SYN (no
- * options) used to get a 52-byte RST|ACK; a 52-byte faultmesh SYN (with
- * the timestamp option) still gets its 52-byte answer. */
+ * options, as the tracer sends) used to get a 52-byte RST|ACK and now gets a
+ * 40-byte one; a 52-byte faultmesh SYN (with the timestamp option) still
+ * gets its 52-byte answer. */
 Test(responder, tcp_reply_never_larger_than_its_probe)
 {
 	struct responder_cfg c = { .udp_port = 40000, .tcp_port = 40001, .rate_pps = 1000,
@@ -274,6 +286,7 @@ Test(responder, tcp_reply_never_larger_than_its_probe)
 	t_syn_send(raw, 5555, 40001, 0);
 	got = t_reply_len(r, raw, 5555, 40001);
 	cr_expect(got <= 40, "a 40-byte SYN got a %zu-byte reply", got);
+	cr_expect_eq(got, 40, "a 40-byte SYN (a tracer's) still gets its 40-byte answer");
 
 	t_syn_send(raw, 5556, 40001, 12);
 	got = t_reply_len(r, raw, 5556, 40001);
