@@ -238,12 +238,12 @@ void probe_tcp_reply_bare_build(const struct probe_flow_key *back, uint32_t coun
 		      PROBE_TCP_WINDOW_MARK);
 	out[12] = (PROBE_TCP_BARE_LEN / 4) << 4; /* no options */
 	memset(out + 20, 0, PROBE_TCP_LEN - 20);
-	put32(out + 4, count);
-	put32(out + 8, ack);
+	bytes_be32_put(out + 4, count);
+	bytes_be32_put(out + 8, ack);
 	/* the pseudo header counts the shorter length */
 	sum = probe_csum_add(tcp_pseudo_sum(back) - PROBE_TCP_LEN + PROBE_TCP_BARE_LEN, out,
 			     PROBE_TCP_BARE_LEN);
-	put16(out + 16, probe_csum_fold(sum));
+	bytes_be16_put(out + 16, probe_csum_fold(sum));
 }
 
 const struct probe_ops probe_tcp_ops = {
