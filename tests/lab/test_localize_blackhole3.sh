@@ -7,8 +7,7 @@
 # through it): the test checks both happen, by the lab's own ECMP answer for
 # each lossy flow's 5-tuple and its reply's. `triangulate localize` must name
 # that link and nothing else: not the upstream link the traces show was
-# crossed, not the forward paths of the flows whose replies it ate (pending
-# the inference's reverse-path work: SKIPs unless FM_RUN_PENDING=1).
+# crossed, not the forward paths of the flows whose replies it ate.
 #
 #         ssw1-1  ssw1-2            ssw2-1  ssw2-2      plane 1 | plane 2
 #            \     / ~  \                ...            ~ : blackhole ssw1-2 -> fsw2-1,
@@ -138,18 +137,10 @@ bh3_replies_eaten() {
 	log_test "the blackhole eats whole flows both ways: probes of some, replies of others"
 }
 
-# Pending issue 13's reverse-path inference: until the flows whose every reply
-# the blackhole ate stop counting as forward loss, localize names 3 false
-# blackholes on their forward paths besides the right one (main 887d2a1, 14:20
-# UTC: blackhole ssw1-2 -> fsw2-1 first, right, then fsw2-1 -> ssw1-1,
-# tor2-1 -> fsw2-2, fsw2-2 -> ssw2-2, 2-3 lossy flows each: pod 2's flows to
-# other pods whose replies came down ssw1-2 -> fsw2-1). FM_RUN_PENDING=1 runs
-# it anyway.
+# Before the inference charged eaten replies to the reverse path, localize
+# named 3 false blackholes here besides the right one (pod 2's flows to other
+# pods whose replies came down ssw1-2 -> fsw2-1, booked as forward loss).
 bh3_named_alone() {
-	if [ "${FM_RUN_PENDING:-0}" != 1 ]; then
-		echo "SKIP: naming it alone is pending issue 13 inference: flows whose replies the blackhole eats are booked as forward loss and named as false suspects (FM_RUN_PENDING=1 runs it)"
-		return
-	fi
 	RET=0
 	jq -e --arg a $BH_A --arg b $BH_B '.suspects | length == 1 and
 		(.[0] | (.kind == "blackhole" or .kind == "link") and .from == $a and .to == $b)' \

@@ -145,17 +145,11 @@ wf_device() {
 		check_device device tor2-1 --loss 2
 }
 
-# Pending issue 13's reverse-path inference: localize names the right
-# ambiguous pair (fsw1-1 -> ssw1-2 | ssw1-2 -> fsw2-1: with two pods they
-# carry the same flows) but also the pairs ssw2-2 -> fsw1-2 | fsw2-2 -> ssw2-2
-# and ssw2-1 -> fsw1-2 | fsw2-2 -> ssw2-1, the forward paths of pod 2's flows
-# whose replies it ate, and one of those first (main 887d2a1); the watch
-# alerts on what localize names. FM_RUN_PENDING=1 runs it anyway.
+# With two pods the blackholed link carries exactly the flows of the one
+# above it (fsw1-1 -> ssw1-2): the alert may name that ambiguous pair. Before
+# the inference charged eaten replies to the reverse path, it also named the
+# forward paths of pod 2's flows whose replies it ate, and one of those first.
 wf_reply_eating_blackhole() {
-	if [ "${FM_RUN_PENDING:-0}" != 1 ]; then
-		echo "SKIP: blackhole stage pending issue 13 inference (replies eaten on the reverse path booked as forward loss; FM_RUN_PENDING=1 runs it)"
-		return
-	fi
 	check_bh() { names_link ssw1-2 fsw2-1; }
 	stage "share 0.25 of ssw1-2 -> fsw2-1's flows blackholed (probes and replies): one alert on it" \
 		check_bh blackhole ssw1-2 fsw2-1 --share 0.25
