@@ -58,7 +58,7 @@ TOOLS := $(foreach t,$(TOOL_SRC),$(BINDIR)/$(basename $(notdir $(t))))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps test unit lab test-san fuzz fuzz-build fuzz-smoke bench demo clean format
+.PHONY: all deps test check unit lab test-san fuzz fuzz-build fuzz-smoke fuzz-check bench demo clean format
 all: $(BINS) $(TOOLS)
 
 $(BUILD)/%.o: %.c
@@ -116,28 +116,34 @@ unit: $(UNIT_BINS) $(BINS) $(TOOLS)
 lab: $(BINS) $(TOOLS)
 	$(Q)FM_BIN=$(abspath $(BINDIR)) scripts/run-lab-tests
 
-# The whole suite again under AddressSanitizer and UndefinedBehaviorSanitizer.
+# Every unit and lab test again under AddressSanitizer and UndefinedBehaviorSanitizer.
 test-san:
 	$(Q)$(MAKE) --no-print-directory SAN=1 BUILD=build-san unit
 	$(Q)$(MAKE) --no-print-directory SAN=1 BUILD=build-san lab LAB_SAN=1
 
+# The inner loop: unit tests, a short fuzz smoke, the lab tests without
+# sanitizers. Each step timed; one closing verdict line with the total.
+check:
+	$(Q)scripts/run-suite check all unit fuzz-check lab
+
+# Everything: deps, unit, fuzz smoke of FUZZ_SMOKE_SECONDS per target, every
+# lab test, then unit and every lab test again under ASan+UBSan.
 test:
-	$(Q)scripts/install-deps
-	$(Q)$(MAKE) --no-print-directory all
-	$(Q)$(MAKE) --no-print-directory unit
-	$(Q)$(MAKE) --no-print-directory fuzz-smoke
-	$(Q)$(MAKE) --no-print-directory lab
-	$(Q)$(MAKE) --no-print-directory test-san
+	$(Q)scripts/run-suite test deps all unit fuzz-smoke lab test-san
 
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,build-fuzz/fuzz/%,$(FUZZ_SRC))
 FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 30
+FUZZ_CHECK_SECONDS ?= 5
 fuzz-build:
 	$(Q)scripts/build-fuzzers $(FUZZ_SRC)
 fuzz: fuzz-build
 	$(Q)scripts/run-fuzzers $(FUZZ_SECONDS) $(FUZZ_SRC)
 fuzz-smoke: fuzz-build
-	$(Q)scripts/run-fuzzers 3 $(FUZZ_SRC)
+	$(Q)scripts/run-fuzzers $(FUZZ_SMOKE_SECONDS) $(FUZZ_SRC)
+fuzz-check: fuzz-build
+	$(Q)scripts/run-fuzzers $(FUZZ_CHECK_SECONDS) $(FUZZ_SRC)
 
 bench: all
 	$(Q)scripts/run-bench

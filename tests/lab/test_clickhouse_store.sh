@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lab: serial (two ClickHouse servers; heavy on 2 cores)
 # test_clickhouse_store.sh: the same answers from either store. One synthetic
 # fabric's window (a 5% fault on spine1 -> leaf2) is written into SQLite and
 # into a real clickhouse-server started here (own config, data dir, ports on
@@ -13,7 +14,6 @@
 #   synthdb --store clickhouse://127.0.0.1:HTTP/fm (twice) -> clickhouse-server A
 #   shard tables on A and B, Distributed on A over [A, B]
 # Skips (exit 4) when clickhouse-server is not installed.
-# san: yes
 # shellcheck disable=SC2317,SC2034 # test functions run through ALL_TESTS
 
 ALL_TESTS="

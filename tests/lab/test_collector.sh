@@ -2,7 +2,6 @@
 # test_collector.sh: the collector binary on loopback: kill -9 mid-ingest and
 # restarts lose or double no batch; garbage from one peer does not disturb the
 # others; SIGTERM shuts down cleanly; a newer database schema is refused.
-# san: yes
 #
 #   ingest_bench send (4 probers, resend unacked after reconnect, like the spool)
 #        |  TCP 127.0.0.1:PORT

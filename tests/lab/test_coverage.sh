@@ -3,7 +3,6 @@
 # (MDA, 95%): started with --flows 4 towards a host 8 equal-cost paths away,
 # it adds flows until its traces have seen all 8 spines and the MDA bound is
 # met; a target with an explicit flows=4 stays at 4 flows.
-# san: yes
 #
 #      spine1 spine2 ... spine8          8 equal-cost paths leaf1 -> leaf2
 #          \  \  ...  /  /

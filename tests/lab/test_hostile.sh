@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
+# lab: serial (measures the collector's memory under attack)
 # test_hostile.sh: the collector as a hostile peer on the same network sees
 # it, on loopback: connections that declare the largest frames cannot grow
 # its memory (before HELLO a HELLO-sized buffer; after it the ingest budget
 # with backpressure), and the metrics server answers with idle scrapers
 # connected and refuses a request holding a NUL byte.
-# san: yes
 #
 #   hostile_peer frames (40 connections, 16 MiB frames declared)
 #   hostile_peer hold   (20 idle connections to the metrics port)

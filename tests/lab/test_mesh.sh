@@ -5,7 +5,6 @@
 # on exactly the flows whose probes cross it, reverse loss on the flows whose
 # replies cross it; a silent target is reported down, not as loss; kill -9
 # of the collector loses and doubles no batch; IPv6 probes; least privilege.
-# san: yes
 #
 #            spine1 ------ spine2
 #           / |   \ \    / /  | \            fault: spine1 -> leaf2, 5% loss

@@ -15,7 +15,6 @@
 # test sends a few packets of each traced 5-tuple with ordinary kernel sockets
 # and follows the interfaces from h1: hop k is the address of router k's
 # input interface (the lab's routers answer ICMP from the inbound interface).
-# san: yes
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 
