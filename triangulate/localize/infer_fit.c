@@ -143,6 +143,8 @@ void fit_free(struct fit *f)
 	free(f->link_stamp);
 	free(f->cand);
 	free(f->u_bg);
+	free(f->bg_cls);
+	free(f->bg_mix);
 	free(f->shared);
 	free(f->alt_stamp);
 }
@@ -162,9 +164,11 @@ int fit_init(struct fit *f, const struct model *m)
 	f->link_stamp = calloc(nl + 1, sizeof(*f->link_stamp));
 	f->cand = calloc(nl + 1, 1);
 	f->u_bg = calloc(nl + 1, sizeof(*f->u_bg));
+	f->bg_cls = calloc(nl + 1, 1);
+	f->bg_mix = calloc(INFER_BG_CLASSES, sizeof(*f->bg_mix));
 	f->shared = calloc(nl + 1, sizeof(*f->shared));
-	if (!f->shared || !f->u_bg || !f->u || !f->B || !f->w || !f->alt_lossy || !f->inc_first ||
-	    !f->dirty || !f->link_stamp || !f->cand)
+	if (!f->shared || !f->u_bg || !f->bg_cls || !f->bg_mix || !f->u || !f->B || !f->w ||
+	    !f->alt_lossy || !f->inc_first || !f->dirty || !f->link_stamp || !f->cand)
 		return -1;
 	for (size_t a = 0; a < m->nalts; a++) {
 		const struct model_alt *al = &m->alts[a];

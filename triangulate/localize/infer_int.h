@@ -17,6 +17,17 @@
 #define FIT_GAIN_MIN 0.1
 #define FIT_WAKE_MIN 1.0
 #define INFER_EFFECT_MIN 2.0 /* a suspect loses at least twice its null */
+#define INFER_BG_CLASSES 64  /* link classes, by the tiers of their ends */
+#define INFER_MIX_BINS 16    /* points of a class's healthy-rate distribution */
+
+/* A class's healthy rates as a distribution: n points u[] (as u), each
+ * carrying the share mass[] of the class's healthy links, every share put
+ * at the top of the rates it stands for (so the tail is never thinner than
+ * the data's). A link is tested against the whole distribution. */
+struct bg_mix {
+	int n;
+	double u[INFER_MIX_BINS], mass[INFER_MIX_BINS];
+};
 
 struct fit {
 	const struct model *m;
@@ -38,7 +49,9 @@ struct fit {
 	uint8_t *dirty; /* per link: to be solved again */
 	uint32_t *link_stamp, *alt_stamp, stamp; /* set membership for profiles */
 	uint8_t *cand; /* per link: passed the conditional test */
-	double *u_bg;  /* per link: the null, the top of healthy loss in its class */
+	double *u_bg;  /* per link: the top of healthy loss in its class */
+	uint8_t *bg_cls;      /* per link: its class's index in bg_mix */
+	struct bg_mix *bg_mix; /* per class: its healthy rates (the null) */
 	uint32_t *shared; /* per link: lossy paths shared with a profiled link */
 };
 

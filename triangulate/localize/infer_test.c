@@ -62,9 +62,9 @@ static double fit_local_loglik(const struct fit *f, const struct infer_cfg *cfg,
  * otherwise a group of links that always share flows (a host's uplink and
  * its switch's uplinks) could hide any fault in the group. The model state
  * is restored afterwards. Returns the statistic, or -1 (ENOMEM). */
-static double fit_profile_lr(struct fit *f, const struct infer_cfg *cfg, uint32_t l)
+static double fit_profile_lr(struct fit *f, const struct infer_cfg *cfg, uint32_t l,
+			     double u_null)
 {
-	double u_null = f->u_bg[l];
 	struct u32vec links = { 0 }, alts = { 0 };
 	double *saved_u = NULL, *saved_x = NULL, before, after, lr = -1;
 	uint32_t st = ++f->stamp;
@@ -170,7 +170,8 @@ out:
  * caps; granting every path that maximum only helps the null. Returns -1
  * when a neighbour is itself a candidate (no cap: refit instead). t holds
  * l's terms and is used as scratch. */
-static double fit_relaxed_lr(const struct fit *f, uint32_t l, struct terms *t)
+static double fit_relaxed_lr(const struct fit *f, uint32_t l, struct terms *t,
+			     double u_null)
 {
 	const struct model *m = f->m;
 	double h_hat = terms_loglik(t, f->u[l]);
@@ -196,7 +197,7 @@ static double fit_relaxed_lr(const struct fit *f, uint32_t l, struct terms *t)
 	}
 	t->r = f->rbuf;
 	t->n = n;
-	return fmax(0, 2 * (h_hat - terms_loglik(t, f->u_bg[l])));
+	return fmax(0, 2 * (h_hat - terms_loglik(t, u_null)));
 }
 
 /* The fabric's own background, learned per window (see README "Null model").
@@ -213,7 +214,7 @@ static double fit_relaxed_lr(const struct fit *f, uint32_t l, struct terms *t)
  * BG_LEARN_MIN_LINKS links is too small to learn from (one sick host crosses
  * a third of them) and gets BG_PRIOR_LOSS. A suspect must lose significantly
  * more than that (family-wise) and at least INFER_EFFECT_MIN times it. */
-#define BG_CLASSES 64
+#define BG_CLASSES INFER_BG_CLASSES
 #define BG_CLASS_MIN_LINKS 8
 #define BG_TOP_SDS 3.0
 #define BG_TOP_QUANTILE 0.95
@@ -383,6 +384,31 @@ out:
 	return rc;
 }
 
+/* A class's healthy rates as the null distribution (struct bg_mix), from
+ * its links' estimates v[0..k) (sorted, outliers left out), median md and
+ * top: the highest link alone at the top (or its own estimate if higher),
+ * then the next 2, 4, 8, ... links, each group at its highest estimate (or
+ * the median if higher: noise pulls low estimates below the truth), so
+ * every link is counted at a rate no lower than its own estimate. */
+static void bg_mix_build(struct bg_mix *mx, const struct bg_item *v, size_t k,
+			 double md, double top)
+{
+	size_t hi = k, width = 1;
+
+	mx->n = 0;
+	while (hi > 0 && mx->n < INFER_MIX_BINS) {
+		size_t lo = mx->n == INFER_MIX_BINS - 1 || hi < width ? 0 : hi - width;
+		double q = mx->n ? fmax(v[hi - 1].v, md) : fmax(v[hi - 1].v, top);
+
+		q = fmin(fmax(q, 1e-9), 0.5);
+		mx->u[mx->n] = -log1p(-q);
+		mx->mass[mx->n] = (double)(hi - lo) / (double)k;
+		mx->n++;
+		hi = lo;
+		width *= 2;
+	}
+}
+
 int fit_background_learn(struct fit *f, const struct infer_cfg *cfg,
 				struct infer_stats *st)
 {
@@ -409,6 +435,8 @@ int fit_background_learn(struct fit *f, const struct infer_cfg *cfg,
 
 		for (size_t l = 0; l < nl; l++)
 			f->u_bg[l] = -log1p(-q);
+		for (int c = 0; c < BG_CLASSES; c++)
+			f->bg_mix[c] = (struct bg_mix){ .n = 1, .u = { -log1p(-q) }, .mass = { 1 } };
 		st->background_median = st->background_top = q;
 		rc = 0;
 		goto out;
@@ -528,6 +556,7 @@ int fit_background_learn(struct fit *f, const struct infer_cfg *cfg,
 			top[i] = fmax(fmax(0, md) + BG_TOP_SDS * sqrt(spread2), q_hi);
 			if (md <= 0 || mad <= 0)
 				top[i] = fmax(top[i], BG_TOP_OVER_MEAN * mean);
+			bg_mix_build(&f->bg_mix[i], v, kin, md, top[i]);
 		}
 		/* links of small classes were estimated with the pool; a class
 		 * with no clean flows this round keeps the last round's figures */
@@ -535,6 +564,7 @@ int fit_background_learn(struct fit *f, const struct infer_cfg *cfg,
 			if (count[c] == 0 && count[BG_POOLED]) {
 				med[c] = med[BG_POOLED];
 				top[c] = top[BG_POOLED];
+				f->bg_mix[c] = f->bg_mix[BG_POOLED];
 			}
 	}
 	st->background_median = st->background_top = 0;
@@ -542,6 +572,7 @@ int fit_background_learn(struct fit *f, const struct infer_cfg *cfg,
 		double q = fmin(fmax(top[cls[l]], 1e-9), 0.5);
 
 		f->u_bg[l] = -log1p(-q);
+		f->bg_cls[l] = cls[l];
 		st->background_top = fmax(st->background_top, q);
 		st->background_median = fmax(st->background_median, med[cls[l]]);
 	}
@@ -591,6 +622,103 @@ void terms_interval(const struct terms *t, double u_hat, struct suspect *s)
 	s->loss_hi = u_to_loss(terms_bound(t, u_hat, LR_CI95 / 2, 1));
 }
 
+/* The p-value of link l against its class's healthy rates: each point of
+ * the distribution (struct bg_mix) is a simple null, tested by the
+ * statistic lr(u) (one-sided: half a chi-square(1) tail), and the p-values
+ * are averaged with the points' shares. Under a healthy link whose rate is
+ * drawn from its class's distribution this is a valid p-value, so the
+ * Bonferroni correction over all links keeps the family-wise error: a link
+ * need only be unlikely for the class as a whole, not for its single
+ * highest rate. Stops early once the p-value exceeds stop (the
+ * corrected level). kind: 0 conditional, 1 relaxed-or-profile; each
+ * statistic is divided by the link's dispersion phi. Returns
+ * the p-value and the statistic against the class's top in *lr_top, or -1
+ * (ENOMEM). */
+static double fit_mix_pvalue(struct fit *f, const struct infer_cfg *cfg, uint32_t l,
+			     int kind, double phi, double stop, double *lr_top)
+{
+	const struct bg_mix *mx = &f->bg_mix[f->bg_cls[l]];
+	struct bg_mix one = { .n = 1, .u = { f->u_bg[l] }, .mass = { 1 } };
+	double p = 0;
+
+	if (mx->n == 0)
+		mx = &one;
+	*lr_top = 0;
+	for (int b = 0; b < mx->n && p <= stop; b++) {
+		double u0 = mx->u[b], lr;
+		struct terms t;
+
+		if (f->u[l] <= u0) {
+			p += mx->mass[b];
+			continue;
+		}
+		fit_link_terms(f, l, &t);
+		if (kind == 0) {
+			lr = fmax(0, 2 * (terms_loglik(&t, f->u[l]) - terms_loglik(&t, u0)));
+		} else {
+			lr = fit_relaxed_lr(f, l, &t, u0);
+			if (lr < 0 || 0.5 * erfc(sqrt(lr / 2)) > stop)
+				lr = fit_profile_lr(f, cfg, l, u0);
+			if (lr < 0)
+				return -1;
+		}
+		lr /= phi;
+		if (b == 0)
+			*lr_top = lr;
+		p += mx->mass[b] * 0.5 * erfc(sqrt(lr / 2));
+	}
+	return fmin(p, 1);
+}
+
+/* Quasi-likelihood dispersion of each candidate link's flows under the
+ * fit: Pearson's statistic over the flows through it, per degree of
+ * freedom, at least 1. A real fault drops alike on every flow it carries
+ * (binomial, phi near 1); loss the model misplaces onto a link (a flow
+ * whose path changed, a hop recorded wrongly) comes in a few flows that
+ * each lose far more than the link's rate, and phi grows with it. The
+ * confirming statistics are divided by phi (McCullagh & Nelder's
+ * quasi-likelihood), so misplaced loss no longer reads as evidence. */
+static int fit_dispersion(const struct fit *f, double *phi)
+{
+	const struct model *m = f->m;
+	size_t nl = m->nlinks;
+	double *n = calloc(nl + 1, sizeof(*n));
+
+	if (!n)
+		return -1;
+	memset(phi, 0, nl * sizeof(*phi));
+	for (size_t a = 0; a < m->nalts; a++) {
+		const struct model_alt *al = &m->alts[a];
+		const struct model_flow *fl = &m->flows[al->flow];
+		const uint32_t *ls = m->alt_links + al->link_first;
+		double w = f->w[a], x = 0, q, mu, v, r2;
+		uint32_t k;
+
+		if (w <= 0 || fl->sent == 0)
+			continue;
+		for (k = 0; k < al->nlinks && !f->cand[ls[k]]; k++)
+			;
+		if (k == al->nlinks)
+			continue;
+		for (k = 0; k < al->nlinks; k++)
+			x += f->u[ls[k]];
+		q = -expm1(-x);
+		mu = (double)fl->sent * q;
+		v = fmax(mu * (1 - q), 1e-12);
+		r2 = ((double)fl->lost - mu) * ((double)fl->lost - mu) / v;
+		for (k = 0; k < al->nlinks; k++) {
+			if (!f->cand[ls[k]])
+				continue;
+			phi[ls[k]] += w * r2;
+			n[ls[k]] += w;
+		}
+	}
+	for (size_t l = 0; l < nl; l++)
+		phi[l] = n[l] > 2 ? fmax(1, phi[l] / (n[l] - 1)) : 1;
+	free(n);
+	return 0;
+}
+
 /* Faulty links: conditional tests (neighbours at their fitted rates) pick
  * candidates cheaply; the relaxed bound or the profile statistic confirms
  * them. */
@@ -599,17 +727,19 @@ int grouping_links_test(struct grouping *g)
 	struct fit *f = g->f;
 	const struct model *m = g->m;
 	const struct infer_cfg *cfg = g->cfg;
+	double *phi = NULL;
 
 	for (size_t i = 0; i < f->nactive; i++) {
 		uint32_t l = f->active[i];
-		struct suspect s;
-		struct terms t;
+		double lr_top;
 
-		fit_link_terms(f, l, &t);
-		f->cand[l] = (uint8_t)terms_test(&t, f->u[l], f->u_bg[l], g->ntests,
-						 cfg->alpha, &s) &&
-			     u_to_loss(f->u[l]) >= INFER_EFFECT_MIN * u_to_loss(f->u_bg[l]);
+		f->cand[l] = u_to_loss(f->u[l]) >= INFER_EFFECT_MIN * u_to_loss(f->u_bg[l]) &&
+			     fit_mix_pvalue(f, cfg, l, 0, 1, cfg->alpha / g->ntests, &lr_top) *
+					     g->ntests <= cfg->alpha;
 	}
+	phi = malloc((m->nlinks + 1) * sizeof(*phi));
+	if (!phi || fit_dispersion(f, phi) < 0)
+		goto nomem;
 	for (size_t i = 0; i < f->nactive; i++) {
 		uint32_t l = f->active[i];
 		struct suspect s = { .kind = SUSPECT_LINK };
@@ -620,12 +750,10 @@ int grouping_links_test(struct grouping *g)
 			continue;
 		fit_link_terms(f, l, &t);
 		terms_test(&t, f->u[l], f->u_bg[l], g->ntests, 1.0, &s);
-		lr = fit_relaxed_lr(f, l, &t);
-		if (lr < 0 || 0.5 * erfc(sqrt(lr / 2)) * g->ntests > cfg->alpha)
-			lr = fit_profile_lr(f, cfg, l);
-		if (lr < 0)
-			return -1;
-		pv = 0.5 * erfc(sqrt(lr / 2)) * g->ntests;
+		pv = fit_mix_pvalue(f, cfg, l, 1, phi[l], cfg->alpha / g->ntests, &lr);
+		if (pv < 0)
+			goto nomem;
+		pv *= g->ntests;
 		if (pv > cfg->alpha)
 			continue;
 		s.score = lr;
@@ -636,7 +764,11 @@ int grouping_links_test(struct grouping *g)
 		snprintf(s.to, sizeof(s.to), "%s", model_dev_name(m, m->link_to[l]));
 		g->link_sus[l] = (int32_t)g->links.n;
 		if (suspect_list_add(&g->links, &s) < 0)
-			return -1;
+			goto nomem;
 	}
+	free(phi);
 	return 0;
+nomem:
+	free(phi);
+	return -1;
 }
