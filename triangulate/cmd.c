@@ -1,12 +1,6 @@
 /* The table of triangulate's subcommands; adding a command is one line here
  * and one cmd_<name>.c file. */
 #include "cmd.h"
-#include "cmd_export.h"
-#include "cmd_import.h"
-#include "cmd_localize.h"
-#include "query.h"
-#include "cmd_watch.h"
-#include "serve.h"
 
 #include <stddef.h>
 

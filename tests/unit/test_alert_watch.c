@@ -4,8 +4,8 @@
  * that bring no new batches; a clean fabric and
  * a missing database fire nothing and do not stop the watch. */
 #include "store_history.h"
+#include "cmd.h"
 #include "clock.h"
-#include "cmd_watch.h"
 #include "synth_db.h"
 
 #include <criterion/criterion.h>

@@ -1,7 +1,7 @@
 /* Tests that triangulate reads the collector's database as it reads a file:
  * flows summed over the window, forward loss, paths split into hops. */
-#include "cmd_export.h"
 #include "clock.h"
+#include "cmd.h"
 #include "db_source.h"
 #include "observations.h"
 #include "wire.h"

@@ -5,7 +5,6 @@
  * (the watch put its inventory in the store). */
 #include "alert_sink.h"
 #include "cmd.h"
-#include "cmd_watch.h"
 #include "synth_db.h"
 
 #include <criterion/criterion.h>

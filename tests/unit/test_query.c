@@ -1,6 +1,7 @@
 /* Tests of triangulate device/link/suspects on a synthetic fabric database
  * with one faulty link: the verdicts, the evidence, bad names, history. */
 #include "store.h"
+#include "cmd.h"
 #include "store_history.h"
 #include "fabric_view.h"
 #include "query.h"

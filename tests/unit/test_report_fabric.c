@@ -2,6 +2,7 @@
  * fields, the heatmap's faulty link in the fault colour (and only it), a
  * self-contained page, the comparison with the previous report. */
 #include "observations.h"
+#include "cmd.h"
 #include "store.h"
 #include "fabric_report.h"
 #include "query.h"

@@ -2,6 +2,7 @@
  * link: the JSON API names it as the report and the query would, unknown
  * names and other methods are refused, the connection bound holds. */
 #include "serve.h"
+#include "cmd.h"
 #include "synth_db.h"
 
 #include <arpa/inet.h>

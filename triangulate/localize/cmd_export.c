@@ -1,7 +1,7 @@
 /* triangulate export: the collector's database over a window out as an
  * observations v1 file (flow results joined with their latest paths). */
-#include "cmd_export.h"
 #include "db_source.h"
+#include "cmd.h"
 #include "observations.h"
 #include "opts.h"
 #include "clock.h"

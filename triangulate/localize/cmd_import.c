@@ -2,8 +2,8 @@
  * ClickHouse) as one window of flows, one batch per prober address, for
  * replays, tests and benchmarks. Importing the same file with the same --end
  * again stores each batch once (same prober, seq and start). */
-#include "cmd_import.h"
 #include "clock.h"
+#include "cmd.h"
 #include "observations.h"
 #include "opts.h"
 #include "store.h"

@@ -2,6 +2,7 @@
  * over a window) + inventory in, ranked suspects out (table or JSON), by
  * faultmesh's inference or a baseline method. */
 #include "cmd_localize.h"
+#include "cmd.h"
 #include "infer.h"
 #include "inventory.h"
 #include "inventory_source.h"

@@ -1,5 +1,5 @@
-/* Subcommand entry points of triangulate, for the table in cmd.c, and the
- * input loading the commands share. */
+/* The input loading the localize-family commands share (their entry points
+ * are in cmd.h). */
 #ifndef FM_TRIANGULATE_CMD_LOCALIZE_H
 #define FM_TRIANGULATE_CMD_LOCALIZE_H
 
@@ -7,11 +7,6 @@
 
 struct obs_set;
 struct inventory;
-
-int cmd_localize(int argc, char **argv);
-int cmd_simulate(int argc, char **argv);
-int cmd_score(int argc, char **argv);
-int cmd_plan(int argc, char **argv);
 
 /* Read an observations file and (if inv_path) an inventory file. Returns 0,
  * or -1 with a reason naming the file (and line) in err. */

@@ -1,6 +1,7 @@
 /* triangulate plan: pick each prober's targets and flow counts from the
  * inventory's topology (see plan.h) and print the plan. */
 #include "cmd_localize.h"
+#include "cmd.h"
 #include "inventory.h"
 #include "opts.h"
 #include "plan.h"

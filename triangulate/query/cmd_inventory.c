@@ -1,6 +1,7 @@
 /* triangulate inventory load|show: put the fabric inventory into the store,
  * where every command finds it, and show which one is there. */
 #include "query.h"
+#include "cmd.h"
 
 #include "inventory.h"
 #include "inventory_source.h"

@@ -2,6 +2,7 @@
  * from the collector's database (the last window localized now, the hours
  * before in slices, and the suspect history the watch recorded). */
 #include "query.h"
+#include "cmd.h"
 
 #include "fabric_view.h"
 #include "inventory.h"

@@ -109,10 +109,4 @@ struct history_episode;
 int query_episode_append(struct query_episode **v, size_t *n, size_t *cap,
 			 const struct history_episode *e);
 
-int cmd_device(int argc, char **argv);
-int cmd_link(int argc, char **argv);
-int cmd_suspects(int argc, char **argv);
-int cmd_report(int argc, char **argv);
-int cmd_inventory(int argc, char **argv);
-
 #endif

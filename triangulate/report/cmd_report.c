@@ -2,6 +2,7 @@
  * (whole-window fit, slices for timelines, watch history, prober health, the
  * previous report) written as summary.json and a self-contained index.html. */
 #include "fabric_report.h"
+#include "cmd.h"
 
 #include "fabric_view.h"
 #include "inventory.h"

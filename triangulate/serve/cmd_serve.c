@@ -1,5 +1,6 @@
 /* triangulate serve: options, then the server until SIGINT or SIGTERM. */
 #include "serve.h"
+#include "cmd.h"
 
 #include "opts.h"
 #include "query.h"

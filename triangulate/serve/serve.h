@@ -33,8 +33,6 @@ int serve_port(const struct serve *s);
 /* Stop the server and the refresh thread, free. NULL is a no-op. */
 void serve_stop(struct serve *s);
 
-int cmd_serve(int argc, char **argv);
-
 /* The pages (serve_pages.c): static text, the names they show come from the
  * page's URL and the API through textContent, never through the markup. */
 extern const char serve_page_fabric[];

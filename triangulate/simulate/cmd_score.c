@@ -1,6 +1,7 @@
 /* triangulate score: run localization methods on simulated observations and
  * print precision, recall, top-1 and inference time per method. */
 #include "cmd_localize.h"
+#include "cmd.h"
 #include "inventory.h"
 #include "method.h"
 #include "observations.h"

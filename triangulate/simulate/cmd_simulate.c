@@ -1,6 +1,7 @@
 /* triangulate simulate: writes PREFIX.obs, PREFIX.inv and PREFIX.truth for a
  * simulated Clos fabric with injected faults (see sim.h). */
 #include "cmd_localize.h"
+#include "cmd.h"
 #include "opts.h"
 #include "sim.h"
 

@@ -3,9 +3,9 @@
  * suspect history, and raise or resolve alerts (log, command hook,
  * Alertmanager). Never exits on a bad round. */
 #include "alert.h"
+#include "cmd.h"
 #include "alert_select.h"
 #include "alert_sink.h"
-#include "cmd_watch.h"
 #include "infer.h"
 #include "inventory.h"
 #include "inventory_source.h"
