@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lab: serial (judges probes unanswered past the reply timeout: under load, late replies look lost)
 # test_dump.sh: packets for the engineer. A prober on h1 probes h2 on 8 flows;
 # 30% loss on spine1 -> leaf2 hits the flows whose path crosses it. SIGUSR1
 # makes the running prober write its lossy flows' packets as a pcap file;
