@@ -57,6 +57,9 @@ TOOLS := $(foreach t,$(TOOL_SRC),$(BINDIR)/$(basename $(notdir $(t))))
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+# Helpers the unit tests share (tests/unit/unit_*.c), linked into each.
+UNIT_UTIL := $(call obj,$(wildcard tests/unit/unit_*.c))
+.SECONDARY: $(UNIT_UTIL)
 
 .PHONY: all deps test check unit lab test-san fuzz fuzz-build fuzz-smoke fuzz-check bench demo clean format
 all: $(BINS) $(TOOLS)
@@ -97,10 +100,10 @@ $(BINDIR)/%: bench/%.c $(ALL_LIBS) $(FIXTURE_LIB)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(ALL_LIBS) $(FIXTURE_LIB) -Wl,--end-group $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(ALL_LIBS) $(FIXTURE_LIB)
+$(BUILD)/tests/%: tests/unit/%.c $(UNIT_UTIL) $(ALL_LIBS) $(FIXTURE_LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST    $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(ALL_LIBS) $(FIXTURE_LIB) -Wl,--end-group $(LDLIBS) -lcriterion
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(UNIT_UTIL) -Wl,--start-group $(ALL_LIBS) $(FIXTURE_LIB) -Wl,--end-group $(LDLIBS) -lcriterion
 
 # libFuzzer targets (scripts/build-fuzzers builds them with clang, BUILD=build-fuzz).
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(ALL_LIBS)

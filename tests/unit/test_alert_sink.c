@@ -3,6 +3,7 @@
  * /api/v2/alerts and reports a refused post; URL parsing. */
 #include "http_curl.h"
 #include "alert_sink.h"
+#include "unit_util.h"
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -90,7 +91,7 @@ Test(alert_sink, hook_gets_the_json_on_stdin_and_failures_are_reported)
 	char path[64], cmd[256], line[2048], err[256];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/tmp/fm-hook-%d.json", (int)getpid());
+	unit_tmp_path(path, sizeof(path), "hook", ".json");
 	snprintf(cmd, sizeof(cmd), "cat > %s; echo \"$FM_ALERT_EVENT\" >> %s", path, path);
 	cr_assert_eq(alert_sink_hook_ops.deliver(cmd, &t_env, ALERT_FIRE, &a, err,
 						 sizeof(err)), 0, "%s", err);
@@ -328,7 +329,7 @@ static char *t_log_capture(enum alert_event ev, const struct alert *a)
 	FILE *f;
 	long n;
 
-	snprintf(path, sizeof(path), "/tmp/fm-log-%d.txt", (int)getpid());
+	unit_tmp_path(path, sizeof(path), "log", ".txt");
 	fflush(stderr);
 	saved = dup(2);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);

@@ -7,6 +7,7 @@
 #include "cmd.h"
 #include "clock.h"
 #include "synth_db.h"
+#include "unit_util.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -19,24 +20,18 @@ static char t_db[64], t_inv[64], t_hook[64];
 
 static void t_setup(void)
 {
-	snprintf(t_db, sizeof(t_db), "/tmp/fm-watch-%d.db", (int)getpid());
-	snprintf(t_inv, sizeof(t_inv), "/tmp/fm-watch-%d.inv", (int)getpid());
-	snprintf(t_hook, sizeof(t_hook), "/tmp/fm-watch-%d.hook", (int)getpid());
+	unit_tmp_path(t_db, sizeof(t_db), "watch", ".db");
+	unit_tmp_path(t_inv, sizeof(t_inv), "watch", ".inv");
+	unit_tmp_path(t_hook, sizeof(t_hook), "watch", ".hook");
 	unlink(t_db);
 	unlink(t_hook);
 }
 
 static void t_teardown(void)
 {
-	char p[96];
-
-	unlink(t_db);
+	unit_db_remove(t_db);
 	unlink(t_inv);
 	unlink(t_hook);
-	snprintf(p, sizeof(p), "%s-wal", t_db);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", t_db);
-	unlink(p);
 }
 
 /* Ten 10 s intervals ending now; the fault (if any) over the last five. */

@@ -2,6 +2,7 @@
  * every triangulate command (and the prober and collector), read from what
  * each --help prints. */
 #include "cmd.h"
+#include "unit_util.h"
 
 #include <criterion/criterion.h>
 #include <fcntl.h>
@@ -35,33 +36,13 @@ static void t_letters_note(struct t_letters *t, const char *help, const char *wh
 
 static char *t_help_of(const struct cmd *c)
 {
-	char path[64], *argv[] = { (char *)c->name, "--help", NULL }, *text;
-	int fd, saved;
-	FILE *f;
-	long n;
+	char path[64], *argv[] = { (char *)c->name, "--help", NULL }, *out, *text;
 
-	snprintf(path, sizeof(path), "/tmp/fm-cli-%d.txt", (int)getpid());
-	fflush(stdout);
-	saved = dup(1);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	cr_assert(fd >= 0 && saved >= 0);
-	dup2(fd, 1);
-	close(fd);
-	optind = 0;
-	cr_assert_eq(c->run(2, argv), 0, "%s --help", c->name);
-	fflush(stdout);
-	dup2(saved, 1);
-	close(saved);
-	f = fopen(path, "r");
-	cr_assert_not_null(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	text = calloc(1, (size_t)n + 2);
-	text[0] = '\n';
-	cr_assert_eq(fread(text + 1, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
+	unit_tmp_path(path, sizeof(path), "cli", ".txt");
+	cr_assert_eq(unit_stdout_capture(path, c->run, 2, argv, &out), 0, "%s --help", c->name);
 	unlink(path);
+	cr_assert(asprintf(&text, "\n%s", out) >= 0);
+	free(out);
 	return text;
 }
 

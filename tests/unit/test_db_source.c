@@ -6,6 +6,7 @@
 #include "observations.h"
 #include "wire.h"
 #include "store.h"
+#include "unit_util.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -18,19 +19,13 @@ static char t_db[64];
 
 static void t_setup(void)
 {
-	snprintf(t_db, sizeof(t_db), "/tmp/fm-dbsrc-%d.db", (int)getpid());
+	unit_tmp_path(t_db, sizeof(t_db), "dbsrc", ".db");
 	unlink(t_db);
 }
 
 static void t_teardown(void)
 {
-	char p[96];
-
-	unlink(t_db);
-	snprintf(p, sizeof(p), "%s-wal", t_db);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", t_db);
-	unlink(p);
+	unit_db_remove(t_db);
 }
 
 static void t_flow(struct wire_flow *f, const char *src, const char *dst,

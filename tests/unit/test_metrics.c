@@ -8,6 +8,7 @@
 #include "store_history.h"
 #include "store_metrics.h"
 #include "clock.h"
+#include "unit_util.h"
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -25,19 +26,13 @@ static char t_db[64];
 
 static void t_setup(void)
 {
-	snprintf(t_db, sizeof(t_db), "/tmp/fm-metrics-%d.db", (int)getpid());
+	unit_tmp_path(t_db, sizeof(t_db), "metrics", ".db");
 	unlink(t_db);
 }
 
 static void t_teardown(void)
 {
-	char p[96];
-
-	unlink(t_db);
-	snprintf(p, sizeof(p), "%s-wal", t_db);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", t_db);
-	unlink(p);
+	unit_db_remove(t_db);
 }
 
 /* One batch from prober h1 ending at end_ms: 100 probes, 3 lost forward,

@@ -6,6 +6,7 @@
 #include "alert_sink.h"
 #include "cmd.h"
 #include "synth_db.h"
+#include "unit_util.h"
 
 #include <criterion/criterion.h>
 #include <fcntl.h>
@@ -20,25 +21,18 @@ static char t_db[64], t_inv[64], t_hook[64], t_out[64];
 
 static void t_teardown(void)
 {
-	char p[96];
-
-	unlink(t_db);
+	unit_db_remove(t_db);
 	unlink(t_inv);
 	unlink(t_hook);
 	unlink(t_out);
-	snprintf(p, sizeof(p), "%s-wal", t_db);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", t_db);
-	unlink(p);
 }
 
 /* Run one printed command line; returns its exit code, output in *text. */
 static int t_command_run(const char *line, char **text)
 {
 	char buf[8192], *argv[32], *save = NULL;
-	int argc = 0, fd, saved, rc = -1;
-	FILE *f;
-	long n;
+	int argc = 0;
+	int (*run)(int, char **) = NULL;
 
 	snprintf(buf, sizeof(buf), "%s", line);
 	for (char *w = strtok_r(buf, " ", &save); w && argc < 31; w = strtok_r(NULL, " ", &save))
@@ -46,27 +40,10 @@ static int t_command_run(const char *line, char **text)
 	argv[argc] = NULL;
 	cr_assert_geq(argc, 2, "%s", line);
 	cr_assert_str_eq(argv[0], "triangulate", "%s", line);
-	fflush(stdout);
-	saved = dup(1);
-	fd = open(t_out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	dup2(fd, 1);
-	close(fd);
-	optind = 0;
 	for (const struct cmd *c = cmd_table; c->name; c++)
 		if (!strcmp(c->name, argv[1]))
-			rc = c->run(argc - 1, argv + 1);
-	fflush(stdout);
-	dup2(saved, 1);
-	close(saved);
-	f = fopen(t_out, "r");
-	cr_assert_not_null(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	*text = calloc(1, (size_t)n + 1);
-	cr_assert_eq(fread(*text, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	return rc;
+			run = c->run;
+	return unit_stdout_capture(t_out, run, argc - 1, argv + 1, text);
 }
 
 /* The strings of the JSON array "name": [...] in s, one per line (no
@@ -103,10 +80,10 @@ Test(printed_commands, every_command_of_a_fired_alert_runs_as_printed, .fini = t
 	size_t n;
 	FILE *f;
 
-	snprintf(t_db, sizeof(t_db), "/tmp/fm-printed-%d.db", (int)getpid());
-	snprintf(t_inv, sizeof(t_inv), "/tmp/fm-printed-%d.inv", (int)getpid());
-	snprintf(t_hook, sizeof(t_hook), "/tmp/fm-printed-%d.hook", (int)getpid());
-	snprintf(t_out, sizeof(t_out), "/tmp/fm-printed-%d.out", (int)getpid());
+	unit_tmp_path(t_db, sizeof(t_db), "printed", ".db");
+	unit_tmp_path(t_inv, sizeof(t_inv), "printed", ".inv");
+	unit_tmp_path(t_hook, sizeof(t_hook), "printed", ".hook");
+	unit_tmp_path(t_out, sizeof(t_out), "printed", ".out");
 	snprintf(hook, sizeof(hook), "cat >> %s", t_hook);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;

@@ -4,6 +4,7 @@
  * bound holds; probes still within the reply timeout are not called lost. */
 #include "dump.h"
 #include "probe.h"
+#include "unit_util.h"
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -20,7 +21,7 @@ static char t_path[64];
 
 static void t_setup(void)
 {
-	snprintf(t_path, sizeof(t_path), "/tmp/fm-dump-%d.pcap", (int)getpid());
+	unit_tmp_path(t_path, sizeof(t_path), "dump", ".pcap");
 }
 
 static void t_teardown(void)

@@ -3,6 +3,7 @@
  * sharing a host name), and a damaged name file refused with its path. */
 #include "name.h"
 #include "wire.h"
+#include "unit_util.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -15,7 +16,7 @@ static char t_dir[64];
 
 static void t_setup(void)
 {
-	snprintf(t_dir, sizeof(t_dir), "/tmp/fm-name-%d", (int)getpid());
+	unit_tmp_path(t_dir, sizeof(t_dir), "name", "");
 	cr_assert_eq(mkdir(t_dir, 0755), 0);
 }
 

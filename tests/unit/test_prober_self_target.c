@@ -3,6 +3,7 @@
 #include "log.h"
 #include "probe.h"
 #include "targets_source.h"
+#include "unit_util.h"
 
 #include <criterion/criterion.h>
 #include <fcntl.h>
@@ -24,8 +25,8 @@ Test(prober_self_target, own_address_in_the_list_is_warned_once)
 	int fd, saved;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/tmp/fm-self-%d.targets", (int)getpid());
-	snprintf(log, sizeof(log), "/tmp/fm-self-%d.log", (int)getpid());
+	unit_tmp_path(path, sizeof(path), "self", ".targets");
+	unit_tmp_path(log, sizeof(log), "self", ".log");
 	f = fopen(path, "w");
 	cr_assert_not_null(f);
 	fprintf(f, "# faultmesh targets v1\n127.0.0.1\n127.0.0.1 port=31339\n");

@@ -7,6 +7,7 @@
 #include "query.h"
 #include "cmd_localize.h"
 #include "synth_db.h"
+#include "unit_util.h"
 
 #include <criterion/criterion.h>
 #include <fcntl.h>
@@ -26,9 +27,9 @@ static void t_setup(void)
 	struct synth_db_cfg c;
 	char err[256];
 
-	snprintf(t_db, sizeof(t_db), "/tmp/fm-query-%d.db", (int)getpid());
-	snprintf(t_inv, sizeof(t_inv), "/tmp/fm-query-%d.inv", (int)getpid());
-	snprintf(t_out, sizeof(t_out), "/tmp/fm-query-%d.out", (int)getpid());
+	unit_tmp_path(t_db, sizeof(t_db), "query", ".db");
+	unit_tmp_path(t_inv, sizeof(t_inv), "query", ".inv");
+	unit_tmp_path(t_out, sizeof(t_out), "query", ".out");
 	unlink(t_db);
 	synth_db_cfg_default(&c);
 	c.intervals = 60; /* an hour of minutes */
@@ -43,15 +44,9 @@ static void t_setup(void)
 
 static void t_teardown(void)
 {
-	char p[96];
-
-	unlink(t_db);
+	unit_db_remove(t_db);
 	unlink(t_inv);
 	unlink(t_out);
-	snprintf(p, sizeof(p), "%s-wal", t_db);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", t_db);
-	unlink(p);
 }
 
 /* Run a command with stdout into t_out; returns its exit code and the
@@ -60,35 +55,13 @@ static int t_run(int (*cmd)(int, char **), char **text, int argc, ...)
 {
 	char *argv[24];
 	va_list ap;
-	int fd, saved, rc;
-	FILE *f;
-	long n;
 
 	va_start(ap, argc);
 	for (int i = 0; i < argc; i++)
 		argv[i] = va_arg(ap, char *);
 	va_end(ap);
 	argv[argc] = NULL;
-	fflush(stdout);
-	saved = dup(1);
-	fd = open(t_out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	cr_assert(fd >= 0 && saved >= 0);
-	dup2(fd, 1);
-	close(fd);
-	optind = 0; /* getopt_long state is global; each command restarts it */
-	rc = cmd(argc, argv);
-	fflush(stdout);
-	dup2(saved, 1);
-	close(saved);
-	f = fopen(t_out, "r");
-	cr_assert_not_null(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	*text = calloc(1, (size_t)n + 1);
-	cr_assert_eq(fread(*text, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	return rc;
+	return unit_stdout_capture(t_out, cmd, argc, argv, text);
 }
 
 #define T_UNTIL "--until=1800000000000"
@@ -191,9 +164,9 @@ Test(query, device_fault_is_named_for_the_device_and_its_links)
 	struct synth_db_cfg c;
 	char err[256], *out;
 
-	snprintf(t_db, sizeof(t_db), "/tmp/fm-query-dev-%d.db", (int)getpid());
-	snprintf(t_inv, sizeof(t_inv), "/tmp/fm-query-dev-%d.inv", (int)getpid());
-	snprintf(t_out, sizeof(t_out), "/tmp/fm-query-dev-%d.out", (int)getpid());
+	unit_tmp_path(t_db, sizeof(t_db), "query-dev", ".db");
+	unit_tmp_path(t_inv, sizeof(t_inv), "query-dev", ".inv");
+	unit_tmp_path(t_out, sizeof(t_out), "query-dev", ".out");
 	unlink(t_db);
 	synth_db_cfg_default(&c);
 	c.spines = 3;
@@ -259,9 +232,9 @@ Test(query, look_back_after_retention_shows_the_fault_from_rollups)
 	char err[256], want[96], *out;
 	const char *hit;
 
-	snprintf(t_db, sizeof(t_db), "/tmp/fm-query-ret-%d.db", (int)getpid());
-	snprintf(t_inv, sizeof(t_inv), "/tmp/fm-query-ret-%d.inv", (int)getpid());
-	snprintf(t_out, sizeof(t_out), "/tmp/fm-query-ret-%d.out", (int)getpid());
+	unit_tmp_path(t_db, sizeof(t_db), "query-ret", ".db");
+	unit_tmp_path(t_inv, sizeof(t_inv), "query-ret", ".inv");
+	unit_tmp_path(t_out, sizeof(t_out), "query-ret", ".out");
 	unlink(t_db);
 	synth_db_cfg_default(&c);
 	c.intervals = 120;

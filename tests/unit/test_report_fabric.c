@@ -7,6 +7,7 @@
 #include "fabric_report.h"
 #include "query.h"
 #include "synth_db.h"
+#include "unit_util.h"
 
 #include <criterion/criterion.h>
 #include <fcntl.h>
@@ -26,7 +27,7 @@ static void t_setup(void)
 	struct synth_db_cfg c;
 	char err[256];
 
-	snprintf(t_dir, sizeof(t_dir), "/tmp/fm-rep-%d", (int)getpid());
+	unit_tmp_path(t_dir, sizeof(t_dir), "rep", "");
 	mkdir(t_dir, 0755);
 	snprintf(t_db, sizeof(t_db), "%s/fm.db", t_dir);
 	snprintf(t_inv, sizeof(t_inv), "%s/inv", t_dir);
@@ -74,24 +75,14 @@ static int t_report(const char *name, const char *previous)
 	char out[160], prev[200];
 	char *argv[16] = { "report", "--db", t_db, "--inventory", t_inv,
 			   "--since=2h", "--until=1800000000000", "--out", out };
-	int argc = 9, saved, fd, rc;
+	int argc = 9;
 
 	snprintf(out, sizeof(out), "%s/%s", t_dir, name);
 	if (previous) {
 		snprintf(prev, sizeof(prev), "--previous=%s", previous);
 		argv[argc++] = prev;
 	}
-	fflush(stdout);
-	saved = dup(1);
-	fd = open("/dev/null", O_WRONLY);
-	dup2(fd, 1);
-	close(fd);
-	optind = 0;
-	rc = cmd_report(argc, argv);
-	fflush(stdout);
-	dup2(saved, 1);
-	close(saved);
-	return rc;
+	return unit_stdout_quiet(cmd_report, argc, argv);
 }
 
 static char *t_file(const char *name, const char *file)
@@ -267,7 +258,7 @@ Test(report_fabric, sick_host_is_listed_among_the_probers)
 	struct synth_db_cfg c;
 	char err[256], *js, cmd[160];
 
-	snprintf(t_dir, sizeof(t_dir), "/tmp/fm-rep-host-%d", (int)getpid());
+	unit_tmp_path(t_dir, sizeof(t_dir), "rep-host", "");
 	mkdir(t_dir, 0755);
 	snprintf(t_db, sizeof(t_db), "%s/fm.db", t_dir);
 	snprintf(t_inv, sizeof(t_inv), "%s/inv", t_dir);
@@ -303,9 +294,9 @@ Test(report_fabric, long_report_finds_a_fault_past_raw_retention)
 	struct synth_db_cfg c;
 	char err[256], out[160], *js;
 	struct store *s;
-	int saved, fd, rc;
+	int rc;
 
-	snprintf(t_dir, sizeof(t_dir), "/tmp/fm-rep-ret-%d", (int)getpid());
+	unit_tmp_path(t_dir, sizeof(t_dir), "rep-ret", "");
 	mkdir(t_dir, 0755);
 	snprintf(t_db, sizeof(t_db), "%s/fm.db", t_dir);
 	snprintf(t_inv, sizeof(t_inv), "%s/inv", t_dir);
@@ -326,16 +317,7 @@ Test(report_fabric, long_report_finds_a_fault_past_raw_retention)
 		     store_error(s));
 	cr_assert_eq(st.batches_expired, 720);
 	store_close(s);
-	fflush(stdout);
-	saved = dup(1);
-	fd = open("/dev/null", O_WRONLY);
-	dup2(fd, 1);
-	close(fd);
-	optind = 0;
-	rc = cmd_report(9, argv);
-	fflush(stdout);
-	dup2(saved, 1);
-	close(saved);
+	rc = unit_stdout_quiet(cmd_report, 9, argv);
 	cr_assert_eq(rc, 0);
 	js = t_file("r", "summary.json");
 	cr_assert(strstr(js, "\"suspect_keys\": [\"link spine1 leaf2\"]"), "%s", js);
@@ -352,10 +334,10 @@ Test(report_fabric, fresh_probers_are_not_down_no_self_pairs_no_sighting_before_
 	struct synth_db_cfg c;
 	char err[256], out[160], *js, *p;
 	char *argv[] = { "report", "--db", t_db, "--until=1800000000000", "--out", out, NULL };
-	int saved, fd, rc;
+	int rc;
 	const int64_t start_ms = T_END_MS - 1200000;
 
-	snprintf(t_dir, sizeof(t_dir), "/tmp/fm-rep-fresh-%d", (int)getpid());
+	unit_tmp_path(t_dir, sizeof(t_dir), "rep-fresh", "");
 	mkdir(t_dir, 0755);
 	snprintf(t_db, sizeof(t_db), "%s/fm.db", t_dir);
 	snprintf(t_inv, sizeof(t_inv), "%s/inv", t_dir);
@@ -374,18 +356,8 @@ Test(report_fabric, fresh_probers_are_not_down_no_self_pairs_no_sighting_before_
 	{
 		char *iargv[] = { "inventory", "load", t_inv, "--db", t_db, NULL };
 
-		fflush(stdout);
-		saved = dup(1);
-		fd = open("/dev/null", O_WRONLY);
-		dup2(fd, 1);
-		close(fd);
-		optind = 0;
-		cr_assert_eq(cmd_inventory(5, iargv), 0);
-		optind = 0;
-		rc = cmd_report(6, argv);
-		fflush(stdout);
-		dup2(saved, 1);
-		close(saved);
+		cr_assert_eq(unit_stdout_quiet(cmd_inventory, 5, iargv), 0);
+		rc = unit_stdout_quiet(cmd_report, 6, argv);
 	}
 	cr_assert_eq(rc, 0);
 	js = t_file("r", "summary.json");

@@ -4,6 +4,7 @@
 #include "serve.h"
 #include "cmd.h"
 #include "synth_db.h"
+#include "unit_util.h"
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -27,7 +28,7 @@ static void t_setup(void)
 	struct serve_cfg cfg = { 0 };
 	char err[512];
 
-	snprintf(t_dir, sizeof(t_dir), "/tmp/fm-serve-%d", (int)getpid());
+	unit_tmp_path(t_dir, sizeof(t_dir), "serve", "");
 	mkdir(t_dir, 0755);
 	snprintf(t_db, sizeof(t_db), "%s/fm.db", t_dir);
 	snprintf(t_inv, sizeof(t_inv), "%s/inv", t_dir);

@@ -3,6 +3,7 @@
  * store's tables; coexistence with the store in one file. */
 #include "store.h"
 #include "store_history.h"
+#include "unit_util.h"
 
 #include <criterion/criterion.h>
 #include <sqlite3.h>
@@ -14,19 +15,13 @@ static char t_db[64];
 
 static void t_setup(void)
 {
-	snprintf(t_db, sizeof(t_db), "/tmp/fm-hist-%d.db", (int)getpid());
+	unit_tmp_path(t_db, sizeof(t_db), "hist", ".db");
 	unlink(t_db);
 }
 
 static void t_teardown(void)
 {
-	char p[96];
-
-	unlink(t_db);
-	snprintf(p, sizeof(p), "%s-wal", t_db);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", t_db);
-	unlink(p);
+	unit_db_remove(t_db);
 }
 
 static struct history *t_open(void)

@@ -8,6 +8,7 @@
 #include "observations.h"
 #include "synth_db.h"
 #include "window.h"
+#include "unit_util.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -19,23 +20,17 @@ static char t_db[64], t_inv[64], t_obs[64];
 
 static void t_setup(void)
 {
-	snprintf(t_db, sizeof(t_db), "/tmp/fm-window-%d.db", (int)getpid());
-	snprintf(t_inv, sizeof(t_inv), "/tmp/fm-window-%d.inv", (int)getpid());
-	snprintf(t_obs, sizeof(t_obs), "/tmp/fm-window-%d.obs", (int)getpid());
+	unit_tmp_path(t_db, sizeof(t_db), "window", ".db");
+	unit_tmp_path(t_inv, sizeof(t_inv), "window", ".inv");
+	unit_tmp_path(t_obs, sizeof(t_obs), "window", ".obs");
 	unlink(t_db);
 }
 
 static void t_teardown(void)
 {
-	char p[96];
-
-	unlink(t_db);
+	unit_db_remove(t_db);
 	unlink(t_inv);
 	unlink(t_obs);
-	snprintf(p, sizeof(p), "%s-wal", t_db);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", t_db);
-	unlink(p);
 }
 
 /* Three switches in a row, a and d on s1, c on s2, b on s3; s1 -> s2 drops

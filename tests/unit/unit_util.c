@@ -1,0 +1,75 @@
+/* Helpers the unit tests share (unit_util.h): scratch paths, store
+ * removal, stdout capture of a command. */
+#include "unit_util.h"
+
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+void unit_tmp_path(char *buf, size_t buflen, const char *tag, const char *suffix)
+{
+	snprintf(buf, buflen, "/tmp/fm-%s-%d%s", tag, (int)getpid(), suffix);
+}
+
+void unit_db_remove(const char *db_path)
+{
+	char p[512];
+
+	unlink(db_path);
+	snprintf(p, sizeof(p), "%s-wal", db_path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", db_path);
+	unlink(p);
+}
+
+/* Point stdout at path (NULL: /dev/null); returns the saved stdout. */
+static int unit_stdout_to(const char *path)
+{
+	int fd, saved;
+
+	fflush(stdout);
+	saved = dup(1);
+	fd = path ? open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600) : open("/dev/null", O_WRONLY);
+	cr_assert(fd >= 0 && saved >= 0);
+	dup2(fd, 1);
+	close(fd);
+	optind = 0; /* getopt_long state is global; each command restarts it */
+	return saved;
+}
+
+static void unit_stdout_restore(int saved)
+{
+	fflush(stdout);
+	dup2(saved, 1);
+	close(saved);
+}
+
+int unit_stdout_quiet(int (*cmd)(int, char **), int argc, char **argv)
+{
+	int saved = unit_stdout_to(NULL), rc = cmd(argc, argv);
+
+	unit_stdout_restore(saved);
+	return rc;
+}
+
+int unit_stdout_capture(const char *out_path, int (*cmd)(int, char **), int argc, char **argv,
+			char **text)
+{
+	int saved = unit_stdout_to(out_path), rc = cmd ? cmd(argc, argv) : -1;
+	FILE *f;
+	long n;
+
+	unit_stdout_restore(saved);
+	f = fopen(out_path, "r");
+	cr_assert_not_null(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	*text = calloc(1, (size_t)n + 1);
+	cr_assert_eq(fread(*text, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	return rc;
+}
