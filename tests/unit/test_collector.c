@@ -5,6 +5,7 @@
 #include "wire.h"
 #include "store.h"
 #include "clock.h"
+#include "unit_util.h"
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -95,59 +96,7 @@ static void setup_plain(void)
 
 static int client_connect(void)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	struct timeval tv = { .tv_sec = 5 };
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	sa.sin_port = htons((uint16_t)server_port(server));
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	/* a missing reply fails the test instead of hanging it */
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	return fd;
-}
-
-static void send_all(int fd, const void *p, size_t len)
-{
-	cr_assert_eq(send(fd, p, len, MSG_NOSIGNAL), (ssize_t)len);
-}
-
-static void send_frame(int fd, uint8_t *buf, size_t len)
-{
-	send_all(fd, buf, len);
-	free(buf);
-}
-
-static int recv_all(int fd, uint8_t *p, size_t len)
-{
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t n = recv(fd, p + got, len - got, 0);
-
-		if (n <= 0)
-			return -1;
-		got += (size_t)n;
-	}
-	return 0;
-}
-
-/* Read one frame: returns its type and fills payload (up to cap), or -1 on
- * EOF/timeout. */
-static int recv_frame(int fd, uint8_t *frame, size_t cap, size_t *frame_len)
-{
-	char err[128];
-	uint32_t plen;
-	int type;
-
-	if (recv_all(fd, frame, 16) < 0)
-		return -1;
-	cr_assert_eq(wire_header_decode(frame, 16, &type, &plen, err, sizeof(err)), 0, "%s", err);
-	cr_assert(16 + plen <= cap);
-	if (recv_all(fd, frame + 16, plen) < 0)
-		return -1;
-	*frame_len = 16 + plen;
-	return type;
+	return unit_tcp_connect(server_port(server));
 }
 
 static uint64_t recv_ack(int fd)
@@ -157,7 +106,7 @@ static uint64_t recv_ack(int fd)
 	uint64_t seq = 0;
 	char err[128];
 
-	cr_assert_eq(recv_frame(fd, f, sizeof(f), &len), WIRE_ACK);
+	cr_assert_eq(unit_recv_frame(fd, f, sizeof(f), &len), WIRE_ACK);
 	cr_assert_eq(wire_ack_decode(f + 16, len - 16, &seq, err, sizeof(err)), 0, "%s", err);
 	return seq;
 }
@@ -187,7 +136,7 @@ static void recv_error_signed_then_eof(int fd, const char *want, const uint8_t *
 	char reason[1100], err[128];
 	size_t len, body;
 
-	cr_assert_eq(recv_frame(fd, f, sizeof(f), &len), WIRE_ERROR);
+	cr_assert_eq(unit_recv_frame(fd, f, sizeof(f), &len), WIRE_ERROR);
 	body = len - 16;
 	if (key)
 		cr_assert_eq(frame_verify(f, len, key, &body, err, sizeof(err)), 0, "%s", err);
@@ -207,7 +156,7 @@ static void hello_send(int fd, const char *name)
 	size_t len;
 
 	cr_assert_eq(wire_hello_encode(name, &buf, &len), 0);
-	send_frame(fd, buf, len);
+	unit_send_frame(fd, buf, len);
 }
 
 static void batch_encode(const char *prober, uint64_t seq, uint32_t nflows, uint8_t **buf, size_t *len)
@@ -241,7 +190,7 @@ static void batch_send(int fd, const char *prober, uint64_t seq, uint32_t nflows
 	size_t len;
 
 	batch_encode(prober, seq, nflows, &buf, &len);
-	send_frame(fd, buf, len);
+	unit_send_frame(fd, buf, len);
 }
 
 static long long sql_count(const char *sql)
@@ -313,7 +262,7 @@ Test(collector, pipelined_batches_acked_in_order)
 		all_len += len;
 		free(buf);
 	}
-	send_frame(fd, all, all_len);
+	unit_send_frame(fd, all, all_len);
 	for (i = 1; i <= 40; i++)
 		cr_assert_eq(recv_ack(fd), i);
 	close(fd);
@@ -330,7 +279,7 @@ Test(collector, byte_at_a_time_frame)
 	hello_send(fd, "host1");
 	batch_encode("host1", 9, 2, &buf, &len);
 	for (i = 0; i < len; i++)
-		send_all(fd, buf + i, 1);
+		unit_send_all(fd, buf + i, 1);
 	free(buf);
 	cr_assert_eq(recv_ack(fd), 9);
 	close(fd);
@@ -344,7 +293,7 @@ Test(collector, garbage_closes_only_its_connection)
 	hello_send(good, "host1");
 	batch_send(good, "host1", 1, 2);
 	cr_assert_eq(recv_ack(good), 1);
-	send_all(bad, junk, sizeof(junk) - 1);
+	unit_send_all(bad, junk, sizeof(junk) - 1);
 	recv_error_then_eof(bad, "magic");
 	close(bad);
 	/* the good connection and what it stored are untouched */
@@ -368,14 +317,14 @@ Test(collector, malformed_frames_rejected_with_reason)
 	int fd;
 
 	fd = client_connect();
-	send_all(fd, bad_version, 16);
+	unit_send_all(fd, bad_version, 16);
 	recv_error_then_eof(fd, "version 9");
 	close(fd);
 
 	/* rejected on the header alone: no 2 GiB wait or allocation */
 	fd = client_connect();
 	hello_send(fd, "host1");
-	send_all(fd, huge, 16);
+	unit_send_all(fd, huge, 16);
 	recv_error_then_eof(fd, "over limit");
 	close(fd);
 
@@ -399,7 +348,7 @@ Test(collector, malformed_frames_rejected_with_reason)
 	fd = client_connect();
 	hello_send(fd, "host1");
 	cr_assert_eq(wire_ack_encode(1, &buf, &len), 0);
-	send_frame(fd, buf, len);
+	unit_send_frame(fd, buf, len);
 	recv_error_then_eof(fd, "unexpected ACK frame");
 	close(fd);
 
@@ -408,7 +357,7 @@ Test(collector, malformed_frames_rejected_with_reason)
 	hello_send(fd, "host1");
 	batch_encode("host1", 1, 1, &buf, &len);
 	buf[16 + 6 + 24 + 40] = 0x01; /* nflows high byte */
-	send_frame(fd, buf, len);
+	unit_send_frame(fd, buf, len);
 	recv_error_then_eof(fd, "does not fit");
 	close(fd);
 
@@ -416,7 +365,7 @@ Test(collector, malformed_frames_rejected_with_reason)
 	fd = client_connect();
 	hello_send(fd, "host1");
 	batch_encode("host1", 77, 3, &buf, &len);
-	send_all(fd, buf, len - 5);
+	unit_send_all(fd, buf, len - 5);
 	free(buf);
 	close(fd);
 	usleep(100000);
@@ -443,7 +392,7 @@ static const uint8_t key1[16] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 
 static void send_signed(int fd, uint8_t *buf, size_t len, const uint8_t *key)
 {
 	cr_assert_eq(wire_frame_sign(&buf, &len, key, 16), 0);
-	send_frame(fd, buf, len);
+	unit_send_frame(fd, buf, len);
 }
 
 Test(collector_auth, signed_frames_accepted_and_ack_signed, .init = setup_auth, .fini = collector_stop,
@@ -459,7 +408,7 @@ Test(collector_auth, signed_frames_accepted_and_ack_signed, .init = setup_auth, 
 	send_signed(fd, buf, len, key1);
 	batch_encode("host1", 4, 2, &buf, &len);
 	send_signed(fd, buf, len, key1);
-	cr_assert_eq(recv_frame(fd, f, sizeof(f), &len), WIRE_ACK);
+	cr_assert_eq(unit_recv_frame(fd, f, sizeof(f), &len), WIRE_ACK);
 	cr_assert_eq(frame_verify(f, len, key1, &body, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(wire_ack_decode(f + 16, body, &seq, err, sizeof(err)), 0);
 	cr_assert_eq(seq, 4);
@@ -499,7 +448,7 @@ Test(collector_auth, unsigned_forged_or_unknown_rejected, .init = setup_auth, .f
 	batch_encode("host1", 4, 2, &buf, &len);
 	cr_assert_eq(wire_frame_sign(&buf, &len, key1, 16), 0);
 	buf[16 + 6 + 24 + 40 + 8 + 40 + 3] ^= 1; /* first flow's sent count */
-	send_frame(fd, buf, len);
+	unit_send_frame(fd, buf, len);
 	/* the session was authenticated, so even its ERROR is signed */
 	recv_error_signed_then_eof(fd, "MAC mismatch", key1);
 	close(fd);
@@ -521,7 +470,7 @@ Test(collector, ack_of_earlier_batch_precedes_error)
 	memcpy(all, buf, len);
 	memcpy(all + len, bad, 16);
 	free(buf);
-	send_frame(fd, all, len + 16);
+	unit_send_frame(fd, all, len + 16);
 	cr_assert_eq(recv_ack(fd), 11);
 	recv_error_then_eof(fd, "version 7");
 	close(fd);
@@ -604,7 +553,7 @@ Test(collector, second_live_session_under_same_name_refused_naming_both_peers)
 	sock_peer_text(fd2, 1, p2, sizeof(p2));
 	hello_send(fd2, "host1");
 	batch_send(fd2, "host1", 7, 1);
-	cr_assert_eq(recv_frame(fd2, f, sizeof(f), &len), WIRE_ERROR);
+	cr_assert_eq(unit_recv_frame(fd2, f, sizeof(f), &len), WIRE_ERROR);
 	cr_assert_eq(wire_error_decode(f + 16, len - 16, reason, sizeof(reason), err, sizeof(err)), 0);
 	snprintf(want, sizeof(want), "already has a live session from %s", p1);
 	cr_assert(strstr(reason, want), "reason '%s' lacks '%s'", reason, want);
@@ -690,7 +639,7 @@ static int session_with_key(const uint8_t *key, uint64_t seq)
 	send_signed(fd, buf, len, key);
 	batch_encode("host1", seq, 1, &buf, &len);
 	send_signed(fd, buf, len, key);
-	ok = recv_frame(fd, f, sizeof(f), &len) == WIRE_ACK &&
+	ok = unit_recv_frame(fd, f, sizeof(f), &len) == WIRE_ACK &&
 	     frame_verify(f, len, key, &body, err, sizeof(err)) == 0 &&
 	     wire_ack_decode(f + 16, body, &got, err, sizeof(err)) == 0 && got == seq;
 	close(fd);

@@ -5,6 +5,7 @@
 #include "collector/server.h"
 #include "wire.h"
 #include "store.h"
+#include "unit_util.h"
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -102,51 +103,7 @@ static void setup_noplan(void)
 
 static int client_connect(void)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	struct timeval tv = { .tv_sec = 5 };
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	sa.sin_port = htons((uint16_t)server_port(server));
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	return fd;
-}
-
-static void send_frame(int fd, uint8_t *buf, size_t len)
-{
-	cr_assert_eq(send(fd, buf, len, MSG_NOSIGNAL), (ssize_t)len);
-	free(buf);
-}
-
-static int recv_all(int fd, uint8_t *p, size_t len)
-{
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t n = recv(fd, p + got, len - got, 0);
-
-		if (n <= 0)
-			return -1;
-		got += (size_t)n;
-	}
-	return 0;
-}
-
-static int recv_frame(int fd, uint8_t *frame, size_t cap, size_t *frame_len)
-{
-	char err[128];
-	uint32_t plen;
-	int type;
-
-	if (recv_all(fd, frame, 16) < 0)
-		return -1;
-	cr_assert_eq(wire_header_decode(frame, 16, &type, &plen, err, sizeof(err)), 0, "%s", err);
-	cr_assert(16 + plen <= cap);
-	if (recv_all(fd, frame + 16, plen) < 0)
-		return -1;
-	*frame_len = 16 + plen;
-	return type;
+	return unit_tcp_connect(server_port(server));
 }
 
 /* HELLO with the flag as name, then the TARGETS text it is answered with. */
@@ -158,8 +115,8 @@ static char *targets_ask(const char *name)
 	int fd = client_connect();
 
 	cr_assert_eq(wire_hello_encode_flags(name, WIRE_FLAG_WANT_TARGETS, &buf, &len), 0);
-	send_frame(fd, buf, len);
-	cr_assert_eq(recv_frame(fd, f, sizeof(f), &len), WIRE_TARGETS);
+	unit_send_frame(fd, buf, len);
+	cr_assert_eq(unit_recv_frame(fd, f, sizeof(f), &len), WIRE_TARGETS);
 	cr_assert_eq(wire_targets_decode(f + 16, len - 16, &text, &len, err, sizeof(err)), 0,
 		     "%s", err);
 	close(fd);
@@ -198,13 +155,13 @@ Test(collector_plan, old_hello_gets_nothing_extra, .init = setup_plan, .fini = c
 
 	strcpy(b.prober, "h1");
 	cr_assert_eq(wire_hello_encode("h1", &buf, &len), 0);
-	send_frame(fd, buf, len);
+	unit_send_frame(fd, buf, len);
 	pfd.fd = fd;
 	pfd.events = POLLIN;
 	cr_assert_eq(poll(&pfd, 1, 300), 0, "collector answered a plain HELLO");
 	cr_assert_eq(wire_batch_encode(&b, &buf, &len), 0);
-	send_frame(fd, buf, len);
-	cr_assert_eq(recv_frame(fd, f, sizeof(f), &len), WIRE_ACK);
+	unit_send_frame(fd, buf, len);
+	cr_assert_eq(unit_recv_frame(fd, f, sizeof(f), &len), WIRE_ACK);
 	cr_assert_eq(wire_ack_decode(f + 16, len - 16, &seq, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(seq, 1);
 	close(fd);
@@ -218,8 +175,8 @@ Test(collector_plan, no_plan_answers_error, .init = setup_noplan, .fini = collec
 	int fd = client_connect();
 
 	cr_assert_eq(wire_hello_encode_flags("h1", WIRE_FLAG_WANT_TARGETS, &buf, &len), 0);
-	send_frame(fd, buf, len);
-	cr_assert_eq(recv_frame(fd, f, sizeof(f), &len), WIRE_ERROR);
+	unit_send_frame(fd, buf, len);
+	cr_assert_eq(unit_recv_frame(fd, f, sizeof(f), &len), WIRE_ERROR);
 	cr_assert_eq(wire_error_decode(f + 16, len - 16, reason, sizeof(reason), err, sizeof(err)), 0);
 	cr_assert(strstr(reason, "no plan"), "%s", reason);
 	close(fd);

@@ -1,12 +1,17 @@
 /* Helpers the unit tests share (unit_util.h): scratch paths, store
- * removal, stdout capture of a command. */
+ * removal, stdout capture of a command, a wire client over loopback. */
 #include "unit_util.h"
+#include "wire.h"
 
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 void unit_tmp_path(char *buf, size_t buflen, const char *tag, const char *suffix)
@@ -72,4 +77,58 @@ int unit_stdout_capture(const char *out_path, int (*cmd)(int, char **), int argc
 	cr_assert_eq(fread(*text, 1, (size_t)n, f), (size_t)n);
 	fclose(f);
 	return rc;
+}
+
+int unit_tcp_connect(int port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct timeval tv = { .tv_sec = 5 };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sa.sin_port = htons((uint16_t)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+void unit_send_all(int fd, const void *p, size_t len)
+{
+	cr_assert_eq(send(fd, p, len, MSG_NOSIGNAL), (ssize_t)len);
+}
+
+void unit_send_frame(int fd, uint8_t *buf, size_t len)
+{
+	unit_send_all(fd, buf, len);
+	free(buf);
+}
+
+int unit_recv_all(int fd, uint8_t *p, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = recv(fd, p + got, len - got, 0);
+
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+int unit_recv_frame(int fd, uint8_t *frame, size_t cap, size_t *frame_len)
+{
+	char err[128];
+	uint32_t plen;
+	int type;
+
+	if (unit_recv_all(fd, frame, 16) < 0)
+		return -1;
+	cr_assert_eq(wire_header_decode(frame, 16, &type, &plen, err, sizeof(err)), 0, "%s", err);
+	cr_assert(16 + plen <= cap);
+	if (unit_recv_all(fd, frame + 16, plen) < 0)
+		return -1;
+	*frame_len = 16 + plen;
+	return type;
 }

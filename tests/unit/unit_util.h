@@ -1,10 +1,11 @@
 /* Helpers the unit tests share: scratch paths under /tmp, removing a
- * store with its SQLite side files, and running a command with its stdout
- * captured. Linked into every unit test (Makefile: UNIT_UTIL). */
+ * store with its SQLite side files, running a command with its stdout
+ * captured, and a wire-protocol client over loopback. Linked into every unit test (Makefile: UNIT_UTIL). */
 #ifndef FM_TESTS_UNIT_UTIL_H
 #define FM_TESTS_UNIT_UTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* "/tmp/fm-<tag>-<pid><suffix>" into buf. */
 void unit_tmp_path(char *buf, size_t buflen, const char *tag, const char *suffix);
@@ -20,5 +21,20 @@ int unit_stdout_capture(const char *out_path, int (*cmd)(int, char **), int argc
 
 /* Run cmd(argc, argv) with stdout to /dev/null; returns its exit code. */
 int unit_stdout_quiet(int (*cmd)(int, char **), int argc, char **argv);
+
+/* A TCP connection to 127.0.0.1:port whose reads time out after 5 s (a
+ * missing reply fails the test instead of hanging it). */
+int unit_tcp_connect(int port);
+
+/* Send all of len bytes (asserted). unit_send_frame also frees buf. */
+void unit_send_all(int fd, const void *p, size_t len);
+void unit_send_frame(int fd, uint8_t *buf, size_t len);
+
+/* Read exactly len bytes: 0, or -1 on EOF/timeout. */
+int unit_recv_all(int fd, uint8_t *p, size_t len);
+
+/* Read one wire frame into frame (up to cap): returns its type and sets
+ * *frame_len, or -1 on EOF/timeout. */
+int unit_recv_frame(int fd, uint8_t *frame, size_t cap, size_t *frame_len);
 
 #endif
