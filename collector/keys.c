@@ -138,18 +138,21 @@ err:
 	return NULL;
 }
 
+/* textio_parse_cb: the keyring lands in *(struct keyring **)out */
+static int keyring_parse_cb(void *out, const char *text, size_t len,
+			    const char *name, char *err, size_t errlen)
+{
+	struct keyring **k = out;
+
+	*k = keyring_parse(text, len, name, err, errlen);
+	return *k ? 0 : -1;
+}
+
 struct keyring *keyring_load(const char *path, char *err, size_t errlen)
 {
-	struct keyring *k;
-	char *text;
-	size_t len;
+	struct keyring *k = NULL;
 
-	if (textio_file_read(path, &text, &len) < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	k = keyring_parse(text, len, path, err, errlen);
-	free(text);
+	textio_file_parse(path, keyring_parse_cb, &k, err, errlen);
 	return k;
 }
 

@@ -157,19 +157,22 @@ err:
 	return NULL;
 }
 
+/* textio_parse_cb: the plan lands in *(struct plan_targets **)out */
+static int plan_targets_parse_cb(void *out, const char *buf, size_t len,
+				 const char *name, char *err, size_t errlen)
+{
+	struct plan_targets **p = out;
+
+	*p = plan_targets_parse(buf, len, name, err, errlen);
+	return *p ? 0 : -1;
+}
+
 struct plan_targets *plan_targets_load(const char *path, char *err,
 				       size_t errlen)
 {
-	struct plan_targets *p;
-	char *buf;
-	size_t len;
+	struct plan_targets *p = NULL;
 
-	if (textio_file_read(path, &buf, &len) < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	p = plan_targets_parse(buf, len, path, err, errlen);
-	free(buf);
+	textio_file_parse(path, plan_targets_parse_cb, &p, err, errlen);
 	return p;
 }
 

@@ -237,20 +237,16 @@ int inventory_parse(struct inventory *inv, const char *buf, size_t len,
 	return 0;
 }
 
+static int inventory_parse_cb(void *inv, const char *buf, size_t len,
+			      const char *name, char *err, size_t errlen)
+{
+	return inventory_parse(inv, buf, len, name, err, errlen);
+}
+
 int inventory_file_read(struct inventory *inv, const char *path, char *err,
 			size_t errlen)
 {
-	char *buf;
-	size_t len;
-	int rc;
-
-	if (textio_file_read(path, &buf, &len) < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	rc = inventory_parse(inv, buf, len, path, err, errlen);
-	free(buf);
-	return rc;
+	return textio_file_parse(path, inventory_parse_cb, inv, err, errlen);
 }
 
 const char *inventory_device_find(const struct inventory *inv, const char *addr)

@@ -51,6 +51,22 @@ err:
 	return -1;
 }
 
+int textio_file_parse(const char *path, textio_parse_cb parse, void *obj,
+		      char *err, size_t errlen)
+{
+	char *buf;
+	size_t len;
+	int rc;
+
+	if (textio_file_read(path, &buf, &len) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	rc = parse(obj, buf, len, path, err, errlen);
+	free(buf);
+	return rc;
+}
+
 int textio_line_next(const char *buf, size_t len, size_t *pos,
 		     const char **line, size_t *line_len)
 {

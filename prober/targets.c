@@ -188,18 +188,25 @@ bad:
 	return -1;
 }
 
+/* targets_parse's extra arguments, carried through textio_file_parse */
+struct targets_load_args {
+	const struct targets_defaults *def;
+	struct target_spec **out;
+	size_t *n;
+};
+
+static int targets_parse_cb(void *arg, const char *text, size_t len,
+			    const char *name, char *err, size_t errlen)
+{
+	struct targets_load_args *a = arg;
+
+	return targets_parse(text, len, name, a->def, a->out, a->n, err, errlen);
+}
+
 int targets_load(const char *path, const struct targets_defaults *def,
 		 struct target_spec **out, size_t *n, char *err, size_t errlen)
 {
-	char *text;
-	size_t len;
-	int rc;
+	struct targets_load_args a = { def, out, n };
 
-	if (textio_file_read(path, &text, &len) < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	rc = targets_parse(text, len, path, def, out, n, err, errlen);
-	free(text);
-	return rc;
+	return textio_file_parse(path, targets_parse_cb, &a, err, errlen);
 }

@@ -382,20 +382,16 @@ int obs_set_parse(struct obs_set *s, const char *buf, size_t len,
 	return 0;
 }
 
+static int obs_set_parse_cb(void *s, const char *buf, size_t len,
+			    const char *name, char *err, size_t errlen)
+{
+	return obs_set_parse(s, buf, len, name, err, errlen);
+}
+
 int obs_set_file_read(struct obs_set *s, const char *path, char *err,
 		      size_t errlen)
 {
-	char *buf;
-	size_t len;
-	int rc;
-
-	if (textio_file_read(path, &buf, &len) < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	rc = obs_set_parse(s, buf, len, path, err, errlen);
-	free(buf);
-	return rc;
+	return textio_file_parse(path, obs_set_parse_cb, s, err, errlen);
 }
 
 size_t obs_set_flow_count(const struct obs_set *s)

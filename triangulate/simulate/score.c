@@ -86,19 +86,15 @@ err:
 	return -1;
 }
 
+static int truth_parse_cb(void *t, const char *buf, size_t len,
+			  const char *name, char *err, size_t errlen)
+{
+	return truth_parse(t, buf, len, name, err, errlen);
+}
+
 int truth_file_read(struct truth *t, const char *path, char *err, size_t errlen)
 {
-	char *buf;
-	size_t len;
-	int rc;
-
-	if (textio_file_read(path, &buf, &len) < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	rc = truth_parse(t, buf, len, path, err, errlen);
-	free(buf);
-	return rc;
+	return textio_file_parse(path, truth_parse_cb, t, err, errlen);
 }
 
 void truth_free(struct truth *t)
