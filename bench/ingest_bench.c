@@ -129,10 +129,13 @@ static int tcp_connect(const char *spec)
 	return fd;
 }
 
-static int send_all(int fd, const uint8_t *p, size_t len)
+/* Move all len bytes through fd (send when sending, else recv), retrying on
+ * EINTR and short transfers; -1 on error, EOF or timeout. */
+static int fd_xfer_all(int fd, uint8_t *p, size_t len, int sending)
 {
 	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		ssize_t n = sending ? send(fd, p, len, MSG_NOSIGNAL)
+				    : recv(fd, p, len, 0);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -144,19 +147,15 @@ static int send_all(int fd, const uint8_t *p, size_t len)
 	return 0;
 }
 
+static int send_all(int fd, const uint8_t *p, size_t len)
+{
+	/* fd_xfer_all only reads the buffer when sending */
+	return fd_xfer_all(fd, (uint8_t *)(uintptr_t)p, len, 1);
+}
+
 static int recv_all(int fd, uint8_t *p, size_t len)
 {
-	while (len) {
-		ssize_t n = recv(fd, p, len, 0);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return fd_xfer_all(fd, p, len, 0);
 }
 
 /* Read one ACK; returns 0 and its seq, or -1 (drop, ERROR, timeout). */
