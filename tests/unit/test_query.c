@@ -34,11 +34,7 @@ static void t_setup(void)
 	synth_db_cfg_default(&c);
 	c.intervals = 60; /* an hour of minutes */
 	c.start_ms = T_END_MS - 3600000;
-	c.fault_from = "spine1";
-	c.fault_to = "leaf2";
-	c.fault_loss_ratio = 0.05;
-	c.fault_start_ms = T_END_MS - 1200000; /* the last 20 minutes */
-	c.fault_end_ms = T_END_MS;
+	synth_db_cfg_link_fault(&c, T_END_MS - 1200000, T_END_MS); /* the last 20 minutes */
 	cr_assert_eq(synth_db_write(t_db, t_inv, &c, err, sizeof(err)), 360, "%s", err);
 }
 
@@ -239,11 +235,7 @@ Test(query, look_back_after_retention_shows_the_fault_from_rollups)
 	synth_db_cfg_default(&c);
 	c.intervals = 120;
 	c.start_ms = start_ms;
-	c.fault_from = "spine1";
-	c.fault_to = "leaf2";
-	c.fault_loss_ratio = 0.05;
-	c.fault_start_ms = start_ms;
-	c.fault_end_ms = T_END_MS;
+	synth_db_cfg_link_fault(&c, start_ms, T_END_MS);
 	cr_assert_eq(synth_db_write(t_db, t_inv, &c, err, sizeof(err)), 720, "%s", err);
 	/* --since 10d: slices of 10 h, one of them [T_END - 220h, T_END - 210h) */
 	snprintf(want, sizeof(want), "{\"start_ms\": %lld, \"end_ms\": %lld, \"loss\": 0.0",

@@ -34,11 +34,7 @@ static void t_setup(void)
 	synth_db_cfg_default(&c);
 	c.intervals = 120; /* two hours of minutes */
 	c.start_ms = T_END_MS - 7200000;
-	c.fault_from = "spine1";
-	c.fault_to = "leaf2";
-	c.fault_loss_ratio = 0.05;
-	c.fault_start_ms = T_END_MS - 3600000;
-	c.fault_end_ms = T_END_MS;
+	synth_db_cfg_link_fault(&c, T_END_MS - 3600000, T_END_MS);
 	c.down_prober = "h6"; /* silent for 20 minutes */
 	c.down_start_ms = T_END_MS - 5400000;
 	c.down_end_ms = T_END_MS - 4200000;
@@ -305,11 +301,7 @@ Test(report_fabric, long_report_finds_a_fault_past_raw_retention)
 	synth_db_cfg_default(&c);
 	c.intervals = 120;
 	c.start_ms = start_ms;
-	c.fault_from = "spine1";
-	c.fault_to = "leaf2";
-	c.fault_loss_ratio = 0.05;
-	c.fault_start_ms = start_ms;
-	c.fault_end_ms = T_END_MS;
+	synth_db_cfg_link_fault(&c, start_ms, T_END_MS);
 	cr_assert_gt(synth_db_write(t_db, t_inv, &c, err, sizeof(err)), 0, "%s", err);
 	s = store_open(NULL, t_db, err, sizeof(err));
 	cr_assert_not_null(s, "%s", err);
@@ -346,11 +338,7 @@ Test(report_fabric, fresh_probers_are_not_down_no_self_pairs_no_sighting_before_
 	c.intervals = 20;
 	c.start_ms = start_ms;
 	c.self_flows = 1;
-	c.fault_from = "spine1";
-	c.fault_to = "leaf2";
-	c.fault_loss_ratio = 0.05;
-	c.fault_start_ms = start_ms;
-	c.fault_end_ms = T_END_MS;
+	synth_db_cfg_link_fault(&c, start_ms, T_END_MS);
 	cr_assert_gt(synth_db_write(t_db, t_inv, &c, err, sizeof(err)), 0, "%s", err);
 	/* the stored inventory, as the collector's --inventory leaves it */
 	{

@@ -36,11 +36,7 @@ static void t_setup(void)
 	c.intervals = 30;
 	c.interval_ms = 10000;
 	c.start_ms = T_END_MS - 300000;
-	c.fault_from = "spine1";
-	c.fault_to = "leaf2";
-	c.fault_loss_ratio = 0.05;
-	c.fault_start_ms = T_END_MS - 150000;
-	c.fault_end_ms = T_END_MS;
+	synth_db_cfg_link_fault(&c, T_END_MS - 150000, T_END_MS);
 	cr_assert_gt(synth_db_write(t_db, t_inv, &c, err, sizeof(err)), 0, "%s", err);
 	cfg.db = t_db;
 	cfg.inventory = t_inv;
