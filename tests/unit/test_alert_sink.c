@@ -326,8 +326,6 @@ static char *t_log_capture(enum alert_event ev, const struct alert *a)
 {
 	char path[64], err[128], *text;
 	int fd, saved;
-	FILE *f;
-	long n;
 
 	unit_tmp_path(path, sizeof(path), "log", ".txt");
 	fflush(stderr);
@@ -340,14 +338,7 @@ static char *t_log_capture(enum alert_event ev, const struct alert *a)
 	fflush(stderr);
 	dup2(saved, 2);
 	close(saved);
-	f = fopen(path, "r");
-	cr_assert_not_null(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	text = calloc(1, (size_t)n + 1);
-	cr_assert_eq(fread(text, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
+	text = unit_file_read(path);
 	unlink(path);
 	return text;
 }

@@ -30,6 +30,22 @@ void unit_db_remove(const char *db_path)
 	unlink(p);
 }
 
+char *unit_file_read(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	long n;
+
+	cr_assert_not_null(f, "%s", path);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	buf = calloc(1, (size_t)n + 1);
+	cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	return buf;
+}
+
 /* Point stdout at path (NULL: /dev/null); returns the saved stdout. */
 static int unit_stdout_to(const char *path)
 {
@@ -64,18 +80,9 @@ int unit_stdout_capture(const char *out_path, int (*cmd)(int, char **), int argc
 			char **text)
 {
 	int saved = unit_stdout_to(out_path), rc = cmd ? cmd(argc, argv) : -1;
-	FILE *f;
-	long n;
 
 	unit_stdout_restore(saved);
-	f = fopen(out_path, "r");
-	cr_assert_not_null(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	*text = calloc(1, (size_t)n + 1);
-	cr_assert_eq(fread(*text, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
+	*text = unit_file_read(out_path);
 	return rc;
 }
 

@@ -13,6 +13,9 @@ void unit_tmp_path(char *buf, size_t buflen, const char *tag, const char *suffix
 /* Unlink a store file and its -wal and -shm files. */
 void unit_db_remove(const char *db_path);
 
+/* The whole file at path (malloc'd, NUL ended); asserts it reads. */
+char *unit_file_read(const char *path);
+
 /* Run cmd(argc, argv) (cmd NULL: nothing runs, the code is -1) with stdout
  * into out_path; returns its exit code and the output (malloc'd, NUL
  * ended) in *text. getopt's state is reset first. */
