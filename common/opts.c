@@ -4,6 +4,7 @@
 #include "version.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,4 +263,33 @@ int opts_main_result(int rc, const char *prog, const char *synopsis,
 	default:
 		return -1;
 	}
+}
+
+int opts_cmd_parse(const struct opts_cmd *c, void *cfg, int argc, char **argv,
+		   int *exit_code)
+{
+	char err[1024];
+	int idx = opts_parse(c->specs, c->n, cfg, argc, argv, err, sizeof(err));
+
+	*exit_code = opts_main_result(idx, c->prog, c->synopsis, c->about, c->specs,
+				      c->n, err);
+	return *exit_code >= 0 ? -1 : idx;
+}
+
+int opts_cmd_usage_fail(const struct opts_cmd *c)
+{
+	fprintf(stderr, "usage: %s\n", c->synopsis);
+	return 2;
+}
+
+int opts_cmd_refuse(const struct opts_cmd *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", c->prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 2;
 }

@@ -56,4 +56,33 @@ int opts_main_result(int rc, const char *prog, const char *synopsis,
 		     const char *about, const struct opt_spec *specs, size_t n,
 		     const char *err);
 
+/* A command's whole command line, stated once: who it is, its usage line,
+ * its --help paragraph and its option table. */
+struct opts_cmd {
+	const char *prog;             /* as messages name it: "triangulate plan" */
+	const char *synopsis;         /* the usage line */
+	const char *about;            /* the --help paragraph */
+	const struct opt_spec *specs; /* the table: every flag and its default */
+	size_t n;                     /* rows in specs */
+};
+
+#define OPTS_CMD(prog, synopsis, about, specs) \
+	{ (prog), (synopsis), (about), (specs), OPTS_LEN(specs) }
+
+/* The one entry of a command: defaults, then argv, by c's table, with
+ * --help, --version and option errors answered as opts_main_result does.
+ * Returns the index of the first non-option argument, or -1 when the
+ * command is done, with its exit code (0 or 2) in *exit_code. */
+int opts_cmd_parse(const struct opts_cmd *c, void *cfg, int argc, char **argv,
+		   int *exit_code);
+
+/* Print "usage: SYNOPSIS" to stderr, for a command line whose arguments
+ * are wrong. Returns 2, the exit code for it. */
+int opts_cmd_usage_fail(const struct opts_cmd *c);
+
+/* Print "PROG: MESSAGE" to stderr, for options that parse but do not make
+ * a valid command (one required is missing, two conflict). Returns 2. */
+int opts_cmd_refuse(const struct opts_cmd *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 #endif

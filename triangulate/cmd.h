@@ -5,6 +5,10 @@
 #ifndef FM_TRIANGULATE_CMD_H
 #define FM_TRIANGULATE_CMD_H
 
+#include "opts.h"
+
+#include <stddef.h>
+
 struct cmd {
 	const char *name;
 	int (*run)(int argc, char **argv);
@@ -12,6 +16,16 @@ struct cmd {
 };
 
 extern const struct cmd cmd_table[]; /* ends with a row whose name is NULL */
+
+/* --store's help where the store is all a command reads. */
+#define CMD_STORE_HELP "the store: PATH, sqlite:PATH or clickhouse://HOST:PORT/DB (required)"
+
+/* The store option's two spellings, --store URL and -d/--db URL, both
+ * writing the const char * field of struct type; help is --store's. */
+#define CMD_STORE_OPTS(type, field, help)                                   \
+	{ "store", 0, OPT_STR, offsetof(type, field), 0, 0, NULL, "URL", help }, \
+	{ "db", 'd', OPT_STR, offsetof(type, field), 0, 0, NULL, "URL",         \
+	  "the same as --store" }
 
 /* localize/ */
 int cmd_localize(int argc, char **argv);

@@ -20,10 +20,7 @@ struct export_cfg {
 };
 
 static const struct opt_spec export_opts[] = {
-	{ "store", 0, OPT_STR, offsetof(struct export_cfg, db), 0, 0, NULL, "URL",
-	  "the store: PATH, sqlite:PATH or clickhouse://HOST:PORT/DB (required)" },
-	{ "db", 'd', OPT_STR, offsetof(struct export_cfg, db), 0, 0,
-	  NULL, "URL", "the same as --store" },
+	CMD_STORE_OPTS(struct export_cfg, db, CMD_STORE_HELP),
 	{ "since", 's', OPT_MS, offsetof(struct export_cfg, since_ms), 0,
 	  366.0 * 86400000, "10m", "DUR", "window start, this long ago" },
 	{ "until", 'u', OPT_MS, offsetof(struct export_cfg, until_ms), 0,
@@ -62,33 +59,28 @@ static int export_obs_write(FILE *out, const struct obs_set *obs)
 	return 0;
 }
 
+static const struct opts_cmd export_cmd =
+	OPTS_CMD("triangulate export",
+		 "triangulate export --db DB [--since 10m] [--until 0s] [--observations FILE]",
+		 "Write the flows of a time window from the collector's database "
+		 "as an observations v1 file (schemas/observations.md).",
+		 export_opts);
+
 int cmd_export(int argc, char **argv)
 {
-	static const char synopsis[] =
-		"triangulate export --db DB [--since 10m] [--until 0s] [--observations FILE]";
 	struct export_cfg cfg = { 0 };
 	struct obs_set *obs = NULL;
 	char err[4608], tmp[4096];
 	FILE *out = NULL;
 	int64_t now_ms;
-	int to_stdout;
-	int rc = opts_parse(export_opts, OPTS_LEN(export_opts), &cfg, argc, argv,
-			    err, sizeof(err));
+	int to_stdout, rc;
 
-	rc = opts_main_result(rc, "triangulate export", synopsis,
-			      "Write the flows of a time window from the collector's database "
-			      "as an observations v1 file (schemas/observations.md).",
-			      export_opts, OPTS_LEN(export_opts), err);
-	if (rc >= 0)
+	if (opts_cmd_parse(&export_cmd, &cfg, argc, argv, &rc) < 0)
 		return rc;
-	if (!cfg.db) {
-		fprintf(stderr, "triangulate export: --db is required\n");
-		return 2;
-	}
-	if (cfg.until_ms > cfg.since_ms) {
-		fprintf(stderr, "triangulate export: --until must be more recent than --since\n");
-		return 2;
-	}
+	if (!cfg.db)
+		return opts_cmd_refuse(&export_cmd, "--db is required");
+	if (cfg.until_ms > cfg.since_ms)
+		return opts_cmd_refuse(&export_cmd, "--until must be more recent than --since");
 	now_ms = clock_real_ms();
 	if (!(obs = obs_set_new())) {
 		snprintf(err, sizeof(err), "out of memory");

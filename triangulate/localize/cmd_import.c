@@ -28,10 +28,7 @@ struct import_cfg {
 static const struct opt_spec import_opts[] = {
 	{ "observations", 0, OPT_STR, offsetof(struct import_cfg, observations), 0, 0, NULL,
 	  "FILE", "observations v1 file to load (required)" },
-	{ "store", 0, OPT_STR, offsetof(struct import_cfg, store), 0, 0, NULL, "URL",
-	  "the store: PATH, sqlite:PATH or clickhouse://HOST:PORT/DB (required)" },
-	{ "db", 'd', OPT_STR, offsetof(struct import_cfg, store), 0, 0, NULL, "URL",
-	  "the same as --store" },
+	CMD_STORE_OPTS(struct import_cfg, store, CMD_STORE_HELP),
 	{ "end", 0, OPT_INT, offsetof(struct import_cfg, end_ms), 0, 9e15, "0", "UNIX_MS",
 	  "end of the window the flows are stored in (0: now)" },
 	{ "window", 'w', OPT_MS, offsetof(struct import_cfg, window_ms), 1000, 86400000, "1m",
@@ -179,28 +176,26 @@ out:
 	return rc;
 }
 
+static const struct opts_cmd import_cmd =
+	OPTS_CMD("triangulate import",
+		 "triangulate import --observations FILE --store URL [--end UNIX_MS] [--window 1m]",
+		 "Load an observations file into a store as one window of flows "
+		 "(one batch per prober), for replays, tests and benchmarks.",
+		 import_opts);
+
 int cmd_import(int argc, char **argv)
 {
-	static const char synopsis[] =
-		"triangulate import --observations FILE --store URL [--end UNIX_MS] [--window 1m]";
 	struct import_cfg cfg = { 0 };
 	struct obs_set *obs = NULL;
 	struct store *s = NULL;
 	uint64_t batches = 0;
 	char err[1024], ierr[768];
-	int idx = opts_parse(import_opts, OPTS_LEN(import_opts), &cfg, argc, argv,
-			     err, sizeof(err));
-	int rc = opts_main_result(idx, "triangulate import", synopsis,
-				  "Load an observations file into a store as one window of flows "
-				  "(one batch per prober), for replays, tests and benchmarks.",
-				  import_opts, OPTS_LEN(import_opts), err);
+	int rc, idx = opts_cmd_parse(&import_cmd, &cfg, argc, argv, &rc);
 
-	if (rc >= 0)
+	if (idx < 0)
 		return rc;
-	if (!cfg.observations || !cfg.store || idx != argc) {
-		fprintf(stderr, "usage: %s\n", synopsis);
-		return 2;
-	}
+	if (!cfg.observations || !cfg.store || idx != argc)
+		return opts_cmd_usage_fail(&import_cmd);
 	if (!cfg.end_ms)
 		cfg.end_ms = clock_real_ms();
 	if (!(obs = obs_set_new())) {

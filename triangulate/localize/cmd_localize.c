@@ -34,10 +34,8 @@ struct localize_cfg {
 static const struct opt_spec localize_opts[] = {
 	{ "observations", 0, OPT_STR, offsetof(struct localize_cfg, observations),
 	  0, 0, NULL, "FILE", "observations file (schemas/observations.md)" },
-	{ "store", 0, OPT_STR, offsetof(struct localize_cfg, db), 0, 0, NULL, "URL",
-	  "the collector's store instead of an observations file: PATH, sqlite:PATH or clickhouse://HOST:PORT/DB" },
-	{ "db", 'd', OPT_STR, offsetof(struct localize_cfg, db), 0, 0, NULL, "URL",
-	  "the same as --store" },
+	CMD_STORE_OPTS(struct localize_cfg, db,
+		       "the collector's store instead of an observations file: PATH, sqlite:PATH or clickhouse://HOST:PORT/DB"),
 	{ "window", 'w', OPT_MS, offsetof(struct localize_cfg, window_ms), 1000,
 	  366.0 * 86400000, "30s", "DUR", "with --db: the flows of this window, ending now (the watch's)" },
 	{ "inventory", 'i', OPT_STR, offsetof(struct localize_cfg, inventory), 0, 0,
@@ -79,11 +77,15 @@ err:
 	return -1;
 }
 
+static const struct opts_cmd localize_cmd =
+	OPTS_CMD("triangulate localize",
+		 "triangulate localize (--observations FILE | --db DB [--window DUR]) "
+		 "[--inventory FILE] [--json]",
+		 "Name the links, devices, hosts and partial blackholes that drop probes.",
+		 localize_opts);
+
 int cmd_localize(int argc, char **argv)
 {
-	static const char synopsis[] =
-		"triangulate localize (--observations FILE | --db DB [--window DUR]) "
-		"[--inventory FILE] [--json]";
 	struct localize_cfg cfg = { 0 };
 	struct window_req req = { 0 };
 	struct window_result res = { 0 };
@@ -91,22 +93,14 @@ int cmd_localize(int argc, char **argv)
 	struct inventory *inv = NULL;
 	struct infer_cfg icfg;
 	char err[512];
-	int rc = opts_parse(localize_opts, OPTS_LEN(localize_opts), &cfg, argc,
-			    argv, err, sizeof(err));
+	int rc;
 
-	rc = opts_main_result(rc, "triangulate localize", synopsis,
-			      "Name the links, devices, hosts and partial blackholes that drop probes.",
-			      localize_opts, OPTS_LEN(localize_opts), err);
-	if (rc >= 0)
+	if (opts_cmd_parse(&localize_cmd, &cfg, argc, argv, &rc) < 0)
 		return rc;
-	if (!cfg.observations == !cfg.db) {
-		fprintf(stderr, "triangulate localize: give one of --observations and --db\n");
-		return 2;
-	}
-	if (!(req.method = method_find(cfg.method))) {
-		fprintf(stderr, "triangulate localize: unknown method '%s'\n", cfg.method);
-		return 2;
-	}
+	if (!cfg.observations == !cfg.db)
+		return opts_cmd_refuse(&localize_cmd, "give one of --observations and --db");
+	if (!(req.method = method_find(cfg.method)))
+		return opts_cmd_refuse(&localize_cmd, "unknown method '%s'", cfg.method);
 	output = cfg.json ? &output_json_ops : &output_text_ops;
 	infer_cfg_default(&icfg); /* the defaults' one home; flags override */
 	if (cfg.background_loss > 0)

@@ -35,26 +35,23 @@ static const struct opt_spec plan_opts[] = {
 	{ "seed", 0, OPT_INT, PLANF(seed), 0, 9e18, "1", "N", "sampling seed" },
 };
 
+static const struct opts_cmd plan_cmd =
+	OPTS_CMD("triangulate plan", "triangulate plan --inventory FILE [--out FILE]",
+		 "Choose probe targets so every link is seen by several probers.", plan_opts);
+
 int cmd_plan(int argc, char **argv)
 {
-	static const char synopsis[] = "triangulate plan --inventory FILE [--out FILE]";
 	struct plan_cmd_cfg cfg = { 0 };
 	struct inventory *inv = NULL;
 	struct plan_stats st;
 	FILE *out = stdout;
 	char err[512];
-	int rc = opts_parse(plan_opts, OPTS_LEN(plan_opts), &cfg, argc, argv, err,
-			    sizeof(err));
+	int rc;
 
-	rc = opts_main_result(rc, "triangulate plan", synopsis,
-			      "Choose probe targets so every link is seen by several probers.",
-			      plan_opts, OPTS_LEN(plan_opts), err);
-	if (rc >= 0)
+	if (opts_cmd_parse(&plan_cmd, &cfg, argc, argv, &rc) < 0)
 		return rc;
-	if (!cfg.inventory) {
-		fprintf(stderr, "triangulate plan: --inventory is required\n");
-		return 2;
-	}
+	if (!cfg.inventory)
+		return opts_cmd_refuse(&plan_cmd, "--inventory is required");
 	if (!(inv = inventory_file_open(cfg.inventory, err, sizeof(err))))
 		goto fail;
 	if (strcmp(cfg.out, "-") && !(out = fopen(cfg.out, "w"))) {

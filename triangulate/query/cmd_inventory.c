@@ -20,10 +20,7 @@ struct inventory_cfg {
 };
 
 static const struct opt_spec inventory_opts[] = {
-	{ "store", 0, OPT_STR, offsetof(struct inventory_cfg, db), 0, 0, NULL, "URL",
-	  "the store: PATH, sqlite:PATH or clickhouse://HOST:PORT/DB (required)" },
-	{ "db", 'd', OPT_STR, offsetof(struct inventory_cfg, db), 0, 0, NULL, "URL",
-	  "the same as --store" },
+	CMD_STORE_OPTS(struct inventory_cfg, db, CMD_STORE_HELP),
 };
 
 static int inventory_show(const char *db)
@@ -62,33 +59,29 @@ static int inventory_show(const char *db)
 	return fflush(stdout) ? 1 : 0;
 }
 
+static const struct opts_cmd inventory_cmd =
+	OPTS_CMD("triangulate inventory",
+		 "triangulate inventory load FILE --db DB | inventory show --db DB",
+		 "Load the fabric inventory (schemas/inventory.md) into the store, "
+		 "where device, link, localize, watch and report find it; show "
+		 "the one stored. Load again after a change.",
+		 inventory_opts);
+
 int cmd_inventory(int argc, char **argv)
 {
-	static const char synopsis[] =
-		"triangulate inventory load FILE --db DB | inventory show --db DB";
 	struct inventory_cfg cfg = { 0 };
 	char err[512];
 	int changed = 0;
-	int idx = opts_parse(inventory_opts, OPTS_LEN(inventory_opts), &cfg, argc, argv,
-			     err, sizeof(err));
-	int rc = opts_main_result(idx, "triangulate inventory", synopsis,
-				  "Load the fabric inventory (schemas/inventory.md) into the store, "
-				  "where device, link, localize, watch and report find it; show "
-				  "the one stored. Load again after a change.",
-				  inventory_opts, OPTS_LEN(inventory_opts), err);
+	int rc, idx = opts_cmd_parse(&inventory_cmd, &cfg, argc, argv, &rc);
 
-	if (rc >= 0)
+	if (idx < 0)
 		return rc;
-	if (!cfg.db || idx >= argc) {
-		fprintf(stderr, "usage: %s\n", synopsis);
-		return 2;
-	}
+	if (!cfg.db || idx >= argc)
+		return opts_cmd_usage_fail(&inventory_cmd);
 	if (!strcmp(argv[idx], "show") && idx + 1 == argc)
 		return inventory_show(cfg.db);
-	if (strcmp(argv[idx], "load") || idx + 2 != argc) {
-		fprintf(stderr, "usage: %s\n", synopsis);
-		return 2;
-	}
+	if (strcmp(argv[idx], "load") || idx + 2 != argc)
+		return opts_cmd_usage_fail(&inventory_cmd);
 	if (inventory_source_load(argv[idx + 1], cfg.db, &changed, err, sizeof(err)) < 0) {
 		fprintf(stderr, "triangulate inventory: %s\n", err);
 		return 1;

@@ -35,10 +35,7 @@ struct query_cfg {
 };
 
 #define QUERY_COMMON_OPTS                                                           \
-	{ "store", 0, OPT_STR, offsetof(struct query_cfg, db), 0, 0, NULL, "URL",  \
-	  "the store: PATH, sqlite:PATH or clickhouse://HOST:PORT/DB (required)" }, \
-	{ "db", 'd', OPT_STR, offsetof(struct query_cfg, db), 0, 0, NULL, "URL",    \
-	  "the same as --store" },                                                  \
+	CMD_STORE_OPTS(struct query_cfg, db, CMD_STORE_HELP),                       \
 	{ "inventory", 'i', OPT_STR, offsetof(struct query_cfg, inventory), 0, 0,   \
 	  NULL, "FILE", "inventory file (default: the one loaded into the --db)" }, \
 	{ "since", 's', OPT_MS, offsetof(struct query_cfg, since_ms), 1000,         \
@@ -59,6 +56,27 @@ static const struct opt_spec query_opts[] = {
 };
 
 static const struct opt_spec suspects_opts[] = { QUERY_COMMON_OPTS };
+
+static const struct opts_cmd device_cmd =
+	OPTS_CMD("triangulate device",
+		 "triangulate device NAME --db FILE [--window 30s] [--since 6h] "
+		 "[--inventory FILE] [--json]",
+		 "Is this device dropping? Loss now and over the last hours, "
+		 "its links, affected pairs, blackholes, verdict.",
+		 query_opts);
+
+static const struct opts_cmd link_cmd =
+	OPTS_CMD("triangulate link",
+		 "triangulate link A B --db FILE [--window 30s] [--since 6h] "
+		 "[--inventory FILE] [--json]",
+		 "Is this link dropping? Loss now and over the last hours, "
+		 "evidence, affected pairs, verdict.",
+		 query_opts);
+
+static const struct opts_cmd suspects_cmd =
+	OPTS_CMD("triangulate suspects", "triangulate suspects --db FILE [--since 6h] [--json]",
+		 "The history of suspects the watch recorded: opened, last seen, closed.",
+		 suspects_opts);
 
 /* What the subject is, in one view's device and link ids. */
 struct query_subject {
@@ -612,38 +630,20 @@ out:
 
 static int query_subject_run(int argc, char **argv, int is_link)
 {
-	static const char dev_synopsis[] =
-		"triangulate device NAME --db FILE [--window 30s] [--since 6h] "
-		"[--inventory FILE] [--json]";
-	static const char link_synopsis[] =
-		"triangulate link A B --db FILE [--window 30s] [--since 6h] "
-		"[--inventory FILE] [--json]";
+	const struct opts_cmd *cmd = is_link ? &link_cmd : &device_cmd;
 	struct query_cfg cfg = { 0 };
 	struct query_answer a = { 0 };
 	struct inventory *inv = NULL;
 	const struct query_ops *ops;
 	char err[512];
-	int rc, idx;
+	int rc, idx = opts_cmd_parse(cmd, &cfg, argc, argv, &rc);
 
-	idx = opts_parse(query_opts, OPTS_LEN(query_opts), &cfg, argc, argv, err,
-			 sizeof(err));
-	rc = opts_main_result(idx, is_link ? "triangulate link" : "triangulate device",
-			      is_link ? link_synopsis : dev_synopsis,
-			      is_link ? "Is this link dropping? Loss now and over the last hours, "
-					"evidence, affected pairs, verdict."
-				      : "Is this device dropping? Loss now and over the last hours, "
-					"its links, affected pairs, blackholes, verdict.",
-			      query_opts, OPTS_LEN(query_opts), err);
-	if (rc >= 0)
+	if (idx < 0)
 		return rc;
-	if (argc - idx != (is_link ? 2 : 1)) {
-		fprintf(stderr, "usage: %s\n", is_link ? link_synopsis : dev_synopsis);
-		return 2;
-	}
-	if (!cfg.db) {
-		fprintf(stderr, "triangulate %s: --db is required\n", is_link ? "link" : "device");
-		return 2;
-	}
+	if (argc - idx != (is_link ? 2 : 1))
+		return opts_cmd_usage_fail(cmd);
+	if (!cfg.db)
+		return opts_cmd_refuse(cmd, "--db is required");
 	ops = cfg.json ? &query_json_ops : &query_text_ops;
 	a.subject = is_link ? "link" : "device";
 	snprintf(a.from, sizeof(a.from), "%s", argv[idx]);
@@ -705,8 +705,6 @@ int cmd_link(int argc, char **argv)
 
 int cmd_suspects(int argc, char **argv)
 {
-	static const char synopsis[] =
-		"triangulate suspects --db FILE [--since 6h] [--json]";
 	struct query_cfg cfg = { 0 };
 	struct episodes_ctx ec = { 0 };
 	struct history *h = NULL;
@@ -714,18 +712,12 @@ int cmd_suspects(int argc, char **argv)
 	uint64_t rounds = 0;
 	int64_t now_ms;
 	char err[512];
-	int idx = opts_parse(suspects_opts, OPTS_LEN(suspects_opts), &cfg, argc,
-			     argv, err, sizeof(err));
-	int rc = opts_main_result(idx, "triangulate suspects", synopsis,
-				  "The history of suspects the watch recorded: opened, last seen, closed.",
-				  suspects_opts, OPTS_LEN(suspects_opts), err);
+	int rc, idx = opts_cmd_parse(&suspects_cmd, &cfg, argc, argv, &rc);
 
-	if (rc >= 0)
+	if (idx < 0)
 		return rc;
-	if (!cfg.db || idx != argc) {
-		fprintf(stderr, "usage: %s\n", synopsis);
-		return 2;
-	}
+	if (!cfg.db || idx != argc)
+		return opts_cmd_usage_fail(&suspects_cmd);
 	now_ms = cfg.until_ms ? cfg.until_ms : clock_real_ms();
 	if (store_url_is_file(cfg.db, &file) && access(file, R_OK) < 0) {
 		snprintf(err, sizeof(err), "%s: %s", cfg.db, strerror(errno));

@@ -34,10 +34,7 @@ struct report_cfg {
 };
 
 static const struct opt_spec report_opts[] = {
-	{ "store", 0, OPT_STR, offsetof(struct report_cfg, db), 0, 0, NULL, "URL",
-	  "the store: PATH, sqlite:PATH or clickhouse://HOST:PORT/DB (required)" },
-	{ "db", 'd', OPT_STR, offsetof(struct report_cfg, db), 0, 0, NULL, "URL",
-	  "the same as --store" },
+	CMD_STORE_OPTS(struct report_cfg, db, CMD_STORE_HELP),
 	{ "out", 'o', OPT_STR, offsetof(struct report_cfg, out), 0, 0, NULL, "DIR",
 	  "write index.html and summary.json here (required; created)" },
 	{ "inventory", 'i', OPT_STR, offsetof(struct report_cfg, inventory), 0, 0,
@@ -483,11 +480,17 @@ void freport_free(struct freport *r)
 	freport_previous_free(&r->prev);
 }
 
+static const struct opts_cmd report_cmd =
+	OPTS_CMD("triangulate report",
+		 "triangulate report --db FILE --out DIR [--since 24h] [--inventory FILE] "
+		 "[--previous FILE]",
+		 "Write the fabric health report (index.html, summary.json) for the "
+		 "last day: loss per tier, suspects with timelines, worst pairs, "
+		 "path coverage, probers down or sick, change since the last report.",
+		 report_opts);
+
 int cmd_report(int argc, char **argv)
 {
-	static const char synopsis[] =
-		"triangulate report --db FILE --out DIR [--since 24h] [--inventory FILE] "
-		"[--previous FILE]";
 	static const struct freport_ops *const writers[] = { &freport_json_ops,
 							     &freport_html_ops };
 	struct report_cfg cfg = { 0 };
@@ -495,20 +498,12 @@ int cmd_report(int argc, char **argv)
 	struct inventory *inv = NULL;
 	const char *file;
 	char err[2048], prev[512];
-	int idx = opts_parse(report_opts, OPTS_LEN(report_opts), &cfg, argc, argv,
-			     err, sizeof(err));
-	int rc = opts_main_result(idx, "triangulate report", synopsis,
-				  "Write the fabric health report (index.html, summary.json) for the "
-				  "last day: loss per tier, suspects with timelines, worst pairs, "
-				  "path coverage, probers down or sick, change since the last report.",
-				  report_opts, OPTS_LEN(report_opts), err);
+	int rc, idx = opts_cmd_parse(&report_cmd, &cfg, argc, argv, &rc);
 
-	if (rc >= 0)
+	if (idx < 0)
 		return rc;
-	if (!cfg.db || !cfg.out || idx != argc) {
-		fprintf(stderr, "usage: %s\n", synopsis);
-		return 2;
-	}
+	if (!cfg.db || !cfg.out || idx != argc)
+		return opts_cmd_usage_fail(&report_cmd);
 	r.db = cfg.db;
 	r.inventory = cfg.inventory;
 	r.generated_ms = clock_real_ms();

@@ -13,10 +13,7 @@
 static const struct opt_spec serve_opts[] = {
 	{ "listen", 'l', OPT_STR, offsetof(struct serve_cfg, listen), 0, 0,
 	  "127.0.0.1:8080", "ADDR:PORT", "answer HTTP here ([v6]:PORT for IPv6; port 0: any)" },
-	{ "store", 0, OPT_STR, offsetof(struct serve_cfg, db), 0, 0, NULL, "URL",
-	  "the store: PATH, sqlite:PATH or clickhouse://HOST:PORT/DB (required)" },
-	{ "db", 'd', OPT_STR, offsetof(struct serve_cfg, db), 0, 0, NULL, "URL",
-	  "the same as --store" },
+	CMD_STORE_OPTS(struct serve_cfg, db, CMD_STORE_HELP),
 	{ "inventory", 0, OPT_STR, offsetof(struct serve_cfg, inventory), 0, 0, NULL,
 	  "FILE", "inventory file mapping addresses to device names (default: the one loaded into the store)" },
 	{ "window", 'w', OPT_MS, offsetof(struct serve_cfg, window_ms), 5000,
@@ -44,30 +41,28 @@ static void serve_signal_handle(int sig)
 	serve_stop_sig = sig;
 }
 
+static const struct opts_cmd serve_cmd =
+	OPTS_CMD("triangulate serve",
+		 "triangulate serve --db FILE [--listen 127.0.0.1:8080] [--inventory FILE] "
+		 "[--window 2m]",
+		 "Serve the fabric page live: the heatmap and suspects of the last "
+		 "window, refreshed from the database; a page per device and per "
+		 "link with its loss over time; the same as JSON under /api/.",
+		 serve_opts);
+
 int cmd_serve(int argc, char **argv)
 {
-	static const char synopsis[] =
-		"triangulate serve --db FILE [--listen 127.0.0.1:8080] [--inventory FILE] "
-		"[--window 2m]";
 	struct serve_cfg cfg = { 0 };
 	struct sigaction sa = { 0 };
 	sigset_t stop, old;
 	struct serve *s;
 	char err[1024];
-	int idx = opts_parse(serve_opts, OPTS_LEN(serve_opts), &cfg, argc, argv, err,
-			     sizeof(err));
-	int rc = opts_main_result(idx, "triangulate serve", synopsis,
-				  "Serve the fabric page live: the heatmap and suspects of the last "
-				  "window, refreshed from the database; a page per device and per "
-				  "link with its loss over time; the same as JSON under /api/.",
-				  serve_opts, OPTS_LEN(serve_opts), err);
+	int rc, idx = opts_cmd_parse(&serve_cmd, &cfg, argc, argv, &rc);
 
-	if (rc >= 0)
+	if (idx < 0)
 		return rc;
-	if (!cfg.db || idx != argc) {
-		fprintf(stderr, "usage: %s\n", synopsis);
-		return 2;
-	}
+	if (!cfg.db || idx != argc)
+		return opts_cmd_usage_fail(&serve_cmd);
 	sa.sa_handler = serve_signal_handle;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);

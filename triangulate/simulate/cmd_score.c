@@ -33,28 +33,25 @@ static const struct opt_spec score_opts[] = {
 	  "NAME", "a method (faultmesh, flock, 007, fbtracert) or all" },
 };
 
+static const struct opts_cmd score_cmd =
+	OPTS_CMD("triangulate score",
+		 "triangulate score --truth FILE --observations FILE --inventory FILE [--method NAME]",
+		 "Score localization methods against a simulator's truth.", score_opts);
+
 int cmd_score(int argc, char **argv)
 {
-	static const char synopsis[] =
-		"triangulate score --truth FILE --observations FILE --inventory FILE [--method NAME]";
 	struct score_cfg cfg = { 0 };
 	struct obs_set *obs = NULL;
 	struct inventory *inv = NULL;
 	struct truth truth = { 0 };
 	struct infer_cfg icfg;
 	char err[512];
-	int any = 0, rc = opts_parse(score_opts, OPTS_LEN(score_opts), &cfg, argc,
-				     argv, err, sizeof(err));
+	int any = 0, rc;
 
-	rc = opts_main_result(rc, "triangulate score", synopsis,
-			      "Score localization methods against a simulator's truth.",
-			      score_opts, OPTS_LEN(score_opts), err);
-	if (rc >= 0)
+	if (opts_cmd_parse(&score_cmd, &cfg, argc, argv, &rc) < 0)
 		return rc;
-	if (!cfg.truth || !cfg.observations) {
-		fprintf(stderr, "triangulate score: --truth and --observations are required\n");
-		return 2;
-	}
+	if (!cfg.truth || !cfg.observations)
+		return opts_cmd_refuse(&score_cmd, "--truth and --observations are required");
 	infer_cfg_default(&icfg);
 	if (truth_file_read(&truth, cfg.truth, err, sizeof(err)) < 0 ||
 	    localize_inputs_load(cfg.observations, cfg.inventory, &obs, &inv, err,

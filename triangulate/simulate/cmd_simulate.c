@@ -67,29 +67,24 @@ static FILE *simulate_open(const char *prefix, const char *ext, char *path,
 	return fopen(path, "w");
 }
 
+static const struct opts_cmd simulate_cmd =
+	OPTS_CMD("triangulate simulate", "triangulate simulate --out PREFIX [options]",
+		 "Simulate probing a Clos fabric with injected faults.", simulate_opts);
+
 int cmd_simulate(int argc, char **argv)
 {
-	static const char synopsis[] = "triangulate simulate --out PREFIX [options]";
 	struct simulate_cfg cfg = { 0 };
 	FILE *obs = NULL, *inv = NULL, *truth = NULL;
 	char err[512], path[3][4096];
 	long long placed = 0;
-	int rc = opts_parse(simulate_opts, OPTS_LEN(simulate_opts), &cfg, argc,
-			    argv, err, sizeof(err));
+	int rc;
 
-	rc = opts_main_result(rc, "triangulate simulate", synopsis,
-			      "Simulate probing a Clos fabric with injected faults.",
-			      simulate_opts, OPTS_LEN(simulate_opts), err);
-	if (rc >= 0)
+	if (opts_cmd_parse(&simulate_cmd, &cfg, argc, argv, &rc) < 0)
 		return rc;
-	if (!cfg.out) {
-		fprintf(stderr, "triangulate simulate: --out is required\n");
-		return 2;
-	}
-	if (cfg.sim.loss_min > cfg.sim.loss_max || cfg.sim.bg_min > cfg.sim.bg_max) {
-		fprintf(stderr, "triangulate simulate: a minimum exceeds its maximum\n");
-		return 2;
-	}
+	if (!cfg.out)
+		return opts_cmd_refuse(&simulate_cmd, "--out is required");
+	if (cfg.sim.loss_min > cfg.sim.loss_max || cfg.sim.bg_min > cfg.sim.bg_max)
+		return opts_cmd_refuse(&simulate_cmd, "a minimum exceeds its maximum");
 	cfg.sim.inventory_links = !cfg.no_links;
 	if (!(obs = simulate_open(cfg.out, "obs", path[0], sizeof(path[0]))) ||
 	    !(inv = simulate_open(cfg.out, "inv", path[1], sizeof(path[1]))) ||

@@ -51,9 +51,7 @@ struct watch_cfg {
 
 #define O(f) offsetof(struct watch_cfg, f)
 static const struct opt_spec watch_opts[] = {
-	{ "store", 0, OPT_STR, O(db), 0, 0, NULL, "URL",
-	  "the store: PATH, sqlite:PATH or clickhouse://HOST:PORT/DB (required)" },
-	{ "db", 'd', OPT_STR, O(db), 0, 0, NULL, "URL", "the same as --store" },
+	CMD_STORE_OPTS(struct watch_cfg, db, CMD_STORE_HELP),
 	{ "interval", 0, OPT_MS, O(interval_ms), 200, 86400000, "10s", "DURATION",
 	  "most time between localization rounds; a round with no new batch since "
 	  "the last one is skipped (with --timer: the time between rounds)" },
@@ -333,11 +331,15 @@ static void watch_sleep_until(int64_t deadline_ms)
 	}
 }
 
+static const struct opts_cmd watch_cmd =
+	OPTS_CMD("triangulate watch",
+		 "triangulate watch --db FILE [--interval 10s] [--window 30s] [--persist 2] "
+		 "[--alertmanager URL] [--hook CMD] [--inventory FILE] [--once]",
+		 "Localize as new batches land and alert on suspects that persist.",
+		 watch_opts);
+
 int cmd_watch(int argc, char **argv)
 {
-	static const char synopsis[] =
-		"triangulate watch --db FILE [--interval 10s] [--window 30s] [--persist 2] "
-		"[--alertmanager URL] [--hook CMD] [--inventory FILE] [--once]";
 	struct watch_cfg cfg = { 0 };
 	struct watch w = { 0 };
 	struct alert_cfg acfg;
@@ -345,13 +347,9 @@ int cmd_watch(int argc, char **argv)
 	char err[512];
 	int64_t next_ms, settle_ms = 0; /* settle_ms: a round is due then (0: none) */
 	long long round = 0;
-	int rc = opts_parse(watch_opts, OPTS_LEN(watch_opts), &cfg, argc, argv,
-			    err, sizeof(err));
+	int rc;
 
-	rc = opts_main_result(rc, "triangulate watch", synopsis,
-			      "Localize as new batches land and alert on suspects that persist.",
-			      watch_opts, OPTS_LEN(watch_opts), err);
-	if (rc >= 0)
+	if (opts_cmd_parse(&watch_cmd, &cfg, argc, argv, &rc) < 0)
 		return rc;
 	log_init("triangulate watch", cfg.verbose ? LOG_DEBUG : LOG_INFO);
 	if (!cfg.db) {
