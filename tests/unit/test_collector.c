@@ -53,12 +53,9 @@ static void collector_start(const char *keys_text)
 	keys = NULL;
 	if (keys_text) {
 		char kp[160];
-		FILE *f;
 
 		snprintf(kp, sizeof(kp), "%s/keys", dir);
-		f = fopen(kp, "w");
-		fputs(keys_text, f);
-		fclose(f);
+		unit_file_write(kp, keys_text);
 		keys = keyring_load(kp, err, sizeof(err));
 		cr_assert_not_null(keys, "%s", err);
 	}
@@ -609,12 +606,9 @@ static void server_restart_with_keys(const char *text)
 {
 	char kp[160], err[256];
 	struct keyring *k;
-	FILE *f;
 
 	snprintf(kp, sizeof(kp), "%s/keys", dir);
-	f = fopen(kp, "w");
-	fputs(text, f);
-	fclose(f);
+	unit_file_write(kp, text);
 	k = keyring_load(kp, err, sizeof(err));
 	cr_assert_not_null(k, "%s", err);
 	server_stop(server);

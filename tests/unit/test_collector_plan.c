@@ -40,15 +40,6 @@ static void *server_main(void *arg)
 	return NULL;
 }
 
-static void plan_write(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	cr_assert_not_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
 static void collector_start(int with_plan)
 {
 	struct server_cfg cfg = { 0 };
@@ -62,7 +53,7 @@ static void collector_start(int with_plan)
 	plan = NULL;
 	if (with_plan) {
 		snprintf(path, sizeof(path), "%s/plan", dir);
-		plan_write(path, plan_text);
+		unit_file_write(path, plan_text);
 		plan = plan_targets_load(path, err, sizeof(err));
 		cr_assert_not_null(plan, "%s", err);
 	}
@@ -223,11 +214,11 @@ Test(collector_plan, load_names_the_file)
 
 	cr_assert_not_null(mkdtemp(d));
 	snprintf(path, sizeof(path), "%s/plan.tsv", d);
-	plan_write(path, "# faultmesh plan v1\n# comment\nh1\th5\t10.0.2.1\n");
+	unit_file_write(path, "# faultmesh plan v1\n# comment\nh1\th5\t10.0.2.1\n");
 	cr_assert_null(plan_targets_load(path, err, sizeof(err)));
 	snprintf(want, sizeof(want), "%s:3: expected", path);
 	cr_assert(strstr(err, want), "%s", err);
-	plan_write(path, plan_text);
+	unit_file_write(path, plan_text);
 	p = plan_targets_load(path, err, sizeof(err));
 	cr_assert_not_null(p, "%s", err);
 	cr_assert_eq(plan_targets_count(p), 3);

@@ -33,13 +33,44 @@ static void localize(struct obs_set *s, struct suspect_list *out)
 	cr_assert_eq(infer_localize(s, NULL, &cfg, out, NULL, err, sizeof(err)), 0, "%s", err);
 }
 
+static void suspects_text(const struct suspect_list *out, char *buf, size_t len)
+{
+	buf[0] = 0;
+	for (size_t i = 0; i < out->n; i++)
+		snprintf(buf + strlen(buf), len - strlen(buf), " %s %s->%s %.3f;",
+			 suspect_kind_name(out->v[i].kind), out->v[i].from, out->v[i].to,
+			 out->v[i].loss_ratio);
+}
+
+/* Localize s (freed here) and check that it names exactly one suspect, of
+ * kind, at from (and to, unless NULL); returns it for the case's own checks. */
+static struct suspect one_suspect_expect(struct obs_set *s, enum suspect_kind kind,
+					 const char *from, const char *to)
+{
+	struct suspect_list out = { 0 };
+	struct suspect first;
+	char all[1024];
+
+	localize(s, &out);
+	suspects_text(&out, all, sizeof(all));
+	cr_assert_eq(out.n, 1, "suspects:%s", all);
+	cr_assert_eq(out.v[0].kind, kind, "suspects:%s", all);
+	cr_assert_str_eq(out.v[0].from, from, "suspects:%s", all);
+	if (to)
+		cr_assert_str_eq(out.v[0].to, to, "suspects:%s", all);
+	first = out.v[0];
+	suspect_list_free(&out);
+	obs_set_free(s);
+	return first;
+}
+
 /* Three switches in a triangle, one host on each; every host probes the two
  * others through the direct switch link. Only s1 -> s2 drops (10%). */
 Test(infer, single_lossy_link_on_a_triangle)
 {
 	static const char *const sw[] = { "s1", "s2", "s3" }, *const host[] = { "a", "b", "c" };
 	struct obs_set *s = obs_set_new();
-	struct suspect_list out = { 0 };
+	struct suspect x;
 
 	for (int i = 0; i < 3; i++) {
 		for (int j = 0; j < 3; j++) {
@@ -52,19 +83,13 @@ Test(infer, single_lossy_link_on_a_triangle)
 					 i == 0 && j == 1 ? 0.10 : 0, 2, hops);
 		}
 	}
-	localize(s, &out);
-	cr_assert_eq(out.n, 1, "got %zu suspects", out.n);
-	cr_assert_eq(out.v[0].kind, SUSPECT_LINK);
-	cr_assert_str_eq(out.v[0].from, "s1");
-	cr_assert_str_eq(out.v[0].to, "s2");
-	cr_assert_float_eq(out.v[0].loss_ratio, 0.10, 0.005);
-	cr_assert(out.v[0].loss_lo < 0.10 && out.v[0].loss_hi > 0.10);
-	cr_assert_eq(out.v[0].flows, 4);
-	cr_assert_eq(out.v[0].lossy_flows, 4);
-	cr_assert_eq(out.v[0].probers, 1);
-	cr_assert(out.v[0].confidence > 0.99);
-	suspect_list_free(&out);
-	obs_set_free(s);
+	x = one_suspect_expect(s, SUSPECT_LINK, "s1", "s2");
+	cr_assert_float_eq(x.loss_ratio, 0.10, 0.005);
+	cr_assert(x.loss_lo < 0.10 && x.loss_hi > 0.10);
+	cr_assert_eq(x.flows, 4);
+	cr_assert_eq(x.lossy_flows, 4);
+	cr_assert_eq(x.probers, 1);
+	cr_assert(x.confidence > 0.99);
 }
 
 /* Leaf-spine: 4 leaves with 2 hosts each, 4 spines; every host probes every
@@ -146,33 +171,18 @@ Test(infer, healthy_fabric_has_no_suspects)
 Test(infer, device_fault_is_reported_once)
 {
 	struct fault f = { .device = "s2", .loss = 0.03 };
-	struct obs_set *s = leaf_spine(&f, 2e-5);
-	struct suspect_list out = { 0 };
+	struct suspect x = one_suspect_expect(leaf_spine(&f, 2e-5), SUSPECT_DEVICE, "s2", NULL);
 
-	localize(s, &out);
-	cr_assert_eq(out.n, 1, "got %zu suspects", out.n);
-	cr_assert_eq(out.v[0].kind, SUSPECT_DEVICE);
-	cr_assert_str_eq(out.v[0].from, "s2");
-	cr_assert_float_eq(out.v[0].loss_ratio, 0.03, 0.003);
-	cr_assert_eq(out.v[0].probers, 8);
-	suspect_list_free(&out);
-	obs_set_free(s);
+	cr_assert_float_eq(x.loss_ratio, 0.03, 0.003);
+	cr_assert_eq(x.probers, 8);
 }
 
 Test(infer, partial_blackhole_is_its_own_kind)
 {
 	struct fault f = { .from = "l1", .to = "s3", .blackhole = 1 };
-	struct obs_set *s = leaf_spine(&f, 2e-5);
-	struct suspect_list out = { 0 };
+	struct suspect x = one_suspect_expect(leaf_spine(&f, 2e-5), SUSPECT_BLACKHOLE, "l1", "s3");
 
-	localize(s, &out);
-	cr_assert_eq(out.n, 1, "got %zu suspects", out.n);
-	cr_assert_eq(out.v[0].kind, SUSPECT_BLACKHOLE);
-	cr_assert_str_eq(out.v[0].from, "l1");
-	cr_assert_str_eq(out.v[0].to, "s3");
-	cr_assert_float_eq(out.v[0].loss_ratio, 0.5, 0.05);
-	suspect_list_free(&out);
-	obs_set_free(s);
+	cr_assert_float_eq(x.loss_ratio, 0.5, 0.05);
 }
 
 /* The blackhole on s3 -> l1 also eats the replies to l1's hosts, so their
@@ -184,11 +194,10 @@ Test(infer, blackhole_eating_replies_is_named_once)
 	struct obs_set *s = leaf_spine(&f, 2e-5);
 	struct suspect_list out = { 0 };
 
+	char all[1024];
+
 	localize(s, &out);
-	char all[1024] = "";
-	for (size_t i = 0; i < out.n; i++)
-		snprintf(all + strlen(all), sizeof(all) - strlen(all), " %s %s->%s %.3f;",
-			 suspect_kind_name(out.v[i].kind), out.v[i].from, out.v[i].to, out.v[i].loss_ratio);
+	suspects_text(&out, all, sizeof(all));
 	cr_assert_geq(out.n, 1);
 	cr_assert_eq(out.v[0].kind, SUSPECT_BLACKHOLE, "%s", all);
 	cr_assert_str_eq(out.v[0].from, "s3", "%s", all);
@@ -203,30 +212,15 @@ Test(infer, blackhole_eating_replies_is_named_once)
 Test(infer, uniform_link_loss_is_not_a_blackhole)
 {
 	struct fault f = { .from = "s0", .to = "l2", .loss = 0.02 };
-	struct obs_set *s = leaf_spine(&f, 2e-5);
-	struct suspect_list out = { 0 };
 
-	localize(s, &out);
-	cr_assert_eq(out.n, 1, "got %zu suspects", out.n);
-	cr_assert_eq(out.v[0].kind, SUSPECT_LINK);
-	cr_assert_str_eq(out.v[0].from, "s0");
-	cr_assert_str_eq(out.v[0].to, "l2");
-	suspect_list_free(&out);
-	obs_set_free(s);
+	one_suspect_expect(leaf_spine(&f, 2e-5), SUSPECT_LINK, "s0", "l2");
 }
 
 Test(infer, sick_host_is_a_host_not_the_fabric)
 {
 	struct fault f = { .host = "h5", .loss = 0.2 };
-	struct obs_set *s = leaf_spine(&f, 2e-5);
-	struct suspect_list out = { 0 };
 
-	localize(s, &out);
-	cr_assert_eq(out.n, 1, "got %zu suspects (%s)", out.n, out.n ? out.v[0].from : "");
-	cr_assert_eq(out.v[0].kind, SUSPECT_HOST);
-	cr_assert_str_eq(out.v[0].from, "h5");
-	suspect_list_free(&out);
-	obs_set_free(s);
+	one_suspect_expect(leaf_spine(&f, 2e-5), SUSPECT_HOST, "h5", NULL);
 }
 
 /* A "*" hop between two known switches is filled from the links other flows
@@ -234,7 +228,6 @@ Test(infer, sick_host_is_a_host_not_the_fabric)
 Test(infer, unanswered_hops_and_unknown_paths_still_count)
 {
 	struct obs_set *s = obs_set_new();
-	struct suspect_list out = { 0 };
 	static const char *const sw[] = { "s1", "s2", "s3" }, *const host[] = { "a", "b", "c" };
 
 	for (int i = 0; i < 3; i++) {
@@ -250,12 +243,7 @@ Test(infer, unanswered_hops_and_unknown_paths_still_count)
 					 p == 2 ? star : hops);
 		}
 	}
-	localize(s, &out);
-	cr_assert_eq(out.n, 1, "got %zu suspects", out.n);
-	cr_assert_str_eq(out.v[0].from, "s1");
-	cr_assert_str_eq(out.v[0].to, "s2");
-	suspect_list_free(&out);
-	obs_set_free(s);
+	one_suspect_expect(s, SUSPECT_LINK, "s1", "s2");
 }
 
 /* Leaf-spine as above with `sent` probes per flow; flows through spine
@@ -300,15 +288,6 @@ static struct obs_set *leaf_spine_thin(const struct thin *t)
 	return s;
 }
 
-static void suspects_text(const struct suspect_list *out, char *buf, size_t len)
-{
-	buf[0] = 0;
-	for (size_t i = 0; i < out->n; i++)
-		snprintf(buf + strlen(buf), len - strlen(buf), " %s %s->%s %.3f;",
-			 suspect_kind_name(out->v[i].kind), out->v[i].from, out->v[i].to,
-			 out->v[i].loss_ratio);
-}
-
 /* A 5% device fault seen through few probes: chance made its flows to two
  * leaves lose 7% and to the other two 3%, so only the two heavier links
  * pass their own tests. The rest of the device's flows still lose far
@@ -316,17 +295,8 @@ static void suspects_text(const struct suspect_list *out, char *buf, size_t len)
 Test(infer, thinly_seen_device_fault_is_still_the_device)
 {
 	struct thin t = { .sent = 100, .dev = 2, .down_loss = { 0.03, 0.03, 0.07, 0.07 } };
-	struct obs_set *s = leaf_spine_thin(&t);
-	struct suspect_list out = { 0 };
-	char all[1024];
 
-	localize(s, &out);
-	suspects_text(&out, all, sizeof(all));
-	cr_assert_eq(out.n, 1, "suspects:%s", all);
-	cr_assert_eq(out.v[0].kind, SUSPECT_DEVICE, "suspects:%s", all);
-	cr_assert_str_eq(out.v[0].from, "s2");
-	suspect_list_free(&out);
-	obs_set_free(s);
+	one_suspect_expect(leaf_spine_thin(&t), SUSPECT_DEVICE, "s2", NULL);
 }
 
 /* Two faulty links on one spine and nothing else on it: its other flows

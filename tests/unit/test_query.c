@@ -74,10 +74,8 @@ Test(query, device_at_one_end_of_the_faulty_link_is_healthy_and_names_the_link,
 			      "\"detail\": \"healthy; its link spine1 -> leaf2 is dropping: "),
 		  "%s", out);
 	cr_assert(strstr(out, "\"window_ms\": 30000"), "the watch's window: %s", out);
-	cr_assert(strstr(out, "{\"from\": \"spine1\", \"to\": \"leaf2\", \"loss\": 0.0"),
-		  "%s", out);
-	cr_assert(strstr(out, "\"suspect\": true"), "%s", out);
-	cr_assert(strstr(out, "\"pairs\": [\n  {\"prober\": \"h"), "%s", out);
+	UNIT_TEXT_HAS(out, "{\"from\": \"spine1\", \"to\": \"leaf2\", \"loss\": 0.0",
+		      "\"suspect\": true", "\"pairs\": [\n  {\"prober\": \"h");
 	free(out);
 }
 

@@ -85,13 +85,11 @@ Test(report_fabric, summary_names_the_fault_tiers_and_the_down_prober,
 
 	cr_assert_eq(t_report("r1", NULL), 0);
 	js = t_file("r1", "summary.json");
-	cr_assert(strstr(js, "\"suspect_keys\": [\"link spine1 leaf2\"]"), "%s", js);
-	cr_assert(strstr(js, "\"name\": \"h-leaf\""), "%s", js);
-	cr_assert(strstr(js, "\"name\": \"leaf-spine\", \"lower_tier\": 1, \"links\": 12"), "%s", js);
-	cr_assert(strstr(js, "{\"tier\": 2, \"label\": \"spine\", \"devices\": 2}"), "%s", js);
-	cr_assert(strstr(js, "\"probers_down\": 1, \"probers_sick\": 0"), "%s", js);
-	cr_assert(strstr(js, "{\"name\": \"h6\", \"status\": \"down\""), "%s", js);
-	cr_assert(strstr(js, "\"previous\": null"), "%s", js);
+	UNIT_TEXT_HAS(js, "\"suspect_keys\": [\"link spine1 leaf2\"]", "\"name\": \"h-leaf\"",
+		      "\"name\": \"leaf-spine\", \"lower_tier\": 1, \"links\": 12",
+		      "{\"tier\": 2, \"label\": \"spine\", \"devices\": 2}",
+		      "\"probers_down\": 1, \"probers_sick\": 0",
+		      "{\"name\": \"h6\", \"status\": \"down\"", "\"previous\": null");
 	/* 24 slices of 5 minutes; the fault was on in the second hour only */
 	cr_assert(strstr(js, "\"timeline\": [null, null, null, null, null, null, null, "
 			     "null, null, null, null, null, 0.0"), "%s", js);
@@ -162,20 +160,15 @@ Test(report_fabric, compares_with_the_previous_report, .init = t_setup,
 	fclose(f);
 	cr_assert_eq(t_report("2026-01-02", NULL), 0);
 	js = t_file("2026-01-02", "summary.json");
-	cr_assert(strstr(js, "\"previous\": {\"file\": "), "%s", js);
-	cr_assert(strstr(js, "2026-01-01/summary.json"), "%s", js);
-	cr_assert(strstr(js, "\"suspects_gone\": [\"link spine2 leaf1\", \"device leaf3\"]"),
-		  "%s", js);
-	cr_assert(strstr(js, "\"new\": true"), "%s", js);
-	cr_assert(strstr(js, "\"loss\": 0.25, \"loss_change\": -0.2"), "%s", js);
+	UNIT_TEXT_HAS(js, "\"previous\": {\"file\": ", "2026-01-01/summary.json",
+		      "\"suspects_gone\": [\"link spine2 leaf1\", \"device leaf3\"]",
+		      "\"new\": true", "\"loss\": 0.25, \"loss_change\": -0.2");
 	free(js);
 
 	/* the next night compares with this one: the suspect is no longer new */
 	cr_assert_eq(t_report("2026-01-03", NULL), 0);
 	js = t_file("2026-01-03", "summary.json");
-	cr_assert(strstr(js, "2026-01-02/summary.json"), "%s", js);
-	cr_assert(strstr(js, "\"new\": false"), "%s", js);
-	cr_assert(strstr(js, "\"suspects_gone\": []"), "%s", js);
+	UNIT_TEXT_HAS(js, "2026-01-02/summary.json", "\"new\": false", "\"suspects_gone\": []");
 	free(js);
 }
 
@@ -258,10 +251,10 @@ Test(report_fabric, sick_host_is_listed_among_the_probers)
 	cr_assert_gt(synth_db_write(t_db, t_inv, &c, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(t_report("r1", NULL), 0);
 	js = t_file("r1", "summary.json");
-	cr_assert(strstr(js, "\"suspect_keys\": [\"host h3\"]"), "%s", js);
-	cr_assert(strstr(js, "{\"name\": \"h3\", \"status\": \"sick\", \"reason\": "
-			     "\"localized as a sick host"), "%s", js);
-	cr_assert(strstr(js, "\"probers_down\": 0, \"probers_sick\": 1"), "%s", js);
+	UNIT_TEXT_HAS(js, "\"suspect_keys\": [\"host h3\"]",
+		      "{\"name\": \"h3\", \"status\": \"sick\", \"reason\": "
+		            "\"localized as a sick host",
+		      "\"probers_down\": 0, \"probers_sick\": 1");
 	free(js);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t_dir);
 	cr_assert_eq(system(cmd), 0);

@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -44,6 +45,21 @@ char *unit_file_read(const char *path)
 	cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
 	fclose(f);
 	return buf;
+}
+
+void unit_file_write(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f, "%s", path);
+	cr_assert_geq(fputs(text, f), 0, "%s", path);
+	cr_assert_eq(fclose(f), 0, "%s", path);
+}
+
+void unit_text_has_all(const char *text, const char *const *needles)
+{
+	for (; *needles; needles++)
+		cr_expect(strstr(text, *needles), "no \"%s\" in: %s", *needles, text);
 }
 
 /* Point stdout at path (NULL: /dev/null); returns the saved stdout. */

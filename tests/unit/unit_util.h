@@ -16,6 +16,16 @@ void unit_db_remove(const char *db_path);
 /* The whole file at path (malloc'd, NUL ended); asserts it reads. */
 char *unit_file_read(const char *path);
 
+/* Write text to path, replacing it (asserted). */
+void unit_file_write(const char *path, const char *text);
+
+/* Expect every string of the NULL-ended needles in text; each one missing
+ * fails the test, naming it and showing the text. UNIT_TEXT_HAS lists the
+ * needles inline. */
+void unit_text_has_all(const char *text, const char *const *needles);
+#define UNIT_TEXT_HAS(text, ...) \
+	unit_text_has_all((text), (const char *const[]){ __VA_ARGS__, NULL })
+
 /* Run cmd(argc, argv) (cmd NULL: nothing runs, the code is -1) with stdout
  * into out_path; returns its exit code and the output (malloc'd, NUL
  * ended) in *text. getopt's state is reset first. */
