@@ -20,10 +20,11 @@
 #define INFER_BG_CLASSES 64  /* link classes, by the tiers of their ends */
 #define INFER_MIX_BINS 16    /* points of a class's healthy-rate distribution */
 
-/* A class's healthy rates as a distribution: n points u[] (as u), each
- * carrying the share mass[] of the class's healthy links, every share put
- * at the top of the rates it stands for (so the tail is never thinner than
- * the data's). A link is tested against the whole distribution. */
+/* A class's healthy rates as a distribution, deconvolved from the
+ * binomial noise (infer_test.c, bg_mix_deconvolve): n points u[] (as u),
+ * each carrying the share mass[] of the class's healthy links, merged
+ * shares moved up, never down. A link is tested against the whole
+ * distribution. */
 struct bg_mix {
 	int n;
 	double u[INFER_MIX_BINS], mass[INFER_MIX_BINS];

@@ -1,5 +1,5 @@
 /* The tests: the fabric's background learned per window and link class,
- * then each link against its class's top, by conditional, relaxed and
+ * then each link against its class's healthy rates, by conditional, relaxed and
  * profile likelihood-ratio statistics with a Bonferroni correction. */
 #include "infer.h"
 #include "infer_int.h"
@@ -207,13 +207,15 @@ static double fit_relaxed_lr(const struct fit *f, uint32_t l, struct terms *t,
  * explain (the fit's rate for links that stand out, their class's median
  * for the rest) estimates its own rate; per class, the median of those
  * estimates is the typical healthy rate, and their spread, less the spread
- * binomial noise alone gives, is the spread of healthy rates. The null of a
- * link is the top of its class's healthy rates: median + BG_TOP_SDS spreads,
- * or, when noise hides the spread, the BG_TOP_QUANTILE of the estimates.
- * Classes with few links pool into one; a fabric of fewer than
- * BG_LEARN_MIN_LINKS links is too small to learn from (one sick host crosses
- * a third of them) and gets BG_PRIOR_LOSS. A suspect must lose significantly
- * more than that (family-wise) and at least INFER_EFFECT_MIN times it. */
+ * binomial noise alone gives, is the spread of healthy rates. The top of
+ * a class's healthy rates is median + BG_TOP_SDS spreads, or, when noise
+ * hides the spread, the BG_TOP_QUANTILE of the estimates; the null each link
+ * is tested against is the class's rates deconvolved from the noise
+ * (bg_mix_deconvolve). Classes with few links pool into one; a fabric of
+ * fewer than BG_LEARN_MIN_LINKS links is too small to learn from (one sick
+ * host crosses a third of them) and gets BG_PRIOR_LOSS. A suspect must lose
+ * significantly more than the null (family-wise) and at least
+ * INFER_EFFECT_MIN times the top. */
 #define BG_CLASSES INFER_BG_CLASSES
 #define BG_CLASS_MIN_LINKS 8
 #define BG_TOP_SDS 3.0
@@ -255,6 +257,7 @@ static int model_tiers(const struct model *m, uint8_t *tier)
 struct bg_item {
 	uint32_t cls;
 	double v;
+	uint32_t l; /* the link (estimates only) */
 };
 
 static int bg_item_cmp(const void *a, const void *b)
@@ -315,7 +318,7 @@ static int bg_medians_solve(const struct fit *f, const uint8_t *cls, const uint8
 	}
 	for (size_t l = 0; l < nl; l++)
 		if (S[l] > 0)
-			p[n++] = (struct bg_item){ cls[l], L[l] / S[l] };
+			p[n++] = (struct bg_item){ cls[l], L[l] / S[l], (uint32_t)l };
 	qsort(p, n, sizeof(*p), bg_item_cmp);
 	for (size_t i = 0; i < n; i++)
 		count[p[i].cls]++;
@@ -384,29 +387,113 @@ out:
 	return rc;
 }
 
-/* A class's healthy rates as the null distribution (struct bg_mix), from
- * its links' estimates v[0..k) (sorted, outliers left out), median md and
- * top: the highest link alone at the top (or its own estimate if higher),
- * then the next 2, 4, 8, ... links, each group at its highest estimate (or
- * the median if higher: noise pulls low estimates below the truth), so
- * every link is counted at a rate no lower than its own estimate. */
-static void bg_mix_build(struct bg_mix *mx, const struct bg_item *v, size_t k,
-			 double md, double top)
+/* The healthy rates' distribution without the binomial noise: links'
+ * estimates (L - E) / S spread by noise as much as by their rates (a link of
+ * 30,000 probes at 1e-4 loses 3 +- 1.7, so its estimate spreads by 6e-5), and
+ * a null made of the raw estimates holds rates no healthy link has, hiding
+ * weak faults behind noise. The nonparametric maximum-likelihood estimate
+ * (Kiefer & Wolfowitz; EM over a grid of rates, Jiang & Zhang 2009) of the
+ * mixing distribution g, where link i loses L_i ~ Poisson(E_i + S_i
+ * lambda_i), lambda_i ~ g, is the distribution of the rates themselves. It
+ * is fit on the links v[0..k) (a class's inliers; at most BG_NPMLE_LINKS
+ * of them, evenly spaced, since the estimate needs no more). Fills mx
+ * with g, its points merged into at most INFER_MIX_BINS and every merged
+ * share moved up to a higher rate, never down (so the null's tail is never
+ * thinner than g's). Returns -1 (ENOMEM). */
+#define BG_NPMLE_GRID 48
+#define BG_NPMLE_LINKS 2048
+#define BG_NPMLE_ROUNDS 300
+static int bg_mix_deconvolve(struct bg_mix *mx, const struct bg_item *v, size_t k,
+			     const double *S, const double *L, const double *E)
 {
-	size_t hi = k, width = 1;
+	size_t stride = k > BG_NPMLE_LINKS ? (k + BG_NPMLE_LINKS - 1) / BG_NPMLE_LINKS : 1;
+	size_t n = (k + stride - 1) / stride, K = BG_NPMLE_GRID;
+	double *lik = malloc(n * K * sizeof(*lik)), g[BG_NPMLE_GRID], lam[BG_NPMLE_GRID];
+	double hi = 1e-9, acc[BG_NPMLE_GRID];
 
-	mx->n = 0;
-	while (hi > 0 && mx->n < INFER_MIX_BINS) {
-		size_t lo = mx->n == INFER_MIX_BINS - 1 || hi < width ? 0 : hi - width;
-		double q = mx->n ? fmax(v[hi - 1].v, md) : fmax(v[hi - 1].v, top);
+	if (!lik)
+		return -1;
+	for (size_t i = 0; i < k; i++) {
+		uint32_t l = v[i].l;
 
-		q = fmin(fmax(q, 1e-9), 0.5);
-		mx->u[mx->n] = -log1p(-q);
-		mx->mass[mx->n] = (double)(hi - lo) / (double)k;
-		mx->n++;
-		hi = lo;
-		width *= 2;
+		hi = fmax(hi, L[l] / S[l]);
 	}
+	/* 0, then log-spaced over three decades below the highest raw rate */
+	lam[0] = 0;
+	for (size_t j = 1; j < K; j++)
+		lam[j] = hi * pow(1e-3, (double)(K - 1 - j) / (double)(K - 2));
+	for (size_t i = 0; i < n; i++) {
+		uint32_t l = v[i * stride].l;
+		double *row = lik + i * K, mx_ll = -INFINITY;
+
+		for (size_t j = 0; j < K; j++) {
+			double mu = E[l] + S[l] * lam[j];
+
+			row[j] = mu > 0 ? L[l] * log(mu) - mu : (L[l] > 0 ? -INFINITY : 0);
+			mx_ll = fmax(mx_ll, row[j]);
+		}
+		for (size_t j = 0; j < K; j++)
+			row[j] = exp(row[j] - mx_ll);
+	}
+	for (size_t j = 0; j < K; j++)
+		g[j] = 1.0 / (double)K;
+	for (int round = 0; round < BG_NPMLE_ROUNDS; round++) {
+		double change = 0;
+
+		memset(acc, 0, sizeof(acc));
+		for (size_t i = 0; i < n; i++) {
+			const double *row = lik + i * K;
+			double den = 0;
+
+			for (size_t j = 0; j < K; j++)
+				den += g[j] * row[j];
+			if (den <= 0)
+				continue;
+			for (size_t j = 0; j < K; j++)
+				acc[j] += g[j] * row[j] / den;
+		}
+		for (size_t j = 0; j < K; j++) {
+			double ng = acc[j] / (double)n;
+
+			change = fmax(change, fabs(ng - g[j]));
+			g[j] = ng;
+		}
+		if (change < 1e-7)
+			break;
+	}
+	free(lik);
+	/* at most INFER_MIX_BINS points: shares too small to matter (below
+	 * 1e-6 of the class) join the next point above; past the highest
+	 * INFER_MIX_BINS - 1 points, the rest join the lowest of those (low
+	 * rates decide no test of a link that stands out) */
+	{
+		size_t keep[BG_NPMLE_GRID], nk = 0;
+
+		for (size_t j = 0; j < K; j++) {
+			if (g[j] < 1e-6 && j + 1 < K) {
+				g[j + 1] += g[j];
+				continue;
+			}
+			keep[nk++] = j;
+		}
+		if (nk > INFER_MIX_BINS) {
+			size_t drop = nk - INFER_MIX_BINS;
+
+			for (size_t i = 0; i < drop; i++)
+				g[keep[drop]] += g[keep[i]];
+			memmove(keep, keep + drop, INFER_MIX_BINS * sizeof(*keep));
+			nk = INFER_MIX_BINS;
+		}
+		mx->n = 0;
+		for (size_t i = nk; i-- > 0;) {
+			double q = fmin(fmax(lam[keep[i]], 1e-9), 0.5);
+
+			mx->u[mx->n] = -log1p(-q);
+			mx->mass[mx->n] = g[keep[i]];
+			mx->n++;
+		}
+	}
+	return 0;
 }
 
 int fit_background_learn(struct fit *f, const struct infer_cfg *cfg,
@@ -454,7 +541,7 @@ int fit_background_learn(struct fit *f, const struct infer_cfg *cfg,
 
 		for (size_t l = 0; l < nl; l++)
 			if (f->u[l] > 0)
-				est[n++] = (struct bg_item){ 0, f->u[l] };
+				est[n++] = (struct bg_item){ 0, f->u[l], (uint32_t)l };
 		qsort(est, n, sizeof(*est), bg_item_cmp);
 		standout0 = n ? est[(size_t)(0.9 * (double)(n - 1))].v : 0;
 		/* the top tenth, ties at its edge included unless they are many
@@ -509,6 +596,7 @@ int fit_background_learn(struct fit *f, const struct infer_cfg *cfg,
 				continue;
 			est[n].cls = noise[n].cls = cls[l];
 			est[n].v = (L[l] - E[l]) / S[l];
+			est[n].l = (uint32_t)l;
 			noise[n].v = fmax(E[l] + med[cls[l]] * S[l], 1) / (S[l] * S[l]);
 			n++;
 		}
@@ -556,7 +644,10 @@ int fit_background_learn(struct fit *f, const struct infer_cfg *cfg,
 			top[i] = fmax(fmax(0, md) + BG_TOP_SDS * sqrt(spread2), q_hi);
 			if (md <= 0 || mad <= 0)
 				top[i] = fmax(top[i], BG_TOP_OVER_MEAN * mean);
-			bg_mix_build(&f->bg_mix[i], v, kin, md, top[i]);
+			/* the tests use only the last round's distribution */
+			if (round == BG_ROUNDS - 1 &&
+			    bg_mix_deconvolve(&f->bg_mix[i], v, kin, S, L, E) < 0)
+				goto out;
 		}
 		/* links of small classes were estimated with the pool; a class
 		 * with no clean flows this round keeps the last round's figures */
@@ -739,16 +830,27 @@ int grouping_links_test(struct grouping *g)
 	const struct infer_cfg *cfg = g->cfg;
 	double *phi = NULL;
 
+	phi = malloc((m->nlinks + 1) * sizeof(*phi));
+	if (!phi)
+		goto nomem;
+	/* the screening divides by the dispersion too: loss a faulty
+	 * neighbour's flows leave over (a blackhole kills whole flows, not a
+	 * rate) lands on the links beside it, and screened in as candidates
+	 * those move freely in each other's profile tests and hide the
+	 * real fault; here phi is over every flow of each active link */
+	for (size_t i = 0; i < f->nactive; i++)
+		f->cand[f->active[i]] = 1;
+	if (fit_dispersion(f, phi) < 0)
+		goto nomem;
 	for (size_t i = 0; i < f->nactive; i++) {
 		uint32_t l = f->active[i];
 		double lr_top;
 
 		f->cand[l] = u_to_loss(f->u[l]) >= INFER_EFFECT_MIN * u_to_loss(f->u_bg[l]) &&
-			     fit_mix_pvalue(f, cfg, l, 0, 1, cfg->alpha / g->ntests, &lr_top) *
+			     fit_mix_pvalue(f, cfg, l, 0, phi[l], cfg->alpha / g->ntests, &lr_top) *
 					     g->ntests <= cfg->alpha;
 	}
-	phi = malloc((m->nlinks + 1) * sizeof(*phi));
-	if (!phi || fit_dispersion(f, phi) < 0)
+	if (fit_dispersion(f, phi) < 0)
 		goto nomem;
 	for (size_t i = 0; i < f->nactive; i++) {
 		uint32_t l = f->active[i];
