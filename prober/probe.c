@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <stdio.h>
 #include <string.h>
 
 void probe_msg_encode(const struct probe_msg *m, uint8_t *buf)
@@ -62,6 +64,44 @@ uint16_t probe_csum_fold(uint32_t sum)
 	return (uint16_t)~sum;
 }
 
+uint32_t probe_pseudo_sum(int family, const void *src, const void *dst, uint8_t proto,
+			  uint32_t l4_len)
+{
+	size_t alen = family == AF_INET6 ? 16 : 4;
+	uint32_t sum = probe_csum_add(0, src, alen);
+
+	/* proto and length as plain words: for lengths below 64 KiB this is
+	 * the sum of both pseudo-header layouts (IPv6 pads them to 32 bits) */
+	return probe_csum_add(sum, dst, alen) + proto + l4_len;
+}
+
+size_t probe_ip_hdr_write(uint8_t *out, const struct probe_ip_hdr *h)
+{
+	if (h->family == AF_INET6) {
+		memset(out, 0, 40);
+		out[0] = (uint8_t)(0x60 | h->tos >> 4);
+		out[1] = (uint8_t)(h->tos << 4);
+		bytes_be16_put(out + 4, (uint16_t)h->payload_len);
+		out[6] = h->proto;
+		out[7] = h->ttl;
+		memcpy(out + 8, h->src, 16);
+		memcpy(out + 24, h->dst, 16);
+		return 40;
+	}
+	memset(out, 0, 20);
+	out[0] = 0x45;
+	out[1] = h->tos;
+	bytes_be16_put(out + 2, (uint16_t)(20 + h->payload_len));
+	bytes_be16_put(out + 4, h->id);
+	out[6] = h->df ? 0x40 : 0;
+	out[8] = h->ttl;
+	out[9] = h->proto;
+	memcpy(out + 12, h->src, 4);
+	memcpy(out + 16, h->dst, 4);
+	bytes_be16_put(out + 10, probe_csum_fold(probe_csum_add(0, out, 20)));
+	return 20;
+}
+
 int probe_sock_prepare(int fd)
 {
 	int one = 1;
@@ -72,6 +112,22 @@ int probe_sock_prepare(int fd)
 	return setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
 }
 
+int probe_bpf_attach(int fd, const struct sock_filter *code, unsigned short n)
+{
+	struct sock_fprog prog = { .len = n, .filter = (struct sock_filter *)code };
+
+	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
+}
+
+int probe_reply_match(const struct probe_reply *r, const struct probe_flow_key *key)
+{
+	/* the session tells a loss probe's reply from a trace probe's on the
+	 * same ports, and this run's from a previous one's */
+	return r->session == key->session && r->local_port == key->sport &&
+	       r->remote_port == key->dport;
+}
+
+/* The kinds: adding one is a line here and its file. */
 const struct probe_ops *const probe_kinds[] = { &probe_udp_ops, &probe_tcp_ops, NULL };
 
 const struct probe_ops *probe_kind_find(const char *name)
@@ -81,3 +137,33 @@ const struct probe_ops *probe_kind_find(const char *name)
 			return probe_kinds[i];
 	return NULL;
 }
+
+const struct probe_ops *probe_kind_by_proto(uint8_t proto)
+{
+	for (size_t i = 0; probe_kinds[i]; i++)
+		if (probe_kinds[i]->proto == proto)
+			return probe_kinds[i];
+	return NULL;
+}
+
+unsigned probe_kind_index(const struct probe_ops *kind)
+{
+	unsigned i = 0;
+
+	while (probe_kinds[i] && probe_kinds[i] != kind)
+		i++;
+	return i;
+}
+
+void probe_kind_names(char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = 0;
+	for (size_t i = 0; probe_kinds[i] && off < len; i++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? ", " : "",
+					probe_kinds[i]->name);
+}
+
+_Static_assert(sizeof(probe_kinds) / sizeof(probe_kinds[0]) <= PROBE_KINDS_MAX + 1,
+	       "per-kind arrays hold PROBE_KINDS_MAX kinds");

@@ -42,6 +42,27 @@ int probe_msg_decode(const uint8_t *buf, size_t len, struct probe_msg *m);
  * accumulator, then fold. */
 uint32_t probe_csum_add(uint32_t sum, const void *data, size_t len);
 uint16_t probe_csum_fold(uint32_t sum);
+/* The unfolded sum of the pseudo header (RFC 768, RFC 793, RFC 8200 8.1)
+ * of an L4 segment of l4_len (< 65536) bytes: src and dst are 4 (AF_INET)
+ * or 16 (AF_INET6) bytes in network order. */
+uint32_t probe_pseudo_sum(int family, const void *src, const void *dst, uint8_t proto,
+			  uint32_t l4_len);
+
+/* An IP header as the kernel writes it, for raw IPv4 sends (IP_HDRINCL)
+ * and for packets the dump rebuilds. Addresses in network order. */
+struct probe_ip_hdr {
+	int family;         /* AF_INET or AF_INET6 */
+	uint8_t tos;        /* DSCP << 2 | ECN (the IPv6 traffic class) */
+	uint8_t ttl;        /* TTL or hop limit */
+	uint8_t proto;      /* the L4 protocol (IPv6 next header) */
+	uint8_t df;         /* IPv4: set Don't Fragment */
+	uint16_t id;        /* IPv4 identification */
+	size_t payload_len; /* bytes after the IP header */
+	const void *src, *dst;
+};
+/* Write h at out: 20 bytes (IPv4, header checksum set) or 40 (IPv6).
+ * Returns the header length. */
+size_t probe_ip_hdr_write(uint8_t *out, const struct probe_ip_hdr *h);
 
 /* What a flow's packets are built from. Addresses in network byte order. */
 struct probe_flow_key {
@@ -77,33 +98,127 @@ struct probe_reply {
 	uint64_t dwell_ns;    /* time the reply spent in the responder, 0 unknown */
 };
 
-/* One probe kind. Contracts:
- *  open:  create the kind's sockets for one family; nsocks sockets for UDP
- *         (one per flow port, bound to sport_base+i), one raw socket for TCP
- *         with a BPF filter that passes only replies from a responder.
- *         Returns the count written to fds, or -1 with errno.
+/* How a kind's packets meet the kernel; the pinger opens, sends and reads
+ * by it and never by the kind's name. */
+enum probe_sock {
+	/* One kernel socket per flow port (bound to sport_base + i): the kernel
+	 * writes the IP and L4 headers, so the bytes sent and received are the
+	 * L4 payload; the reply's ports and address come from the socket and
+	 * recvmsg's source. Needs no privilege. */
+	PROBE_SOCK_PORT = 1,
+	/* One raw socket per family (CAP_NET_RAW) behind the kind's BPF filter:
+	 * bytes are the L4 header onwards (received IPv4 packets start with
+	 * the IP header); probes go to the target with port 0 and their source
+	 * pinned, as the L4 checksum covers it. */
+	PROBE_SOCK_RAW,
+};
+
+/* What a trace probe carries beyond its flow (from struct tracer_cfg). */
+struct probe_trace_cfg {
+	const uint8_t *payload; /* bytes a payload-carrying kind's probe starts with */
+	uint16_t payload_len;   /* <= PROBE_TRACE_PAYLOAD_MAX */
+	int echo_off;           /* >= 0: a 4-byte word of payload answers echo; -1 none */
+	int answers;            /* 0: skip answers that are costly to watch */
+};
+#define PROBE_TRACE_PAYLOAD_MAX 256
+#define PROBE_KERNEL_HDR_MAX 20 /* kernel_hdr_write writes at most this */
+
+/* A trace probe's identity as its answers show it (set by trace_build). */
+struct probe_trace_tag {
+	uint16_t id;     /* the tracer's probe id; the IPv4 ID carries it too */
+	uint32_t quoted; /* what an ICMP error's quote of the probe shows */
+	uint32_t echoed; /* what the destination's own answer echoes */
+};
+
+struct icmp_quote;
+
+/* One probe kind. A new kind is this struct in prober/probe_<kind>.c, its
+ * line in probe_kinds[] (probe.c) and its test in tests/unit/test_probe*.c:
+ * the pinger, tracer and dump use it through these callbacks only. (A kind
+ * whose replies a faultmesh responder crafts, like udp and tcp, also needs
+ * its answering side in responder.c; one the target's kernel answers, like
+ * an ICMP echo, does not.) Contracts:
+ *  sock:  the socket model above.
+ *  open:  create the kind's sockets for one family: nsocks sockets bound to
+ *         sport_base + i (PROBE_SOCK_PORT), or one raw socket with the
+ *         kind's BPF filter passing only replies from a responder
+ *         (PROBE_SOCK_RAW). Returns the count written to fds, or -1 with
+ *         errno (sockets opened so far are closed).
  *  tmpl_init: write the constant bytes of key's packet into t.
- *  build: patch seq and tx_ns (and checksum) into t->buf; returns length.
+ *  build: patch seq and tx_ns (and the checksum) into t->buf; returns length.
  *  parse: given bytes as received on one of the kind's sockets (TCP over
  *         IPv4 includes the IP header), fill r and return 0, or -1 when the
  *         packet is not a faultmesh reply (never an error worth logging
- *         per packet: raw sockets see all traffic of the protocol). */
+ *         per packet: raw sockets see all traffic of the protocol).
+ *         PROBE_SOCK_PORT kinds leave local_port and remote_port 0: the
+ *         caller takes them from the socket and the sender.
+ *  match: 1 when reply r (ports filled in) answers a probe of flow key (a
+ *         prober's session, the flow's ports), else 0; the caller has
+ *         checked the sender's address.
+ *  trace_build: write the L4 segment of a TTL-limited probe of flow k
+ *         (addresses, ports) with identity id at ttl, try into l4 (cap
+ *         bytes; the caller writes any IP header) and fill tag. Every probe
+ *         of a flow keeps the 5-tuple routers hash on (Paris traceroute):
+ *         the identity rides in fields they do not. Returns the length,
+ *         or -1 with errno ENOSPC.
+ *  trace_quote_match: 1 when ICMP quote q (L4 bytes >= 8) is of the probe
+ *         that got tag, else 0 (5-tuple checked by the caller).
+ *  trace_answer_match: 1 when the destination's own packet (L4 header
+ *         onwards, len bytes, ports reversed and checked by the caller)
+ *         answers the probe that got tag, else 0.
+ *  trace_answers: 1 when the tracer reads the kind's raw socket for the
+ *         destination's own answers under c (0: ICMP errors only).
+ *  trace_bpf_filter: attach to the tracer's raw socket of the kind a filter
+ *         that passes only what can answer a probe under c (drops all when
+ *         trace_answers is 0). 0, or -1 with errno.
+ *  kernel_hdr_write: PROBE_SOCK_PORT kinds: write at l4 the L4 header the
+ *         kernel put before a payload of payload_len bytes of flow k (the
+ *         dump rebuilds sent packets); the checksum only when payload is
+ *         not NULL (the whole payload kept). Returns the header length.
+ *         NULL for PROBE_SOCK_RAW kinds, whose bytes include it. */
 struct probe_ops {
 	const char *name;
 	uint8_t proto; /* IPPROTO_UDP or IPPROTO_TCP */
+	enum probe_sock sock;
 	int (*open)(int family, uint16_t sport_base, unsigned nsocks, int *fds);
 	void (*tmpl_init)(struct probe_tmpl *t, const struct probe_flow_key *key);
 	size_t (*build)(struct probe_tmpl *t, uint32_t seq, uint64_t tx_ns);
 	int (*parse)(int family, const uint8_t *pkt, size_t len,
 		     struct probe_reply *r);
+	int (*match)(const struct probe_reply *r, const struct probe_flow_key *key);
+	int (*trace_build)(const struct probe_flow_key *k, const struct probe_trace_cfg *c,
+			   uint16_t id, uint8_t ttl, uint8_t try, uint8_t *l4, size_t cap,
+			   struct probe_trace_tag *tag);
+	int (*trace_quote_match)(const struct icmp_quote *q, const struct probe_trace_tag *tag);
+	int (*trace_answer_match)(const uint8_t *l4, size_t len, const struct probe_trace_cfg *c,
+				  const struct probe_trace_tag *tag);
+	int (*trace_answers)(const struct probe_trace_cfg *c);
+	int (*trace_bpf_filter)(int fd, int family, const struct probe_trace_cfg *c);
+	size_t (*kernel_hdr_write)(uint8_t *l4, const struct probe_flow_key *k,
+				   const uint8_t *payload, size_t payload_len);
 };
 
 extern const struct probe_ops probe_udp_ops;
 extern const struct probe_ops probe_tcp_ops;
 
-/* All kinds, NULL-terminated; probe_kind_find returns NULL for an unknown name. */
+/* All kinds, NULL-terminated, at most PROBE_KINDS_MAX; probe_kind_find
+ * returns NULL for an unknown name, probe_kind_by_proto for an unknown IP
+ * protocol; probe_kind_index is a kind's position in probe_kinds (callers
+ * keep per-kind state in arrays of PROBE_KINDS_MAX). */
+#define PROBE_KINDS_MAX 8
 extern const struct probe_ops *const probe_kinds[];
 const struct probe_ops *probe_kind_find(const char *name);
+const struct probe_ops *probe_kind_by_proto(uint8_t proto);
+unsigned probe_kind_index(const struct probe_ops *kind);
+/* The kinds' names joined by ", " into buf (for usage and errors). */
+void probe_kind_names(char *buf, size_t len);
+
+/* The match the udp and tcp kinds share: session and both ports. */
+int probe_reply_match(const struct probe_reply *r, const struct probe_flow_key *key);
+
+/* Attach classic BPF code (n instructions) to fd. 0, or -1 with errno. */
+struct sock_filter;
+int probe_bpf_attach(int fd, const struct sock_filter *code, unsigned short n);
 
 /* Shared socket setup: nonblocking, kernel RX timestamps (SO_TIMESTAMPNS). */
 int probe_sock_prepare(int fd);

@@ -1,8 +1,10 @@
 /* TCP SYN probe kind: the prober builds the TCP header (the kernel adds IP),
  * the identity rides in the seq number and the timestamp option, which ECMP
- * hashes ignore; replies are the responder's marked RST|ACK (schemas/probe.md). */
+ * hashes ignore; replies are the responder's marked RST|ACK (schemas/probe.md).
+ * Trace probes are bare SYNs named by their seq, which an answer acks. */
 #include "probe.h"
 #include "bytes.h"
+#include "icmp_quote.h"
 
 #include <errno.h>
 #include <linux/filter.h>
@@ -14,19 +16,10 @@
 #define TCP_FLAG_RST 0x04
 #define TCP_FLAG_ACK 0x10
 
-/* Pseudo-header sum (RFC 793 / RFC 8200 8.1) for a PROBE_TCP_LEN segment. */
-static uint32_t tcp_pseudo_sum(const struct probe_flow_key *k)
+/* Pseudo-header sum of a len-byte segment of flow k. */
+static uint32_t tcp_pseudo_sum(const struct probe_flow_key *k, uint32_t len)
 {
-	uint32_t sum = 0;
-
-	if (k->family == AF_INET6) {
-		sum = probe_csum_add(sum, &k->src.v6, 16);
-		sum = probe_csum_add(sum, &k->dst.v6, 16);
-	} else {
-		sum = probe_csum_add(sum, &k->src.v4, 4);
-		sum = probe_csum_add(sum, &k->dst.v4, 4);
-	}
-	return sum + IPPROTO_TCP + PROBE_TCP_LEN;
+	return probe_pseudo_sum(k->family, &k->src, &k->dst, IPPROTO_TCP, len);
 }
 
 /* Header with everything but seq, ack, tsval, tsecr, checksum. */
@@ -69,16 +62,10 @@ static int tcp_filter_attach(int fd, int family)
 		BPF_STMT(BPF_RET | BPF_K, 0xffff),
 		BPF_STMT(BPF_RET | BPF_K, 0),
 	};
-	struct sock_fprog prog;
 
-	if (family == AF_INET6) {
-		prog.len = sizeof(v6) / sizeof(v6[0]);
-		prog.filter = v6;
-	} else {
-		prog.len = sizeof(v4) / sizeof(v4[0]);
-		prog.filter = v4;
-	}
-	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
+	if (family == AF_INET6)
+		return probe_bpf_attach(fd, v6, sizeof(v6) / sizeof(v6[0]));
+	return probe_bpf_attach(fd, v4, sizeof(v4) / sizeof(v4[0]));
 }
 
 static int tcp_open(int family, uint16_t sport_base, unsigned nsocks, int *fds)
@@ -107,7 +94,7 @@ static void tcp_tmpl_init(struct probe_tmpl *t, const struct probe_flow_key *key
 	/* TSecr carries the session: a responder's reply echoes it, so replies
 	 * to other SYNs on the same ports (a path trace's) are told apart */
 	bytes_be32_put(t->buf + 28, key->session);
-	t->sum = probe_csum_add(tcp_pseudo_sum(key), t->buf, PROBE_TCP_LEN);
+	t->sum = probe_csum_add(tcp_pseudo_sum(key, PROBE_TCP_LEN), t->buf, PROBE_TCP_LEN);
 	/* the flow id is constant: the seq number's top half */
 	bytes_be16_put(t->buf + 4, (uint16_t)key->flow_id);
 	t->sum += (uint16_t)key->flow_id;
@@ -225,7 +212,7 @@ void probe_tcp_reply_build(const struct probe_flow_key *back, uint32_t count,
 	bytes_be32_put(out + 8, ack);
 	bytes_be32_put(out + 24, tsval);
 	bytes_be32_put(out + 28, tsecr);
-	sum = probe_csum_add(tcp_pseudo_sum(back), out, PROBE_TCP_LEN);
+	sum = probe_csum_add(tcp_pseudo_sum(back, PROBE_TCP_LEN), out, PROBE_TCP_LEN);
 	bytes_be16_put(out + 16, probe_csum_fold(sum));
 }
 
@@ -241,16 +228,96 @@ void probe_tcp_reply_bare_build(const struct probe_flow_key *back, uint32_t coun
 	bytes_be32_put(out + 4, count);
 	bytes_be32_put(out + 8, ack);
 	/* the pseudo header counts the shorter length */
-	sum = probe_csum_add(tcp_pseudo_sum(back) - PROBE_TCP_LEN + PROBE_TCP_BARE_LEN, out,
-			     PROBE_TCP_BARE_LEN);
+	sum = probe_csum_add(tcp_pseudo_sum(back, PROBE_TCP_BARE_LEN), out, PROBE_TCP_BARE_LEN);
 	bytes_be16_put(out + 16, probe_csum_fold(sum));
+}
+
+/* A bare SYN (no options: the answer, a SYN-ACK or RST, is no larger) whose
+ * seq names the exact probe: id in the high 16 bits, then TTL and try. */
+static int tcp_trace_build(const struct probe_flow_key *k, const struct probe_trace_cfg *c,
+			   uint16_t id, uint8_t ttl, uint8_t try, uint8_t *l4, size_t cap,
+			   struct probe_trace_tag *tag)
+{
+	uint32_t seq = (uint32_t)id << 16 | (uint32_t)ttl << 8 | try;
+
+	(void)c;
+	if (cap < PROBE_TCP_BARE_LEN) {
+		errno = ENOSPC;
+		return -1;
+	}
+	memset(l4, 0, PROBE_TCP_BARE_LEN);
+	bytes_be16_put(l4, k->sport);
+	bytes_be16_put(l4 + 2, k->dport);
+	bytes_be32_put(l4 + 4, seq);
+	l4[12] = (PROBE_TCP_BARE_LEN / 4) << 4;
+	l4[13] = TCP_FLAG_SYN;
+	bytes_be16_put(l4 + 14, 65535);
+	bytes_be16_put(l4 + 16, probe_csum_fold(probe_csum_add(
+					tcp_pseudo_sum(k, PROBE_TCP_BARE_LEN), l4, PROBE_TCP_BARE_LEN)));
+	tag->id = id;
+	tag->quoted = seq;
+	tag->echoed = seq;
+	return PROBE_TCP_BARE_LEN;
+}
+
+static int tcp_trace_quote_match(const struct icmp_quote *q, const struct probe_trace_tag *tag)
+{
+	return q->tcp_seq == tag->quoted;
+}
+
+static int tcp_trace_answer_match(const uint8_t *l4, size_t len, const struct probe_trace_cfg *c,
+				  const struct probe_trace_tag *tag)
+{
+	(void)c;
+	/* a SYN-ACK or RST-ACK to our SYN: ack = our seq + 1 */
+	return len >= 20 && (l4[13] & TCP_FLAG_ACK) && (l4[13] & (TCP_FLAG_SYN | TCP_FLAG_RST)) &&
+	       bytes_be32_get(l4 + 8) - 1 == tag->echoed;
+}
+
+static int tcp_trace_answers(const struct probe_trace_cfg *c)
+{
+	(void)c;
+	return 1; /* the filter keeps a SYN's answers only: cheap to watch */
+}
+
+/* Only segments with ACK and SYN or RST (a SYN's answers). */
+static int tcp_trace_bpf_filter(int fd, int family, const struct probe_trace_cfg *c)
+{
+	static const struct sock_filter v4[] = {
+		BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0),   /* X = IPv4 header length */
+		BPF_STMT(BPF_LD | BPF_B | BPF_IND, 13),   /* TCP flags */
+		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, TCP_FLAG_ACK, 0, 2),
+		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, TCP_FLAG_SYN | TCP_FLAG_RST, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0xffff),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+	};
+	static const struct sock_filter v6[] = {
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 13),
+		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, TCP_FLAG_ACK, 0, 2),
+		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, TCP_FLAG_SYN | TCP_FLAG_RST, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0xffff),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+	};
+
+	(void)c;
+	if (family == AF_INET)
+		return probe_bpf_attach(fd, v4, sizeof(v4) / sizeof(v4[0]));
+	return probe_bpf_attach(fd, v6, sizeof(v6) / sizeof(v6[0]));
 }
 
 const struct probe_ops probe_tcp_ops = {
 	.name = "tcp",
 	.proto = IPPROTO_TCP,
+	.sock = PROBE_SOCK_RAW,
 	.open = tcp_open,
 	.tmpl_init = tcp_tmpl_init,
 	.build = tcp_build,
 	.parse = tcp_parse,
+	.match = probe_reply_match,
+	.trace_build = tcp_trace_build,
+	.trace_quote_match = tcp_trace_quote_match,
+	.trace_answer_match = tcp_trace_answer_match,
+	.trace_answers = tcp_trace_answers,
+	.trace_bpf_filter = tcp_trace_bpf_filter,
+	.kernel_hdr_write = NULL, /* raw: the bytes hold the TCP header */
 };

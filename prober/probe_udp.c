@@ -1,9 +1,12 @@
 /* UDP probe kind: one unconnected socket per flow port (the port is what
- * varies the ECMP hash), the faultmesh payload of schemas/probe.md inside. */
+ * varies the ECMP hash), the faultmesh payload of schemas/probe.md inside;
+ * trace probes carry their identity in the UDP checksum (Paris traceroute). */
 #include "probe.h"
 #include "bytes.h"
+#include "icmp_quote.h"
 
 #include <errno.h>
+#include <linux/filter.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -104,11 +107,136 @@ static int udp_parse(int family, const uint8_t *pkt, size_t len, struct probe_re
 	return 0;
 }
 
+/* What routers hash: Linux's fib_multipath_hash_policy=1 takes addresses,
+ * protocol and ports, as do fabric switches' 5-tuple hashes. So the probe's
+ * identity goes in the UDP checksum, set by a 2-byte word after the payload
+ * (after a pad byte when the payload's length is odd, so the word sits on a
+ * 16-bit boundary), and the destination's answers echo that word. */
+static int udp_trace_build(const struct probe_flow_key *k, const struct probe_trace_cfg *c,
+			   uint16_t id, uint8_t ttl, uint8_t try, uint8_t *l4, size_t cap,
+			   struct probe_trace_tag *tag)
+{
+	size_t len = 8 + c->payload_len + (c->payload_len & 1) + 2;
+	uint32_t sum;
+	uint16_t s, fudge;
+
+	(void)ttl;
+	(void)try;
+	if (len > cap) {
+		errno = ENOSPC;
+		return -1;
+	}
+	memset(l4, 0, len);
+	bytes_be16_put(l4, k->sport);
+	bytes_be16_put(l4 + 2, k->dport);
+	bytes_be16_put(l4 + 4, (uint16_t)len);
+	memcpy(l4 + 8, c->payload, c->payload_len);
+	sum = probe_csum_add(probe_pseudo_sum(k->family, &k->src, &k->dst, IPPROTO_UDP,
+					      (uint32_t)len), l4, len);
+	/* the word f with ~(s + f) == id, in ones'-complement arithmetic:
+	 * f = ~id - s, where s is the sum without it (folded, not inverted) */
+	s = (uint16_t)~probe_csum_fold(sum);
+	fudge = (uint16_t)~probe_csum_fold((uint32_t)(uint16_t)~id + (uint16_t)~s);
+	bytes_be16_put(l4 + len - 2, fudge);
+	bytes_be16_put(l4 + 6, probe_csum_fold(probe_csum_add(sum, l4 + len - 2, 2)));
+	tag->id = id;
+	tag->quoted = id;
+	tag->echoed = fudge;
+	return (int)len;
+}
+
+static int udp_trace_quote_match(const struct icmp_quote *q, const struct probe_trace_tag *tag)
+{
+	/* the checksum is the id (0: the checksum was cleared on the way, any
+	 * probe of the flow); a middlebox that rewrote it still leaves the
+	 * IPv4 ID we set */
+	return !q->udp_sum || q->udp_sum == tag->quoted || (q->ip_id && q->ip_id == tag->id);
+}
+
+static int udp_trace_answer_match(const uint8_t *l4, size_t len, const struct probe_trace_cfg *c,
+				  const struct probe_trace_tag *tag)
+{
+	/* an answer counts only when it echoes our word at the offset we sent
+	 * it: the prober's own loss probes share the 5-tuple */
+	size_t off = 8 + c->payload_len + (c->payload_len & 1);
+
+	return len >= off + 2 && bytes_be16_get(l4 + off) == tag->echoed;
+}
+
+static int udp_trace_answers(const struct probe_trace_cfg *c)
+{
+	/* a raw UDP socket copies every UDP packet of the host */
+	return c->answers;
+}
+
+/* Only datagrams long enough to echo a probe's identity word (so not the
+ * pinger's 48-byte replies), and with echo_off >= 0 only those echoing the
+ * payload's word there: without it each of a busy prober's replies would
+ * wake the tracer and cost a copy and a parse. Not watching answers: none
+ * (an IPv6 raw UDP socket the tracer only sends on). */
+static int udp_trace_bpf_filter(int fd, int family, const struct probe_trace_cfg *c)
+{
+	static const struct sock_filter drop[] = { BPF_STMT(BPF_RET | BPF_K, 0) };
+	uint16_t min_len = (uint16_t)(8 + c->payload_len + (c->payload_len & 1) + 2);
+	uint32_t word = c->echo_off >= 0 ? bytes_be32_get(c->payload + c->echo_off) : 0;
+	/* IPv4 raw sockets see the IP header (X = its length); IPv6 ones start
+	 * at the UDP header (X = 0) */
+	struct sock_filter code[] = {
+		family == AF_INET ? (struct sock_filter)BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0)
+				  : (struct sock_filter)BPF_STMT(BPF_LDX | BPF_IMM, 0),
+		BPF_STMT(BPF_LD | BPF_H | BPF_IND, 4), /* UDP length */
+		BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, min_len, 0, 3),
+		BPF_STMT(BPF_LD | BPF_W | BPF_IND, (uint32_t)(8 + (c->echo_off < 0 ? 0 : c->echo_off))),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, word, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0xffff),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+	};
+	unsigned short n = sizeof(code) / sizeof(code[0]);
+
+	if (!c->answers)
+		return probe_bpf_attach(fd, drop, 1);
+	if (c->echo_off < 0) { /* length alone: accept right after the test */
+		code[2].jf = 1;
+		code[3] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0xffff);
+		code[4] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
+		n = 5;
+	}
+	return probe_bpf_attach(fd, code, n);
+}
+
+static size_t udp_kernel_hdr_write(uint8_t *l4, const struct probe_flow_key *k,
+				   const uint8_t *payload, size_t payload_len)
+{
+	size_t len = 8 + payload_len;
+
+	bytes_be16_put(l4, k->sport);
+	bytes_be16_put(l4 + 2, k->dport);
+	bytes_be16_put(l4 + 4, (uint16_t)len);
+	bytes_be16_put(l4 + 6, 0);
+	if (payload) {
+		uint32_t sum = probe_csum_add(probe_pseudo_sum(k->family, &k->src, &k->dst,
+							       IPPROTO_UDP, (uint32_t)len),
+					      l4, 8);
+		uint16_t c = probe_csum_fold(probe_csum_add(sum, payload, payload_len));
+
+		bytes_be16_put(l4 + 6, c ? c : 0xffff); /* RFC 768: 0 means no checksum */
+	}
+	return 8;
+}
+
 const struct probe_ops probe_udp_ops = {
 	.name = "udp",
 	.proto = IPPROTO_UDP,
+	.sock = PROBE_SOCK_PORT,
 	.open = udp_open,
 	.tmpl_init = udp_tmpl_init,
 	.build = udp_build,
 	.parse = udp_parse,
+	.match = probe_reply_match,
+	.trace_build = udp_trace_build,
+	.trace_quote_match = udp_trace_quote_match,
+	.trace_answer_match = udp_trace_answer_match,
+	.trace_answers = udp_trace_answers,
+	.trace_bpf_filter = udp_trace_bpf_filter,
+	.kernel_hdr_write = udp_kernel_hdr_write,
 };

@@ -1,11 +1,16 @@
-/* Probe builders and parsers: golden bytes (checksums included, computed by
- * an independent implementation) and rejection of malformed payloads. */
+/* Probe kinds through their struct probe_ops, a test per callback: builders
+ * against golden bytes (checksums included, computed by an independent
+ * implementation), parsers, reply and trace-answer matching, filters, and
+ * rejection of malformed payloads. */
 #include "prober/probe.h"
+#include "icmp_quote.h"
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static void hex_decode(const char *hex, uint8_t *out, size_t *len)
 {
@@ -178,4 +183,247 @@ Test(probe, kinds_table_finds_each_kind_by_name)
 	cr_assert_eq(probe_kind_find("udp"), &probe_udp_ops);
 	cr_assert_eq(probe_kind_find("tcp"), &probe_tcp_ops);
 	cr_assert_null(probe_kind_find("icmp"));
+}
+
+/* Every kind fills every callback its socket model needs: a new kind that
+ * forgets one fails here, not in a lab. */
+Test(probe, every_kind_fills_its_contract)
+{
+	char names[128];
+
+	for (size_t i = 0; probe_kinds[i]; i++) {
+		const struct probe_ops *k = probe_kinds[i];
+
+		cr_assert_lt(i, PROBE_KINDS_MAX);
+		cr_assert(k->name && k->proto, "kind %zu", i);
+		cr_assert(k->sock == PROBE_SOCK_PORT || k->sock == PROBE_SOCK_RAW, "%s", k->name);
+		cr_assert(k->open && k->tmpl_init && k->build && k->parse && k->match, "%s", k->name);
+		cr_assert(k->trace_build && k->trace_quote_match && k->trace_answer_match &&
+			  k->trace_answers && k->trace_bpf_filter, "%s", k->name);
+		cr_assert_eq(k->kernel_hdr_write != NULL, k->sock == PROBE_SOCK_PORT, "%s", k->name);
+		cr_assert_eq(probe_kind_find(k->name), k);
+		cr_assert_eq(probe_kind_by_proto(k->proto), k);
+		cr_assert_eq(probe_kind_index(k), i);
+	}
+	probe_kind_names(names, sizeof(names));
+	cr_assert_str_eq(names, "udp, tcp");
+	cr_assert_null(probe_kind_by_proto(IPPROTO_ICMP));
+}
+
+Test(probe, ip_headers_match_golden_bytes_with_checksum)
+{
+	uint8_t src4[4] = { 198, 18, 0, 1 }, dst4[4] = { 198, 18, 0, 2 }, out[40];
+	struct probe_ip_hdr h = { .family = AF_INET, .tos = 0xb8, .ttl = 7, .proto = IPPROTO_UDP,
+				  .df = 1, .id = 0x1234, .payload_len = 28, .src = src4,
+				  .dst = dst4 };
+	struct probe_flow_key k = { .family = AF_INET6 };
+
+	cr_assert_eq(probe_ip_hdr_write(out, &h), 20);
+	expect_bytes(out, 20, "45b80030123440000711d4a9c6120001c6120002");
+	inet_pton(AF_INET6, "2001:2::1", &k.src.v6);
+	inet_pton(AF_INET6, "2001:2::2", &k.dst.v6);
+	h.family = AF_INET6;
+	h.ttl = 9;
+	h.src = &k.src;
+	h.dst = &k.dst;
+	cr_assert_eq(probe_ip_hdr_write(out, &h), 40);
+	expect_bytes(out, 40, "6b800000001c11092001000200000000000000000000000120010002000000000000000000000002");
+}
+
+/* The UDP header the kernel writes before a port socket's payload, as the
+ * dump rebuilds it: golden bytes from an independent checksum (odd payload). */
+Test(probe, udp_kernel_header_matches_golden_bytes_with_checksum)
+{
+	struct probe_flow_key k = key4();
+	uint8_t pkt[8 + 11];
+
+	for (size_t i = 0; i < 11; i++)
+		pkt[8 + i] = (uint8_t)(i + 1);
+	k.dport = 31338;
+	cr_assert_eq(probe_udp_ops.kernel_hdr_write(pkt, &k, pkt + 8, 11), 8);
+	expect_bytes(pkt, 8, "9c407a6a001338d7");
+	cr_assert_eq(probe_udp_ops.kernel_hdr_write(pkt, &k, NULL, 11), 8);
+	expect_bytes(pkt, 8, "9c407a6a00130000"); /* payload cut: no checksum */
+	k.family = AF_INET6;
+	inet_pton(AF_INET6, "2001:2::1", &k.src.v6);
+	inet_pton(AF_INET6, "2001:2::2", &k.dst.v6);
+	probe_udp_ops.kernel_hdr_write(pkt, &k, pkt + 8, 11);
+	expect_bytes(pkt, 8, "9c407a6a001384f6");
+}
+
+/* A reply answers a flow's probe only with this run's session and both of
+ * the flow's ports. */
+Test(probe, match_needs_session_and_both_ports)
+{
+	struct probe_flow_key k = { .sport = 40000, .dport = 31338, .session = 7 };
+	struct probe_reply ok = { .session = 7, .local_port = 40000, .remote_port = 31338 };
+	struct probe_reply r;
+
+	for (size_t i = 0; probe_kinds[i]; i++) {
+		const struct probe_ops *kind = probe_kinds[i];
+
+		cr_assert_eq(kind->match(&ok, &k), 1, "%s", kind->name);
+		r = ok;
+		r.session = 8; /* a trace probe's, or an earlier run's */
+		cr_assert_eq(kind->match(&r, &k), 0, "%s", kind->name);
+		r = ok;
+		r.local_port = 40001;
+		cr_assert_eq(kind->match(&r, &k), 0, "%s", kind->name);
+		r = ok;
+		r.remote_port = 31339;
+		cr_assert_eq(kind->match(&r, &k), 0, "%s", kind->name);
+	}
+}
+
+static const uint8_t trace_payload[] = { 'F', 'M', 'T', 'R', 'A', 'C', 'E', 0 };
+static const struct probe_trace_cfg trace_cfg = { .payload = trace_payload,
+						  .payload_len = sizeof(trace_payload),
+						  .echo_off = -1, .answers = 1 };
+
+/* The kind's trace probe (L4 only): golden bytes, the identity where the
+ * routers' hash does not look, and the tag its answers are matched by. */
+Test(probe, trace_build_l4_matches_golden_bytes)
+{
+	struct probe_flow_key k = key4();
+	struct probe_trace_tag tag;
+	uint8_t l4[64];
+
+	k.dport = 33434;
+	cr_assert_eq(probe_udp_ops.trace_build(&k, &trace_cfg, 0x1234, 3, 0, l4, sizeof(l4), &tag),
+		     18);
+	cr_assert_eq(l4[6] << 8 | l4[7], 0x1234, "the UDP checksum is the id");
+	cr_assert_eq(tag.quoted, 0x1234);
+	cr_assert_eq(tag.echoed, (uint32_t)(l4[16] << 8 | l4[17]), "answers echo the last word");
+	cr_assert_eq(probe_udp_ops.trace_build(&k, &trace_cfg, 0x1234, 3, 0, l4, 17, &tag), -1);
+	k.dport = 80;
+	cr_assert_eq(probe_tcp_ops.trace_build(&k, &trace_cfg, 0x1234, 5, 2, l4, sizeof(l4), &tag),
+		     20);
+	expect_bytes(l4, 20, "9c40005012340502000000005002ffff6ff40000");
+	cr_assert_eq(tag.quoted, 0x12340502u, "seq: id, ttl, try");
+	cr_assert_eq(tag.echoed, 0x12340502u);
+}
+
+static struct icmp_quote quote_udp(uint16_t udp_sum, uint16_t ip_id)
+{
+	struct icmp_quote q = { .proto = IPPROTO_UDP, .l4_len = 8, .udp_sum = udp_sum,
+				.ip_id = ip_id };
+
+	return q;
+}
+
+/* An ICMP error names a UDP probe by its checksum, or by the IPv4 ID when a
+ * middlebox rewrote the checksum; a TCP probe by its seq. */
+Test(probe, trace_quote_match_names_the_exact_probe)
+{
+	struct probe_trace_tag udp = { .id = 0x1234, .quoted = 0x1234, .echoed = 0xabcd };
+	struct probe_trace_tag tcp = { .id = 0x1234, .quoted = 0x12340502, .echoed = 0x12340502 };
+	struct icmp_quote q = quote_udp(0x1234, 0);
+
+	cr_assert_eq(probe_udp_ops.trace_quote_match(&q, &udp), 1);
+	q = quote_udp(0x1235, 0);
+	cr_assert_eq(probe_udp_ops.trace_quote_match(&q, &udp), 0);
+	q = quote_udp(0x9999, 0x1234);
+	cr_assert_eq(probe_udp_ops.trace_quote_match(&q, &udp), 1, "IPv4 ID fallback");
+	q = quote_udp(0, 0);
+	cr_assert_eq(probe_udp_ops.trace_quote_match(&q, &udp), 1, "checksum cleared: any probe");
+	q.proto = IPPROTO_TCP;
+	q.tcp_seq = 0x12340502;
+	cr_assert_eq(probe_tcp_ops.trace_quote_match(&q, &tcp), 1);
+	q.tcp_seq = 0x12340501; /* the same hop's previous try */
+	cr_assert_eq(probe_tcp_ops.trace_quote_match(&q, &tcp), 0);
+}
+
+/* The destination's own answer: UDP echoes the identity word at the offset
+ * it was sent at; TCP acks the SYN's seq with SYN-ACK or RST-ACK. */
+Test(probe, trace_answer_match_needs_the_echo)
+{
+	struct probe_trace_tag udp = { .id = 0x1234, .quoted = 0x1234, .echoed = 0xabcd };
+	struct probe_trace_tag tcp = { .id = 0x1234, .quoted = 0x12340502, .echoed = 0x12340502 };
+	uint8_t l4[32] = { 0 };
+
+	l4[16] = 0xab; /* 8 header + 8 payload bytes, then the word */
+	l4[17] = 0xcd;
+	cr_assert_eq(probe_udp_ops.trace_answer_match(l4, 18, &trace_cfg, &udp), 1);
+	cr_assert_eq(probe_udp_ops.trace_answer_match(l4, 17, &trace_cfg, &udp), 0, "short");
+	l4[17] = 0xce;
+	cr_assert_eq(probe_udp_ops.trace_answer_match(l4, 18, &trace_cfg, &udp), 0);
+	memset(l4, 0, sizeof(l4));
+	l4[8] = 0x12; /* ack = seq + 1 */
+	l4[9] = 0x34;
+	l4[10] = 0x05;
+	l4[11] = 0x03;
+	l4[13] = 0x12; /* SYN|ACK */
+	cr_assert_eq(probe_tcp_ops.trace_answer_match(l4, 20, &trace_cfg, &tcp), 1);
+	l4[13] = 0x14; /* RST|ACK */
+	cr_assert_eq(probe_tcp_ops.trace_answer_match(l4, 20, &trace_cfg, &tcp), 1);
+	l4[13] = 0x10; /* a bare ACK answers no SYN */
+	cr_assert_eq(probe_tcp_ops.trace_answer_match(l4, 20, &trace_cfg, &tcp), 0);
+	l4[13] = 0x12;
+	l4[11] = 0x02; /* acks another probe */
+	cr_assert_eq(probe_tcp_ops.trace_answer_match(l4, 20, &trace_cfg, &tcp), 0);
+	cr_assert_eq(probe_tcp_ops.trace_answer_match(l4, 19, &trace_cfg, &tcp), 0);
+}
+
+/* Answers worth a raw socket: UDP's only when asked (a raw UDP socket
+ * copies every UDP packet of the host), TCP's always. */
+Test(probe, trace_answers_watched_per_kind)
+{
+	struct probe_trace_cfg c = trace_cfg;
+
+	cr_assert_eq(probe_udp_ops.trace_answers(&c), 1);
+	cr_assert_eq(probe_tcp_ops.trace_answers(&c), 1);
+	c.answers = 0;
+	cr_assert_eq(probe_udp_ops.trace_answers(&c), 0);
+	cr_assert_eq(probe_tcp_ops.trace_answers(&c), 1);
+}
+
+/* Send len bytes from a fresh socket to port of ::1; 1 when fd receives
+ * them within 200 ms. */
+static int udp6_passes(int fd, uint16_t port, const uint8_t *buf, size_t len)
+{
+	struct sockaddr_in6 to = { .sin6_family = AF_INET6, .sin6_port = htons(port),
+				   .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	uint8_t rx[512];
+	int s = socket(AF_INET6, SOCK_DGRAM, 0);
+
+	cr_assert_geq(s, 0);
+	cr_assert_eq(sendto(s, buf, len, 0, (struct sockaddr *)&to, sizeof(to)), (ssize_t)len);
+	close(s);
+	if (poll(&pfd, 1, 200) != 1)
+		return 0;
+	return recv(fd, rx, sizeof(rx), 0) == (ssize_t)len;
+}
+
+/* The UDP trace filter, run by the kernel on a loopback IPv6 socket (its
+ * filter sees the UDP header first, as a raw IPv6 socket's does): only
+ * datagrams long enough to echo a probe and carrying the payload's word at
+ * echo_off pass; the pinger's 48-byte replies do not. */
+Test(probe, udp_trace_filter_passes_only_echoing_answers)
+{
+	uint8_t hdr[PROBE_HDR_LEN] = { 0 }, dgram[PROBE_HDR_LEN + 2] = { 0 };
+	struct probe_trace_cfg c = { .payload = hdr, .payload_len = sizeof(hdr), .echo_off = 8,
+				     .answers = 1 };
+	struct sockaddr_in6 me = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	socklen_t sl = sizeof(me);
+	int fd = socket(AF_INET6, SOCK_DGRAM, 0);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&me, sizeof(me)) < 0)
+		cr_skip_test("no IPv6 loopback");
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&me, &sl), 0);
+	hdr[8] = 0xde; /* the session word answers echo */
+	hdr[11] = 0xef;
+	cr_assert_eq(probe_udp_ops.trace_bpf_filter(fd, AF_INET6, &c), 0);
+	memcpy(dgram, hdr, sizeof(hdr));
+	cr_assert_eq(udp6_passes(fd, ntohs(me.sin6_port), dgram, sizeof(dgram)), 1);
+	cr_assert_eq(udp6_passes(fd, ntohs(me.sin6_port), dgram, PROBE_HDR_LEN), 0,
+		     "a loss-probe reply is too short to echo a trace probe");
+	dgram[11] = 0xee;
+	cr_assert_eq(udp6_passes(fd, ntohs(me.sin6_port), dgram, sizeof(dgram)), 0,
+		     "another session's word");
+	c.answers = 0; /* send-only: nothing passes */
+	cr_assert_eq(probe_udp_ops.trace_bpf_filter(fd, AF_INET6, &c), 0);
+	dgram[11] = 0xef;
+	cr_assert_eq(udp6_passes(fd, ntohs(me.sin6_port), dgram, sizeof(dgram)), 0);
+	close(fd);
 }
