@@ -385,7 +385,10 @@ static int prober_setup(struct prober *pr, char *err, size_t errlen)
 		};
 
 		if (!tc.def.kind) {
-			snprintf(err, errlen, "--proto: unknown kind '%s' (udp, tcp)", pr->cfg.proto);
+			char kinds[128];
+
+			probe_kind_names(kinds, sizeof(kinds));
+			snprintf(err, errlen, "--proto: unknown kind '%s' (%s)", pr->cfg.proto, kinds);
 			return -1;
 		}
 		if (pr->keylen) {

@@ -64,11 +64,12 @@ struct ptarget {
 	uint8_t tos;   /* DSCP << 2 */
 	uint8_t answered; /* any answer this interval */
 	uint8_t grown;    /* its flows are listed in tcold's fidx, not contiguous */
+	uint8_t kidx;     /* probe_kind_index(kind): its sockets in p->socks */
 	union {
 		struct sockaddr sa;
 		struct sockaddr_in v4;
 		struct sockaddr_in6 v6;
-	} dst; /* spec.addr: where UDP probes go, where replies come from */
+	} dst; /* spec.addr: where port-socket probes go, where replies come from */
 };
 
 _Static_assert(sizeof(struct ptarget) <= 64, "a target's hot fields fit a cache line");
@@ -85,7 +86,14 @@ struct ptarget_cold {
 struct pfd {
 	const struct probe_ops *kind;
 	int family;
-	uint16_t port; /* local port (UDP sockets) */
+	uint16_t port; /* local port (PROBE_SOCK_PORT sockets) */
+};
+
+/* One kind's sockets in one family: a socket per flow port
+ * (PROBE_SOCK_PORT, fd[i] bound to sport_base + i) or one raw socket. */
+struct psocks {
+	int fd[TARGETS_FLOWS_MAX];
+	unsigned n;
 };
 
 struct pending {
@@ -116,9 +124,7 @@ struct pinger {
 		uint32_t target;
 	} *heap;
 	size_t nheap;
-	int udp_fds[2][TARGETS_FLOWS_MAX];
-	unsigned n_udp[2];
-	int tcp_fd[2];
+	struct psocks socks[PROBE_KINDS_MAX][2]; /* by kind index, then family */
 	struct pfd *fdmap; /* indexed by fd */
 	int fdmap_len;
 	int rx_epfd;         /* our sockets, polled without waiting on ticks */
@@ -153,7 +159,7 @@ static void pinger_dump_add(struct pinger *p, uint32_t fi, int reply, uint32_t s
 				  : (const void *)&t->dst.v4.sin_addr;
 	size_t alen = t->fam ? 16 : 4;
 
-	d.layer = with_ip ? DUMP_L_IP : t->kind == &probe_udp_ops ? DUMP_L_PAYLOAD : DUMP_L_L4;
+	d.layer = with_ip ? DUMP_L_IP : t->kind->sock == PROBE_SOCK_PORT ? DUMP_L_PAYLOAD : DUMP_L_L4;
 	memcpy(d.flow_target, them, alen);
 	memcpy(reply ? d.dst : d.src, me, alen);
 	memcpy(reply ? d.src : d.dst, them, alen);
@@ -290,51 +296,59 @@ static int target_src_find(struct ptarget_cold *t, struct nl_handle *nl)
 	return 0;
 }
 
+/* Sockets of kind ki in family f up to n (flow ports for PROBE_SOCK_PORT,
+ * else the one raw socket), registered for reading. */
+static int pinger_socks_more(struct pinger *p, unsigned ki, int f, unsigned n)
+{
+	const struct probe_ops *kind = probe_kinds[ki];
+	struct psocks *ps = &p->socks[ki][f];
+	int family = f ? AF_INET6 : AF_INET;
+	unsigned have = ps->n;
+
+	if (kind->sock != PROBE_SOCK_PORT)
+		n = 1;
+	if (n <= have)
+		return 0;
+	if (kind->open(family, (uint16_t)(p->cfg.sport_base + have), n - have,
+		       &ps->fd[have]) < 0)
+		return -1;
+	ps->n = n;
+	for (unsigned i = have; i < n; i++)
+		if (pfd_register(p, ps->fd[i], kind, family,
+				 kind->sock == PROBE_SOCK_PORT ? (uint16_t)(p->cfg.sport_base + i)
+							       : 0) < 0)
+			return -1;
+	return 0;
+}
+
 static int pinger_sockets_open(struct pinger *p, char *err, size_t errlen)
 {
-	unsigned need_udp[2] = { 0, 0 };
-	int need_tcp[2] = { 0, 0 };
+	unsigned need[PROBE_KINDS_MAX][2] = { { 0 } };
 
 	for (size_t i = 0; i < p->ntargets; i++) {
 		const struct target_spec *s = &p->tcold[i].spec;
-		int f = fam_idx(s->family);
+		unsigned *n = &need[probe_kind_index(s->kind)][fam_idx(s->family)];
 
-		if (s->kind == &probe_tcp_ops)
-			need_tcp[f] = 1;
-		else if (s->flows > need_udp[f])
-			need_udp[f] = s->flows;
+		if (s->flows > *n)
+			*n = s->flows;
 	}
-	for (int f = 0; f < 2; f++) {
-		int family = f ? AF_INET6 : AF_INET;
+	for (unsigned k = 0; probe_kinds[k]; k++) {
+		const struct probe_ops *kind = probe_kinds[k];
 
-		if (need_udp[f]) {
-			if (probe_udp_ops.open(family, p->cfg.sport_base, need_udp[f],
-					       p->udp_fds[f]) < 0) {
-				snprintf(err, errlen, "udp sockets on ports %u-%u (%s): %s",
-					 p->cfg.sport_base, p->cfg.sport_base + need_udp[f] - 1,
+		for (int f = 0; f < 2; f++) {
+			if (!need[k][f] || pinger_socks_more(p, k, f, need[k][f]) == 0)
+				continue;
+			if (kind->sock == PROBE_SOCK_PORT)
+				snprintf(err, errlen, "%s sockets on ports %u-%u (%s): %s", kind->name,
+					 p->cfg.sport_base, p->cfg.sport_base + need[k][f] - 1,
 					 f ? "IPv6" : "IPv4", strerror(errno));
-				return -1;
-			}
-			p->n_udp[f] = need_udp[f];
-			for (unsigned i = 0; i < need_udp[f]; i++)
-				if (pfd_register(p, p->udp_fds[f][i], &probe_udp_ops, family,
-						 (uint16_t)(p->cfg.sport_base + i)) < 0)
-					goto reg;
-		}
-		if (need_tcp[f]) {
-			if (probe_tcp_ops.open(family, 0, 1, &p->tcp_fd[f]) < 0) {
-				snprintf(err, errlen, "raw tcp socket (%s): %s", f ? "IPv6" : "IPv4",
-					 strerror(errno));
-				return -1;
-			}
-			if (pfd_register(p, p->tcp_fd[f], &probe_tcp_ops, family, 0) < 0)
-				goto reg;
+			else
+				snprintf(err, errlen, "raw %s socket (%s): %s", kind->name,
+					 f ? "IPv6" : "IPv4", strerror(errno));
+			return -1;
 		}
 	}
 	return 0;
-reg:
-	snprintf(err, errlen, "registering probe sockets: %s", strerror(errno));
-	return -1;
 }
 
 struct pinger *pinger_open(const struct pinger_cfg *cfg, const struct target_spec *targets,
@@ -348,7 +362,6 @@ struct pinger *pinger_open(const struct pinger_cfg *cfg, const struct target_spe
 	if (!p)
 		goto oom;
 	p->cfg = *cfg;
-	p->tcp_fd[0] = p->tcp_fd[1] = -1;
 	p->rx_epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (p->rx_epfd < 0) {
 		snprintf(err, errlen, "epoll: %s", strerror(errno));
@@ -402,6 +415,7 @@ struct pinger *pinger_open(const struct pinger_cfg *cfg, const struct target_spe
 		t->key.dport = t->spec.port;
 		t->key.session = cfg->session;
 		h->kind = t->spec.kind;
+		h->kidx = (uint8_t)probe_kind_index(h->kind);
 		h->flows = (uint16_t)t->spec.flows;
 		h->port = t->spec.port;
 		h->fam = (uint8_t)fam_idx(t->spec.family);
@@ -514,11 +528,11 @@ static void pinger_probe_queue(struct pinger *p, uint32_t ti)
 	memcpy(q->pkt, f->tmpl.buf, q->len);
 	q->dstlen = fam ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 	q->clen = 0;
-	if (t->kind == &probe_tcp_ops) {
+	if (t->kind->sock == PROBE_SOCK_RAW) {
 		const struct ptarget_cold *c = &p->tcold[ti];
 
 		memset(q->cbuf, 0, sizeof(q->cbuf));
-		q->fd = p->tcp_fd[fam];
+		q->fd = p->socks[t->kidx][fam].fd[0];
 		q->dst = (void *)&c->raw_dst;
 		/* the checksum covers the source we chose: make the kernel use it */
 		if (fam) {
@@ -531,7 +545,7 @@ static void pinger_probe_queue(struct pinger *p, uint32_t ti)
 			q->clen = cmsg_put(q->cbuf, q->clen, IPPROTO_IP, IP_PKTINFO, &pi, sizeof(pi));
 		}
 	} else {
-		q->fd = p->udp_fds[fam][f->sport - p->cfg.sport_base];
+		q->fd = p->socks[t->kidx][fam].fd[f->sport - p->cfg.sport_base];
 		q->dst = &t->dst;
 	}
 	if (tos) {
@@ -557,24 +571,24 @@ static int addr_match(const struct ptarget *t, const struct sockaddr_storage *fr
 		      16) == 0;
 }
 
-/* Match a parsed reply (flow_id < nflows) to its flow and count it. */
+/* Match a parsed reply (flow_id < nflows, ports filled in) to its flow and
+ * count it. */
 static void pinger_reply_take(struct pinger *p, const struct pfd *pf,
 			      const struct sockaddr_storage *from, struct probe_reply r,
 			      uint64_t rx_ns, const uint8_t *pkt, size_t len)
 {
 	struct pflow *f;
 	struct ptarget *t;
+	struct probe_flow_key key;
 	uint64_t rtt_ns;
 	uint32_t seq;
 
 	f = &p->flows[r.flow_id];
 	t = &p->targets[f->target];
-	if (t->kind != pf->kind || f->sport != r.local_port ||
-	    r.session != p->cfg.session ||
-	    (pf->kind == &probe_udp_ops && (!addr_match(t, from) ||
-					   ntohs(((const struct sockaddr_in *)from)->sin_port) !=
-						   t->port)) ||
-	    (pf->kind == &probe_tcp_ops && (r.remote_port != t->port || !addr_match(t, from))))
+	key.sport = f->sport;
+	key.dport = t->port;
+	key.session = p->cfg.session;
+	if (t->kind != pf->kind || !addr_match(t, from) || !pf->kind->match(&r, &key))
 		goto unmatched;
 	if (r.tx_bits == 64)
 		rtt_ns = rx_ns >= r.tx_ns ? rx_ns - r.tx_ns : 0;
@@ -596,7 +610,7 @@ static void pinger_reply_take(struct pinger *p, const struct pfd *pf,
 	t->answered = 1;
 	if (p->dump) /* raw IPv4 sockets hand over the IP header too */
 		pinger_dump_add(p, r.flow_id, 1, seq, rx_ns, pkt, len,
-				pf->kind != &probe_udp_ops && pf->family == AF_INET);
+				pf->kind->sock == PROBE_SOCK_RAW && pf->family == AF_INET);
 	rtt_pool_add(&p->rtt, r.flow_id, rtt_ns);
 	return;
 unmatched:
@@ -646,8 +660,14 @@ static void pinger_fd_read(struct pinger *p, int fd)
 				p->stats.unmatched++;
 				continue;
 			}
-			if (pf->kind == &probe_udp_ops)
+			if (pf->kind->sock == PROBE_SOCK_PORT) {
+				/* the kernel's headers are gone: our port is the
+				 * socket's, theirs the sender's (sin_port and
+				 * sin6_port share an offset) */
 				r[i].local_port = pf->port;
+				r[i].remote_port =
+					ntohs(((const struct sockaddr_in *)&from[i])->sin_port);
+			}
 			__builtin_prefetch(&p->flows[r[i].flow_id], 1);
 		}
 		for (int i = 0; i < n; i++)
@@ -794,25 +814,6 @@ int pinger_interval_close(struct pinger *p, struct wire_batch *b)
 	return 0;
 }
 
-/* UDP sockets for source ports up to sport_base + n - 1 in family f. */
-static int pinger_udp_more(struct pinger *p, int f, unsigned n)
-{
-	int family = f ? AF_INET6 : AF_INET;
-	unsigned have = p->n_udp[f];
-
-	if (n <= have)
-		return 0;
-	if (probe_udp_ops.open(family, (uint16_t)(p->cfg.sport_base + have), n - have,
-			       &p->udp_fds[f][have]) < 0)
-		return -1;
-	p->n_udp[f] = n;
-	for (unsigned i = have; i < n; i++)
-		if (pfd_register(p, p->udp_fds[f][i], &probe_udp_ops, family,
-				 (uint16_t)(p->cfg.sport_base + i)) < 0)
-			return -1;
-	return 0;
-}
-
 /* Give target ti n flows (n > its count): new source ports, new slots at the
  * end of flows so flows already in flight keep their ids. Its rate stays:
  * the heap's period is per target, spread over however many flows it has. */
@@ -827,7 +828,7 @@ static int pinger_target_grow(struct pinger *p, uint32_t ti, unsigned n)
 		errno = ENOSPC;
 		return -1;
 	}
-	if (t->kind == &probe_udp_ops && pinger_udp_more(p, t->fam, n) < 0)
+	if (pinger_socks_more(p, t->kidx, t->fam, n) < 0)
 		return -1;
 	if (!c->fidx) {
 		c->fidx = malloc(TARGETS_FLOWS_MAX * sizeof(*c->fidx));
@@ -898,12 +899,10 @@ void pinger_close(struct pinger *p)
 {
 	if (!p)
 		return;
-	for (int f = 0; f < 2; f++) {
-		for (unsigned i = 0; i < p->n_udp[f]; i++)
-			close(p->udp_fds[f][i]);
-		if (p->tcp_fd[f] >= 0)
-			close(p->tcp_fd[f]);
-	}
+	for (unsigned k = 0; k < PROBE_KINDS_MAX; k++)
+		for (int f = 0; f < 2; f++)
+			for (unsigned i = 0; i < p->socks[k][f].n; i++)
+				close(p->socks[k][f].fd[i]);
 	if (p->rx_epfd >= 0)
 		close(p->rx_epfd);
 	rtt_pool_free(&p->rtt);

@@ -37,7 +37,10 @@ static int target_opt_set(struct target_spec *t, const char *key, const char *va
 	if (strcmp(key, "proto") == 0) {
 		t->kind = probe_kind_find(val);
 		if (!t->kind) {
-			snprintf(why, whylen, "unknown proto '%s' (udp, tcp)", val);
+			char kinds[128];
+
+			probe_kind_names(kinds, sizeof(kinds));
+			snprintf(why, whylen, "unknown proto '%s' (%s)", val, kinds);
 			return -1;
 		}
 		return 0;
