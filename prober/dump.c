@@ -102,104 +102,52 @@ static int dump_key_cmp(const void *x, const void *y)
 	return dump_flow_cmp(*(const struct dump_pkt *const *)x, *(const struct dump_pkt *const *)y);
 }
 
-static uint16_t dump_udp_csum(const struct dump_pkt *p, const uint8_t *udp, size_t len)
-{
-	size_t alen = p->family == AF_INET ? 4 : 16;
-	uint32_t sum = probe_csum_add(0, p->src, alen);
-	uint8_t tail[8] = { 0 };
-	uint16_t c;
-
-	sum = probe_csum_add(sum, p->dst, alen);
-	if (p->family == AF_INET) {
-		tail[1] = IPPROTO_UDP;
-		tail[2] = (uint8_t)(len >> 8);
-		tail[3] = (uint8_t)len;
-		sum = probe_csum_add(sum, tail, 4);
-	} else {
-		tail[2] = (uint8_t)(len >> 8);
-		tail[3] = (uint8_t)len;
-		tail[7] = IPPROTO_UDP;
-		sum = probe_csum_add(sum, tail, 8);
-	}
-	c = probe_csum_fold(probe_csum_add(sum, udp, len));
-	return c ? c : 0xffff;
-}
-
 /* The packet as it was on the wire, into out (cap bytes); its length. The
  * lengths in rebuilt headers are the original ones, so a cut payload reads
- * as a snapshot, not a short packet. */
+ * as a snapshot, not a short packet. Headers come from their one home: the
+ * IP header from probe_ip_hdr_write, the L4 header the kernel wrote before
+ * a payload from the probe kind's kernel_hdr_write. */
 static size_t dump_packet_build(const struct dump_rec *x, uint8_t *out, size_t cap,
 				size_t *wire_len)
 {
 	const struct dump_pkt *p = &x->p;
-	size_t ip = p->family == AF_INET ? 20 : 40, l4 = 0, n = 0;
-	size_t orig = p->len, body;
-	uint8_t proto = p->proto;
+	const struct probe_ops *kind = NULL;
+	struct probe_ip_hdr ip = { .family = p->family, .tos = p->tos, .ttl = p->ttl,
+				   .proto = p->proto, .df = 1, .src = p->src, .dst = p->dst };
+	size_t iplen = p->family == AF_INET ? 20 : 40, l4 = 0;
 
 	if (p->layer == DUMP_L_IP) {
 		memcpy(out, x->data, x->caplen);
-		*wire_len = orig;
+		*wire_len = p->len;
 		return x->caplen;
 	}
 	if (p->layer == DUMP_L_PAYLOAD) {
-		l4 = 8;
-		proto = IPPROTO_UDP;
+		kind = probe_kind_by_proto(p->proto);
+		if (!kind || !kind->kernel_hdr_write)
+			return 0;
+		l4 = PROBE_KERNEL_HDR_MAX;
 	}
-	body = l4 + orig;          /* IP payload length on the wire */
-	*wire_len = ip + body;
-	if (ip + l4 + x->caplen > cap)
+	if (iplen + l4 + x->caplen > cap)
 		return 0;
-	memset(out, 0, ip + l4);
-	if (p->family == AF_INET) {
-		size_t tot = ip + body;
+	if (kind) {
+		struct probe_flow_key k = { .family = p->family, .sport = p->sport,
+					    .dport = p->dport };
 
-		out[0] = 0x45;
-		out[1] = p->tos;
-		out[2] = (uint8_t)(tot >> 8);
-		out[3] = (uint8_t)tot;
-		out[6] = 0x40; /* DF */
-		out[8] = p->ttl;
-		out[9] = proto;
-		memcpy(out + 12, p->src, 4);
-		memcpy(out + 16, p->dst, 4);
-		{
-			uint16_t c = probe_csum_fold(probe_csum_add(0, out, 20));
-
-			out[10] = (uint8_t)(c >> 8);
-			out[11] = (uint8_t)c;
-		}
-	} else {
-		out[0] = (uint8_t)(0x60 | p->tos >> 4);
-		out[1] = (uint8_t)(p->tos << 4);
-		out[4] = (uint8_t)(body >> 8);
-		out[5] = (uint8_t)body;
-		out[6] = proto;
-		out[7] = p->ttl;
-		memcpy(out + 8, p->src, 16);
-		memcpy(out + 24, p->dst, 16);
-	}
-	n = ip;
-	if (l4) {
-		uint8_t *u = out + ip;
-		uint16_t c;
-
-		u[0] = (uint8_t)(p->sport >> 8);
-		u[1] = (uint8_t)p->sport;
-		u[2] = (uint8_t)(p->dport >> 8);
-		u[3] = (uint8_t)p->dport;
-		u[4] = (uint8_t)((8 + orig) >> 8);
-		u[5] = (uint8_t)(8 + orig);
-		memcpy(u + 8, x->data, x->caplen);
+		memcpy(&k.src, p->src, iplen == 20 ? 4 : 16);
+		memcpy(&k.dst, p->dst, iplen == 20 ? 4 : 16);
+		/* the header's length first: the payload goes right after it */
+		l4 = kind->kernel_hdr_write(out + iplen, &k, NULL, p->len);
+		memcpy(out + iplen + l4, x->data, x->caplen);
 		/* the checksum needs the whole payload: only when we kept it */
-		if (x->caplen == orig) {
-			c = dump_udp_csum(p, u, 8 + orig);
-			u[6] = (uint8_t)(c >> 8);
-			u[7] = (uint8_t)c;
-		}
-		return ip + 8 + x->caplen;
+		if (x->caplen == p->len)
+			kind->kernel_hdr_write(out + iplen, &k, out + iplen + l4, p->len);
+	} else {
+		memcpy(out + iplen, x->data, x->caplen);
 	}
-	memcpy(out + n, x->data, x->caplen);
-	return n + x->caplen;
+	ip.payload_len = l4 + p->len; /* IP payload length on the wire */
+	probe_ip_hdr_write(out, &ip);
+	*wire_len = iplen + ip.payload_len;
+	return iplen + l4 + x->caplen;
 }
 
 int dump_write(const struct dump_ring *r, const char *path, const struct dump_limits *lim,
@@ -263,7 +211,7 @@ int dump_write(const struct dump_ring *r, const char *path, const struct dump_li
 	for (size_t i = 0; i < nall; i++) {
 		const struct dump_rec *x = all[i];
 		const struct dump_pkt *key = &x->p;
-		uint8_t pkt[40 + 8 + DUMP_SNAP_BYTES];
+		uint8_t pkt[40 + PROBE_KERNEL_HDR_MAX + DUMP_SNAP_BYTES];
 		struct pcap_pkthdr h;
 		size_t wire, n;
 
