@@ -1,7 +1,7 @@
 /* Paris-traceroute-style tracer: each flow is probed hop by hop with its own
- * 5-tuple; the probe's identity rides in the UDP checksum (and IPv4 ID) or the
- * TCP sequence number, which routers do not hash on. Event-driven: the caller
- * polls tracer_fd and calls tracer_readable / tracer_timer. */
+ * 5-tuple; the probe kind (probe_<kind>.c) builds the probes and matches
+ * their answers, by an identity routers do not hash on. Event-driven: the
+ * caller polls tracer_fd and calls tracer_readable / tracer_timer. */
 #include "trace.h"
 #include "clock.h"
 
@@ -14,7 +14,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <linux/filter.h>
 #include <linux/icmp.h>
 #include <netinet/icmp6.h>
 #include <netinet/in.h>
@@ -25,8 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TRACE_UDP_TMPL_MAX 256
-#define TRACE_PKT_MAX (40 + 20 + TRACE_UDP_TMPL_MAX + 4)
+#define TRACE_PKT_MAX (20 + 20 + PROBE_TRACE_PAYLOAD_MAX + 4) /* IPv4 + the largest L4 */
 #define TRACE_RX_BATCH 256       /* packets read per tracer_readable call */
 #define TRACE_TTL_SLOTS (WIRE_HOPS_MAX + 2)
 #define TRACE_RESPONDERS_MAX 64  /* distinct responders counted per TTL */
@@ -48,9 +46,9 @@ struct trace_job {
 	uint8_t tries;      /* probes sent at ttl */
 	uint8_t gap;        /* silent hops in a row */
 	uint64_t deadline_ns;
-	uint16_t id_by_ttl[TRACE_TTL_SLOTS]; /* last probe id per TTL, 0 none */
-	uint32_t seq_by_ttl[TRACE_TTL_SLOTS]; /* TCP: full sequence number */
-	uint16_t fudge_by_ttl[TRACE_TTL_SLOTS]; /* UDP: the word that set the checksum */
+	const struct probe_ops *kind; /* the kind of flow.proto */
+	/* the last probe per TTL, as its answers name it; id 0: none sent */
+	struct probe_trace_tag tag_by_ttl[TRACE_TTL_SLOTS];
 	struct trace_result res;
 	struct trace_job *next; /* queue link */
 };
@@ -89,9 +87,12 @@ struct tracer {
 	struct tracer_cfg cfg;
 	tracer_done_cb cb;
 	void *cb_arg;
-	int epfd, icmp_fd, send_fd, udp_fd, tcp_fd;
-	uint8_t udp_tmpl[TRACE_UDP_TMPL_MAX + 1];
-	uint16_t udp_tmpl_len; /* template plus a pad byte when odd */
+	int epfd, icmp_fd, send_fd;
+	/* per probe kind (probe_kind_index): its raw socket, which sends IPv6
+	 * probes and reads the destinations' own answers; -1 none */
+	int kind_fd[PROBE_KINDS_MAX];
+	uint8_t payload[PROBE_TRACE_PAYLOAD_MAX]; /* cfg.udp_payload, copied */
+	struct probe_trace_cfg pcfg; /* what the kinds build and match with */
 	uint16_t next_id;
 	struct trace_job **active;
 	unsigned nactive, rr;
@@ -158,110 +159,44 @@ void tracer_cfg_default(struct tracer_cfg *cfg)
 	cfg->udp_echo_off = -1;
 }
 
-static uint16_t csum_fold_plain(uint32_t sum)
+/* Paris traceroute: every probe of a flow keeps the 5-tuple the routers
+ * hash on; the kind puts the identity where they do not look. The IPv4 ID
+ * is the id too, for routers that quote only 8 bytes of a rewritten L4
+ * header; IPv6 probes carry flow label 0 (see tracer_sockets_open). */
+int trace_probe_build(const struct trace_flow *f, const struct probe_trace_cfg *c, uint8_t ttl,
+		      uint16_t id, uint8_t try, uint8_t *buf, size_t cap,
+		      struct probe_trace_tag *tag)
 {
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
-}
-
-/* Ones'-complement sum of the pseudo header (RFC 768 / RFC 8200 8.1). */
-static uint32_t pseudo_sum(const struct trace_flow *f, uint8_t proto, uint32_t l4_len)
-{
-	uint32_t sum = 0;
-	uint8_t w[4];
-
-	if (f->dst.family == AF_INET) {
-		sum = probe_csum_add(sum, f->src.bytes + 12, 4);
-		sum = probe_csum_add(sum, f->dst.bytes + 12, 4);
-		sum += proto;
-		sum += l4_len;
-	} else {
-		sum = probe_csum_add(sum, f->src.bytes, 16);
-		sum = probe_csum_add(sum, f->dst.bytes, 16);
-		bytes_be32_put(w, l4_len);
-		sum = probe_csum_add(sum, w, 4);
-		sum += proto;
-	}
-	return sum;
-}
-
-uint32_t trace_tcp_seq(uint16_t id, uint8_t ttl, uint8_t try)
-{
-	return (uint32_t)id << 16 | (uint32_t)ttl << 8 | try;
-}
-
-/* What routers hash: Linux's fib_multipath_hash_policy=1 takes addresses,
- * protocol and ports for IPv4 and IPv6 alike (the flow label only under
- * policy 0), as do fabric switches' 5-tuple hashes. So the identity goes in
- * the UDP checksum (+ IPv4 ID) or the TCP sequence number, and IPv6 probes
- * carry flow label 0 rather than a per-socket automatic one. */
-int trace_probe_build(const struct trace_flow *f, uint8_t ttl, uint16_t id,
-		      uint32_t tcp_seq, const uint8_t *tmpl, size_t tmpl_len,
-		      uint8_t *buf, size_t cap)
-{
-	size_t ip_len = f->dst.family == AF_INET ? 20 : 0;
-	size_t l4_len, pad;
-	uint8_t *l4;
-	uint32_t sum;
+	const struct probe_ops *kind = probe_kind_by_proto(f->proto);
+	int v4 = f->dst.family == AF_INET;
+	size_t off = v4 ? 12 : 0, alen = v4 ? 4 : 16, ip_len = v4 ? 20 : 0;
+	struct probe_flow_key k = { .family = f->dst.family, .sport = f->sport, .dport = f->dport };
+	int l4_len;
 
 	if ((f->dst.family != AF_INET && f->dst.family != AF_INET6) ||
-	    f->src.family != f->dst.family || id == 0 || id == 0xffff ||
-	    tmpl_len > TRACE_UDP_TMPL_MAX) {
+	    f->src.family != f->dst.family || id == 0 || id == 0xffff || !kind ||
+	    c->payload_len > PROBE_TRACE_PAYLOAD_MAX) {
 		errno = EINVAL;
 		return -1;
 	}
-	/* The fudge word that sets the UDP checksum must sit on a 16-bit
-	 * boundary of the payload, so an odd template gets one pad byte. */
-	pad = tmpl_len & 1;
-	l4_len = f->proto == WIRE_PROTO_UDP ? 8 + tmpl_len + pad + 2 : 20;
-	if (f->proto != WIRE_PROTO_UDP && f->proto != WIRE_PROTO_TCP) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (ip_len + l4_len > cap) {
+	if (cap < ip_len) {
 		errno = ENOSPC;
 		return -1;
 	}
-	memset(buf, 0, ip_len + l4_len);
-	if (ip_len) {
-		buf[0] = 0x45;
-		buf[1] = (uint8_t)(f->dscp << 2);
-		bytes_be16_put(buf + 2, (uint16_t)(ip_len + l4_len));
-		/* The IP ID is a second copy of the identity for routers that
-		 * quote only 8 bytes of a rewritten UDP header. */
-		bytes_be16_put(buf + 4, id);
-		buf[8] = ttl;
-		buf[9] = f->proto;
-		memcpy(buf + 12, f->src.bytes + 12, 4);
-		memcpy(buf + 16, f->dst.bytes + 12, 4);
-		bytes_be16_put(buf + 10, probe_csum_fold(probe_csum_add(0, buf, 20)));
-	}
-	l4 = buf + ip_len;
-	bytes_be16_put(l4, f->sport);
-	bytes_be16_put(l4 + 2, f->dport);
-	sum = pseudo_sum(f, f->proto, (uint32_t)l4_len);
-	if (f->proto == WIRE_PROTO_UDP) {
-		uint16_t s, want, fudge;
+	memcpy(&k.src, f->src.bytes + off, alen);
+	memcpy(&k.dst, f->dst.bytes + off, alen);
+	l4_len = kind->trace_build(&k, c, id, ttl, try, buf + ip_len, cap - ip_len, tag);
+	if (l4_len < 0)
+		return -1;
+	if (v4) {
+		struct probe_ip_hdr ip = { .family = AF_INET, .tos = (uint8_t)(f->dscp << 2),
+					   .ttl = ttl, .proto = f->proto, .id = id,
+					   .payload_len = (size_t)l4_len, .src = &k.src,
+					   .dst = &k.dst };
 
-		bytes_be16_put(l4 + 4, (uint16_t)l4_len);
-		memcpy(l4 + 8, tmpl, tmpl_len);
-		sum = probe_csum_add(sum, l4, l4_len);
-		s = csum_fold_plain(sum);
-		/* Choose the fudge word f so that ~(s + f) == id, Paris style:
-		 * f = ~id - s in ones'-complement arithmetic. */
-		want = (uint16_t)~id;
-		fudge = csum_fold_plain((uint32_t)want + (uint16_t)~s);
-		bytes_be16_put(l4 + l4_len - 2, fudge);
-		bytes_be16_put(l4 + 6, probe_csum_fold(probe_csum_add(sum, l4 + l4_len - 2, 2)));
-	} else {
-		bytes_be32_put(l4 + 4, tcp_seq);
-		l4[12] = 5 << 4;
-		l4[13] = 0x02; /* SYN */
-		bytes_be16_put(l4 + 14, 65535);
-		bytes_be16_put(l4 + 16, probe_csum_fold(probe_csum_add(sum, l4, 20)));
+		probe_ip_hdr_write(buf, &ip);
 	}
-	return (int)(ip_len + l4_len);
+	return (int)ip_len + l4_len;
 }
 
 static int sock_raw(int family, int proto)
@@ -274,91 +209,6 @@ static int sock_raw(int family, int proto)
 	return fd;
 }
 
-/* Classic BPF so raw L4 sockets, which see every packet of their protocol,
- * wake us only for what can answer a probe. off: where the L4 header starts
- * (IPv4 raw sockets see the IP header first; IPv6 ones do not). */
-static int filter_attach(int fd, const struct sock_filter *code, unsigned short n)
-{
-	struct sock_fprog prog = { .len = n, .filter = (struct sock_filter *)code };
-
-	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
-}
-
-/* TCP: only segments with ACK and SYN or RST (a SYN's answers). */
-static int filter_tcp_answers(int fd, int family)
-{
-	static const struct sock_filter v4[] = {
-		BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0),   /* X = IPv4 header length */
-		BPF_STMT(BPF_LD | BPF_B | BPF_IND, 13),   /* TCP flags */
-		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x10, 0, 2),
-		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x06, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, 0xffff),
-		BPF_STMT(BPF_RET | BPF_K, 0),
-	};
-	static const struct sock_filter v6[] = {
-		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 13),
-		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x10, 0, 2),
-		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x06, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, 0xffff),
-		BPF_STMT(BPF_RET | BPF_K, 0),
-	};
-
-	if (family == AF_INET)
-		return filter_attach(fd, v4, sizeof(v4) / sizeof(v4[0]));
-	return filter_attach(fd, v6, sizeof(v6) / sizeof(v6[0]));
-}
-
-/* UDP: only datagrams long enough to echo a probe's identity bytes (so
- * not the pinger's 48-byte replies), and with echo_off >= 0 only those
- * echoing the template's word there. A raw UDP socket sees every UDP packet
- * of the host; without this each of a busy prober's replies would wake us
- * and cost a copy and a parse. */
-static int filter_udp_answers(int fd, int family, uint16_t min_len, int echo_off,
-			      uint32_t echo_word)
-{
-	/* IPv4 raw sockets see the IP header (X = its length); IPv6 ones
-	 * start at the UDP header (X = 0). */
-	struct sock_filter code[] = {
-		family == AF_INET ? (struct sock_filter)BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0)
-				  : (struct sock_filter)BPF_STMT(BPF_LDX | BPF_IMM, 0),
-		BPF_STMT(BPF_LD | BPF_H | BPF_IND, 4), /* UDP length */
-		BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, min_len, 0, 3),
-		BPF_STMT(BPF_LD | BPF_W | BPF_IND, (uint32_t)(8 + (echo_off < 0 ? 0 : echo_off))),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, echo_word, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, 0xffff),
-		BPF_STMT(BPF_RET | BPF_K, 0),
-	};
-	unsigned short n = sizeof(code) / sizeof(code[0]);
-
-	if (echo_off < 0) { /* length alone: accept right after the test */
-		code[2].jf = 1;
-		code[3] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0xffff);
-		code[4] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
-		n = 5;
-	}
-	return filter_attach(fd, code, n);
-}
-
-/* The UDP answer filter for this tracer's template. */
-static int tracer_udp_filter(const struct tracer *t)
-{
-	uint16_t min_len = (uint16_t)(8 + t->udp_tmpl_len + (t->udp_tmpl_len & 1) + 2);
-	int off = t->cfg.udp_echo_off;
-	uint32_t word = 0;
-
-	if (off >= 0)
-		word = bytes_be32_get(t->udp_tmpl + off);
-	return filter_udp_answers(t->udp_fd, t->family, min_len, off, word);
-}
-
-/* Nothing at all: an IPv6 raw UDP socket we only send on. */
-static int filter_none(int fd)
-{
-	static const struct sock_filter drop[] = { BPF_STMT(BPF_RET | BPF_K, 0) };
-
-	return filter_attach(fd, drop, 1);
-}
-
 static int epoll_watch(int epfd, int fd)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
@@ -368,8 +218,10 @@ static int epoll_watch(int epfd, int fd)
 
 static void tracer_fds_close(struct tracer *t)
 {
-	int *fds[] = { &t->epfd, &t->icmp_fd, &t->send_fd, &t->udp_fd, &t->tcp_fd };
+	int *fds[3 + PROBE_KINDS_MAX] = { &t->epfd, &t->icmp_fd, &t->send_fd };
 
+	for (unsigned k = 0; k < PROBE_KINDS_MAX; k++)
+		fds[3 + k] = &t->kind_fd[k];
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (*fds[i] >= 0)
 			close(*fds[i]);
@@ -377,41 +229,55 @@ static void tracer_fds_close(struct tracer *t)
 	}
 }
 
-static int tracer_sockets_open(struct tracer *t)
+/* The raw socket of each probe kind: IPv6 sends on it (the kernel writes the
+ * header from cmsg), so it is always there; IPv4 sends on the IPPROTO_RAW
+ * socket, so there it exists only to read answers, and a raw socket that
+ * would copy every packet of its protocol is not opened for nothing. */
+static int tracer_kind_socks_open(struct tracer *t)
 {
 	int zero = 0;
 
+	for (unsigned k = 0; probe_kinds[k]; k++) {
+		const struct probe_ops *kind = probe_kinds[k];
+		int watch = kind->trace_answers(&t->pcfg);
+
+		if (t->family == AF_INET && !watch)
+			continue;
+		t->kind_fd[k] = sock_raw(t->family, kind->proto);
+		if (t->kind_fd[k] < 0 || kind->trace_bpf_filter(t->kind_fd[k], t->family, &t->pcfg) < 0)
+			return -1;
+		/* Flow label 0, not the kernel's automatic one: its label hash
+		 * would also ride along as the skb hash, which Linux's multipath
+		 * hash prefers over the headers when packets cross veths. */
+		if (t->family == AF_INET6)
+			(void)setsockopt(t->kind_fd[k], IPPROTO_IPV6, IPV6_AUTOFLOWLABEL, &zero,
+					 sizeof(zero));
+		if (watch && epoll_watch(t->epfd, t->kind_fd[k]) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int tracer_sockets_open(struct tracer *t)
+{
 	t->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (t->epfd < 0)
 		return -1;
 	if (t->family == AF_INET) {
-		t->icmp_fd = sock_raw(AF_INET, IPPROTO_ICMP);
-		t->send_fd = sock_raw(AF_INET, IPPROTO_RAW); /* implies IP_HDRINCL */
-		/* A raw UDP socket copies every UDP packet of the host: only
-		 * when a destination may answer by UDP. */
-		if (t->cfg.udp_replies)
-			t->udp_fd = sock_raw(AF_INET, IPPROTO_UDP);
-		t->tcp_fd = sock_raw(AF_INET, IPPROTO_TCP);
 		/* Of all ICMP, only errors that quote a probe wake us. */
 		struct icmp_filter ifilt = { .data = ~(1u << ICMP_DEST_UNREACH | 1u << ICMP_TIME_EXCEEDED |
 						       1u << ICMP_PARAMETERPROB) };
 
+		t->icmp_fd = sock_raw(AF_INET, IPPROTO_ICMP);
+		t->send_fd = sock_raw(AF_INET, IPPROTO_RAW); /* implies IP_HDRINCL */
 		if (t->icmp_fd < 0 || t->send_fd < 0 ||
-		    (t->cfg.udp_replies && (t->udp_fd < 0 || tracer_udp_filter(t) < 0)) ||
-		    t->tcp_fd < 0 || filter_tcp_answers(t->tcp_fd, AF_INET) < 0 ||
 		    setsockopt(t->icmp_fd, SOL_RAW, ICMP_FILTER, &ifilt, sizeof(ifilt)) < 0)
 			return -1;
 	} else {
 		struct icmp6_filter filt;
 
 		t->icmp_fd = sock_raw(AF_INET6, IPPROTO_ICMPV6);
-		/* Raw IPv6 sockets of the L4 protocol both send our probes (the
-		 * kernel writes the IPv6 header from cmsg) and see the answers. */
-		t->udp_fd = sock_raw(AF_INET6, IPPROTO_UDP);
-		t->tcp_fd = sock_raw(AF_INET6, IPPROTO_TCP);
-		if (t->icmp_fd < 0 || t->udp_fd < 0 || t->tcp_fd < 0 ||
-		    filter_tcp_answers(t->tcp_fd, AF_INET6) < 0 ||
-		    (!t->cfg.udp_replies ? filter_none(t->udp_fd) : tracer_udp_filter(t)) < 0)
+		if (t->icmp_fd < 0)
 			return -1;
 		ICMP6_FILTER_SETBLOCKALL(&filt);
 		ICMP6_FILTER_SETPASS(ICMP6_DST_UNREACH, &filt);
@@ -419,15 +285,8 @@ static int tracer_sockets_open(struct tracer *t)
 		ICMP6_FILTER_SETPASS(ICMP6_PARAM_PROB, &filt);
 		if (setsockopt(t->icmp_fd, IPPROTO_ICMPV6, ICMP6_FILTER, &filt, sizeof(filt)) < 0)
 			return -1;
-		/* Flow label 0, not the kernel's automatic one: its label hash
-		 * would also ride along as the skb hash, which Linux's multipath
-		 * hash prefers over the headers when packets cross veths. */
-		(void)setsockopt(t->udp_fd, IPPROTO_IPV6, IPV6_AUTOFLOWLABEL, &zero, sizeof(zero));
-		(void)setsockopt(t->tcp_fd, IPPROTO_IPV6, IPV6_AUTOFLOWLABEL, &zero, sizeof(zero));
 	}
-	if (epoll_watch(t->epfd, t->icmp_fd) < 0 ||
-	    (t->cfg.udp_replies && epoll_watch(t->epfd, t->udp_fd) < 0) ||
-	    epoll_watch(t->epfd, t->tcp_fd) < 0)
+	if (tracer_kind_socks_open(t) < 0 || epoll_watch(t->epfd, t->icmp_fd) < 0)
 		return -1;
 	return 0;
 }
@@ -453,7 +312,7 @@ struct tracer *tracer_open(int family, const struct tracer_cfg *cfg,
 	    t->cfg.infer < TRACE_INFER_OFF || t->cfg.infer > TRACE_INFER_LITE ||
 	    t->cfg.max_ttl > WIRE_HOPS_MAX || t->cfg.gap_limit < 1 ||
 	    t->cfg.max_active < 1 || t->cfg.timeout_ms < 1 || t->cfg.router_burst < 1 ||
-	    t->cfg.udp_payload_len > TRACE_UDP_TMPL_MAX ||
+	    t->cfg.udp_payload_len > PROBE_TRACE_PAYLOAD_MAX ||
 	    (t->cfg.udp_payload_len && !t->cfg.udp_payload) ||
 	    (t->cfg.udp_echo_off >= 0 &&
 	     (!t->cfg.udp_payload || t->cfg.udp_echo_off + 4 > t->cfg.udp_payload_len))) {
@@ -464,14 +323,19 @@ struct tracer *tracer_open(int family, const struct tracer_cfg *cfg,
 	t->family = family;
 	t->cb = cb;
 	t->cb_arg = arg;
-	t->epfd = t->icmp_fd = t->send_fd = t->udp_fd = t->tcp_fd = -1;
+	t->epfd = t->icmp_fd = t->send_fd = -1;
+	for (unsigned k = 0; k < PROBE_KINDS_MAX; k++)
+		t->kind_fd[k] = -1;
 	if (t->cfg.udp_payload) {
-		memcpy(t->udp_tmpl, t->cfg.udp_payload, t->cfg.udp_payload_len);
-		t->udp_tmpl_len = t->cfg.udp_payload_len;
+		memcpy(t->payload, t->cfg.udp_payload, t->cfg.udp_payload_len);
+		t->pcfg.payload_len = t->cfg.udp_payload_len;
 	} else {
-		memcpy(t->udp_tmpl, trace_udp_default, sizeof(trace_udp_default));
-		t->udp_tmpl_len = sizeof(trace_udp_default);
+		memcpy(t->payload, trace_udp_default, sizeof(trace_udp_default));
+		t->pcfg.payload_len = sizeof(trace_udp_default);
 	}
+	t->pcfg.payload = t->payload;
+	t->pcfg.echo_off = t->cfg.udp_echo_off;
+	t->pcfg.answers = t->cfg.udp_replies;
 	t->cfg.udp_payload = NULL; /* the caller's buffer need not outlive open */
 	t->n1 = mda_stop_flows(1, TRACE_MDA_ALPHA);
 	t->next_id = (uint16_t)(1 + (unsigned)(time(NULL) ^ getpid()) % 0xfffe);
@@ -526,7 +390,7 @@ int tracer_flow_start(struct tracer *t, const struct trace_flow *flow,
 
 	if (!flow || flow->dst.family != t->family ||
 	    (flow->src.family && flow->src.family != t->family) ||
-	    (flow->proto != WIRE_PROTO_UDP && flow->proto != WIRE_PROTO_TCP)) {
+	    !probe_kind_by_proto(flow->proto)) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -534,6 +398,7 @@ int tracer_flow_start(struct tracer *t, const struct trace_flow *flow,
 	if (!j)
 		return -1;
 	j->flow = *flow;
+	j->kind = probe_kind_by_proto(flow->proto);
 	if (!j->flow.src.family && source_for(t->family, &flow->dst, &j->flow.src) < 0) {
 		int saved = errno;
 
@@ -825,17 +690,16 @@ static uint16_t tracer_id_next(struct tracer *t)
 	return id;
 }
 
-static int probe_send(struct tracer *t, struct trace_job *j, uint16_t id, uint32_t seq)
+static int probe_send(struct tracer *t, struct trace_job *j, uint16_t id,
+		      struct probe_trace_tag *tag)
 {
 	uint8_t pkt[TRACE_PKT_MAX];
-	int len = trace_probe_build(&j->flow, j->ttl, id, seq, t->udp_tmpl,
-				    t->udp_tmpl_len, pkt, sizeof(pkt));
+	int len = trace_probe_build(&j->flow, &t->pcfg, j->ttl, id, j->tries, pkt, sizeof(pkt),
+				    tag);
 	ssize_t rc;
 
 	if (len < 0)
 		return -1;
-	if (j->flow.proto == WIRE_PROTO_UDP)
-		j->fudge_by_ttl[j->ttl] = bytes_be16_get(pkt + len - 2);
 	if (t->family == AF_INET) {
 		struct sockaddr_in to = { .sin_family = AF_INET };
 
@@ -876,7 +740,7 @@ static int probe_send(struct tracer *t, struct trace_job *j, uint16_t id, uint32
 		c->cmsg_type = IPV6_PKTINFO;
 		c->cmsg_len = CMSG_LEN(sizeof(pi));
 		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
-		rc = sendmsg(j->flow.proto == WIRE_PROTO_UDP ? t->udp_fd : t->tcp_fd, &msg, 0);
+		rc = sendmsg(t->kind_fd[probe_kind_index(j->kind)], &msg, 0);
 	}
 	if (rc == len && t->dump)
 		tracer_dump_add(t, &j->flow, DUMP_TRACE_PROBE, pkt, (size_t)len, NULL, j->ttl, 0);
@@ -889,15 +753,12 @@ static int job_probe(struct tracer *t, unsigned idx, uint64_t now_ns)
 {
 	struct trace_job *j = t->active[idx];
 	struct ttl_pace *p = &t->pace[j->ttl];
-	uint16_t id;
-	uint32_t seq;
+	struct probe_trace_tag tag;
 
 	pace_refill(t, p, now_ns);
 	if (p->tokens < 1)
 		return 0;
-	id = tracer_id_next(t);
-	seq = trace_tcp_seq(id, j->ttl, j->tries);
-	if (probe_send(t, j, id, seq) < 0) {
+	if (probe_send(t, j, tracer_id_next(t), &tag) < 0) {
 		t->st.send_errors++;
 		/* A full socket buffer is transient: try again next tick. */
 		if (errno == ENOBUFS || errno == EAGAIN)
@@ -909,8 +770,7 @@ static int job_probe(struct tracer *t, unsigned idx, uint64_t now_ns)
 	p->tokens -= 1;
 	t->st.probes_sent++;
 	j->res.probes_sent++;
-	j->id_by_ttl[j->ttl] = id;
-	j->seq_by_ttl[j->ttl] = seq;
+	j->tag_by_ttl[j->ttl] = tag;
 	j->tries++;
 	j->res.path.hop_probes[j->ttl - 1]++;
 	j->state = JOB_WAIT;
@@ -1053,10 +913,13 @@ static void job_answer(struct tracer *t, unsigned idx, uint8_t ttl,
 	job_advance(t, idx, now_ns);
 }
 
-/* Find the active job and TTL an identity belongs to. */
+/* Find the active job of a flow (proto, addresses, ports as sent) and the
+ * TTL of its probe that a quote q, or else the destination's own answer
+ * (l4, n bytes), names. 0, or -1 when none does. */
 static int job_lookup(struct tracer *t, uint8_t proto, const struct wire_addr *src,
 		      const struct wire_addr *dst, uint16_t sport, uint16_t dport,
-		      uint16_t id, uint32_t seq, int use_seq, unsigned *idx, uint8_t *ttl)
+		      const struct icmp_quote *q, const uint8_t *l4, size_t n, unsigned *idx,
+		      uint8_t *ttl)
 {
 	for (unsigned i = 0; i < t->nactive; i++) {
 		struct trace_job *j = t->active[i];
@@ -1064,10 +927,12 @@ static int job_lookup(struct tracer *t, uint8_t proto, const struct wire_addr *s
 		if (!flow_is(&j->flow, proto, src, dst, sport, dport))
 			continue;
 		for (unsigned h = 1; h < TRACE_TTL_SLOTS; h++) {
-			if (!j->id_by_ttl[h])
+			const struct probe_trace_tag *tag = &j->tag_by_ttl[h];
+
+			if (!tag->id)
 				continue;
-			/* id 0: any probe of the flow (the caller narrows it). */
-			if (use_seq ? j->seq_by_ttl[h] == seq : (!id || j->id_by_ttl[h] == id)) {
+			if (q ? j->kind->trace_quote_match(q, tag)
+			      : j->kind->trace_answer_match(l4, n, &t->pcfg, tag)) {
 				*idx = i;
 				*ttl = (uint8_t)h;
 				return 0;
@@ -1081,27 +946,10 @@ static void icmp_handle(struct tracer *t, const struct icmp_quote *q, uint64_t n
 {
 	unsigned idx;
 	uint8_t ttl;
-	uint16_t id;
-	int matched = -1;
 
-	if (q->l4_len < 8 || (q->proto != WIRE_PROTO_UDP && q->proto != WIRE_PROTO_TCP)) {
-		t->st.packets_ignored++;
-		return;
-	}
-	if (q->proto == WIRE_PROTO_UDP) {
-		id = q->udp_sum;
-		matched = job_lookup(t, q->proto, &q->src, &q->dst, q->sport, q->dport, id, 0,
-				     0, &idx, &ttl);
-		/* A middlebox that rewrote the UDP checksum still leaves the
-		 * IPv4 ID we set. */
-		if (matched < 0 && q->ip_id && t->family == AF_INET)
-			matched = job_lookup(t, q->proto, &q->src, &q->dst, q->sport,
-					     q->dport, q->ip_id, 0, 0, &idx, &ttl);
-	} else {
-		matched = job_lookup(t, q->proto, &q->src, &q->dst, q->sport, q->dport, 0,
-				     q->tcp_seq, 1, &idx, &ttl);
-	}
-	if (matched < 0) {
+	if (q->l4_len < 8 || !probe_kind_by_proto(q->proto) ||
+	    job_lookup(t, q->proto, &q->src, &q->dst, q->sport, q->dport, q, NULL, 0, &idx,
+		       &ttl) < 0) {
 		t->st.packets_ignored++;
 		return;
 	}
@@ -1112,8 +960,8 @@ static void icmp_handle(struct tracer *t, const struct icmp_quote *q, uint64_t n
 					       q->kind == ICMP_QUOTE_PORT_UNREACH, now_ns);
 }
 
-/* The destination's own UDP or TCP answer: addresses and ports reversed.
- * l4 points at the L4 header, n bytes of it. */
+/* The destination's own answer: addresses and ports reversed. l4 points at
+ * the L4 header, n bytes of it. */
 static void l4_handle(struct tracer *t, uint8_t proto, const struct wire_addr *from,
 		      const struct wire_addr *to, const uint8_t *l4, size_t n,
 		      uint64_t now_ns)
@@ -1121,41 +969,10 @@ static void l4_handle(struct tracer *t, uint8_t proto, const struct wire_addr *f
 	unsigned idx;
 	uint8_t ttl;
 
-	if (proto == WIRE_PROTO_TCP) {
-		/* SYN-ACK or RST-ACK to our SYN: ack = our sequence + 1. */
-		if (n < 20 || !(l4[13] & 0x10) || !(l4[13] & 0x06)) {
-			t->st.packets_ignored++;
-			return;
-		}
-		if (job_lookup(t, proto, to, from, bytes_be16_get(l4 + 2), bytes_be16_get(l4), 0,
-			       bytes_be32_get(l4 + 8) - 1, 1, &idx, &ttl) < 0) {
-			t->st.packets_ignored++;
-			return;
-		}
-	} else {
-		/* A UDP answer counts only when it echoes our fudge word at the
-		 * offset we sent it, which names the exact probe; the prober's
-		 * own loss probes share the 5-tuple. */
-		size_t off = 8 + t->udp_tmpl_len + (t->udp_tmpl_len & 1);
-		struct trace_job *j;
-		int found = 0;
-
-		if (n < off + 2 || job_lookup(t, proto, to, from, bytes_be16_get(l4 + 2), bytes_be16_get(l4), 0, 0, 0,
-					      &idx, &ttl) < 0) {
-			t->st.packets_ignored++;
-			return;
-		}
-		j = t->active[idx];
-		for (unsigned h = 1; h < TRACE_TTL_SLOTS && !found; h++) {
-			if (j->id_by_ttl[h] && j->fudge_by_ttl[h] == bytes_be16_get(l4 + off)) {
-				ttl = (uint8_t)h;
-				found = 1;
-			}
-		}
-		if (!found) {
-			t->st.packets_ignored++;
-			return;
-		}
+	if (n < 4 || job_lookup(t, proto, to, from, bytes_be16_get(l4 + 2), bytes_be16_get(l4),
+				NULL, l4, n, &idx, &ttl) < 0) {
+		t->st.packets_ignored++;
+		return;
 	}
 	job_answer(t, idx, ttl, from, 1, 0, now_ns);
 }
@@ -1166,7 +983,11 @@ static void packet_handle(struct tracer *t, int fd, const uint8_t *buf, size_t l
 {
 	struct icmp_quote q;
 	struct wire_addr from, to;
-	uint8_t proto = fd == t->tcp_fd ? WIRE_PROTO_TCP : WIRE_PROTO_UDP;
+	uint8_t proto = 0;
+
+	for (unsigned k = 0; probe_kinds[k]; k++)
+		if (fd == t->kind_fd[k])
+			proto = probe_kinds[k]->proto;
 
 	if (fd == t->icmp_fd) {
 		int rc;
@@ -1223,13 +1044,19 @@ static void packet_handle(struct tracer *t, int fd, const uint8_t *buf, size_t l
 
 int tracer_readable(struct tracer *t, uint64_t now_ns)
 {
-	int fds[3] = { t->icmp_fd, t->udp_fd, t->tcp_fd };
+	int fds[1 + PROBE_KINDS_MAX] = { t->icmp_fd };
+	uint8_t protos[1 + PROBE_KINDS_MAX] = { IPPROTO_ICMPV6 }; /* of the answers, for the dump */
+	unsigned nfds = 1;
 	uint64_t before = t->st.replies_matched;
 	uint8_t buf[2048];
 
-	for (int k = 0; k < 3; k++) {
-		if (fds[k] < 0 || (fds[k] == t->udp_fd && !t->cfg.udp_replies))
+	for (unsigned k = 0; probe_kinds[k]; k++) {
+		if (t->kind_fd[k] < 0 || !probe_kinds[k]->trace_answers(&t->pcfg))
 			continue;
+		protos[nfds] = probe_kinds[k]->proto;
+		fds[nfds++] = t->kind_fd[k];
+	}
+	for (unsigned k = 0; k < nfds; k++) {
 		for (int n = 0; n < TRACE_RX_BATCH; n++) {
 			struct sockaddr_storage ss;
 			socklen_t sl = sizeof(ss);
@@ -1243,9 +1070,7 @@ int tracer_readable(struct tracer *t, uint64_t now_ns)
 			packet_handle(t, fds[k], buf, (size_t)len, &ss, now_ns);
 			if (t->dump && t->st.replies_matched != matched)
 				tracer_dump_add(t, &t->answered, DUMP_TRACE_REPLY, buf, (size_t)len,
-						&ss, 0,
-						fds[k] == t->icmp_fd ? IPPROTO_ICMPV6
-						: fds[k] == t->udp_fd ? IPPROTO_UDP : IPPROTO_TCP);
+						&ss, 0, protos[k]);
 		}
 	}
 	return (int)(t->st.replies_matched - before);

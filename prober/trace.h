@@ -4,6 +4,7 @@
 #ifndef FM_TRACE_H
 #define FM_TRACE_H
 
+#include "probe.h"
 #include "wire.h"
 
 #include <stdint.h>
@@ -13,7 +14,7 @@
 struct trace_flow {
 	struct wire_addr src; /* family 0: the kernel's route source is used */
 	struct wire_addr dst;
-	uint8_t proto;          /* WIRE_PROTO_UDP or WIRE_PROTO_TCP */
+	uint8_t proto;          /* a probe kind's: WIRE_PROTO_UDP or WIRE_PROTO_TCP */
 	uint8_t dscp;           /* copied into the probes' traffic class */
 	uint16_t sport, dport;
 };
@@ -170,19 +171,14 @@ void tracer_dump_set(struct tracer *t, struct dump_ring *r);
  * (the callback must not start flows then). NULL is a no-op. */
 void tracer_close(struct tracer *t);
 
-/* Probe building, exposed for golden-byte tests. The TCP sequence number of
- * a probe: id in the high 16 bits, then TTL and try, so a SYN-ACK/RST's ack
- * names the exact probe. */
-uint32_t trace_tcp_seq(uint16_t id, uint8_t ttl, uint8_t try);
-
-/* Write a probe of flow (src and dst set, same family) at ttl with identity
- * id (1..0xfffe) into buf: IPv4 header + L4 for AF_INET (sent with
- * IP_HDRINCL), L4 only for AF_INET6 (the kernel writes the header). UDP:
- * tmpl, a pad byte if tmpl_len is odd, then the 2-byte word that makes the
- * UDP checksum equal id; the IPv4 ID is id too. TCP: a SYN with tcp_seq.
- * Returns the length, or -1 with errno EINVAL / ENOSPC. */
-int trace_probe_build(const struct trace_flow *f, uint8_t ttl, uint16_t id,
-		      uint32_t tcp_seq, const uint8_t *tmpl, size_t tmpl_len,
-		      uint8_t *buf, size_t cap);
+/* Write a probe of flow f (src and dst set, same family, a probe kind's
+ * protocol) at ttl with identity id (1..0xfffe), try try, into buf: IPv4
+ * header + L4 for AF_INET (sent with IP_HDRINCL; its ID is id too), L4 only
+ * for AF_INET6 (the kernel writes the header). The L4 segment is the kind's
+ * trace_build with c; tag gets what answers name the probe by. Exposed for
+ * golden-byte tests. Returns the length, or -1 with errno EINVAL / ENOSPC. */
+int trace_probe_build(const struct trace_flow *f, const struct probe_trace_cfg *c, uint8_t ttl,
+		      uint16_t id, uint8_t try, uint8_t *buf, size_t cap,
+		      struct probe_trace_tag *tag);
 
 #endif
