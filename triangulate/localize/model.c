@@ -88,12 +88,39 @@ static uint32_t u64map_get(const struct u64map *m, uint64_t key)
 	return UINT32_MAX;
 }
 
+/* A silent flow's candidate links, for the choice of what killed it: each
+ * link on its forward routes or on its replies' reverse routes, with the
+ * share a of those routes that cross it. */
+struct silent_cand {
+	uint32_t link;
+	float af, ar; /* share of its forward routes, of its reverse routes */
+};
+
+struct silent_cands {
+	struct silent_cand *v;
+	size_t n, cap;
+	uint32_t *first;   /* per silent flow (in order): its first entry */
+	uint32_t *flow;    /* ... and the flow */
+	int32_t *by;       /* ... the link chosen to explain it, or -1 */
+	uint8_t *by_rev;   /* ... through its replies */
+	size_t nflows, capflows;
+};
+
 struct builder {
 	struct model *m;
 	struct u64map links; /* (from << 32 | to) -> link id */
 	size_t cap_links, cap_alts, cap_alt_links;
 	uint32_t *succ_first, *succ; /* CSR adjacency over links: link ids */
 	uint32_t *link_flows, *link_silent; /* per link: known-path flows, silent */
+	uint32_t nlinks_counted; /* links when those were counted */
+	double *lived_rev; /* per link: flows that lived whose replies may cross it,
+			    * each counted by the share of its reply routes that do */
+	uint32_t ninv_links;  /* links [0, ninv_links) came from the inventory */
+	uint8_t *inv_dev;     /* per device: an end of an inventory link */
+	uint8_t *cut;         /* per flow: its trace stopped short of the target */
+	uint32_t *dist, *queue; /* per device: BFS scratch */
+	struct u64map dist_cache; /* (from << 32 | to) -> route length */
+	struct silent_cands sc; /* the silent flows' candidate links */
 };
 
 static int64_t builder_dev(struct builder *b, const char *name)
@@ -266,13 +293,14 @@ static void star_routes(const struct builder *b, uint32_t dev, uint32_t goal,
 
 #define SEQ_MAX MODEL_WALK_MAX
 
-/* Alternatives of a path with "*" gaps: the product of each gap's routes.
- * Returns the number added (0 when unresolvable or over MODEL_ALTS_MAX). */
-static int flow_star_alts(struct builder *b, uint32_t flow, const uint32_t *seq,
-			  uint32_t n)
+/* A flow's routes: the product of each "*" gap's routes over known links,
+ * as ncombo link lists in combos (lens[c] links each). Returns ncombo, 0
+ * when unresolvable or over MODEL_ALTS_MAX, -1 out of memory. */
+typedef uint32_t route_list[SEQ_MAX];
+
+static int flow_star_routes(struct builder *b, const uint32_t *seq, uint32_t n,
+			    route_list *combos, uint32_t *lens)
 {
-	uint32_t combos[MODEL_ALTS_MAX][SEQ_MAX];
-	uint32_t lens[MODEL_ALTS_MAX];
 	uint32_t ncombo = 1;
 
 	lens[0] = 0;
@@ -311,10 +339,68 @@ static int flow_star_alts(struct builder *b, uint32_t flow, const uint32_t *seq,
 		ncombo *= nr;
 		i = j;
 	}
-	for (uint32_t c = 0; c < ncombo; c++)
-		if (builder_alt_add(b, flow, combos[c], lens[c]) < 0)
-			return -1;
 	return (int)ncombo;
+}
+
+/* The shortest route length, in links, from dev to goal over known links
+ * with no host in between (ECMP routes are shortest routes); 0 when none
+ * is shorter than SEQ_MAX. Cached per pair. */
+static uint32_t builder_distance(struct builder *b, uint32_t dev, uint32_t goal)
+{
+	const struct model *m = b->m;
+	uint64_t key = (uint64_t)dev << 32 | goal;
+	uint32_t got = u64map_get(&b->dist_cache, key), head = 0, tail = 0, d = 0;
+
+	if (got != UINT32_MAX)
+		return got;
+	for (uint32_t i = 0; i < m->ndevs; i++)
+		b->dist[i] = UINT32_MAX;
+	b->dist[dev] = 0;
+	b->queue[tail++] = dev;
+	while (head < tail && !d) {
+		uint32_t x = b->queue[head++];
+
+		if (b->dist[x] + 1 >= SEQ_MAX)
+			break;
+		for (uint32_t i = b->succ_first[x]; i < b->succ_first[x + 1]; i++) {
+			uint32_t y = m->link_to[b->succ[i]];
+
+			if (b->dist[y] != UINT32_MAX)
+				continue;
+			b->dist[y] = b->dist[x] + 1;
+			if (y == goal) {
+				d = b->dist[y];
+				break;
+			}
+			if (m->dev_endpoint[y] && !m->dev_transit[y])
+				continue; /* hosts do not forward */
+			b->queue[tail++] = y;
+		}
+	}
+	*u64map_slot(&b->dist_cache, key) = d + 1;
+	if (++b->dist_cache.count * 2 > b->dist_cache.nslots && u64map_grow(&b->dist_cache) < 0)
+		return 0;
+	return d;
+}
+
+/* A flow's forward routes (see flow_star_routes) and its whole path's
+ * length in links. A trace that stopped short of the target (b->cut)
+ * gives only the routes beyond its last answered hop: the flow's probes
+ * crossed the links before it, so its loss lies beyond. */
+static int flow_fwd_routes(struct builder *b, const uint32_t *seq, uint32_t n, int cut,
+			   route_list *combos, uint32_t *lens, uint32_t *len)
+{
+	uint32_t d, gap[SEQ_MAX];
+
+	*len = n - 1;
+	if (!cut || !(d = builder_distance(b, seq[n - 2], seq[n - 1])))
+		return flow_star_routes(b, seq, n, combos, lens);
+	gap[0] = seq[n - 2];
+	for (uint32_t k = 1; k < d; k++)
+		gap[k] = DEV_NONE;
+	gap[d] = seq[n - 1];
+	*len = n - 2 + d;
+	return flow_star_routes(b, gap, d + 1, combos, lens);
 }
 
 /* The device a name stands for: the inventory's, else the name itself. */
@@ -369,6 +455,7 @@ static int builder_silent_count(struct builder *b, const struct obs_set *obs,
 	b->link_silent = calloc(m->nlinks + 1, sizeof(*b->link_silent));
 	if (!b->link_flows || !b->link_silent)
 		return -1;
+	b->nlinks_counted = m->nlinks;
 	for (size_t i = 0; i < m->nflows; i++) {
 		const struct obs_flow *of = obs_set_flow(obs, i);
 		uint32_t n;
@@ -390,61 +477,272 @@ static int builder_silent_count(struct builder *b, const struct obs_set *obs,
 	return 0;
 }
 
-/* How all-or-nothing a link is: the share of its known-path flows that
- * are silent (0 below two silent flows). */
-static double builder_silent_share(const struct builder *b, uint32_t l)
-{
-	return b->link_silent[l] >= 2 ? (double)b->link_silent[l] / (double)b->link_flows[l] : 0;
-}
-
-/* The highest silent share on the known links of a walk. */
-static double builder_silent_forward(const struct builder *b, const uint32_t *seq, uint32_t n)
-{
-	double top = 0;
-
-	for (uint32_t k = 0; k + 1 < n; k++) {
-		uint32_t l;
-
-		if (seq[k] == DEV_NONE || seq[k + 1] == DEV_NONE ||
-		    (l = u64map_get(&b->links, (uint64_t)seq[k] << 32 | seq[k + 1])) == UINT32_MAX)
-			continue;
-		top = fmax(top, builder_silent_share(b, l));
-	}
-	return top;
-}
-
-/* The reverse routes of a flow whose every probe went unanswered: its
- * replies took the reverse 5-tuple's own ECMP path, which no trace shows,
- * so every route of the forward path's length from target to prober (over
- * links seen elsewhere or in the inventory) is a candidate beside the
- * forward path; EM weighs them. They are added only when some reverse
- * route holds a link more all-or-nothing for its own flows than any link of
- * the forward path (a blackhole there ate the replies); otherwise the
- * forward path explains the flow. Appended after the flow's nfwd forward
- * alternatives; none when they would pass MODEL_ALTS_MAX (the flow then
- * stands on its forward path alone). Returns the number added, or -1. */
-static int flow_reply_alts(struct builder *b, uint32_t flow, const uint32_t *seq,
-			   uint32_t n, uint32_t nfwd)
-{
-	uint32_t routes[MODEL_ALTS_MAX * SEQ_MAX], cur[SEQ_MAX], nr = 0, depth = n - 1;
-	double fwd = builder_silent_forward(b, seq, n), rev = 0;
-
-	star_routes(b, seq[n - 1], seq[0], depth, cur, 0, routes, &nr, MODEL_ALTS_MAX);
-	if (!nr || nr + nfwd > MODEL_ALTS_MAX)
-		return 0;
-	for (size_t k = 0; k < (size_t)nr * depth; k++)
-		rev = fmax(rev, builder_silent_share(b, routes[k]));
-	if (rev <= fwd)
-		return 0;
-	for (uint32_t r = 0; r < nr; r++)
-		if (builder_alt_add(b, flow, routes + (size_t)r * depth, depth) < 0)
-			return -1;
-	return (int)nr;
-}
-
 int model_flow_silent(const struct model_flow *f)
 {
-	return f->sent >= MODEL_SILENT_MIN_SENT && f->lost == f->sent;
+	return f->sent >= MODEL_SILENT_MIN_SENT && f->lost * 10 >= f->sent * 9;
+}
+
+/* The chance that a flow dies with no blackhole on its routes (a host or
+ * responder going away): what a blackhole's explanation is weighed against. */
+#define SILENT_ALONE 1e-3
+
+/* Add link l with its forward and reverse shares to the open flow's
+ * candidates (the entries from first[nflows - 1] on). */
+static int silent_cand_add(struct silent_cands *sc, uint32_t l, double af, double ar)
+{
+	for (size_t e = sc->first[sc->nflows - 1]; e < sc->n; e++) {
+		if (sc->v[e].link != l)
+			continue;
+		sc->v[e].af += (float)af;
+		sc->v[e].ar += (float)ar;
+		return 0;
+	}
+	if (sc->n == sc->cap) {
+		size_t cap = sc->cap ? sc->cap * 2 : 1024;
+		struct silent_cand *v = realloc(sc->v, cap * sizeof(*v));
+
+		if (!v)
+			return -1;
+		sc->v = v;
+		sc->cap = cap;
+	}
+	sc->v[sc->n++] = (struct silent_cand){ l, (float)af, (float)ar };
+	return 0;
+}
+
+/* Open a silent flow's entry and add its forward routes' links and its
+ * replies' routes' links, each with the share of its routes crossing it. */
+static int silent_cands_flow(struct silent_cands *sc, uint32_t flow, const route_list *fwd,
+			     const uint32_t *flens, uint32_t nf, const uint32_t *rev,
+			     uint32_t nr, uint32_t rlen)
+{
+	if (sc->nflows == sc->capflows) {
+		size_t cap = sc->capflows ? sc->capflows * 2 : 256;
+		uint32_t *first = realloc(sc->first, cap * sizeof(*first)), *fl;
+		int32_t *by;
+		uint8_t *br;
+
+		if (!first)
+			return -1;
+		sc->first = first;
+		if (!(fl = realloc(sc->flow, cap * sizeof(*fl))))
+			return -1;
+		sc->flow = fl;
+		if (!(by = realloc(sc->by, cap * sizeof(*by))))
+			return -1;
+		sc->by = by;
+		if (!(br = realloc(sc->by_rev, cap)))
+			return -1;
+		sc->by_rev = br;
+		sc->capflows = cap;
+	}
+	sc->first[sc->nflows] = (uint32_t)sc->n;
+	sc->flow[sc->nflows] = flow;
+	sc->by[sc->nflows] = -1;
+	sc->by_rev[sc->nflows] = 0;
+	sc->nflows++;
+	for (uint32_t c = 0; c < nf; c++)
+		for (uint32_t k = 0; k < flens[c]; k++)
+			if (silent_cand_add(sc, fwd[c][k], 1.0 / nf, 0) < 0)
+				return -1;
+	for (uint32_t r = 0; r < nr; r++)
+		for (uint32_t k = 0; k < rlen; k++)
+			if (silent_cand_add(sc, rev[(size_t)r * rlen + k], 0, 1.0 / nr) < 0)
+				return -1;
+	return 0;
+}
+
+static uint32_t flow_reply_routes(const struct builder *b, uint32_t prober, uint32_t target,
+				  uint32_t len, uint32_t *routes);
+
+/* The replies of the flows that lived: per link, how many of them may have
+ * crossed it (each by the share of its reverse routes through it), so a
+ * link on many replies' routes is not taken for a blackhole for the few
+ * silent flows it could explain. Flows are grouped by prober and target
+ * (their replies' routes are the pair's); only when a flow is silent. */
+static int builder_reply_exposure(struct builder *b, const struct obs_set *obs,
+				  const uint32_t *name_dev)
+{
+	const struct model *m = b->m;
+	struct u64map pairs = { 0 };
+	uint32_t *cnt = NULL, *key_p = NULL, *key_t = NULL, *glen = NULL, ng = 0;
+	uint32_t seq[SEQ_MAX], routes[MODEL_ALTS_MAX * SEQ_MAX];
+	int rc = -1;
+
+	if (!b->sc.nflows)
+		return 0;
+	b->lived_rev = calloc(m->nlinks + 1, sizeof(*b->lived_rev));
+	cnt = malloc((m->nflows + 1) * sizeof(*cnt));
+	key_p = malloc((m->nflows + 1) * sizeof(*key_p));
+	key_t = malloc((m->nflows + 1) * sizeof(*key_t));
+	glen = malloc((m->nflows + 1) * sizeof(*glen));
+	if (!b->lived_rev || !cnt || !key_p || !key_t || !glen || u64map_init(&pairs, 1024) < 0)
+		goto out;
+	for (size_t i = 0; i < m->nflows; i++) {
+		const struct obs_flow *of = obs_set_flow(obs, i);
+		const struct model_flow *f = &m->flows[i];
+		uint32_t *slot, n;
+
+		if (!f->nalt || model_flow_silent(f) || of->nhops == OBS_PATH_UNKNOWN)
+			continue;
+		n = model_flow_walk(obs, of, name_dev, seq);
+		slot = u64map_slot(&pairs, (uint64_t)f->prober_dev << 32 | f->target_dev);
+		if (!*slot) {
+			*slot = ++ng;
+			cnt[ng - 1] = 0;
+			key_p[ng - 1] = f->prober_dev;
+			key_t[ng - 1] = f->target_dev;
+			glen[ng - 1] = n - 1;
+			if (++pairs.count * 2 > pairs.nslots && u64map_grow(&pairs) < 0)
+				goto out;
+		}
+		cnt[*slot - 1]++;
+	}
+	for (uint32_t g = 0; g < ng; g++) {
+		uint32_t nr = flow_reply_routes(b, key_p[g], key_t[g], glen[g], routes);
+
+		for (size_t k = 0; k < (size_t)nr * glen[g]; k++)
+			b->lived_rev[routes[k]] += (double)cnt[g] / nr;
+	}
+	rc = 0;
+out:
+	u64map_fini(&pairs);
+	free(cnt);
+	free(key_p);
+	free(key_t);
+	free(glen);
+	return rc;
+}
+
+/* What killed the silent flows: a flow none of whose probes was answered
+ * (or, the fault starting inside the window, none after its first few) died
+ * on its forward route or its replies died on their reverse route, the
+ * reverse 5-tuple's own ECMP path, which no trace shows: both are its
+ * candidates. Each link is a hypothesis "a blackhole here kills a share q of
+ * the flows crossing it", and the links are chosen greedily by likelihood
+ * ratio against the flows dying alone (SILENT_ALONE): the silent flows it
+ * explains, each weighted by the share of its routes that cross the link,
+ * against the flows that cross it forward and lived. One blackhole that
+ * explains both the flows it killed and those whose replies it ate beats
+ * the forward links of the latter, whatever their own shares of silent
+ * flows. A flow explained through its replies is fit on them
+ * (model_build), its forward path is not charged. */
+static int silent_choose(struct builder *b)
+{
+	struct silent_cands *sc = &b->sc;
+	const struct model *m = b->m;
+	double *k = malloc((m->nlinks + 1) * sizeof(*k));
+	double *suma = malloc((m->nlinks + 1) * sizeof(*suma));
+	int rc = -1;
+
+	if (!k || !suma)
+		goto out;
+	for (size_t iter = 0; iter < sc->nflows; iter++) {
+		double best_v = 0;
+		int64_t best = -1;
+
+		memset(k, 0, m->nlinks * sizeof(*k));
+		memset(suma, 0, m->nlinks * sizeof(*suma));
+		for (size_t j = 0; j < sc->nflows; j++) {
+			size_t end = j + 1 < sc->nflows ? sc->first[j + 1] : sc->n;
+
+			if (sc->by[j] >= 0)
+				continue;
+			for (size_t e = sc->first[j]; e < end; e++) {
+				const struct silent_cand *c = &sc->v[e];
+				double a = fmin(1, c->af + c->ar - c->af * c->ar);
+
+				k[c->link]++;
+				suma[c->link] += log(a / SILENT_ALONE);
+			}
+		}
+		for (uint32_t l = 0; l < m->nlinks; l++) {
+			double lived, q, v;
+
+			if (k[l] < 2)
+				continue;
+			lived = l < b->nlinks_counted ? b->link_flows[l] - b->link_silent[l] : 0;
+			/* a flow that lived with its reply crossing l w.p. phi adds
+			 * about phi log(1 - q): exact at phi 0 and 1 */
+			lived += b->lived_rev ? b->lived_rev[l] : 0;
+			q = k[l] / (k[l] + lived);
+			v = k[l] * log(q) + (lived > 0 ? lived * log1p(-q) : 0) + suma[l];
+			if (v > best_v) {
+				best_v = v;
+				best = l;
+			}
+		}
+		if (best < 0)
+			break;
+		for (size_t j = 0; j < sc->nflows; j++) {
+			size_t end = j + 1 < sc->nflows ? sc->first[j + 1] : sc->n;
+
+			if (sc->by[j] >= 0)
+				continue;
+			for (size_t e = sc->first[j]; e < end; e++) {
+				if (sc->v[e].link != (uint32_t)best)
+					continue;
+				sc->by[j] = (int32_t)best;
+				sc->by_rev[j] = sc->v[e].af == 0;
+				break;
+			}
+		}
+	}
+	rc = 0;
+out:
+	free(k);
+	free(suma);
+	return rc;
+}
+
+/* The reverse routes of a flow whose whole path is len links long: every
+ * route of that length from target to prober over known links. Returns
+ * their number (0 when none or over MODEL_ALTS_MAX). */
+static uint32_t flow_reply_routes(const struct builder *b, uint32_t prober, uint32_t target,
+				  uint32_t len, uint32_t *routes)
+{
+	uint32_t cur[SEQ_MAX], nr = 0;
+
+	star_routes(b, target, prober, len, cur, 0, routes, &nr, MODEL_ALTS_MAX);
+	return nr > MODEL_ALTS_MAX ? 0 : nr;
+}
+
+/* The one path a flow explained through its replies is fit on: the links
+ * common to every reverse route through the link that explains it (what
+ * the reply crossed for certain, given that link). */
+static int flow_reply_alt_add(struct builder *b, uint32_t flow, uint32_t by, const uint32_t *routes,
+			      uint32_t nr, uint32_t len)
+{
+	uint32_t common[SEQ_MAX], nc = 0;
+	int first = 1;
+
+	for (uint32_t r = 0; r < nr; r++) {
+		const uint32_t *rt = routes + (size_t)r * len;
+		uint32_t k, keep = 0;
+
+		for (k = 0; k < len && rt[k] != by; k++)
+			;
+		if (k == len)
+			continue;
+		if (first) {
+			memcpy(common, rt, len * sizeof(*rt));
+			nc = len;
+			first = 0;
+			continue;
+		}
+		for (uint32_t i = 0; i < nc; i++) {
+			for (k = 0; k < len && rt[k] != common[i]; k++)
+				;
+			if (k < len)
+				common[keep++] = common[i];
+		}
+		nc = keep;
+	}
+	if (!nc) {
+		common[0] = by;
+		nc = 1;
+	}
+	return builder_alt_add(b, flow, common, nc);
 }
 
 void model_free(struct model *m)
@@ -467,6 +765,80 @@ const char *model_dev_name(const struct model *m, uint32_t dev)
 	return strtab_str(m->devs, dev);
 }
 
+static void builder_fini(struct builder *b)
+{
+	free(b->succ_first);
+	free(b->succ);
+	free(b->link_flows);
+	free(b->link_silent);
+	free(b->inv_dev);
+	free(b->cut);
+	free(b->dist);
+	free(b->queue);
+	free(b->sc.v);
+	free(b->sc.first);
+	free(b->sc.flow);
+	free(b->sc.by);
+	free(b->sc.by_rev);
+	free(b->lived_rev);
+	u64map_fini(&b->links);
+	u64map_fini(&b->dist_cache);
+}
+
+/* A trace that stopped short of its target: its last answered hop and the
+ * target are both in the inventory's link graph but not linked there (the
+ * tracer drops the silent hops after the last answer). Without inventory
+ * links every path is taken as whole. */
+static int builder_walk_cut(const struct builder *b, const uint32_t *seq, uint32_t n)
+{
+	uint32_t l;
+
+	if (!b->ninv_links || n < 3 || seq[n - 2] == DEV_NONE || !b->inv_dev[seq[n - 2]] ||
+	    !b->inv_dev[seq[n - 1]])
+		return 0;
+	l = u64map_get(&b->links, (uint64_t)seq[n - 2] << 32 | seq[n - 1]);
+	return l == UINT32_MAX || l >= b->ninv_links;
+}
+
+/* Pass 3: the silent flows' paths, once silent_choose said what killed
+ * each: its replies' routes through that link, else its forward routes. */
+static int builder_silent_alts(struct builder *b, const struct obs_set *obs,
+			       const uint32_t *name_dev)
+{
+	struct model *m = b->m;
+
+	for (size_t j = 0; j < b->sc.nflows; j++) {
+		uint32_t i = b->sc.flow[j], seq[SEQ_MAX], lens[MODEL_ALTS_MAX], len, n;
+		uint32_t routes[MODEL_ALTS_MAX * SEQ_MAX];
+		route_list combos[MODEL_ALTS_MAX];
+		struct model_flow *f = &m->flows[i];
+		int got;
+
+		n = model_flow_walk(obs, obs_set_flow(obs, i), name_dev, seq);
+		got = flow_fwd_routes(b, seq, n, b->cut[i], combos, lens, &len);
+		if (got < 0)
+			return -1;
+		f->alt_first = (uint32_t)m->nalts;
+		if (b->sc.by_rev[j]) {
+			uint32_t nr = flow_reply_routes(b, seq[0], seq[n - 1], len, routes);
+
+			if (flow_reply_alt_add(b, i, (uint32_t)b->sc.by[j], routes, nr, len) < 0)
+				return -1;
+			got = 1;
+			m->flows_silent_reverse++;
+		} else {
+			for (int c = 0; c < got; c++)
+				if (builder_alt_add(b, i, combos[c], lens[c]) < 0)
+					return -1;
+		}
+		m->flows_silent++;
+		f->nalt = (uint32_t)got;
+		for (int c = 0; c < got; c++)
+			m->alts[f->alt_first + c].weight = 1.0 / got;
+	}
+	return 0;
+}
+
 struct model *model_build(const struct obs_set *obs, const struct inventory *inv,
 			  char *err, size_t errlen)
 {
@@ -481,7 +853,9 @@ struct model *model_build(const struct obs_set *obs, const struct inventory *inv
 	b.m = m;
 	name_dev = malloc((nnames + 1) * sizeof(*name_dev));
 	m->flows = calloc(nflows + 1, sizeof(*m->flows));
-	if (!name_dev || !m->flows || u64map_init(&b.links, 4096) < 0)
+	b.cut = calloc(nflows + 1, 1);
+	if (!name_dev || !m->flows || !b.cut || u64map_init(&b.links, 4096) < 0 ||
+	    u64map_init(&b.dist_cache, 64) < 0)
 		goto nomem;
 	m->nflows = nflows;
 	for (uint32_t i = 0; i < nnames; i++) {
@@ -502,6 +876,11 @@ struct model *model_build(const struct obs_set *obs, const struct inventory *inv
 		    builder_link(&b, (uint32_t)dy, (uint32_t)dx) < 0)
 			goto nomem;
 	}
+	b.ninv_links = m->nlinks;
+	if (!(b.inv_dev = calloc(m->ndevs + 1, 1)))
+		goto nomem;
+	for (uint32_t l = 0; l < b.ninv_links; l++)
+		b.inv_dev[m->link_from[l]] = b.inv_dev[m->link_to[l]] = 1;
 	/* Pass 1: fully known paths give the links and the adjacency. */
 	for (size_t i = 0; i < nflows; i++) {
 		const struct obs_flow *of = obs_set_flow(obs, i);
@@ -522,27 +901,33 @@ struct model *model_build(const struct obs_set *obs, const struct inventory *inv
 			else
 				m->dev_transit[seq[k]] = 1;
 		}
-		if (star)
-			continue;
 		if (n < 2)
 			continue; /* prober and target are one device: left unplaced */
-		for (uint32_t k = 0; k + 1 < n; k++) {
+		/* a cut trace's last answered hop is no neighbour of the target */
+		b.cut[i] = (uint8_t)builder_walk_cut(&b, seq, n);
+		if (star)
+			continue;
+		for (uint32_t k = 0; k + 1 + b.cut[i] < n; k++) {
 			int64_t l = builder_link(&b, seq[k], seq[k + 1]);
 
 			if (l < 0)
 				goto nomem;
 			links[k] = (uint32_t)l;
 		}
-		if (model_flow_silent(f))
+		if (model_flow_silent(f) || b.cut[i])
 			continue; /* its links are known; its paths come in pass 2 */
 		f->alt_first = (uint32_t)m->nalts;
 		f->nalt = 1;
 		if (builder_alt_add(&b, (uint32_t)i, links, n - 1) < 0)
 			goto nomem;
 	}
-	if (builder_adjacency(&b) < 0 || builder_silent_count(&b, obs, name_dev) < 0)
+	b.dist = malloc((m->ndevs + 1) * sizeof(*b.dist));
+	b.queue = malloc((m->ndevs + 1) * sizeof(*b.queue));
+	if (!b.dist || !b.queue || builder_adjacency(&b) < 0 ||
+	    builder_silent_count(&b, obs, name_dev) < 0)
 		goto nomem;
-	/* Pass 2: "*" gaps and "-" paths become weighted alternatives. */
+	/* Pass 2: "*" gaps, cut traces and "-" paths become weighted
+	 * alternatives; silent flows wait for silent_choose. */
 	for (size_t i = 0; i < nflows; i++) {
 		const struct obs_flow *of = obs_set_flow(obs, i);
 		struct model_flow *f = &m->flows[i];
@@ -560,8 +945,9 @@ struct model *model_build(const struct obs_set *obs, const struct inventory *inv
 			m->flows_unknown++;
 			got = 0;
 		} else {
-			uint32_t n = model_flow_walk(obs, of, name_dev, seq);
-
+			uint32_t n = model_flow_walk(obs, of, name_dev, seq), len, nr = 0;
+			uint32_t lens[MODEL_ALTS_MAX], routes[MODEL_ALTS_MAX * SEQ_MAX];
+			route_list combos[MODEL_ALTS_MAX];
 			int star = 0;
 
 			if (n < 2) {
@@ -571,42 +957,39 @@ struct model *model_build(const struct obs_set *obs, const struct inventory *inv
 			for (uint32_t k = 1; k + 1 < n; k++)
 				star |= seq[k] == DEV_NONE;
 			m->flows_star += star;
-			got = flow_star_alts(&b, (uint32_t)i, seq, n);
+			m->flows_cut += b.cut[i];
+			got = flow_fwd_routes(&b, seq, n, b.cut[i], combos, lens, &len);
+			if (got < 0)
+				goto nomem;
 			if (got > 0 && star)
 				m->flows_star_resolved++;
 			if (got > 0 && model_flow_silent(f)) {
-				int rev = flow_reply_alts(&b, (uint32_t)i, seq, n, (uint32_t)got);
-
-				if (rev < 0)
+				nr = flow_reply_routes(&b, seq[0], seq[n - 1], len, routes);
+				if (silent_cands_flow(&b.sc, (uint32_t)i, combos, lens, (uint32_t)got,
+						      routes, nr, len) < 0)
 					goto nomem;
-				m->flows_silent++;
-				m->flows_silent_reverse += rev > 0;
-				got += rev;
+				continue;
 			}
+			for (int c = 0; c < got; c++)
+				if (builder_alt_add(&b, (uint32_t)i, combos[c], lens[c]) < 0)
+					goto nomem;
 		}
-		if (got < 0)
-			goto nomem;
 		f->nalt = (uint32_t)got;
 		if (!got)
 			m->flows_unplaced++;
 		for (int k = 0; k < got; k++)
 			m->alts[f->alt_first + k].weight = 1.0 / got;
 	}
+	if (builder_reply_exposure(&b, obs, name_dev) < 0 || silent_choose(&b) < 0 ||
+	    builder_silent_alts(&b, obs, name_dev) < 0)
+		goto nomem;
 	free(name_dev);
-	free(b.succ_first);
-	free(b.succ);
-	free(b.link_flows);
-	free(b.link_silent);
-	u64map_fini(&b.links);
+	builder_fini(&b);
 	return m;
 nomem:
 	snprintf(err, errlen, "out of memory building the model");
 	free(name_dev);
-	free(b.succ_first);
-	free(b.succ);
-	free(b.link_flows);
-	free(b.link_silent);
-	u64map_fini(&b.links);
+	builder_fini(&b);
 	model_free(m);
 	errno = ENOMEM;
 	return NULL;

@@ -13,7 +13,7 @@ struct inventory;
 struct strtab;
 
 #define MODEL_ALTS_MAX 32 /* more candidate paths than this: flow is unplaced */
-#define MODEL_SILENT_MIN_SENT 5 /* a flow this probed with no answer is silent */
+#define MODEL_SILENT_MIN_SENT 5 /* a flow this probed, 90% unanswered, is silent */
 #define MODEL_DEV_NONE UINT32_MAX /* a "*" hop in a walk */
 #define MODEL_WALK_MAX (64 + 2)   /* OBS_HOPS_MAX hops, prober and target */
 
@@ -47,6 +47,7 @@ struct model {
 	/* how partial paths were used */
 	size_t flows_star, flows_star_resolved, flows_unknown;
 	size_t flows_unplaced;
+	size_t flows_cut; /* traces that stopped short of the target */
 	/* silent flows (every probe unanswered), and those given reverse routes */
 	size_t flows_silent, flows_silent_reverse;
 };
@@ -55,10 +56,14 @@ struct model {
  * know become devices of their own); consecutive devices give directed links;
  * inventory link lines add links in both directions. "*" runs are filled with
  * every route of that length through links seen on other flows (or the
- * inventory), weighted later by EM; a silent flow (model_flow_silent) also
- * gets its reverse routes, as its replies may have died there. A "-" flow is counted but left unplaced:
- * with the rest of its path free it bounds no link (see model.c). Returns
- * NULL with a reason in err. */
+ * inventory), weighted later by EM. A trace that stopped short of its target
+ * (its last answered hop is no inventory neighbour of the target) puts the
+ * flow on the routes beyond that hop only: its probes crossed the links
+ * before it. A silent flow (model_flow_silent) is put on what most likely
+ * killed it: its forward routes, or the links its replies crossed for
+ * certain given a blackhole that explains it (see silent_choose in model.c).
+ * A "-" flow is counted but left unplaced: with the rest of its path free it
+ * bounds no link (see model.c). Returns NULL with a reason in err. */
 struct model *model_build(const struct obs_set *obs, const struct inventory *inv,
 			  char *err, size_t errlen);
 void model_free(struct model *m);
@@ -86,9 +91,11 @@ uint32_t model_flow_links(const struct obs_set *obs, const struct obs_flow *f,
 int model_name_devs(const struct obs_set *obs, const struct inventory *inv,
 		    struct strtab *devs, uint32_t *name_dev);
 
-/* A silent flow: probed at least MODEL_SILENT_MIN_SENT times and never
- * answered. Its loss is forward or on its replies' reverse path: the model
- * gives it the reverse routes as candidate paths beside the forward one. */
+/* A silent flow: probed at least MODEL_SILENT_MIN_SENT times and at least
+ * 90% unanswered (none answered, or none after the first few: the prober
+ * books a flow's probes after its last reply as forward loss, having no
+ * count to split them). Its loss is forward or on its replies' reverse
+ * path; model_build picks the one a blackhole explains (see model.c). */
 int model_flow_silent(const struct model_flow *f);
 
 /* Device name of an id (valid while the model lives). */
