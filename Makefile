@@ -69,6 +69,11 @@ $(BUILD)/%.o: %.c
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
+# Schemas embedded with .incbin: -MMD does not see them.
+$(BUILD)/store/store_ch.o: schemas/clickhouse.sql schemas/clickhouse_history.sql
+$(BUILD)/store/store_sqlite.o: schemas/store.sql
+$(BUILD)/store/store_history_sqlite.o: schemas/history.sql
+
 $(COMMON_LIB): $(call obj,$(COMMON_SRC))
 	@mkdir -p $(dir $@)
 	$(Q)rm -f $@ && ar rcs $@ $^

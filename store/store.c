@@ -231,6 +231,48 @@ void store_path_text_build(const struct wire_path *p, char *hops,
 	}
 }
 
+void store_obs_row_fill(struct store_obs_row *row, const char *prober_name,
+			const char *src, const char *target, const uint64_t *n,
+			const char *path)
+{
+	*row = (struct store_obs_row){
+		.prober_name = prober_name,
+		.prober = src,
+		.target = target,
+		.proto = n[0] == WIRE_PROTO_TCP ? "tcp" : "udp",
+		.sport = (unsigned)n[1],
+		.dport = (unsigned)n[2],
+		.sent = n[3],
+		.lost = n[4],
+		.received = n[5],
+		.lost_rev = n[6],
+		.down_intervals = n[7],
+		.path = path ? path : "-",
+	};
+}
+
+/* Floor to the UTC hour, for negative times too. */
+static int64_t store_hour_floor_ms(int64_t t)
+{
+	int64_t h = t / 3600000 * 3600000;
+
+	return h > t ? h - 3600000 : h;
+}
+
+void store_hour_span(int64_t since_ms, int64_t until_ms, int64_t *first_hour_ms,
+		     int64_t *end_hour_ms)
+{
+	int64_t first = store_hour_floor_ms(since_ms), end;
+
+	if (first < since_ms)
+		first += 3600000;
+	end = store_hour_floor_ms(until_ms);
+	if (end < first)
+		end = first; /* no whole hour inside: all raw */
+	*first_hour_ms = first;
+	*end_hour_ms = end;
+}
+
 int store_inventory_put(struct store *s, const char *text, size_t len,
 			const char *source, int64_t now_ms, int *changed)
 {

@@ -184,6 +184,19 @@ void store_path_text_build(const struct wire_path *p, char *hops,
 			   size_t hops_len, char *replies, char *probes,
 			   size_t counts_len);
 
+/* For backends: fill row from a query's columns in the order every
+ * observations query selects them: prober name, source, target, then n[] =
+ * proto, sport, dport, sent, lost, received, lost_rev, down_intervals, then
+ * the path (NULL: none known). */
+void store_obs_row_fill(struct store_obs_row *row, const char *prober_name,
+			const char *src, const char *target, const uint64_t *n,
+			const char *path);
+
+/* For backends: the whole UTC hours [*first_hour_ms, *end_hour_ms) inside
+ * [since_ms, until_ms) (empty, first = end, when there is none). */
+void store_hour_span(int64_t since_ms, int64_t until_ms, int64_t *first_hour_ms,
+		     int64_t *end_hour_ms);
+
 /* Store the inventory text (already validated by the caller) loaded from
  * source, replacing the one before; *changed = 0 when it was the same.
  * Returns 0, or -1 (store_error says why). */

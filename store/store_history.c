@@ -1,127 +1,44 @@
-/* Suspect history in the collector's SQLite file (store/store_history.h):
- * rounds, episodes and points, schema and migrations from schemas/history.sql
- * embedded at build time; WAL and a busy timeout so it shares the file. */
-#include "store_history.h"
+/* Suspect history front (store/store_history.h): picks the backend the store
+ * URL names (SQLite file or ClickHouse database), keeps the last error, and
+ * holds the prober-health walk both backends feed their rows to. */
+#include "store_history_impl.h"
 #include "store.h"
-#include "store_migrate.h"
 
-#include <inttypes.h>
-#include <sqlite3.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-__asm__(".section .rodata\n"
-	".global history_schema_sql\n"
-	".type history_schema_sql, @object\n"
-	"history_schema_sql:\n"
-	".incbin \"schemas/history.sql\"\n"
-	".byte 0\n"
-	".previous\n");
-extern const char history_schema_sql[];
-
-/* The collector may hold the write lock for a group commit; wait it out. */
-#define HISTORY_BUSY_TIMEOUT_MS 10000
-#define HISTORY_MIGRATIONS_MAX 64
-/* A prober unseen for this long before the window is not listed as down. */
-#define HISTORY_PROBER_RECENT_MS (7LL * 24 * 3600 * 1000)
-
-enum history_stmt {
-	HS_ROUND_LAST,
-	HS_ROUND_INSERT,
-	HS_EPISODE_FIND,
-	HS_EPISODE_UPDATE,
-	HS_EPISODE_INSERT,
-	HS_POINT_INSERT,
-	HS_EPISODES_AGE,
-	HS_EPISODES_CLOSE,
-	HS_EPISODES_QUERY,
-	HS_POINTS_ALL,
-	HS_POINTS_DEVICE,
-	HS_ROUNDS_COUNT,
-	HS_EXPIRE_POINTS,
-	HS_EXPIRE_ROUNDS,
-	HS_EXPIRE_EPISODES,
-	HS_COUNT
-};
-
-static const char *const history_stmt_sql[HS_COUNT] = {
-	[HS_ROUND_LAST] = "SELECT max(at_ms) FROM history_rounds",
-	[HS_ROUND_INSERT] =
-		"INSERT INTO history_rounds (at_ms, nsuspects) VALUES (?1, ?2)",
-	[HS_EPISODE_FIND] =
-		"SELECT id, last_seen_ms FROM history_episodes WHERE kind = ?1 "
-		"AND from_dev = ?2 AND to_dev = ?3 AND closed_ms = 0",
-	[HS_EPISODE_UPDATE] =
-		"UPDATE history_episodes SET last_seen_ms = ?2, "
-		"loss_ratio_max = max(loss_ratio_max, ?3), loss_ratio_last = ?3, "
-		"confidence_last = ?4, rounds = rounds + ?5, absent_rounds = 0 "
-		"WHERE id = ?1",
-	[HS_EPISODE_INSERT] =
-		"INSERT INTO history_episodes (kind, from_dev, to_dev, opened_ms, "
-		"last_seen_ms, loss_ratio_max, loss_ratio_last, confidence_last, "
-		"rounds) VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?5, ?6, 1)",
-	[HS_POINT_INSERT] =
-		"INSERT INTO history_points (round_id, episode_id, at_ms, kind, "
-		"from_dev, to_dev, loss_ratio, loss_lo, loss_hi, confidence, flows, "
-		"lossy_flows, probers) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
-		"?10, ?11, ?12, ?13)",
-	[HS_EPISODES_AGE] =
-		"UPDATE history_episodes SET absent_rounds = absent_rounds + 1 "
-		"WHERE closed_ms = 0 AND last_seen_ms < ?1",
-	[HS_EPISODES_CLOSE] =
-		"UPDATE history_episodes SET closed_ms = ?1 "
-		"WHERE closed_ms = 0 AND absent_rounds >= ?2",
-	[HS_EPISODES_QUERY] =
-		"SELECT id, kind, from_dev, to_dev, opened_ms, last_seen_ms, "
-		"closed_ms, loss_ratio_max, loss_ratio_last, confidence_last, rounds "
-		"FROM history_episodes WHERE opened_ms < ?2 "
-		"AND (closed_ms = 0 OR closed_ms >= ?1) ORDER BY opened_ms, id",
-	[HS_POINTS_ALL] =
-		"SELECT at_ms, kind, from_dev, to_dev, loss_ratio, loss_lo, loss_hi, "
-		"confidence, flows, lossy_flows, probers FROM history_points "
-		"WHERE at_ms >= ?1 AND at_ms < ?2 ORDER BY at_ms, rowid",
-	[HS_POINTS_DEVICE] =
-		"SELECT at_ms, kind, from_dev, to_dev, loss_ratio, loss_lo, loss_hi, "
-		"confidence, flows, lossy_flows, probers FROM history_points "
-		"WHERE from_dev = ?3 AND at_ms >= ?1 AND at_ms < ?2 "
-		"UNION ALL "
-		"SELECT at_ms, kind, from_dev, to_dev, loss_ratio, loss_lo, loss_hi, "
-		"confidence, flows, lossy_flows, probers FROM history_points "
-		"WHERE to_dev = ?3 AND from_dev <> ?3 AND at_ms >= ?1 AND at_ms < ?2 "
-		"ORDER BY 1",
-	[HS_ROUNDS_COUNT] = "SELECT count(*) FROM history_rounds "
-			    "WHERE at_ms >= ?1 AND at_ms < ?2",
-	[HS_EXPIRE_POINTS] = "DELETE FROM history_points WHERE at_ms < ?1",
-	[HS_EXPIRE_ROUNDS] = "DELETE FROM history_rounds WHERE at_ms < ?1",
-	/* an old episode keeps its points' episode ids valid: points go first */
-	[HS_EXPIRE_EPISODES] = "DELETE FROM history_episodes WHERE closed_ms <> 0 "
-			       "AND closed_ms < ?1 AND id NOT IN "
-			       "(SELECT episode_id FROM history_points)",
-};
-
 struct history {
-	sqlite3 *db;
-	int in_memory; /* the store is not a SQLite file: history lives here only */
-	sqlite3_stmt *st[HS_COUNT];
+	const struct history_ops *ops;
+	void *h;
 	char err[512];
 };
 
-static int history_fail(struct history *h, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-/* Record the reason (with SQLite's message) in h->err; returns -1. */
-static int history_fail(struct history *h, const char *fmt, ...)
+struct history *history_open(const char *url, char *err, size_t errlen)
 {
-	char what[256];
-	va_list ap;
+	struct history *h = calloc(1, sizeof(*h));
+	const char *backend, *location;
 
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	snprintf(h->err, sizeof(h->err), "%s: %s", what, sqlite3_errmsg(h->db));
-	return -1;
+	if (!h) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	store_url_split(url, &backend, &location);
+	h->ops = strcmp(backend, "clickhouse") ? &history_sqlite_ops
+					       : &history_clickhouse_ops;
+	if (!(h->h = h->ops->open(location, err, errlen))) {
+		free(h);
+		return NULL;
+	}
+	return h;
+}
+
+void history_close(struct history *h)
+{
+	if (!h)
+		return;
+	h->ops->close(h->h);
+	free(h);
 }
 
 const char *history_error(const struct history *h)
@@ -129,430 +46,127 @@ const char *history_error(const struct history *h)
 	return h ? h->err : "no history";
 }
 
-struct history *history_open(const char *path, char *err, size_t errlen)
-{
-	struct history *h = calloc(1, sizeof(*h));
-	char *msg = NULL;
-	const char *file;
-
-	if (!h) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	/* Suspect history is kept in SQLite: beside a ClickHouse store it
-	 * lives in this process's memory only (a watch's episodes still age
-	 * right; queries find no past rounds). */
-	if (!store_url_is_file(path, &file)) {
-		file = ":memory:";
-		h->in_memory = 1;
-	}
-	path = file;
-	if (sqlite3_open_v2(path, &h->db,
-			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-				    SQLITE_OPEN_NOMUTEX,
-			    NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", path,
-			 h->db ? sqlite3_errmsg(h->db) : "cannot open");
-		goto err;
-	}
-	sqlite3_busy_timeout(h->db, HISTORY_BUSY_TIMEOUT_MS);
-	/* WAL like the store, so history readers never block the collector's
-	 * ingest; NORMAL sync: a lost last round is redone by the next one. */
-	if (sqlite3_exec(h->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
-			 NULL, NULL, &msg) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: setting WAL: %s", path,
-			 msg ? msg : sqlite3_errmsg(h->db));
-		sqlite3_free(msg);
-		goto err;
-	}
-	if (store_sqlite_migrate(h->db, history_schema_sql,
-				 "history_schema_version", path, "history", err,
-				 errlen) < 0)
-		goto err;
-	for (int i = 0; i < HS_COUNT; i++)
-		if (sqlite3_prepare_v3(h->db, history_stmt_sql[i], -1,
-				       SQLITE_PREPARE_PERSISTENT, &h->st[i],
-				       NULL) != SQLITE_OK) {
-			snprintf(err, errlen, "%s: preparing history statement %d: %s",
-				 path, i, sqlite3_errmsg(h->db));
-			goto err;
-		}
-	return h;
-err:
-	history_close(h);
-	return NULL;
-}
-
-void history_close(struct history *h)
-{
-	if (!h)
-		return;
-	for (int i = 0; i < HS_COUNT; i++)
-		sqlite3_finalize(h->st[i]);
-	sqlite3_close(h->db);
-	free(h);
-}
-
-/* Reset and clear a statement for its next use. */
-static sqlite3_stmt *history_stmt(struct history *h, enum history_stmt i)
-{
-	sqlite3_reset(h->st[i]);
-	sqlite3_clear_bindings(h->st[i]);
-	return h->st[i];
-}
-
-static void bind_text(sqlite3_stmt *st, int i, const char *s)
-{
-	sqlite3_bind_text(st, i, s ? s : "", -1, SQLITE_STATIC);
-}
-
-/* Run a statement that returns no rows. */
-static int history_exec_step(struct history *h, sqlite3_stmt *st,
-			     const char *what)
-{
-	int rc = sqlite3_step(st);
-
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return history_fail(h, "%s", what);
-	return 0;
-}
-
-/* The open episode of s (inserting one if none), its id in *id. */
-static int history_episode_touch(struct history *h, int64_t at_ms,
-				 const struct history_suspect *s, int64_t *id)
-{
-	sqlite3_stmt *st = history_stmt(h, HS_EPISODE_FIND);
-	int rc;
-
-	bind_text(st, 1, s->kind);
-	bind_text(st, 2, s->from);
-	bind_text(st, 3, s->to);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		int64_t last_ms = sqlite3_column_int64(st, 1);
-
-		*id = sqlite3_column_int64(st, 0);
-		sqlite3_reset(st);
-		st = history_stmt(h, HS_EPISODE_UPDATE);
-		sqlite3_bind_int64(st, 1, *id);
-		sqlite3_bind_int64(st, 2, at_ms);
-		sqlite3_bind_double(st, 3, s->loss_ratio);
-		sqlite3_bind_double(st, 4, s->confidence);
-		/* the same suspect twice in one round counts one round */
-		sqlite3_bind_int(st, 5, last_ms < at_ms ? 1 : 0);
-		return history_exec_step(h, st, "updating episode");
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return history_fail(h, "finding episode");
-	st = history_stmt(h, HS_EPISODE_INSERT);
-	bind_text(st, 1, s->kind);
-	bind_text(st, 2, s->from);
-	bind_text(st, 3, s->to);
-	sqlite3_bind_int64(st, 4, at_ms);
-	sqlite3_bind_double(st, 5, s->loss_ratio);
-	sqlite3_bind_double(st, 6, s->confidence);
-	if (history_exec_step(h, st, "opening episode") < 0)
-		return -1;
-	*id = sqlite3_last_insert_rowid(h->db);
-	return 0;
-}
-
-static int history_point_insert(struct history *h, int64_t round_id,
-				int64_t episode_id, int64_t at_ms,
-				const struct history_suspect *s)
-{
-	sqlite3_stmt *st = history_stmt(h, HS_POINT_INSERT);
-
-	sqlite3_bind_int64(st, 1, round_id);
-	sqlite3_bind_int64(st, 2, episode_id);
-	sqlite3_bind_int64(st, 3, at_ms);
-	bind_text(st, 4, s->kind);
-	bind_text(st, 5, s->from);
-	bind_text(st, 6, s->to);
-	sqlite3_bind_double(st, 7, s->loss_ratio);
-	sqlite3_bind_double(st, 8, s->loss_lo);
-	sqlite3_bind_double(st, 9, s->loss_hi);
-	sqlite3_bind_double(st, 10, s->confidence);
-	sqlite3_bind_int64(st, 11, (sqlite3_int64)s->flows);
-	sqlite3_bind_int64(st, 12, (sqlite3_int64)s->lossy_flows);
-	sqlite3_bind_int64(st, 13, s->probers);
-	return history_exec_step(h, st, "inserting point");
-}
-
 int history_round_record(struct history *h, int64_t at_ms,
 			 const struct history_suspect *v, size_t n,
 			 unsigned close_after_rounds)
 {
-	sqlite3_stmt *st;
-	int64_t round_id, last_ms = INT64_MIN;
-	int rc;
-
-	if (sqlite3_exec(h->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-		return history_fail(h, "beginning round");
-	st = history_stmt(h, HS_ROUND_LAST);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-		last_ms = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW) {
-		history_fail(h, "reading last round");
-		goto err;
-	}
-	/* Episodes are aged by round order: an older round (a clock stepped
-	 * back) would close or reopen them wrongly. */
-	if (at_ms < last_ms) {
-		snprintf(h->err, sizeof(h->err),
-			 "round at %" PRId64 " ms is older than the last recorded "
-			 "round at %" PRId64 " ms",
-			 at_ms, last_ms);
-		goto err;
-	}
-	st = history_stmt(h, HS_ROUND_INSERT);
-	sqlite3_bind_int64(st, 1, at_ms);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)n);
-	if (history_exec_step(h, st, "inserting round") < 0)
-		goto err;
-	round_id = sqlite3_last_insert_rowid(h->db);
-	for (size_t i = 0; i < n; i++) {
-		int64_t episode_id = 0;
-
+	for (size_t i = 0; i < n; i++)
 		if (!v[i].kind || !v[i].from || !v[i].from[0]) {
 			snprintf(h->err, sizeof(h->err),
 				 "suspect %zu of the round has no kind or name", i);
-			goto err;
+			return -1;
 		}
-		if (history_episode_touch(h, at_ms, &v[i], &episode_id) < 0 ||
-		    history_point_insert(h, round_id, episode_id, at_ms, &v[i]) < 0)
-			goto err;
-	}
-	st = history_stmt(h, HS_EPISODES_AGE);
-	sqlite3_bind_int64(st, 1, at_ms);
-	if (history_exec_step(h, st, "aging episodes") < 0)
-		goto err;
-	st = history_stmt(h, HS_EPISODES_CLOSE);
-	sqlite3_bind_int64(st, 1, at_ms);
-	sqlite3_bind_int64(st, 2, close_after_rounds ? close_after_rounds : 1);
-	if (history_exec_step(h, st, "closing episodes") < 0)
-		goto err;
-	if (sqlite3_exec(h->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		history_fail(h, "committing round");
-		goto err;
-	}
-	return 0;
-err:
-	if (!sqlite3_get_autocommit(h->db))
-		sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
-	return -1;
-}
-
-static const char *col_text(sqlite3_stmt *st, int i)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-
-	return t ? (const char *)t : "";
+	return h->ops->round_record(h->h, at_ms, v, n,
+				    close_after_rounds ? close_after_rounds : 1,
+				    h->err, sizeof(h->err));
 }
 
 int history_episodes_query(struct history *h, int64_t since_ms,
 			   int64_t until_ms, history_episode_cb cb, void *arg)
 {
-	sqlite3_stmt *st = history_stmt(h, HS_EPISODES_QUERY);
-	int rc;
-
-	sqlite3_bind_int64(st, 1, since_ms);
-	sqlite3_bind_int64(st, 2, until_ms);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct history_episode e = {
-			.id = sqlite3_column_int64(st, 0),
-			.kind = col_text(st, 1),
-			.from = col_text(st, 2),
-			.to = col_text(st, 3),
-			.opened_ms = sqlite3_column_int64(st, 4),
-			.last_seen_ms = sqlite3_column_int64(st, 5),
-			.closed_ms = sqlite3_column_int64(st, 6),
-			.loss_ratio_max = sqlite3_column_double(st, 7),
-			.loss_ratio_last = sqlite3_column_double(st, 8),
-			.confidence_last = sqlite3_column_double(st, 9),
-			.rounds = (uint64_t)sqlite3_column_int64(st, 10),
-		};
-		int r = cb(&e, arg);
-
-		if (r) {
-			sqlite3_reset(st);
-			return r;
-		}
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return history_fail(h, "querying episodes");
-	return 0;
+	return h->ops->episodes_query(h->h, since_ms, until_ms, cb, arg, h->err,
+				      sizeof(h->err));
 }
 
 int history_points_query(struct history *h, const char *device,
 			 int64_t since_ms, int64_t until_ms,
 			 history_point_cb cb, void *arg)
 {
-	sqlite3_stmt *st = history_stmt(h, device ? HS_POINTS_DEVICE : HS_POINTS_ALL);
-	int rc;
-
-	sqlite3_bind_int64(st, 1, since_ms);
-	sqlite3_bind_int64(st, 2, until_ms);
-	if (device)
-		bind_text(st, 3, device);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct history_suspect s = {
-			.kind = col_text(st, 1),
-			.from = col_text(st, 2),
-			.to = col_text(st, 3),
-			.loss_ratio = sqlite3_column_double(st, 4),
-			.loss_lo = sqlite3_column_double(st, 5),
-			.loss_hi = sqlite3_column_double(st, 6),
-			.confidence = sqlite3_column_double(st, 7),
-			.flows = (uint64_t)sqlite3_column_int64(st, 8),
-			.lossy_flows = (uint64_t)sqlite3_column_int64(st, 9),
-			.probers = (uint32_t)sqlite3_column_int64(st, 10),
-		};
-		int r = cb(sqlite3_column_int64(st, 0), &s, arg);
-
-		if (r) {
-			sqlite3_reset(st);
-			return r;
-		}
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return history_fail(h, "querying points");
-	return 0;
-}
-
-int history_expire(struct history *h, int64_t before_ms, uint64_t *deleted)
-{
-	static const enum history_stmt order[] = { HS_EXPIRE_POINTS, HS_EXPIRE_ROUNDS,
-						   HS_EXPIRE_EPISODES };
-	uint64_t n = 0;
-
-	if (sqlite3_exec(h->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-		return history_fail(h, "beginning expiry");
-	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-		sqlite3_stmt *st = history_stmt(h, order[i]);
-
-		sqlite3_bind_int64(st, 1, before_ms);
-		if (history_exec_step(h, st, "expiring history") < 0)
-			goto err;
-		n += (uint64_t)sqlite3_changes(h->db);
-	}
-	if (sqlite3_exec(h->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		history_fail(h, "committing expiry");
-		goto err;
-	}
-	if (deleted)
-		*deleted = n;
-	return 0;
-err:
-	if (!sqlite3_get_autocommit(h->db))
-		sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
-	return -1;
-}
-
-int history_rounds_count(struct history *h, int64_t since_ms, int64_t until_ms,
-			 uint64_t *n)
-{
-	sqlite3_stmt *st = history_stmt(h, HS_ROUNDS_COUNT);
-	int rc;
-
-	sqlite3_bind_int64(st, 1, since_ms);
-	sqlite3_bind_int64(st, 2, until_ms);
-	rc = sqlite3_step(st);
-	*n = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW)
-		return history_fail(h, "counting rounds");
-	return 0;
-}
-
-/* Emit the prober in p (if any) after closing its last gap at until_ms. */
-static int prober_flush(struct history_prober_health *p, int64_t cover_ms,
-			int64_t until_ms, history_prober_cb cb, void *arg)
-{
-	if (!p->name)
-		return 0;
-	if (until_ms - cover_ms > p->gap_max_ms)
-		p->gap_max_ms = until_ms - cover_ms;
-	return cb(p, arg);
+	return h->ops->points_query(h->h, device, since_ms, until_ms, cb, arg,
+				    h->err, sizeof(h->err));
 }
 
 int history_prober_health_query(struct history *h, int64_t since_ms,
 				int64_t until_ms, history_prober_cb cb,
 				void *arg)
 {
-	if (h->in_memory)
-		return 0; /* no store tables beside an in-memory history */
-	/* Left join: a prober with no batch in the window is the one that was
-	 * down all along, and must still be listed. Prepared per call, since
-	 * the store's tables may be absent in a history-only file. */
-	static const char sql[] =
-		"SELECT p.name, b.start_ms, b.end_ms, "
-		"coalesce(hl.if_rx_errors + hl.if_tx_errors, 0), "
-		"coalesce(hl.if_rx_dropped + hl.if_tx_dropped, 0), "
-		"coalesce(hl.spool_dropped, 0), coalesce(hl.links_down, 0), p.first_seen_ms "
-		"FROM probers p LEFT JOIN batches b ON b.prober_id = p.id "
-		"AND b.end_ms > ?1 AND b.start_ms < ?2 "
-		"LEFT JOIN health hl ON hl.batch_id = b.id "
-		"WHERE p.last_seen_ms >= ?3 ORDER BY p.name, b.start_ms";
-	struct history_prober_health cur = { 0 };
-	char name[256] = "";
-	int64_t cover_ms = since_ms;
-	sqlite3_stmt *st;
-	int rc, r = 0;
+	return h->ops->prober_health_query(h->h, since_ms, until_ms, cb, arg,
+					   h->err, sizeof(h->err));
+}
 
-	if (sqlite3_prepare_v2(h->db, sql, -1, &st, NULL) != SQLITE_OK)
-		return history_fail(h, "querying prober health (is this a collector database?)");
-	sqlite3_bind_int64(st, 1, since_ms);
-	sqlite3_bind_int64(st, 2, until_ms);
-	sqlite3_bind_int64(st, 3, since_ms - HISTORY_PROBER_RECENT_MS);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *n = col_text(st, 0);
+int history_expire(struct history *h, int64_t before_ms, uint64_t *deleted)
+{
+	uint64_t n = 0;
+	int rc = h->ops->expire(h->h, before_ms, &n, h->err, sizeof(h->err));
 
-		if (!cur.name || strcmp(n, name)) {
-			if ((r = prober_flush(&cur, cover_ms, until_ms, cb, arg)))
-				break;
-			memset(&cur, 0, sizeof(cur));
-			snprintf(name, sizeof(name), "%s", n);
-			cur.name = name;
-			cover_ms = since_ms;
-		}
-		if (sqlite3_column_type(st, 1) == SQLITE_NULL)
-			continue; /* no batch in the window */
-		int64_t start_ms = sqlite3_column_int64(st, 1);
-		int64_t end_ms = sqlite3_column_int64(st, 2);
+	if (deleted)
+		*deleted = n;
+	return rc;
+}
 
-		/* a prober that started inside the window was not silent
-		 * before its first batch: it did not exist yet */
-		if (!cur.batches && sqlite3_column_int64(st, 7) > since_ms)
-			cover_ms = start_ms;
-		if (!cur.batches)
-			cur.first_ms = start_ms;
-		cur.batches++;
-		if (end_ms > cur.last_ms)
-			cur.last_ms = end_ms;
-		if (start_ms - cover_ms > cur.gap_max_ms)
-			cur.gap_max_ms = start_ms - cover_ms;
-		if (end_ms > cover_ms)
-			cover_ms = end_ms;
-		cur.if_errors += (uint64_t)sqlite3_column_int64(st, 3);
-		cur.if_dropped += (uint64_t)sqlite3_column_int64(st, 4);
-		cur.spool_dropped += (uint64_t)sqlite3_column_int64(st, 5);
-		if ((uint32_t)sqlite3_column_int64(st, 6) > cur.links_down_max)
-			cur.links_down_max = (uint32_t)sqlite3_column_int64(st, 6);
+int history_rounds_count(struct history *h, int64_t since_ms, int64_t until_ms,
+			 uint64_t *n)
+{
+	*n = 0;
+	return h->ops->rounds_count(h->h, since_ms, until_ms, n, h->err,
+				    sizeof(h->err));
+}
+
+/* ---- the prober-health walk ---- */
+
+void history_prober_walk_init(struct history_prober_walk *w, int64_t since_ms,
+			      int64_t until_ms, history_prober_cb cb, void *arg)
+{
+	memset(w, 0, sizeof(*w));
+	w->since_ms = since_ms;
+	w->until_ms = until_ms;
+	w->cb = cb;
+	w->arg = arg;
+	w->cover_ms = since_ms;
+}
+
+/* Emit the prober in hand (if any) after closing its last gap at until. */
+static int history_prober_flush(struct history_prober_walk *w)
+{
+	struct history_prober_health *p = &w->cur;
+
+	if (!p->name)
+		return 0;
+	if (w->until_ms - w->cover_ms > p->gap_max_ms)
+		p->gap_max_ms = w->until_ms - w->cover_ms;
+	return w->cb(p, w->arg);
+}
+
+int history_prober_walk_row(struct history_prober_walk *w, const char *name,
+			    int64_t first_seen_ms, int has_batch,
+			    int64_t start_ms, int64_t end_ms, uint64_t if_errors,
+			    uint64_t if_dropped, uint64_t spool_dropped,
+			    uint32_t links_down)
+{
+	struct history_prober_health *p = &w->cur;
+
+	if (!p->name || strcmp(name, w->name)) {
+		if ((w->rc = history_prober_flush(w)))
+			return w->rc;
+		memset(p, 0, sizeof(*p));
+		snprintf(w->name, sizeof(w->name), "%s", name);
+		p->name = w->name;
+		w->cover_ms = w->since_ms;
 	}
-	if (!r && rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		history_fail(h, "querying prober health");
-		sqlite3_finalize(st);
-		return -1;
-	}
-	if (!r)
-		r = prober_flush(&cur, cover_ms, until_ms, cb, arg);
-	sqlite3_finalize(st);
-	return r;
+	if (!has_batch)
+		return 0; /* no batch in the window */
+	/* a prober that started inside the window was not silent before its
+	 * first batch: it did not exist yet */
+	if (!p->batches && first_seen_ms > w->since_ms)
+		w->cover_ms = start_ms;
+	if (!p->batches)
+		p->first_ms = start_ms;
+	p->batches++;
+	if (end_ms > p->last_ms)
+		p->last_ms = end_ms;
+	if (start_ms - w->cover_ms > p->gap_max_ms)
+		p->gap_max_ms = start_ms - w->cover_ms;
+	if (end_ms > w->cover_ms)
+		w->cover_ms = end_ms;
+	p->if_errors += if_errors;
+	p->if_dropped += if_dropped;
+	p->spool_dropped += spool_dropped;
+	if (links_down > p->links_down_max)
+		p->links_down_max = links_down;
+	return 0;
+}
+
+int history_prober_walk_end(struct history_prober_walk *w)
+{
+	return w->rc ? w->rc : history_prober_flush(w);
 }

@@ -1,8 +1,11 @@
 /* SQL for the collector's metrics: per-prober batches, spool drops and probe
- * counts over a recent window, read on a read-only connection (WAL lets it
- * read while ingest writes). */
+ * counts over a recent window, read on a read-only SQLite connection (WAL
+ * lets it read while ingest writes) or on its own ClickHouse connection. */
 #include "store_metrics.h"
 #include "store.h"
+#include "store_ch.h"
+
+#include <inttypes.h>
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -13,7 +16,23 @@
 struct store_metrics {
 	sqlite3 *db;
 	sqlite3_stmt *probers;
+	struct ch_conn *ch; /* a ClickHouse store instead */
 };
+
+/* The same figures from ClickHouse: each table summed per prober over the
+ * window, joined on the prober (one JOIN per SELECT in 18.16); resends
+ * counted once (FINAL). */
+static const char store_metrics_ch_sql[] =
+	"SELECT prober, last_seen, nb, sd, ld, s, lf, lr FROM ("
+	"SELECT prober, last_seen, nb, sd, ld FROM ("
+	"SELECT prober, max(stored_ms) AS last_seen, countIf(end_ms >= %" PRId64 ") AS nb "
+	"FROM {batches} FINAL GROUP BY prober) ANY LEFT JOIN ("
+	"SELECT prober, sum(spool_dropped) AS sd, sum(links_down) AS ld "
+	"FROM {health} FINAL WHERE end_ms >= %" PRId64 " GROUP BY prober) USING (prober)) "
+	"ANY LEFT JOIN ("
+	"SELECT prober, sum(sent) AS s, sum(lost_fwd) AS lf, sum(lost_rev) AS lr "
+	"FROM {results} FINAL WHERE end_ms >= %" PRId64 " AND target_down = 0 "
+	"GROUP BY prober) USING (prober) ORDER BY prober FORMAT TabSeparated";
 
 /* Correlated subqueries walk batches_by_end for the window only, so a scrape
  * costs the window's rows, not the whole history. */
@@ -39,14 +58,16 @@ struct store_metrics *store_metrics_open(const char *path, char *err,
 					 size_t errlen)
 {
 	struct store_metrics *m;
+	int file = store_url_is_file(path, &path);
 
-	if (!store_url_is_file(path, &path)) {
-		snprintf(err, errlen, "%s: prober figures are read from SQLite stores only",
-			 path);
-		return NULL;
-	}
 	if (!(m = calloc(1, sizeof(*m)))) {
 		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (!file) {
+		if ((m->ch = ch_conn_open(path, err, errlen)))
+			return m;
+		free(m);
 		return NULL;
 	}
 	if (sqlite3_open_v2(path, &m->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
@@ -73,7 +94,42 @@ void store_metrics_close(struct store_metrics *m)
 		return;
 	sqlite3_finalize(m->probers);
 	sqlite3_close(m->db);
+	ch_conn_close(m->ch);
 	free(m);
+}
+
+struct store_metrics_ch_ctx {
+	store_prober_figures_cb cb;
+	void *arg;
+};
+
+static int store_metrics_ch_row(char **f, void *arg)
+{
+	struct store_metrics_ch_ctx *x = arg;
+	struct store_prober_figures fig = {
+		.prober = f[0],
+		.last_seen_ms = strtoll(f[1], NULL, 10),
+		.batches = strtoull(f[2], NULL, 10),
+		.spool_dropped = strtoull(f[3], NULL, 10),
+		.links_down = strtoull(f[4], NULL, 10),
+		.probes_sent = strtoull(f[5], NULL, 10),
+		.probes_lost_fwd = strtoull(f[6], NULL, 10),
+		.probes_lost_rev = strtoull(f[7], NULL, 10),
+	};
+
+	return x->cb(&fig, x->arg);
+}
+
+static int store_metrics_ch_query(struct store_metrics *m, int64_t since_ms,
+				  store_prober_figures_cb cb, void *arg,
+				  char *err, size_t errlen)
+{
+	struct store_metrics_ch_ctx x = { cb, arg };
+	char sql[sizeof(store_metrics_ch_sql) + 64];
+
+	snprintf(sql, sizeof(sql), store_metrics_ch_sql, since_ms, since_ms,
+		 since_ms);
+	return ch_rows_each(m->ch, sql, 8, store_metrics_ch_row, &x, err, errlen);
 }
 
 int store_metrics_probers_query(struct store_metrics *m, int64_t since_ms,
@@ -83,6 +139,8 @@ int store_metrics_probers_query(struct store_metrics *m, int64_t since_ms,
 	sqlite3_stmt *st = m->probers;
 	int rc, cbrc = 0;
 
+	if (m->ch)
+		return store_metrics_ch_query(m, since_ms, cb, arg, err, errlen);
 	sqlite3_reset(st);
 	sqlite3_bind_int64(st, 1, since_ms);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

@@ -22,7 +22,8 @@ struct store_prober_figures {
 typedef int (*store_prober_figures_cb)(const struct store_prober_figures *f,
 				       void *arg);
 
-/* Open path read-only (it must exist). NULL with the reason in err. */
+/* Open the store URL path: a SQLite file read-only (it must exist), or a
+ * ClickHouse database on its own connection. NULL with the reason in err. */
 struct store_metrics *store_metrics_open(const char *path, char *err,
 					 size_t errlen);
 void store_metrics_close(struct store_metrics *m);

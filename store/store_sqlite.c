@@ -929,23 +929,15 @@ static int obs_rows_run(struct store_sqlite *ss, sqlite3_stmt *st,
 	int rc, cbrc = 0;
 
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_obs_row row = { 0 };
-		int proto = sqlite3_column_int(st, 3);
+		struct store_obs_row row;
+		uint64_t n[8];
 
-		row.prober_name = col_text(st, 0);
-		row.prober = col_text(st, 1);
-		row.target = col_text(st, 2);
-		row.proto = proto == WIRE_PROTO_TCP ? "tcp" : "udp";
-		row.sport = (unsigned)sqlite3_column_int(st, 4);
-		row.dport = (unsigned)sqlite3_column_int(st, 5);
-		row.sent = (uint64_t)sqlite3_column_int64(st, 6);
-		row.lost = (uint64_t)sqlite3_column_int64(st, 7);
-		row.received = (uint64_t)sqlite3_column_int64(st, 8);
-		row.lost_rev = (uint64_t)sqlite3_column_int64(st, 9);
-		row.down_intervals = (uint64_t)sqlite3_column_int64(st, 10);
-		row.path = sqlite3_column_type(st, 11) == SQLITE_NULL
-				   ? "-"
-				   : col_text(st, 11);
+		for (int i = 0; i < 8; i++)
+			n[i] = (uint64_t)sqlite3_column_int64(st, 3 + i);
+		store_obs_row_fill(&row, col_text(st, 0), col_text(st, 1),
+				   col_text(st, 2), n,
+				   sqlite3_column_type(st, 11) == SQLITE_NULL
+					   ? NULL : col_text(st, 11));
 		cbrc = cb(&row, arg);
 		if (cbrc)
 			break;
@@ -974,31 +966,19 @@ static int sqlite_observations_query(void *h, int64_t since_ms,
 	return obs_rows_run(ss, st, cb, arg, err, errlen);
 }
 
-/* Floor to the UTC hour, for negative times too. */
-static int64_t hour_floor_ms(int64_t t)
-{
-	int64_t h = t / 3600000 * 3600000;
-
-	return h > t ? h - 3600000 : h;
-}
-
 static int sqlite_observations_hourly_query(void *h, int64_t since_ms,
 					    int64_t until_ms, store_obs_cb cb,
 					    void *arg, char *err, size_t errlen)
 {
 	struct store_sqlite *ss = h;
 	sqlite3_stmt *st = ss->st[ST_OBS_HOURLY_QUERY];
-	int64_t first_hour = hour_floor_ms(since_ms), end_hour;
+	int64_t first_hour, end_hour;
 
 	if (ss->in_group) {
 		snprintf(err, errlen, "query inside an open group");
 		return -1;
 	}
-	if (first_hour < since_ms)
-		first_hour += 3600000;
-	end_hour = hour_floor_ms(until_ms);
-	if (end_hour < first_hour)
-		end_hour = first_hour; /* no whole hour inside: all raw */
+	store_hour_span(since_ms, until_ms, &first_hour, &end_hour);
 	sqlite3_bind_int64(st, 1, since_ms);
 	sqlite3_bind_int64(st, 2, until_ms);
 	sqlite3_bind_int64(st, 3, first_hour);
