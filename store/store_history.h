@@ -1,6 +1,7 @@
-/* Suspect history in the collector's SQLite file: what each localization
- * round found, and each suspect's episode (opened, last seen, closed). Part of
- * the store module (the only SQL); schema in schemas/history.sql. */
+/* Suspect history beside the store (its SQLite file or ClickHouse database):
+ * what each localization round found, and each suspect's episode (opened,
+ * last seen, closed). Part of the store module (the only SQL); schemas in
+ * schemas/history.sql and schemas/clickhouse_history.sql. */
 #ifndef FM_STORE_HISTORY_H
 #define FM_STORE_HISTORY_H
 
@@ -28,8 +29,8 @@ struct history_episode {
 	uint64_t rounds; /* rounds it was seen in */
 };
 
-/* Open the history tables in the database file at path (created and migrated
- * as needed, beside the store's tables). NULL with the reason in err. */
+/* Open the history tables of the store URL path (created and migrated as
+ * needed, beside the store's tables). NULL with the reason in err. */
 struct history *history_open(const char *path, char *err, size_t errlen);
 void history_close(struct history *h);
 const char *history_error(const struct history *h);
