@@ -5,6 +5,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "opts.h"
+#include "outfile.h"
 #include "plan_targets.h"
 #include "server.h"
 #include "store.h"
@@ -149,20 +150,16 @@ static void collector_keys_reload(const char *path, struct keyring **keys)
 	log_msg(LOG_INFO, "keys %s reloaded", path);
 }
 
-static int port_file_write(const char *path, int port)
+static int port_file_write_cb(FILE *f, void *arg, char *err, size_t errlen)
 {
-	char tmp[4096];
-	FILE *f;
+	(void)err, (void)errlen; /* a failed write: errno says why */
+	return fprintf(f, "%d\n", *(const int *)arg) < 0 ? -1 : 0;
+}
 
-	/* written whole then renamed, so a reader never sees a partial port */
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (!f)
-		return -1;
-	fprintf(f, "%d\n", port);
-	if (fclose(f) != 0)
-		return -1;
-	return rename(tmp, path);
+/* Written whole, so a reader never sees a partial port. */
+static int port_file_write(const char *path, int port, char *err, size_t errlen)
+{
+	return outfile_write(path, 0, port_file_write_cb, &port, err, errlen);
 }
 
 int main(int argc, char **argv)
@@ -264,8 +261,9 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (cfg.port_file && port_file_write(cfg.port_file, server_port(collector_server)) < 0)
-		log_msg(LOG_WARN, "cannot write port file %s", cfg.port_file);
+	if (cfg.port_file &&
+	    port_file_write(cfg.port_file, server_port(collector_server), err, sizeof(err)) < 0)
+		log_msg(LOG_WARN, "cannot write port file %s: %s", cfg.port_file, err);
 	log_msg(LOG_INFO, "listening on %s (port %d), database %s, auth %s", cfg.listen,
 		server_port(collector_server), cfg.db, keys ? "required" : "off");
 	code = 0;

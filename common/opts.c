@@ -293,3 +293,9 @@ int opts_cmd_refuse(const struct opts_cmd *c, const char *fmt, ...)
 	fputc('\n', stderr);
 	return 2;
 }
+
+int opts_cmd_fail(const struct opts_cmd *c, const char *err)
+{
+	fprintf(stderr, "%s: %s\n", c->prog, err);
+	return 1;
+}

@@ -85,4 +85,8 @@ int opts_cmd_usage_fail(const struct opts_cmd *c);
 int opts_cmd_refuse(const struct opts_cmd *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* Print "PROG: ERR" to stderr, for a command that could not do its job.
+ * Returns 1, the exit code for it. */
+int opts_cmd_fail(const struct opts_cmd *c, const char *err);
+
 #endif

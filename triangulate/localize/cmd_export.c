@@ -4,6 +4,7 @@
 #include "cmd.h"
 #include "observations.h"
 #include "opts.h"
+#include "outfile.h"
 #include "clock.h"
 
 #include <errno.h>
@@ -29,10 +30,13 @@ static const struct opt_spec export_opts[] = {
 	  0, 0, "-", "FILE", "where to write the observations file" },
 };
 
-/* Write every flow of the set as an observations line. */
-static int export_obs_write(FILE *out, const struct obs_set *obs)
+/* Write every flow of the set (arg) as an observations line. */
+static int export_obs_write(FILE *out, void *arg, char *err, size_t errlen)
 {
+	const struct obs_set *obs = arg;
 	const char *hops[OBS_HOPS_MAX];
+
+	(void)err, (void)errlen; /* a failed write: errno says why */
 
 	if (obs_header_write(out) < 0)
 		return -1;
@@ -70,10 +74,9 @@ int cmd_export(int argc, char **argv)
 {
 	struct export_cfg cfg = { 0 };
 	struct obs_set *obs = NULL;
-	char err[4608], tmp[4096];
-	FILE *out = NULL;
+	char err[4608];
 	int64_t now_ms;
-	int to_stdout, rc;
+	int rc;
 
 	if (opts_cmd_parse(&export_cmd, &cfg, argc, argv, &rc) < 0)
 		return rc;
@@ -84,46 +87,15 @@ int cmd_export(int argc, char **argv)
 	now_ms = clock_real_ms();
 	if (!(obs = obs_set_new())) {
 		snprintf(err, sizeof(err), "out of memory");
-		goto fail;
-	}
-	if (db_source_load(cfg.db, now_ms - cfg.since_ms, now_ms - cfg.until_ms,
-			   obs, err, sizeof(err)) < 0)
-		goto fail;
-	to_stdout = !strcmp(cfg.observations, "-");
-	/* A reader never sees half a file: write beside it, then rename. */
-	snprintf(tmp, sizeof(tmp), "%s.tmp", cfg.observations);
-	out = to_stdout ? stdout : fopen(tmp, "w");
-	if (!out) {
-		snprintf(err, sizeof(err), "%s: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	if (export_obs_write(out, obs) < 0 || fflush(out) != 0) {
-		snprintf(err, sizeof(err), "%s: write failed: %s",
-			 to_stdout ? "stdout" : tmp, strerror(errno));
-		goto fail;
-	}
-	if (!to_stdout) {
-		if (fclose(out) != 0) {
-			out = NULL;
-			snprintf(err, sizeof(err), "%s: %s", tmp, strerror(errno));
-			goto fail;
-		}
-		out = NULL;
-		if (rename(tmp, cfg.observations) < 0) {
-			snprintf(err, sizeof(err), "%s: %s", cfg.observations, strerror(errno));
-			goto fail;
-		}
-	}
-	fprintf(stderr, "triangulate export: %zu flows written to %s\n",
-		obs_set_flow_count(obs), to_stdout ? "stdout" : cfg.observations);
-	obs_set_free(obs);
-	return 0;
-fail:
-	fprintf(stderr, "triangulate export: %s\n", err);
-	if (out && out != stdout) {
-		fclose(out);
-		remove(tmp);
+	} else if (db_source_load(cfg.db, now_ms - cfg.since_ms, now_ms - cfg.until_ms, obs, err,
+				  sizeof(err)) >= 0 &&
+		   outfile_write(cfg.observations, 0, export_obs_write, obs, err, sizeof(err)) == 0) {
+		fprintf(stderr, "triangulate export: %zu flows written to %s\n",
+			obs_set_flow_count(obs),
+			strcmp(cfg.observations, "-") ? cfg.observations : "stdout");
+		obs_set_free(obs);
+		return 0;
 	}
 	obs_set_free(obs);
-	return 1;
+	return opts_cmd_fail(&export_cmd, err);
 }

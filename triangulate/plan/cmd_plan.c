@@ -4,12 +4,11 @@
 #include "cmd.h"
 #include "inventory.h"
 #include "opts.h"
+#include "outfile.h"
 #include "plan.h"
 
-#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
-#include <string.h>
 
 struct plan_cmd_cfg {
 	struct plan_cfg plan;
@@ -39,13 +38,27 @@ static const struct opts_cmd plan_cmd =
 	OPTS_CMD("triangulate plan", "triangulate plan --inventory FILE [--out FILE]",
 		 "Choose probe targets so every link is seen by several probers.", plan_opts);
 
+/* What plan_write needs, handed through outfile_write. */
+struct plan_cmd_write {
+	const struct inventory *inv;
+	const struct plan_cfg *plan;
+	struct plan_stats *st;
+};
+
+static int plan_cmd_write_cb(FILE *f, void *arg, char *err, size_t errlen)
+{
+	const struct plan_cmd_write *pw = arg;
+
+	return plan_write(pw->inv, pw->plan, f, pw->st, err, errlen);
+}
+
 int cmd_plan(int argc, char **argv)
 {
 	struct plan_cmd_cfg cfg = { 0 };
-	struct inventory *inv = NULL;
+	struct inventory *inv;
 	struct plan_stats st;
-	FILE *out = stdout;
-	char err[512];
+	struct plan_cmd_write pw;
+	char err[4608];
 	int rc;
 
 	if (opts_cmd_parse(&plan_cmd, &cfg, argc, argv, &rc) < 0)
@@ -53,29 +66,16 @@ int cmd_plan(int argc, char **argv)
 	if (!cfg.inventory)
 		return opts_cmd_refuse(&plan_cmd, "--inventory is required");
 	if (!(inv = inventory_file_open(cfg.inventory, err, sizeof(err))))
-		goto fail;
-	if (strcmp(cfg.out, "-") && !(out = fopen(cfg.out, "w"))) {
-		snprintf(err, sizeof(err), "%s: %s", cfg.out, strerror(errno));
-		goto fail;
-	}
-	if (plan_write(inv, &cfg.plan, out, &st, err, sizeof(err)) < 0)
-		goto fail;
-	if (out != stdout && fclose(out)) {
-		out = stdout;
-		snprintf(err, sizeof(err), "%s: %s", cfg.out, strerror(errno));
-		goto fail;
-	}
+		return opts_cmd_fail(&plan_cmd, err);
+	pw = (struct plan_cmd_write){ inv, &cfg.plan, &st };
+	rc = outfile_write(cfg.out, 0, plan_cmd_write_cb, &pw, err, sizeof(err));
+	inventory_free(inv);
+	if (rc < 0)
+		return opts_cmd_fail(&plan_cmd, err);
 	fprintf(stderr,
 		"triangulate plan: %zu hosts, %zu directed links; %zu pairs, %zu flows "
 		"(a full mesh has %zu pairs); %zu links under %lld probers\n",
 		st.hosts, st.links, st.pairs, st.flows, st.hosts * (st.hosts - 1),
 		st.links_short, cfg.plan.probers_per_link);
-	inventory_free(inv);
 	return 0;
-fail:
-	fprintf(stderr, "triangulate plan: %s\n", err);
-	if (out && out != stdout)
-		fclose(out);
-	inventory_free(inv);
-	return 1;
 }

@@ -9,6 +9,7 @@
 #include "inventory_source.h"
 #include "model.h"
 #include "opts.h"
+#include "outfile.h"
 #include "store.h"
 #include "store_history.h"
 #include "clock.h"
@@ -421,33 +422,30 @@ out:
 	free(o2);
 }
 
-/* Write one writer's file via a temporary and rename, so a reader (or a
- * browser) never sees half a report. */
+/* One writer's file and the report it writes, through outfile_write. */
+struct report_file {
+	const struct freport_ops *ops;
+	const struct freport *r;
+};
+
+static int report_file_write_cb(FILE *f, void *arg, char *err, size_t errlen)
+{
+	const struct report_file *rf = arg;
+
+	(void)err, (void)errlen; /* a failed write: errno says why */
+	return rf->ops->write(f, rf->r);
+}
+
+/* Write one writer's file whole (a reader, or a browser, never sees half
+ * a report), synced: the nightly run may be the last before a reboot. */
 static int report_file_write(const char *dir, const struct freport_ops *ops,
 			     const struct freport *r, char *err, size_t errlen)
 {
-	char path[512], tmp[520];
-	FILE *f;
+	struct report_file rf = { ops, r };
+	char path[512];
 
 	snprintf(path, sizeof(path), "%s/%s", dir, ops->file);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if (!(f = fopen(tmp, "w"))) {
-		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-		return -1;
-	}
-	if (ops->write(f, r) < 0 || fflush(f) || fsync(fileno(f))) {
-		snprintf(err, errlen, "%s: writing %s failed: %s", tmp, ops->name,
-			 strerror(errno));
-		fclose(f);
-		unlink(tmp);
-		return -1;
-	}
-	if (fclose(f) || rename(tmp, path)) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
+	return outfile_write(path, 1, report_file_write_cb, &rf, err, errlen);
 }
 
 /* mkdir -p: nightly-report's parent directory may not exist yet. */
