@@ -3,6 +3,7 @@
 #include "infer.h"
 #include "infer_int.h"
 #include "model.h"
+#include "strtab.h"
 
 #include <errno.h>
 #include <math.h>
@@ -770,16 +771,109 @@ static int grouping_hosts_test(struct grouping *g)
 	return 0;
 }
 
+/* Upper tail P(X >= k) of a Poisson(mean) count. */
+static double poisson_tail(double k, double mean)
+{
+	double sum = 0, lm = log(mean);
+
+	if (k <= mean || mean <= 0)
+		return k <= 0 || mean > 0 ? 1 : 0;
+	/* the terms fall from k on (k > mean): sum until negligible */
+	for (double i = ceil(k); i < k + 10000; i++) {
+		double t = exp(-mean + i * lm - lgamma(i + 1));
+
+		sum += t;
+		if (t < sum * 1e-12)
+			break;
+	}
+	return fmin(1, sum);
+}
+
+/* Does the stronger device suspect w (group index) explain group n's loss?
+ * n is held back when it neighbours w and its flows that avoid w lose no
+ * more than the background predicts (not significantly at the corrected
+ * level, or by less than INFER_EFFECT_MIN times it): the fit may leave
+ * some of a device's loss on the switches next to it (the ToRs under a
+ * lossy aggregation switch), which then pass the device test on flows
+ * they share with it. */
+static int group_explained_by(const struct grouping *g, uint32_t n_dev, uint32_t w_dev)
+{
+	const struct model *m = g->m;
+	const struct fit *f = g->f;
+	double lost = 0, mean = 0;
+	int adjacent = 0;
+
+	for (uint32_t l = 0; l < m->nlinks && !adjacent; l++)
+		adjacent = (m->link_from[l] == n_dev && m->link_to[l] == w_dev) ||
+			   (m->link_from[l] == w_dev && m->link_to[l] == n_dev);
+	if (!adjacent)
+		return 0;
+	for (size_t a = 0; a < m->nalts; a++) {
+		const struct model_alt *al = &m->alts[a];
+		const struct model_flow *fl = &m->flows[al->flow];
+		const uint32_t *ls = m->alt_links + al->link_first;
+		int on_n = 0, on_w = 0;
+		double bg = 0;
+
+		if (f->w[a] < 0.5)
+			continue;
+		for (uint32_t k = 0; k < al->nlinks; k++) {
+			uint32_t x = m->link_from[ls[k]], y = m->link_to[ls[k]];
+
+			on_n |= x == n_dev || y == n_dev;
+			on_w |= x == w_dev || y == w_dev;
+			bg += f->u_bg[ls[k]];
+		}
+		if (!on_n || on_w)
+			continue;
+		lost += (double)fl->lost;
+		mean += (double)fl->sent * -expm1(-bg);
+	}
+	return lost < INFER_EFFECT_MIN * mean ||
+	       poisson_tail(lost, mean) >= g->cfg->alpha / g->ntests;
+}
+
+/* Hold back the device and host suspects a stronger neighbouring device
+ * explains (see group_explained_by), strongest first, so a held-back one
+ * explains nothing. u: each group's fitted loss. */
+static void grouping_groups_explained(struct grouping *g, const double *u)
+{
+	const struct model *m = g->m;
+	size_t n = g->groups.n;
+
+	for (size_t i = 0; i < n; i++) {
+		struct suspect *s = &g->groups.v[i];
+		int64_t d = strtab_find(m->devs, s->from, strlen(s->from));
+
+		if (s->kind == SUSPECT_DROPPED || d < 0)
+			continue;
+		for (size_t j = 0; j < n; j++) {
+			const struct suspect *w = &g->groups.v[j];
+			int64_t wd = strtab_find(m->devs, w->from, strlen(w->from));
+
+			if (j == i || w->kind != SUSPECT_DEVICE || wd < 0 ||
+			    u[j] < u[i] || (u[j] == u[i] && j > i) ||
+			    !group_explained_by(g, (uint32_t)d, (uint32_t)wd))
+				continue;
+			s->kind = SUSPECT_DROPPED;
+			g->dev_sus[d] = -1;
+			break;
+		}
+	}
+}
+
 /* Each group's own loss (one variable in place of its links on each path)
- * and evidence; then the ranked list: groups, and the links no group took. */
+ * and evidence; then the ranked list: groups (less those a stronger
+ * neighbour explains), and the links no group took. */
 static int grouping_finish(struct grouping *g, struct suspect_list *out)
 {
 	const struct model *m = g->m;
 	struct pairs dp = { 0 };
 	struct tally *dt = groups_tally(g->f, g->dev_sus, g->groups.n, NULL, &dp);
+	double *gu = malloc((g->groups.n + 1) * sizeof(*gu));
 	int rc = -1;
 
-	if (!dt)
+	if (!dt || !gu)
 		goto out;
 	probers_count(dp.v, dp.n, g->groups.v);
 	for (size_t i = 0; i < g->groups.n; i++) {
@@ -794,9 +888,13 @@ static int grouping_finish(struct grouping *g, struct suspect_list *out)
 		if (!terms_test(&t, u, g->u_null, g->ntests, 1.0, s))
 			s->loss_ratio = u_to_loss(u);
 		terms_interval(&t, u, s);
-		if (s->kind != SUSPECT_DROPPED && suspect_list_add(out, s) < 0)
-			goto out;
+		gu[i] = s->kind == SUSPECT_DROPPED ? -1 : u;
 	}
+	grouping_groups_explained(g, gu);
+	for (size_t i = 0; i < g->groups.n; i++)
+		if (g->groups.v[i].kind != SUSPECT_DROPPED &&
+		    suspect_list_add(out, &g->groups.v[i]) < 0)
+			goto out;
 	for (uint32_t l = 0; l < m->nlinks; l++) {
 		if (g->link_sus[l] < 0 || g->dev_sus[m->link_from[l]] >= 0 ||
 		    g->dev_sus[m->link_to[l]] >= 0)
@@ -808,6 +906,7 @@ static int grouping_finish(struct grouping *g, struct suspect_list *out)
 	rc = 0;
 out:
 	tallies_free(dt, g->groups.n);
+	free(gu);
 	free(dp.v);
 	return rc;
 }
