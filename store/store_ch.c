@@ -211,6 +211,13 @@ int ch_url_parse(const char *url, struct ch_url *u)
 	n = (size_t)(hend - p);
 	if (!n || n >= sizeof(u->host))
 		return -1;
+	/* the host goes into the HTTP URL as it is: a name, an IPv4 address,
+	 * or an IPv6 one in brackets, and nothing that would end or re-shape
+	 * the URL's authority */
+	if (*p == '[' ? n < 3 || strspn(p + 1, "0123456789abcdefABCDEF:.") != n - 2
+		      : strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				  "0123456789.-") != n)
+		return -1;
 	memcpy(u->host, p, n);
 	u->host[n] = 0;
 	slash = strchr(hend, '/');
@@ -218,7 +225,8 @@ int ch_url_parse(const char *url, struct ch_url *u)
 		return -1;
 	if (*hend == ':') {
 		n = (size_t)(slash - hend - 1);
-		if (!n || n >= sizeof(u->port) || strspn(hend + 1, "0123456789") != n)
+		if (!n || n > 5 || strspn(hend + 1, "0123456789") != n ||
+		    !(atoi(hend + 1) > 0 && atoi(hend + 1) <= 65535))
 			return -1;
 		memcpy(u->port, hend + 1, n);
 		u->port[n] = 0;
@@ -351,17 +359,35 @@ int ch_insert(struct ch_conn *c, const char *head, const char *rows,
 	return ch_post(c, url, rows, len, CH_INSERT_TIMEOUT_MS, NULL, err, errlen);
 }
 
+int ch_rows_parse(char *text, int ncols, ch_row_cb cb, void *arg,
+		  const char *label, char *err, size_t errlen)
+{
+	char *line, *save = NULL, *f[CH_COLS_MAX + 1];
+	int rc = 0;
+
+	if (ncols < 1 || ncols > CH_COLS_MAX) {
+		snprintf(err, errlen, "clickhouse %s: %d columns asked", label, ncols);
+		return -1;
+	}
+	for (line = strtok_r(text, "\n", &save); line && rc == 0;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (ch_tsv_split(line, f, ncols + 1) != ncols) {
+			snprintf(err, errlen, "clickhouse %s: malformed row '%.80s'",
+				 label, line);
+			return -1;
+		}
+		rc = cb(f, arg);
+	}
+	return rc;
+}
+
 int ch_rows_each(struct ch_conn *c, const char *sql, int ncols, ch_row_cb cb,
 		 void *arg, char *err, size_t errlen)
 {
 	const char *r;
-	char *copy, *line, *save = NULL, *f[32];
-	int rc = 0;
+	char *copy;
+	int rc;
 
-	if (ncols > 32) {
-		snprintf(err, errlen, "clickhouse: %d columns asked", ncols);
-		return -1;
-	}
 	if (ch_query(c, sql, &r, err, errlen) < 0)
 		return -1;
 	/* the connection's buffer is reused by any request the callback makes */
@@ -369,16 +395,7 @@ int ch_rows_each(struct ch_conn *c, const char *sql, int ncols, ch_row_cb cb,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	for (line = strtok_r(copy, "\n", &save); line && rc == 0;
-	     line = strtok_r(NULL, "\n", &save)) {
-		if (ch_tsv_split(line, f, ncols + 1) != ncols) {
-			snprintf(err, errlen, "clickhouse %s: malformed row '%.80s'",
-				 c->label, line);
-			rc = -1;
-			break;
-		}
-		rc = cb(f, arg);
-	}
+	rc = ch_rows_parse(copy, ncols, cb, arg, c->label, err, errlen);
 	free(copy);
 	return rc;
 }

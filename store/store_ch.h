@@ -77,8 +77,15 @@ int ch_insert(struct ch_conn *c, const char *head, const char *rows,
  * fields (unescaped, valid during the call). A row of another width is an
  * error. Returns 0, the callback's non-zero value, or -1. */
 typedef int (*ch_row_cb)(char **f, void *arg);
+#define CH_COLS_MAX 32
 int ch_rows_each(struct ch_conn *c, const char *sql, int ncols, ch_row_cb cb,
 		 void *arg, char *err, size_t errlen);
+
+/* The row walk of ch_rows_each over an answer already in text (modified in
+ * place): each line split into ncols fields (1..CH_COLS_MAX). label names
+ * the server in errors. Returns 0, the callback's value, or -1. */
+int ch_rows_parse(char *text, int ncols, ch_row_cb cb, void *arg,
+		  const char *label, char *err, size_t errlen);
 
 /* Apply both ClickHouse schemas, the store's (schemas/clickhouse.sql) and
  * the suspect history's (schemas/clickhouse_history.sql), each through the
