@@ -497,17 +497,6 @@ static void pinger_flush(struct pinger *p)
 	p->npend = 0;
 }
 
-static size_t cmsg_put(char *cbuf, size_t off, int level, int type, const void *data, size_t len)
-{
-	struct cmsghdr *c = (struct cmsghdr *)(cbuf + off);
-
-	c->cmsg_level = level;
-	c->cmsg_type = type;
-	c->cmsg_len = CMSG_LEN(len);
-	memcpy(CMSG_DATA(c), data, len);
-	return off + CMSG_SPACE(len);
-}
-
 static void pinger_probe_queue(struct pinger *p, uint32_t ti)
 {
 	struct ptarget *t = &p->targets[ti];
@@ -538,11 +527,11 @@ static void pinger_probe_queue(struct pinger *p, uint32_t ti)
 		if (fam) {
 			struct in6_pktinfo pi = { .ipi6_addr = c->key.src.v6 };
 
-			q->clen = cmsg_put(q->cbuf, q->clen, IPPROTO_IPV6, IPV6_PKTINFO, &pi, sizeof(pi));
+			q->clen = probe_cmsg_put(q->cbuf, q->clen, IPPROTO_IPV6, IPV6_PKTINFO, &pi, sizeof(pi));
 		} else {
 			struct in_pktinfo pi = { .ipi_spec_dst = c->key.src.v4 };
 
-			q->clen = cmsg_put(q->cbuf, q->clen, IPPROTO_IP, IP_PKTINFO, &pi, sizeof(pi));
+			q->clen = probe_cmsg_put(q->cbuf, q->clen, IPPROTO_IP, IP_PKTINFO, &pi, sizeof(pi));
 		}
 	} else {
 		q->fd = p->socks[t->kidx][fam].fd[f->sport - p->cfg.sport_base];
@@ -552,9 +541,9 @@ static void pinger_probe_queue(struct pinger *p, uint32_t ti)
 		if (!q->clen)
 			memset(q->cbuf, 0, sizeof(q->cbuf));
 		if (fam)
-			q->clen = cmsg_put(q->cbuf, q->clen, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof(tos));
+			q->clen = probe_cmsg_put(q->cbuf, q->clen, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof(tos));
 		else
-			q->clen = cmsg_put(q->cbuf, q->clen, IPPROTO_IP, IP_TOS, &tos, sizeof(tos));
+			q->clen = probe_cmsg_put(q->cbuf, q->clen, IPPROTO_IP, IP_TOS, &tos, sizeof(tos));
 	}
 	if (p->npend == PINGER_BATCH)
 		pinger_flush(p);

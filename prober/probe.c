@@ -8,6 +8,7 @@
 #include <linux/filter.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 void probe_msg_encode(const struct probe_msg *m, uint8_t *buf)
 {
@@ -112,11 +113,62 @@ int probe_sock_prepare(int fd)
 	return setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
 }
 
+int probe_sock_bind_any(int fd, int family, uint16_t port)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t sl;
+	int one = 1;
+
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+			return -1;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		sl = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		sl = sizeof(*s4);
+	}
+	return bind(fd, (struct sockaddr *)&ss, sl);
+}
+
+size_t probe_cmsg_put(char *cbuf, size_t off, int level, int type, const void *data, size_t len)
+{
+	struct cmsghdr *c = (struct cmsghdr *)(cbuf + off);
+
+	c->cmsg_level = level;
+	c->cmsg_type = type;
+	c->cmsg_len = CMSG_LEN(len);
+	memcpy(CMSG_DATA(c), data, len);
+	return off + CMSG_SPACE(len);
+}
+
+int probe_sock_close_err(int fd)
+{
+	int e = errno;
+
+	close(fd);
+	errno = e;
+	return -1;
+}
+
 int probe_bpf_attach(int fd, const struct sock_filter *code, unsigned short n)
 {
 	struct sock_fprog prog = { .len = n, .filter = (struct sock_filter *)code };
 
 	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
+}
+
+struct sock_filter probe_bpf_l4_x(int family)
+{
+	if (family == AF_INET)
+		return (struct sock_filter)BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0);
+	return (struct sock_filter)BPF_STMT(BPF_LDX | BPF_IMM, 0);
 }
 
 int probe_reply_match(const struct probe_reply *r, const struct probe_flow_key *key)

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <linux/filter.h>
 #include <netinet/in.h>
 
 #define PROBE_MAGIC 0x464d5031u /* "FMP1" */
@@ -217,11 +218,23 @@ void probe_kind_names(char *buf, size_t len);
 int probe_reply_match(const struct probe_reply *r, const struct probe_flow_key *key);
 
 /* Attach classic BPF code (n instructions) to fd. 0, or -1 with errno. */
-struct sock_filter;
 int probe_bpf_attach(int fd, const struct sock_filter *code, unsigned short n);
+/* The first instruction of a raw L4 socket's filter: X = where the L4
+ * header starts (IPv4 raw sockets see the IP header first, IPv6 ones do
+ * not), so one program of BPF_IND loads serves both families. */
+struct sock_filter probe_bpf_l4_x(int family);
 
 /* Shared socket setup: nonblocking, kernel RX timestamps (SO_TIMESTAMPNS). */
 int probe_sock_prepare(int fd);
+/* Append a control message (level, type, len bytes of data) at offset off
+ * of cbuf, which has room and is zeroed; returns the offset after it. */
+size_t probe_cmsg_put(char *cbuf, size_t off, int level, int type, const void *data, size_t len);
+/* Bind fd to the wildcard address of family at port (host order); an IPv6
+ * socket is made v6-only first, as separate IPv4 sockets own the same
+ * ports. 0, or -1 with errno. */
+int probe_sock_bind_any(int fd, int family, uint16_t port);
+/* Close fd on an error path, keeping errno for the caller; returns -1. */
+int probe_sock_close_err(int fd);
 
 /* TCP reply the responder crafts: RST|ACK from dport back to the probe's
  * source, seq = count, ack = probe seq + 1, window PROBE_TCP_WINDOW_MARK, TS

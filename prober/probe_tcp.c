@@ -41,12 +41,11 @@ static void tcp_hdr_write(uint8_t *p, uint16_t sport, uint16_t dport,
 
 /* Classic BPF for the receive socket, so the raw socket does not copy every
  * TCP segment of the host to us: pass only RST|ACK segments whose window
- * carries the faultmesh mark. IPv4 raw sockets see the IP header, IPv6 ones
- * start at TCP. */
+ * carries the faultmesh mark. */
 static int tcp_filter_attach(int fd, int family)
 {
-	struct sock_filter v4[] = {
-		BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0),          /* x = IP header len */
+	struct sock_filter code[] = {
+		probe_bpf_l4_x(family),
 		BPF_STMT(BPF_LD | BPF_B | BPF_IND, 13),           /* TCP flags */
 		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TCP_FLAG_RST | TCP_FLAG_ACK, 0, 3),
 		BPF_STMT(BPF_LD | BPF_H | BPF_IND, 14),           /* window */
@@ -54,18 +53,8 @@ static int tcp_filter_attach(int fd, int family)
 		BPF_STMT(BPF_RET | BPF_K, 0xffff),
 		BPF_STMT(BPF_RET | BPF_K, 0),
 	};
-	struct sock_filter v6[] = {
-		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 13),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TCP_FLAG_RST | TCP_FLAG_ACK, 0, 3),
-		BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 14),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PROBE_TCP_WINDOW_MARK, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, 0xffff),
-		BPF_STMT(BPF_RET | BPF_K, 0),
-	};
 
-	if (family == AF_INET6)
-		return probe_bpf_attach(fd, v6, sizeof(v6) / sizeof(v6[0]));
-	return probe_bpf_attach(fd, v4, sizeof(v4) / sizeof(v4[0]));
+	return probe_bpf_attach(fd, code, sizeof(code) / sizeof(code[0]));
 }
 
 static int tcp_open(int family, uint16_t sport_base, unsigned nsocks, int *fds)
@@ -76,13 +65,8 @@ static int tcp_open(int family, uint16_t sport_base, unsigned nsocks, int *fds)
 	(void)nsocks;
 	if (fd < 0)
 		return -1;
-	if (probe_sock_prepare(fd) < 0 || tcp_filter_attach(fd, family) < 0) {
-		int e = errno;
-
-		close(fd);
-		errno = e;
-		return -1;
-	}
+	if (probe_sock_prepare(fd) < 0 || tcp_filter_attach(fd, family) < 0)
+		return probe_sock_close_err(fd);
 	fds[0] = fd;
 	return 1;
 }
@@ -283,16 +267,9 @@ static int tcp_trace_answers(const struct probe_trace_cfg *c)
 /* Only segments with ACK and SYN or RST (a SYN's answers). */
 static int tcp_trace_bpf_filter(int fd, int family, const struct probe_trace_cfg *c)
 {
-	static const struct sock_filter v4[] = {
-		BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0),   /* X = IPv4 header length */
+	struct sock_filter code[] = {
+		probe_bpf_l4_x(family),
 		BPF_STMT(BPF_LD | BPF_B | BPF_IND, 13),   /* TCP flags */
-		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, TCP_FLAG_ACK, 0, 2),
-		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, TCP_FLAG_SYN | TCP_FLAG_RST, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, 0xffff),
-		BPF_STMT(BPF_RET | BPF_K, 0),
-	};
-	static const struct sock_filter v6[] = {
-		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 13),
 		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, TCP_FLAG_ACK, 0, 2),
 		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, TCP_FLAG_SYN | TCP_FLAG_RST, 0, 1),
 		BPF_STMT(BPF_RET | BPF_K, 0xffff),
@@ -300,9 +277,7 @@ static int tcp_trace_bpf_filter(int fd, int family, const struct probe_trace_cfg
 	};
 
 	(void)c;
-	if (family == AF_INET)
-		return probe_bpf_attach(fd, v4, sizeof(v4) / sizeof(v4[0]));
-	return probe_bpf_attach(fd, v6, sizeof(v6) / sizeof(v6[0]));
+	return probe_bpf_attach(fd, code, sizeof(code) / sizeof(code[0]));
 }
 
 const struct probe_ops probe_tcp_ops = {

@@ -15,31 +15,12 @@ static int udp_open(int family, uint16_t sport_base, unsigned nsocks, int *fds)
 	unsigned i;
 
 	for (i = 0; i < nsocks; i++) {
-		struct sockaddr_storage ss = { 0 };
-		socklen_t sl;
-		int one = 1;
 		int fd = socket(family, SOCK_DGRAM, IPPROTO_UDP);
 
 		if (fd < 0)
 			goto err;
-		fds[i] = fd;
-		if (family == AF_INET6) {
-			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-			/* separate v4 sockets own the same ports */
-			if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
-				goto err_close;
-			s6->sin6_family = AF_INET6;
-			s6->sin6_port = htons((uint16_t)(sport_base + i));
-			sl = sizeof(*s6);
-		} else {
-			struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-			s4->sin_family = AF_INET;
-			s4->sin_port = htons((uint16_t)(sport_base + i));
-			sl = sizeof(*s4);
-		}
-		if (probe_sock_prepare(fd) < 0 || bind(fd, (struct sockaddr *)&ss, sl) < 0)
+		if (probe_sock_prepare(fd) < 0 ||
+		    probe_sock_bind_any(fd, family, (uint16_t)(sport_base + i)) < 0)
 			goto err_close;
 		/* DF set, PMTU ignored: probes never fragment, and the kernel
 		 * skips hashing a fresh IP ID for every datagram */
@@ -49,10 +30,13 @@ static int udp_open(int family, uint16_t sport_base, unsigned nsocks, int *fds)
 			if (setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu)) < 0)
 				goto err_close;
 		}
+		fds[i] = fd;
+		continue;
+err_close:
+		probe_sock_close_err(fd);
+		goto err;
 	}
 	return (int)nsocks;
-err_close:
-	i++;
 err:
 	{
 		int e = errno;
@@ -179,11 +163,8 @@ static int udp_trace_bpf_filter(int fd, int family, const struct probe_trace_cfg
 	static const struct sock_filter drop[] = { BPF_STMT(BPF_RET | BPF_K, 0) };
 	uint16_t min_len = (uint16_t)(8 + c->payload_len + (c->payload_len & 1) + 2);
 	uint32_t word = c->echo_off >= 0 ? bytes_be32_get(c->payload + c->echo_off) : 0;
-	/* IPv4 raw sockets see the IP header (X = its length); IPv6 ones start
-	 * at the UDP header (X = 0) */
 	struct sock_filter code[] = {
-		family == AF_INET ? (struct sock_filter)BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0)
-				  : (struct sock_filter)BPF_STMT(BPF_LDX | BPF_IMM, 0),
+		probe_bpf_l4_x(family),
 		BPF_STMT(BPF_LD | BPF_H | BPF_IND, 4), /* UDP length */
 		BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, min_len, 0, 3),
 		BPF_STMT(BPF_LD | BPF_W | BPF_IND, (uint32_t)(8 + (c->echo_off < 0 ? 0 : c->echo_off))),

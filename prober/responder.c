@@ -187,13 +187,6 @@ struct responder *responder_new_detached(const struct responder_cfg *cfg)
 	return r;
 }
 
-static int sock_filter_set(int fd, struct sock_filter *f, unsigned short n)
-{
-	struct sock_fprog prog = { .len = n, .filter = f };
-
-	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
-}
-
 static int resp_fd_add(struct responder *r, int fd, int family, enum resp_fd_kind kind)
 {
 	r->fds[r->nfds].fd = fd;
@@ -205,45 +198,24 @@ static int resp_fd_add(struct responder *r, int fd, int family, enum resp_fd_kin
 
 static int resp_udp_open(struct responder *r, int family)
 {
-	struct sockaddr_storage ss = { 0 };
-	socklen_t sl;
 	int one = 1;
 	int fd = socket(family, SOCK_DGRAM, IPPROTO_UDP);
 
 	if (fd < 0)
 		return -1;
 	if (family == AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(r->cfg.udp_port);
-		sl = sizeof(*s6);
-		if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0 ||
-		    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0 ||
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0 ||
 		    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, &one, sizeof(one)) < 0)
-			goto err;
+			return probe_sock_close_err(fd);
 	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(r->cfg.udp_port);
-		sl = sizeof(*s4);
 		if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) < 0 ||
 		    setsockopt(fd, IPPROTO_IP, IP_RECVTOS, &one, sizeof(one)) < 0)
-			goto err;
+			return probe_sock_close_err(fd);
 	}
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    probe_sock_prepare(fd) < 0 || bind(fd, (struct sockaddr *)&ss, sl) < 0)
-		goto err;
+	    probe_sock_prepare(fd) < 0 || probe_sock_bind_any(fd, family, r->cfg.udp_port) < 0)
+		return probe_sock_close_err(fd);
 	return resp_fd_add(r, fd, family, RESP_UDP);
-err:
-	{
-		int e = errno;
-
-		close(fd);
-		errno = e;
-	}
-	return -1;
 }
 
 /* A listener whose socket filter drops everything: SYNs to the port find a
@@ -251,62 +223,28 @@ err:
  * the kernel would answer SYN-ACK or keep a request socket. */
 static int resp_tcp_mute_open(struct responder *r, int family)
 {
-	struct sock_filter drop[] = { BPF_STMT(BPF_RET | BPF_K, 0) };
-	struct sockaddr_storage ss = { 0 };
-	socklen_t sl;
+	static const struct sock_filter drop[] = { BPF_STMT(BPF_RET | BPF_K, 0) };
 	int one = 1;
 	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK, 0);
 
 	if (fd < 0)
 		return -1;
-	if (family == AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(r->cfg.tcp_port);
-		sl = sizeof(*s6);
-		if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
-			goto err;
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(r->cfg.tcp_port);
-		sl = sizeof(*s4);
-	}
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    sock_filter_set(fd, drop, 1) < 0 || bind(fd, (struct sockaddr *)&ss, sl) < 0 ||
-	    listen(fd, 1) < 0)
-		goto err;
+	    probe_bpf_attach(fd, drop, 1) < 0 ||
+	    probe_sock_bind_any(fd, family, r->cfg.tcp_port) < 0 || listen(fd, 1) < 0)
+		return probe_sock_close_err(fd);
 	return resp_fd_add(r, fd, family, RESP_TCP_MUTE);
-err:
-	{
-		int e = errno;
-
-		close(fd);
-		errno = e;
-	}
-	return -1;
 }
 
 /* Raw TCP socket seeing only SYNs to tcp_port (ACK/RST/FIN clear). */
 static int resp_tcp_raw_open(struct responder *r, int family)
 {
 	uint16_t port = r->cfg.tcp_port;
-	struct sock_filter v4[] = {
-		BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0),
-		BPF_STMT(BPF_LD | BPF_H | BPF_IND, 2),
+	struct sock_filter code[] = {
+		probe_bpf_l4_x(family),
+		BPF_STMT(BPF_LD | BPF_H | BPF_IND, 2), /* destination port */
 		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, port, 0, 4),
-		BPF_STMT(BPF_LD | BPF_B | BPF_IND, 13),
-		BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0x17),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x02, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, 0xffff),
-		BPF_STMT(BPF_RET | BPF_K, 0),
-	};
-	struct sock_filter v6[] = {
-		BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 2),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, port, 0, 4),
-		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 13),
+		BPF_STMT(BPF_LD | BPF_B | BPF_IND, 13), /* flags */
 		BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0x17),
 		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x02, 0, 1),
 		BPF_STMT(BPF_RET | BPF_K, 0xffff),
@@ -318,19 +256,12 @@ static int resp_tcp_raw_open(struct responder *r, int family)
 
 	if (fd < 0)
 		return -1;
+	rc = probe_bpf_attach(fd, code, sizeof(code) / sizeof(code[0])) < 0;
 	if (family == AF_INET6)
-		rc = sock_filter_set(fd, v6, sizeof(v6) / sizeof(v6[0])) < 0 ||
-		     setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0 ||
+		rc = rc || setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0 ||
 		     setsockopt(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, &one, sizeof(one)) < 0;
-	else
-		rc = sock_filter_set(fd, v4, sizeof(v4) / sizeof(v4[0])) < 0;
-	if (rc || probe_sock_prepare(fd) < 0) {
-		int e = errno;
-
-		close(fd);
-		errno = e;
-		return -1;
-	}
+	if (rc || probe_sock_prepare(fd) < 0)
+		return probe_sock_close_err(fd);
 	return resp_fd_add(r, fd, family, RESP_TCP_RAW);
 }
 
@@ -428,8 +359,6 @@ static void resp_cmsg_read(struct msghdr *mh, struct resp_rx *rx)
  * the class it came in. Returns the control length written. */
 static size_t resp_cmsg_write(int family, const struct resp_rx *rx, char *cbuf, size_t cap)
 {
-	struct msghdr mh = { .msg_control = cbuf, .msg_controllen = cap };
-	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
 	size_t len = 0;
 
 	memset(cbuf, 0, cap);
@@ -437,39 +366,21 @@ static size_t resp_cmsg_write(int family, const struct resp_rx *rx, char *cbuf, 
 		if (family == AF_INET) {
 			struct in_pktinfo pi = { .ipi_spec_dst = rx->dst.v4.ipi_addr };
 
-			c->cmsg_level = IPPROTO_IP;
-			c->cmsg_type = IP_PKTINFO;
-			c->cmsg_len = CMSG_LEN(sizeof(pi));
-			memcpy(CMSG_DATA(c), &pi, sizeof(pi));
-			len += CMSG_SPACE(sizeof(pi));
+			len = probe_cmsg_put(cbuf, len, IPPROTO_IP, IP_PKTINFO, &pi, sizeof(pi));
 		} else {
 			struct in6_pktinfo pi = { .ipi6_addr = rx->dst.v6.ipi6_addr };
 
-			c->cmsg_level = IPPROTO_IPV6;
-			c->cmsg_type = IPV6_PKTINFO;
-			c->cmsg_len = CMSG_LEN(sizeof(pi));
-			memcpy(CMSG_DATA(c), &pi, sizeof(pi));
-			len += CMSG_SPACE(sizeof(pi));
+			len = probe_cmsg_put(cbuf, len, IPPROTO_IPV6, IPV6_PKTINFO, &pi, sizeof(pi));
 		}
-		mh.msg_controllen = len;
-		c = (struct cmsghdr *)(cbuf + len);
 	}
 	if (rx->tos >= 0) {
 		int tc = rx->tos;
+		uint8_t tos = (uint8_t)tc;
 
-		if (family == AF_INET) {
-			c->cmsg_level = IPPROTO_IP;
-			c->cmsg_type = IP_TOS;
-			c->cmsg_len = CMSG_LEN(1);
-			*(uint8_t *)CMSG_DATA(c) = (uint8_t)tc;
-			len += CMSG_SPACE(1);
-		} else {
-			c->cmsg_level = IPPROTO_IPV6;
-			c->cmsg_type = IPV6_TCLASS;
-			c->cmsg_len = CMSG_LEN(sizeof(tc));
-			memcpy(CMSG_DATA(c), &tc, sizeof(tc));
-			len += CMSG_SPACE(sizeof(tc));
-		}
+		if (family == AF_INET)
+			len = probe_cmsg_put(cbuf, len, IPPROTO_IP, IP_TOS, &tos, 1);
+		else
+			len = probe_cmsg_put(cbuf, len, IPPROTO_IPV6, IPV6_TCLASS, &tc, sizeof(tc));
 	}
 	return len;
 }

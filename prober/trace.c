@@ -437,6 +437,21 @@ static struct trace_node *node_find(struct tracer *t, const struct wire_addr *ds
 	return NULL;
 }
 
+/* Array v (n used of *cap elements of size bytes) with room for one more:
+ * doubled from first_cap when full; NULL when out of memory (v is kept). */
+static void *knowledge_room(void *v, size_t n, size_t *cap, size_t size, size_t first_cap)
+{
+	size_t c;
+
+	if (n < *cap)
+		return v;
+	c = *cap ? *cap * 2 : first_cap;
+	v = realloc(v, c * size);
+	if (v)
+		*cap = c;
+	return v;
+}
+
 /* Record that a flow through addr (at hop ttl) went on to succ. Allocation
  * failure only loses knowledge, never a trace, so it is not reported. */
 static void node_learn(struct tracer *t, const struct wire_addr *dst, uint8_t ttl,
@@ -445,16 +460,13 @@ static void node_learn(struct tracer *t, const struct wire_addr *dst, uint8_t tt
 	struct trace_node *n = node_find(t, dst, ttl, addr);
 
 	if (!n) {
-		if (t->nnodes == t->cap_nodes) {
-			size_t cap = t->cap_nodes ? t->cap_nodes * 2 : 64;
-			struct trace_node *p = realloc(t->nodes, cap * sizeof(*p));
+		struct trace_node *v = knowledge_room(t->nodes, t->nnodes, &t->cap_nodes,
+						      sizeof(*v), 64);
 
-			if (!p)
-				return;
-			t->nodes = p;
-			t->cap_nodes = cap;
-		}
-		n = &t->nodes[t->nnodes++];
+		if (!v)
+			return;
+		t->nodes = v;
+		n = &v[t->nnodes++];
 		memset(n, 0, sizeof(*n));
 		n->dst = *dst;
 		n->ttl = ttl;
@@ -481,16 +493,12 @@ static void dst_learn(struct tracer *t, const struct wire_addr *dst, uint8_t ttl
 	struct trace_dst *d = dst_find(t, dst);
 
 	if (!d) {
-		if (t->ndsts == t->cap_dsts) {
-			size_t cap = t->cap_dsts ? t->cap_dsts * 2 : 16;
-			struct trace_dst *p = realloc(t->dsts, cap * sizeof(*p));
+		struct trace_dst *v = knowledge_room(t->dsts, t->ndsts, &t->cap_dsts, sizeof(*v), 16);
 
-			if (!p)
-				return;
-			t->dsts = p;
-			t->cap_dsts = cap;
-		}
-		d = &t->dsts[t->ndsts++];
+		if (!v)
+			return;
+		t->dsts = v;
+		d = &v[t->ndsts++];
 		memset(d, 0, sizeof(*d));
 		d->dst = *dst;
 		d->ttl = ttl;
@@ -717,29 +725,17 @@ static int probe_send(struct tracer *t, struct trace_job *j, uint16_t id,
 		struct msghdr msg = { .msg_name = &to, .msg_namelen = sizeof(to),
 				      .msg_iov = &iov, .msg_iovlen = 1,
 				      .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
-		struct cmsghdr *c;
 		struct in6_pktinfo pi = { 0 };
 		int hlim = j->ttl, tclass = j->flow.dscp << 2;
+		size_t off;
 
 		memset(&u, 0, sizeof(u));
 		memcpy(&to.sin6_addr, j->flow.dst.bytes, 16);
 		/* sin6_port stays 0: on a raw socket it would name the protocol. */
 		memcpy(&pi.ipi6_addr, j->flow.src.bytes, 16);
-		c = CMSG_FIRSTHDR(&msg);
-		c->cmsg_level = IPPROTO_IPV6;
-		c->cmsg_type = IPV6_HOPLIMIT;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &hlim, sizeof(int));
-		c = CMSG_NXTHDR(&msg, c);
-		c->cmsg_level = IPPROTO_IPV6;
-		c->cmsg_type = IPV6_TCLASS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &tclass, sizeof(int));
-		c = CMSG_NXTHDR(&msg, c);
-		c->cmsg_level = IPPROTO_IPV6;
-		c->cmsg_type = IPV6_PKTINFO;
-		c->cmsg_len = CMSG_LEN(sizeof(pi));
-		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+		off = probe_cmsg_put(u.buf, 0, IPPROTO_IPV6, IPV6_HOPLIMIT, &hlim, sizeof(hlim));
+		off = probe_cmsg_put(u.buf, off, IPPROTO_IPV6, IPV6_TCLASS, &tclass, sizeof(tclass));
+		probe_cmsg_put(u.buf, off, IPPROTO_IPV6, IPV6_PKTINFO, &pi, sizeof(pi));
 		rc = sendmsg(t->kind_fd[probe_kind_index(j->kind)], &msg, 0);
 	}
 	if (rc == len && t->dump)
