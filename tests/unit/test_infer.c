@@ -105,55 +105,88 @@ struct fault {
 	const char *host;                /* sick host */
 };
 
-static struct obs_set *leaf_spine(const struct fault *f, double background)
+/* A flow of the leaf-spine test fabric (4 leaves of 2 hosts, 4 spines):
+ * host a to host b under another leaf, through spine k, with its names. */
+struct ls_flow {
+	int a, b, k;
+	unsigned sport;
+	char hs[8], hd[8], ls[8], ld[8], sp[8];
+};
+
+/* Every host probes every host under another leaf once through each spine,
+ * sent probes a flow; loss_cb says what share of them each flow loses. */
+static struct obs_set *leaf_spine_build(uint64_t sent,
+					double (*loss_cb)(const struct ls_flow *x, const void *arg),
+					const void *arg)
 {
 	struct obs_set *s = obs_set_new();
-	char hs[8], hd[8], ls[8], ld[8], sp[8];
+	char err[128];
 
 	for (int a = 0; a < 8; a++) {
 		for (int b = 0; b < 8; b++) {
-			if (a / 2 == b / 2)
-				continue;
-			for (unsigned k = 0; k < 4; k++) {
-				const char *hops[3] = { ls, sp, ld };
-				const char *devs[5] = { hs, ls, sp, ld, hd };
-				double ok = 1;
-				unsigned sport = 2000 + k * 16 + (unsigned)a;
+			for (int k = 0; k < 4 && a / 2 != b / 2; k++) {
+				struct ls_flow x = { .a = a, .b = b, .k = k,
+						     .sport = 2000u + (unsigned)(k * 16 + a) };
+				const char *hops[3] = { x.ls, x.sp, x.ld };
+				struct obs_row row = { x.hs, x.hd, OBS_PROTO_UDP, x.sport, 31338,
+						       sent, 0, 3, hops };
 
-				snprintf(hs, sizeof(hs), "h%d", a);
-				snprintf(hd, sizeof(hd), "h%d", b);
-				snprintf(ls, sizeof(ls), "l%d", a / 2);
-				snprintf(ld, sizeof(ld), "l%d", b / 2);
-				snprintf(sp, sizeof(sp), "s%u", k);
-				for (int i = 0; i < 4; i++) {
-					ok *= 1 - background;
-					if (f && f->from && !strcmp(devs[i], f->from) &&
-					    !strcmp(devs[i + 1], f->to)) {
-						if (!f->blackhole)
-							ok *= 1 - f->loss;
-						else if (sport % 2)
-							ok = 0;
-					}
-				}
-				if (f && f->replies_too && sport % 2) {
-					char rs[8];
-					const char *rev[5] = { hd, ld, rs, ls, hs };
-
-					snprintf(rs, sizeof(rs), "s%u", (k + 1) % 4);
-					for (int i = 0; i < 4; i++)
-						if (!strcmp(rev[i], f->from) && !strcmp(rev[i + 1], f->to))
-							ok = 0;
-				}
-				for (int i = 1; i < 4; i++)
-					if (f && f->device && !strcmp(devs[i], f->device))
-						ok *= 1 - f->loss;
-				if (f && f->host && (!strcmp(hs, f->host) || !strcmp(hd, f->host)))
-					ok *= 1 - f->loss;
-				flow_add(s, hs, hd, sport, 1 - ok, 3, hops);
+				snprintf(x.hs, sizeof(x.hs), "h%d", a);
+				snprintf(x.hd, sizeof(x.hd), "h%d", b);
+				snprintf(x.ls, sizeof(x.ls), "l%d", a / 2);
+				snprintf(x.ld, sizeof(x.ld), "l%d", b / 2);
+				snprintf(x.sp, sizeof(x.sp), "s%d", k);
+				row.lost = (uint64_t)llround((double)sent * loss_cb(&x, arg));
+				cr_assert_eq(obs_set_row_add(s, &row, err, sizeof(err)), 0, "%s", err);
 			}
 		}
 	}
 	return s;
+}
+
+struct fault_ctx {
+	const struct fault *f; /* NULL: healthy */
+	double background;     /* every link's own loss */
+};
+
+static double fault_loss(const struct ls_flow *x, const void *arg)
+{
+	const struct fault_ctx *c = arg;
+	const struct fault *f = c->f;
+	const char *devs[5] = { x->hs, x->ls, x->sp, x->ld, x->hd };
+	double ok = 1;
+
+	for (int i = 0; i < 4; i++) {
+		ok *= 1 - c->background;
+		if (f && f->from && !strcmp(devs[i], f->from) && !strcmp(devs[i + 1], f->to)) {
+			if (!f->blackhole)
+				ok *= 1 - f->loss;
+			else if (x->sport % 2)
+				ok = 0;
+		}
+	}
+	if (f && f->replies_too && x->sport % 2) {
+		char rs[8];
+		const char *rev[5] = { x->hd, x->ld, rs, x->ls, x->hs };
+
+		snprintf(rs, sizeof(rs), "s%d", (x->k + 1) % 4);
+		for (int i = 0; i < 4; i++)
+			if (!strcmp(rev[i], f->from) && !strcmp(rev[i + 1], f->to))
+				ok = 0;
+	}
+	for (int i = 1; i < 4; i++)
+		if (f && f->device && !strcmp(devs[i], f->device))
+			ok *= 1 - f->loss;
+	if (f && f->host && (!strcmp(x->hs, f->host) || !strcmp(x->hd, f->host)))
+		ok *= 1 - f->loss;
+	return 1 - ok;
+}
+
+static struct obs_set *leaf_spine(const struct fault *f, double background)
+{
+	struct fault_ctx c = { f, background };
+
+	return leaf_spine_build(SENT, fault_loss, &c);
 }
 
 Test(infer, healthy_fabric_has_no_suspects)
@@ -257,35 +290,20 @@ struct thin {
 	double link_loss;
 };
 
+static double thin_loss(const struct ls_flow *x, const void *arg)
+{
+	const struct thin *t = arg;
+	double loss = x->k == t->dev ? t->down_loss[x->b / 2] : 0;
+
+	for (int i = 0; i < 2; i++)
+		if (t->link_loss > 0 && x->k == t->link_spine[i] && x->b / 2 == t->link_leaf[i])
+			loss = t->link_loss;
+	return loss;
+}
+
 static struct obs_set *leaf_spine_thin(const struct thin *t)
 {
-	struct obs_set *s = obs_set_new();
-	char hs[8], hd[8], ls[8], ld[8], sp[8], err[128];
-
-	for (int a = 0; a < 8; a++) {
-		for (int b = 0; b < 8; b++) {
-			if (a / 2 == b / 2)
-				continue;
-			for (int k = 0; k < 4; k++) {
-				const char *hops[3] = { ls, sp, ld };
-				struct obs_row row = { hs, hd, OBS_PROTO_UDP, 0, 31338, t->sent, 0, 3, hops };
-				double loss = k == t->dev ? t->down_loss[b / 2] : 0;
-
-				for (int i = 0; i < 2; i++)
-					if (t->link_loss > 0 && k == t->link_spine[i] && b / 2 == t->link_leaf[i])
-						loss = t->link_loss;
-				snprintf(hs, sizeof(hs), "h%d", a);
-				snprintf(hd, sizeof(hd), "h%d", b);
-				snprintf(ls, sizeof(ls), "l%d", a / 2);
-				snprintf(ld, sizeof(ld), "l%d", b / 2);
-				snprintf(sp, sizeof(sp), "s%d", k);
-				row.sport = 2000u + (unsigned)(k * 16 + a);
-				row.lost = (uint64_t)llround(t->sent * loss);
-				cr_assert_eq(obs_set_row_add(s, &row, err, sizeof(err)), 0, "%s", err);
-			}
-		}
-	}
-	return s;
+	return leaf_spine_build(t->sent, thin_loss, t);
 }
 
 /* A 5% device fault seen through few probes: chance made its flows to two

@@ -37,12 +37,11 @@ static struct obs_set *triangle(double loss)
 	return s;
 }
 
-/* want_exact: the suspect must be s1 -> s2; otherwise any link of the lossy
- * path a -> s1 -> s2 -> b (voting cannot split links every lossy flow shares) */
-static void method_check(const char *name, double loss, size_t want_n, int want_exact)
+/* Run the method called name on the triangle with s1 -> s2 losing loss;
+ * its suspects into out (the caller frees them). */
+static void method_run(const char *name, double loss, struct suspect_list *out)
 {
 	struct obs_set *s = triangle(loss);
-	struct suspect_list out = { 0 };
 	struct infer_cfg cfg;
 	struct model *m;
 	char err[256];
@@ -50,7 +49,18 @@ static void method_check(const char *name, double loss, size_t want_n, int want_
 	infer_cfg_default(&cfg);
 	m = model_build(s, NULL, err, sizeof(err));
 	cr_assert_not_null(m, "%s", err);
-	cr_assert_eq(method_find(name)->run(m, &cfg, &out, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(method_find(name)->run(m, &cfg, out, err, sizeof(err)), 0, "%s", err);
+	model_free(m);
+	obs_set_free(s);
+}
+
+/* want_exact: the suspect must be s1 -> s2; otherwise any link of the lossy
+ * path a -> s1 -> s2 -> b (voting cannot split links every lossy flow shares) */
+static void method_check(const char *name, double loss, size_t want_n, int want_exact)
+{
+	struct suspect_list out = { 0 };
+
+	method_run(name, loss, &out);
 	cr_assert_eq(out.n, want_n, "%s: %zu suspects", name, out.n);
 	if (want_n && want_exact) {
 		cr_assert_str_eq(out.v[0].from, "s1", "%s", name);
@@ -64,8 +74,6 @@ static void method_check(const char *name, double loss, size_t want_n, int want_
 			  (!strcmp(f, "s2") && !strcmp(t, "b")), "%s: %s -> %s", name, f, t);
 	}
 	suspect_list_free(&out);
-	model_free(m);
-	obs_set_free(s);
 }
 
 Test(baseline, voting_blames_one_link_of_the_lossy_path)
@@ -87,24 +95,15 @@ Test(baseline, flock_fails_the_one_link_that_explains_the_loss)
 {
 	/* the posterior search adds s1 -> s2 (the only link all lossy flows
 	 * share that clean flows avoid) and stops: nothing else pays the prior */
-	struct obs_set *s = triangle(0.2);
 	struct suspect_list out = { 0 };
-	struct infer_cfg cfg;
-	struct model *m;
-	char err[256];
 
-	infer_cfg_default(&cfg);
-	m = model_build(s, NULL, err, sizeof(err));
-	cr_assert_not_null(m, "%s", err);
-	cr_assert_eq(method_find("flock")->run(m, &cfg, &out, err, sizeof(err)), 0, "%s", err);
+	method_run("flock", 0.2, &out);
 	cr_assert_eq(out.n, 1, "%zu suspects", out.n);
 	cr_assert_str_eq(out.v[0].from, "s1");
 	cr_assert_str_eq(out.v[0].to, "s2");
 	/* its p_bad grid brackets the true 20% */
 	cr_assert(out.v[0].loss_ratio >= 0.1 && out.v[0].loss_ratio <= 0.3, "%g", out.v[0].loss_ratio);
 	suspect_list_free(&out);
-	model_free(m);
-	obs_set_free(s);
 	method_check("flock", 0, 0, 0);
 }
 
