@@ -22,21 +22,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-static char dir[64], db_path[128];
-static struct store *store;
-static struct server *server;
+static struct unit_collector col;
 static struct keyring *keys;
-static pthread_t server_thread;
-static int server_rc;
-
-static void *server_main(void *arg)
-{
-	char err[256];
-
-	(void)arg;
-	server_rc = server_run(server, err, sizeof(err));
-	return NULL;
-}
 
 static int64_t start_maintenance_ms, start_raw_keep_ms = 7 * 86400000LL;
 
@@ -45,45 +32,26 @@ static void collector_start(const char *keys_text)
 	struct server_cfg cfg = { 0 };
 	char err[512];
 
-	strcpy(dir, "/tmp/fm-test-col-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(db_path, sizeof(db_path), "%s/fm.db", dir);
-	store = store_open("sqlite", db_path, err, sizeof(err));
-	cr_assert_not_null(store, "%s", err);
+	unit_collector_store_open(&col, "col");
 	keys = NULL;
 	if (keys_text) {
 		char kp[160];
 
-		snprintf(kp, sizeof(kp), "%s/keys", dir);
+		snprintf(kp, sizeof(kp), "%s/keys", col.dir);
 		unit_file_write(kp, keys_text);
 		keys = keyring_load(kp, err, sizeof(err));
 		cr_assert_not_null(keys, "%s", err);
 	}
-	cfg.listen = "127.0.0.1:0";
-	cfg.store = store;
 	cfg.keys = keys;
 	cfg.raw_keep_ms = start_raw_keep_ms;
-	cfg.rollup_keep_ms = 36500 * 86400000LL;
 	cfg.maintenance_ms = start_maintenance_ms;
-	cfg.idle_timeout_ms = 60000;
-	cfg.max_conns = 64;
-	server = server_create(&cfg, err, sizeof(err));
-	cr_assert_not_null(server, "%s", err);
-	cr_assert_eq(pthread_create(&server_thread, NULL, server_main, NULL), 0);
+	unit_collector_serve(&col, &cfg);
 }
 
 static void collector_stop(void)
 {
-	char cmd[160];
-
-	server_stop(server);
-	pthread_join(server_thread, NULL);
-	cr_assert_eq(server_rc, 0);
-	server_destroy(server);
-	store_close(store);
+	unit_collector_stop(&col);
 	keyring_free(keys);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	cr_assert_eq(system(cmd), 0);
 }
 
 static void setup_plain(void)
@@ -93,7 +61,7 @@ static void setup_plain(void)
 
 static int client_connect(void)
 {
-	return unit_tcp_connect(server_port(server));
+	return unit_collector_connect(&col);
 }
 
 static uint64_t recv_ack(int fd)
@@ -196,7 +164,7 @@ static long long sql_count(const char *sql)
 	sqlite3_stmt *st;
 	long long n = -1;
 
-	cr_assert_eq(sqlite3_open(db_path, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_open(col.db_path, &db), SQLITE_OK);
 	cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		n = sqlite3_column_int64(st, 0);
@@ -374,7 +342,7 @@ Test(collector, malformed_frames_rejected_with_reason)
 	batch_send(fd, "host1", 3, 1);
 	cr_assert_eq(recv_ack(fd), 3);
 	close(fd);
-	cr_assert_eq(server_stats(server)->frames_rejected, 7);
+	cr_assert_eq(server_stats(col.server)->frames_rejected, 7);
 }
 
 /* ---- authentication ---- */
@@ -607,16 +575,15 @@ static void server_restart_with_keys(const char *text)
 	char kp[160], err[256];
 	struct keyring *k;
 
-	snprintf(kp, sizeof(kp), "%s/keys", dir);
+	snprintf(kp, sizeof(kp), "%s/keys", col.dir);
 	unit_file_write(kp, text);
 	k = keyring_load(kp, err, sizeof(err));
 	cr_assert_not_null(k, "%s", err);
-	server_stop(server);
-	pthread_join(server_thread, NULL);
-	server_keys_set(server, k);
+	unit_collector_pause(&col);
+	server_keys_set(col.server, k);
 	keyring_free(keys);
 	keys = k;
-	cr_assert_eq(pthread_create(&server_thread, NULL, server_main, NULL), 0);
+	unit_collector_run(&col);
 }
 
 /* HELLO signed with key, then one batch; returns 1 if acked with an ACK

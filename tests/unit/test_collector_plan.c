@@ -25,61 +25,30 @@ static const char plan_text[] =
 	"h2\th1\t10.0.1.1\t4\n"
 	"h1\th9\t2001:db8::9\t16\n";
 
-static char dir[64];
-static struct store *store;
-static struct server *server;
+static struct unit_collector col;
 static struct plan_targets *plan;
-static pthread_t server_thread;
-
-static void *server_main(void *arg)
-{
-	char err[256];
-
-	(void)arg;
-	server_run(server, err, sizeof(err));
-	return NULL;
-}
 
 static void collector_start(int with_plan)
 {
 	struct server_cfg cfg = { 0 };
 	char err[512], path[128];
 
-	strcpy(dir, "/tmp/fm-test-plan-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/fm.db", dir);
-	store = store_open("sqlite", path, err, sizeof(err));
-	cr_assert_not_null(store, "%s", err);
+	unit_collector_store_open(&col, "plan");
 	plan = NULL;
 	if (with_plan) {
-		snprintf(path, sizeof(path), "%s/plan", dir);
+		snprintf(path, sizeof(path), "%s/plan", col.dir);
 		unit_file_write(path, plan_text);
 		plan = plan_targets_load(path, err, sizeof(err));
 		cr_assert_not_null(plan, "%s", err);
 	}
-	cfg.listen = "127.0.0.1:0";
-	cfg.store = store;
 	cfg.plan = plan;
-	cfg.raw_keep_ms = 7 * 86400000LL;
-	cfg.rollup_keep_ms = 36500 * 86400000LL;
-	cfg.idle_timeout_ms = 60000;
-	cfg.max_conns = 16;
-	server = server_create(&cfg, err, sizeof(err));
-	cr_assert_not_null(server, "%s", err);
-	cr_assert_eq(pthread_create(&server_thread, NULL, server_main, NULL), 0);
+	unit_collector_serve(&col, &cfg);
 }
 
 static void collector_stop(void)
 {
-	char cmd[160];
-
-	server_stop(server);
-	pthread_join(server_thread, NULL);
-	server_destroy(server);
-	store_close(store);
+	unit_collector_stop(&col);
 	plan_targets_free(plan);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	cr_assert_eq(system(cmd), 0);
 }
 
 static void setup_plan(void)
@@ -94,7 +63,7 @@ static void setup_noplan(void)
 
 static int client_connect(void)
 {
-	return unit_tcp_connect(server_port(server));
+	return unit_collector_connect(&col);
 }
 
 /* HELLO with the flag as name, then the TARGETS text it is answered with. */

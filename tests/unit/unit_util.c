@@ -1,6 +1,8 @@
 /* Helpers the unit tests share (unit_util.h): scratch paths, store
  * removal, stdout capture of a command, a wire client over loopback. */
 #include "unit_util.h"
+#include "server.h"
+#include "store.h"
 #include "wire.h"
 
 #include <arpa/inet.h>
@@ -154,4 +156,71 @@ int unit_recv_frame(int fd, uint8_t *frame, size_t cap, size_t *frame_len)
 		return -1;
 	*frame_len = 16 + plen;
 	return type;
+}
+
+void unit_collector_store_open(struct unit_collector *c, const char *tag)
+{
+	char err[512];
+
+	snprintf(c->dir, sizeof(c->dir), "/tmp/fm-test-%s-XXXXXX", tag);
+	cr_assert_not_null(mkdtemp(c->dir));
+	snprintf(c->db_path, sizeof(c->db_path), "%s/fm.db", c->dir);
+	c->store = store_open("sqlite", c->db_path, err, sizeof(err));
+	cr_assert_not_null(c->store, "%s", err);
+}
+
+void unit_collector_serve(struct unit_collector *c, struct server_cfg *cfg)
+{
+	char err[512];
+
+	cfg->listen = "127.0.0.1:0";
+	cfg->store = c->store;
+	if (!cfg->raw_keep_ms)
+		cfg->raw_keep_ms = 7 * 86400000LL;
+	if (!cfg->rollup_keep_ms)
+		cfg->rollup_keep_ms = 36500 * 86400000LL;
+	if (!cfg->idle_timeout_ms)
+		cfg->idle_timeout_ms = 60000;
+	if (!cfg->max_conns)
+		cfg->max_conns = 64;
+	c->server = server_create(cfg, err, sizeof(err));
+	cr_assert_not_null(c->server, "%s", err);
+	unit_collector_run(c);
+}
+
+static void *unit_collector_main(void *arg)
+{
+	struct unit_collector *c = arg;
+	char err[256];
+
+	c->rc = server_run(c->server, err, sizeof(err));
+	return NULL;
+}
+
+void unit_collector_run(struct unit_collector *c)
+{
+	cr_assert_eq(pthread_create(&c->thread, NULL, unit_collector_main, c), 0);
+}
+
+void unit_collector_pause(struct unit_collector *c)
+{
+	server_stop(c->server);
+	pthread_join(c->thread, NULL);
+}
+
+void unit_collector_stop(struct unit_collector *c)
+{
+	char cmd[160];
+
+	unit_collector_pause(c);
+	cr_assert_eq(c->rc, 0);
+	server_destroy(c->server);
+	store_close(c->store);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", c->dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+int unit_collector_connect(const struct unit_collector *c)
+{
+	return unit_tcp_connect(server_port(c->server));
 }

@@ -4,8 +4,11 @@
 #ifndef FM_TESTS_UNIT_UTIL_H
 #define FM_TESTS_UNIT_UTIL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+
+struct server_cfg;
 
 /* "/tmp/fm-<tag>-<pid><suffix>" into buf. */
 void unit_tmp_path(char *buf, size_t buflen, const char *tag, const char *suffix);
@@ -34,6 +37,39 @@ int unit_stdout_capture(const char *out_path, int (*cmd)(int, char **), int argc
 
 /* Run cmd(argc, argv) with stdout to /dev/null; returns its exit code. */
 int unit_stdout_quiet(int (*cmd)(int, char **), int argc, char **argv);
+
+/* A collector serving on 127.0.0.1 (any free port) from a fresh SQLite
+ * store in a scratch directory, its loop in a thread of the test. */
+struct unit_collector {
+	char dir[64];      /* the scratch directory (removed by _stop) */
+	char db_path[128]; /* the store's file in it */
+	struct store *store;
+	struct server *server;
+	pthread_t thread;
+	int rc; /* server_run's result once the loop returned */
+};
+
+/* Make c's directory (/tmp/fm-test-TAG-XXXXXX) and open its store; files
+ * the server reads (keys, plan) go in c->dir before unit_collector_serve. */
+void unit_collector_store_open(struct unit_collector *c, const char *tag);
+
+/* Create the server from cfg and start its loop (unit_collector_run).
+ * Filled in here: listen and store, and what cfg leaves 0 of the limits a
+ * test rarely cares about: raw results kept 7 days, rollups 100 years,
+ * 60 s idle timeout, 64 connections. */
+void unit_collector_serve(struct unit_collector *c, struct server_cfg *cfg);
+
+/* A connection to c's server (unit_tcp_connect). */
+int unit_collector_connect(const struct unit_collector *c);
+
+/* Start the server's loop in a thread; unit_collector_pause stops it and
+ * waits, leaving the server for changes (new keys) before the next run. */
+void unit_collector_run(struct unit_collector *c);
+void unit_collector_pause(struct unit_collector *c);
+
+/* Stop the loop (asserting it ended cleanly), free the server and the
+ * store, remove the directory. */
+void unit_collector_stop(struct unit_collector *c);
 
 /* A TCP connection to 127.0.0.1:port whose reads time out after 5 s (a
  * missing reply fails the test instead of hanging it). */
