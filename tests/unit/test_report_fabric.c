@@ -20,17 +20,14 @@
 
 #define T_END_MS 1800000000000LL
 
-static char t_dir[64], t_db[96], t_inv[96];
+static struct unit_scratch t;
 
 static void t_setup(void)
 {
 	struct synth_db_cfg c;
 	char err[256];
 
-	unit_tmp_path(t_dir, sizeof(t_dir), "rep", "");
-	mkdir(t_dir, 0755);
-	snprintf(t_db, sizeof(t_db), "%s/fm.db", t_dir);
-	snprintf(t_inv, sizeof(t_inv), "%s/inv", t_dir);
+	unit_scratch_make(&t, "rep");
 	synth_db_cfg_default(&c);
 	c.intervals = 120; /* two hours of minutes */
 	c.start_ms = T_END_MS - 7200000;
@@ -38,31 +35,23 @@ static void t_setup(void)
 	c.down_prober = "h6"; /* silent for 20 minutes */
 	c.down_start_ms = T_END_MS - 5400000;
 	c.down_end_ms = T_END_MS - 4200000;
-	cr_assert_gt(synth_db_write(t_db, t_inv, &c, err, sizeof(err)), 0, "%s", err);
+	cr_assert_gt(synth_db_write(t.db, t.inv, &c, err, sizeof(err)), 0, "%s", err);
 }
 
 static void t_teardown(void)
 {
-	char cmd[160];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t_dir);
-	cr_assert_eq(system(cmd), 0);
-}
-
-static char *t_slurp(const char *path)
-{
-	return unit_file_read(path);
+	unit_dir_remove(t.dir);
 }
 
 /* Run triangulate report into DIR/name with stdout silenced. */
 static int t_report(const char *name, const char *previous)
 {
 	char out[160], prev[200];
-	char *argv[16] = { "report", "--db", t_db, "--inventory", t_inv,
+	char *argv[16] = { "report", "--db", t.db, "--inventory", t.inv,
 			   "--since=2h", "--until=1800000000000", "--out", out };
 	int argc = 9;
 
-	snprintf(out, sizeof(out), "%s/%s", t_dir, name);
+	snprintf(out, sizeof(out), "%s/%s", t.dir, name);
 	if (previous) {
 		snprintf(prev, sizeof(prev), "--previous=%s", previous);
 		argv[argc++] = prev;
@@ -74,8 +63,8 @@ static char *t_file(const char *name, const char *file)
 {
 	char p[200];
 
-	snprintf(p, sizeof(p), "%s/%s/%s", t_dir, name, file);
-	return t_slurp(p);
+	snprintf(p, sizeof(p), "%s/%s/%s", t.dir, name, file);
+	return unit_file_read(p);
 }
 
 Test(report_fabric, summary_names_the_fault_tiers_and_the_down_prober,
@@ -149,9 +138,9 @@ Test(report_fabric, compares_with_the_previous_report, .init = t_setup,
 	FILE *f;
 
 	/* a dated sibling with another suspect: found without --previous */
-	snprintf(prev, sizeof(prev), "%s/2026-01-01", t_dir);
+	snprintf(prev, sizeof(prev), "%s/2026-01-01", t.dir);
 	mkdir(prev, 0755);
-	snprintf(prev, sizeof(prev), "%s/2026-01-01/summary.json", t_dir);
+	snprintf(prev, sizeof(prev), "%s/2026-01-01/summary.json", t.dir);
 	f = fopen(prev, "w");
 	cr_assert_not_null(f);
 	fprintf(f, "{\"version\": 1, \"until_ms\": 1799913600000,\n"
@@ -179,7 +168,7 @@ Test(report_fabric, previous_that_is_not_a_summary_is_refused, .init = t_setup,
 	char path[200], err[256];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/bad.json", t_dir);
+	snprintf(path, sizeof(path), "%s/bad.json", t.dir);
 	f = fopen(path, "w");
 	cr_assert_not_null(f);
 	fprintf(f, "{\"version\": 7, \"fabric\": {\"loss\": 1}}");
@@ -234,12 +223,9 @@ Test(report_fabric, tiers_come_from_the_topology_not_the_names)
 Test(report_fabric, sick_host_is_listed_among_the_probers)
 {
 	struct synth_db_cfg c;
-	char err[256], *js, cmd[160];
+	char err[256], *js;
 
-	unit_tmp_path(t_dir, sizeof(t_dir), "rep-host", "");
-	mkdir(t_dir, 0755);
-	snprintf(t_db, sizeof(t_db), "%s/fm.db", t_dir);
-	snprintf(t_inv, sizeof(t_inv), "%s/inv", t_dir);
+	unit_scratch_make(&t, "rep-host");
 	synth_db_cfg_default(&c);
 	c.intervals = 120; /* the report's two hours, so no prober looks down */
 	c.start_ms = T_END_MS - 7200000;
@@ -248,7 +234,7 @@ Test(report_fabric, sick_host_is_listed_among_the_probers)
 	c.fault_loss_ratio = 0.05;
 	c.fault_start_ms = T_END_MS - 1800000;
 	c.fault_end_ms = T_END_MS;
-	cr_assert_gt(synth_db_write(t_db, t_inv, &c, err, sizeof(err)), 0, "%s", err);
+	cr_assert_gt(synth_db_write(t.db, t.inv, &c, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(t_report("r1", NULL), 0);
 	js = t_file("r1", "summary.json");
 	UNIT_TEXT_HAS(js, "\"suspect_keys\": [\"host h3\"]",
@@ -256,8 +242,7 @@ Test(report_fabric, sick_host_is_listed_among_the_probers)
 		            "\"localized as a sick host",
 		      "\"probers_down\": 0, \"probers_sick\": 1");
 	free(js);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t_dir);
-	cr_assert_eq(system(cmd), 0);
+	unit_dir_remove(t.dir);
 }
 
 /* A ten-day report whose fault (two hours, nine days back) is past raw
@@ -266,7 +251,7 @@ Test(report_fabric, sick_host_is_listed_among_the_probers)
 Test(report_fabric, long_report_finds_a_fault_past_raw_retention)
 {
 	const int64_t day_ms = 86400000LL, start_ms = T_END_MS - 9 * day_ms;
-	char *argv[] = { "report", "--db", t_db, "--inventory", t_inv, "--since=10d",
+	char *argv[] = { "report", "--db", t.db, "--inventory", t.inv, "--since=10d",
 			 "--until=1800000000000", "--out", NULL };
 	struct store_retention_stats st;
 	struct synth_db_cfg c;
@@ -274,18 +259,15 @@ Test(report_fabric, long_report_finds_a_fault_past_raw_retention)
 	struct store *s;
 	int rc;
 
-	unit_tmp_path(t_dir, sizeof(t_dir), "rep-ret", "");
-	mkdir(t_dir, 0755);
-	snprintf(t_db, sizeof(t_db), "%s/fm.db", t_dir);
-	snprintf(t_inv, sizeof(t_inv), "%s/inv", t_dir);
-	snprintf(out, sizeof(out), "%s/r", t_dir);
+	unit_scratch_make(&t, "rep-ret");
+	snprintf(out, sizeof(out), "%s/r", t.dir);
 	argv[8] = out;
 	synth_db_cfg_default(&c);
 	c.intervals = 120;
 	c.start_ms = start_ms;
 	synth_db_cfg_link_fault(&c, start_ms, T_END_MS);
-	cr_assert_gt(synth_db_write(t_db, t_inv, &c, err, sizeof(err)), 0, "%s", err);
-	s = store_open(NULL, t_db, err, sizeof(err));
+	cr_assert_gt(synth_db_write(t.db, t.inv, &c, err, sizeof(err)), 0, "%s", err);
+	s = store_open(NULL, t.db, err, sizeof(err));
 	cr_assert_not_null(s, "%s", err);
 	cr_assert_eq(store_retention_run(s, T_END_MS, 7 * day_ms, 90 * day_ms, &st), 0, "%s",
 		     store_error(s));
@@ -307,24 +289,21 @@ Test(report_fabric, fresh_probers_are_not_down_no_self_pairs_no_sighting_before_
 {
 	struct synth_db_cfg c;
 	char err[256], out[160], *js, *p;
-	char *argv[] = { "report", "--db", t_db, "--until=1800000000000", "--out", out, NULL };
+	char *argv[] = { "report", "--db", t.db, "--until=1800000000000", "--out", out, NULL };
 	int rc;
 	const int64_t start_ms = T_END_MS - 1200000;
 
-	unit_tmp_path(t_dir, sizeof(t_dir), "rep-fresh", "");
-	mkdir(t_dir, 0755);
-	snprintf(t_db, sizeof(t_db), "%s/fm.db", t_dir);
-	snprintf(t_inv, sizeof(t_inv), "%s/inv", t_dir);
-	snprintf(out, sizeof(out), "%s/r", t_dir);
+	unit_scratch_make(&t, "rep-fresh");
+	snprintf(out, sizeof(out), "%s/r", t.dir);
 	synth_db_cfg_default(&c);
 	c.intervals = 20;
 	c.start_ms = start_ms;
 	c.self_flows = 1;
 	synth_db_cfg_link_fault(&c, start_ms, T_END_MS);
-	cr_assert_gt(synth_db_write(t_db, t_inv, &c, err, sizeof(err)), 0, "%s", err);
+	cr_assert_gt(synth_db_write(t.db, t.inv, &c, err, sizeof(err)), 0, "%s", err);
 	/* the stored inventory, as the collector's --inventory leaves it */
 	{
-		char *iargv[] = { "inventory", "load", t_inv, "--db", t_db, NULL };
+		char *iargv[] = { "inventory", "load", t.inv, "--db", t.db, NULL };
 
 		cr_assert_eq(unit_stdout_quiet(cmd_inventory, 5, iargv), 0);
 		rc = unit_stdout_quiet(cmd_report, 6, argv);

@@ -19,7 +19,7 @@
 
 #define T_END_MS 1800000000000LL
 
-static char t_dir[64], t_db[96], t_inv[96];
+static struct unit_scratch t;
 static struct serve *t_srv;
 
 static void t_setup(void)
@@ -28,18 +28,15 @@ static void t_setup(void)
 	struct serve_cfg cfg = { 0 };
 	char err[512];
 
-	unit_tmp_path(t_dir, sizeof(t_dir), "serve", "");
-	mkdir(t_dir, 0755);
-	snprintf(t_db, sizeof(t_db), "%s/fm.db", t_dir);
-	snprintf(t_inv, sizeof(t_inv), "%s/inv", t_dir);
+	unit_scratch_make(&t, "serve");
 	synth_db_cfg_default(&c);
 	c.intervals = 30;
 	c.interval_ms = 10000;
 	c.start_ms = T_END_MS - 300000;
 	synth_db_cfg_link_fault(&c, T_END_MS - 150000, T_END_MS);
-	cr_assert_gt(synth_db_write(t_db, t_inv, &c, err, sizeof(err)), 0, "%s", err);
-	cfg.db = t_db;
-	cfg.inventory = t_inv;
+	cr_assert_gt(synth_db_write(t.db, t.inv, &c, err, sizeof(err)), 0, "%s", err);
+	cfg.db = t.db;
+	cfg.inventory = t.inv;
 	cfg.listen = "127.0.0.1:0";
 	cfg.window_ms = 120000;
 	cfg.since_ms = 300000;
@@ -54,11 +51,8 @@ static void t_setup(void)
 
 static void t_teardown(void)
 {
-	char cmd[160];
-
 	serve_stop(t_srv);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t_dir);
-	cr_assert_eq(system(cmd), 0);
+	unit_dir_remove(t.dir);
 }
 
 static int t_connect(void)

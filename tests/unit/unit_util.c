@@ -14,12 +14,30 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 void unit_tmp_path(char *buf, size_t buflen, const char *tag, const char *suffix)
 {
 	snprintf(buf, buflen, "/tmp/fm-%s-%d%s", tag, (int)getpid(), suffix);
+}
+
+void unit_dir_remove(const char *dir)
+{
+	char cmd[160];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+}
+
+void unit_scratch_make(struct unit_scratch *s, const char *tag)
+{
+	unit_tmp_path(s->dir, sizeof(s->dir), tag, "");
+	unit_dir_remove(s->dir);
+	cr_assert_eq(mkdir(s->dir, 0755), 0, "%s", s->dir);
+	snprintf(s->db, sizeof(s->db), "%s/fm.db", s->dir);
+	snprintf(s->inv, sizeof(s->inv), "%s/inv", s->dir);
 }
 
 void unit_db_remove(const char *db_path)
@@ -210,14 +228,11 @@ void unit_collector_pause(struct unit_collector *c)
 
 void unit_collector_stop(struct unit_collector *c)
 {
-	char cmd[160];
-
 	unit_collector_pause(c);
 	cr_assert_eq(c->rc, 0);
 	server_destroy(c->server);
 	store_close(c->store);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", c->dir);
-	cr_assert_eq(system(cmd), 0);
+	unit_dir_remove(c->dir);
 }
 
 int unit_collector_connect(const struct unit_collector *c)

@@ -13,6 +13,20 @@ struct server_cfg;
 /* "/tmp/fm-<tag>-<pid><suffix>" into buf. */
 void unit_tmp_path(char *buf, size_t buflen, const char *tag, const char *suffix);
 
+/* A scratch directory for a test's store, inventory and output files. */
+struct unit_scratch {
+	char dir[64]; /* /tmp/fm-<tag>-<pid> */
+	char db[96];  /* DIR/fm.db */
+	char inv[96]; /* DIR/inv */
+};
+
+/* Make the directory (emptied first if a crashed run left it) and name the
+ * files in it. */
+void unit_scratch_make(struct unit_scratch *s, const char *tag);
+
+/* Remove a directory and everything in it (asserted). */
+void unit_dir_remove(const char *dir);
+
 /* Unlink a store file and its -wal and -shm files. */
 void unit_db_remove(const char *db_path);
 
