@@ -16,23 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static char t_db[64], t_inv[64], t_hook[64];
-
-static void t_setup(void)
-{
-	unit_tmp_path(t_db, sizeof(t_db), "watch", ".db");
-	unit_tmp_path(t_inv, sizeof(t_inv), "watch", ".inv");
-	unit_tmp_path(t_hook, sizeof(t_hook), "watch", ".hook");
-	unlink(t_db);
-	unlink(t_hook);
-}
-
-static void t_teardown(void)
-{
-	unit_db_remove(t_db);
-	unlink(t_inv);
-	unlink(t_hook);
-}
 
 /* Ten 10 s intervals ending now; the fault (if any) over the last five. */
 static void t_db_write(const char *from, const char *to, double loss)
@@ -52,16 +35,16 @@ static void t_db_write(const char *from, const char *to, double loss)
 	cfg.fault_loss_ratio = loss;
 	cfg.fault_start_ms = now_ms - 50000;
 	cfg.fault_end_ms = now_ms + 1;
-	cr_assert_gt(synth_db_write(t_db, t_inv, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_gt(synth_db_write(unit_dir.db, unit_dir.inv, &cfg, err, sizeof(err)), 0, "%s", err);
 }
 
 static int t_watch(const char *extra1, const char *extra2, const char *extra3)
 {
 	char hook[128];
-	char *argv[16] = { "watch", "--db", t_db, "--inventory", t_inv, "--hook", hook };
+	char *argv[16] = { "watch", "--db", unit_dir.db, "--inventory", unit_dir.inv, "--hook", hook };
 	int argc = 7;
 
-	snprintf(hook, sizeof(hook), "cat >> %s", t_hook);
+	snprintf(hook, sizeof(hook), "cat >> %s", unit_dir.hook);
 	if (extra1)
 		argv[argc++] = (char *)extra1;
 	if (extra2)
@@ -74,7 +57,7 @@ static int t_watch(const char *extra1, const char *extra2, const char *extra3)
 /* The hook file's lines (events). */
 static int t_hook_lines(char *first, size_t len)
 {
-	FILE *f = fopen(t_hook, "r");
+	FILE *f = fopen(unit_dir.hook, "r");
 	char line[4096];
 	int n = 0;
 
@@ -95,8 +78,8 @@ static int t_episode_cb(const struct history_episode *e, void *arg)
 	return 0;
 }
 
-Test(alert_watch, faulty_link_fires_once_after_persist_rounds, .init = t_setup,
-     .fini = t_teardown)
+Test(alert_watch, faulty_link_fires_once_after_persist_rounds, .init = unit_dir_setup,
+     .fini = unit_dir_teardown)
 {
 	char first[4096] = "", ep[128] = "", err[256];
 	struct history *h;
@@ -109,7 +92,7 @@ Test(alert_watch, faulty_link_fires_once_after_persist_rounds, .init = t_setup,
 	cr_expect(strstr(first, "\"kind\": \"link\", \"from\": \"spine2\", \"to\": \"leaf3\""),
 		  "%s", first);
 	cr_expect(strstr(first, "\"query\": \"triangulate link spine2 leaf3 --db "), "%s", first);
-	h = history_open(t_db, err, sizeof(err));
+	h = history_open(unit_dir.db, err, sizeof(err));
 	cr_assert_not_null(h, "%s", err);
 	cr_assert_eq(history_episodes_query(h, 0, INT64_MAX, t_episode_cb, ep), 0);
 	cr_expect_str_eq(ep, "link spine2 leaf3");
@@ -117,7 +100,7 @@ Test(alert_watch, faulty_link_fires_once_after_persist_rounds, .init = t_setup,
 }
 
 Test(alert_watch, round_without_new_batches_does_not_count_to_persist,
-     .init = t_setup, .fini = t_teardown)
+     .init = unit_dir_setup, .fini = unit_dir_teardown)
 {
 	t_db_write("spine2", "leaf3", 0.02);
 	/* no batch lands after the first round: the later ticks bring no new
@@ -126,28 +109,28 @@ Test(alert_watch, round_without_new_batches_does_not_count_to_persist,
 	cr_expect_eq(t_hook_lines(NULL, 0), 0);
 }
 
-Test(alert_watch, once_exits_3_on_a_fault_and_0_when_clean, .init = t_setup,
-     .fini = t_teardown)
+Test(alert_watch, once_exits_3_on_a_fault_and_0_when_clean, .init = unit_dir_setup,
+     .fini = unit_dir_teardown)
 {
 	t_db_write("leaf1", "spine3", 0.02);
 	cr_expect_eq(t_watch("--once", NULL, NULL), 3);
-	t_teardown();
-	t_setup();
+	unit_dir_teardown();
+	unit_dir_setup();
 	t_db_write(NULL, NULL, 0);
 	cr_expect_eq(t_watch("--once", NULL, NULL), 0);
 	cr_expect_eq(t_hook_lines(NULL, 0), 0);
 }
 
-Test(alert_watch, missing_database_skips_rounds_without_exiting, .init = t_setup,
-     .fini = t_teardown)
+Test(alert_watch, missing_database_skips_rounds_without_exiting, .init = unit_dir_setup,
+     .fini = unit_dir_teardown)
 {
 	/* no database at all: rounds are skipped, the watch runs on to the end */
-	FILE *f = fopen(t_inv, "w");
+	FILE *f = fopen(unit_dir.inv, "w");
 
 	cr_assert_not_null(f);
 	fputs("# faultmesh inventory v1\n", f);
 	fclose(f);
 	cr_expect_eq(t_watch("--rounds=2", "--interval=200ms", NULL), 0);
 	cr_expect_eq(t_hook_lines(NULL, 0), 0);
-	cr_expect_eq(access(t_db, F_OK), -1, "the watch must not create the database");
+	cr_expect_eq(access(unit_dir.db, F_OK), -1, "the watch must not create the database");
 }

@@ -17,15 +17,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static char t_db[64], t_inv[64], t_hook[64], t_out[64];
-
-static void t_teardown(void)
-{
-	unit_db_remove(t_db);
-	unlink(t_inv);
-	unlink(t_hook);
-	unlink(t_out);
-}
 
 /* Run one printed command line; returns its exit code, output in *text. */
 static int t_command_run(const char *line, char **text)
@@ -43,7 +34,7 @@ static int t_command_run(const char *line, char **text)
 	for (const struct cmd *c = cmd_table; c->name; c++)
 		if (!strcmp(c->name, argv[1]))
 			run = c->run;
-	return unit_stdout_capture(t_out, run, argc - 1, argv + 1, text);
+	return unit_stdout_capture(unit_dir.out, run, argc - 1, argv + 1, text);
 }
 
 /* The strings of the JSON array "name": [...] in s, one per line (no
@@ -69,22 +60,19 @@ static size_t t_json_strings(const char *s, const char *name, char out[][512], s
 	return n;
 }
 
-Test(printed_commands, every_command_of_a_fired_alert_runs_as_printed, .fini = t_teardown)
+Test(printed_commands, every_command_of_a_fired_alert_runs_as_printed, .fini = unit_dir_teardown)
 {
 	struct synth_db_cfg cfg;
 	struct timespec ts;
 	char err[256], hook[128], line[8192] = "", cmds[8][512], *text;
-	char *argv[] = { "watch", "--db", t_db, "--inventory", t_inv, "--hook", hook,
+	char *argv[] = { "watch", "--db", unit_dir.db, "--inventory", unit_dir.inv, "--hook", hook,
 			 "--rounds=2", "--interval=200ms", "--timer", NULL };
 	int64_t now_ms;
 	size_t n;
 	FILE *f;
 
-	unit_tmp_path(t_db, sizeof(t_db), "printed", ".db");
-	unit_tmp_path(t_inv, sizeof(t_inv), "printed", ".inv");
-	unit_tmp_path(t_hook, sizeof(t_hook), "printed", ".hook");
-	unit_tmp_path(t_out, sizeof(t_out), "printed", ".out");
-	snprintf(hook, sizeof(hook), "cat >> %s", t_hook);
+	unit_dir_setup();
+	snprintf(hook, sizeof(hook), "cat >> %s", unit_dir.hook);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	synth_db_cfg_default(&cfg);
@@ -97,10 +85,10 @@ Test(printed_commands, every_command_of_a_fired_alert_runs_as_printed, .fini = t
 	cfg.fault_loss_ratio = 0.03;
 	cfg.fault_start_ms = now_ms - 50000;
 	cfg.fault_end_ms = now_ms + 60000;
-	cr_assert_gt(synth_db_write(t_db, t_inv, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_gt(synth_db_write(unit_dir.db, unit_dir.inv, &cfg, err, sizeof(err)), 0, "%s", err);
 	optind = 0;
 	cr_assert_eq(cmd_watch(10, argv), 0);
-	f = fopen(t_hook, "r");
+	f = fopen(unit_dir.hook, "r");
 	cr_assert_not_null(f, "the watch fired nothing");
 	cr_assert_not_null(fgets(line, sizeof(line), f));
 	fclose(f);

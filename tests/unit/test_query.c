@@ -20,32 +20,21 @@
 
 #define T_END_MS 1800000000000LL /* a fixed "now" so runs are repeatable */
 
-static char t_db[64], t_inv[64], t_out[64];
 
 static void t_setup(void)
 {
 	struct synth_db_cfg c;
 	char err[256];
 
-	unit_tmp_path(t_db, sizeof(t_db), "query", ".db");
-	unit_tmp_path(t_inv, sizeof(t_inv), "query", ".inv");
-	unit_tmp_path(t_out, sizeof(t_out), "query", ".out");
-	unlink(t_db);
+	unit_dir_setup();
 	synth_db_cfg_default(&c);
 	c.intervals = 60; /* an hour of minutes */
 	c.start_ms = T_END_MS - 3600000;
 	synth_db_cfg_link_fault(&c, T_END_MS - 1200000, T_END_MS); /* the last 20 minutes */
-	cr_assert_eq(synth_db_write(t_db, t_inv, &c, err, sizeof(err)), 360, "%s", err);
+	cr_assert_eq(synth_db_write(unit_dir.db, unit_dir.inv, &c, err, sizeof(err)), 360, "%s", err);
 }
 
-static void t_teardown(void)
-{
-	unit_db_remove(t_db);
-	unlink(t_inv);
-	unlink(t_out);
-}
-
-/* Run a command with stdout into t_out; returns its exit code and the
+/* Run a command with stdout into unit_dir.out; returns its exit code and the
  * output (malloc'd) in *text. */
 static int t_run(int (*cmd)(int, char **), char **text, int argc, ...)
 {
@@ -57,17 +46,17 @@ static int t_run(int (*cmd)(int, char **), char **text, int argc, ...)
 		argv[i] = va_arg(ap, char *);
 	va_end(ap);
 	argv[argc] = NULL;
-	return unit_stdout_capture(t_out, cmd, argc, argv, text);
+	return unit_stdout_capture(unit_dir.out, cmd, argc, argv, text);
 }
 
 #define T_UNTIL "--until=1800000000000"
 
 Test(query, device_at_one_end_of_the_faulty_link_is_healthy_and_names_the_link,
-     .init = t_setup, .fini = t_teardown)
+     .init = t_setup, .fini = unit_dir_teardown)
 {
 	char *out;
-	int rc = t_run(cmd_device, &out, 8, "device", "leaf2", "--db", t_db,
-		       "--inventory", t_inv, T_UNTIL, "--json");
+	int rc = t_run(cmd_device, &out, 8, "device", "leaf2", "--db", unit_dir.db,
+		       "--inventory", unit_dir.inv, T_UNTIL, "--json");
 
 	cr_assert_eq(rc, 0);
 	cr_assert(strstr(out, "\"verdict\": \"healthy\", \"dropping\": false, "
@@ -80,11 +69,11 @@ Test(query, device_at_one_end_of_the_faulty_link_is_healthy_and_names_the_link,
 }
 
 Test(query, healthy_device_is_not_dropping_with_a_bound, .init = t_setup,
-     .fini = t_teardown)
+     .fini = unit_dir_teardown)
 {
 	char *out;
-	int rc = t_run(cmd_device, &out, 8, "device", "leaf3", "--db", t_db,
-		       "--inventory", t_inv, T_UNTIL, "--json");
+	int rc = t_run(cmd_device, &out, 8, "device", "leaf3", "--db", unit_dir.db,
+		       "--inventory", unit_dir.inv, T_UNTIL, "--json");
 
 	cr_assert_eq(rc, 0);
 	cr_assert(strstr(out, "\"verdict\": \"not dropping\""), "%s", out);
@@ -94,11 +83,11 @@ Test(query, healthy_device_is_not_dropping_with_a_bound, .init = t_setup,
 }
 
 Test(query, link_text_names_the_verdict_and_the_hours_before, .init = t_setup,
-     .fini = t_teardown)
+     .fini = unit_dir_teardown)
 {
 	char *out;
-	int rc = t_run(cmd_link, &out, 10, "link", "spine1", "leaf2", "--db", t_db,
-		       "--inventory", t_inv, T_UNTIL, "--since=1h", "--bucket=20m");
+	int rc = t_run(cmd_link, &out, 10, "link", "spine1", "leaf2", "--db", unit_dir.db,
+		       "--inventory", unit_dir.inv, T_UNTIL, "--since=1h", "--bucket=20m");
 
 	cr_assert_eq(rc, 0);
 	cr_assert(strstr(out, "link spine1 -> leaf2: dropping"), "%s", out);
@@ -107,27 +96,27 @@ Test(query, link_text_names_the_verdict_and_the_hours_before, .init = t_setup,
 	free(out);
 }
 
-Test(query, unknown_name_is_a_clear_error, .init = t_setup, .fini = t_teardown)
+Test(query, unknown_name_is_a_clear_error, .init = t_setup, .fini = unit_dir_teardown)
 {
 	char *out;
 
-	cr_assert_eq(t_run(cmd_device, &out, 7, "device", "leaf9", "--db", t_db,
-			   "--inventory", t_inv, T_UNTIL), 2);
+	cr_assert_eq(t_run(cmd_device, &out, 7, "device", "leaf9", "--db", unit_dir.db,
+			   "--inventory", unit_dir.inv, T_UNTIL), 2);
 	cr_assert_str_eq(out, "");
 	free(out);
-	cr_assert_eq(t_run(cmd_link, &out, 8, "link", "spine1", "leaf9", "--db", t_db,
-			   "--inventory", t_inv, T_UNTIL), 2);
+	cr_assert_eq(t_run(cmd_link, &out, 8, "link", "spine1", "leaf9", "--db", unit_dir.db,
+			   "--inventory", unit_dir.inv, T_UNTIL), 2);
 	free(out);
 	/* two known devices with no link between them */
-	cr_assert_eq(t_run(cmd_link, &out, 8, "link", "leaf1", "leaf2", "--db", t_db,
-			   "--inventory", t_inv, T_UNTIL), 2);
+	cr_assert_eq(t_run(cmd_link, &out, 8, "link", "leaf1", "leaf2", "--db", unit_dir.db,
+			   "--inventory", unit_dir.inv, T_UNTIL), 2);
 	free(out);
 	cr_assert_eq(t_run(cmd_device, &out, 4, "device", "leaf2", "--db",
 			   "/nonexistent/fm.db"), 1);
 	free(out);
 }
 
-Test(query, suspects_lists_recorded_episodes, .init = t_setup, .fini = t_teardown)
+Test(query, suspects_lists_recorded_episodes, .init = t_setup, .fini = unit_dir_teardown)
 {
 	const struct history_suspect s = { .kind = "link", .from = "spine1",
 					   .to = "leaf2", .loss_ratio = 0.05,
@@ -135,20 +124,20 @@ Test(query, suspects_lists_recorded_episodes, .init = t_setup, .fini = t_teardow
 	struct history *h;
 	char err[256], *out;
 
-	h = history_open(t_db, err, sizeof(err));
+	h = history_open(unit_dir.db, err, sizeof(err));
 	cr_assert_not_null(h, "%s", err);
 	cr_assert_eq(history_round_record(h, T_END_MS - 600000, &s, 1, 2), 0);
 	cr_assert_eq(history_round_record(h, T_END_MS - 300000, &s, 1, 2), 0);
 	history_close(h);
-	cr_assert_eq(t_run(cmd_suspects, &out, 5, "suspects", "--db", t_db, T_UNTIL,
+	cr_assert_eq(t_run(cmd_suspects, &out, 5, "suspects", "--db", unit_dir.db, T_UNTIL,
 			   "--json"), 0);
 	cr_assert(strstr(out, "\"kind\": \"link\", \"from\": \"spine1\", \"to\": \"leaf2\""),
 		  "%s", out);
 	cr_assert(strstr(out, "\"open\": true, \"rounds\": 2"), "%s", out);
 	free(out);
 	/* the device query shows the same episode */
-	cr_assert_eq(t_run(cmd_device, &out, 8, "device", "leaf2", "--db", t_db,
-			   "--inventory", t_inv, T_UNTIL, "--json"), 0);
+	cr_assert_eq(t_run(cmd_device, &out, 8, "device", "leaf2", "--db", unit_dir.db,
+			   "--inventory", unit_dir.inv, T_UNTIL, "--json"), 0);
 	cr_assert(strstr(out, "\"episodes\": [\n  {\"id\": 1"), "%s", out);
 	free(out);
 }
@@ -158,10 +147,7 @@ Test(query, device_fault_is_named_for_the_device_and_its_links)
 	struct synth_db_cfg c;
 	char err[256], *out;
 
-	unit_tmp_path(t_db, sizeof(t_db), "query-dev", ".db");
-	unit_tmp_path(t_inv, sizeof(t_inv), "query-dev", ".inv");
-	unit_tmp_path(t_out, sizeof(t_out), "query-dev", ".out");
-	unlink(t_db);
+	unit_dir_setup();
 	synth_db_cfg_default(&c);
 	c.spines = 3;
 	c.intervals = 20;
@@ -170,9 +156,9 @@ Test(query, device_fault_is_named_for_the_device_and_its_links)
 	c.fault_loss_ratio = 0.05;
 	c.fault_start_ms = c.start_ms;
 	c.fault_end_ms = T_END_MS;
-	cr_assert_gt(synth_db_write(t_db, t_inv, &c, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(t_run(cmd_device, &out, 8, "device", "leaf2", "--db", t_db,
-			   "--inventory", t_inv, T_UNTIL, "--json"), 0);
+	cr_assert_gt(synth_db_write(unit_dir.db, unit_dir.inv, &c, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(t_run(cmd_device, &out, 8, "device", "leaf2", "--db", unit_dir.db,
+			   "--inventory", unit_dir.inv, T_UNTIL, "--json"), 0);
 	cr_assert(strstr(out, "\"verdict\": \"dropping\""), "%s", out);
 	/* named as a device, or as all three links from the spines */
 	cr_assert(strstr(out, "\"detail\": \"device leaf2:") ||
@@ -180,25 +166,25 @@ Test(query, device_fault_is_named_for_the_device_and_its_links)
 		  "%s", out);
 	free(out);
 	/* a link into it is news too: its far end is a dropping device */
-	cr_assert_eq(t_run(cmd_link, &out, 9, "link", "spine3", "leaf2", "--db", t_db,
-			   "--inventory", t_inv, T_UNTIL, "--json"), 0);
+	cr_assert_eq(t_run(cmd_link, &out, 9, "link", "spine3", "leaf2", "--db", unit_dir.db,
+			   "--inventory", unit_dir.inv, T_UNTIL, "--json"), 0);
 	cr_assert(strstr(out, "\"verdict\": \"dropping\""), "%s", out);
 	free(out);
-	cr_assert_eq(t_run(cmd_device, &out, 8, "device", "leaf3", "--db", t_db,
-			   "--inventory", t_inv, T_UNTIL, "--json"), 0);
+	cr_assert_eq(t_run(cmd_device, &out, 8, "device", "leaf3", "--db", unit_dir.db,
+			   "--inventory", unit_dir.inv, T_UNTIL, "--json"), 0);
 	cr_assert(strstr(out, "\"verdict\": \"not dropping\""), "%s", out);
 	free(out);
-	t_teardown();
+	unit_dir_teardown();
 }
 
 /* Look-back slices of whole hours end on the hour; the hour under way is
  * one more, partial slice up to --until. */
 Test(query, look_back_slices_end_on_the_hour_then_a_partial_one, .init = t_setup,
-     .fini = t_teardown)
+     .fini = unit_dir_teardown)
 {
 	char *out, want[160];
-	int rc = t_run(cmd_device, &out, 8, "device", "leaf2", "--db", t_db,
-		       "--inventory", t_inv, "--until=1799999400000", "--json");
+	int rc = t_run(cmd_device, &out, 8, "device", "leaf2", "--db", unit_dir.db,
+		       "--inventory", unit_dir.inv, "--until=1799999400000", "--json");
 
 	cr_assert_eq(rc, 0);
 	/* 6 hourly slices ending at T_END - 1h, then [T_END - 1h, T_END - 10m) */
@@ -226,21 +212,18 @@ Test(query, look_back_after_retention_shows_the_fault_from_rollups)
 	char err[256], want[96], *out;
 	const char *hit;
 
-	unit_tmp_path(t_db, sizeof(t_db), "query-ret", ".db");
-	unit_tmp_path(t_inv, sizeof(t_inv), "query-ret", ".inv");
-	unit_tmp_path(t_out, sizeof(t_out), "query-ret", ".out");
-	unlink(t_db);
+	unit_dir_setup();
 	synth_db_cfg_default(&c);
 	c.intervals = 120;
 	c.start_ms = start_ms;
 	synth_db_cfg_link_fault(&c, start_ms, T_END_MS);
-	cr_assert_eq(synth_db_write(t_db, t_inv, &c, err, sizeof(err)), 720, "%s", err);
+	cr_assert_eq(synth_db_write(unit_dir.db, unit_dir.inv, &c, err, sizeof(err)), 720, "%s", err);
 	/* --since 10d: slices of 10 h, one of them [T_END - 220h, T_END - 210h) */
 	snprintf(want, sizeof(want), "{\"start_ms\": %lld, \"end_ms\": %lld, \"loss\": 0.0",
 		 T_END_MS - 220 * 3600000LL, T_END_MS - 210 * 3600000LL);
 	for (int pass = 0; pass < 2; pass++) {
-		cr_assert_eq(t_run(cmd_device, &out, 9, "device", "leaf2", "--db", t_db,
-				   "--inventory", t_inv, T_UNTIL, "--since=10d", "--json"), 0);
+		cr_assert_eq(t_run(cmd_device, &out, 9, "device", "leaf2", "--db", unit_dir.db,
+				   "--inventory", unit_dir.inv, T_UNTIL, "--since=10d", "--json"), 0);
 		hit = strstr(out, want);
 		cr_assert(hit, "pass %d: %s", pass, out);
 		cr_assert(strstr(hit, "\"verdict\": \"healthy\"}") ==
@@ -249,27 +232,27 @@ Test(query, look_back_after_retention_shows_the_fault_from_rollups)
 		free(out);
 		if (pass)
 			break;
-		s = store_open(NULL, t_db, err, sizeof(err));
+		s = store_open(NULL, unit_dir.db, err, sizeof(err));
 		cr_assert_not_null(s, "%s", err);
 		cr_assert_eq(store_retention_run(s, T_END_MS, 7 * day_ms, 90 * day_ms, &st), 0,
 			     "%s", store_error(s));
 		cr_assert_eq(st.batches_expired, 720);
 		store_close(s);
 		/* the raw results are gone indeed */
-		cr_assert_eq(fabric_view_db_build(&v, t_db, FABRIC_VIEW_RAW, start_ms,
+		cr_assert_eq(fabric_view_db_build(&v, unit_dir.db, FABRIC_VIEW_RAW, start_ms,
 						  start_ms + 2 * 3600000, NULL, NULL, err,
 						  sizeof(err)), 0, "%s", err);
 		cr_assert_eq(v.flows, 0);
 		fabric_view_free(&v);
 	}
-	t_teardown();
+	unit_dir_teardown();
 }
 
 Test(query, device_without_any_inventory_refuses_instead_of_no_data, .init = t_setup,
-     .fini = t_teardown)
+     .fini = unit_dir_teardown)
 {
 	char *out;
-	int rc = t_run(cmd_device, &out, 5, "device", "spine1", "--db", t_db, T_UNTIL);
+	int rc = t_run(cmd_device, &out, 5, "device", "spine1", "--db", unit_dir.db, T_UNTIL);
 
 	cr_assert_eq(rc, 2, "answered about addresses: %s", out);
 	cr_assert(strstr(out, "no data") == NULL, "%s", out);
@@ -277,68 +260,64 @@ Test(query, device_without_any_inventory_refuses_instead_of_no_data, .init = t_s
 }
 
 Test(query, commands_use_the_inventory_loaded_into_the_store, .init = t_setup,
-     .fini = t_teardown)
+     .fini = unit_dir_teardown)
 {
 	char *out;
-	int rc = t_run(cmd_inventory, &out, 5, "inventory", "load", t_inv, "--db", t_db);
+	int rc = t_run(cmd_inventory, &out, 5, "inventory", "load", unit_dir.inv, "--db", unit_dir.db);
 
 	cr_assert_eq(rc, 0, "%s", out);
 	cr_assert(strstr(out, "loaded into"), "%s", out);
 	free(out);
-	rc = t_run(cmd_inventory, &out, 5, "inventory", "load", t_inv, "--db", t_db);
+	rc = t_run(cmd_inventory, &out, 5, "inventory", "load", unit_dir.inv, "--db", unit_dir.db);
 	cr_assert(strstr(out, "unchanged in"), "%s", out);
 	free(out);
 	/* the dig-in command exactly as the watch prints it: no --inventory */
-	rc = t_run(cmd_link, &out, 7, "link", "spine1", "leaf2", "--db", t_db, T_UNTIL,
+	rc = t_run(cmd_link, &out, 7, "link", "spine1", "leaf2", "--db", unit_dir.db, T_UNTIL,
 		   "--json");
 	cr_assert_eq(rc, 0);
 	cr_assert(strstr(out, "\"verdict\": \"dropping\""), "%s", out);
 	free(out);
-	rc = t_run(cmd_inventory, &out, 4, "inventory", "show", "--db", t_db);
+	rc = t_run(cmd_inventory, &out, 4, "inventory", "show", "--db", unit_dir.db);
 	cr_assert_eq(rc, 0);
 	cr_assert(strstr(out, "# loaded from "), "%s", out);
 	free(out);
 }
 
 Test(query, inventory_load_refuses_a_bad_file_naming_its_line, .init = t_setup,
-     .fini = t_teardown)
+     .fini = unit_dir_teardown)
 {
-	char *out, bad[80];
-	FILE *f;
+	char *out, bad[128];
 	int rc;
 
-	snprintf(bad, sizeof(bad), "%s.bad", t_inv);
-	f = fopen(bad, "w");
-	cr_assert_not_null(f);
-	fprintf(f, "# faultmesh inventory v1\nnot-an-address\th1\n");
-	fclose(f);
-	rc = t_run(cmd_inventory, &out, 5, "inventory", "load", bad, "--db", t_db);
+	snprintf(bad, sizeof(bad), "%s.bad", unit_dir.inv);
+	unit_file_write(bad, "# faultmesh inventory v1\nnot-an-address\th1\n");
+	rc = t_run(cmd_inventory, &out, 5, "inventory", "load", bad, "--db", unit_dir.db);
 	unlink(bad);
 	cr_assert_eq(rc, 1);
 	free(out);
 }
 
 Test(query, localize_from_a_store_without_an_inventory_refuses, .init = t_setup,
-     .fini = t_teardown)
+     .fini = unit_dir_teardown)
 {
 	char *out;
-	int rc = t_run(cmd_localize, &out, 5, "localize", "--db", t_db, "--window", "10m");
+	int rc = t_run(cmd_localize, &out, 5, "localize", "--db", unit_dir.db, "--window", "10m");
 
 	cr_assert_eq(rc, 2, "localized over addresses: %s", out);
 	cr_assert_eq(out[0], 0, "%s", out);
 	free(out);
-	t_run(cmd_inventory, &out, 5, "inventory", "load", t_inv, "--db", t_db);
+	t_run(cmd_inventory, &out, 5, "inventory", "load", unit_dir.inv, "--db", unit_dir.db);
 	free(out);
-	rc = t_run(cmd_localize, &out, 6, "localize", "--db", t_db, "--window", "10m", "--json");
+	rc = t_run(cmd_localize, &out, 6, "localize", "--db", unit_dir.db, "--window", "10m", "--json");
 	cr_assert_eq(rc, 0, "with the stored inventory: %s", out);
 	cr_assert(strstr(out, "\"suspects\": ["), "%s", out);
 	free(out);
 }
 
-Test(query, suspects_without_a_watch_says_it_needs_one, .init = t_setup, .fini = t_teardown)
+Test(query, suspects_without_a_watch_says_it_needs_one, .init = t_setup, .fini = unit_dir_teardown)
 {
 	char *out;
-	int rc = t_run(cmd_suspects, &out, 4, "suspects", "--db", t_db, T_UNTIL);
+	int rc = t_run(cmd_suspects, &out, 4, "suspects", "--db", unit_dir.db, T_UNTIL);
 
 	cr_assert_eq(rc, 0);
 	cr_assert(strstr(out, "no triangulate watch recorded a round in "), "%s", out);

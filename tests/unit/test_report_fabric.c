@@ -20,14 +20,13 @@
 
 #define T_END_MS 1800000000000LL
 
-static struct unit_scratch t;
 
 static void t_setup(void)
 {
 	struct synth_db_cfg c;
 	char err[256];
 
-	unit_scratch_make(&t, "rep");
+	unit_dir_setup();
 	synth_db_cfg_default(&c);
 	c.intervals = 120; /* two hours of minutes */
 	c.start_ms = T_END_MS - 7200000;
@@ -35,23 +34,18 @@ static void t_setup(void)
 	c.down_prober = "h6"; /* silent for 20 minutes */
 	c.down_start_ms = T_END_MS - 5400000;
 	c.down_end_ms = T_END_MS - 4200000;
-	cr_assert_gt(synth_db_write(t.db, t.inv, &c, err, sizeof(err)), 0, "%s", err);
-}
-
-static void t_teardown(void)
-{
-	unit_dir_remove(t.dir);
+	cr_assert_gt(synth_db_write(unit_dir.db, unit_dir.inv, &c, err, sizeof(err)), 0, "%s", err);
 }
 
 /* Run triangulate report into DIR/name with stdout silenced. */
 static int t_report(const char *name, const char *previous)
 {
 	char out[160], prev[200];
-	char *argv[16] = { "report", "--db", t.db, "--inventory", t.inv,
+	char *argv[16] = { "report", "--db", unit_dir.db, "--inventory", unit_dir.inv,
 			   "--since=2h", "--until=1800000000000", "--out", out };
 	int argc = 9;
 
-	snprintf(out, sizeof(out), "%s/%s", t.dir, name);
+	snprintf(out, sizeof(out), "%s/%s", unit_dir.dir, name);
 	if (previous) {
 		snprintf(prev, sizeof(prev), "--previous=%s", previous);
 		argv[argc++] = prev;
@@ -63,12 +57,12 @@ static char *t_file(const char *name, const char *file)
 {
 	char p[200];
 
-	snprintf(p, sizeof(p), "%s/%s/%s", t.dir, name, file);
+	snprintf(p, sizeof(p), "%s/%s/%s", unit_dir.dir, name, file);
 	return unit_file_read(p);
 }
 
 Test(report_fabric, summary_names_the_fault_tiers_and_the_down_prober,
-     .init = t_setup, .fini = t_teardown)
+     .init = t_setup, .fini = unit_dir_teardown)
 {
 	char *js;
 
@@ -86,7 +80,7 @@ Test(report_fabric, summary_names_the_fault_tiers_and_the_down_prober,
 }
 
 Test(report_fabric, heatmap_draws_the_faulty_link_and_only_it_in_the_fault_colour,
-     .init = t_setup, .fini = t_teardown)
+     .init = t_setup, .fini = unit_dir_teardown)
 {
 	char *html, *p;
 	int links = 0, faults = 0;
@@ -115,7 +109,7 @@ Test(report_fabric, heatmap_draws_the_faulty_link_and_only_it_in_the_fault_colou
 	free(html);
 }
 
-Test(report_fabric, page_is_self_contained, .init = t_setup, .fini = t_teardown)
+Test(report_fabric, page_is_self_contained, .init = t_setup, .fini = unit_dir_teardown)
 {
 	char *html, *p;
 
@@ -132,15 +126,15 @@ Test(report_fabric, page_is_self_contained, .init = t_setup, .fini = t_teardown)
 }
 
 Test(report_fabric, compares_with_the_previous_report, .init = t_setup,
-     .fini = t_teardown)
+     .fini = unit_dir_teardown)
 {
 	char prev[200], *js;
 	FILE *f;
 
 	/* a dated sibling with another suspect: found without --previous */
-	snprintf(prev, sizeof(prev), "%s/2026-01-01", t.dir);
+	snprintf(prev, sizeof(prev), "%s/2026-01-01", unit_dir.dir);
 	mkdir(prev, 0755);
-	snprintf(prev, sizeof(prev), "%s/2026-01-01/summary.json", t.dir);
+	snprintf(prev, sizeof(prev), "%s/2026-01-01/summary.json", unit_dir.dir);
 	f = fopen(prev, "w");
 	cr_assert_not_null(f);
 	fprintf(f, "{\"version\": 1, \"until_ms\": 1799913600000,\n"
@@ -162,13 +156,13 @@ Test(report_fabric, compares_with_the_previous_report, .init = t_setup,
 }
 
 Test(report_fabric, previous_that_is_not_a_summary_is_refused, .init = t_setup,
-     .fini = t_teardown)
+     .fini = unit_dir_teardown)
 {
 	struct freport_previous p = { 0 };
 	char path[200], err[256];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/bad.json", t.dir);
+	snprintf(path, sizeof(path), "%s/bad.json", unit_dir.dir);
 	f = fopen(path, "w");
 	cr_assert_not_null(f);
 	fprintf(f, "{\"version\": 7, \"fabric\": {\"loss\": 1}}");
@@ -225,7 +219,7 @@ Test(report_fabric, sick_host_is_listed_among_the_probers)
 	struct synth_db_cfg c;
 	char err[256], *js;
 
-	unit_scratch_make(&t, "rep-host");
+	unit_dir_setup();
 	synth_db_cfg_default(&c);
 	c.intervals = 120; /* the report's two hours, so no prober looks down */
 	c.start_ms = T_END_MS - 7200000;
@@ -234,7 +228,7 @@ Test(report_fabric, sick_host_is_listed_among_the_probers)
 	c.fault_loss_ratio = 0.05;
 	c.fault_start_ms = T_END_MS - 1800000;
 	c.fault_end_ms = T_END_MS;
-	cr_assert_gt(synth_db_write(t.db, t.inv, &c, err, sizeof(err)), 0, "%s", err);
+	cr_assert_gt(synth_db_write(unit_dir.db, unit_dir.inv, &c, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(t_report("r1", NULL), 0);
 	js = t_file("r1", "summary.json");
 	UNIT_TEXT_HAS(js, "\"suspect_keys\": [\"host h3\"]",
@@ -242,7 +236,7 @@ Test(report_fabric, sick_host_is_listed_among_the_probers)
 		            "\"localized as a sick host",
 		      "\"probers_down\": 0, \"probers_sick\": 1");
 	free(js);
-	unit_dir_remove(t.dir);
+	unit_dir_teardown();
 }
 
 /* A ten-day report whose fault (two hours, nine days back) is past raw
@@ -251,7 +245,7 @@ Test(report_fabric, sick_host_is_listed_among_the_probers)
 Test(report_fabric, long_report_finds_a_fault_past_raw_retention)
 {
 	const int64_t day_ms = 86400000LL, start_ms = T_END_MS - 9 * day_ms;
-	char *argv[] = { "report", "--db", t.db, "--inventory", t.inv, "--since=10d",
+	char *argv[] = { "report", "--db", unit_dir.db, "--inventory", unit_dir.inv, "--since=10d",
 			 "--until=1800000000000", "--out", NULL };
 	struct store_retention_stats st;
 	struct synth_db_cfg c;
@@ -259,15 +253,15 @@ Test(report_fabric, long_report_finds_a_fault_past_raw_retention)
 	struct store *s;
 	int rc;
 
-	unit_scratch_make(&t, "rep-ret");
-	snprintf(out, sizeof(out), "%s/r", t.dir);
+	unit_dir_setup();
+	snprintf(out, sizeof(out), "%s/r", unit_dir.dir);
 	argv[8] = out;
 	synth_db_cfg_default(&c);
 	c.intervals = 120;
 	c.start_ms = start_ms;
 	synth_db_cfg_link_fault(&c, start_ms, T_END_MS);
-	cr_assert_gt(synth_db_write(t.db, t.inv, &c, err, sizeof(err)), 0, "%s", err);
-	s = store_open(NULL, t.db, err, sizeof(err));
+	cr_assert_gt(synth_db_write(unit_dir.db, unit_dir.inv, &c, err, sizeof(err)), 0, "%s", err);
+	s = store_open(NULL, unit_dir.db, err, sizeof(err));
 	cr_assert_not_null(s, "%s", err);
 	cr_assert_eq(store_retention_run(s, T_END_MS, 7 * day_ms, 90 * day_ms, &st), 0, "%s",
 		     store_error(s));
@@ -280,7 +274,7 @@ Test(report_fabric, long_report_finds_a_fault_past_raw_retention)
 	/* slices end on the hour at until: [T_END - 220h, T_END - 210h) holds it */
 	cr_assert(strstr(js, "\"timeline\": [null, null, 0.0"), "%s", js);
 	free(js);
-	t_teardown();
+	unit_dir_teardown();
 }
 
 /* A lab started 20 minutes before the report, its probers listing their own
@@ -289,21 +283,21 @@ Test(report_fabric, fresh_probers_are_not_down_no_self_pairs_no_sighting_before_
 {
 	struct synth_db_cfg c;
 	char err[256], out[160], *js, *p;
-	char *argv[] = { "report", "--db", t.db, "--until=1800000000000", "--out", out, NULL };
+	char *argv[] = { "report", "--db", unit_dir.db, "--until=1800000000000", "--out", out, NULL };
 	int rc;
 	const int64_t start_ms = T_END_MS - 1200000;
 
-	unit_scratch_make(&t, "rep-fresh");
-	snprintf(out, sizeof(out), "%s/r", t.dir);
+	unit_dir_setup();
+	snprintf(out, sizeof(out), "%s/r", unit_dir.dir);
 	synth_db_cfg_default(&c);
 	c.intervals = 20;
 	c.start_ms = start_ms;
 	c.self_flows = 1;
 	synth_db_cfg_link_fault(&c, start_ms, T_END_MS);
-	cr_assert_gt(synth_db_write(t.db, t.inv, &c, err, sizeof(err)), 0, "%s", err);
+	cr_assert_gt(synth_db_write(unit_dir.db, unit_dir.inv, &c, err, sizeof(err)), 0, "%s", err);
 	/* the stored inventory, as the collector's --inventory leaves it */
 	{
-		char *iargv[] = { "inventory", "load", t.inv, "--db", t.db, NULL };
+		char *iargv[] = { "inventory", "load", unit_dir.inv, "--db", unit_dir.db, NULL };
 
 		cr_assert_eq(unit_stdout_quiet(cmd_inventory, 5, iargv), 0);
 		rc = unit_stdout_quiet(cmd_report, 6, argv);
@@ -322,5 +316,5 @@ Test(report_fabric, fresh_probers_are_not_down_no_self_pairs_no_sighting_before_
 			      (long long)(start_ms - first), js);
 	}
 	free(js);
-	t_teardown();
+	unit_dir_teardown();
 }

@@ -19,7 +19,6 @@
 
 #define T_END_MS 1800000000000LL
 
-static struct unit_scratch t;
 static struct serve *t_srv;
 
 static void t_setup(void)
@@ -28,15 +27,15 @@ static void t_setup(void)
 	struct serve_cfg cfg = { 0 };
 	char err[512];
 
-	unit_scratch_make(&t, "serve");
+	unit_dir_setup();
 	synth_db_cfg_default(&c);
 	c.intervals = 30;
 	c.interval_ms = 10000;
 	c.start_ms = T_END_MS - 300000;
 	synth_db_cfg_link_fault(&c, T_END_MS - 150000, T_END_MS);
-	cr_assert_gt(synth_db_write(t.db, t.inv, &c, err, sizeof(err)), 0, "%s", err);
-	cfg.db = t.db;
-	cfg.inventory = t.inv;
+	cr_assert_gt(synth_db_write(unit_dir.db, unit_dir.inv, &c, err, sizeof(err)), 0, "%s", err);
+	cfg.db = unit_dir.db;
+	cfg.inventory = unit_dir.inv;
 	cfg.listen = "127.0.0.1:0";
 	cfg.window_ms = 120000;
 	cfg.since_ms = 300000;
@@ -52,7 +51,7 @@ static void t_setup(void)
 static void t_teardown(void)
 {
 	serve_stop(t_srv);
-	unit_dir_remove(t.dir);
+	unit_dir_teardown();
 }
 
 static int t_connect(void)

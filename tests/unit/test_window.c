@@ -16,22 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static char t_db[64], t_inv[64], t_obs[64];
-
-static void t_setup(void)
-{
-	unit_tmp_path(t_db, sizeof(t_db), "window", ".db");
-	unit_tmp_path(t_inv, sizeof(t_inv), "window", ".inv");
-	unit_tmp_path(t_obs, sizeof(t_obs), "window", ".obs");
-	unlink(t_db);
-}
-
-static void t_teardown(void)
-{
-	unit_db_remove(t_db);
-	unlink(t_inv);
-	unlink(t_obs);
-}
 
 /* Three switches in a row, a and d on s1, c on s2, b on s3; s1 -> s2 drops
  * 5%: the only link every lossy flow crosses and no clean one does. */
@@ -55,12 +39,12 @@ static int t_names(const struct suspect_list *l, enum suspect_kind k,
 	       !strcmp(l->v[0].to, to);
 }
 
-Test(window, file_and_set_give_one_answer, .init = t_setup, .fini = t_teardown)
+Test(window, file_and_set_give_one_answer, .init = unit_dir_setup, .fini = unit_dir_teardown)
 {
-	struct window_req req = { .src = WINDOW_SRC_FILE, .path = t_obs };
+	struct window_req req = { .src = WINDOW_SRC_FILE, .path = unit_dir.obs };
 	struct window_result rf, rs;
 	struct obs_set *o = obs_set_new();
-	FILE *f = fopen(t_obs, "w");
+	FILE *f = fopen(unit_dir.obs, "w");
 	char err[256];
 
 	cr_assert_not_null(f);
@@ -83,7 +67,7 @@ Test(window, file_and_set_give_one_answer, .init = t_setup, .fini = t_teardown)
 	obs_set_free(o);
 }
 
-Test(window, method_is_the_callers, .init = t_setup, .fini = t_teardown)
+Test(window, method_is_the_callers, .init = unit_dir_setup, .fini = unit_dir_teardown)
 {
 	struct obs_set *o = obs_set_new();
 	struct window_req req = { .src = WINDOW_SRC_SET, .obs = o,
@@ -113,18 +97,18 @@ Test(window, method_is_the_callers, .init = t_setup, .fini = t_teardown)
 	obs_set_free(o);
 }
 
-Test(window, errors_name_the_file_and_free_all, .init = t_setup, .fini = t_teardown)
+Test(window, errors_name_the_file_and_free_all, .init = unit_dir_setup, .fini = unit_dir_teardown)
 {
-	struct window_req req = { .src = WINDOW_SRC_FILE, .path = t_obs };
+	struct window_req req = { .src = WINDOW_SRC_FILE, .path = unit_dir.obs };
 	struct window_result r;
-	FILE *f = fopen(t_obs, "w");
+	FILE *f = fopen(unit_dir.obs, "w");
 	char err[256];
 
 	cr_assert_not_null(f);
 	fputs("# faultmesh observations v1\na\tb\tudp\t1\t9\t10\t20\ts1\n", f);
 	fclose(f);
 	cr_assert_eq(window_localize_run(&req, &r, err, sizeof(err)), -1);
-	cr_expect_not_null(strstr(err, t_obs), "%s", err);
+	cr_expect_not_null(strstr(err, unit_dir.obs), "%s", err);
 	cr_expect_not_null(strstr(err, ":2"), "line named: %s", err);
 	cr_expect_null(r.m);
 	cr_expect_null(r.obs_own);
@@ -133,11 +117,11 @@ Test(window, errors_name_the_file_and_free_all, .init = t_setup, .fini = t_teard
 	cr_expect_not_null(strstr(err, "/nonexistent/fm.obs"), "%s", err);
 }
 
-Test(window, store_window_bounds_the_flows, .init = t_setup, .fini = t_teardown)
+Test(window, store_window_bounds_the_flows, .init = unit_dir_setup, .fini = unit_dir_teardown)
 {
 	struct synth_db_cfg cfg;
 	struct inventory *inv;
-	struct window_req req = { .src = WINDOW_SRC_DB, .path = t_db };
+	struct window_req req = { .src = WINDOW_SRC_DB, .path = unit_dir.db };
 	struct window_result r;
 	char err[256];
 	int64_t base_ms = 1700000000000;
@@ -152,8 +136,8 @@ Test(window, store_window_bounds_the_flows, .init = t_setup, .fini = t_teardown)
 	cfg.fault_loss_ratio = 0.05;
 	cfg.fault_start_ms = base_ms + 60000;
 	cfg.fault_end_ms = base_ms + 120000;
-	cr_assert_gt(synth_db_write(t_db, t_inv, &cfg, err, sizeof(err)), 0, "%s", err);
-	inv = inventory_file_open(t_inv, err, sizeof(err));
+	cr_assert_gt(synth_db_write(unit_dir.db, unit_dir.inv, &cfg, err, sizeof(err)), 0, "%s", err);
+	inv = inventory_file_open(unit_dir.inv, err, sizeof(err));
 	cr_assert_not_null(inv, "%s", err);
 	req.inv = inv;
 	/* the clean first minute: no suspect */

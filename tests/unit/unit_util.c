@@ -38,6 +38,21 @@ void unit_scratch_make(struct unit_scratch *s, const char *tag)
 	cr_assert_eq(mkdir(s->dir, 0755), 0, "%s", s->dir);
 	snprintf(s->db, sizeof(s->db), "%s/fm.db", s->dir);
 	snprintf(s->inv, sizeof(s->inv), "%s/inv", s->dir);
+	snprintf(s->out, sizeof(s->out), "%s/out", s->dir);
+	snprintf(s->hook, sizeof(s->hook), "%s/hook", s->dir);
+	snprintf(s->obs, sizeof(s->obs), "%s/obs", s->dir);
+}
+
+struct unit_scratch unit_dir;
+
+void unit_dir_setup(void)
+{
+	unit_scratch_make(&unit_dir, "unit");
+}
+
+void unit_dir_teardown(void)
+{
+	unit_dir_remove(unit_dir.dir);
 }
 
 void unit_db_remove(const char *db_path)

@@ -18,11 +18,20 @@ struct unit_scratch {
 	char dir[64]; /* /tmp/fm-<tag>-<pid> */
 	char db[96];  /* DIR/fm.db */
 	char inv[96]; /* DIR/inv */
+	char out[96]; /* DIR/out: a command's captured output */
+	char hook[96]; /* DIR/hook: what an alert hook wrote */
+	char obs[96]; /* DIR/obs: an observations file */
 };
 
 /* Make the directory (emptied first if a crashed run left it) and name the
  * files in it. */
 void unit_scratch_make(struct unit_scratch *s, const char *tag);
+
+/* One scratch directory per test as Criterion fixtures: unit_dir_setup
+ * makes unit_dir (tag "unit"), unit_dir_teardown removes it. */
+extern struct unit_scratch unit_dir;
+void unit_dir_setup(void);
+void unit_dir_teardown(void);
 
 /* Remove a directory and everything in it (asserted). */
 void unit_dir_remove(const char *dir);
