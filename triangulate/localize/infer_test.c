@@ -644,10 +644,27 @@ int fit_background_learn(struct fit *f, const struct infer_cfg *cfg,
 			top[i] = fmax(fmax(0, md) + BG_TOP_SDS * sqrt(spread2), q_hi);
 			if (md <= 0 || mad <= 0)
 				top[i] = fmax(top[i], BG_TOP_OVER_MEAN * mean);
-			/* the tests use only the last round's distribution */
-			if (round == BG_ROUNDS - 1 &&
-			    bg_mix_deconvolve(&f->bg_mix[i], v, kin, S, L, E) < 0)
-				goto out;
+			/* the tests use only the last round's distribution, fit on
+			 * the links within BG_TOP_SDS of the median by the spread
+			 * of rates and each link's own binomial noise: a cut by
+			 * the MAD alone is 0 where most links lost no probe and
+			 * kept out every link that lost one (the null then said
+			 * healthy links lose nothing), and no cut kept a weak
+			 * device's links in, the null then explaining them */
+			if (round == BG_ROUNDS - 1) {
+				size_t nin = 0;
+
+				for (size_t j = 0; j < k; j++) {
+					uint32_t l = v[j].l;
+					double nz = fmax(E[l] + fmax(md, 0) * S[l], 1) / (S[l] * S[l]);
+
+					if (v[j].v - md <= BG_TOP_SDS * sqrt(spread2 + nz))
+						dev[nin++] = v[j];
+				}
+				if (bg_mix_deconvolve(&f->bg_mix[i], nin ? dev : v, nin ? nin : k,
+						      S, L, E) < 0)
+					goto out;
+			}
 		}
 		/* links of small classes were estimated with the pool; a class
 		 * with no clean flows this round keeps the last round's figures */
