@@ -120,6 +120,9 @@ struct builder {
 	uint8_t *cut;         /* per flow: its trace stopped short of the target */
 	uint32_t *dist, *queue; /* per device: BFS scratch */
 	struct u64map dist_cache; /* (from << 32 | to) -> route length */
+	struct u64map pair_map;  /* (prober << 32 | target) -> pair id */
+	uint32_t *pair_first, *pair_flows; /* per pair: flows on one whole path */
+	uint32_t *rroutes; /* REPLY_ROUTES_MAX reverse routes of one flow */
 	struct silent_cands sc; /* the silent flows' candidate links */
 };
 
@@ -292,6 +295,7 @@ static void star_routes(const struct builder *b, uint32_t dev, uint32_t goal,
 }
 
 #define SEQ_MAX MODEL_WALK_MAX
+#define REPLY_ROUTES_MAX 1024 /* a silent flow's reverse routes, listed */
 
 /* A flow's routes: the product of each "*" gap's routes over known links,
  * as ncombo link lists in combos (lens[c] links each). Returns ncombo, 0
@@ -552,66 +556,148 @@ static int silent_cands_flow(struct silent_cands *sc, uint32_t flow, const route
 	return 0;
 }
 
-static uint32_t flow_reply_routes(const struct builder *b, uint32_t prober, uint32_t target,
-				  uint32_t len, uint32_t *routes);
-
 /* The replies of the flows that lived: per link, how many of them may have
- * crossed it (each by the share of its reverse routes through it), so a
- * link on many replies' routes is not taken for a blackhole for the few
- * silent flows it could explain. Flows are grouped by prober and target
- * (their replies' routes are the pair's); only when a flow is silent. */
+ * crossed it, so a link on many replies' routes is not taken for a
+ * blackhole for the few silent flows it could explain. The replies of the
+ * flows from P to T take the routes from T to P, and the flows probed from
+ * T to P sample those routes as ECMP spreads them: each lived P -> T flow
+ * adds to a link the share of the T -> P flows' paths (fully known, not
+ * silent) that cross it. A pair never probed the other way adds nothing
+ * (enumerating every route of every pair costs seconds at scale). Only
+ * when some flow is silent. */
 static int builder_reply_exposure(struct builder *b, const struct obs_set *obs,
 				  const uint32_t *name_dev)
 {
 	const struct model *m = b->m;
 	struct u64map pairs = { 0 };
-	uint32_t *cnt = NULL, *key_p = NULL, *key_t = NULL, *glen = NULL, ng = 0;
-	uint32_t seq[SEQ_MAX], routes[MODEL_ALTS_MAX * SEQ_MAX];
+	uint32_t *lived = NULL, *seen = NULL, *fpair = NULL, ng = 0, seq[SEQ_MAX];
 	int rc = -1;
 
 	if (!b->sc.nflows)
 		return 0;
 	b->lived_rev = calloc(m->nlinks + 1, sizeof(*b->lived_rev));
-	cnt = malloc((m->nflows + 1) * sizeof(*cnt));
-	key_p = malloc((m->nflows + 1) * sizeof(*key_p));
-	key_t = malloc((m->nflows + 1) * sizeof(*key_t));
-	glen = malloc((m->nflows + 1) * sizeof(*glen));
-	if (!b->lived_rev || !cnt || !key_p || !key_t || !glen || u64map_init(&pairs, 1024) < 0)
+	lived = calloc(m->nflows + 1, sizeof(*lived)); /* per pair: P -> T flows that lived */
+	seen = calloc(m->nflows + 1, sizeof(*seen));   /* ... known-path flows of the pair */
+	fpair = malloc((m->nflows + 1) * sizeof(*fpair));
+	if (!b->lived_rev || !lived || !seen || !fpair || u64map_init(&pairs, 1024) < 0)
 		goto out;
 	for (size_t i = 0; i < m->nflows; i++) {
-		const struct obs_flow *of = obs_set_flow(obs, i);
 		const struct model_flow *f = &m->flows[i];
-		uint32_t *slot, n;
+		uint32_t *slot = u64map_slot(&pairs, (uint64_t)f->prober_dev << 32 | f->target_dev);
 
-		if (!f->nalt || model_flow_silent(f) || of->nhops == OBS_PATH_UNKNOWN)
-			continue;
-		n = model_flow_walk(obs, of, name_dev, seq);
-		slot = u64map_slot(&pairs, (uint64_t)f->prober_dev << 32 | f->target_dev);
 		if (!*slot) {
 			*slot = ++ng;
-			cnt[ng - 1] = 0;
-			key_p[ng - 1] = f->prober_dev;
-			key_t[ng - 1] = f->target_dev;
-			glen[ng - 1] = n - 1;
 			if (++pairs.count * 2 > pairs.nslots && u64map_grow(&pairs) < 0)
 				goto out;
 		}
-		cnt[*slot - 1]++;
+		fpair[i] = *slot - 1;
+		if (!f->nalt)
+			continue; /* silent (waiting) or unplaced */
+		lived[fpair[i]]++;
+		seen[fpair[i]] += f->nalt == 1 && !b->cut[i] &&
+				  obs_set_flow(obs, i)->nhops != OBS_PATH_UNKNOWN;
 	}
-	for (uint32_t g = 0; g < ng; g++) {
-		uint32_t nr = flow_reply_routes(b, key_p[g], key_t[g], glen[g], routes);
+	for (size_t i = 0; i < m->nflows; i++) {
+		const struct model_flow *f = &m->flows[i];
+		uint32_t rev, n;
+		double share;
 
-		for (size_t k = 0; k < (size_t)nr * glen[g]; k++)
-			b->lived_rev[routes[k]] += (double)cnt[g] / nr;
+		if (f->nalt != 1 || b->cut[i] || obs_set_flow(obs, i)->nhops == OBS_PATH_UNKNOWN)
+			continue;
+		rev = u64map_get(&pairs, (uint64_t)f->target_dev << 32 | f->prober_dev);
+		if (rev == UINT32_MAX || !lived[rev])
+			continue;
+		share = (double)lived[rev] / seen[fpair[i]];
+		n = model_flow_walk(obs, obs_set_flow(obs, i), name_dev, seq);
+		for (uint32_t k = 0; k + 1 < n; k++) {
+			uint32_t l;
+
+			if (seq[k] == DEV_NONE || seq[k + 1] == DEV_NONE ||
+			    (l = u64map_get(&b->links, (uint64_t)seq[k] << 32 | seq[k + 1])) ==
+				    UINT32_MAX)
+				continue;
+			b->lived_rev[l] += share;
+		}
 	}
 	rc = 0;
 out:
 	u64map_fini(&pairs);
-	free(cnt);
-	free(key_p);
-	free(key_t);
-	free(glen);
+	free(lived);
+	free(seen);
+	free(fpair);
 	return rc;
+}
+
+/* Per (prober, target) pair, its flows placed on one whole path in pass 1:
+ * samples of the routes ECMP gives the pair, and so of the routes the
+ * replies of the opposite pair take. */
+static int builder_pairs_index(struct builder *b)
+{
+	const struct model *m = b->m;
+	uint32_t *pid = malloc((m->nflows + 1) * sizeof(*pid)), np = 0;
+	int rc = -1;
+
+	if (!pid || u64map_init(&b->pair_map, 1024) < 0)
+		goto out;
+	for (size_t i = 0; i < m->nflows; i++) {
+		const struct model_flow *f = &m->flows[i];
+		uint32_t *slot;
+
+		pid[i] = UINT32_MAX;
+		if (f->nalt != 1)
+			continue;
+		slot = u64map_slot(&b->pair_map, (uint64_t)f->prober_dev << 32 | f->target_dev);
+		if (!*slot) {
+			*slot = ++np;
+			if (++b->pair_map.count * 2 > b->pair_map.nslots &&
+			    u64map_grow(&b->pair_map) < 0)
+				goto out;
+		}
+		pid[i] = *slot - 1;
+	}
+	b->pair_first = calloc(np + 2, sizeof(*b->pair_first));
+	b->pair_flows = malloc((m->nflows + 1) * sizeof(*b->pair_flows));
+	if (!b->pair_first || !b->pair_flows)
+		goto out;
+	for (size_t i = 0; i < m->nflows; i++)
+		if (pid[i] != UINT32_MAX)
+			b->pair_first[pid[i] + 2]++;
+	for (uint32_t p = 0; p < np; p++)
+		b->pair_first[p + 2] += b->pair_first[p + 1];
+	for (size_t i = 0; i < m->nflows; i++)
+		if (pid[i] != UINT32_MAX)
+			b->pair_flows[b->pair_first[pid[i] + 1]++] = (uint32_t)i;
+	rc = 0;
+out:
+	free(pid);
+	return rc;
+}
+
+#define REPLY_SAMPLES_MAX 64
+
+/* A silent flow whose reverse routes are too many to list: its reply
+ * candidates are the paths of the flows probed the other way (up to
+ * REPLY_SAMPLES_MAX), each link weighed by the share of them crossing it.
+ * Adds to the flow opened last; none when the pair is not probed back. */
+static int silent_reply_samples(struct builder *b, uint32_t prober, uint32_t target)
+{
+	const struct model *m = b->m;
+	uint32_t p = u64map_get(&b->pair_map, (uint64_t)target << 32 | prober), n;
+
+	if (!b->pair_first || p == UINT32_MAX)
+		return 0;
+	n = b->pair_first[p + 1] - b->pair_first[p];
+	if (n > REPLY_SAMPLES_MAX)
+		n = REPLY_SAMPLES_MAX;
+	for (uint32_t k = 0; k < n; k++) {
+		const struct model_flow *f = &m->flows[b->pair_flows[b->pair_first[p] + k]];
+		const struct model_alt *al = &m->alts[f->alt_first];
+
+		for (uint32_t j = 0; j < al->nlinks; j++)
+			if (silent_cand_add(&b->sc, m->alt_links[al->link_first + j], 0, 1.0 / n) < 0)
+				return -1;
+	}
+	return 0;
 }
 
 /* What killed the silent flows: a flow none of whose probes was answered
@@ -696,15 +782,17 @@ out:
 }
 
 /* The reverse routes of a flow whose whole path is len links long: every
- * route of that length from target to prober over known links. Returns
- * their number (0 when none or over MODEL_ALTS_MAX). */
-static uint32_t flow_reply_routes(const struct builder *b, uint32_t prober, uint32_t target,
-				  uint32_t len, uint32_t *routes)
+ * route of that length from target to prober over known links, into the
+ * builder's buffer b->rroutes (stride len). Returns their number (0 when
+ * none or over REPLY_ROUTES_MAX). Only silent flows list them, so a 48-ary
+ * fabric's 576 routes per pair are affordable here. */
+static uint32_t flow_reply_routes(struct builder *b, uint32_t prober, uint32_t target,
+				  uint32_t len)
 {
 	uint32_t cur[SEQ_MAX], nr = 0;
 
-	star_routes(b, target, prober, len, cur, 0, routes, &nr, MODEL_ALTS_MAX);
-	return nr > MODEL_ALTS_MAX ? 0 : nr;
+	star_routes(b, target, prober, len, cur, 0, b->rroutes, &nr, REPLY_ROUTES_MAX);
+	return nr > REPLY_ROUTES_MAX ? 0 : nr;
 }
 
 /* The one path a flow explained through its replies is fit on: the links
@@ -781,6 +869,10 @@ static void builder_fini(struct builder *b)
 	free(b->sc.by);
 	free(b->sc.by_rev);
 	free(b->lived_rev);
+	free(b->rroutes);
+	free(b->pair_first);
+	free(b->pair_flows);
+	u64map_fini(&b->pair_map);
 	u64map_fini(&b->links);
 	u64map_fini(&b->dist_cache);
 }
@@ -809,7 +901,6 @@ static int builder_silent_alts(struct builder *b, const struct obs_set *obs,
 
 	for (size_t j = 0; j < b->sc.nflows; j++) {
 		uint32_t i = b->sc.flow[j], seq[SEQ_MAX], lens[MODEL_ALTS_MAX], len, n;
-		uint32_t routes[MODEL_ALTS_MAX * SEQ_MAX];
 		route_list combos[MODEL_ALTS_MAX];
 		struct model_flow *f = &m->flows[i];
 		int got;
@@ -820,9 +911,9 @@ static int builder_silent_alts(struct builder *b, const struct obs_set *obs,
 			return -1;
 		f->alt_first = (uint32_t)m->nalts;
 		if (b->sc.by_rev[j]) {
-			uint32_t nr = flow_reply_routes(b, seq[0], seq[n - 1], len, routes);
+			uint32_t nr = flow_reply_routes(b, seq[0], seq[n - 1], len);
 
-			if (flow_reply_alt_add(b, i, (uint32_t)b->sc.by[j], routes, nr, len) < 0)
+			if (flow_reply_alt_add(b, i, (uint32_t)b->sc.by[j], b->rroutes, nr, len) < 0)
 				return -1;
 			got = 1;
 			m->flows_silent_reverse++;
@@ -847,6 +938,7 @@ struct model *model_build(const struct obs_set *obs, const struct inventory *inv
 	size_t nflows = obs_set_flow_count(obs);
 	uint32_t nnames = obs_set_name_count(obs), *name_dev = NULL;
 	uint32_t seq[SEQ_MAX], links[SEQ_MAX];
+	size_t nsilent = 0; /* silent flows: they may need reply samples */
 
 	if (!m || !(m->devs = strtab_new()))
 		goto nomem;
@@ -893,6 +985,7 @@ struct model *model_build(const struct obs_set *obs, const struct inventory *inv
 		f->target_dev = seq[n - 1];
 		m->dev_endpoint[seq[0]] = 1;
 		m->dev_endpoint[seq[n - 1]] = 1;
+		nsilent += model_flow_silent(f);
 		if (of->nhops == OBS_PATH_UNKNOWN)
 			continue;
 		for (uint32_t k = 1; k + 1 < n; k++) {
@@ -922,8 +1015,10 @@ struct model *model_build(const struct obs_set *obs, const struct inventory *inv
 			goto nomem;
 	}
 	b.dist = malloc((m->ndevs + 1) * sizeof(*b.dist));
+	b.rroutes = malloc((size_t)REPLY_ROUTES_MAX * SEQ_MAX * sizeof(*b.rroutes));
 	b.queue = malloc((m->ndevs + 1) * sizeof(*b.queue));
-	if (!b.dist || !b.queue || builder_adjacency(&b) < 0 ||
+	if (!b.dist || !b.queue || !b.rroutes || builder_adjacency(&b) < 0 ||
+	    (nsilent && builder_pairs_index(&b) < 0) ||
 	    builder_silent_count(&b, obs, name_dev) < 0)
 		goto nomem;
 	/* Pass 2: "*" gaps, cut traces and "-" paths become weighted
@@ -946,7 +1041,7 @@ struct model *model_build(const struct obs_set *obs, const struct inventory *inv
 			got = 0;
 		} else {
 			uint32_t n = model_flow_walk(obs, of, name_dev, seq), len, nr = 0;
-			uint32_t lens[MODEL_ALTS_MAX], routes[MODEL_ALTS_MAX * SEQ_MAX];
+			uint32_t lens[MODEL_ALTS_MAX];
 			route_list combos[MODEL_ALTS_MAX];
 			int star = 0;
 
@@ -964,9 +1059,10 @@ struct model *model_build(const struct obs_set *obs, const struct inventory *inv
 			if (got > 0 && star)
 				m->flows_star_resolved++;
 			if (got > 0 && model_flow_silent(f)) {
-				nr = flow_reply_routes(&b, seq[0], seq[n - 1], len, routes);
+				nr = flow_reply_routes(&b, seq[0], seq[n - 1], len);
 				if (silent_cands_flow(&b.sc, (uint32_t)i, combos, lens, (uint32_t)got,
-						      routes, nr, len) < 0)
+						      b.rroutes, nr, len) < 0 ||
+				    (!nr && silent_reply_samples(&b, seq[0], seq[n - 1]) < 0))
 					goto nomem;
 				continue;
 			}

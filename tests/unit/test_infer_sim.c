@@ -1,0 +1,143 @@
+/* Unit tests of the inference on simulated fabrics (fixed seeds, the
+ * simulator's files read back as localize reads them): device faults and
+ * their neighbours, and reply-eating blackholes on fabrics whose pairs have
+ * more routes than the model lists as alternatives. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "infer.h"
+#include "inventory.h"
+#include "observations.h"
+#include "sim.h"
+#include "suspect.h"
+
+/* Simulate cfg, localize it into sus, and return the truth's first fault
+ * line ("KIND\tFROM[\tTO]...") in truth. */
+static void sim_localize(const struct sim_cfg *cfg, struct suspect_list *sus, char *truth,
+			 size_t len)
+{
+	char dir[] = "/tmp/fm-isim-XXXXXX", po[64], pi[64], pt[64], err[512];
+	struct obs_set *obs = obs_set_new();
+	struct inventory *inv = inventory_new();
+	struct infer_cfg icfg;
+	long long placed;
+	FILE *fo, *fi, *ft;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(po, sizeof(po), "%s/o", dir);
+	snprintf(pi, sizeof(pi), "%s/i", dir);
+	snprintf(pt, sizeof(pt), "%s/t", dir);
+	fo = fopen(po, "w");
+	fi = fopen(pi, "w");
+	ft = fopen(pt, "w");
+	cr_assert(fo && fi && ft);
+	cr_assert_eq(sim_run(cfg, fo, fi, ft, &placed, err, sizeof(err)), 0, "%s", err);
+	fclose(fo);
+	fclose(fi);
+	fclose(ft);
+	cr_assert_eq(placed, cfg->faults);
+	cr_assert_eq(obs_set_file_read(obs, po, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(inventory_file_read(inv, pi, err, sizeof(err)), 0, "%s", err);
+	ft = fopen(pt, "r");
+	cr_assert(ft);
+	truth[0] = '\0';
+	while (fgets(truth, (int)len, ft) && truth[0] == '#')
+		;
+	fclose(ft);
+	infer_cfg_default(&icfg);
+	cr_assert_eq(infer_localize(obs, inv, &icfg, sus, NULL, err, sizeof(err)), 0, "%s", err);
+	unlink(po);
+	unlink(pi);
+	unlink(pt);
+	rmdir(dir);
+	obs_set_free(obs);
+	inventory_free(inv);
+}
+
+static void suspects_text(const struct suspect_list *sus, char *all, size_t len)
+{
+	all[0] = '\0';
+	for (size_t j = 0; j < sus->n; j++)
+		snprintf(all + strlen(all), len - strlen(all), " %s %s->%s %.4f;",
+			 suspect_kind_name(sus->v[j].kind), sus->v[j].from, sus->v[j].to,
+			 sus->v[j].loss_ratio);
+}
+
+/* Seeds whose fault is an aggregation switch: before, each also named one
+ * or two ToRs under it (0.3-0.6% fitted on flows they share with it) and
+ * sometimes a core switch above it. */
+Test(infer_sim, lossy_aggregation_switch_is_named_without_its_tors)
+{
+	static const long long seeds[] = { 3, 6, 7, 8, 9, 12 };
+
+	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
+		struct sim_cfg cfg = {
+			.tiers = 3, .k = 4, .hosts_per_tor = 2, .flows = 3000, .probes = 200,
+			.faults = 1, .kinds = "device", .loss_min = 0.01, .loss_max = 0.03,
+			.bg_min = 1e-5, .bg_max = 1e-4, .inventory_links = 1, .seed = seeds[i],
+		};
+		struct suspect_list sus = { 0 };
+		char truth[256], dev[64] = "", all[1024];
+
+		sim_localize(&cfg, &sus, truth, sizeof(truth));
+		suspects_text(&sus, all, sizeof(all));
+		cr_assert(sscanf(truth, "device\t%63s", dev) == 1 && !strncmp(dev, "agg-", 4),
+			  "seed %lld: fault %s", seeds[i], truth);
+		cr_expect(sus.n == 1 && sus.v[0].kind == SUSPECT_DEVICE &&
+				  !strcmp(sus.v[0].from, dev),
+			  "seed %lld, fault %s: suspects%s", seeds[i], dev, all);
+		suspect_list_free(&sus);
+	}
+}
+
+/* Two faulty switches side by side (spine-3 and leaf-6) each keep their
+ * name: the weaker one's flows that avoid the stronger still lose. */
+Test(infer_sim, two_lossy_neighbours_are_both_named)
+{
+	struct sim_cfg cfg = {
+		.tiers = 2, .k = 8, .hosts_per_tor = 2, .flows = 5000, .probes = 200,
+		.faults = 2, .kinds = "device", .loss_min = 0.01, .loss_max = 0.03,
+		.bg_min = 1e-5, .bg_max = 1e-4, .inventory_links = 1, .seed = 4,
+	};
+	struct suspect_list sus = { 0 };
+	char truth[256], all[1024];
+	int named = 0;
+
+	sim_localize(&cfg, &sus, truth, sizeof(truth));
+	suspects_text(&sus, all, sizeof(all));
+	for (size_t j = 0; j < sus.n; j++)
+		named += sus.v[j].kind == SUSPECT_DEVICE;
+	cr_assert_eq(named, 2, "suspects%s", all);
+	suspect_list_free(&sus);
+}
+
+/* k=12 fat tree: 36 routes between hosts of two pods, more than the model
+ * lists as a flow's alternatives (32). Before, the silent flows of such
+ * pairs got no reverse candidates, and the flows whose replies a blackhole
+ * ate named the downlink of the host they were sent to (tor -> host, 2.6%)
+ * beside the two true blackholes. Their reverse routes are now listed for
+ * the choice (up to 1024) and the two blackholes are named alone. */
+Test(infer_sim, eaten_replies_on_pairs_with_many_routes_stay_on_the_blackholes)
+{
+	struct sim_cfg cfg = {
+		.tiers = 3, .k = 12, .hosts_per_tor = 1, .flows = 60000, .probes = 100,
+		.faults = 2, .kinds = "blackhole", .loss_min = 0.0005, .loss_max = 1,
+		.bg_min = 1e-5, .bg_max = 1e-4, .blackhole_share = 0.25, .reply_loss = 1,
+		.inventory_links = 1, .seed = 1,
+	};
+	struct suspect_list sus = { 0 };
+	char truth[256], all[1024];
+
+	sim_localize(&cfg, &sus, truth, sizeof(truth));
+	suspects_text(&sus, all, sizeof(all));
+	cr_assert_eq(sus.n, 2, "suspects%s", all);
+	for (size_t j = 0; j < sus.n; j++)
+		cr_assert_eq(sus.v[j].kind, SUSPECT_BLACKHOLE, "suspects%s", all);
+	/* the truth's first blackhole is one of them */
+	cr_assert(strstr(all, strtok(truth + strlen("blackhole\t"), "\t")), "truth %s, suspects%s",
+		  truth, all);
+	suspect_list_free(&sus);
+}
