@@ -125,42 +125,17 @@ static void hsq_close(void *arg);
 static void *hsq_open(const char *path, char *err, size_t errlen)
 {
 	struct history_sqlite *h = calloc(1, sizeof(*h));
-	char *msg = NULL;
 
 	if (!h) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	if (sqlite3_open_v2(path, &h->db,
-			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-				    SQLITE_OPEN_NOMUTEX,
-			    NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", path,
-			 h->db ? sqlite3_errmsg(h->db) : "cannot open");
+	/* NORMAL sync: a lost last round is redone by the next one */
+	if (store_sqlite_file_open(path, HISTORY_BUSY_TIMEOUT_MS, "NORMAL",
+				   history_schema_sql, "history_schema_version",
+				   "history", history_stmt_sql, h->st, HS_COUNT,
+				   &h->db, err, errlen) < 0)
 		goto err;
-	}
-	sqlite3_busy_timeout(h->db, HISTORY_BUSY_TIMEOUT_MS);
-	/* WAL like the store, so history readers never block the collector's
-	 * ingest; NORMAL sync: a lost last round is redone by the next one. */
-	if (sqlite3_exec(h->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
-			 NULL, NULL, &msg) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: setting WAL: %s", path,
-			 msg ? msg : sqlite3_errmsg(h->db));
-		sqlite3_free(msg);
-		goto err;
-	}
-	if (store_sqlite_migrate(h->db, history_schema_sql,
-				 "history_schema_version", path, "history", err,
-				 errlen) < 0)
-		goto err;
-	for (int i = 0; i < HS_COUNT; i++)
-		if (sqlite3_prepare_v3(h->db, history_stmt_sql[i], -1,
-				       SQLITE_PREPARE_PERSISTENT, &h->st[i],
-				       NULL) != SQLITE_OK) {
-			snprintf(err, errlen, "%s: preparing history statement %d: %s",
-				 path, i, sqlite3_errmsg(h->db));
-			goto err;
-		}
 	return h;
 err:
 	hsq_close(h);
@@ -339,43 +314,95 @@ static const char *col_text(sqlite3_stmt *st, int i)
 	return t ? (const char *)t : "";
 }
 
+/* Step st (bound), calling row for each row until it returns non-zero;
+ * reset after. Returns 0, row's value, or -1 naming what failed. */
+static int hsq_rows_run(struct history_sqlite *h, sqlite3_stmt *st,
+			int (*row)(sqlite3_stmt *st, void *arg), void *arg,
+			const char *what)
+{
+	int rc, r = 0;
+
+	while (!r && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		r = row(st, arg);
+	if (!r && rc != SQLITE_DONE)
+		r = history_fail(h, "%s", what);
+	sqlite3_reset(st);
+	return r;
+}
+
+/* hsq_rows_run over st with the window [since_ms, until_ms) bound as ?1, ?2
+ * (reasons into the caller's err). */
+static int hsq_window_run(struct history_sqlite *h, sqlite3_stmt *st,
+			  int64_t since_ms, int64_t until_ms,
+			  int (*row)(sqlite3_stmt *st, void *arg), void *arg,
+			  const char *what, char *err, size_t errlen)
+{
+	h->err = err;
+	h->errlen = errlen;
+	sqlite3_bind_int64(st, 1, since_ms);
+	sqlite3_bind_int64(st, 2, until_ms);
+	return hsq_rows_run(h, st, row, arg, what);
+}
+
+struct hsq_episode_ctx {
+	history_episode_cb cb;
+	void *arg;
+};
+
+static int hsq_episode_row(sqlite3_stmt *st, void *arg)
+{
+	struct hsq_episode_ctx *x = arg;
+	struct history_episode e = {
+		.id = sqlite3_column_int64(st, 0),
+		.kind = col_text(st, 1),
+		.from = col_text(st, 2),
+		.to = col_text(st, 3),
+		.opened_ms = sqlite3_column_int64(st, 4),
+		.last_seen_ms = sqlite3_column_int64(st, 5),
+		.closed_ms = sqlite3_column_int64(st, 6),
+		.loss_ratio_max = sqlite3_column_double(st, 7),
+		.loss_ratio_last = sqlite3_column_double(st, 8),
+		.confidence_last = sqlite3_column_double(st, 9),
+		.rounds = (uint64_t)sqlite3_column_int64(st, 10),
+	};
+
+	return x->cb(&e, x->arg);
+}
+
 static int hsq_episodes_query(void *hv, int64_t since_ms, int64_t until_ms,
 			      history_episode_cb cb, void *arg, char *err,
 			      size_t errlen)
 {
 	struct history_sqlite *h = hv;
 	sqlite3_stmt *st = history_stmt(h, HS_EPISODES_QUERY);
-	int rc;
+	struct hsq_episode_ctx x = { cb, arg };
 
-	h->err = err;
-	h->errlen = errlen;
-	sqlite3_bind_int64(st, 1, since_ms);
-	sqlite3_bind_int64(st, 2, until_ms);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct history_episode e = {
-			.id = sqlite3_column_int64(st, 0),
-			.kind = col_text(st, 1),
-			.from = col_text(st, 2),
-			.to = col_text(st, 3),
-			.opened_ms = sqlite3_column_int64(st, 4),
-			.last_seen_ms = sqlite3_column_int64(st, 5),
-			.closed_ms = sqlite3_column_int64(st, 6),
-			.loss_ratio_max = sqlite3_column_double(st, 7),
-			.loss_ratio_last = sqlite3_column_double(st, 8),
-			.confidence_last = sqlite3_column_double(st, 9),
-			.rounds = (uint64_t)sqlite3_column_int64(st, 10),
-		};
-		int r = cb(&e, arg);
+	return hsq_window_run(h, st, since_ms, until_ms, hsq_episode_row, &x,
+			      "querying episodes", err, errlen);
+}
 
-		if (r) {
-			sqlite3_reset(st);
-			return r;
-		}
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return history_fail(h, "querying episodes");
-	return 0;
+struct hsq_point_ctx {
+	history_point_cb cb;
+	void *arg;
+};
+
+static int hsq_point_row(sqlite3_stmt *st, void *arg)
+{
+	struct hsq_point_ctx *x = arg;
+	struct history_suspect s = {
+		.kind = col_text(st, 1),
+		.from = col_text(st, 2),
+		.to = col_text(st, 3),
+		.loss_ratio = sqlite3_column_double(st, 4),
+		.loss_lo = sqlite3_column_double(st, 5),
+		.loss_hi = sqlite3_column_double(st, 6),
+		.confidence = sqlite3_column_double(st, 7),
+		.flows = (uint64_t)sqlite3_column_int64(st, 8),
+		.lossy_flows = (uint64_t)sqlite3_column_int64(st, 9),
+		.probers = (uint32_t)sqlite3_column_int64(st, 10),
+	};
+
+	return x->cb(sqlite3_column_int64(st, 0), &s, x->arg);
 }
 
 static int hsq_points_query(void *hv, const char *device, int64_t since_ms,
@@ -384,38 +411,12 @@ static int hsq_points_query(void *hv, const char *device, int64_t since_ms,
 {
 	struct history_sqlite *h = hv;
 	sqlite3_stmt *st = history_stmt(h, device ? HS_POINTS_DEVICE : HS_POINTS_ALL);
-	int rc;
+	struct hsq_point_ctx x = { cb, arg };
 
-	sqlite3_bind_int64(st, 1, since_ms);
-	sqlite3_bind_int64(st, 2, until_ms);
 	if (device)
 		bind_text(st, 3, device);
-	h->err = err;
-	h->errlen = errlen;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct history_suspect s = {
-			.kind = col_text(st, 1),
-			.from = col_text(st, 2),
-			.to = col_text(st, 3),
-			.loss_ratio = sqlite3_column_double(st, 4),
-			.loss_lo = sqlite3_column_double(st, 5),
-			.loss_hi = sqlite3_column_double(st, 6),
-			.confidence = sqlite3_column_double(st, 7),
-			.flows = (uint64_t)sqlite3_column_int64(st, 8),
-			.lossy_flows = (uint64_t)sqlite3_column_int64(st, 9),
-			.probers = (uint32_t)sqlite3_column_int64(st, 10),
-		};
-		int r = cb(sqlite3_column_int64(st, 0), &s, arg);
-
-		if (r) {
-			sqlite3_reset(st);
-			return r;
-		}
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return history_fail(h, "querying points");
-	return 0;
+	return hsq_window_run(h, st, since_ms, until_ms, hsq_point_row, &x,
+			      "querying points", err, errlen);
 }
 
 static int hsq_expire(void *arg, int64_t before_ms, uint64_t *deleted,
@@ -471,6 +472,18 @@ static int hsq_rounds_count(void *arg, int64_t since_ms, int64_t until_ms,
 	return 0;
 }
 
+static int hsq_prober_row(sqlite3_stmt *st, void *arg)
+{
+	return history_prober_walk_row(
+		arg, col_text(st, 0), sqlite3_column_int64(st, 7),
+		sqlite3_column_type(st, 1) != SQLITE_NULL,
+		sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
+		(uint64_t)sqlite3_column_int64(st, 3),
+		(uint64_t)sqlite3_column_int64(st, 4),
+		(uint64_t)sqlite3_column_int64(st, 5),
+		(uint32_t)sqlite3_column_int64(st, 6));
+}
+
 static int hsq_prober_health_query(void *hv, int64_t since_ms,
 				   int64_t until_ms, history_prober_cb cb,
 				   void *arg, char *err, size_t errlen)
@@ -490,7 +503,7 @@ static int hsq_prober_health_query(void *hv, int64_t since_ms,
 	struct history_sqlite *h = hv;
 	struct history_prober_walk w;
 	sqlite3_stmt *st;
-	int rc, r = 0;
+	int r;
 
 	h->err = err;
 	h->errlen = errlen;
@@ -500,20 +513,7 @@ static int hsq_prober_health_query(void *hv, int64_t since_ms,
 	sqlite3_bind_int64(st, 2, until_ms);
 	sqlite3_bind_int64(st, 3, since_ms - HISTORY_PROBER_RECENT_MS);
 	history_prober_walk_init(&w, since_ms, until_ms, cb, arg);
-	while (!r && (rc = sqlite3_step(st)) == SQLITE_ROW)
-		r = history_prober_walk_row(
-			&w, col_text(st, 0), sqlite3_column_int64(st, 7),
-			sqlite3_column_type(st, 1) != SQLITE_NULL,
-			sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
-			(uint64_t)sqlite3_column_int64(st, 3),
-			(uint64_t)sqlite3_column_int64(st, 4),
-			(uint64_t)sqlite3_column_int64(st, 5),
-			(uint32_t)sqlite3_column_int64(st, 6));
-	if (!r && rc != SQLITE_DONE) {
-		history_fail(h, "querying prober health");
-		sqlite3_finalize(st);
-		return -1;
-	}
+	r = hsq_rows_run(h, st, hsq_prober_row, &w, "querying prober health");
 	if (!r)
 		r = history_prober_walk_end(&w);
 	sqlite3_finalize(st);

@@ -1,4 +1,5 @@
-/* The one migration runner (see store_migrate.h) and its SQLite rule. */
+/* The one migration runner (see store_migrate.h), its SQLite rule, and the
+ * SQLite file open the store and its history share. */
 #include "store_migrate.h"
 
 #include <sqlite3.h>
@@ -151,4 +152,64 @@ int store_sqlite_migrate(struct sqlite3 *db, const char *schema_sql,
 	struct store_sqlite_mig m = { .db = db, .table = version_table };
 
 	return store_migrate_run(schema_sql, label, what, &ops, &m, err, errlen);
+}
+
+/* Run a PRAGMA; with want, its answer must be that ("wal"). */
+static int store_sqlite_pragma(sqlite3 *db, const char *path, const char *sql,
+			       const char *want, char *err, size_t errlen)
+{
+	const unsigned char *got = NULL;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s: %s", path, sql, sqlite3_errmsg(db));
+		return -1;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		got = sqlite3_column_text(st, 0);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		snprintf(err, errlen, "%s: %s: %s", path, sql, sqlite3_errmsg(db));
+	else if (want && (!got || strcmp((const char *)got, want)))
+		snprintf(err, errlen, "%s: %s: got '%s', need '%s'", path, sql,
+			 got ? (const char *)got : "", want);
+	else
+		rc = SQLITE_OK;
+	sqlite3_finalize(st);
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
+int store_sqlite_file_open(const char *path, int busy_ms, const char *sync,
+			   const char *schema_sql, const char *version_table,
+			   const char *what, const char *const *sql,
+			   sqlite3_stmt **st, int n, sqlite3 **db, char *err,
+			   size_t errlen)
+{
+	char setsync[64];
+
+	if (sqlite3_open_v2(path, db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				    SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path,
+			 *db ? sqlite3_errmsg(*db) : "cannot open");
+		return -1;
+	}
+	sqlite3_busy_timeout(*db, busy_ms);
+	snprintf(setsync, sizeof(setsync), "PRAGMA synchronous=%s", sync);
+	if (store_sqlite_pragma(*db, path, "PRAGMA journal_mode=WAL", "wal", err,
+				errlen) < 0 ||
+	    store_sqlite_pragma(*db, path, setsync, NULL, err, errlen) < 0 ||
+	    store_sqlite_migrate(*db, schema_sql, version_table, path, what, err,
+				 errlen) < 0)
+		return -1;
+	for (int i = 0; i < n; i++)
+		if (sqlite3_prepare_v3(*db, sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+				       &st[i], NULL) != SQLITE_OK) {
+			snprintf(err, errlen, "%s: preparing %s statement %d: %s",
+				 path, what, i, sqlite3_errmsg(*db));
+			return -1;
+		}
+	return 0;
 }

@@ -1,12 +1,14 @@
 /* The one migration runner of every store schema (SQLite store and history,
  * ClickHouse): a schema file is a list of "-- migration N" chunks applied in
- * order, each once, each under the same rule whatever the backend. */
+ * order, each once, each under the same rule whatever the backend; and the
+ * one way the SQLite store and its history open their file. */
 #ifndef FM_STORE_MIGRATE_H
 #define FM_STORE_MIGRATE_H
 
 #include <stddef.h>
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 /* How a backend reads its version and applies one migration. apply runs the
  * chunk and records num as the version, atomically where the backend can;
@@ -32,5 +34,17 @@ int store_migrate_run(const char *schema_sql, const char *label,
 int store_sqlite_migrate(struct sqlite3 *db, const char *schema_sql,
 			 const char *version_table, const char *label,
 			 const char *what, char *err, size_t errlen);
+
+/* Open the SQLite file at path as the store and its history do: created if
+ * missing, waiting up to busy_ms for another program's lock, WAL journal
+ * (readers never block ingest) with synchronous=sync ("FULL", "NORMAL"),
+ * schema_sql migrated (store_sqlite_migrate), and each of the n statements
+ * of sql prepared (persistent) into st. On failure -1 with err naming path;
+ * the caller finalizes st (NULLs skipped) and closes *db. */
+int store_sqlite_file_open(const char *path, int busy_ms, const char *sync,
+			   const char *schema_sql, const char *version_table,
+			   const char *what, const char *const *sql,
+			   struct sqlite3_stmt **st, int n, struct sqlite3 **db,
+			   char *err, size_t errlen);
 
 #endif

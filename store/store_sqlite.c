@@ -389,65 +389,23 @@ static void sqlite_close(void *h)
 	free(ss);
 }
 
-static int pragma_set(struct store_sqlite *ss, const char *sql,
-		      const char *want, char *err, size_t errlen)
-{
-	sqlite3_stmt *st;
-	int ok;
-
-	if (sqlite3_prepare_v2(ss->db, sql, -1, &st, NULL) != SQLITE_OK)
-		return sql_fail(ss, err, errlen, sql);
-	ok = sqlite3_step(st);
-	if (ok != SQLITE_ROW && ok != SQLITE_DONE) {
-		sqlite3_finalize(st);
-		return sql_fail(ss, err, errlen, sql);
-	}
-	if (want && (ok != SQLITE_ROW || strcmp(col_text(st, 0), want) != 0)) {
-		snprintf(err, errlen, "%s: got '%s', need '%s'", sql,
-			 ok == SQLITE_ROW ? col_text(st, 0) : "", want);
-		sqlite3_finalize(st);
-		return -1;
-	}
-	sqlite3_finalize(st);
-	return 0;
-}
-
 static void *sqlite_open(const char *path, char *err, size_t errlen)
 {
 	struct store_sqlite *ss = calloc(1, sizeof(*ss));
-	int i;
 
 	if (!ss) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	if (sqlite3_open_v2(path, &ss->db,
-			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-				    SQLITE_OPEN_NOMUTEX,
-			    NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", path,
-			 ss->db ? sqlite3_errmsg(ss->db) : "cannot open");
+	/* synchronous=FULL fsyncs the WAL at every commit, so an ACKed batch
+	 * survives power loss, not only a process crash (NORMAL would risk
+	 * the last commits). */
+	if (store_sqlite_file_open(path, STORE_BUSY_TIMEOUT_MS, "FULL",
+				   store_schema_sql, "schema_version", "store",
+				   stmt_sql, ss->st, ST_COUNT, &ss->db, err,
+				   errlen) < 0)
 		goto err;
-	}
-	sqlite3_busy_timeout(ss->db, STORE_BUSY_TIMEOUT_MS);
 	sqlite3_extended_result_codes(ss->db, 1);
-	/* WAL: readers (triangulate) do not block ingest. synchronous=FULL
-	 * fsyncs the WAL at every commit, so an ACKed batch survives power loss,
-	 * not only a process crash (NORMAL would risk the last commits). */
-	if (pragma_set(ss, "PRAGMA journal_mode=WAL", "wal", err, errlen) < 0 ||
-	    pragma_set(ss, "PRAGMA synchronous=FULL", NULL, err, errlen) < 0)
-		goto err;
-	if (store_sqlite_migrate(ss->db, store_schema_sql, "schema_version",
-				 path, "store", err, errlen) < 0)
-		goto err;
-	for (i = 0; i < ST_COUNT; i++)
-		if (sqlite3_prepare_v3(ss->db, stmt_sql[i], -1,
-				       SQLITE_PREPARE_PERSISTENT, &ss->st[i],
-				       NULL) != SQLITE_OK) {
-			snprintf(err, errlen, "%s: preparing statement %d: %s",
-				 path, i, sqlite3_errmsg(ss->db));
-			goto err;
-		}
 	return ss;
 err:
 	sqlite_close(ss);
