@@ -160,7 +160,15 @@ ecmp_spread() {
 		[ "$got" = "h1 leaf1 $want leaf2 h3" ]
 		check_err $? "sport $sport went through $want, fabric-lab path says '$got'"
 	done
-	log_test "IPv$fam: 256 flows spread over all $NUM_SPINES spines, each flow on one; path agrees"
+	# fabric-lab paths, all 256 flows in one batch, says the same
+	awk -v p="$port" '{ print "h1 h3 udp", $1, p }' "$LAB_TMP/flows.$port" |
+		fab paths "-$fam" >"$LAB_TMP/batch.$port"
+	check_err $? "fabric-lab paths failed"
+	bad=$(paste -d ' ' "$LAB_TMP/flows.$port" "$LAB_TMP/batch.$port" |
+		awk 'NF != 9 || $5 " " $6 " " $7 " " $8 " " $9 != "h1 leaf1 " $2 " leaf2 h3"' | head -3)
+	[ -z "$bad" ] && [ "$(wc -l <"$LAB_TMP/batch.$port")" = 256 ]
+	check_err $? "fabric-lab paths disagrees with the packets (sport spine sent received path): $bad"
+	log_test "IPv$fam: 256 flows spread over all $NUM_SPINES spines, each flow on one; path, paths agree"
 }
 
 ecmp_spread_v4() { ecmp_spread 4 9001; }
@@ -292,6 +300,10 @@ fault_errors() {
 	check_fail $? "device fault on a host accepted"
 	fab exec nosuch -- true >/dev/null 2>&1
 	check_fail $? "exec in an unknown device succeeded"
+	out=$(printf 'h1 h3 udp 20000 9000\nh1 nosuch udp 20000 9000\n' | fab paths 2>&1)
+	check_fail $? "paths with an unknown device succeeded"
+	[[ $out == *"line 2: no device or lab address 'nosuch'"* ]]
+	check_err $? "unclear paths error: $out"
 	fab fault link spine1 leaf1 --loss 0.5 >/dev/null
 	check_err $? "fractional --loss 0.5 refused"
 	ip netns exec "$(fab ns leaf1)" nft list chain inet faultmesh prerouting | grep -q 'mod 1000000 < 5000 '
@@ -305,7 +317,7 @@ fault_errors() {
 	fab fault clear
 	[ -z "$(fab faults)" ] && ! ip netns exec "$(fab ns leaf1)" nft list table inet faultmesh >/dev/null 2>&1
 	check_err $? "fault clear left rules behind"
-	log_test "fault/exec: clear errors for bad input; 0.5% granularity; del one; clear"
+	log_test "fault/exec/paths: clear errors for bad input; 0.5% granularity; del one; clear"
 }
 
 # fab3 ARGS...: fabric-lab for the 3-tier lab.
@@ -315,7 +327,7 @@ fab3() { FM_LAB=${LAB_NAME}x fab "$@"; }
 # 16 spines (one seed for all routers would pin spine index to plane index:
 # 4 of 16), and fabric-lab path must name each sampled flow's spine.
 spread_3tier() {
-	local fam=$1 port=$2 s ssws idle sport want got
+	local fam=$1 port=$2 s ssws idle sport want got bad
 	ssws=$(fab3 list | awk '$2 == "ssw" { print $1 }')
 	for s in $ssws; do
 		FM_LAB=${LAB_NAME}x lab_flow_count_start "$s" "$port"
@@ -335,6 +347,16 @@ spread_3tier() {
 		[ "$got" = "$want" ]
 		check_err $? "IPv$fam sport $sport crossed $want, fabric-lab path says $got"
 	done
+	# fabric-lab paths, all 256 flows in one batch, names each flow's spine
+	for ((sport = 20000; sport < 20256; sport++)); do
+		echo "h1 h16 udp $sport $port"
+	done | fab3 paths "-$fam" >"$LAB_TMP/batch3.$port"
+	check_err $? "fabric-lab paths failed (3-tier)"
+	bad=$(awk 'NR == FNR { spine[$2] = $1; next }
+		{ sport = 19999 + FNR; if (NF != 7 || spine[sport] != $4) print sport, spine[sport], $0 }' \
+		"$LAB_TMP/paths3.$port" "$LAB_TMP/batch3.$port" | head -3)
+	[ -z "$bad" ] && [ "$(wc -l <"$LAB_TMP/batch3.$port")" = 256 ]
+	check_err $? "IPv$fam: fabric-lab paths disagrees with the spines' counters: $bad"
 }
 
 three_tier() {
@@ -366,7 +388,7 @@ three_tier() {
 	fab3 down
 	[ -z "$(ip netns list | grep "^${LAB_NAME}x-")" ]
 	check_err $? "3-tier down left namespaces"
-	log_test "3-tier 4x4x4x4: h1 reaches all pods; flows use all 16 spines; path agrees"
+	log_test "3-tier 4x4x4x4: h1 reaches all pods; flows use all 16 spines; path, paths agree"
 }
 
 down_leaves_nothing() {

@@ -18,7 +18,7 @@
 #   under Linux's default ICMP rate limits) and again when it starts losing.
 #   One fabric and one mesh serve all cases; each fault is judged on a window
 #   that begins after it was injected, so no earlier case leaks into it.
-#   Which flows cross the lossy link comes from `fabric-lab path` (the kernel's
+#   Which flows cross the lossy link comes from `fabric-lab paths` (the kernel's
 #   ECMP choice) for every flow's 5-tuple, and must equal what the exported
 #   traced path says.
 # shellcheck disable=SC2317,SC2034 # test functions run through ALL_TESTS
@@ -74,8 +74,7 @@ loc_setup() {
 # crossing_write FILE: "prober target sport" of every flow whose probes cross
 # LINK_A -> LINK_B, by the lab's own answer for the flow's 5-tuple.
 # Only flows into LINK_B's own hosts from elsewhere can go down LINK_A ->
-# LINK_B (a spine -> leaf link), so only those are asked about: each ask is
-# a few route lookups, and 448 of them took minutes on a loaded machine.
+# LINK_B (a spine -> leaf link), so only those are asked about, in one batch.
 crossing_write() {
 	local h t i below
 	below=" $(awk -v b="$LINK_B" '$1 == "link" && $2 == b { printf "%s ", $3 }' "$LAB_TMP/inventory")"
@@ -85,12 +84,13 @@ crossing_write() {
 			[ "$t" = "$h" ] && continue
 			[[ $below = *" $t "* ]] || continue
 			for ((i = 0; i < FLOWS; i++)); do
-				fab path "$h" "$t" --proto udp --sport $((SPORT_BASE + i)) --dport $UDP_PORT |
-					grep -q " $LINK_A $LINK_B " &&
-					echo "${ADDR[$h]} ${ADDR[$t]} $((SPORT_BASE + i))"
+				echo "$h $t udp $((SPORT_BASE + i)) $UDP_PORT"
 			done
 		done
-	done >"$1"
+	done >"$1.q"
+	fab paths <"$1.q" >"$1.paths" || return 1
+	paste -d ' ' "$1.q" "$1.paths" | grep " $LINK_A $LINK_B " |
+		while read -r h t _ i _; do echo "${ADDR[$h]} ${ADDR[$t]} $i"; done >"$1"
 }
 
 # localize_json OUT: the suspects of the last WINDOW_S seconds, as JSON in OUT
@@ -114,6 +114,7 @@ loc_clean() {
 	# the mesh traces its 448 flows, paced by the routers' ICMP limits; the
 	# lab's truth for which flows cross the link is taken meanwhile
 	crossing_write "$LAB_TMP/crossing"
+	check_err $? "fabric-lab paths failed"
 	lab_wait_until 120000 traced_all
 	check_err $? "not every flow traced within 120 s"
 	n=$(sqlite3 "$DB" 'SELECT count(DISTINCT flow_id) FROM paths')

@@ -11,7 +11,7 @@
 #      leaf1 leaf2 leaf3 leaf4               (at leaf2's ingress)
 #      h1 h2 h3 h4 h5 h6 h7 h8               collector on h1
 #
-# Which flow crosses the link comes from `fabric-lab path` (the kernel's ECMP
+# Which flow crosses the link comes from `fabric-lab paths` (the kernel's ECMP
 # choice per hop) for the flow's exact 5-tuple; results are read back from
 # the collector's SQLite database with the sqlite3 CLI.
 # shellcheck disable=SC2317,SC2034 # test functions run through ALL_TESTS
@@ -89,33 +89,35 @@ mesh_setup() {
 # flow_kinds_write FILE: "prober target proto sport kind" for every flow, kind
 # fwd (probes cross spine1->leaf2), rev (replies cross it) or none.
 flow_kinds_write() {
-	local h t proto dport sport i kind out=$1
-	: >"$out"
+	local h t proto pnum dport sport i ask out=$1
+	# every flow, with the kind it has if its path crosses the link (only
+	# flows between leaf2's hosts h3, h4 and the rest can) and for those the
+	# lab path to ask: the probes' for fwd, the replies' for rev
 	for h in $HOSTS; do
 		for t in $HOSTS; do
 			[ "$t" = "$h" ] && continue
 			for proto in udp tcp; do
-				dport=$UDP_PORT
-				[ $proto = tcp ] && dport=$TCP_PORT
+				pnum=17 dport=$UDP_PORT
+				[ $proto = tcp ] && pnum=6 dport=$TCP_PORT
 				for ((i = 0; i < FLOWS; i++)); do
 					sport=$((SPORT_BASE + i))
-					kind=none
-					# only flows between leaf2's hosts (h3, h4) and the rest
-					# can cross spine1->leaf2; ask the lab about those
-					if [[ $t = h[34] && $h != h[34] ]] &&
-						fab path "$h" "$t" --proto $proto --sport $sport --dport $dport |
-						grep -q 'spine1 leaf2'; then
-						kind=fwd
-					elif [[ $h = h[34] && $t != h[34] ]] &&
-						fab path "$t" "$h" --proto $proto --sport $dport --dport $sport |
-						grep -q 'spine1 leaf2'; then
-						kind=rev
+					ask=none
+					if [[ $t = h[34] && $h != h[34] ]]; then
+						ask="fwd $h $t $proto $sport $dport"
+					elif [[ $h = h[34] && $t != h[34] ]]; then
+						ask="rev $t $h $proto $dport $sport"
 					fi
-					echo "$h ${ADDR[$t]} $([ $proto = udp ] && echo 17 || echo 6) $sport $kind"
+					echo "$h ${ADDR[$t]} $pnum $sport $ask"
 				done
 			done
 		done
-	done >>"$out"
+	done >"$LAB_TMP/kinds.all"
+	# the lab's paths of all asked flows in one batch, in order
+	awk '$5 != "none" { print $6, $7, $8, $9, $10 }' "$LAB_TMP/kinds.all" |
+		fab paths >"$LAB_TMP/kinds.paths" || return 1
+	awk -v paths="$LAB_TMP/kinds.paths" '
+		$5 != "none" { getline p <paths; if (p !~ /spine1 leaf2/) $5 = "none" }
+		{ print $1, $2, $3, $4, $5 }' "$LAB_TMP/kinds.all" >"$out"
 }
 
 # results_dump T0 T1: per flow sums over batches inside [T0, T1]:
@@ -217,6 +219,7 @@ mesh_link_loss_sample() {
 mesh_link_loss() {
 	RET=0
 	flow_kinds_write "$LAB_TMP/kinds"
+	check_err $? "fabric-lab paths failed"
 	log_info "flows per kind: $(awk '{ print $3 "/" $5 }' "$LAB_TMP/kinds" | sort | uniq -c | tr '\n' ' ')"
 	mesh_link_loss_sample
 	# A miss that chance explains gets one fresh window; a wrong rate or a
@@ -231,16 +234,35 @@ mesh_link_loss() {
 
 # Paths the probers traced (first traces spread over 15 s) against the lab's
 # own answer for each flow's 5-tuple, hop addresses mapped to devices.
+# h1_traced N: the database holds traced paths of at least N of h1's flows
+h1_traced() {
+	[ "$(sql "SELECT count(DISTINCT p.flow_id) FROM paths p JOIN flows f ON f.id = p.flow_id
+		JOIN probers pr ON pr.id = f.prober_id WHERE pr.name = 'h1'")" -ge "$1" ]
+}
+
 mesh_paths() {
 	local proto sport addr hops t want got n=0 bad=0 dport p
 	RET=0
 	fab truth | awk -F'\t' 'NF == 2 && $1 !~ /^#/ { print $1, $2 }' >"$LAB_TMP/truth"
+	# traces are paced under the routers' ICMP limits: wait (bounded) for
+	# the paths judged below instead of a fixed time
+	lab_wait_until 60000 h1_traced 20
+	sql "SELECT f.proto, f.sport, t.addr, p.hops FROM paths p
+		JOIN flows f ON f.id = p.flow_id JOIN probers pr ON pr.id = f.prober_id
+		JOIN targets t ON t.id = f.target_id WHERE pr.name = 'h1' AND t.addr LIKE '198.19.%'" \
+		>"$LAB_TMP/paths.h1"
+	# the lab's path of each traced flow, asked in one batch, in order
 	while IFS=$'\t' read -r proto sport addr hops; do
-		for t in $HOSTS; do [ "${ADDR[$t]}" = "$addr" ] && break; done
 		p=udp dport=$UDP_PORT
 		[ "$proto" = 6 ] && p=tcp dport=$TCP_PORT
-		want=$(fab path h1 "$t" --proto $p --sport "$sport" --dport $dport |
-			awk '{ for (i = 2; i < NF; i++) printf "%s%s", $i, i < NF - 1 ? "," : "" }')
+		echo "h1 $addr $p $sport $dport"
+	done <"$LAB_TMP/paths.h1" | fab paths >"$LAB_TMP/paths.lab"
+	check_err $? "fabric-lab paths failed"
+	while IFS=$'\t' read -r proto sport addr hops <&3 && read -r want <&4; do
+		for t in $HOSTS; do [ "${ADDR[$t]}" = "$addr" ] && break; done
+		p=udp
+		[ "$proto" = 6 ] && p=tcp
+		want=$(awk '{ for (i = 2; i < NF; i++) printf "%s%s", $i, i < NF - 1 ? "," : "" }' <<<"$want")
 		got=$(tr ',' '\n' <<<"$hops" | awk 'NR == FNR { dev[$1] = $2; next }
 			{ printf "%s%s", n++ ? "," : "", ($1 in dev) ? dev[$1] : $1 }' "$LAB_TMP/truth" -)
 		n=$((n + 1))
@@ -248,9 +270,7 @@ mesh_paths() {
 			bad=$((bad + 1))
 			log_info "h1 -> $t $p sport $sport: traced $got, lab says $want"
 		fi
-	done < <(sql "SELECT f.proto, f.sport, t.addr, p.hops FROM paths p
-		JOIN flows f ON f.id = p.flow_id JOIN probers pr ON pr.id = f.prober_id
-		JOIN targets t ON t.id = f.target_id WHERE pr.name = 'h1' AND t.addr LIKE '198.19.%'")
+	done 3<"$LAB_TMP/paths.h1" 4<"$LAB_TMP/paths.lab"
 	log_info "h1: $n traced flow paths in the database, $bad differ from the lab's"
 	[ "$n" -ge 20 ] && [ "$bad" -eq 0 ]
 	check_err $? "$n paths stored, $bad wrong"
