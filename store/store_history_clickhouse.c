@@ -408,15 +408,20 @@ static int hch_prober_health_query(void *h, int64_t since_ms, int64_t until_ms,
 {
 	struct ch_conn *c = h;
 	struct hch_probers p = { 0 };
+	int64_t recent_ms = since_ms - HISTORY_PROBER_RECENT_MS;
 	char sql[1536];
 	int rc;
 
 	/* the store's batch ledger names every prober (SQLite's probers table:
-	 * first and last seen on the collector's clock) */
+	 * first and last seen on the collector's clock). min and max need no
+	 * FINAL, and the day bound keeps a round from reading the whole
+	 * ledger: first seen is within the look-back (a prober back after
+	 * longer silence counts as new) */
 	snprintf(sql, sizeof(sql),
-		 "SELECT prober, min(stored_ms) FROM {batches} FINAL GROUP BY prober "
+		 "SELECT prober, min(stored_ms) FROM {batches} WHERE day >= "
+		 "toDate(toDateTime(intDiv(%" PRId64 ", 1000))) - 1 GROUP BY prober "
 		 "HAVING max(stored_ms) >= %" PRId64 " ORDER BY prober FORMAT TabSeparated",
-		 (int64_t)(since_ms - HISTORY_PROBER_RECENT_MS));
+		 recent_ms, recent_ms);
 	rc = ch_rows_each(c, sql, 2, hch_prober_cb, &p, err, errlen);
 	history_prober_walk_init(&p.w, since_ms, until_ms, cb, arg);
 	if (rc == 0) {
@@ -424,14 +429,15 @@ static int hch_prober_health_query(void *h, int64_t since_ms, int64_t until_ms,
 		snprintf(sql, sizeof(sql),
 			 "SELECT prober, start_ms, end_ms, e, d, sd, ld FROM ("
 			 "SELECT prober, seq, start_ms, end_ms FROM {batches} FINAL "
-			 "WHERE end_ms > %" PRId64 " AND start_ms < %" PRId64 ") "
+			 "WHERE day >= toDate(toDateTime(intDiv(%" PRId64 ", 1000))) "
+			 "AND end_ms > %" PRId64 " AND start_ms < %" PRId64 ") "
 			 "ANY LEFT JOIN (SELECT prober, seq, start_ms, "
 			 "if_rx_errors + if_tx_errors AS e, if_rx_dropped + if_tx_dropped AS d, "
 			 "spool_dropped AS sd, links_down AS ld FROM {health} FINAL "
 			 "WHERE end_ms > %" PRId64 " AND start_ms < %" PRId64 ") "
 			 "USING (prober, seq, start_ms) ORDER BY prober, start_ms "
 			 "FORMAT TabSeparated",
-			 since_ms, until_ms, since_ms, until_ms);
+			 since_ms, since_ms, until_ms, since_ms, until_ms);
 		rc = ch_rows_each(c, sql, 7, hch_batch_cb, &p, err, errlen);
 	}
 	if (rc == 0)

@@ -21,12 +21,16 @@ struct store_metrics {
 
 /* The same figures from ClickHouse: each table summed per prober over the
  * window, joined on the prober (one JOIN per SELECT in 18.16); resends
- * counted once (FINAL). */
+ * counted once (FINAL, or distinct batches). The prober list reads the
+ * ledger's last STORE_METRICS_CH_DAYS days only, not its whole history as
+ * SQLite's probers table does: a scrape must not read months of ledger. */
+#define STORE_METRICS_CH_DAYS "8"
 static const char store_metrics_ch_sql[] =
 	"SELECT prober, last_seen, nb, sd, ld, s, lf, lr FROM ("
 	"SELECT prober, last_seen, nb, sd, ld FROM ("
-	"SELECT prober, max(stored_ms) AS last_seen, countIf(end_ms >= %" PRId64 ") AS nb "
-	"FROM {batches} FINAL GROUP BY prober) ANY LEFT JOIN ("
+	"SELECT prober, max(stored_ms) AS last_seen, "
+	"uniqExactIf(seq, start_ms, end_ms >= %" PRId64 ") AS nb FROM {batches} "
+	"WHERE day >= today() - " STORE_METRICS_CH_DAYS " GROUP BY prober) ANY LEFT JOIN ("
 	"SELECT prober, sum(spool_dropped) AS sd, sum(links_down) AS ld "
 	"FROM {health} FINAL WHERE end_ms >= %" PRId64 " GROUP BY prober) USING (prober)) "
 	"ANY LEFT JOIN ("
