@@ -7,6 +7,8 @@
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -426,4 +428,53 @@ Test(probe, udp_trace_filter_passes_only_echoing_answers)
 	dgram[11] = 0xef;
 	cr_assert_eq(udp6_passes(fd, ntohs(me.sin6_port), dgram, sizeof(dgram)), 0);
 	close(fd);
+}
+
+/* A UDP reply gives the flow, seq, the responder's count and its dwell
+ * time (both stamps from the responder's clock); a request is no reply. */
+Test(probe, udp_parse_reads_reply_and_rejects_request)
+{
+	struct probe_msg m = { .type = PROBE_REPLY, .session = 9, .flow_id = 12, .seq = 77,
+			       .count = 70, .tx_ns = 1000, .rx_ns = 5000, .rtx_ns = 5400 };
+	uint8_t buf[PROBE_HDR_LEN];
+	struct probe_reply r;
+
+	probe_msg_encode(&m, buf);
+	cr_assert_eq(probe_udp_ops.parse(AF_INET, buf, sizeof(buf), &r), 0);
+	cr_assert(r.flow_id == 12 && r.seq == 77 && r.seq_bits == 32 && r.count == 70 &&
+		  r.tx_ns == 1000 && r.tx_bits == 64 && r.session == 9);
+	cr_assert_eq(r.dwell_ns, 400);
+	cr_assert_eq(r.local_port, 0, "port sockets: the caller fills the ports");
+	m.type = PROBE_REQUEST;
+	probe_msg_encode(&m, buf);
+	cr_assert_eq(probe_udp_ops.parse(AF_INET, buf, sizeof(buf), &r), -1);
+}
+
+/* Port sockets: one per flow port, bound to sport_base + i, nonblocking;
+ * when a port is taken, nothing stays open. */
+Test(probe, udp_open_binds_one_socket_per_flow_port)
+{
+	int fds[3], again[3];
+	uint16_t base;
+
+	for (base = 47300; base < 47400; base += 3)
+		if (probe_udp_ops.open(AF_INET, base, 3, fds) == 3)
+			break;
+	cr_assert_lt(base, 47400, "no 3 free ports");
+	for (int i = 0; i < 3; i++) {
+		struct sockaddr_in sa;
+		socklen_t sl = sizeof(sa);
+
+		cr_assert_eq(getsockname(fds[i], (struct sockaddr *)&sa, &sl), 0);
+		cr_assert_eq(ntohs(sa.sin_port), base + i);
+		cr_assert(fcntl(fds[i], F_GETFL) & O_NONBLOCK);
+	}
+	errno = 0;
+	cr_assert_eq(probe_udp_ops.open(AF_INET, (uint16_t)(base - 1), 3, again), -1);
+	cr_assert_eq(errno, EADDRINUSE);
+	for (int i = 0; i < 3; i++)
+		close(fds[i]);
+	/* the failed call closed base - 1 again: it binds now */
+	cr_assert_eq(probe_udp_ops.open(AF_INET, (uint16_t)(base - 1), 1, again), 1);
+	close(again[0]);
 }
