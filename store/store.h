@@ -25,6 +25,9 @@ struct store_obs_row {
 	uint64_t down_intervals; /* intervals reported target_down (not summed above) */
 	const char *path; /* latest hop list "a,*,b"; "-" when unknown (no trace,
 			   * or a trace that found no hops) */
+	int path_moved;   /* the flow's route changed inside the window (SQLite's
+			   * path_changes; a cut trace is no change); 0 on ClickHouse,
+			   * which keeps no path changes */
 };
 
 /* Called once per row; a non-zero return stops the query and is returned. */

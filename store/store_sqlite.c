@@ -76,6 +76,15 @@ enum stmt_id {
 	ST_COUNT
 };
 
+/* Did the flow's route move inside the window [?1, ?2)? A path change there
+ * where neither hop list is a prefix of the other: a trace cut short (or
+ * whole again) is the same route, and its stop is evidence in itself. */
+#define OBS_PATH_MOVED                                                             \
+	"EXISTS (SELECT 1 FROM path_changes pc WHERE pc.flow_id = f.id "           \
+	"AND pc.at_ms >= ?1 AND pc.at_ms < ?2 "                                    \
+	"AND substr(pc.old_hops || ',', 1, length(pc.new_hops) + 1) <> pc.new_hops || ',' " \
+	"AND substr(pc.new_hops || ',', 1, length(pc.old_hops) + 1) <> pc.old_hops || ',') "
+
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
@@ -183,7 +192,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"sum(CASE WHEN r.target_down = 0 THEN r.lost_rev ELSE 0 END), "
 		"sum(r.target_down), "
 		"(SELECT pa.hops FROM paths pa WHERE pa.flow_id = f.id AND pa.first_seen_ms <= ?2 "
-		" ORDER BY pa.last_seen_ms DESC, pa.id DESC LIMIT 1) "
+		" ORDER BY pa.last_seen_ms DESC, pa.id DESC LIMIT 1), "
+		OBS_PATH_MOVED
 		"FROM batches b JOIN results r ON r.batch_id = b.id "
 		"JOIN flows f ON f.id = r.flow_id JOIN probers p ON p.id = f.prober_id "
 		"JOIN targets t ON t.id = f.target_id "
@@ -208,7 +218,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"SELECT p.name, f.src, t.addr, f.proto, f.sport, f.dport, "
 		"sum(w.sent), sum(w.lost), sum(w.received), sum(w.lost_rev), sum(w.down), "
 		"(SELECT pa.hops FROM paths pa WHERE pa.flow_id = f.id AND pa.first_seen_ms <= ?2 "
-		" ORDER BY pa.last_seen_ms DESC, pa.id DESC LIMIT 1) "
+		" ORDER BY pa.last_seen_ms DESC, pa.id DESC LIMIT 1), "
+		OBS_PATH_MOVED
 		"FROM w JOIN flows f ON f.id = w.flow_id JOIN probers p ON p.id = f.prober_id "
 		"JOIN targets t ON t.id = f.target_id "
 		"GROUP BY f.id ORDER BY p.name, f.src, t.addr, f.proto, f.sport, f.dport",
@@ -896,6 +907,7 @@ static int obs_rows_run(struct store_sqlite *ss, sqlite3_stmt *st,
 				   col_text(st, 2), n,
 				   sqlite3_column_type(st, 11) == SQLITE_NULL
 					   ? NULL : col_text(st, 11));
+		row.path_moved = sqlite3_column_int(st, 12);
 		cbrc = cb(&row, arg);
 		if (cbrc)
 			break;

@@ -42,6 +42,11 @@ static void t_flow(struct wire_flow *f, const char *src, const char *dst,
 	f->received = sent - lost;
 }
 
+/* The second flow's traced path: its first router, a silent hop, and
+ * t_path_last (t_path_nhops 1 stops the trace after the first router). */
+static const char *t_path_last = "198.18.0.3";
+static uint8_t t_path_nhops = 3;
+
 static void t_batch_put(struct store *s, uint64_t seq, int64_t start_ms,
 			uint32_t lost_on_second)
 {
@@ -63,10 +68,11 @@ static void t_batch_put(struct store *s, uint64_t seq, int64_t start_ms,
 	path.proto = WIRE_PROTO_UDP;
 	path.sport = 40001;
 	path.dport = 31338;
-	path.nhops = 3;
+	path.nhops = t_path_nhops;
 	cr_assert_eq(wire_addr_parse("198.19.1.0", &path.hops[0]), 0);
 	/* hops[1] stays family 0: a router that did not answer */
-	cr_assert_eq(wire_addr_parse("198.18.0.3", &path.hops[2]), 0);
+	if (path.nhops == 3)
+		cr_assert_eq(wire_addr_parse(t_path_last, &path.hops[2]), 0);
 	b.flows = flows;
 	b.nflows = 2;
 	b.paths = &path;
@@ -102,6 +108,47 @@ Test(db_source, window_sums_flows_and_keeps_paths, .init = t_setup, .fini = t_te
 	cr_assert_eq(hops[1], OBS_HOP_STAR);
 	cr_assert_str_eq(obs_set_name(obs, hops[2]), "198.18.0.3");
 	obs_set_free(obs);
+}
+
+/* Load the second flow of a window in which its path went from the default
+ * to (last, nhops); returns its hop count as read. */
+static uint32_t t_path_after_move(const char *last, uint8_t nhops)
+{
+	char err[256];
+	struct store *s = store_open(NULL, t_db, err, sizeof(err));
+	struct obs_set *obs = obs_set_new();
+	uint32_t got = 0;
+
+	cr_assert_not_null(s, "%s", err);
+	t_path_last = "198.18.0.3";
+	t_path_nhops = 3;
+	t_batch_put(s, 1, 1000000, 5);
+	t_path_last = last;
+	t_path_nhops = nhops;
+	t_batch_put(s, 2, 1010000, 7);
+	t_path_last = "198.18.0.3";
+	t_path_nhops = 3;
+	store_close(s);
+	cr_assert_eq(db_source_load(t_db, 1000000, 1030000, obs, err, sizeof(err)), 2, "%s", err);
+	for (size_t i = 0; i < obs_set_flow_count(obs); i++)
+		if (obs_set_flow(obs, i)->sport == 40001)
+			got = obs_set_flow(obs, i)->nhops;
+	obs_set_free(obs);
+	return got;
+}
+
+/* A route that moved inside the window: the latest hops are wrong for the
+ * probes before the move, so the flow's path is read as unknown ("-"). */
+Test(db_source, path_that_moved_in_the_window_is_unknown, .init = t_setup, .fini = t_teardown)
+{
+	cr_assert_eq(t_path_after_move("198.18.0.9", 3), OBS_PATH_UNKNOWN);
+}
+
+/* A trace cut short (its probes died after the first router) is the same
+ * route, and where it stopped is evidence: the cut path is kept. */
+Test(db_source, trace_cut_short_is_no_move, .init = t_setup, .fini = t_teardown)
+{
+	cr_assert_eq(t_path_after_move("198.18.0.3", 1), 1);
 }
 
 Test(db_source, missing_database_is_an_error_naming_it, .init = t_setup, .fini = t_teardown)

@@ -56,6 +56,11 @@ static int db_source_row_cb(const struct store_obs_row *r, void *arg)
 	row.nhops = db_source_path_split(path, hops, OBS_HOPS_MAX);
 	if (row.nhops == -2)
 		row.nhops = -1; /* a path longer than any fabric: treat as unknown */
+	/* A stale path: the route moved inside the window, so the latest hops
+	 * are wrong for the probes before the move. One rule: its hops are
+	 * unknown (the flow is counted, not placed). */
+	if (r->path_moved)
+		row.nhops = -1;
 	row.hops = row.nhops > 0 ? hops : NULL;
 	if (obs_set_row_add(ctx->out, &row, ctx->err, ctx->errlen) < 0)
 		return -1;
