@@ -565,12 +565,11 @@ static int silent_cands_flow(struct silent_cands *sc, uint32_t flow, const route
  * silent) that cross it. A pair never probed the other way adds nothing
  * (enumerating every route of every pair costs seconds at scale). Only
  * when some flow is silent. */
-static int builder_reply_exposure(struct builder *b, const struct obs_set *obs,
-				  const uint32_t *name_dev)
+static int builder_reply_exposure(struct builder *b, const struct obs_set *obs)
 {
 	const struct model *m = b->m;
 	struct u64map pairs = { 0 };
-	uint32_t *lived = NULL, *seen = NULL, *fpair = NULL, ng = 0, seq[SEQ_MAX];
+	uint32_t *lived = NULL, *seen = NULL, *fpair = NULL, ng = 0;
 	int rc = -1;
 
 	if (!b->sc.nflows)
@@ -599,7 +598,8 @@ static int builder_reply_exposure(struct builder *b, const struct obs_set *obs,
 	}
 	for (size_t i = 0; i < m->nflows; i++) {
 		const struct model_flow *f = &m->flows[i];
-		uint32_t rev, n;
+		const struct model_alt *al;
+		uint32_t rev;
 		double share;
 
 		if (f->nalt != 1 || b->cut[i] || obs_set_flow(obs, i)->nhops == OBS_PATH_UNKNOWN)
@@ -608,16 +608,9 @@ static int builder_reply_exposure(struct builder *b, const struct obs_set *obs,
 		if (rev == UINT32_MAX || !lived[rev])
 			continue;
 		share = (double)lived[rev] / seen[fpair[i]];
-		n = model_flow_walk(obs, obs_set_flow(obs, i), name_dev, seq);
-		for (uint32_t k = 0; k + 1 < n; k++) {
-			uint32_t l;
-
-			if (seq[k] == DEV_NONE || seq[k + 1] == DEV_NONE ||
-			    (l = u64map_get(&b->links, (uint64_t)seq[k] << 32 | seq[k + 1])) ==
-				    UINT32_MAX)
-				continue;
-			b->lived_rev[l] += share;
-		}
+		al = &m->alts[f->alt_first];
+		for (uint32_t k = 0; k < al->nlinks; k++)
+			b->lived_rev[m->alt_links[al->link_first + k]] += share;
 	}
 	rc = 0;
 out:
@@ -1076,7 +1069,7 @@ struct model *model_build(const struct obs_set *obs, const struct inventory *inv
 		for (int k = 0; k < got; k++)
 			m->alts[f->alt_first + k].weight = 1.0 / got;
 	}
-	if (builder_reply_exposure(&b, obs, name_dev) < 0 || silent_choose(&b) < 0 ||
+	if (builder_reply_exposure(&b, obs) < 0 || silent_choose(&b) < 0 ||
 	    builder_silent_alts(&b, obs, name_dev) < 0)
 		goto nomem;
 	free(name_dev);
