@@ -138,6 +138,12 @@ static const struct scenario scenarios[] = {
 	 * link is named for noise (one was named for every few flows) */
 	{ "2tier-sparse-4x4", 2, 16, 2, 512, 2, 1, "link", 0, 0, 1, 1, 0.05, 2, 0.005, 0, 1000, 1,
 	  0, 0, 0 },
+	/* the same on 3 tiers, a seed where 95% of each class lost nothing:
+	 * the learned top was 0, every link that lost a probe stood out and
+	 * left the estimate, the null said healthy links lose nothing, and 9
+	 * healthy links were named beside the two faults */
+	{ "3tier-sparse-4x4", 3, 8, 2, 1024, 2, 10, "link", 0, 0, 1, 1, 0.05, 2, 0.005, 0, 1000, 1,
+	  0, 0, 0 },
 	{ "2tier-reply-eating-blackholes", 2, 16, 2, 20000, 2, 27, "blackhole", 0.02, 0, 1, 1, 0, 2,
 	  0, 0, 50, 1, 0.25, 1, 0 },
 	/* 10% of the flows moved mid-window: a moved flow's loss lands on a

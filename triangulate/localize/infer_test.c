@@ -399,7 +399,8 @@ out:
  * of them, evenly spaced, since the estimate needs no more). Fills mx
  * with g, its points merged into at most INFER_MIX_BINS and every merged
  * share moved up to a higher rate, never down (so the null's tail is never
- * thinner than g's). Returns -1 (ENOMEM). */
+ * thinner than g's). Returns 0, 1 when no link lost a probe (mx is left
+ * alone), or -1 (ENOMEM). */
 #define BG_NPMLE_GRID 48
 #define BG_NPMLE_LINKS 2048
 #define BG_NPMLE_ROUNDS 300
@@ -417,6 +418,13 @@ static int bg_mix_deconvolve(struct bg_mix *mx, const struct bg_item *v, size_t 
 		uint32_t l = v[i].l;
 
 		hi = fmax(hi, L[l] / S[l]);
+	}
+	if (hi <= 1e-9) {
+		/* no link lost a probe: g is 0, which the data cannot tell
+		 * from any rate below one probe per link; the caller's top
+		 * stands */
+		free(lik);
+		return 1;
 	}
 	/* 0, then log-spaced over three decades below the highest raw rate */
 	lam[0] = 0;
@@ -642,8 +650,19 @@ int fit_background_learn(struct fit *f, const struct infer_cfg *cfg,
 				mean += v[j].v;
 			mean = nmean ? fmax(0, mean / (double)nmean) : 0;
 			top[i] = fmax(fmax(0, md) + BG_TOP_SDS * sqrt(spread2), q_hi);
-			if (md <= 0 || mad <= 0)
+			if (md <= 0 || mad <= 0) {
+				/* nor can a rate below one probe in the median
+				 * link's clean probes be told from 0: without this
+				 * floor, where 95% of a class lost nothing (sparse
+				 * probing) the top was 0, every link that lost a
+				 * probe stood out, its flows left the estimate, and
+				 * the null said that healthy links lose nothing */
+				for (size_t j = 0; j < k; j++)
+					dev[j].v = S[v[j].l], dev[j].cls = 0;
+				qsort(dev, k, sizeof(*dev), bg_item_cmp);
 				top[i] = fmax(top[i], BG_TOP_OVER_MEAN * mean);
+				top[i] = fmax(top[i], 1 / bg_median(dev, k));
+			}
 			/* the tests use only the last round's distribution, fit on
 			 * the links within BG_TOP_SDS of the median by the spread
 			 * of rates and each link's own binomial noise: a cut by
@@ -661,9 +680,15 @@ int fit_background_learn(struct fit *f, const struct infer_cfg *cfg,
 					if (v[j].v - md <= BG_TOP_SDS * sqrt(spread2 + nz))
 						dev[nin++] = v[j];
 				}
-				if (bg_mix_deconvolve(&f->bg_mix[i], nin ? dev : v, nin ? nin : k,
-						      S, L, E) < 0)
+				int rc_mix = bg_mix_deconvolve(&f->bg_mix[i], nin ? dev : v,
+							       nin ? nin : k, S, L, E);
+
+				if (rc_mix < 0)
 					goto out;
+				if (rc_mix > 0)
+					f->bg_mix[i] = (struct bg_mix){
+						.n = 1, .u = { -log1p(-fmin(top[i], 0.5)) }, .mass = { 1 }
+					};
 			}
 		}
 		/* links of small classes were estimated with the pool; a class
