@@ -88,6 +88,10 @@ struct query_ops {
 extern const struct query_ops query_text_ops;
 extern const struct query_ops query_json_ops;
 
+/* One suspect episode as a JSON object, the one shape everywhere an
+ * episode is written (suspects, device and link answers, summary.json). */
+void query_episode_json_write(FILE *out, const struct query_episode *e);
+
 /* "2026-11-28 13:05:00Z" for a Unix time in ms, into buf. */
 const char *query_time_format(int64_t ms, char *buf, size_t len);
 

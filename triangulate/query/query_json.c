@@ -21,7 +21,7 @@ static void json_link_write(FILE *out, const struct query_link *l)
 		l->suspect ? "true" : "false", json_num(l->confidence));
 }
 
-static void json_episode_write(FILE *out, const struct query_episode *e)
+void query_episode_json_write(FILE *out, const struct query_episode *e)
 {
 	fprintf(out, "{\"id\": %" PRId64 ", \"kind\": ", e->id);
 	json_string_write(out, e->kind);
@@ -105,7 +105,7 @@ static int json_answer_write(FILE *out, const struct query_answer *a)
 	fprintf(out, "],\n \"episodes\": [");
 	for (size_t i = 0; i < a->nepisodes; i++) {
 		fprintf(out, "%s\n  ", i ? "," : "");
-		json_episode_write(out, &a->episodes[i]);
+		query_episode_json_write(out, &a->episodes[i]);
 	}
 	fprintf(out, "]}\n");
 	return ferror(out) ? -1 : 0;
@@ -118,7 +118,7 @@ static int json_episodes_write(FILE *out, const struct query_episode *v, size_t 
 		", \"episodes\": [", since_ms, until_ms);
 	for (size_t i = 0; i < n; i++) {
 		fprintf(out, "%s\n  ", i ? "," : "");
-		json_episode_write(out, &v[i]);
+		query_episode_json_write(out, &v[i]);
 	}
 	fprintf(out, "%s]}\n", n ? "\n" : "");
 	return ferror(out) ? -1 : 0;

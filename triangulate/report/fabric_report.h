@@ -118,6 +118,8 @@ const char *freport_suspect_key(const struct freport_suspect *s, char *buf,
 				size_t len);
 /* Whether the previous report named the key. */
 int freport_previous_has(const struct freport_previous *p, const char *key);
+/* Whether a key of the previous report is gone: none of r's suspects has it. */
+int freport_key_gone(const struct freport *r, const char *key);
 /* Read a previous summary.json (only the fields the comparison needs).
  * Returns 0, or -1 with the reason in err. */
 int freport_previous_read(struct freport_previous *p, const char *path,

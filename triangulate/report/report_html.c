@@ -141,12 +141,7 @@ static void html_previous_write(FILE *out, const struct freport *r)
 		fprintf(out, "none");
 	fprintf(out, ". Gone: ");
 	for (size_t i = 0; i < r->prev.nkeys; i++) {
-		int still = 0;
-
-		for (size_t k = 0; k < r->nsuspects && !still; k++)
-			still = !strcmp(r->prev.keys[i],
-					freport_suspect_key(&r->suspects[k], key, sizeof(key)));
-		if (still)
+		if (!freport_key_gone(r, r->prev.keys[i]))
 			continue;
 		fprintf(out, "%s", gone++ ? ", " : "");
 		freport_xml_write(out, r->prev.keys[i]);

@@ -31,6 +31,16 @@ int freport_previous_has(const struct freport_previous *p, const char *key)
 	return 0;
 }
 
+int freport_key_gone(const struct freport *r, const char *key)
+{
+	char buf[2 * SUSPECT_NAME_MAX + 16];
+
+	for (size_t k = 0; k < r->nsuspects; k++)
+		if (!strcmp(key, freport_suspect_key(&r->suspects[k], buf, sizeof(buf))))
+			return 0;
+	return 1;
+}
+
 static void json_suspect_write(FILE *out, const struct freport *r,
 			       const struct freport_suspect *s)
 {
@@ -154,18 +164,8 @@ static int json_write(FILE *out, const struct freport *r)
 	fprintf(out, " \"watch\": {\"rounds\": %llu, \"episodes\": [",
 		(unsigned long long)r->rounds);
 	for (size_t i = 0; i < r->nepisodes; i++) {
-		const struct query_episode *e = &r->episodes[i];
-
-		fprintf(out, "%s\n  {\"kind\": ", i ? "," : "");
-		json_string_write(out, e->kind);
-		fprintf(out, ", \"from\": ");
-		json_string_write(out, e->from);
-		fprintf(out, ", \"to\": ");
-		json_string_write(out, e->to);
-		fprintf(out, ", \"opened_ms\": %" PRId64 ", \"last_seen_ms\": %" PRId64
-			", \"closed_ms\": %" PRId64 ", \"rounds\": %llu, \"loss_max\": %.6g}",
-			e->opened_ms, e->last_seen_ms, e->closed_ms,
-			(unsigned long long)e->rounds, json_num(e->loss_ratio_max));
+		fprintf(out, "%s\n  ", i ? "," : "");
+		query_episode_json_write(out, &r->episodes[i]);
 	}
 	fprintf(out, "]},\n \"links\": [");
 	for (uint32_t l = 0; l < v->m->nlinks; l++) {
@@ -192,12 +192,7 @@ static int json_write(FILE *out, const struct freport *r)
 		"\"suspects_gone\": [",
 		r->prev.until_ms, json_num(r->prev.loss_ratio), json_num(loss - r->prev.loss_ratio));
 	for (size_t i = 0; i < r->prev.nkeys; i++) {
-		int still = 0;
-
-		for (size_t k = 0; k < r->nsuspects && !still; k++)
-			still = !strcmp(r->prev.keys[i],
-					freport_suspect_key(&r->suspects[k], buf, sizeof(buf)));
-		if (still)
+		if (!freport_key_gone(r, r->prev.keys[i]))
 			continue;
 		fprintf(out, "%s", gone++ ? ", " : "");
 		json_string_write(out, r->prev.keys[i]);
