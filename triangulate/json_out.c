@@ -24,3 +24,15 @@ double json_num(double x)
 {
 	return isfinite(x) ? x : 0;
 }
+
+void json_field_string_write(FILE *out, const char *key, const char *value)
+{
+	fprintf(out, ", \"%s\": ", key);
+	json_string_write(out, value);
+}
+
+void json_item_open(FILE *out, size_t i, const char *key, const char *value)
+{
+	fprintf(out, "%s\n  {\"%s\": ", i ? "," : "", key);
+	json_string_write(out, value);
+}

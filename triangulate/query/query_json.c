@@ -11,8 +11,7 @@ static void json_link_write(FILE *out, const struct query_link *l)
 {
 	fprintf(out, "{\"from\": ");
 	json_string_write(out, l->from);
-	fprintf(out, ", \"to\": ");
-	json_string_write(out, l->to);
+	json_field_string_write(out, "to", l->to);
 	fprintf(out,
 		", \"loss\": %.6g, \"observed_loss\": %.6g, \"flows\": %llu, "
 		"\"lossy_flows\": %llu, \"suspect\": %s, \"confidence\": %.6g}",
@@ -25,10 +24,8 @@ void query_episode_json_write(FILE *out, const struct query_episode *e)
 {
 	fprintf(out, "{\"id\": %" PRId64 ", \"kind\": ", e->id);
 	json_string_write(out, e->kind);
-	fprintf(out, ", \"from\": ");
-	json_string_write(out, e->from);
-	fprintf(out, ", \"to\": ");
-	json_string_write(out, e->to);
+	json_field_string_write(out, "from", e->from);
+	json_field_string_write(out, "to", e->to);
 	fprintf(out,
 		", \"opened_ms\": %" PRId64 ", \"last_seen_ms\": %" PRId64
 		", \"closed_ms\": %" PRId64 ", \"open\": %s, \"rounds\": %llu, "
@@ -43,8 +40,7 @@ static int json_answer_write(FILE *out, const struct query_answer *a)
 	fprintf(out, "{\"subject\": \"%s\", \"from\": ", a->subject);
 	json_string_write(out, a->from);
 	if (a->to[0]) {
-		fprintf(out, ", \"to\": ");
-		json_string_write(out, a->to);
+		json_field_string_write(out, "to", a->to);
 	}
 	fprintf(out, ",\n \"now_ms\": %" PRId64 ", \"window_ms\": %" PRId64
 		", \"since_ms\": %" PRId64 ",\n \"verdict\": ",
@@ -72,10 +68,8 @@ static int json_answer_write(FILE *out, const struct query_answer *a)
 	for (size_t i = 0; i < a->npairs; i++) {
 		const struct query_pair *p = &a->pairs[i];
 
-		fprintf(out, "%s\n  {\"prober\": ", i ? "," : "");
-		json_string_write(out, p->prober);
-		fprintf(out, ", \"target\": ");
-		json_string_write(out, p->target);
+		json_item_open(out, i, "prober", p->prober);
+		json_field_string_write(out, "target", p->target);
 		fprintf(out, ", \"flows\": %llu, \"lossy_flows\": %llu, \"sent\": %llu, "
 			"\"lost\": %llu}",
 			(unsigned long long)p->flows, (unsigned long long)p->lossy_flows,
@@ -95,10 +89,8 @@ static int json_answer_write(FILE *out, const struct query_answer *a)
 
 		fprintf(out, "%s\n  {\"at_ms\": %" PRId64 ", \"kind\": ", i ? "," : "", p->at_ms);
 		json_string_write(out, p->kind);
-		fprintf(out, ", \"from\": ");
-		json_string_write(out, p->from);
-		fprintf(out, ", \"to\": ");
-		json_string_write(out, p->to);
+		json_field_string_write(out, "from", p->from);
+		json_field_string_write(out, "to", p->to);
 		fprintf(out, ", \"loss\": %.6g, \"confidence\": %.6g}", json_num(p->loss_ratio),
 			json_num(p->confidence));
 	}

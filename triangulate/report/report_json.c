@@ -96,8 +96,7 @@ static int json_write(FILE *out, const struct freport *r)
 	for (size_t i = 0; i < r->nlayers; i++) {
 		const struct freport_layer *y = &r->layers[i];
 
-		fprintf(out, "%s\n  {\"name\": ", i ? "," : "");
-		json_string_write(out, y->name);
+		json_item_open(out, i, "name", y->name);
 		fprintf(out, ", \"lower_tier\": %d, \"links\": %u, \"loss\": %.6g, "
 			"\"suspect_links\": %u}",
 			y->lower, y->links, json_num(y->loss_ratio), y->suspects);
@@ -127,10 +126,8 @@ static int json_write(FILE *out, const struct freport *r)
 	for (size_t i = 0; i < v->npairs && i < FREPORT_WORST_PAIRS; i++) {
 		const struct fabric_pair *p = &v->pairs[i];
 
-		fprintf(out, "%s\n  {\"prober\": ", i ? "," : "");
-		json_string_write(out, fabric_view_dev_name(v, p->prober));
-		fprintf(out, ", \"target\": ");
-		json_string_write(out, fabric_view_dev_name(v, p->target));
+		json_item_open(out, i, "prober", fabric_view_dev_name(v, p->prober));
+		json_field_string_write(out, "target", fabric_view_dev_name(v, p->target));
 		fprintf(out, ", \"loss\": %.6g, \"sent\": %llu, \"lost\": %llu, \"flows\": %llu, "
 			"\"lossy_flows\": %llu, \"paths\": %u}",
 			p->sent ? (double)p->lost / (double)p->sent : 0,
@@ -149,8 +146,7 @@ static int json_write(FILE *out, const struct freport *r)
 
 		down += !strcmp(p->status, "down");
 		sick += !strcmp(p->status, "sick");
-		fprintf(out, "%s\n  {\"name\": ", i ? "," : "");
-		json_string_write(out, p->name);
+		json_item_open(out, i, "name", p->name);
 		fprintf(out, ", \"status\": \"%s\", \"reason\": ", p->status);
 		json_string_write(out, p->reason);
 		fprintf(out, ", \"batches\": %llu, \"last_ms\": %" PRId64
@@ -171,10 +167,8 @@ static int json_write(FILE *out, const struct freport *r)
 	for (uint32_t l = 0; l < v->m->nlinks; l++) {
 		const struct fabric_link *fl = &v->links[l];
 
-		fprintf(out, "%s\n  {\"from\": ", l ? "," : "");
-		json_string_write(out, fabric_view_dev_name(v, fl->from));
-		fprintf(out, ", \"to\": ");
-		json_string_write(out, fabric_view_dev_name(v, fl->to));
+		json_item_open(out, l, "from", fabric_view_dev_name(v, fl->from));
+		json_field_string_write(out, "to", fabric_view_dev_name(v, fl->to));
 		fprintf(out, ", \"loss\": %.6g, \"observed_loss\": %.6g, \"flows\": %llu, "
 			"\"lossy_flows\": %llu, \"suspect\": %s}",
 			json_num(fl->loss_ratio), fl->sent > 0 ? json_num(fl->lost / fl->sent) : 0,

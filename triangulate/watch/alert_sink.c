@@ -144,8 +144,7 @@ int alert_json_write(FILE *out, const struct alert_sink_env *env,
 	for (size_t i = 0; i < a->npairs; i++) {
 		fprintf(out, "%s{\"prober\": ", i ? ", " : "");
 		json_string_write(out, a->pairs[i].prober);
-		fprintf(out, ", \"target\": ");
-		json_string_write(out, a->pairs[i].target);
+		json_field_string_write(out, "target", a->pairs[i].target);
 		fputc('}', out);
 	}
 	fprintf(out, "], \"query\": ");
@@ -189,8 +188,7 @@ int alert_am_body_write(FILE *out, const struct alert_sink_env *env,
 		suspect_kind_name(a->s.kind));
 	json_string_write(out, a->s.from);
 	if (alert_is_link(a)) {
-		fprintf(out, ", \"to\": ");
-		json_string_write(out, a->s.to);
+		json_field_string_write(out, "to", a->s.to);
 	}
 	fprintf(out, ", \"severity\": \"warning\"}, \"annotations\": {");
 	snprintf(v, sizeof(v), "%s %s drops %.3g%% of probes", suspect_kind_name(a->s.kind),
