@@ -13,46 +13,26 @@
 #include "observations.h"
 #include "sim.h"
 #include "suspect.h"
+#include "unit_util.h"
 
 /* Simulate cfg, localize it into sus, and return the truth's first fault
  * line ("KIND\tFROM[\tTO]...") in truth. */
 static void sim_localize(const struct sim_cfg *cfg, struct suspect_list *sus, char *truth,
 			 size_t len)
 {
-	char dir[] = "/tmp/fm-isim-XXXXXX", po[64], pi[64], pt[64], err[512];
 	struct obs_set *obs = obs_set_new();
 	struct inventory *inv = inventory_new();
 	struct infer_cfg icfg;
-	long long placed;
-	FILE *fo, *fi, *ft;
+	char err[512], *text, *line;
 
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(po, sizeof(po), "%s/o", dir);
-	snprintf(pi, sizeof(pi), "%s/i", dir);
-	snprintf(pt, sizeof(pt), "%s/t", dir);
-	fo = fopen(po, "w");
-	fi = fopen(pi, "w");
-	ft = fopen(pt, "w");
-	cr_assert(fo && fi && ft);
-	cr_assert_eq(sim_run(cfg, fo, fi, ft, &placed, err, sizeof(err)), 0, "%s", err);
-	fclose(fo);
-	fclose(fi);
-	fclose(ft);
-	cr_assert_eq(placed, cfg->faults);
-	cr_assert_eq(obs_set_file_read(obs, po, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(inventory_file_read(inv, pi, err, sizeof(err)), 0, "%s", err);
-	ft = fopen(pt, "r");
-	cr_assert(ft);
-	truth[0] = '\0';
-	while (fgets(truth, (int)len, ft) && truth[0] == '#')
+	cr_assert_eq(unit_sim_read(cfg, obs, inv, &text), cfg->faults);
+	/* the first line that is not a comment */
+	for (line = text; *line == '#' && strchr(line, '\n'); line = strchr(line, '\n') + 1)
 		;
-	fclose(ft);
+	snprintf(truth, len, "%.*s", (int)strcspn(line, "\n"), line);
+	free(text);
 	infer_cfg_default(&icfg);
 	cr_assert_eq(infer_localize(obs, inv, &icfg, sus, NULL, err, sizeof(err)), 0, "%s", err);
-	unlink(po);
-	unlink(pi);
-	unlink(pt);
-	rmdir(dir);
 	obs_set_free(obs);
 	inventory_free(inv);
 }

@@ -13,6 +13,7 @@
 #include "plan.h"
 #include "score.h"
 #include "sim.h"
+#include "unit_util.h"
 
 struct scenario {
 	const char *name;
@@ -47,7 +48,6 @@ static void scenario_run(const struct scenario *sc, const char *method,
 		.unknown_ratio = sc->unknown, .inventory_links = 1, .seed = sc->seed,
 		.stale_ratio = sc->stale,
 	};
-	char dir[] = "/tmp/fm-sim-XXXXXX", po[64], pi[64], pt[64], err[512];
 	struct obs_set *obs = obs_set_new();
 	struct inventory *inv = inventory_new();
 	struct suspect_list sus = { 0 };
@@ -55,24 +55,13 @@ static void scenario_run(const struct scenario *sc, const char *method,
 	struct infer_cfg icfg;
 	struct model *m;
 	long long placed;
-	FILE *fo, *fi, *ft;
+	char err[512], *text;
 
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(po, sizeof(po), "%s/o", dir);
-	snprintf(pi, sizeof(pi), "%s/i", dir);
-	snprintf(pt, sizeof(pt), "%s/t", dir);
-	fo = fopen(po, "w");
-	fi = fopen(pi, "w");
-	ft = fopen(pt, "w");
-	cr_assert(fo && fi && ft);
-	cr_assert_eq(sim_run(&cfg, fo, fi, ft, &placed, err, sizeof(err)), 0, "%s", err);
-	fclose(fo);
-	fclose(fi);
-	fclose(ft);
+	placed = unit_sim_read(&cfg, obs, inv, &text);
 	cr_assert_eq(placed, sc->faults, "%s: placed %lld", sc->name, placed);
-	cr_assert_eq(obs_set_file_read(obs, po, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(inventory_file_read(inv, pi, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(truth_file_read(&truth, pt, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(truth_parse(&truth, text, strlen(text), "truth", err, sizeof(err)), 0, "%s",
+		     err);
+	free(text);
 	cr_assert_eq(truth.n, (size_t)sc->faults);
 	infer_cfg_default(&icfg);
 	m = model_build(obs, inv, err, sizeof(err));
@@ -84,10 +73,6 @@ static void scenario_run(const struct scenario *sc, const char *method,
 	truth_free(&truth);
 	obs_set_free(obs);
 	inventory_free(inv);
-	unlink(po);
-	unlink(pi);
-	unlink(pt);
-	rmdir(dir);
 }
 
 static const struct scenario scenarios[] = {

@@ -1,7 +1,10 @@
 /* Helpers the unit tests share (unit_util.h): scratch paths, store
  * removal, stdout capture of a command, a wire client over loopback. */
 #include "unit_util.h"
+#include "inventory.h"
+#include "observations.h"
 #include "server.h"
+#include "sim.h"
 #include "store.h"
 #include "wire.h"
 
@@ -253,4 +256,27 @@ void unit_collector_stop(struct unit_collector *c)
 int unit_collector_connect(const struct unit_collector *c)
 {
 	return unit_tcp_connect(server_port(c->server));
+}
+
+long long unit_sim_read(const struct sim_cfg *cfg, struct obs_set *obs, struct inventory *inv,
+			char **truth)
+{
+	struct unit_scratch d;
+	char err[512], pt[128];
+	long long placed;
+	FILE *fo, *fi, *ft;
+
+	unit_scratch_make(&d, "sim");
+	snprintf(pt, sizeof(pt), "%s/truth", d.dir);
+	fo = fopen(d.obs, "w");
+	fi = fopen(d.inv, "w");
+	ft = fopen(pt, "w");
+	cr_assert(fo && fi && ft);
+	cr_assert_eq(sim_run(cfg, fo, fi, ft, &placed, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(fclose(fo) | fclose(fi) | fclose(ft), 0);
+	cr_assert_eq(obs_set_file_read(obs, d.obs, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(inventory_file_read(inv, d.inv, err, sizeof(err)), 0, "%s", err);
+	*truth = unit_file_read(pt);
+	unit_dir_remove(d.dir);
+	return placed;
 }

@@ -8,7 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct inventory;
+struct obs_set;
 struct server_cfg;
+struct sim_cfg;
 
 /* "/tmp/fm-<tag>-<pid><suffix>" into buf. */
 void unit_tmp_path(char *buf, size_t buflen, const char *tag, const char *suffix);
@@ -93,6 +96,12 @@ void unit_collector_pause(struct unit_collector *c);
 /* Stop the loop (asserting it ended cleanly), free the server and the
  * store, remove the directory. */
 void unit_collector_stop(struct unit_collector *c);
+
+/* Run the simulator on cfg in a scratch directory and read its files back
+ * as localize reads them: observations into obs, inventory into inv, and
+ * the truth file's text (malloc'd) into *truth. Returns the faults placed. */
+long long unit_sim_read(const struct sim_cfg *cfg, struct obs_set *obs, struct inventory *inv,
+			char **truth);
 
 /* A TCP connection to 127.0.0.1:port whose reads time out after 5 s (a
  * missing reply fails the test instead of hanging it). */
