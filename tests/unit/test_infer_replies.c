@@ -17,6 +17,7 @@
 #define SPINES 2 /* per plane */
 #define HOSTS (PODS * TORS)
 #define PROBES 150
+#define NAME_LEN 32 /* room for any int the names print */
 
 struct bh3 {
 	unsigned flows;    /* per host pair */
@@ -48,16 +49,16 @@ static void tor_name(int h, char *buf, size_t len)
 }
 
 /* The devices from src to dst (hosts included) for one hash; returns n. */
-static int route(int src, int dst, uint64_t h, char dev[7][16])
+static int route(int src, int dst, uint64_t h, char dev[7][NAME_LEN])
 {
 	int n = 0, plane = (int)(h % PLANES), spine = (int)(h / PLANES % SPINES);
 
 	host_name(src, dev[n], sizeof(dev[n])), n++;
 	tor_name(src, dev[n], sizeof(dev[n])), n++;
-	snprintf(dev[n++], 16, "fsw%d-%d", src / TORS + 1, plane + 1);
+	snprintf(dev[n++], NAME_LEN, "fsw%d-%d", src / TORS + 1, plane + 1);
 	if (src / TORS != dst / TORS) {
-		snprintf(dev[n++], 16, "ssw%d-%d", plane + 1, spine + 1);
-		snprintf(dev[n++], 16, "fsw%d-%d", dst / TORS + 1, plane + 1);
+		snprintf(dev[n++], NAME_LEN, "ssw%d-%d", plane + 1, spine + 1);
+		snprintf(dev[n++], NAME_LEN, "fsw%d-%d", dst / TORS + 1, plane + 1);
 	}
 	tor_name(dst, dev[n], sizeof(dev[n])), n++;
 	host_name(dst, dev[n], sizeof(dev[n])), n++;
@@ -65,7 +66,7 @@ static int route(int src, int dst, uint64_t h, char dev[7][16])
 }
 
 /* The blackhole: ssw1-2 -> fsw2-1 drops a quarter of the 5-tuples. */
-static int route_killed(char dev[7][16], int n, uint64_t kill)
+static int route_killed(char dev[7][NAME_LEN], int n, uint64_t kill)
 {
 	for (int i = 0; i + 1 < n; i++)
 		if (!strcmp(dev[i], "ssw1-2") && !strcmp(dev[i + 1], "fsw2-1"))
@@ -76,7 +77,7 @@ static int route_killed(char dev[7][16], int n, uint64_t kill)
 static struct inventory *bh3_inventory(void)
 {
 	struct inventory *inv = inventory_new();
-	char err[128], a[16], b[16];
+	char err[128], a[NAME_LEN], b[NAME_LEN];
 
 	cr_assert(inv);
 	for (int h = 0; h < HOSTS; h++) {
@@ -110,7 +111,7 @@ static struct obs_set *bh3_observe(const struct bh3 *c, int *nfwd, int *nrev)
 		for (int b = 0; b < HOSTS; b++) {
 			for (unsigned k = 0; a != b && k < c->flows; k++) {
 				unsigned sport = 33000 + (unsigned)(a * 1000 + b * 50) + k;
-				char fwd[7][16], rev[7][16], src[8], dst[8];
+				char fwd[7][NAME_LEN], rev[7][NAME_LEN], src[NAME_LEN], dst[NAME_LEN];
 				const char *hops[5];
 				int nf = route(a, b, tuple_hash(c, a, b, sport, 31338, 1), fwd);
 				int nr = route(b, a, tuple_hash(c, b, a, 31338, sport, 1), rev);
