@@ -402,6 +402,13 @@ static int hch_batch_cb(char **f, void *arg)
 				       (uint32_t)strtoul(f[6], NULL, 10));
 }
 
+/* A time for a day bound: Date and DateTime are unsigned (18.16 wraps a
+ * date below 1970 to the far future), so before 1970 is 1970. */
+static int64_t hch_day_ms(int64_t t)
+{
+	return t > 0 ? t : 0;
+}
+
 static int hch_prober_health_query(void *h, int64_t since_ms, int64_t until_ms,
 				   history_prober_cb cb, void *arg, char *err,
 				   size_t errlen)
@@ -419,9 +426,9 @@ static int hch_prober_health_query(void *h, int64_t since_ms, int64_t until_ms,
 	 * longer silence counts as new) */
 	snprintf(sql, sizeof(sql),
 		 "SELECT prober, min(stored_ms) FROM {batches} WHERE day >= "
-		 "toDate(toDateTime(intDiv(%" PRId64 ", 1000))) - 1 GROUP BY prober "
+		 "toDate(toDateTime(intDiv(%" PRId64 ", 1000))) GROUP BY prober "
 		 "HAVING max(stored_ms) >= %" PRId64 " ORDER BY prober FORMAT TabSeparated",
-		 recent_ms, recent_ms);
+		 hch_day_ms(recent_ms - 86400000), recent_ms);
 	rc = ch_rows_each(c, sql, 2, hch_prober_cb, &p, err, errlen);
 	history_prober_walk_init(&p.w, since_ms, until_ms, cb, arg);
 	if (rc == 0) {
@@ -437,7 +444,7 @@ static int hch_prober_health_query(void *h, int64_t since_ms, int64_t until_ms,
 			 "WHERE end_ms > %" PRId64 " AND start_ms < %" PRId64 ") "
 			 "USING (prober, seq, start_ms) ORDER BY prober, start_ms "
 			 "FORMAT TabSeparated",
-			 since_ms, since_ms, until_ms, since_ms, until_ms);
+			 hch_day_ms(since_ms), since_ms, until_ms, since_ms, until_ms);
 		rc = ch_rows_each(c, sql, 7, hch_batch_cb, &p, err, errlen);
 	}
 	if (rc == 0)

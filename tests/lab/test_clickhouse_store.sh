@@ -23,6 +23,7 @@
 ALL_TESTS="
 	store_answers_identical
 	store_history_and_probers_identical
+	store_history_unit_tests_on_clickhouse
 	store_metrics_identical
 	store_resent_batches_counted_once
 	store_import_observations
@@ -151,6 +152,22 @@ store_history_and_probers_identical() {
 		[ "$(jq '.watch.episodes | length' "$LAB_TMP/hch/summary.json")" = 1 ]
 	check_err $? "the ClickHouse report lacks its 6 probers or the watch's episode"
 	log_test "watch history (suspects, device/link timeline, report episodes) and prober health: identical"
+}
+
+# The suspect history's unit tests (episodes open, close, reopen; points by
+# device; prober health; expiry) once more against ClickHouse: the unit
+# binary of this build (build/tests, or beside a sanitizer build's bin).
+store_history_unit_tests_on_clickhouse() {
+	local t=$FM_BIN/../tests/test_store_history
+	RET=0
+	[ -x "$t" ] || t=$LAB_ROOT/build/tests/test_store_history
+	if [ ! -x "$t" ]; then
+		log_info "no unit test binary (make unit first): skipped"
+		return 0
+	fi
+	FM_TEST_STORE=clickhouse://127.0.0.1:$PORT_A/ "$t" >"$LAB_TMP/unit.log" 2>&1
+	check_err $? "test_store_history against ClickHouse: $(grep -A3 FAIL "$LAB_TMP/unit.log" | head -8)"
+	log_test "the history's unit tests pass against ClickHouse: $(grep -o 'Passing: [0-9]*' "$LAB_TMP/unit.log")"
 }
 
 # scrape STORE: the collector's per-prober and suspect metrics on STORE
