@@ -12,6 +12,7 @@
 #include <string.h>
 
 #define PROFILE_SHARED_MIN 0.125 /* see fit_profile_lr */
+#define FIT_X_MIN 1e-12           /* see fit_local_loglik */
 #define LR_CI95 3.841458820694124 /* chi-square(1) 95% quantile */
 
 struct u32vec {
@@ -46,9 +47,13 @@ static double fit_local_loglik(const struct fit *f, const struct infer_cfg *cfg,
 	for (size_t i = 0; i < alts->n; i++) {
 		double x = f->lX[alts->v[i]], c = f->lc[alts->v[i]];
 
-		/* a path EM ruled out (weight 0) no longer counts */
+		/* a path EM ruled out (weight 0) no longer counts; a lossy
+		 * path whose links all sit at 0 (a weight of 1e-300 left by EM)
+		 * is floored rather than -inf: -inf before and after a refit
+		 * made the statistic NaN, read as 0, and strong faults that
+		 * shared flows with such a path were never named */
 		if (c > 0)
-			ll += x > 0 ? c * log(-expm1(-x)) : -INFINITY;
+			ll += c * log(-expm1(-fmax(x, FIT_X_MIN)));
 	}
 	return ll;
 }
