@@ -1,7 +1,8 @@
 /* Every triangulate subcommand: its entry point and the table in cmd.c that
  * dispatches to it (one row per command). A command gets argv with its own
  * name at argv[0] and returns the process exit code. Adding a command is one
- * prototype here, one row in cmd.c and one cmd_<name>.c in its subsystem. */
+ * name on its subsystem's line here, one row in cmd.c and one cmd_<name>.c
+ * in its subsystem. */
 #ifndef FM_TRIANGULATE_CMD_H
 #define FM_TRIANGULATE_CMD_H
 
@@ -9,9 +10,12 @@
 
 #include <stddef.h>
 
+/* A command's entry point. */
+typedef int cmd_fn(int argc, char **argv);
+
 struct cmd {
 	const char *name;
-	int (*run)(int argc, char **argv);
+	cmd_fn *run;
 	const char *help;
 };
 
@@ -27,25 +31,13 @@ extern const struct cmd cmd_table[]; /* ends with a row whose name is NULL */
 	{ "db", 'd', OPT_STR, offsetof(type, field), 0, 0, NULL, "URL",         \
 	  "the same as --store" }
 
-/* localize/ */
-int cmd_localize(int argc, char **argv);
-int cmd_export(int argc, char **argv);
-int cmd_import(int argc, char **argv);
-/* simulate/ */
-int cmd_simulate(int argc, char **argv);
-int cmd_score(int argc, char **argv);
-/* plan/ */
-int cmd_plan(int argc, char **argv);
-/* watch/ */
-int cmd_watch(int argc, char **argv);
-/* query/ */
-int cmd_device(int argc, char **argv);
-int cmd_link(int argc, char **argv);
-int cmd_suspects(int argc, char **argv);
-int cmd_inventory(int argc, char **argv);
-/* report/ */
-int cmd_report(int argc, char **argv);
-/* serve/ */
-int cmd_serve(int argc, char **argv);
+/* The commands, by subsystem folder. */
+cmd_fn cmd_localize, cmd_export, cmd_import; /* localize/ */
+cmd_fn cmd_simulate, cmd_score;               /* simulate/ */
+cmd_fn cmd_plan;                              /* plan/ */
+cmd_fn cmd_watch;                             /* watch/ */
+cmd_fn cmd_device, cmd_link, cmd_suspects, cmd_inventory; /* query/ */
+cmd_fn cmd_report;                            /* report/ */
+cmd_fn cmd_serve;                             /* serve/ */
 
 #endif
