@@ -135,16 +135,9 @@ static void batch_encode(const char *prober, uint64_t seq, uint32_t nflows, uint
 	b.end_ms = b.start_ms + 10000;
 	b.nflows = nflows;
 	b.flows = calloc(nflows, sizeof(*b.flows));
-	for (i = 0; i < nflows; i++) {
-		wire_addr_parse("198.18.1.2", &b.flows[i].src);
-		wire_addr_parse("198.18.2.2", &b.flows[i].dst);
-		b.flows[i].proto = WIRE_PROTO_UDP;
-		b.flows[i].sport = (uint16_t)(40000 + i);
-		b.flows[i].dport = 31338;
-		b.flows[i].sent = 10;
-		b.flows[i].received = 9;
-		b.flows[i].lost_fwd = 1;
-	}
+	for (i = 0; i < nflows; i++)
+		unit_udp_flow_fill(&b.flows[i], "198.18.1.2", "198.18.2.2", (uint16_t)(40000 + i), 10,
+				   1, 0);
 	cr_assert_eq(wire_batch_encode(&b, buf, len), 0);
 	free(b.flows);
 }

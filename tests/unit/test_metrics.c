@@ -46,16 +46,7 @@ static void t_batch_put(int64_t end_ms)
 	int dup = 0, reused = 0;
 
 	cr_assert_not_null(s, "%s", err);
-	memset(&f, 0, sizeof(f));
-	cr_assert_eq(wire_addr_parse("198.19.1.1", &f.src), 0);
-	cr_assert_eq(wire_addr_parse("198.19.2.1", &f.dst), 0);
-	f.proto = WIRE_PROTO_UDP;
-	f.sport = 40000;
-	f.dport = 31338;
-	f.sent = 100;
-	f.lost_fwd = 3;
-	f.lost_rev = 1;
-	f.received = 96;
+	unit_udp_flow_fill(&f, "198.19.1.1", "198.19.2.1", 40000, 100, 3, 1);
 	memset(&b, 0, sizeof(b));
 	snprintf(b.prober, sizeof(b.prober), "h\"1");
 	b.seq = 1;

@@ -2,6 +2,7 @@
  * rollups, path history, and the observations query triangulate reads. */
 #include "wire.h"
 #include "store.h"
+#include "unit_util.h"
 
 #include <criterion/criterion.h>
 #include <sqlite3.h>
@@ -86,14 +87,7 @@ static void batch_make(struct wire_batch *b, const char *prober, uint64_t seq, i
 	for (i = 0; i < nflows; i++) {
 		struct wire_flow *f = &b->flows[i];
 
-		wire_addr_parse("198.18.1.2", &f->src);
-		wire_addr_parse("198.18.2.2", &f->dst);
-		f->proto = WIRE_PROTO_UDP;
-		f->sport = (uint16_t)(40000 + i);
-		f->dport = 31338;
-		f->sent = 100;
-		f->lost_fwd = i;
-		f->received = 100 - i;
+		unit_udp_flow_fill(f, "198.18.1.2", "198.18.2.2", (uint16_t)(40000 + i), 100, i, 0);
 		f->rtt_min_ns = 1000 + i;
 		f->rtt_p50_ns = 2000;
 		f->rtt_max_ns = 5000;

@@ -199,19 +199,12 @@ static void t_batch_put(struct store *s, const char *prober, uint64_t seq,
 	int dup = 0, reused = 0;
 
 	memset(&b, 0, sizeof(b));
-	memset(&f, 0, sizeof(f));
 	snprintf(b.prober, sizeof(b.prober), "%s", prober);
 	b.seq = seq;
 	b.start_ms = start_ms;
 	b.end_ms = start_ms + 10000;
 	b.health.if_rx_errors = rx_errors;
-	cr_assert_eq(wire_addr_parse("198.19.1.1", &f.src), 0);
-	cr_assert_eq(wire_addr_parse("198.19.2.1", &f.dst), 0);
-	f.proto = WIRE_PROTO_UDP;
-	f.sport = 40000;
-	f.dport = 31338;
-	f.sent = 10;
-	f.received = 10;
+	unit_udp_flow_fill(&f, "198.19.1.1", "198.19.2.1", 40000, 10, 0, 0);
 	b.flows = &f;
 	b.nflows = 1;
 	cr_assert_eq(store_batch_put(s, &b, start_ms + 10000, &dup, &reused), 0,

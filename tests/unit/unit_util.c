@@ -280,3 +280,18 @@ long long unit_sim_read(const struct sim_cfg *cfg, struct obs_set *obs, struct i
 	unit_dir_remove(d.dir);
 	return placed;
 }
+
+void unit_udp_flow_fill(struct wire_flow *f, const char *src, const char *dst, uint16_t sport,
+			uint32_t sent, uint32_t lost_fwd, uint32_t lost_rev)
+{
+	memset(f, 0, sizeof(*f));
+	cr_assert_eq(wire_addr_parse(src, &f->src), 0, "%s", src);
+	cr_assert_eq(wire_addr_parse(dst, &f->dst), 0, "%s", dst);
+	f->proto = WIRE_PROTO_UDP;
+	f->sport = sport;
+	f->dport = 31338;
+	f->sent = sent;
+	f->lost_fwd = lost_fwd;
+	f->lost_rev = lost_rev;
+	f->received = sent - lost_fwd - lost_rev;
+}

@@ -12,6 +12,7 @@ struct inventory;
 struct obs_set;
 struct server_cfg;
 struct sim_cfg;
+struct wire_flow;
 
 /* "/tmp/fm-<tag>-<pid><suffix>" into buf. */
 void unit_tmp_path(char *buf, size_t buflen, const char *tag, const char *suffix);
@@ -102,6 +103,12 @@ void unit_collector_stop(struct unit_collector *c);
  * the truth file's text (malloc'd) into *truth. Returns the faults placed. */
 long long unit_sim_read(const struct sim_cfg *cfg, struct obs_set *obs, struct inventory *inv,
 			char **truth);
+
+/* A UDP flow result src -> dst (addresses, asserted) from sport to 31338:
+ * sent probes, lost_fwd and lost_rev of them lost, the rest received;
+ * every other field 0. */
+void unit_udp_flow_fill(struct wire_flow *f, const char *src, const char *dst, uint16_t sport,
+			uint32_t sent, uint32_t lost_fwd, uint32_t lost_rev);
 
 /* A TCP connection to 127.0.0.1:port whose reads time out after 5 s (a
  * missing reply fails the test instead of hanging it). */
