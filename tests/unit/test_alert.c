@@ -62,6 +62,20 @@ struct t_case {
 	const char *rounds, *events;
 };
 
+/* A book with the default rules; resend_ms 0 keeps the default period. */
+static struct alert_book *t_book(int64_t resend_ms)
+{
+	struct alert_cfg cfg;
+	struct alert_book *b;
+
+	alert_cfg_default(&cfg);
+	if (resend_ms)
+		cfg.resend_ms = resend_ms;
+	b = alert_book_new(&cfg);
+	cr_assert_not_null(b);
+	return b;
+}
+
 Test(alert, pattern_table_fires_resolves_without_flapping)
 {
 	static const struct t_case cases[] = {
@@ -112,12 +126,9 @@ Test(alert, pattern_table_fires_resolves_without_flapping)
 
 Test(alert, resolve_carries_start_and_end_times)
 {
-	struct alert_cfg cfg;
-	struct alert_book *b;
+	struct alert_book *b = t_book(0);
 	struct t_log l = { 0 };
 
-	alert_cfg_default(&cfg);
-	b = alert_book_new(&cfg);
 	t_run(b, "0111100", &l);
 	cr_assert_str_eq(l.ev, "..F....X.");
 	/* the streak began in round 1; round 6 is the second clean one */
@@ -129,13 +140,9 @@ Test(alert, resolve_carries_start_and_end_times)
 
 Test(alert, firing_alert_is_refreshed_every_resend_period)
 {
-	struct alert_cfg cfg;
-	struct alert_book *b;
+	struct alert_book *b = t_book(25000); /* rounds are 10 s apart: every third round */
 	struct t_log l = { 0 };
 
-	alert_cfg_default(&cfg);
-	cfg.resend_ms = 25000; /* rounds are 10 s apart: every third round */
-	b = alert_book_new(&cfg);
 	t_run(b, "11111111", &l);
 	cr_expect_str_eq(l.ev, ".F...R...R.");
 	cr_expect_eq(alert_book_firing(b), 1);
@@ -144,16 +151,13 @@ Test(alert, firing_alert_is_refreshed_every_resend_period)
 
 Test(alert, suspects_are_independent_and_keep_their_highest_loss)
 {
-	struct alert_cfg cfg;
-	struct alert_book *b;
+	struct alert_book *b = t_book(0);
 	struct t_log l = { 0 };
 	struct alert_input two[2] = { t_link("spine1", "leaf2", 0.02),
 				      t_link("spine2", "leaf1", 0.05) };
 	struct alert_input dev = t_link("leaf3", "", 0.03);
 
 	dev.s.kind = SUSPECT_DEVICE;
-	alert_cfg_default(&cfg);
-	b = alert_book_new(&cfg);
 	cr_assert_eq(alert_book_round(b, 0, 30000, two, 2, t_cb, &l), 0);
 	two[0].s.loss_ratio = 0.01;
 	cr_assert_eq(alert_book_round(b, 10000, 30000, two, 1, t_cb, &l), 1);
@@ -168,14 +172,11 @@ Test(alert, suspects_are_independent_and_keep_their_highest_loss)
 
 Test(alert, duplicate_suspect_in_one_round_counts_once)
 {
-	struct alert_cfg cfg;
-	struct alert_book *b;
+	struct alert_book *b = t_book(0);
 	struct t_log l = { 0 };
 	struct alert_input twice[2] = { t_link("a", "b", 0.1),
 					t_link("a", "b", 0.1) };
 
-	alert_cfg_default(&cfg);
-	b = alert_book_new(&cfg);
 	cr_expect_eq(alert_book_round(b, 0, 1000, twice, 2, t_cb, &l), 0);
 	cr_expect_eq(alert_book_firing(b), 0);
 	alert_book_free(b);
@@ -198,16 +199,13 @@ Test(alert, query_command_names_the_suspect)
 
 Test(alert, related_suspect_keeps_a_firing_alert_from_resolving)
 {
-	struct alert_cfg cfg;
-	struct alert_book *b;
+	struct alert_book *b = t_book(0);
 	struct t_log l = { 0 };
 	struct alert_input link = t_link("spine2", "leaf2", 0.02);
 	struct alert_input dev = t_link("leaf2", "", 0.02);
 	struct alert_input other = t_link("spine1", "leaf3", 0.02);
 
 	dev.s.kind = SUSPECT_DEVICE;
-	alert_cfg_default(&cfg);
-	b = alert_book_new(&cfg);
 	alert_book_round(b, 0, 1000, &link, 1, t_cb, &l);
 	alert_book_round(b, 1000, 1000, &link, 1, t_cb, &l);
 	cr_assert_str_eq(l.ev, "F");
@@ -227,8 +225,7 @@ Test(alert, related_suspect_keeps_a_firing_alert_from_resolving)
 
 Test(alert, ambiguous_pair_in_either_order_is_one_alert)
 {
-	struct alert_cfg cfg;
-	struct alert_book *b;
+	struct alert_book *b = t_book(0);
 	struct t_log l = { 0 };
 	struct alert_input p = t_link("fsw1-2", "ssw2-1", 0.02), q = t_link("ssw2-1", "fsw2-2", 0.02);
 
@@ -236,8 +233,6 @@ Test(alert, ambiguous_pair_in_either_order_is_one_alert)
 	snprintf(p.s.also_to, sizeof(p.s.also_to), "fsw2-2");
 	snprintf(q.s.also_from, sizeof(q.s.also_from), "fsw1-2");
 	snprintf(q.s.also_to, sizeof(q.s.also_to), "ssw2-1");
-	alert_cfg_default(&cfg);
-	b = alert_book_new(&cfg);
 	alert_book_round(b, 0, 1000, &p, 1, t_cb, &l);
 	alert_book_round(b, 1000, 1000, &q, 1, t_cb, &l);
 	alert_book_round(b, 2000, 1000, &p, 1, t_cb, &l);
