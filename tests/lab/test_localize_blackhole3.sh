@@ -140,6 +140,11 @@ bh3_replies_eaten() {
 # Before the inference charged eaten replies to the reverse path, localize
 # named 3 false blackholes here besides the right one (pod 2's flows to other
 # pods whose replies came down ssw1-2 -> fsw2-1, booked as forward loss).
+# Once more in CI's sanitizer run, while a silent flow got its reverse routes
+# only when they held a link more all-or-nothing than its forward path: 10
+# reply-eaten flows crowding fsw2-2 -> ssw2-1 named it. The model now picks
+# what killed each silent flow by likelihood (silent_choose in model.c; the
+# same pattern is test_infer_replies in the unit tests).
 bh3_named_alone() {
 	RET=0
 	jq -e --arg a $BH_A --arg b $BH_B '.suspects | length == 1 and
