@@ -54,6 +54,15 @@ static const struct opt_spec localize_opts[] = {
 	  NULL, "print model and timing figures to stderr" },
 };
 
+void localize_infer_cfg_set(struct infer_cfg *icfg, double background_loss, double alpha)
+{
+	infer_cfg_default(icfg);
+	if (background_loss > 0)
+		icfg->background_loss = background_loss;
+	if (alpha > 0)
+		icfg->alpha = alpha;
+}
+
 int localize_inputs_load(const char *obs_path, const char *inv_path,
 			 struct obs_set **obs, struct inventory **inv,
 			 char *err, size_t errlen)
@@ -102,11 +111,7 @@ int cmd_localize(int argc, char **argv)
 	if (!(req.method = method_find(cfg.method)))
 		return opts_cmd_refuse(&localize_cmd, "unknown method '%s'", cfg.method);
 	output = cfg.json ? &output_json_ops : &output_text_ops;
-	infer_cfg_default(&icfg); /* the defaults' one home; flags override */
-	if (cfg.background_loss > 0)
-		icfg.background_loss = cfg.background_loss;
-	if (cfg.alpha > 0)
-		icfg.alpha = cfg.alpha;
+	localize_infer_cfg_set(&icfg, cfg.background_loss, cfg.alpha);
 	if (cfg.db) {
 		int none;
 

@@ -7,6 +7,12 @@
 
 struct obs_set;
 struct inventory;
+struct infer_cfg;
+
+/* The inference settings a localizing command runs with: the defaults'
+ * one home (infer_cfg_default), then its --background-loss and --alpha
+ * where given (> 0). */
+void localize_infer_cfg_set(struct infer_cfg *icfg, double background_loss, double alpha);
 
 /* Read an observations file and (if inv_path) an inventory file. Returns 0,
  * or -1 with a reason naming the file (and line) in err. */

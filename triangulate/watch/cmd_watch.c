@@ -4,6 +4,7 @@
  * Alertmanager). Never exits on a bad round. */
 #include "alert.h"
 #include "cmd.h"
+#include "cmd_localize.h"
 #include "alert_select.h"
 #include "alert_sink.h"
 #include "infer.h"
@@ -402,11 +403,7 @@ int cmd_watch(int argc, char **argv)
 	w.env.resend_ms = cfg.resend_ms;
 	w.env.timeout_ms = (int)cfg.timeout_ms;
 	w.env.runbook_url = cfg.runbook_url;
-	infer_cfg_default(&w.icfg);
-	if (cfg.background_loss > 0) /* the defaults live in infer_cfg_default */
-		w.icfg.background_loss = cfg.background_loss;
-	if (cfg.alpha > 0)
-		w.icfg.alpha = cfg.alpha;
+	localize_infer_cfg_set(&w.icfg, cfg.background_loss, cfg.alpha);
 	alert_select_cfg_default(&w.scfg);
 	sa.sa_handler = watch_signal_handle;
 	sigaction(SIGTERM, &sa, NULL);
