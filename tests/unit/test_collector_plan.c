@@ -142,12 +142,7 @@ Test(collector_plan, no_plan_answers_error, .init = setup_noplan, .fini = collec
 	close(fd);
 }
 
-struct plan_bad_case {
-	const char *text;
-	const char *want; /* in the reason, after "plan:LINE:" */
-};
-
-static const struct plan_bad_case plan_bad_cases[] = {
+static const struct unit_bad_text plan_bad_cases[] = {
 	{ "# faultmesh plan v2\nh1\th5\t10.0.2.1\t8\n", "plan:1: unknown version" },
 	{ "h1\th5\t10.0.2.1\t8\n", "plan:1: unknown version" },
 	{ "# faultmesh plan v1\nh1\th5\t10.0.2.1\t8\nh1\th5\t10.0.2.1\n", "plan:3: expected" },
@@ -161,19 +156,20 @@ static const struct plan_bad_case plan_bad_cases[] = {
 	{ "", "plan: empty" },
 };
 
+static int t_plan_parse(const char *text, size_t len, const char *name, char *err,
+			size_t errlen)
+{
+	struct plan_targets *p = plan_targets_parse(text, len, name, err, errlen);
+	int rc = p ? 0 : -1;
+
+	plan_targets_free(p);
+	return rc;
+}
+
 Test(collector_plan, malformed_plan_rejected_with_file_line)
 {
-	char err[256];
-	size_t i;
-
-	for (i = 0; i < sizeof(plan_bad_cases) / sizeof(plan_bad_cases[0]); i++) {
-		const struct plan_bad_case *c = &plan_bad_cases[i];
-
-		err[0] = '\0';
-		cr_expect_null(plan_targets_parse(c->text, strlen(c->text), "plan", err, sizeof(err)),
-			       "case %zu accepted", i);
-		cr_expect(strstr(err, c->want), "case %zu: '%s' lacks '%s'", i, err, c->want);
-	}
+	unit_bad_texts_check(plan_bad_cases, sizeof(plan_bad_cases) / sizeof(plan_bad_cases[0]),
+			     "plan", t_plan_parse);
 }
 
 Test(collector_plan, load_names_the_file)

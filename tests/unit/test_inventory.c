@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "inventory.h"
+#include "unit_util.h"
 
 Test(inventory, maps_addresses_and_links)
 {
@@ -34,14 +35,18 @@ Test(inventory, maps_addresses_and_links)
 	inventory_free(inv);
 }
 
-struct bad_case {
-	const char *text;
-	const char *want;
-};
+static int t_parse(const char *text, size_t len, const char *name, char *err, size_t errlen)
+{
+	struct inventory *inv = inventory_new();
+	int rc = inventory_parse(inv, text, len, name, err, errlen);
+
+	inventory_free(inv);
+	return rc;
+}
 
 Test(inventory, rejects_bad_input_naming_file_and_line)
 {
-	static const struct bad_case cases[] = {
+	static const struct unit_bad_text cases[] = {
 		{ "198.18.1.1\tleaf1\n", "t.inv:1: missing header" },
 		{ "# faultmesh inventory v9\n", "t.inv:1: unsupported inventory version" },
 		{ "\n\n", "t.inv: empty file" },
@@ -54,16 +59,7 @@ Test(inventory, rejects_bad_input_naming_file_and_line)
 		{ "# faultmesh inventory v1\nlink\ta\tb/c\n", "t.inv:2: bad device name" },
 	};
 
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct inventory *inv = inventory_new();
-		char err[256] = "";
-
-		cr_assert_eq(inventory_parse(inv, cases[i].text, strlen(cases[i].text),
-					     "t.inv", err, sizeof(err)), -1, "case %zu", i);
-		cr_assert(strstr(err, cases[i].want), "case %zu: '%s' lacks '%s'", i,
-			  err, cases[i].want);
-		inventory_free(inv);
-	}
+	unit_bad_texts_check(cases, sizeof(cases) / sizeof(cases[0]), "t.inv", t_parse);
 }
 
 Test(inventory, device_name_length_limit)

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "observations.h"
+#include "unit_util.h"
 
 static struct obs_set *parse_ok(const char *text)
 {
@@ -63,14 +64,18 @@ Test(observations, sums_duplicate_flows_and_keeps_known_path)
 	obs_set_free(s);
 }
 
-struct bad_case {
-	const char *text;
-	const char *want; /* substring of the error */
-};
+static int t_parse(const char *text, size_t len, const char *name, char *err, size_t errlen)
+{
+	struct obs_set *s = obs_set_new();
+	int rc = obs_set_parse(s, text, len, name, err, errlen);
+
+	obs_set_free(s);
+	return rc;
+}
 
 Test(observations, rejects_bad_input_naming_file_and_line)
 {
-	static const struct bad_case cases[] = {
+	static const struct unit_bad_text cases[] = {
 		{ "h1\th2\tudp\t1\t2\t3\t0\t-\n", "t.obs:1: missing header" },
 		{ "# faultmesh observations v2\n", "t.obs:1: unsupported observations version" },
 		{ "", "t.obs: empty file" },
@@ -84,16 +89,7 @@ Test(observations, rejects_bad_input_naming_file_and_line)
 		{ "# faultmesh observations v1\nh1\th2\tudp\t1\t2\t3\t0\t-\textra\n", "t.obs:2: expected 8" },
 	};
 
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct obs_set *s = obs_set_new();
-		char err[256] = "";
-
-		cr_assert_eq(obs_set_parse(s, cases[i].text, strlen(cases[i].text),
-					   "t.obs", err, sizeof(err)), -1, "case %zu parsed", i);
-		cr_assert(strstr(err, cases[i].want), "case %zu: '%s' lacks '%s'", i,
-			  err, cases[i].want);
-		obs_set_free(s);
-	}
+	unit_bad_texts_check(cases, sizeof(cases) / sizeof(cases[0]), "t.obs", t_parse);
 }
 
 Test(observations, too_long_path_is_an_error)

@@ -295,3 +295,16 @@ void unit_udp_flow_fill(struct wire_flow *f, const char *src, const char *dst, u
 	f->lost_rev = lost_rev;
 	f->received = sent - lost_fwd - lost_rev;
 }
+
+void unit_bad_texts_check(const struct unit_bad_text *cases, size_t n, const char *name,
+			  unit_parse_fn parse)
+{
+	for (size_t i = 0; i < n; i++) {
+		char err[256] = "";
+
+		cr_expect_lt(parse(cases[i].text, strlen(cases[i].text), name, err, sizeof(err)), 0,
+			     "case %zu accepted", i);
+		cr_expect(strstr(err, cases[i].want), "case %zu: '%s' lacks '%s'", i, err,
+			  cases[i].want);
+	}
+}

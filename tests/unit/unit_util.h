@@ -56,6 +56,21 @@ void unit_text_has_all(const char *text, const char *const *needles);
 #define UNIT_TEXT_HAS(text, ...) \
 	unit_text_has_all((text), (const char *const[]){ __VA_ARGS__, NULL })
 
+/* A text a parser must refuse, and what its error must contain. */
+struct unit_bad_text {
+	const char *text;
+	const char *want; /* a substring of the error, e.g. "t.inv:3: bad" */
+};
+
+/* Parse text (len bytes) named name: 0, or -1 with the reason in err. */
+typedef int (*unit_parse_fn)(const char *text, size_t len, const char *name, char *err,
+			     size_t errlen);
+
+/* Each case through parse, named name: every one refused, its error naming
+ * what want says (the file and line, for the line formats). */
+void unit_bad_texts_check(const struct unit_bad_text *cases, size_t n, const char *name,
+			  unit_parse_fn parse);
+
 /* Run cmd(argc, argv) (cmd NULL: nothing runs, the code is -1) with stdout
  * into out_path; returns its exit code and the output (malloc'd, NUL
  * ended) in *text. getopt's state is reset first. */
