@@ -61,7 +61,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 UNIT_UTIL := $(call obj,$(wildcard tests/unit/unit_*.c))
 .SECONDARY: $(UNIT_UTIL)
 
-.PHONY: all deps test check unit lab test-san fuzz fuzz-build fuzz-smoke fuzz-check bench demo clean format
+.PHONY: all deps test check unit unit-build lab test-san san-build unit-san lab-all fuzz fuzz-build fuzz-smoke fuzz-check bench demo clean format
 all: $(BINS) $(TOOLS)
 
 $(BUILD)/%.o: %.c
@@ -118,34 +118,51 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(ALL_LIBS)
 deps:
 	scripts/install-deps
 
-unit: $(UNIT_BINS) $(BINS) $(TOOLS)
+unit-build: $(UNIT_BINS) $(BINS) $(TOOLS)
+unit: unit-build
 	$(Q)scripts/run-unit $(UNIT_BINS)
 
 lab: $(BINS) $(TOOLS)
 	$(Q)FM_BIN=$(abspath $(BINDIR)) scripts/run-lab-tests
 
-# Every unit and lab test again under AddressSanitizer and UndefinedBehaviorSanitizer.
-test-san:
+# The same programs, tools and unit tests under AddressSanitizer and
+# UndefinedBehaviorSanitizer, in build-san/.
+san-build:
+	$(Q)$(MAKE) --no-print-directory SAN=1 BUILD=build-san unit-build
+unit-san:
 	$(Q)$(MAKE) --no-print-directory SAN=1 BUILD=build-san unit
+
+# Every lab test twice in one pool: against bin/ and against the sanitizer
+# builds (build-san/bin, from san-build), so the two passes wait together.
+lab-all: $(BINS) $(TOOLS)
+	$(Q)FM_BIN=$(abspath $(BINDIR)) LAB_SAN_BIN=$(abspath build-san/bin) scripts/run-lab-tests
+
+# Every unit and lab test again under AddressSanitizer and UndefinedBehaviorSanitizer.
+test-san: unit-san
 	$(Q)$(MAKE) --no-print-directory SAN=1 BUILD=build-san lab LAB_SAN=1
 
 # The inner loop: unit tests, a short fuzz smoke, the lab tests without
 # sanitizers. Each step timed; one closing verdict line with the total.
+# Steps joined by "+" run at the same time (scripts/run-suite): the fuzzers
+# (niced) use the CPU the lab tests leave idle while they wait for probes.
 check:
-	$(Q)scripts/run-suite check all unit fuzz-check lab
+	$(Q)scripts/run-suite check unit-build+fuzz-build unit lab+fuzz-check
 
 # Everything: deps, unit, fuzz smoke of FUZZ_SMOKE_SECONDS per target, every
-# lab test, then unit and every lab test again under ASan+UBSan.
+# lab test, then unit and every lab test again under ASan+UBSan. The three
+# builds run together, the unit tests with their sanitizer run, and both lab
+# passes in one pool (make lab-all) beside the fuzz smoke.
 test:
-	$(Q)scripts/run-suite test deps all unit fuzz-smoke lab test-san
+	$(Q)scripts/run-suite test deps unit-build+san-build+fuzz-build unit+unit-san lab-all+fuzz-smoke
 
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,build-fuzz/fuzz/%,$(FUZZ_SRC))
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 30
 FUZZ_CHECK_SECONDS ?= 5
+# "+": the script's make joins this make's -j job slots
 fuzz-build:
-	$(Q)scripts/build-fuzzers $(FUZZ_SRC)
+	+$(Q)scripts/build-fuzzers $(FUZZ_SRC)
 fuzz: fuzz-build
 	$(Q)scripts/run-fuzzers $(FUZZ_SECONDS) $(FUZZ_SRC)
 fuzz-smoke: fuzz-build

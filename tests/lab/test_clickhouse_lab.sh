@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# lab: serial (ClickHouse servers beside the lab fabric; heavy on 2 cores)
+# lab: heavy (a ClickHouse server beside the lab fabric: never beside another heavy test)
 # test_clickhouse_lab.sh: many collectors, one truth, with real packets. A
 # clickhouse-server started by this test (own config, data dir and ports on
 # h1's 127.0.0.1; stopped on exit, also on failure), two collectors writing

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# lab: serial (two ClickHouse servers; heavy on 2 cores)
+# lab: heavy (two ClickHouse servers: never beside another heavy test)
 # test_clickhouse_store.sh: the same answers from either store. One synthetic
 # fabric's window (a 5% fault on spine1 -> leaf2) is written into SQLite and
 # into a real clickhouse-server started here (own config, data dir, ports on

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# lab: serial (drives Chromium; heavy on 2 cores)
+# lab: heavy (drives Chromium: never beside another heavy test)
 # test_serve.sh: the live fabric page as an engineer would keep it open:
 # real probes on a lab fabric, `triangulate serve` on 127.0.0.1, the page
 # opened once in headless Chromium (tests/lab/cdp_page.py keeps it open and
