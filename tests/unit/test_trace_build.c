@@ -121,6 +121,6 @@ Test(trace_build, tcp_seq_names_id_ttl_and_try)
 
 	cr_assert_eq(trace_probe_build(&f, &tcfg, 32, 0xfffe, 3, pkt, sizeof(pkt), &tag), 40);
 	cr_expect_eq(tag.quoted, 0xfffe2003u);
-	cr_expect_eq(pkt[24] << 24 | pkt[25] << 16 | pkt[26] << 8 | pkt[27], 0xfffe2003);
+	cr_expect_eq((uint32_t)pkt[24] << 24 | (uint32_t)pkt[25] << 16 | pkt[26] << 8 | pkt[27], 0xfffe2003);
 	cr_expect_eq(pkt[4] << 8 | pkt[5], 0xfffe, "the IPv4 ID is the id too");
 }
