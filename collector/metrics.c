@@ -7,6 +7,7 @@
 #include "store_history.h"
 #include "store_metrics.h"
 #include "clock.h"
+#include "vec.h"
 
 #include <errno.h>
 #include <math.h>
@@ -130,18 +131,11 @@ static int metrics_prober_collect(const struct store_prober_figures *f, void *ar
 	struct metrics_probers *p = arg;
 
 	if (p->n == p->cap) {
-		size_t cap = p->cap ? 2 * p->cap : 16;
-		struct store_prober_figures *v = realloc(p->v, cap * sizeof(*v));
-		char **names;
+		size_t cap = p->cap; /* both arrays grow to the same capacity */
 
-		if (!v)
+		if (vec_room(&p->v, p->n, &cap, sizeof(*p->v), 16) < 0 ||
+		    vec_room(&p->names, p->n, &p->cap, sizeof(*p->names), 16) < 0)
 			return -1;
-		p->v = v;
-		names = realloc(p->names, cap * sizeof(*names));
-		if (!names)
-			return -1;
-		p->names = names;
-		p->cap = cap;
 	}
 	if (!(p->names[p->n] = strdup(f->prober)))
 		return -1;
@@ -232,18 +226,12 @@ static int metrics_suspect_collect(const struct history_episode *e, void *arg)
 	if (e->closed_ms)
 		return 0;
 	if (s->n == s->cap) {
-		size_t cap = s->cap ? 2 * s->cap : 16;
-		struct history_episode *v = realloc(s->v, cap * sizeof(*v));
-		char **names;
+		size_t cap = s->cap; /* both arrays grow to the same capacity */
 
-		if (!v)
+		/* three names (kind, from, to) per episode */
+		if (vec_room(&s->v, s->n, &cap, sizeof(*s->v), 16) < 0 ||
+		    vec_room(&s->names, s->n, &s->cap, 3 * sizeof(*s->names), 16) < 0)
 			return -1;
-		s->v = v;
-		names = realloc(s->names, 3 * cap * sizeof(*names));
-		if (!names)
-			return -1;
-		s->names = names;
-		s->cap = cap;
 	}
 	s->v[s->n] = *e;
 	s->names[3 * s->n] = strdup(e->kind);

@@ -12,6 +12,7 @@
 #include "store.h"
 #include "store_history.h"
 #include "clock.h"
+#include "vec.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -271,16 +272,9 @@ static int subject_pairs(const struct fabric_view *v, const struct query_subject
 			if (!strcmp(a->pairs[j].prober, pn) && !strcmp(a->pairs[j].target, tn))
 				p = &a->pairs[j];
 		if (!p) {
-			if (a->npairs == cap) {
-				size_t nc = cap ? 2 * cap : 16;
-				struct query_pair *np = realloc(a->pairs, nc * sizeof(*np));
-
-				if (!np) {
-					free(mark);
-					return -1;
-				}
-				a->pairs = np;
-				cap = nc;
+			if (vec_room(&a->pairs, a->npairs, &cap, sizeof(*a->pairs), 16) < 0) {
+				free(mark);
+				return -1;
 			}
 			p = &a->pairs[a->npairs++];
 			memset(p, 0, sizeof(*p));
@@ -381,16 +375,9 @@ static int history_point_add(int64_t at_ms, const struct history_suspect *s, voi
 			(QUERY_POINTS_MAX / 2) * sizeof(*a->points));
 		a->npoints = QUERY_POINTS_MAX / 2;
 	}
-	if (a->npoints == c->cap) {
-		size_t nc = c->cap ? 2 * c->cap : 64;
-		struct query_point *np = realloc(a->points, nc * sizeof(*np));
-
-		if (!np) {
-			c->failed = 1;
-			return -1;
-		}
-		a->points = np;
-		c->cap = nc;
+	if (vec_room(&a->points, a->npoints, &c->cap, sizeof(*a->points), 64) < 0) {
+		c->failed = 1;
+		return -1;
 	}
 	p = &a->points[a->npoints++];
 	p->at_ms = at_ms;
@@ -413,15 +400,8 @@ int query_episode_append(struct query_episode **v, size_t *n, size_t *cap,
 {
 	struct query_episode *q;
 
-	if (*n == *cap) {
-		size_t nc = *cap ? 2 * *cap : 32;
-		struct query_episode *nv = realloc(*v, nc * sizeof(*nv));
-
-		if (!nv)
-			return -1;
-		*v = nv;
-		*cap = nc;
-	}
+	if (vec_room(v, *n, cap, sizeof(**v), 32) < 0)
+		return -1;
 	q = &(*v)[(*n)++];
 	memset(q, 0, sizeof(*q));
 	q->id = e->id;

@@ -13,6 +13,7 @@
 #include "store.h"
 #include "store_history.h"
 #include "clock.h"
+#include "vec.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -167,15 +168,8 @@ static int report_prober_add(const struct history_prober_health *p, void *arg)
 	struct freport *r = c->r;
 	struct freport_prober *x;
 
-	if (r->nprobers == c->cap) {
-		size_t nc = c->cap ? 2 * c->cap : 32;
-		struct freport_prober *nv = realloc(r->probers, nc * sizeof(*nv));
-
-		if (!nv)
-			return -1;
-		r->probers = nv;
-		c->cap = nc;
-	}
+	if (vec_room(&r->probers, r->nprobers, &c->cap, sizeof(*r->probers), 32) < 0)
+		return -1;
 	x = &r->probers[r->nprobers++];
 	memset(x, 0, sizeof(*x));
 	snprintf(x->name, sizeof(x->name), "%s", p->name);

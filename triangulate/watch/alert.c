@@ -2,6 +2,7 @@
  * raise_rounds consecutive rounds, and resolves only after clear_rounds
  * consecutive rounds without it, so one noisy round changes nothing. */
 #include "alert.h"
+#include "vec.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -96,17 +97,8 @@ static struct alert_entry *alert_entry_add(struct alert_book *b,
 {
 	struct alert_entry *e;
 
-	if (b->n == b->cap) {
-		size_t cap = b->cap ? 2 * b->cap : 8;
-		struct alert_entry *v = realloc(b->v, cap * sizeof(*v));
-
-		if (!v) {
-			errno = ENOMEM;
-			return NULL;
-		}
-		b->v = v;
-		b->cap = cap;
-	}
+	if (vec_room(&b->v, b->n, &b->cap, sizeof(*b->v), 8) < 0)
+		return NULL;
 	e = &b->v[b->n++];
 	memset(e, 0, sizeof(*e));
 	e->a.s = *s;

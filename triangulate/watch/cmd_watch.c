@@ -17,6 +17,7 @@
 #include "store_history.h"
 #include "window.h"
 #include "clock.h"
+#include "vec.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -209,15 +210,8 @@ static int watch_seen_cb(const struct history_prober_health *p, void *arg)
 	for (i = 0; i < w->nseen && w->seen[i].name_hash != k; i++)
 		;
 	if (i == w->nseen) {
-		if (w->nseen == w->capseen) {
-			size_t cap = w->capseen ? 2 * w->capseen : 64;
-			struct watch_seen *v = realloc(w->seen, cap * sizeof(*v));
-
-			if (!v)
-				return -1;
-			w->seen = v;
-			w->capseen = cap;
-		}
+		if (vec_room(&w->seen, w->nseen, &w->capseen, sizeof(*w->seen), 64) < 0)
+			return -1;
 		w->seen[w->nseen++] = (struct watch_seen){ k, INT64_MIN };
 	}
 	if (p->last_ms > w->seen[i].last_ms) {
