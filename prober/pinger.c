@@ -74,7 +74,7 @@ struct ptarget {
 
 _Static_assert(sizeof(struct ptarget) <= 64, "a target's hot fields fit a cache line");
 
-/* The rest of a target: used when opening, for TCP and at interval close. */
+/* The rest of a target: used when opening, for raw-socket kinds and at interval close. */
 struct ptarget_cold {
 	struct target_spec spec;
 	struct sockaddr_storage raw_dst; /* spec.addr with port 0, for raw sockets */
