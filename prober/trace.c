@@ -11,6 +11,7 @@
 #include "probe.h"
 #include "bytes.h"
 #include "addr.h"
+#include "vec.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -437,21 +438,6 @@ static struct trace_node *node_find(struct tracer *t, const struct wire_addr *ds
 	return NULL;
 }
 
-/* Array v (n used of *cap elements of size bytes) with room for one more:
- * doubled from first_cap when full; NULL when out of memory (v is kept). */
-static void *knowledge_room(void *v, size_t n, size_t *cap, size_t size, size_t first_cap)
-{
-	size_t c;
-
-	if (n < *cap)
-		return v;
-	c = *cap ? *cap * 2 : first_cap;
-	v = realloc(v, c * size);
-	if (v)
-		*cap = c;
-	return v;
-}
-
 /* Record that a flow through addr (at hop ttl) went on to succ. Allocation
  * failure only loses knowledge, never a trace, so it is not reported. */
 static void node_learn(struct tracer *t, const struct wire_addr *dst, uint8_t ttl,
@@ -460,13 +446,9 @@ static void node_learn(struct tracer *t, const struct wire_addr *dst, uint8_t tt
 	struct trace_node *n = node_find(t, dst, ttl, addr);
 
 	if (!n) {
-		struct trace_node *v = knowledge_room(t->nodes, t->nnodes, &t->cap_nodes,
-						      sizeof(*v), 64);
-
-		if (!v)
+		if (vec_room(&t->nodes, t->nnodes, &t->cap_nodes, sizeof(*t->nodes), 64) < 0)
 			return;
-		t->nodes = v;
-		n = &v[t->nnodes++];
+		n = &t->nodes[t->nnodes++];
 		memset(n, 0, sizeof(*n));
 		n->dst = *dst;
 		n->ttl = ttl;
@@ -493,12 +475,9 @@ static void dst_learn(struct tracer *t, const struct wire_addr *dst, uint8_t ttl
 	struct trace_dst *d = dst_find(t, dst);
 
 	if (!d) {
-		struct trace_dst *v = knowledge_room(t->dsts, t->ndsts, &t->cap_dsts, sizeof(*v), 16);
-
-		if (!v)
+		if (vec_room(&t->dsts, t->ndsts, &t->cap_dsts, sizeof(*t->dsts), 16) < 0)
 			return;
-		t->dsts = v;
-		d = &v[t->ndsts++];
+		d = &t->dsts[t->ndsts++];
 		memset(d, 0, sizeof(*d));
 		d->dst = *dst;
 		d->ttl = ttl;
