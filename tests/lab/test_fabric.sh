@@ -184,13 +184,15 @@ binom_retry() {
 	"$@"
 }
 
-link_loss_sample() {
+# fault_loss_sample SRC DST PORT SPINE: 256 flows SRC -> DST, none lost
+# off SPINE (~0), and the 99%-interval verdict on 10% through SPINE
+fault_loss_sample() {
 	local n s l
-	flows_run h1 h3 4 9003 256 80 || { STAT_MSG="flow run failed"; return 1; }
-	read -r n s l < <(flows_sum 9003 '$2 != "spine1"')
+	flows_run "$1" "$2" 4 "$3" 256 80 || { STAT_MSG="flow run failed"; return 1; }
+	read -r n s l < <(flows_sum "$3" "\$2 != \"$4\"")
 	near_zero "$s" "$l"
 	check_err $? "other spines: lost $l of $s"
-	read -r n s l < <(flows_sum 9003 '$2 == "spine1"')
+	read -r n s l < <(flows_sum "$3" "\$2 == \"$4\"")
 	STAT_MSG="$n flows, lost $(lab_binom_ok "$s" "$l" 0.10)"
 	lab_binom_ok "$s" "$l" 0.10 >/dev/null
 }
@@ -203,7 +205,7 @@ link_loss() {
 	check_err $? "faults does not list the link fault"
 	fab truth --faults | grep -q "^# fault	1	link	spine1	leaf2"
 	check_err $? "truth --faults lacks the fault"
-	binom_retry link_loss_sample
+	binom_retry fault_loss_sample h1 h3 9003 spine1
 	check_err $? "through spine1->leaf2: $STAT_MSG"
 	log_info "through spine1->leaf2: $STAT_MSG"
 	# The reverse direction and the rest of spine1 carry no fault.
@@ -221,21 +223,10 @@ link_loss() {
 	log_test "link fault 10%: binomially plausible loss on spine1->leaf2 only"
 }
 
-device_loss_sample() {
-	local n s l
-	flows_run h2 h6 4 9006 256 80 || { STAT_MSG="flow run failed"; return 1; }
-	read -r n s l < <(flows_sum 9006 '$2 != "spine2"')
-	near_zero "$s" "$l"
-	check_err $? "other spines: lost $l of $s"
-	read -r n s l < <(flows_sum 9006 '$2 == "spine2"')
-	STAT_MSG="$n flows, lost $(lab_binom_ok "$s" "$l" 0.10)"
-	lab_binom_ok "$s" "$l" 0.10 >/dev/null
-}
-
 device_loss() {
 	fab fault device spine2 --loss 10 >/dev/null
 	check_err $? "fault device failed"
-	binom_retry device_loss_sample
+	binom_retry fault_loss_sample h2 h6 9006 spine2
 	check_err $? "through spine2: $STAT_MSG"
 	log_info "through spine2: $STAT_MSG"
 	fab fault clear

@@ -134,6 +134,19 @@ top_is() {
 			else .from == $a and .to == $b end)' "$1" >/dev/null
 }
 
+# sole_suspect_check FILE PCT KIND A [B]: the first and only suspect in FILE
+# is this link (A -> B) or device (A), its loss estimate within 2x of PCT%
+sole_suspect_check() {
+	local out=$1 pct=$2
+	shift 2
+	top_is "$out" "$@"
+	check_err $? "top suspect is not $1 $2${3:+ -> $3}"
+	jq -e '.suspects | length == 1' "$out" >/dev/null
+	check_err $? "more suspects than the faulty $1"
+	jq -e --argjson p "$pct" '.suspects[0] | .loss >= $p / 200 and .loss <= $p / 50' "$out" >/dev/null
+	check_err $? "$1 loss estimate far from ${pct}%"
+}
+
 loc_link() {
 	local out=$LAB_TMP/link.json
 	RET=0
@@ -146,12 +159,7 @@ loc_link() {
 	check_err $? "export failed: $(head -3 "$LAB_TMP/export.err")"
 	fab fault del "$FAULT" >/dev/null
 	log_info "suspects:$(lab_suspects_brief "$out")"
-	top_is "$out" link $LINK_A $LINK_B
-	check_err $? "top suspect is not link $LINK_A -> $LINK_B"
-	jq -e '.suspects | length == 1' "$out" >/dev/null
-	check_err $? "more suspects than the faulty link"
-	jq -e --argjson p "$LINK_LOSS" '.suspects[0] | .loss >= $p / 200 and .loss <= $p / 50' "$out" >/dev/null
-	check_err $? "link loss estimate far from ${LINK_LOSS}%"
+	sole_suspect_check "$out" $LINK_LOSS link $LINK_A $LINK_B
 	log_test "${LINK_LOSS}% loss on $LINK_A -> $LINK_B: named, the only suspect, kind link"
 }
 
@@ -225,12 +233,7 @@ loc_device() {
 	check_err $? "localize failed: $(head -3 "$out.err")"
 	fab fault del "$FAULT" >/dev/null
 	log_info "suspects:$(lab_suspects_brief "$out")"
-	top_is "$out" device $DEVICE
-	check_err $? "top suspect is not device $DEVICE"
-	jq -e '.suspects | length == 1' "$out" >/dev/null
-	check_err $? "more suspects than the faulty device"
-	jq -e --argjson p "$DEVICE_LOSS" '.suspects[0] | .loss >= $p / 200 and .loss <= $p / 50' "$out" >/dev/null
-	check_err $? "device loss estimate far from ${DEVICE_LOSS}%"
+	sole_suspect_check "$out" $DEVICE_LOSS device $DEVICE
 	log_test "${DEVICE_LOSS}% loss in $DEVICE: named, the only suspect, kind device"
 }
 

@@ -177,11 +177,31 @@ mesh_host_health() {
 	log_test "host health: a carrier-less link on h2 is reported (netlink), h3 clean"
 }
 
+# crossing_check PROTO KIND: in $LAB_TMP/results.loss the flows of KIND (fwd:
+# their probes cross the link, rev: their replies do) lost 5% that way (a
+# 99% interval; a miss sets BINOM_MISS) and next to nothing the other way
+crossing_check() {
+	local proto=$1 n s f r trials lost other what dir odir rc
+	read -r n s f r < <(kind_sums "$LAB_TMP/kinds" "$LAB_TMP/results.loss" "$proto" "$2")
+	if [ "$2" = fwd ]; then
+		trials=$s lost=$f other=$r what=probes dir=forward odir=reverse
+	else
+		trials=$((s - f)) lost=$r other=$f what=replies dir=reverse odir=forward
+	fi
+	log_info "proto $proto, $what crossing the link: $n flows: $(lab_binom_ok "$trials" "$lost" 0.05)"
+	lab_binom_ok "$trials" "$lost" 0.05 >/dev/null
+	rc=$?
+	[ "$rc" -eq 0 ] || BINOM_MISS=1
+	check_err "$rc" "proto $proto: $dir loss $lost of $s is not 5%"
+	[ "$n" -ge 8 ] && [ "$other" -le $((s / 200 + 1)) ]
+	check_err $? "proto $proto: $n $dir-crossing flows, $odir loss $other of $s"
+}
+
 # One 7 s window of the spine1->leaf2 fault; sets RET and BINOM_MISS (a miss
 # of a 99% binomial interval, which happens by chance in about 1 run in 25
 # over the four intervals checked).
 mesh_link_loss_sample() {
-	local t0 t1 proto n s f r fault rc
+	local t0 t1 proto n s f r fault
 	BINOM_MISS=0
 	fault=$(fab fault link spine1 leaf2 --loss $LOSS_PCT) || { check_err 1 "fault"; return; }
 	sleep 3 # intervals that began before the fault are not counted
@@ -191,24 +211,8 @@ mesh_link_loss_sample() {
 	fab fault del "$fault" >/dev/null
 	results_dump "$t0" "$t1" >"$LAB_TMP/results.loss"
 	for proto in 17 6; do
-		read -r n s f r < <(kind_sums "$LAB_TMP/kinds" "$LAB_TMP/results.loss" $proto fwd)
-		log_info "proto $proto, probes crossing the link: $n flows: $(lab_binom_ok "$s" "$f" 0.05)"
-		lab_binom_ok "$s" "$f" 0.05 >/dev/null
-		rc=$?
-		[ "$rc" -eq 0 ] || BINOM_MISS=1
-		check_err "$rc" "proto $proto: forward loss $f of $s is not 5%"
-		[ "$n" -ge 8 ] && [ "$r" -le $((s / 200 + 1)) ]
-		check_err $? "proto $proto: $n forward-crossing flows, reverse loss $r of $s"
-
-		read -r n s f r < <(kind_sums "$LAB_TMP/kinds" "$LAB_TMP/results.loss" $proto rev)
-		log_info "proto $proto, replies crossing the link: $n flows: $(lab_binom_ok "$((s - f))" "$r" 0.05)"
-		lab_binom_ok "$((s - f))" "$r" 0.05 >/dev/null
-		rc=$?
-		[ "$rc" -eq 0 ] || BINOM_MISS=1
-		check_err "$rc" "proto $proto: reverse loss $r of $s is not 5%"
-		[ "$n" -ge 8 ] && [ "$f" -le $((s / 200 + 1)) ]
-		check_err $? "proto $proto: $n reverse-crossing flows, forward loss $f of $s"
-
+		crossing_check $proto fwd
+		crossing_check $proto rev
 		read -r n s f r < <(kind_sums "$LAB_TMP/kinds" "$LAB_TMP/results.loss" $proto none)
 		log_info "proto $proto, other flows: $n flows, $s probes, lost $f forward, $r reverse"
 		[ "$n" -ge 100 ] && [ $((f + r)) -le $((s / 500 + 1)) ]
