@@ -219,6 +219,23 @@ lab_localize_json() {
 		>"$4" 2>"$4.err"
 }
 
+# lab_quiet_check OUT TRACE_S WHAT: on a fabric without faults, once every
+# flow is traced (the test's traced_all, within TRACE_S seconds) and a whole
+# window of batches has landed since (its window_wait), localize (its
+# localize_json, into OUT) names nothing; WHAT names the fabric on failure
+lab_quiet_check() {
+	local out=$1
+	lab_wait_until $(($2 * 1000)) traced_all
+	check_err $? "not every flow traced within $2 s"
+	window_wait "$(($(date +%s%N) / 1000000))"
+	check_err $? "no whole window of batches"
+	localize_json "$out"
+	check_err $? "localize failed: $(head -3 "$out.err")"
+	log_info "suspects:$(lab_suspects_brief "$out")"
+	jq -e '.suspects | length == 0' "$out" >/dev/null
+	check_err $? "$3 named $(jq '.suspects | length' "$out") suspects"
+}
+
 # lab_suspects_brief FILE: localize's JSON suspects, one per line after a
 # newline and a tab (for messages)
 lab_suspects_brief() {

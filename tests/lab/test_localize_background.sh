@@ -76,18 +76,8 @@ bg_applied() {
 }
 
 bg_quiet() {
-	local out=$LAB_TMP/quiet.json t0
 	RET=0
-	lab_wait_until 120000 traced_all
-	check_err $? "not every flow traced within 120 s"
-	t0=$(now_ms)
-	window_wait "$t0"
-	check_err $? "no whole window of batches"
-	localize_json "$out"
-	check_err $? "localize failed: $(head -3 "$out.err")"
-	log_info "suspects:$(lab_suspects_brief "$out")"
-	jq -e '.suspects | length == 0' "$out" >/dev/null
-	check_err $? "background loss alone named $(jq '.suspects | length' "$out") suspects"
+	lab_quiet_check "$LAB_TMP/quiet.json" 120 "background loss alone"
 	log_test "background up to $BG_MAX_PCT% per link, no fault: no suspect"
 }
 

@@ -63,17 +63,8 @@ bh3_setup() {
 }
 
 bh3_quiet() {
-	local out=$LAB_TMP/quiet.json
 	RET=0
-	lab_wait_until 150000 traced_all
-	check_err $? "not every flow traced within 150 s"
-	window_wait "$(now_ms)"
-	check_err $? "no whole window of batches"
-	localize_json "$out"
-	check_err $? "localize failed: $(head -3 "$out.err")"
-	log_info "suspects:$(lab_suspects_brief "$out")"
-	jq -e '.suspects | length == 0' "$out" >/dev/null
-	check_err $? "clean fabric named $(jq '.suspects | length' "$out") suspects"
+	lab_quiet_check "$LAB_TMP/quiet.json" 150 "clean fabric"
 	log_test "3-tier IPv6, 3 pods, no fault: no suspect"
 }
 
