@@ -1,6 +1,7 @@
 /* Tests of triangulate report on a synthetic fabric database: summary.json
  * fields, the heatmap's faulty link in the fault colour (and only it), a
  * self-contained page, the comparison with the previous report. */
+#include "infer.h"
 #include "observations.h"
 #include "cmd.h"
 #include "store.h"
@@ -317,4 +318,21 @@ Test(report_fabric, fresh_probers_are_not_down_no_self_pairs_no_sighting_before_
 	}
 	free(js);
 	unit_dir_teardown();
+}
+
+/* Every slice that names a link makes it a suspect of the day, so the slices
+ * share the day's false-alarm budget: 14 slices at the full alpha each named
+ * a healthy link beside a 5% fault now and then (test_report). */
+Test(report_fabric, slices_split_the_days_false_alarm_probability)
+{
+	struct infer_cfg day, slice;
+
+	infer_cfg_default(&day);
+	freport_slice_cfg_set(&slice, 14);
+	cr_assert_float_eq(slice.alpha * 14, day.alpha, 1e-12);
+	cr_assert_float_eq(slice.prior_probes, day.prior_probes, 1e-12);
+	cr_assert_float_eq(slice.background_loss, day.background_loss, 1e-12);
+	cr_assert_eq(slice.max_em_rounds, day.max_em_rounds);
+	freport_slice_cfg_set(&slice, 1);
+	cr_assert_float_eq(slice.alpha, day.alpha, 1e-12, "one slice is the day: the full alpha");
 }

@@ -113,6 +113,13 @@ int freport_gather(struct freport *r, const struct inventory *inv, int64_t slice
 void freport_free(struct freport *r);
 extern const struct freport_ops freport_html_ops;
 
+struct infer_cfg;
+/* The settings each of nslices timeline slices is localized with: the
+ * defaults, with the false-alarm probability alpha split evenly over the
+ * slices (Bonferroni), since a suspect any one slice names is a suspect of
+ * the day. */
+void freport_slice_cfg_set(struct infer_cfg *cfg, size_t nslices);
+
 /* Stable key of a suspect across reports: "link spine1 leaf2". */
 const char *freport_suspect_key(const struct freport_suspect *s, char *buf,
 				size_t len);
