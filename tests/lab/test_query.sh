@@ -73,9 +73,19 @@ query_device_at_the_faulty_link_is_healthy() {
 	jq -e '[.links[] | select(.suspect)] == [.links[] | select(.from == "spine1" and .to == "leaf2")]
 		and ([.links[] | select(.suspect)] | length) == 1' <<<"$js" >/dev/null
 	check_err $? "suspect links of leaf2 are not exactly spine1 -> leaf2: $(jq -c '[.links[] | select(.suspect)]' <<<"$js")"
-	# lossy pairs go towards leaf2's hosts, from hosts behind other leaves
-	jq -e '(.pairs | length) > 0 and all(.pairs[]; (.target == "h3" or .target == "h4")
-		and .prober != "h3" and .prober != "h4")' <<<"$js" >/dev/null
+	# lossy pairs are those whose probes or replies can cross spine1 -> leaf2:
+	# towards leaf2's hosts from other leaves (the probes), and from leaf2's
+	# hosts to other leaves (their replies come back over a spine, and the
+	# prober books a probe as lost forward when no later reply of its flow
+	# settled its fate by the interval's close, prober/flow.c: make check at
+	# f248b0f, load 15, listed h4 -> h1 and h4 -> h5, one probe each); never
+	# a pair inside leaf2 or one that stays away from it. The probes, 5% of
+	# every one through spine1, lose more than such stray replies.
+	jq -e 'def l2: . == "h3" or . == "h4";
+		(.pairs | length) > 0
+		and all(.pairs[]; (.target | l2) != (.prober | l2))
+		and ([.pairs[] | select(.target | l2) | .lost] | add // 0)
+			> ([.pairs[] | select(.prober | l2) | .lost] | add // 0)' <<<"$js" >/dev/null
 	check_err $? "affected pairs wrong: $(jq -c .pairs <<<"$js")"
 	jq -e '(.history | length) == 6 and .history[-1].verdict == "healthy"
 		and .history[0].verdict != "healthy"' <<<"$js" >/dev/null
