@@ -345,8 +345,6 @@ static int prober_setup(struct prober *pr, char *err, size_t errlen)
 			strerror(errno));
 	if (!pr->cfg.no_responder) {
 		struct responder_cfg rc = {
-			.udp_port = (uint16_t)pr->cfg.listen_port,
-			.tcp_port = (uint16_t)pr->cfg.tcp_port,
 			.rate_pps = pr->cfg.resp_rate,
 			.burst = pr->cfg.resp_burst,
 			.global_rate_pps = pr->cfg.resp_global_rate,
@@ -354,6 +352,9 @@ static int prober_setup(struct prober *pr, char *err, size_t errlen)
 			.ipv6 = !pr->cfg.no_ipv6,
 		};
 
+		/* the flags name the kinds: --listen-port udp, --tcp-port tcp */
+		rc.port[probe_kind_index(&probe_udp_ops)] = (uint16_t)pr->cfg.listen_port;
+		rc.port[probe_kind_index(&probe_tcp_ops)] = (uint16_t)pr->cfg.tcp_port;
 		pr->resp = responder_open(&rc, err, errlen);
 		if (!pr->resp)
 			return -1;

@@ -133,12 +133,26 @@ struct probe_trace_tag {
 
 struct icmp_quote;
 
+/* A probe the responder received, as the kind's answer_parse read it. The
+ * count key (with the sender's address and the kind's proto) is sport,
+ * flow_id and session; the rest is what answer_build echoes. */
+struct probe_answer {
+	uint16_t sport, dport; /* the probe's ports; PORT kinds: sport from the sender */
+	uint32_t flow_id;      /* the prober's flow, < PROBE_FLOWS_MAX */
+	uint32_t session;      /* the prober run the probe names */
+	uint32_t seq;          /* the probe's seq as the kind carries it */
+	uint64_t tx_ns;        /* the probe's send time as carried (TCP: 32 bits) */
+	size_t len;            /* L4 bytes received (payload for PORT kinds, the
+				* segment for RAW ones): the answer's bound */
+};
+#define PROBE_ANSWER_FDS_MAX 2
+
 /* One probe kind. A new kind is this struct in prober/probe_<kind>.c, its
  * line in probe_kinds[] (probe.c) and its test in tests/unit/test_probe*.c:
- * the pinger, tracer and dump use it through these callbacks only. (A kind
- * whose replies a faultmesh responder crafts, like udp and tcp, also needs
- * its answering side in responder.c; one the target's kernel answers, like
- * an ICMP echo, does not.) Contracts:
+ * the pinger, tracer, dump and responder use it through these callbacks
+ * only. (A kind the target's kernel answers, like an ICMP echo, sets the
+ * answer_ callbacks NULL: the faultmesh responder then leaves it alone.)
+ * Contracts:
  *  sock:  the socket model above.
  *  open:  create the kind's sockets for one family: nsocks sockets bound to
  *         sport_base + i (PROBE_SOCK_PORT), or one raw socket with the
@@ -176,7 +190,28 @@ struct icmp_quote;
  *         kernel put before a payload of payload_len bytes of flow k (the
  *         dump rebuilds sent packets); the checksum only when payload is
  *         not NULL (the whole payload kept). Returns the header length.
- *         NULL for PROBE_SOCK_RAW kinds, whose bytes include it. */
+ *         NULL for PROBE_SOCK_RAW kinds, whose bytes include it.
+ *  answer_open: the responder's sockets of the kind for one family on port
+ *         (host order): fds[0] is read for probes (PROBE_SOCK_PORT: a socket
+ *         bound to port with IP_PKTINFO/IP_RECVTOS or their IPv6 forms, so
+ *         the answer leaves from the address and class the probe came to;
+ *         PROBE_SOCK_RAW: a raw socket whose filter passes only the kind's
+ *         probes to port, with IPV6_RECVPKTINFO/IPV6_RECVTCLASS), any more
+ *         (<= PROBE_ANSWER_FDS_MAX in all) are only held open (tcp's muted
+ *         listener). Returns the count, or -1 with errno (none left open).
+ *  answer_parse: given bytes as received on fds[0] (framing as for parse),
+ *         fill a and return 0 when it is a probe to answer; -1 with errno
+ *         EBADMSG for a malformed one (the responder counts it) or ENOMSG
+ *         for other traffic a raw socket sees (dropped uncounted). Reads
+ *         only len bytes; never logs.
+ *  answer_build: write the answer to probe a, which the responder counted
+ *         count times (rx_ns: kernel receive stamp, rtx_ns: send time), of
+ *         flow back (addresses and ports from the responder to the prober,
+ *         for the checksum), into out, which holds the probe's L4 bytes as
+ *         answer_parse saw them (PORT kinds echo them in place; RAW kinds
+ *         write from out[0]; cap >= PROBE_TCP_LEN). Returns the length, never more
+ *         than a->len (no amplification); a kind whose answer would be
+ *         larger rejects the probe in answer_parse. */
 struct probe_ops {
 	const char *name;
 	uint8_t proto; /* IPPROTO_UDP or IPPROTO_TCP */
@@ -197,6 +232,11 @@ struct probe_ops {
 	int (*trace_bpf_filter)(int fd, int family, const struct probe_trace_cfg *c);
 	size_t (*kernel_hdr_write)(uint8_t *l4, const struct probe_flow_key *k,
 				   const uint8_t *payload, size_t payload_len);
+	int (*answer_open)(int family, uint16_t port, int *fds);
+	int (*answer_parse)(int family, const uint8_t *pkt, size_t len, struct probe_answer *a);
+	size_t (*answer_build)(const struct probe_answer *a, const struct probe_flow_key *back,
+			       uint32_t count, uint64_t rx_ns, uint64_t rtx_ns, uint8_t *out,
+			       size_t cap);
 };
 
 extern const struct probe_ops probe_udp_ops;
@@ -236,21 +276,21 @@ int probe_sock_bind_any(int fd, int family, uint16_t port);
 /* Close fd on an error path, keeping errno for the caller; returns -1. */
 int probe_sock_close_err(int fd);
 
-/* TCP reply the responder crafts: RST|ACK from dport back to the probe's
+/* TCP reply the tcp kind's answer_build crafts: RST|ACK from dport back to the probe's
  * source, seq = count, ack = probe seq + 1, window PROBE_TCP_WINDOW_MARK, TS
  * option TSval = the probe's TSecr (session), TSecr = the probe's TSval
  * (send time). Writes PROBE_TCP_LEN bytes into out. */
 void probe_tcp_reply_build(const struct probe_flow_key *back, uint32_t count,
 			   uint32_t ack, uint32_t tsval, uint32_t tsecr,
 			   uint8_t *out);
-/* Parse a SYN probe as the responder sees it (same framing as parse). Returns
- * 0 and fills sport/dport/seq and the TS option's tsval/tsecr (0 when
- * absent), or -1 when it is not a plain SYN. */
 /* The same RST|ACK without the timestamp option (PROBE_TCP_BARE_LEN bytes
  * used of out's PROBE_TCP_LEN), for a SYN that carried none (a tracer's SYN,
  * a stranger's): the reply is never larger than the probe. */
 void probe_tcp_reply_bare_build(const struct probe_flow_key *back, uint32_t count,
 				uint32_t ack, uint8_t *out);
+/* Parse a SYN probe as the responder sees it (same framing as parse). Returns
+ * 0 and fills sport/dport/seq and the TS option's tsval/tsecr (0 when
+ * absent), or -1 when it is not a plain SYN. */
 int probe_tcp_syn_parse(int family, const uint8_t *pkt, size_t len,
 			uint16_t *sport, uint16_t *dport, uint32_t *seq,
 			uint32_t *tsval, uint32_t *tsecr);

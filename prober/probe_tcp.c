@@ -280,6 +280,114 @@ static int tcp_trace_bpf_filter(int fd, int family, const struct probe_trace_cfg
 	return probe_bpf_attach(fd, code, sizeof(code) / sizeof(code[0]));
 }
 
+/* A listener whose socket filter drops everything: SYNs to the port find a
+ * listening socket (so the kernel sends no RST) but are discarded before
+ * the kernel would answer SYN-ACK or keep a request socket. */
+static int tcp_mute_open(int family, uint16_t port)
+{
+	static const struct sock_filter drop[] = { BPF_STMT(BPF_RET | BPF_K, 0) };
+	int one = 1;
+	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	if (fd < 0)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    probe_bpf_attach(fd, drop, 1) < 0 || probe_sock_bind_any(fd, family, port) < 0 ||
+	    listen(fd, 1) < 0)
+		return probe_sock_close_err(fd);
+	return fd;
+}
+
+/* Raw TCP socket seeing only SYNs to port (ACK/RST/FIN clear). */
+static int tcp_answer_raw_open(int family, uint16_t port)
+{
+	struct sock_filter code[] = {
+		probe_bpf_l4_x(family),
+		BPF_STMT(BPF_LD | BPF_H | BPF_IND, 2), /* destination port */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, port, 0, 4),
+		BPF_STMT(BPF_LD | BPF_B | BPF_IND, 13), /* flags */
+		BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0x17),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x02, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0xffff),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+	};
+	int one = 1;
+	int fd = socket(family, SOCK_RAW, IPPROTO_TCP);
+	int rc;
+
+	if (fd < 0)
+		return -1;
+	rc = probe_bpf_attach(fd, code, sizeof(code) / sizeof(code[0])) < 0;
+	if (family == AF_INET6)
+		rc = rc || setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0 ||
+		     setsockopt(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, &one, sizeof(one)) < 0;
+	if (rc || probe_sock_prepare(fd) < 0)
+		return probe_sock_close_err(fd);
+	return fd;
+}
+
+/* The raw socket the SYNs are read from, then the muted listener that keeps
+ * the kernel from answering them too (schemas/probe.md, "TCP without
+ * half-open state"). */
+static int tcp_answer_open(int family, uint16_t port, int *fds)
+{
+	fds[0] = tcp_answer_raw_open(family, port);
+	if (fds[0] < 0)
+		return -1;
+	fds[1] = tcp_mute_open(family, port);
+	if (fds[1] < 0)
+		return probe_sock_close_err(fds[0]);
+	return 2;
+}
+
+static int tcp_answer_parse(int family, const uint8_t *pkt, size_t len, struct probe_answer *a)
+{
+	uint32_t tsval, tsecr;
+	size_t seg_len;
+
+	memset(a, 0, sizeof(*a));
+	if (probe_tcp_syn_parse(family, pkt, len, &a->sport, &a->dport, &a->seq, &tsval,
+				&tsecr) < 0) {
+		errno = ENOMSG; /* not a SYN: the raw socket's other traffic */
+		return -1;
+	}
+	/* a reply is never larger than its probe (no amplification): a SYN
+	 * too short for our RST|ACK with the timestamp option (a tracer's SYN
+	 * has none) gets it without options, and one too short even for that
+	 * gets nothing */
+	seg_len = family == AF_INET ? len - (size_t)(pkt[0] & 0xf) * 4 : len;
+	if ((family == AF_INET && (size_t)(pkt[0] & 0xf) * 4 < 20) ||
+	    seg_len < PROBE_TCP_BARE_LEN) {
+		errno = EBADMSG;
+		return -1;
+	}
+	/* the flow id rides in the seq number's top 16 bits, the session in
+	 * TSecr, the send time's low 32 bits in TSval */
+	a->flow_id = a->seq >> 16;
+	a->session = tsecr;
+	a->tx_ns = tsval;
+	a->len = seg_len;
+	return 0;
+}
+
+/* RST|ACK acking the SYN, its seq the count; with the timestamp option
+ * (TSval = the probe's TSecr, TSecr = its TSval) when the SYN had room. */
+static size_t tcp_answer_build(const struct probe_answer *a, const struct probe_flow_key *back,
+			       uint32_t count, uint64_t rx_ns, uint64_t rtx_ns, uint8_t *out,
+			       size_t cap)
+{
+	(void)rx_ns; /* RST|ACK has no room for stamps */
+	(void)rtx_ns;
+	(void)cap;
+	if (a->len >= PROBE_TCP_LEN) {
+		probe_tcp_reply_build(back, count, a->seq + 1, a->session, (uint32_t)a->tx_ns,
+				      out);
+		return PROBE_TCP_LEN;
+	}
+	probe_tcp_reply_bare_build(back, count, a->seq + 1, out);
+	return PROBE_TCP_BARE_LEN;
+}
+
 const struct probe_ops probe_tcp_ops = {
 	.name = "tcp",
 	.proto = IPPROTO_TCP,
@@ -295,4 +403,7 @@ const struct probe_ops probe_tcp_ops = {
 	.trace_answers = tcp_trace_answers,
 	.trace_bpf_filter = tcp_trace_bpf_filter,
 	.kernel_hdr_write = NULL, /* raw: the bytes hold the TCP header */
+	.answer_open = tcp_answer_open,
+	.answer_parse = tcp_answer_parse,
+	.answer_build = tcp_answer_build,
 };

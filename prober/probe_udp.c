@@ -205,6 +205,67 @@ static size_t udp_kernel_hdr_write(uint8_t *l4, const struct probe_flow_key *k,
 	return 8;
 }
 
+/* The responder's socket: one per family on the listen port, reporting the
+ * address and class each probe came to, so the answer leaves from them. */
+static int udp_answer_open(int family, uint16_t port, int *fds)
+{
+	int one = 1;
+	int fd = socket(family, SOCK_DGRAM, IPPROTO_UDP);
+
+	if (fd < 0)
+		return -1;
+	if (family == AF_INET6) {
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0 ||
+		    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, &one, sizeof(one)) < 0)
+			return probe_sock_close_err(fd);
+	} else {
+		if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) < 0 ||
+		    setsockopt(fd, IPPROTO_IP, IP_RECVTOS, &one, sizeof(one)) < 0)
+			return probe_sock_close_err(fd);
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    probe_sock_prepare(fd) < 0 || probe_sock_bind_any(fd, family, port) < 0)
+		return probe_sock_close_err(fd);
+	fds[0] = fd;
+	return 1;
+}
+
+static int udp_answer_parse(int family, const uint8_t *pkt, size_t len, struct probe_answer *a)
+{
+	struct probe_msg m;
+
+	(void)family;
+	/* a datagram socket sees only UDP to our port: anything that is not
+	 * a request is a malformed probe */
+	if (probe_msg_decode(pkt, len, &m) < 0 || m.type != PROBE_REQUEST) {
+		errno = EBADMSG;
+		return -1;
+	}
+	memset(a, 0, sizeof(*a));
+	a->flow_id = m.flow_id;
+	a->session = m.session;
+	a->seq = m.seq;
+	a->tx_ns = m.tx_ns;
+	a->len = len;
+	return 0;
+}
+
+/* The request echoed whole, its header rewritten as a reply: the answer is
+ * exactly as long as the probe (the payload beyond the header rides back). */
+static size_t udp_answer_build(const struct probe_answer *a, const struct probe_flow_key *back,
+			       uint32_t count, uint64_t rx_ns, uint64_t rtx_ns, uint8_t *out,
+			       size_t cap)
+{
+	struct probe_msg m = { .type = PROBE_REPLY, .session = a->session,
+			       .flow_id = a->flow_id, .seq = a->seq, .count = count,
+			       .tx_ns = a->tx_ns, .rx_ns = rx_ns, .rtx_ns = rtx_ns };
+
+	(void)back; /* the kernel writes the headers */
+	(void)cap;
+	probe_msg_encode(&m, out);
+	return a->len;
+}
+
 const struct probe_ops probe_udp_ops = {
 	.name = "udp",
 	.proto = IPPROTO_UDP,
@@ -220,4 +281,7 @@ const struct probe_ops probe_udp_ops = {
 	.trace_answers = udp_trace_answers,
 	.trace_bpf_filter = udp_trace_bpf_filter,
 	.kernel_hdr_write = udp_kernel_hdr_write,
+	.answer_open = udp_answer_open,
+	.answer_parse = udp_answer_parse,
+	.answer_build = udp_answer_build,
 };

@@ -1,13 +1,12 @@
-/* Responder: UDP probes are echoed with reply fields filled in; TCP SYN probes
- * to tcp_port get a crafted RST|ACK while a muted listener keeps the kernel
- * from answering too (schemas/probe.md, "TCP without half-open state"). */
+/* Responder: reads probes on each answering kind's sockets, rate-limits and
+ * counts them per flow; the kind (probe_ops answer_*) parses and builds the
+ * answer, this file only moves bytes (schemas/probe.md). */
 #include "responder.h"
 #include "probe.h"
 #include "clock.h"
 #include "addr.h"
 
 #include <errno.h>
-#include <linux/filter.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +19,7 @@
 #define RESP_WAYS 4
 #define RESP_BUCKETS 4096 /* per-source buckets: RESP_BUCKETS / RESP_RATE_WAYS sets */
 #define RESP_RATE_WAYS 4
-#define RESP_FD_MAX 6
+#define RESP_FD_MAX (PROBE_KINDS_MAX * 2 * PROBE_ANSWER_FDS_MAX)
 
 struct resp_count {
 	uint8_t addr[16];
@@ -40,14 +39,13 @@ struct resp_bucket {
 	int64_t last_ms;   /* last probe from addr (for eviction) */
 };
 
-enum resp_fd_kind { RESP_UDP, RESP_TCP_RAW, RESP_TCP_MUTE };
-
 struct responder {
 	struct responder_cfg cfg;
 	struct {
 		int fd;
 		int family;
-		enum resp_fd_kind kind;
+		uint16_t port;                /* the kind's port, host order */
+		const struct probe_ops *kind; /* NULL: held open, never read */
 	} fds[RESP_FD_MAX];
 	size_t nfds;
 	struct resp_count *counts;     /* RESP_SETS * RESP_WAYS */
@@ -187,82 +185,24 @@ struct responder *responder_new_detached(const struct responder_cfg *cfg)
 	return r;
 }
 
-static int resp_fd_add(struct responder *r, int fd, int family, enum resp_fd_kind kind)
+/* Open kind's answering sockets for family: the first is read, the rest
+ * (kind NULL in the table) only held open. */
+static int resp_kind_open(struct responder *r, const struct probe_ops *kind, int family,
+			  uint16_t port)
 {
-	r->fds[r->nfds].fd = fd;
-	r->fds[r->nfds].family = family;
-	r->fds[r->nfds].kind = kind;
-	r->nfds++;
-	return 0;
-}
+	int fds[PROBE_ANSWER_FDS_MAX];
+	int n = kind->answer_open(family, port, fds);
 
-static int resp_udp_open(struct responder *r, int family)
-{
-	int one = 1;
-	int fd = socket(family, SOCK_DGRAM, IPPROTO_UDP);
-
-	if (fd < 0)
+	if (n < 0)
 		return -1;
-	if (family == AF_INET6) {
-		if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0 ||
-		    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, &one, sizeof(one)) < 0)
-			return probe_sock_close_err(fd);
-	} else {
-		if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) < 0 ||
-		    setsockopt(fd, IPPROTO_IP, IP_RECVTOS, &one, sizeof(one)) < 0)
-			return probe_sock_close_err(fd);
+	for (int i = 0; i < n; i++) {
+		r->fds[r->nfds].fd = fds[i];
+		r->fds[r->nfds].family = family;
+		r->fds[r->nfds].port = port;
+		r->fds[r->nfds].kind = i == 0 ? kind : NULL;
+		r->nfds++;
 	}
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    probe_sock_prepare(fd) < 0 || probe_sock_bind_any(fd, family, r->cfg.udp_port) < 0)
-		return probe_sock_close_err(fd);
-	return resp_fd_add(r, fd, family, RESP_UDP);
-}
-
-/* A listener whose socket filter drops everything: SYNs to the port find a
- * listening socket (so the kernel sends no RST) but are discarded before
- * the kernel would answer SYN-ACK or keep a request socket. */
-static int resp_tcp_mute_open(struct responder *r, int family)
-{
-	static const struct sock_filter drop[] = { BPF_STMT(BPF_RET | BPF_K, 0) };
-	int one = 1;
-	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK, 0);
-
-	if (fd < 0)
-		return -1;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    probe_bpf_attach(fd, drop, 1) < 0 ||
-	    probe_sock_bind_any(fd, family, r->cfg.tcp_port) < 0 || listen(fd, 1) < 0)
-		return probe_sock_close_err(fd);
-	return resp_fd_add(r, fd, family, RESP_TCP_MUTE);
-}
-
-/* Raw TCP socket seeing only SYNs to tcp_port (ACK/RST/FIN clear). */
-static int resp_tcp_raw_open(struct responder *r, int family)
-{
-	uint16_t port = r->cfg.tcp_port;
-	struct sock_filter code[] = {
-		probe_bpf_l4_x(family),
-		BPF_STMT(BPF_LD | BPF_H | BPF_IND, 2), /* destination port */
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, port, 0, 4),
-		BPF_STMT(BPF_LD | BPF_B | BPF_IND, 13), /* flags */
-		BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0x17),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x02, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, 0xffff),
-		BPF_STMT(BPF_RET | BPF_K, 0),
-	};
-	int one = 1;
-	int fd = socket(family, SOCK_RAW, IPPROTO_TCP);
-	int rc;
-
-	if (fd < 0)
-		return -1;
-	rc = probe_bpf_attach(fd, code, sizeof(code) / sizeof(code[0])) < 0;
-	if (family == AF_INET6)
-		rc = rc || setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0 ||
-		     setsockopt(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, &one, sizeof(one)) < 0;
-	if (rc || probe_sock_prepare(fd) < 0)
-		return probe_sock_close_err(fd);
-	return resp_fd_add(r, fd, family, RESP_TCP_RAW);
+	return 0;
 }
 
 struct responder *responder_open(const struct responder_cfg *cfg, char *err, size_t errlen)
@@ -275,29 +215,24 @@ struct responder *responder_open(const struct responder_cfg *cfg, char *err, siz
 		return NULL;
 	}
 	for (int i = 0; i < (cfg->ipv6 ? 2 : 1); i++) {
-		const char *what = "udp";
+		size_t opened = r->nfds;
 
-		if (resp_udp_open(r, fams[i]) < 0) {
+		for (unsigned k = 0; probe_kinds[k]; k++) {
+			const struct probe_ops *kind = probe_kinds[k];
+			uint16_t port = cfg->port[k];
+
+			if (!kind->answer_open || !port)
+				continue;
+			if (resp_kind_open(r, kind, fams[i], port) == 0)
+				continue;
 			/* a kernel without IPv6: answer IPv4 only */
-			if (fams[i] == AF_INET6 && errno == EAFNOSUPPORT)
+			if (fams[i] == AF_INET6 && errno == EAFNOSUPPORT && r->nfds == opened)
 				break;
-			goto err;
+			snprintf(err, errlen, "responder: %s socket (%s, port %u): %s", kind->name,
+				 fams[i] == AF_INET ? "IPv4" : "IPv6", port, strerror(errno));
+			responder_close(r);
+			return NULL;
 		}
-		if (cfg->tcp_port) {
-			what = "tcp raw";
-			if (resp_tcp_raw_open(r, fams[i]) < 0)
-				goto err;
-			what = "tcp listener";
-			if (resp_tcp_mute_open(r, fams[i]) < 0)
-				goto err;
-		}
-		continue;
-err:
-		snprintf(err, errlen, "responder: %s socket (%s, udp port %u, tcp port %u): %s",
-			 what, fams[i] == AF_INET ? "IPv4" : "IPv6", cfg->udp_port,
-			 cfg->tcp_port, strerror(errno));
-		responder_close(r);
-		return NULL;
 	}
 	return r;
 }
@@ -307,7 +242,7 @@ size_t responder_fds(const struct responder *r, int *fds, size_t max)
 	size_t n = 0;
 
 	for (size_t i = 0; i < r->nfds && n < max; i++)
-		if (r->fds[i].kind != RESP_TCP_MUTE)
+		if (r->fds[i].kind)
 			fds[n++] = r->fds[i].fd;
 	return n;
 }
@@ -390,7 +325,30 @@ static int64_t ms_of_ns(uint64_t ns)
 	return (int64_t)(ns / 1000000u);
 }
 
-static void resp_udp_ready(struct responder *r, int fd, int family)
+/* The answer's flow back to the prober: from the address and port the probe
+ * came to, to its sender. */
+static void resp_back_key(struct probe_flow_key *back, int family, const struct resp_rx *rx,
+			  uint16_t port, uint16_t sport)
+{
+	memset(back, 0, sizeof(*back));
+	back->family = family;
+	if (family == AF_INET) {
+		back->dst.v4 = ((const struct sockaddr_in *)&rx->from)->sin_addr;
+		if (rx->have_dst)
+			back->src.v4 = rx->dst.v4.ipi_addr;
+	} else {
+		back->dst.v6 = ((const struct sockaddr_in6 *)&rx->from)->sin6_addr;
+		if (rx->have_dst)
+			back->src.v6 = rx->dst.v6.ipi6_addr;
+	}
+	back->sport = port;
+	back->dport = sport;
+}
+
+/* PROBE_SOCK_PORT kinds: batches in and out; the kernel writes the headers,
+ * the answer goes back to the sender from the address the probe came to. */
+static void resp_port_ready(struct responder *r, int fd, int family, uint16_t port,
+			    const struct probe_ops *kind)
 {
 	static struct resp_rx rx[RESP_BATCH];
 	struct mmsghdr in[RESP_BATCH], out[RESP_BATCH];
@@ -413,8 +371,10 @@ static void resp_udp_ready(struct responder *r, int fd, int family)
 	if (n <= 0)
 		return;
 	for (int i = 0; i < n; i++) {
-		struct probe_msg m;
+		struct probe_answer a;
+		struct probe_flow_key back;
 		struct wire_addr from;
+		uint32_t count;
 		size_t len = in[i].msg_len;
 
 		resp_cmsg_read(&in[i].msg_hdr, &rx[i]);
@@ -422,23 +382,23 @@ static void resp_udp_ready(struct responder *r, int fd, int family)
 		 * what we hold, never more than was received */
 		if ((in[i].msg_hdr.msg_flags & MSG_TRUNC) && len > sizeof(rx[i].buf))
 			len = sizeof(rx[i].buf);
-		if (probe_msg_decode(rx[i].buf, len, &m) < 0 || m.type != PROBE_REQUEST) {
-			r->stats.malformed++;
+		if (kind->answer_parse(family, rx[i].buf, len, &a) < 0) {
+			if (errno == EBADMSG)
+				r->stats.malformed++;
 			continue;
 		}
 		addr_from_sockaddr(&from, &rx[i].from);
 		if (!responder_rate_allow(r, from.bytes, ms_of_ns(rx[i].rx_ns)))
 			continue; /* counted by the limiter */
-		m.type = PROBE_REPLY;
-		m.count = responder_count_bump(r, from.bytes, family == AF_INET6 ?
-				ntohs(((struct sockaddr_in6 *)&rx[i].from)->sin6_port) :
-				ntohs(((struct sockaddr_in *)&rx[i].from)->sin_port),
-				IPPROTO_UDP, m.flow_id, m.session, ms_of_ns(rx[i].rx_ns));
-		m.rx_ns = rx[i].rx_ns;
-		m.rtx_ns = clock_real_ns();
-		probe_msg_encode(&m, rx[i].buf);
+		a.sport = family == AF_INET6 ?
+			ntohs(((struct sockaddr_in6 *)&rx[i].from)->sin6_port) :
+			ntohs(((struct sockaddr_in *)&rx[i].from)->sin_port);
+		count = responder_count_bump(r, from.bytes, a.sport, kind->proto, a.flow_id,
+					     a.session, ms_of_ns(rx[i].rx_ns));
+		resp_back_key(&back, family, &rx[i], port, a.sport);
 		ov[nout].iov_base = rx[i].buf;
-		ov[nout].iov_len = len;
+		ov[nout].iov_len = kind->answer_build(&a, &back, count, rx[i].rx_ns, clock_real_ns(),
+						      rx[i].buf, sizeof(rx[i].buf));
 		memset(&out[nout], 0, sizeof(out[nout]));
 		out[nout].msg_hdr.msg_iov = &ov[nout];
 		out[nout].msg_hdr.msg_iovlen = 1;
@@ -465,7 +425,10 @@ static void resp_udp_ready(struct responder *r, int fd, int family)
 	}
 }
 
-static void resp_tcp_ready(struct responder *r, int fd, int family)
+/* PROBE_SOCK_RAW kinds: the kind writes the L4 header, the kernel the IP
+ * one; IPv4 input carries the IP header (addresses and TOS), IPv6 input
+ * has them in ancillary data. */
+static void resp_raw_ready(struct responder *r, int fd, int family, const struct probe_ops *kind)
 {
 	for (int k = 0; k < RESP_BATCH; k++) {
 		struct resp_rx rx;
@@ -475,23 +438,22 @@ static void resp_tcp_ready(struct responder *r, int fd, int family)
 				     .msg_control = rx.cbuf, .msg_controllen = sizeof(rx.cbuf) };
 		struct probe_flow_key back = { .family = family };
 		struct sockaddr_storage to;
-		uint8_t seg[PROBE_TCP_LEN];
+		struct probe_answer a;
 		struct wire_addr from;
-		uint16_t sport, dport;
-		uint32_t seq, tsval, tsecr, count;
-		size_t seg_len;
+		uint32_t count;
 		_Alignas(struct cmsghdr) char cbuf[128];
 		ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT);
 
 		if (n < 0)
 			return;
 		resp_cmsg_read(&mh, &rx);
-		if (probe_tcp_syn_parse(family, rx.buf, (size_t)n, &sport, &dport, &seq, &tsval,
-					&tsecr) < 0)
+		if (kind->answer_parse(family, rx.buf, (size_t)n, &a) < 0) {
+			if (errno == EBADMSG)
+				r->stats.malformed++;
 			continue;
+		}
 		memset(&to, 0, sizeof(to));
 		if (family == AF_INET) {
-			/* raw IPv4 input carries the IP header: addresses and TOS */
 			struct sockaddr_in *t4 = (struct sockaddr_in *)&to;
 
 			if (n < 20)
@@ -514,32 +476,15 @@ static void resp_tcp_ready(struct responder *r, int fd, int family)
 			t6->sin6_family = AF_INET6;
 			t6->sin6_addr = back.dst.v6;
 		}
-		/* a reply is never larger than its probe (no amplification):
-		 * a SYN too short for our RST|ACK with the timestamp option (a
-		 * tracer's SYN has none) gets it without options, and one too
-		 * short even for that gets nothing */
-		seg_len = family == AF_INET ? (size_t)n - (size_t)(rx.buf[0] & 0xf) * 4 : (size_t)n;
-		if ((family == AF_INET && (size_t)(rx.buf[0] & 0xf) * 4 < 20) ||
-		    seg_len < PROBE_TCP_BARE_LEN) {
-			r->stats.malformed++;
-			continue;
-		}
 		addr_from_sockaddr(&from, &rx.from);
 		if (!responder_rate_allow(r, from.bytes, ms_of_ns(rx.rx_ns)))
 			continue; /* counted by the limiter */
-		back.sport = dport;
-		back.dport = sport;
-		/* the flow id rides in the seq number's top 16 bits */
-		count = responder_count_bump(r, from.bytes, sport, IPPROTO_TCP, seq >> 16, tsecr,
-					     ms_of_ns(rx.rx_ns));
-		if (seg_len >= PROBE_TCP_LEN) {
-			probe_tcp_reply_build(&back, count, seq + 1, tsecr, tsval, seg);
-			iv.iov_len = PROBE_TCP_LEN;
-		} else {
-			probe_tcp_reply_bare_build(&back, count, seq + 1, seg);
-			iv.iov_len = PROBE_TCP_BARE_LEN;
-		}
-		iv.iov_base = seg;
+		back.sport = a.dport;
+		back.dport = a.sport;
+		count = responder_count_bump(r, from.bytes, a.sport, kind->proto, a.flow_id,
+					     a.session, ms_of_ns(rx.rx_ns));
+		iv.iov_len = kind->answer_build(&a, &back, count, rx.rx_ns, clock_real_ns(), rx.buf,
+						sizeof(rx.buf));
 		mh.msg_name = &to;
 		mh.msg_namelen = family == AF_INET ? sizeof(struct sockaddr_in)
 						   : sizeof(struct sockaddr_in6);
@@ -558,12 +503,14 @@ static void resp_tcp_ready(struct responder *r, int fd, int family)
 void responder_fd_ready(struct responder *r, int fd)
 {
 	for (size_t i = 0; i < r->nfds; i++) {
+		const struct probe_ops *kind = r->fds[i].kind;
+
 		if (r->fds[i].fd != fd)
 			continue;
-		if (r->fds[i].kind == RESP_UDP)
-			resp_udp_ready(r, fd, r->fds[i].family);
-		else if (r->fds[i].kind == RESP_TCP_RAW)
-			resp_tcp_ready(r, fd, r->fds[i].family);
+		if (kind && kind->sock == PROBE_SOCK_PORT)
+			resp_port_ready(r, fd, r->fds[i].family, r->fds[i].port, kind);
+		else if (kind)
+			resp_raw_ready(r, fd, r->fds[i].family, kind);
 		return;
 	}
 }

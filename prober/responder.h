@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "probe.h"
+
 struct responder;
 
 /* A small multiple of a large mesh's probe rate into one responder (100
@@ -15,8 +17,9 @@ struct responder;
 #define RESPONDER_GLOBAL_BURST_DEFAULT 5000.0
 
 struct responder_cfg {
-	uint16_t udp_port;  /* UDP port to answer on */
-	uint16_t tcp_port;  /* TCP port to answer SYN probes on, 0 = off */
+	/* the port each probe kind is answered on (by probe_kind_index), 0 =
+	 * off; kinds without answer_ callbacks are never answered */
+	uint16_t port[PROBE_KINDS_MAX];
 	double rate_pps;    /* per-source answer rate */
 	double burst;       /* per-source bucket depth, in probes */
 	/* all sources together (0: the defaults below): a flood from many
@@ -36,7 +39,7 @@ struct responder_stats {
 };
 
 /* Open the sockets. Returns NULL with a reason in err. Needs CAP_NET_RAW
- * (raw TCP socket) only when tcp_port is set. */
+ * only when a PROBE_SOCK_RAW kind (tcp) has a port. */
 struct responder *responder_open(const struct responder_cfg *cfg, char *err, size_t errlen);
 /* The sockets to poll for input; returns how many were written (<= max). */
 size_t responder_fds(const struct responder *r, int *fds, size_t max);

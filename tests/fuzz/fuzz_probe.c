@@ -40,6 +40,29 @@ static void flow_events_run(const uint8_t *p, size_t n)
 	}
 }
 
+/* Every answering kind on bytes as the responder reads them: an answer is
+ * never larger than its probe (no amplification). */
+static void answer_check(int family, const uint8_t *pkt, size_t len)
+{
+	uint8_t buf[PROBE_PAYLOAD_MAX];
+	struct probe_flow_key back = { .family = family };
+
+	if (len > sizeof(buf))
+		return; /* the responder's buffer holds no more */
+	for (size_t i = 0; probe_kinds[i]; i++) {
+		const struct probe_ops *k = probe_kinds[i];
+		struct probe_answer a;
+
+		if (!k->answer_parse)
+			continue;
+		memcpy(buf, pkt, len);
+		if (k->answer_parse(family, buf, len, &a) < 0)
+			continue;
+		if (a.len > len || k->answer_build(&a, &back, 1, 2, 3, buf, sizeof(buf)) > a.len)
+			abort();
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct probe_msg m;
@@ -66,6 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 4:
 		probe_tcp_syn_parse(data[0] & 8 ? AF_INET6 : AF_INET, data + 1, size - 1, &sp, &dp,
 				    &seq, &ts, &tse);
+		answer_check(data[0] & 8 ? AF_INET6 : AF_INET, data + 1, size - 1);
 		break;
 	default:
 		flow_events_run(data + 1, size - 1);

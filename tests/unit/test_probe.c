@@ -203,6 +203,9 @@ Test(probe, every_kind_fills_its_contract)
 		cr_assert(k->trace_build && k->trace_quote_match && k->trace_answer_match &&
 			  k->trace_answers && k->trace_bpf_filter, "%s", k->name);
 		cr_assert_eq(k->kernel_hdr_write != NULL, k->sock == PROBE_SOCK_PORT, "%s", k->name);
+		/* a kind is answered by the responder wholly or not at all */
+		cr_assert_eq(!k->answer_open, !k->answer_parse, "%s", k->name);
+		cr_assert_eq(!k->answer_open, !k->answer_build, "%s", k->name);
 		cr_assert_eq(probe_kind_find(k->name), k);
 		cr_assert_eq(probe_kind_by_proto(k->proto), k);
 		cr_assert_eq(probe_kind_index(k), i);
@@ -477,4 +480,124 @@ Test(probe, udp_open_binds_one_socket_per_flow_port)
 	/* the failed call closed base - 1 again: it binds now */
 	cr_assert_eq(probe_udp_ops.open(AF_INET, (uint16_t)(base - 1), 1, again), 1);
 	close(again[0]);
+}
+
+/* The flow an answer to key4()'s probe travels back on. */
+static struct probe_flow_key key4_back(void)
+{
+	struct probe_flow_key b = key4();
+
+	b.src = key4().dst;
+	b.dst = key4().src;
+	b.sport = 31339;
+	b.dport = 40000;
+	return b;
+}
+
+Test(probe, udp_answer_echoes_request_as_reply_golden)
+{
+	struct probe_flow_key k = key4(), back = key4_back();
+	struct probe_tmpl t;
+	struct probe_answer a;
+	uint8_t pkt[PROBE_PAYLOAD_MAX];
+	size_t len;
+
+	probe_udp_ops.tmpl_init(&t, &k);
+	memcpy(pkt, t.buf, probe_udp_ops.build(&t, 0x01020304, 0x1122334455667788ull));
+	/* a padded request: its payload after the header rides back as is */
+	memcpy(pkt + PROBE_HDR_LEN, "\xca\xfe\xf0\x0d\x01\x02\x03\x04", 8);
+	cr_assert_eq(probe_udp_ops.answer_parse(AF_INET, pkt, PROBE_HDR_LEN + 8, &a), 0);
+	cr_assert_eq(a.flow_id, 5);
+	cr_assert_eq(a.session, 0xdeadbeef);
+	cr_assert_eq(a.len, PROBE_HDR_LEN + 8);
+	len = probe_udp_ops.answer_build(&a, &back, 42, 0x0a0b0c0d0e0f1011ull,
+					 0x0a0b0c0d0e0f2021ull, pkt, sizeof(pkt));
+	expect_bytes(pkt, len,
+		     "464d503101020000deadbeef00000005010203040000002a"
+		     "11223344556677880a0b0c0d0e0f10110a0b0c0d0e0f2021"
+		     "cafef00d01020304");
+}
+
+Test(probe, udp_answer_parse_rejects_replies_and_short_payloads_as_malformed)
+{
+	struct probe_flow_key k = key4();
+	struct probe_tmpl t;
+	struct probe_answer a;
+
+	probe_udp_ops.tmpl_init(&t, &k);
+	probe_udp_ops.build(&t, 1, 2);
+	errno = 0;
+	cr_assert_eq(probe_udp_ops.answer_parse(AF_INET, t.buf, PROBE_HDR_LEN - 1, &a), -1);
+	cr_assert_eq(errno, EBADMSG, "short: counted as malformed");
+	t.buf[5] = PROBE_REPLY;
+	errno = 0;
+	cr_assert_eq(probe_udp_ops.answer_parse(AF_INET, t.buf, PROBE_HDR_LEN, &a), -1);
+	cr_assert_eq(errno, EBADMSG, "a reply is never answered (no reflection loop)");
+}
+
+Test(probe, tcp_answer_to_syn_behind_ipv4_header_golden_and_parsed_back)
+{
+	struct probe_flow_key k = key4(), back = key4_back();
+	struct probe_tmpl t;
+	struct probe_answer a;
+	struct probe_reply r;
+	uint8_t pkt[PROBE_PAYLOAD_MAX] = { 0x45, 0, 0, 52, 0, 0, 0x40, 0, 64, 6 };
+	size_t len;
+
+	probe_tcp_ops.tmpl_init(&t, &k);
+	memcpy(pkt + 20, t.buf, probe_tcp_ops.build(&t, 7, 0x55667788));
+	cr_assert_eq(probe_tcp_ops.answer_parse(AF_INET, pkt, 20 + PROBE_TCP_LEN, &a), 0);
+	cr_assert_eq(a.sport, 40000);
+	cr_assert_eq(a.dport, 31339);
+	cr_assert_eq(a.flow_id, 5, "the flow id rides in seq's top half");
+	cr_assert_eq(a.session, 0xdeadbeef, "the session rides in TSecr");
+	cr_assert_eq(a.len, PROBE_TCP_LEN);
+	len = probe_tcp_ops.answer_build(&a, &back, 42, 1, 2, pkt + 20, sizeof(pkt) - 20);
+	/* checksum from an independent implementation (Python, RFC 1071) */
+	expect_bytes(pkt + 20, len,
+		     "7a6b9c400000002a000500088014464d22d500000101080adeadbeef55667788");
+	cr_assert_eq(probe_tcp_ops.parse(AF_INET, pkt, 20 + len, &r), 0);
+	cr_assert_eq(r.flow_id, 5);
+	cr_assert_eq(r.seq, 7);
+	cr_assert_eq(r.count, 42);
+	cr_assert_eq(r.session, 0xdeadbeef);
+	cr_assert_eq(r.tx_ns, 0x55667788);
+}
+
+Test(probe, tcp_answer_is_never_larger_than_the_syn)
+{
+	struct probe_flow_key k = key4(), back = key4_back();
+	struct probe_tmpl t;
+	struct probe_answer a;
+	uint8_t seg[PROBE_PAYLOAD_MAX];
+	size_t len;
+
+	probe_tcp_ops.tmpl_init(&t, &k);
+	probe_tcp_ops.build(&t, 7, 0x55667788);
+	memcpy(seg, t.buf, PROBE_TCP_BARE_LEN);
+	seg[12] = (PROBE_TCP_BARE_LEN / 4) << 4; /* a SYN without options */
+	cr_assert_eq(probe_tcp_ops.answer_parse(AF_INET6, seg, PROBE_TCP_BARE_LEN, &a), 0);
+	cr_assert_eq(a.len, PROBE_TCP_BARE_LEN);
+	len = probe_tcp_ops.answer_build(&a, &back, 42, 1, 2, seg, sizeof(seg));
+	/* the bare RST|ACK: no timestamp option, checksum over 20 bytes */
+	expect_bytes(seg, len, "7a6b9c400000002a000500085014464dc6780000");
+	cr_assert_leq(len, a.len);
+}
+
+Test(probe, tcp_answer_parse_drops_non_syns_uncounted)
+{
+	struct probe_flow_key k = key4();
+	struct probe_tmpl t;
+	struct probe_answer a;
+
+	probe_tcp_ops.tmpl_init(&t, &k);
+	probe_tcp_ops.build(&t, 7, 0x55667788);
+	t.buf[13] = 0x12; /* SYN|ACK: another host's traffic on the raw socket */
+	errno = 0;
+	cr_assert_eq(probe_tcp_ops.answer_parse(AF_INET6, t.buf, t.len, &a), -1);
+	cr_assert_eq(errno, ENOMSG);
+	errno = 0;
+	t.buf[13] = 0x02;
+	cr_assert_eq(probe_tcp_ops.answer_parse(AF_INET6, t.buf, 19, &a), -1);
+	cr_assert_eq(errno, ENOMSG, "too short to be a segment");
 }

@@ -12,7 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static const struct responder_cfg cfg = { .udp_port = 31338, .rate_pps = 100, .burst = 10 };
+static const struct responder_cfg cfg = { .rate_pps = 100, .burst = 10 }; /* no sockets */
 
 static void addr_make(uint8_t a[16], uint8_t last)
 {
@@ -267,8 +267,7 @@ static size_t t_reply_len(struct responder *r, int cap, uint16_t sport, uint16_t
  * gets its 52-byte answer. */
 Test(responder, tcp_reply_never_larger_than_its_probe)
 {
-	struct responder_cfg c = { .udp_port = 40000, .tcp_port = 40001, .rate_pps = 1000,
-				   .burst = 100 };
+	struct responder_cfg c = { .rate_pps = 1000, .burst = 100 };
 	char err[256];
 	struct responder *r;
 	int raw;
@@ -278,6 +277,8 @@ Test(responder, tcp_reply_never_larger_than_its_probe)
 		cr_skip_test("needs root for a private network namespace and raw sockets");
 	cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare: %s", strerror(errno));
 	cr_assert_eq(system("ip link set lo up"), 0);
+	c.port[probe_kind_index(&probe_udp_ops)] = 40000;
+	c.port[probe_kind_index(&probe_tcp_ops)] = 40001;
 	r = responder_open(&c, err, sizeof(err));
 	cr_assert_not_null(r, "%s", err);
 	raw = socket(AF_INET, SOCK_RAW, IPPROTO_TCP);
