@@ -482,6 +482,15 @@ Test(probe, udp_open_binds_one_socket_per_flow_port)
 	close(again[0]);
 }
 
+/* key4()'s probe of kind k, seq 7 sent at 0x55667788, built into t. */
+static size_t probe_of_key4(const struct probe_ops *k, struct probe_tmpl *t)
+{
+	struct probe_flow_key key = key4();
+
+	k->tmpl_init(t, &key);
+	return k->build(t, 7, 0x55667788);
+}
+
 /* The flow an answer to key4()'s probe travels back on. */
 static struct probe_flow_key key4_back(void)
 {
@@ -502,6 +511,7 @@ Test(probe, udp_answer_echoes_request_as_reply_golden)
 	uint8_t pkt[PROBE_PAYLOAD_MAX];
 	size_t len;
 
+	/* the same request udp_build_matches_golden_bytes checks */
 	probe_udp_ops.tmpl_init(&t, &k);
 	memcpy(pkt, t.buf, probe_udp_ops.build(&t, 0x01020304, 0x1122334455667788ull));
 	/* a padded request: its payload after the header rides back as is */
@@ -520,12 +530,10 @@ Test(probe, udp_answer_echoes_request_as_reply_golden)
 
 Test(probe, udp_answer_parse_rejects_replies_and_short_payloads_as_malformed)
 {
-	struct probe_flow_key k = key4();
 	struct probe_tmpl t;
 	struct probe_answer a;
 
-	probe_udp_ops.tmpl_init(&t, &k);
-	probe_udp_ops.build(&t, 1, 2);
+	probe_of_key4(&probe_udp_ops, &t);
 	errno = 0;
 	cr_assert_eq(probe_udp_ops.answer_parse(AF_INET, t.buf, PROBE_HDR_LEN - 1, &a), -1);
 	cr_assert_eq(errno, EBADMSG, "short: counted as malformed");
@@ -537,15 +545,14 @@ Test(probe, udp_answer_parse_rejects_replies_and_short_payloads_as_malformed)
 
 Test(probe, tcp_answer_to_syn_behind_ipv4_header_golden_and_parsed_back)
 {
-	struct probe_flow_key k = key4(), back = key4_back();
+	struct probe_flow_key back = key4_back();
 	struct probe_tmpl t;
 	struct probe_answer a;
 	struct probe_reply r;
 	uint8_t pkt[PROBE_PAYLOAD_MAX] = { 0x45, 0, 0, 52, 0, 0, 0x40, 0, 64, 6 };
 	size_t len;
 
-	probe_tcp_ops.tmpl_init(&t, &k);
-	memcpy(pkt + 20, t.buf, probe_tcp_ops.build(&t, 7, 0x55667788));
+	memcpy(pkt + 20, t.buf, probe_of_key4(&probe_tcp_ops, &t));
 	cr_assert_eq(probe_tcp_ops.answer_parse(AF_INET, pkt, 20 + PROBE_TCP_LEN, &a), 0);
 	cr_assert_eq(a.sport, 40000);
 	cr_assert_eq(a.dport, 31339);
@@ -556,24 +563,23 @@ Test(probe, tcp_answer_to_syn_behind_ipv4_header_golden_and_parsed_back)
 	/* checksum from an independent implementation (Python, RFC 1071) */
 	expect_bytes(pkt + 20, len,
 		     "7a6b9c400000002a000500088014464d22d500000101080adeadbeef55667788");
+	/* the prober reads back what it sent and the responder's count */
 	cr_assert_eq(probe_tcp_ops.parse(AF_INET, pkt, 20 + len, &r), 0);
-	cr_assert_eq(r.flow_id, 5);
-	cr_assert_eq(r.seq, 7);
-	cr_assert_eq(r.count, 42);
-	cr_assert_eq(r.session, 0xdeadbeef);
-	cr_assert_eq(r.tx_ns, 0x55667788);
+	cr_assert(r.flow_id == 5 && r.seq == 7 && r.count == 42, "flow %u seq %u count %u",
+		  r.flow_id, r.seq, r.count);
+	cr_assert(r.session == 0xdeadbeef && r.tx_ns == 0x55667788, "session %x tx %llx",
+		  r.session, (unsigned long long)r.tx_ns);
 }
 
 Test(probe, tcp_answer_is_never_larger_than_the_syn)
 {
-	struct probe_flow_key k = key4(), back = key4_back();
+	struct probe_flow_key back = key4_back();
 	struct probe_tmpl t;
 	struct probe_answer a;
 	uint8_t seg[PROBE_PAYLOAD_MAX];
 	size_t len;
 
-	probe_tcp_ops.tmpl_init(&t, &k);
-	probe_tcp_ops.build(&t, 7, 0x55667788);
+	probe_of_key4(&probe_tcp_ops, &t);
 	memcpy(seg, t.buf, PROBE_TCP_BARE_LEN);
 	seg[12] = (PROBE_TCP_BARE_LEN / 4) << 4; /* a SYN without options */
 	cr_assert_eq(probe_tcp_ops.answer_parse(AF_INET6, seg, PROBE_TCP_BARE_LEN, &a), 0);
@@ -586,12 +592,10 @@ Test(probe, tcp_answer_is_never_larger_than_the_syn)
 
 Test(probe, tcp_answer_parse_drops_non_syns_uncounted)
 {
-	struct probe_flow_key k = key4();
 	struct probe_tmpl t;
 	struct probe_answer a;
 
-	probe_tcp_ops.tmpl_init(&t, &k);
-	probe_tcp_ops.build(&t, 7, 0x55667788);
+	probe_of_key4(&probe_tcp_ops, &t);
 	t.buf[13] = 0x12; /* SYN|ACK: another host's traffic on the raw socket */
 	errno = 0;
 	cr_assert_eq(probe_tcp_ops.answer_parse(AF_INET6, t.buf, t.len, &a), -1);
