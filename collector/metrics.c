@@ -339,6 +339,10 @@ static int metrics_body(struct metrics *m, const char *path, char **body, size_t
 		return -1;
 	metrics_render(out, m->cfg.stats, m->sm, m->hist, clock_real_ms(),
 		       m->cfg.window_ms, &m->source_errors);
+	metrics_family_write(out, "faultmesh_metrics_requests_nul_refused_total", "counter",
+			     "HTTP requests to this endpoint refused 400 for a NUL byte.");
+	fprintf(out, "faultmesh_metrics_requests_nul_refused_total %llu\n",
+		(unsigned long long)httpd_nul_refused_count(m->http));
 	if (fclose(out) != 0) {
 		free(*body);
 		return -1;

@@ -9,6 +9,7 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@ struct httpd {
 	void *arg;
 	int lfd, port;
 	size_t conn_memory;
+	uint64_t nul_refused; /* requests refused for a NUL byte (atomic) */
 };
 
 /* One request's state: where its raw URI starts and how long it reads as a
@@ -66,17 +68,50 @@ static void httpd_req_done(void *cls, struct MHD_Connection *c, void **req_cls,
 	*req_cls = NULL;
 }
 
+/* The walk over the header lines in arrival order. libmicrohttpd parses
+ * them in place in one buffer and hands us C strings, so a NUL byte inside a
+ * name or value cuts it short and the rest of the line stays in the buffer
+ * between this field and the next one: what lies between them tells. */
+struct httpd_header_walk {
+	const char *prev_end; /* end of the previous field (version, value) */
+	const char *end;      /* end of the request head */
+	int nul;
+};
+
+/* Whether [from, to) is only a line end ("\r\n" or "\n", which
+ * libmicrohttpd turns into NULs), at most max bytes. */
+static int httpd_gap_is_eol(const char *from, const char *to, size_t max)
+{
+	if (to < from || (size_t)(to - from) > max)
+		return 0;
+	for (; from < to; from++)
+		if (*from && *from != '\r' && *from != '\n')
+			return 0;
+	return 1;
+}
+
 static enum MHD_Result httpd_header_nul(void *cls, enum MHD_ValueKind kind, const char *key,
 					size_t key_size, const char *value, size_t value_size)
 {
-	int *nul = cls;
+	struct httpd_header_walk *w = cls;
+	const char *p, *kend = key + key_size;
 
 	(void)kind;
-	if (memchr(key, '\0', key_size) || (value && memchr(value, '\0', value_size))) {
-		*nul = 1;
-		return MHD_NO;
-	}
+	/* in order, inside the head, and after the last field a line end only */
+	if (key < w->prev_end || kend > w->end || !value || value < kend ||
+	    value + value_size > w->end || !httpd_gap_is_eol(w->prev_end, key, 2))
+		goto nul;
+	/* name, then ':' (made a NUL), then blanks only, up to the value */
+	if (kend == value || *kend)
+		goto nul;
+	for (p = kend + 1; p < value; p++)
+		if (*p != ' ' && *p != '\t')
+			goto nul;
+	w->prev_end = value + value_size;
 	return MHD_YES;
+nul:
+	w->nul = 1;
+	return MHD_NO;
 }
 
 /* Whether the request holds a NUL byte. The request line sits in one
@@ -85,7 +120,8 @@ static enum MHD_Result httpd_header_nul(void *cls, enum MHD_ValueKind kind, cons
 static int httpd_request_has_nul(const struct httpd *s, const struct httpd_req *r,
 				 const char *method, const char *version)
 {
-	int nul = 0;
+	const union MHD_ConnectionInfo *hs;
+	struct httpd_header_walk w = { 0 };
 
 	if (r->uri > method && (size_t)(r->uri - method) < s->conn_memory) {
 		const char *p = method + strlen(method) + 1;
@@ -97,8 +133,15 @@ static int httpd_request_has_nul(const struct httpd *s, const struct httpd_req *
 	if (version > r->uri && (size_t)(version - r->uri) < s->conn_memory &&
 	    r->uri + r->uri_clen + 1 != version)
 		return 1;
-	MHD_get_connection_values_n(r->c, MHD_HEADER_KIND, httpd_header_nul, &nul);
-	return nul;
+	hs = MHD_get_connection_info(r->c, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+	if (!hs || hs->header_size > s->conn_memory || version < method ||
+	    (size_t)(version - method) >= hs->header_size)
+		return 1; /* the head is not one buffer from the method on: refuse */
+	w.prev_end = version + strlen(version);
+	w.end = method + hs->header_size;
+	MHD_get_connection_values_n(r->c, MHD_HEADER_KIND, httpd_header_nul, &w);
+	/* after the last field: its line end and the empty line, nothing more */
+	return w.nul || !httpd_gap_is_eol(w.prev_end, w.end, 4);
 }
 
 static enum MHD_Result httpd_reply(struct MHD_Connection *c, unsigned status,
@@ -155,6 +198,7 @@ static enum MHD_Result httpd_access(void *cls, struct MHD_Connection *c,
 		return MHD_YES;
 	}
 	if (httpd_request_has_nul(s, r, method, version)) {
+		__atomic_fetch_add(&s->nul_refused, 1, __ATOMIC_RELAXED);
 		body = httpd_text("NUL byte in the request\n", &len);
 		return httpd_reply(c, MHD_HTTP_BAD_REQUEST, body, len, text);
 	}
@@ -265,6 +309,11 @@ struct httpd *httpd_start(const char *listen, const struct httpd_limits *limits,
 int httpd_port(const struct httpd *s)
 {
 	return s->port;
+}
+
+uint64_t httpd_nul_refused_count(const struct httpd *s)
+{
+	return __atomic_load_n(&s->nul_refused, __ATOMIC_RELAXED);
 }
 
 void httpd_stop(struct httpd *s)

@@ -5,6 +5,7 @@
 #define FM_HTTPD_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct httpd;
 struct httpd_req; /* one request, valid during the callback only */
@@ -29,12 +30,15 @@ struct httpd_limits {
 /* Listen on "ADDR:PORT" ("[v6]:PORT", numeric; port 0 = any free) and answer
  * GETs with cb on threads of the server's own. Other methods get 405, a
  * request holding a NUL byte (which would cut its method, URI or a header
- * short) 400, a request body is read and ignored. limits may be NULL.
+ * name or value short) 400 and counted, a request body is read and ignored. limits may be NULL.
  * Returns the server, or NULL with the reason in err. */
 struct httpd *httpd_start(const char *listen, const struct httpd_limits *limits,
 			  httpd_get_cb cb, void *arg, char *err, size_t errlen);
 /* The port bound (the one chosen for port 0). */
 int httpd_port(const struct httpd *s);
+/* Requests answered 400 because they held a NUL byte (in the method, the
+ * URI, or a header's name or value), since start. */
+uint64_t httpd_nul_refused_count(const struct httpd *s);
 /* Stop answering, close every connection, free. NULL is a no-op. */
 void httpd_stop(struct httpd *s);
 

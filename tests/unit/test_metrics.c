@@ -297,6 +297,10 @@ Test(metrics, request_with_nul_byte_gets_400, .init = t_setup, .fini = t_teardow
 
 		cr_expect(!strncmp(ok, "HTTP/1.1 200", 12), "%s", ok);
 		free(ok);
+		/* the refusal is counted where the scraper sees it */
+		ok = t_get(metrics_port(m), "/metrics");
+		cr_expect(strstr(ok, "faultmesh_metrics_requests_nul_refused_total 1\n"), "%s", ok);
+		free(ok);
 	}
 	metrics_stop(m);
 }
