@@ -3,6 +3,7 @@
  * /api/v2/alerts and reports a refused post; URL parsing. */
 #include "http_curl.h"
 #include "alert_sink.h"
+#include "suspect_json.h"
 #include "unit_util.h"
 
 #include <arpa/inet.h>
@@ -395,4 +396,32 @@ Test(alert_sink, book_marks_clean_since_at_the_first_round_without_the_suspect)
 	cr_assert_eq(got.clean_since_ms, 1800000050000);
 	cr_assert_eq(got.starts_ms, 1800000000000);
 	alert_book_free(b);
+}
+
+/* An ambiguous pair whose four names are each as long as a name can be is
+ * named whole in the Alertmanager summary, the suspect's JSON name and the
+ * log line (the old 136-byte buffer cut it after the second name). */
+Test(alert_sink, long_ambiguous_pair_is_named_whole)
+{
+	struct alert a = t_alert();
+	char want[SUSPECT_WHERE_MAX], *buf = NULL, *text;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+
+	memset(a.s.from, 'a', SUSPECT_NAME_MAX - 1);
+	memset(a.s.to, 'b', SUSPECT_NAME_MAX - 1);
+	memset(a.s.also_from, 'c', SUSPECT_NAME_MAX - 1);
+	memset(a.s.also_to, 'd', SUSPECT_NAME_MAX - 1);
+	a.s.from[SUSPECT_NAME_MAX - 1] = a.s.to[SUSPECT_NAME_MAX - 1] = 0;
+	a.s.also_from[SUSPECT_NAME_MAX - 1] = a.s.also_to[SUSPECT_NAME_MAX - 1] = 0;
+	snprintf(want, sizeof(want), "%s -> %s | %s -> %s", a.s.from, a.s.to, a.s.also_from,
+		 a.s.also_to);
+	cr_assert_eq(strlen(want), 4 * (SUSPECT_NAME_MAX - 1) + 11);
+	cr_assert_eq(alert_am_body_write(out, &t_env, ALERT_FIRE, &a, a.last_seen_ms), 0);
+	fclose(out);
+	cr_expect(strstr(buf, want), "summary or name cut: %s", buf);
+	free(buf);
+	text = t_log_capture(ALERT_FIRE, &a);
+	cr_expect(strstr(text, want), "log line cut: %s", text);
+	free(text);
 }

@@ -18,7 +18,7 @@ const char *suspect_where_format(char *buf, size_t len, const struct suspect *s)
 
 int suspect_json_members_write(FILE *out, const struct suspect *s)
 {
-	char where[2 * SUSPECT_NAME_MAX + 8];
+	char where[SUSPECT_WHERE_MAX];
 
 	fprintf(out, "\"kind\": \"%s\", \"from\": ", suspect_kind_name(s->kind));
 	json_string_write(out, s->from);

@@ -24,5 +24,8 @@ int suspect_json_write(FILE *out, const struct suspect *s);
  * ambiguous between two), "spine1" for a device or host:
  * the display name every writer (JSON "name", log lines, summaries) uses. */
 const char *suspect_where_format(char *buf, size_t len, const struct suspect *s);
+/* A buffer that holds any suspect_where_format text whole: four names of up
+ * to SUSPECT_NAME_MAX - 1 bytes, " -> " twice, " | " and the NUL. */
+#define SUSPECT_WHERE_MAX (4 * SUSPECT_NAME_MAX + 12)
 
 #endif

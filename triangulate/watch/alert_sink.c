@@ -177,7 +177,7 @@ int alert_am_body_write(FILE *out, const struct alert_sink_env *env,
 			int64_t now_ms)
 {
 	char cmds[ALERT_COMMANDS_MAX][ALERT_COMMAND_MAX];
-	char t[40], v[3 * ALERT_COMMAND_MAX], where[2 * SUSPECT_NAME_MAX + 8];
+	char t[40], v[3 * ALERT_COMMAND_MAX], where[SUSPECT_WHERE_MAX];
 	size_t off = 0, ncmds = alert_commands_format(env, a, cmds, ALERT_COMMANDS_MAX);
 	char *sj = NULL;
 	size_t sjlen = 0;

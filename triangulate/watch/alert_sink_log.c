@@ -11,7 +11,7 @@ static int alert_sink_log_deliver(void *ctx, const struct alert_sink_env *env,
 				  char *err, size_t errlen)
 {
 	char cmds[ALERT_COMMANDS_MAX][ALERT_COMMAND_MAX];
-	char where[2 * SUSPECT_NAME_MAX + 8], since[40], clean[40], pairs[256], act[512];
+	char where[SUSPECT_WHERE_MAX], since[40], clean[40], pairs[256], act[512];
 	char lasted[32], win[32];
 	size_t off = 0;
 
