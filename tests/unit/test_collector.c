@@ -655,3 +655,120 @@ Test(collector, connections_per_source_address_limited)
 	for (int i = 1; i < SERVER_MAX_CONNS_PER_ADDR_DEFAULT; i++)
 		close(fds[i]);
 }
+
+/* ---- deadlines and eviction, as server.c documents them ---- */
+
+#define T_FRAME_TIMEOUT_MS 1500
+
+static void setup_deadlines(void)
+{
+	struct server_cfg cfg = { .frame_timeout_ms = T_FRAME_TIMEOUT_MS, .max_conns = 4 };
+
+	unit_collector_store_open(&col, "col");
+	keys = NULL;
+	unit_collector_serve(&col, &cfg);
+}
+
+/* Whether the collector closed fd within wait_ms (EOF or reset). */
+static int closed_within(int fd, int wait_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	uint8_t b;
+	ssize_t r;
+
+	if (poll(&pfd, 1, wait_ms) != 1)
+		return 0;
+	r = recv(fd, &b, 1, MSG_DONTWAIT);
+	return r == 0 || (r < 0 && errno == ECONNRESET);
+}
+
+/* A prober past its handshake that sends a batch frame one byte every
+ * 300 ms is never idle, but the frame must be whole within the frame
+ * deadline (--frame-timeout, here 1.5 s): it is cut then, and nothing of
+ * the frame is stored. */
+Test(collector_deadline, slow_frame_cut_at_frame_deadline, .init = setup_deadlines,
+     .fini = collector_stop, .timeout = 30)
+{
+	int fd = client_connect();
+	int64_t t0 = 0, cut_ms = -1;
+	uint8_t *buf;
+	size_t len;
+
+	hello_send(fd, "host1");
+	batch_send(fd, "host1", 1, 1);
+	cr_assert_eq(recv_ack(fd), 1, "a whole frame is taken");
+	batch_encode("host1", 2, 4, &buf, &len);
+	for (size_t i = 0; i < len - 1 && i < 40; i++) {
+		if (send(fd, buf + i, 1, MSG_NOSIGNAL) != 1) {
+			cut_ms = clock_mono_ms() - t0;
+			break;
+		}
+		if (!t0)
+			t0 = clock_mono_ms();
+		if (closed_within(fd, 300)) {
+			cut_ms = clock_mono_ms() - t0;
+			break;
+		}
+	}
+	free(buf);
+	close(fd);
+	cr_assert_geq(cut_ms, 0, "a slow frame was never cut");
+	/* the timers run every 500 ms at most apart; the machine is shared */
+	cr_assert(cut_ms >= T_FRAME_TIMEOUT_MS - 100 && cut_ms <= T_FRAME_TIMEOUT_MS + 2500,
+		  "cut %lld ms after the frame began, the frame deadline is %d ms",
+		  (long long)cut_ms, T_FRAME_TIMEOUT_MS);
+	cr_assert_eq(sql_count("SELECT count(*) FROM batches"), 1);
+}
+
+/* A prober with a session: HELLO and one batch acked. */
+static int prober_open(const char *name)
+{
+	int fd = client_connect();
+
+	hello_send(fd, name);
+	batch_send(fd, name, 1, 1);
+	cr_assert_eq(recv_ack(fd), 1);
+	return fd;
+}
+
+/* At --max-conns (here 4) a new connection evicts the oldest one that has
+ * not finished its handshake, then the next oldest; probers with a session
+ * are never evicted for it (they idle less than SERVER_EVICT_IDLE_MS), and
+ * when every slot is such a prober the newcomer is refused instead. */
+Test(collector_deadline, full_server_evicts_oldest_unauthenticated_first,
+     .init = setup_deadlines, .fini = collector_stop, .timeout = 30)
+{
+	int p1 = prober_open("host1"), p2 = prober_open("host2"), u1, u2, n1, n2, n3;
+
+	u1 = client_connect();
+	usleep(50 * 1000); /* accepted a clear few ms apart: the age decides */
+	u2 = client_connect();
+	usleep(50 * 1000);
+	n1 = client_connect(); /* 5th: the oldest unauthenticated (u1) goes */
+	cr_expect(closed_within(u1, 2000), "the oldest unauthenticated connection was kept");
+	cr_expect_not(closed_within(u2, 300), "the newer unauthenticated connection was evicted first");
+	usleep(50 * 1000);
+	n2 = client_connect(); /* next: u2, now the oldest unauthenticated */
+	cr_expect(closed_within(u2, 2000), "the second oldest unauthenticated was kept");
+	cr_expect_not(closed_within(n1, 300), "a newer connection was evicted before an older");
+	cr_expect_not(closed_within(p1, 100) || closed_within(p2, 100),
+		      "a prober with a session was evicted");
+	/* n1 and n2 become probers: every slot is a busy prober now */
+	hello_send(n1, "host3");
+	batch_send(n1, "host3", 1, 1);
+	cr_assert_eq(recv_ack(n1), 1);
+	hello_send(n2, "host4");
+	batch_send(n2, "host4", 1, 1);
+	cr_assert_eq(recv_ack(n2), 1);
+	n3 = client_connect();
+	cr_expect(closed_within(n3, 2000), "a 5th connection was kept beside 4 busy probers");
+	batch_send(p1, "host1", 2, 1);
+	cr_expect_eq(recv_ack(p1), 2, "the oldest prober was cut for a newcomer");
+	close(n3);
+	close(n2);
+	close(n1);
+	close(u2);
+	close(u1);
+	close(p2);
+	close(p1);
+}
