@@ -135,19 +135,11 @@ static void collector_plan_reload(const char *path, struct plan_targets **plan)
 static void collector_keys_reload(const char *path, struct keyring **keys)
 {
 	char err[512];
-	struct keyring *k;
 
-	if (!path)
-		return;
-	k = keyring_load(path, err, sizeof(err));
-	if (!k) {
+	if (server_keys_reload(collector_server, path, keys, err, sizeof(err)) < 0)
 		log_msg(LOG_ERR, "keys reload: %s; still using the previous keys", err);
-		return;
-	}
-	server_keys_set(collector_server, k);
-	keyring_free(*keys);
-	*keys = k;
-	log_msg(LOG_INFO, "keys %s reloaded", path);
+	else if (path)
+		log_msg(LOG_INFO, "keys %s reloaded", path);
 }
 
 static int port_file_write_cb(FILE *f, void *arg, char *err, size_t errlen)

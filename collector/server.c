@@ -4,6 +4,7 @@
  * its ERROR is flushed; run maintenance on a timer. One thread, so the store
  * is used from one place and needs no locks. */
 #include "server.h"
+#include "keys.h"
 #include "log.h"
 #include "store.h"
 #include "clock.h"
@@ -225,6 +226,22 @@ void server_plan_set(struct server *s, const struct plan_targets *plan)
 void server_keys_set(struct server *s, const struct keyring *keys)
 {
 	s->env.keys = keys;
+}
+
+int server_keys_reload(struct server *s, const char *path, struct keyring **keys, char *err,
+		       size_t errlen)
+{
+	struct keyring *k;
+
+	if (!path)
+		return 0;
+	k = keyring_load(path, err, errlen);
+	if (!k)
+		return -1;
+	server_keys_set(s, k);
+	keyring_free(*keys);
+	*keys = k;
+	return 0;
 }
 
 void server_stop(struct server *s)

@@ -59,6 +59,13 @@ void server_plan_set(struct server *s, const struct plan_targets *plan);
  * off); open sessions keep the key they verified with. The caller owns keys
  * and frees the old ring after this. Between server_run calls. */
 void server_keys_set(struct server *s, const struct keyring *keys);
+/* SIGHUP's key step: load the keys file at path again and verify new
+ * HELLOs with it, freeing the ring in *keys and putting the new one there.
+ * A file that does not load changes nothing: -1 with the reason in err (the
+ * old keys stay in use). path NULL (no --keys) is 0 and a no-op. Between
+ * server_run calls. */
+int server_keys_reload(struct server *s, const char *path, struct keyring **keys, char *err,
+		       size_t errlen);
 /* Close every connection and the listener. */
 void server_destroy(struct server *s);
 const struct session_stats *server_stats(const struct server *s);

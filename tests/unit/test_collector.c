@@ -20,6 +20,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
+#include <signal.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 static struct unit_collector col;
@@ -581,13 +584,13 @@ static void server_restart_with_keys(const char *text)
 
 /* HELLO signed with key, then one batch; returns 1 if acked with an ACK
  * signed by the same key. */
-static int session_with_key(const uint8_t *key, uint64_t seq)
+static int session_with_key_at(int port, const uint8_t *key, uint64_t seq)
 {
 	uint8_t *buf, f[256];
 	size_t len, body;
 	char err[128];
 	uint64_t got = 0;
-	int fd = client_connect(), ok;
+	int fd = unit_tcp_connect(port), ok;
 
 	cr_assert_eq(wire_hello_encode("host1", &buf, &len), 0);
 	send_signed(fd, buf, len, key);
@@ -598,6 +601,11 @@ static int session_with_key(const uint8_t *key, uint64_t seq)
 	     wire_ack_decode(f + 16, body, &got, err, sizeof(err)) == 0 && got == seq;
 	close(fd);
 	return ok;
+}
+
+static int session_with_key(const uint8_t *key, uint64_t seq)
+{
+	return session_with_key_at(server_port(col.server), key, seq);
 }
 
 #define KEY1_HEX "000102030405060708090a0b0c0d0e0f"
@@ -771,4 +779,92 @@ Test(collector_deadline, full_server_evicts_oldest_unauthenticated_first,
 	close(u1);
 	close(p2);
 	close(p1);
+}
+
+/* ---- SIGHUP's key reload ---- */
+
+/* The reload step SIGHUP runs (server_keys_reload): a keys file that does
+ * not load leaves the old keys verifying; a good one makes the new key
+ * verify and the old one refused. */
+Test(collector_auth, keys_reload_takes_a_good_file_and_keeps_the_old_on_a_bad_one,
+     .init = setup_auth, .fini = collector_stop, .timeout = 30)
+{
+	char kp[160], err[256] = "";
+
+	snprintf(kp, sizeof(kp), "%s/keys", col.dir);
+	unit_file_write(kp, "host1\tnot-hex\n");
+	unit_collector_pause(&col);
+	cr_assert_eq(server_keys_reload(col.server, kp, &keys, err, sizeof(err)), -1);
+	cr_expect(strstr(err, kp), "the error does not name the file: %s", err);
+	unit_collector_run(&col);
+	cr_assert(session_with_key(key1, 1), "a bad keys file dropped the old key");
+	unit_file_write(kp, "host1\t" KEY2_HEX "\n");
+	unit_collector_pause(&col);
+	cr_assert_eq(server_keys_reload(col.server, kp, &keys, err, sizeof(err)), 0, "%s", err);
+	unit_collector_run(&col);
+	cr_assert(session_with_key(key2, 2), "the new key is refused after the reload");
+	cr_assert_not(session_with_key(key1, 3), "the old key is accepted after the reload");
+}
+
+/* The signal's wiring in the collector program: bin/collector with --keys
+ * takes the old key; the file is rewritten with the new key only and the
+ * process gets SIGHUP; then the new key is accepted and the old refused,
+ * and the collector still stops cleanly on SIGTERM. */
+Test(collector_sighup, collector_process_rereads_keys_on_sighup, .timeout = 60)
+{
+	const char *bin = getenv("FM_BIN") ? getenv("FM_BIN") : "bin";
+	char exe[256], db[96], kp[96], pf[96], log[96];
+	struct unit_scratch d;
+	int port = 0, status, ok = 0;
+	uint64_t seq = 1;
+	pid_t pid;
+
+	unit_scratch_make(&d, "sighup");
+	snprintf(exe, sizeof(exe), "%s/collector", bin);
+	snprintf(db, sizeof(db), "%s/fm.db", d.dir);
+	snprintf(kp, sizeof(kp), "%s/keys", d.dir);
+	snprintf(pf, sizeof(pf), "%s/port", d.dir);
+	snprintf(log, sizeof(log), "%s/log", d.dir);
+	unit_file_write(kp, "host1\t" KEY1_HEX "\n");
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execl(exe, exe, "--listen", "127.0.0.1:0", "--db", db, "--keys", kp,
+		      "--port-file", pf, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 100 && port <= 0; i++) { /* up to 10 s to listen */
+		FILE *f = fopen(pf, "r");
+
+		if (f) {
+			if (fscanf(f, "%d", &port) != 1)
+				port = 0;
+			fclose(f);
+		}
+		if (port <= 0)
+			usleep(100 * 1000);
+	}
+	if (port <= 0)
+		kill(pid, SIGKILL);
+	cr_assert_gt(port, 0, "%s did not start", exe);
+	cr_expect(session_with_key_at(port, key1, seq++), "the old key is refused before SIGHUP");
+	unit_file_write(kp, "host1\t" KEY2_HEX "\n");
+	cr_assert_eq(kill(pid, SIGHUP), 0);
+	for (int i = 0; i < 50 && !ok; i++) { /* the reload is asynchronous: 5 s */
+		ok = session_with_key_at(port, key2, seq++);
+		if (!ok)
+			usleep(100 * 1000);
+	}
+	cr_expect(ok, "the new key is refused after SIGHUP");
+	cr_expect_not(session_with_key_at(port, key1, seq++), "the old key is accepted after SIGHUP");
+	cr_assert_eq(kill(pid, SIGTERM), 0);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "collector exit status %d", status);
+	unit_dir_remove(d.dir);
 }
