@@ -70,6 +70,25 @@ struct inventory *inventory_source_open(const char *file, const char *db, int *n
 	return NULL;
 }
 
+int inventory_source_stamp(const char *db, int64_t *loaded_ms, char *err, size_t errlen)
+{
+	struct store_inventory si = { 0 };
+	struct store *s = store_open(NULL, db, err, errlen);
+	int rc;
+
+	*loaded_ms = 0;
+	if (!s)
+		return -1;
+	rc = store_inventory_get(s, &si);
+	if (rc < 0)
+		snprintf(err, errlen, "%s: %s", db, store_error(s));
+	else if (rc > 0)
+		*loaded_ms = si.loaded_ms;
+	free(si.text);
+	store_close(s);
+	return rc < 0 ? -1 : 0;
+}
+
 int inventory_source_load(const char *path, const char *db, int *changed, char *err,
 			  size_t errlen)
 {

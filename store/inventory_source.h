@@ -5,6 +5,7 @@
 #define FM_TRIANGULATE_INVENTORY_SOURCE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct inventory;
 
@@ -14,6 +15,12 @@ struct inventory;
  * only a file can give it). */
 struct inventory *inventory_source_open(const char *file, const char *db, int *none,
 					char *err, size_t errlen);
+
+/* When the inventory stored in db was stored (ms since the epoch, the
+ * store's loaded_ms) in *loaded_ms, 0 when none is: a long-running reader
+ * (triangulate serve) compares it to see a newer one. Returns 0, or -1 with
+ * the store's error in err. */
+int inventory_source_stamp(const char *db, int64_t *loaded_ms, char *err, size_t errlen);
 
 /* Validate the inventory file at path and store it in the store at db;
  * *changed = 0 when the store already held the same text. Returns 0, or -1

@@ -4,6 +4,7 @@
 #include "serve.h"
 #include "cmd.h"
 #include "synth_db.h"
+#include "inventory_source.h"
 #include "unit_util.h"
 
 #include <arpa/inet.h>
@@ -21,11 +22,15 @@
 
 static struct serve *t_srv;
 
-static void t_setup(void)
+/* The fabric with its fault, and serve on it: names from the inventory
+ * file, or (stored = 1) from the inventory loaded into the store, with the
+ * window gathered again every refresh_ms. */
+static void t_serve_start(int stored, long long refresh_ms)
 {
 	struct synth_db_cfg c;
 	struct serve_cfg cfg = { 0 };
 	char err[512];
+	int changed;
 
 	unit_dir_setup();
 	synth_db_cfg_default(&c);
@@ -34,18 +39,26 @@ static void t_setup(void)
 	c.start_ms = T_END_MS - 300000;
 	synth_db_cfg_link_fault(&c, T_END_MS - 150000, T_END_MS);
 	cr_assert_gt(synth_db_write(unit_dir.db, unit_dir.inv, &c, err, sizeof(err)), 0, "%s", err);
+	if (stored)
+		cr_assert_eq(inventory_source_load(unit_dir.inv, unit_dir.db, &changed, err,
+						   sizeof(err)), 0, "%s", err);
 	cfg.db = unit_dir.db;
-	cfg.inventory = unit_dir.inv;
+	cfg.inventory = stored ? NULL : unit_dir.inv;
 	cfg.listen = "127.0.0.1:0";
 	cfg.window_ms = 120000;
 	cfg.since_ms = 300000;
-	cfg.refresh_ms = 60000;
+	cfg.refresh_ms = refresh_ms;
 	cfg.down_after_ms = 60000;
 	cfg.until_ms = T_END_MS;
 	cfg.conn_max = 4;
 	cfg.timeout_ms = 2000;
 	t_srv = serve_start(&cfg, err, sizeof(err));
 	cr_assert_not_null(t_srv, "%s", err);
+}
+
+static void t_setup(void)
+{
+	t_serve_start(0, 60000);
 }
 
 static void t_teardown(void)
@@ -203,5 +216,66 @@ Test(serve, connections_past_the_bound_are_not_served)
 	usleep(200000);
 	r = t_request("GET", "/api/status");
 	cr_assert_eq(t_status(r), 200, "%.200s", r);
+	free(r);
+}
+
+static void t_setup_stored(void)
+{
+	t_serve_start(1, 200);
+}
+
+/* The inventory text with device leaf1 renamed leafA (leaf10 and the like
+ * kept), written to path. */
+static void t_inventory_rename_write(const char *from_path, const char *path)
+{
+	char *text = unit_file_read(from_path), *out = malloc(2 * strlen(text) + 1), *o = out;
+
+	cr_assert_not_null(out);
+	for (const char *p = text; *p;) {
+		if (!strncmp(p, "leaf1", 5) && !(p[5] >= '0' && p[5] <= '9')) {
+			memcpy(o, "leafA", 5);
+			o += 5;
+			p += 5;
+		} else {
+			*o++ = *p++;
+		}
+	}
+	*o = '\0';
+	unit_file_write(path, out);
+	free(out);
+	free(text);
+}
+
+/* serve without --inventory names devices from the store's inventory: when
+ * a newer one is loaded while it runs (leaf1 renamed leafA), the answers
+ * follow it within a few refreshes, with no restart. */
+Test(serve_inventory, newer_stored_inventory_is_used_without_restart, .init = t_setup_stored,
+     .fini = t_teardown, .timeout = 120)
+{
+	char newinv[160], err[512], *r;
+	int changed, status = 0;
+
+	r = t_request("GET", "/api/device/leaf1");
+	cr_assert_eq(t_status(r), 200, "%.300s", r);
+	free(r);
+	r = t_request("GET", "/api/device/leafA");
+	cr_assert_eq(t_status(r), 404, "leafA known before it is loaded: %.300s", r);
+	free(r);
+	snprintf(newinv, sizeof(newinv), "%s/inv2", unit_dir.dir);
+	t_inventory_rename_write(unit_dir.inv, newinv);
+	usleep(5 * 1000); /* the stamp is in ms: the new load is later */
+	cr_assert_eq(inventory_source_load(newinv, unit_dir.db, &changed, err, sizeof(err)), 0,
+		     "%s", err);
+	cr_assert(changed);
+	for (int i = 0; i < 100 && status != 200; i++) { /* up to 10 s */
+		r = t_request("GET", "/api/device/leafA");
+		status = t_status(r);
+		free(r);
+		if (status != 200)
+			usleep(100 * 1000);
+	}
+	cr_assert_eq(status, 200, "the newer stored inventory was not picked up");
+	r = t_request("GET", "/api/device/leaf1");
+	cr_expect_eq(t_status(r), 404, "the old name still answers: %.300s", r);
 	free(r);
 }

@@ -32,7 +32,9 @@ struct serve_snap {
 
 struct serve {
 	struct serve_cfg cfg;
-	struct inventory *inv;
+	struct inventory *inv;   /* swapped under inv_lock (write) by the refresh thread */
+	pthread_rwlock_t inv_lock; /* answers read inv under it (read) */
+	int64_t inv_loaded_ms;   /* the stored inventory's stamp inv was read at */
 	struct httpd *http;
 	pthread_t thread;
 	int thread_up;
@@ -90,6 +92,34 @@ static int serve_suspects_render(const struct freport *r, char **buf, size_t *le
 	return 0;
 }
 
+/* Without --inventory the names come from the store, where collector
+ * --inventory or `triangulate inventory load` may put a newer inventory
+ * while we run: when the store's stamp moved, read it again and swap it in
+ * (on the refresh thread, the only writer of inv). A newer inventory that
+ * does not parse leaves the old one in use; -1 with the reason in err. */
+static int serve_inventory_check(struct serve *s, char *err, size_t errlen)
+{
+	struct inventory *inv, *old;
+	int64_t stamp;
+	int none;
+
+	if (s->cfg.inventory || !s->cfg.db)
+		return 0;
+	if (inventory_source_stamp(s->cfg.db, &stamp, err, errlen) < 0)
+		return -1;
+	if (stamp == s->inv_loaded_ms)
+		return 0;
+	if (!(inv = inventory_source_open(NULL, s->cfg.db, &none, err, errlen)))
+		return -1;
+	pthread_rwlock_wrlock(&s->inv_lock);
+	old = s->inv;
+	s->inv = inv;
+	s->inv_loaded_ms = stamp;
+	pthread_rwlock_unlock(&s->inv_lock);
+	inventory_free(old);
+	return 0;
+}
+
 /* Gather the window ending now and swap it in; on failure the previous one
  * stays and the reason is kept for /api/status. */
 static int serve_refresh(struct serve *s)
@@ -99,6 +129,8 @@ static int serve_refresh(struct serve *s)
 	char err[512];
 	int rc = -1;
 
+	if (serve_inventory_check(s, err, sizeof(err)) < 0)
+		goto out;
 	r.db = s->cfg.db;
 	r.inventory = s->cfg.inventory;
 	r.generated_ms = clock_real_ms();
@@ -227,8 +259,10 @@ static int serve_answer(struct serve *s, const char *from, const char *to,
 	snprintf(a.from, sizeof(a.from), "%s", from);
 	snprintf(a.to, sizeof(a.to), "%s", to ? to : "");
 	a.now_ms = serve_until_ms(s);
+	pthread_rwlock_rdlock(&s->inv_lock);
 	rc = query_answer_build(&a, s->cfg.db, s->inv, s->cfg.window_ms, s->cfg.since_ms,
 				s->cfg.since_ms / 12, err, sizeof(err));
+	pthread_rwlock_unlock(&s->inv_lock);
 	if (rc != 0) {
 		query_answer_free(&a);
 		*body = serve_json_error(err, len);
@@ -351,11 +385,16 @@ struct serve *serve_start(const struct serve_cfg *cfg, char *err, size_t errlen)
 	s->cfg = *cfg;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->wake, NULL);
+	pthread_rwlock_init(&s->inv_lock, NULL);
 	{
 		int none;
 
 		/* names as every command gives them: the --inventory file, else
-		 * the one loaded into the store */
+		 * the one loaded into the store (its stamp first: a newer one
+		 * stored in between is read again at the next refresh) */
+		if (!cfg->inventory && cfg->db &&
+		    inventory_source_stamp(cfg->db, &s->inv_loaded_ms, err, errlen) < 0)
+			goto err;
 		if (!(s->inv = inventory_source_open(cfg->inventory, cfg->db, &none, err, errlen)))
 			goto err;
 	}
@@ -403,5 +442,6 @@ void serve_stop(struct serve *s)
 	free(s->snap.suspects);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->wake);
+	pthread_rwlock_destroy(&s->inv_lock);
 	free(s);
 }
