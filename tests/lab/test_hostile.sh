@@ -3,11 +3,12 @@
 # test_hostile.sh: the collector as a hostile peer on the same network sees
 # it, on loopback: connections that declare the largest frames cannot grow
 # its memory (before HELLO a HELLO-sized buffer; after it the ingest budget
-# with backpressure), and the metrics server answers with idle scrapers
-# connected and refuses a request holding a NUL byte.
+# with backpressure), and the metrics server refuses (400) and counts a
+# request whose header value holds a NUL byte (libmicrohttpd alone would
+# cut the value at the NUL and answer it).
 #
 #   hostile_peer frames (40 connections, 16 MiB frames declared)
-#   hostile_peer hold   (20 idle connections to the metrics port)
+#   bash /dev/tcp       (a request with "X-Key: ab<NUL>cd" to the metrics port)
 #        |  TCP 127.0.0.1
 #   collector --keys ... --metrics-listen 127.0.0.1:0   (RSS from /proc)
 #
@@ -18,6 +19,7 @@
 ALL_TESTS="
 	unauthenticated_max_frames_bounded_memory
 	authenticated_max_frames_held_to_ingest_budget
+	metrics_header_nul_refused_and_counted
 	lab_no_sanitizer_reports
 "
 
@@ -91,6 +93,34 @@ authenticated_max_frames_held_to_ingest_budget() {
 	memory_attack_check budget p
 	kill "$COL_PID"; wait "$COL_PID" 2>/dev/null
 	log_test "40 HELLO'd 16 MiB frames held to a 32 MiB ingest budget"
+}
+
+# The collector's metrics port (--metrics-listen 127.0.0.1:0): a request
+# whose X-Key value holds a NUL gets 400, the refusal is counted on /metrics,
+# and a clean scrape still answers 200.
+metrics_header_nul_refused_and_counted() {
+	local name="metrics: a NUL in a header value gets 400 and is counted" mport status
+	RET=0
+	hostile_collector_start nul --metrics-listen 127.0.0.1:0 ||
+		{ check_err 1 "collector start"; log_test "$name"; return; }
+	lab_wait_until 10000 grep -q 'metrics at http://127.0.0.1:0/metrics (port' "$LAB_TMP/collector.log"
+	mport=$(sed -n 's|.*metrics at http://127.0.0.1:0/metrics (port \([0-9]*\)).*|\1|p' \
+		"$LAB_TMP/collector.log" | tail -n 1)
+	[ -n "$mport" ]
+	check_err $? "no metrics port in the log"
+	if [ -n "$mport" ]; then
+		# shellcheck disable=SC2016 # $1 is the inner shell's argument
+		status=$(timeout 10 bash -c 'exec 3<>/dev/tcp/127.0.0.1/$1 &&
+			printf "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Key: ab\0cd\r\nConnection: close\r\n\r\n" >&3 &&
+			head -c 12 <&3' _ "$mport")
+		[ "$status" = "HTTP/1.1 400" ]
+		check_err $? "a NUL in a header value got '$status', not 'HTTP/1.1 400'"
+		curl -s -m 10 "http://127.0.0.1:$mport/metrics" >"$LAB_TMP/metrics.out"
+		grep -qx 'faultmesh_metrics_requests_nul_refused_total 1' "$LAB_TMP/metrics.out"
+		check_err $? "the refusal is not counted on /metrics"
+	fi
+	kill "$COL_PID"; wait "$COL_PID" 2>/dev/null
+	log_test "$name"
 }
 
 lab_need collector hostile_peer
