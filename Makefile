@@ -119,8 +119,10 @@ deps:
 	scripts/install-deps
 
 unit-build: $(UNIT_BINS) $(BINS) $(TOOLS)
+# Tests that run a program (test_cli, the collector's SIGHUP test) run this
+# build's (FM_BIN), sanitized ones in the sanitizer build.
 unit: unit-build
-	$(Q)scripts/run-unit $(UNIT_BINS)
+	$(Q)FM_BIN=$(abspath $(BINDIR)) scripts/run-unit $(UNIT_BINS)
 
 lab: $(BINS) $(TOOLS)
 	$(Q)FM_BIN=$(abspath $(BINDIR)) scripts/run-lab-tests
