@@ -306,7 +306,7 @@ loc_blackhole_only() {
 probes forward, $nrev of them have replies that cross it (a flow whose replies \
 all drop is written off as forward loss, prober/flow.c flow_acct_close); \
 ${cut%% *} exported paths end short of the target's leaf without a '*' (a trace \
-that ends on its gap limit drops its silent hops, prober/trace.c job_finish)${cut#* }"
+that ends on its gap limit drops its silent hops, prober/trace_do.c trace_do_job_finish)${cut#* }"
 	fi
 	log_test "blackhole: no other suspect (from replies lost on the blackholed link)"
 }
