@@ -36,7 +36,6 @@
  * wakeup per reply. After a send, a tick comes at most this much later so
  * replies never pile up in the socket buffers when the next send is far. */
 #define PINGER_RX_LAG_NS 5000000u
-#define PINGER_RCVBUF (1 << 20) /* a tick's replies fit even on one socket */
 #define PINGER_PREFETCH 16       /* probes or replies whose memory is fetched together */
 
 /* 16,000 flows and 1,000 targets outgrow the CPU caches, so each probe and
@@ -256,7 +255,7 @@ static int pfd_register(struct pinger *p, int fd, const struct probe_ops *kind,
 	p->fdmap[fd].port = port;
 	{
 		struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
-		int rcvbuf = PINGER_RCVBUF;
+		int rcvbuf = PROBE_RCVBUF;
 
 		/* best effort: without it (rmem_max), replies are read sooner
 		 * than they fill the default buffer at all but extreme rates */

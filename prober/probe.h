@@ -264,6 +264,12 @@ int probe_bpf_attach(int fd, const struct sock_filter *code, unsigned short n);
  * not), so one program of BPF_IND loads serves both families. */
 struct sock_filter probe_bpf_l4_x(int family);
 
+/* Receive buffer asked for on every socket that reads probes or replies:
+ * a stall of the process (a busy host) must not overflow the kernel's
+ * 208 KiB default, or the host's own socket drops look like fabric loss on
+ * its downlink. Best effort: the kernel caps it at net.core.rmem_max. */
+#define PROBE_RCVBUF (1 << 20)
+
 /* Shared socket setup: nonblocking, kernel RX timestamps (SO_TIMESTAMPNS). */
 int probe_sock_prepare(int fd);
 /* Append a control message (level, type, len bytes of data) at offset off

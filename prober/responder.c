@@ -196,6 +196,11 @@ static int resp_kind_open(struct responder *r, const struct probe_ops *kind, int
 	if (n < 0)
 		return -1;
 	for (int i = 0; i < n; i++) {
+		int rcvbuf = PROBE_RCVBUF;
+
+		/* every prober's probes to this host queue here: best effort, as
+		 * the pinger's (probe.h) */
+		(void)setsockopt(fds[i], SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 		r->fds[r->nfds].fd = fds[i];
 		r->fds[r->nfds].family = family;
 		r->fds[r->nfds].port = port;

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -293,5 +294,44 @@ Test(responder, tcp_reply_never_larger_than_its_probe)
 	got = t_reply_len(r, raw, 5556, 40001);
 	cr_expect_eq(got, 52, "a 52-byte SYN with timestamps got a %zu-byte reply", got);
 	close(raw);
+	responder_close(r);
+}
+
+/* Every prober's probes to a host queue on the responder's sockets: they
+ * get the same large receive buffer as the pinger's (PROBE_RCVBUF, within
+ * rmem_max), so a briefly stalled prober does not drop probes at its own
+ * socket, which localize would see as loss on the host's downlink. */
+Test(responder, sockets_get_the_large_receive_buffer)
+{
+	struct responder_cfg c = { .rate_pps = 1000, .burst = 100 };
+	char err[256];
+	struct responder *r;
+	int fds[8], rmem_max = 0;
+	size_t nfds;
+	FILE *f;
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root for a private network namespace and raw sockets");
+	cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare: %s", strerror(errno));
+	f = fopen("/proc/sys/net/core/rmem_max", "r");
+	cr_assert_not_null(f);
+	cr_assert_eq(fscanf(f, "%d", &rmem_max), 1);
+	fclose(f);
+	if (rmem_max < PROBE_RCVBUF)
+		cr_skip_test("net.core.rmem_max %d is below %d", rmem_max, PROBE_RCVBUF);
+	c.port[probe_kind_index(&probe_udp_ops)] = 40000;
+	c.port[probe_kind_index(&probe_tcp_ops)] = 40001;
+	r = responder_open(&c, err, sizeof(err));
+	cr_assert_not_null(r, "%s", err);
+	nfds = responder_fds(r, fds, 8);
+	cr_assert_gt(nfds, 0);
+	for (size_t i = 0; i < nfds; i++) {
+		int got = 0;
+		socklen_t gl = sizeof(got);
+
+		cr_assert_eq(getsockopt(fds[i], SOL_SOCKET, SO_RCVBUF, &got, &gl), 0);
+		/* the kernel reports twice what was set (its bookkeeping) */
+		cr_expect_geq(got, PROBE_RCVBUF, "socket %zu: receive buffer %d", i, got);
+	}
 	responder_close(r);
 }
