@@ -233,7 +233,22 @@ lab_quiet_check() {
 	check_err $? "localize failed: $(head -3 "$out.err")"
 	log_info "suspects:$(lab_suspects_brief "$out")"
 	jq -e '.suspects | length == 0' "$out" >/dev/null
-	check_err $? "$3 named $(jq '.suspects | length' "$out") suspects"
+	check_err $? "$3 named $(jq '.suspects | length' "$out") suspects; hosts' own UDP receive-buffer drops:$(lab_host_drops_brief)"
+}
+
+# lab_host_drops_brief: each host's UDP packets dropped at its own full
+# socket buffers (RcvbufErrors, IPv4 + IPv6), " NAME=N" for those with any:
+# loss a localizer sees on that host's downlink that the fabric never caused
+lab_host_drops_brief() {
+	local d kind ns
+	while read -r d kind ns; do
+		[ "$kind" = host ] || continue
+		ip netns exec "$ns" awk -v d="$d" '
+			/^Udp: / && !hdr { for (i = 2; i <= NF; i++) col[$i] = i; hdr = 1; next }
+			/^Udp: / { n += $col["RcvbufErrors"] }
+			$1 == "Udp6RcvbufErrors" { n += $2 }
+			END { if (n) printf " %s=%d", d, n }' /proc/net/snmp /proc/net/snmp6 2>/dev/null
+	done < <(fab list)
 }
 
 # lab_suspects_brief FILE: localize's JSON suspects, one per line after a
