@@ -1,5 +1,6 @@
 /* Responder tables: the per-flow received counter (keyed by address, port,
- * protocol, flow id and session) and the per-source token bucket. */
+ * protocol, flow id and session) and the per-source token bucket; and its
+ * UDP and TCP answers on a private loopback (root only). */
 #include "prober/responder.h"
 
 #include <arpa/inet.h>
@@ -185,6 +186,25 @@ Test(responder, many_source_flood_held_to_global_budget)
 
 /* ---- TCP replies on a private loopback ---- */
 
+/* A responder answering udp on udp_port and tcp on tcp_port (0: off) in a
+ * private network namespace of this test's process; skips without root. */
+static struct responder *t_loopback_responder(uint16_t udp_port, uint16_t tcp_port)
+{
+	struct responder_cfg c = { .rate_pps = 1000, .burst = 100 };
+	char err[256];
+	struct responder *r;
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root for a private network namespace and raw sockets");
+	cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare: %s", strerror(errno));
+	cr_assert_eq(system("ip link set lo up"), 0);
+	c.port[probe_kind_index(&probe_udp_ops)] = udp_port;
+	c.port[probe_kind_index(&probe_tcp_ops)] = tcp_port;
+	r = responder_open(&c, err, sizeof(err));
+	cr_assert_not_null(r, "%s", err);
+	return r;
+}
+
 static uint16_t t_csum(const uint8_t *p, size_t n, uint32_t sum)
 {
 	for (size_t i = 0; i + 1 < n; i += 2)
@@ -268,20 +288,10 @@ static size_t t_reply_len(struct responder *r, int cap, uint16_t sport, uint16_t
  * gets its 52-byte answer. */
 Test(responder, tcp_reply_never_larger_than_its_probe)
 {
-	struct responder_cfg c = { .rate_pps = 1000, .burst = 100 };
-	char err[256];
-	struct responder *r;
+	struct responder *r = t_loopback_responder(40000, 40001);
 	int raw;
 	size_t got;
 
-	if (geteuid() != 0)
-		cr_skip_test("needs root for a private network namespace and raw sockets");
-	cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare: %s", strerror(errno));
-	cr_assert_eq(system("ip link set lo up"), 0);
-	c.port[probe_kind_index(&probe_udp_ops)] = 40000;
-	c.port[probe_kind_index(&probe_tcp_ops)] = 40001;
-	r = responder_open(&c, err, sizeof(err));
-	cr_assert_not_null(r, "%s", err);
 	raw = socket(AF_INET, SOCK_RAW, IPPROTO_TCP);
 	cr_assert_geq(raw, 0);
 
@@ -303,26 +313,18 @@ Test(responder, tcp_reply_never_larger_than_its_probe)
  * socket, which localize would see as loss on the host's downlink. */
 Test(responder, sockets_get_the_large_receive_buffer)
 {
-	struct responder_cfg c = { .rate_pps = 1000, .burst = 100 };
-	char err[256];
 	struct responder *r;
 	int fds[8], rmem_max = 0;
 	size_t nfds;
 	FILE *f;
 
-	if (geteuid() != 0)
-		cr_skip_test("needs root for a private network namespace and raw sockets");
-	cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare: %s", strerror(errno));
 	f = fopen("/proc/sys/net/core/rmem_max", "r");
 	cr_assert_not_null(f);
 	cr_assert_eq(fscanf(f, "%d", &rmem_max), 1);
 	fclose(f);
 	if (rmem_max < PROBE_RCVBUF)
 		cr_skip_test("net.core.rmem_max %d is below %d", rmem_max, PROBE_RCVBUF);
-	c.port[probe_kind_index(&probe_udp_ops)] = 40000;
-	c.port[probe_kind_index(&probe_tcp_ops)] = 40001;
-	r = responder_open(&c, err, sizeof(err));
-	cr_assert_not_null(r, "%s", err);
+	r = t_loopback_responder(40000, 40001);
 	nfds = responder_fds(r, fds, 8);
 	cr_assert_gt(nfds, 0);
 	for (size_t i = 0; i < nfds; i++) {
@@ -333,5 +335,65 @@ Test(responder, sockets_get_the_large_receive_buffer)
 		/* the kernel reports twice what was set (its bookkeeping) */
 		cr_expect_geq(got, PROBE_RCVBUF, "socket %zu: receive buffer %d", i, got);
 	}
+	responder_close(r);
+}
+
+/* Answer of the responder to what fd sent, read into buf within 300 ms
+ * while letting the responder run; its length, or -1 when none came. */
+static ssize_t t_udp_answer(struct responder *r, int fd, uint8_t *buf, size_t cap)
+{
+	int fds[8];
+	size_t nfds = responder_fds(r, fds, 8);
+
+	for (int round = 0; round < 30; round++) {
+		ssize_t n;
+
+		for (size_t i = 0; i < nfds; i++)
+			responder_fd_ready(r, fds[i]);
+		n = recv(fd, buf, cap, MSG_DONTWAIT);
+		if (n >= 0)
+			return n;
+		usleep(10000);
+	}
+	return -1;
+}
+
+/* A UDP request is answered with exactly its bytes (no more: the padding
+ * rides back), the header rewritten as a reply counting the flow's probes;
+ * a reply sent to the responder gets nothing and counts as malformed. */
+Test(responder, udp_answer_echoes_request_length_and_counts_the_flow)
+{
+	struct responder *r = t_loopback_responder(40000, 0);
+	struct probe_flow_key k = { .family = AF_INET, .session = 0x01020304, .flow_id = 3 };
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(40000) };
+	struct responder_stats st;
+	struct probe_tmpl t;
+	struct probe_msg m;
+	uint8_t req[PROBE_HDR_LEN + 16], ans[256];
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	cr_assert_geq(fd, 0);
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&to, sizeof(to)), 0);
+	probe_udp_ops.tmpl_init(&t, &k);
+	memset(req + PROBE_HDR_LEN, 0xa5, 16);
+	for (uint32_t seq = 0; seq < 2; seq++) {
+		memcpy(req, t.buf, probe_udp_ops.build(&t, seq, 1000 + seq));
+		cr_assert_eq(send(fd, req, sizeof(req), 0), (ssize_t)sizeof(req));
+		cr_assert_eq(t_udp_answer(r, fd, ans, sizeof(ans)), (ssize_t)sizeof(req));
+		cr_assert_eq(probe_msg_decode(ans, sizeof(req), &m), 0);
+		cr_assert(m.type == PROBE_REPLY && m.session == 0x01020304 && m.flow_id == 3 &&
+			  m.seq == seq && m.tx_ns == 1000 + seq, "reply fields");
+		cr_assert_eq(m.count, seq + 1, "the flow's probes counted: %u", m.count);
+		cr_assert(m.rx_ns && m.rtx_ns >= m.rx_ns, "stamps");
+		cr_assert_eq(memcmp(ans + PROBE_HDR_LEN, req + PROBE_HDR_LEN, 16), 0, "padding");
+	}
+	/* the answer sent back in: never answered (no reflection loop) */
+	cr_assert_eq(send(fd, ans, sizeof(req), 0), (ssize_t)sizeof(req));
+	cr_assert_eq(t_udp_answer(r, fd, ans, sizeof(ans)), -1);
+	responder_stats_get(r, &st);
+	cr_assert_eq(st.answered, 2);
+	cr_assert_eq(st.malformed, 1);
+	close(fd);
 	responder_close(r);
 }
