@@ -1,6 +1,7 @@
 /* Tests of outfile_write, the one whole-file writer: a regular file is
  * replaced whole or left as it was; a FIFO or device is written, never replaced. */
 #include "outfile.h"
+#include "unit_util.h"
 
 #include <criterion/criterion.h>
 #include <fcntl.h>
@@ -25,22 +26,7 @@ static int fail_write(FILE *f, void *arg, char *err, size_t errlen)
 	return -1;
 }
 
-static char dir[] = "/tmp/fm-outfile.XXXXXX";
-
-static void dir_make(void)
-{
-	cr_assert_not_null(mkdtemp(dir));
-}
-
-static void dir_clean(void)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
-}
-
-TestSuite(outfile, .init = dir_make, .fini = dir_clean);
+TestSuite(outfile, .init = unit_dir_setup, .fini = unit_dir_teardown);
 
 static void file_expect(const char *path, const char *want)
 {
@@ -57,7 +43,7 @@ Test(outfile, a_failed_write_leaves_the_old_file_and_no_temporary)
 {
 	char path[256], tmp[300], err[256];
 
-	snprintf(path, sizeof(path), "%s/out.json", dir);
+	snprintf(path, sizeof(path), "%s/out.json", unit_dir.dir);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	cr_assert_eq(outfile_write(path, 1, text_write, "old\n", err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(outfile_write(path, 0, fail_write, NULL, err, sizeof(err)), -1);
@@ -72,7 +58,7 @@ Test(outfile, a_fifo_is_written_into_and_stays_a_fifo)
 	struct stat st;
 	int rd;
 
-	snprintf(path, sizeof(path), "%s/pipe", dir);
+	snprintf(path, sizeof(path), "%s/pipe", unit_dir.dir);
 	cr_assert_eq(mkfifo(path, 0600), 0);
 	/* a reader first, so the writer's open does not block */
 	rd = open(path, O_RDONLY | O_NONBLOCK);
