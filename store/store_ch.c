@@ -102,6 +102,30 @@ void ch_buf_printf(struct ch_buf *b, const char *fmt, ...)
 	ch_buf_add(b, tmp, (size_t)n);
 }
 
+void ch_buf_u64_add(struct ch_buf *b, uint64_t v, char sep)
+{
+	char tmp[24];
+	size_t i = sizeof(tmp);
+
+	tmp[--i] = sep;
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	ch_buf_add(b, tmp + i, sizeof(tmp) - i);
+}
+
+void ch_buf_i64_add(struct ch_buf *b, int64_t v, char sep)
+{
+	if (v < 0) {
+		ch_buf_add(b, "-", 1);
+		/* -(v + 1) + 1: INT64_MIN has no positive int64 */
+		ch_buf_u64_add(b, (uint64_t)(-(v + 1)) + 1, sep);
+		return;
+	}
+	ch_buf_u64_add(b, (uint64_t)v, sep);
+}
+
 static char ch_tsv_code(char c)
 {
 	return c == '\t' ? 't' : c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\\' ? '\\' : 0;

@@ -192,16 +192,27 @@ static int ch_flow_insert(void *h, const struct wire_flow *f, char *err,
 			 f->dport);
 		return -1;
 	}
-	ch_buf_printf(&ch->rows[CH_RESULTS],
-		      "%" PRId64 "\t%" PRId64 "\t%s\t%" PRIu64 "\t%u\t%s\t%s\t%u\t%u\t%u\t%u"
-		      "\t%u\t%u\t%u\t%u\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64
-		      "\t%u\t%" PRId64 "\n",
-		      ch->end_ms, ch->start_ms, ch->prober, ch->seq, ch->idx_flow++,
-		      wire_addr_str(&f->src, src, sizeof(src)),
-		      wire_addr_str(&f->dst, dst, sizeof(dst)), f->proto, f->sport,
-		      f->dport, f->dscp, f->sent, f->received, f->lost_fwd,
-		      f->lost_rev, f->rtt_min_ns, f->rtt_p50_ns, f->rtt_p99_ns,
-		      f->rtt_max_ns, f->target_down ? 1u : 0u, ch->now_ms);
+	/* the columns of schemas/clickhouse.sql's results, in order */
+	struct ch_buf *b = &ch->rows[CH_RESULTS];
+	const uint64_t nums[] = { f->proto, f->sport, f->dport, f->dscp, f->sent, f->received,
+				  f->lost_fwd, f->lost_rev, f->rtt_min_ns, f->rtt_p50_ns,
+				  f->rtt_p99_ns, f->rtt_max_ns, f->target_down ? 1u : 0u };
+
+	ch_buf_i64_add(b, ch->end_ms, '\t');
+	ch_buf_i64_add(b, ch->start_ms, '\t');
+	ch_buf_add(b, ch->prober, strlen(ch->prober));
+	ch_buf_add(b, "\t", 1);
+	ch_buf_u64_add(b, ch->seq, '\t');
+	ch_buf_u64_add(b, ch->idx_flow++, '\t');
+	wire_addr_str(&f->src, src, sizeof(src));
+	wire_addr_str(&f->dst, dst, sizeof(dst));
+	ch_buf_add(b, src, strlen(src));
+	ch_buf_add(b, "\t", 1);
+	ch_buf_add(b, dst, strlen(dst));
+	ch_buf_add(b, "\t", 1);
+	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
+		ch_buf_u64_add(b, nums[i], '\t');
+	ch_buf_i64_add(b, ch->now_ms, '\n');
 	return 0;
 }
 

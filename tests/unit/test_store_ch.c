@@ -4,6 +4,7 @@
 #include "store_ch.h"
 
 #include <criterion/criterion.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,5 +101,29 @@ Test(store_ch, sql_quote_escapes_quotes_and_backslashes)
 
 	ch_buf_sql_quote(&b, "sp'ine\\1{x}");
 	cr_assert_str_eq(b.p, "'sp\\'ine\\\\1{x}'");
+	free(b.p);
+}
+
+/* The flow rows' numbers are written without printf: the same text as
+ * "%" PRIu64 / PRId64, at the edges too. */
+Test(store_ch, numbers_written_as_printf_writes_them)
+{
+	const uint64_t us[] = { 0, 1, 9, 10, 99, 4294967295u, 18446744073709551615u };
+	const int64_t is[] = { 0, -1, 7, -10, 1765000000000, INT64_MAX, INT64_MIN };
+	struct ch_buf b = { 0 };
+	char want[512] = "";
+	size_t off = 0;
+
+	for (size_t i = 0; i < sizeof(us) / sizeof(us[0]); i++) {
+		ch_buf_u64_add(&b, us[i], '\t');
+		off += (size_t)snprintf(want + off, sizeof(want) - off, "%" PRIu64 "\t", us[i]);
+	}
+	for (size_t i = 0; i < sizeof(is) / sizeof(is[0]); i++) {
+		ch_buf_i64_add(&b, is[i], i + 1 < sizeof(is) / sizeof(is[0]) ? '\t' : '\n');
+		off += (size_t)snprintf(want + off, sizeof(want) - off, "%" PRId64 "%c", is[i],
+					i + 1 < sizeof(is) / sizeof(is[0]) ? '\t' : '\n');
+	}
+	cr_assert_not(b.oom);
+	cr_assert_str_eq(b.p, want);
 	free(b.p);
 }
