@@ -1,6 +1,7 @@
 /* HTTP client requests over libcurl (see http_curl.h): the transport for the
  * Alertmanager sink and the ClickHouse store backend. */
 #include "http_curl.h"
+#include "vec.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -80,18 +81,8 @@ static size_t http_conn_write_cb(char *data, size_t size, size_t nmemb,
 	struct http_conn *c = arg;
 	size_t n = size * nmemb;
 
-	if (c->len + n + 1 > c->cap) {
-		size_t cap = c->cap ? c->cap : 4096;
-		char *b;
-
-		while (cap < c->len + n + 1)
-			cap *= 2;
-		b = realloc(c->buf, cap);
-		if (!b)
-			return 0; /* libcurl reports a write error */
-		c->buf = b;
-		c->cap = cap;
-	}
+	if (vec_room_n(&c->buf, c->len + n + 1, &c->cap, 1, 4096) < 0)
+		return 0; /* libcurl reports a write error */
 	memcpy(c->buf + c->len, data, n);
 	c->len += n;
 	c->buf[c->len] = 0;

@@ -12,4 +12,10 @@
  * were. */
 int vec_room(void *pv, size_t n, size_t *cap, size_t elem, size_t first_cap);
 
+/* The same rule for appends of many elements at once (bytes of a text
+ * buffer): make room for need elements in all, doubling *cap (from
+ * first_cap) until it holds them. Returns 0, or -1 with errno ENOMEM and
+ * the array and *cap as they were. */
+int vec_room_n(void *pv, size_t need, size_t *cap, size_t elem, size_t first_cap);
+
 #endif

@@ -2,6 +2,7 @@
  * keep-alive connection, TSV rows, migrations and Distributed table names,
  * shared by the ClickHouse store, its history and its metrics. */
 #include "store_ch.h"
+#include "vec.h"
 #include "http_curl.h"
 #include "store_migrate.h"
 
@@ -67,19 +68,9 @@ void ch_buf_add(struct ch_buf *b, const char *s, size_t n)
 {
 	if (b->oom)
 		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 65536;
-		char *p;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
+	if (vec_room_n(&b->p, b->len + n + 1, &b->cap, 1, 65536) < 0) {
+		b->oom = 1;
+		return;
 	}
 	memcpy(b->p + b->len, s, n);
 	b->len += n;
