@@ -201,10 +201,13 @@ void fit_free(struct fit *f)
 	free(f->w);
 	free(f->lossy_alt);
 	free(f->alt_lossy);
+	free(f->term_first);
+	free(f->term_alts);
 	free(f->lc);
 	free(f->lX);
 	free(f->inc_first);
 	free(f->inc);
+	free(f->inc_alts);
 	free(f->lfirst);
 	free(f->llinks);
 	free(f->cbuf);
@@ -218,11 +221,79 @@ void fit_free(struct fit *f)
 	free(f->bg_mix);
 	free(f->shared);
 	free(f->alt_stamp);
+	free(f->lossy_moved);
+}
+
+/* The lossy terms: each lossy alternative joins the term of the first one
+ * with the same links (a hash table of compact ids over the link lists),
+ * else opens its own. Fills alt_lossy, lossy_alt (first alternative of
+ * each term) and nlossy; merge 0 gives every alternative its own term. */
+static int fit_terms_number(struct fit *f, const struct model *m, size_t nlossy_alts,
+			    int merge)
+{
+	size_t nslots = 64;
+	uint32_t *slot;
+
+	while (nslots < 2 * nlossy_alts)
+		nslots *= 2;
+	if (!(slot = calloc(nslots, sizeof(*slot)))) /* compact id + 1, 0 empty */
+		return -1;
+	for (size_t a = 0; a < m->nalts; a++) {
+		const struct model_alt *al = &m->alts[a];
+		const uint32_t *ls = m->alt_links + al->link_first;
+		uint64_t h = al->nlinks;
+		size_t i;
+
+		f->alt_lossy[a] = -1;
+		if (!m->flows[al->flow].lost)
+			continue;
+		for (uint32_t k = 0; k < al->nlinks; k++) {
+			h = (h ^ ls[k]) * 0x9E3779B97F4A7C15ull;
+			h ^= h >> 31;
+		}
+		for (i = h & (nslots - 1); merge && slot[i]; i = (i + 1) & (nslots - 1)) {
+			const struct model_alt *o = &m->alts[f->lossy_alt[slot[i] - 1]];
+
+			if (o->nlinks == al->nlinks &&
+			    !memcmp(m->alt_links + o->link_first, ls, al->nlinks * sizeof(*ls)))
+				break;
+		}
+		if (merge && slot[i]) {
+			f->alt_lossy[a] = (int32_t)(slot[i] - 1);
+			continue;
+		}
+		f->lossy_alt[f->nlossy] = (uint32_t)a;
+		f->alt_lossy[a] = (int32_t)f->nlossy++;
+		if (merge)
+			slot[i] = f->nlossy;
+	}
+	free(slot);
+	return 0;
+}
+
+/* Term k's loss: its alternatives' weighted losses, summed in their order
+ * (a term of one alternative has exactly that alternative's). */
+static void fit_term_loss_sum(struct fit *f, uint32_t k)
+{
+	const struct model *m = f->m;
+	double c = 0;
+
+	for (uint32_t i = f->term_first[k]; i < f->term_first[k + 1]; i++) {
+		uint32_t a = f->term_alts[i];
+
+		c += f->w[a] * (double)m->flows[m->alts[a].flow].lost;
+	}
+	f->lc[k] = c;
 }
 
 int fit_init(struct fit *f, const struct model *m)
 {
-	size_t nl = m->nlinks, ninc = 0;
+	return fit_init_terms(f, m, 1);
+}
+
+int fit_init_terms(struct fit *f, const struct model *m, int merge)
+{
+	size_t nl = m->nlinks, ninc = 0, nlossy_alts = 0;
 
 	memset(f, 0, sizeof(*f));
 	f->m = m;
@@ -231,6 +302,7 @@ int fit_init(struct fit *f, const struct model *m)
 	f->w = malloc((m->nalts + 1) * sizeof(*f->w));
 	f->alt_lossy = malloc((m->nalts + 1) * sizeof(*f->alt_lossy));
 	f->inc_first = calloc(nl + 2, sizeof(*f->inc_first));
+	f->inc_alts = calloc(nl + 1, sizeof(*f->inc_alts));
 	f->dirty = calloc(nl + 1, 1);
 	f->link_stamp = calloc(nl + 1, sizeof(*f->link_stamp));
 	f->cand = calloc(nl + 1, 1);
@@ -239,25 +311,48 @@ int fit_init(struct fit *f, const struct model *m)
 	f->bg_mix = calloc(INFER_BG_CLASSES, sizeof(*f->bg_mix));
 	f->shared = calloc(nl + 1, sizeof(*f->shared));
 	if (!f->shared || !f->u_bg || !f->bg_cls || !f->bg_mix || !f->u || !f->B || !f->w ||
-	    !f->alt_lossy || !f->inc_first || !f->dirty || !f->link_stamp || !f->cand)
+	    !f->alt_lossy || !f->inc_first || !f->inc_alts || !f->dirty || !f->link_stamp ||
+	    !f->cand)
 		return -1;
 	for (size_t a = 0; a < m->nalts; a++) {
-		const struct model_alt *al = &m->alts[a];
-
-		f->w[a] = al->weight;
-		f->alt_lossy[a] = -1;
-		if (!m->flows[al->flow].lost)
-			continue;
-		f->alt_lossy[a] = (int32_t)f->nlossy++;
-		for (uint32_t k = 0; k < al->nlinks; k++)
-			f->inc_first[m->alt_links[al->link_first + k] + 1]++;
+		f->w[a] = m->alts[a].weight;
+		nlossy_alts += m->flows[m->alts[a].flow].lost > 0;
 	}
-	f->lossy_alt = malloc((f->nlossy + 1) * sizeof(*f->lossy_alt));
+	f->lossy_alt = malloc((nlossy_alts + 1) * sizeof(*f->lossy_alt));
+	f->term_alts = malloc((nlossy_alts + 1) * sizeof(*f->term_alts));
+	if (!f->lossy_alt || !f->term_alts ||
+	    fit_terms_number(f, m, nlossy_alts, merge) < 0)
+		return -1;
+	f->term_first = calloc(f->nlossy + 2, sizeof(*f->term_first));
 	f->lc = malloc((f->nlossy + 1) * sizeof(*f->lc));
 	f->lX = calloc(f->nlossy + 1, sizeof(*f->lX));
 	f->alt_stamp = calloc(f->nlossy + 1, sizeof(*f->alt_stamp));
-	if (!f->lossy_alt || !f->lc || !f->lX || !f->alt_stamp)
+	f->lossy_moved = malloc((f->nlossy + 1) * sizeof(*f->lossy_moved));
+	f->lfirst = malloc((f->nlossy + 2) * sizeof(*f->lfirst));
+	if (!f->term_first || !f->lc || !f->lX || !f->alt_stamp || !f->lossy_moved ||
+	    !f->lfirst)
 		return -1;
+	/* each term's alternatives, in their order */
+	for (size_t a = 0; a < m->nalts; a++)
+		if (f->alt_lossy[a] >= 0)
+			f->term_first[f->alt_lossy[a] + 2]++;
+	for (uint32_t k = 0; k < f->nlossy; k++)
+		f->term_first[k + 2] += f->term_first[k + 1];
+	for (size_t a = 0; a < m->nalts; a++)
+		if (f->alt_lossy[a] >= 0)
+			f->term_alts[f->term_first[f->alt_lossy[a] + 1]++] = (uint32_t)a;
+	f->lfirst[0] = 0;
+	for (uint32_t k = 0; k < f->nlossy; k++) {
+		const struct model_alt *al = &m->alts[f->lossy_alt[k]];
+
+		fit_term_loss_sum(f, k);
+		f->lfirst[k + 1] = f->lfirst[k] + al->nlinks;
+		for (uint32_t j = 0; j < al->nlinks; j++) {
+			f->inc_first[m->alt_links[al->link_first + j] + 1]++;
+			f->inc_alts[m->alt_links[al->link_first + j]] +=
+				f->term_first[k + 1] - f->term_first[k];
+		}
+	}
 	for (size_t l = 0; l < nl; l++) {
 		if (f->inc_first[l + 1] > f->scratch)
 			f->scratch = f->inc_first[l + 1];
@@ -265,26 +360,17 @@ int fit_init(struct fit *f, const struct model *m)
 	}
 	ninc = f->inc_first[nl];
 	f->inc = malloc((ninc + 1) * sizeof(*f->inc));
-	f->lfirst = malloc((f->nlossy + 2) * sizeof(*f->lfirst));
 	f->llinks = malloc((ninc + 1) * sizeof(*f->llinks));
 	f->active = malloc((nl + 1) * sizeof(*f->active));
 	f->cbuf = malloc((f->scratch + 1) * sizeof(*f->cbuf));
 	f->rbuf = malloc((f->scratch + 1) * sizeof(*f->rbuf));
-	if (!f->inc || !f->active || !f->cbuf || !f->rbuf || !f->lfirst || !f->llinks)
+	if (!f->inc || !f->active || !f->cbuf || !f->rbuf || !f->llinks)
 		return -1;
-	f->lfirst[0] = 0;
-	for (size_t a = 0; a < m->nalts; a++) {
-		const struct model_alt *al = &m->alts[a];
-		int32_t k = f->alt_lossy[a];
+	for (uint32_t k = 0; k < f->nlossy; k++) {
+		const struct model_alt *al = &m->alts[f->lossy_alt[k]];
 
-		if (k < 0)
-			continue;
-		f->lossy_alt[k] = (uint32_t)a;
-		f->lc[k] = f->w[a] * (double)m->flows[al->flow].lost;
-		f->lfirst[k + 1] = f->lfirst[k] + al->nlinks;
 		for (uint32_t j = 0; j < al->nlinks; j++) {
-			f->inc[f->inc_first[m->alt_links[al->link_first + j]]++] =
-				(uint32_t)k;
+			f->inc[f->inc_first[m->alt_links[al->link_first + j]]++] = k;
 			f->llinks[f->lfirst[k] + j] = m->alt_links[al->link_first + j];
 		}
 	}
@@ -401,6 +487,7 @@ double fit_paths_reweight(struct fit *f)
 {
 	const struct model *m = f->m;
 	double change = 0;
+	uint32_t st = ++f->stamp, nmoved = 0;
 
 	for (size_t i = 0; i < m->nflows; i++) {
 		const struct model_flow *fl = &m->flows[i];
@@ -436,11 +523,16 @@ double fit_paths_reweight(struct fit *f)
 			for (uint32_t j = 0; j < al->nlinks; j++)
 				f->B[m->alt_links[al->link_first + j]] +=
 					dw * (double)(fl->sent - fl->lost);
-			if (f->alt_lossy[a] >= 0)
-				f->lc[f->alt_lossy[a]] = nw * (double)fl->lost;
+			/* the term's loss is summed again once, below */
+			if (f->alt_lossy[a] >= 0 && f->alt_stamp[f->alt_lossy[a]] != st) {
+				f->alt_stamp[f->alt_lossy[a]] = st;
+				f->lossy_moved[nmoved++] = (uint32_t)f->alt_lossy[a];
+			}
 			if (fabs(dw) > 1e-3)
 				fit_alt_links_dirty(f, a);
 		}
 	}
+	for (uint32_t i = 0; i < nmoved; i++)
+		fit_term_loss_sum(f, f->lossy_moved[i]);
 	return change;
 }

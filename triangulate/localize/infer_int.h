@@ -35,13 +35,17 @@ struct fit {
 	double *u;  /* per link: -log(success rate) */
 	double *B;  /* per link: weighted delivered probes */
 	double *w;  /* per alternative: P(flow took it), refit by EM */
-	/* lossy alternatives in a compact numbering, for cache-friendly sweeps */
+	/* Lossy terms in a compact numbering, for cache-friendly sweeps: the
+	 * lossy alternatives with the same links are one term, their losses
+	 * summed (flows of one route under ECMP: most of them) */
 	uint32_t nlossy;
-	uint32_t *lossy_alt;  /* compact id -> alternative */
+	uint32_t *lossy_alt;  /* compact id -> its first alternative */
 	int32_t *alt_lossy;   /* alternative -> compact id, or -1 */
-	double *lc;           /* per compact id: weight * lost probes */
+	uint32_t *term_first, *term_alts; /* per compact id: its alternatives */
+	double *lc;           /* per compact id: sum of weight * lost probes */
 	double *lX;           /* per compact id: sum of u over its links */
 	uint32_t *inc_first, *inc; /* per link: compact ids through it */
+	uint32_t *inc_alts;        /* per link: lossy alternatives through it */
 	uint32_t *lfirst, *llinks; /* per compact id: its links, contiguous */
 	double *cbuf, *rbuf;       /* scratch for one variable's terms */
 	size_t scratch;
@@ -49,6 +53,7 @@ struct fit {
 	size_t nactive;
 	uint8_t *dirty; /* per link: to be solved again */
 	uint32_t *link_stamp, *alt_stamp, stamp; /* set membership for profiles */
+	uint32_t *lossy_moved; /* compact ids whose loss the E-step changed */
 	uint8_t *cand; /* per link: passed the conditional test */
 	double *u_bg;  /* per link: the top of healthy loss in its class */
 	uint8_t *bg_cls;      /* per link: its class's index in bg_mix */
@@ -91,6 +96,9 @@ double terms_bound(const struct terms *t, double u_hat, double drop, int dir);
 double u_to_loss(double u);
 void fit_free(struct fit *f);
 int fit_init(struct fit *f, const struct model *m);
+/* fit_init with merge 0: one term per lossy alternative (the tests compare
+ * the two) */
+int fit_init_terms(struct fit *f, const struct model *m, int merge);
 void fit_successes_sum(struct fit *f);
 void fit_link_terms(struct fit *f, uint32_t l, struct terms *t);
 int fit_sweeps(struct fit *f, const struct infer_cfg *cfg);

@@ -87,7 +87,7 @@ static double fit_profile_lr(struct fit *f, const struct infer_cfg *cfg, uint32_
 				if (u32vec_push(&links, n) < 0)
 					goto out;
 			}
-			f->shared[n]++;
+			f->shared[n] += f->term_first[f->inc[k] + 1] - f->term_first[f->inc[k]];
 		}
 	}
 	/* A neighbour whose lossy flows mostly avoid l is pinned by them and
@@ -103,7 +103,7 @@ static double fit_profile_lr(struct fit *f, const struct infer_cfg *cfg, uint32_
 		}
 		n = links.v[i];
 		if (f->cand[n] ||
-		    PROFILE_SHARED_MIN * (f->inc_first[n + 1] - f->inc_first[n]) <= f->shared[n])
+		    PROFILE_SHARED_MIN * f->inc_alts[n] <= f->shared[n])
 			links.v[keep++] = n;
 		else
 			f->link_stamp[n] = 0;
