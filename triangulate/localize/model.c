@@ -185,7 +185,7 @@ static int builder_alt_add(struct builder *b, uint32_t flow, const uint32_t *lin
 	struct model_alt *a;
 
 	if (m->nalts == b->cap_alts) {
-		size_t cap = b->cap_alts ? b->cap_alts * 2 : 4096;
+		size_t cap = b->cap_alts ? b->cap_alts + b->cap_alts / 2 : 4096;
 
 		if (!(a = realloc(m->alts, cap * sizeof(*a))))
 			return -1;
@@ -193,7 +193,7 @@ static int builder_alt_add(struct builder *b, uint32_t flow, const uint32_t *lin
 		b->cap_alts = cap;
 	}
 	if (m->nalt_links + n > b->cap_alt_links) {
-		size_t cap = b->cap_alt_links ? b->cap_alt_links * 2 : 16384;
+		size_t cap = b->cap_alt_links ? b->cap_alt_links + b->cap_alt_links / 2 : 16384;
 		uint32_t *l;
 
 		while (cap < m->nalt_links + n)
@@ -211,6 +211,26 @@ static int builder_alt_add(struct builder *b, uint32_t flow, const uint32_t *lin
 	memcpy(m->alt_links + m->nalt_links, links, n * sizeof(*links));
 	m->nalt_links += n;
 	return 0;
+}
+
+/* Room for one alternative per flow and its links (at most its hops and
+ * one more): most flows have one, so the arrays grow rarely, and never
+ * copy the bulk of them. */
+static int builder_alts_reserve(struct builder *b, const struct obs_set *obs)
+{
+	struct model *m = b->m;
+	size_t nlinks = 0;
+
+	for (size_t i = 0; i < m->nflows; i++) {
+		const struct obs_flow *f = obs_set_flow(obs, i);
+
+		nlinks += f->nhops == OBS_PATH_UNKNOWN ? 0 : f->nhops + 1;
+	}
+	b->cap_alts = m->nflows + 1;
+	b->cap_alt_links = nlinks + 1;
+	m->alts = malloc(b->cap_alts * sizeof(*m->alts));
+	m->alt_links = malloc(b->cap_alt_links * sizeof(*m->alt_links));
+	return m->alts && m->alt_links ? 0 : -1;
 }
 
 uint32_t model_flow_walk(const struct obs_set *obs, const struct obs_flow *f,
@@ -943,6 +963,8 @@ struct model *model_build(const struct obs_set *obs, const struct inventory *inv
 	    u64map_init(&b.dist_cache, 64) < 0)
 		goto nomem;
 	m->nflows = nflows;
+	if (builder_alts_reserve(&b, obs) < 0)
+		goto nomem;
 	for (uint32_t i = 0; i < nnames; i++) {
 		int64_t d = builder_dev(&b, model_name_dev(inv, obs_set_name(obs, i)));
 
