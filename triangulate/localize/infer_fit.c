@@ -214,6 +214,7 @@ void fit_free(struct fit *f)
 	free(f->rbuf);
 	free(f->active);
 	free(f->dirty);
+	free(f->u_moved);
 	free(f->link_stamp);
 	free(f->cand);
 	free(f->u_bg);
@@ -304,6 +305,7 @@ int fit_init_terms(struct fit *f, const struct model *m, int merge)
 	f->inc_first = calloc(nl + 2, sizeof(*f->inc_first));
 	f->inc_alts = calloc(nl + 1, sizeof(*f->inc_alts));
 	f->dirty = calloc(nl + 1, 1);
+	f->u_moved = calloc(nl + 1, 1);
 	f->link_stamp = calloc(nl + 1, sizeof(*f->link_stamp));
 	f->cand = calloc(nl + 1, 1);
 	f->u_bg = calloc(nl + 1, sizeof(*f->u_bg));
@@ -311,8 +313,8 @@ int fit_init_terms(struct fit *f, const struct model *m, int merge)
 	f->bg_mix = calloc(INFER_BG_CLASSES, sizeof(*f->bg_mix));
 	f->shared = calloc(nl + 1, sizeof(*f->shared));
 	if (!f->shared || !f->u_bg || !f->bg_cls || !f->bg_mix || !f->u || !f->B || !f->w ||
-	    !f->alt_lossy || !f->inc_first || !f->inc_alts || !f->dirty || !f->link_stamp ||
-	    !f->cand)
+	    !f->alt_lossy || !f->inc_first || !f->inc_alts || !f->dirty || !f->u_moved ||
+	    !f->link_stamp || !f->cand)
 		return -1;
 	for (size_t a = 0; a < m->nalts; a++) {
 		f->w[a] = m->alts[a].weight;
@@ -458,6 +460,7 @@ int fit_sweeps(struct fit *f, const struct infer_cfg *cfg)
 			for (uint32_t k = f->inc_first[l]; k < f->inc_first[l + 1]; k++)
 				f->lX[f->inc[k]] += du;
 			f->u[l] = nu;
+			f->u_moved[l] = 1;
 			/* second-order estimate of the log-likelihood gained; exact
 			 * when the link fell to the u = 0 boundary */
 			gain = 0.5 * curv * du * du;
@@ -480,6 +483,22 @@ int fit_sweeps(struct fit *f, const struct infer_cfg *cfg)
 	return s;
 }
 
+/* Did a link of the flow's paths move since the last E-step? If not, the
+ * E-step would weigh its paths as it did then, and change nothing. */
+static int fit_flow_moved(const struct fit *f, const struct model_flow *fl)
+{
+	const struct model *m = f->m;
+
+	for (uint32_t k = 0; k < fl->nalt; k++) {
+		const struct model_alt *al = &m->alts[fl->alt_first + k];
+
+		for (uint32_t j = 0; j < al->nlinks; j++)
+			if (f->u_moved[m->alt_links[al->link_first + j]])
+				return 1;
+	}
+	return 0;
+}
+
 /* E-step: each ambiguous flow's paths weighted by how well they explain it.
  * Updates the delivered counts and lossy weights in place and marks the
  * links of paths whose weight moved. Returns the largest weight change. */
@@ -493,7 +512,7 @@ double fit_paths_reweight(struct fit *f)
 		const struct model_flow *fl = &m->flows[i];
 		double lw[MODEL_ALTS_MAX], top = -INFINITY, sum = 0;
 
-		if (fl->nalt < 2)
+		if (fl->nalt < 2 || (f->reweighted && !fit_flow_moved(f, fl)))
 			continue;
 		for (uint32_t k = 0; k < fl->nalt; k++) {
 			const struct model_alt *al = &m->alts[fl->alt_first + k];
@@ -534,5 +553,7 @@ double fit_paths_reweight(struct fit *f)
 	}
 	for (uint32_t i = 0; i < nmoved; i++)
 		fit_term_loss_sum(f, f->lossy_moved[i]);
+	memset(f->u_moved, 0, m->nlinks);
+	f->reweighted = 1;
 	return change;
 }

@@ -52,6 +52,8 @@ struct fit {
 	uint32_t *active;
 	size_t nactive;
 	uint8_t *dirty; /* per link: to be solved again */
+	uint8_t *u_moved; /* per link: u changed since the last E-step */
+	int reweighted;   /* an E-step ran: flows none of whose links moved skip it */
 	uint32_t *link_stamp, *alt_stamp, stamp; /* set membership for profiles */
 	uint32_t *lossy_moved; /* compact ids whose loss the E-step changed */
 	uint8_t *cand; /* per link: passed the conditional test */
