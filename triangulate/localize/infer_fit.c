@@ -340,14 +340,20 @@ int fit_init_terms(struct fit *f, const struct model *m, int merge)
 			f->term_first[f->alt_lossy[a] + 2]++;
 	for (uint32_t k = 0; k < f->nlossy; k++)
 		f->term_first[k + 2] += f->term_first[k + 1];
-	for (size_t a = 0; a < m->nalts; a++)
-		if (f->alt_lossy[a] >= 0)
-			f->term_alts[f->term_first[f->alt_lossy[a] + 1]++] = (uint32_t)a;
+	memset(f->lc, 0, f->nlossy * sizeof(*f->lc));
+	for (size_t a = 0; a < m->nalts; a++) {
+		int32_t k = f->alt_lossy[a];
+
+		if (k < 0)
+			continue;
+		f->term_alts[f->term_first[k + 1]++] = (uint32_t)a;
+		/* fit_term_loss_sum's sum, in the same order */
+		f->lc[k] += f->w[a] * (double)m->flows[m->alts[a].flow].lost;
+	}
 	f->lfirst[0] = 0;
 	for (uint32_t k = 0; k < f->nlossy; k++) {
 		const struct model_alt *al = &m->alts[f->lossy_alt[k]];
 
-		fit_term_loss_sum(f, k);
 		f->lfirst[k + 1] = f->lfirst[k] + al->nlinks;
 		for (uint32_t j = 0; j < al->nlinks; j++) {
 			f->inc_first[m->alt_links[al->link_first + j] + 1]++;
