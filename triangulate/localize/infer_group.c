@@ -13,24 +13,31 @@
 
 #define SUSPECT_DROPPED ((enum suspect_kind)-1) /* merged into its switch */
 
-struct pairs {
-	uint64_t *v;
-	size_t n, cap;
+/* Distinct probers per suspect: one bit per (suspect, prober device), in
+ * place of sorting a pair per lossy flow. */
+struct prober_sets {
+	uint64_t *bits;
+	size_t words; /* per suspect */
 };
 
-static int pairs_add(struct pairs *p, uint64_t x)
+static int prober_sets_init(struct prober_sets *p, size_t nsets, uint32_t ndevs)
 {
-	if (p->n == p->cap) {
-		size_t cap = p->cap ? p->cap * 2 : 1024;
-		uint64_t *v = realloc(p->v, cap * sizeof(*v));
+	p->words = (ndevs + 63) / 64;
+	p->bits = calloc(nsets * p->words + 1, sizeof(*p->bits));
+	return p->bits ? 0 : -1;
+}
 
-		if (!v)
-			return -1;
-		p->v = v;
-		p->cap = cap;
-	}
-	p->v[p->n++] = x;
-	return 0;
+static void prober_sets_add(struct prober_sets *p, size_t set, uint32_t dev)
+{
+	p->bits[set * p->words + dev / 64] |= 1ull << (dev % 64);
+}
+
+/* Adds each set's count of probers to its suspect. */
+static void prober_sets_count(const struct prober_sets *p, size_t nsets, struct suspect *v)
+{
+	for (size_t i = 0; i < nsets; i++)
+		for (size_t w = 0; w < p->words; w++)
+			v[i].probers += (uint32_t)__builtin_popcountll(p->bits[i * p->words + w]);
 }
 
 struct tally {
@@ -81,9 +88,9 @@ static void tallies_free(struct tally *t, size_t n)
  * delivered probes and, if lossy, a term whose rest-of-path excludes the
  * group's own links, so one variable can stand in for them; links to a
  * device with excl[] >= 0 stay out of it. Returns the tallies (ngroups of
- * them) or NULL; (group << 32 | prober) pairs of lossy flows go to pp. */
+ * them) or NULL; the probers of lossy flows go to pp's group sets. */
 static struct tally *groups_tally(const struct fit *f, const int32_t *group,
-				  size_t ngroups, const int32_t *excl, struct pairs *pp)
+				  size_t ngroups, const int32_t *excl, struct prober_sets *pp)
 {
 	const struct model *m = f->m;
 	struct tally *dt = calloc(ngroups + 1, sizeof(*dt));
@@ -130,9 +137,8 @@ static struct tally *groups_tally(const struct fit *f, const int32_t *group,
 				t->flows++;
 				if (fl->lost) {
 					t->lossy++;
-					if (pp && pairs_add(pp, (uint64_t)seen[j] << 32 |
-								    fl->prober_dev) < 0)
-						goto err;
+					if (pp)
+						prober_sets_add(pp, (size_t)seen[j], fl->prober_dev);
 				}
 			}
 			if (fl->lost &&
@@ -175,24 +181,6 @@ static int device_model_fits(const struct tally *t, double u_dev, double df,
 		ll_links += z > 0 ? t->c[i] * log(-expm1(-z)) : -INFINITY;
 	}
 	return chi2_tail(2 * (ll_links - ll_dev), df < 1 ? 1 : df) >= alpha;
-}
-
-static int u64_cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Distinct probers per suspect index, from (index << 32 | prober) pairs. */
-static void probers_count(uint64_t *pairs, size_t n, struct suspect *v)
-{
-	if (!n)
-		return;
-	qsort(pairs, n, sizeof(*pairs), u64_cmp);
-	for (size_t i = 0; i < n; i++)
-		if (i == 0 || pairs[i] != pairs[i - 1])
-			v[pairs[i] >> 32].probers++;
 }
 
 static const double *sort_u; /* qsort has no context argument */
@@ -259,11 +247,12 @@ static int grouping_links_evidence(struct grouping *g)
 {
 	const struct model *m = g->m;
 	struct tally *lt = calloc(g->links.n + 1, sizeof(*lt));
-	struct pairs pp = { 0 };
-	int rc = -1;
+	struct prober_sets pp = { 0 };
 
-	if (!lt)
+	if (!lt || prober_sets_init(&pp, g->links.n, m->ndevs) < 0) {
+		free(lt);
 		return -1;
+	}
 	for (size_t a = 0; a < m->nalts; a++) {
 		const struct model_alt *al = &m->alts[a];
 		const struct model_flow *fl = &m->flows[al->flow];
@@ -282,8 +271,7 @@ static int grouping_links_evidence(struct grouping *g)
 			t->flows++;
 			if (fl->lost) {
 				t->lossy++;
-				if (pairs_add(&pp, (uint64_t)si << 32 | fl->prober_dev) < 0)
-					goto out;
+				prober_sets_add(&pp, (size_t)si, fl->prober_dev);
 			}
 			if (fl->sent >= 5) {
 				double q = (double)fl->lost / (double)fl->sent;
@@ -296,7 +284,7 @@ static int grouping_links_evidence(struct grouping *g)
 			}
 		}
 	}
-	probers_count(pp.v, pp.n, g->links.v);
+	prober_sets_count(&pp, g->links.n, g->links.v);
 	for (size_t i = 0; i < g->links.n; i++) {
 		struct suspect *s = &g->links.v[i];
 		const struct tally *t = &lt[i];
@@ -309,11 +297,9 @@ static int grouping_links_evidence(struct grouping *g)
 			    g->cfg->blackhole_share * (double)t->n5)
 			s->kind = SUSPECT_BLACKHOLE;
 	}
-	rc = 0;
-out:
 	free(lt);
-	free(pp.v);
-	return rc;
+	free(pp.bits);
+	return 0;
 }
 
 /* A flow none of whose probes was answered says "forward or reverse": the
@@ -868,14 +854,15 @@ static void grouping_groups_explained(struct grouping *g, const double *u)
 static int grouping_finish(struct grouping *g, struct suspect_list *out)
 {
 	const struct model *m = g->m;
-	struct pairs dp = { 0 };
-	struct tally *dt = groups_tally(g->f, g->dev_sus, g->groups.n, NULL, &dp);
+	struct prober_sets dp = { 0 };
+	struct tally *dt = NULL;
 	double *gu = malloc((g->groups.n + 1) * sizeof(*gu));
 	int rc = -1;
 
-	if (!dt || !gu)
+	if (!gu || prober_sets_init(&dp, g->groups.n, m->ndevs) < 0 ||
+	    !(dt = groups_tally(g->f, g->dev_sus, g->groups.n, NULL, &dp)))
 		goto out;
-	probers_count(dp.v, dp.n, g->groups.v);
+	prober_sets_count(&dp, g->groups.n, g->groups.v);
 	for (size_t i = 0; i < g->groups.n; i++) {
 		struct suspect *s = &g->groups.v[i];
 		struct terms t = { dt[i].B, dt[i].c, dt[i].r, dt[i].n };
@@ -907,7 +894,7 @@ static int grouping_finish(struct grouping *g, struct suspect_list *out)
 out:
 	tallies_free(dt, g->groups.n);
 	free(gu);
-	free(dp.v);
+	free(dp.bits);
 	return rc;
 }
 
