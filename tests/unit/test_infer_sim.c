@@ -1,7 +1,7 @@
 /* Unit tests of the inference on simulated fabrics (fixed seeds, the
  * simulator's files read back as localize reads them): device faults and
- * their neighbours, and reply-eating blackholes on fabrics whose pairs have
- * more routes than the model lists as alternatives. */
+ * their neighbours, reply-eating blackholes on fabrics whose pairs have more
+ * routes than the model lists, weak links and high healthy background. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,4 +120,88 @@ Test(infer_sim, eaten_replies_on_pairs_with_many_routes_stay_on_the_blackholes)
 	cr_assert(strstr(all, strtok(truth + strlen("blackhole\t"), "\t")), "truth %s, suspects%s",
 		  truth, all);
 	suspect_list_free(&sus);
+}
+
+/* Every suspect of sus is one of the truth's faults (text holds the truth
+ * file); returns how many suspects there are. */
+static size_t suspects_all_true(const struct suspect_list *sus, const char *text,
+				const char *all)
+{
+	for (size_t j = 0; j < sus->n; j++) {
+		char key[2 * SUSPECT_NAME_MAX + 8];
+
+		snprintf(key, sizeof(key), "\t%s\t%s\t", sus->v[j].from, sus->v[j].to);
+		cr_expect(strstr(text, key), "false suspect %s->%s; suspects%s", sus->v[j].from,
+			  sus->v[j].to, all);
+	}
+	return sus->n;
+}
+
+/* The link tests are corrected for the links that carried probes, not for
+ * links plus devices (devices and hosts are only ever groups of named
+ * links). On this 24-ary leaf-spine fabric at 50 probes per flow, the
+ * 0.11% link leaf-14 -> spine-3 (6 of its 59 flows lost probes) was missed
+ * under the wider correction; it is named, and nothing healthy is. */
+Test(infer_sim, weak_link_is_named_under_the_link_family_correction)
+{
+	struct sim_cfg cfg = {
+		.tiers = 2, .k = 24, .hosts_per_tor = 2, .flows = 20000, .probes = 50,
+		.faults = 10, .kinds = "link", .loss_min = 0.001, .loss_max = 0.05,
+		.bg_min = 1e-5, .bg_max = 1e-4, .star_ratio = 0.02, .inventory_links = 1,
+		.seed = 1,
+	};
+	struct obs_set *obs = obs_set_new();
+	struct inventory *inv = inventory_new();
+	struct suspect_list sus = { 0 };
+	struct infer_cfg icfg;
+	char err[512], all[2048], *text;
+	int named = 0;
+
+	unit_sim_read(&cfg, obs, inv, &text);
+	infer_cfg_default(&icfg);
+	cr_assert_eq(infer_localize(obs, inv, &icfg, &sus, NULL, err, sizeof(err)), 0, "%s", err);
+	suspects_text(&sus, all, sizeof(all));
+	cr_assert(strstr(text, "link\tleaf-14\tspine-3\t"), "truth changed:\n%s", text);
+	for (size_t j = 0; j < sus.n; j++)
+		named += !strcmp(sus.v[j].from, "leaf-14") && !strcmp(sus.v[j].to, "spine-3");
+	cr_expect_eq(named, 1, "suspects%s", all);
+	suspects_all_true(&sus, text, all);
+	free(text);
+	suspect_list_free(&sus);
+	obs_set_free(obs);
+	inventory_free(inv);
+}
+
+/* Healthy links of their own background, uniform up to 0.2% (four times
+ * the issue's 0.05%), and one 1% link: only that link is named, no healthy
+ * high-background link, though the family is now the links alone. */
+Test(infer_sim, high_heterogeneous_background_names_only_the_fault)
+{
+	static const long long seeds[] = { 1, 2, 3 };
+
+	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
+		struct sim_cfg cfg = {
+			.tiers = 2, .k = 16, .hosts_per_tor = 2, .flows = 20000, .probes = 1000,
+			.faults = 1, .kinds = "link", .loss_min = 0.01, .loss_max = 0.01,
+			.bg_min = 0, .bg_max = 0.002, .bg_uniform = 1, .star_ratio = 0.05,
+			.inventory_links = 1, .seed = seeds[i],
+		};
+		struct obs_set *obs = obs_set_new();
+		struct inventory *inv = inventory_new();
+		struct suspect_list sus = { 0 };
+		struct infer_cfg icfg;
+		char err[512], all[2048], *text;
+
+		unit_sim_read(&cfg, obs, inv, &text);
+		infer_cfg_default(&icfg);
+		cr_assert_eq(infer_localize(obs, inv, &icfg, &sus, NULL, err, sizeof(err)), 0,
+			     "%s", err);
+		suspects_text(&sus, all, sizeof(all));
+		cr_expect_eq(suspects_all_true(&sus, text, all), 1, "seed %lld: suspects%s",
+			     seeds[i], all);
+		free(text);
+		suspect_list_free(&sus);
+		obs_set_free(obs);
+		inventory_free(inv);
+	}
 }

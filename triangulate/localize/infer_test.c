@@ -867,15 +867,31 @@ static int fit_dispersion(const struct fit *f, double *phi)
 	return 0;
 }
 
+/* The family the link tests are corrected for: the links that carried
+ * probes. A link no probe crossed can never be named (Tarone's point: a
+ * hypothesis that cannot reach the level costs the others nothing), and
+ * devices and hosts are no tests against the null of their own: they are
+ * named only as groups of named links (infer_group.c), so a false one
+ * needs a false link first. Depends on where probes went, not on what
+ * they lost. */
+static double fit_link_family_count(const struct fit *f)
+{
+	double n = 0;
+
+	for (uint32_t l = 0; l < f->m->nlinks; l++)
+		n += f->B[l] > 0 || f->inc_first[l + 1] > f->inc_first[l];
+	return fmax(n, 1);
+}
+
 /* Faulty links: conditional tests (neighbours at their fitted rates) pick
  * candidates cheaply; the relaxed bound or the profile statistic confirms
- * them. */
+ * them. Bonferroni over the links that carried probes. */
 int grouping_links_test(struct grouping *g)
 {
 	struct fit *f = g->f;
 	const struct model *m = g->m;
 	const struct infer_cfg *cfg = g->cfg;
-	double *phi = NULL;
+	double *phi = NULL, nfam = fit_link_family_count(f);
 
 	phi = malloc((m->nlinks + 1) * sizeof(*phi));
 	if (!phi)
@@ -894,8 +910,8 @@ int grouping_links_test(struct grouping *g)
 		double lr_top;
 
 		f->cand[l] = u_to_loss(f->u[l]) >= INFER_EFFECT_MIN * u_to_loss(f->u_bg[l]) &&
-			     fit_mix_pvalue(f, cfg, l, 0, phi[l], cfg->alpha / g->ntests, &lr_top) *
-					     g->ntests <= cfg->alpha;
+			     fit_mix_pvalue(f, cfg, l, 0, phi[l], cfg->alpha / nfam, &lr_top) * nfam <=
+				     cfg->alpha;
 	}
 	if (fit_dispersion(f, phi) < 0)
 		goto nomem;
@@ -913,12 +929,12 @@ int grouping_links_test(struct grouping *g)
 		 * links at that top are expected to show once (Bonferroni
 		 * p-value at most 1): at 48-ary scale a link that moved flows
 		 * had piled loss on passed the distribution test alone */
-		if (!terms_test(&t, f->u[l], f->u_bg[l], g->ntests, 1.0, &s))
+		if (!terms_test(&t, f->u[l], f->u_bg[l], nfam, 1.0, &s))
 			continue;
-		pv = fit_mix_pvalue(f, cfg, l, 1, phi[l], cfg->alpha / g->ntests, &lr);
+		pv = fit_mix_pvalue(f, cfg, l, 1, phi[l], cfg->alpha / nfam, &lr);
 		if (pv < 0)
 			goto nomem;
-		pv *= g->ntests;
+		pv *= nfam;
 		if (pv > cfg->alpha)
 			continue;
 		s.score = lr;
