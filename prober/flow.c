@@ -44,7 +44,7 @@ int flow_acct_reply(struct flow_acct *f, uint32_t seq, uint32_t count)
 {
 	uint32_t age, gap_new;
 	int64_t gap_all, rev_true;
-	uint32_t rev_new, shift;
+	uint32_t rev_new;
 
 	if (seq >= f->next_seq || (int64_t)seq <= f->classified_upto)
 		return 0;
@@ -68,15 +68,6 @@ int flow_acct_reply(struct flow_acct *f, uint32_t seq, uint32_t count)
 	 * A flow that never answers is still written off at interval close. */
 	if (f->anchor_seq >= 0)
 		f->lost_fwd += gap_new - rev_new;
-	/* probes written off as forward earlier that the responder did get */
-	shift = (uint32_t)rev_true - rev_new;
-	if (shift > f->forced_fwd)
-		shift = f->forced_fwd;
-	if (shift > f->lost_fwd)
-		shift = f->lost_fwd;
-	f->lost_fwd -= shift;
-	f->lost_rev += shift;
-	f->forced_fwd = 0;
 	f->received++;
 	f->anchor_seq = seq;
 	f->anchor_count = count;
@@ -86,13 +77,14 @@ int flow_acct_reply(struct flow_acct *f, uint32_t seq, uint32_t count)
 
 void flow_acct_close(struct flow_acct *f, struct flow_figures *out)
 {
-	int64_t horizon = (int64_t)f->close_mark - 1;
+	/* A probe unanswered at the close after its own may still be settled
+	 * by a later reply's count (its replies were lost for a while, say): it
+	 * is held one more interval, so the count can book it where it went.
+	 * Only then, with no count either way, is it written off forward. */
+	int64_t horizon = (int64_t)f->close_mark_old - 1;
 
 	if (f->classified_upto < horizon) {
-		uint32_t n = (uint32_t)(horizon - f->classified_upto);
-
-		f->lost_fwd += n;
-		f->forced_fwd += n;
+		f->lost_fwd += (uint32_t)(horizon - f->classified_upto);
 		f->classified_upto = horizon;
 	}
 	/* the gap a refused probe left was counted as forward loss (the
@@ -107,6 +99,7 @@ void flow_acct_close(struct flow_acct *f, struct flow_figures *out)
 	out->lost_rev = f->lost_rev;
 	out->sent = f->received + f->lost_fwd + f->lost_rev;
 	f->received = f->lost_fwd = f->lost_rev = 0;
+	f->close_mark_old = f->close_mark;
 	f->close_mark = f->next_seq;
 }
 

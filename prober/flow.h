@@ -17,8 +17,8 @@ struct flow_acct {
 	uint64_t replied;        /* bit i: probe next_seq-1-i was answered */
 	uint32_t next_seq;       /* seq of the next probe to send */
 	uint32_t anchor_count;   /* the responder's count carried by that answer */
-	uint32_t forced_fwd;     /* probes after the anchor counted forward without evidence */
 	uint32_t close_mark;     /* next_seq at the previous interval close */
+	uint32_t close_mark_old; /* next_seq at the close before that one */
 	/* this interval */
 	uint32_t received, lost_fwd, lost_rev;
 	uint32_t unsent; /* probes our own kernel refused to send */
@@ -41,10 +41,12 @@ void flow_acct_unsent(struct flow_acct *f);
 /* Count a reply to probe seq carrying the responder's count. Returns 1 when
  * accepted, 0 when it is a duplicate, never sent, or already written off. */
 int flow_acct_reply(struct flow_acct *f, uint32_t seq, uint32_t count);
-/* Close an interval: probes sent before the previous close that are still
- * unanswered are written off as forward loss (no evidence either way: the
- * flow was silent for a whole interval), then the counters are returned in
- * out (rtt left 0) and reset. */
+/* Close an interval: probes still unanswered are held, counted in the
+ * interval where a later reply's count settles them (forward or reverse).
+ * Only probes sent before the close before the previous one (unanswered
+ * through a whole interval after their own, no count either way) are
+ * written off as forward loss. Then the counters are returned in out (rtt
+ * left 0) and reset. */
 void flow_acct_close(struct flow_acct *f, struct flow_figures *out);
 
 /* RTT samples of one interval across all flows, so memory follows the probe

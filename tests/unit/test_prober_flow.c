@@ -80,7 +80,38 @@ Test(flow, duplicates_unsent_and_old_replies_ignored)
 	cr_assert_eq(flow_acct_reply(&f, 2, 3), 0, "outside the window");
 }
 
-Test(flow, silent_interval_written_off_forward_then_corrected)
+/* A probe unanswered at a close is held: in flight (its timeout not yet
+ * passed), or its reply lost, which only a later count can tell from a
+ * probe that never arrived. It is counted in the interval that settles it. */
+Test(flow, unsettled_probes_held_and_counted_where_they_settle)
+{
+	struct flow_acct f;
+	struct flow_figures g;
+
+	flow_acct_init(&f);
+	send_n(&f, 3);
+	cr_assert_eq(flow_acct_reply(&f, 0, 1), 1);
+	cr_assert_eq(flow_acct_reply(&f, 1, 2), 1);
+	/* seq 2 is still in flight at the close */
+	flow_acct_close(&f, &g);
+	cr_assert_eq(g.sent, 2);
+	cr_assert_eq(g.lost_fwd + g.lost_rev, 0, "an unsettled probe is not loss");
+	/* its replies lost for a whole interval: seq 3..7 unanswered */
+	send_n(&f, 5);
+	flow_acct_close(&f, &g);
+	cr_assert_eq(g.sent, 0);
+	cr_assert_eq(g.lost_fwd, 0, "held, not written off forward");
+	/* replies come back: seq 8 with count 9, the responder got all of 2..8 */
+	send_n(&f, 1);
+	cr_assert_eq(flow_acct_reply(&f, 8, 9), 1);
+	flow_acct_close(&f, &g);
+	cr_assert_eq(g.lost_rev, 6, "settled by the count: lost on the way back");
+	cr_assert_eq(g.lost_fwd, 0);
+	cr_assert_eq(g.received, 1);
+	cr_assert_eq(g.sent, 7);
+}
+
+Test(flow, silent_flow_written_off_forward_after_a_whole_interval)
 {
 	struct flow_acct f;
 	struct flow_figures g;
@@ -91,14 +122,17 @@ Test(flow, silent_interval_written_off_forward_then_corrected)
 	cr_assert_eq(g.sent, 0, "probes of this interval may still be answered");
 	send_n(&f, 5); /* seq 5..9 */
 	flow_acct_close(&f, &g);
-	cr_assert_eq(g.lost_fwd, 5, "a whole interval silent: written off");
+	cr_assert_eq(g.sent, 0, "held one interval more: a count may still settle them");
+	send_n(&f, 5); /* seq 10..14 */
+	flow_acct_close(&f, &g);
+	cr_assert_eq(g.lost_fwd, 5, "unanswered a whole interval after their own: written off");
 	cr_assert_eq(g.sent, 5);
-	/* now seq 9 answers with count 10: the responder got all of 0..9, so
-	 * the 5 written off and the 4 since were all lost on the way back */
-	cr_assert_eq(flow_acct_reply(&f, 9, 10), 1);
+	/* now seq 14 answers with count 15: the responder got all of 0..14, so
+	 * the 9 since the write-off were lost on the way back */
+	cr_assert_eq(flow_acct_reply(&f, 14, 15), 1);
 	flow_acct_close(&f, &g);
 	cr_assert_eq(g.received, 1);
-	cr_assert_eq(g.lost_rev, 4 + 0, "only this interval's counts move");
+	cr_assert_eq(g.lost_rev, 9, "only this interval's counts move");
 	cr_assert_eq(g.lost_fwd, 0);
 }
 
