@@ -1,4 +1,4 @@
-/* libFuzzer target for the observations v1 parser; inputs that parse are
+/* libFuzzer target for the observations v2 (and v1) parser; inputs that parse are
  * also run through the model and the inference, which take them as is. */
 #include "fuzz_text.h"
 #include "infer.h"
@@ -22,7 +22,8 @@ static int observations_check(const char *text, size_t len, const char *name, ch
 	for (size_t i = 0; i < obs_set_flow_count(s); i++) {
 		const struct obs_flow *f = obs_set_flow(s, i);
 
-		if (f->lost > f->sent || (f->nhops != OBS_PATH_UNKNOWN && f->nhops > OBS_HOPS_MAX))
+		if (f->lost > f->sent || f->lost_rev > f->sent - f->lost ||
+		    (f->nhops != OBS_PATH_UNKNOWN && f->nhops > OBS_HOPS_MAX))
 			abort();
 	}
 	infer_cfg_default(&cfg);

@@ -177,8 +177,8 @@ loc_export_link() {
 		/^#/ || NF == 0 { next }
 		{
 			flows++
-			n = split($8, hop, ",")
-			cross = 0; unknown = ($8 == "-")
+			n = split($9, hop, ",")
+			cross = 0; unknown = ($9 == "-")
 			for (i = 1; i <= n; i++) {
 				if (hop[i] == "*") unknown = 1
 				d[i] = (hop[i] in dev) ? dev[hop[i]] : hop[i]
@@ -188,7 +188,7 @@ loc_export_link() {
 			if (unknown) { nunknown++; next }
 			if (cross != ((key in lab) ? 1 : 0)) {
 				disagree++
-				if (disagree <= 3) bad = bad sprintf(" [%s path %s lab %s]", key, $8, (key in lab) ? "crosses" : "not")
+				if (disagree <= 3) bad = bad sprintf(" [%s path %s lab %s]", key, $9, (key in lab) ? "crosses" : "not")
 			}
 			if (cross) {
 				xf++; xs += $6; xl += $7
@@ -270,12 +270,12 @@ paths_cut() {
 			else if ($1 !~ /^#/ && NF == 2) dev[$1] = $2
 			next
 		}
-		/^#/ || NF == 0 || $8 == "-" { next }
+		/^#/ || NF == 0 || $9 == "-" { next }
 		{
-			n = split($8, hop, ",")
+			n = split($9, hop, ",")
 			last = (hop[n] in dev) ? dev[hop[n]] : hop[n]
 			if (hop[n] != "*" && up[dev[$2]] != last && cut++ < 2)
-				ex = ex sprintf(" [%s -> %s sport %s: %s]", dev[$1], dev[$2], $4, $8)
+				ex = ex sprintf(" [%s -> %s sport %s: %s]", dev[$1], dev[$2], $4, $9)
 		}
 		END { printf "%d %s\n", cut, ex }' "$LAB_TMP/inventory" "$1"
 }

@@ -118,7 +118,7 @@ static struct obs_set *bh3_observe(const struct bh3 *c, int *nfwd, int *nrev)
 				int kf = route_killed(fwd, nf, tuple_hash(c, a, b, sport, 31338, 2));
 				int kr = route_killed(rev, nr, tuple_hash(c, b, a, 31338, sport, 2));
 				struct obs_row row = { src, dst, OBS_PROTO_UDP, sport, 31338,
-						       PROBES, 0, nf - 2, hops };
+						       PROBES, 0, nf - 2, hops, 0 };
 				char err[128];
 
 				host_name(a, src, sizeof(src));

@@ -1,4 +1,4 @@
-/* Unit tests for the observations v1 parser: columns, sums, partial paths,
+/* Unit tests for the observations v2 (and v1) parser: columns, sums, partial paths,
  * version header, and errors that name the file and line. */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -77,7 +77,9 @@ Test(observations, rejects_bad_input_naming_file_and_line)
 {
 	static const struct unit_bad_text cases[] = {
 		{ "h1\th2\tudp\t1\t2\t3\t0\t-\n", "t.obs:1: missing header" },
-		{ "# faultmesh observations v2\n", "t.obs:1: unsupported observations version" },
+		{ "# faultmesh observations v3\n", "t.obs:1: unsupported observations version" },
+		{ "# faultmesh observations v2\nh1\th2\tudp\t1\t2\t3\t0\t-\n", "t.obs:2: expected 9" },
+		{ "# faultmesh observations v2\nh1\th2\tudp\t1\t2\t3\t1\t3\t-\n", "t.obs:2: bad lost_rev" },
 		{ "", "t.obs: empty file" },
 		{ "# faultmesh observations v1\nh1\th2\tudp\t1\t2\t3\t0\n", "t.obs:2: expected 8" },
 		{ "# faultmesh observations v1\n\nh1\th2\ticmp\t1\t2\t3\t0\t-\n", "t.obs:3: protocol" },
@@ -90,6 +92,25 @@ Test(observations, rejects_bad_input_naming_file_and_line)
 	};
 
 	unit_bad_texts_check(cases, sizeof(cases) / sizeof(cases[0]), "t.obs", t_parse);
+}
+
+/* v2 carries the reverse count; v1 files still read, with none */
+Test(observations, v2_reads_lost_rev_and_sums_it)
+{
+	struct obs_set *s = parse_ok("# faultmesh observations v2\n"
+				     "h1\th2\tudp\t1\t2\t10\t1\t2\tr1,r2\n"
+				     "h1\th2\tudp\t1\t2\t30\t2\t5\tr1,r2\n");
+	const struct obs_flow *f = obs_set_flow(s, 0);
+
+	cr_assert_eq(obs_set_flow_count(s), 1);
+	cr_assert_eq(f->sent, 40);
+	cr_assert_eq(f->lost, 3);
+	cr_assert_eq(f->lost_rev, 7);
+	cr_assert_eq(f->nhops, 2);
+	obs_set_free(s);
+	s = parse_ok("# faultmesh observations v1\nh1\th2\tudp\t1\t2\t10\t1\tr1\n");
+	cr_assert_eq(obs_set_flow(s, 0)->lost_rev, 0);
+	obs_set_free(s);
 }
 
 Test(observations, too_long_path_is_an_error)
@@ -109,13 +130,14 @@ Test(observations, too_long_path_is_an_error)
 Test(observations, writer_output_parses_back)
 {
 	const char *hops[] = { "10.0.0.1", NULL, "10.0.0.3" };
-	struct obs_row row = { "h1", "h2", OBS_PROTO_TCP, 5, 6, 10, 2, 3, hops };
+	struct obs_row row = { "h1", "h2", OBS_PROTO_TCP, 5, 6, 10, 2, 3, hops, 0 };
 	char path[] = "/tmp/fm-obs-XXXXXX", err[256];
 	int fd = mkstemp(path);
 	FILE *f = fdopen(fd, "w");
 	struct obs_set *s = obs_set_new();
 
 	cr_assert_not_null(f);
+	row.lost_rev = 4;
 	cr_assert_eq(obs_header_write(f), 0);
 	cr_assert_eq(obs_row_write(f, &row), 0);
 	row.nhops = -1;
@@ -127,6 +149,7 @@ Test(observations, writer_output_parses_back)
 	cr_assert_eq(obs_set_flow(s, 0)->nhops, 3);
 	cr_assert_eq(obs_set_flow_hops(s, obs_set_flow(s, 0))[1], OBS_HOP_STAR);
 	cr_assert_eq(obs_set_flow(s, 1)->nhops, OBS_PATH_UNKNOWN);
+	cr_assert_eq(obs_set_flow(s, 0)->lost_rev, 4);
 	unlink(path);
 	obs_set_free(s);
 }
@@ -144,7 +167,7 @@ Test(observations, missing_file_names_the_path)
 Test(observations, row_add_checks_counts)
 {
 	struct obs_set *s = obs_set_new();
-	struct obs_row row = { "h1", "h2", OBS_PROTO_UDP, 1, 2, 5, 6, -1, NULL };
+	struct obs_row row = { "h1", "h2", OBS_PROTO_UDP, 1, 2, 5, 6, -1, NULL, 0 };
 	char err[128];
 
 	cr_assert_eq(obs_set_row_add(s, &row, err, sizeof(err)), -1);

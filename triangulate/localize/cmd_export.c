@@ -1,5 +1,5 @@
 /* triangulate export: the collector's database over a window out as an
- * observations v1 file (flow results joined with their latest paths). */
+ * observations v2 file (flow results joined with their latest paths). */
 #include "db_source.h"
 #include "cmd.h"
 #include "observations.h"
@@ -51,6 +51,7 @@ static int export_obs_write(FILE *out, void *arg, char *err, size_t errlen)
 			.dport = f->dport,
 			.sent = f->sent,
 			.lost = f->lost,
+			.lost_rev = f->lost_rev,
 			.nhops = ids ? (int)f->nhops : -1,
 			.hops = hops,
 		};
@@ -67,7 +68,7 @@ static const struct opts_cmd export_cmd =
 	OPTS_CMD("triangulate export",
 		 "triangulate export --db DB [--since 10m] [--until 0s] [--observations FILE]",
 		 "Write the flows of a time window from the collector's database "
-		 "as an observations v1 file (schemas/observations.md).",
+		 "as an observations v2 file (schemas/observations.md).",
 		 export_opts);
 
 int cmd_export(int argc, char **argv)

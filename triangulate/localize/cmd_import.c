@@ -1,4 +1,4 @@
-/* triangulate import: an observations v1 file loaded into a store (SQLite or
+/* triangulate import: an observations file (v1 or v2) loaded into a store (SQLite or
  * ClickHouse) as one window of flows, one batch per prober address, for
  * replays, tests and benchmarks. Importing the same file with the same --end
  * again stores each batch once (same prober, seq and start). */
@@ -27,7 +27,7 @@ struct import_cfg {
 
 static const struct opt_spec import_opts[] = {
 	{ "observations", 0, OPT_STR, offsetof(struct import_cfg, observations), 0, 0, NULL,
-	  "FILE", "observations v1 file to load (required)" },
+	  "FILE", "observations file (v1 or v2) to load (required)" },
 	CMD_STORE_OPTS(struct import_cfg, store, CMD_STORE_HELP),
 	{ "end", 0, OPT_INT, offsetof(struct import_cfg, end_ms), 0, 9e15, "0", "UNIX_MS",
 	  "end of the window the flows are stored in (0: now)" },

@@ -20,7 +20,7 @@
 #include <time.h>
 
 struct localize_cfg {
-	const char *observations; /* observations v1 file */
+	const char *observations; /* observations file (v1 or v2) */
 	const char *db;           /* or the collector's database ... */
 	long long window_ms;      /* ... over this window ending now */
 	const char *inventory;    /* inventory v1 file (optional) */

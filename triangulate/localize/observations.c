@@ -1,5 +1,6 @@
-/* Observations v1: strict line parser (header version, 8 tab-separated
- * columns, ranges) into a flow set with interned names and summed duplicates. */
+/* Observations v2 (and v1): strict line parser (header version, 9 or 8
+ * tab-separated columns, ranges) into a flow set with interned names and
+ * summed duplicates. */
 #include "observations.h"
 #include "strtab.h"
 #include "textio.h"
@@ -121,6 +122,7 @@ static int obs_set_flow_add(struct obs_set *s, const struct obs_flow *in,
 		}
 		f->sent += in->sent;
 		f->lost += in->lost;
+		f->lost_rev += in->lost_rev;
 		if (f->nhops == OBS_PATH_UNKNOWN && in->nhops != OBS_PATH_UNKNOWN) {
 			if (obs_hops_reserve(s, in->nhops) < 0)
 				goto nomem;
@@ -187,7 +189,8 @@ int obs_set_row_add(struct obs_set *s, const struct obs_row *row, char *err,
 		snprintf(err, errlen, "protocol %d is neither udp nor tcp", row->proto);
 		return -1;
 	}
-	if (row->sport > 65535 || row->dport > 65535 || row->lost > row->sent) {
+	if (row->sport > 65535 || row->dport > 65535 || row->lost > row->sent ||
+	    row->lost_rev > row->sent - row->lost) {
 		snprintf(err, errlen, "port out of range or lost > sent");
 		return -1;
 	}
@@ -214,6 +217,7 @@ int obs_set_row_add(struct obs_set *s, const struct obs_row *row, char *err,
 	f.dport = (uint16_t)row->dport;
 	f.sent = row->sent;
 	f.lost = row->lost;
+	f.lost_rev = row->lost_rev;
 	f.nhops = row->nhops < 0 ? OBS_PATH_UNKNOWN : (uint32_t)row->nhops;
 	return obs_set_flow_add(s, &f, hops, err, errlen);
 }
@@ -249,31 +253,36 @@ static int obs_name_valid(const char *p, size_t len)
 	return 1;
 }
 
+/* The header's version (1 or 2), or -1 with the reason in why. */
 static int obs_header_check(const char *line, size_t len, const char **why)
 {
 	static const char prefix[] = "# faultmesh observations v";
 	size_t pl = sizeof(prefix) - 1;
 
 	if (len == sizeof(OBS_HEADER) - 1 && !memcmp(line, OBS_HEADER, len))
-		return 0;
+		return OBS_VERSION;
+	if (len == sizeof(OBS_HEADER_V1) - 1 && !memcmp(line, OBS_HEADER_V1, len))
+		return 1;
 	*why = len > pl && !memcmp(line, prefix, pl)
-		       ? "unsupported observations version (want v1)"
+		       ? "unsupported observations version (want v1 or v2)"
 		       : "missing header '" OBS_HEADER "'";
 	return -1;
 }
 
-static int obs_line_parse(struct obs_set *s, const char *line, size_t len,
+/* One flow line of a file of version vers: v1 has no lost_rev column. */
+static int obs_line_parse(struct obs_set *s, const char *line, size_t len, int vers,
 			  char *why, size_t whylen)
 {
-	const char *fl[9];
-	size_t ln[9], nf = textio_fields_split(line, len, fl, ln, 8);
+	size_t ncol = vers == 1 ? 8 : 9, pc = ncol - 1;
+	const char *fl[10];
+	size_t ln[10], nf = textio_fields_split(line, len, fl, ln, ncol);
 	uint32_t hops[OBS_HOPS_MAX];
 	struct obs_flow f = { 0 };
 	uint64_t v;
 
-	if (nf != 8) {
-		snprintf(why, whylen, "expected 8 tab-separated columns, got %s%zu",
-			 nf > 8 ? "more than " : "", nf > 8 ? (size_t)8 : nf);
+	if (nf != ncol) {
+		snprintf(why, whylen, "expected %zu tab-separated columns, got %s%zu", ncol,
+			 nf > ncol ? "more than " : "", nf > ncol ? ncol : nf);
 		return -1;
 	}
 	if (!obs_name_valid(fl[0], ln[0]) || !obs_name_valid(fl[1], ln[1])) {
@@ -308,15 +317,20 @@ static int obs_line_parse(struct obs_set *s, const char *line, size_t len,
 			 (unsigned long long)f.lost, (unsigned long long)f.sent);
 		return -1;
 	}
+	if (vers > 1 && (obs_uint_parse(fl[7], ln[7], UINT64_MAX / 2, &f.lost_rev) < 0 ||
+			 f.lost_rev > f.sent - f.lost)) {
+		snprintf(why, whylen, "bad lost_rev count (more than sent less lost)");
+		return -1;
+	}
 	if (obs_name_intern(s, fl[0], ln[0], &f.prober, why, whylen) ||
 	    obs_name_intern(s, fl[1], ln[1], &f.target, why, whylen))
 		return -1;
-	if (ln[7] == 1 && fl[7][0] == '-') {
+	if (ln[pc] == 1 && fl[pc][0] == '-') {
 		f.nhops = OBS_PATH_UNKNOWN;
-	} else if (ln[7] == 0) {
+	} else if (ln[pc] == 0) {
 		f.nhops = 0; /* prober and target share a switch-less wire */
 	} else {
-		const char *p = fl[7], *end = fl[7] + ln[7];
+		const char *p = fl[pc], *end = fl[pc] + ln[pc];
 
 		f.nhops = 0;
 		for (;;) {
@@ -349,7 +363,7 @@ int obs_set_parse(struct obs_set *s, const char *buf, size_t len,
 	size_t pos = 0, lineno = 0;
 	const char *line;
 	size_t ll;
-	int seen_header = 0;
+	int vers = 0; /* 0 until the header */
 
 	while (textio_line_next(buf, len, &pos, &line, &ll)) {
 		char why[160];
@@ -357,24 +371,23 @@ int obs_set_parse(struct obs_set *s, const char *buf, size_t len,
 		lineno++;
 		if (!ll)
 			continue;
-		if (!seen_header) {
+		if (!vers) {
 			const char *w;
 
-			if (obs_header_check(line, ll, &w) < 0) {
+			if ((vers = obs_header_check(line, ll, &w)) < 0) {
 				snprintf(err, errlen, "%s:%zu: %s", name, lineno, w);
 				return -1;
 			}
-			seen_header = 1;
 			continue;
 		}
 		if (line[0] == '#')
 			continue;
-		if (obs_line_parse(s, line, ll, why, sizeof(why)) < 0) {
+		if (obs_line_parse(s, line, ll, vers, why, sizeof(why)) < 0) {
 			snprintf(err, errlen, "%s:%zu: %s", name, lineno, why);
 			return -1;
 		}
 	}
-	if (!seen_header) {
+	if (!vers) {
 		snprintf(err, errlen, "%s: empty file, missing header '%s'", name,
 			 OBS_HEADER);
 		return -1;
@@ -426,9 +439,10 @@ int obs_header_write(FILE *out)
 
 int obs_row_write(FILE *out, const struct obs_row *r)
 {
-	if (fprintf(out, "%s\t%s\t%s\t%u\t%u\t%llu\t%llu\t", r->prober, r->target,
+	if (fprintf(out, "%s\t%s\t%s\t%u\t%u\t%llu\t%llu\t%llu\t", r->prober, r->target,
 		    r->proto == OBS_PROTO_TCP ? "tcp" : "udp", r->sport, r->dport,
-		    (unsigned long long)r->sent, (unsigned long long)r->lost) < 0)
+		    (unsigned long long)r->sent, (unsigned long long)r->lost,
+		    (unsigned long long)r->lost_rev) < 0)
 		return -1;
 	if (r->nhops < 0)
 		return fputs("-\n", out) < 0 ? -1 : 0;

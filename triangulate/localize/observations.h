@@ -1,4 +1,4 @@
-/* Observations exchange format v1 (schemas/observations.md): an in-memory set
+/* Observations exchange format v2 (schemas/observations.md; v1 still read): an in-memory set
  * of flows with interned names, its parser and its writer. Duplicate 5-tuples
  * are summed; the inference reads a set, whatever filled it (file or store). */
 #ifndef FM_OBSERVATIONS_H
@@ -8,8 +8,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define OBS_VERSION 1
-#define OBS_HEADER "# faultmesh observations v1"
+#define OBS_VERSION 2
+#define OBS_HEADER "# faultmesh observations v2"
+#define OBS_HEADER_V1 "# faultmesh observations v1" /* no lost_rev column */
 #define OBS_HOPS_MAX 64             /* longer paths are rejected */
 #define OBS_PATH_UNKNOWN UINT32_MAX /* obs_flow.nhops of a "-" path */
 #define OBS_HOP_STAR UINT32_MAX     /* a hop id for "*" (no answer) */
@@ -22,6 +23,7 @@ struct obs_flow {
 	uint8_t proto; /* enum obs_proto */
 	uint16_t sport, dport;
 	uint64_t sent, lost; /* lost <= sent, forward direction */
+	uint64_t lost_rev;   /* replies lost on the way back, lost + lost_rev <= sent */
 	uint32_t hop_first;  /* index into the set's hop array */
 	uint32_t nhops;      /* OBS_PATH_UNKNOWN when the path is "-" */
 };
@@ -34,6 +36,7 @@ struct obs_row {
 	uint64_t sent, lost;
 	int nhops;                /* -1: path unknown */
 	const char *const *hops;  /* nhops entries; NULL or "*" = no answer */
+	uint64_t lost_rev;        /* replies lost, lost + lost_rev <= sent */
 };
 
 struct obs_set;
@@ -48,7 +51,7 @@ void obs_set_free(struct obs_set *s);
 int obs_set_row_add(struct obs_set *s, const struct obs_row *row, char *err,
 		    size_t errlen);
 
-/* Parse a whole v1 text (buf need not be NUL-terminated) into s; name is used
+/* Parse a whole v2 (or v1) text (buf need not be NUL-terminated) into s; name is used
  * in messages. Returns 0, or -1 with "NAME:LINE: reason" in err; on error s
  * may hold the flows of earlier lines. */
 int obs_set_parse(struct obs_set *s, const char *buf, size_t len,

@@ -18,7 +18,7 @@ struct method_ops;
 
 enum window_source {
 	WINDOW_SRC_SET,       /* req.obs: a set the caller filled */
-	WINDOW_SRC_FILE,      /* req.path: an observations v1 file */
+	WINDOW_SRC_FILE,      /* req.path: an observations file (v1 or v2) */
 	WINDOW_SRC_DB,        /* req.path: the collector's store, raw results */
 	WINDOW_SRC_DB_HOURLY, /* req.path: the store's hourly rollups + raw tail */
 };
