@@ -77,7 +77,8 @@ static int import_flow_fill(const struct obs_set *obs, const struct obs_flow *f,
 	wf->dport = f->dport;
 	wf->sent = (uint32_t)f->sent;
 	wf->lost_fwd = (uint32_t)f->lost;
-	wf->received = (uint32_t)(f->sent - f->lost); /* no reverse loss known */
+	wf->lost_rev = (uint32_t)f->lost_rev; /* 0 from a v1 file */
+	wf->received = (uint32_t)(f->sent - f->lost - f->lost_rev);
 	*has_path = hops != NULL;
 	if (!hops)
 		return 0;
