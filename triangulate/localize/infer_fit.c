@@ -317,7 +317,8 @@ int fit_init_terms(struct fit *f, const struct model *m, int merge)
 	    !f->link_stamp || !f->cand)
 		return -1;
 	for (size_t a = 0; a < m->nalts; a++) {
-		f->w[a] = m->alts[a].weight;
+		/* replies wait for fit_replies_place */
+		f->w[a] = m->flows[m->alts[a].flow].reply ? 0 : m->alts[a].weight;
 		nlossy_alts += m->flows[m->alts[a].flow].lost > 0;
 	}
 	f->lossy_alt = malloc((nlossy_alts + 1) * sizeof(*f->lossy_alt));
@@ -562,4 +563,60 @@ double fit_paths_reweight(struct fit *f)
 	memset(f->u_moved, 0, m->nlinks);
 	f->reweighted = 1;
 	return change;
+}
+
+/* The replies (model.h, nreplies), once the probes are fit: each flow's
+ * replies took one reverse route, which no trace shows. Its weight is the
+ * posterior of the route given the flow's reply counts and the links' loss
+ * as the probes (and certain evidence) fit it, from the equal-share prior:
+ * a flow that lost replies leans to a route through a link the probes show
+ * lossy, a clean one away from it, and where nothing tells the routes apart
+ * the replies stay spread. Placed once, from the probes' fit, not
+ * re-weighted by its own result: re-weighting replies by a fit they feed
+ * lets background reply loss pile up on whatever link leads. Sets the
+ * weights, the delivered counts and lossy terms, and marks the links
+ * touched. Returns the reply flows placed. */
+size_t fit_replies_place(struct fit *f)
+{
+	const struct model *m = f->m;
+	size_t placed = 0;
+
+	for (size_t i = m->nflows; i < m->nflows + m->nreplies; i++) {
+		const struct model_flow *fl = &m->flows[i];
+		double lw[MODEL_ALTS_MAX], top = -INFINITY, sum = 0;
+		double ok = (double)(fl->sent - fl->lost);
+
+		if (!fl->nalt || fl->nalt > MODEL_ALTS_MAX)
+			continue;
+		for (uint32_t k = 0; k < fl->nalt; k++) {
+			const struct model_alt *al = &m->alts[fl->alt_first + k];
+			double x = 0;
+
+			for (uint32_t j = 0; j < al->nlinks; j++)
+				x += f->u[m->alt_links[al->link_first + j]];
+			lw[k] = log(al->weight) - ok * x;
+			if (fl->lost)
+				lw[k] += x > 0 ? (double)fl->lost * log(-expm1(-x)) : -INFINITY;
+			if (lw[k] > top)
+				top = lw[k];
+		}
+		for (uint32_t k = 0; k < fl->nalt; k++)
+			sum += lw[k] = isfinite(top) ? exp(lw[k] - top)
+						     : m->alts[fl->alt_first + k].weight;
+		for (uint32_t k = 0; k < fl->nalt; k++) {
+			uint32_t a = fl->alt_first + k;
+			const struct model_alt *al = &m->alts[a];
+			double nw = lw[k] / sum;
+
+			f->w[a] = nw;
+			for (uint32_t j = 0; j < al->nlinks; j++)
+				f->B[m->alt_links[al->link_first + j]] += nw * ok;
+			/* the term may hold other flows' alternatives of this route */
+			if (f->alt_lossy[a] >= 0)
+				fit_term_loss_sum(f, (uint32_t)f->alt_lossy[a]);
+			fit_alt_links_dirty(f, a);
+		}
+		placed++;
+	}
+	return placed;
 }
