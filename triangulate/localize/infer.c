@@ -50,8 +50,8 @@ int infer_run(const struct model *m, const struct infer_cfg *cfg,
 	/* the probes first; then the replies, placed by that fit, and the
 	 * probes again with them (fit_replies_place) */
 	for (int pass = 0; pass < 1 + !!m->nreplies; pass++) {
-		if (pass)
-			fit_replies_place(&f);
+		if (pass && fit_replies_place(&f, cfg) < 0)
+			goto nomem;
 		for (int round = 0; round < cfg->max_em_rounds; round++) {
 			st->sweeps += fit_sweeps(&f, cfg);
 			st->em_rounds++;

@@ -565,22 +565,74 @@ double fit_paths_reweight(struct fit *f)
 	return change;
 }
 
+static int fit_u_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The loss the reply flows are placed by: per link, its fitted u if it
+ * stands out from the probes' fit, else the common healthy value (the
+ * median over active links). A link stands out when its u is over twice
+ * the top of the bulk (the 90th percentile) and its terms reject that top
+ * at the corrected level (terms_test). Where no link of a pair's routes
+ * stands out, the routes are alike and its replies stay at their prior
+ * shares: background noise in the fit must not steer them, or the few
+ * replies each flow loses pile onto whichever link leads (test
+ * test_localize_background). Returns 0 or -1 (ENOMEM). */
+static int fit_reply_u(struct fit *f, const struct infer_cfg *cfg, double *ur)
+{
+	const struct model *m = f->m;
+	double *v = malloc((f->nactive + 1) * sizeof(*v)), u_med, u_top;
+
+	if (!v)
+		return -1;
+	for (size_t i = 0; i < f->nactive; i++)
+		v[i] = f->u[f->active[i]];
+	qsort(v, f->nactive, sizeof(*v), fit_u_cmp);
+	u_med = f->nactive ? v[f->nactive / 2] : 0;
+	u_top = f->nactive ? v[f->nactive * 9 / 10] : 0;
+	free(v);
+	for (uint32_t l = 0; l < m->nlinks; l++)
+		ur[l] = u_med;
+	for (size_t i = 0; i < f->nactive; i++) {
+		uint32_t l = f->active[i];
+		struct suspect s = { 0 };
+		struct terms t;
+
+		if (!(f->u[l] > INFER_EFFECT_MIN * u_top))
+			continue;
+		fit_link_terms(f, l, &t);
+		t.B += cfg->prior_probes;
+		if (terms_test(&t, f->u[l], u_top, (double)f->nactive, cfg->alpha, &s))
+			ur[l] = f->u[l];
+	}
+	return 0;
+}
+
 /* The replies (model.h, nreplies), once the probes are fit: each flow's
  * replies took one reverse route, which no trace shows. Its weight is the
  * posterior of the route given the flow's reply counts and the links' loss
- * as the probes (and certain evidence) fit it, from the equal-share prior:
+ * as the probes fit it, from the equal-share prior:
  * a flow that lost replies leans to a route through a link the probes show
  * lossy, a clean one away from it, and where nothing tells the routes apart
  * the replies stay spread. Placed once, from the probes' fit, not
  * re-weighted by its own result: re-weighting replies by a fit they feed
  * lets background reply loss pile up on whatever link leads. Sets the
  * weights, the delivered counts and lossy terms, and marks the links
- * touched. Returns the reply flows placed. */
-size_t fit_replies_place(struct fit *f)
+ * touched. The links' loss is read through fit_reply_u. Returns the reply
+ * flows placed, or -1 (ENOMEM). */
+int fit_replies_place(struct fit *f, const struct infer_cfg *cfg)
 {
 	const struct model *m = f->m;
-	size_t placed = 0;
+	double *ur = malloc((m->nlinks + 1) * sizeof(*ur));
+	int placed = 0;
 
+	if (!ur || fit_reply_u(f, cfg, ur) < 0) {
+		free(ur);
+		return -1;
+	}
 	for (size_t i = m->nflows; i < m->nflows + m->nreplies; i++) {
 		const struct model_flow *fl = &m->flows[i];
 		double lw[MODEL_ALTS_MAX], top = -INFINITY, sum = 0;
@@ -593,7 +645,7 @@ size_t fit_replies_place(struct fit *f)
 			double x = 0;
 
 			for (uint32_t j = 0; j < al->nlinks; j++)
-				x += f->u[m->alt_links[al->link_first + j]];
+				x += ur[m->alt_links[al->link_first + j]];
 			lw[k] = log(al->weight) - ok * x;
 			if (fl->lost)
 				lw[k] += x > 0 ? (double)fl->lost * log(-expm1(-x)) : -INFINITY;
@@ -618,5 +670,6 @@ size_t fit_replies_place(struct fit *f)
 		}
 		placed++;
 	}
+	free(ur);
 	return placed;
 }
