@@ -8,6 +8,7 @@
 #include "model.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,27 +146,68 @@ static double terms_loglik_d(const struct terms *t, double u, double *dh)
  * closes in monotonically; a step that is not finite or leaves the bracket
  * bisects instead. A handful of steps replace fifty bisections (each a
  * pass over the terms). */
+/* -h''(u): the curvature the interval's width follows. */
+static double terms_curv(const struct terms *t, double u)
+{
+	double k = 0;
+
+	for (size_t i = 0; i < t->n; i++) {
+		double e = expm1(u + t->r[i]);
+
+		k += t->c[i] * (e + 1) / (e * e);
+	}
+	return k;
+}
+
 double terms_bound(const struct terms *t, double u_hat, double drop, int dir)
 {
-	double h0 = terms_loglik(t, u_hat) - drop, lo, hi, x;
+	double h0 = terms_loglik(t, u_hat) - drop, lo, hi, x, w = 0;
 
+	/* Newton starts outside the interval, as near as the quadratic
+	 * approximation puts it (twice its half-width, doubled while inside):
+	 * started at 0 or 2 u_hat, it spent most of its steps halving the
+	 * way to an interval a small fraction of u_hat wide */
+	if (u_hat > 0)
+		w = 2 * sqrt(2 * drop / terms_curv(t, u_hat));
+	if (!isfinite(w) || w <= 0)
+		w = INFINITY;
 	if (dir < 0) {
-		if (terms_loglik(t, 0) >= h0)
-			return 0;
 		lo = 0;
 		hi = u_hat;
+		while (u_hat - w > 0 && terms_loglik(t, u_hat - w) >= h0) {
+			hi = u_hat - w;
+			w *= 2;
+		}
+		if (u_hat - w > 0) {
+			lo = u_hat - w;
+		} else if (terms_loglik(t, 0) >= h0) {
+			return 0;
+		}
 		x = lo;
 	} else {
 		lo = u_hat;
 		hi = u_hat > 0 ? u_hat * 2 : 1e-6;
-		while (terms_loglik(t, hi) >= h0 && hi < 700)
-			hi *= 2;
+		if (isfinite(w)) {
+			while (u_hat + w < 700 && terms_loglik(t, u_hat + w) >= h0) {
+				lo = u_hat + w;
+				w *= 2;
+			}
+			hi = u_hat + w;
+		} else {
+			while (terms_loglik(t, hi) >= h0 && hi < 700)
+				hi *= 2;
+		}
 		if (hi >= 700)
 			return 700;
 		x = hi;
 	}
 	for (int it = 0; it < 200; it++) {
 		double dh, g = terms_loglik_d(t, x, &dh) - h0, nx;
+
+		/* g within the rounding of the sum: x is the root as far as
+		 * h tells; steps beyond bisected the noise */
+		if (fabs(g) <= 64 * DBL_EPSILON * fabs(h0))
+			return x;
 
 		if (g >= 0) { /* inside: x is the bracket's inner end */
 			if (dir < 0)
