@@ -123,6 +123,8 @@ struct builder {
 	struct u64map pair_map;  /* (prober << 32 | target) -> pair id */
 	uint32_t *pair_first, *pair_flows; /* per pair: flows on one whole path */
 	uint32_t *rroutes; /* REPLY_ROUTES_MAX reverse routes of one flow */
+	uint32_t *pred_first, *pred, pred_nlinks; /* CSR by link end: from devices */
+	uint32_t *togo, togo_goal, togo_nlinks;   /* builder_togo's last answer */
 	struct silent_cands sc; /* the silent flows' candidate links */
 };
 
@@ -275,9 +277,11 @@ static int builder_adjacency(struct builder *b)
 
 /* Enumerate routes of exactly `depth` links from dev to `goal` over known
  * links, appending each route's links to out (stride depth). Stops counting
- * past max. */
-static void star_routes(const struct builder *b, uint32_t dev, uint32_t goal,
-			uint32_t depth, uint32_t *cur, uint32_t level,
+ * past max. togo (or NULL) bounds each device's links to goal from below:
+ * branches that cannot reach goal in time are cut (the same routes, in the
+ * same order; deep searches otherwise walk every dead end of the fabric). */
+static void star_routes(const struct builder *b, const uint32_t *togo, uint32_t dev,
+			uint32_t goal, uint32_t depth, uint32_t *cur, uint32_t level,
 			uint32_t *out, uint32_t *nout, uint32_t max)
 {
 	const struct model *m = b->m;
@@ -299,7 +303,7 @@ static void star_routes(const struct builder *b, uint32_t dev, uint32_t goal,
 
 		if (l != UINT32_MAX) {
 			cur[level] = l;
-			star_routes(b, goal, goal, depth, cur, depth, out, nout, max);
+			star_routes(b, togo, goal, goal, depth, cur, depth, out, nout, max);
 		}
 		return;
 	}
@@ -308,8 +312,10 @@ static void star_routes(const struct builder *b, uint32_t dev, uint32_t goal,
 
 		if (m->dev_endpoint[m->link_to[l]] && !m->dev_transit[m->link_to[l]])
 			continue; /* hosts do not forward */
+		if (togo && togo[m->link_to[l]] > depth - level - 1)
+			continue; /* no route of the links left reaches goal */
 		cur[level] = l;
-		star_routes(b, m->link_to[l], goal, depth, cur, level + 1, out,
+		star_routes(b, togo, m->link_to[l], goal, depth, cur, level + 1, out,
 			    nout, max);
 	}
 }
@@ -343,7 +349,7 @@ static int flow_star_routes(struct builder *b, const uint32_t *seq, uint32_t n,
 			routes[0] = (uint32_t)l;
 			nr = 1;
 		} else {
-			star_routes(b, seq[i], seq[j], depth, cur, 0, routes, &nr,
+			star_routes(b, NULL, seq[i], seq[j], depth, cur, 0, routes, &nr,
 				    MODEL_ALTS_MAX);
 		}
 		if (nr == 0 || nr > MODEL_ALTS_MAX || ncombo * nr > MODEL_ALTS_MAX)
@@ -794,17 +800,70 @@ out:
 	return rc;
 }
 
+/* Links from each device to goal at the fewest, over every link known now
+ * in either's direction of travel and through hosts too (a lower bound of
+ * any route star_routes walks), by a breadth-first search back from goal;
+ * kept for the next call with the same goal and links. NULL: no memory. */
+static const uint32_t *builder_togo(struct builder *b, uint32_t goal)
+{
+	const struct model *m = b->m;
+	uint32_t head = 0, tail = 0;
+
+	if (b->togo && b->togo_goal == goal && b->togo_nlinks == m->nlinks)
+		return b->togo;
+	if (!b->pred_first || b->pred_nlinks != m->nlinks) {
+		/* links added since: the predecessor lists again (CSR by to) */
+		free(b->pred_first);
+		free(b->pred);
+		b->pred_first = calloc(m->ndevs + 2, sizeof(*b->pred_first));
+		b->pred = malloc((m->nlinks + 1) * sizeof(*b->pred));
+		if (!b->pred_first || !b->pred)
+			return NULL;
+		for (uint32_t l = 0; l < m->nlinks; l++)
+			b->pred_first[m->link_to[l] + 2]++;
+		for (uint32_t d = 0; d < m->ndevs; d++)
+			b->pred_first[d + 2] += b->pred_first[d + 1];
+		for (uint32_t l = 0; l < m->nlinks; l++)
+			b->pred[b->pred_first[m->link_to[l] + 1]++] = m->link_from[l];
+		b->pred_nlinks = m->nlinks;
+	}
+	if (!b->togo && !(b->togo = malloc((m->ndevs + 1) * sizeof(*b->togo))))
+		return NULL;
+	for (uint32_t d = 0; d < m->ndevs; d++)
+		b->togo[d] = UINT32_MAX;
+	b->togo[goal] = 0;
+	b->queue[tail++] = goal;
+	while (head < tail) {
+		uint32_t y = b->queue[head++];
+
+		for (uint32_t i = b->pred_first[y]; i < b->pred_first[y + 1]; i++) {
+			uint32_t x = b->pred[i];
+
+			if (b->togo[x] != UINT32_MAX)
+				continue;
+			b->togo[x] = b->togo[y] + 1;
+			b->queue[tail++] = x;
+		}
+	}
+	b->togo_goal = goal;
+	b->togo_nlinks = m->nlinks;
+	return b->togo;
+}
+
 /* The reverse routes of a flow whose whole path is len links long: every
  * route of that length from target to prober over known links, into the
  * builder's buffer b->rroutes (stride len). Returns their number (0 when
- * none or over REPLY_ROUTES_MAX). Only silent flows list them, so a 48-ary
+ * none or over REPLY_ROUTES_MAX, UINT32_MAX out of memory). Only silent flows list them, so a 48-ary
  * fabric's 576 routes per pair are affordable here. */
 static uint32_t flow_reply_routes(struct builder *b, uint32_t prober, uint32_t target,
 				  uint32_t len)
 {
 	uint32_t cur[SEQ_MAX], nr = 0;
+	const uint32_t *togo = builder_togo(b, prober);
 
-	star_routes(b, target, prober, len, cur, 0, b->rroutes, &nr, REPLY_ROUTES_MAX);
+	if (!togo)
+		return UINT32_MAX;
+	star_routes(b, togo, target, prober, len, cur, 0, b->rroutes, &nr, REPLY_ROUTES_MAX);
 	return nr > REPLY_ROUTES_MAX ? 0 : nr;
 }
 
@@ -883,6 +942,9 @@ static void builder_fini(struct builder *b)
 	free(b->sc.by_rev);
 	free(b->lived_rev);
 	free(b->rroutes);
+	free(b->pred_first);
+	free(b->pred);
+	free(b->togo);
 	free(b->pair_first);
 	free(b->pair_flows);
 	u64map_fini(&b->pair_map);
@@ -926,7 +988,7 @@ static int builder_silent_alts(struct builder *b, const struct obs_set *obs,
 		if (b->sc.by_rev[j]) {
 			uint32_t nr = flow_reply_routes(b, seq[0], seq[n - 1], len);
 
-			if (flow_reply_alt_add(b, i, (uint32_t)b->sc.by[j], b->rroutes, nr, len) < 0)
+			if (nr == UINT32_MAX || flow_reply_alt_add(b, i, (uint32_t)b->sc.by[j], b->rroutes, nr, len) < 0)
 				return -1;
 			got = 1;
 			m->flows_silent_reverse++;
@@ -1263,7 +1325,7 @@ struct model *model_build(const struct obs_set *obs, const struct inventory *inv
 				m->flows_star_resolved++;
 			if (got > 0 && model_flow_silent(f)) {
 				nr = flow_reply_routes(&b, seq[0], seq[n - 1], len);
-				if (silent_cands_flow(&b.sc, (uint32_t)i, combos, lens, (uint32_t)got,
+				if (nr == UINT32_MAX || silent_cands_flow(&b.sc, (uint32_t)i, combos, lens, (uint32_t)got,
 						      b.rroutes, nr, len) < 0 ||
 				    (!nr && silent_reply_samples(&b, seq[0], seq[n - 1]) < 0))
 					goto nomem;
