@@ -305,20 +305,28 @@ static int bg_medians_solve(const struct fit *f, const uint8_t *cls, const uint8
 		const uint32_t *ls = m->alt_links + al->link_first;
 		double ws = f->w[a] * (double)fl->sent;
 		uint32_t k, j;
+		uint8_t c[MODEL_WALK_MAX];
 
 		if (f->w[a] <= 0)
 			continue;
 		for (k = 0; k < al->nlinks && !out[ls[k]]; k++)
 			;
-		if (k < al->nlinks)
+		if (k < al->nlinks || al->nlinks >= MODEL_WALK_MAX)
 			continue;
+		/* the classes in a local copy (a path has fewer links than a
+		 * walk has devices): stores into A may alias cls, which the
+		 * compiler then reads again for every pair */
+		for (k = 0; k < al->nlinks; k++)
+			c[k] = cls[ls[k]];
 		for (k = 0; k < al->nlinks; k++) {
+			double *row = A[c[k]];
+
 			S[ls[k]] += ws;
 			L[ls[k]] += f->w[a] * (double)fl->lost;
-			D[cls[ls[k]]] += ws;
+			D[c[k]] += ws;
 			for (j = 0; j < al->nlinks; j++)
 				if (j != k)
-					A[cls[ls[k]]][cls[ls[j]]] += ws;
+					row[c[j]] += ws;
 		}
 	}
 	for (size_t l = 0; l < nl; l++)
@@ -520,13 +528,13 @@ int fit_background_learn(struct fit *f, const struct infer_cfg *cfg,
 	struct bg_item *est = malloc((nl + 1) * sizeof(*est));
 	struct bg_item *noise = malloc((nl + 1) * sizeof(*noise));
 	struct bg_item *dev = malloc((nl + 1) * sizeof(*dev));
-	double med[BG_CLASSES], top[BG_CLASSES], standout0;
-	int tie_in;
-	uint8_t *out_ = calloc(nl + 1, 1);
+	double med[BG_CLASSES], top[BG_CLASSES], standout0, med_solved[BG_CLASSES];
+	int tie_in, same;
+	uint8_t *out_ = calloc(nl + 1, 1), *out_prev = calloc(nl + 1, 1);
 	size_t count[BG_CLASSES] = { 0 };
 	int rc = -1;
 
-	if (!tier || !cls || !S || !L || !E || !r || !est || !noise || !dev || !out_)
+	if (!tier || !cls || !S || !L || !E || !r || !est || !noise || !dev || !out_ || !out_prev)
 		goto out;
 	if (cfg->background_loss > 0 || nl < BG_LEARN_MIN_LINKS) {
 		/* the override, or a fabric too small to learn from: with a few
@@ -578,14 +586,24 @@ int fit_background_learn(struct fit *f, const struct infer_cfg *cfg,
 				  : f->u[l] > standout0 || (tie_in && f->u[l] > 0 &&
 							    f->u[l] >= standout0);
 		}
-		if (bg_medians_solve(f, cls, out_, S, L, med) < 0)
+		/* the same links out as last round (the usual last round): the
+		 * medians and the sums over the flows below come out as they
+		 * did, bit for bit, and are kept */
+		same = round && !memcmp(out_, out_prev, nl);
+		memcpy(out_prev, out_, nl);
+		if (same)
+			memcpy(med, med_solved, sizeof(med));
+		else if (bg_medians_solve(f, cls, out_, S, L, med) < 0)
 			goto out;
+		memcpy(med_solved, med, sizeof(med));
 		for (size_t l = 0; l < nl; l++)
 			r[l] = -log1p(-fmin(med[cls[l]], 0.5));
-		memset(S, 0, nl * sizeof(*S));
-		memset(L, 0, nl * sizeof(*L));
-		memset(E, 0, nl * sizeof(*E));
-		for (size_t a = 0; a < m->nalts; a++) {
+		if (!same) {
+			memset(S, 0, nl * sizeof(*S));
+			memset(L, 0, nl * sizeof(*L));
+			memset(E, 0, nl * sizeof(*E));
+		}
+		for (size_t a = 0; a < m->nalts && !same; a++) {
 			const struct model_alt *al = &m->alts[a];
 			const struct model_flow *fl = &m->flows[al->flow];
 			const uint32_t *ls = m->alt_links + al->link_first;
@@ -726,6 +744,7 @@ out:
 	free(noise);
 	free(dev);
 	free(out_);
+	free(out_prev);
 	return rc;
 }
 
