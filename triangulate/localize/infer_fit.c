@@ -457,11 +457,15 @@ void fit_link_terms(struct fit *f, uint32_t l, struct terms *t)
 
 	for (uint32_t i = f->inc_first[l]; i < f->inc_first[l + 1]; i++) {
 		uint32_t k = f->inc[i];
+		double r;
 
 		if (f->lc[k] <= 0)
 			continue;
+		r = f->lX[k] - f->u[l];
 		f->cbuf[n] = f->lc[k];
-		f->rbuf[n] = fmax(0, f->lX[k] - f->u[l]);
+		/* fmax(0, r) exactly (glibc's: r when r >= 0, -0 included; 0
+		 * for NaN) without a library call per term */
+		f->rbuf[n] = r >= 0 ? r : 0;
 		n++;
 	}
 	t->B = f->B[l];
