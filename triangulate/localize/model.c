@@ -1125,13 +1125,16 @@ static int builder_reply_flows(struct builder *b, const struct obs_set *obs,
 	for (uint32_t p = 0; p < np; p++) {
 		struct reply_pair *rp = &pv[p];
 		uint32_t cur[SEQ_MAX], nr = 0;
+		const uint32_t *togo;
 
 		rp->nroutes = 0;
 		if (reply_pair_dispersed(rp)) {
 			m->pairs_reply_dispersed++;
 			continue;
 		}
-		star_routes(b, rp->target, rp->prober, rp->len, cur, 0, b->rroutes, &nr,
+		if (!(togo = builder_togo(b, rp->prober)))
+			goto out;
+		star_routes(b, togo, rp->target, rp->prober, rp->len, cur, 0, b->rroutes, &nr,
 			    MODEL_ALTS_MAX);
 		if (!nr || nr > MODEL_ALTS_MAX) {
 			m->pairs_reply_unplaced++;
