@@ -56,7 +56,7 @@ int window_localize_run(const struct window_req *req, struct window_result *res,
 	const struct method_ops *method = req->method ? req->method : method_find("faultmesh");
 	struct infer_cfg dcfg;
 	const struct infer_cfg *cfg = req->cfg;
-	double t0, t1, c0;
+	double t0, t1, c0, c1;
 
 	memset(res, 0, sizeof(*res));
 	if (!cfg) {
@@ -64,16 +64,20 @@ int window_localize_run(const struct window_req *req, struct window_result *res,
 		cfg = &dcfg;
 	}
 	t0 = clock_mono_ns() / 1e6;
+	c0 = clock_cpu_ns() / 1e6;
 	if (window_load(req, res, err, errlen) < 0)
 		goto err;
 	res->nflows = obs_set_flow_count(res->obs);
 	t1 = clock_mono_ns() / 1e6;
+	c1 = clock_cpu_ns() / 1e6;
 	res->load_ms = t1 - t0;
+	res->load_cpu_ms = c1 - c0;
 	if (!(res->m = model_build(res->obs, req->inv, err, errlen)))
 		goto err;
 	t0 = clock_mono_ns() / 1e6;
 	res->model_ms = t0 - t1;
 	c0 = clock_cpu_ns() / 1e6;
+	res->model_cpu_ms = c0 - c1;
 	if (!method || method->run(res->m, cfg, &res->sus, err, errlen) < 0) {
 		if (!method)
 			snprintf(err, errlen, "no localization method");
