@@ -275,11 +275,27 @@ static int builder_adjacency(struct builder *b)
 	return 0;
 }
 
+/* Does the route so far (cur[0..level), from the device it left first,
+ * dev when level is 0) already visit device y? */
+static int route_visits(const struct model *m, const uint32_t *cur, uint32_t level,
+			uint32_t dev, uint32_t y)
+{
+	if (y == (level ? m->link_from[cur[0]] : dev))
+		return 1;
+	for (uint32_t k = 0; k < level; k++)
+		if (m->link_to[cur[k]] == y)
+			return 1;
+	return 0;
+}
+
 /* Enumerate routes of exactly `depth` links from dev to `goal` over known
- * links, appending each route's links to out (stride depth). Stops counting
- * past max. togo (or NULL) bounds each device's links to goal from below:
- * branches that cannot reach goal in time are cut (the same routes, in the
- * same order; deep searches otherwise walk every dead end of the fabric). */
+ * links, appending each route's links to out (stride depth). A route visits
+ * each device once: ECMP forwards over loop-free routes, and a "*" run
+ * longer than the gap it spans (a trace whose late answers shifted its
+ * TTLs) was filled with loops through a ToR. Stops counting past max. togo
+ * (or NULL) bounds each device's links to goal from below: branches that
+ * cannot reach goal in time are cut (the same routes, in the same order;
+ * deep searches otherwise walk every dead end of the fabric). */
 static void star_routes(const struct builder *b, const uint32_t *togo, uint32_t dev,
 			uint32_t goal, uint32_t depth, uint32_t *cur, uint32_t level,
 			uint32_t *out, uint32_t *nout, uint32_t max)
@@ -301,7 +317,7 @@ static void star_routes(const struct builder *b, const uint32_t *togo, uint32_t 
 		/* the last link is looked up, not searched */
 		uint32_t l = u64map_get(&b->links, (uint64_t)dev << 32 | goal);
 
-		if (l != UINT32_MAX) {
+		if (l != UINT32_MAX && !route_visits(m, cur, level, dev, goal)) {
 			cur[level] = l;
 			star_routes(b, togo, goal, goal, depth, cur, depth, out, nout, max);
 		}
@@ -314,6 +330,8 @@ static void star_routes(const struct builder *b, const uint32_t *togo, uint32_t 
 			continue; /* hosts do not forward */
 		if (togo && togo[m->link_to[l]] > depth - level - 1)
 			continue; /* no route of the links left reaches goal */
+		if (route_visits(m, cur, level, dev, m->link_to[l]))
+			continue;
 		cur[level] = l;
 		star_routes(b, togo, m->link_to[l], goal, depth, cur, level + 1, out,
 			    nout, max);
@@ -324,9 +342,14 @@ static void star_routes(const struct builder *b, const uint32_t *togo, uint32_t 
 #define REPLY_ROUTES_MAX 1024 /* a silent flow's reverse routes, listed */
 
 /* A flow's routes: the product of each "*" gap's routes over known links,
- * as ncombo link lists in combos (lens[c] links each). Returns ncombo, 0
- * when unresolvable or over MODEL_ALTS_MAX, -1 out of memory. */
+ * as ncombo link lists in combos (lens[c] links each, the same for all). A
+ * gap no loop-free route of its length spans takes the shortest routes
+ * between its ends: its hops answered, but its count of silent hops is
+ * wrong. Returns ncombo, 0 when unresolvable or over MODEL_ALTS_MAX, -1
+ * out of memory. */
 typedef uint32_t route_list[SEQ_MAX];
+
+static uint32_t builder_distance(struct builder *b, uint32_t dev, uint32_t goal);
 
 static int flow_star_routes(struct builder *b, const uint32_t *seq, uint32_t n,
 			    route_list *combos, uint32_t *lens)
@@ -349,8 +372,15 @@ static int flow_star_routes(struct builder *b, const uint32_t *seq, uint32_t n,
 			routes[0] = (uint32_t)l;
 			nr = 1;
 		} else {
+			uint32_t d;
+
 			star_routes(b, NULL, seq[i], seq[j], depth, cur, 0, routes, &nr,
 				    MODEL_ALTS_MAX);
+			if (!nr && (d = builder_distance(b, seq[i], seq[j])) && d < depth) {
+				depth = d;
+				star_routes(b, NULL, seq[i], seq[j], depth, cur, 0, routes, &nr,
+					    MODEL_ALTS_MAX);
+			}
 		}
 		if (nr == 0 || nr > MODEL_ALTS_MAX || ncombo * nr > MODEL_ALTS_MAX)
 			return 0;
@@ -423,8 +453,13 @@ static int flow_fwd_routes(struct builder *b, const uint32_t *seq, uint32_t n, i
 	uint32_t d, gap[SEQ_MAX];
 
 	*len = n - 1;
-	if (!cut || !(d = builder_distance(b, seq[n - 2], seq[n - 1])))
-		return flow_star_routes(b, seq, n, combos, lens);
+	if (!cut || !(d = builder_distance(b, seq[n - 2], seq[n - 1]))) {
+		int got = flow_star_routes(b, seq, n, combos, lens);
+
+		if (got > 0)
+			*len = lens[0]; /* a gap may have taken shorter routes */
+		return got;
+	}
 	gap[0] = seq[n - 2];
 	for (uint32_t k = 1; k < d; k++)
 		gap[k] = DEV_NONE;

@@ -71,8 +71,9 @@ struct model {
 /* Build the model: hop addresses map to devices through inv (names it does not
  * know become devices of their own); consecutive devices give directed links;
  * inventory link lines add links in both directions. "*" runs are filled with
- * every route of that length through links seen on other flows (or the
- * inventory), weighted later by EM. A trace that stopped short of its target
+ * every loop-free route of that length through links seen on other flows (or
+ * the inventory), weighted later by EM; a run no such route spans (its count
+ * of silent hops is wrong) with the shortest routes between its ends. A trace that stopped short of its target
  * (its last answered hop is no inventory neighbour of the target) puts the
  * flow on the routes beyond that hop only: its probes crossed the links
  * before it. A silent flow (model_flow_silent) is put on what most likely
