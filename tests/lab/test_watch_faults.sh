@@ -51,10 +51,15 @@ traced_all() { lab_db_traced "$DB" $((NHOSTS * (NHOSTS - 1) * FLOWS)); }
 # fires: the hook's fire events so far, one compact JSON each
 fires() { jq -c 'select(.event == "fire")' "$HOOK" 2>/dev/null; }
 nfires() { fires | wc -l; }
-fires_brief() {
-	fires | jq -r '"\(.kind) \(.device // .host // .from)" + (if .to then " -> \(.to)" else "" end)' |
+# fire_brief: each alert on stdin as "KIND WHERE;", an ambiguous pair whole
+# ("link a -> b | b -> c"): naming its first link alone hid which links a
+# failure's alert named
+fire_brief() {
+	jq -r '"\(.kind) \(.device // .host // .from)" + (if .to then " -> \(.to)" else "" end) +
+		(if .ambiguous_with then " | \(.ambiguous_with.from) -> \(.ambiguous_with.to)" else "" end)' |
 		tr '\n' ';'
 }
+fires_brief() { fires | fire_brief; }
 
 # names_link A B: stdin's alert names the link A -> B (as a link, blackhole,
 # or one of an ambiguous suspect's links, wherever it lists them)
@@ -121,15 +126,14 @@ stage() {
 	check_err $? "no alert within $FIRE_S s of: fault $*; watch: $(grep round: "$LAB_TMP/watch.log" | tail -2)"
 	t1=$(now_ms)
 	alert=$(fires | sed -n "$((before + 1))p")
-	[ -z "$alert" ] || log_info "alert $(((t1 - t0) / 1000)) s after fault $*: $(fires | sed -n "$((before + 1))p" | jq -c '{kind, from, to, device, loss, confidence}')"
+	[ -z "$alert" ] || log_info "alert $(((t1 - t0) / 1000)) s after fault $*: $(fires | sed -n "$((before + 1))p" | jq -c '{kind, from, to, ambiguous_with, device, loss, confidence}')"
 	[ -n "$alert" ] && "$check" <<<"$alert"
 	check_err $? "the alert is not on the faulty element: $(fires_brief)"
 	fab fault del "$fault" >/dev/null
 	lab_wait_until 60000 all_resolved
 	check_err $? "alerts still firing 60 s after removing the fault"
 	[ "$(nfires)" -eq $((before + 1)) ]
-	check_err $? "more than one alert for one fault: $(fires | sed -n "$((before + 1)),\$p" |
-		jq -r '"\(.kind) \(.device // .host // .from)" + (if .to then " -> \(.to)" else "" end)' | tr '\n' ';')"
+	check_err $? "more than one alert for one fault: $(fires | sed -n "$((before + 1)),\$p" | fire_brief)"
 	log_test "$name"
 }
 
