@@ -317,6 +317,29 @@ Test(infer, thinly_seen_device_fault_is_still_the_device)
 	one_suspect_expect(leaf_spine_thin(&t), SUSPECT_DEVICE, "s2", NULL);
 }
 
+/* A 2.5% device fault seen through 60 probes a flow: chance made its flows
+ * to one leaf lose 3 probes each (5%), so that link passes alone, and to
+ * the three others 1 each (1.7%), too little for any of them. Before the
+ * pooled device test it was named as that one link (as the lab's 5% spine3
+ * came out as spine3 -> leaf1 at 3%); pooled, its flows name the device. */
+Test(infer, device_fault_with_one_link_evidenced_is_the_device)
+{
+	struct thin t = { .sent = 60, .dev = 2, .down_loss = { 0.02, 0.02, 0.02, 0.05 } };
+
+	one_suspect_expect(leaf_spine_thin(&t), SUSPECT_DEVICE, "s2", NULL);
+}
+
+/* The opposite error: one faulty link at the same rate and on the same
+ * few probes, the rest of its spine clean, is the link, not the spine
+ * (pooled, the spine's flows also lose beyond the background). */
+Test(infer, single_faulty_link_on_a_spine_stays_a_link)
+{
+	struct thin t = { .sent = 60, .dev = -1, .link_spine = { 2, 2 }, .link_leaf = { 3, 3 },
+			  .link_loss = 0.05 };
+
+	one_suspect_expect(leaf_spine_thin(&t), SUSPECT_LINK, "s2", "l3");
+}
+
 /* Two faulty links on one spine and nothing else on it: its other flows
  * are clean, so the links are named, not the spine. */
 Test(infer, two_faulty_links_on_one_spine_are_links)

@@ -775,6 +775,366 @@ static double poisson_tail(double k, double mean)
 	return fmin(1, sum);
 }
 
+/* The pooled device test (README "How localize decides"). The fit may
+ * spread a device's loss over many of its links, each then too weakly
+ * evidenced to pass its own test (in the lab a 5% spine came out as one
+ * of its links at 3%), so the device is also tested whole: every path
+ * through it gets one variable in place of the device's two links on it
+ * (the rest of the path at its fitted rates, other suspects included).
+ * The null puts the device's links at their class's top; the device must
+ * beat that top family-wise and by the links' effect size, and must
+ * explain its flows better than its own faulty links plus the best one
+ * more link do, by as much evidence as a suspect needs against the
+ * background (that is the price of its wider scope, which a single link
+ * fault's clean neighbours make it pay). Statistics are divided by the
+ * device model's dispersion, as the links' are. */
+#define POOL_NO_LINK UINT32_MAX
+#define POOL_X_MIN 1e-12 /* a path of rate 0 that lost: floored, not -inf */
+#define POOL_ROUNDS 3    /* coordinate-ascent rounds of the links model */
+
+struct pool_rec {
+	double ok, lost; /* weighted delivered and lost probes of the path */
+	double w, sent;  /* the path's weight, its flow's probes */
+	double r;        /* u of the rest of the path, at the fit's rates */
+	uint32_t lk[2];  /* the device's links on it (local index), or POOL_NO_LINK */
+};
+
+/* Log-likelihood over the records of one device with the device part of
+ * record i at part[i] (or at u when part is NULL). */
+static double pool_loglik(const struct pool_rec *rec, size_t n, const double *part, double u)
+{
+	double ll = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		double p = part ? part[i] : u;
+
+		ll -= rec[i].ok * p;
+		if (rec[i].lost > 0)
+			ll += rec[i].lost * log(-expm1(-fmax(rec[i].r + p, POOL_X_MIN)));
+	}
+	return ll;
+}
+
+/* One-sided p-value of a likelihood-ratio statistic, Bonferroni over n. */
+static double pool_pvalue(double lr, double n)
+{
+	return lr > 0 ? 0.5 * erfc(sqrt(lr / 2)) * n : n;
+}
+
+/* Link j's terms over its records, the other link on each at val[]
+ * (c and r: scratch of the records' count). */
+static void pool_link_terms(const struct pool_rec *rec, const uint32_t *inc_first,
+			    const uint32_t *inc, uint32_t j, const double *val, double *c,
+			    double *r, struct terms *t)
+{
+	*t = (struct terms){ 0, c, r, 0 };
+	for (uint32_t k = inc_first[j]; k < inc_first[j + 1]; k++) {
+		const struct pool_rec *x = &rec[inc[k]];
+		uint32_t o = x->lk[0] == j ? x->lk[1] : x->lk[0];
+
+		t->B += x->ok;
+		if (x->lost > 0) {
+			c[t->n] = x->lost;
+			r[t->n++] = x->r + (o == POOL_NO_LINK ? 0 : val[o]);
+		}
+	}
+}
+
+/* Log-likelihood of terms at u, a path of rate 0 that lost floored. */
+static double pool_terms_loglik(const struct terms *t, double u)
+{
+	double ll = -t->B * u;
+
+	for (size_t i = 0; i < t->n; i++)
+		ll += t->c[i] * log(-expm1(-fmax(u + t->r[i], POOL_X_MIN)));
+	return ll;
+}
+
+/* The links model: the device's links at their class's top (or their
+ * fitted rate, if lower) but for the free ones (free_[j]), each at its
+ * own rate, fit by coordinate ascent into val[]. */
+static void pool_links_fit(const struct grouping *g, const struct pool_rec *rec,
+			   const uint32_t *inc_first, const uint32_t *inc, size_t nlk,
+			   const uint8_t *free_, double *val, double *c, double *r)
+{
+	for (int round = 0; round < POOL_ROUNDS; round++)
+		for (uint32_t j = 0; j < nlk; j++) {
+			struct terms t;
+			double curv;
+
+			if (!free_[j])
+				continue;
+			pool_link_terms(rec, inc_first, inc, j, val, c, r, &t);
+			val[j] = terms_solve(&t, g->cfg->prior_probes, val[j], &curv);
+		}
+}
+
+/* Test one candidate device d on its records; returns 1 to name it, 0 not,
+ * -1 (ENOMEM). *lr_out: its statistic against the null. */
+static int pool_device_test(const struct grouping *g, uint32_t d, struct pool_rec *rec,
+			    size_t n, int32_t *local, double *lr_out)
+{
+	const struct model *m = g->m;
+	const struct fit *f = g->f;
+	uint32_t *links = NULL, *inc_first = NULL, *inc = NULL;
+	double *val = NULL, *cap = NULL, *c = NULL, *r = NULL, *part = NULL;
+	uint8_t *free_ = NULL;
+	double top_in = 0, top_out = 0, u0, u, curv, phi = 0, wsum = 0, ll_dev, lr, best = 0;
+	size_t nlk = 0, nc = 0;
+	int32_t extra = -1;
+	int rc = -1;
+
+	*lr_out = 0;
+	links = malloc((2 * n + 1) * sizeof(*links));
+	c = malloc((n + 1) * sizeof(*c));
+	r = malloc((n + 1) * sizeof(*r));
+	part = malloc((n + 1) * sizeof(*part));
+	if (!links || !c || !r || !part)
+		goto out;
+	/* the device's links in a local numbering (local[] is -1 outside) */
+	for (size_t i = 0; i < n; i++)
+		for (int e = 0; e < 2; e++) {
+			uint32_t l = rec[i].lk[e];
+
+			if (l == POOL_NO_LINK)
+				continue;
+			if (local[l] < 0) {
+				local[l] = (int32_t)nlk;
+				links[nlk++] = l;
+			}
+			rec[i].lk[e] = (uint32_t)local[l];
+		}
+	for (size_t j = 0; j < nlk; j++)
+		local[links[j]] = -1;
+	if (!nlk) { /* every link of it leads to a device suspect */
+		rc = 0;
+		goto out;
+	}
+	val = malloc((nlk + 1) * sizeof(*val));
+	cap = malloc((nlk + 1) * sizeof(*cap));
+	free_ = calloc(nlk + 1, 1);
+	inc_first = calloc(nlk + 2, sizeof(*inc_first));
+	inc = malloc((2 * n + 1) * sizeof(*inc));
+	if (!val || !cap || !free_ || !inc_first || !inc)
+		goto out;
+	for (size_t j = 0; j < nlk; j++) {
+		uint32_t l = links[j];
+
+		cap[j] = fmin(f->u[l], f->u_bg[l]);
+		if (m->link_to[l] == d)
+			top_in = fmax(top_in, f->u_bg[l]);
+		else
+			top_out = fmax(top_out, f->u_bg[l]);
+		free_[j] = g->link_sus[l] >= 0;
+	}
+	/* the null: a healthy device's two links on a path, each at its top */
+	u0 = top_in + top_out;
+	for (size_t i = 0; i < n; i++)
+		if (rec[i].lost > 0) {
+			c[nc] = rec[i].lost;
+			r[nc++] = rec[i].r;
+		}
+	{
+		struct terms t = { 0, c, r, nc };
+
+		for (size_t i = 0; i < n; i++)
+			t.B += rec[i].ok;
+		u = terms_solve(&t, g->cfg->prior_probes, 0, &curv);
+	}
+	if (u <= u0 || u_to_loss(u) < INFER_EFFECT_MIN * u_to_loss(u0)) {
+		rc = 0;
+		goto out;
+	}
+	/* dispersion of the device model: Pearson's statistic per degree of
+	 * freedom, at least 1 (misplaced loss comes in a few heavy flows) */
+	for (size_t i = 0; i < n; i++) {
+		double q = -expm1(-(rec[i].r + u)), mu = rec[i].sent * q;
+		double v = fmax(mu * (1 - q), 1e-12), e = rec[i].lost / fmax(rec[i].w, 1e-300) - mu;
+
+		phi += rec[i].w * e * e / v;
+		wsum += rec[i].w;
+	}
+	phi = wsum > 2 ? fmax(1, phi / (wsum - 1)) : 1;
+	ll_dev = pool_loglik(rec, n, NULL, u);
+	lr = 2 * (ll_dev - pool_loglik(rec, n, NULL, u0)) / phi;
+	*lr_out = lr;
+	if (pool_pvalue(lr, g->ntests) > g->cfg->alpha) {
+		rc = 0;
+		goto out;
+	}
+	/* the links model: the device's faulty links free, then the one more
+	 * link that gains most, then all of them refit together */
+	for (size_t i = 0; i < n; i++)
+		for (int e = 0; e < 2; e++)
+			if (rec[i].lk[e] != POOL_NO_LINK)
+				inc_first[rec[i].lk[e] + 1]++;
+	for (size_t j = 0; j < nlk; j++)
+		inc_first[j + 1] += inc_first[j];
+	{
+		uint32_t *fill = calloc(nlk + 1, sizeof(*fill));
+
+		if (!fill)
+			goto out;
+		for (uint32_t i = 0; i < n; i++)
+			for (int e = 0; e < 2; e++) {
+				uint32_t j = rec[i].lk[e];
+
+				if (j != POOL_NO_LINK)
+					inc[inc_first[j] + fill[j]++] = i;
+			}
+		free(fill);
+	}
+	memcpy(val, cap, nlk * sizeof(*val));
+	pool_links_fit(g, rec, inc_first, inc, nlk, free_, val, c, r);
+	for (uint32_t j = 0; j < nlk; j++) {
+		struct terms t;
+		double gain;
+
+		if (free_[j])
+			continue;
+		pool_link_terms(rec, inc_first, inc, j, val, c, r, &t);
+		gain = pool_terms_loglik(&t, terms_solve(&t, g->cfg->prior_probes, val[j], &curv)) -
+		       pool_terms_loglik(&t, val[j]);
+		if (gain > best) {
+			best = gain;
+			extra = (int32_t)j;
+		}
+	}
+	if (extra >= 0) {
+		free_[extra] = 1;
+		pool_links_fit(g, rec, inc_first, inc, nlk, free_, val, c, r);
+	}
+	for (size_t i = 0; i < n; i++) {
+		part[i] = 0;
+		for (int e = 0; e < 2; e++)
+			if (rec[i].lk[e] != POOL_NO_LINK)
+				part[i] += val[rec[i].lk[e]];
+	}
+	lr = 2 * (ll_dev - pool_loglik(rec, n, part, 0)) / phi;
+	if (getenv("FM_POOL_DEBUG"))
+		fprintf(stderr, "pool %s: u %.4g u0 %.4g phi %.3g lr_null %.1f lr_links %.1f\n",
+			model_dev_name(m, d), u_to_loss(u), u_to_loss(u0), phi, *lr_out, lr);
+	rc = pool_pvalue(lr, g->ntests) <= g->cfg->alpha;
+out:
+	free(links);
+	free(inc_first);
+	free(inc);
+	free(val);
+	free(cap);
+	free(free_);
+	free(c);
+	free(r);
+	free(part);
+	return rc;
+}
+
+/* Pooled device test over every switch not yet a suspect: a cheap screen
+ * (its flows' losses against what the null predicts, a Poisson tail at the
+ * corrected level) picks the candidates, whose paths are then collected and
+ * tested (pool_device_test). A link to a device suspect stays that
+ * suspect's, in the rest of the path. */
+static int grouping_devices_pooled(struct grouping *g)
+{
+	const struct model *m = g->m;
+	const struct fit *f = g->f;
+	size_t nd = m->ndevs + 1;
+	double *lost = calloc(nd, sizeof(*lost)), *mean = calloc(nd, sizeof(*mean));
+	size_t *first = calloc(nd + 1, sizeof(*first)), *fill = NULL;
+	int32_t *local = malloc((m->nlinks + 1) * sizeof(*local));
+	struct pool_rec *rec = NULL;
+	uint32_t ncand = 0;
+	int rc = -1;
+
+	if (!lost || !mean || !first || !local)
+		goto out;
+	for (uint32_t l = 0; l < m->nlinks; l++)
+		local[l] = -1;
+	/* pass 0 screens, pass 1 counts the candidates' records, pass 2 fills */
+	for (int pass = 0; pass < 3; pass++) {
+		for (size_t a = 0; a < m->nalts; a++) {
+			const struct model_alt *al = &m->alts[a];
+			const struct model_flow *fl = &m->flows[al->flow];
+			const uint32_t *ls = m->alt_links + al->link_first;
+			double w = f->w[a], x = 0;
+
+			if (w <= 0 || fl->sent == 0)
+				continue;
+			for (uint32_t k = 0; k < al->nlinks; k++)
+				x += f->u[ls[k]];
+			/* device d sits between link i - 1 and link i */
+			for (uint32_t i = 1; i < al->nlinks; i++) {
+				uint32_t d = m->link_from[ls[i]], lk[2] = { ls[i - 1], ls[i] };
+				double p = 0, p0 = 0;
+
+				if (!m->dev_transit[d] || g->dev_sus[d] >= 0 ||
+				    (pass > 0 && !mean[d]))
+					continue;
+				for (int e = 0; e < 2; e++) {
+					uint32_t other = e ? m->link_to[lk[e]] : m->link_from[lk[e]];
+
+					if (g->dev_sus[other] >= 0) {
+						lk[e] = POOL_NO_LINK;
+						continue;
+					}
+					p += f->u[lk[e]];
+					p0 += fmin(f->u[lk[e]], f->u_bg[lk[e]]);
+				}
+				if (pass == 0) {
+					lost[d] += w * (double)fl->lost;
+					mean[d] += w * (double)fl->sent * -expm1(-(x - p + p0));
+				} else if (pass == 1) {
+					first[d + 1]++;
+				} else {
+					struct pool_rec *y = &rec[first[d] + fill[d]++];
+
+					*y = (struct pool_rec){ .ok = w * (double)(fl->sent - fl->lost),
+								.lost = w * (double)fl->lost,
+								.w = w, .sent = (double)fl->sent,
+								.r = fmax(0, x - p),
+								.lk = { lk[0], lk[1] } };
+				}
+			}
+		}
+		if (pass == 0) {
+			for (uint32_t d = 0; d < m->ndevs; d++) {
+				int cand = mean[d] > 0 && lost[d] > mean[d] &&
+					   poisson_tail(lost[d], mean[d]) * g->ntests <= g->cfg->alpha;
+
+				mean[d] = cand;
+				ncand += (uint32_t)cand;
+			}
+			if (!ncand)
+				break;
+		} else if (pass == 1) {
+			for (size_t d = 0; d < nd; d++)
+				first[d + 1] += first[d];
+			rec = malloc((first[nd] + 1) * sizeof(*rec));
+			fill = calloc(nd, sizeof(*fill));
+			if (!rec || !fill)
+				goto out;
+		}
+	}
+	for (uint32_t d = 0; ncand && d < m->ndevs; d++) {
+		double lr;
+		int named;
+
+		if (!mean[d] || first[d + 1] == first[d])
+			continue;
+		named = pool_device_test(g, d, rec + first[d], first[d + 1] - first[d], local, &lr);
+		if (named < 0 || (named && grouping_add(g, SUSPECT_DEVICE, d) < 0))
+			goto out;
+	}
+	rc = 0;
+out:
+	free(lost);
+	free(mean);
+	free(first);
+	free(fill);
+	free(local);
+	free(rec);
+	return rc;
+}
+
 /* Does the stronger device suspect w (group index) explain group n's loss?
  * n is held back when it neighbours w and its flows that avoid w lose no
  * more than the background predicts (not significantly at the corrected
@@ -910,7 +1270,8 @@ int infer_suspects(struct fit *f, const struct infer_cfg *cfg,
 	    grouping_links_reverse_explained(&g) < 0 || grouping_links_ambiguous(&g) < 0)
 		goto out;
 	grouping_devices_count(&g);
-	if (grouping_devices_test(&g) < 0 || grouping_hosts_test(&g) < 0 ||
+	if (grouping_devices_test(&g) < 0 || grouping_devices_pooled(&g) < 0 ||
+	    grouping_hosts_test(&g) < 0 ||
 	    grouping_finish(&g, out) < 0)
 		goto out;
 	rc = 0;
