@@ -869,10 +869,11 @@ static void pool_links_fit(const struct grouping *g, const struct pool_rec *rec,
 		}
 }
 
-/* Test one candidate device d on its records; returns 1 to name it, 0 not,
- * -1 (ENOMEM). *lr_out: its statistic against the null. */
+/* Test one candidate device d on its records (their links renumbered in
+ * place; local: -1 per link, scratch). Returns 1 to name it, 0 not, -1
+ * (ENOMEM). */
 static int pool_device_test(const struct grouping *g, uint32_t d, struct pool_rec *rec,
-			    size_t n, int32_t *local, double *lr_out)
+			    size_t n, int32_t *local)
 {
 	const struct model *m = g->m;
 	const struct fit *f = g->f;
@@ -884,7 +885,6 @@ static int pool_device_test(const struct grouping *g, uint32_t d, struct pool_re
 	int32_t extra = -1;
 	int rc = -1;
 
-	*lr_out = 0;
 	links = malloc((2 * n + 1) * sizeof(*links));
 	c = malloc((n + 1) * sizeof(*c));
 	r = malloc((n + 1) * sizeof(*r));
@@ -957,7 +957,6 @@ static int pool_device_test(const struct grouping *g, uint32_t d, struct pool_re
 	phi = wsum > 2 ? fmax(1, phi / (wsum - 1)) : 1;
 	ll_dev = pool_loglik(rec, n, NULL, u);
 	lr = 2 * (ll_dev - pool_loglik(rec, n, NULL, u0)) / phi;
-	*lr_out = lr;
 	if (pool_pvalue(lr, g->ntests) > g->cfg->alpha) {
 		rc = 0;
 		goto out;
@@ -1011,9 +1010,6 @@ static int pool_device_test(const struct grouping *g, uint32_t d, struct pool_re
 				part[i] += val[rec[i].lk[e]];
 	}
 	lr = 2 * (ll_dev - pool_loglik(rec, n, part, 0)) / phi;
-	if (getenv("FM_POOL_DEBUG"))
-		fprintf(stderr, "pool %s: u %.4g u0 %.4g phi %.3g lr_null %.1f lr_links %.1f\n",
-			model_dev_name(m, d), u_to_loss(u), u_to_loss(u0), phi, *lr_out, lr);
 	rc = pool_pvalue(lr, g->ntests) <= g->cfg->alpha;
 out:
 	free(links);
@@ -1029,26 +1025,35 @@ out:
 }
 
 /* Pooled device test over every switch not yet a suspect: a cheap screen
- * (its flows' losses against what the null predicts, a Poisson tail at the
- * corrected level) picks the candidates, whose paths are then collected and
- * tested (pool_device_test). A link to a device suspect stays that
- * suspect's, in the rest of the path. */
+ * picks the candidates, whose paths are then collected and tested
+ * (pool_device_test). The screen: its flows lose more than its faulty links
+ * at their fitted rates and the rest at their tops predict (a Poisson tail
+ * at the corrected level), since the device must beat those links anyway;
+ * the ends of a faulty link are not candidates for its loss alone. A link
+ * to a device suspect stays that suspect's, in the rest of the path. */
 static int grouping_devices_pooled(struct grouping *g)
 {
 	const struct model *m = g->m;
 	const struct fit *f = g->f;
 	size_t nd = m->ndevs + 1;
 	double *lost = calloc(nd, sizeof(*lost)), *mean = calloc(nd, sizeof(*mean));
+	double *excess = calloc(nd, sizeof(*excess)), *top = calloc(2 * nd, sizeof(*top));
+	uint8_t *cand = calloc(nd, 1);
 	size_t *first = calloc(nd + 1, sizeof(*first)), *fill = NULL;
 	int32_t *local = malloc((m->nlinks + 1) * sizeof(*local));
 	struct pool_rec *rec = NULL;
 	uint32_t ncand = 0;
 	int rc = -1;
 
-	if (!lost || !mean || !first || !local)
+	if (!lost || !mean || !excess || !top || !cand || !first || !local)
 		goto out;
-	for (uint32_t l = 0; l < m->nlinks; l++)
+	for (uint32_t l = 0; l < m->nlinks; l++) {
 		local[l] = -1;
+		if (!g->used[l])
+			continue;
+		top[2 * m->link_to[l]] = fmax(top[2 * m->link_to[l]], f->u_bg[l]);
+		top[2 * m->link_from[l] + 1] = fmax(top[2 * m->link_from[l] + 1], f->u_bg[l]);
+	}
 	/* pass 0 screens, pass 1 counts the candidates' records, pass 2 fills */
 	for (int pass = 0; pass < 3; pass++) {
 		for (size_t a = 0; a < m->nalts; a++) {
@@ -1064,10 +1069,10 @@ static int grouping_devices_pooled(struct grouping *g)
 			/* device d sits between link i - 1 and link i */
 			for (uint32_t i = 1; i < al->nlinks; i++) {
 				uint32_t d = m->link_from[ls[i]], lk[2] = { ls[i - 1], ls[i] };
-				double p = 0, p0 = 0;
+				double p = 0, p0 = 0, q_rest, q_top;
 
 				if (!m->dev_transit[d] || g->dev_sus[d] >= 0 ||
-				    (pass > 0 && !mean[d]))
+				    (pass > 0 && !cand[d]))
 					continue;
 				for (int e = 0; e < 2; e++) {
 					uint32_t other = e ? m->link_to[lk[e]] : m->link_from[lk[e]];
@@ -1077,11 +1082,22 @@ static int grouping_devices_pooled(struct grouping *g)
 						continue;
 					}
 					p += f->u[lk[e]];
-					p0 += fmin(f->u[lk[e]], f->u_bg[lk[e]]);
+					p0 += g->link_sus[lk[e]] >= 0 ? f->u[lk[e]]
+								      : fmin(f->u[lk[e]], f->u_bg[lk[e]]);
 				}
 				if (pass == 0) {
 					lost[d] += w * (double)fl->lost;
 					mean[d] += w * (double)fl->sent * -expm1(-(x - p + p0));
+					/* what the rest of the path leaves the device, less
+					 * its top on these probes (the effect size), on
+					 * flows weighed down where the rest loses far more
+					 * than that top (a blackhole's flows, all or nothing,
+					 * would swamp it with their noise) */
+					q_rest = -expm1(-(x - p));
+					q_top = u_to_loss(top[2 * d] + top[2 * d + 1]);
+					excess[d] += w * ((double)fl->lost -
+							  (double)fl->sent * (q_rest + q_top)) *
+						     q_top / fmax(q_rest + q_top, 1e-300);
 				} else if (pass == 1) {
 					first[d + 1]++;
 				} else {
@@ -1097,11 +1113,9 @@ static int grouping_devices_pooled(struct grouping *g)
 		}
 		if (pass == 0) {
 			for (uint32_t d = 0; d < m->ndevs; d++) {
-				int cand = mean[d] > 0 && lost[d] > mean[d] &&
-					   poisson_tail(lost[d], mean[d]) * g->ntests <= g->cfg->alpha;
-
-				mean[d] = cand;
-				ncand += (uint32_t)cand;
+				cand[d] = mean[d] > 0 && lost[d] > mean[d] && excess[d] > 0 &&
+					  poisson_tail(lost[d], mean[d]) <= g->cfg->alpha;
+				ncand += cand[d];
 			}
 			if (!ncand)
 				break;
@@ -1115,12 +1129,11 @@ static int grouping_devices_pooled(struct grouping *g)
 		}
 	}
 	for (uint32_t d = 0; ncand && d < m->ndevs; d++) {
-		double lr;
 		int named;
 
-		if (!mean[d] || first[d + 1] == first[d])
+		if (!cand[d] || first[d + 1] == first[d])
 			continue;
-		named = pool_device_test(g, d, rec + first[d], first[d + 1] - first[d], local, &lr);
+		named = pool_device_test(g, d, rec + first[d], first[d + 1] - first[d], local);
 		if (named < 0 || (named && grouping_add(g, SUSPECT_DEVICE, d) < 0))
 			goto out;
 	}
@@ -1128,6 +1141,9 @@ static int grouping_devices_pooled(struct grouping *g)
 out:
 	free(lost);
 	free(mean);
+	free(excess);
+	free(top);
+	free(cand);
 	free(first);
 	free(fill);
 	free(local);
