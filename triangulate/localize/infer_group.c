@@ -891,13 +891,20 @@ static int pool_device_test(const struct grouping *g, uint32_t d, struct pool_re
 	part = malloc((n + 1) * sizeof(*part));
 	if (!links || !c || !r || !part)
 		goto out;
-	/* the device's links in a local numbering (local[] is -1 outside) */
+	/* the device's links in a local numbering (local[] is -1 outside); a
+	 * link to a device named since the records were collected is now
+	 * that one's, in the rest of the path */
 	for (size_t i = 0; i < n; i++)
 		for (int e = 0; e < 2; e++) {
 			uint32_t l = rec[i].lk[e];
 
 			if (l == POOL_NO_LINK)
 				continue;
+			if (g->dev_sus[m->link_from[l] == d ? m->link_to[l] : m->link_from[l]] >= 0) {
+				rec[i].r += f->u[l];
+				rec[i].lk[e] = POOL_NO_LINK;
+				continue;
+			}
 			if (local[l] < 0) {
 				local[l] = (int32_t)nlk;
 				links[nlk++] = l;
@@ -1038,6 +1045,8 @@ static int grouping_devices_pooled(struct grouping *g)
 	size_t nd = m->ndevs + 1;
 	double *lost = calloc(nd, sizeof(*lost)), *mean = calloc(nd, sizeof(*mean));
 	double *excess = calloc(nd, sizeof(*excess)), *top = calloc(2 * nd, sizeof(*top));
+	double *probes = calloc(nd, sizeof(*probes));
+	uint32_t *order = NULL;
 	uint8_t *cand = calloc(nd, 1);
 	size_t *first = calloc(nd + 1, sizeof(*first)), *fill = NULL;
 	int32_t *local = malloc((m->nlinks + 1) * sizeof(*local));
@@ -1045,7 +1054,7 @@ static int grouping_devices_pooled(struct grouping *g)
 	uint32_t ncand = 0;
 	int rc = -1;
 
-	if (!lost || !mean || !excess || !top || !cand || !first || !local)
+	if (!lost || !mean || !excess || !top || !probes || !cand || !first || !local)
 		goto out;
 	for (uint32_t l = 0; l < m->nlinks; l++) {
 		local[l] = -1;
@@ -1087,6 +1096,7 @@ static int grouping_devices_pooled(struct grouping *g)
 				}
 				if (pass == 0) {
 					lost[d] += w * (double)fl->lost;
+					probes[d] += w * (double)fl->sent;
 					mean[d] += w * (double)fl->sent * -expm1(-(x - p + p0));
 					/* what the rest of the path leaves the device, less
 					 * its top on these probes (the effect size), on
@@ -1112,13 +1122,21 @@ static int grouping_devices_pooled(struct grouping *g)
 			}
 		}
 		if (pass == 0) {
+			order = malloc((m->ndevs + 1) * sizeof(*order));
+			if (!order)
+				goto out;
 			for (uint32_t d = 0; d < m->ndevs; d++) {
 				cand[d] = mean[d] > 0 && lost[d] > mean[d] && excess[d] > 0 &&
 					  poisson_tail(lost[d], mean[d]) <= g->cfg->alpha;
-				ncand += cand[d];
+				/* strongest first, by the excess rate */
+				excess[d] /= fmax(probes[d], 1);
+				if (cand[d])
+					order[ncand++] = d;
 			}
 			if (!ncand)
 				break;
+			sort_u = excess;
+			qsort(order, ncand, sizeof(*order), cand_cmp);
 		} else if (pass == 1) {
 			for (size_t d = 0; d < nd; d++)
 				first[d + 1] += first[d];
@@ -1128,10 +1146,14 @@ static int grouping_devices_pooled(struct grouping *g)
 				goto out;
 		}
 	}
-	for (uint32_t d = 0; ncand && d < m->ndevs; d++) {
+	/* strongest first: a link between two faulty switches carries the
+	 * stronger one's loss, and once that one is named its links leave the
+	 * weaker one's test */
+	for (uint32_t i = 0; i < ncand; i++) {
+		uint32_t d = order[i];
 		int named;
 
-		if (!cand[d] || first[d + 1] == first[d])
+		if (first[d + 1] == first[d])
 			continue;
 		named = pool_device_test(g, d, rec + first[d], first[d + 1] - first[d], local);
 		if (named < 0 || (named && grouping_add(g, SUSPECT_DEVICE, d) < 0))
@@ -1143,6 +1165,8 @@ out:
 	free(mean);
 	free(excess);
 	free(top);
+	free(probes);
+	free(order);
 	free(cand);
 	free(first);
 	free(fill);
