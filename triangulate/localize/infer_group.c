@@ -787,7 +787,9 @@ static double poisson_tail(double k, double mean)
  * more link do, by as much evidence as a suspect needs against the
  * background (that is the price of its wider scope, which a single link
  * fault's clean neighbours make it pay). Statistics are divided by the
- * device model's dispersion, as the links' are. */
+ * device model's dispersion, as the links' are, and corrected over all
+ * links and devices (ntests), wider than the switches tested: the pooled
+ * tests spend at most the devices' share of alpha beside the links'. */
 #define POOL_NO_LINK UINT32_MAX
 #define POOL_X_MIN 1e-12 /* a path of rate 0 that lost: floored, not -inf */
 #define POOL_ROUNDS 3    /* coordinate-ascent rounds of the links model */
