@@ -2,7 +2,7 @@
  * simulator's files read back as localize reads them): device faults and
  * their neighbours, weakly seen devices against single links, reply-eating
  * blackholes on fabrics whose pairs have more routes than the model lists,
- * weak links and high healthy background. */
+ * weak links and high healthy background, a host alone behind its leaf. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -256,6 +256,57 @@ Test(infer_sim, single_link_faults_stay_links)
 		cr_expect(sus.n == 1 && sus.v[0].kind == SUSPECT_LINK &&
 				  !strcmp(sus.v[0].from, from) && !strcmp(sus.v[0].to, to),
 			  "seed %lld, fault %s -> %s: suspects%s", seed, from, to, all);
+		suspect_list_free(&sus);
+	}
+}
+
+/* One host per leaf: every flow through a leaf starts or ends at its one
+ * host, so a leaf's loss and the host's are the same evidence. Each faulty
+ * leaf is named as one ambiguous suspect, the host and that leaf (before:
+ * the host alone, a wrong answer with full confidence), and a faulty spine
+ * stays the device. */
+Test(infer_sim, lossy_leaf_with_one_host_is_ambiguous_with_its_host)
+{
+	for (long long seed = 1; seed <= 6; seed++) {
+		struct sim_cfg cfg = small_fabric("device", seed);
+		struct suspect_list sus = { 0 };
+		char truth[256], dev[64], all[1024];
+
+		cfg.hosts_per_tor = 1;
+		sim_localize(&cfg, &sus, truth, sizeof(truth));
+		suspects_text(&sus, all, sizeof(all));
+		cr_assert(sscanf(truth, "device\t%63s", dev) == 1, "truth %s", truth);
+		cr_expect(sus.n == 1, "seed %lld, %s: suspects%s", seed, dev, all);
+		if (!strncmp(dev, "leaf-", 5))
+			cr_expect(sus.n && sus.v[0].kind == SUSPECT_HOST &&
+					  !strcmp(sus.v[0].also_from, dev) &&
+					  !strncmp(sus.v[0].from, "host-", 5),
+				  "seed %lld, %s: suspects%s also %s", seed, dev, all,
+				  sus.n ? sus.v[0].also_from : "");
+		else
+			cr_expect(sus.n && sus.v[0].kind == SUSPECT_DEVICE &&
+					  !strcmp(sus.v[0].from, dev) && !sus.v[0].also_from[0],
+				  "seed %lld, %s: suspects%s", seed, dev, all);
+		suspect_list_free(&sus);
+	}
+}
+
+/* Two hosts a leaf: the leaf carries another host's flows too, so a faulty
+ * host is named alone, not ambiguous with its leaf. */
+Test(infer_sim, lossy_host_beside_another_is_named_alone)
+{
+	for (long long seed = 1; seed <= 4; seed++) {
+		struct sim_cfg cfg = small_fabric("device", seed);
+		struct suspect_list sus = { 0 };
+		char truth[256], host[64], all[1024];
+
+		cfg.kinds = "host";
+		sim_localize(&cfg, &sus, truth, sizeof(truth));
+		suspects_text(&sus, all, sizeof(all));
+		cr_assert(sscanf(truth, "host\t%63s", host) == 1, "truth %s", truth);
+		cr_expect(sus.n == 1 && sus.v[0].kind == SUSPECT_HOST &&
+				  !strcmp(sus.v[0].from, host) && !sus.v[0].also_from[0],
+			  "seed %lld, %s: suspects%s", seed, host, all);
 		suspect_list_free(&sus);
 	}
 }

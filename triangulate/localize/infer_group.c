@@ -704,6 +704,77 @@ out:
 	return rc;
 }
 
+/* The one switch a host is wired to, or UINT32_MAX when it has none or
+ * several (a dual-homed host's flows split between its switches). */
+static uint32_t host_sole_switch(const struct model *m, uint32_t h)
+{
+	uint32_t t = UINT32_MAX;
+
+	for (uint32_t l = 0; l < m->nlinks; l++) {
+		uint32_t o;
+
+		if (m->link_from[l] == h)
+			o = m->link_to[l];
+		else if (m->link_to[l] == h)
+			o = m->link_from[l];
+		else
+			continue;
+		if (t != UINT32_MAX && t != o)
+			return UINT32_MAX;
+		t = o;
+	}
+	return t;
+}
+
+/* Does switch t carry only host h's flows (every path through it starts or
+ * ends at h)? Then a fault on t and a fault on h (or its uplink) lose the
+ * same probes on the same flows: nothing end to end splits them. */
+static int switch_carries_only(const struct grouping *g, uint32_t t, uint32_t h)
+{
+	const struct model *m = g->m;
+	size_t through = 0;
+
+	for (size_t a = 0; a < m->nalts; a++) {
+		const struct model_alt *al = &m->alts[a];
+		const uint32_t *ls = m->alt_links + al->link_first;
+		int crosses = 0;
+
+		if (g->f->w[a] < 0.5 || !al->nlinks)
+			continue;
+		for (uint32_t i = 1; i < al->nlinks; i++)
+			crosses |= m->link_from[ls[i]] == t;
+		if (!crosses)
+			continue;
+		if (m->link_from[ls[0]] != h && m->link_to[ls[al->nlinks - 1]] != h)
+			return 0;
+		through++;
+	}
+	return through > 0;
+}
+
+/* A host named alone behind a switch that carries only its flows (one host
+ * per ToR) is one ambiguous suspect naming both, as twin links are: the
+ * host's loss and the switch's are the same evidence. */
+static void grouping_hosts_ambiguous(struct grouping *g)
+{
+	const struct model *m = g->m;
+
+	for (size_t i = 0; i < g->groups.n; i++) {
+		struct suspect *s = &g->groups.v[i];
+		uint32_t h = UINT32_MAX, t;
+
+		if (s->kind != SUSPECT_HOST)
+			continue;
+		for (uint32_t d = 0; d < m->ndevs && h == UINT32_MAX; d++)
+			if (g->dev_sus[d] == (int32_t)i)
+				h = d;
+		if (h == UINT32_MAX || (t = host_sole_switch(m, h)) == UINT32_MAX ||
+		    g->dev_sus[t] >= 0 || !switch_carries_only(g, t, h))
+			continue;
+		snprintf(s->also_from, sizeof(s->also_from), "%s", model_dev_name(m, t));
+	}
+}
+
 /* Hosts: every link it has evidence on is faulty (a host's uplink and the
  * host itself are one thing to end-to-end probes), unless a faulty switch
  * next to it explains those links. Then a switch whose every host (two or
@@ -754,6 +825,7 @@ static int grouping_hosts_test(struct grouping *g)
 			g->dev_sus[h] = -1;
 		}
 	}
+	grouping_hosts_ambiguous(g);
 	return 0;
 }
 

@@ -17,6 +17,8 @@ static int output_text_write(FILE *out, const struct suspect_list *l)
 				 s->also_from, s->also_to);
 		else if (s->to[0])
 			snprintf(where, sizeof(where), "%s -> %s", s->from, s->to);
+		else if (s->also_from[0])
+			snprintf(where, sizeof(where), "%s | %s", s->from, s->also_from);
 		else
 			snprintf(where, sizeof(where), "%s", s->from);
 		snprintf(iv, sizeof(iv), "[%.3g%%, %.3g%%]", 100 * s->loss_lo,

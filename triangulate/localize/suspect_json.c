@@ -11,6 +11,8 @@ const char *suspect_where_format(char *buf, size_t len, const struct suspect *s)
 			 s->also_to);
 	else if (s->kind == SUSPECT_LINK || s->kind == SUSPECT_BLACKHOLE)
 		snprintf(buf, len, "%s -> %s", s->from, s->to);
+	else if (s->also_from[0]) /* a host alone behind its switch: either */
+		snprintf(buf, len, "%s | %s", s->from, s->also_from);
 	else
 		snprintf(buf, len, "%s", s->from);
 	return buf;
@@ -29,11 +31,14 @@ int suspect_json_members_write(FILE *out, const struct suspect *s)
 		fprintf(out, "null");
 	fprintf(out, ", \"name\": ");
 	json_string_write(out, suspect_where_format(where, sizeof(where), s));
-	if (s->also_from[0]) { /* ambiguous: this link or that one */
+	if (s->also_from[0]) { /* ambiguous: this link or that one, this host or its switch */
 		fprintf(out, ", \"ambiguous_with\": {\"from\": ");
 		json_string_write(out, s->also_from);
 		fprintf(out, ", \"to\": ");
-		json_string_write(out, s->also_to);
+		if (s->also_to[0])
+			json_string_write(out, s->also_to);
+		else /* a device: the switch a lone host sits behind */
+			fprintf(out, "null");
 		fputc('}', out);
 	}
 	return fprintf(out,
