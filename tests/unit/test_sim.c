@@ -260,3 +260,69 @@ Test(sim, plan_covers_every_link_with_few_pairs)
 	unlink(inv_path);
 	unlink(plan_path);
 }
+
+/* One flow set's sums: loss either way, and how it was booked. */
+struct sim_books {
+	uint64_t lost, lost_rev, silent, silent_rev;
+	size_t fwd_heavy, rev_heavy, both_heavy; /* flows losing 10%+ each way */
+};
+
+static void sim_books_read(const struct sim_cfg *cfg, struct sim_books *bk)
+{
+	struct obs_set *obs = obs_set_new();
+	struct inventory *inv = inventory_new();
+	char *text;
+
+	memset(bk, 0, sizeof(*bk));
+	unit_sim_read(cfg, obs, inv, &text);
+	free(text);
+	for (size_t i = 0; i < obs_set_flow_count(obs); i++) {
+		const struct obs_flow *f = obs_set_flow(obs, i);
+		int fwd = f->lost * 10 >= f->sent, rev = f->lost_rev * 10 >= f->sent;
+
+		cr_assert_leq(f->lost + f->lost_rev, f->sent);
+		bk->lost += f->lost;
+		bk->lost_rev += f->lost_rev;
+		if (f->lost == f->sent) {
+			bk->silent++;
+			bk->silent_rev += f->lost_rev;
+		}
+		bk->fwd_heavy += fwd && !rev;
+		bk->rev_heavy += rev && !fwd;
+		bk->both_heavy += fwd && rev;
+	}
+	obs_set_free(obs);
+	inventory_free(inv);
+}
+
+/* With reply loss the file holds the counts the prober books: a 20% link
+ * fault's probes lost on the way out as lost, the replies it ate (flows
+ * whose replies only cross it) as lost_rev, never both on one flow (the
+ * link is directed); a flow whose every reply a blackhole ate has no
+ * answer to carry a count, and is forward loss throughout. Without reply
+ * loss nothing is reverse. */
+Test(sim, reply_loss_is_booked_forward_and_reverse_as_the_prober_books_it)
+{
+	struct sim_cfg cfg = { .tiers = 2, .k = 4, .hosts_per_tor = 2, .flows = 4000,
+			       .probes = 200, .faults = 1, .kinds = "link", .loss_min = 0.2,
+			       .loss_max = 0.2, .bg_min = 1e-5, .bg_max = 1e-4,
+			       .inventory_links = 1, .reply_loss = 1, .seed = 1 };
+	struct sim_books bk;
+
+	sim_books_read(&cfg, &bk);
+	cr_expect_gt(bk.fwd_heavy, 50, "%zu flows lost 10%%+ forward", bk.fwd_heavy);
+	cr_expect_gt(bk.rev_heavy, 50, "%zu flows lost 10%%+ of replies", bk.rev_heavy);
+	cr_expect_eq(bk.both_heavy, 0, "%zu flows lost 10%%+ both ways", bk.both_heavy);
+	cfg.reply_loss = 0;
+	sim_books_read(&cfg, &bk);
+	cr_expect_gt(bk.lost, 0);
+	cr_expect_eq(bk.lost_rev, 0, "%llu replies lost without reply loss",
+		     (unsigned long long)bk.lost_rev);
+	cfg.kinds = "blackhole";
+	cfg.blackhole_share = 1;
+	cfg.reply_loss = 1;
+	sim_books_read(&cfg, &bk);
+	cr_expect_gt(bk.silent, 50, "%llu silent flows", (unsigned long long)bk.silent);
+	cr_expect_eq(bk.silent_rev, 0, "%llu replies of silent flows booked reverse",
+		     (unsigned long long)bk.silent_rev);
+}

@@ -46,7 +46,7 @@ static const struct opt_spec simulate_opts[] = {
 	{ "blackhole-share", 0, OPT_DOUBLE, SIMF(blackhole_share), 0, 1, "0", "R",
 	  "share of its flows a blackhole kills (0: drawn from 10-70%)" },
 	{ "reply-loss", 0, OPT_FLAG, SIMF(reply_loss), 0, 0, NULL, NULL,
-	  "replies take the reverse path and can be lost there" },
+	  "replies take the reverse path and can be lost there (lost_rev)" },
 	{ "stale-ratio", 0, OPT_DOUBLE, SIMF(stale_ratio), 0, 1, "0", "R",
 	  "share of flows whose path changed mid-window" },
 	{ "star-ratio", 0, OPT_DOUBLE, SIMF(star_ratio), 0, 1, "0", "R",

@@ -521,18 +521,21 @@ static void sim_path_faults(const struct sim *s, const uint32_t *path, uint32_t 
 }
 
 /* Probes of one flow over one route (and, with reply loss, the reverse
- * route of its replies): draws the lost count and feeds the oracle. */
+ * route of its replies): draws the lost count and feeds the oracle, which
+ * judges a fault by every probe it cost, either way. *rev_share: the share
+ * of a lost probe that the responder got and whose reply was lost. */
 static uint64_t sim_probes_send(struct sim *s, uint64_t sent, const uint32_t *fwd,
 				uint32_t nf, uint64_t fh, const uint32_t *rev, uint32_t nr,
-				uint64_t rh)
+				uint64_t rh, double *rev_share)
 {
 	struct sim_fault *fs[SIM_PATH_FAULTS];
 	uint32_t nfs = 0;
-	double ok = sim_flow_delivery(s, fwd, nf, fh, NULL);
+	double ok_fwd = sim_flow_delivery(s, fwd, nf, fh, NULL), ok = ok_fwd;
 	uint64_t lost;
 
 	if (nr)
 		ok *= sim_flow_delivery(s, rev, nr, rh, NULL);
+	*rev_share = ok < 1 ? (ok_fwd - ok) / (1 - ok) : 0;
 	lost = sim_binomial(s, sent, 1 - ok);
 	sim_path_faults(s, fwd, nf, fs, &nfs);
 	if (nr)
@@ -549,6 +552,46 @@ static uint64_t sim_probes_send(struct sim *s, uint64_t sent, const uint32_t *fw
 	return lost;
 }
 
+/* A run of one flow's probes sent one way: its probes, those lost either
+ * way, and the share of those whose reply was lost (sim_probes_send). */
+struct sim_run {
+	uint64_t sent, lost;
+	double rev_share;
+};
+
+/* Of a flow's lost probes (runs in sending order), those the prober books
+ * as replies lost (prober/flow.c): a reply carries the responder's count,
+ * which splits the probes unanswered since the last answer into lost on the
+ * way out and replies lost; those after the last answer are written off
+ * forward, and a flow with no answer at all is forward loss throughout. The
+ * lost probes sit at random places among the flow's probes. Drawn from a
+ * stream of the flow's own, so the main stream, and with it every other
+ * count of the file, is what it is without the split. */
+static uint64_t sim_lost_rev_draw(struct sim *s, const struct sim_run *run, int nrun)
+{
+	uint64_t keep = s->rng, sent = 0, lost = 0, rev = 0, trail[2] = { 0, 0 };
+
+	for (int i = 0; i < nrun; i++)
+		sent += run[i].sent, lost += run[i].lost;
+	if (!lost || lost == sent)
+		return 0;
+	s->rng = sim_mix(keep ^ 0x6c6f73745f726576ull);
+	/* the lost probes after the last answer: from the last probe back,
+	 * each lost with the odds of the lost among the probes left */
+	for (int i = nrun - 1; i >= 0; i--) {
+		uint64_t n = run[i].sent, l = run[i].lost;
+
+		while (n && l && sim_uniform(s) * (double)n < (double)l)
+			n--, l--, trail[i]++;
+		if (n)
+			break; /* the probe before is answered */
+	}
+	for (int i = 0; i < nrun; i++)
+		rev += sim_binomial(s, run[i].lost - trail[i], run[i].rev_share);
+	s->rng = keep;
+	return rev;
+}
+
 /* One flow src -> dst: route it, draw its losses, write its line. */
 static int sim_flow_write(struct sim *s, FILE *out, uint32_t src, uint32_t dst)
 {
@@ -557,6 +600,8 @@ static int sim_flow_write(struct sim *s, FILE *out, uint32_t src, uint32_t dst)
 	const char *hops[8];
 	uint32_t path[8], n, rev[8], nrev = 0;
 	struct obs_row row = { 0 };
+	struct sim_run run[2] = { { 0 } };
+	int nrun = 1;
 	uint64_t fh, rh = 0;
 
 	row.proto = OBS_PROTO_UDP;
@@ -577,11 +622,21 @@ static int sim_flow_write(struct sim *s, FILE *out, uint32_t src, uint32_t dst)
 		uint64_t oh = sim_mix(fh ^ 0x57a1e9a7ull), half = row.sent / 2;
 		uint32_t old[8], nold = sim_route(s, src, dst, oh, old);
 
-		row.lost = sim_probes_send(s, half, old, nold, oh, rev, nrev, rh);
-		row.lost += sim_probes_send(s, row.sent - half, path, n, fh, rev, nrev, rh);
+		run[0].sent = half;
+		run[0].lost = sim_probes_send(s, half, old, nold, oh, rev, nrev, rh,
+					      &run[0].rev_share);
+		run[1].sent = row.sent - half;
+		run[1].lost = sim_probes_send(s, row.sent - half, path, n, fh, rev, nrev, rh,
+					      &run[1].rev_share);
+		nrun = 2;
 	} else {
-		row.lost = sim_probes_send(s, row.sent, path, n, fh, rev, nrev, rh);
+		run[0].sent = row.sent;
+		run[0].lost = sim_probes_send(s, row.sent, path, n, fh, rev, nrev, rh,
+					      &run[0].rev_share);
 	}
+	/* the file holds the counts the prober books, forward and reverse */
+	row.lost_rev = nrev ? sim_lost_rev_draw(s, run, nrun) : 0;
+	row.lost = run[0].lost + (nrun > 1 ? run[1].lost : 0) - row.lost_rev;
 	sim_iface_addr(s, src, src, sa, sizeof(sa));
 	sim_iface_addr(s, dst, dst, da, sizeof(da));
 	row.prober = sa;

@@ -37,7 +37,8 @@ struct sim_cfg {
 	int bg_uniform;            /* healthy loss uniform in [bg_min, bg_max] */
 	double blackhole_share;    /* share of a blackhole's flows it kills; 0: 10-70% */
 	int reply_loss;            /* replies take the reverse 5-tuple's own path and
-				    * can be lost there: a probe counts lost either way */
+				    * can be lost there: booked as the prober books
+				    * them, lost_rev between answers, else lost */
 	double stale_ratio;        /* share of flows whose path changed mid-window:
 				    * half the probes went another way than the one traced */
 	double star_ratio;         /* share of router hops that do not answer */
