@@ -1119,7 +1119,7 @@ static int grouping_devices_pooled(struct grouping *g)
 	size_t nd = m->ndevs + 1;
 	double *lost = calloc(nd, sizeof(*lost)), *mean = calloc(nd, sizeof(*mean));
 	double *excess = calloc(nd, sizeof(*excess)), *top = calloc(2 * nd, sizeof(*top));
-	double *probes = calloc(nd, sizeof(*probes));
+	double *probes = calloc(nd, sizeof(*probes)), *q_top = calloc(nd, sizeof(*q_top));
 	uint32_t *order = NULL;
 	uint8_t *cand = calloc(nd, 1);
 	size_t *first = calloc(nd + 1, sizeof(*first)), *fill = NULL;
@@ -1128,7 +1128,8 @@ static int grouping_devices_pooled(struct grouping *g)
 	uint32_t ncand = 0;
 	int rc = -1;
 
-	if (!lost || !mean || !excess || !top || !probes || !cand || !first || !local)
+	if (!lost || !mean || !excess || !top || !probes || !q_top || !cand || !first ||
+	    !local)
 		goto out;
 	for (uint32_t l = 0; l < m->nlinks; l++) {
 		local[l] = -1;
@@ -1137,6 +1138,9 @@ static int grouping_devices_pooled(struct grouping *g)
 		top[2 * m->link_to[l]] = fmax(top[2 * m->link_to[l]], f->u_bg[l]);
 		top[2 * m->link_from[l] + 1] = fmax(top[2 * m->link_from[l] + 1], f->u_bg[l]);
 	}
+	/* once per device, not per flow through it */
+	for (size_t d = 0; d < nd; d++)
+		q_top[d] = u_to_loss(top[2 * d] + top[2 * d + 1]);
 	/* pass 0 screens, pass 1 counts the candidates' records, pass 2 fills */
 	for (int pass = 0; pass < 3; pass++) {
 		for (size_t a = 0; a < m->nalts; a++) {
@@ -1144,29 +1148,38 @@ static int grouping_devices_pooled(struct grouping *g)
 			const struct model_flow *fl = &m->flows[al->flow];
 			const uint32_t *ls = m->alt_links + al->link_first;
 			double w = f->w[a], x = 0;
+			int x_done = 0;
 
 			if (w <= 0 || fl->sent == 0)
 				continue;
-			for (uint32_t k = 0; k < al->nlinks; k++)
-				x += f->u[ls[k]];
 			/* device d sits between link i - 1 and link i */
 			for (uint32_t i = 1; i < al->nlinks; i++) {
 				uint32_t d = m->link_from[ls[i]], lk[2] = { ls[i - 1], ls[i] };
-				double p = 0, p0 = 0, q_rest, q_top;
+				double p = 0, p0 = 0, q_rest;
 
 				if (!m->dev_transit[d] || g->dev_sus[d] >= 0 ||
 				    (pass > 0 && !cand[d]))
 					continue;
+				if (pass == 1) {
+					first[d + 1]++;
+					continue;
+				}
+				/* the path's sum only for paths through a device in
+				 * the running: most paths avoid every candidate */
+				for (uint32_t k = 0; !x_done && k < al->nlinks; k++)
+					x += f->u[ls[k]];
+				x_done = 1;
 				for (int e = 0; e < 2; e++) {
 					uint32_t other = e ? m->link_to[lk[e]] : m->link_from[lk[e]];
+					double u = f->u[lk[e]], ub = f->u_bg[lk[e]];
 
 					if (g->dev_sus[other] >= 0) {
 						lk[e] = POOL_NO_LINK;
 						continue;
 					}
-					p += f->u[lk[e]];
-					p0 += g->link_sus[lk[e]] >= 0 ? f->u[lk[e]]
-								      : fmin(f->u[lk[e]], f->u_bg[lk[e]]);
+					p += u;
+					/* fmin without the libm call: neither is NaN */
+					p0 += g->link_sus[lk[e]] >= 0 ? u : (ub < u ? ub : u);
 				}
 				if (pass == 0) {
 					lost[d] += w * (double)fl->lost;
@@ -1178,12 +1191,9 @@ static int grouping_devices_pooled(struct grouping *g)
 					 * than that top (a blackhole's flows, all or nothing,
 					 * would swamp it with their noise) */
 					q_rest = -expm1(-(x - p));
-					q_top = u_to_loss(top[2 * d] + top[2 * d + 1]);
 					excess[d] += w * ((double)fl->lost -
-							  (double)fl->sent * (q_rest + q_top)) *
-						     q_top / fmax(q_rest + q_top, 1e-300);
-				} else if (pass == 1) {
-					first[d + 1]++;
+							  (double)fl->sent * (q_rest + q_top[d])) *
+						     q_top[d] / fmax(q_rest + q_top[d], 1e-300);
 				} else {
 					struct pool_rec *y = &rec[first[d] + fill[d]++];
 
@@ -1240,6 +1250,7 @@ out:
 	free(excess);
 	free(top);
 	free(probes);
+	free(q_top);
 	free(order);
 	free(cand);
 	free(first);

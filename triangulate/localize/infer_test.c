@@ -796,24 +796,33 @@ static double fit_mix_pvalue(struct fit *f, const struct infer_cfg *cfg, uint32_
 {
 	const struct bg_mix *mx = &f->bg_mix[f->bg_cls[l]];
 	struct bg_mix one = { .n = 1, .u = { f->u_bg[l] }, .mass = { 1 } };
-	double p = 0, pb, done = 0;
+	double p = 0, pb, done = 0, h_hat = 0;
+	struct terms t;
+	int gathered = 0;
 
 	if (mx->n == 0)
 		mx = &one;
 	*lr_top = 0;
 	for (int b = 0; b < mx->n && p <= stop; b++) {
 		double u0 = mx->u[b], lr;
-		struct terms t;
 
 		if (f->u[l] <= u0) {
 			p += mx->mass[b];
 			done += mx->mass[b];
 			continue;
 		}
-		fit_link_terms(f, l, &t);
 		if (kind == 0) {
-			lr = fmax(0, 2 * (terms_loglik(&t, f->u[l]) - terms_loglik(&t, u0)));
+			/* l's terms and its fitted log-likelihood once: nothing
+			 * below changes them (the relaxed and profile statistics
+			 * reuse the scratch, so kind 1 gathers every time) */
+			if (!gathered) {
+				fit_link_terms(f, l, &t);
+				h_hat = terms_loglik(&t, f->u[l]);
+				gathered = 1;
+			}
+			lr = fmax(0, 2 * (h_hat - terms_loglik(&t, u0)));
 		} else {
+			fit_link_terms(f, l, &t);
 			lr = fit_relaxed_lr(f, l, &t, u0);
 			if (lr < 0 || 0.5 * erfc(sqrt(lr / 2)) > stop)
 				lr = fit_profile_lr(f, cfg, l, u0);
