@@ -94,9 +94,14 @@ static struct tally *groups_tally(const struct fit *f, const int32_t *group,
 {
 	const struct model *m = f->m;
 	struct tally *dt = calloc(ngroups + 1, sizeof(*dt));
+	uint8_t *touches = malloc(m->nlinks + 1); /* per link: an end in a group */
 
-	if (!dt)
-		return NULL;
+	if (!dt || !touches)
+		goto err;
+	/* the few suspect groups touch few links: the rest are skipped below
+	 * with one load instead of both ends' lookups */
+	for (uint32_t l = 0; l < m->nlinks; l++)
+		touches[l] = group[m->link_from[l]] >= 0 || group[m->link_to[l]] >= 0;
 	for (size_t a = 0; ngroups && a < m->nalts; a++) {
 		const struct model_alt *al = &m->alts[a];
 		const struct model_flow *fl = &m->flows[al->flow];
@@ -107,9 +112,12 @@ static struct tally *groups_tally(const struct fit *f, const int32_t *group,
 		if (f->w[a] <= 0)
 			continue;
 		for (uint32_t k = 0; k < al->nlinks; k++) {
-			uint32_t l = m->alt_links[al->link_first + k];
-			uint32_t ends[2] = { m->link_from[l], m->link_to[l] };
+			uint32_t l = m->alt_links[al->link_first + k], ends[2];
 
+			if (!touches[l])
+				continue;
+			ends[0] = m->link_from[l];
+			ends[1] = m->link_to[l];
 			for (int e = 0; e < 2; e++) {
 				int32_t g = group[ends[e]], j;
 
@@ -147,8 +155,10 @@ static struct tally *groups_tally(const struct fit *f, const int32_t *group,
 				goto err;
 		}
 	}
+	free(touches);
 	return dt;
 err:
+	free(touches);
 	tallies_free(dt, ngroups);
 	return NULL;
 }

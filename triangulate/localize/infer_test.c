@@ -66,9 +66,11 @@ static double fit_local_loglik(const struct fit *f, const struct infer_cfg *cfg,
  * others only up to the background rate (or their fitted value if higher);
  * otherwise a group of links that always share flows (a host's uplink and
  * its switch's uplinks) could hide any fault in the group. The model state
- * is restored afterwards. Returns the statistic, or -1 (ENOMEM). */
+ * is restored afterwards. *before_l caches the fitted state's local
+ * log-likelihood between nulls of l (NaN: not yet). Returns the statistic,
+ * or -1 (ENOMEM). */
 static double fit_profile_lr(struct fit *f, const struct infer_cfg *cfg, uint32_t l,
-			     double u_null)
+			     double u_null, double *before_l)
 {
 	struct u32vec links = { 0 }, alts = { 0 };
 	double *saved_u = NULL, *saved_x = NULL, before, after, lr = -1;
@@ -127,7 +129,11 @@ static double fit_profile_lr(struct fit *f, const struct infer_cfg *cfg, uint32_
 		saved_u[i] = f->u[links.v[i]];
 	for (size_t i = 0; i < alts.n; i++)
 		saved_x[i] = f->lX[alts.v[i]];
-	before = fit_local_loglik(f, cfg, &links, &alts);
+	/* the fitted state's, the same for every null of l (the state is
+	 * restored bit for bit below): once per link */
+	if (isnan(*before_l))
+		*before_l = fit_local_loglik(f, cfg, &links, &alts);
+	before = *before_l;
 	for (uint32_t k = f->inc_first[l]; k < f->inc_first[l + 1]; k++)
 		f->lX[f->inc[k]] += u_null - f->u[l];
 	f->u[l] = u_null;
@@ -174,12 +180,12 @@ out:
  * its fitted rate), so each lossy path's rest is at most the sum of those
  * caps; granting every path that maximum only helps the null. Returns -1
  * when a neighbour is itself a candidate (no cap: refit instead). t holds
- * l's terms and is used as scratch. */
+ * l's terms and is used as scratch; h_hat is their log-likelihood at l's
+ * fitted u. */
 static double fit_relaxed_lr(const struct fit *f, uint32_t l, struct terms *t,
-			     double u_null)
+			     double u_null, double h_hat)
 {
 	const struct model *m = f->m;
-	double h_hat = terms_loglik(t, f->u[l]);
 	size_t n = 0;
 
 	for (uint32_t i = f->inc_first[l]; i < f->inc_first[l + 1]; i++) {
@@ -796,7 +802,7 @@ static double fit_mix_pvalue(struct fit *f, const struct infer_cfg *cfg, uint32_
 {
 	const struct bg_mix *mx = &f->bg_mix[f->bg_cls[l]];
 	struct bg_mix one = { .n = 1, .u = { f->u_bg[l] }, .mass = { 1 } };
-	double p = 0, pb, done = 0, h_hat = 0;
+	double p = 0, pb, done = 0, h_hat = 0, before = NAN;
 	struct terms t;
 	int gathered = 0;
 
@@ -811,21 +817,20 @@ static double fit_mix_pvalue(struct fit *f, const struct infer_cfg *cfg, uint32_
 			done += mx->mass[b];
 			continue;
 		}
+		/* l's terms and its fitted log-likelihood once: nothing below
+		 * changes them (the relaxed and profile statistics reuse the
+		 * scratch, so kind 1 gathers the terms again every time) */
+		if (!gathered || kind != 0)
+			fit_link_terms(f, l, &t);
+		if (!gathered)
+			h_hat = terms_loglik(&t, f->u[l]);
+		gathered = 1;
 		if (kind == 0) {
-			/* l's terms and its fitted log-likelihood once: nothing
-			 * below changes them (the relaxed and profile statistics
-			 * reuse the scratch, so kind 1 gathers every time) */
-			if (!gathered) {
-				fit_link_terms(f, l, &t);
-				h_hat = terms_loglik(&t, f->u[l]);
-				gathered = 1;
-			}
 			lr = fmax(0, 2 * (h_hat - terms_loglik(&t, u0)));
 		} else {
-			fit_link_terms(f, l, &t);
-			lr = fit_relaxed_lr(f, l, &t, u0);
+			lr = fit_relaxed_lr(f, l, &t, u0, h_hat);
 			if (lr < 0 || 0.5 * erfc(sqrt(lr / 2)) > stop)
-				lr = fit_profile_lr(f, cfg, l, u0);
+				lr = fit_profile_lr(f, cfg, l, u0, &before);
 			if (lr < 0)
 				return -1;
 		}
