@@ -14,26 +14,43 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* expm1(r) for the rests of path, r >= 0: below 2^-4 (every healthy path
- * and most others) the Taylor series to r^11, whose next term is under
- * 1e-21 of the sum, inline instead of a library call per term. */
+/* eb[i] = expm1(r[i]) for the rests of path, r >= 0: below 2^-4 (every
+ * healthy path and most others) the Taylor series to r^11, whose next term
+ * is under 1e-21 of the sum, two at a time inline; libm's expm1 for the
+ * rest. Lane or not, each value comes out of the same operations. */
 #define TERMS_SERIES_MAX 0x1p-4
-static double terms_expm1(double r)
-{
-	double s = 1.0 / 39916800; /* 1/11!, ... */
+typedef double terms_v2 __attribute__((vector_size(2 * sizeof(double))));
 
-	if (!(r < TERMS_SERIES_MAX))
-		return expm1(r);
-	s = 1.0 / 3628800 + r * s;
-	s = 1.0 / 362880 + r * s;
-	s = 1.0 / 40320 + r * s;
-	s = 1.0 / 5040 + r * s;
-	s = 1.0 / 720 + r * s;
-	s = 1.0 / 120 + r * s;
-	s = 1.0 / 24 + r * s;
-	s = 1.0 / 6 + r * s;
-	s = 0.5 + r * s;
-	return r + r * (r * s);
+#define TERMS_SERIES(T, r, out)                                                          \
+	do {                                                                             \
+		T s_ = (r) * (1.0 / 39916800) + 1.0 / 3628800; /* 1/11!, 1/10!, ... */ \
+		s_ = (r) * s_ + 1.0 / 362880;                                             \
+		s_ = (r) * s_ + 1.0 / 40320;                                              \
+		s_ = (r) * s_ + 1.0 / 5040;                                               \
+		s_ = (r) * s_ + 1.0 / 720;                                                \
+		s_ = (r) * s_ + 1.0 / 120;                                                \
+		s_ = (r) * s_ + 1.0 / 24;                                                 \
+		s_ = (r) * s_ + 1.0 / 6;                                                  \
+		s_ = (r) * s_ + 0.5;                                                      \
+		(out) = (r) + (r) * ((r) * s_);                                           \
+	} while (0)
+
+static void terms_expm1_all(const double *r, double *eb, size_t n)
+{
+	size_t i = 0;
+
+	for (; i + 2 <= n; i += 2) {
+		terms_v2 x, y;
+
+		memcpy(&x, r + i, sizeof(x));
+		TERMS_SERIES(terms_v2, x, y);
+		memcpy(eb + i, &y, sizeof(y));
+	}
+	for (; i < n; i++)
+		TERMS_SERIES(double, r[i], eb[i]);
+	for (i = 0; i < n; i++)
+		if (!(r[i] < TERMS_SERIES_MAX))
+			eb[i] = expm1(r[i]);
 }
 
 /* phi(u) = -h'(u) and its derivative. expm1(u + r) = a + b + a b with
@@ -44,8 +61,6 @@ static double terms_expm1(double r)
  * lanes (one division per term is the cost, and lanes let them overlap);
  * sums that are not finite (a term with u + r = 0) are done again term by
  * term, for the exact answer. eb NULL: expm1 per term. */
-typedef double terms_v2 __attribute__((vector_size(2 * sizeof(double))));
-
 static double terms_phi_serial(const struct terms *t, const double *eb, double u,
 			       double *dphi)
 {
@@ -138,8 +153,8 @@ double terms_solve(const struct terms *t, double prior, double u_start,
 		return 0;
 	if (tp.n > sizeof(eb_stack) / sizeof(eb_stack[0]))
 		eb = eb_heap = malloc(tp.n * sizeof(*eb)); /* NULL: expm1 per term */
-	for (size_t i = 0; eb && i < tp.n; i++)
-		eb[i] = terms_expm1(tp.r[i]);
+	if (eb)
+		terms_expm1_all(tp.r, eb, tp.n);
 	/* phi is increasing: phi < 0 at a warm start puts the root right of
 	 * it, and phi(0) need not be evaluated. A warm start right of the root
 	 * takes one Newton step: phi is concave, so the tangent's root lies
