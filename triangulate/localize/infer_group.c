@@ -616,6 +616,20 @@ static int devices_weak_links_count(struct grouping *g, int32_t *map, uint32_t *
  * differences (their own background) are significant, on nearly every path
  * through it (DEVICE_COVERAGE of its probes). */
 #define DEVICE_COVERAGE 0.9
+
+/* Device rate u on the flows of t beats its null u_null (the tops of its
+ * links in and out): significant at the family's level and at least
+ * INFER_EFFECT_MIN times the null, like every suspect. */
+static int device_stands_out(const struct grouping *g, const struct tally *t, double u,
+			     double u_null)
+{
+	struct terms tt = { t->B, t->c, t->r, t->n };
+	struct suspect scratch;
+
+	return u >= INFER_EFFECT_MIN * u_null &&
+	       terms_test(&tt, u, u_null, g->ntests, g->cfg->alpha, &scratch);
+}
+
 static int grouping_devices_test(struct grouping *g)
 {
 	const struct model *m = g->m;
@@ -665,14 +679,18 @@ static int grouping_devices_test(struct grouping *g)
 	for (uint32_t oi = 0; oi < ncand; oi++) {
 		uint32_t i = order[oi], d = cand_list[i];
 		struct tally *t = &ct[i], *own = NULL;
-		double u = cand_u[i], rates = 0, curv;
-		int near = 0, fits;
+		double u = cand_u[i], rates = 0, curv, top_in = 0, top_out = 0;
+		int near = 0, fits, stands;
 
 		for (uint32_t l = 0; l < m->nlinks; l++) {
 			uint32_t a = m->link_from[l], b = m->link_to[l];
 
 			if (a != d && b != d)
 				continue;
+			if (b == d)
+				top_in = fmax(top_in, f->u_bg[l]);
+			else
+				top_out = fmax(top_out, f->u_bg[l]);
 			if (g->dev_sus[a == d ? b : a] >= 0)
 				near = 1;
 			else if (f->u[l] > 0)
@@ -690,8 +708,17 @@ static int grouping_devices_test(struct grouping *g)
 			t = own;
 			u = terms_solve(&tt, g->cfg->prior_probes, 0, &curv);
 		}
-		fits = device_model_fits(t, u, rates - 1, g->cfg->alpha / g->ntests);
+		/* the device must stand out as a link must: its faulty links can
+		 * be its stronger neighbours' (a leaf under two lossy spines has
+		 * half its flows on their links), and then a device rate fits
+		 * its flows well while being only the background (a 2-tier
+		 * fabric with three faulty switches named every other leaf at
+		 * 0.03-0.3% once the background was learned right) */
+		stands = device_stands_out(g, t, u, top_in + top_out);
+		fits = stands && device_model_fits(t, u, rates - 1, g->cfg->alpha / g->ntests);
 		tallies_free(own, 1);
+		if (!stands)
+			continue;
 		if (!fits && !have_cover) { /* one pass for all candidates, when needed */
 			if (devices_coverage(g, cand_dev, cand_u, ncand, cover) < 0)
 				goto out;

@@ -535,6 +535,7 @@ int fit_background_learn(struct fit *f, const struct infer_cfg *cfg,
 	struct bg_item *noise = malloc((nl + 1) * sizeof(*noise));
 	struct bg_item *dev = malloc((nl + 1) * sizeof(*dev));
 	double med[BG_CLASSES], top[BG_CLASSES], standout0, med_solved[BG_CLASSES];
+	double med_u[BG_CLASSES];
 	int tie_in, same;
 	uint8_t *out_ = calloc(nl + 1, 1), *out_prev = calloc(nl + 1, 1);
 	size_t count[BG_CLASSES] = { 0 };
@@ -577,6 +578,23 @@ int fit_background_learn(struct fit *f, const struct infer_cfg *cfg,
 			;
 		tie_in = 5 * (n - k) <= (n > 5 ? n : 5);
 	}
+	/* the top tenth is too few where faulty devices make a fifth to a half
+	 * of a class lossy (each switch's loss lands on all its links): their
+	 * flows then raise every class's median, the top with it, and no later
+	 * round lets them out (a 2-tier fabric with three 0.2-0.5% switches
+	 * named nothing). A link also stands out at the start when its rate is
+	 * above its class's median rate, which holds while most of the class
+	 * is healthy; where the median rate is 0 (thin evidence) that says
+	 * nothing and the top tenth alone decides. */
+	for (int c = 0; c < BG_CLASSES; c++) {
+		size_t n = 0;
+
+		for (size_t l = 0; l < nl; l++)
+			if (cls[l] == c)
+				est[n++] = (struct bg_item){ 0, f->u[l], (uint32_t)l };
+		qsort(est, n, sizeof(*est), bg_item_cmp);
+		med_u[c] = n ? bg_median(est, n) : 0;
+	}
 	for (int c = 0; c < BG_CLASSES; c++)
 		med[c] = top[c] = 0;
 	for (int round = 0; round < BG_ROUNDS; round++) {
@@ -590,7 +608,9 @@ int fit_background_learn(struct fit *f, const struct infer_cfg *cfg,
 
 			out_[l] = round ? f->u[l] > INFER_EFFECT_MIN * q
 				  : f->u[l] > standout0 || (tie_in && f->u[l] > 0 &&
-							    f->u[l] >= standout0);
+							    f->u[l] >= standout0) ||
+					    (med_u[cls[l]] > 0 &&
+					     f->u[l] > INFER_EFFECT_MIN * med_u[cls[l]]);
 		}
 		/* the same links out as last round (the usual last round): the
 		 * medians and the sums over the flows below come out as they
