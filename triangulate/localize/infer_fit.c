@@ -330,6 +330,9 @@ void fit_free(struct fit *f)
 	free(f->alt_lossy);
 	free(f->term_first);
 	free(f->term_alts);
+	free(f->term_lost);
+	free(f->nbr_first);
+	free(f->nbr);
 	free(f->lc);
 	free(f->lX);
 	free(f->inc_first);
@@ -403,15 +406,51 @@ static int fit_terms_number(struct fit *f, const struct model *m, size_t nlossy_
  * (a term of one alternative has exactly that alternative's). */
 static void fit_term_loss_sum(struct fit *f, uint32_t k)
 {
-	const struct model *m = f->m;
 	double c = 0;
 
-	for (uint32_t i = f->term_first[k]; i < f->term_first[k + 1]; i++) {
-		uint32_t a = f->term_alts[i];
-
-		c += f->w[a] * (double)m->flows[m->alts[a].flow].lost;
-	}
+	/* the losses from term_lost, in step with term_alts: reading them
+	 * through alts[] and flows[] missed the cache twice per alternative */
+	for (uint32_t i = f->term_first[k]; i < f->term_first[k + 1]; i++)
+		c += f->w[f->term_alts[i]] * f->term_lost[i];
 	f->lc[k] = c;
+}
+
+/* Each link's neighbours (the links of its terms, itself included), each
+ * once: a link that moved wakes them through this list instead of through
+ * every term's links, hundreds of times the same few links. */
+static int fit_neighbours_list(struct fit *f)
+{
+	size_t nl = f->m->nlinks, n = 0, cap = nl + 1;
+	uint32_t st;
+
+	f->nbr_first = malloc((nl + 2) * sizeof(*f->nbr_first));
+	f->nbr = malloc(cap * sizeof(*f->nbr));
+	if (!f->nbr_first || !f->nbr)
+		return -1;
+	for (size_t l = 0; l < nl; l++) {
+		f->nbr_first[l] = (uint32_t)n;
+		st = ++f->stamp;
+		for (uint32_t k = f->inc_first[l]; k < f->inc_first[l + 1]; k++) {
+			for (uint32_t j = f->lfirst[f->inc[k]]; j < f->lfirst[f->inc[k] + 1]; j++) {
+				uint32_t nb = f->llinks[j];
+
+				if (f->link_stamp[nb] == st)
+					continue;
+				f->link_stamp[nb] = st;
+				if (n == cap) {
+					uint32_t *v = realloc(f->nbr, 2 * cap * sizeof(*v));
+
+					if (!v)
+						return -1;
+					f->nbr = v;
+					cap *= 2;
+				}
+				f->nbr[n++] = nb;
+			}
+		}
+	}
+	f->nbr_first[nl] = (uint32_t)n;
+	return 0;
 }
 
 int fit_init(struct fit *f, const struct model *m)
@@ -449,7 +488,8 @@ int fit_init_terms(struct fit *f, const struct model *m, int merge)
 	}
 	f->lossy_alt = malloc((nlossy_alts + 1) * sizeof(*f->lossy_alt));
 	f->term_alts = malloc((nlossy_alts + 1) * sizeof(*f->term_alts));
-	if (!f->lossy_alt || !f->term_alts ||
+	f->term_lost = malloc((nlossy_alts + 1) * sizeof(*f->term_lost));
+	if (!f->lossy_alt || !f->term_alts || !f->term_lost ||
 	    fit_terms_number(f, m, nlossy_alts, merge) < 0)
 		return -1;
 	f->term_first = calloc(f->nlossy + 2, sizeof(*f->term_first));
@@ -473,6 +513,7 @@ int fit_init_terms(struct fit *f, const struct model *m, int merge)
 
 		if (k < 0)
 			continue;
+		f->term_lost[f->term_first[k + 1]] = (double)m->flows[m->alts[a].flow].lost;
 		f->term_alts[f->term_first[k + 1]++] = (uint32_t)a;
 		/* fit_term_loss_sum's sum, in the same order */
 		f->lc[k] += f->w[a] * (double)m->flows[m->alts[a].flow].lost;
@@ -515,7 +556,7 @@ int fit_init_terms(struct fit *f, const struct model *m, int merge)
 	for (size_t l = 0; l < nl; l++)
 		if (f->inc_first[l + 1] > f->inc_first[l])
 			f->active[f->nactive++] = (uint32_t)l;
-	return 0;
+	return fit_neighbours_list(f);
 }
 
 /* Delivered probes per link under the current path weights. */
@@ -610,9 +651,8 @@ int fit_sweeps(struct fit *f, const struct infer_cfg *cfg)
 			if (gain < FIT_WAKE_MIN)
 				continue;
 			/* the links sharing a lossy flow with l see a new rest-of-path */
-			for (uint32_t k = f->inc_first[l]; k < f->inc_first[l + 1]; k++)
-				for (uint32_t j = f->lfirst[f->inc[k]]; j < f->lfirst[f->inc[k] + 1]; j++)
-					f->dirty[f->llinks[j]] = 1;
+			for (uint32_t j = f->nbr_first[l]; j < f->nbr_first[l + 1]; j++)
+				f->dirty[f->nbr[j]] = 1;
 		}
 		if (!solved || gain_max < FIT_GAIN_MIN)
 			return s + 1;

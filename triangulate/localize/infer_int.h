@@ -42,11 +42,13 @@ struct fit {
 	uint32_t *lossy_alt;  /* compact id -> its first alternative */
 	int32_t *alt_lossy;   /* alternative -> compact id, or -1 */
 	uint32_t *term_first, *term_alts; /* per compact id: its alternatives */
+	double *term_lost;    /* beside term_alts: each alternative's flow's lost */
 	double *lc;           /* per compact id: sum of weight * lost probes */
 	double *lX;           /* per compact id: sum of u over its links */
 	uint32_t *inc_first, *inc; /* per link: compact ids through it */
 	uint32_t *inc_alts;        /* per link: lossy alternatives through it */
 	uint32_t *lfirst, *llinks; /* per compact id: its links, contiguous */
+	uint32_t *nbr_first, *nbr; /* per link: the links sharing a term, once */
 	double *cbuf, *rbuf;       /* scratch for one variable's terms */
 	size_t scratch;
 	uint32_t *active;
