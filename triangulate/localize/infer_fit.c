@@ -364,11 +364,17 @@ static int fit_terms_number(struct fit *f, const struct model *m, size_t nlossy_
 {
 	size_t nslots = 64;
 	uint32_t *slot;
+	uint64_t *slot_hash; /* the key's full hash: most other keys fail on it */
 
 	while (nslots < 2 * nlossy_alts)
 		nslots *= 2;
-	if (!(slot = calloc(nslots, sizeof(*slot)))) /* compact id + 1, 0 empty */
+	slot = calloc(nslots, sizeof(*slot)); /* compact id + 1, 0 empty */
+	slot_hash = malloc(nslots * sizeof(*slot_hash));
+	if (!slot || !slot_hash) {
+		free(slot);
+		free(slot_hash);
 		return -1;
+	}
 	for (size_t a = 0; a < m->nalts; a++) {
 		const struct model_alt *al = &m->alts[a];
 		const uint32_t *ls = m->alt_links + al->link_first;
@@ -383,8 +389,11 @@ static int fit_terms_number(struct fit *f, const struct model *m, size_t nlossy_
 			h ^= h >> 31;
 		}
 		for (i = h & (nslots - 1); merge && slot[i]; i = (i + 1) & (nslots - 1)) {
-			const struct model_alt *o = &m->alts[f->lossy_alt[slot[i] - 1]];
+			const struct model_alt *o;
 
+			if (slot_hash[i] != h)
+				continue;
+			o = &m->alts[f->lossy_alt[slot[i] - 1]];
 			if (o->nlinks == al->nlinks &&
 			    !memcmp(m->alt_links + o->link_first, ls, al->nlinks * sizeof(*ls)))
 				break;
@@ -395,10 +404,13 @@ static int fit_terms_number(struct fit *f, const struct model *m, size_t nlossy_
 		}
 		f->lossy_alt[f->nlossy] = (uint32_t)a;
 		f->alt_lossy[a] = (int32_t)f->nlossy++;
-		if (merge)
+		if (merge) {
 			slot[i] = f->nlossy;
+			slot_hash[i] = h;
+		}
 	}
 	free(slot);
+	free(slot_hash);
 	return 0;
 }
 

@@ -325,14 +325,19 @@ static int bg_medians_solve(const struct fit *f, const uint8_t *cls, const uint8
 		for (k = 0; k < al->nlinks; k++)
 			c[k] = cls[ls[k]];
 		for (k = 0; k < al->nlinks; k++) {
-			double *row = A[c[k]];
-
 			S[ls[k]] += ws;
 			L[ls[k]] += f->w[a] * (double)fl->lost;
 			D[c[k]] += ws;
-			for (j = 0; j < al->nlinks; j++)
-				if (j != k)
-					row[c[j]] += ws;
+		}
+		/* every ordered pair of the path's links, in the order the sums
+		 * always took (the cells are A's alone: S and L are apart) */
+		for (k = 0; k < al->nlinks; k++) {
+			double *row = A[c[k]];
+
+			for (j = 0; j < k; j++)
+				row[c[j]] += ws;
+			for (j = k + 1; j < al->nlinks; j++)
+				row[c[j]] += ws;
 		}
 	}
 	for (size_t l = 0; l < nl; l++)
