@@ -392,3 +392,47 @@ Test(infer_sim, leaves_under_lossy_spines_are_not_named)
 	obs_set_free(obs);
 	inventory_free(inv);
 }
+
+/* One host per leaf, the host faulty: whichever of the host and its leaf
+ * the counts put first, the suspect names both (before, a 16-ary fabric
+ * named the leaf alone as a device for its host's 0.8% loss). */
+Test(infer_sim, lossy_host_alone_behind_its_leaf_is_ambiguous_with_it)
+{
+	static const long long seeds[] = { 1, 2, 3 };
+
+	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
+		struct sim_cfg cfg = {
+			.tiers = 2, .k = 16, .hosts_per_tor = 1, .flows = 10000, .probes = 100,
+			.faults = 6, .kinds = "host", .loss_min = 0.005, .loss_max = 0.05,
+			.bg_min = 1e-5, .bg_max = 1e-4, .inventory_links = 1, .seed = seeds[i],
+		};
+		struct obs_set *obs = obs_set_new();
+		struct inventory *inv = inventory_new();
+		struct suspect_list sus = { 0 };
+		struct infer_cfg icfg;
+		char err[512], all[2048], *text;
+
+		unit_sim_read(&cfg, obs, inv, &text);
+		infer_cfg_default(&icfg);
+		cr_assert_eq(infer_localize(obs, inv, &icfg, &sus, NULL, err, sizeof(err)), 0,
+			     "%s", err);
+		suspects_text(&sus, all, sizeof(all));
+		for (size_t j = 0; j < sus.n; j++) {
+			const struct suspect *s = &sus.v[j];
+			const char *host = s->kind == SUSPECT_HOST ? s->from : s->also_from;
+			const char *leaf = s->kind == SUSPECT_HOST ? s->also_from : s->from;
+			char key[SUSPECT_NAME_MAX + 16];
+
+			snprintf(key, sizeof(key), "host\t%s\t", host);
+			cr_expect((s->kind == SUSPECT_HOST || s->kind == SUSPECT_DEVICE) &&
+					  !strncmp(host, "host-", 5) && !strncmp(leaf, "leaf-", 5) &&
+					  strstr(text, key),
+				  "seed %lld: suspect %s | %s; suspects%s\ntruth:\n%s", seeds[i],
+				  s->from, s->also_from, all, text);
+		}
+		free(text);
+		suspect_list_free(&sus);
+		obs_set_free(obs);
+		inventory_free(inv);
+	}
+}

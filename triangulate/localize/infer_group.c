@@ -789,26 +789,49 @@ static int switch_carries_only(const struct grouping *g, uint32_t t, uint32_t h)
 	return through > 0;
 }
 
+/* The one host wired to switch t alone whose flows are all t carries, or
+ * UINT32_MAX. */
+static uint32_t switch_sole_host(const struct grouping *g, uint32_t t)
+{
+	const struct model *m = g->m;
+
+	for (uint32_t l = 0; l < m->nlinks; l++) {
+		uint32_t h = m->link_from[l];
+
+		if (m->link_to[l] == t && m->dev_endpoint[h] && !m->dev_transit[h] &&
+		    host_sole_switch(m, h) == t)
+			return switch_carries_only(g, t, h) ? h : UINT32_MAX;
+	}
+	return UINT32_MAX;
+}
+
 /* A host named alone behind a switch that carries only its flows (one host
  * per ToR) is one ambiguous suspect naming both, as twin links are: the
- * host's loss and the switch's are the same evidence. */
+ * host's loss and the switch's are the same evidence. So is that switch
+ * named as a device: which of the two the counts put first is chance. */
 static void grouping_hosts_ambiguous(struct grouping *g)
 {
 	const struct model *m = g->m;
 
 	for (size_t i = 0; i < g->groups.n; i++) {
 		struct suspect *s = &g->groups.v[i];
-		uint32_t h = UINT32_MAX, t;
+		uint32_t d0 = UINT32_MAX, other;
 
-		if (s->kind != SUSPECT_HOST)
+		if (s->kind != SUSPECT_HOST && s->kind != SUSPECT_DEVICE)
 			continue;
-		for (uint32_t d = 0; d < m->ndevs && h == UINT32_MAX; d++)
+		for (uint32_t d = 0; d < m->ndevs && d0 == UINT32_MAX; d++)
 			if (g->dev_sus[d] == (int32_t)i)
-				h = d;
-		if (h == UINT32_MAX || (t = host_sole_switch(m, h)) == UINT32_MAX ||
-		    g->dev_sus[t] >= 0 || !switch_carries_only(g, t, h))
+				d0 = d;
+		if (d0 == UINT32_MAX)
 			continue;
-		snprintf(s->also_from, sizeof(s->also_from), "%s", model_dev_name(m, t));
+		if (s->kind == SUSPECT_HOST)
+			other = host_sole_switch(m, d0);
+		else
+			other = switch_sole_host(g, d0);
+		if (other == UINT32_MAX || g->dev_sus[other] >= 0 ||
+		    (s->kind == SUSPECT_HOST && !switch_carries_only(g, other, d0)))
+			continue;
+		snprintf(s->also_from, sizeof(s->also_from), "%s", model_dev_name(m, other));
 	}
 }
 

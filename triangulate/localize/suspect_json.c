@@ -11,7 +11,7 @@ const char *suspect_where_format(char *buf, size_t len, const struct suspect *s)
 			 s->also_to);
 	else if (s->kind == SUSPECT_LINK || s->kind == SUSPECT_BLACKHOLE)
 		snprintf(buf, len, "%s -> %s", s->from, s->to);
-	else if (s->also_from[0]) /* a host alone behind its switch: either */
+	else if (s->also_from[0]) /* a host alone behind its switch, or that switch: either */
 		snprintf(buf, len, "%s | %s", s->from, s->also_from);
 	else
 		snprintf(buf, len, "%s", s->from);
