@@ -1209,7 +1209,14 @@ static int grouping_devices_pooled(struct grouping *g)
 			const uint32_t *ls = m->alt_links + al->link_first;
 			double w = f->w[a], x = 0;
 			int x_done = 0;
+			uint32_t i;
 
+			/* after the screen, a path through no candidate is skipped
+			 * on its links alone, before its flow is read */
+			for (i = 1; pass > 0 && i < al->nlinks && !cand[m->link_from[ls[i]]]; i++)
+				;
+			if (pass > 0 && i >= al->nlinks)
+				continue;
 			if (w <= 0 || fl->sent == 0)
 				continue;
 			/* device d sits between link i - 1 and link i */
