@@ -51,7 +51,7 @@ static struct link_sum *baseline_sums(const struct model *m, const uint8_t *remo
 
 	if (!ls)
 		return NULL;
-	for (size_t a = 0; a < m->nalts; a++) {
+	for (size_t a = 0; a < m->nalts_flows; a++) {
 		const struct model_alt *al = &m->alts[a];
 		const struct model_flow *fl = &m->flows[al->flow];
 
@@ -89,7 +89,7 @@ int baseline_vote_run(const struct model *m, const struct infer_cfg *cfg,
 	if (!removed || !first || !votes || !inc_first || !sorted)
 		goto out;
 	/* lossy flows per link, to take a blamed link's flows out quickly */
-	for (size_t a = 0; a < m->nalts; a++) {
+	for (size_t a = 0; a < m->nalts_flows; a++) {
 		const struct model_alt *al = &m->alts[a];
 
 		if (!baseline_flow_lossy(&m->flows[al->flow]))
@@ -101,7 +101,7 @@ int baseline_vote_run(const struct model *m, const struct infer_cfg *cfg,
 		inc_first[l + 1] += inc_first[l];
 	if (!(inc = malloc((inc_first[m->nlinks] + 1) * sizeof(*inc))))
 		goto out;
-	for (size_t a = 0; a < m->nalts; a++) {
+	for (size_t a = 0; a < m->nalts_flows; a++) {
 		const struct model_alt *al = &m->alts[a];
 
 		if (!baseline_flow_lossy(&m->flows[al->flow]))
@@ -181,7 +181,7 @@ int baseline_hop_run(const struct model *m, const struct infer_cfg *cfg,
 	(void)cfg;
 	if (!lossy || !ls)
 		goto out;
-	for (size_t a = 0; a < m->nalts; a++) {
+	for (size_t a = 0; a < m->nalts_flows; a++) {
 		const struct model_alt *al = &m->alts[a];
 		const struct model_flow *fl = &m->flows[al->flow];
 

@@ -163,7 +163,7 @@ int baseline_flock_run(const struct model *m, const struct infer_cfg *cfg,
 	fk.bad = calloc(nl + 1, sizeof(*fk.bad));
 	if (!fk.s || !fk.lg || !fk.ll || !fk.inc_first || !fk.bad)
 		goto nomem;
-	for (size_t a = 0; a < m->nalts; a++) {
+	for (size_t a = 0; a < m->nalts_flows; a++) {
 		const struct model_alt *al = &m->alts[a];
 
 		fk.s[a] = al->nlinks * fk.log_good;
@@ -176,7 +176,7 @@ int baseline_flock_run(const struct model *m, const struct infer_cfg *cfg,
 		fk.inc_first[l + 1] += fk.inc_first[l];
 	if (!(fk.inc = malloc((ninc + 1) * sizeof(*fk.inc))))
 		goto nomem;
-	for (size_t a = 0; a < m->nalts; a++) {
+	for (size_t a = 0; a < m->nalts_flows; a++) {
 		const struct model_alt *al = &m->alts[a];
 
 		for (uint32_t k = 0; k < al->nlinks; k++)

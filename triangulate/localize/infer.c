@@ -47,12 +47,18 @@ int infer_run(const struct model *m, const struct infer_cfg *cfg,
 	fit_successes_sum(&f);
 	for (size_t i = 0; i < f.nactive; i++)
 		f.dirty[f.active[i]] = 1;
-	for (int round = 0; round < cfg->max_em_rounds; round++) {
-		st->sweeps += fit_sweeps(&f, cfg);
-		st->em_rounds++;
-		/* the E-step marks the links whose paths changed weight */
-		if (!ambiguous || fit_paths_reweight(&f) < 1e-3)
-			break;
+	/* the probes first; then the replies, placed by that fit, and the
+	 * probes again with them (fit_replies_place) */
+	for (int pass = 0; pass < 1 + !!m->nreplies; pass++) {
+		if (pass && fit_replies_place(&f, cfg) < 0)
+			goto nomem;
+		for (int round = 0; round < cfg->max_em_rounds; round++) {
+			st->sweeps += fit_sweeps(&f, cfg);
+			st->em_rounds++;
+			/* the E-step marks the links whose paths changed weight */
+			if (!ambiguous || fit_paths_reweight(&f) < 1e-3)
+				break;
+		}
 	}
 	t1 = clock_mono_ns() / 1e6;
 	if (fit_background_learn(&f, cfg, st) < 0 || infer_suspects(&f, cfg, out) < 0)

@@ -495,7 +495,8 @@ int fit_init_terms(struct fit *f, const struct model *m, int merge)
 	    !f->link_stamp || !f->cand)
 		return -1;
 	for (size_t a = 0; a < m->nalts; a++) {
-		f->w[a] = m->alts[a].weight;
+		/* replies wait for fit_replies_place */
+		f->w[a] = m->flows[m->alts[a].flow].reply ? 0 : m->alts[a].weight;
 		nlossy_alts += m->flows[m->alts[a].flow].lost > 0;
 	}
 	f->lossy_alt = malloc((nlossy_alts + 1) * sizeof(*f->lossy_alt));
@@ -745,4 +746,113 @@ double fit_paths_reweight(struct fit *f)
 	memset(f->u_moved, 0, m->nlinks);
 	f->reweighted = 1;
 	return change;
+}
+
+static int fit_u_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The loss the reply flows are placed by: per link, its fitted u if it
+ * stands out from the probes' fit, else the common healthy value (the
+ * median over active links). A link stands out when its u is over twice
+ * the top of the bulk (the 90th percentile) and its terms reject that top
+ * at the corrected level (terms_test). Where no link of a pair's routes
+ * stands out, the routes are alike and its replies stay at their prior
+ * shares: background noise in the fit must not steer them, or the few
+ * replies each flow loses pile onto whichever link leads (test
+ * test_localize_background). Returns 0 or -1 (ENOMEM). */
+static int fit_reply_u(struct fit *f, const struct infer_cfg *cfg, double *ur)
+{
+	const struct model *m = f->m;
+	double *v = malloc((f->nactive + 1) * sizeof(*v)), u_med, u_top;
+
+	if (!v)
+		return -1;
+	for (size_t i = 0; i < f->nactive; i++)
+		v[i] = f->u[f->active[i]];
+	qsort(v, f->nactive, sizeof(*v), fit_u_cmp);
+	u_med = f->nactive ? v[f->nactive / 2] : 0;
+	u_top = f->nactive ? v[f->nactive * 9 / 10] : 0;
+	free(v);
+	for (uint32_t l = 0; l < m->nlinks; l++)
+		ur[l] = u_med;
+	for (size_t i = 0; i < f->nactive; i++) {
+		uint32_t l = f->active[i];
+		struct suspect s = { 0 };
+		struct terms t;
+
+		if (!(f->u[l] > INFER_EFFECT_MIN * u_top))
+			continue;
+		fit_link_terms(f, l, &t);
+		t.B += cfg->prior_probes;
+		if (terms_test(&t, f->u[l], u_top, (double)f->nactive, cfg->alpha, &s))
+			ur[l] = f->u[l];
+	}
+	return 0;
+}
+
+/* The replies (model.h, nreplies), once the probes are fit: each flow's
+ * replies took one reverse route, which no trace shows. Its weight is the
+ * posterior of the route given the flow's reply counts and the links' loss
+ * as the probes fit it, from the equal-share prior:
+ * a flow that lost replies leans to a route through a link the probes show
+ * lossy, a clean one away from it, and where nothing tells the routes apart
+ * the replies stay spread. Placed once, from the probes' fit, not
+ * re-weighted by its own result: re-weighting replies by a fit they feed
+ * lets background reply loss pile up on whatever link leads. Sets the
+ * weights, the delivered counts and lossy terms, and marks the links
+ * touched. The links' loss is read through fit_reply_u. Returns the reply
+ * flows placed, or -1 (ENOMEM). */
+int fit_replies_place(struct fit *f, const struct infer_cfg *cfg)
+{
+	const struct model *m = f->m;
+	double *ur = malloc((m->nlinks + 1) * sizeof(*ur));
+	int placed = 0;
+
+	if (!ur || fit_reply_u(f, cfg, ur) < 0) {
+		free(ur);
+		return -1;
+	}
+	for (size_t i = m->nflows; i < m->nflows + m->nreplies; i++) {
+		const struct model_flow *fl = &m->flows[i];
+		double lw[MODEL_ALTS_MAX], top = -INFINITY, sum = 0;
+		double ok = (double)(fl->sent - fl->lost);
+
+		if (!fl->nalt || fl->nalt > MODEL_ALTS_MAX)
+			continue;
+		for (uint32_t k = 0; k < fl->nalt; k++) {
+			const struct model_alt *al = &m->alts[fl->alt_first + k];
+			double x = 0;
+
+			for (uint32_t j = 0; j < al->nlinks; j++)
+				x += ur[m->alt_links[al->link_first + j]];
+			lw[k] = log(al->weight) - ok * x;
+			if (fl->lost)
+				lw[k] += x > 0 ? (double)fl->lost * log(-expm1(-x)) : -INFINITY;
+			if (lw[k] > top)
+				top = lw[k];
+		}
+		for (uint32_t k = 0; k < fl->nalt; k++)
+			sum += lw[k] = isfinite(top) ? exp(lw[k] - top)
+						     : m->alts[fl->alt_first + k].weight;
+		for (uint32_t k = 0; k < fl->nalt; k++) {
+			uint32_t a = fl->alt_first + k;
+			const struct model_alt *al = &m->alts[a];
+			double nw = lw[k] / sum;
+
+			f->w[a] = nw;
+			for (uint32_t j = 0; j < al->nlinks; j++)
+				f->B[m->alt_links[al->link_first + j]] += nw * ok;
+			/* the term may hold other flows' alternatives of this route */
+			if (f->alt_lossy[a] >= 0)
+				fit_term_loss_sum(f, (uint32_t)f->alt_lossy[a]);
+			fit_alt_links_dirty(f, a);
+		}
+		placed++;
+	}
+	free(ur);
+	return placed;
 }

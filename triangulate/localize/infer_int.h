@@ -107,6 +107,7 @@ void fit_successes_sum(struct fit *f);
 void fit_link_terms(struct fit *f, uint32_t l, struct terms *t);
 int fit_sweeps(struct fit *f, const struct infer_cfg *cfg);
 double fit_paths_reweight(struct fit *f);
+int fit_replies_place(struct fit *f, const struct infer_cfg *cfg);
 
 /* infer_test.c: the learned background and the tests against it */
 int fit_background_learn(struct fit *f, const struct infer_cfg *cfg,

@@ -1040,6 +1040,197 @@ static int builder_silent_alts(struct builder *b, const struct obs_set *obs,
 	return 0;
 }
 
+/* A flow's whole path length in links (its replies' routes have the same),
+ * 0 when not known: a "-" path, or a cut trace whose gap has no route. */
+static uint32_t builder_flow_len(struct builder *b, const struct obs_set *obs,
+				 const uint32_t *name_dev, size_t i)
+{
+	const struct obs_flow *of = obs_set_flow(obs, i);
+	uint32_t seq[SEQ_MAX], n, d;
+
+	if (of->nhops == OBS_PATH_UNKNOWN)
+		return 0;
+	n = model_flow_walk(obs, of, name_dev, seq);
+	if (n < 2)
+		return 0;
+	if (!b->cut[i])
+		return n - 1;
+	d = builder_distance(b, seq[n - 2], seq[n - 1]);
+	return d ? n - 2 + d : 0;
+}
+
+/* A pair's reply losses differ between its flows more than one shared
+ * rate explains (Pearson's X^2 over its flows, Wilson-Hilferty normal
+ * approximation, one-sided z above REPLY_DISPERSION_Z): the loss depends on
+ * which reverse route a flow's replies take, so it lies on links only some
+ * of those routes cross. Where the probes show none of those links lossy
+ * (a link only replies cross, among ECMP siblings alike), nothing tells the
+ * routes apart, and spread at equal shares the loss would land on the
+ * links every route shares, a false suspect: such a pair's replies are
+ * left out. */
+#define REPLY_DISPERSION_Z 3.09 /* one-sided 1e-3 */
+
+struct reply_pair {
+	uint32_t prober, target, len, nflows;
+	uint64_t sent, lost;
+	double x2; /* sum over its flows of lost_i^2 / sent_i, for Pearson's X^2 */
+	size_t route_first; /* its reverse routes in builder_reply_flows' list */
+	uint32_t nroutes;   /* 0: its replies are left out */
+};
+
+static int reply_pair_dispersed(const struct reply_pair *rp)
+{
+	double p, x2, df = rp->nflows - 1, z;
+
+	if (rp->nflows < 2 || !rp->lost || rp->lost >= rp->sent)
+		return 0;
+	p = (double)rp->lost / (double)rp->sent;
+	/* sum (l_i - n_i p)^2 / (n_i p (1 - p)) = (sum l_i^2 / n_i - L p) / (p (1 - p)) */
+	x2 = (rp->x2 - (double)rp->lost * p) / (p * (1 - p));
+	if (x2 <= 0)
+		return 0;
+	z = (cbrt(x2 / df) - (1 - 2 / (9 * df))) / sqrt(2 / (9 * df));
+	return z > REPLY_DISPERSION_Z;
+}
+
+/* Pass 4: the reverse counts. A flow's replies take the reverse 5-tuple's
+ * own route, which no trace shows, so its count of replies lost is
+ * evidence on the target -> prober routes, one of them per flow. Each
+ * flow gets a reply flow (sent = replies the responder sent, lost =
+ * lost_rev) over every reverse route of its forward path's length, each at
+ * an equal share (the prior: ECMP spreads reply 5-tuples evenly); the fit
+ * weighs them once the probes have been fit (infer_fit.c,
+ * fit_replies_place). Only where the counts are reliable: a placed flow
+ * that is not silent (a silent flow's replies bring no count;
+ * model_flow_silent), a pair whose reverse routes are all known and at
+ * most MODEL_ALTS_MAX, and whose flows lost replies alike
+ * (reply_pair_dispersed). A flow with no reply lost is kept too: its
+ * delivered replies clear the links they may cross. Nothing is added when
+ * no flow of the set has a reverse count (a v1 file). */
+static int builder_reply_flows(struct builder *b, const struct obs_set *obs,
+			       const uint32_t *name_dev)
+{
+	struct model *m = b->m;
+	struct u64map pairs = { 0 };
+	struct reply_pair *pv = NULL;
+	uint32_t np = 0, *fpair = NULL, *routes = NULL;
+	size_t nobs = m->nflows, any = 0, nroutes = 0, cap = 0, nrep = 0;
+	int rc = -1;
+
+	m->nalts_flows = m->nalts;
+	for (size_t i = 0; i < nobs && !any; i++)
+		any = obs_set_flow(obs, i)->lost_rev > 0;
+	if (!any)
+		return 0;
+	pv = malloc((nobs + 1) * sizeof(*pv));
+	fpair = malloc((nobs + 1) * sizeof(*fpair));
+	if (!pv || !fpair || u64map_init(&pairs, 1024) < 0)
+		goto out;
+	for (size_t i = 0; i < nobs; i++) {
+		const struct obs_flow *of = obs_set_flow(obs, i);
+		const struct model_flow *f = &m->flows[i];
+		uint64_t back = f->sent - f->lost, lost;
+		struct reply_pair *rp;
+		uint32_t *slot, len;
+
+		fpair[i] = UINT32_MAX;
+		if (!f->nalt || model_flow_silent(f) || !back)
+			continue;
+		if (!(len = builder_flow_len(b, obs, name_dev, i)))
+			continue;
+		slot = u64map_slot(&pairs, (uint64_t)f->prober_dev << 32 | f->target_dev);
+		if (!*slot) {
+			pv[np] = (struct reply_pair){ f->prober_dev, f->target_dev, len, 0, 0, 0, 0, 0,
+						      0 };
+			*slot = ++np;
+			if (++pairs.count * 2 > pairs.nslots && u64map_grow(&pairs) < 0)
+				goto out;
+		}
+		rp = &pv[*slot - 1];
+		if (rp->len != len)
+			continue; /* a route of another length: not the pair's ECMP set */
+		lost = of->lost_rev > back ? back : of->lost_rev;
+		rp->sent += back;
+		rp->lost += lost;
+		rp->x2 += (double)lost * (double)lost / (double)back;
+		rp->nflows++;
+		fpair[i] = *slot - 1;
+	}
+	/* each pair's reverse routes, listed once */
+	for (uint32_t p = 0; p < np; p++) {
+		struct reply_pair *rp = &pv[p];
+		uint32_t cur[SEQ_MAX], nr = 0;
+		const uint32_t *togo;
+
+		rp->nroutes = 0;
+		if (reply_pair_dispersed(rp)) {
+			m->pairs_reply_dispersed++;
+			continue;
+		}
+		if (!(togo = builder_togo(b, rp->prober)))
+			goto out;
+		star_routes(b, togo, rp->target, rp->prober, rp->len, cur, 0, b->rroutes, &nr,
+			    MODEL_ALTS_MAX);
+		if (!nr || nr > MODEL_ALTS_MAX) {
+			m->pairs_reply_unplaced++;
+			continue;
+		}
+		if (nroutes + (size_t)nr * rp->len > cap) {
+			size_t nc = cap ? cap * 2 : 4096;
+			uint32_t *v;
+
+			while (nc < nroutes + (size_t)nr * rp->len)
+				nc *= 2;
+			if (!(v = realloc(routes, nc * sizeof(*v))))
+				goto out;
+			routes = v;
+			cap = nc;
+		}
+		memcpy(routes + nroutes, b->rroutes, (size_t)nr * rp->len * sizeof(*routes));
+		rp->route_first = nroutes;
+		rp->nroutes = nr;
+		nroutes += (size_t)nr * rp->len;
+		nrep += rp->nflows;
+	}
+	if (nrep) {
+		struct model_flow *fl = realloc(m->flows, (nobs + nrep + 1) * sizeof(*fl));
+
+		if (!fl)
+			goto out;
+		m->flows = fl;
+	}
+	for (size_t i = 0; i < nobs && nrep; i++) {
+		const struct obs_flow *of = obs_set_flow(obs, i);
+		const struct model_flow *src = &m->flows[i];
+		const struct reply_pair *rp;
+		uint32_t id = (uint32_t)(nobs + m->nreplies);
+		uint64_t back = src->sent - src->lost;
+		struct model_flow *f = &m->flows[id];
+
+		if (fpair[i] == UINT32_MAX || !(rp = &pv[fpair[i]])->nroutes)
+			continue;
+		*f = (struct model_flow){ .sent = back,
+					  .lost = of->lost_rev > back ? back : of->lost_rev,
+					  .prober_dev = rp->target, .target_dev = rp->prober,
+					  .alt_first = (uint32_t)m->nalts, .nalt = rp->nroutes,
+					  .reply = 1 };
+		for (uint32_t r = 0; r < rp->nroutes; r++) {
+			if (builder_alt_add(b, id, routes + rp->route_first + (size_t)r * rp->len,
+					    rp->len) < 0)
+				goto out;
+			m->alts[m->nalts - 1].weight = 1.0 / rp->nroutes;
+		}
+		m->nreplies++;
+	}
+	rc = 0;
+out:
+	u64map_fini(&pairs);
+	free(pv);
+	free(fpair);
+	free(routes);
+	return rc;
+}
+
 struct model *model_build(const struct obs_set *obs, const struct inventory *inv,
 			  char *err, size_t errlen)
 {
@@ -1189,7 +1380,8 @@ struct model *model_build(const struct obs_set *obs, const struct inventory *inv
 			m->alts[f->alt_first + k].weight = 1.0 / got;
 	}
 	if (builder_reply_exposure(&b, obs) < 0 || silent_choose(&b) < 0 ||
-	    builder_silent_alts(&b, obs, name_dev) < 0)
+	    builder_silent_alts(&b, obs, name_dev) < 0 ||
+	    builder_reply_flows(&b, obs, name_dev) < 0)
 		goto nomem;
 	free(name_dev);
 	builder_fini(&b);

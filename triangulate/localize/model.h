@@ -29,6 +29,7 @@ struct model_flow {
 	uint64_t sent, lost;
 	uint32_t prober_dev, target_dev;
 	uint32_t alt_first, nalt; /* nalt 0: the path could not be placed */
+	uint8_t reply; /* a pair's replies (see model.replies), not a probed flow */
 };
 
 struct model {
@@ -39,9 +40,20 @@ struct model {
 	uint32_t nlinks;
 	uint32_t *link_from, *link_to; /* device ids */
 	struct model_flow *flows;
-	size_t nflows;
+	size_t nflows; /* the observed flows, flows[0, nflows) */
+	/* The replies of each flow whose reverse count is reliable as one more
+	 * flow, in flows[nflows, nflows + nreplies): sent = replies the
+	 * responder sent, lost = lost_rev, from target to prober. A reply takes
+	 * the reverse 5-tuple's own route, which no trace shows: the
+	 * alternatives are every reverse route, at an equal share each (the
+	 * prior in alt.weight); the fit places them once the probes are fit
+	 * (infer_fit.c, fit_replies_place). Their alternatives follow the
+	 * observed flows' in alts, from nalts_flows on. Readers of flows see
+	 * only [0, nflows). */
+	size_t nreplies;
 	struct model_alt *alts;
 	size_t nalts;
+	size_t nalts_flows; /* alts[0, nalts_flows) are the observed flows' */
 	uint32_t *alt_links;
 	size_t nalt_links;
 	/* how partial paths were used */
@@ -50,6 +62,10 @@ struct model {
 	size_t flows_cut; /* traces that stopped short of the target */
 	/* silent flows (every probe unanswered), and those given reverse routes */
 	size_t flows_silent, flows_silent_reverse;
+	/* pairs whose reverse counts were left out: reverse routes unknown or
+	 * too many, or reply losses that differ between the pair's flows (they
+	 * hang on the hidden route; model.c) */
+	size_t pairs_reply_unplaced, pairs_reply_dispersed;
 };
 
 /* Build the model: hop addresses map to devices through inv (names it does not
