@@ -821,6 +821,8 @@ int fit_replies_place(struct fit *f, const struct infer_cfg *cfg)
 		double lw[MODEL_ALTS_MAX], top = -INFINITY, sum = 0;
 		double ok = (double)(fl->sent - fl->lost);
 
+		double xmin = INFINITY, xmax = 0;
+
 		if (!fl->nalt || fl->nalt > MODEL_ALTS_MAX)
 			continue;
 		for (uint32_t k = 0; k < fl->nalt; k++) {
@@ -829,12 +831,18 @@ int fit_replies_place(struct fit *f, const struct infer_cfg *cfg)
 
 			for (uint32_t j = 0; j < al->nlinks; j++)
 				x += ur[m->alt_links[al->link_first + j]];
+			xmin = fmin(xmin, x);
+			xmax = fmax(xmax, x);
 			lw[k] = log(al->weight) - ok * x;
 			if (fl->lost)
 				lw[k] += x > 0 ? (double)fl->lost * log(-expm1(-x)) : -INFINITY;
 			if (lw[k] > top)
 				top = lw[k];
 		}
+		/* no route stands out: spread at the prior only if its pair lost
+		 * replies evenly, else left to the probes (reply_pair_even) */
+		if (xmax - xmin <= 1e-12 * xmax && fl->reply != MODEL_REPLY_EVEN)
+			continue;
 		for (uint32_t k = 0; k < fl->nalt; k++)
 			sum += lw[k] = isfinite(top) ? exp(lw[k] - top)
 						     : m->alts[fl->alt_first + k].weight;

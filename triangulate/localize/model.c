@@ -1076,6 +1076,7 @@ struct reply_pair {
 	double x2; /* sum over its flows of lost_i^2 / sent_i, for Pearson's X^2 */
 	size_t route_first; /* its reverse routes in builder_reply_flows' list */
 	uint32_t nroutes;   /* 0: its replies are left out */
+	int even;           /* reply_pair_even */
 };
 
 static int reply_pair_dispersed(const struct reply_pair *rp)
@@ -1091,6 +1092,43 @@ static int reply_pair_dispersed(const struct reply_pair *rp)
 		return 0;
 	z = (cbrt(x2 / df) - (1 - 2 / (9 * df))) / sqrt(2 / (9 * df));
 	return z > REPLY_DISPERSION_Z;
+}
+
+/* A pair's reply losses are as even over its flows as one shared rate
+ * says, against all of them on one of its nr routes (a share 1/nr of the
+ * flows losing at nr times the rate, the rest nothing): the log-likelihood
+ * ratio over its flows is at least REPLY_EVEN_LR. Only then may its lost
+ * replies be spread at equal shares when no link of its routes stands out
+ * from the probes' fit: the loss is on the links every route shares, or
+ * everywhere alike. With fewer counts the two cannot be told apart, and
+ * spread, the loss of one route would land on its siblings. fl/ln: the
+ * pair's flows' replies sent and lost. */
+#define REPLY_EVEN_LR 6.9 /* 1000 : 1 */
+
+static int reply_pair_even(const uint64_t *fl, const uint64_t *ln, uint32_t n, uint32_t nr)
+{
+	uint64_t sent = 0, lost = 0;
+	double p, q, lr = 0;
+
+	for (uint32_t i = 0; i < n; i++)
+		sent += fl[i], lost += ln[i];
+	if (!lost || nr < 2)
+		return 1;
+	if (lost >= sent)
+		return 0;
+	p = (double)lost / (double)sent;
+	q = fmin(p * nr, 1 - 1e-9);
+	for (uint32_t i = 0; i < n; i++) {
+		double ok = (double)(fl[i] - ln[i]), l = (double)ln[i];
+		double even = l * log(p) + ok * log1p(-p), one;
+
+		if (ln[i])
+			one = log(1.0 / nr) + l * log(q) + ok * log1p(-q);
+		else
+			one = log(1.0 / nr * exp((double)fl[i] * log1p(-q)) + (1 - 1.0 / nr));
+		lr += even - one;
+	}
+	return lr >= REPLY_EVEN_LR;
 }
 
 /* Pass 4: the reverse counts. A flow's replies take the reverse 5-tuple's
@@ -1141,7 +1179,7 @@ static int builder_reply_flows(struct builder *b, const struct obs_set *obs,
 		slot = u64map_slot(&pairs, (uint64_t)f->prober_dev << 32 | f->target_dev);
 		if (!*slot) {
 			pv[np] = (struct reply_pair){ f->prober_dev, f->target_dev, len, 0, 0, 0, 0, 0,
-						      0 };
+						      0, 0 };
 			*slot = ++np;
 			if (++pairs.count * 2 > pairs.nslots && u64map_grow(&pairs) < 0)
 				goto out;
@@ -1199,6 +1237,38 @@ static int builder_reply_flows(struct builder *b, const struct obs_set *obs,
 			goto out;
 		m->flows = fl;
 	}
+	/* each routed pair's flows' counts, for reply_pair_even */
+	if (nrep) {
+		uint64_t *fs = malloc((nobs + 1) * sizeof(*fs)), *fl = malloc((nobs + 1) * sizeof(*fl));
+		uint32_t *first = calloc(np + 2, sizeof(*first)), *at;
+
+		if (!fs || !fl || !first || !(at = malloc((np + 1) * sizeof(*at)))) {
+			free(fs), free(fl), free(first);
+			goto out;
+		}
+		for (size_t i = 0; i < nobs; i++)
+			if (fpair[i] != UINT32_MAX)
+				first[fpair[i] + 1]++;
+		for (uint32_t p = 0; p < np; p++)
+			at[p] = first[p + 1] += first[p];
+		for (uint32_t p = 0; p < np; p++)
+			at[p] = first[p];
+		for (size_t i = 0; i < nobs; i++) {
+			const struct model_flow *src = &m->flows[i];
+			uint64_t back = src->sent - src->lost, lr;
+
+			if (fpair[i] == UINT32_MAX)
+				continue;
+			lr = obs_set_flow(obs, i)->lost_rev;
+			fs[at[fpair[i]]] = back;
+			fl[at[fpair[i]]++] = lr > back ? back : lr;
+		}
+		for (uint32_t p = 0; p < np; p++)
+			pv[p].even = pv[p].nroutes &&
+				     reply_pair_even(fs + first[p], fl + first[p], first[p + 1] - first[p],
+						     pv[p].nroutes);
+		free(fs), free(fl), free(first), free(at);
+	}
 	for (size_t i = 0; i < nobs && nrep; i++) {
 		const struct obs_flow *of = obs_set_flow(obs, i);
 		const struct model_flow *src = &m->flows[i];
@@ -1213,7 +1283,7 @@ static int builder_reply_flows(struct builder *b, const struct obs_set *obs,
 					  .lost = of->lost_rev > back ? back : of->lost_rev,
 					  .prober_dev = rp->target, .target_dev = rp->prober,
 					  .alt_first = (uint32_t)m->nalts, .nalt = rp->nroutes,
-					  .reply = 1 };
+					  .reply = (uint8_t)(rp->even ? MODEL_REPLY_EVEN : 1) };
 		for (uint32_t r = 0; r < rp->nroutes; r++) {
 			if (builder_alt_add(b, id, routes + rp->route_first + (size_t)r * rp->len,
 					    rp->len) < 0)

@@ -16,6 +16,7 @@ struct strtab;
 #define MODEL_SILENT_MIN_SENT 5 /* a flow this probed, 90% unanswered, is silent */
 #define MODEL_DEV_NONE UINT32_MAX /* a "*" hop in a walk */
 #define MODEL_WALK_MAX (64 + 2)   /* OBS_HOPS_MAX hops, prober and target */
+#define MODEL_REPLY_EVEN 2        /* model_flow.reply of an even pair's flow */
 
 /* One candidate path of a flow, with the probability that the flow took it. */
 struct model_alt {
@@ -29,7 +30,9 @@ struct model_flow {
 	uint64_t sent, lost;
 	uint32_t prober_dev, target_dev;
 	uint32_t alt_first, nalt; /* nalt 0: the path could not be placed */
-	uint8_t reply; /* a pair's replies (see model.replies), not a probed flow */
+	uint8_t reply; /* replies (see model.nreplies), not a probed flow: 1, or
+			* MODEL_REPLY_EVEN when its pair lost replies evenly over its
+			* flows (model.c, reply_pair_even) */
 };
 
 struct model {
