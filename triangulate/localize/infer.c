@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -50,8 +51,11 @@ int infer_run(const struct model *m, const struct infer_cfg *cfg,
 	/* the probes first; then the replies, placed by that fit, and the
 	 * probes again with them (fit_replies_place) */
 	for (int pass = 0; pass < 1 + !!m->nreplies; pass++) {
-		if (pass && fit_replies_place(&f, cfg) < 0)
+		if (pass && (!(f.u_fwd = malloc((m->nlinks + 1) * sizeof(*f.u_fwd))) ||
+			     fit_replies_place(&f, cfg) < 0))
 			goto nomem;
+		if (pass) /* the probes' own fit, for the links' tests */
+			memcpy(f.u_fwd, f.u, m->nlinks * sizeof(*f.u));
 		for (int round = 0; round < cfg->max_em_rounds; round++) {
 			st->sweeps += fit_sweeps(&f, cfg);
 			st->em_rounds++;

@@ -351,6 +351,7 @@ void fit_free(struct fit *f)
 	free(f->bg_cls);
 	free(f->bg_mix);
 	free(f->shared);
+	free(f->u_fwd);
 	free(f->alt_stamp);
 	free(f->lossy_moved);
 }
@@ -763,8 +764,9 @@ static int fit_u_cmp(const void *a, const void *b)
  * stands out, the routes are alike and its replies stay at their prior
  * shares: background noise in the fit must not steer them, or the few
  * replies each flow loses pile onto whichever link leads (test
- * test_localize_background). Returns 0 or -1 (ENOMEM). */
-static int fit_reply_u(struct fit *f, const struct infer_cfg *cfg, double *ur)
+ * test_localize_background). *top: the bulk's top. Returns 0 or -1
+ * (ENOMEM). */
+static int fit_reply_u(struct fit *f, const struct infer_cfg *cfg, double *ur, double *top)
 {
 	const struct model *m = f->m;
 	double *v = malloc((f->nactive + 1) * sizeof(*v)), u_med, u_top;
@@ -776,6 +778,7 @@ static int fit_reply_u(struct fit *f, const struct infer_cfg *cfg, double *ur)
 	qsort(v, f->nactive, sizeof(*v), fit_u_cmp);
 	u_med = f->nactive ? v[f->nactive / 2] : 0;
 	u_top = f->nactive ? v[f->nactive * 9 / 10] : 0;
+	*top = u_top;
 	free(v);
 	for (uint32_t l = 0; l < m->nlinks; l++)
 		ur[l] = u_med;
@@ -794,6 +797,27 @@ static int fit_reply_u(struct fit *f, const struct infer_cfg *cfg, double *ur)
 	return 0;
 }
 
+/* A reply flow lost more than a route of nlinks links at u_top each
+ * explains: Poisson upper tail under REPLY_TOP_TAIL. */
+#define REPLY_TOP_TAIL 1e-3
+
+static int reply_loss_over_top(const struct model_flow *fl, uint32_t nlinks, double u_top)
+{
+	double lam = (double)fl->sent * -expm1(-(double)nlinks * u_top), lt, below = 0;
+
+	if (!fl->lost)
+		return 0;
+	if (lam <= 0)
+		return 1;
+	/* P(X >= lost) = 1 - sum_{i < lost} e^-lam lam^i / i! */
+	lt = -lam;
+	for (uint64_t i = 0; i < fl->lost; i++) {
+		below += exp(lt);
+		lt += log(lam) - log((double)(i + 1));
+	}
+	return 1 - below < REPLY_TOP_TAIL;
+}
+
 /* The replies (model.h, nreplies), once the probes are fit: each flow's
  * replies took one reverse route, which no trace shows. Its weight is the
  * posterior of the route given the flow's reply counts and the links' loss
@@ -809,10 +833,10 @@ static int fit_reply_u(struct fit *f, const struct infer_cfg *cfg, double *ur)
 int fit_replies_place(struct fit *f, const struct infer_cfg *cfg)
 {
 	const struct model *m = f->m;
-	double *ur = malloc((m->nlinks + 1) * sizeof(*ur));
+	double *ur = malloc((m->nlinks + 1) * sizeof(*ur)), u_top;
 	int placed = 0;
 
-	if (!ur || fit_reply_u(f, cfg, ur) < 0) {
+	if (!ur || fit_reply_u(f, cfg, ur, &u_top) < 0) {
 		free(ur);
 		return -1;
 	}
@@ -839,9 +863,16 @@ int fit_replies_place(struct fit *f, const struct infer_cfg *cfg)
 			if (lw[k] > top)
 				top = lw[k];
 		}
-		/* no route stands out: spread at the prior only if its pair lost
-		 * replies evenly, else left to the probes (reply_pair_even) */
-		if (xmax - xmin <= 1e-12 * xmax && fl->reply != MODEL_REPLY_EVEN)
+		/* no route stands out: spread at the prior if its pair lost
+		 * replies evenly (reply_pair_even), or if this flow lost no
+		 * more than every route at the bulk's top explains; else left
+		 * to the probes. Leaving out the flows whose loss could not be
+		 * told even (too few counts) but keeping those that lost
+		 * nothing had kept a share of a pair's exposure with all of
+		 * its loss: the host links every reply to or from a host
+		 * crosses came out at twice the background's top */
+		if (xmax - xmin <= 1e-12 * xmax && fl->reply != MODEL_REPLY_EVEN &&
+		    reply_loss_over_top(fl, m->alts[fl->alt_first].nlinks, u_top))
 			continue;
 		for (uint32_t k = 0; k < fl->nalt; k++)
 			sum += lw[k] = isfinite(top) ? exp(lw[k] - top)

@@ -63,6 +63,8 @@ struct fit {
 	uint8_t *bg_cls;      /* per link: its class's index in bg_mix */
 	struct bg_mix *bg_mix; /* per class: its healthy rates (the null) */
 	uint32_t *shared; /* per link: lossy paths shared with a profiled link */
+	double *u_fwd;    /* per link: u from the probes alone, before the replies
+			   * were placed (NULL without replies) */
 };
 
 /* One variable's terms: maximize h(u) = -B u + sum c_i log(1 - e^-(u + r_i))

@@ -941,6 +941,89 @@ static double fit_link_family_count(const struct fit *f)
 	return fmax(n, 1);
 }
 
+/* Delivered replies per link (the reply flows' alternatives at their
+ * placed weights; model.h, nreplies), for fit_side_stands_out. */
+static void fit_reply_successes_sum(const struct fit *f, double *b_rep)
+{
+	const struct model *m = f->m;
+
+	memset(b_rep, 0, m->nlinks * sizeof(*b_rep));
+	for (size_t a = m->nalts_flows; a < m->nalts; a++) {
+		const struct model_alt *al = &m->alts[a];
+		const struct model_flow *fl = &m->flows[al->flow];
+		double ok = f->w[a] * (double)(fl->sent - fl->lost);
+
+		for (uint32_t k = 0; k < al->nlinks && ok > 0; k++)
+			b_rep[m->alt_links[al->link_first + k]] += ok;
+	}
+}
+
+/* Link l's evidence from one side alone, the probes (rep 0) or the
+ * replies (rep 1), tested as a link is: its own rate over
+ * INFER_EFFECT_MIN times its class's top, over that top beyond what the
+ * family's links show once, and against its class's healthy rates
+ * family-wise, by the relaxed statistic (fit_relaxed_lr: under the null
+ * each neighbour may rise to its class's top) over phi. The probes' side
+ * is read at the probes' own fit (u_fwd): the replies make the links
+ * beside a host look cleaner and would leave the probes' background loss
+ * on the host's link. A term may hold probe and reply alternatives of the
+ * same links, so its loss is split by its alternatives' side. c, r, r0:
+ * scratch of f->scratch entries. */
+static int fit_side_stands_out(const struct fit *f, const struct infer_cfg *cfg, uint32_t l,
+			       int rep, const double *b_rep, double phi, double nfam, double *c,
+			       double *r, double *r0)
+{
+	const struct model *m = f->m;
+	const double *u_at = !rep && f->u_fwd ? f->u_fwd : f->u;
+	const struct bg_mix *mx = &f->bg_mix[f->bg_cls[l]];
+	struct bg_mix one = { .n = 1, .u = { f->u_bg[l] }, .mass = { 1 } };
+	struct suspect s = { 0 };
+	struct terms t = { .c = c, .r = r }, t0;
+	double u, curv, p = 0, ll;
+
+	for (uint32_t i = f->inc_first[l]; i < f->inc_first[l + 1]; i++) {
+		uint32_t k = f->inc[i];
+		double cs = 0, rr = 0, rn = 0;
+
+		for (uint32_t j = f->term_first[k]; j < f->term_first[k + 1]; j++) {
+			uint32_t a = f->term_alts[j];
+			const struct model_flow *fl = &m->flows[m->alts[a].flow];
+
+			if (!!fl->reply == rep)
+				cs += f->w[a] * (double)fl->lost;
+		}
+		if (cs <= 0)
+			continue;
+		for (uint32_t j = f->lfirst[k]; j < f->lfirst[k + 1]; j++) {
+			uint32_t nb = f->llinks[j];
+
+			if (nb == l)
+				continue;
+			rr += u_at[nb];
+			rn += fmax(f->u_bg[nb], u_at[nb]);
+		}
+		c[t.n] = cs;
+		r0[t.n] = rn;
+		r[t.n++] = rr;
+	}
+	t.B = rep ? b_rep[l] : fmax(0, f->B[l] - b_rep[l]);
+	t0 = t;
+	t0.r = r0;
+	u = terms_solve(&t, cfg->prior_probes, u_at[l], &curv);
+	if (!(u_to_loss(u) >= INFER_EFFECT_MIN * u_to_loss(f->u_bg[l])) ||
+	    !terms_test(&t, u, f->u_bg[l], nfam, 1.0, &s))
+		return 0;
+	if (mx->n == 0)
+		mx = &one;
+	ll = terms_loglik(&t, u);
+	for (int b = 0; b < mx->n; b++) {
+		double lr = u > mx->u[b] ? fmax(0, 2 * (ll - terms_loglik(&t0, mx->u[b]))) / phi : 0;
+
+		p += mx->mass[b] * (lr > 0 ? 0.5 * erfc(sqrt(lr / 2)) : 1);
+	}
+	return fmin(p, 1) * nfam <= cfg->alpha;
+}
+
 /* Faulty links: conditional tests (neighbours at their fitted rates) pick
  * candidates cheaply; the relaxed bound or the profile statistic confirms
  * them. Bonferroni over the links that carried probes. */
@@ -949,11 +1032,21 @@ int grouping_links_test(struct grouping *g)
 	struct fit *f = g->f;
 	const struct model *m = g->m;
 	const struct infer_cfg *cfg = g->cfg;
-	double *phi = NULL, nfam = fit_link_family_count(f);
+	double *phi = NULL, nfam = fit_link_family_count(f), *b_rep = NULL, *sc = NULL, *sr = NULL,
+	       *sr0 = NULL;
 
 	phi = malloc((m->nlinks + 1) * sizeof(*phi));
 	if (!phi)
 		goto nomem;
+	if (m->nreplies) {
+		b_rep = malloc((m->nlinks + 1) * sizeof(*b_rep));
+		sc = malloc((f->scratch + 1) * sizeof(*sc));
+		sr = malloc((f->scratch + 1) * sizeof(*sr));
+		sr0 = malloc((f->scratch + 1) * sizeof(*sr0));
+		if (!b_rep || !sc || !sr || !sr0)
+			goto nomem;
+		fit_reply_successes_sum(f, b_rep);
+	}
 	/* the screening divides by the dispersion too: loss a faulty
 	 * neighbour's flows leave over (a blackhole kills whole flows, not a
 	 * rate) lands on the links beside it, and screened in as candidates
@@ -995,6 +1088,14 @@ int grouping_links_test(struct grouping *g)
 		pv *= nfam;
 		if (pv > cfg->alpha)
 			continue;
+		/* a link the replies cross is named on one side's evidence
+		 * standing out alone, the probes' or the replies': both at the
+		 * background's top, summed, crossed the line (a host uplink,
+		 * certain on every reply to its host, on a clean fabric) */
+		if (b_rep && b_rep[l] > 0 &&
+		    !fit_side_stands_out(f, cfg, l, 0, b_rep, phi[l], nfam, sc, sr, sr0) &&
+		    !fit_side_stands_out(f, cfg, l, 1, b_rep, phi[l], nfam, sc, sr, sr0))
+			continue;
 		s.score = lr;
 		s.confidence = pv < 1 ? 1 - pv : 0;
 		fit_link_terms(f, l, &t); /* the relaxed bound used t as scratch */
@@ -1006,8 +1107,16 @@ int grouping_links_test(struct grouping *g)
 			goto nomem;
 	}
 	free(phi);
+	free(b_rep);
+	free(sc);
+	free(sr);
+	free(sr0);
 	return 0;
 nomem:
 	free(phi);
+	free(b_rep);
+	free(sc);
+	free(sr);
+	free(sr0);
 	return -1;
 }
