@@ -942,11 +942,18 @@ static double fit_link_family_count(const struct fit *f)
 }
 
 /* Delivered replies per link (the reply flows' alternatives at their
- * placed weights; model.h, nreplies), for fit_side_stands_out. */
-static void fit_reply_successes_sum(const struct fit *f, double *b_rep)
+ * placed weights; model.h, nreplies) on a host's links (a link to or from
+ * a prober or a target: every reply to or from the host crosses it), 0 on
+ * the rest, for fit_side_stands_out. Returns 0 or -1 (ENOMEM). */
+static int fit_reply_successes_sum(const struct fit *f, double *b_rep)
 {
 	const struct model *m = f->m;
+	uint8_t *host = calloc(m->ndevs + 1, 1);
 
+	if (!host)
+		return -1;
+	for (size_t i = 0; i < m->nflows; i++)
+		host[m->flows[i].prober_dev] = host[m->flows[i].target_dev] = 1;
 	memset(b_rep, 0, m->nlinks * sizeof(*b_rep));
 	for (size_t a = m->nalts_flows; a < m->nalts; a++) {
 		const struct model_alt *al = &m->alts[a];
@@ -956,6 +963,11 @@ static void fit_reply_successes_sum(const struct fit *f, double *b_rep)
 		for (uint32_t k = 0; k < al->nlinks && ok > 0; k++)
 			b_rep[m->alt_links[al->link_first + k]] += ok;
 	}
+	for (uint32_t l = 0; l < m->nlinks; l++)
+		if (!host[m->link_from[l]] && !host[m->link_to[l]])
+			b_rep[l] = 0;
+	free(host);
+	return 0;
 }
 
 /* Link l's evidence from one side alone, the probes (rep 0) or the
@@ -1043,9 +1055,8 @@ int grouping_links_test(struct grouping *g)
 		sc = malloc((f->scratch + 1) * sizeof(*sc));
 		sr = malloc((f->scratch + 1) * sizeof(*sr));
 		sr0 = malloc((f->scratch + 1) * sizeof(*sr0));
-		if (!b_rep || !sc || !sr || !sr0)
+		if (!b_rep || !sc || !sr || !sr0 || fit_reply_successes_sum(f, b_rep) < 0)
 			goto nomem;
-		fit_reply_successes_sum(f, b_rep);
 	}
 	/* the screening divides by the dispersion too: loss a faulty
 	 * neighbour's flows leave over (a blackhole kills whole flows, not a
@@ -1088,10 +1099,13 @@ int grouping_links_test(struct grouping *g)
 		pv *= nfam;
 		if (pv > cfg->alpha)
 			continue;
-		/* a link the replies cross is named on one side's evidence
-		 * standing out alone, the probes' or the replies': both at the
-		 * background's top, summed, crossed the line (a host uplink,
-		 * certain on every reply to its host, on a clean fabric) */
+		/* a host's link the replies cross is named on one side's
+		 * evidence standing out alone, the probes' or the replies':
+		 * both within the background, summed, crossed the line on a
+		 * clean fabric. Only a host's links: a fabric link is one of
+		 * several routes of a reply, and there the rule missed weak
+		 * faults the probes alone name (4 over 10 seeds of 10-faults-50p with
+		 * reply loss) */
 		if (b_rep && b_rep[l] > 0 &&
 		    !fit_side_stands_out(f, cfg, l, 0, b_rep, phi[l], nfam, sc, sr, sr0) &&
 		    !fit_side_stands_out(f, cfg, l, 1, b_rep, phi[l], nfam, sc, sr, sr0))
