@@ -85,6 +85,14 @@ enum stmt_id {
 	"AND substr(pc.old_hops || ',', 1, length(pc.new_hops) + 1) <> pc.new_hops || ',' " \
 	"AND substr(pc.new_hops || ',', 1, length(pc.old_hops) + 1) <> pc.old_hops || ',') "
 
+/* A window's dark probes: forward loss in the intervals that got no reply
+ * at all (a flow a blackhole killed, or whose replies it ate, from the
+ * moment it began or until it ended), apart from loss that thinned the
+ * flow; the hourly rollups do not keep it (0 there). */
+#define OBS_LOST_DARK(r)                                                           \
+	"sum(CASE WHEN " r ".target_down = 0 AND " r ".received = 0 "              \
+	"THEN " r ".lost_fwd ELSE 0 END) "
+
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
@@ -194,6 +202,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"(SELECT pa.hops FROM paths pa WHERE pa.flow_id = f.id AND pa.first_seen_ms <= ?2 "
 		" ORDER BY pa.last_seen_ms DESC, pa.id DESC LIMIT 1), "
 		OBS_PATH_MOVED
+		", " OBS_LOST_DARK("r")
 		"FROM batches b JOIN results r ON r.batch_id = b.id "
 		"JOIN flows f ON f.id = r.flow_id JOIN probers p ON p.id = f.prober_id "
 		"JOIN targets t ON t.id = f.target_id "
@@ -204,14 +213,15 @@ static const char *const stmt_sql[ST_COUNT] = {
 	 * up yet) from raw results while kept. Each batch is counted once: a
 	 * rolled-up batch of a whole hour only through its rollup row. */
 	[ST_OBS_HOURLY_QUERY] =
-		"WITH w (flow_id, sent, lost, received, lost_rev, down) AS ("
-		"SELECT flow_id, up_sent, up_lost_fwd, up_received, up_lost_rev, down_intervals "
+		"WITH w (flow_id, sent, lost, received, lost_rev, down, dark) AS ("
+		"SELECT flow_id, up_sent, up_lost_fwd, up_received, up_lost_rev, down_intervals, 0 "
 		"FROM rollup_hourly WHERE hour_ms >= ?3 AND hour_ms < ?4 "
 		"UNION ALL "
 		"SELECT r.flow_id, CASE WHEN r.target_down = 0 THEN r.sent ELSE 0 END, "
 		"CASE WHEN r.target_down = 0 THEN r.lost_fwd ELSE 0 END, "
 		"CASE WHEN r.target_down = 0 THEN r.received ELSE 0 END, "
-		"CASE WHEN r.target_down = 0 THEN r.lost_rev ELSE 0 END, r.target_down "
+		"CASE WHEN r.target_down = 0 THEN r.lost_rev ELSE 0 END, r.target_down, "
+		"CASE WHEN r.target_down = 0 AND r.received = 0 THEN r.lost_fwd ELSE 0 END "
 		"FROM batches b JOIN results r ON r.batch_id = b.id "
 		"WHERE b.raw_deleted = 0 AND b.end_ms >= ?1 AND b.end_ms < ?2 "
 		"AND (b.rolled_up = 0 OR b.end_ms < ?3 OR b.end_ms >= ?4)) "
@@ -220,6 +230,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"(SELECT pa.hops FROM paths pa WHERE pa.flow_id = f.id AND pa.first_seen_ms <= ?2 "
 		" ORDER BY pa.last_seen_ms DESC, pa.id DESC LIMIT 1), "
 		OBS_PATH_MOVED
+		", sum(w.dark) "
 		"FROM w JOIN flows f ON f.id = w.flow_id JOIN probers p ON p.id = f.prober_id "
 		"JOIN targets t ON t.id = f.target_id "
 		"GROUP BY f.id ORDER BY p.name, f.src, t.addr, f.proto, f.sport, f.dport",
@@ -908,6 +919,7 @@ static int obs_rows_run(struct store_sqlite *ss, sqlite3_stmt *st,
 				   sqlite3_column_type(st, 11) == SQLITE_NULL
 					   ? NULL : col_text(st, 11));
 		row.path_moved = sqlite3_column_int(st, 12);
+		row.lost_dark = (uint64_t)sqlite3_column_int64(st, 13);
 		cbrc = cb(&row, arg);
 		if (cbrc)
 			break;

@@ -17,7 +17,7 @@
 static void flow_add(struct obs_set *s, const char *src, const char *dst,
 		     unsigned sport, double loss, int nhops, const char *const *hops)
 {
-	struct obs_row row = { src, dst, OBS_PROTO_UDP, sport, 31338, SENT, 0, nhops, hops, 0 };
+	struct obs_row row = { src, dst, OBS_PROTO_UDP, sport, 31338, SENT, 0, nhops, hops, 0, 0 };
 	char err[128];
 
 	row.lost = (uint64_t)llround(SENT * loss);
@@ -129,7 +129,7 @@ static struct obs_set *leaf_spine_build(uint64_t sent,
 						     .sport = 2000u + (unsigned)(k * 16 + a) };
 				const char *hops[3] = { x.ls, x.sp, x.ld };
 				struct obs_row row = { x.hs, x.hd, OBS_PROTO_UDP, x.sport, 31338,
-						       sent, 0, 3, hops, 0 };
+						       sent, 0, 3, hops, 0, 0 };
 
 				snprintf(x.hs, sizeof(x.hs), "h%d", a);
 				snprintf(x.hd, sizeof(x.hd), "h%d", b);
@@ -369,8 +369,8 @@ Test(infer, walk_skips_links_beside_a_silent_hop)
 	struct obs_set *s = obs_set_new();
 	struct inventory *inv = inventory_new();
 	struct strtab *devs = strtab_new();
-	struct obs_row row = { "h1", "h2", OBS_PROTO_UDP, 1000, 31338, 10, 1, 4, hops, 0 };
-	struct obs_row unknown = { "h1", "h2", OBS_PROTO_UDP, 1001, 31338, 10, 1, -1, NULL, 0 };
+	struct obs_row row = { "h1", "h2", OBS_PROTO_UDP, 1000, 31338, 10, 1, 4, hops, 0, 0 };
+	struct obs_row unknown = { "h1", "h2", OBS_PROTO_UDP, 1001, 31338, 10, 1, -1, NULL, 0, 0 };
 	uint32_t name_dev[16], from[MODEL_WALK_MAX], to[MODEL_WALK_MAX], seq[MODEL_WALK_MAX];
 	char err[128];
 	const char *inv_text = "# faultmesh inventory v1\n198.18.1.1\ts1\n198.18.1.2\ts1\n";

@@ -26,7 +26,7 @@ static struct obs_set *triangle(double loss)
 				continue;
 			for (unsigned p = 0; p < 4; p++) {
 				struct obs_row row = { host[i], host[j], OBS_PROTO_UDP, 1000 + p,
-						       7, SENT, 0, 2, hops, 0 };
+						       7, SENT, 0, 2, hops, 0, 0 };
 
 				if (i == 0 && j == 1)
 					row.lost = (uint64_t)llround(SENT * loss);

@@ -29,6 +29,9 @@ struct bh3 {
 			     * (the fault began inside the window) */
 	int late_stars;    /* a flow whose replies die has a trace that ended
 			    * in two silent hops before its target */
+	int dark;          /* with dead_share_x10: the killed flows lose as many,
+			    * and both lose them in intervals that got no reply
+			    * at all (the store's dark probes) */
 };
 
 static uint64_t mix(uint64_t x)
@@ -124,7 +127,7 @@ static struct obs_set *bh3_observe(const struct bh3 *c, int *nfwd, int *nrev)
 				int kf = route_killed(fwd, nf, tuple_hash(c, a, b, sport, 31338, 2));
 				int kr = route_killed(rev, nr, tuple_hash(c, b, a, 31338, sport, 2));
 				struct obs_row row = { src, dst, OBS_PROTO_UDP, sport, 31338,
-						       PROBES, 0, nf - 2, hops, 0 };
+						       PROBES, 0, nf - 2, hops, 0, 0 };
 				char err[128];
 
 				host_name(a, src, sizeof(src));
@@ -132,7 +135,8 @@ static struct obs_set *bh3_observe(const struct bh3 *c, int *nfwd, int *nrev)
 				for (int i = 1; i + 1 < nf; i++)
 					hops[i - 1] = fwd[i];
 				if (kf) {
-					row.lost = PROBES;
+					row.lost = c->dark ? PROBES * (unsigned)c->dead_share_x10 / 10
+							   : PROBES;
 					/* the trace's probes die where the flow's do */
 					if (c->truncate)
 						row.nhops = 3; /* tor, fsw, ssw1-2 */
@@ -146,6 +150,8 @@ static struct obs_set *bh3_observe(const struct bh3 *c, int *nfwd, int *nrev)
 					}
 					++*nrev;
 				}
+				if (c->dark)
+					row.lost_dark = row.lost;
 				cr_assert_eq(obs_set_row_add(s, &row, err, sizeof(err)), 0, "%s", err);
 			}
 		}
@@ -425,6 +431,24 @@ Test(infer_replies, traces_with_silent_hops_before_the_target_stay_on_the_blackh
 
 	for (uint64_t salt = 1; salt <= 4; salt++) {
 		struct bh3 c = { .pods = 2, .flows = 12, .salt = salt, .late_stars = 1 };
+
+		cr_assert(bh3_alone(&c, all, sizeof(all)), "salt %llu: %s",
+			  (unsigned long long)salt, all);
+	}
+}
+
+/* The fault began (or ended) half a window ago: the flows it kills and
+ * those whose replies it eats lost half their probes, all in intervals
+ * that got no reply at all, as the store counts them. By loss ratio alone
+ * they are not silent, and the eaten replies were charged to their forward
+ * paths: the watch fired a link on the opposite direction (ssw2-1 ->
+ * fsw1-2, ssw2-2 -> fsw1-2) beside the blackhole in test_watch_faults. */
+Test(infer_replies, flows_dark_for_half_the_window_stay_on_the_blackhole)
+{
+	char all[2048];
+
+	for (uint64_t salt = 1; salt <= 4; salt++) {
+		struct bh3 c = { .flows = 12, .salt = salt, .dead_share_x10 = 5, .dark = 1 };
 
 		cr_assert(bh3_alone(&c, all, sizeof(all)), "salt %llu: %s",
 			  (unsigned long long)salt, all);

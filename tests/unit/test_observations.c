@@ -130,7 +130,7 @@ Test(observations, too_long_path_is_an_error)
 Test(observations, writer_output_parses_back)
 {
 	const char *hops[] = { "10.0.0.1", NULL, "10.0.0.3" };
-	struct obs_row row = { "h1", "h2", OBS_PROTO_TCP, 5, 6, 10, 2, 3, hops, 0 };
+	struct obs_row row = { "h1", "h2", OBS_PROTO_TCP, 5, 6, 10, 2, 3, hops, 0, 0 };
 	char path[] = "/tmp/fm-obs-XXXXXX", err[256];
 	int fd = mkstemp(path);
 	FILE *f = fdopen(fd, "w");
@@ -167,7 +167,7 @@ Test(observations, missing_file_names_the_path)
 Test(observations, row_add_checks_counts)
 {
 	struct obs_set *s = obs_set_new();
-	struct obs_row row = { "h1", "h2", OBS_PROTO_UDP, 1, 2, 5, 6, -1, NULL, 0 };
+	struct obs_row row = { "h1", "h2", OBS_PROTO_UDP, 1, 2, 5, 6, -1, NULL, 0, 0 };
 	char err[128];
 
 	cr_assert_eq(obs_set_row_add(s, &row, err, sizeof(err)), -1);

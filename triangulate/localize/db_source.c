@@ -56,6 +56,7 @@ static int db_source_row_cb(const struct store_obs_row *r, void *arg)
 	/* replies lost after the responder counted the probe: evidence on the
 	 * reverse route (model.c), same clamp */
 	row.lost_rev = r->lost_rev > row.sent - row.lost ? row.sent - row.lost : r->lost_rev;
+	row.lost_dark = r->lost_dark > row.lost ? row.lost : r->lost_dark;
 	row.nhops = db_source_path_split(path, hops, OBS_HOPS_MAX);
 	if (row.nhops == -2)
 		row.nhops = -1; /* a path longer than any fabric: treat as unknown */

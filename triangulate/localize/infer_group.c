@@ -287,7 +287,9 @@ static int grouping_links_evidence(struct grouping *g)
 				double q = (double)fl->lost / (double)fl->sent;
 
 				t->n5++;
-				if (q >= 0.9)
+				/* a flow that went dark died, whatever its loss ratio
+				 * (the fault began or ended inside the window) */
+				if (q >= 0.9 || model_flow_silent(fl))
 					t->all_lost++;
 				else if (q <= 0.1 * g->links.v[si].loss_ratio)
 					t->clean++;

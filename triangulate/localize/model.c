@@ -544,6 +544,14 @@ static int builder_silent_count(struct builder *b, const struct obs_set *obs,
 
 int model_flow_silent(const struct model_flow *f)
 {
+	/* Random loss, whatever its rate on the link, thins a flow: an
+	 * interval of a few probes all lost is rare below tens of percent,
+	 * and half of a flow's loss in such intervals rarer still. A flow
+	 * that went dark was killed (or lost its replies) from a moment on,
+	 * and read by its loss ratio alone it would be charged to its
+	 * forward path while the fault begins or ends in the window. */
+	if (f->lost_dark >= MODEL_SILENT_MIN_SENT && f->lost_dark * 2 >= f->lost)
+		return 1;
 	return f->sent >= MODEL_SILENT_MIN_SENT && f->lost * 10 >= f->sent * 9;
 }
 
@@ -1354,6 +1362,7 @@ struct model *model_build(const struct obs_set *obs, const struct inventory *inv
 
 		f->sent = of->sent;
 		f->lost = of->lost;
+		f->lost_dark = of->lost_dark;
 		f->prober_dev = seq[0];
 		f->target_dev = seq[n - 1];
 		m->dev_endpoint[seq[0]] = 1;

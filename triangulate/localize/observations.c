@@ -123,6 +123,7 @@ static int obs_set_flow_add(struct obs_set *s, const struct obs_flow *in,
 		f->sent += in->sent;
 		f->lost += in->lost;
 		f->lost_rev += in->lost_rev;
+		f->lost_dark += in->lost_dark;
 		if (f->nhops == OBS_PATH_UNKNOWN && in->nhops != OBS_PATH_UNKNOWN) {
 			if (obs_hops_reserve(s, in->nhops) < 0)
 				goto nomem;
@@ -190,8 +191,8 @@ int obs_set_row_add(struct obs_set *s, const struct obs_row *row, char *err,
 		return -1;
 	}
 	if (row->sport > 65535 || row->dport > 65535 || row->lost > row->sent ||
-	    row->lost_rev > row->sent - row->lost) {
-		snprintf(err, errlen, "port out of range or lost > sent");
+	    row->lost_rev > row->sent - row->lost || row->lost_dark > row->lost) {
+		snprintf(err, errlen, "port out of range, lost > sent, lost_rev > received or dark > lost");
 		return -1;
 	}
 	if (row->nhops > OBS_HOPS_MAX) {
@@ -218,6 +219,7 @@ int obs_set_row_add(struct obs_set *s, const struct obs_row *row, char *err,
 	f.sent = row->sent;
 	f.lost = row->lost;
 	f.lost_rev = row->lost_rev;
+	f.lost_dark = row->lost_dark;
 	f.nhops = row->nhops < 0 ? OBS_PATH_UNKNOWN : (uint32_t)row->nhops;
 	return obs_set_flow_add(s, &f, hops, err, errlen);
 }

@@ -26,6 +26,7 @@ struct obs_flow {
 	uint64_t lost_rev;   /* replies lost on the way back, lost + lost_rev <= sent */
 	uint32_t hop_first;  /* index into the set's hop array */
 	uint32_t nhops;      /* OBS_PATH_UNKNOWN when the path is "-" */
+	uint64_t lost_dark;  /* of lost, probes of intervals with no reply at all */
 };
 
 /* A flow as text, to add from any source (e.g. the collector's store). */
@@ -37,6 +38,9 @@ struct obs_row {
 	int nhops;                /* -1: path unknown */
 	const char *const *hops;  /* nhops entries; NULL or "*" = no answer */
 	uint64_t lost_rev;        /* replies lost, lost + lost_rev <= sent */
+	/* of lost, the probes of the window's intervals half or more
+	 * unanswered (the flow went dark); 0 when not known (files carry no intervals) */
+	uint64_t lost_dark;
 };
 
 struct obs_set;
