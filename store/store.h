@@ -23,9 +23,10 @@ struct store_obs_row {
 	uint64_t received; /* replies received, same intervals */
 	uint64_t lost_rev; /* reverse loss, same intervals */
 	uint64_t down_intervals; /* intervals reported target_down (not summed above) */
-	uint64_t lost_dark; /* of lost, the probes of intervals that got no reply at
-			     * all: the flow went dark (killed, or its replies
-			     * eaten), not thinned; SQLite only, 0 on ClickHouse */
+	uint64_t lost_dark; /* of lost, the probes of intervals half or more
+			     * unanswered: the flow went dark (killed, or its
+			     * replies eaten), not thinned; SQLite's raw results
+			     * only, 0 from rollups and ClickHouse */
 	const char *path; /* latest hop list "a,*,b"; "-" when unknown (no trace,
 			   * or a trace that found no hops) */
 	int path_moved;   /* the flow's route changed inside the window (SQLite's

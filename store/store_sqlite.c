@@ -85,13 +85,13 @@ enum stmt_id {
 	"AND substr(pc.old_hops || ',', 1, length(pc.new_hops) + 1) <> pc.new_hops || ',' " \
 	"AND substr(pc.new_hops || ',', 1, length(pc.old_hops) + 1) <> pc.old_hops || ',') "
 
-/* A window's dark probes: forward loss in the intervals that got no reply
- * at all (a flow a blackhole killed, or whose replies it ate, from the
- * moment it began or until it ended), apart from loss that thinned the
- * flow; the hourly rollups do not keep it (0 there). */
-#define OBS_LOST_DARK(r)                                                           \
-	"sum(CASE WHEN " r ".target_down = 0 AND " r ".received = 0 "              \
-	"THEN " r ".lost_fwd ELSE 0 END) "
+/* A window's dark probes: forward loss in the intervals that went dark,
+ * half or more of their probes unanswered (a flow a blackhole killed, or
+ * whose replies it ate, from the moment it began or until it ended: the
+ * interval it began or ended in is partly dark), apart from loss that
+ * thinned the flow; the hourly rollups do not keep it (0 there). */
+#define OBS_DARK_WHEN(r) r ".target_down = 0 AND " r ".received * 2 <= " r ".sent"
+#define OBS_LOST_DARK(r) "sum(CASE WHEN " OBS_DARK_WHEN(r) " THEN " r ".lost_fwd ELSE 0 END) "
 
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -221,7 +221,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"CASE WHEN r.target_down = 0 THEN r.lost_fwd ELSE 0 END, "
 		"CASE WHEN r.target_down = 0 THEN r.received ELSE 0 END, "
 		"CASE WHEN r.target_down = 0 THEN r.lost_rev ELSE 0 END, r.target_down, "
-		"CASE WHEN r.target_down = 0 AND r.received = 0 THEN r.lost_fwd ELSE 0 END "
+		"CASE WHEN " OBS_DARK_WHEN("r") " THEN r.lost_fwd ELSE 0 END "
 		"FROM batches b JOIN results r ON r.batch_id = b.id "
 		"WHERE b.raw_deleted = 0 AND b.end_ms >= ?1 AND b.end_ms < ?2 "
 		"AND (b.rolled_up = 0 OR b.end_ms < ?3 OR b.end_ms >= ?4)) "

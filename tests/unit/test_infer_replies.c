@@ -30,8 +30,8 @@ struct bh3 {
 	int late_stars;    /* a flow whose replies die has a trace that ended
 			    * in two silent hops before its target */
 	int dark;          /* with dead_share_x10: the killed flows lose as many,
-			    * and both lose them in intervals that got no reply
-			    * at all (the store's dark probes) */
+			    * and both lose them in intervals half or more
+			    * unanswered (the store's dark probes) */
 };
 
 static uint64_t mix(uint64_t x)
@@ -439,7 +439,7 @@ Test(infer_replies, traces_with_silent_hops_before_the_target_stay_on_the_blackh
 
 /* The fault began (or ended) half a window ago: the flows it kills and
  * those whose replies it eats lost half their probes, all in intervals
- * that got no reply at all, as the store counts them. By loss ratio alone
+ * that went dark, as the store counts them. By loss ratio alone
  * they are not silent, and the eaten replies were charged to their forward
  * paths: the watch fired a link on the opposite direction (ssw2-1 ->
  * fsw1-2, ssw2-2 -> fsw1-2) beside the blackhole in test_watch_faults. */

@@ -544,12 +544,12 @@ static int builder_silent_count(struct builder *b, const struct obs_set *obs,
 
 int model_flow_silent(const struct model_flow *f)
 {
-	/* Random loss, whatever its rate on the link, thins a flow: an
-	 * interval of a few probes all lost is rare below tens of percent,
-	 * and half of a flow's loss in such intervals rarer still. A flow
-	 * that went dark was killed (or lost its replies) from a moment on,
-	 * and read by its loss ratio alone it would be charged to its
-	 * forward path while the fault begins or ends in the window. */
+	/* Random loss thins a flow: below tens of percent an interval of
+	 * ten probes half lost is rare, and half of a flow's loss in such
+	 * intervals rarer still. A flow that went dark was killed (or lost
+	 * its replies) from a moment on, and read by its loss ratio alone it
+	 * would be charged to its forward path while the fault begins or
+	 * ends inside the window. */
 	if (f->lost_dark >= MODEL_SILENT_MIN_SENT && f->lost_dark * 2 >= f->lost)
 		return 1;
 	return f->sent >= MODEL_SILENT_MIN_SENT && f->lost * 10 >= f->sent * 9;

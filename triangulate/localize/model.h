@@ -28,7 +28,7 @@ struct model_alt {
 
 struct model_flow {
 	uint64_t sent, lost;
-	uint64_t lost_dark; /* of lost, in intervals that got no reply at all */
+	uint64_t lost_dark; /* of lost, in intervals half or more unanswered */
 	uint32_t prober_dev, target_dev;
 	uint32_t alt_first, nalt; /* nalt 0: the path could not be placed */
 	uint8_t reply; /* replies (see model.nreplies), not a probed flow: 1, or
@@ -117,8 +117,8 @@ int model_name_devs(const struct obs_set *obs, const struct inventory *inv,
  * books a flow's probes after its last reply as forward loss, having no
  * count to split them); or one that went dark for part of the window (a
  * blackhole that began or ended inside it): at least MODEL_SILENT_MIN_SENT
- * of its lost probes, and half of them or more, fell in intervals that got
- * no reply at all. Its loss is forward or on its replies' reverse path;
+ * of its lost probes, and half of them or more, fell in intervals half or
+ * more unanswered (obs_flow.lost_dark). Its loss is forward or on its replies' reverse path;
  * model_build picks the one a blackhole explains (see model.c). */
 int model_flow_silent(const struct model_flow *f);
 

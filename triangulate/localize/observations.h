@@ -26,7 +26,7 @@ struct obs_flow {
 	uint64_t lost_rev;   /* replies lost on the way back, lost + lost_rev <= sent */
 	uint32_t hop_first;  /* index into the set's hop array */
 	uint32_t nhops;      /* OBS_PATH_UNKNOWN when the path is "-" */
-	uint64_t lost_dark;  /* of lost, probes of intervals with no reply at all */
+	uint64_t lost_dark;  /* of lost, probes of intervals half or more unanswered */
 };
 
 /* A flow as text, to add from any source (e.g. the collector's store). */
