@@ -331,6 +331,49 @@ Test(store, observations_sum_window_with_latest_path)
 		wire_batch_free(&b[i]);
 }
 
+static int obs_dark_cb(const struct store_obs_row *r, void *arg)
+{
+	uint64_t *v = arg;
+
+	v[0] += r->lost;
+	v[1] += r->lost_dark;
+	return 0;
+}
+
+/* A flow's dark probes are the forward loss of its intervals half or more
+ * unanswered (a blackhole killed it, or ate its replies, then or from then
+ * on), never the loss that thinned an interval that mostly answered; both
+ * queries count them from raw results. */
+Test(store, observations_count_the_lost_probes_of_intervals_gone_dark)
+{
+	static const uint32_t lost_rev[][2] = { { 100, 0 }, { 50, 0 }, { 3, 0 }, { 0, 90 } };
+	struct store *s = store_must_open();
+	struct wire_batch b[4];
+	uint64_t raw[2] = { 0 }, hourly[2] = { 0 };
+	int64_t t0 = 1700000000000;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		batch_make(&b[i], "host1", (uint64_t)i + 1, t0 + i * 10000, 1);
+		unit_udp_flow_fill(&b[i].flows[0], "198.18.1.2", "198.18.2.2", 40000, 100,
+				   lost_rev[i][0], lost_rev[i][1]);
+		batch_put_ok(s, &b[i], 0);
+	}
+	cr_assert_eq(store_observations_query(s, t0, t0 + 40000, obs_dark_cb, raw), 0, "%s",
+		     store_error(s));
+	cr_assert_eq(store_observations_hourly_query(s, t0, t0 + 40000, obs_dark_cb, hourly), 0,
+		     "%s", store_error(s));
+	/* dark: all lost, and half lost; not the 3 thinned; the replies lost
+	 * in the last interval are no forward loss at all */
+	cr_assert_eq(raw[0], 153);
+	cr_assert_eq(raw[1], 150, "dark %llu", (unsigned long long)raw[1]);
+	cr_assert_eq(hourly[0], 153);
+	cr_assert_eq(hourly[1], 150, "dark %llu", (unsigned long long)hourly[1]);
+	store_close(s);
+	for (i = 0; i < 4; i++)
+		wire_batch_free(&b[i]);
+}
+
 static int obs_stop_cb(const struct store_obs_row *r, void *arg)
 {
 	(void)r;
