@@ -32,6 +32,8 @@ struct bh3 {
 	int dark;          /* with dead_share_x10: the killed flows lose as many,
 			    * and both lose them in intervals half or more
 			    * unanswered (the store's dark probes) */
+	int killed_unknown; /* the killed flows' paths are unknown (their
+			     * traces changed inside the window: stale) */
 };
 
 static uint64_t mix(uint64_t x)
@@ -140,6 +142,8 @@ static struct obs_set *bh3_observe(const struct bh3 *c, int *nfwd, int *nrev)
 					/* the trace's probes die where the flow's do */
 					if (c->truncate)
 						row.nhops = 3; /* tor, fsw, ssw1-2 */
+					if (c->killed_unknown)
+						row.nhops = -1;
 					++*nfwd;
 				} else if (kr) {
 					row.lost = c->dead_share_x10 ? PROBES * (unsigned)c->dead_share_x10 / 10
@@ -452,5 +456,40 @@ Test(infer_replies, flows_dark_for_half_the_window_stay_on_the_blackhole)
 
 		cr_assert(bh3_alone(&c, all, sizeof(all)), "salt %llu: %s",
 			  (unsigned long long)salt, all);
+	}
+}
+
+/* The lab's blackhole as it ended (test_watch_faults, SAN): the killed
+ * flows' traces had changed inside the window, so their paths were stale
+ * (unknown), and the silent flows left were a few whose replies the
+ * blackhole ate. Those fit every reverse route alike; the flows that lived
+ * on each spine decided, and a blackhole was named on another spine
+ * (fsw1-2 -> ssw2-2 | ssw2-2 -> fsw2-2). Nothing but the blackhole may be
+ * named; with so little evidence, nothing at all is right too. */
+Test(infer_replies, a_few_eaten_replies_alone_name_no_other_spine)
+{
+	for (uint64_t salt = 1; salt <= 8; salt++) {
+		struct bh3 c = { .flows = 12, .salt = salt, .dead_share_x10 = 5, .dark = 1,
+				 .killed_unknown = 1 };
+		struct inventory *inv = bh3_inventory(&c);
+		struct suspect_list out = { 0 };
+		struct infer_cfg cfg;
+		char err[256], all[2048];
+		int nfwd, nrev;
+		struct obs_set *s = bh3_observe(&c, &nfwd, &nrev);
+
+		infer_cfg_default(&cfg);
+		cr_assert_eq(infer_localize(s, inv, &cfg, &out, NULL, err, sizeof(err)), 0, "%s",
+			     err);
+		suspects_text(&out, all, sizeof(all));
+		cr_assert(nrev >= 2, "salt %llu: %d flows' replies eaten", (unsigned long long)salt,
+			  nrev);
+		for (size_t i = 0; i < out.n; i++)
+			cr_assert(names_link(&out.v[i], "ssw1-2", "fsw2-1"),
+				  "salt %llu, %d replies eaten: suspects:%s",
+				  (unsigned long long)salt, nrev, all);
+		suspect_list_free(&out);
+		obs_set_free(s);
+		inventory_free(inv);
 	}
 }

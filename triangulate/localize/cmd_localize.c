@@ -168,14 +168,16 @@ int cmd_localize(int argc, char **argv)
 		fprintf(stderr,
 			"triangulate localize: %zu flows (%zu with '*' hops, %zu resolved; "
 			"%zu unknown paths; %zu unplaced; %zu traces cut short; "
-			"%zu silent, %zu of them put on their replies; reverse counts of "
-			"%zu flows used, pairs left out: %zu uneven, %zu unroutable), "
+			"%zu silent, %zu of them put on their replies, %zu left out; "
+			"reverse counts of %zu flows used, pairs left out: %zu uneven, "
+			"%zu unroutable), "
 			"%u devices, "
 			"%u links; parse %.0f ms (cpu %.0f ms), model %.0f ms "
 			"(cpu %.0f ms), inference %.0f ms (cpu %.0f ms), %zu suspects\n",
 			res.m->nflows, res.m->flows_star, res.m->flows_star_resolved,
 			res.m->flows_unknown, res.m->flows_unplaced, res.m->flows_cut,
-			res.m->flows_silent, res.m->flows_silent_reverse, res.m->nreplies,
+			res.m->flows_silent, res.m->flows_silent_reverse,
+			res.m->flows_silent_left_out, res.m->nreplies,
 			res.m->pairs_reply_dispersed, res.m->pairs_reply_unplaced,
 			res.m->ndevs,
 			res.m->nlinks, res.load_ms, res.load_cpu_ms, res.model_ms,

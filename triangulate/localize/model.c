@@ -94,6 +94,8 @@ static uint32_t u64map_get(const struct u64map *m, uint64_t key)
 struct silent_cand {
 	uint32_t link;
 	float af, ar; /* share of its forward routes, of its reverse routes */
+	uint64_t rev_key; /* which reverse routes cross it: a sum of their
+			   * hashed indices, equal for links on the same ones */
 };
 
 struct silent_cands {
@@ -101,7 +103,8 @@ struct silent_cands {
 	size_t n, cap;
 	uint32_t *first;   /* per silent flow (in order): its first entry */
 	uint32_t *flow;    /* ... and the flow */
-	int32_t *by;       /* ... the link chosen to explain it, or -1 */
+	int32_t *by;       /* ... the link chosen to explain it, -1 none (its
+			    * forward routes), SILENT_LEFT_OUT */
 	uint8_t *by_rev;   /* ... through its replies */
 	size_t nflows, capflows;
 };
@@ -559,15 +562,33 @@ int model_flow_silent(const struct model_flow *f)
  * responder going away): what a blackhole's explanation is weighed against. */
 #define SILENT_ALONE 1e-3
 
+/* A silent flow no link explains apart from another that would put it
+ * elsewhere (silent_choose): not fit at all. */
+#define SILENT_LEFT_OUT (-2)
+
+/* The key of reverse route (or reply sample) r of a flow, summed per link
+ * into silent_cand.rev_key. */
+static uint64_t silent_route_key(uint32_t r)
+{
+	uint64_t x = 0x9E3779B97F4A7C15ull * (r + 1);
+
+	x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+	x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+	return x ^ (x >> 31);
+}
+
 /* Add link l with its forward and reverse shares to the open flow's
- * candidates (the entries from first[nflows - 1] on). */
-static int silent_cand_add(struct silent_cands *sc, uint32_t l, double af, double ar)
+ * candidates (the entries from first[nflows - 1] on); key: the reverse
+ * route's silent_route_key, 0 for a forward route. */
+static int silent_cand_add(struct silent_cands *sc, uint32_t l, double af, double ar,
+			   uint64_t key)
 {
 	for (size_t e = sc->first[sc->nflows - 1]; e < sc->n; e++) {
 		if (sc->v[e].link != l)
 			continue;
 		sc->v[e].af += (float)af;
 		sc->v[e].ar += (float)ar;
+		sc->v[e].rev_key += key;
 		return 0;
 	}
 	if (sc->n == sc->cap) {
@@ -579,7 +600,7 @@ static int silent_cand_add(struct silent_cands *sc, uint32_t l, double af, doubl
 		sc->v = v;
 		sc->cap = cap;
 	}
-	sc->v[sc->n++] = (struct silent_cand){ l, (float)af, (float)ar };
+	sc->v[sc->n++] = (struct silent_cand){ l, (float)af, (float)ar, key };
 	return 0;
 }
 
@@ -616,11 +637,12 @@ static int silent_cands_flow(struct silent_cands *sc, uint32_t flow, const route
 	sc->nflows++;
 	for (uint32_t c = 0; c < nf; c++)
 		for (uint32_t k = 0; k < flens[c]; k++)
-			if (silent_cand_add(sc, fwd[c][k], 1.0 / nf, 0) < 0)
+			if (silent_cand_add(sc, fwd[c][k], 1.0 / nf, 0, 0) < 0)
 				return -1;
 	for (uint32_t r = 0; r < nr; r++)
 		for (uint32_t k = 0; k < rlen; k++)
-			if (silent_cand_add(sc, rev[(size_t)r * rlen + k], 0, 1.0 / nr) < 0)
+			if (silent_cand_add(sc, rev[(size_t)r * rlen + k], 0, 1.0 / nr,
+					    silent_route_key(r)) < 0)
 				return -1;
 	return 0;
 }
@@ -756,10 +778,24 @@ static int silent_reply_samples(struct builder *b, uint32_t prober, uint32_t tar
 		const struct model_alt *al = &m->alts[f->alt_first];
 
 		for (uint32_t j = 0; j < al->nlinks; j++)
-			if (silent_cand_add(&b->sc, m->alt_links[al->link_first + j], 0, 1.0 / n) < 0)
+			if (silent_cand_add(&b->sc, m->alt_links[al->link_first + j], 0, 1.0 / n,
+					    silent_route_key(k)) < 0)
 				return -1;
 	}
 	return 0;
+}
+
+/* The odds by which the link named for silent flows must explain them
+ * better than any other link that would fit them elsewhere, as a log:
+ * 19 to 1, the chosen fit 95% likely against that one. */
+#define SILENT_MARGIN 2.9444389791664403
+
+/* What a candidate link puts its flow on if chosen: 0 for the flow's
+ * forward routes (the same whichever forward link is chosen), else the
+ * reverse routes through it (its rev_key, made odd to differ from 0). */
+static uint64_t silent_cand_fit(const struct silent_cand *c)
+{
+	return c->af > 0 ? 0 : c->rev_key | 1;
 }
 
 /* What killed the silent flows: a flow none of whose probes was answered
@@ -774,27 +810,41 @@ static int silent_reply_samples(struct builder *b, uint32_t prober, uint32_t tar
  * explains both the flows it killed and those whose replies it ate beats
  * the forward links of the latter, whatever their own shares of silent
  * flows. A flow explained through its replies is fit on them
- * (model_build), its forward path is not charged. */
+ * (model_build), its forward path is not charged.
+ * A flow is put on its replies' routes through the chosen link only when
+ * that link leads by SILENT_MARGIN every other link that would fit it
+ * elsewhere (on other reverse routes, or forward): a few flows whose
+ * replies died, the killed flows' paths unknown, fit every reverse route
+ * alike, and the flows that lived decided between them by noise
+ * (test_watch_faults named a blackhole on another spine as one ended).
+ * Such a flow is left out, not fit: charged forward it would name its
+ * forward links, and no one reverse route is known. Links that fit every
+ * shared flow alike (two links of one route) are one choice, no rivals. A
+ * flow the chosen link explains forward keeps its forward routes, where
+ * its probes went, as before. */
 static int silent_choose(struct builder *b)
 {
 	struct silent_cands *sc = &b->sc;
 	const struct model *m = b->m;
 	double *k = malloc((m->nlinks + 1) * sizeof(*k));
 	double *suma = malloc((m->nlinks + 1) * sizeof(*suma));
+	double *score = malloc((m->nlinks + 1) * sizeof(*score));
+	uint8_t *rival = malloc(m->nlinks + 1);
 	int rc = -1;
 
-	if (!k || !suma)
+	if (!k || !suma || !score || !rival)
 		goto out;
 	for (size_t iter = 0; iter < sc->nflows; iter++) {
 		double best_v = 0;
 		int64_t best = -1;
+		size_t nrival = 0, nleft = 0;
 
 		memset(k, 0, m->nlinks * sizeof(*k));
 		memset(suma, 0, m->nlinks * sizeof(*suma));
 		for (size_t j = 0; j < sc->nflows; j++) {
 			size_t end = j + 1 < sc->nflows ? sc->first[j + 1] : sc->n;
 
-			if (sc->by[j] >= 0)
+			if (sc->by[j] != -1)
 				continue;
 			for (size_t e = sc->first[j]; e < end; e++) {
 				const struct silent_cand *c = &sc->v[e];
@@ -807,6 +857,7 @@ static int silent_choose(struct builder *b)
 		for (uint32_t l = 0; l < m->nlinks; l++) {
 			double lived, q, v;
 
+			score[l] = 0;
 			if (k[l] < 2)
 				continue;
 			lived = l < b->nlinks_counted ? b->link_flows[l] - b->link_silent[l] : 0;
@@ -815,6 +866,7 @@ static int silent_choose(struct builder *b)
 			lived += b->lived_rev ? b->lived_rev[l] : 0;
 			q = k[l] / (k[l] + lived);
 			v = k[l] * log(q) + (lived > 0 ? lived * log1p(-q) : 0) + suma[l];
+			score[l] = v;
 			if (v > best_v) {
 				best_v = v;
 				best = l;
@@ -822,10 +874,39 @@ static int silent_choose(struct builder *b)
 		}
 		if (best < 0)
 			break;
+		/* a link explaining the flows worse than dying alone is no rival */
+		for (uint32_t l = 0; l < m->nlinks; l++) {
+			rival[l] = l != (uint32_t)best && score[l] > 0 &&
+				   best_v - score[l] < SILENT_MARGIN;
+			nrival += rival[l];
+		}
+		for (size_t j = 0; nrival && j < sc->nflows; j++) {
+			size_t end = j + 1 < sc->nflows ? sc->first[j + 1] : sc->n, e;
+			uint64_t fit;
+
+			if (sc->by[j] != -1)
+				continue;
+			for (e = sc->first[j]; e < end && sc->v[e].link != (uint32_t)best; e++)
+				;
+			if (e == end)
+				continue;
+			fit = silent_cand_fit(&sc->v[e]);
+			if (!fit)
+				continue; /* forward: where its probes went */
+			for (e = sc->first[j]; e < end; e++)
+				if (rival[sc->v[e].link] && silent_cand_fit(&sc->v[e]) != fit)
+					break;
+			if (e < end) {
+				sc->by[j] = SILENT_LEFT_OUT;
+				nleft++;
+			}
+		}
+		if (nleft)
+			continue; /* the rest chosen again without them */
 		for (size_t j = 0; j < sc->nflows; j++) {
 			size_t end = j + 1 < sc->nflows ? sc->first[j + 1] : sc->n;
 
-			if (sc->by[j] >= 0)
+			if (sc->by[j] != -1)
 				continue;
 			for (size_t e = sc->first[j]; e < end; e++) {
 				if (sc->v[e].link != (uint32_t)best)
@@ -840,6 +921,8 @@ static int silent_choose(struct builder *b)
 out:
 	free(k);
 	free(suma);
+	free(score);
+	free(rival);
 	return rc;
 }
 
@@ -1023,6 +1106,11 @@ static int builder_silent_alts(struct builder *b, const struct obs_set *obs,
 		struct model_flow *f = &m->flows[i];
 		int got;
 
+		m->flows_silent++;
+		if (b->sc.by[j] == SILENT_LEFT_OUT) {
+			m->flows_silent_left_out++; /* nalt 0: counted, not fit */
+			continue;
+		}
 		n = model_flow_walk(obs, obs_set_flow(obs, i), name_dev, seq);
 		got = flow_fwd_routes(b, seq, n, b->cut[i], combos, lens, &len);
 		if (got < 0)
@@ -1040,7 +1128,6 @@ static int builder_silent_alts(struct builder *b, const struct obs_set *obs,
 				if (builder_alt_add(b, i, combos[c], lens[c]) < 0)
 					return -1;
 		}
-		m->flows_silent++;
 		f->nalt = (uint32_t)got;
 		for (int c = 0; c < got; c++)
 			m->alts[f->alt_first + c].weight = 1.0 / got;

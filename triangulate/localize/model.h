@@ -64,8 +64,9 @@ struct model {
 	size_t flows_star, flows_star_resolved, flows_unknown;
 	size_t flows_unplaced;
 	size_t flows_cut; /* traces that stopped short of the target */
-	/* silent flows (every probe unanswered), and those given reverse routes */
-	size_t flows_silent, flows_silent_reverse;
+	/* silent flows (every probe unanswered), those given reverse routes,
+	 * and those left out (no link explains them apart: not fit) */
+	size_t flows_silent, flows_silent_reverse, flows_silent_left_out;
 	/* pairs whose reverse counts were left out: reverse routes unknown or
 	 * too many, or reply losses that differ between the pair's flows (they
 	 * hang on the hidden route; model.c) */
@@ -82,7 +83,8 @@ struct model {
  * flow on the routes beyond that hop only: its probes crossed the links
  * before it. A silent flow (model_flow_silent) is put on what most likely
  * killed it: its forward routes, or the links its replies crossed for
- * certain given a blackhole that explains it (see silent_choose in model.c).
+ * certain given a blackhole that explains it, or left unplaced when no
+ * link explains it apart from another (see silent_choose in model.c).
  * A "-" flow is counted but left unplaced: with the rest of its path free it
  * bounds no link (see model.c). Returns NULL with a reason in err. */
 struct model *model_build(const struct obs_set *obs, const struct inventory *inv,
