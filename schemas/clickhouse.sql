@@ -5,8 +5,10 @@
 -- largest counts). A database newer than the code is refused, not touched.
 -- Each migration starts with a line "-- migration N" and is never edited once
 -- released: change the schema by appending a new migration. ClickHouse has no
--- transactions: every statement is idempotent (IF NOT EXISTS), so a migration
--- cut short, or run by two collectors at once, is simply run again.
+-- transactions: every statement is idempotent (IF NOT EXISTS; an ALTER TABLE
+-- ADD COLUMN, which has no IF NOT EXISTS in 18.16, is taken as applied when
+-- the column exists), so a migration cut short, or run by two collectors at
+-- once, is simply run again.
 -- Statements end with ';' at the end of a line.
 --
 -- Many collectors, one truth: a batch resent after a crash or a failover is
@@ -155,3 +157,12 @@ CREATE TABLE IF NOT EXISTS inventory (
 	source String,  -- the file it was loaded from
 	text String     -- the whole inventory file, as loaded
 ) ENGINE = MergeTree ORDER BY loaded_ms;
+
+-- migration 3
+-- Per flow and hour, the forward loss of the intervals that went dark (half
+-- or more of their probes unanswered, the target up): the raw observations
+-- query counts it as a flow's lost_dark, and a look-back read from rollups
+-- needs it too. Hours rolled up before keep 0 (their raw results are gone:
+-- their flows are read by loss ratio alone, as before). A sharded store's
+-- rollup_hourly_all gets the column when the store opens (store_ch.c).
+ALTER TABLE rollup_hourly ADD COLUMN up_lost_dark UInt64 DEFAULT 0;

@@ -166,3 +166,22 @@ CREATE TABLE inventory (
 	source TEXT NOT NULL,    -- the path it was loaded from
 	loaded_ms INTEGER NOT NULL -- when this text was stored (Unix ms)
 );
+
+-- migration 4
+-- Per flow and hour, the forward loss of the intervals that went dark (half
+-- or more of their probes unanswered, the target up): the raw observations
+-- query counts it as a flow's lost_dark (a blackhole began or ended inside
+-- the window), and a look-back read from rollups needs it too.
+ALTER TABLE rollup_hourly ADD COLUMN up_lost_dark INTEGER NOT NULL DEFAULT 0;
+-- Hours rolled up before: recounted from the raw results still kept (an
+-- hour whose raw results are gone keeps 0: its flows are read by loss ratio
+-- alone, as before).
+UPDATE rollup_hourly SET up_lost_dark = (
+	SELECT coalesce(sum(r.lost_fwd), 0)
+	FROM batches b JOIN results r ON r.batch_id = b.id
+	WHERE r.flow_id = rollup_hourly.flow_id AND r.target_down = 0
+		AND r.received * 2 <= r.sent
+		AND b.rolled_up = 1 AND b.raw_deleted = 0
+		AND b.end_ms >= rollup_hourly.hour_ms
+		AND b.end_ms < rollup_hourly.hour_ms + 3600000)
+	WHERE up_lost_fwd > 0;

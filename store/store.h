@@ -25,8 +25,9 @@ struct store_obs_row {
 	uint64_t down_intervals; /* intervals reported target_down (not summed above) */
 	uint64_t lost_dark; /* of lost, the probes of intervals half or more
 			     * unanswered: the flow went dark (killed, or its
-			     * replies eaten), not thinned; SQLite's raw results
-			     * only, 0 from rollups and ClickHouse */
+			     * replies eaten), not thinned; both backends, raw
+			     * and rollups (0 for hours rolled up before the
+			     * schema kept it whose raw results are gone) */
 	const char *path; /* latest hop list "a,*,b"; "-" when unknown (no trace,
 			   * or a trace that found no hops) */
 	int path_moved;   /* the flow's route changed inside the window (SQLite's

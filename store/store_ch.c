@@ -526,6 +526,12 @@ static int ch_migration_apply(void *h, int num, const char *sql, char *err,
 			stmt.p[stmt.len - 2] = 0; /* the ';' */
 			rc = ch_post(m->c, m->c->url, stmt.p, strlen(stmt.p),
 				     CH_QUERY_TIMEOUT_MS, NULL, err, errlen);
+			/* 18.16 has no ADD COLUMN IF NOT EXISTS: a column there
+			 * already was added by this migration cut short, or by
+			 * another collector running it at once */
+			if (rc < 0 && strstr(stmt.p, "ADD COLUMN") &&
+			    strstr(err, "column with this name already exists"))
+				rc = 0;
 			stmt.len = 0;
 		}
 	}
@@ -538,21 +544,52 @@ static int ch_migration_apply(void *h, int num, const char *sql, char *err,
 		       NULL, err, errlen);
 }
 
-/* In a sharded layout, "name_all" over the cluster for each "name key". */
+struct ch_column_add {
+	struct ch_conn *c;
+	const char *table; /* "name_all" */
+	char *err;
+	size_t errlen;
+};
+
+/* One column the local table has and its Distributed one lacks. */
+static int ch_column_add_cb(char **f, void *arg)
+{
+	struct ch_column_add *x = arg;
+	char sql[512];
+
+	snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s %s", x->table, f[0], f[1]);
+	return ch_post(x->c, x->c->url, sql, strlen(sql), CH_QUERY_TIMEOUT_MS, NULL, x->err,
+		       x->errlen) < 0 ? -1 : 0;
+}
+
+/* In a sharded layout, "name_all" over the cluster for each "name key".
+ * One made by an older schema lacks the columns a migration added to the
+ * local table since ("AS" copies them only when created): they are added
+ * to it. */
 static int ch_distributed_create(struct ch_conn *c, const char *const *sharded,
 				 char *err, size_t errlen)
 {
 	for (; sharded && *sharded; sharded++) {
-		char sql[512];
+		char sql[768], all[128];
 		int n = (int)strcspn(*sharded, " ");
+		struct ch_column_add x = { c, all, err, errlen };
 
+		snprintf(all, sizeof(all), "%.*s_all", n, *sharded);
 		snprintf(sql, sizeof(sql),
-			 "CREATE TABLE IF NOT EXISTS %.*s_all AS %.*s ENGINE = "
+			 "CREATE TABLE IF NOT EXISTS %s AS %.*s ENGINE = "
 			 "Distributed(%s, %s, %.*s, %s)",
-			 n, *sharded, n, *sharded, c->u.cluster, c->u.db, n, *sharded,
+			 all, n, *sharded, c->u.cluster, c->u.db, n, *sharded,
 			 *sharded + n + 1);
 		if (ch_post(c, c->url, sql, strlen(sql), CH_QUERY_TIMEOUT_MS, NULL,
 			    err, errlen) < 0)
+			return -1;
+		snprintf(sql, sizeof(sql),
+			 "SELECT name, type FROM system.columns WHERE database = "
+			 "currentDatabase() AND table = '%.*s' AND name NOT IN (SELECT name "
+			 "FROM system.columns WHERE database = currentDatabase() AND "
+			 "table = '%s') FORMAT TabSeparated",
+			 n, *sharded, all);
+		if (ch_rows_each(c, sql, 2, ch_column_add_cb, &x, err, errlen) != 0)
 			return -1;
 	}
 	return 0;

@@ -18,6 +18,11 @@
 
 #define CH_DAY_MS 86400000LL
 
+/* An interval gone dark, as SQLite's OBS_DARK_WHEN (store_sqlite.c): the
+ * target up and half or more of its probes unanswered; a flow's dark
+ * probes (store_obs_row.lost_dark) are its forward loss in such intervals. */
+#define CH_DARK_WHEN "target_down = 0 AND received * 2 <= sent"
+
 enum ch_table { CH_RESULTS, CH_HEALTH, CH_PATHS, CH_BATCHES, CH_TABLES };
 
 static const char *const ch_insert_sql[CH_TABLES] = {
@@ -358,14 +363,16 @@ static int ch_day_expire(struct store_ch *ch, const char *day, int64_t end_ms,
 			 "INSERT INTO rollup_hourly (hour_ms, prober, src, target, proto, "
 			 "sport, dport, intervals, sent, received, lost_fwd, lost_rev, "
 			 "down_intervals, rtt_min_ns, rtt_p50_weighted_ns, rtt_p99_max_ns, "
-			 "rtt_max_ns, up_sent, up_received, up_lost_fwd, up_lost_rev) "
+			 "rtt_max_ns, up_sent, up_received, up_lost_fwd, up_lost_rev, "
+			 "up_lost_dark) "
 			 "SELECT intDiv(end_ms, 3600000) * 3600000 AS h, prober, src, "
 			 "target, proto, sport, dport, count(), sum(sent), sum(received), "
 			 "sum(lost_fwd), sum(lost_rev), sum(target_down), "
 			 "minIf(rtt_min_ns, rtt_min_ns > 0), sum(rtt_p50_ns * received), "
 			 "max(rtt_p99_ns), max(rtt_max_ns), sumIf(sent, target_down = 0), "
 			 "sumIf(received, target_down = 0), sumIf(lost_fwd, target_down = 0), "
-			 "sumIf(lost_rev, target_down = 0) FROM results FINAL "
+			 "sumIf(lost_rev, target_down = 0), sumIf(lost_fwd, " CH_DARK_WHEN ") "
+			 "FROM results FINAL "
 			 "WHERE day = '%s' GROUP BY h, prober, src, target, proto, sport, dport",
 			 day);
 		if (ch_query(ch->c, sql, NULL, err, errlen) < 0)
@@ -492,7 +499,8 @@ static int ch_obs_row_cb(char **f, void *arg)
 
 	for (int i = 0; i < 8; i++)
 		n[i] = strtoull(f[3 + i], NULL, 10);
-	store_obs_row_fill(&row, f[0], f[1], f[2], n, f[11][0] ? f[11] : NULL);
+	store_obs_row_fill(&row, f[0], f[1], f[2], n, f[12][0] ? f[12] : NULL);
+	row.lost_dark = strtoull(f[11], NULL, 10);
 	return x->cb(&row, x->arg);
 }
 
@@ -501,7 +509,7 @@ static int ch_obs_rows_run(struct store_ch *ch, const char *sql,
 {
 	struct ch_obs_ctx x = { cb, arg };
 
-	return ch_rows_each(ch->c, sql, 12, ch_obs_row_cb, &x, err, errlen);
+	return ch_rows_each(ch->c, sql, 13, ch_obs_row_cb, &x, err, errlen);
 }
 
 static int ch_observations_query(void *h, int64_t since_ms, int64_t until_ms,
@@ -517,11 +525,12 @@ static int ch_observations_query(void *h, int64_t since_ms, int64_t until_ms,
 	}
 	/* target-down intervals are not fabric loss: kept out of the sums */
 	snprintf(sql, sizeof(sql),
-		 "SELECT " CH_FLOW_COLS ", s, l, r, lr, d, hops FROM ("
+		 "SELECT " CH_FLOW_COLS ", s, l, r, lr, d, k, hops FROM ("
 		 "SELECT " CH_FLOW_COLS ", sumIf(sent, target_down = 0) AS s, "
 		 "sumIf(lost_fwd, target_down = 0) AS l, "
 		 "sumIf(received, target_down = 0) AS r, "
-		 "sumIf(lost_rev, target_down = 0) AS lr, sum(target_down) AS d "
+		 "sumIf(lost_rev, target_down = 0) AS lr, sum(target_down) AS d, "
+		 "sumIf(lost_fwd, " CH_DARK_WHEN ") AS k "
 		 "FROM {results} FINAL WHERE end_ms > %" PRId64 " AND start_ms < %" PRId64
 		 " GROUP BY " CH_FLOW_COLS ") ANY LEFT JOIN (" CH_PATHS_SQL ") "
 		 "USING (" CH_FLOW_COLS ") ORDER BY " CH_FLOW_COLS
@@ -555,17 +564,19 @@ static int ch_observations_hourly_query(void *h, int64_t since_ms,
 	if (!ch_conn_sharded(ch->c) && end_hour > boundary)
 		end_hour = boundary;
 	snprintf(sql, sizeof(sql),
-		 "SELECT " CH_FLOW_COLS ", s, l, r, lr, d, hops FROM ("
+		 "SELECT " CH_FLOW_COLS ", s, l, r, lr, d, k, hops FROM ("
 		 "SELECT " CH_FLOW_COLS ", sum(s1) AS s, sum(l1) AS l, sum(r1) AS r, "
-		 "sum(lr1) AS lr, sum(d1) AS d FROM ("
+		 "sum(lr1) AS lr, sum(d1) AS d, sum(k1) AS k FROM ("
 		 "SELECT " CH_FLOW_COLS ", if(target_down = 0, sent, 0) AS s1, "
 		 "if(target_down = 0, lost_fwd, 0) AS l1, "
 		 "if(target_down = 0, received, 0) AS r1, "
-		 "if(target_down = 0, lost_rev, 0) AS lr1, toUInt64(target_down) AS d1 "
+		 "if(target_down = 0, lost_rev, 0) AS lr1, toUInt64(target_down) AS d1, "
+		 "if(" CH_DARK_WHEN ", lost_fwd, 0) AS k1 "
 		 "FROM {results} FINAL WHERE end_ms >= %" PRId64 " AND end_ms < %" PRId64
 		 " UNION ALL "
 		 "SELECT " CH_FLOW_COLS ", up_sent AS s1, up_lost_fwd AS l1, "
-		 "up_received AS r1, up_lost_rev AS lr1, down_intervals AS d1 "
+		 "up_received AS r1, up_lost_rev AS lr1, down_intervals AS d1, "
+		 "up_lost_dark AS k1 "
 		 "FROM {rollup_hourly} FINAL WHERE hour_ms >= %" PRId64
 		 " AND hour_ms < %" PRId64 ") GROUP BY " CH_FLOW_COLS ") "
 		 "ANY LEFT JOIN (" CH_PATHS_SQL ") USING (" CH_FLOW_COLS ") "

@@ -89,7 +89,8 @@ enum stmt_id {
  * half or more of their probes unanswered (a flow a blackhole killed, or
  * whose replies it ate, from the moment it began or until it ended: the
  * interval it began or ended in is partly dark), apart from loss that
- * thinned the flow; the hourly rollups do not keep it (0 there). */
+ * thinned the flow; the hourly rollups keep its sum (up_lost_dark). The
+ * same rule in the migration 4 of schemas/store.sql. */
 #define OBS_DARK_WHEN(r) r ".target_down = 0 AND " r ".received * 2 <= " r ".sent"
 #define OBS_LOST_DARK(r) "sum(CASE WHEN " OBS_DARK_WHEN(r) " THEN " r ".lost_fwd ELSE 0 END) "
 
@@ -149,7 +150,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_ROLLUP_MERGE] =
 		"INSERT INTO rollup_hourly (flow_id, hour_ms, intervals, sent, received, lost_fwd, "
 		"lost_rev, down_intervals, rtt_min_ns, rtt_p50_weighted_ns, rtt_p99_max_ns, rtt_max_ns, "
-		"up_sent, up_received, up_lost_fwd, up_lost_rev) "
+		"up_sent, up_received, up_lost_fwd, up_lost_rev, up_lost_dark) "
 		"SELECT r.flow_id, (b.end_ms / 3600000) * 3600000, count(*), sum(r.sent), "
 		"sum(r.received), sum(r.lost_fwd), sum(r.lost_rev), sum(r.target_down), "
 		"coalesce(min(nullif(r.rtt_min_ns, 0)), 0), sum(r.rtt_p50_ns * r.received), "
@@ -157,7 +158,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"sum(CASE WHEN r.target_down = 0 THEN r.sent ELSE 0 END), "
 		"sum(CASE WHEN r.target_down = 0 THEN r.received ELSE 0 END), "
 		"sum(CASE WHEN r.target_down = 0 THEN r.lost_fwd ELSE 0 END), "
-		"sum(CASE WHEN r.target_down = 0 THEN r.lost_rev ELSE 0 END) "
+		"sum(CASE WHEN r.target_down = 0 THEN r.lost_rev ELSE 0 END), "
+		OBS_LOST_DARK("r")
 		"FROM batches b JOIN results r ON r.batch_id = b.id "
 		"WHERE b.id IN (SELECT id FROM batches WHERE rolled_up = 0 ORDER BY id LIMIT ?1) "
 		"GROUP BY r.flow_id, (b.end_ms / 3600000) * 3600000 "
@@ -175,7 +177,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"up_sent = up_sent + excluded.up_sent, "
 		"up_received = up_received + excluded.up_received, "
 		"up_lost_fwd = up_lost_fwd + excluded.up_lost_fwd, "
-		"up_lost_rev = up_lost_rev + excluded.up_lost_rev",
+		"up_lost_rev = up_lost_rev + excluded.up_lost_rev, "
+		"up_lost_dark = up_lost_dark + excluded.up_lost_dark",
 	[ST_ROLLUP_MARK] =
 		"UPDATE batches SET rolled_up = 1 WHERE id IN "
 		"(SELECT id FROM batches WHERE rolled_up = 0 ORDER BY id LIMIT ?1)",
@@ -214,7 +217,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	 * rolled-up batch of a whole hour only through its rollup row. */
 	[ST_OBS_HOURLY_QUERY] =
 		"WITH w (flow_id, sent, lost, received, lost_rev, down, dark) AS ("
-		"SELECT flow_id, up_sent, up_lost_fwd, up_received, up_lost_rev, down_intervals, 0 "
+		"SELECT flow_id, up_sent, up_lost_fwd, up_received, up_lost_rev, down_intervals, "
+		"up_lost_dark "
 		"FROM rollup_hourly WHERE hour_ms >= ?3 AND hour_ms < ?4 "
 		"UNION ALL "
 		"SELECT r.flow_id, CASE WHEN r.target_down = 0 THEN r.sent ELSE 0 END, "

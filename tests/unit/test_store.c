@@ -109,7 +109,7 @@ Test(store, migrates_empty_db_to_latest)
 	struct store *s = store_must_open();
 
 	store_close(s);
-	cr_assert_eq(sql_count("SELECT version FROM schema_version"), 3);
+	cr_assert_eq(sql_count("SELECT version FROM schema_version"), 4);
 	cr_assert_eq(sql_count("SELECT count(*) FROM sqlite_master WHERE name IN "
 			       "('probers','targets','flows','batches','results','health','paths',"
 			       "'path_changes','rollup_hourly')"),
@@ -343,7 +343,8 @@ static int obs_dark_cb(const struct store_obs_row *r, void *arg)
 /* A flow's dark probes are the forward loss of its intervals half or more
  * unanswered (a blackhole killed it, or ate its replies, then or from then
  * on), never the loss that thinned an interval that mostly answered; both
- * queries count them from raw results. */
+ * queries count them from raw results, and the hourly one from rollups
+ * once raw results are gone. */
 Test(store, observations_count_the_lost_probes_of_intervals_gone_dark)
 {
 	static const uint32_t lost_rev[][2] = { { 100, 0 }, { 50, 0 }, { 3, 0 }, { 0, 90 } };
@@ -369,6 +370,22 @@ Test(store, observations_count_the_lost_probes_of_intervals_gone_dark)
 	cr_assert_eq(raw[1], 150, "dark %llu", (unsigned long long)raw[1]);
 	cr_assert_eq(hourly[0], 153);
 	cr_assert_eq(hourly[1], 150, "dark %llu", (unsigned long long)hourly[1]);
+	/* rolled up, then the raw results expired: the same from the rollup */
+	{
+		struct store_retention_stats st;
+		int64_t h0 = t0 / HOUR_MS * HOUR_MS;
+		uint64_t n, rolled[2] = { 0 };
+
+		cr_assert_eq(store_rollup_run(s, &n), 0, "%s", store_error(s));
+		cr_assert_eq(store_retention_run(s, t0 + 30 * DAY_MS, 7 * DAY_MS, 90 * DAY_MS, &st),
+			     0, "%s", store_error(s));
+		cr_assert_eq(st.batches_expired, 4);
+		cr_assert_eq(store_observations_hourly_query(s, h0, h0 + 2 * HOUR_MS, obs_dark_cb,
+							     rolled), 0, "%s", store_error(s));
+		cr_assert_eq(rolled[0], 153);
+		cr_assert_eq(rolled[1], 150, "dark %llu from the rollup",
+			     (unsigned long long)rolled[1]);
+	}
 	store_close(s);
 	for (i = 0; i < 4; i++)
 		wire_batch_free(&b[i]);
@@ -651,11 +668,12 @@ Test(store, migration_2_fills_up_sums_of_older_rollups)
 		 "ALTER TABLE rollup_hourly DROP COLUMN up_received;"
 		 "ALTER TABLE rollup_hourly DROP COLUMN up_lost_fwd;"
 		 "ALTER TABLE rollup_hourly DROP COLUMN up_lost_rev;"
+		 "ALTER TABLE rollup_hourly DROP COLUMN up_lost_dark;"
 		 "DROP TABLE inventory;"
 		 "UPDATE schema_version SET version = 1");
 	s = store_must_open();
 	store_close(s);
-	cr_assert_eq(sql_count("SELECT version FROM schema_version"), 3);
+	cr_assert_eq(sql_count("SELECT version FROM schema_version"), 4);
 	/* flow 0 (sport 40000) was down in one of its two intervals each hour */
 	snprintf(q, sizeof(q),
 		 "SELECT sum(up_sent * 1000 + sent) FROM rollup_hourly r JOIN flows f ON f.id = r.flow_id "
@@ -669,6 +687,46 @@ Test(store, migration_2_fills_up_sums_of_older_rollups)
 		 "SELECT sum(up_sent * 1000 + up_lost_fwd) FROM rollup_hourly r JOIN flows f ON f.id = r.flow_id "
 		 "WHERE f.sport = %d", 40001);
 	cr_assert_eq(sql_count(q), 400 * 1000 + 4, "never down: the totals");
+}
+
+/* A database rolled up by schema version 3 gets the rollups' dark probes:
+ * recounted from the raw results still kept, 0 where those are gone (read
+ * by loss ratio alone, as before). */
+Test(store, migration_4_counts_dark_probes_of_older_rollups)
+{
+	struct store *s = store_must_open();
+	struct store_retention_stats st;
+	struct wire_batch b;
+	int64_t now = 1700000000000 / HOUR_MS * HOUR_MS + 30 * DAY_MS;
+	int64_t old_hour = now - 10 * DAY_MS, new_hour = now - HOUR_MS;
+	uint64_t n;
+
+	/* two intervals an hour: one dark (60 of 100 lost), one thinned (3) */
+	for (int k = 0; k < 4; k++) {
+		batch_make(&b, "host1", (uint64_t)k + 1, (k < 2 ? old_hour : new_hour) + k * 60000, 1);
+		unit_udp_flow_fill(&b.flows[0], "198.18.1.2", "198.18.2.2", 40000, 100,
+				   k % 2 ? 3 : 60, 0);
+		batch_put_ok(s, &b, 0);
+		wire_batch_free(&b);
+	}
+	cr_assert_eq(store_rollup_run(s, &n), 0, "%s", store_error(s));
+	cr_assert_eq(store_retention_run(s, now, 7 * DAY_MS, 90 * DAY_MS, &st), 0, "%s", store_error(s));
+	cr_assert_eq(st.batches_expired, 2);
+	cr_assert_eq(sql_count("SELECT sum(up_lost_dark) FROM rollup_hourly"), 120,
+		     "counted at rollup");
+	store_close(s);
+	/* back to version 3 */
+	sql_exec("ALTER TABLE rollup_hourly DROP COLUMN up_lost_dark;"
+		 "UPDATE schema_version SET version = 3");
+	s = store_must_open();
+	store_close(s);
+	cr_assert_eq(sql_count("SELECT version FROM schema_version"), 4);
+	cr_assert_eq(sql_count("SELECT up_lost_fwd * 1000 + up_lost_dark FROM rollup_hourly "
+			       "WHERE hour_ms = (SELECT max(hour_ms) FROM rollup_hourly)"),
+		     63 * 1000 + 60, "recounted from raw");
+	cr_assert_eq(sql_count("SELECT up_lost_fwd * 1000 + up_lost_dark FROM rollup_hourly "
+			       "WHERE hour_ms = (SELECT min(hour_ms) FROM rollup_hourly)"),
+		     63 * 1000 + 0, "raw gone: no evidence");
 }
 
 Test(store, inventory_is_kept_replaced_and_read_back)
