@@ -320,7 +320,7 @@ static struct obs_set *rv_observe(const struct rv_case *c)
 				const char *hops[3] = { fwd[1], fwd[2], fwd[3] };
 				struct obs_row row = { rv_host(a, src, sizeof(src)),
 						       rv_host(b, dst, sizeof(dst)), OBS_PROTO_UDP,
-						       sport, 31338, RV_SENT, 0, nf - 2, hops, 0 };
+						       sport, 31338, RV_SENT, 0, nf - 2, hops, 0, 0 };
 				uint64_t back;
 
 				row.lost = (uint64_t)llround(RV_SENT * (1 - rv_ok(c, fwd, nf)));
