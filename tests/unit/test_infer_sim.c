@@ -467,3 +467,33 @@ Test(infer_sim, reply_loss_over_a_heterogeneous_background_names_nothing)
 		suspect_list_free(&sus);
 	}
 }
+
+/* Two hosts a leaf, a weak faulty leaf (0.34%, 50 probes a flow): its two
+ * hosts' four links, free, follow any loss of the leaf as well as its one
+ * rate does, so the pooled device test, with no price on those extra
+ * rates, kept the links model, and the leaf was named as one host and the
+ * other host's uplink (seeds 18 and 29). With a BIC price per extra rate,
+ * both faulty leaves are named as devices and nothing else. */
+Test(infer_sim, weak_leaf_with_two_hosts_is_the_device)
+{
+	static const long long seeds[] = { 18, 29 };
+
+	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
+		struct sim_cfg cfg = {
+			.tiers = 2, .k = 24, .hosts_per_tor = 2, .flows = 10000, .probes = 50,
+			.faults = 2, .kinds = "device", .loss_min = 0.003, .loss_max = 0.05,
+			.bg_min = 1e-5, .bg_max = 1e-4, .inventory_links = 1, .seed = seeds[i],
+		};
+		struct suspect_list sus = { 0 };
+		char truth[256], all[1024];
+		size_t devices = 0;
+
+		sim_localize(&cfg, &sus, truth, sizeof(truth));
+		suspects_text(&sus, all, sizeof(all));
+		for (size_t j = 0; j < sus.n; j++)
+			devices += sus.v[j].kind == SUSPECT_DEVICE &&
+				   !strncmp(sus.v[j].from, "leaf-", 5);
+		cr_expect(sus.n == 2 && devices == 2, "seed %lld: suspects%s", seeds[i], all);
+		suspect_list_free(&sus);
+	}
+}

@@ -917,10 +917,10 @@ static double poisson_tail(double k, double mean)
  * (the rest of the path at its fitted rates, other suspects included).
  * The null puts the device's links at their class's top; the device must
  * beat that top family-wise and by the links' effect size, and must
- * explain its flows better than its own faulty links plus the best one
- * more link do, by as much evidence as a suspect needs against the
- * background (that is the price of its wider scope, which a single link
- * fault's clean neighbours make it pay). Statistics are divided by the
+ * explain its flows no worse than its own faulty links plus the best one
+ * more link do, by BIC (the links model pays log n per rate beyond the
+ * device's one; a single link fault's clean neighbours make the device
+ * fit far worse). Statistics are divided by the
  * device model's dispersion, as the links' are, and corrected over all
  * links and devices (ntests), wider than the switches tested: the pooled
  * tests spend at most the devices' share of alpha beside the links'. */
@@ -1017,7 +1017,7 @@ static int pool_device_test(const struct grouping *g, uint32_t d, struct pool_re
 	double *val = NULL, *cap = NULL, *c = NULL, *r = NULL, *part = NULL;
 	uint8_t *free_ = NULL;
 	double top_in = 0, top_out = 0, u0, u, curv, phi = 0, wsum = 0, ll_dev, lr, best = 0;
-	size_t nlk = 0, nc = 0;
+	size_t nlk = 0, nc = 0, nfree = 0;
 	int32_t extra = -1;
 	int rc = -1;
 
@@ -1152,8 +1152,15 @@ static int pool_device_test(const struct grouping *g, uint32_t d, struct pool_re
 			if (rec[i].lk[e] != POOL_NO_LINK)
 				part[i] += val[rec[i].lk[e]];
 	}
+	/* the links model's extra parameters are paid for (BIC: log n each,
+	 * n the device's paths): with two hosts a leaf its faulty host links
+	 * plus one more are four rates that can follow any loss of the leaf,
+	 * so unpenalized they always fit at least as well as its one rate,
+	 * and a 0.34% leaf came out as a host and a host link */
+	for (size_t j = 0; j < nlk; j++)
+		nfree += free_[j];
 	lr = 2 * (ll_dev - pool_loglik(rec, n, part, 0)) / phi;
-	rc = pool_pvalue(lr, g->ntests) <= g->cfg->alpha;
+	rc = lr + ((double)nfree - 1) * log((double)n) >= 0;
 out:
 	free(links);
 	free(inc_first);
@@ -1306,7 +1313,9 @@ static int grouping_devices_pooled(struct grouping *g)
 		uint32_t d = order[i];
 		int named;
 
-		if (first[d + 1] == first[d])
+		/* a switch serving one host only is that host's evidence: the
+		 * host test names the two as one ambiguous suspect */
+		if (first[d + 1] == first[d] || switch_sole_host(g, d) != UINT32_MAX)
 			continue;
 		named = pool_device_test(g, d, rec + first[d], first[d + 1] - first[d], local);
 		if (named < 0 || (named && grouping_add(g, SUSPECT_DEVICE, d) < 0))
