@@ -750,13 +750,9 @@ static uint32_t host_sole_switch(const struct model *m, uint32_t h)
 	uint32_t t = UINT32_MAX;
 
 	for (uint32_t l = 0; l < m->nlinks; l++) {
-		uint32_t o;
+		uint32_t o = model_link_peer(m, l, h);
 
-		if (m->link_from[l] == h)
-			o = m->link_to[l];
-		else if (m->link_to[l] == h)
-			o = m->link_from[l];
-		else
+		if (o == MODEL_DEV_NONE)
 			continue;
 		if (t != UINT32_MAX && t != o)
 			return UINT32_MAX;

@@ -1046,6 +1046,15 @@ void model_free(struct model *m)
 	free(m);
 }
 
+uint32_t model_link_peer(const struct model *m, uint32_t l, uint32_t d)
+{
+	if (m->link_from[l] == d)
+		return m->link_to[l];
+	if (m->link_to[l] == d)
+		return m->link_from[l];
+	return MODEL_DEV_NONE;
+}
+
 const char *model_dev_name(const struct model *m, uint32_t dev)
 {
 	return strtab_str(m->devs, dev);

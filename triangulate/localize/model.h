@@ -124,6 +124,10 @@ int model_name_devs(const struct obs_set *obs, const struct inventory *inv,
  * model_build picks the one a blackhole explains (see model.c). */
 int model_flow_silent(const struct model_flow *f);
 
+/* The other end of link l from device d, or MODEL_DEV_NONE when d is
+ * neither end (the one "neighbour over this link" rule for every reader). */
+uint32_t model_link_peer(const struct model *m, uint32_t l, uint32_t d);
+
 /* Device name of an id (valid while the model lives). */
 const char *model_dev_name(const struct model *m, uint32_t dev);
 

@@ -102,13 +102,9 @@ static int view_tiers_rank(struct fabric_view *v)
 		uint32_t d = queue[head++];
 
 		for (uint32_t l = 0; l < m->nlinks; l++) {
-			uint32_t o;
+			uint32_t o = model_link_peer(m, l, d);
 
-			if (m->link_from[l] == d)
-				o = m->link_to[l];
-			else if (m->link_to[l] == d)
-				o = m->link_from[l];
-			else
+			if (o == MODEL_DEV_NONE)
 				continue;
 			if (v->devs[o].tier < 0) {
 				v->devs[o].tier = v->devs[d].tier + 1;
