@@ -17,26 +17,35 @@
 #include "suspect.h"
 #include "unit_util.h"
 
+/* Simulate cfg and localize it into sus; returns the truth file's text
+ * (the caller frees it). */
+static char *sim_localize_all(const struct sim_cfg *cfg, struct suspect_list *sus)
+{
+	struct obs_set *obs = obs_set_new();
+	struct inventory *inv = inventory_new();
+	struct infer_cfg icfg;
+	char err[512], *text;
+
+	cr_assert_eq(unit_sim_read(cfg, obs, inv, &text), cfg->faults);
+	infer_cfg_default(&icfg);
+	cr_assert_eq(infer_localize(obs, inv, &icfg, sus, NULL, err, sizeof(err)), 0, "%s", err);
+	obs_set_free(obs);
+	inventory_free(inv);
+	return text;
+}
+
 /* Simulate cfg, localize it into sus, and return the truth's first fault
  * line ("KIND\tFROM[\tTO]...") in truth. */
 static void sim_localize(const struct sim_cfg *cfg, struct suspect_list *sus, char *truth,
 			 size_t len)
 {
-	struct obs_set *obs = obs_set_new();
-	struct inventory *inv = inventory_new();
-	struct infer_cfg icfg;
-	char err[512], *text, *line;
+	char *text = sim_localize_all(cfg, sus), *line;
 
-	cr_assert_eq(unit_sim_read(cfg, obs, inv, &text), cfg->faults);
 	/* the first line that is not a comment */
 	for (line = text; *line == '#' && strchr(line, '\n'); line = strchr(line, '\n') + 1)
 		;
 	snprintf(truth, len, "%.*s", (int)strcspn(line, "\n"), line);
 	free(text);
-	infer_cfg_default(&icfg);
-	cr_assert_eq(infer_localize(obs, inv, &icfg, sus, NULL, err, sizeof(err)), 0, "%s", err);
-	obs_set_free(obs);
-	inventory_free(inv);
 }
 
 static void suspects_text(const struct suspect_list *sus, char *all, size_t len)
@@ -152,16 +161,11 @@ Test(infer_sim, weak_link_is_named_under_the_link_family_correction)
 		.bg_min = 1e-5, .bg_max = 1e-4, .star_ratio = 0.02, .inventory_links = 1,
 		.seed = 1,
 	};
-	struct obs_set *obs = obs_set_new();
-	struct inventory *inv = inventory_new();
 	struct suspect_list sus = { 0 };
-	struct infer_cfg icfg;
-	char err[512], all[2048], *text;
+	char all[2048];
 	int named = 0;
+	char *text = sim_localize_all(&cfg, &sus);
 
-	unit_sim_read(&cfg, obs, inv, &text);
-	infer_cfg_default(&icfg);
-	cr_assert_eq(infer_localize(obs, inv, &icfg, &sus, NULL, err, sizeof(err)), 0, "%s", err);
 	suspects_text(&sus, all, sizeof(all));
 	cr_assert(strstr(text, "link\tleaf-14\tspine-3\t"), "truth changed:\n%s", text);
 	for (size_t j = 0; j < sus.n; j++)
@@ -170,8 +174,6 @@ Test(infer_sim, weak_link_is_named_under_the_link_family_correction)
 	suspects_all_true(&sus, text, all);
 	free(text);
 	suspect_list_free(&sus);
-	obs_set_free(obs);
-	inventory_free(inv);
 }
 
 /* Healthy links of their own background, uniform up to 0.2% (four times
@@ -188,23 +190,15 @@ Test(infer_sim, high_heterogeneous_background_names_only_the_fault)
 			.bg_min = 0, .bg_max = 0.002, .bg_uniform = 1, .star_ratio = 0.05,
 			.inventory_links = 1, .seed = seeds[i],
 		};
-		struct obs_set *obs = obs_set_new();
-		struct inventory *inv = inventory_new();
 		struct suspect_list sus = { 0 };
-		struct infer_cfg icfg;
-		char err[512], all[2048], *text;
+		char all[2048];
+		char *text = sim_localize_all(&cfg, &sus);
 
-		unit_sim_read(&cfg, obs, inv, &text);
-		infer_cfg_default(&icfg);
-		cr_assert_eq(infer_localize(obs, inv, &icfg, &sus, NULL, err, sizeof(err)), 0,
-			     "%s", err);
 		suspects_text(&sus, all, sizeof(all));
 		cr_expect_eq(suspects_all_true(&sus, text, all), 1, "seed %lld: suspects%s",
 			     seeds[i], all);
 		free(text);
 		suspect_list_free(&sus);
-		obs_set_free(obs);
-		inventory_free(inv);
 	}
 }
 
@@ -345,21 +339,12 @@ Test(infer_sim, many_lossy_switches_in_one_class_are_all_named)
 			.faults = 3, .kinds = "device", .loss_min = 0.001, .loss_max = 0.01,
 			.bg_min = 1e-5, .bg_max = 1e-4, .inventory_links = 1, .seed = seeds[i],
 		};
-		struct obs_set *obs = obs_set_new();
-		struct inventory *inv = inventory_new();
 		struct suspect_list sus = { 0 };
-		struct infer_cfg icfg;
-		char err[512], *text;
+		char *text = sim_localize_all(&cfg, &sus);
 
-		unit_sim_read(&cfg, obs, inv, &text);
-		infer_cfg_default(&icfg);
-		cr_assert_eq(infer_localize(obs, inv, &icfg, &sus, NULL, err, sizeof(err)), 0,
-			     "%s", err);
 		suspects_all_true_devices(&sus, text, 3, seeds[i]);
 		free(text);
 		suspect_list_free(&sus);
-		obs_set_free(obs);
-		inventory_free(inv);
 	}
 }
 
@@ -375,22 +360,14 @@ Test(infer_sim, leaves_under_lossy_spines_are_not_named)
 		.faults = 3, .kinds = "device", .loss_min = 0.005, .loss_max = 0.05,
 		.bg_min = 1e-5, .bg_max = 1e-4, .inventory_links = 1, .seed = 2,
 	};
-	struct obs_set *obs = obs_set_new();
-	struct inventory *inv = inventory_new();
 	struct suspect_list sus = { 0 };
-	struct infer_cfg icfg;
-	char err[512], *text;
+	char *text = sim_localize_all(&cfg, &sus);
 
-	unit_sim_read(&cfg, obs, inv, &text);
 	cr_assert(strstr(text, "device\tspine-0\t") && strstr(text, "device\tspine-2\t"),
 		  "truth changed:\n%s", text);
-	infer_cfg_default(&icfg);
-	cr_assert_eq(infer_localize(obs, inv, &icfg, &sus, NULL, err, sizeof(err)), 0, "%s", err);
 	suspects_all_true_devices(&sus, text, 3, cfg.seed);
 	free(text);
 	suspect_list_free(&sus);
-	obs_set_free(obs);
-	inventory_free(inv);
 }
 
 /* One host per leaf, the host faulty: whichever of the host and its leaf
@@ -406,16 +383,10 @@ Test(infer_sim, lossy_host_alone_behind_its_leaf_is_ambiguous_with_it)
 			.faults = 6, .kinds = "host", .loss_min = 0.005, .loss_max = 0.05,
 			.bg_min = 1e-5, .bg_max = 1e-4, .inventory_links = 1, .seed = seeds[i],
 		};
-		struct obs_set *obs = obs_set_new();
-		struct inventory *inv = inventory_new();
 		struct suspect_list sus = { 0 };
-		struct infer_cfg icfg;
-		char err[512], all[2048], *text;
+		char all[2048];
+		char *text = sim_localize_all(&cfg, &sus);
 
-		unit_sim_read(&cfg, obs, inv, &text);
-		infer_cfg_default(&icfg);
-		cr_assert_eq(infer_localize(obs, inv, &icfg, &sus, NULL, err, sizeof(err)), 0,
-			     "%s", err);
 		suspects_text(&sus, all, sizeof(all));
 		for (size_t j = 0; j < sus.n; j++) {
 			const struct suspect *s = &sus.v[j];
@@ -432,8 +403,6 @@ Test(infer_sim, lossy_host_alone_behind_its_leaf_is_ambiguous_with_it)
 		}
 		free(text);
 		suspect_list_free(&sus);
-		obs_set_free(obs);
-		inventory_free(inv);
 	}
 }
 
