@@ -588,9 +588,9 @@ int fit_background_learn(struct fit *f, const struct infer_cfg *cfg,
 	 * flows then raise every class's median, the top with it, and no later
 	 * round lets them out (a 2-tier fabric with three 0.2-0.5% switches
 	 * named nothing). A link also stands out at the start when its rate is
-	 * above its class's median rate, which holds while most of the class
-	 * is healthy; where the median rate is 0 (thin evidence) that says
-	 * nothing and the top tenth alone decides. */
+	 * twice its class's median rate (the effect size), which holds while
+	 * most of the class is healthy; where the median rate is 0 (thin
+	 * evidence) that says nothing and the top tenth alone decides. */
 	for (int c = 0; c < BG_CLASSES; c++) {
 		size_t n = 0;
 
