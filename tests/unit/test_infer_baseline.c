@@ -157,3 +157,24 @@ Test(score, matching_rules_and_figures)
 				 sizeof(err)), -1);
 	cr_assert(strstr(err, "t:2:"), "%s", err);
 }
+
+/* An ambiguous suspect names a fault on either of its two elements, a link
+ * and a device in either order. */
+Test(score, ambiguous_link_and_device_name_either)
+{
+	static const char text[] = "# faultmesh truth v1\n"
+				   "link\ta\tb\t0.1\n"
+				   "device\tsw\t0.01\n";
+	struct truth t;
+	struct suspect dev = { .kind = SUSPECT_DEVICE, .from = "q", .also_from = "a", .also_to = "b" };
+	struct suspect link = { .kind = SUSPECT_LINK, .from = "x", .to = "y", .also_from = "sw" };
+	struct suspect wrong = { .kind = SUSPECT_DEVICE, .from = "q", .also_from = "b", .also_to = "a" };
+	char err[128];
+
+	cr_assert_eq(truth_parse(&t, text, strlen(text), "t", err, sizeof(err)), 0, "%s", err);
+	cr_assert(score_suspect_matches(&dev, &t.v[0]));
+	cr_assert(score_suspect_matches(&link, &t.v[1]));
+	cr_assert_not(score_suspect_matches(&link, &t.v[0]));
+	cr_assert_not(score_suspect_matches(&wrong, &t.v[0]));
+	truth_free(&t);
+}

@@ -128,3 +128,28 @@ Test(suspect_json, ambiguous_link_names_both_and_its_rival)
 			      "\"loss\": 0.5"), "%s", buf);
 	free(buf);
 }
+
+/* A link and a device on the same flows: the device is the other element,
+ * "to" null, and the name joins the two whichever comes first. */
+Test(suspect_json, ambiguous_link_and_device_name_each_other)
+{
+	struct suspect s = t_link, d = t_host;
+	char where[SUSPECT_WHERE_MAX], *buf;
+
+	snprintf(s.also_from, sizeof(s.also_from), "leaf2");
+	buf = t_json(&s);
+	cr_assert(strstr(buf, "\"name\": \"spine1 -> leaf2 | leaf2\", "
+			      "\"ambiguous_with\": {\"from\": \"leaf2\", \"to\": null}, "),
+		  "%s", buf);
+	free(buf);
+	d.kind = SUSPECT_DEVICE;
+	snprintf(d.from, sizeof(d.from), "leaf2");
+	snprintf(d.also_from, sizeof(d.also_from), "spine1");
+	snprintf(d.also_to, sizeof(d.also_to), "leaf2");
+	buf = t_json(&d);
+	cr_assert(strstr(buf, "\"name\": \"leaf2 | spine1 -> leaf2\", "
+			      "\"ambiguous_with\": {\"from\": \"spine1\", \"to\": \"leaf2\"}, "),
+		  "%s", buf);
+	free(buf);
+	cr_assert_str_eq(suspect_where_format(where, sizeof(where), &d), "leaf2 | spine1 -> leaf2");
+}

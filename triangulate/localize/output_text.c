@@ -1,5 +1,6 @@
 /* Ranked suspect table for people: one row per suspect, strongest first. */
 #include "output.h"
+#include "suspect_json.h"
 
 static int output_text_write(FILE *out, const struct suspect_list *l)
 {
@@ -10,17 +11,9 @@ static int output_text_write(FILE *out, const struct suspect_list *l)
 		"lossy", "probers");
 	for (size_t i = 0; i < l->n; i++) {
 		const struct suspect *s = &l->v[i];
-		char where[4 * SUSPECT_NAME_MAX + 16], iv[48];
+		char where[SUSPECT_WHERE_MAX], iv[48];
 
-		if (s->to[0] && s->also_from[0])
-			snprintf(where, sizeof(where), "%s -> %s | %s -> %s", s->from, s->to,
-				 s->also_from, s->also_to);
-		else if (s->to[0])
-			snprintf(where, sizeof(where), "%s -> %s", s->from, s->to);
-		else if (s->also_from[0])
-			snprintf(where, sizeof(where), "%s | %s", s->from, s->also_from);
-		else
-			snprintf(where, sizeof(where), "%s", s->from);
+		suspect_where_format(where, sizeof(where), s);
 		snprintf(iv, sizeof(iv), "[%.3g%%, %.3g%%]", 100 * s->loss_lo,
 			 100 * s->loss_hi);
 		if (fprintf(out, "%-4zu %-9s %-40s %8.3g%% %-21s %8.4f %8llu %7llu %7u\n",

@@ -6,15 +6,15 @@
 
 const char *suspect_where_format(char *buf, size_t len, const struct suspect *s)
 {
-	if ((s->kind == SUSPECT_LINK || s->kind == SUSPECT_BLACKHOLE) && s->also_from[0])
-		snprintf(buf, len, "%s -> %s | %s -> %s", s->from, s->to, s->also_from,
-			 s->also_to);
-	else if (s->kind == SUSPECT_LINK || s->kind == SUSPECT_BLACKHOLE)
-		snprintf(buf, len, "%s -> %s", s->from, s->to);
-	else if (s->also_from[0]) /* a host alone behind its switch, or that switch: either */
-		snprintf(buf, len, "%s | %s", s->from, s->also_from);
-	else
-		snprintf(buf, len, "%s", s->from);
+	int is_link = s->kind == SUSPECT_LINK || s->kind == SUSPECT_BLACKHOLE;
+	int n = is_link ? snprintf(buf, len, "%s -> %s", s->from, s->to)
+			: snprintf(buf, len, "%s", s->from);
+
+	/* ambiguous: the other element on the same flows, a link (with a "to")
+	 * or a device or host */
+	if (s->also_from[0] && n >= 0 && (size_t)n < len)
+		snprintf(buf + n, len - (size_t)n, s->also_to[0] ? " | %s -> %s" : " | %s",
+			 s->also_from, s->also_to);
 	return buf;
 }
 
@@ -31,13 +31,13 @@ int suspect_json_members_write(FILE *out, const struct suspect *s)
 		fprintf(out, "null");
 	fprintf(out, ", \"name\": ");
 	json_string_write(out, suspect_where_format(where, sizeof(where), s));
-	if (s->also_from[0]) { /* ambiguous: this link or that one, this host or its switch */
+	if (s->also_from[0]) { /* ambiguous: this element or the other on the same flows */
 		fprintf(out, ", \"ambiguous_with\": {\"from\": ");
 		json_string_write(out, s->also_from);
 		fprintf(out, ", \"to\": ");
 		if (s->also_to[0])
 			json_string_write(out, s->also_to);
-		else /* a device: the switch a lone host sits behind */
+		else /* a device or host */
 			fprintf(out, "null");
 		fputc('}', out);
 	}

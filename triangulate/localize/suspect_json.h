@@ -12,7 +12,8 @@
 
 /* The suspect's members, without braces, so a container can add its own
  * after them: "kind", "from", "to" (null for a device or host), "name",
- * "ambiguous_with": {"from", "to"} (only when another link fits as well),
+ * "ambiguous_with": {"from", "to"} (only when another element is crossed
+ * by the same flows: a link, or a device or host with "to" null),
  * "loss", "loss_lo", "loss_hi", "confidence", "score", "flows",
  * "lossy_flows", "probers". Returns 0 or -1 (errno). */
 int suspect_json_members_write(FILE *out, const struct suspect *s);
@@ -20,8 +21,9 @@ int suspect_json_members_write(FILE *out, const struct suspect *s);
 /* The whole object: {members}. Returns 0 or -1 (errno). */
 int suspect_json_write(FILE *out, const struct suspect *s);
 
-/* "spine1 -> leaf2" for a link or blackhole ("A -> B | C -> D" when
- * ambiguous between two), "spine1" for a device or host:
+/* "spine1 -> leaf2" for a link or blackhole, "spine1" for a device or
+ * host, then " | " and the other element when ambiguous ("A -> B | C -> D",
+ * "A -> B | C", "C | A -> B", "host1 | tor1"):
  * the display name every writer (JSON "name", log lines, summaries) uses. */
 const char *suspect_where_format(char *buf, size_t len, const struct suspect *s);
 /* A buffer that holds any suspect_where_format text whole: four names of up

@@ -121,8 +121,13 @@ int score_suspect_matches(const struct suspect *s, const struct truth_item *t)
 		       (s->also_from[0] &&
 			(!strcmp(s->also_from, t->a) || !strcmp(s->also_to, t->a)));
 	}
-	/* a host ambiguous with the switch it alone sits behind names either */
-	if (s->also_from[0] && !is_link(t->kind) && !strcmp(s->also_from, t->a))
+	/* a device or host ambiguous with another element names either: a
+	 * device or host, or a link (and, as a link suspect does, its ends) */
+	if (s->also_from[0] && s->also_to[0] && is_link(t->kind) &&
+	    !strcmp(s->also_from, t->a) && !strcmp(s->also_to, t->b))
+		return 1;
+	if (s->also_from[0] && !is_link(t->kind) &&
+	    (!strcmp(s->also_from, t->a) || (s->also_to[0] && !strcmp(s->also_to, t->a))))
 		return 1;
 	return s->kind == t->kind && !strcmp(s->from, t->a);
 }

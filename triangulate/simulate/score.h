@@ -36,8 +36,8 @@ void truth_free(struct truth *t);
 
 /* A link or blackhole suspect names a fault on that link, or a faulty device
  * or host at either end; a device suspect names that device; a host suspect
- * names that host. An ambiguous suspect (also_from) names a fault on either
- * of its links. */
+ * names that host. An ambiguous suspect (also_from) names a fault on
+ * either of its two elements, a link counting as above. */
 int score_suspect_matches(const struct suspect *s, const struct truth_item *t);
 void score_compute(const struct truth *t, const struct suspect_list *l,
 		   struct score *out);
