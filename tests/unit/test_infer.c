@@ -432,3 +432,34 @@ Test(infer, links_sharing_every_flow_are_one_ambiguous_suspect)
 	suspect_list_free(&out);
 	obs_set_free(s);
 }
+
+/* Identifiability across kinds: s2 has one way in (s1 -> s2) and two ways
+ * out, so every flow through the switch s2 crosses s1 -> s2 and no other
+ * flow does. A fault on the link or on the switch loses the same probes on
+ * the same flows: one ambiguous suspect naming both (before, the link
+ * alone with full confidence). The route over s4 is clean. */
+Test(infer, link_and_device_on_the_same_flows_are_one_ambiguous_suspect)
+{
+	static const char *const src[] = { "h1", "h2" }, *const dst[] = { "h3", "h4", "h5", "h6" };
+	struct obs_set *s = obs_set_new();
+	struct suspect x;
+
+	for (int a = 0; a < 2; a++) {
+		for (int b = 0; b < 4; b++) {
+			const char *exit_sw = b < 2 ? "s3" : "s5";
+
+			for (unsigned p = 0; p < 4; p++) {
+				const char *via2[3] = { "s1", "s2", exit_sw }, *via4[3] = { "s1", "s4", exit_sw };
+				unsigned port = p * 8 + (unsigned)(a * 4 + b);
+
+				flow_add(s, src[a], dst[b], 1000 + port, 0.05, 3, via2);
+				flow_add(s, src[a], dst[b], 2000 + port, 0, 3, via4);
+			}
+		}
+	}
+	x = one_suspect_expect(s, SUSPECT_LINK, "s1", "s2");
+	cr_assert_str_eq(x.also_from, "s2");
+	cr_assert_str_eq(x.also_to, "");
+	cr_assert_eq(x.flows, 32);
+	cr_assert_float_eq(x.loss_ratio, 0.05, 0.005);
+}

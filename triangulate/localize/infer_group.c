@@ -216,6 +216,8 @@ static void grouping_free(struct grouping *g)
 	free(g->sw_flagged);
 	free(g->dev_flows);
 	free(g->dev_flagged);
+	free(g->set_hash);
+	free(g->set_count);
 }
 
 static int grouping_init(struct grouping *g, struct fit *f, const struct infer_cfg *cfg)
@@ -241,8 +243,11 @@ static int grouping_init(struct grouping *g, struct fit *f, const struct infer_c
 	g->sw_flagged = calloc(nd, 1);
 	g->dev_flows = calloc(nd, sizeof(*g->dev_flows));
 	g->dev_flagged = calloc(nd, sizeof(*g->dev_flagged));
+	g->set_hash = calloc(m->nlinks + nd, sizeof(*g->set_hash));
+	g->set_count = calloc(m->nlinks + nd, sizeof(*g->set_count));
 	if (!g->link_sus || !g->dev_sus || !g->used || !g->nin || !g->nout ||
-	    !g->fin || !g->fout || !g->sw_flagged || !g->dev_flows || !g->dev_flagged)
+	    !g->fin || !g->fout || !g->sw_flagged || !g->dev_flows || !g->dev_flagged ||
+	    !g->set_hash || !g->set_count)
 		return -1;
 	for (uint32_t l = 0; l < m->nlinks; l++)
 		g->link_sus[l] = -1;
@@ -396,71 +401,161 @@ out:
 	return rc;
 }
 
-/* Identifiability: two links crossed by exactly the same flows (most likely
- * paths) can not be told apart by any count, so a suspect link with such a
- * twin is reported as one ambiguous suspect naming both, never one of them
- * with confidence. Flow sets are compared by a sum of per-flow hashes and
- * their size. When the twin is itself a suspect, the two merge. */
-static int grouping_links_ambiguous(struct grouping *g)
+/* Identifiability, one rule for links, devices and hosts: two elements
+ * whose flow sets (the paths that most likely cross a link, or touch a
+ * device or host) are equal lose the same probes on the same flows, so no
+ * count splits them; trace evidence that does split them (a trace cut short
+ * puts its flow beyond its last answered hop) is already in the paths. A
+ * suspect with such a twin is one ambiguous suspect naming both, never one
+ * of them with confidence. Sets are compared by a sum of per-flow hashes
+ * and their size, collected once per element: links 0 .. nlinks - 1, then
+ * device d at nlinks + d. */
+static void grouping_sets_collect(struct grouping *g)
 {
 	const struct model *m = g->m;
-	uint64_t *hash = calloc(m->nlinks + 1, sizeof(*hash));
-	uint32_t *count = calloc(m->nlinks + 1, sizeof(*count));
-	int rc = -1;
 
-	if (!hash || !count)
-		goto out;
 	for (size_t a = 0; a < m->nalts; a++) {
 		const struct model_alt *al = &m->alts[a];
+		const uint32_t *ls = m->alt_links + al->link_first;
 		uint64_t h = 0x9E3779B97F4A7C15ull * (al->flow + 1);
 
-		if (g->f->w[a] < 0.5)
+		if (g->f->w[a] < 0.5 || !al->nlinks)
 			continue;
 		h ^= h >> 29;
 		h *= 0xBF58476D1CE4E5B9ull;
 		h ^= h >> 32;
+		/* a path's devices: its first link's start, then each link's end */
+		g->set_hash[m->nlinks + m->link_from[ls[0]]] += h;
+		g->set_count[m->nlinks + m->link_from[ls[0]]]++;
 		for (uint32_t k = 0; k < al->nlinks; k++) {
-			hash[m->alt_links[al->link_first + k]] += h;
-			count[m->alt_links[al->link_first + k]]++;
+			g->set_hash[ls[k]] += h;
+			g->set_count[ls[k]]++;
+			g->set_hash[m->nlinks + m->link_to[ls[k]]] += h;
+			g->set_count[m->nlinks + m->link_to[ls[k]]]++;
 		}
 	}
+}
+
+static int dev_is_host(const struct model *m, uint32_t d)
+{
+	return m->dev_endpoint[d] && !m->dev_transit[d];
+}
+
+static int grouping_sets_equal(const struct grouping *g, uint32_t x, uint32_t y)
+{
+	return g->set_count[x] && g->set_count[x] == g->set_count[y] &&
+	       g->set_hash[x] == g->set_hash[y];
+}
+
+/* Are x and y a host and one of its own links? Those are one thing to
+ * end-to-end probes, and a host suspect already is its links
+ * (grouping_hosts_test), so they are not twins. */
+static int grouping_host_own_link(const struct grouping *g, uint32_t x, uint32_t y)
+{
+	const struct model *m = g->m;
+	uint32_t l = x < y ? x : y, d = (x < y ? y : x) - m->nlinks;
+
+	if ((x < m->nlinks) == (y < m->nlinks))
+		return 0;
+	return dev_is_host(m, d) && model_link_peer(m, l, d) != MODEL_DEV_NONE;
+}
+
+/* The twin of element x: another element with x's flow set, one of x's own
+ * class first (a link for a link, a device or host for a device or host),
+ * the lowest index first; GROUP_NO_TWIN when x is identified alone. */
+#define GROUP_NO_TWIN UINT32_MAX
+static uint32_t grouping_twin(const struct grouping *g, uint32_t x)
+{
+	const struct model *m = g->m;
+	uint32_t n = m->nlinks + m->ndevs, first = x < m->nlinks ? 0 : m->nlinks;
+
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t y = (first + i) % n;
+
+		if (y != x && grouping_sets_equal(g, x, y) && !grouping_host_own_link(g, x, y))
+			return y;
+	}
+	return GROUP_NO_TWIN;
+}
+
+/* Name element y as the other half of suspect s. A device or host has no
+ * "to": its "also_to" stays empty. */
+static void grouping_twin_name(const struct grouping *g, struct suspect *s, uint32_t y)
+{
+	const struct model *m = g->m;
+
+	if (y < m->nlinks) {
+		snprintf(s->also_from, sizeof(s->also_from), "%s", model_dev_name(m, m->link_from[y]));
+		snprintf(s->also_to, sizeof(s->also_to), "%s", model_dev_name(m, m->link_to[y]));
+	} else {
+		snprintf(s->also_from, sizeof(s->also_from), "%s", model_dev_name(m, y - m->nlinks));
+		s->also_to[0] = 0;
+	}
+}
+
+/* Each suspect not yet named ambiguous gets its twin (grouping_twin). Two
+ * suspects with one flow set are one suspect: of two links the stronger
+ * stays, naming the other; of two devices or hosts likewise (once their
+ * scores exist: run after the links, before the devices are tested, so a
+ * twin pair is not two faulty links of one switch, and again when the
+ * groups are scored); a device or host takes in a link suspect on its
+ * flows (its one rate was tested on the same flows). */
+static void grouping_ambiguous(struct grouping *g)
+{
+	const struct model *m = g->m;
+
 	for (uint32_t l = 0; l < m->nlinks; l++) {
 		struct suspect *s;
+		uint32_t t;
 
-		if (g->link_sus[l] < 0 || !count[l])
+		if (g->link_sus[l] < 0)
 			continue;
 		s = &g->links.v[g->link_sus[l]];
-		if (s->also_from[0])
+		if (s->also_from[0] || (t = grouping_twin(g, l)) == GROUP_NO_TWIN)
 			continue;
-		for (uint32_t t = 0; t < m->nlinks; t++) {
-			if (t == l || hash[t] != hash[l] || count[t] != count[l])
-				continue;
-			snprintf(s->also_from, sizeof(s->also_from), "%s",
-				 model_dev_name(m, m->link_from[t]));
-			snprintf(s->also_to, sizeof(s->also_to), "%s",
-				 model_dev_name(m, m->link_to[t]));
-			if (g->link_sus[t] >= 0) {
-				/* keep the stronger of the two as the one suspect */
-				struct suspect *o = &g->links.v[g->link_sus[t]];
+		grouping_twin_name(g, s, t);
+		if (t < m->nlinks && g->link_sus[t] >= 0) {
+			/* keep the stronger of the two as the one suspect */
+			struct suspect *o = &g->links.v[g->link_sus[t]];
 
-				if (o->score > s->score) {
-					snprintf(o->also_from, sizeof(o->also_from), "%s",
-						 model_dev_name(m, m->link_from[l]));
-					snprintf(o->also_to, sizeof(o->also_to), "%s",
-						 model_dev_name(m, m->link_to[l]));
-					g->link_sus[l] = -1;
-				} else {
-					g->link_sus[t] = -1;
-				}
+			if (o->score > s->score) {
+				grouping_twin_name(g, o, l);
+				g->link_sus[l] = -1;
+			} else {
+				g->link_sus[t] = -1;
 			}
-			break;
 		}
 	}
-	rc = 0;
-out:
-	free(hash);
-	free(count);
-	return rc;
+	for (uint32_t d = 0; d < m->ndevs; d++) {
+		uint32_t x = m->nlinks + d, t;
+		struct suspect *s;
+
+		if (g->dev_sus[d] < 0)
+			continue;
+		s = &g->groups.v[g->dev_sus[d]];
+		if (s->kind == SUSPECT_DROPPED)
+			continue;
+		for (uint32_t l = 0; l < m->nlinks; l++)
+			if (g->link_sus[l] >= 0 && grouping_sets_equal(g, x, l))
+				g->link_sus[l] = -1;
+		if (s->also_from[0] || (t = grouping_twin(g, x)) == GROUP_NO_TWIN)
+			continue;
+		grouping_twin_name(g, s, t);
+		if (t >= m->nlinks && g->dev_sus[t - m->nlinks] >= 0) {
+			struct suspect *o = &g->groups.v[g->dev_sus[t - m->nlinks]];
+
+			if (o->kind == SUSPECT_DROPPED)
+				continue;
+			if (o->score > s->score) {
+				grouping_twin_name(g, o, x);
+				s->kind = SUSPECT_DROPPED;
+				g->dev_sus[d] = -1;
+			} else {
+				o->kind = SUSPECT_DROPPED;
+				g->dev_sus[t - m->nlinks] = -1;
+			}
+		}
+	}
 }
 
 /* Per device: links in use, faulty links, and the flows crossing it against
@@ -743,96 +838,6 @@ out:
 	return rc;
 }
 
-/* The one switch a host is wired to, or UINT32_MAX when it has none or
- * several (a dual-homed host's flows split between its switches). */
-static uint32_t host_sole_switch(const struct model *m, uint32_t h)
-{
-	uint32_t t = UINT32_MAX;
-
-	for (uint32_t l = 0; l < m->nlinks; l++) {
-		uint32_t o = model_link_peer(m, l, h);
-
-		if (o == MODEL_DEV_NONE)
-			continue;
-		if (t != UINT32_MAX && t != o)
-			return UINT32_MAX;
-		t = o;
-	}
-	return t;
-}
-
-/* Does switch t carry only host h's flows (every path through it starts or
- * ends at h)? Then a fault on t and a fault on h (or its uplink) lose the
- * same probes on the same flows: nothing end to end splits them. */
-static int switch_carries_only(const struct grouping *g, uint32_t t, uint32_t h)
-{
-	const struct model *m = g->m;
-	size_t through = 0;
-
-	for (size_t a = 0; a < m->nalts; a++) {
-		const struct model_alt *al = &m->alts[a];
-		const uint32_t *ls = m->alt_links + al->link_first;
-		int crosses = 0;
-
-		if (g->f->w[a] < 0.5 || !al->nlinks)
-			continue;
-		for (uint32_t i = 1; i < al->nlinks; i++)
-			crosses |= m->link_from[ls[i]] == t;
-		if (!crosses)
-			continue;
-		if (m->link_from[ls[0]] != h && m->link_to[ls[al->nlinks - 1]] != h)
-			return 0;
-		through++;
-	}
-	return through > 0;
-}
-
-/* The one host wired to switch t alone whose flows are all t carries, or
- * UINT32_MAX. */
-static uint32_t switch_sole_host(const struct grouping *g, uint32_t t)
-{
-	const struct model *m = g->m;
-
-	for (uint32_t l = 0; l < m->nlinks; l++) {
-		uint32_t h = m->link_from[l];
-
-		if (m->link_to[l] == t && m->dev_endpoint[h] && !m->dev_transit[h] &&
-		    host_sole_switch(m, h) == t)
-			return switch_carries_only(g, t, h) ? h : UINT32_MAX;
-	}
-	return UINT32_MAX;
-}
-
-/* A host named alone behind a switch that carries only its flows (one host
- * per ToR) is one ambiguous suspect naming both, as twin links are: the
- * host's loss and the switch's are the same evidence. So is that switch
- * named as a device: which of the two the counts put first is chance. */
-static void grouping_hosts_ambiguous(struct grouping *g)
-{
-	const struct model *m = g->m;
-
-	for (size_t i = 0; i < g->groups.n; i++) {
-		struct suspect *s = &g->groups.v[i];
-		uint32_t d0 = UINT32_MAX, other;
-
-		if (s->kind != SUSPECT_HOST && s->kind != SUSPECT_DEVICE)
-			continue;
-		for (uint32_t d = 0; d < m->ndevs && d0 == UINT32_MAX; d++)
-			if (g->dev_sus[d] == (int32_t)i)
-				d0 = d;
-		if (d0 == UINT32_MAX)
-			continue;
-		if (s->kind == SUSPECT_HOST)
-			other = host_sole_switch(m, d0);
-		else
-			other = switch_sole_host(g, d0);
-		if (other == UINT32_MAX || g->dev_sus[other] >= 0 ||
-		    (s->kind == SUSPECT_HOST && !switch_carries_only(g, other, d0)))
-			continue;
-		snprintf(s->also_from, sizeof(s->also_from), "%s", model_dev_name(m, other));
-	}
-}
-
 /* Hosts: every link it has evidence on is faulty (a host's uplink and the
  * host itself are one thing to end-to-end probes), unless a faulty switch
  * next to it explains those links. Then a switch whose every host (two or
@@ -883,7 +888,6 @@ static int grouping_hosts_test(struct grouping *g)
 			g->dev_sus[h] = -1;
 		}
 	}
-	grouping_hosts_ambiguous(g);
 	return 0;
 }
 
@@ -1170,6 +1174,18 @@ out:
 	return rc;
 }
 
+/* Has switch d a host of the same flow set (grouping_twin's rule)? */
+static int grouping_host_twin(const struct grouping *g, uint32_t d)
+{
+	const struct model *m = g->m;
+
+	for (uint32_t h = 0; h < m->ndevs; h++)
+		if (h != d && dev_is_host(m, h) &&
+		    grouping_sets_equal(g, m->nlinks + d, m->nlinks + h))
+			return 1;
+	return 0;
+}
+
 /* Pooled device test over every switch not yet a suspect: a cheap screen
  * picks the candidates, whose paths are then collected and tested
  * (pool_device_test). The screen: its flows lose more than its faulty links
@@ -1309,9 +1325,10 @@ static int grouping_devices_pooled(struct grouping *g)
 		uint32_t d = order[i];
 		int named;
 
-		/* a switch serving one host only is that host's evidence: the
-		 * host test names the two as one ambiguous suspect */
-		if (first[d + 1] == first[d] || switch_sole_host(g, d) != UINT32_MAX)
+		/* a switch whose flows are one host's (one host per ToR) is
+		 * that host's evidence: the host test names the two as one
+		 * ambiguous suspect (grouping_ambiguous) */
+		if (first[d + 1] == first[d] || grouping_host_twin(g, d))
 			continue;
 		named = pool_device_test(g, d, rec + first[d], first[d + 1] - first[d], local);
 		if (named < 0 || (named && grouping_add(g, SUSPECT_DEVICE, d) < 0))
@@ -1436,6 +1453,7 @@ static int grouping_finish(struct grouping *g, struct suspect_list *out)
 		terms_interval(&t, u, s);
 		gu[i] = s->kind == SUSPECT_DROPPED ? -1 : u;
 	}
+	grouping_ambiguous(g);
 	grouping_groups_explained(g, gu);
 	for (size_t i = 0; i < g->groups.n; i++)
 		if (g->groups.v[i].kind != SUSPECT_DROPPED &&
@@ -1466,8 +1484,10 @@ int infer_suspects(struct fit *f, const struct infer_cfg *cfg,
 
 	if (grouping_init(&g, f, cfg) < 0 || grouping_links_test(&g) < 0 ||
 	    grouping_links_evidence(&g) < 0 ||
-	    grouping_links_reverse_explained(&g) < 0 || grouping_links_ambiguous(&g) < 0)
+	    grouping_links_reverse_explained(&g) < 0)
 		goto out;
+	grouping_sets_collect(&g);
+	grouping_ambiguous(&g);
 	grouping_devices_count(&g);
 	if (grouping_devices_test(&g) < 0 || grouping_devices_pooled(&g) < 0 ||
 	    grouping_hosts_test(&g) < 0 ||

@@ -92,6 +92,10 @@ struct grouping {
 	uint8_t *sw_flagged;        /* per device: a faulty switch-to-switch link */
 	uint64_t *dev_flows;        /* per device: flows crossing it */
 	uint64_t *dev_flagged;      /* ... through one of its faulty links */
+	/* per element (links, then nlinks + device): its flow set as a sum
+	 * of per-flow hashes and a size, for the identifiability rule */
+	uint64_t *set_hash;
+	uint32_t *set_count;
 };
 
 /* infer_fit.c: the penalized fit by coordinate ascent, EM over paths */
