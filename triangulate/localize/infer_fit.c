@@ -35,10 +35,26 @@ typedef double terms_v2 __attribute__((vector_size(2 * sizeof(double))));
 		(out) = (r) + (r) * ((r) * s_);                                           \
 	} while (0)
 
+/* The lanes' loops are built twice, for AVX2 and for the baseline, and the
+ * CPU picks at load time (an ifunc): four doubles per instruction halve the
+ * instructions of the solves, the inference's largest part. No FMA: each
+ * lane rounds every operation as the scalar code does, so both builds give
+ * the same bits. */
+#define TERMS_LANES_CLONES __attribute__((target_clones("avx2", "default")))
+typedef double terms_v4 __attribute__((vector_size(4 * sizeof(double))));
+
+TERMS_LANES_CLONES
 static void terms_expm1_all(const double *r, double *eb, size_t n)
 {
 	size_t i = 0;
 
+	for (; i + 4 <= n; i += 4) {
+		terms_v4 x, y;
+
+		memcpy(&x, r + i, sizeof(x));
+		TERMS_SERIES(terms_v4, x, y);
+		memcpy(eb + i, &y, sizeof(y));
+	}
 	for (; i + 2 <= n; i += 2) {
 		terms_v2 x, y;
 
@@ -82,36 +98,45 @@ static double terms_phi_serial(const struct terms *t, const double *eb, double u
 	return phi;
 }
 
+/* The lanes of terms_phi: sums over terms i = 4j + lane, lane 0 to 3, of
+ * c / e (P) and c (e + 1) / e^2 (D); returns the terms done (a multiple
+ * of four). */
+TERMS_LANES_CLONES
+static size_t terms_phi_lanes(const double *eb, const double *c, size_t n, double a,
+			      terms_v4 *P_out, terms_v4 *D_out)
+{
+	terms_v4 P = { 0, 0, 0, 0 }, D = P, a4 = { a, a, a, a };
+	size_t i = 0;
+
+	for (; i + 4 <= n; i += 4) {
+		terms_v4 b, cc, e, inv, ci;
+
+		memcpy(&b, eb + i, sizeof(b));
+		memcpy(&cc, c + i, sizeof(cc));
+		e = a4 + b + a4 * b;
+		inv = 1 / e;
+		ci = cc * inv;
+		P += ci;
+		D += ci * (e + 1) * inv;
+	}
+	*P_out = P;
+	*D_out = D;
+	return i;
+}
+
 static double terms_phi(const struct terms *t, const double *eb, double u, double *dphi)
 {
-	terms_v2 P0 = { 0, 0 }, P1 = P0, D0 = P0, D1 = P0, a2;
+	terms_v4 P, D;
 	double a, phi, d;
-	size_t i = 0;
+	size_t i;
 
 	if (!eb)
 		return terms_phi_serial(t, eb, u, dphi);
 	a = expm1(u);
-	a2 = (terms_v2){ a, a };
-	for (; i + 4 <= t->n; i += 4) {
-		terms_v2 b0, b1, c0, c1, e0, e1, inv0, inv1, ci0, ci1;
-
-		memcpy(&b0, eb + i, sizeof(b0));
-		memcpy(&b1, eb + i + 2, sizeof(b1));
-		memcpy(&c0, t->c + i, sizeof(c0));
-		memcpy(&c1, t->c + i + 2, sizeof(c1));
-		e0 = a2 + b0 + a2 * b0;
-		e1 = a2 + b1 + a2 * b1;
-		inv0 = 1 / e0;
-		inv1 = 1 / e1;
-		ci0 = c0 * inv0;
-		ci1 = c1 * inv1;
-		P0 += ci0;
-		P1 += ci1;
-		D0 += ci0 * (e0 + 1) * inv0;
-		D1 += ci1 * (e1 + 1) * inv1;
-	}
-	phi = (P0[0] + P1[0]) + (P0[1] + P1[1]);
-	d = (D0[0] + D1[0]) + (D0[1] + D1[1]);
+	i = terms_phi_lanes(eb, t->c, t->n, a, &P, &D);
+	/* the pairs of lanes summed as they always were */
+	phi = (P[0] + P[2]) + (P[1] + P[3]);
+	d = (D[0] + D[2]) + (D[1] + D[3]);
 	for (; i < t->n; i++) {
 		double e = a + eb[i] + a * eb[i], inv = 1 / e, ci = t->c[i] * inv;
 
@@ -225,8 +250,8 @@ static double terms_loglik_d(const struct terms *t, double u, double *dh)
 	return h;
 }
 
-/* u where the log-likelihood has dropped by drop below its value at u_hat,
- * on the left (dir < 0, floored at 0) or right side. h - h0 is concave, so
+/* terms_bounds: u where the log-likelihood has dropped by drop below its
+ * value at u_hat, on the left (floored at 0) and right side. h - h0 is concave, so
  * Newton from a point outside the interval (below h0) stays outside and
  * closes in monotonically; a step that is not finite or leaves the bracket
  * bisects instead. A handful of steps replace fifty bisections (each a
@@ -244,28 +269,24 @@ static double terms_curv(const struct terms *t, double u)
 	return k;
 }
 
-double terms_bound(const struct terms *t, double u_hat, double drop, int dir)
+/* One side of terms_bounds: h0 is the level, w the quadratic
+ * approximation's start (INFINITY: none). The bracket's outer end is the
+ * point last evaluated there, so the first Newton step reuses that
+ * evaluation (h and h' come out of the same operations either way). */
+static double terms_bound_side(const struct terms *t, double u_hat, double h0, double w, int dir)
 {
-	double h0 = terms_loglik(t, u_hat) - drop, lo, hi, x, w = 0;
+	double lo, hi, x, h_last = 0, dh_last = 0;
 
-	/* Newton starts outside the interval, as near as the quadratic
-	 * approximation puts it (twice its half-width, doubled while inside):
-	 * started at 0 or 2 u_hat, it spent most of its steps halving the
-	 * way to an interval a small fraction of u_hat wide */
-	if (u_hat > 0)
-		w = 2 * sqrt(2 * drop / terms_curv(t, u_hat));
-	if (!isfinite(w) || w <= 0)
-		w = INFINITY;
 	if (dir < 0) {
 		lo = 0;
 		hi = u_hat;
-		while (u_hat - w > 0 && terms_loglik(t, u_hat - w) >= h0) {
+		while (u_hat - w > 0 && (h_last = terms_loglik_d(t, u_hat - w, &dh_last)) >= h0) {
 			hi = u_hat - w;
 			w *= 2;
 		}
 		if (u_hat - w > 0) {
 			lo = u_hat - w;
-		} else if (terms_loglik(t, 0) >= h0) {
+		} else if ((h_last = terms_loglik_d(t, 0, &dh_last)) >= h0) {
 			return 0;
 		}
 		x = lo;
@@ -273,13 +294,14 @@ double terms_bound(const struct terms *t, double u_hat, double drop, int dir)
 		lo = u_hat;
 		hi = u_hat > 0 ? u_hat * 2 : 1e-6;
 		if (isfinite(w)) {
-			while (u_hat + w < 700 && terms_loglik(t, u_hat + w) >= h0) {
+			while (u_hat + w < 700 &&
+			       (h_last = terms_loglik_d(t, u_hat + w, &dh_last)) >= h0) {
 				lo = u_hat + w;
 				w *= 2;
 			}
 			hi = u_hat + w;
 		} else {
-			while (terms_loglik(t, hi) >= h0 && hi < 700)
+			while ((h_last = terms_loglik_d(t, hi, &dh_last)) >= h0 && hi < 700)
 				hi *= 2;
 		}
 		if (hi >= 700)
@@ -287,7 +309,7 @@ double terms_bound(const struct terms *t, double u_hat, double drop, int dir)
 		x = hi;
 	}
 	for (int it = 0; it < 200; it++) {
-		double dh, g = terms_loglik_d(t, x, &dh) - h0, nx;
+		double dh = dh_last, g = (it ? terms_loglik_d(t, x, &dh) : h_last) - h0, nx;
 
 		/* g within the rounding of the sum: x is the root as far as
 		 * h tells; steps beyond bisected the noise */
@@ -314,6 +336,23 @@ double terms_bound(const struct terms *t, double u_hat, double drop, int dir)
 		x = nx;
 	}
 	return x;
+}
+
+void terms_bounds(const struct terms *t, double u_hat, double drop, double *lo, double *hi)
+{
+	double h0 = terms_loglik(t, u_hat) - drop, w = 0;
+
+	/* Newton starts outside the interval, as near as the quadratic
+	 * approximation puts it (twice its half-width, doubled while inside):
+	 * started at 0 or 2 u_hat, it spent most of its steps halving the
+	 * way to an interval a small fraction of u_hat wide. The level and
+	 * the curvature serve both sides. */
+	if (u_hat > 0)
+		w = 2 * sqrt(2 * drop / terms_curv(t, u_hat));
+	if (!isfinite(w) || w <= 0)
+		w = INFINITY;
+	*lo = terms_bound_side(t, u_hat, h0, w, -1);
+	*hi = terms_bound_side(t, u_hat, h0, w, 1);
 }
 
 double u_to_loss(double u)

@@ -65,6 +65,8 @@ struct fit {
 	uint32_t *shared; /* per link: lossy paths shared with a profiled link */
 	double *u_fwd;    /* per link: u from the probes alone, before the replies
 			   * were placed (NULL without replies) */
+	double *ll_fit;   /* per compact id: its log-likelihood term at the fitted
+			   * state, NaN until computed (the link tests only) */
 };
 
 /* One variable's terms: maximize h(u) = -B u + sum c_i log(1 - e^-(u + r_i))
@@ -102,7 +104,9 @@ struct grouping {
 double terms_loglik(const struct terms *t, double u);
 double terms_solve(const struct terms *t, double prior, double u_start,
 			  double *curv);
-double terms_bound(const struct terms *t, double u_hat, double drop, int dir);
+/* u where the log-likelihood has dropped by drop from u_hat, left (*lo,
+ * floored at 0) and right (*hi) */
+void terms_bounds(const struct terms *t, double u_hat, double drop, double *lo, double *hi);
 double u_to_loss(double u);
 void fit_free(struct fit *f);
 int fit_init(struct fit *f, const struct model *m);

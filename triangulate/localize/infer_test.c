@@ -36,24 +36,38 @@ static int u32vec_push(struct u32vec *v, uint32_t x)
 }
 
 /* Penalized log-likelihood restricted to the given links and alternatives
- * (the only terms a local refit changes). */
+ * (the only terms a local refit changes). x_fit: each alternative's lX at
+ * the fitted state, or NULL when the state is the fitted one; a term whose
+ * lX is that one's takes its value from f->ll_fit (computed once, then
+ * shared by every profile that holds it: the same operations, so the same
+ * bits), the rest are computed. */
 static double fit_local_loglik(const struct fit *f, const struct infer_cfg *cfg,
-			       const struct u32vec *links, const struct u32vec *alts)
+			       const struct u32vec *links, const struct u32vec *alts,
+			       const double *x_fit)
 {
 	double ll = 0;
 
 	for (size_t i = 0; i < links->n; i++)
 		ll -= (f->B[links->v[i]] + cfg->prior_probes) * f->u[links->v[i]];
 	for (size_t i = 0; i < alts->n; i++) {
-		double x = f->lX[alts->v[i]], c = f->lc[alts->v[i]];
+		uint32_t k = alts->v[i];
+		double x = f->lX[k], c = f->lc[k], v;
 
 		/* a path EM ruled out (weight 0) no longer counts; a lossy
 		 * path whose links all sit at 0 (a weight of 1e-300 left by EM)
 		 * is floored rather than -inf: -inf before and after a refit
 		 * made the statistic NaN, read as 0, and strong faults that
 		 * shared flows with such a path were never named */
-		if (c > 0)
+		if (!(c > 0))
+			continue;
+		if (x_fit && x != x_fit[i]) {
 			ll += c * log(-expm1(-fmax(x, FIT_X_MIN)));
+			continue;
+		}
+		v = f->ll_fit[k];
+		if (isnan(v))
+			v = f->ll_fit[k] = c * log(-expm1(-fmax(x, FIT_X_MIN)));
+		ll += v;
 	}
 	return ll;
 }
@@ -132,7 +146,7 @@ static double fit_profile_lr(struct fit *f, const struct infer_cfg *cfg, uint32_
 	/* the fitted state's, the same for every null of l (the state is
 	 * restored bit for bit below): once per link */
 	if (isnan(*before_l))
-		*before_l = fit_local_loglik(f, cfg, &links, &alts);
+		*before_l = fit_local_loglik(f, cfg, &links, &alts, NULL);
 	before = *before_l;
 	for (uint32_t k = f->inc_first[l]; k < f->inc_first[l + 1]; k++)
 		f->lX[f->inc[k]] += u_null - f->u[l];
@@ -161,7 +175,7 @@ static double fit_profile_lr(struct fit *f, const struct infer_cfg *cfg, uint32_
 		if (gain_max < FIT_GAIN_MIN)
 			break;
 	}
-	after = fit_local_loglik(f, cfg, &links, &alts);
+	after = fit_local_loglik(f, cfg, &links, &alts, saved_x);
 	lr = fmax(0, 2 * (before - after));
 	for (size_t i = 0; i < links.n; i++)
 		f->u[links.v[i]] = saved_u[i];
@@ -528,6 +542,32 @@ static int bg_mix_deconvolve(struct bg_mix *mx, const struct bg_item *v, size_t 
 	return 0;
 }
 
+/* expm1 remembered by its argument's bits (direct-mapped): the rest of a
+ * path under the classes' medians depends on its classes alone, and a
+ * fabric's paths cross few class sequences, so a few arguments recur over
+ * every flow. A hit returns the value libm gave for the same bits. */
+#define BG_MEMO_SLOTS 256
+struct bg_expm1_memo {
+	uint64_t key[BG_MEMO_SLOTS];
+	double val[BG_MEMO_SLOTS];
+	uint8_t used[BG_MEMO_SLOTS];
+};
+
+static double bg_expm1_memo(struct bg_expm1_memo *mo, double z)
+{
+	uint64_t b;
+	size_t i;
+
+	memcpy(&b, &z, sizeof(b));
+	i = (size_t)((b * 0x9e3779b97f4a7c15ull) >> 56) % BG_MEMO_SLOTS;
+	if (!mo->used[i] || mo->key[i] != b) {
+		mo->used[i] = 1;
+		mo->key[i] = b;
+		mo->val[i] = expm1(z);
+	}
+	return mo->val[i];
+}
+
 int fit_background_learn(struct fit *f, const struct infer_cfg *cfg,
 				struct infer_stats *st)
 {
@@ -543,10 +583,12 @@ int fit_background_learn(struct fit *f, const struct infer_cfg *cfg,
 	double med_u[BG_CLASSES];
 	int tie_in, same;
 	uint8_t *out_ = calloc(nl + 1, 1), *out_prev = calloc(nl + 1, 1);
+	struct bg_expm1_memo *memo = calloc(1, sizeof(*memo));
 	size_t count[BG_CLASSES] = { 0 };
 	int rc = -1;
 
-	if (!tier || !cls || !S || !L || !E || !r || !est || !noise || !dev || !out_ || !out_prev)
+	if (!tier || !cls || !S || !L || !E || !r || !est || !noise || !dev || !out_ || !out_prev ||
+	    !memo)
 		goto out;
 	if (cfg->background_loss > 0 || nl < BG_LEARN_MIN_LINKS) {
 		/* the override, or a fabric too small to learn from: with a few
@@ -650,7 +692,8 @@ int fit_background_learn(struct fit *f, const struct infer_cfg *cfg,
 			for (k = 0; k < al->nlinks; k++) {
 				S[ls[k]] += w * (double)fl->sent;
 				L[ls[k]] += w * (double)fl->lost;
-				E[ls[k]] += w * (double)fl->sent * -expm1(-(x - r[ls[k]]));
+				E[ls[k]] += w * (double)fl->sent *
+					    -bg_expm1_memo(memo, -(x - r[ls[k]]));
 			}
 		}
 		for (size_t l = 0; l < nl; l++) {
@@ -776,6 +819,7 @@ out:
 	free(dev);
 	free(out_);
 	free(out_prev);
+	free(memo);
 	return rc;
 }
 
@@ -806,8 +850,11 @@ int terms_test(const struct terms *t, double u_hat, double u_null,
  * of a test, so only for suspects that are kept). */
 void terms_interval(const struct terms *t, double u_hat, struct suspect *s)
 {
-	s->loss_lo = u_to_loss(terms_bound(t, u_hat, LR_CI95 / 2, -1));
-	s->loss_hi = u_to_loss(terms_bound(t, u_hat, LR_CI95 / 2, 1));
+	double lo, hi;
+
+	terms_bounds(t, u_hat, LR_CI95 / 2, &lo, &hi);
+	s->loss_lo = u_to_loss(lo);
+	s->loss_hi = u_to_loss(hi);
 }
 
 /* The p-value of link l against its class's healthy rates: each point of
@@ -1048,8 +1095,11 @@ int grouping_links_test(struct grouping *g)
 	       *sr0 = NULL;
 
 	phi = malloc((m->nlinks + 1) * sizeof(*phi));
-	if (!phi)
+	f->ll_fit = malloc((f->nlossy + 1) * sizeof(*f->ll_fit));
+	if (!phi || !f->ll_fit)
 		goto nomem;
+	for (uint32_t k = 0; k < f->nlossy; k++)
+		f->ll_fit[k] = NAN;
 	if (m->nreplies) {
 		b_rep = malloc((m->nlinks + 1) * sizeof(*b_rep));
 		sc = malloc((f->scratch + 1) * sizeof(*sc));
@@ -1125,8 +1175,12 @@ int grouping_links_test(struct grouping *g)
 	free(sc);
 	free(sr);
 	free(sr0);
+	free(f->ll_fit);
+	f->ll_fit = NULL;
 	return 0;
 nomem:
+	free(f->ll_fit);
+	f->ll_fit = NULL;
 	free(phi);
 	free(b_rep);
 	free(sc);
