@@ -391,6 +391,7 @@ void fit_free(struct fit *f)
 	free(f->bg_mix);
 	free(f->shared);
 	free(f->u_fwd);
+	free(f->amb);
 	free(f->alt_stamp);
 	free(f->lossy_moved);
 }
@@ -609,6 +610,17 @@ int fit_init_terms(struct fit *f, const struct model *m, int merge)
 	for (size_t l = 0; l < nl; l++)
 		if (f->inc_first[l + 1] > f->inc_first[l])
 			f->active[f->nactive++] = (uint32_t)l;
+	/* the E-step's flows, listed once: it runs every EM round, and a pass
+	 * over all flows read ten times as many for nothing */
+	for (size_t i = 0; i < m->nflows; i++)
+		f->namb += m->flows[i].nalt > 1;
+	f->amb = malloc((f->namb + 1) * sizeof(*f->amb));
+	if (!f->amb)
+		return -1;
+	f->namb = 0;
+	for (size_t i = 0; i < m->nflows; i++)
+		if (m->flows[i].nalt > 1)
+			f->amb[f->namb++] = (uint32_t)i;
 	return fit_neighbours_list(f);
 }
 
@@ -738,11 +750,11 @@ double fit_paths_reweight(struct fit *f)
 	double change = 0;
 	uint32_t st = ++f->stamp, nmoved = 0;
 
-	for (size_t i = 0; i < m->nflows; i++) {
-		const struct model_flow *fl = &m->flows[i];
+	for (size_t i = 0; i < f->namb; i++) {
+		const struct model_flow *fl = &m->flows[f->amb[i]];
 		double lw[MODEL_ALTS_MAX], top = -INFINITY, sum = 0;
 
-		if (fl->nalt < 2 || (f->reweighted && !fit_flow_moved(f, fl)))
+		if (f->reweighted && !fit_flow_moved(f, fl))
 			continue;
 		for (uint32_t k = 0; k < fl->nalt; k++) {
 			const struct model_alt *al = &m->alts[fl->alt_first + k];

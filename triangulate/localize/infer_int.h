@@ -65,6 +65,8 @@ struct fit {
 	uint32_t *shared; /* per link: lossy paths shared with a profiled link */
 	double *u_fwd;    /* per link: u from the probes alone, before the replies
 			   * were placed (NULL without replies) */
+	uint32_t *amb;    /* the observed flows with two paths or more (the E-step's) */
+	size_t namb;
 	double *ll_fit;   /* per compact id: its log-likelihood term at the fitted
 			   * state, NaN until computed (the link tests only) */
 };
