@@ -304,9 +304,12 @@ static double bg_median(const struct bg_item *v, size_t n)
  * rest of their path, n_cc' links of each class c' on average, explains
  * sum n_cc' m_c' of it, so the median link of class c has m_c = med_c(p) -
  * sum_c' n_cc' m_c': a small linear system (I + N) m = med(p). Flows over
- * an excluded link (out[]) are left out. S and L are scratch per link. */
+ * an excluded link (out[]) are left out. S and L are scratch per link; on
+ * return they hold every kept flow's probes and losses per link, summed in
+ * flow order, and *sums_all says whether no kept flow was left out of them
+ * (a path longer than a walk is not). */
 static int bg_medians_solve(const struct fit *f, const uint8_t *cls, const uint8_t *out,
-			    double *S, double *L, double *m_out)
+			    double *S, double *L, double *m_out, int *sums_all)
 {
 	const struct model *m = f->m;
 	size_t nl = m->nlinks, n = 0, count[BG_CLASSES] = { 0 };
@@ -315,6 +318,7 @@ static int bg_medians_solve(const struct fit *f, const uint8_t *cls, const uint8
 	struct bg_item *p = malloc((nl + 1) * sizeof(*p));
 	int idx[BG_CLASSES], nc = 0, rc = -1;
 
+	*sums_all = 1;
 	if (!A || !p)
 		goto out;
 	memset(S, 0, nl * sizeof(*S));
@@ -331,8 +335,12 @@ static int bg_medians_solve(const struct fit *f, const uint8_t *cls, const uint8
 			continue;
 		for (k = 0; k < al->nlinks && !out[ls[k]]; k++)
 			;
-		if (k < al->nlinks || al->nlinks >= MODEL_WALK_MAX)
+		if (k < al->nlinks)
 			continue;
+		if (al->nlinks >= MODEL_WALK_MAX) {
+			*sums_all = 0;
+			continue;
+		}
 		/* the classes in a local copy (a path has fewer links than a
 		 * walk has devices): stores into A may alias cls, which the
 		 * compiler then reads again for every pair */
@@ -581,7 +589,7 @@ int fit_background_learn(struct fit *f, const struct infer_cfg *cfg,
 	struct bg_item *dev = malloc((nl + 1) * sizeof(*dev));
 	double med[BG_CLASSES], top[BG_CLASSES], standout0, med_solved[BG_CLASSES];
 	double med_u[BG_CLASSES];
-	int tie_in, same;
+	int tie_in, same, sums_all = 0;
 	uint8_t *out_ = calloc(nl + 1, 1), *out_prev = calloc(nl + 1, 1);
 	struct bg_expm1_memo *memo = calloc(1, sizeof(*memo));
 	size_t count[BG_CLASSES] = { 0 };
@@ -666,16 +674,19 @@ int fit_background_learn(struct fit *f, const struct infer_cfg *cfg,
 		memcpy(out_prev, out_, nl);
 		if (same)
 			memcpy(med, med_solved, sizeof(med));
-		else if (bg_medians_solve(f, cls, out_, S, L, med) < 0)
+		else if (bg_medians_solve(f, cls, out_, S, L, med, &sums_all) < 0)
 			goto out;
 		memcpy(med_solved, med, sizeof(med));
 		for (size_t l = 0; l < nl; l++)
 			r[l] = -log1p(-fmin(med[cls[l]], 0.5));
-		if (!same) {
+		/* the medians' pass summed S and L over these flows already, in
+		 * the same order and operations: only E is left */
+		if (!same && !sums_all) {
 			memset(S, 0, nl * sizeof(*S));
 			memset(L, 0, nl * sizeof(*L));
-			memset(E, 0, nl * sizeof(*E));
 		}
+		if (!same)
+			memset(E, 0, nl * sizeof(*E));
 		for (size_t a = 0; a < m->nalts && !same; a++) {
 			const struct model_alt *al = &m->alts[a];
 			const struct model_flow *fl = &m->flows[al->flow];
@@ -690,8 +701,10 @@ int fit_background_learn(struct fit *f, const struct infer_cfg *cfg,
 			if (k < al->nlinks)
 				continue;
 			for (k = 0; k < al->nlinks; k++) {
-				S[ls[k]] += w * (double)fl->sent;
-				L[ls[k]] += w * (double)fl->lost;
+				if (!sums_all) {
+					S[ls[k]] += w * (double)fl->sent;
+					L[ls[k]] += w * (double)fl->lost;
+				}
 				E[ls[k]] += w * (double)fl->sent *
 					    -bg_expm1_memo(memo, -(x - r[ls[k]]));
 			}
@@ -1112,16 +1125,22 @@ int grouping_links_test(struct grouping *g)
 	 * neighbour's flows leave over (a blackhole kills whole flows, not a
 	 * rate) lands on the links beside it, and screened in as candidates
 	 * those move freely in each other's profile tests and hide the
-	 * real fault; here phi is over every flow of each active link */
-	for (size_t i = 0; i < f->nactive; i++)
-		f->cand[f->active[i]] = 1;
+	 * real fault; here phi is over every flow of each link screened.
+	 * A link's phi sums its own flows alone, the same whichever other
+	 * links are counted, so only the links whose rate passes the effect
+	 * size (the only ones screened) are: most flows cross none of them */
+	for (size_t i = 0; i < f->nactive; i++) {
+		uint32_t l = f->active[i];
+
+		f->cand[l] = u_to_loss(f->u[l]) >= INFER_EFFECT_MIN * u_to_loss(f->u_bg[l]);
+	}
 	if (fit_dispersion(f, phi) < 0)
 		goto nomem;
 	for (size_t i = 0; i < f->nactive; i++) {
 		uint32_t l = f->active[i];
 		double lr_top;
 
-		f->cand[l] = u_to_loss(f->u[l]) >= INFER_EFFECT_MIN * u_to_loss(f->u_bg[l]) &&
+		f->cand[l] = f->cand[l] &&
 			     fit_mix_pvalue(f, cfg, l, 0, phi[l], cfg->alpha / nfam, &lr_top) * nfam <=
 				     cfg->alpha;
 	}
