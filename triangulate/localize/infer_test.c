@@ -450,6 +450,7 @@ out:
 #define BG_NPMLE_GRID 48
 #define BG_NPMLE_LINKS 2048
 #define BG_NPMLE_ROUNDS 300
+__attribute__((target_clones("avx2", "default")))
 static int bg_mix_deconvolve(struct bg_mix *mx, const struct bg_item *v, size_t k,
 			     const double *S, const double *L, const double *E)
 {

@@ -527,10 +527,12 @@ static int builder_silent_count(struct builder *b, const struct obs_set *obs,
 	for (size_t i = 0; i < m->nflows; i++) {
 		const struct obs_flow *of = obs_set_flow(obs, i);
 		uint32_t n;
+		int silent;
 
 		if (of->nhops == OBS_PATH_UNKNOWN)
 			continue;
 		n = model_flow_walk(obs, of, name_dev, seq);
+		silent = model_flow_silent(&m->flows[i]); /* once per flow, not per link */
 		for (uint32_t k = 0; k + 1 < n; k++) {
 			uint32_t l;
 
@@ -539,7 +541,7 @@ static int builder_silent_count(struct builder *b, const struct obs_set *obs,
 				    UINT32_MAX)
 				continue;
 			b->link_flows[l]++;
-			b->link_silent[l] += model_flow_silent(&m->flows[i]);
+			b->link_silent[l] += silent;
 		}
 	}
 	return 0;
