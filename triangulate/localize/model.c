@@ -109,9 +109,19 @@ struct silent_cands {
 	size_t nflows, capflows;
 };
 
+/* A direct-mapped cache in front of the links' map: the model looks up a
+ * link for every hop of every flow (millions of times) among a fabric's
+ * few hundred or thousand links, and link ids never change once made. */
+#define LINK_CACHE_SLOTS 4096
+struct link_cache {
+	uint64_t key[LINK_CACHE_SLOTS];
+	uint32_t id[LINK_CACHE_SLOTS]; /* link id + 1, 0 empty */
+};
+
 struct builder {
 	struct model *m;
 	struct u64map links; /* (from << 32 | to) -> link id */
+	struct link_cache *link_cache; /* in front of links */
 	size_t cap_links, cap_alts, cap_alt_links;
 	uint32_t *succ_first, *succ; /* CSR adjacency over links: link ids */
 	uint32_t *link_flows, *link_silent; /* per link: known-path flows, silent */
@@ -154,11 +164,36 @@ static int64_t builder_dev(struct builder *b, const char *name)
 	return id;
 }
 
+static size_t link_cache_slot(uint32_t from, uint32_t to)
+{
+	return ((from * 2654435761u) ^ to) % LINK_CACHE_SLOTS;
+}
+
+/* The id of link from -> to, or UINT32_MAX when there is none (yet). */
+static uint32_t builder_link_find(const struct builder *b, uint32_t from, uint32_t to)
+{
+	uint64_t key = (uint64_t)from << 32 | to;
+	size_t i = link_cache_slot(from, to);
+	uint32_t l;
+
+	if (b->link_cache->id[i] && b->link_cache->key[i] == key)
+		return b->link_cache->id[i] - 1;
+	l = u64map_get(&b->links, key);
+	if (l != UINT32_MAX) {
+		b->link_cache->key[i] = key;
+		b->link_cache->id[i] = l + 1;
+	}
+	return l;
+}
+
 static int64_t builder_link(struct builder *b, uint32_t from, uint32_t to)
 {
 	struct model *m = b->m;
-	uint32_t *slot = u64map_slot(&b->links, (uint64_t)from << 32 | to);
+	uint32_t l = builder_link_find(b, from, to), *slot;
 
+	if (l != UINT32_MAX)
+		return l;
+	slot = u64map_slot(&b->links, (uint64_t)from << 32 | to);
 	if (*slot)
 		return *slot - 1;
 	if (m->nlinks == b->cap_links) {
@@ -318,7 +353,7 @@ static void star_routes(const struct builder *b, const uint32_t *togo, uint32_t 
 	}
 	if (level + 1 == depth) {
 		/* the last link is looked up, not searched */
-		uint32_t l = u64map_get(&b->links, (uint64_t)dev << 32 | goal);
+		uint32_t l = builder_link_find(b, dev, goal);
 
 		if (l != UINT32_MAX && !route_visits(m, cur, level, dev, goal)) {
 			cur[level] = l;
@@ -537,8 +572,7 @@ static int builder_silent_count(struct builder *b, const struct obs_set *obs,
 			uint32_t l;
 
 			if (seq[k] == DEV_NONE || seq[k + 1] == DEV_NONE ||
-			    (l = u64map_get(&b->links, (uint64_t)seq[k] << 32 | seq[k + 1])) ==
-				    UINT32_MAX)
+			    (l = builder_link_find(b, seq[k], seq[k + 1])) == UINT32_MAX)
 				continue;
 			b->link_flows[l]++;
 			b->link_silent[l] += silent;
@@ -1086,6 +1120,7 @@ static void builder_fini(struct builder *b)
 	free(b->pair_flows);
 	u64map_fini(&b->pair_map);
 	u64map_fini(&b->links);
+	free(b->link_cache);
 	u64map_fini(&b->dist_cache);
 }
 
@@ -1100,7 +1135,7 @@ static int builder_walk_cut(const struct builder *b, const uint32_t *seq, uint32
 	if (!b->ninv_links || n < 3 || seq[n - 2] == DEV_NONE || !b->inv_dev[seq[n - 2]] ||
 	    !b->inv_dev[seq[n - 1]])
 		return 0;
-	l = u64map_get(&b->links, (uint64_t)seq[n - 2] << 32 | seq[n - 1]);
+	l = builder_link_find(b, seq[n - 2], seq[n - 1]);
 	return l == UINT32_MAX || l >= b->ninv_links;
 }
 
@@ -1423,7 +1458,9 @@ struct model *model_build(const struct obs_set *obs, const struct inventory *inv
 	name_dev = malloc((nnames + 1) * sizeof(*name_dev));
 	m->flows = calloc(nflows + 1, sizeof(*m->flows));
 	b.cut = calloc(nflows + 1, 1);
-	if (!name_dev || !m->flows || !b.cut || u64map_init(&b.links, 4096) < 0 ||
+	b.link_cache = calloc(1, sizeof(*b.link_cache));
+	if (!name_dev || !m->flows || !b.cut || !b.link_cache ||
+	    u64map_init(&b.links, 4096) < 0 ||
 	    u64map_init(&b.dist_cache, 64) < 0)
 		goto nomem;
 	m->nflows = nflows;
