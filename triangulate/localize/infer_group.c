@@ -216,6 +216,7 @@ static void grouping_free(struct grouping *g)
 	free(g->sw_flagged);
 	free(g->dev_flows);
 	free(g->dev_flagged);
+	free(g->peer_floor);
 	free(g->set_hash);
 	free(g->set_count);
 }
@@ -714,6 +715,87 @@ static int devices_weak_links_count(struct grouping *g, int32_t *map, uint32_t *
  * through it (DEVICE_COVERAGE of its probes). */
 #define DEVICE_COVERAGE 0.9
 
+/* The peers' floor under each switch's null: the least rate (one variable
+ * for the switch's two links on each path, as the device tests fit it) of
+ * the other switches of its tier. How the background splits between host
+ * and fabric links is barely pinned down where few flows stay under one
+ * ToR (in the lab's 6-leaf fabric 1 in 11: the split's error is 11 times
+ * the noise of the class medians), so a fabric class's top can come out
+ * at a tenth of its links' real rates, and then every healthy spine passed
+ * the device test at 0.06%, its links' own background. Its peers share
+ * that error: a switch must lose twice what the least lossy other one of
+ * its tier does. Faulty switches lift only their own rates, so the floor
+ * holds while one switch of the tier is healthy; a tier of one has no
+ * floor. Computed once, on first use (only where some switch is a
+ * candidate). */
+static int grouping_peer_floors(struct grouping *g)
+{
+	const struct model *m = g->m;
+	uint8_t *tier = NULL;
+	int32_t *group = NULL;
+	uint32_t *list = NULL;
+	struct tally *t = NULL;
+	double *u = NULL;
+	int rc = -1;
+
+	if (g->peer_floor)
+		return 0;
+	tier = malloc(m->ndevs + 1);
+	group = malloc((m->ndevs + 1) * sizeof(*group));
+	list = malloc((m->ndevs + 1) * sizeof(*list));
+	u = malloc((m->ndevs + 1) * sizeof(*u));
+	g->peer_floor = calloc(m->ndevs + 1, sizeof(*g->peer_floor));
+	if (!tier || !group || !list || !u || !g->peer_floor || model_tiers(m, tier) < 0)
+		goto out;
+	/* a tier at a time: a path crosses at most two switches of one tier,
+	 * within the tally's four groups a path */
+	for (int k = 1; k < 8; k++) {
+		uint32_t n = 0;
+		double lo = INFINITY, lo2 = INFINITY;
+		int32_t at = -1;
+
+		for (uint32_t d = 0; d < m->ndevs; d++) {
+			group[d] = -1;
+			if (m->dev_transit[d] && tier[d] == k && g->dev_flows[d]) {
+				group[d] = (int32_t)n;
+				list[n++] = d;
+			}
+		}
+		if (n < 2)
+			continue;
+		if (!(t = groups_tally(g->f, group, n, NULL, NULL)))
+			goto out;
+		for (uint32_t i = 0; i < n; i++) {
+			struct terms tt = { t[i].B, t[i].c, t[i].r, t[i].n };
+			double curv;
+
+			u[i] = terms_solve(&tt, g->cfg->prior_probes, 0, &curv);
+			if (u[i] < lo) {
+				lo2 = lo;
+				lo = u[i];
+				at = (int32_t)i;
+			} else if (u[i] < lo2) {
+				lo2 = u[i];
+			}
+		}
+		tallies_free(t, n);
+		t = NULL;
+		for (uint32_t i = 0; i < n; i++)
+			g->peer_floor[list[i]] = (int32_t)i == at ? lo2 : lo;
+	}
+	rc = 0;
+out:
+	if (rc < 0) {
+		free(g->peer_floor);
+		g->peer_floor = NULL;
+	}
+	free(tier);
+	free(group);
+	free(list);
+	free(u);
+	return rc;
+}
+
 /* Device rate u on the flows of t beats its null u_null (the tops of its
  * links in and out): significant at the family's level and at least
  * INFER_EFFECT_MIN times the null, like every suspect. */
@@ -756,6 +838,8 @@ static int grouping_devices_test(struct grouping *g)
 		rc = 0;
 		goto out;
 	}
+	if (grouping_peer_floors(g) < 0)
+		goto out;
 	cand_u = malloc(ncand * sizeof(*cand_u));
 	cover = malloc(ncand * sizeof(*cover));
 	order = malloc(ncand * sizeof(*order));
@@ -811,7 +895,7 @@ static int grouping_devices_test(struct grouping *g)
 		 * its flows well while being only the background (a 2-tier
 		 * fabric with three faulty switches named every other leaf at
 		 * 0.03-0.3% once the background was learned right) */
-		stands = device_stands_out(g, t, u, top_in + top_out);
+		stands = device_stands_out(g, t, u, fmax(top_in + top_out, g->peer_floor[d]));
 		fits = stands && device_model_fits(t, u, rates - 1, g->cfg->alpha / g->ntests);
 		tallies_free(own, 1);
 		if (!stands)
@@ -1070,8 +1154,9 @@ static int pool_device_test(const struct grouping *g, uint32_t d, struct pool_re
 			top_out = fmax(top_out, f->u_bg[l]);
 		free_[j] = g->link_sus[l] >= 0;
 	}
-	/* the null: a healthy device's two links on a path, each at its top */
-	u0 = top_in + top_out;
+	/* the null: a healthy device's two links on a path, each at its top,
+	 * and no less than its least lossy peer (grouping_peer_floors) */
+	u0 = fmax(top_in + top_out, g->peer_floor[d]);
 	for (size_t i = 0; i < n; i++)
 		if (rec[i].lost > 0) {
 			c[nc] = rec[i].lost;
@@ -1307,6 +1392,8 @@ static int grouping_devices_pooled(struct grouping *g)
 			}
 			if (!ncand)
 				break;
+			if (grouping_peer_floors(g) < 0)
+				goto out;
 			sort_u = excess;
 			qsort(order, ncand, sizeof(*order), cand_cmp);
 		} else if (pass == 1) {

@@ -100,7 +100,13 @@ struct grouping {
 	 * of per-flow hashes and a size, for the identifiability rule */
 	uint64_t *set_hash;
 	uint32_t *set_count;
+	/* per device: the least rate of the other switches of its tier (u),
+	 * a floor under its null; filled by grouping_peer_floors on first use */
+	double *peer_floor;
 };
+
+/* infer_test.c: each device's tier, hops from the nearest host (0) */
+int model_tiers(const struct model *m, uint8_t *tier);
 
 /* infer_fit.c: the penalized fit by coordinate ascent, EM over paths */
 double terms_loglik(const struct terms *t, double u);

@@ -253,7 +253,7 @@ static double fit_relaxed_lr(const struct fit *f, uint32_t l, struct terms *t,
 
 /* Tier of each device: hops from the nearest host (0) over the links in
  * both directions; unreachable devices get 7. */
-static int model_tiers(const struct model *m, uint8_t *tier)
+int model_tiers(const struct model *m, uint8_t *tier)
 {
 	int changed = 1;
 
