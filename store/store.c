@@ -231,6 +231,39 @@ void store_path_text_build(const struct wire_path *p, char *hops,
 	}
 }
 
+/* The next hop of a comma list at *p: its text and length; advances *p past
+ * it. Returns 0 at the end of the list. */
+static int store_path_hop_next(const char **p, const char **hop, size_t *len)
+{
+	const char *c;
+
+	if (!*p)
+		return 0;
+	c = strchr(*p, ',');
+	*hop = *p;
+	*len = c ? (size_t)(c - *p) : strlen(*p);
+	*p = c ? c + 1 : NULL;
+	return 1;
+}
+
+int store_path_hops_moved(const char *a, const char *b)
+{
+	const char *ha, *hb;
+	size_t la, lb;
+
+	if (!a || !b || !*a || !*b || !strcmp(a, "-") || !strcmp(b, "-"))
+		return 0; /* a trace that found no hops says nothing */
+	/* up to the shorter list: a trace cut short is a prefix of its route */
+	while (store_path_hop_next(&a, &ha, &la) && store_path_hop_next(&b, &hb, &lb)) {
+		/* a "*" hides its hop: any router may have sat there */
+		if ((la == 1 && *ha == '*') || (lb == 1 && *hb == '*'))
+			continue;
+		if (la != lb || memcmp(ha, hb, la))
+			return 1;
+	}
+	return 0;
+}
+
 void store_obs_row_fill(struct store_obs_row *row, const char *prober_name,
 			const char *src, const char *target, const uint64_t *n,
 			const char *path)

@@ -31,8 +31,9 @@ struct store_obs_row {
 	const char *path; /* latest hop list "a,*,b"; "-" when unknown (no trace,
 			   * or a trace that found no hops) */
 	int path_moved;   /* the flow's route changed inside the window (SQLite's
-			   * path_changes; a cut trace is no change); 0 on ClickHouse,
-			   * which keeps no path changes */
+			   * path_changes by store_path_hops_moved: a "*" or a cut
+			   * trace is no change); 0 on ClickHouse, which keeps no
+			   * path changes */
 };
 
 /* Called once per row; a non-zero return stops the query and is returned. */
@@ -191,6 +192,14 @@ int store_observations_hourly_query(struct store *s, int64_t since_ms,
 void store_path_text_build(const struct wire_path *p, char *hops,
 			   size_t hops_len, char *replies, char *probes,
 			   size_t counts_len);
+
+/* Did a flow's route move between two of its traces (hop lists as
+ * store_path_text_build writes them)? Only when both answered at one TTL with
+ * different addresses. A "*" hop fits any answer at its TTL (the model's one
+ * rule for "*": it hides its hop, see model_flow_walk), so a router that
+ * rate-limits ICMP is no move; a trace cut short (or "-") is a prefix of the
+ * same route. Returns 1 when moved, else 0. */
+int store_path_hops_moved(const char *a, const char *b);
 
 /* For backends: fill row from a query's columns in the order every
  * observations query selects them: prober name, source, target, then n[] =

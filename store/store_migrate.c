@@ -1,6 +1,7 @@
 /* The one migration runner (see store_migrate.h), its SQLite rule, and the
  * SQLite file open the store and its history share. */
 #include "store_migrate.h"
+#include "store.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -180,6 +181,15 @@ static int store_sqlite_pragma(sqlite3 *db, const char *path, const char *sql,
 	return rc == SQLITE_OK ? 0 : -1;
 }
 
+/* SQL fm_path_moved(old_hops, new_hops): store_path_hops_moved, so the
+ * queries that read path changes follow its one rule for "*" hops. */
+static void store_sqlite_path_moved_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	sqlite3_result_int(ctx, store_path_hops_moved((const char *)sqlite3_value_text(argv[0]),
+						      (const char *)sqlite3_value_text(argv[1])));
+}
+
 int store_sqlite_file_open(const char *path, int busy_ms, const char *sync,
 			   const char *schema_sql, const char *version_table,
 			   const char *what, const char *const *sql,
@@ -197,6 +207,13 @@ int store_sqlite_file_open(const char *path, int busy_ms, const char *sync,
 		return -1;
 	}
 	sqlite3_busy_timeout(*db, busy_ms);
+	if (sqlite3_create_function_v2(*db, "fm_path_moved", 2,
+				       SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+				       store_sqlite_path_moved_fn, NULL, NULL,
+				       NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(*db));
+		return -1;
+	}
 	snprintf(setsync, sizeof(setsync), "PRAGMA synchronous=%s", sync);
 	if (store_sqlite_pragma(*db, path, "PRAGMA journal_mode=WAL", "wal", err,
 				errlen) < 0 ||

@@ -38,7 +38,8 @@ int store_sqlite_migrate(struct sqlite3 *db, const char *schema_sql,
 /* Open the SQLite file at path as the store and its history do: created if
  * missing, waiting up to busy_ms for another program's lock, WAL journal
  * (readers never block ingest) with synchronous=sync ("FULL", "NORMAL"),
- * schema_sql migrated (store_sqlite_migrate), and each of the n statements
+ * schema_sql migrated (store_sqlite_migrate), the store's SQL function
+ * fm_path_moved (store_path_hops_moved) defined, and each of the n statements
  * of sql prepared (persistent) into st. On failure -1 with err naming path;
  * the caller finalizes st (NULLs skipped) and closes *db. */
 int store_sqlite_file_open(const char *path, int busy_ms, const char *sync,

@@ -76,14 +76,18 @@ enum stmt_id {
 	ST_COUNT
 };
 
-/* Did the flow's route move inside the window [?1, ?2)? A path change there
- * where neither hop list is a prefix of the other: a trace cut short (or
- * whole again) is the same route, and its stop is evidence in itself. */
+/* Did the flow's route move inside the window [?1, ?2)? Two of its hop
+ * lists there (either side of any of its path changes in it) that
+ * store_path_hops_moved (fm_path_moved) says differ: a "*" fits any answer
+ * and a trace cut short is the same route, but a router that went silent
+ * between two different answers still moved. */
 #define OBS_PATH_MOVED                                                             \
-	"EXISTS (SELECT 1 FROM path_changes pc WHERE pc.flow_id = f.id "           \
-	"AND pc.at_ms >= ?1 AND pc.at_ms < ?2 "                                    \
-	"AND substr(pc.old_hops || ',', 1, length(pc.new_hops) + 1) <> pc.new_hops || ',' " \
-	"AND substr(pc.new_hops || ',', 1, length(pc.old_hops) + 1) <> pc.old_hops || ',') "
+	"f.id IN (SELECT pc.flow_id FROM path_changes pc JOIN path_changes pd "    \
+	"ON pd.flow_id = pc.flow_id AND pd.at_ms >= ?1 AND pd.at_ms < ?2 "         \
+	"WHERE pc.at_ms >= ?1 AND pc.at_ms < ?2 "                                  \
+	"AND (fm_path_moved(pc.old_hops, pd.new_hops) "                            \
+	"OR fm_path_moved(pc.old_hops, pd.old_hops) "                              \
+	"OR fm_path_moved(pc.new_hops, pd.new_hops))) "
 
 /* A window's dark probes: forward loss in the intervals that went dark,
  * half or more of their probes unanswered (a flow a blackhole killed, or

@@ -42,10 +42,25 @@ static void t_flow(struct wire_flow *f, const char *src, const char *dst,
 	f->received = sent - lost;
 }
 
-/* The second flow's traced path: its first router, a silent hop, and
- * t_path_last (t_path_nhops 1 stops the trace after the first router). */
-static const char *t_path_last = "198.18.0.3";
-static uint8_t t_path_nhops = 3;
+/* The second flow's traced path as the store writes it: its first router,
+ * a silent hop ("*": the router did not answer), and its last router. */
+#define T_PATH "198.19.1.0,*,198.18.0.3"
+static const char *t_path = T_PATH;
+
+/* Fill p's hops from a comma list; a "*" stays family 0 (no answer). */
+static void t_path_hops_parse(const char *text, struct wire_path *p)
+{
+	char buf[256], *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", text);
+	p->nhops = 0;
+	for (char *h = strtok_r(buf, ",", &save); h; h = strtok_r(NULL, ",", &save)) {
+		cr_assert_lt(p->nhops, WIRE_HOPS_MAX);
+		if (strcmp(h, "*"))
+			cr_assert_eq(wire_addr_parse(h, &p->hops[p->nhops]), 0, "%s", h);
+		p->nhops++;
+	}
+}
 
 static void t_batch_put(struct store *s, uint64_t seq, int64_t start_ms,
 			uint32_t lost_on_second)
@@ -68,11 +83,7 @@ static void t_batch_put(struct store *s, uint64_t seq, int64_t start_ms,
 	path.proto = WIRE_PROTO_UDP;
 	path.sport = 40001;
 	path.dport = 31338;
-	path.nhops = t_path_nhops;
-	cr_assert_eq(wire_addr_parse("198.19.1.0", &path.hops[0]), 0);
-	/* hops[1] stays family 0: a router that did not answer */
-	if (path.nhops == 3)
-		cr_assert_eq(wire_addr_parse(t_path_last, &path.hops[2]), 0);
+	t_path_hops_parse(t_path, &path);
 	b.flows = flows;
 	b.nflows = 2;
 	b.paths = &path;
@@ -110,9 +121,9 @@ Test(db_source, window_sums_flows_and_keeps_paths, .init = t_setup, .fini = t_te
 	obs_set_free(obs);
 }
 
-/* Load the second flow of a window in which its path went from the default
- * to (last, nhops); returns its hop count as read. */
-static uint32_t t_path_after_move(const char *last, uint8_t nhops)
+/* Load the second flow of a window in which its traces were paths[0..n)
+ * (one batch each); returns its hop count as read. */
+static uint32_t t_path_after_traces(const char *const *paths, int n)
 {
 	char err[256];
 	struct store *s = store_open(NULL, t_db, err, sizeof(err));
@@ -120,16 +131,15 @@ static uint32_t t_path_after_move(const char *last, uint8_t nhops)
 	uint32_t got = 0;
 
 	cr_assert_not_null(s, "%s", err);
-	t_path_last = "198.18.0.3";
-	t_path_nhops = 3;
-	t_batch_put(s, 1, 1000000, 5);
-	t_path_last = last;
-	t_path_nhops = nhops;
-	t_batch_put(s, 2, 1010000, 7);
-	t_path_last = "198.18.0.3";
-	t_path_nhops = 3;
+	for (int i = 0; i < n; i++) {
+		t_path = paths[i];
+		t_batch_put(s, (uint64_t)i + 1, 1000000 + i * 10000, 5);
+	}
+	t_path = T_PATH;
 	store_close(s);
-	cr_assert_eq(db_source_load(t_db, 1000000, 1030000, obs, err, sizeof(err)), 2, "%s", err);
+	/* the window holds the last batch's end, where its trace was stored */
+	cr_assert_eq(db_source_load(t_db, 1000000, 1000000 + (n + 1) * 10000, obs, err,
+				    sizeof(err)), 2, "%s", err);
 	for (size_t i = 0; i < obs_set_flow_count(obs); i++)
 		if (obs_set_flow(obs, i)->sport == 40001)
 			got = obs_set_flow(obs, i)->nhops;
@@ -137,18 +147,38 @@ static uint32_t t_path_after_move(const char *last, uint8_t nhops)
 	return got;
 }
 
-/* A route that moved inside the window: the latest hops are wrong for the
- * probes before the move, so the flow's path is read as unknown ("-"). */
-Test(db_source, path_that_moved_in_the_window_is_unknown, .init = t_setup, .fini = t_teardown)
+/* Whether a flow's route moved inside the window, from its traces there: a
+ * moved route's latest hops are wrong for the probes before the move, so its
+ * path is read as unknown ("-"); any other keeps its latest hops. */
+Test(db_source, path_moved_only_where_two_answers_differ, .init = t_setup, .fini = t_teardown)
 {
-	cr_assert_eq(t_path_after_move("198.18.0.9", 3), OBS_PATH_UNKNOWN);
-}
+	static const struct {
+		const char *why, *paths[3];
+		uint32_t nhops; /* as read; OBS_PATH_UNKNOWN: moved */
+	} cases[] = {
+		{ "another router answered at TTL 3",
+		  { T_PATH, "198.19.1.0,*,198.18.0.9" }, OBS_PATH_UNKNOWN },
+		/* its probes died after the first router: where it stopped is evidence */
+		{ "a trace cut short is the same route", { T_PATH, "198.19.1.0" }, 1 },
+		/* switches rate-limit ICMP: a "*" fits any router at its TTL */
+		{ "a router that answered before is silent now",
+		  { "198.19.1.0,198.18.0.5,198.18.0.3", T_PATH }, 3 },
+		{ "a silent router answers now",
+		  { T_PATH, "198.19.1.0,198.18.0.5,198.18.0.3" }, 3 },
+		{ "silent between two different answers is still a move",
+		  { "198.19.1.0,198.18.0.5,198.18.0.3", T_PATH, "198.19.1.0,198.18.0.7,198.18.0.3" },
+		  OBS_PATH_UNKNOWN },
+	};
 
-/* A trace cut short (its probes died after the first router) is the same
- * route, and where it stopped is evidence: the cut path is kept. */
-Test(db_source, trace_cut_short_is_no_move, .init = t_setup, .fini = t_teardown)
-{
-	cr_assert_eq(t_path_after_move("198.18.0.3", 1), 1);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int n = cases[i].paths[2] ? 3 : 2;
+		uint32_t got;
+
+		t_teardown();
+		t_setup();
+		got = t_path_after_traces(cases[i].paths, n);
+		cr_expect_eq(got, cases[i].nhops, "%s: read %u hops", cases[i].why, got);
+	}
 }
 
 Test(db_source, missing_database_is_an_error_naming_it, .init = t_setup, .fini = t_teardown)
