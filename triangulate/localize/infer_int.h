@@ -62,6 +62,8 @@ struct fit {
 	double *u_bg;  /* per link: the top of healthy loss in its class */
 	uint8_t *bg_cls;      /* per link: its class's index in bg_mix */
 	struct bg_mix *bg_mix; /* per class: its healthy rates (the null) */
+	int nbr_shrink;   /* profile test: healthy neighbours rise at most to
+			   * their posterior mean under their class's rates */
 	uint32_t *shared; /* per link: lossy paths shared with a profiled link */
 	double *u_fwd;    /* per link: u from the probes alone, before the replies
 			   * were placed (NULL without replies) */
