@@ -1328,7 +1328,7 @@ static int grouping_devices_pooled(struct grouping *g)
 			/* device d sits between link i - 1 and link i */
 			for (uint32_t i = 1; i < al->nlinks; i++) {
 				uint32_t d = m->link_from[ls[i]], lk[2] = { ls[i - 1], ls[i] };
-				double p = 0, p0 = 0, q_rest;
+				double p = 0, p0 = 0, q_rest, q_sum;
 
 				if (!m->dev_transit[d] || g->dev_sus[d] >= 0 ||
 				    (pass > 0 && !cand[d]))
@@ -1364,9 +1364,11 @@ static int grouping_devices_pooled(struct grouping *g)
 					 * than that top (a blackhole's flows, all or nothing,
 					 * would swamp it with their noise) */
 					q_rest = -expm1(-(x - p));
+					/* fmax without the libm call (NaN gives 1e-300, as fmax) */
+					q_sum = q_rest + q_top[d];
 					excess[d] += w * ((double)fl->lost -
 							  (double)fl->sent * (q_rest + q_top[d])) *
-						     q_top[d] / fmax(q_rest + q_top[d], 1e-300);
+						     q_top[d] / (q_sum > 1e-300 ? q_sum : 1e-300);
 				} else {
 					struct pool_rec *y = &rec[first[d] + fill[d]++];
 

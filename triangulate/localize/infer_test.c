@@ -56,6 +56,12 @@ static double fit_healthy_posterior(const struct fit *f, uint32_t n, const struc
 	return sw > 0 ? fmin(f->u_bg[n], su / sw) : f->u_bg[n];
 }
 
+/* fmax(x, FIT_X_MIN) without the libm call (NaN gives FIT_X_MIN, as fmax) */
+static double fit_x_floor(double x)
+{
+	return x > FIT_X_MIN ? x : FIT_X_MIN;
+}
+
 /* Penalized log-likelihood restricted to the given links and alternatives
  * (the only terms a local refit changes). x_fit: each alternative's lX at
  * the fitted state, or NULL when the state is the fitted one; a term whose
@@ -82,12 +88,12 @@ static double fit_local_loglik(const struct fit *f, const struct infer_cfg *cfg,
 		if (!(c > 0))
 			continue;
 		if (x_fit && x != x_fit[i]) {
-			ll += c * log(-expm1(-fmax(x, FIT_X_MIN)));
+			ll += c * log(-expm1(-fit_x_floor(x)));
 			continue;
 		}
 		v = f->ll_fit[k];
 		if (isnan(v))
-			v = f->ll_fit[k] = c * log(-expm1(-fmax(x, FIT_X_MIN)));
+			v = f->ll_fit[k] = c * log(-expm1(-fit_x_floor(x)));
 		ll += v;
 	}
 	return ll;
