@@ -643,19 +643,25 @@ void fit_successes_sum(struct fit *f)
 /* Gather link l's terms given every other link's current u. */
 void fit_link_terms(struct fit *f, uint32_t l, struct terms *t)
 {
+	/* the arrays and u[l] in locals: through f, every store to the
+	 * scratch could have changed them for the compiler, which then read
+	 * them again per term */
+	const uint32_t *inc = f->inc;
+	const double *lc = f->lc, *lX = f->lX;
+	double *cbuf = f->cbuf, *rbuf = f->rbuf, ul = f->u[l];
 	size_t n = 0;
 
-	for (uint32_t i = f->inc_first[l]; i < f->inc_first[l + 1]; i++) {
-		uint32_t k = f->inc[i];
-		double r;
+	for (uint32_t i = f->inc_first[l], end = f->inc_first[l + 1]; i < end; i++) {
+		uint32_t k = inc[i];
+		double c = lc[k], r;
 
-		if (f->lc[k] <= 0)
+		if (c <= 0)
 			continue;
-		r = f->lX[k] - f->u[l];
-		f->cbuf[n] = f->lc[k];
+		r = lX[k] - ul;
+		cbuf[n] = c;
 		/* fmax(0, r) exactly (glibc's: r when r >= 0, -0 included; 0
 		 * for NaN) without a library call per term */
-		f->rbuf[n] = r >= 0 ? r : 0;
+		rbuf[n] = r >= 0 ? r : 0;
 		n++;
 	}
 	t->B = f->B[l];

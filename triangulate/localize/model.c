@@ -164,13 +164,13 @@ static int64_t builder_dev(struct builder *b, const char *name)
 	return id;
 }
 
-static size_t link_cache_slot(uint32_t from, uint32_t to)
+static inline size_t link_cache_slot(uint32_t from, uint32_t to)
 {
 	return ((from * 2654435761u) ^ to) % LINK_CACHE_SLOTS;
 }
 
 /* The id of link from -> to, or UINT32_MAX when there is none (yet). */
-static uint32_t builder_link_find(const struct builder *b, uint32_t from, uint32_t to)
+static inline uint32_t builder_link_find(const struct builder *b, uint32_t from, uint32_t to)
 {
 	uint64_t key = (uint64_t)from << 32 | to;
 	size_t i = link_cache_slot(from, to);
