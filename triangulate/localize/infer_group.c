@@ -217,6 +217,7 @@ static void grouping_free(struct grouping *g)
 	free(g->dev_flows);
 	free(g->dev_flagged);
 	free(g->peer_floor);
+	free(g->tier);
 	free(g->set_hash);
 	free(g->set_count);
 }
@@ -715,84 +716,79 @@ static int devices_weak_links_count(struct grouping *g, int32_t *map, uint32_t *
  * through it (DEVICE_COVERAGE of its probes). */
 #define DEVICE_COVERAGE 0.9
 
-/* The peers' floor under each switch's null: the least rate (one variable
- * for the switch's two links on each path, as the device tests fit it) of
- * the other switches of its tier. How the background splits between host
- * and fabric links is barely pinned down where few flows stay under one
- * ToR (in the lab's 6-leaf fabric 1 in 11: the split's error is 11 times
- * the noise of the class medians), so a fabric class's top can come out
- * at a tenth of its links' real rates, and then every healthy spine passed
- * the device test at 0.06%, its links' own background. Its peers share
- * that error: a switch must lose twice what the least lossy other one of
- * its tier does. Faulty switches lift only their own rates, so the floor
- * holds while one switch of the tier is healthy; a tier of one has no
- * floor. Computed once, on first use (only where some switch is a
- * candidate). */
-static int grouping_peer_floors(struct grouping *g)
+/* The peers' floor under switch d's null, into *floor: the least rate (one
+ * variable for a switch's two links on each path, as the device tests fit
+ * it) of the other switches of its tier. How the background splits between
+ * host and fabric links is barely pinned down where few flows stay under
+ * one ToR (in the lab's 6-leaf fabric 1 in 11: the split's error is 11
+ * times the noise of the class medians), so a fabric class's top can come
+ * out at a tenth of its links' real rates, and then every healthy spine
+ * passed the device test at 0.06%, its links' own background. Its peers
+ * share that error: a switch must lose twice what the least lossy other
+ * one of its tier does. Faulty switches lift only their own rates, so the
+ * floor holds while one switch of the tier is healthy; a tier of one has
+ * no floor. A floor only raises the null, so the callers ask for it only
+ * once a switch passes against its links' tops, and a tier's floors are
+ * filled the first time (one pass over the paths). */
+static int grouping_peer_floor(struct grouping *g, uint32_t d, double *floor)
 {
 	const struct model *m = g->m;
-	uint8_t *tier = NULL;
 	int32_t *group = NULL;
-	uint32_t *list = NULL;
+	uint32_t *list = NULL, n = 0;
 	struct tally *t = NULL;
-	double *u = NULL;
-	int rc = -1;
+	double lo = INFINITY, lo2 = INFINITY;
+	int32_t at = -1;
+	int k, rc = -1;
 
-	if (g->peer_floor)
+	if (!g->tier) {
+		g->tier = malloc(m->ndevs + 1);
+		g->peer_floor = calloc(m->ndevs + 1, sizeof(*g->peer_floor));
+		if (!g->tier || !g->peer_floor || model_tiers(m, g->tier) < 0)
+			return -1;
+	}
+	k = g->tier[d] & 7;
+	if (g->tier_done[k]) {
+		*floor = g->peer_floor[d];
 		return 0;
-	tier = malloc(m->ndevs + 1);
+	}
 	group = malloc((m->ndevs + 1) * sizeof(*group));
 	list = malloc((m->ndevs + 1) * sizeof(*list));
-	u = malloc((m->ndevs + 1) * sizeof(*u));
-	g->peer_floor = calloc(m->ndevs + 1, sizeof(*g->peer_floor));
-	if (!tier || !group || !list || !u || !g->peer_floor || model_tiers(m, tier) < 0)
+	if (!group || !list)
 		goto out;
-	/* a tier at a time: a path crosses at most two switches of one tier,
-	 * within the tally's four groups a path */
-	for (int k = 1; k < 8; k++) {
-		uint32_t n = 0;
-		double lo = INFINITY, lo2 = INFINITY;
-		int32_t at = -1;
-
-		for (uint32_t d = 0; d < m->ndevs; d++) {
-			group[d] = -1;
-			if (m->dev_transit[d] && tier[d] == k && g->dev_flows[d]) {
-				group[d] = (int32_t)n;
-				list[n++] = d;
-			}
+	for (uint32_t e = 0; e < m->ndevs; e++) {
+		group[e] = -1;
+		if (m->dev_transit[e] && g->tier[e] == k && g->dev_flows[e]) {
+			group[e] = (int32_t)n;
+			list[n++] = e;
 		}
-		if (n < 2)
-			continue;
+	}
+	/* a path crosses at most two switches of one tier, within the
+	 * tally's four groups a path */
+	if (n >= 2) {
 		if (!(t = groups_tally(g->f, group, n, NULL, NULL)))
 			goto out;
 		for (uint32_t i = 0; i < n; i++) {
 			struct terms tt = { t[i].B, t[i].c, t[i].r, t[i].n };
-			double curv;
+			double curv, u = terms_solve(&tt, g->cfg->prior_probes, 0, &curv);
 
-			u[i] = terms_solve(&tt, g->cfg->prior_probes, 0, &curv);
-			if (u[i] < lo) {
+			if (u < lo) {
 				lo2 = lo;
-				lo = u[i];
+				lo = u;
 				at = (int32_t)i;
-			} else if (u[i] < lo2) {
-				lo2 = u[i];
+			} else if (u < lo2) {
+				lo2 = u;
 			}
 		}
-		tallies_free(t, n);
-		t = NULL;
 		for (uint32_t i = 0; i < n; i++)
 			g->peer_floor[list[i]] = (int32_t)i == at ? lo2 : lo;
 	}
+	g->tier_done[k] = 1;
+	*floor = g->peer_floor[d];
 	rc = 0;
 out:
-	if (rc < 0) {
-		free(g->peer_floor);
-		g->peer_floor = NULL;
-	}
-	free(tier);
+	tallies_free(t, n);
 	free(group);
 	free(list);
-	free(u);
 	return rc;
 }
 
@@ -838,8 +834,6 @@ static int grouping_devices_test(struct grouping *g)
 		rc = 0;
 		goto out;
 	}
-	if (grouping_peer_floors(g) < 0)
-		goto out;
 	cand_u = malloc(ncand * sizeof(*cand_u));
 	cover = malloc(ncand * sizeof(*cover));
 	order = malloc(ncand * sizeof(*order));
@@ -895,7 +889,17 @@ static int grouping_devices_test(struct grouping *g)
 		 * its flows well while being only the background (a 2-tier
 		 * fabric with three faulty switches named every other leaf at
 		 * 0.03-0.3% once the background was learned right) */
-		stands = device_stands_out(g, t, u, fmax(top_in + top_out, g->peer_floor[d]));
+		stands = device_stands_out(g, t, u, top_in + top_out);
+		if (stands) {
+			double floor;
+
+			if (grouping_peer_floor(g, d, &floor) < 0) {
+				tallies_free(own, 1);
+				goto out;
+			}
+			if (floor > top_in + top_out)
+				stands = device_stands_out(g, t, u, floor);
+		}
 		fits = stands && device_model_fits(t, u, rates - 1, g->cfg->alpha / g->ntests);
 		tallies_free(own, 1);
 		if (!stands)
@@ -1092,7 +1096,7 @@ static void pool_links_fit(const struct grouping *g, const struct pool_rec *rec,
 /* Test one candidate device d on its records (their links renumbered in
  * place; local: -1 per link, scratch). Returns 1 to name it, 0 not, -1
  * (ENOMEM). */
-static int pool_device_test(const struct grouping *g, uint32_t d, struct pool_rec *rec,
+static int pool_device_test(struct grouping *g, uint32_t d, struct pool_rec *rec,
 			    size_t n, int32_t *local)
 {
 	const struct model *m = g->m;
@@ -1155,8 +1159,8 @@ static int pool_device_test(const struct grouping *g, uint32_t d, struct pool_re
 		free_[j] = g->link_sus[l] >= 0;
 	}
 	/* the null: a healthy device's two links on a path, each at its top,
-	 * and no less than its least lossy peer (grouping_peer_floors) */
-	u0 = fmax(top_in + top_out, g->peer_floor[d]);
+	 * and no less than its least lossy peer (grouping_peer_floor) */
+	u0 = top_in + top_out;
 	for (size_t i = 0; i < n; i++)
 		if (rec[i].lost > 0) {
 			c[nc] = rec[i].lost;
@@ -1168,6 +1172,17 @@ static int pool_device_test(const struct grouping *g, uint32_t d, struct pool_re
 		for (size_t i = 0; i < n; i++)
 			t.B += rec[i].ok;
 		u = terms_solve(&t, g->cfg->prior_probes, 0, &curv);
+	}
+	if (u <= u0 || u_to_loss(u) < INFER_EFFECT_MIN * u_to_loss(u0)) {
+		rc = 0;
+		goto out;
+	}
+	{
+		double floor;
+
+		if (grouping_peer_floor(g, d, &floor) < 0)
+			goto out;
+		u0 = fmax(u0, floor);
 	}
 	if (u <= u0 || u_to_loss(u) < INFER_EFFECT_MIN * u_to_loss(u0)) {
 		rc = 0;
@@ -1394,8 +1409,6 @@ static int grouping_devices_pooled(struct grouping *g)
 			}
 			if (!ncand)
 				break;
-			if (grouping_peer_floors(g) < 0)
-				goto out;
 			sort_u = excess;
 			qsort(order, ncand, sizeof(*order), cand_cmp);
 		} else if (pass == 1) {

@@ -103,8 +103,11 @@ struct grouping {
 	uint64_t *set_hash;
 	uint32_t *set_count;
 	/* per device: the least rate of the other switches of its tier (u),
-	 * a floor under its null; filled by grouping_peer_floors on first use */
+	 * a floor under its null; filled a tier at a time, when a switch of
+	 * it first passes against its links' tops (grouping_peer_floor) */
 	double *peer_floor;
+	uint8_t *tier;          /* per device, with peer_floor */
+	uint8_t tier_done[8];   /* the tiers whose floors are filled */
 };
 
 /* infer_test.c: each device's tier, hops from the nearest host (0) */
