@@ -17,20 +17,29 @@
 #include "suspect.h"
 #include "unit_util.h"
 
+/* Localize obs over inv into sus with the default settings, as localize
+ * does, and free both. */
+static void localize_default(struct obs_set *obs, struct inventory *inv, struct suspect_list *sus)
+{
+	struct infer_cfg icfg;
+	char err[512];
+
+	infer_cfg_default(&icfg);
+	cr_assert_eq(infer_localize(obs, inv, &icfg, sus, NULL, err, sizeof(err)), 0, "%s", err);
+	obs_set_free(obs);
+	inventory_free(inv);
+}
+
 /* Simulate cfg and localize it into sus; returns the truth file's text
  * (the caller frees it). */
 static char *sim_localize_all(const struct sim_cfg *cfg, struct suspect_list *sus)
 {
 	struct obs_set *obs = obs_set_new();
 	struct inventory *inv = inventory_new();
-	struct infer_cfg icfg;
-	char err[512], *text;
+	char *text;
 
 	cr_assert_eq(unit_sim_read(cfg, obs, inv, &text), cfg->faults);
-	infer_cfg_default(&icfg);
-	cr_assert_eq(infer_localize(obs, inv, &icfg, sus, NULL, err, sizeof(err)), 0, "%s", err);
-	obs_set_free(obs);
-	inventory_free(inv);
+	localize_default(obs, inv, sus);
 	return text;
 }
 
@@ -148,6 +157,29 @@ static size_t suspects_all_true(const struct suspect_list *sus, const char *text
 	return sus->n;
 }
 
+/* Simulate cfg, whose truth must hold the weak link FROM -> TO: that link
+ * is named once, every suspect is true (suspects_all_true checks each);
+ * returns how many are. */
+static size_t sim_weak_link_named(const struct sim_cfg *cfg, const char *from, const char *to)
+{
+	struct suspect_list sus = { 0 };
+	char all[4096], line[128];
+	int named = 0;
+	char *text = sim_localize_all(cfg, &sus);
+	size_t ok;
+
+	suspects_text(&sus, all, sizeof(all));
+	snprintf(line, sizeof(line), "link\t%s\t%s\t", from, to);
+	cr_assert(strstr(text, line), "truth changed:\n%s", text);
+	for (size_t j = 0; j < sus.n; j++)
+		named += !strcmp(sus.v[j].from, from) && !strcmp(sus.v[j].to, to);
+	cr_expect_eq(named, 1, "suspects%s", all);
+	ok = suspects_all_true(&sus, text, all);
+	free(text);
+	suspect_list_free(&sus);
+	return ok;
+}
+
 /* The link tests are corrected for the links that carried probes, not for
  * links plus devices (devices and hosts are only ever groups of named
  * links). On this 24-ary leaf-spine fabric at 50 probes per flow, the
@@ -161,19 +193,7 @@ Test(infer_sim, weak_link_is_named_under_the_link_family_correction)
 		.bg_min = 1e-5, .bg_max = 1e-4, .star_ratio = 0.02, .inventory_links = 1,
 		.seed = 1,
 	};
-	struct suspect_list sus = { 0 };
-	char all[2048];
-	int named = 0;
-	char *text = sim_localize_all(&cfg, &sus);
-
-	suspects_text(&sus, all, sizeof(all));
-	cr_assert(strstr(text, "link\tleaf-14\tspine-3\t"), "truth changed:\n%s", text);
-	for (size_t j = 0; j < sus.n; j++)
-		named += !strcmp(sus.v[j].from, "leaf-14") && !strcmp(sus.v[j].to, "spine-3");
-	cr_expect_eq(named, 1, "suspects%s", all);
-	suspects_all_true(&sus, text, all);
-	free(text);
-	suspect_list_free(&sus);
+	sim_weak_link_named(&cfg, "leaf-14", "spine-3");
 }
 
 /* Ten links 0.1-5% on a 3-tier 8-ary fat tree at 50 probes per flow
@@ -191,19 +211,7 @@ Test(infer_sim, weak_link_is_named_against_its_neighbours_healthy_rates)
 		.bg_min = 1e-5, .bg_max = 1e-4, .star_ratio = 0.02, .inventory_links = 1,
 		.seed = 6,
 	};
-	struct suspect_list sus = { 0 };
-	char all[4096];
-	int named = 0;
-	char *text = sim_localize_all(&cfg, &sus);
-
-	suspects_text(&sus, all, sizeof(all));
-	cr_assert(strstr(text, "link\tcore-2-3\tagg-1-2\t"), "truth changed:\n%s", text);
-	for (size_t j = 0; j < sus.n; j++)
-		named += !strcmp(sus.v[j].from, "core-2-3") && !strcmp(sus.v[j].to, "agg-1-2");
-	cr_expect_eq(named, 1, "suspects%s", all);
-	cr_expect_eq(suspects_all_true(&sus, text, all), 10, "suspects%s", all);
-	free(text);
-	suspect_list_free(&sus);
+	cr_expect_eq(sim_weak_link_named(&cfg, "core-2-3", "agg-1-2"), 10, "not ten suspects");
 }
 
 /* Healthy links of their own background, uniform up to 0.2% (four times
@@ -503,17 +511,13 @@ static void lab6leaf_localize(const char *obs_name, struct suspect_list *sus)
 {
 	struct obs_set *obs = obs_set_new();
 	struct inventory *inv = inventory_new();
-	struct infer_cfg icfg;
 	char err[512], path[256];
 
 	snprintf(path, sizeof(path), "tests/fixtures/lab6leaf/%s", obs_name);
 	cr_assert_eq(obs_set_file_read(obs, path, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(inventory_file_read(inv, "tests/fixtures/lab6leaf/inventory", err,
 					 sizeof(err)), 0, "%s", err);
-	infer_cfg_default(&icfg);
-	cr_assert_eq(infer_localize(obs, inv, &icfg, sus, NULL, err, sizeof(err)), 0, "%s", err);
-	obs_set_free(obs);
-	inventory_free(inv);
+	localize_default(obs, inv, sus);
 }
 
 /* The lab's fabric of test_localize_background (4 spines, 6 leaves, 2 hosts
